@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { registerUriSecrets } from '../redact.js';
+import { parseDuration } from './duration.js';
+import { hasLiteralPassword, substituteEnv } from './env-substitution.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { locate } from './locate.js';
+import { describeSchemaError, validateAgainstSchema } from './schema-validator.js';
+import type { Config } from './types.js';
+
+/** A migration.yaml larger than this is a mistake (or an attack), not a migration. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError([problemAtStart(file, code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? 'error'})`)]);
+  }
+  if (size > MAX_CONFIG_BYTES) {
+    throw new ConfigError([problemAtStart(file, `the file is ${size} bytes; a migration file is at most ${MAX_CONFIG_BYTES} bytes`)]);
+  }
+  return parseConfig(readFileSync(file, 'utf8'), file, options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  const problems: ConfigProblem[] = [];
+  const at = (pointer: string, message: string, key = false): void => {
+    problems.push({ file, pointer, message, ...locate(doc, lines, pointer, key) });
+  };
+
+  for (const error of doc.errors) {
+    const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
+    problems.push({ file, line: pos.line, column: pos.col, pointer: '', message: firstLine(error.message) });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (doc.contents === null) throw new ConfigError([problemAtStart(file, 'the file is empty; expected a mapping with version, name, source and destination')]);
+
+  checkLiteralPasswords(doc, at);
+  substituteAll(doc, env, at);
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  for (const error of validateAgainstSchema(value)) {
+    const { pointer, key, message } = describeSchemaError(error);
+    // A value already reported (say, an unset variable) would only repeat itself as a schema error.
+    if (!problems.some((p) => p.pointer === pointer)) at(pointer, message, key);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const raw = value as RawConfig;
+  const maxDurationMs = parseDuration(raw.tail.maxDuration) ?? 0;
+  if (maxDurationMs <= 0) at('/tail/maxDuration', 'expected a duration longer than zero');
+  checkRenames(raw.namespaces.rename, at);
+  if (problems.length) throw new ConfigError(problems);
+
+  registerUriSecrets(raw.source.uri);
+  registerUriSecrets(raw.destination.uri);
+  return {
+    version: 1,
+    name: raw.name,
+    file,
+    hash: configHash(raw),
+    source: { uri: raw.source.uri },
+    destination: { uri: raw.destination.uri },
+    namespaces: raw.namespaces,
+    sync: raw.sync,
+    tail: { maxDurationMs, batchSize: raw.tail.batchSize },
+    cutover: raw.cutover,
+    report: raw.report,
+  };
+}
+
+/** The shape ajv guarantees after validation with defaults. */
+interface RawConfig {
+  name: string;
+  source: { uri: string };
+  destination: { uri: string };
+  namespaces: Config['namespaces'];
+  sync: Config['sync'];
+  tail: { maxDuration: string; batchSize: number };
+  cutover: Config['cutover'];
+  report: Config['report'];
+}
+
+type Report = (pointer: string, message: string, key?: boolean) => void;
+
+function checkLiteralPasswords(doc: Document, at: Report): void {
+  for (const side of ['source', 'destination'] as const) {
+    const node = doc.getIn([side, 'uri'], true);
+    if (isScalar(node) && typeof node.value === 'string' && hasLiteralPassword(node.value)) {
+      const variable = side === 'source' ? 'SOURCE_URI' : 'DESTINATION_URI';
+      at(`/${side}/uri`, `${side}.uri holds a password written in the file; keep secrets out of the repository: write \${${variable}} and set that environment variable (or a secret in GitHub)`);
+    }
+  }
+}
+
+function substituteAll(doc: Document, env: NodeJS.ProcessEnv, at: Report): void {
+  visit(doc, {
+    Scalar(_key, node, path) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const result = substituteEnv(node.value, env);
+      if (result.ok) {
+        node.value = result.value;
+        return;
+      }
+      const pointer = pointerOf(path as readonly unknown[], node);
+      at(pointer, result.problem);
+    },
+  });
+}
+
+/** Rebuilds the JSON pointer of a scalar from the visitor's ancestor path. */
+function pointerOf(path: readonly unknown[], node: unknown): string {
+  const segments: string[] = [];
+  const chain = [...path, node];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1] as { items?: unknown[]; key?: unknown; value?: unknown };
+    const child = chain[i];
+    if (parent && 'key' in parent && 'value' in parent) {
+      if (parent.key === child) return '/' + segments.join('/'); // a key, not a value
+      continue;
+    }
+    if (parent?.items) {
+      const index = parent.items.indexOf(child);
+      const item = parent.items[index] as { key?: { value?: unknown } } | undefined;
+      if (item && typeof item === 'object' && 'key' in item && item.key) segments.push(String(item.key.value));
+      else segments.push(String(index));
+    }
+  }
+  return segments.length ? '/' + segments.join('/') : '';
+}
+
+function checkRenames(rename: Record<string, string>, at: Report): void {
+  const seen = new Map<string, string>();
+  for (const [from, to] of Object.entries(rename)) {
+    const pointer = `/namespaces/rename/${from.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (from.includes('.') !== to.includes('.')) {
+      at(pointer, `rename "${from}" → "${to}": a database renames to a database and a collection to a collection`);
+    }
+    if (to.split('.')[0] === '__mongo_live_migrate') at(pointer, 'the database __mongo_live_migrate is reserved for the migration state');
+    const earlier = seen.get(to);
+    if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
+    seen.set(to, from);
+  }
+}
+
+function configHash(raw: RawConfig): string {
+  const identity = { name: raw.name, namespaces: raw.namespaces };
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
+}
+
+function problemAtStart(file: string, message: string): ConfigProblem {
+  return { file, line: 1, column: 1, pointer: '', message };
+}
+
+/** yaml's messages repeat the position we already print: keep the sentence only. */
+function firstLine(message: string): string {
+  const line = message.split('\n')[0] ?? message;
+  return line.replace(/ at line \d+, column \d+:?$/, '');
+}

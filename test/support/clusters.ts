@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { LocalReplicaSet, type LocalReplicaSetOptions } from '../../src/local/replica-set.js';
+import type { SharedClusters } from './global-setup.js';
+
+export function sharedClusters(): SharedClusters {
+  return inject('clusters');
+}
+
+/** A unique suffix so that test files sharing one replica set never touch each other's databases. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Starts a replica set of the test's own (auth on, a standalone, one to kill -9...). Needs a mongod binary:
+ * with only environment URIs or containers, the test fails and says why (it never skips).
+ */
+export async function startOwnCluster(options: Omit<LocalReplicaSetOptions, 'mongod' | 'baseDir'>): Promise<LocalReplicaSet> {
+  const { mongod, baseDir } = sharedClusters();
+  if (!mongod) throw new Error('this test starts replica sets of its own and needs a mongod binary: run `npm run provision` or set MLM_MONGOD');
+  return LocalReplicaSet.start({ ...options, name: uniqueName(options.name), mongod, baseDir });
+}
+
+/** A client that the test closes in afterAll. */
+export async function connect(uri: string): Promise<MongoClient> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 15_000 });
+  await client.connect();
+  return client;
+}
