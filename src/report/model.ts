@@ -1,0 +1,123 @@
+/**
+ * The one model every report is rendered from: terminal text, --json, the PR comment, the job summary,
+ * the action's outputs. Engines and checks produce it; renderers (pure functions) turn it into text.
+ * Everything here is plain data (JSON-serialisable) and free of secrets.
+ */
+
+export type Phase = 'created' | 'validated' | 'syncing' | 'tailing' | 'cutting-over' | 'committed' | 'failed' | 'aborted';
+
+export interface PhaseChange {
+  phase: Phase;
+  /** ISO timestamp. */
+  at: string;
+  /** Who made the change: host/pid, or the GitHub run (owner/repo#runId attempt). */
+  runner: string;
+  note?: string;
+}
+
+export interface CollectionProgress {
+  /** Source namespace, db.coll. */
+  source: string;
+  /** Destination namespace after renames. */
+  target: string;
+  kind: 'collection' | 'view' | 'capped' | 'clustered' | 'timeseries';
+  documentsTotal: number;
+  documentsCopied: number;
+  bytesTotal: number;
+  bytesCopied: number;
+  done: boolean;
+}
+
+export interface LagSample {
+  at: string;
+  lagSeconds: number;
+}
+
+export interface Progress {
+  migration: string;
+  phase: Phase;
+  /** Sub-step while syncing / cutting over: copy, replay, catch-up, write-block, drain, restore-indexes, verify. */
+  step?: string;
+  phaseSince: string;
+  history: PhaseChange[];
+  collections: CollectionProgress[];
+  totals: { documentsTotal: number; documentsCopied: number; bytesTotal: number; bytesCopied: number };
+  /** Seconds between the source's newest write and the newest change applied; null before capture starts. */
+  lagSeconds: number | null;
+  readyForCutover: boolean;
+  /** Seconds before the saved position falls off the source oplog; null when unknown. */
+  oplogHeadroomSeconds: number | null;
+  /** Estimated seconds until the copy finishes; null when unknown. */
+  etaSeconds: number | null;
+  eventsApplied: number;
+  lagHistory: LagSample[];
+  warnings: string[];
+  /** True while a write block set by this migration is in force on the source. */
+  sourceWriteBlocked: boolean;
+  /** Seconds of write downtime of a committed cutover. */
+  downtimeSeconds?: number;
+  error?: string;
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+
+export interface CheckResult {
+  /** Stable identifier, e.g. "source.topology". */
+  id: string;
+  title: string;
+  status: CheckStatus;
+  /** One line with the facts found. */
+  message: string;
+  /** What to run or change; empty when passing. */
+  remedy?: string;
+}
+
+export interface PlanEntry {
+  source: string;
+  target: string;
+  kind: CollectionProgress['kind'];
+  documents: number;
+  dataBytes: number;
+  indexes: string[];
+  action: 'create' | 'drop-and-recreate' | 'conflict' | 'skip';
+}
+
+export interface Plan {
+  entries: PlanEntry[];
+  totals: { collections: number; views: number; documents: number; dataBytes: number; indexes: number };
+  /** Estimated copy duration in seconds, and how it was measured. */
+  estimate: { seconds: number | null; method: string };
+  oplogWindowSeconds: number | null;
+}
+
+export interface VerifyMismatch {
+  namespace: string;
+  kind: 'count' | 'content' | 'missing-document' | 'extra-document' | 'index' | 'options' | 'missing-collection' | 'extra-collection';
+  detail: string;
+  ids?: string[];
+}
+
+export interface VerifyReport {
+  mode: 'count' | 'hash';
+  /** False while changes still flow (results are approximate); true at cutover or on a frozen source. */
+  exact: boolean;
+  collections: { source: string; target: string; sourceCount: number; targetCount: number; method: string; equal: boolean }[];
+  mismatches: VerifyMismatch[];
+}
+
+/** What a command hands back to an edge (CLI or action) to render and to decide the exit code. */
+export interface CommandOutcome {
+  command: string;
+  /** 0 success, 1 an operation or check failed, 2 usage / configuration. */
+  exitCode: 0 | 1 | 2;
+  /** One line for humans. */
+  summary: string;
+  progress?: Progress;
+  checks?: CheckResult[];
+  plan?: Plan;
+  verification?: VerifyReport;
+  /** Another tail slice is needed (the action's `continue` output). */
+  continue?: boolean;
+  /** The exact next command, for the reports' "next step". */
+  nextStep?: string;
+}
