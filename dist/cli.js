@@ -19247,7 +19247,7 @@ var require_pino = __commonJS({
     } = symbols;
     var { epochTime, nullTime } = time;
     var { pid } = process;
-    var hostname = os.hostname();
+    var hostname2 = os.hostname();
     var defaultErrorSerializer = stdSerializers.err;
     var defaultOptions = {
       level: "info",
@@ -19257,7 +19257,7 @@ var require_pino = __commonJS({
       errorKey: "err",
       nestedKey: null,
       enabled: true,
-      base: { pid, hostname },
+      base: { pid, hostname: hostname2 },
       serializers: Object.assign(/* @__PURE__ */ Object.create(null), {
         err: defaultErrorSerializer
       }),
@@ -23491,7 +23491,8 @@ var package_default = {
     "test:unit": "vitest run --project unit",
     "test:integration": "vitest run --project integration",
     demo: "node scripts/run-demo.mjs",
-    bench: "node --import tsx bench/run.ts"
+    bench: "node --import tsx bench/run.ts",
+    docs: "node scripts/config-reference.mjs"
   },
   dependencies: {
     "@actions/core": "^3.0.1",
@@ -23520,49 +23521,73 @@ var package_default = {
 // src/version.ts
 var VERSION = package_default.version;
 
-// src/cli/commands/not-built.ts
-function notBuilt(name, summary) {
-  return {
-    name,
-    summary: `${summary} (not built yet)`,
-    async run() {
-      throw new UserError(`the ${name} command is not built yet in this version of mongo-live-migrate`);
-    }
-  };
+// src/cli/main.ts
+import { hostname } from "node:os";
+
+// src/commands/registry.ts
+var specs = {
+  validate: { name: "validate", summary: "check migration.yaml and every pre-migration condition on both clusters" },
+  plan: { name: "plan", summary: "show what will move, sizes and an estimated duration" },
+  sync: { name: "sync", summary: "copy every included collection while capturing changes, then catch up" },
+  tail: { name: "tail", summary: "keep the destination in sync from the change stream for a time-boxed slice" },
+  cutover: { name: "cutover", summary: "block source writes, drain, verify and commit (needs --confirm <name>)" },
+  verify: { name: "verify", summary: "compare source and destination: counts, content hashes, indexes, options" },
+  status: { name: "status", summary: "phase, history, copy progress, lag and oplog headroom" },
+  abort: { name: "abort", summary: "stop the migration and lift the source write block" },
+  rehearse: { name: "rehearse", summary: "a full dry run against a staging destination, without blocking the source" }
+};
+function registerCommand(name, impl) {
+  specs[name].impl = impl;
+}
+function commandSpecs() {
+  return Object.values(specs);
+}
+function isCommandName(name) {
+  return Object.hasOwn(specs, name);
+}
+function commandImpl(name) {
+  const impl = specs[name].impl;
+  if (!impl) throw new UserError(`the ${name} command is not built yet in this version of mongo-live-migrate`);
+  return impl;
 }
 
-// src/cli/commands/validate.ts
-var validateCommand = {
-  name: "validate",
-  summary: "check migration.yaml and every pre-migration condition on both clusters",
-  async run(ctx) {
-    const { config } = ctx;
-    if (ctx.flags.json) ctx.out.write(JSON.stringify({ config: { file: config.file, name: config.name, valid: true } }, null, 2) + "\n");
-    else ctx.out.write(`${config.file}: configuration of migration "${config.name}" is valid
-`);
-    return 0;
-  }
-};
+// src/commands/validate.ts
+var runValidate = async (config) => ({
+  command: "validate",
+  exitCode: 0,
+  summary: `configuration of migration "${config.name}" is valid`,
+  checks: [{ id: "config.schema", title: "Configuration", status: "pass", message: `${config.file} is valid` }]
+});
 
-// src/cli/commands/index.ts
-var commands = [
-  validateCommand,
-  notBuilt("plan", "show what will move, sizes and an estimated duration"),
-  notBuilt("sync", "copy every included collection while capturing changes, then catch up"),
-  notBuilt("tail", "keep the destination in sync from the change stream for a time-boxed slice"),
-  notBuilt("cutover", "block source writes, drain, verify and commit (needs --confirm <name>)"),
-  notBuilt("verify", "compare source and destination: counts, content hashes, indexes, options"),
-  notBuilt("status", "phase, history, copy progress, lag and oplog headroom"),
-  notBuilt("abort", "stop the migration and lift the source write block"),
-  notBuilt("rehearse", "a full dry run against a staging destination, without blocking the source"),
-  notBuilt("demo", "run a whole migration between two local replica sets")
-];
-function findCommand(name) {
-  return commands.find((c) => c.name === name);
+// src/commands/index.ts
+registerCommand("validate", runValidate);
+
+// src/report/text.ts
+var MARK = { pass: "ok  ", warn: "WARN", fail: "FAIL" };
+function renderText(outcome) {
+  const lines = [];
+  for (const check of outcome.checks ?? []) {
+    lines.push(`${MARK[check.status]}  ${check.id.padEnd(28)} ${check.message}`);
+    if (check.remedy && check.status !== "pass") lines.push(`      ${" ".repeat(28)} \u2192 ${check.remedy}`);
+  }
+  lines.push(outcome.summary);
+  if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
+  return lines.join("\n") + "\n";
+}
+function renderProgressLine(p) {
+  const { documentsCopied, documentsTotal } = p.totals;
+  const pct = documentsTotal ? Math.min(100, Math.floor(documentsCopied / documentsTotal * 100)) : 100;
+  const width = 20;
+  const filled = Math.round(pct / 100 * width);
+  const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
+  const lag = p.lagSeconds === null ? "lag -" : `lag ${p.lagSeconds.toFixed(1)}s`;
+  const eta = p.etaSeconds === null ? "" : ` eta ${Math.ceil(p.etaSeconds)}s`;
+  return `${p.phase}${p.step ? `/${p.step}` : ""} ${bar} ${pct}% ${documentsCopied}/${documentsTotal} docs ${lag}${eta} applied ${p.eventsApplied}`;
 }
 
 // src/cli/help.ts
 function usage(version) {
+  const commands = [...commandSpecs().map((c) => ({ name: c.name, summary: c.impl ? c.summary : `${c.summary} (not built yet)` })), { name: "demo", summary: "run a whole migration between two local replica sets (not built yet)" }];
   const width = Math.max(...commands.map((c) => c.name.length));
   return `mongo-live-migrate ${version}: live-migrate a MongoDB replica set to another
 
@@ -23626,8 +23651,7 @@ Run mongo-live-migrate --help for the commands and options.
     print(values.help ? io.stdout : io.stderr, usage(VERSION));
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  const command = findCommand(name);
-  if (!command) {
+  if (!isCommandName(name)) {
     print(io.stderr, `error: unknown command "${name}"
 Run mongo-live-migrate --help for the commands.
 `);
@@ -23644,26 +23668,39 @@ Run mongo-live-migrate --help for the commands.
 `);
     return EXIT.usage;
   }
+  const maxDurationMs = values["max-duration"] === void 0 ? void 0 : parseDuration(values["max-duration"]);
+  if (maxDurationMs === 0 || values["max-duration"] !== void 0 && maxDurationMs === void 0) {
+    print(io.stderr, "error: --max-duration takes a duration such as 45m, 2h or 90s\n");
+    return EXIT.usage;
+  }
   const log = createLogger({ level, pretty: Boolean(io.stderr.isTTY) && !values.json, destination: io.stderr });
-  const out = {
-    write: (text) => print(io.stdout, text),
-    isTTY: Boolean(io.stdout.isTTY),
-    progress: (text) => print(io.stderr, io.stderr.isTTY ? `\r\x1B[2K${text}` : `${text}
-`)
-  };
-  const flags = {
-    json: values.json,
+  const options = {
     confirm: values.confirm,
-    maxDuration: values["max-duration"],
+    maxDurationMs,
     dropDestination: values["drop-destination"],
     forceTakeover: values["force-takeover"],
     applicationsStopped: values["applications-stopped"],
     keep: values.keep
   };
+  const onProgress = (progress) => {
+    if (values.json) return;
+    const line = renderProgressLine(progress);
+    print(io.stderr, io.stderr.isTTY ? `\r\x1B[2K${line}` : `${line}
+`);
+  };
   try {
-    const configPath = values.config ?? "migration.yaml";
-    const config = command.needsConfig === false ? void 0 : loadConfigFile(configPath, { env: io.env });
-    return await command.run({ config, flags, log, out, signal: io.signal ?? new AbortController().signal });
+    const impl = commandImpl(name);
+    const config = loadConfigFile(values.config ?? "migration.yaml", { env: io.env });
+    const outcome = await impl(config, options, {
+      log,
+      signal: io.signal ?? new AbortController().signal,
+      runner: `${hostname()}/${process.pid}`,
+      onProgress
+    });
+    if (io.stderr.isTTY && !values.json) print(io.stderr, "\n");
+    print(io.stdout, values.json ? `${JSON.stringify(outcome, null, 2)}
+` : renderText(outcome));
+    return outcome.exitCode;
   } catch (error) {
     return reportError(error, (text) => print(io.stderr, text), level);
   }

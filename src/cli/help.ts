@@ -1,6 +1,7 @@
-import { commands } from './commands/index.js';
+import { commandSpecs } from '../commands/index.js';
 
 export function usage(version: string): string {
+  const commands = [...commandSpecs().map((c) => ({ name: c.name, summary: c.impl ? c.summary : `${c.summary} (not built yet)` })), { name: 'demo', summary: 'run a whole migration between two local replica sets (not built yet)' }];
   const width = Math.max(...commands.map((c) => c.name.length));
   return `mongo-live-migrate ${version}: live-migrate a MongoDB replica set to another
 

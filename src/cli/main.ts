@@ -4,8 +4,11 @@ import { EXIT, OperationError, UserError } from '../errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { scrub } from '../redact.js';
 import { VERSION } from '../version.js';
-import { findCommand } from './commands/index.js';
-import type { CliFlags, Output } from './context.js';
+import { hostname } from 'node:os';
+import { commandImpl, isCommandName, type CommandOptions } from '../commands/index.js';
+import { parseDuration } from '../config/duration.js';
+import type { Progress } from '../report/model.js';
+import { renderProgressLine, renderText } from '../report/text.js';
 import { usage } from './help.js';
 
 export interface CliIO {
@@ -52,8 +55,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     print(values.help ? io.stdout : io.stderr, usage(VERSION));
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  const command = findCommand(name);
-  if (!command) {
+  if (!isCommandName(name)) {
     print(io.stderr, `error: unknown command "${name}"\nRun mongo-live-migrate --help for the commands.\n`);
     return EXIT.usage;
   }
@@ -66,25 +68,37 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     print(io.stderr, `error: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
     return EXIT.usage;
   }
+  const maxDurationMs = values['max-duration'] === undefined ? undefined : parseDuration(values['max-duration']);
+  if (maxDurationMs === 0 || (values['max-duration'] !== undefined && maxDurationMs === undefined)) {
+    print(io.stderr, 'error: --max-duration takes a duration such as 45m, 2h or 90s\n');
+    return EXIT.usage;
+  }
   const log = createLogger({ level, pretty: Boolean(io.stderr.isTTY) && !values.json, destination: io.stderr });
-  const out: Output = {
-    write: (text) => print(io.stdout, text),
-    isTTY: Boolean(io.stdout.isTTY),
-    progress: (text) => print(io.stderr, io.stderr.isTTY ? `\r\x1b[2K${text}` : `${text}\n`),
-  };
-  const flags: CliFlags = {
-    json: values.json,
+  const options: CommandOptions = {
     confirm: values.confirm,
-    maxDuration: values['max-duration'],
+    maxDurationMs,
     dropDestination: values['drop-destination'],
     forceTakeover: values['force-takeover'],
     applicationsStopped: values['applications-stopped'],
     keep: values.keep,
   };
+  const onProgress = (progress: Progress): void => {
+    if (values.json) return;
+    const line = renderProgressLine(progress);
+    print(io.stderr, io.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
   try {
-    const configPath = values.config ?? 'migration.yaml';
-    const config = command.needsConfig === false ? undefined : loadConfigFile(configPath, { env: io.env });
-    return await command.run({ config: config!, flags, log, out, signal: io.signal ?? new AbortController().signal });
+    const impl = commandImpl(name);
+    const config = loadConfigFile(values.config ?? 'migration.yaml', { env: io.env });
+    const outcome = await impl(config, options, {
+      log,
+      signal: io.signal ?? new AbortController().signal,
+      runner: `${hostname()}/${process.pid}`,
+      onProgress,
+    });
+    if (io.stderr.isTTY && !values.json) print(io.stderr, '\n');
+    print(io.stdout, values.json ? `${JSON.stringify(outcome, null, 2)}\n` : renderText(outcome));
+    return outcome.exitCode;
   } catch (error) {
     return reportError(error, (text) => print(io.stderr, text), level);
   }

@@ -1,0 +1,27 @@
+import type { CheckResult, CommandOutcome, Progress } from './model.js';
+
+const MARK: Record<CheckResult['status'], string> = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+
+/** Plain-text rendering of an outcome for a terminal or a log. Pure. */
+export function renderText(outcome: CommandOutcome): string {
+  const lines: string[] = [];
+  for (const check of outcome.checks ?? []) {
+    lines.push(`${MARK[check.status]}  ${check.id.padEnd(28)} ${check.message}`);
+    if (check.remedy && check.status !== 'pass') lines.push(`      ${' '.repeat(28)} → ${check.remedy}`);
+  }
+  lines.push(outcome.summary);
+  if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
+  return lines.join('\n') + '\n';
+}
+
+/** One line of live progress (redrawn in place in a terminal, logged elsewhere). Pure. */
+export function renderProgressLine(p: Progress): string {
+  const { documentsCopied, documentsTotal } = p.totals;
+  const pct = documentsTotal ? Math.min(100, Math.floor((documentsCopied / documentsTotal) * 100)) : 100;
+  const width = 20;
+  const filled = Math.round((pct / 100) * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const lag = p.lagSeconds === null ? 'lag -' : `lag ${p.lagSeconds.toFixed(1)}s`;
+  const eta = p.etaSeconds === null ? '' : ` eta ${Math.ceil(p.etaSeconds)}s`;
+  return `${p.phase}${p.step ? `/${p.step}` : ''} ${bar} ${pct}% ${documentsCopied}/${documentsTotal} docs ${lag}${eta} applied ${p.eventsApplied}`;
+}
