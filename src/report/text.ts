@@ -1,14 +1,11 @@
-import type { CheckResult, CommandOutcome, Progress } from './model.js';
-
-const MARK: Record<CheckResult['status'], string> = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+import { renderChecksText, renderPlanText } from './checks-render.js';
+import type { CommandOutcome, Progress } from './model.js';
 
 /** Plain-text rendering of an outcome for a terminal or a log. Pure. */
 export function renderText(outcome: CommandOutcome): string {
   const lines: string[] = [];
-  for (const check of outcome.checks ?? []) {
-    lines.push(`${MARK[check.status]}  ${check.id.padEnd(28)} ${check.message}`);
-    if (check.remedy && check.status !== 'pass') lines.push(`      ${' '.repeat(28)} → ${check.remedy}`);
-  }
+  if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
+  if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
   lines.push(outcome.summary);
   if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
   return lines.join('\n') + '\n';
