@@ -11385,12 +11385,12 @@ var require_fast_uri = __commonJS({
     }
     function hasMalformedPercentEncoding(component) {
       if (component === void 0) return false;
-      let percent = component.indexOf("%");
-      while (percent !== -1) {
-        if (percent + 2 >= component.length || !/^[\da-f]{2}$/iu.test(component.slice(percent + 1, percent + 3))) {
+      let percent2 = component.indexOf("%");
+      while (percent2 !== -1) {
+        if (percent2 + 2 >= component.length || !/^[\da-f]{2}$/iu.test(component.slice(percent2 + 1, percent2 + 3))) {
           return true;
         }
-        percent = component.indexOf("%", percent + 3);
+        percent2 = component.indexOf("%", percent2 + 3);
       }
       return false;
     }
@@ -23562,27 +23562,120 @@ var runValidate = async (config) => ({
 // src/commands/index.ts
 registerCommand("validate", runValidate);
 
-// src/report/text.ts
+// src/report/checks-render.ts
 var MARK = { pass: "ok  ", warn: "WARN", fail: "FAIL" };
-function renderText(outcome) {
+function renderChecksText(checks) {
   const lines = [];
-  for (const check of outcome.checks ?? []) {
+  for (const check of checks) {
     lines.push(`${MARK[check.status]}  ${check.id.padEnd(28)} ${check.message}`);
     if (check.remedy && check.status !== "pass") lines.push(`      ${" ".repeat(28)} \u2192 ${check.remedy}`);
   }
+  return lines;
+}
+function renderPlanText(plan) {
+  return plan.entries.map((e) => `${e.source} \u2192 ${e.target}: ${e.documents} documents, ${e.dataBytes} bytes, ${e.indexes.length} indexes (${e.action})`);
+}
+
+// src/report/text.ts
+function renderText(outcome) {
+  const lines = [];
+  if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
+  if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
+  if (outcome.progress) lines.push(...renderStatusText(outcome.progress));
+  if (outcome.verification) lines.push(...renderVerificationText(outcome.verification));
   lines.push(outcome.summary);
+  if (outcome.progress?.error) lines.push(`error: ${outcome.progress.error}`);
   if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
   return lines.join("\n") + "\n";
 }
 function renderProgressLine(p) {
-  const { documentsCopied, documentsTotal } = p.totals;
-  const pct = documentsTotal ? Math.min(100, Math.floor(documentsCopied / documentsTotal * 100)) : 100;
-  const width = 20;
+  const { documentsCopied, documentsTotal, bytesCopied, bytesTotal } = p.totals;
+  const pct = percent(documentsCopied, documentsTotal);
+  const lag = p.lagSeconds === null ? "lag -" : `lag ${formatSeconds(p.lagSeconds)}`;
+  const eta = p.etaSeconds === null ? "" : ` eta ${formatSeconds(p.etaSeconds)}`;
+  const done = p.collections.filter((c) => c.done).length;
+  const colls = p.collections.length ? ` ${done}/${p.collections.length} colls` : "";
+  const ready = p.readyForCutover ? " READY" : "";
+  return `${phaseLabel(p)} ${bar(pct, 20)} ${pct}% ${formatCount(documentsCopied)}/${formatCount(documentsTotal)} docs ${formatBytes(bytesCopied)}/${formatBytes(bytesTotal)}${colls} ${lag}${eta} applied ${formatCount(p.eventsApplied)}${ready}`;
+}
+function renderProgressBlock(p, options = {}) {
+  const columns = Math.max(40, options.columns ?? 100);
+  const max = Math.max(1, options.maxCollections ?? 10);
+  const lines = [fit(renderProgressLine(p), columns)];
+  const rank = (c) => c.done ? 2 : c.documentsCopied > 0 || c.bytesCopied > 0 ? 0 : 1;
+  const ordered = [...p.collections].sort((a, b) => rank(a) - rank(b) || a.source.localeCompare(b.source));
+  const shown = ordered.slice(0, max);
+  const nameWidth = Math.min(40, Math.max(10, ...shown.map((c) => c.source.length)));
+  for (const c of shown) {
+    const pct = c.done ? 100 : percent(c.bytesTotal ? c.bytesCopied : c.documentsCopied, c.bytesTotal || c.documentsTotal);
+    const name = c.source.length > nameWidth ? `${c.source.slice(0, nameWidth - 1)}\u2026` : c.source.padEnd(nameWidth);
+    const state = c.done ? "done" : `${String(pct).padStart(3)}%`;
+    lines.push(fit(`  ${name} ${bar(pct, 16)} ${state} ${formatCount(c.documentsCopied)}/${formatCount(c.documentsTotal)} docs ${formatBytes(c.bytesCopied)}`, columns));
+  }
+  const rest = ordered.length - shown.length;
+  if (rest > 0) {
+    const restDone = ordered.slice(max).filter((c) => c.done).length;
+    lines.push(`  \u2026 ${rest} more collection${rest === 1 ? "" : "s"} (${restDone} done)`);
+  }
+  return lines;
+}
+function renderStatusText(p) {
+  const lines = [`phase: ${phaseLabel(p)} (since ${p.phaseSince})`];
+  if (p.collections.length) lines.push(...renderProgressBlock(p, { maxCollections: 20 }).slice(1));
+  const lag = p.lagSeconds === null ? "-" : formatSeconds(p.lagSeconds);
+  const headroom = p.oplogHeadroomSeconds === null ? "-" : formatSeconds(p.oplogHeadroomSeconds);
+  lines.push(`copied ${formatCount(p.totals.documentsCopied)}/${formatCount(p.totals.documentsTotal)} documents, lag ${lag}, oplog headroom ${headroom}, ready for cutover: ${p.readyForCutover ? "yes" : "no"}`);
+  if (p.sourceWriteBlocked) lines.push("the source is write-blocked by this migration");
+  if (p.downtimeSeconds !== void 0) lines.push(`write downtime: ${formatSeconds(p.downtimeSeconds)}`);
+  for (const w of p.warnings) lines.push(`warning: ${w}`);
+  return lines;
+}
+function renderVerificationText(v) {
+  const equal = v.collections.filter((c) => c.equal).length;
+  const lines = [`verify (${v.mode}${v.exact ? "" : ", approximate while changes flow"}): ${equal}/${v.collections.length} collections equal`];
+  for (const m of v.mismatches) lines.push(`  ${m.namespace}: ${m.kind}: ${m.detail}${m.ids?.length ? ` (_id ${m.ids.slice(0, 5).join(", ")}${m.ids.length > 5 ? ", \u2026" : ""})` : ""}`);
+  return lines;
+}
+function phaseLabel(p) {
+  return `${p.phase}${p.step ? `/${p.step}` : ""}`;
+}
+function bar(pct, width) {
   const filled = Math.round(pct / 100 * width);
-  const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
-  const lag = p.lagSeconds === null ? "lag -" : `lag ${p.lagSeconds.toFixed(1)}s`;
-  const eta = p.etaSeconds === null ? "" : ` eta ${Math.ceil(p.etaSeconds)}s`;
-  return `${p.phase}${p.step ? `/${p.step}` : ""} ${bar} ${pct}% ${documentsCopied}/${documentsTotal} docs ${lag}${eta} applied ${p.eventsApplied}`;
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
+}
+function fit(line, columns) {
+  return line.length <= columns ? line : `${line.slice(0, columns - 1)}\u2026`;
+}
+function formatCount(n) {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  const [int = "0", frac] = String(Number.isInteger(abs) ? abs : Math.round(abs * 10) / 10).split(".");
+  return `${n < 0 ? "-" : ""}${int.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${frac ? `.${frac}` : ""}`;
+}
+function formatBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = Math.max(0, n);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+function formatSeconds(s) {
+  if (!Number.isFinite(s)) return String(s);
+  if (s < 60) return `${Math.round(s * 10) / 10}s`;
+  const total = Math.round(s);
+  const d = Math.floor(total / 86400);
+  const h = Math.floor(total % 86400 / 3600);
+  const m = Math.floor(total % 3600 / 60);
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  return `${m}m ${total % 60}s`;
+}
+function percent(done, total) {
+  if (total <= 0) return 100;
+  return Math.max(0, Math.min(100, Math.floor(done / total * 100)));
 }
 
 // src/cli/help.ts

@@ -1,0 +1,67 @@
+import type { LagSample } from './model.js';
+
+/**
+ * The lag chart of the PR comment and the job summary: a mermaid `xychart-beta` line, which GitHub renders
+ * from a fenced ```mermaid block. Pure. Long histories are bucketed (max per bucket, so a spike is never
+ * averaged away) to keep the chart readable and the comment small.
+ */
+export const MAX_CHART_POINTS = 48;
+
+export interface LagChartOptions {
+  /** At most this many points; older samples are merged into buckets. */
+  maxPoints?: number;
+  /** Draws the cutover threshold as a second, flat line. */
+  thresholdSeconds?: number;
+}
+
+/** Returns the fenced mermaid block, or undefined when there are fewer than two samples to draw. */
+export function renderLagChart(samples: LagSample[], options: LagChartOptions = {}): string | undefined {
+  const points = bucket(
+    samples.filter((s) => Number.isFinite(s.lagSeconds) && !Number.isNaN(Date.parse(s.at))),
+    options.maxPoints ?? MAX_CHART_POINTS,
+  );
+  if (points.length < 2) return undefined;
+  const labels = axisLabels(points.map((p) => p.at));
+  const values = points.map((p) => round(Math.max(0, p.lagSeconds)));
+  const top = niceCeiling(Math.max(...values, options.thresholdSeconds ?? 0, 1));
+  const lines = ['```mermaid', 'xychart-beta', '    title "Replication lag (seconds)"', `    x-axis [${labels.map((l) => `"${l}"`).join(', ')}]`, `    y-axis "lag (s)" 0 --> ${top}`, `    line [${values.join(', ')}]`];
+  if (options.thresholdSeconds !== undefined) lines.push(`    line [${values.map(() => round(options.thresholdSeconds ?? 0)).join(', ')}]`);
+  lines.push('```');
+  return lines.join('\n');
+}
+
+/** Keeps at most `max` points: consecutive samples share a bucket, which keeps its worst lag and last time. */
+function bucket(samples: LagSample[], max: number): LagSample[] {
+  const sorted = [...samples].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  if (sorted.length <= max) return sorted;
+  const size = Math.ceil(sorted.length / max);
+  const out: LagSample[] = [];
+  for (let i = 0; i < sorted.length; i += size) {
+    const group = sorted.slice(i, i + size);
+    const last = group[group.length - 1] as LagSample;
+    out.push({ at: last.at, lagSeconds: Math.max(...group.map((s) => s.lagSeconds)) });
+  }
+  return out;
+}
+
+/** HH:MM (UTC) when the samples fit in a day, MM-DD HH:MM otherwise: short labels an axis can hold. */
+function axisLabels(times: string[]): string[] {
+  const first = Date.parse(times[0] ?? '');
+  const last = Date.parse(times[times.length - 1] ?? '');
+  const multiDay = last - first >= 24 * 3600 * 1000;
+  return times.map((t) => {
+    const iso = new Date(Date.parse(t)).toISOString();
+    return multiDay ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
+  });
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** 1, 2, 5, 10, 20, 50 ...: an axis top that reads well. */
+function niceCeiling(n: number): number {
+  const magnitude = 10 ** Math.floor(Math.log10(n));
+  for (const step of [1, 2, 5, 10]) if (step * magnitude >= n) return step * magnitude;
+  return 10 * magnitude;
+}
