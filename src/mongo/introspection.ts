@@ -1,0 +1,190 @@
+import type { Document, MongoClient, Timestamp } from 'mongodb';
+
+/**
+ * Plain read-only questions to a cluster, shared by the pre-migration checks, the plan and the engine.
+ * Each function is one server conversation over a connected MongoClient and returns plain data; none of
+ * them swallows errors (callers decide whether a refusal is a finding or a failure).
+ */
+
+export interface HelloReply {
+  /** Replica set name; absent on a standalone and on mongos. */
+  setName?: string;
+  /** "isdbgrid" on mongos. */
+  msg?: string;
+  isWritablePrimary?: boolean;
+  hosts?: string[];
+  maxWireVersion?: number;
+  lastWriteDate?: Date;
+}
+
+export type Topology = 'replicaSet' | 'standalone' | 'mongos';
+
+export async function hello(client: MongoClient): Promise<HelloReply> {
+  return toHello(await client.db('admin').command({ hello: 1 }));
+}
+
+/** Keeps the fields we reason about from a raw hello reply (also used on recorded replies). */
+export function toHello(raw: Document): HelloReply {
+  const lastWrite = raw.lastWrite as { lastWriteDate?: Date | string } | undefined;
+  return {
+    setName: typeof raw.setName === 'string' ? raw.setName : undefined,
+    msg: typeof raw.msg === 'string' ? raw.msg : undefined,
+    isWritablePrimary: typeof raw.isWritablePrimary === 'boolean' ? raw.isWritablePrimary : undefined,
+    hosts: Array.isArray(raw.hosts) ? (raw.hosts as string[]) : undefined,
+    maxWireVersion: typeof raw.maxWireVersion === 'number' ? raw.maxWireVersion : undefined,
+    lastWriteDate: lastWrite?.lastWriteDate ? new Date(lastWrite.lastWriteDate) : undefined,
+  };
+}
+
+export function topologyOf(reply: HelloReply): Topology {
+  if (reply.msg === 'isdbgrid') return 'mongos';
+  return reply.setName ? 'replicaSet' : 'standalone';
+}
+
+export interface BuildInfo {
+  version: string;
+  /** [major, minor, patch, ...]. */
+  versionArray: number[];
+}
+
+export async function buildInfo(client: MongoClient): Promise<BuildInfo> {
+  return toBuildInfo(await client.db('admin').command({ buildInfo: 1 }));
+}
+
+export function toBuildInfo(raw: Document): BuildInfo {
+  const version = String(raw.version ?? '0.0.0');
+  const array = Array.isArray(raw.versionArray) ? (raw.versionArray as unknown[]).map(Number) : version.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
+  return { version, versionArray: array };
+}
+
+/** featureCompatibilityVersion, e.g. "7.0". Needs getParameter on the cluster (clusterMonitor). */
+export async function featureCompatibilityVersion(client: MongoClient): Promise<string> {
+  const reply = await client.db('admin').command({ getParameter: 1, featureCompatibilityVersion: 1 });
+  const fcv = reply.featureCompatibilityVersion as { version?: string; targetVersion?: string } | undefined;
+  // During an upgrade or downgrade the reply carries a targetVersion: report it, it is itself a finding.
+  return fcv?.targetVersion ? `${fcv.version ?? '?'}→${fcv.targetVersion}` : String(fcv?.version ?? 'unknown');
+}
+
+/** One privilege as connectionStatus/rolesInfo report it. */
+export interface Privilege {
+  resource: PrivilegeResource;
+  actions: string[];
+}
+
+export interface PrivilegeResource {
+  db?: string;
+  collection?: string;
+  cluster?: boolean;
+  anyResource?: boolean;
+  /** 7.0+: time-series buckets; never what we need. */
+  system_buckets?: string;
+}
+
+export interface ConnectionPrivileges {
+  users: { user: string; db: string }[];
+  roles: { role: string; db: string }[];
+  privileges: Privilege[];
+}
+
+export async function connectionPrivileges(client: MongoClient): Promise<ConnectionPrivileges> {
+  const reply = await client.db('admin').command({ connectionStatus: 1, showPrivileges: true });
+  const info = (reply.authInfo ?? {}) as { authenticatedUsers?: { user: string; db: string }[]; authenticatedUserRoles?: { role: string; db: string }[]; authenticatedUserPrivileges?: Privilege[] };
+  return { users: info.authenticatedUsers ?? [], roles: info.authenticatedUserRoles ?? [], privileges: info.authenticatedUserPrivileges ?? [] };
+}
+
+export interface OplogBounds {
+  first: Date;
+  last: Date;
+  /** Bytes the oplog holds now and may hold at most (collStats); null when not readable. */
+  usedBytes: number | null;
+  maxBytes: number | null;
+}
+
+/** The first and last entries of local.oplog.rs (needs find on local, e.g. clusterMonitor). */
+export async function oplogBounds(client: MongoClient): Promise<OplogBounds | null> {
+  const oplog = client.db('local').collection('oplog.rs');
+  const projection = { ts: 1, _id: 0 };
+  const [first] = await oplog.find({}, { projection, sort: { $natural: 1 }, limit: 1 }).toArray();
+  const [last] = await oplog.find({}, { projection, sort: { $natural: -1 }, limit: 1 }).toArray();
+  if (!first || !last) return null;
+  let usedBytes: number | null = null;
+  let maxBytes: number | null = null;
+  try {
+    const stats = await client.db('local').command({ collStats: 'oplog.rs' });
+    usedBytes = Number(stats.size);
+    maxBytes = Number(stats.maxSize);
+  } catch {
+    // sizes are a refinement of the window estimate; the bounds alone still answer the question
+  }
+  return { first: timestampDate(first.ts as Timestamp), last: timestampDate(last.ts as Timestamp), usedBytes, maxBytes };
+}
+
+function timestampDate(ts: Timestamp): Date {
+  return new Date(ts.getHighBits() * 1000);
+}
+
+export async function listDatabaseNames(client: MongoClient): Promise<string[]> {
+  const reply = await client.db('admin').command({ listDatabases: 1, nameOnly: true });
+  return (reply.databases as { name: string }[]).map((d) => d.name);
+}
+
+export interface CollectionInfo {
+  name: string;
+  type: 'collection' | 'view' | 'timeseries' | string;
+  options: Document;
+}
+
+export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
+  const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
+  return infos.map((i) => ({ name: i.name, type: (i as { type?: string }).type ?? 'collection', options: ((i as { options?: Document }).options ?? {}) }));
+}
+
+export interface IndexSpec {
+  name: string;
+  key: Document;
+  unique?: boolean;
+  [option: string]: unknown;
+}
+
+export async function listIndexSpecs(client: MongoClient, db: string, coll: string): Promise<IndexSpec[]> {
+  return (await client.db(db).collection(coll).listIndexes().toArray()) as IndexSpec[];
+}
+
+export interface CollectionSizes {
+  documents: number;
+  /** Uncompressed BSON size of the documents. */
+  dataBytes: number;
+  /** Bytes on disk (compressed). */
+  storageBytes: number;
+  indexBytes: number;
+}
+
+/** Sizes from $collStats storageStats (collStats is deprecated since 6.2). */
+export async function collectionSizes(client: MongoClient, db: string, coll: string): Promise<CollectionSizes> {
+  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+  const s = (stats?.storageStats ?? {}) as { count?: number; size?: number; storageSize?: number; totalIndexSize?: number };
+  return { documents: Number(s.count ?? 0), dataBytes: Number(s.size ?? 0), storageBytes: Number(s.storageSize ?? 0), indexBytes: Number(s.totalIndexSize ?? 0) };
+}
+
+export interface FsStats {
+  fsUsedBytes: number;
+  fsTotalBytes: number;
+}
+
+/** File-system figures of the volume holding a database (dbStats); null when the server does not report them. */
+export async function fileSystemStats(client: MongoClient, db: string): Promise<FsStats | null> {
+  const reply = await client.db(db).command({ dbStats: 1 });
+  if (typeof reply.fsTotalSize !== 'number' || typeof reply.fsUsedSize !== 'number' || reply.fsTotalSize <= 0) return null;
+  return { fsUsedBytes: reply.fsUsedSize, fsTotalBytes: reply.fsTotalSize };
+}
+
+/** Users and user-defined roles of every database (needs viewUser/viewRole, e.g. userAdminAnyDatabase). */
+export async function countUsersAndRoles(client: MongoClient): Promise<{ users: number; roles: number }> {
+  const users = await client.db('admin').command({ usersInfo: { forAllDBs: true } });
+  let roles = 0;
+  for (const db of await listDatabaseNames(client)) {
+    const reply = await client.db(db).command({ rolesInfo: 1 });
+    roles += (reply.roles as unknown[]).length;
+  }
+  return { users: (users.users as unknown[]).length, roles };
+}
