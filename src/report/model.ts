@@ -91,18 +91,37 @@ export interface Plan {
 }
 
 export interface VerifyMismatch {
+  /** Source namespace (for extra-collection: the destination namespace). */
   namespace: string;
+  /** Destination namespace, when it differs from `namespace` (renames). */
+  target?: string;
   kind: 'count' | 'content' | 'missing-document' | 'extra-document' | 'index' | 'options' | 'missing-collection' | 'extra-collection';
   detail: string;
+  /** Up to maxIds `_id`s in mongo shell notation (1, 1.0, NumberLong("1"), ObjectId("..."), "text"). */
   ids?: string[];
+}
+
+export interface VerifyCollection {
+  source: string;
+  target: string;
+  /** Views have no count of their own: 0 (their definition is what is compared). */
+  sourceCount: number;
+  targetCount: number;
+  /** What was compared: count, count+dbHash, count+client-hash (why), view-definition, ... */
+  method: string;
+  equal: boolean;
+  kind?: CollectionProgress['kind'];
 }
 
 export interface VerifyReport {
   mode: 'count' | 'hash';
   /** False while changes still flow (results are approximate); true at cutover or on a frozen source. */
   exact: boolean;
-  collections: { source: string; target: string; sourceCount: number; targetCount: number; method: string; equal: boolean }[];
+  collections: VerifyCollection[];
   mismatches: VerifyMismatch[];
+  /** Facts that are not mismatches: indexes still relaxed for the sync, what could not be compared and why. */
+  notes?: string[];
+  durationMs?: number;
 }
 
 /** What a command hands back to an edge (CLI or action) to render and to decide the exit code. */

@@ -1,0 +1,79 @@
+/**
+ * Order-independent content hashes of one collection.
+ *
+ * Server-side: `dbHash` with `collections: [name]` returns an md5 of the collection's documents read in _id
+ * order (checked on 7.0: plain, capped and clustered collections alike; views and time-series collections are
+ * left out of its answer), so insertion order does not matter. It holds a shared lock on the database while it
+ * reads, which briefly stalls writes to that database; verification accepts that (it is what cutover runs
+ * while writes are blocked anyway). Atlas shared tiers and users without the dbHash privilege refuse it.
+ *
+ * Client-side fallback: every document is read as raw BSON bytes (driver option `raw: true`, no decoding, so
+ * no type is changed), hashed with sha256, and the digests are summed modulo 2^256. Addition is commutative,
+ * so the order documents arrive in does not matter; memory is one cursor batch plus 32 bytes.
+ */
+import { createHash } from 'node:crypto';
+import type { Collection, Db, Document } from 'mongodb';
+import { scrub } from '../../redact.js';
+
+/** Sum of sha256 digests modulo 2^256, kept as eight 32-bit little-endian words, plus a count. */
+export class OrderIndependentHash {
+  private readonly words = new Uint32Array(8);
+  count = 0;
+
+  add(bytes: Uint8Array): void {
+    const digest = createHash('sha256').update(bytes).digest();
+    let carry = 0;
+    for (let i = 0; i < 8; i++) {
+      const sum = this.words[i]! + digest.readUInt32LE(i * 4) + carry;
+      this.words[i] = sum >>> 0;
+      carry = sum > 0xffffffff ? 1 : 0;
+    }
+    this.count++;
+  }
+
+  hex(): string {
+    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString('hex');
+  }
+}
+
+export interface HashResult {
+  hash: string;
+  /** Documents hashed (client-side only). */
+  count?: number;
+}
+
+/** Streams a collection as raw BSON and hashes it; never holds more than one cursor batch. */
+export async function clientSideHash(collection: Collection, signal?: AbortSignal, batchSize = 1000): Promise<HashResult> {
+  const acc = new OrderIndependentHash();
+  // raw: true hands over each document as the bytes of the server's reply: nothing is decoded or re-encoded.
+  const cursor = collection.find({}, { raw: true, batchSize });
+  try {
+    for await (const doc of cursor) {
+      if (acc.count % 1000 === 0) signal?.throwIfAborted();
+      acc.add(doc as unknown as Buffer);
+    }
+  } finally {
+    await cursor.close();
+  }
+  return { hash: acc.hex(), count: acc.count };
+}
+
+export type DbHashAnswer = { ok: true; hash: string } | { ok: false; reason: string };
+
+/** The server's md5 of one collection, or why the server would not give it. */
+export async function serverSideHash(db: Db, collection: string): Promise<DbHashAnswer> {
+  let reply: Document;
+  try {
+    reply = await db.command({ dbHash: 1, collections: [collection] });
+  } catch (error) {
+    const e = error as { codeName?: string; message?: string };
+    return { ok: false, reason: scrub(firstLine(e.codeName ?? e.message ?? String(error))) };
+  }
+  const hash = (reply.collections as Record<string, unknown> | undefined)?.[collection];
+  if (typeof hash !== 'string') return { ok: false, reason: 'dbHash left the collection out of its answer' };
+  return { ok: true, hash };
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? text).slice(0, 200);
+}

@@ -1,0 +1,105 @@
+/**
+ * verify: compares every included source collection, view and time-series collection with its destination
+ * counterpart, and reports destination collections that have no included source counterpart (only in
+ * databases the migration writes to, never the state database). Plain engine code: no terminal, no GitHub.
+ * Cutover calls it with `exact: true`; the verify command while the migration runs, with `exact: false`.
+ */
+import type { Document, MongoClient } from 'mongodb';
+import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../report/model.js';
+import { ns, STATE_DB, type NamespaceFilter } from '../namespaces.js';
+import { compareCollection, kindOf, type CollectionPair, type CompareContext } from './compare-collection.js';
+import type { RelaxedIndex } from './index-compare.js';
+import type { CollectionInfo } from './options-compare.js';
+
+export type { RelaxedIndex } from './index-compare.js';
+
+export interface VerifyOptions {
+  mode: 'count' | 'hash';
+  /** True when the source no longer changes (cutover, committed): relaxed indexes then count as mismatches. */
+  exact: boolean;
+  /** How many `_id`s to name per kind of document mismatch and collection (default 20). */
+  maxIds?: number;
+  relaxedIndexes?: RelaxedIndex[];
+  signal?: AbortSignal;
+  /**
+   * auto: server-side dbHash where both sides allow it, else client-side. client-side: never run dbHash
+   * (avoids its brief database lock, or when a caller knows it is refused).
+   */
+  contentHash?: 'auto' | 'client-side';
+  /** Called after each collection (progress for long verifications). */
+  onCollection?: (entry: VerifyCollection) => void;
+}
+
+export const DEFAULT_MAX_IDS = 20;
+
+async function listDatabaseNames(client: MongoClient): Promise<string[]> {
+  // authorizedDatabases: a user without listDatabases on the cluster still sees the databases it may read.
+  const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
+  return databases.map((d) => d.name);
+}
+
+async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
+  const infos = (await client.db(db).listCollections({}, { nameOnly: false }).toArray()) as Document[];
+  return infos.map((i) => ({ name: String(i.name), type: String(i.type ?? 'collection'), options: (i.options ?? {}) as Document }));
+}
+
+export async function verifyMigration(source: MongoClient, destination: MongoClient, filter: NamespaceFilter, options: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const ctx: CompareContext = {
+    source,
+    destination,
+    mode: options.mode,
+    exact: options.exact,
+    maxIds: options.maxIds ?? DEFAULT_MAX_IDS,
+    contentHash: options.contentHash ?? 'auto',
+    relaxed: new Set((options.relaxedIndexes ?? []).map((r) => `${r.target}\u0000${r.name}`)),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+
+  // What the source holds that the migration includes, and where each piece must be on the destination.
+  const planned: Omit<CollectionPair, 'targetInfo'>[] = [];
+  for (const db of (await listDatabaseNames(source)).filter((d) => filter.mayIncludeDatabase(d)).sort()) {
+    for (const info of (await listCollectionInfos(source, db)).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!filter.includes(db, info.name)) continue;
+      planned.push({
+        source: { db, coll: info.name },
+        target: filter.target(db, info.name),
+        kind: kindOf(info),
+        sourceInfo: info,
+        mapViewOn: (viewOn) => filter.target(db, viewOn).coll,
+      });
+    }
+  }
+
+  // What the destination holds in the databases the migration writes to.
+  const targetDbs = [...new Set(planned.map((p) => p.target.db))].filter((d) => d !== STATE_DB).sort();
+  const destinationInfos = new Map<string, Map<string, CollectionInfo>>();
+  for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos(destination, db)).map((i) => [i.name, i])));
+
+  const collections: VerifyCollection[] = [];
+  const mismatches: VerifyMismatch[] = [];
+  const notes: string[] = [];
+  for (const p of planned) {
+    const pair: CollectionPair = { ...p, targetInfo: destinationInfos.get(p.target.db)?.get(p.target.coll) };
+    const result = await compareCollection(ctx, pair);
+    collections.push(result.entry);
+    mismatches.push(...result.mismatches);
+    notes.push(...result.notes);
+    options.onCollection?.(result.entry);
+  }
+
+  const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
+  for (const [db, infos] of destinationInfos) {
+    for (const info of infos.values()) {
+      // system.* (views catalog, time-series buckets, profile) belong to the server, not to the data.
+      if (info.name.startsWith('system.') || expected.has(ns(db, info.name))) continue;
+      mismatches.push({
+        namespace: ns(db, info.name),
+        kind: 'extra-collection',
+        detail: `${info.type === 'collection' ? 'collection' : info.type} ${ns(db, info.name)} exists on the destination but no included source collection maps to it`,
+      });
+    }
+  }
+
+  return { mode: options.mode, exact: options.exact, collections, mismatches, ...(notes.length ? { notes } : {}), durationMs: Date.now() - started };
+}
