@@ -1,4 +1,5 @@
 import { oplogBounds, type OplogBounds } from '../mongo/introspection.js';
+import { formatBytes } from '../report/checks-render.js';
 import { fail, pass, warn, type Check, type Finding } from './types.js';
 
 /**
@@ -46,7 +47,7 @@ export function formatSeconds(seconds: number): string {
 export function assessOplogWindow(bounds: OplogBounds | null): Finding {
   if (!bounds) return fail('the source oplog (local.oplog.rs) is empty', 'the source must be a replica set with an oplog');
   const w = oplogWindow(bounds);
-  const mb = (b: number | null): string => (b === null ? '?' : `${(b / 1048576).toFixed(0)} MB`);
+  const mb = (b: number | null): string => (b === null ? '?' : formatBytes(b));
   const facts =
     `oplog from ${bounds.first.toISOString()} to ${bounds.last.toISOString()} (${formatSeconds(w.spanSeconds)}), ${mb(bounds.usedBytes)} of ${mb(bounds.maxBytes)}` +
     (w.bytesPerSecond === null ? '' : `, written at ${(w.bytesPerSecond / 1024).toFixed(1)} KB/s`) +
