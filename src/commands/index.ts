@@ -2,9 +2,11 @@
 import { registerCommand } from './registry.js';
 import { runValidate } from './validate.js';
 import { runPlan } from './plan.js';
+import { runVerify } from './verify.js';
 
 registerCommand('validate', runValidate);
 registerCommand('plan', runPlan);
+registerCommand('verify', runVerify);
 
 export { commandImpl, commandSpecs, isCommandName } from './registry.js';
 export type { CommandName, CommandOptions } from './types.js';

@@ -1,0 +1,102 @@
+import { MongoError, type MongoClient } from 'mongodb';
+import { OperationError } from '../errors.js';
+import { connectCluster } from '../mongo/connect.js';
+import { scrub } from '../redact.js';
+import { NamespaceFilter, STATE_DB } from '../engine/namespaces.js';
+import { verifyMigration, type RelaxedIndex } from '../engine/verify/verify.js';
+import type { Phase, VerifyReport } from '../report/model.js';
+import type { CommandImpl } from './types.js';
+
+/**
+ * The few fields of the engine's state documents that verify reads (the full shapes live with the state
+ * store; only these are relied on, so the two can evolve apart).
+ */
+interface MigrationStateFields {
+  _id: string;
+  phase: Phase;
+  /** The source write block this migration set; liftedAt once lifted. */
+  writeBlock?: { setAt: Date; liftedAt?: Date };
+}
+interface RelaxedIndexFields {
+  migration: string;
+  target: string;
+  name: string;
+  restored?: boolean;
+}
+const STATE_COLLECTIONS = { migrations: 'migrations', relaxedIndexes: 'relaxed_indexes' } as const;
+
+/** What the migration's state (if any) says about how to read a verification. */
+export interface VerifyStance {
+  phase: Phase | null;
+  exact: boolean;
+  /** Why the result is or is not exact, for the summary. */
+  because: string;
+  relaxedIndexes: RelaxedIndex[];
+}
+
+/**
+ * Exact when the source can no longer change under us: the migration committed, or this migration's
+ * source write block is in force (set and not lifted). Otherwise, including when no migration state exists
+ * on the destination, the source may still be written to, so the results are approximate. The server has no
+ * read-only view of setUserWriteBlockMode's state, so the state document is the only reliable witness.
+ */
+export async function readVerifyStance(destination: MongoClient, migration: string): Promise<VerifyStance> {
+  const state = destination.db(STATE_DB);
+  const doc = await state.collection<MigrationStateFields>(STATE_COLLECTIONS.migrations).findOne({ _id: migration });
+  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [] };
+  const relaxed = await state
+    .collection<RelaxedIndexFields>(STATE_COLLECTIONS.relaxedIndexes)
+    .find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } })
+    .toArray();
+  const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
+  if (doc.phase === 'committed') return { phase: doc.phase, exact: true, because: 'the migration is committed', relaxedIndexes };
+  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: 'source writes are blocked', relaxedIndexes };
+  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes };
+}
+
+export function verifySummary(report: VerifyReport, because: string): string {
+  const n = report.collections.length;
+  const differing = new Set(report.mismatches.map((m) => m.namespace)).size;
+  const result = report.mismatches.length
+    ? `${report.mismatches.length} mismatch${report.mismatches.length === 1 ? '' : 'es'} in ${differing} collection${differing === 1 ? '' : 's'}`
+    : 'equal';
+  const approximate = report.exact ? '' : ` (approximate: the source is still changing — ${because}; the verification at cutover is exact)`;
+  return `verified ${n} collection${n === 1 ? '' : 's'} (${report.mode}): ${result}${approximate}`;
+}
+
+/**
+ * verify: usable at any time. Mode from cutover.verify; `none` there means "cutover does not verify", not
+ * "verify nothing", so the command then compares counts (the cheap mode; indexes and options are compared in
+ * both modes).
+ */
+export const runVerify: CommandImpl = async (config, _options, ports) => {
+  const source = await connectCluster(config.source.uri, 'source');
+  let destination: MongoClient | undefined;
+  try {
+    destination = await connectCluster(config.destination.uri, 'destination');
+    const stance = await readVerifyStance(destination, config.name);
+    const mode = config.cutover.verify === 'hash' ? 'hash' : 'count';
+    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, 'verifying');
+    const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
+      mode,
+      exact: stance.exact,
+      relaxedIndexes: stance.relaxedIndexes,
+      signal: ports.signal,
+      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, 'verified collection'),
+    });
+    return {
+      command: 'verify',
+      exitCode: verification.mismatches.length ? 1 : 0,
+      summary: verifySummary(verification, stance.because),
+      verification,
+    };
+  } catch (error) {
+    // A server refusal (privileges, a collection dropped mid-way) is a failed operation, not a bug.
+    if (error instanceof MongoError) {
+      throw new OperationError(`verification failed: ${scrub(error.message)}`, 'check that both users may read every included database (listDatabases, listCollections, listIndexes, find)', { cause: error });
+    }
+    throw error;
+  } finally {
+    await Promise.all([source.close(), destination?.close()]);
+  }
+};

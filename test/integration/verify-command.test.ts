@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Double, Int32, type MongoClient } from 'mongodb';
+import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import type { LocalReplicaSet } from '../../src/local/replica-set.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log.js';
+import { runVerify } from '../../src/commands/verify.js';
+import { commandImpl } from '../../src/commands/index.js';
+import { renderVerifyMarkdown, renderVerifyText } from '../../src/report/verify-render.js';
+import type { EnginePorts } from '../../src/engine/ports.js';
+
+// The destination is a replica set of this file's own: the test writes migration state into
+// __mongo_live_migrate, which other test files create on the shared destination at the same time
+// (racing the creation of one namespace crashes mongod under Wine).
+let own: LocalReplicaSet;
+let source: MongoClient;
+let destination: MongoClient;
+const db = uniqueName('verify');
+const name = 'verify-cmd';
+
+beforeAll(async () => {
+  own = await startOwnCluster({ name: 'verify-dst' });
+  source = await connect(sharedClusters().sourceUri);
+  destination = await connect(own.uri);
+  for (const client of [source, destination]) {
+    await client.db(db).createCollection('users');
+    const users = client.db(db).collection('users');
+    await users.createIndex({ email: 1 }, { name: 'email', unique: client === source });
+    await users.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: new Int32(i) as never, email: `u${i}@x`, score: new Int32(i) })));
+  }
+});
+afterAll(async () => {
+  await Promise.all([source?.close(), destination?.close()]);
+  await own?.stop();
+});
+
+function config(verify: 'hash' | 'count' | 'none' = 'hash') {
+  const yaml = [
+    'version: 1',
+    `name: ${name}`,
+    'source: { uri: "${SRC}" }',
+    'destination: { uri: "${DST}" }',
+    `namespaces: { include: ["${db}.*"] }`,
+    `cutover: { verify: ${verify} }`,
+  ].join('\n');
+  return parseConfig(yaml, 'migration.yaml', { env: { SRC: sharedClusters().sourceUri, DST: own.uri } });
+}
+
+const ports = (): EnginePorts => ({ log: silentLogger, signal: new AbortController().signal, runner: 'test' });
+const state = () => destination.db('__mongo_live_migrate');
+
+describe('the verify command', () => {
+  it('is registered, and without migration state says its results are approximate', async () => {
+    expect(commandImpl('verify')).toBe(runVerify);
+    // The relaxed unique index is not known as relaxed without state: a mismatch.
+    const outcome = await runVerify(config(), {}, ports());
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.verification?.exact).toBe(false);
+    expect(outcome.summary).toBe(
+      `verified 1 collection (hash): 1 mismatch in 1 collection (approximate: the source is still changing — no state of migration "${name}" on the destination; the verification at cutover is exact)`,
+    );
+    expect(outcome.verification?.mismatches[0]).toMatchObject({ kind: 'index', detail: expect.stringContaining('index email differs: unique: source true, destination (absent)') });
+  });
+
+  it('while tailing, accepts the indexes the engine relaxed and reports them as notes', async () => {
+    await state().createCollection('migrations');
+    await state().createCollection('relaxed_indexes');
+    await state().collection('migrations').insertOne({ _id: name as never, phase: 'tailing' });
+    await state().collection('relaxed_indexes').insertOne({ migration: name, target: `${db}.users`, name: 'email', original: { key: { email: 1 }, name: 'email', unique: true }, restored: false });
+    const outcome = await runVerify(config(), {}, ports());
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.summary).toMatch(/^verified 1 collection \(hash\): equal \(approximate: the source is still changing — the migration is tailing;/);
+    expect(outcome.verification?.notes).toEqual([expect.stringContaining('index email is still relaxed')]);
+    expect(outcome.verification?.collections[0]).toMatchObject({ method: 'count+dbHash', sourceCount: 30, targetCount: 30, equal: true });
+
+    const text = renderVerifyText(outcome.verification!).join('\n');
+    expect(text).toContain('APPROXIMATE: the source is still changing');
+    expect(text).toContain(`ok    ${db}.users  docs 30/30  count+dbHash`);
+    expect(renderVerifyMarkdown(outcome.verification!)).toContain('> [!WARNING]');
+  });
+
+  it('when committed, is exact: a still-relaxed index and a changed document fail it (exit 1), named by _id', async () => {
+    await state().collection('migrations').updateOne({ _id: name as never }, { $set: { phase: 'committed' } });
+    await destination.db(db).collection('users').updateOne({ _id: new Int32(7) as never }, { $set: { score: new Double(7) } });
+    const outcome = await runVerify(config(), {}, ports());
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.verification?.exact).toBe(true);
+    expect(outcome.summary).toBe('verified 1 collection (hash): 2 mismatches in 1 collection');
+    expect(outcome.verification?.mismatches.map((m) => [m.kind, m.ids])).toEqual([
+      ['index', undefined],
+      ['content', ['7']],
+    ]);
+    const markdown = renderVerifyMarkdown(outcome.verification!);
+    expect(markdown).not.toContain('[!WARNING]');
+    expect(markdown).toContain('**content**');
+    expect(markdown).toContain('`_id`: `7`');
+  });
+
+  it('takes its mode from cutover.verify (none: counts, which cannot see a type change)', async () => {
+    for (const verify of ['count', 'none'] as const) {
+      const outcome = await runVerify(config(verify), {}, ports());
+      expect(outcome.verification?.mode).toBe('count');
+      expect(outcome.verification?.mismatches.map((m) => m.kind)).toEqual(['index']);
+    }
+  });
+});
