@@ -108,10 +108,23 @@ export function formatId(value: unknown): string {
   if (typeof value === 'boolean' || value === null) return String(value);
   if (value === undefined) return 'undefined';
   if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
-  if (value instanceof BSON.Int32) return String(value.value);
-  if (value instanceof BSON.Double) return Number.isInteger(value.value) ? `${value.value}.0` : String(value.value);
-  if (value instanceof BSON.Long) return `NumberLong("${value.toString()}")`;
-  if (value instanceof BSON.Decimal128) return `NumberDecimal("${value.toString()}")`;
-  if (value instanceof BSON.ObjectId) return `ObjectId("${value.toHexString()}")`;
+  // By _bsontype, not instanceof: Timestamp extends Long, and a second copy of the bson package would fail instanceof.
+  const bsonType = typeof value === 'object' ? (value as { _bsontype?: unknown })._bsontype : undefined;
+  switch (bsonType) {
+    case 'Int32':
+      return String((value as BSON.Int32).value);
+    case 'Double': {
+      const n = (value as BSON.Double).value;
+      return Number.isInteger(n) ? `${n}.0` : String(n);
+    }
+    case 'Long':
+      return `NumberLong("${(value as BSON.Long).toString()}")`;
+    case 'Decimal128':
+      return `NumberDecimal("${(value as BSON.Decimal128).toString()}")`;
+    case 'ObjectId':
+      return `ObjectId("${(value as BSON.ObjectId).toHexString()}")`;
+    default:
+      break;
+  }
   return BSON.EJSON.stringify(value, { relaxed: false });
 }
