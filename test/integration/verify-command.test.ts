@@ -17,9 +17,11 @@ let source: MongoClient;
 let destination: MongoClient;
 const db = uniqueName('verify');
 const name = 'verify-cmd';
+const ROOT_PASSWORD = 'r00t-Secret-pw';
+const VERIFIER_PASSWORD = 'v3rifier-Secret-pw';
 
 beforeAll(async () => {
-  own = await startOwnCluster({ name: 'verify-dst' });
+  own = await startOwnCluster({ name: 'verify-dst', auth: { user: 'root', password: ROOT_PASSWORD } });
   source = await connect(sharedClusters().sourceUri);
   destination = await connect(own.uri);
   for (const client of [source, destination]) {
@@ -34,7 +36,7 @@ afterAll(async () => {
   await own?.stop();
 });
 
-function config(verify: 'hash' | 'count' | 'none' = 'hash') {
+function config(verify: 'hash' | 'count' | 'none' = 'hash', destinationUri = own.uri) {
   const yaml = [
     'version: 1',
     `name: ${name}`,
@@ -43,7 +45,7 @@ function config(verify: 'hash' | 'count' | 'none' = 'hash') {
     `namespaces: { include: ["${db}.*"] }`,
     `cutover: { verify: ${verify} }`,
   ].join('\n');
-  return parseConfig(yaml, 'migration.yaml', { env: { SRC: sharedClusters().sourceUri, DST: own.uri } });
+  return parseConfig(yaml, 'migration.yaml', { env: { SRC: sharedClusters().sourceUri, DST: destinationUri } });
 }
 
 const ports = (): EnginePorts => ({ log: silentLogger, signal: new AbortController().signal, runner: 'test' });
@@ -102,5 +104,31 @@ describe('the verify command', () => {
       expect(outcome.verification?.mode).toBe('count');
       expect(outcome.verification?.mismatches.map((m) => m.kind)).toEqual(['index']);
     }
+  });
+
+  it('falls back to a streamed client-side hash where dbHash is refused, finds the same differences, and leaks no password', async () => {
+    // A user who may read everything verify reads, but not run dbHash (the built-in read role would allow it).
+    await destination.db('admin').command({
+      createRole: 'verifyWithoutDbHash',
+      privileges: [
+        { resource: { db, collection: '' }, actions: ['find', 'listCollections', 'listIndexes'] },
+        { resource: { db: '__mongo_live_migrate', collection: '' }, actions: ['find'] },
+      ],
+      roles: [],
+    });
+    await destination.db('admin').command({ createUser: 'verifier', pwd: VERIFIER_PASSWORD, roles: ['verifyWithoutDbHash'] });
+    const limited = own.uri.replace(`root:${ROOT_PASSWORD}@`, `verifier:${VERIFIER_PASSWORD}@`);
+    expect(limited).not.toBe(own.uri);
+
+    const outcome = await runVerify(config('hash', limited), {}, ports());
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.verification?.collections[0]?.method).toMatch(/^count\+client-hash \(dbHash refused: destination: Unauthorized/);
+    expect(outcome.verification?.mismatches.map((m) => [m.kind, m.ids])).toEqual([
+      ['index', undefined],
+      ['content', ['7']],
+    ]);
+    const everything = JSON.stringify(outcome) + renderVerifyText(outcome.verification!).join('\n') + renderVerifyMarkdown(outcome.verification!);
+    expect(everything).not.toContain(VERIFIER_PASSWORD);
+    expect(everything).not.toContain(ROOT_PASSWORD);
   });
 });
