@@ -28,8 +28,10 @@ export function assessCollectionKinds(namespaces: SourceNamespace[], mayInclude:
     const c = classifyCollection(n);
     if (c.support === 'not-copied') {
       // Only those a user may have expected: in a migrated database and matching an include pattern.
-      // Buckets of a time-series collection are reported through their collection.
-      if (mayInclude(n.db) && matchesPattern(n.db, n.coll) && !n.coll.startsWith('system.buckets.')) system.push(name);
+      // system.views is how views are stored (views are migrated); time-series buckets are reported
+      // through their collection.
+      if (n.coll === 'system.views' || n.coll.startsWith('system.buckets.')) continue;
+      if (mayInclude(n.db) && matchesPattern(n.db, n.coll)) system.push(name);
       continue;
     }
     if (!n.included) continue;
