@@ -19,6 +19,7 @@ import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { NamespaceFilter } from '../../src/engine/namespaces.js';
 import { verifyMigration, type VerifyOptions } from '../../src/engine/verify/verify.js';
 import { clientSideHash } from '../../src/engine/verify/content-hash.js';
+import { findDifferences } from '../../src/engine/verify/find-differences.js';
 import type { VerifyReport } from '../../src/report/model.js';
 
 let source: MongoClient;
@@ -253,5 +254,41 @@ describe('verify on real replica sets', () => {
     controller.abort(new Error('stop now'));
     const options: VerifyOptions = { mode: 'hash', exact: false, signal: controller.signal };
     await expect(verifyMigration(source, destination, filterFor([db]), options)).rejects.toThrow('stop now');
+  });
+
+  it('names differing _ids across BSON type brackets and batch boundaries, with the server deciding equality', async () => {
+    const db = uniqueName('verify');
+    // 600 documents whose _ids span numbers of four types, strings, ObjectIds and dates, interleaved.
+    const docs: Document[] = [];
+    for (let i = 0; i < 100; i++) {
+      docs.push({ _id: new Int32(i * 4), v: new Int32(i) });
+      docs.push({ _id: new Double(i * 4 + 0.5), v: new Int32(i) });
+      docs.push({ _id: Long.fromNumber(i * 4 + 1), v: new Int32(i) });
+      docs.push({ _id: Decimal128.fromString(`${i * 4 + 2}.25`), v: new Int32(i) });
+      docs.push({ _id: `s${String(i).padStart(3, '0')}`, v: new Int32(i) });
+      docs.push({ _id: new ObjectId(i.toString(16).padStart(24, '0')), v: new Int32(i) });
+    }
+    await seed(source, { db, coll: 'mixed', docs });
+    const changedIds = [new Double(40.5), 's050', Long.fromNumber(397)];
+    const missingIds = [new Int32(0), Decimal128.fromString('202.25'), new ObjectId((99).toString(16).padStart(24, '0'))];
+    const target = docs
+      .filter((d) => !missingIds.some((m) => JSON.stringify(m) === JSON.stringify(d._id)))
+      .map((d) => (changedIds.some((c) => JSON.stringify(c) === JSON.stringify(d._id)) ? { ...d, v: new Double((d.v as Int32).value) } : d));
+    target.push({ _id: new Double(1.75), v: 'extra' }, { _id: new Date(0), v: 'extra' });
+    await seed(destination, { db, coll: 'mixed', docs: target }, true);
+
+    const found = await findDifferences(source.db(db).collection('mixed'), destination.db(db).collection('mixed'), { maxIds: 20, batchSize: 7 });
+    expect(found.content).toEqual(['40.5', 'NumberLong("397")', '"s050"']);
+    expect(found.missing).toEqual(['0', 'NumberDecimal("202.25")', 'ObjectId("000000000000000000000063")']);
+    expect(found.extra).toEqual(['1.75', 'ISODate("1970-01-01T00:00:00.000Z")']);
+  });
+
+  it('under a case-insensitive collation, an _id that changed case is a changed document, not a missing plus an extra one', async () => {
+    const db = uniqueName('verify');
+    const options = { collation: { locale: 'en', strength: 2 } };
+    await seed(source, { db, coll: 'ci', options, docs: [{ _id: 'alice', v: 1 }, { _id: 'bob', v: 2 }] });
+    await seed(destination, { db, coll: 'ci', options, docs: [{ _id: 'ALICE', v: 1 }, { _id: 'bob', v: 2 }] });
+    const report = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true });
+    expect(report.mismatches).toEqual([expect.objectContaining({ kind: 'content', ids: ['"alice"'] })]);
   });
 });

@@ -114,7 +114,7 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   }
 
   if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;

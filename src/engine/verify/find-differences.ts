@@ -36,6 +36,11 @@ export interface FindDifferencesOptions {
   batchSize?: number;
   /** Bytes of source documents held per batch. */
   batchBytes?: number;
+  /**
+   * Whether changed documents are sought (a hash differed). When only counts differed, the forward pass stops
+   * once it has named maxIds missing documents instead of reading on in search of changed ones.
+   */
+  seekContent?: boolean;
 }
 
 interface SourceDoc {
@@ -73,7 +78,8 @@ async function existsById(collection: Collection, value: unknown): Promise<boole
 async function forwardPass(source: Collection, destination: Collection, options: FindDifferencesOptions, result: Differences): Promise<void> {
   const batchSize = options.batchSize ?? 500;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const full = (): boolean => result.missing.length >= options.maxIds && result.content.length >= options.maxIds;
+  const seekContent = options.seekContent ?? true;
+  const full = (): boolean => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
   const record = (kind: 'missing' | 'content', id: RawId): void => {
     if (result[kind].length < options.maxIds) result[kind].push(formatId(id.value));
     else result.truncated[kind] = true;
@@ -112,8 +118,9 @@ async function forwardPass(source: Collection, destination: Collection, options:
         batch = [];
         bytes = 0;
         if (full()) {
-          // Stopped early: there may be more of both kinds.
-          result.truncated.missing = result.truncated.content = true;
+          // Stopped early: there may be more of the kinds sought.
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
           return;
         }
       }
