@@ -46,10 +46,16 @@ export function missingPrivileges(
   const missing: Missing[] = [];
   for (const requirement of REQUIRED_PRIVILEGES) {
     if (requirement.side !== side || !applies(requirement)) continue;
+    // Actions of one requirement lacking on the same resources are reported together: one line per need.
+    const grouped = new Map<string, string[]>();
     for (const action of requirement.actions) {
       const lacking = resources[requirement.resource].filter((t) => !isGranted(privileges, action, t));
-      if (lacking.length) missing.push({ action, on: listSome(lacking.map(describeTarget), 2), role: requirement.role, purpose: requirement.purpose });
+      if (lacking.length) {
+        const on = listSome(lacking.map(describeTarget), 2);
+        grouped.set(on, [...(grouped.get(on) ?? []), action]);
+      }
     }
+    for (const [on, actions] of grouped) missing.push({ action: actions.join(', '), on, role: requirement.role, purpose: requirement.purpose });
   }
   return missing;
 }
