@@ -56348,7 +56348,8 @@ function assessCollectionKinds(namespaces, mayInclude, matchesPattern) {
     const name = `${n.db}.${n.coll}`;
     const c = classifyCollection(n);
     if (c.support === "not-copied") {
-      if (mayInclude(n.db) && matchesPattern(n.db, n.coll) && !n.coll.startsWith("system.buckets.")) system.push(name);
+      if (n.coll === "system.views" || n.coll.startsWith("system.buckets.")) continue;
+      if (mayInclude(n.db) && matchesPattern(n.db, n.coll)) system.push(name);
       continue;
     }
     if (!n.included) continue;
@@ -56790,10 +56791,15 @@ function missingPrivileges(side, privileges, resources, applies) {
   const missing = [];
   for (const requirement of REQUIRED_PRIVILEGES) {
     if (requirement.side !== side || !applies(requirement)) continue;
+    const grouped = /* @__PURE__ */ new Map();
     for (const action of requirement.actions) {
       const lacking = resources[requirement.resource].filter((t) => !isGranted(privileges, action, t));
-      if (lacking.length) missing.push({ action, on: listSome(lacking.map(describeTarget), 2), role: requirement.role, purpose: requirement.purpose });
+      if (lacking.length) {
+        const on = listSome(lacking.map(describeTarget), 2);
+        grouped.set(on, [...grouped.get(on) ?? [], action]);
+      }
     }
+    for (const [on, actions] of grouped) missing.push({ action: actions.join(", "), on, role: requirement.role, purpose: requirement.purpose });
   }
   return missing;
 }
@@ -57411,7 +57417,7 @@ var LeaseHolder = class {
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
-async function openRun(config, ports, options = {}) {
+async function openRun(config, ports2, options = {}) {
   const destination = await connectCluster(config.destination.uri, "destination");
   let source;
   try {
@@ -57422,7 +57428,7 @@ async function openRun(config, ports, options = {}) {
     let doc = await store.get();
     if (!doc) {
       if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
-      doc = newMigration(config, ports.runner);
+      doc = newMigration(config, ports2.runner);
       await store.create(doc).catch((error) => {
         if (error.code !== 11e3) throw error;
       });
@@ -57434,10 +57440,10 @@ async function openRun(config, ports, options = {}) {
         "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
       );
     }
-    const lease = new LeaseHolder(store, ports.runner);
+    const lease = new LeaseHolder(store, ports2.runner);
     await lease.acquire(options.forceTakeover);
     doc = await store.get();
-    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+    return { config, ports: ports2, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error;
@@ -58060,15 +58066,15 @@ function savedPosition(run) {
   return { now: true };
 }
 async function tailLoop(run, options) {
-  const { store, ports } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  const { store, ports: ports2 } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports2.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
   const stream = openChangeStream(run.source, savedPosition(run), run.config.tail.batchSize);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
   try {
-    while (!ports.signal.aborted && Date.now() < options.deadline) {
+    while (!ports2.signal.aborted && Date.now() < options.deadline) {
       const batch = [];
       let drained = false;
       let lastWall;
@@ -58083,29 +58089,35 @@ async function tailLoop(run, options) {
         lastTime = event.clusterTime;
         if (isRelevant(event, run.filter)) batch.push(event);
       }
-      if (batch.length) await applier.apply(batch);
+      if (batch.length) {
+        await applier.apply(batch);
+        ports2.log.debug({ applied: batch.length, drained }, "applied change events");
+      }
       const token2 = stream.resumeToken;
       const now = Date.now();
       lagSeconds = drained ? 0 : lastWall ? Math.max(0, (now - lastWall.getTime()) / 1e3) : lagSeconds;
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
-        const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports2.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
         if (!saved) run.lease.assertHeld();
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
+        await store.recordLag(ports2.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
       if (options.until && lastTime && lastTime.greaterThanOrEqual(options.until)) break;
-      if (options.untilCaughtUp && drained) break;
+      if (options.untilLagAtMost !== void 0 && (drained || lagSeconds <= options.untilLagAtMost)) {
+        caughtUp = true;
+        break;
+      }
     }
   } catch (error) {
     const lost = historyLostError(run.config.name, error);
     if (lost) {
-      await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+      await store.update(ports2.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
       throw lost;
     }
     throw error;
@@ -58113,7 +58125,7 @@ async function tailLoop(run, options) {
     await stream.close().catch(() => void 0);
   }
   const token = stream.resumeToken;
-  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  if (token) await store.update(ports2.runner, { applied: { token }, lagSeconds });
   run.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied };
 }
@@ -58141,7 +58153,8 @@ async function runSyncEngine(run) {
   await replayPhase(run);
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   await transition(run, "syncing", "catching up", { step: "catch-up" });
-  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilCaughtUp: true });
+  ports.log.info("catching up with live changes");
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   await transition(run, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
   await run.store.migrations.updateOne({ _id: run.store.name }, { $unset: { step: "" } });
@@ -58149,10 +58162,10 @@ async function runSyncEngine(run) {
   return { finished: true, lagSeconds: result.lagSeconds };
 }
 async function copyPhase(run) {
-  const { store, ports, config } = run;
+  const { store, ports: ports2, config } = run;
   const catalog = await readCatalog(run.source, run.filter);
   if (!run.doc.collections.length) {
-    await store.update(ports.runner, {
+    await store.update(ports2.runner, {
       collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
@@ -58162,17 +58175,17 @@ async function copyPhase(run) {
   const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
   const end = await store.bufferEnd();
   const stream = openChangeStream(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart.operationTime }, 1e3);
-  const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  const writer = new BufferWriter(store, stream, run.filter, ports2.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions = [];
-  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  const progressTimer = setInterval(() => ports2.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
   try {
     for (const collection of current) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run, collection);
       await createTarget(run.destination, collection, run.filter, config.sync.dropDestination);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
     const withPartitions = new Set(partitions.map((p) => p.source));
@@ -58183,14 +58196,14 @@ async function copyPhase(run) {
       if (planned2.length) await store.partitions.insertMany(planned2, { writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    ports2.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
     const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
     const ctx = {
       source: run.source,
       destination: run.destination,
       store,
       batchSize: config.sync.batchSize,
-      signal: ports.signal,
+      signal: ports2.signal,
       assertLease: () => run.lease.assertHeld(),
       onBatch: () => void 0
     };
@@ -58200,18 +58213,19 @@ async function copyPhase(run) {
     });
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
-    if (ports.signal.aborted) return false;
+    if (ports2.signal.aborted) return false;
     for (const collection of current) {
       const plan2 = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`);
       if (plan2.indexesBuilt || collection.kind === "view") continue;
       await buildIndexes(run.destination, collection, store);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     await writer.stop();
+    ports2.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run.lease.assertHeld();
-    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    await store.update(ports2.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
     run.doc = await store.get();
-    ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    ports2.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
     clearInterval(progressTimer);
@@ -58231,33 +58245,34 @@ async function assertNoConflict(run, collection) {
   }
 }
 async function replayPhase(run) {
-  const { store, ports } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  const { store, ports: ports2 } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports2.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
   let nextSeq = run.doc.replay.nextSeq;
   const partitions = await store.partitionsOf();
   for (; ; ) {
-    if (ports.signal.aborted) return;
+    if (ports2.signal.aborted) return;
     const batch = await store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, EXACT_TYPES).sort({ "_id.m": 1, "_id.seq": 1 }).limit(REPLAY_BATCH).toArray();
     if (!batch.length) break;
     await applier.apply(batch.map((b) => b.event));
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run.lease.assertHeld();
-    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    await store.update(ports2.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
     run.doc = await store.get();
-    ports.onProgress?.(buildProgress(run.doc, partitions));
+    ports2.onProgress?.(buildProgress(run.doc, partitions));
   }
   if (!run.doc.applied) {
-    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
+    await store.update(ports2.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
   }
-  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  ports2.log.info({ replayed: nextSeq - run.doc.replay.nextSeq }, "replay finished");
+  await store.update(ports2.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
   await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
   run.doc = await store.get();
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, ports) => {
-  const run = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+var runSync = async (config, options, ports2) => {
+  const run = await openRun(config, ports2, { create: true, forceTakeover: options.forceTakeover });
   try {
     const result = await runSyncEngine(run);
     const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
@@ -58285,8 +58300,8 @@ var runSync = async (config, options, ports) => {
 };
 
 // src/commands/tail.ts
-var runTail = async (config, options, ports) => {
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+var runTail = async (config, options, ports2) => {
+  const run = await openRun(config, ports2, { forceTakeover: options.forceTakeover });
   try {
     const { doc } = run;
     if (doc.phase !== "tailing") {
@@ -58300,11 +58315,11 @@ var runTail = async (config, options, ports) => {
       onBatch: () => {
         if (Date.now() - lastReport < 1e3) return;
         lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+        ports2.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
       }
     });
     const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
+    const why = ports2.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
       command: "tail",
       exitCode: 0,
@@ -58340,13 +58355,14 @@ var OrderIndependentHash = class {
     return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
   }
 };
-async function clientSideHash(collection, signal, batchSize = 1e3) {
+async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
   const acc = new OrderIndependentHash();
   const cursor = collection.find({}, { raw: true, batchSize });
   try {
     for await (const doc of cursor) {
       if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      acc.add(doc);
+      const raw = doc;
+      acc.add(normalise2 ? normalise2(raw) : raw);
     }
   } finally {
     await cursor.close();
@@ -58422,20 +58438,29 @@ function valueLength(doc, type, at) {
   }
 }
 var ID_NAME = Buffer.from("_id\0", "latin1");
-function rawIdKey(doc) {
+function* rawElements(doc) {
   const end = doc.readInt32LE(0) - 1;
   let at = 4;
   while (at < end) {
     const type = doc[at];
     const nameEnd = doc.indexOf(0, at + 1);
     const valueAt = nameEnd + 1;
-    const length = valueLength(doc, type, valueAt);
-    if (nameEnd - at === 4 && doc.compare(ID_NAME, 0, 4, at + 1, nameEnd + 1) === 0) {
-      return Buffer.concat([doc.subarray(at, at + 1), doc.subarray(valueAt, valueAt + length)]);
+    const next = valueAt + valueLength(doc, type, valueAt);
+    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
+    at = next;
+  }
+}
+function rawIdKey(doc) {
+  for (const element of rawElements(doc)) {
+    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
+      return Buffer.concat([Buffer.of(element.type), element.value]);
     }
-    at = valueAt + length;
   }
   return void 0;
+}
+function fieldOrderFreeBytes(doc) {
+  const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.concat(elements.map((e) => e.bytes));
 }
 var DECODE_EXACT = {
   promoteValues: false,
@@ -58508,7 +58533,8 @@ async function existsById(collection, value) {
 async function forwardPass(source, destination, options, result) {
   const batchSize = options.batchSize ?? 500;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const full = () => result.missing.length >= options.maxIds && result.content.length >= options.maxIds;
+  const seekContent = options.seekContent ?? true;
+  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
   const record = (kind, id) => {
     if (result[kind].length < options.maxIds) result[kind].push(formatId(id.value));
     else result.truncated[kind] = true;
@@ -58543,7 +58569,8 @@ async function forwardPass(source, destination, options, result) {
         batch = [];
         bytes = 0;
         if (full()) {
-          result.truncated.missing = result.truncated.content = true;
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
           return;
         }
       }
@@ -58725,8 +58752,16 @@ async function compareCollection(ctx, pair) {
   const countsDiffer = sourceCount !== targetCount;
   if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
   if (pair.kind === "timeseries") {
-    entry.method = "count (time-series: contents not hashed, bucket layout depends on insertion order)";
-    if (countsDiffer) notes.push(`${sourceNs}: the differing documents of a time-series collection are not named (measurements have no indexed _id)`);
+    if (ctx.mode === "count") entry.method = "count (time-series)";
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+      ]);
+      entry.method = "count+client-hash (time-series measurements, fields in name order)";
+      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
     entry.equal = mismatches.length === 0;
     return { entry, mismatches, notes };
   }
@@ -58739,7 +58774,7 @@ async function compareCollection(ctx, pair) {
     hashesDiffer = hashed.source !== hashed.target;
   }
   if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, ...ctx.signal ? { signal: ctx.signal } : {} });
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;
@@ -58853,20 +58888,20 @@ function verifySummary(report, because) {
   const approximate = report.exact ? "" : ` (approximate: the source is still changing \u2014 ${because}; the verification at cutover is exact)`;
   return `verified ${n} collection${n === 1 ? "" : "s"} (${report.mode}): ${result}${approximate}`;
 }
-var runVerify = async (config, _options, ports) => {
+var runVerify = async (config, _options, ports2) => {
   const source = await connectCluster(config.source.uri, "source");
   let destination;
   try {
     destination = await connectCluster(config.destination.uri, "destination");
     const stance = await readVerifyStance(destination, config.name);
     const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    ports2.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
     const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
-      signal: ports.signal,
-      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+      signal: ports2.signal,
+      onCollection: (c) => ports2.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
     });
     return {
       command: "verify",

@@ -72024,7 +72024,7 @@ var require_events2 = __commonJS({
         }
         return this.#eventInit.ports;
       }
-      initMessageEvent(type, bubbles = false, cancelable = false, data = null, origin = "", lastEventId = "", source = null, ports = []) {
+      initMessageEvent(type, bubbles = false, cancelable = false, data = null, origin = "", lastEventId = "", source = null, ports2 = []) {
         webidl.brandCheck(this, _MessageEvent);
         webidl.argumentLengthCheck(arguments, 1, "MessageEvent.initMessageEvent");
         return new _MessageEvent(type, {
@@ -72034,7 +72034,7 @@ var require_events2 = __commonJS({
           origin,
           lastEventId,
           source,
-          ports
+          ports: ports2
         });
       }
       static createFastMessageEvent(type, init) {
@@ -75745,7 +75745,8 @@ function assessCollectionKinds(namespaces, mayInclude, matchesPattern) {
     const name = `${n.db}.${n.coll}`;
     const c = classifyCollection(n);
     if (c.support === "not-copied") {
-      if (mayInclude(n.db) && matchesPattern(n.db, n.coll) && !n.coll.startsWith("system.buckets.")) system.push(name);
+      if (n.coll === "system.views" || n.coll.startsWith("system.buckets.")) continue;
+      if (mayInclude(n.db) && matchesPattern(n.db, n.coll)) system.push(name);
       continue;
     }
     if (!n.included) continue;
@@ -76179,10 +76180,15 @@ function missingPrivileges(side, privileges, resources, applies) {
   const missing = [];
   for (const requirement of REQUIRED_PRIVILEGES) {
     if (requirement.side !== side || !applies(requirement)) continue;
+    const grouped = /* @__PURE__ */ new Map();
     for (const action of requirement.actions) {
       const lacking = resources[requirement.resource].filter((t) => !isGranted(privileges, action, t));
-      if (lacking.length) missing.push({ action, on: listSome(lacking.map(describeTarget), 2), role: requirement.role, purpose: requirement.purpose });
+      if (lacking.length) {
+        const on = listSome(lacking.map(describeTarget), 2);
+        grouped.set(on, [...grouped.get(on) ?? [], action]);
+      }
     }
+    for (const [on, actions] of grouped) missing.push({ action: actions.join(", "), on, role: requirement.role, purpose: requirement.purpose });
   }
   return missing;
 }
@@ -76800,7 +76806,7 @@ var LeaseHolder = class {
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
-async function openRun(config, ports, options = {}) {
+async function openRun(config, ports2, options = {}) {
   const destination = await connectCluster(config.destination.uri, "destination");
   let source;
   try {
@@ -76811,7 +76817,7 @@ async function openRun(config, ports, options = {}) {
     let doc = await store.get();
     if (!doc) {
       if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
-      doc = newMigration(config, ports.runner);
+      doc = newMigration(config, ports2.runner);
       await store.create(doc).catch((error2) => {
         if (error2.code !== 11e3) throw error2;
       });
@@ -76823,10 +76829,10 @@ async function openRun(config, ports, options = {}) {
         "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
       );
     }
-    const lease = new LeaseHolder(store, ports.runner);
+    const lease = new LeaseHolder(store, ports2.runner);
     await lease.acquire(options.forceTakeover);
     doc = await store.get();
-    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+    return { config, ports: ports2, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
@@ -77449,15 +77455,15 @@ function savedPosition(run2) {
   return { now: true };
 }
 async function tailLoop(run2, options) {
-  const { store, ports } = run2;
-  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
+  const { store, ports: ports2 } = run2;
+  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports2.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
   const stream = openChangeStream(run2.source, savedPosition(run2), run2.config.tail.batchSize);
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
   try {
-    while (!ports.signal.aborted && Date.now() < options.deadline) {
+    while (!ports2.signal.aborted && Date.now() < options.deadline) {
       const batch = [];
       let drained = false;
       let lastWall;
@@ -77472,29 +77478,35 @@ async function tailLoop(run2, options) {
         lastTime = event.clusterTime;
         if (isRelevant(event, run2.filter)) batch.push(event);
       }
-      if (batch.length) await applier.apply(batch);
+      if (batch.length) {
+        await applier.apply(batch);
+        ports2.log.debug({ applied: batch.length, drained }, "applied change events");
+      }
       const token2 = stream.resumeToken;
       const now = Date.now();
       lagSeconds = drained ? 0 : lastWall ? Math.max(0, (now - lastWall.getTime()) / 1e3) : lagSeconds;
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
-        const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports2.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
         if (!saved) run2.lease.assertHeld();
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
+        await store.recordLag(ports2.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
       if (options.until && lastTime && lastTime.greaterThanOrEqual(options.until)) break;
-      if (options.untilCaughtUp && drained) break;
+      if (options.untilLagAtMost !== void 0 && (drained || lagSeconds <= options.untilLagAtMost)) {
+        caughtUp = true;
+        break;
+      }
     }
   } catch (error2) {
     const lost = historyLostError(run2.config.name, error2);
     if (lost) {
-      await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+      await store.update(ports2.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
       throw lost;
     }
     throw error2;
@@ -77502,7 +77514,7 @@ async function tailLoop(run2, options) {
     await stream.close().catch(() => void 0);
   }
   const token = stream.resumeToken;
-  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  if (token) await store.update(ports2.runner, { applied: { token }, lagSeconds });
   run2.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied };
 }
@@ -77530,7 +77542,8 @@ async function runSyncEngine(run2) {
   await replayPhase(run2);
   if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
   await transition(run2, "syncing", "catching up", { step: "catch-up" });
-  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilCaughtUp: true });
+  ports.log.info("catching up with live changes");
+  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   await transition(run2, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
   await run2.store.migrations.updateOne({ _id: run2.store.name }, { $unset: { step: "" } });
@@ -77538,10 +77551,10 @@ async function runSyncEngine(run2) {
   return { finished: true, lagSeconds: result.lagSeconds };
 }
 async function copyPhase(run2) {
-  const { store, ports, config } = run2;
+  const { store, ports: ports2, config } = run2;
   const catalog = await readCatalog(run2.source, run2.filter);
   if (!run2.doc.collections.length) {
-    await store.update(ports.runner, {
+    await store.update(ports2.runner, {
       collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
@@ -77551,17 +77564,17 @@ async function copyPhase(run2) {
   const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
   const end = await store.bufferEnd();
   const stream = openChangeStream(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, 1e3);
-  const writer = new BufferWriter(store, stream, run2.filter, ports.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  const writer = new BufferWriter(store, stream, run2.filter, ports2.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions = [];
-  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  const progressTimer = setInterval(() => ports2.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
   try {
     for (const collection of current) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run2, collection);
       await createTarget(run2.destination, collection, run2.filter, config.sync.dropDestination);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
     const withPartitions = new Set(partitions.map((p) => p.source));
@@ -77572,14 +77585,14 @@ async function copyPhase(run2) {
       if (planned2.length) await store.partitions.insertMany(planned2, { writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    ports2.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
     const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
     const ctx = {
       source: run2.source,
       destination: run2.destination,
       store,
       batchSize: config.sync.batchSize,
-      signal: ports.signal,
+      signal: ports2.signal,
       assertLease: () => run2.lease.assertHeld(),
       onBatch: () => void 0
     };
@@ -77589,18 +77602,19 @@ async function copyPhase(run2) {
     });
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
-    if (ports.signal.aborted) return false;
+    if (ports2.signal.aborted) return false;
     for (const collection of current) {
       const plan2 = run2.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`);
       if (plan2.indexesBuilt || collection.kind === "view") continue;
       await buildIndexes(run2.destination, collection, store);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     await writer.stop();
+    ports2.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run2.lease.assertHeld();
-    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    await store.update(ports2.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
     run2.doc = await store.get();
-    ports.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    ports2.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
     clearInterval(progressTimer);
@@ -77620,33 +77634,34 @@ async function assertNoConflict(run2, collection) {
   }
 }
 async function replayPhase(run2) {
-  const { store, ports } = run2;
-  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
+  const { store, ports: ports2 } = run2;
+  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports2.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
   let nextSeq = run2.doc.replay.nextSeq;
   const partitions = await store.partitionsOf();
   for (; ; ) {
-    if (ports.signal.aborted) return;
+    if (ports2.signal.aborted) return;
     const batch = await store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, EXACT_TYPES).sort({ "_id.m": 1, "_id.seq": 1 }).limit(REPLAY_BATCH).toArray();
     if (!batch.length) break;
     await applier.apply(batch.map((b) => b.event));
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run2.lease.assertHeld();
-    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    await store.update(ports2.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
     run2.doc = await store.get();
-    ports.onProgress?.(buildProgress(run2.doc, partitions));
+    ports2.onProgress?.(buildProgress(run2.doc, partitions));
   }
   if (!run2.doc.applied) {
-    await store.update(ports.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
+    await store.update(ports2.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
   }
-  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  ports2.log.info({ replayed: nextSeq - run2.doc.replay.nextSeq }, "replay finished");
+  await store.update(ports2.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
   await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
   run2.doc = await store.get();
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, ports) => {
-  const run2 = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+var runSync = async (config, options, ports2) => {
+  const run2 = await openRun(config, ports2, { create: true, forceTakeover: options.forceTakeover });
   try {
     const result = await runSyncEngine(run2);
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
@@ -77692,8 +77707,8 @@ function formatDuration(ms) {
 }
 
 // src/commands/tail.ts
-var runTail = async (config, options, ports) => {
-  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+var runTail = async (config, options, ports2) => {
+  const run2 = await openRun(config, ports2, { forceTakeover: options.forceTakeover });
   try {
     const { doc } = run2;
     if (doc.phase !== "tailing") {
@@ -77707,11 +77722,11 @@ var runTail = async (config, options, ports) => {
       onBatch: () => {
         if (Date.now() - lastReport < 1e3) return;
         lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run2.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+        ports2.onProgress?.(buildProgress(run2.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
       }
     });
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
+    const why = ports2.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
       command: "tail",
       exitCode: 0,
@@ -77747,13 +77762,14 @@ var OrderIndependentHash = class {
     return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
   }
 };
-async function clientSideHash(collection, signal, batchSize = 1e3) {
+async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
   const acc = new OrderIndependentHash();
   const cursor = collection.find({}, { raw: true, batchSize });
   try {
     for await (const doc of cursor) {
       if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      acc.add(doc);
+      const raw = doc;
+      acc.add(normalise2 ? normalise2(raw) : raw);
     }
   } finally {
     await cursor.close();
@@ -77829,20 +77845,29 @@ function valueLength(doc, type, at) {
   }
 }
 var ID_NAME = Buffer.from("_id\0", "latin1");
-function rawIdKey(doc) {
+function* rawElements(doc) {
   const end = doc.readInt32LE(0) - 1;
   let at = 4;
   while (at < end) {
     const type = doc[at];
     const nameEnd = doc.indexOf(0, at + 1);
     const valueAt = nameEnd + 1;
-    const length = valueLength(doc, type, valueAt);
-    if (nameEnd - at === 4 && doc.compare(ID_NAME, 0, 4, at + 1, nameEnd + 1) === 0) {
-      return Buffer.concat([doc.subarray(at, at + 1), doc.subarray(valueAt, valueAt + length)]);
+    const next = valueAt + valueLength(doc, type, valueAt);
+    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
+    at = next;
+  }
+}
+function rawIdKey(doc) {
+  for (const element of rawElements(doc)) {
+    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
+      return Buffer.concat([Buffer.of(element.type), element.value]);
     }
-    at = valueAt + length;
   }
   return void 0;
+}
+function fieldOrderFreeBytes(doc) {
+  const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.concat(elements.map((e) => e.bytes));
 }
 var DECODE_EXACT = {
   promoteValues: false,
@@ -77915,7 +77940,8 @@ async function existsById(collection, value) {
 async function forwardPass(source, destination, options, result) {
   const batchSize = options.batchSize ?? 500;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const full = () => result.missing.length >= options.maxIds && result.content.length >= options.maxIds;
+  const seekContent = options.seekContent ?? true;
+  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
   const record = (kind, id) => {
     if (result[kind].length < options.maxIds) result[kind].push(formatId(id.value));
     else result.truncated[kind] = true;
@@ -77950,7 +77976,8 @@ async function forwardPass(source, destination, options, result) {
         batch = [];
         bytes = 0;
         if (full()) {
-          result.truncated.missing = result.truncated.content = true;
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
           return;
         }
       }
@@ -78132,8 +78159,16 @@ async function compareCollection(ctx, pair) {
   const countsDiffer = sourceCount !== targetCount;
   if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
   if (pair.kind === "timeseries") {
-    entry.method = "count (time-series: contents not hashed, bucket layout depends on insertion order)";
-    if (countsDiffer) notes.push(`${sourceNs}: the differing documents of a time-series collection are not named (measurements have no indexed _id)`);
+    if (ctx.mode === "count") entry.method = "count (time-series)";
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+      ]);
+      entry.method = "count+client-hash (time-series measurements, fields in name order)";
+      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
     entry.equal = mismatches.length === 0;
     return { entry, mismatches, notes };
   }
@@ -78146,7 +78181,7 @@ async function compareCollection(ctx, pair) {
     hashesDiffer = hashed.source !== hashed.target;
   }
   if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, ...ctx.signal ? { signal: ctx.signal } : {} });
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;
@@ -78260,20 +78295,20 @@ function verifySummary(report, because) {
   const approximate = report.exact ? "" : ` (approximate: the source is still changing \u2014 ${because}; the verification at cutover is exact)`;
   return `verified ${n} collection${n === 1 ? "" : "s"} (${report.mode}): ${result}${approximate}`;
 }
-var runVerify = async (config, _options, ports) => {
+var runVerify = async (config, _options, ports2) => {
   const source = await connectCluster(config.source.uri, "source");
   let destination;
   try {
     destination = await connectCluster(config.destination.uri, "destination");
     const stance = await readVerifyStance(destination, config.name);
     const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    ports2.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
     const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
-      signal: ports.signal,
-      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+      signal: ports2.signal,
+      onCollection: (c) => ports2.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
     });
     return {
       command: "verify",
@@ -78872,19 +78907,26 @@ function measure(text, target) {
 function defaultBudget(target) {
   return target === "comment" ? COMMENT_MAX_CHARS - 536 : SUMMARY_MAX_BYTES - 48576;
 }
-var DEGRADE_ORDER = ["collections", "history", "chart", "plan", "verification", "checks", "warnings", "summary"];
+var DEGRADE_TIERS = [["collections", "history", "plan", "verification", "checks", "warnings"], ["chart", "summary"]];
 function renderMarkdown(outcome, ctx) {
   const budget = ctx.budget ?? defaultBudget(ctx.target);
   const sections = buildSections(outcome, ctx);
   const level = new Map(sections.map((s) => [s.name, 0]));
   const assemble = () => sections.map((s) => s.levels[level.get(s.name) ?? 0] ?? "").filter((text2) => text2 !== "").join("\n\n") + "\n";
   let text = assemble();
-  for (const name of DEGRADE_ORDER) {
-    const section = sections.find((s) => s.name === name);
-    if (!section) continue;
-    while (measure(text, ctx.target) > budget && (level.get(name) ?? 0) < section.levels.length - 1) {
-      level.set(name, (level.get(name) ?? 0) + 1);
-      text = assemble();
+  for (const tier of DEGRADE_TIERS) {
+    let shrunk = true;
+    while (measure(text, ctx.target) > budget && shrunk) {
+      shrunk = false;
+      for (const name of tier) {
+        const section = sections.find((s) => s.name === name);
+        const current = level.get(name) ?? 0;
+        if (!section || current >= section.levels.length - 1) continue;
+        level.set(name, current + 1);
+        shrunk = true;
+        text = assemble();
+        if (measure(text, ctx.target) <= budget) break;
+      }
     }
   }
   if (measure(text, ctx.target) > budget) text = cut(text, budget, ctx.target);
@@ -78940,16 +78982,15 @@ function checksSection(checks) {
   const failing = checks.filter((c) => c.status !== "pass");
   const count = (s) => checks.filter((c) => c.status === s).length;
   const head = `**Checks:** ${count("pass")} passed, ${count("warn")} warnings, ${count("fail")} failed`;
-  const problems = failing.length ? `${head}
+  const problems = failing.length ? `${head} (failures and warnings below)
 
 ${renderChecksMarkdown(failing.slice(0, 50).map(clipCheck))}${failing.length > 50 ? `
 
 \u2026 and ${failing.length - 50} more` : ""}` : head;
   return {
     name: "checks",
-    levels: [`${head}
-
-${renderChecksMarkdown(checks.map(clipCheck))}`, problems, head]
+    // renderChecksMarkdown states its own counts: the head line is only for the cut-down levels.
+    levels: [renderChecksMarkdown(checks.map(clipCheck)), problems, head]
   };
 }
 function planSection(plan2) {
@@ -78965,13 +79006,16 @@ function planSection(plan2) {
 
 \u2026 and ${formatCount2(more)} more` : ""}`, conflicts.length > 0);
   };
+  const last = conflicts.length ? `${head}
+
+${table(Math.min(conflicts.length, 10))}` : head;
   return { name: "plan", levels: [`${head}
 
 ${table(Infinity)}`, `${head}
 
 ${table(100)}`, `${head}
 
-${table(10)}`, head] };
+${table(10)}`, last] };
 }
 function verificationSection(v) {
   const equal = v.collections.filter((c) => c.equal).length;
@@ -83320,8 +83364,8 @@ var nullGitHub = {
     return [];
   }
 };
-function octokitGitHub(token, repo) {
-  const octokit = getOctokit(token);
+function octokitGitHub(token, repo, baseUrl2) {
+  const octokit = getOctokit(token, baseUrl2 ? { baseUrl: baseUrl2 } : {});
   const toComment = (c) => ({
     id: c.id,
     body: c.body ?? "",

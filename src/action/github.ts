@@ -49,8 +49,8 @@ export const nullGitHub: GitHubApi = {
 };
 
 /** The REST API through @actions/github's Octokit (base URL from GITHUB_API_URL, proxies honoured). */
-export function octokitGitHub(token: string, repo: { owner: string; repo: string }): GitHubApi {
-  const octokit = github.getOctokit(token);
+export function octokitGitHub(token: string, repo: { owner: string; repo: string }, baseUrl?: string): GitHubApi {
+  const octokit = github.getOctokit(token, baseUrl ? { baseUrl } : {});
   const toComment = (c: { id: number; body?: string | null; user: { login: string; type: string } | null }): IssueComment => ({
     id: c.id,
     body: c.body ?? '',

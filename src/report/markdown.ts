@@ -7,9 +7,9 @@ import { formatBytes, formatCount, formatSeconds, percent } from './text.js';
  * The sticky PR comment and the job summary, rendered from one CommandOutcome. Pure: no GitHub, no I/O.
  *
  * Both are size-budgeted: GitHub rejects a comment over 65,536 characters and a step summary over 1 MiB. The
- * document is built from sections; while it is too big, the least important section is degraded one level
- * (a shorter table, then a one-line note), detail first: per-collection rows, history, the chart, the plan,
- * verification, checks, warnings. The status table, the next action and the marker are never dropped.
+ * document is built from sections; while it is too big, sections are degraded one level at a time (a shorter
+ * table, then a one-line note), in rounds, detail first: per-collection rows, history, the plan,
+ * verification, checks, warnings, the chart. The status table, the next action and the marker are never dropped.
  */
 
 /** GitHub's limit for an issue comment body, in characters. */
@@ -62,8 +62,8 @@ interface Section {
   levels: string[];
 }
 
-/** Order in which sections lose detail when the document is too big. */
-const DEGRADE_ORDER = ['collections', 'history', 'chart', 'plan', 'verification', 'checks', 'warnings', 'summary'];
+/** Order in which sections lose detail when the document is too big: the first tier in rounds, then the next. */
+const DEGRADE_TIERS = [['collections', 'history', 'plan', 'verification', 'checks', 'warnings'], ['chart', 'summary']];
 
 export function renderMarkdown(outcome: CommandOutcome, ctx: MarkdownContext): string {
   const budget = ctx.budget ?? defaultBudget(ctx.target);
@@ -75,12 +75,22 @@ export function renderMarkdown(outcome: CommandOutcome, ctx: MarkdownContext): s
       .filter((text) => text !== '')
       .join('\n\n') + '\n';
   let text = assemble();
-  for (const name of DEGRADE_ORDER) {
-    const section = sections.find((s) => s.name === name);
-    if (!section) continue;
-    while (measure(text, ctx.target) > budget && (level.get(name) ?? 0) < section.levels.length - 1) {
-      level.set(name, (level.get(name) ?? 0) + 1);
-      text = assemble();
+  // Rounds: each takes every section one level down, detail first, and stops as soon as the text fits, so a
+  // big plan does not cost the per-collection table more than one level before the plan itself shrinks.
+  // The chart and the summary line are small and worth most: they go only when the detail is all gone.
+  for (const tier of DEGRADE_TIERS) {
+    let shrunk = true;
+    while (measure(text, ctx.target) > budget && shrunk) {
+      shrunk = false;
+      for (const name of tier) {
+        const section = sections.find((s) => s.name === name);
+        const current = level.get(name) ?? 0;
+        if (!section || current >= section.levels.length - 1) continue;
+        level.set(name, current + 1);
+        shrunk = true;
+        text = assemble();
+        if (measure(text, ctx.target) <= budget) break;
+      }
     }
   }
   // Only pathological input (a summary line of megabytes) gets here: cut, keeping the marker at the top.
@@ -141,10 +151,11 @@ function checksSection(checks: CheckResult[]): Section {
   const failing = checks.filter((c) => c.status !== 'pass');
   const count = (s: CheckResult['status']): number => checks.filter((c) => c.status === s).length;
   const head = `**Checks:** ${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed`;
-  const problems = failing.length ? `${head}\n\n${renderChecksMarkdown(failing.slice(0, 50).map(clipCheck))}${failing.length > 50 ? `\n\n… and ${failing.length - 50} more` : ''}` : head;
+  const problems = failing.length ? `${head} (failures and warnings below)\n\n${renderChecksMarkdown(failing.slice(0, 50).map(clipCheck))}${failing.length > 50 ? `\n\n… and ${failing.length - 50} more` : ''}` : head;
   return {
     name: 'checks',
-    levels: [`${head}\n\n${renderChecksMarkdown(checks.map(clipCheck))}`, problems, head],
+    // renderChecksMarkdown states its own counts: the head line is only for the cut-down levels.
+    levels: [renderChecksMarkdown(checks.map(clipCheck)), problems, head],
   };
 }
 
@@ -160,7 +171,8 @@ function planSection(plan: Plan): Section {
     const more = plan.entries.length - entries.length;
     return details(`Plan: ${formatCount(plan.entries.length)} namespaces`, `${renderPlanMarkdown({ ...plan, entries })}${more > 0 ? `\n\n… and ${formatCount(more)} more` : ''}`, conflicts.length > 0);
   };
-  return { name: 'plan', levels: [`${head}\n\n${table(Infinity)}`, `${head}\n\n${table(100)}`, `${head}\n\n${table(10)}`, head] };
+  const last = conflicts.length ? `${head}\n\n${table(Math.min(conflicts.length, 10))}` : head;
+  return { name: 'plan', levels: [`${head}\n\n${table(Infinity)}`, `${head}\n\n${table(100)}`, `${head}\n\n${table(10)}`, last] };
 }
 
 function verificationSection(v: VerifyReport): Section {
