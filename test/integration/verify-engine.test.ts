@@ -101,7 +101,7 @@ describe('verify on real replica sets', () => {
       const methods = Object.fromEntries(report.collections.map((c) => [c.source.slice(db.length + 1), c.method]));
       expect(Object.keys(methods).sort()).toEqual(['capped', 'clustered', 'plain', 'ts', 'validated', 'view']);
       expect(methods.view).toBe('view-definition');
-      expect(methods.ts).toMatch(/^count \(time-series/);
+      expect(methods.ts).toBe(options.mode === 'count' ? 'count (time-series)' : 'count+client-hash (time-series measurements, fields in name order)');
       const dataMethod = options.mode === 'count' ? 'count' : 'contentHash' in options ? 'count+client-hash (client-side hash requested)' : 'count+dbHash';
       for (const c of ['plain', 'capped', 'clustered', 'validated']) expect(methods[c]).toBe(dataMethod);
       const plain = report.collections.find((c) => c.source === `${db}.plain`)!;
@@ -290,5 +290,36 @@ describe('verify on real replica sets', () => {
     await seed(destination, { db, coll: 'ci', options, docs: [{ _id: 'ALICE', v: 1 }, { _id: 'bob', v: 2 }] });
     const report = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true });
     expect(report.mismatches).toEqual([expect.objectContaining({ kind: 'content', ids: ['"alice"'] })]);
+  });
+
+  it('time-series: the same measurements in different bucket layouts verify equal; a changed type or value does not', async () => {
+    const db = uniqueName('verify');
+    const options: CreateCollectionOptions = { timeseries: { timeField: 't', metaField: 'm', granularity: 'seconds' } };
+    const t0 = 1_700_000_000_000;
+    const measurements = Array.from({ length: 120 }, (_, i) => {
+      const base = { _id: new ObjectId(i.toString(16).padStart(24, '0')), t: new Date(t0 + i * 61_000), m: { sensor: i % 3 } };
+      // Fields in varying order and of varying types; some measurements lack a field.
+      return i % 2
+        ? { ...base, a: new Int32(i), b: new Double(i / 7), ...(i % 5 ? { c: Long.fromNumber(i) } : {}) }
+        : { b: new Double(i / 7), a: new Int32(i), ...base, nested: { x: Decimal128.fromString(`${i}.5`), y: 'z' } };
+    });
+    await source.db(db).createCollection('metrics', options);
+    await destination.db(db).createCollection('metrics', options);
+    // One by one on the source; in one reversed batch on the destination: different buckets, different field orders.
+    for (const m of measurements) await source.db(db).collection('metrics').insertOne(m);
+    await destination.db(db).collection('metrics').insertMany([...measurements].reverse());
+
+    const equal = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true });
+    expect(equal.mismatches).toEqual([]);
+    expect(equal.collections[0]).toMatchObject({ sourceCount: 120, targetCount: 120, equal: true, kind: 'timeseries' });
+
+    // 7.0 updates time-series measurements only by metaField: delete one sensor's and write them back, one
+    // of them with an int32 turned into a double.
+    const metrics = destination.db(db).collection('metrics');
+    await metrics.deleteMany({ 'm.sensor': 1 });
+    await metrics.insertMany(measurements.filter((m) => m.m.sensor === 1).map((m) => (m.a.value === 7 ? { ...m, a: new Double(7) } : m)));
+    expect(await metrics.countDocuments()).toBe(120);
+    const changed = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true });
+    expect(changed.mismatches).toEqual([expect.objectContaining({ namespace: `${db}.metrics`, kind: 'content' })]);
   });
 });

@@ -8,6 +8,7 @@ import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../..
 import { ns, type Namespace } from '../namespaces.js';
 import { clientSideHash, serverSideHash } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
+import { fieldOrderFreeBytes } from './raw-bson.js';
 import { compareIndexes } from './index-compare.js';
 import { compareOptions, type CollectionInfo } from './options-compare.js';
 
@@ -96,10 +97,21 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   if (countsDiffer) mismatch('count', `source has ${sourceCount} documents, destination ${targetCount}`);
 
   if (pair.kind === 'timeseries') {
-    // Measurements are stored in buckets whose layout depends on insertion order and timing, and the
-    // measurements read back through the view are re-assembled from them: neither hashes reproducibly.
-    entry.method = 'count (time-series: contents not hashed, bucket layout depends on insertion order)';
-    if (countsDiffer) notes.push(`${sourceNs}: the differing documents of a time-series collection are not named (measurements have no indexed _id)`);
+    // Measurements live in buckets whose layout depends on insertion order and timing: dbHash (of the buckets)
+    // cannot compare two copies, and the measurements read back through the collection are re-assembled from
+    // buckets with their fields in bucket order. So each measurement is hashed with its top-level fields in
+    // name order (types and values byte for byte). Differing measurements are not named: they have no
+    // indexed _id to look them up by.
+    if (ctx.mode === 'count') entry.method = 'count (time-series)';
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1000, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1000, fieldOrderFreeBytes),
+      ]);
+      entry.method = 'count+client-hash (time-series measurements, fields in name order)';
+      if (s.hash !== t.hash || s.count !== t.count) mismatch('content', 'the measurements differ (content hash); time-series measurements are not named by _id');
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
     entry.equal = mismatches.length === 0;
     return { entry, mismatches, notes };
   }

@@ -42,15 +42,19 @@ export interface HashResult {
   count?: number;
 }
 
-/** Streams a collection as raw BSON and hashes it; never holds more than one cursor batch. */
-export async function clientSideHash(collection: Collection, signal?: AbortSignal, batchSize = 1000): Promise<HashResult> {
+/**
+ * Streams a collection as raw BSON and hashes it; never holds more than one cursor batch.
+ * @param normalise maps each document's bytes before hashing (time-series: fields in name order).
+ */
+export async function clientSideHash(collection: Collection, signal?: AbortSignal, batchSize = 1000, normalise?: (doc: Buffer) => Uint8Array): Promise<HashResult> {
   const acc = new OrderIndependentHash();
   // raw: true hands over each document as the bytes of the server's reply: nothing is decoded or re-encoded.
   const cursor = collection.find({}, { raw: true, batchSize });
   try {
     for await (const doc of cursor) {
       if (acc.count % 1000 === 0) signal?.throwIfAborted();
-      acc.add(doc as unknown as Buffer);
+      const raw = doc as unknown as Buffer;
+      acc.add(normalise ? normalise(raw) : raw);
     }
   } finally {
     await cursor.close();

@@ -57,22 +57,49 @@ function valueLength(doc: Buffer, type: number, at: number): number {
 
 const ID_NAME = Buffer.from('_id\0', 'latin1');
 
-/** The `_id` element's bytes (type + value) of a raw BSON document, or undefined when it has none. */
-export function rawIdKey(doc: Buffer): Buffer | undefined {
+export interface RawElement {
+  /** The element's name bytes (without the terminating 0x00). */
+  name: Buffer;
+  /** The whole element: type byte, name, 0x00, value. */
+  bytes: Buffer;
+  type: number;
+  /** The value bytes alone. */
+  value: Buffer;
+}
+
+/** The top-level elements of a raw BSON document, in stored order (views into `doc`, nothing copied). */
+export function* rawElements(doc: Buffer): Generator<RawElement> {
   const end = doc.readInt32LE(0) - 1; // the trailing 0x00
   let at = 4;
   while (at < end) {
     const type = doc[at]!;
     const nameEnd = doc.indexOf(0, at + 1);
     const valueAt = nameEnd + 1;
-    const length = valueLength(doc, type, valueAt);
-    // The server writes _id first, so this normally stops at the first element.
-    if (nameEnd - at === 4 && doc.compare(ID_NAME, 0, 4, at + 1, nameEnd + 1) === 0) {
-      return Buffer.concat([doc.subarray(at, at + 1), doc.subarray(valueAt, valueAt + length)]);
+    const next = valueAt + valueLength(doc, type, valueAt);
+    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
+    at = next;
+  }
+}
+
+/** The `_id` element's bytes (type + value) of a raw BSON document, or undefined when it has none. */
+export function rawIdKey(doc: Buffer): Buffer | undefined {
+  // The server writes _id first, so this normally stops at the first element.
+  for (const element of rawElements(doc)) {
+    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
+      return Buffer.concat([Buffer.of(element.type), element.value]);
     }
-    at = valueAt + length;
   }
   return undefined;
+}
+
+/**
+ * The top-level elements of a document in name order, concatenated: the same bytes whatever order the fields
+ * were stored in, every type and value kept. For documents the server re-assembles (time-series measurements
+ * unpacked from buckets), whose field order is not the order they were written in.
+ */
+export function fieldOrderFreeBytes(doc: Buffer): Buffer {
+  const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.concat(elements.map((e) => e.bytes));
 }
 
 const DECODE_EXACT: BSON.DeserializeOptions = {
