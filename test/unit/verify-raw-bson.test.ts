@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from 'mongodb';
-import { decodeIdKey, formatId, rawId, rawIdKey } from '../../src/engine/verify/raw-bson.js';
+import { decodeIdKey, fieldOrderFreeBytes, formatId, rawElements, rawId, rawIdKey } from '../../src/engine/verify/raw-bson.js';
 
 /** Fields of every BSON type, placed before _id so that the reader must step over each of them. */
 const everyType = {
@@ -70,5 +70,22 @@ describe('reading the _id of a raw BSON document', () => {
   it('is not fooled by a field whose name starts with _id', () => {
     const raw = Buffer.from(BSON.serialize({ _idx: 1, _id: 'real' }));
     expect(decodeIdKey(rawIdKey(raw)!)).toBe('real');
+  });
+
+  it('walks every element of every type in stored order', () => {
+    const raw = Buffer.from(BSON.serialize({ ...everyType, _id: 1 }, { ignoreUndefined: false }));
+    expect([...rawElements(raw)].map((e) => e.name.toString())).toEqual([...Object.keys(everyType), '_id']);
+  });
+});
+
+describe('field-order-free bytes (time-series measurements)', () => {
+  it('are equal whatever the field order, and differ with any type or value', () => {
+    const bytes = (doc: object): Buffer => fieldOrderFreeBytes(Buffer.from(BSON.serialize(doc)));
+    const t = new Date(0);
+    expect(bytes({ t, m: 1, a: new Int32(1), _id: 'x' })).toEqual(bytes({ _id: 'x', a: new Int32(1), m: 1, t }));
+    expect(bytes({ t, a: new Int32(1) })).not.toEqual(bytes({ t, a: new Double(1) }));
+    expect(bytes({ t, a: new Int32(1) })).not.toEqual(bytes({ t, a: new Int32(2) }));
+    // Nested documents keep their own field order: the server stores them whole.
+    expect(bytes({ n: { x: 1, y: 2 } })).not.toEqual(bytes({ n: { y: 2, x: 1 } }));
   });
 });

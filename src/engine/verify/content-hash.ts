@@ -9,7 +9,9 @@
  *
  * Client-side fallback: every document is read as raw BSON bytes (driver option `raw: true`, no decoding, so
  * no type is changed), hashed with sha256, and the digests are summed modulo 2^256. Addition is commutative,
- * so the order documents arrive in does not matter; memory is one cursor batch plus 32 bytes.
+ * so the order documents arrive in does not matter; memory is one cursor batch plus 32 bytes. Time-series
+ * collections are always hashed this way, each measurement with its fields in name order (see
+ * compare-collection.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Collection, Db, Document } from 'mongodb';
