@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Double, Int32, type MongoClient } from 'mongodb';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
@@ -8,6 +11,7 @@ import { runVerify } from '../../src/commands/verify.js';
 import { commandImpl } from '../../src/commands/index.js';
 import { renderVerifyMarkdown, renderVerifyText } from '../../src/report/verify-render.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
+import { runCli } from '../support/cli.js';
 
 // The destination is a replica set of this file's own: the test writes migration state into
 // __mongo_live_migrate, which other test files create on the shared destination at the same time
@@ -36,8 +40,8 @@ afterAll(async () => {
   await own?.stop();
 });
 
-function config(verify: 'hash' | 'count' | 'none' = 'hash', destinationUri = own.uri) {
-  const yaml = [
+function configYaml(verify: 'hash' | 'count' | 'none'): string {
+  return [
     'version: 1',
     `name: ${name}`,
     'source: { uri: "${SRC}" }',
@@ -45,7 +49,10 @@ function config(verify: 'hash' | 'count' | 'none' = 'hash', destinationUri = own
     `namespaces: { include: ["${db}.*"] }`,
     `cutover: { verify: ${verify} }`,
   ].join('\n');
-  return parseConfig(yaml, 'migration.yaml', { env: { SRC: sharedClusters().sourceUri, DST: destinationUri } });
+}
+
+function config(verify: 'hash' | 'count' | 'none' = 'hash', destinationUri = own.uri) {
+  return parseConfig(configYaml(verify), 'migration.yaml', { env: { SRC: sharedClusters().sourceUri, DST: destinationUri } });
 }
 
 const ports = (): EnginePorts => ({ log: silentLogger, signal: new AbortController().signal, runner: 'test' });
@@ -130,5 +137,27 @@ describe('the verify command', () => {
     const everything = JSON.stringify(outcome) + renderVerifyText(outcome.verification!).join('\n') + renderVerifyMarkdown(outcome.verification!);
     expect(everything).not.toContain(VERIFIER_PASSWORD);
     expect(everything).not.toContain(ROOT_PASSWORD);
+  });
+
+  it('from the command line: exit 1 with the mismatches and their _ids, in text and in --json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verify-cli-'));
+    try {
+      const file = join(dir, 'migration.yaml');
+      writeFileSync(file, configYaml('hash'));
+      const env = { SRC: sharedClusters().sourceUri, DST: own.uri };
+      const text = await runCli(['verify', '--config', file], env);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain('verified 1 collection (hash): 2 mismatches in 1 collection');
+      expect(text.stdout).toContain('7');
+      const json = await runCli(['verify', '--config', file, '--json'], env);
+      expect(json.code).toBe(1);
+      const outcome = JSON.parse(json.stdout) as { command: string; verification: { exact: boolean; mismatches: { kind: string; ids?: string[] }[] } };
+      expect(outcome.command).toBe('verify');
+      expect(outcome.verification.exact).toBe(true);
+      expect(outcome.verification.mismatches.find((m) => m.kind === 'content')?.ids).toEqual(['7']);
+      for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) expect(output).not.toContain(ROOT_PASSWORD);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
