@@ -66,7 +66,12 @@ export async function verifyMigration(source: MongoClient, destination: MongoCli
         target: filter.target(db, info.name),
         kind: kindOf(info),
         sourceInfo: info,
-        mapViewOn: (viewOn) => filter.target(db, viewOn).coll,
+        mapViewOn: (viewOn) => {
+          // A view reads a collection of its own database by name: it follows that collection's rename when
+          // the collection is migrated into the view's target database; otherwise it keeps the name.
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info.name).db ? renamed.coll : viewOn;
+        },
       });
     }
   }
