@@ -2,10 +2,16 @@
 import { registerCommand } from './registry.js';
 import { runValidate } from './validate.js';
 import { runPlan } from './plan.js';
+import { runStatus } from './status.js';
+import { runSync } from './sync.js';
+import { runTail } from './tail.js';
 import { runVerify } from './verify.js';
 
 registerCommand('validate', runValidate);
 registerCommand('plan', runPlan);
+registerCommand('sync', runSync);
+registerCommand('tail', runTail);
+registerCommand('status', runStatus);
 registerCommand('verify', runVerify);
 
 export { commandImpl, commandSpecs, isCommandName } from './registry.js';

@@ -1,0 +1,32 @@
+import { buildProgress } from '../engine/progress.js';
+import { closeRun, openRun } from '../engine/run.js';
+import { runSyncEngine } from '../engine/sync.js';
+import type { CommandImpl } from './types.js';
+
+export const runSync: CommandImpl = async (config, options, ports) => {
+  const run = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+  try {
+    const result = await runSyncEngine(run);
+    const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    if (!result.finished) {
+      return {
+        command: 'sync',
+        exitCode: 0,
+        summary: `sync of "${config.name}" paused in ${run.doc.phase}${run.doc.step ? `/${run.doc.step}` : ''}; run sync again to continue where it stopped`,
+        progress,
+        continue: true,
+        nextStep: `mongo-live-migrate sync --config ${config.file}`,
+      };
+    }
+    return {
+      command: 'sync',
+      exitCode: 0,
+      summary: `sync of "${config.name}" done: ${progress.totals.documentsCopied} documents copied, ${run.doc.eventsApplied} changes applied, lag ${(result.lagSeconds ?? 0).toFixed(1)} s`,
+      progress,
+      continue: !progress.readyForCutover,
+      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`,
+    };
+  } finally {
+    await closeRun(run);
+  }
+};

@@ -1,0 +1,40 @@
+import { formatDuration } from '../config/duration.js';
+import { UserError } from '../errors.js';
+import { buildProgress } from '../engine/progress.js';
+import { closeRun, openRun } from '../engine/run.js';
+import { tailLoop } from '../engine/tail.js';
+import type { CommandImpl } from './types.js';
+
+/** Applies live changes for a time-boxed slice, then saves the position and reports readiness. */
+export const runTail: CommandImpl = async (config, options, ports) => {
+  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    const { doc } = run;
+    if (doc.phase !== 'tailing') {
+      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ''}, not tailing`, doc.phase === 'syncing' || doc.phase === 'created' ? 'run `sync` until it finishes first' : 'see `status`');
+    }
+    const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+    const started = Date.now();
+    let lastReport = 0;
+    const result = await tailLoop(run, {
+      deadline: started + durationMs,
+      onBatch: () => {
+        if (Date.now() - lastReport < 1000) return;
+        lastReport = Date.now();
+        ports.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+      },
+    });
+    const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    const why = ports.signal.aborted ? 'stopped by a signal' : `ran ${formatDuration(Date.now() - started)}`;
+    return {
+      command: 'tail',
+      exitCode: 0,
+      summary: `tail of "${config.name}" ${why}: ${result.applied} changes applied, lag ${result.lagSeconds.toFixed(1)} s; ${progress.readyForCutover ? 'ready for cutover' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s)`}`,
+      progress,
+      continue: !progress.readyForCutover,
+      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`,
+    };
+  } finally {
+    await closeRun(run);
+  }
+};

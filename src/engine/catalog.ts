@@ -1,0 +1,55 @@
+import type { Document, MongoClient } from 'mongodb';
+import { OperationError } from '../errors.js';
+import type { CollectionProgress } from '../report/model.js';
+import { ns, SYSTEM_DBS, type NamespaceFilter } from './namespaces.js';
+
+/** One included source collection or view, with everything needed to recreate it. */
+export interface SourceCollection {
+  db: string;
+  coll: string;
+  target: { db: string; coll: string };
+  kind: CollectionProgress['kind'];
+  /** listCollections options, as the source reports them (uuid removed). */
+  options: Document;
+  indexes: Document[];
+  documents: number;
+  bytes: number;
+}
+
+/** Lists every included source collection and view, in a stable order. Views last: they need their sources. */
+export async function readCatalog(source: MongoClient, filter: NamespaceFilter): Promise<SourceCollection[]> {
+  const { databases } = await source.db('admin').command({ listDatabases: 1, nameOnly: true });
+  const result: SourceCollection[] = [];
+  for (const { name: db } of databases as { name: string }[]) {
+    if (SYSTEM_DBS.has(db)) continue;
+    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
+    for (const info of infos as Document[]) {
+      const coll = info.name as string;
+      if (!filter.includes(db, coll)) continue;
+      const options: Document = { ...(info.options as Document) };
+      const kind = kindOf(info.type as string, options);
+      if (kind === 'timeseries') {
+        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
+      }
+      const isView = kind === 'view';
+      const indexes = isView ? [] : await source.db(db).collection(coll).listIndexes().toArray();
+      const stats = isView ? { count: 0, size: 0 } : await collectionStats(source, db, coll);
+      result.push({ db, coll, target: filter.target(db, coll), kind, options, indexes, documents: stats.count, bytes: stats.size });
+    }
+  }
+  return result.sort((a, b) => Number(a.kind === 'view') - Number(b.kind === 'view') || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
+}
+
+function kindOf(type: string, options: Document): CollectionProgress['kind'] {
+  if (type === 'view') return 'view';
+  if (type === 'timeseries' || options.timeseries) return 'timeseries';
+  if (options.capped) return 'capped';
+  if (options.clusteredIndex) return 'clustered';
+  return 'collection';
+}
+
+async function collectionStats(client: MongoClient, db: string, coll: string): Promise<{ count: number; size: number }> {
+  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+  const storage = (stats?.storageStats ?? {}) as { count?: number; size?: number };
+  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
+}

@@ -1,0 +1,94 @@
+import { BSON, MongoBulkWriteError, type Document, type MongoClient } from 'mongodb';
+import type { SourceCollection } from '../catalog.js';
+import type { StateStore } from '../state/store.js';
+import type { PartitionDoc } from '../state/types.js';
+import { partitionFilter } from './partitions.js';
+
+const MAX_BATCH_BYTES = 12 * 1024 * 1024; // under the 16 MiB message limit with room for the command
+/** Decode with exact BSON types: an integral double must stay a double, a Long a Long, a regex its flags. */
+export const EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+
+export interface CopyContext {
+  source: MongoClient;
+  destination: MongoClient;
+  store: StateStore;
+  batchSize: number;
+  signal: AbortSignal;
+  /** Throws when this runner no longer holds the lease. */
+  assertLease: () => void;
+  onBatch: (partition: PartitionDoc, documents: number, bytes: number) => void;
+}
+
+/**
+ * Copies what remains of one partition, batch by batch, saving the last copied _id after each durable batch:
+ * a crash loses at most one batch of work and never a document. Raw BSON is read and decoded with exact
+ * types so nothing is converted on the way.
+ */
+export async function copyPartition(ctx: CopyContext, collection: SourceCollection, partition: PartitionDoc): Promise<void> {
+  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== undefined)) {
+    // Natural order cannot resume mid-way: start the partition again on an emptied target.
+    await target.deleteMany({}, { writeConcern: { w: 'majority' } });
+    partition.documentsCopied = 0;
+    partition.bytesCopied = 0;
+  }
+  const cursor = ctx.source
+    .db(collection.db)
+    .collection(collection.coll)
+    .find(partitionFilter(partition), { raw: true, batchSize: ctx.batchSize, ...(partition.natural ? { sort: { $natural: 1 } } : { sort: { _id: 1 } }) });
+  let docs: Document[] = [];
+  let bytes = 0;
+  let pending: Promise<void> = Promise.resolve();
+  const flush = async (): Promise<void> => {
+    if (!docs.length) return;
+    const batch = docs;
+    const batchBytes = bytes;
+    docs = [];
+    bytes = 0;
+    // One batch in flight while the next is read; batches stay in order so the saved lastId only moves
+    // forward over durable data. The handler marks the promise handled; `await pending` still throws.
+    await pending;
+    pending = insertBatch(ctx, target, batch, batchBytes, partition);
+    pending.catch(() => undefined);
+  };
+  try {
+    for await (const raw of cursor as unknown as AsyncIterable<Buffer>) {
+      if (ctx.signal.aborted) break;
+      docs.push(BSON.deserialize(raw, EXACT_TYPES));
+      bytes += raw.length;
+      if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+    }
+    await flush();
+    await pending;
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: 'majority' } });
+  partition.done = true;
+}
+
+async function insertBatch(ctx: CopyContext, target: ReturnType<ReturnType<MongoClient['db']>['collection']>, docs: Document[], bytes: number, partition: PartitionDoc): Promise<void> {
+  ctx.assertLease();
+  try {
+    await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } });
+  } catch (error) {
+    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
+    if (!(error instanceof MongoBulkWriteError) || !onlyDuplicates(error)) throw error;
+  }
+  const lastId = docs[docs.length - 1]?._id;
+  partition.documentsCopied += docs.length;
+  partition.bytesCopied += bytes;
+  if (!partition.natural) partition.lastId = lastId;
+  await ctx.store.partitions.updateOne(
+    { _id: partition._id },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...(partition.natural ? {} : { lastId }) } },
+    { writeConcern: { w: 'majority' } },
+  );
+  ctx.onBatch(partition, docs.length, bytes);
+}
+
+function onlyDuplicates(error: MongoBulkWriteError): boolean {
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return errors.length > 0 && errors.every((e) => e.code === 11000) && !error.writeConcernError;
+}

@@ -1,0 +1,80 @@
+import type { Document, MongoClient } from 'mongodb';
+import type { SourceCollection } from '../catalog.js';
+import type { PartitionDoc } from '../state/types.js';
+
+/**
+ * `$type` aliases of the BSON comparison classes an _id can belong to, in MongoDB's sort order. A range
+ * query on _id only matches values of its bound's class ("type bracketing"), so every partition is a range
+ * within one class and a collection with mixed _id types gets one set of partitions per class.
+ */
+export const ID_CLASSES = ['minKey', 'null', 'number', 'string', 'symbol', 'object', 'binData', 'objectId', 'bool', 'date', 'timestamp', 'regex', 'dbPointer', 'javascript', 'javascriptWithScope', 'maxKey'] as const;
+
+const READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true } as const;
+
+export interface PartitionOptions {
+  migration: string;
+  partitionSizeBytes: number;
+}
+
+/** Splits a collection into partitions: per _id class, and by sampled split points when it is large. */
+export async function planPartitions(source: MongoClient, collection: SourceCollection, options: PartitionOptions): Promise<PartitionDoc[]> {
+  const sourceNs = `${collection.db}.${collection.coll}`;
+  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
+  const id = (suffix: string): string => `${options.migration}|${sourceNs}|${suffix}`;
+  if (collection.kind === 'capped') {
+    // Insertion order is the meaning of a capped collection: one partition, natural order.
+    return [{ ...base, _id: id('natural'), typeClass: 'any', natural: true }];
+  }
+  const coll = source.db(collection.db).collection(collection.coll);
+  const classes: string[] = [];
+  for (const typeClass of ID_CLASSES) {
+    const found = await coll.findOne({ _id: { $type: typeClass } } as Document, { projection: { _id: 1 }, ...READ });
+    if (found) classes.push(typeClass);
+  }
+  const partitions: PartitionDoc[] = [];
+  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
+  for (const typeClass of classes) {
+    // Only the first class (almost always the only one) is split; other classes are rare leftovers.
+    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
+    const bounds = [undefined, ...splits, undefined];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      // Open bounds are left out, not stored: the driver would write undefined as null, a real _id value.
+      const partition: PartitionDoc = { ...base, _id: id(`${typeClass}-${String(i).padStart(4, '0')}`), typeClass, natural: false };
+      if (bounds[i] !== undefined) partition.min = bounds[i];
+      if (bounds[i + 1] !== undefined) partition.max = bounds[i + 1];
+      partitions.push(partition);
+    }
+  }
+  return partitions;
+}
+
+/** Split points from a random sample of _ids, sorted by the server (BSON order), evenly picked. */
+async function sampleSplitPoints(source: MongoClient, collection: SourceCollection, typeClass: string, splitCount: number): Promise<unknown[]> {
+  const sampleSize = Math.min(10_000, (splitCount + 1) * 20);
+  const sampled = await source
+    .db(collection.db)
+    .collection(collection.coll)
+    .aggregate<Document>([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true })
+    .toArray();
+  const step = sampled.length / (splitCount + 1);
+  const points: unknown[] = [];
+  for (let i = 1; i <= splitCount; i++) {
+    const candidate = sampled[Math.floor(i * step)]?._id;
+    if (candidate !== undefined && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+  }
+  return points;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The query that selects what remains to copy of a partition. */
+export function partitionFilter(partition: PartitionDoc): Document {
+  if (partition.natural) return {};
+  const range: Document = { $type: partition.typeClass };
+  if ('lastId' in partition) range.$gt = partition.lastId;
+  else if ('min' in partition) range.$gte = partition.min;
+  if ('max' in partition) range.$lt = partition.max;
+  return { _id: range };
+}

@@ -1,0 +1,104 @@
+import type { MongoClient } from 'mongodb';
+import type { Config } from '../config/types.js';
+import { OperationError, UserError } from '../errors.js';
+import { connectCluster } from '../mongo/connect.js';
+import type { Phase } from '../report/model.js';
+import { NamespaceFilter } from './namespaces.js';
+import type { EnginePorts } from './ports.js';
+import { LeaseHolder } from './state/lease.js';
+import { StateStore } from './state/store.js';
+import type { MigrationDoc } from './state/types.js';
+
+/** Everything one command run of the engine works with: both clusters, the state, the lease. */
+export interface MigrationRun {
+  config: Config;
+  ports: EnginePorts;
+  source: MongoClient;
+  destination: MongoClient;
+  store: StateStore;
+  lease: LeaseHolder;
+  filter: NamespaceFilter;
+  doc: MigrationDoc;
+}
+
+export interface OpenOptions {
+  forceTakeover?: boolean;
+  /** Create the migration document when there is none (sync); other commands need one to exist. */
+  create?: boolean;
+}
+
+/** Oldest MongoDB the engine supports: change streams with DDL events and the user write block. */
+export const MIN_MAJOR_VERSION = 6;
+
+export async function openRun(config: Config, ports: EnginePorts, options: OpenOptions = {}): Promise<MigrationRun> {
+  const destination = await connectCluster(config.destination.uri, 'destination');
+  let source: MongoClient | undefined;
+  try {
+    source = await connectCluster(config.source.uri, 'source');
+    await assertVersion(source, 'source');
+    const store = new StateStore(destination, config.name);
+    await store.ensureSchema();
+    let doc = await store.get();
+    if (!doc) {
+      if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, 'run `sync` first');
+      doc = newMigration(config, ports.runner);
+      await store.create(doc).catch((error: { code?: number }) => {
+        if (error.code !== 11000) throw error; // another runner created it a moment ago: fine, the lease decides
+      });
+      doc = (await store.get())!;
+    }
+    if (doc.configHash !== config.hash) {
+      throw new UserError(
+        `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
+        'restore the original namespaces section, or abort the migration (abort --drop-destination) and start again',
+      );
+    }
+    const lease = new LeaseHolder(store, ports.runner);
+    await lease.acquire(options.forceTakeover);
+    doc = (await store.get())!;
+    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+  } catch (error) {
+    await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function closeRun(run: MigrationRun): Promise<void> {
+  await run.lease.release();
+  await Promise.all([run.source.close(), run.destination.close()]).catch(() => undefined);
+}
+
+/** Writes a phase change (and refreshes the in-memory copy). */
+export async function transition(run: MigrationRun, phase: Phase, note?: string, set: Partial<MigrationDoc> = {}): Promise<void> {
+  run.lease.assertHeld();
+  await run.store.transition(run.ports.runner, phase, run.ports.runner, note, set);
+  run.doc = (await run.store.get())!;
+}
+
+function newMigration(config: Config, runner: string): MigrationDoc {
+  const now = new Date();
+  return {
+    _id: config.name,
+    configHash: config.hash,
+    phase: 'created',
+    createdAt: now,
+    updatedAt: now,
+    history: [{ phase: 'created', at: now, runner }],
+    lease: null,
+    collections: [],
+    copy: {},
+    replay: { nextSeq: 0 },
+    eventsApplied: 0,
+    lagSeconds: null,
+    lagHistory: [],
+    warnings: [],
+  };
+}
+
+async function assertVersion(client: MongoClient, side: 'source' | 'destination'): Promise<void> {
+  const info = await client.db('admin').command({ buildInfo: 1 });
+  const major = Number(String(info.version).split('.')[0]);
+  if (major < MIN_MAJOR_VERSION) {
+    throw new OperationError(`the ${side} runs MongoDB ${String(info.version)}; live migration needs 6.0 or newer (DDL change events, user write block)`, `upgrade the ${side} to 6.0+ first`);
+  }
+}

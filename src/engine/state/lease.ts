@@ -1,0 +1,74 @@
+import { OperationError } from '../../errors.js';
+import type { StateStore } from './store.js';
+
+export const LEASE_TTL_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+/** Stop writing well before the lease could have expired, whatever the clocks do. */
+const SAFE_WINDOW_MS = 20_000;
+
+export class LeaseLostError extends OperationError {
+  constructor(name: string) {
+    super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, 'check `status`; only one runner may drive a migration at a time');
+  }
+}
+
+/**
+ * Exactly one runner drives a migration. The lease expiry is computed with the destination's clock ($$NOW),
+ * so runners with skewed clocks still agree. The holder checks `assertHeld` before each write batch: a
+ * runner paused past its safe window stops instead of writing stale changes over a successor's.
+ */
+export class LeaseHolder {
+  private timer: NodeJS.Timeout | undefined;
+  private lastRenewedAt = 0;
+  private lost = false;
+
+  constructor(private readonly store: StateStore, readonly owner: string) {}
+
+  /** Takes the lease when it is free, expired, ours already, or when forced. */
+  async acquire(force = false): Promise<void> {
+    const free = force ? {} : { $or: [{ lease: null }, { 'lease.owner': this.owner }, { $expr: { $lt: ['$lease.expiresAt', '$$NOW'] } }] };
+    const result = await this.store.migrations.updateOne(
+      { _id: this.store.name, ...free },
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', LEASE_TTL_MS] } } } }],
+      { writeConcern: { w: 'majority' } },
+    );
+    if (result.matchedCount === 0) {
+      const doc = await this.store.get();
+      const holder = doc?.lease;
+      throw new OperationError(
+        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? 'unknown'}, lease until ${holder?.expiresAt?.toISOString() ?? '?'})`,
+        'wait for it to finish, or if that runner is gone, wait for the lease to expire (30 s) or rerun with --force-takeover',
+      );
+    }
+    this.lastRenewedAt = Date.now();
+    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      const result = await this.store.migrations.updateOne(
+        { _id: this.store.name, 'lease.owner': this.owner },
+        [{ $set: { 'lease.expiresAt': { $add: ['$$NOW', LEASE_TTL_MS] } } }],
+        { writeConcern: { w: 'majority' } },
+      );
+      if (result.matchedCount === 0) this.lost = true;
+      else this.lastRenewedAt = Date.now();
+    } catch {
+      // A failed renewal is retried on the next tick; assertHeld stops writes if it keeps failing.
+    }
+  }
+
+  /** Throws when the lease is lost or could have expired; call before writing. */
+  assertHeld(): void {
+    if (this.lost || Date.now() - this.lastRenewedAt > SAFE_WINDOW_MS) throw new LeaseLostError(this.store.name);
+  }
+
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.store.migrations
+      .updateOne({ _id: this.store.name, 'lease.owner': this.owner }, { $set: { lease: null } }, { writeConcern: { w: 'majority' } })
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,93 @@
+import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongodb';
+import type { Phase } from '../../report/model.js';
+import { STATE_DB } from '../namespaces.js';
+import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RelaxedIndexDoc } from './types.js';
+
+/** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
+const MAJORITY = { writeConcern: { w: 'majority' as const } };
+const LAG_HISTORY_LIMIT = 120;
+
+/**
+ * The migration's durable memory, kept in the destination so that any runner, any day, resumes from it.
+ * Every write that moves the migration forward is conditional on still holding the lease.
+ */
+export class StateStore {
+  readonly db: Db;
+  readonly migrations: Collection<MigrationDoc>;
+  readonly partitions: Collection<PartitionDoc>;
+  readonly buffer: Collection<BufferDoc>;
+  readonly relaxedIndexes: Collection<RelaxedIndexDoc>;
+
+  constructor(readonly client: MongoClient, readonly name: string) {
+    this.db = client.db(STATE_DB);
+    this.migrations = this.db.collection(STATE_COLLECTIONS.migrations);
+    this.partitions = this.db.collection(STATE_COLLECTIONS.partitions);
+    this.buffer = this.db.collection(STATE_COLLECTIONS.buffer);
+    this.relaxedIndexes = this.db.collection(STATE_COLLECTIONS.relaxedIndexes);
+  }
+
+  /** Creates the state collections once (explicitly: concurrent implicit creation is unsafe). */
+  async ensureSchema(): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const name of Object.values(STATE_COLLECTIONS)) {
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch((error: { code?: number }) => {
+        if (error.code !== 48) throw error; // NamespaceExists: another runner created it first
+      });
+    }
+    await this.partitions.createIndex({ migration: 1, source: 1 });
+    await this.relaxedIndexes.createIndex({ migration: 1 });
+  }
+
+  async get(): Promise<MigrationDoc | null> {
+    return this.migrations.findOne({ _id: this.name });
+  }
+
+  async create(doc: MigrationDoc): Promise<void> {
+    await this.migrations.insertOne(doc, MAJORITY);
+  }
+
+  /** Updates the migration document while `owner` holds the lease; false when the lease was lost. */
+  async update(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<boolean> {
+    const result = await this.migrations.updateOne(
+      { _id: this.name, 'lease.owner': owner },
+      { $set: { ...set, updatedAt: new Date() }, ...extra },
+      MAJORITY,
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** Records a phase change with who made it; the history is what `status` tells. */
+  async transition(owner: string, phase: Phase, runner: string, note?: string, set: Document = {}): Promise<boolean> {
+    const entry = { phase, at: new Date(), runner, ...(note ? { note } : {}) };
+    return this.update(owner, { ...set, phase }, { $push: { history: entry } });
+  }
+
+  async recordLag(owner: string, lagSeconds: number): Promise<void> {
+    await this.migrations.updateOne(
+      { _id: this.name, 'lease.owner': owner },
+      { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
+      MAJORITY,
+    );
+  }
+
+  async partitionsOf(): Promise<PartitionDoc[]> {
+    return this.partitions.find({ migration: this.name }).sort({ _id: 1 }).toArray();
+  }
+
+  async bufferEnd(session?: ClientSession): Promise<BufferDoc | null> {
+    return this.buffer.find({ '_id.m': this.name }, { session }).sort({ '_id.m': 1, '_id.seq': -1 }).limit(1).next();
+  }
+
+  /** Removes every trace of this migration from the state database. */
+  async drop(): Promise<void> {
+    await Promise.all([
+      this.migrations.deleteOne({ _id: this.name }, MAJORITY),
+      this.partitions.deleteMany({ migration: this.name }, MAJORITY),
+      this.buffer.deleteMany({ '_id.m': this.name }, MAJORITY),
+      this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
+    ]);
+  }
+}
+
+export { MAJORITY };

@@ -1,0 +1,110 @@
+import type { Document, Timestamp } from 'mongodb';
+import type { CollectionProgress, LagSample, Phase } from '../../report/model.js';
+
+/** Collections of the state database (STATE_DB) on the destination. */
+export const STATE_COLLECTIONS = {
+  migrations: 'migrations',
+  partitions: 'partitions',
+  buffer: 'buffer',
+  relaxedIndexes: 'relaxed_indexes',
+} as const;
+
+export interface HistoryEntry {
+  phase: Phase;
+  at: Date;
+  runner: string;
+  note?: string;
+}
+
+export interface Lease {
+  owner: string;
+  /** Server time (destination's clock) after which another runner may take over. */
+  expiresAt: Date;
+}
+
+/** One included source collection or view and where it goes. */
+export interface CollectionPlan {
+  source: string;
+  target: string;
+  kind: CollectionProgress['kind'];
+  documentsTotal: number;
+  bytesTotal: number;
+  /** True once the destination collection exists with its options. */
+  created: boolean;
+  /** True once its indexes (relaxed where needed) exist on the destination. */
+  indexesBuilt: boolean;
+}
+
+export interface MigrationDoc {
+  _id: string;
+  configHash: string;
+  phase: Phase;
+  step?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  history: HistoryEntry[];
+  lease: Lease | null;
+  /** The source operation time from which changes are captured, fixed before the copy starts. */
+  captureStart?: { operationTime: Timestamp; at: Date };
+  collections: CollectionPlan[];
+  copy: { startedAt?: Date; finishedAt?: Date };
+  /** Next buffer sequence number to replay; the buffer is drained when it reaches the buffer's end. */
+  replay: { nextSeq: number; finishedAt?: Date };
+  /** Position of the last change applied to the destination (after replay): a resume token, or the capture start. */
+  applied?: { token?: Document; operationTime?: Timestamp; wallTime?: Date };
+  eventsApplied: number;
+  lagSeconds: number | null;
+  lagHistory: LagSample[];
+  /** The source write block this migration set (cutover); liftedAt once lifted. */
+  writeBlock?: { setAt: Date; liftedAt?: Date; by: string };
+  cutover?: {
+    step: string;
+    startedAt: Date;
+    /** Source operation time taken after the write block: the drain ends once applied past it. */
+    finalTime?: Timestamp;
+    committedAt?: Date;
+    downtimeSeconds?: number;
+    verification?: string;
+  };
+  warnings: string[];
+  error?: string;
+  /** The saved position fell off the source oplog: only a new sync can continue. */
+  resyncRequired?: boolean;
+}
+
+/** One range of one collection's _ids, copied and resumed on its own. */
+export interface PartitionDoc {
+  _id: string;
+  migration: string;
+  source: string;
+  target: string;
+  /** BSON type alias the range is restricted to ($type), since ranges bracket by type. */
+  typeClass: string;
+  /** Inclusive lower and exclusive upper bound (undefined: open). */
+  min?: unknown;
+  max?: unknown;
+  /** Natural order, no resume point (capped collections keep insertion order). */
+  natural: boolean;
+  lastId?: unknown;
+  documentsCopied: number;
+  bytesCopied: number;
+  done: boolean;
+  claim?: { owner: string; expiresAt: Date } | null;
+}
+
+/** A change event captured during the copy, replayed in seq order once the copy is done. */
+export interface BufferDoc {
+  _id: { m: string; seq: number };
+  token: Document;
+  event: Document;
+}
+
+/** An index created relaxed during sync (unique → non-unique, TTL → far future), restored at cutover. */
+export interface RelaxedIndexDoc {
+  _id: { m: string; target: string; name: string };
+  migration: string;
+  target: string;
+  name: string;
+  original: Document;
+  restored: boolean;
+}

@@ -1,0 +1,186 @@
+import type { Document, Timestamp } from 'mongodb';
+import { OperationError, UserError } from '../errors.js';
+import { Applier, runLimited } from './apply/applier.js';
+import { BufferWriter } from './capture/buffer-writer.js';
+import { openChangeStream } from './capture/change-stream.js';
+import { readCatalog, type SourceCollection } from './catalog.js';
+import { EXACT_TYPES, copyPartition } from './copy/copy-partition.js';
+import { buildIndexes, createTarget } from './copy/create-target.js';
+import { planPartitions } from './copy/partitions.js';
+import { buildProgress } from './progress.js';
+import { transition, type MigrationRun } from './run.js';
+import type { PartitionDoc } from './state/types.js';
+import { tailLoop } from './tail.js';
+
+const REPLAY_BATCH = 1000;
+const PROGRESS_EVERY_MS = 1000;
+
+export interface SyncResult {
+  /** False when the run was interrupted (signal) before reaching the tailing phase. */
+  finished: boolean;
+  lagSeconds: number | null;
+}
+
+/**
+ * sync: capture from a fixed point, copy every partition, build relaxed indexes, replay what was captured,
+ * then apply live changes until caught up (phase tailing). Every step resumes from the state store.
+ */
+export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
+  const { doc } = run;
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? 'this migration needs a re-sync', 'run `abort --drop-destination`, then `sync`');
+  if (doc.phase === 'committed' || doc.phase === 'aborted') throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, 'use a new migration name to migrate again');
+  if (doc.phase === 'cutting-over') throw new UserError(`migration "${doc._id}" is cutting over`, 'run `cutover --confirm ' + doc._id + '` again to finish it, or `abort`');
+  if (doc.phase === 'tailing') return { finished: true, lagSeconds: doc.lagSeconds };
+  if (doc.phase !== 'syncing') await transition(run, 'syncing', undefined, { step: 'copy' });
+
+  if (!run.doc.captureStart) {
+    // Fix the capture point before reading anything: every change after it will be captured.
+    const hello = await run.source.db('admin').command({ hello: 1 });
+    const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+    run.lease.assertHeld();
+    await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
+    run.doc = (await run.store.get())!;
+  }
+
+  const copied = run.doc.copy.finishedAt ? undefined : await copyPhase(run);
+  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
+  if (copied === false) return { finished: false, lagSeconds: run.doc.lagSeconds };
+
+  await replayPhase(run);
+  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
+  await transition(run, 'syncing', 'catching up', { step: 'catch-up' });
+  run.ports.log.info('catching up with live changes');
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
+  if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
+  await transition(run, 'tailing', 'copy done and caught up', { lagSeconds: result.lagSeconds });
+  await run.store.migrations.updateOne({ _id: run.store.name }, { $unset: { step: '' } });
+  run.doc = (await run.store.get())!;
+  return { finished: true, lagSeconds: result.lagSeconds };
+}
+
+/** Copy with capture running; false when interrupted. */
+async function copyPhase(run: MigrationRun): Promise<boolean> {
+  const { store, ports, config } = run;
+  const catalog = await readCatalog(run.source, run.filter);
+  if (!run.doc.collections.length) {
+    await store.update(ports.runner, {
+      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
+      'copy.startedAt': new Date(),
+    });
+    run.doc = (await store.get())!;
+  }
+  const planned = new Map(run.doc.collections.map((c) => [c.source, c]));
+  const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
+
+  // Buffer changes from the capture point (or after the last buffered one) while copying.
+  const end = await store.bufferEnd();
+  const stream = openChangeStream(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart!.operationTime }, 1000);
+  const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  writer.start();
+  let partitions: PartitionDoc[] = [];
+  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  try {
+    // Targets are created one at a time, before any parallel write (never race a namespace's creation).
+    for (const collection of current) {
+      const plan = planned.get(`${collection.db}.${collection.coll}`)!;
+      if (plan.created) continue;
+      await assertNoConflict(run, collection);
+      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination);
+      await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].created': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
+    }
+    partitions = await store.partitionsOf();
+    const withPartitions = new Set(partitions.map((p) => p.source));
+    for (const collection of current) {
+      const source = `${collection.db}.${collection.coll}`;
+      if (collection.kind === 'view' || withPartitions.has(source)) continue;
+      const planned = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+      if (planned.length) await store.partitions.insertMany(planned, { writeConcern: { w: 'majority' } });
+    }
+    partitions = await store.partitionsOf();
+    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, 'copying');
+    const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
+    const ctx = {
+      source: run.source,
+      destination: run.destination,
+      store,
+      batchSize: config.sync.batchSize,
+      signal: ports.signal,
+      assertLease: () => run.lease.assertHeld(),
+      onBatch: () => undefined,
+    };
+    const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
+      await writer.check();
+      ports.log.debug({ partition: p._id }, 'copying partition');
+      await copyPartition(ctx, byName.get(p.source)!, p);
+      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, 'partition copied');
+    });
+    await runLimited(jobs, config.sync.parallelCollections);
+    await writer.check();
+    if (ports.signal.aborted) return false;
+    for (const collection of current) {
+      const plan = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`)!;
+      if (plan.indexesBuilt || collection.kind === 'view') continue;
+      await buildIndexes(run.destination, collection, store);
+      await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].indexesBuilt': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
+    }
+    await writer.stop();
+    ports.log.info({ partitions: partitions.length, captured: writer.captured }, 'copy finished; indexes built');
+    run.lease.assertHeld();
+    await store.update(ports.runner, { 'copy.finishedAt': new Date(), step: 'replay' });
+    run.doc = (await store.get())!;
+    ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    return true;
+  } finally {
+    clearInterval(progressTimer);
+    await writer.stop().catch(() => undefined);
+    await stream.close().catch(() => undefined);
+  }
+}
+
+async function assertNoConflict(run: MigrationRun, collection: SourceCollection): Promise<void> {
+  if (run.config.sync.dropDestination || collection.kind === 'view') return;
+  const target = run.destination.db(collection.target.db).collection(collection.target.coll);
+  const existing = await run.destination.db(collection.target.db).listCollections({ name: collection.target.coll }, { nameOnly: true }).toArray();
+  if (existing.length && (await target.estimatedDocumentCount()) > 0) {
+    throw new OperationError(
+      `destination collection ${collection.target.db}.${collection.target.coll} already holds documents`,
+      'empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first',
+    );
+  }
+}
+
+/**
+ * Applies the buffered changes in capture order from the saved replay point. The copy is done and capture
+ * stopped, so the buffer is complete; its last event is where live tailing resumes.
+ */
+async function replayPhase(run: MigrationRun): Promise<void> {
+  const { store, ports } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  let nextSeq = run.doc.replay.nextSeq;
+  const firstSeq = nextSeq;
+  const partitions = await store.partitionsOf();
+  for (;;) {
+    if (ports.signal.aborted) return;
+    const batch = await store.buffer
+      .find({ '_id.m': store.name, '_id.seq': { $gte: nextSeq } }, EXACT_TYPES)
+      .sort({ '_id.m': 1, '_id.seq': 1 })
+      .limit(REPLAY_BATCH)
+      .toArray();
+    if (!batch.length) break;
+    await applier.apply(batch.map((b) => b.event as Document));
+    const last = batch[batch.length - 1]!;
+    nextSeq = last._id.seq + 1;
+    run.lease.assertHeld();
+    await store.update(ports.runner, { 'replay.nextSeq': nextSeq, applied: { token: last.token, wallTime: (last.event as Document).wallTime } }, { $inc: { eventsApplied: batch.length } });
+    run.doc = (await store.get())!;
+    ports.onProgress?.(buildProgress(run.doc, partitions));
+  }
+  if (!run.doc.applied) {
+    // Nothing was captured during the copy: live changes start at the capture point.
+    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart!.operationTime } });
+  }
+  ports.log.info({ replayed: nextSeq - firstSeq }, 'replay finished');
+  await store.update(ports.runner, { 'replay.finishedAt': new Date() });
+  await store.buffer.deleteMany({ '_id.m': store.name, '_id.seq': { $lt: nextSeq } });
+  run.doc = (await store.get())!;
+}

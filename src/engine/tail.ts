@@ -1,0 +1,102 @@
+import type { Document } from 'mongodb';
+import { Applier } from './apply/applier.js';
+import { historyLostError, isRelevant, openChangeStream, type Position } from './capture/change-stream.js';
+import type { MigrationRun } from './run.js';
+
+export interface TailOptions {
+  /** Stop at this time (ms since epoch). */
+  deadline: number;
+  /** Stop once the stream is drained or the lag is at most this many seconds (end of sync's catch-up). */
+  untilLagAtMost?: number;
+  /** Stop once applied past this source operation time (cutover drain). */
+  until?: import('mongodb').Timestamp;
+  /** Called after each batch with the current lag. */
+  onBatch?: (lagSeconds: number) => void;
+}
+
+export interface TailResult {
+  lagSeconds: number;
+  caughtUp: boolean;
+  applied: number;
+}
+
+const SAVE_IDLE_POSITION_MS = 5_000;
+const SAMPLE_LAG_MS = 2_000;
+
+export function savedPosition(run: MigrationRun): Position {
+  const applied = run.doc.applied;
+  if (applied?.token) return { resumeAfter: applied.token };
+  if (applied?.operationTime) return { startAtOperationTime: applied.operationTime };
+  if (run.doc.captureStart) return { startAtOperationTime: run.doc.captureStart.operationTime };
+  return { now: true };
+}
+
+/**
+ * Applies live changes from the saved position, saving the position after every durable batch. Lag is the
+ * age of the newest applied change while more are pending, and zero once the stream is drained.
+ */
+export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
+  const { store, ports } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  const stream = openChangeStream(run.source, savedPosition(run), run.config.tail.batchSize);
+  let lagSeconds = run.doc.lagSeconds ?? 0;
+  let caughtUp = false;
+  let lastSave = 0;
+  let lastLagSample = 0;
+  try {
+    while (!ports.signal.aborted && Date.now() < options.deadline) {
+      const batch: Document[] = [];
+      let drained = false;
+      let lastWall: Date | undefined;
+      let lastTime: import('mongodb').Timestamp | undefined;
+      while (batch.length < run.config.tail.batchSize) {
+        const event = await stream.tryNext();
+        if (!event) {
+          drained = true;
+          break;
+        }
+        if (event.wallTime instanceof Date) lastWall = event.wallTime;
+        lastTime = event.clusterTime as import('mongodb').Timestamp;
+        if (isRelevant(event, run.filter)) batch.push(event);
+      }
+      if (batch.length) {
+        await applier.apply(batch);
+        ports.log.debug({ applied: batch.length, drained }, 'applied change events');
+      }
+      const token = stream.resumeToken as Document | undefined;
+      const now = Date.now();
+      lagSeconds = drained ? 0 : lastWall ? Math.max(0, (now - lastWall.getTime()) / 1000) : lagSeconds;
+      caughtUp = drained;
+      const moved = batch.length > 0 || lastTime !== undefined;
+      if (token && (batch.length > 0 || (moved && now - lastSave > SAVE_IDLE_POSITION_MS) || (drained && now - lastSave > SAVE_IDLE_POSITION_MS))) {
+        const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        if (!saved) run.lease.assertHeld();
+        lastSave = now;
+      }
+      if (now - lastLagSample > SAMPLE_LAG_MS) {
+        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
+        lastLagSample = now;
+      }
+      options.onBatch?.(lagSeconds);
+      if (options.until && lastTime && lastTime.greaterThanOrEqual(options.until)) break;
+      if (options.untilLagAtMost !== undefined && (drained || lagSeconds <= options.untilLagAtMost)) {
+        caughtUp = true;
+        break;
+      }
+    }
+  } catch (error) {
+    const lost = historyLostError(run.config.name, error);
+    if (lost) {
+      await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: 'failed' }).catch(() => undefined);
+      throw lost;
+    }
+    throw error;
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+  // Persist the final position (the loop may have ended between saves).
+  const token = stream.resumeToken as Document | undefined;
+  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  run.doc = (await store.get())!;
+  return { lagSeconds, caughtUp, applied: applier.applied };
+}

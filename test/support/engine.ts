@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { Binary, BSON, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, BSONRegExp, type Document, type MongoClient } from 'mongodb';
+import { parseConfig } from '../../src/config/index.js';
+import type { Config } from '../../src/config/types.js';
+import type { EnginePorts } from '../../src/engine/ports.js';
+import { createLogger, silentLogger, type LogLevel } from '../../src/log.js';
+
+/** A Config for a test migration between two clusters, restricted to the given databases. */
+export function testConfig(name: string, sourceUri: string, destinationUri: string, databases: string[], extra = ''): Config {
+  const include = databases.map((db) => `"${db}.*"`).join(', ');
+  const yaml = `version: 1\nname: ${name}\nsource: { uri: "\${SRC}" }\ndestination: { uri: "\${DST}" }\nnamespaces:\n  include: [${include}]\n${extra}`;
+  return parseConfig(yaml, `${name}.yaml`, { env: { SRC: sourceUri, DST: destinationUri } });
+}
+
+/** Ports for an engine run in a test; MLM_TEST_LOG=debug shows the engine's log while debugging. */
+export function testPorts(runner = `test-${process.pid}`, signal: AbortSignal = new AbortController().signal): EnginePorts {
+  const level = process.env.MLM_TEST_LOG as LogLevel | undefined;
+  return { log: level ? createLogger({ level }) : silentLogger, signal, runner };
+}
+
+/** Per-collection dbHash md5s of a database: equal exactly when contents and BSON types are equal. */
+export async function dbHashes(client: MongoClient, db: string): Promise<Record<string, string>> {
+  const result = await client.db(db).command({ dbHash: 1 });
+  const collections = result.collections as Record<string, string>;
+  return Object.fromEntries(Object.entries(collections).filter(([name]) => !name.startsWith('system.')));
+}
+
+/** An order-independent hash of a collection's raw BSON (for collections dbHash does not cover). */
+export async function rawHash(client: MongoClient, db: string, coll: string): Promise<{ count: number; hash: string }> {
+  const digests: string[] = [];
+  for await (const raw of client.db(db).collection(coll).find({}, { raw: true }) as unknown as AsyncIterable<Buffer>) {
+    digests.push(createHash('sha256').update(raw).digest('hex'));
+  }
+  digests.sort();
+  return { count: digests.length, hash: createHash('sha256').update(digests.join('')).digest('hex') };
+}
+
+/** Index names and keys of a collection, sorted. */
+export async function indexKeys(client: MongoClient, db: string, coll: string): Promise<string[]> {
+  const indexes = await client.db(db).collection(coll).listIndexes().toArray();
+  return indexes.map((i) => `${String(i.name)}:${JSON.stringify(i.key)}`).sort();
+}
+
+/** One document holding every BSON type the engine must carry exactly. */
+export function everyTypeDocument(id: unknown): Document {
+  return {
+    _id: id,
+    double: new Double(1),
+    int32: new Int32(42),
+    int64: Long.fromString('9007199254740993'),
+    decimal: Decimal128.fromString('1234.5678901234567890'),
+    string: 'héllo ✓',
+    object: { nested: { deep: [1, [2, [3]]] } },
+    array: [new Int32(1), new Double(2.5), 'three', null],
+    binary: new Binary(Buffer.from('binary-data'), 0),
+    uuid: new Binary(Buffer.from('0123456789abcdef'), 4),
+    objectId: new ObjectId('64b7f0c2a1b2c3d4e5f60718'),
+    bool: true,
+    date: new Date('1969-07-20T20:17:40Z'),
+    null: null,
+    regex: new BSONRegExp('^a.b$', 'imsx'),
+    code: new Code('function () { return 1; }'),
+    timestamp: new Timestamp({ t: 1700000000, i: 7 }),
+    minKey: new MinKey(),
+    maxKey: new MaxKey(),
+  };
+}
+
+export function bsonSize(doc: Document): number {
+  return BSON.calculateObjectSize(doc);
+}
+
+/**
+ * Writes a mix of operations to a database until stopped: inserts, updates of several kinds (including
+ * array changes and $unset), replacements, deletes, delete-then-reinsert, and multi-document transactions.
+ * Returns the number of acknowledged operations.
+ */
+export class Writer {
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  acknowledged = 0;
+  private seq = 0;
+
+  constructor(private readonly client: MongoClient, private readonly db: string, private readonly collections: string[], private readonly idSpace = 500) {}
+
+  start(concurrency = 2): void {
+    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop(i));
+  }
+
+  async stop(): Promise<number> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+    return this.acknowledged;
+  }
+
+  private async loop(worker: number): Promise<void> {
+    let n = 0;
+    while (!this.stopped) {
+      const coll = this.client.db(this.db).collection(this.collections[(worker + n) % this.collections.length]!);
+      const id = `w${Math.floor(Math.random() * this.idSpace)}`;
+      const choice = (n++ + worker) % 9;
+      try {
+        switch (choice) {
+          case 0:
+          case 1:
+            await coll.updateOne({ _id: id } as Document, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true });
+            break;
+          case 2:
+            await coll.updateOne({ _id: id } as Document, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document });
+            break;
+          case 3:
+            await coll.updateOne({ _id: id } as Document, { $unset: { at: '' } });
+            break;
+          case 4:
+            await coll.replaceOne({ _id: id } as Document, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true });
+            break;
+          case 5:
+            await coll.deleteOne({ _id: id } as Document);
+            break;
+          case 6:
+            await coll.deleteOne({ _id: id } as Document);
+            await coll.insertOne({ _id: id, reinserted: ++this.seq } as Document);
+            break;
+          case 7: {
+            const session = this.client.startSession();
+            try {
+              await session.withTransaction(async () => {
+                await coll.updateOne({ _id: id } as Document, { $set: { txn: ++this.seq } }, { upsert: true, session });
+                await coll.updateOne({ _id: `${id}-t` } as Document, { $set: { txn: this.seq } }, { upsert: true, session });
+              });
+            } finally {
+              await session.endSession();
+            }
+            break;
+          }
+          default:
+            await coll.updateOne({ _id: id } as Document, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true });
+        }
+        this.acknowledged++;
+      } catch (error) {
+        // Duplicate keys from racing reinserts are expected; anything else fails the test.
+        if ((error as { code?: number }).code !== 11000) throw error;
+      }
+    }
+  }
+}
