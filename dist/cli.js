@@ -55473,8 +55473,8 @@ var ConfigError = class extends Error {
   }
 };
 function formatProblem(p) {
-  const where = p.pointer ? ` (at ${p.pointer})` : "";
-  return `${p.file}:${p.line}:${p.column}: ${p.message}${where}`;
+  const where2 = p.pointer ? ` (at ${p.pointer})` : "";
+  return `${p.file}:${p.line}:${p.column}: ${p.message}${where2}`;
 }
 
 // src/config/locate.ts
@@ -56912,11 +56912,11 @@ function transportCheck(side) {
 }
 
 // src/checks/users.ts
-function assessUsers(counts) {
+function assessUsers(counts2) {
   const remedy = "users and roles are not migrated: create them on the destination before cutover (mongosh: db.createUser / db.createRole; Atlas: Database Access \u2192 Add New Database User / Custom Roles)";
-  if (!counts) return warn("could not count users and roles on the source (needs viewUser and viewRole, e.g. role userAdminAnyDatabase); they are not migrated in any case", remedy);
-  if (counts.users === 0 && counts.roles === 0) return pass("the source has no users and no user-defined roles (they would not be migrated)");
-  return warn(`the source has ${plural(counts.users, "user")} and ${plural(counts.roles, "user-defined role")}; they are not migrated`, remedy);
+  if (!counts2) return warn("could not count users and roles on the source (needs viewUser and viewRole, e.g. role userAdminAnyDatabase); they are not migrated in any case", remedy);
+  if (counts2.users === 0 && counts2.roles === 0) return pass("the source has no users and no user-defined roles (they would not be migrated)");
+  return warn(`the source has ${plural(counts2.users, "user")} and ${plural(counts2.roles, "user-defined role")}; they are not migrated`, remedy);
 }
 var usersCheck = {
   id: "source.users",
@@ -57417,7 +57417,7 @@ var LeaseHolder = class {
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
-async function openRun(config, ports2, options = {}) {
+async function openRun(config, ports, options = {}) {
   const destination = await connectCluster(config.destination.uri, "destination");
   let source;
   try {
@@ -57428,7 +57428,7 @@ async function openRun(config, ports2, options = {}) {
     let doc = await store.get();
     if (!doc) {
       if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
-      doc = newMigration(config, ports2.runner);
+      doc = newMigration(config, ports.runner);
       await store.create(doc).catch((error) => {
         if (error.code !== 11e3) throw error;
       });
@@ -57440,10 +57440,10 @@ async function openRun(config, ports2, options = {}) {
         "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
       );
     }
-    const lease = new LeaseHolder(store, ports2.runner);
+    const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover);
     doc = await store.get();
-    return { config, ports: ports2, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error;
@@ -57510,7 +57510,10 @@ async function planPartitions(source, collection, options) {
     const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
     const bounds = [void 0, ...splits, void 0];
     for (let i = 0; i + 1 < bounds.length; i++) {
-      partitions.push({ ...base, _id: id(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, min: bounds[i], max: bounds[i + 1], natural: false });
+      const partition = { ...base, _id: id(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
     }
   }
   return partitions;
@@ -57532,9 +57535,9 @@ function sameValue(a, b) {
 function partitionFilter(partition) {
   if (partition.natural) return {};
   const range = { $type: partition.typeClass };
-  if (partition.lastId !== void 0) range.$gt = partition.lastId;
-  else if (partition.min !== void 0) range.$gte = partition.min;
-  if (partition.max !== void 0) range.$lt = partition.max;
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
 }
 
@@ -57990,13 +57993,6 @@ var BufferWriter = class {
           lastFlush = Date.now();
         }
       }
-      for (let event = await this.stream.tryNext(); event; event = await this.stream.tryNext()) {
-        if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
-        if (pending.length >= FLUSH_AT_EVENTS) {
-          await this.flush(pending);
-          pending = [];
-        }
-      }
       await this.flush(pending);
     } catch (error) {
       this.failure = error;
@@ -58066,15 +58062,15 @@ function savedPosition(run) {
   return { now: true };
 }
 async function tailLoop(run, options) {
-  const { store, ports: ports2 } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports2.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  const { store, ports } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
   const stream = openChangeStream(run.source, savedPosition(run), run.config.tail.batchSize);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
   try {
-    while (!ports2.signal.aborted && Date.now() < options.deadline) {
+    while (!ports.signal.aborted && Date.now() < options.deadline) {
       const batch = [];
       let drained = false;
       let lastWall;
@@ -58091,7 +58087,7 @@ async function tailLoop(run, options) {
       }
       if (batch.length) {
         await applier.apply(batch);
-        ports2.log.debug({ applied: batch.length, drained }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained }, "applied change events");
       }
       const token2 = stream.resumeToken;
       const now = Date.now();
@@ -58099,12 +58095,12 @@ async function tailLoop(run, options) {
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
-        const saved = await store.update(ports2.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
         if (!saved) run.lease.assertHeld();
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports2.runner, Number(lagSeconds.toFixed(2)));
+        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
@@ -58117,7 +58113,7 @@ async function tailLoop(run, options) {
   } catch (error) {
     const lost = historyLostError(run.config.name, error);
     if (lost) {
-      await store.update(ports2.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+      await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
       throw lost;
     }
     throw error;
@@ -58125,7 +58121,7 @@ async function tailLoop(run, options) {
     await stream.close().catch(() => void 0);
   }
   const token = stream.resumeToken;
-  if (token) await store.update(ports2.runner, { applied: { token }, lagSeconds });
+  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied };
 }
@@ -58153,7 +58149,7 @@ async function runSyncEngine(run) {
   await replayPhase(run);
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   await transition(run, "syncing", "catching up", { step: "catch-up" });
-  ports.log.info("catching up with live changes");
+  run.ports.log.info("catching up with live changes");
   const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   await transition(run, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
@@ -58162,10 +58158,10 @@ async function runSyncEngine(run) {
   return { finished: true, lagSeconds: result.lagSeconds };
 }
 async function copyPhase(run) {
-  const { store, ports: ports2, config } = run;
+  const { store, ports, config } = run;
   const catalog = await readCatalog(run.source, run.filter);
   if (!run.doc.collections.length) {
-    await store.update(ports2.runner, {
+    await store.update(ports.runner, {
       collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
@@ -58175,17 +58171,17 @@ async function copyPhase(run) {
   const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
   const end = await store.bufferEnd();
   const stream = openChangeStream(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart.operationTime }, 1e3);
-  const writer = new BufferWriter(store, stream, run.filter, ports2.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions = [];
-  const progressTimer = setInterval(() => ports2.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
   try {
     for (const collection of current) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run, collection);
       await createTarget(run.destination, collection, run.filter, config.sync.dropDestination);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
     const withPartitions = new Set(partitions.map((p) => p.source));
@@ -58196,36 +58192,38 @@ async function copyPhase(run) {
       if (planned2.length) await store.partitions.insertMany(planned2, { writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    ports2.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
     const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
     const ctx = {
       source: run.source,
       destination: run.destination,
       store,
       batchSize: config.sync.batchSize,
-      signal: ports2.signal,
+      signal: ports.signal,
       assertLease: () => run.lease.assertHeld(),
       onBatch: () => void 0
     };
     const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
       await writer.check();
+      ports.log.debug({ partition: p._id }, "copying partition");
       await copyPartition(ctx, byName.get(p.source), p);
+      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
     });
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
-    if (ports2.signal.aborted) return false;
+    if (ports.signal.aborted) return false;
     for (const collection of current) {
       const plan2 = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`);
       if (plan2.indexesBuilt || collection.kind === "view") continue;
       await buildIndexes(run.destination, collection, store);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     await writer.stop();
-    ports2.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
+    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run.lease.assertHeld();
-    await store.update(ports2.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
     run.doc = await store.get();
-    ports2.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
     clearInterval(progressTimer);
@@ -58245,34 +58243,35 @@ async function assertNoConflict(run, collection) {
   }
 }
 async function replayPhase(run) {
-  const { store, ports: ports2 } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports2.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
+  const { store, ports } = run;
+  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
   let nextSeq = run.doc.replay.nextSeq;
+  const firstSeq = nextSeq;
   const partitions = await store.partitionsOf();
   for (; ; ) {
-    if (ports2.signal.aborted) return;
+    if (ports.signal.aborted) return;
     const batch = await store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, EXACT_TYPES).sort({ "_id.m": 1, "_id.seq": 1 }).limit(REPLAY_BATCH).toArray();
     if (!batch.length) break;
     await applier.apply(batch.map((b) => b.event));
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run.lease.assertHeld();
-    await store.update(ports2.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
     run.doc = await store.get();
-    ports2.onProgress?.(buildProgress(run.doc, partitions));
+    ports.onProgress?.(buildProgress(run.doc, partitions));
   }
   if (!run.doc.applied) {
-    await store.update(ports2.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
+    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
   }
-  ports2.log.info({ replayed: nextSeq - run.doc.replay.nextSeq }, "replay finished");
-  await store.update(ports2.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
+  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
   await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
   run.doc = await store.get();
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, ports2) => {
-  const run = await openRun(config, ports2, { create: true, forceTakeover: options.forceTakeover });
+var runSync = async (config, options, ports) => {
+  const run = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
   try {
     const result = await runSyncEngine(run);
     const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
@@ -58300,8 +58299,8 @@ var runSync = async (config, options, ports2) => {
 };
 
 // src/commands/tail.ts
-var runTail = async (config, options, ports2) => {
-  const run = await openRun(config, ports2, { forceTakeover: options.forceTakeover });
+var runTail = async (config, options, ports) => {
+  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
     const { doc } = run;
     if (doc.phase !== "tailing") {
@@ -58315,11 +58314,11 @@ var runTail = async (config, options, ports2) => {
       onBatch: () => {
         if (Date.now() - lastReport < 1e3) return;
         lastReport = Date.now();
-        ports2.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+        ports.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
       }
     });
     const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-    const why = ports2.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
+    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
       command: "tail",
       exitCode: 0,
@@ -58837,7 +58836,10 @@ async function verifyMigration(source, destination, filter, options) {
         target: filter.target(db, info.name),
         kind: kindOf2(info),
         sourceInfo: info,
-        mapViewOn: (viewOn) => filter.target(db, viewOn).coll
+        mapViewOn: (viewOn) => {
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info.name).db ? renamed.coll : viewOn;
+        }
       });
     }
   }
@@ -58888,20 +58890,20 @@ function verifySummary(report, because) {
   const approximate = report.exact ? "" : ` (approximate: the source is still changing \u2014 ${because}; the verification at cutover is exact)`;
   return `verified ${n} collection${n === 1 ? "" : "s"} (${report.mode}): ${result}${approximate}`;
 }
-var runVerify = async (config, _options, ports2) => {
+var runVerify = async (config, _options, ports) => {
   const source = await connectCluster(config.source.uri, "source");
   let destination;
   try {
     destination = await connectCluster(config.destination.uri, "destination");
     const stance = await readVerifyStance(destination, config.name);
     const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports2.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
     const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
-      signal: ports2.signal,
-      onCollection: (c) => ports2.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+      signal: ports.signal,
+      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
     });
     return {
       command: "verify",
@@ -58927,13 +58929,36 @@ registerCommand("tail", runTail);
 registerCommand("status", runStatus);
 registerCommand("verify", runVerify);
 
+// src/report/verify-render.ts
+var APPROXIMATE = "APPROXIMATE: the source is still changing, so differences may be changes not applied yet; the verification at cutover (source writes blocked) is exact.";
+function where(m) {
+  return m.target ? `${m.namespace} \u2192 ${m.target}` : m.namespace;
+}
+function counts(c) {
+  return c.kind === "view" ? "-" : `${c.sourceCount}/${c.targetCount}`;
+}
+function renderVerifyText(report) {
+  const lines = [];
+  if (!report.exact) lines.push(APPROXIMATE);
+  for (const c of report.collections) {
+    const name = c.source === c.target ? c.source : `${c.source} \u2192 ${c.target}`;
+    lines.push(`${c.equal ? "ok  " : "DIFF"}  ${name}  docs ${counts(c)}  ${c.method}`);
+  }
+  for (const m of report.mismatches) {
+    lines.push(`  ${m.kind} ${where(m)}: ${m.detail}`);
+    if (m.ids?.length) lines.push(`      _id: ${m.ids.join(", ")}`);
+  }
+  for (const note of report.notes ?? []) lines.push(`note: ${note}`);
+  return lines;
+}
+
 // src/report/text.ts
 function renderText(outcome) {
   const lines = [];
   if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
   if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
   if (outcome.progress) lines.push(...renderStatusText(outcome.progress));
-  if (outcome.verification) lines.push(...renderVerificationText(outcome.verification));
+  if (outcome.verification) lines.push(...renderVerifyText(outcome.verification));
   lines.push(outcome.summary);
   if (outcome.progress?.error) lines.push(`error: ${outcome.progress.error}`);
   if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
@@ -58979,12 +59004,6 @@ function renderStatusText(p) {
   if (p.sourceWriteBlocked) lines.push("the source is write-blocked by this migration");
   if (p.downtimeSeconds !== void 0) lines.push(`write downtime: ${formatSeconds2(p.downtimeSeconds)}`);
   for (const w of p.warnings) lines.push(`warning: ${w}`);
-  return lines;
-}
-function renderVerificationText(v) {
-  const equal = v.collections.filter((c) => c.equal).length;
-  const lines = [`verify (${v.mode}${v.exact ? "" : ", approximate while changes flow"}): ${equal}/${v.collections.length} collections equal`];
-  for (const m of v.mismatches) lines.push(`  ${m.namespace}: ${m.kind}: ${m.detail}${m.ids?.length ? ` (_id ${m.ids.slice(0, 5).join(", ")}${m.ids.length > 5 ? ", \u2026" : ""})` : ""}`);
   return lines;
 }
 function phaseLabel(p) {

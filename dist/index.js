@@ -1033,9 +1033,9 @@ var require_bson = __commonJS({
       }
       code;
       scope;
-      constructor(code, scope) {
+      constructor(code2, scope) {
         super();
-        this.code = code.toString();
+        this.code = code2.toString();
         this.scope = scope ?? null;
       }
       toJSON() {
@@ -5638,8 +5638,8 @@ var require_error = __commonJS({
         }
       }
       if (error2 instanceof MongoWriteConcernError) {
-        const code = error2.result.writeConcernError.code ?? Number(error2.code);
-        return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code) ? 0 : code);
+        const code2 = error2.result.writeConcernError.code ?? Number(error2.code);
+        return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code2) ? 0 : code2);
       }
       if (error2 instanceof MongoError2) {
         return RETRYABLE_WRITE_ERROR_CODES.has(Number(error2.code));
@@ -33620,8 +33620,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str += json.slice(start, i);
-                const code = json.substr(i + 2, 4);
-                switch (code) {
+                const code2 = json.substr(i + 2, 4);
+                switch (code2) {
                   case "0000":
                     str += "\\0";
                     break;
@@ -33647,8 +33647,8 @@ var require_stringifyString = __commonJS({
                     str += "\\P";
                     break;
                   default:
-                    if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str += "\\x" + code2.substr(2);
                     else
                       str += json.substr(i, 6);
                 }
@@ -36147,22 +36147,22 @@ var require_errors3 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
+      constructor(name, pos, code2, message) {
         super();
         this.name = name;
-        this.code = code;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -37071,7 +37071,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value;
-      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -37269,9 +37269,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError) {
       const cc = source.substr(offset, length);
       const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code = ok ? parseInt(cc, 16) : NaN;
+      const code2 = ok ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -37593,12 +37593,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code2, message, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -37760,12 +37760,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -39832,9 +39832,9 @@ var require_code = __commonJS({
     };
     exports.Name = Name;
     var _Code = class extends _CodeOrName {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this._items = typeof code === "string" ? [code] : code;
+        this._items = typeof code2 === "string" ? [code2] : code2;
       }
       toString() {
         return this.str;
@@ -39861,13 +39861,13 @@ var require_code = __commonJS({
     exports._Code = _Code;
     exports.nil = new _Code("");
     function _(strs, ...args) {
-      const code = [strs[0]];
+      const code2 = [strs[0]];
       let i = 0;
       while (i < args.length) {
-        addCodeArg(code, args[i]);
-        code.push(strs[++i]);
+        addCodeArg(code2, args[i]);
+        code2.push(strs[++i]);
       }
-      return new _Code(code);
+      return new _Code(code2);
     }
     exports._ = _;
     var plus = new _Code("+");
@@ -39883,13 +39883,13 @@ var require_code = __commonJS({
       return new _Code(expr);
     }
     exports.str = str;
-    function addCodeArg(code, arg) {
+    function addCodeArg(code2, arg) {
       if (arg instanceof _Code)
-        code.push(...arg._items);
+        code2.push(...arg._items);
       else if (arg instanceof Name)
-        code.push(arg);
+        code2.push(arg);
       else
-        code.push(interpolate(arg));
+        code2.push(interpolate(arg));
     }
     exports.addCodeArg = addCodeArg;
     function optimize(expr) {
@@ -40073,7 +40073,7 @@ var require_scope = __commonJS({
         }, usedValues, getCode);
       }
       _reduceValues(values, valueCode, usedValues = {}, getCode) {
-        let code = code_1.nil;
+        let code2 = code_1.nil;
         for (const prefix in values) {
           const vs = values[prefix];
           if (!vs)
@@ -40086,16 +40086,16 @@ var require_scope = __commonJS({
             let c = valueCode(name);
             if (c) {
               const def = this.opts.es5 ? exports.varKinds.var : exports.varKinds.const;
-              code = (0, code_1._)`${code}${def} ${name} = ${c};${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${def} ${name} = ${c};${this.opts._n}`;
             } else if (c = getCode === null || getCode === void 0 ? void 0 : getCode(name)) {
-              code = (0, code_1._)`${code}${c}${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${c}${this.opts._n}`;
             } else {
               throw new ValueError(name);
             }
             nameSet.set(name, UsedValueState.Completed);
           });
         }
-        return code;
+        return code2;
       }
     };
     exports.ValueScope = ValueScope;
@@ -40255,9 +40255,9 @@ var require_codegen = __commonJS({
       }
     };
     var AnyCode = class extends Node {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this.code = code;
+        this.code = code2;
       }
       render({ _n }) {
         return `${this.code};` + _n;
@@ -40279,7 +40279,7 @@ var require_codegen = __commonJS({
         this.nodes = nodes;
       }
       render(opts) {
-        return this.nodes.reduce((code, n) => code + n.render(opts), "");
+        return this.nodes.reduce((code2, n) => code2 + n.render(opts), "");
       }
       optimizeNodes() {
         const { nodes } = this;
@@ -40327,10 +40327,10 @@ var require_codegen = __commonJS({
         this.condition = condition;
       }
       render(opts) {
-        let code = `if(${this.condition})` + super.render(opts);
+        let code2 = `if(${this.condition})` + super.render(opts);
         if (this.else)
-          code += "else " + this.else.render(opts);
-        return code;
+          code2 += "else " + this.else.render(opts);
+        return code2;
       }
       optimizeNodes() {
         super.optimizeNodes();
@@ -40451,12 +40451,12 @@ var require_codegen = __commonJS({
     Return.kind = "return";
     var Try = class extends BlockNode {
       render(opts) {
-        let code = "try" + super.render(opts);
+        let code2 = "try" + super.render(opts);
         if (this.catch)
-          code += this.catch.render(opts);
+          code2 += this.catch.render(opts);
         if (this.finally)
-          code += this.finally.render(opts);
-        return code;
+          code2 += this.finally.render(opts);
+        return code2;
       }
       optimizeNodes() {
         var _a, _b;
@@ -40573,18 +40573,18 @@ var require_codegen = __commonJS({
       }
       // returns code for object literal for the passed argument list of key-value pairs
       object(...keyValues) {
-        const code = ["{"];
+        const code2 = ["{"];
         for (const [key, value] of keyValues) {
-          if (code.length > 1)
-            code.push(",");
-          code.push(key);
+          if (code2.length > 1)
+            code2.push(",");
+          code2.push(key);
           if (key !== value || this.opts.es5) {
-            code.push(":");
-            (0, code_1.addCodeArg)(code, value);
+            code2.push(":");
+            (0, code_1.addCodeArg)(code2, value);
           }
         }
-        code.push("}");
-        return new code_1._Code(code);
+        code2.push("}");
+        return new code_1._Code(code2);
       }
       // `if` clause (or statement if `thenBody` and, optionally, `elseBody` are passed)
       if(condition, thenBody, elseBody) {
@@ -42903,22 +42903,22 @@ var require_utils3 = __commonJS({
     }
     function stringArrayToHexStripped(input) {
       let acc = "";
-      let code = 0;
+      let code2 = 0;
       let i = 0;
       for (i = 0; i < input.length; i++) {
-        code = input[i].charCodeAt(0);
-        if (code === 48) {
+        code2 = input[i].charCodeAt(0);
+        if (code2 === 48) {
           continue;
         }
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i];
         break;
       }
       for (i += 1; i < input.length; i++) {
-        code = input[i].charCodeAt(0);
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        code2 = input[i].charCodeAt(0);
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i];
@@ -43191,15 +43191,15 @@ var require_utils3 = __commonJS({
         if (isPathCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i + 1 < input.length) {
+          const code2 = input.charCodeAt(i);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i + 1 < input.length) {
             const low = input.charCodeAt(i + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -43230,15 +43230,15 @@ var require_utils3 = __commonJS({
         if (isPathCharacter(ch) && (ch !== ":" || !firstSegment)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i + 1 < input.length) {
+          const code2 = input.charCodeAt(i);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i + 1 < input.length) {
             const low = input.charCodeAt(i + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -43265,15 +43265,15 @@ var require_utils3 = __commonJS({
         if (isAllowed(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i + 1 < input.length) {
+          const code2 = input.charCodeAt(i);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i + 1 < input.length) {
             const low = input.charCodeAt(i + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -43318,15 +43318,15 @@ var require_utils3 = __commonJS({
         if (isQueryFragmentCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i + 1 < input.length) {
+          const code2 = input.charCodeAt(i);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i + 1 < input.length) {
             const low = input.charCodeAt(i + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -46603,8 +46603,8 @@ var require_format = __commonJS({
             }
           }
           function getFormat(fmtDef) {
-            const code = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
-            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code });
+            const code2 = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
+            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code: code2 });
             if (typeof fmtDef == "object" && !(fmtDef instanceof RegExp)) {
               return [fmtDef.type || "string", fmtDef.validate, (0, codegen_1._)`${fmt}.validate`];
             }
@@ -49463,7 +49463,7 @@ var require_thread_stream = __commonJS({
           destroy(stream, new Error("this should not happen: " + msg.code));
       }
     }
-    function onWorkerExit(code) {
+    function onWorkerExit(code2) {
       const stream = this.stream.deref();
       if (stream === void 0) {
         return;
@@ -49471,7 +49471,7 @@ var require_thread_stream = __commonJS({
       registry.unregister(stream);
       stream.worker.exited = true;
       stream.worker.off("exit", onWorkerExit);
-      destroy(stream, code !== 0 ? new Error("the worker thread exited") : null);
+      destroy(stream, code2 !== 0 ? new Error("the worker thread exited") : null);
     }
     var ThreadStream = class extends EventEmitter {
       constructor(opts = {}) {
@@ -56002,10 +56002,10 @@ var require_errors5 = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
+      constructor(message, code2, data) {
         super(message);
         this.name = "HTTPParserError";
-        this.code = code ? `HPE_${code}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
       static [Symbol.hasInstance](instance) {
@@ -56028,12 +56028,12 @@ var require_errors5 = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -56044,12 +56044,12 @@ var require_errors5 = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -56259,8 +56259,8 @@ var require_tree = __commonJS({
         if (index === void 0 || index >= key.length) {
           throw new TypeError("Unreachable");
         }
-        const code = this.code = key.charCodeAt(index);
-        if (code > 127) {
+        const code2 = this.code = key.charCodeAt(index);
+        if (code2 > 127) {
           throw new TypeError("key must be ascii string");
         }
         if (key.length !== ++index) {
@@ -56281,11 +56281,11 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (true) {
-          const code = key.charCodeAt(index);
-          if (code > 127) {
+          const code2 = key.charCodeAt(index);
+          if (code2 > 127) {
             throw new TypeError("key must be ascii string");
           }
-          if (node.code === code) {
+          if (node.code === code2) {
             if (length === ++index) {
               node.value = value;
               break;
@@ -56295,7 +56295,7 @@ var require_tree = __commonJS({
               node.middle = new _TstNode(key, value, index);
               break;
             }
-          } else if (node.code < code) {
+          } else if (node.code < code2) {
             if (node.left !== null) {
               node = node.left;
             } else {
@@ -56319,19 +56319,19 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (node !== null && index < keylength) {
-          let code = key[index];
-          if (code <= 90 && code >= 65) {
-            code |= 32;
+          let code2 = key[index];
+          if (code2 <= 90 && code2 >= 65) {
+            code2 |= 32;
           }
           while (node !== null) {
-            if (code === node.code) {
+            if (code2 === node.code) {
               if (keylength === ++index) {
                 return node;
               }
               node = node.middle;
               break;
             }
-            node = node.code < code ? node.left : node.right;
+            node = node.code < code2 ? node.left : node.right;
           }
         }
         return null;
@@ -57038,11 +57038,11 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code, reason } = evt;
+        const { websocket, code: code2, reason } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
-          code,
+          code2,
           reason
         );
       });
@@ -59530,9 +59530,9 @@ var require_util3 = __commonJS({
     }
     function isValidEncodedURL(url) {
       for (let i = 0; i < url.length; ++i) {
-        const code = url.charCodeAt(i);
-        if (code > 126 || // Non-US-ASCII + DEL
-        code < 32) {
+        const code2 = url.charCodeAt(i);
+        if (code2 > 126 || // Non-US-ASCII + DEL
+        code2 < 32) {
           return false;
         }
       }
@@ -60123,8 +60123,8 @@ var require_util3 = __commonJS({
       }
       const rangeStart2 = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -60150,8 +60150,8 @@ var require_util3 = __commonJS({
       }
       const rangeEnd = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -62442,9 +62442,9 @@ var require_client_h2 = __commonJS({
       this[kSocket][kError] = err;
       this[kClient][kOnError](err);
     }
-    function onHttp2FrameError(type, code, id) {
+    function onHttp2FrameError(type, code2, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         this[kSocket][kError] = err;
         this[kClient][kOnError](err);
       }
@@ -62454,8 +62454,8 @@ var require_client_h2 = __commonJS({
       this.destroy(err);
       util.destroy(this[kSocket], err);
     }
-    function onHTTP2GoAway(code) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
+    function onHTTP2GoAway(code2) {
+      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
@@ -62660,8 +62660,8 @@ var require_client_h2 = __commonJS({
       stream.once("error", function(err) {
         abort(err);
       });
-      stream.once("frameError", (type, code) => {
-        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
+      stream.once("frameError", (type, code2) => {
+        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       return true;
       function writeBodyH2() {
@@ -64599,7 +64599,7 @@ var require_retry_handler = __commonJS({
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
       static [kRetryHandlerDefaultRetry](err, { state, opts }, cb) {
-        const { statusCode, code, headers } = err;
+        const { statusCode, code: code2, headers } = err;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -64611,7 +64611,7 @@ var require_retry_handler = __commonJS({
           methods
         } = retryOptions;
         const { counter } = state;
-        if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code2)) {
           cb(err);
           return;
         }
@@ -67354,8 +67354,8 @@ var require_headers = __commonJS({
     var util = __require("node:util");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
-    function isHTTPWhiteSpaceCharCode(code) {
-      return code === 10 || code === 13 || code === 9 || code === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i = 0;
@@ -71510,8 +71510,8 @@ var require_util7 = __commonJS({
     "use strict";
     function isCTLExcludingHtab(value) {
       for (let i = 0; i < value.length; ++i) {
-        const code = value.charCodeAt(i);
-        if (code >= 0 && code <= 8 || code >= 10 && code <= 31 || code === 127) {
+        const code2 = value.charCodeAt(i);
+        if (code2 >= 0 && code2 <= 8 || code2 >= 10 && code2 <= 31 || code2 === 127) {
           return true;
         }
       }
@@ -71519,26 +71519,26 @@ var require_util7 = __commonJS({
     }
     function validateCookieName(name) {
       for (let i = 0; i < name.length; ++i) {
-        const code = name.charCodeAt(i);
-        if (code < 33 || // exclude CTLs (0-31), SP and HT
-        code > 126 || // exclude non-ascii and DEL
-        code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 60 || // <
-        code === 62 || // >
-        code === 64 || // @
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 58 || // :
-        code === 92 || // \
-        code === 47 || // /
-        code === 91 || // [
-        code === 93 || // ]
-        code === 63 || // ?
-        code === 61 || // =
-        code === 123 || // {
-        code === 125) {
+        const code2 = name.charCodeAt(i);
+        if (code2 < 33 || // exclude CTLs (0-31), SP and HT
+        code2 > 126 || // exclude non-ascii and DEL
+        code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 60 || // <
+        code2 === 62 || // >
+        code2 === 64 || // @
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 58 || // :
+        code2 === 92 || // \
+        code2 === 47 || // /
+        code2 === 91 || // [
+        code2 === 93 || // ]
+        code2 === 63 || // ?
+        code2 === 61 || // =
+        code2 === 123 || // {
+        code2 === 125) {
           throw new Error("Invalid cookie name");
         }
       }
@@ -71554,31 +71554,31 @@ var require_util7 = __commonJS({
         ++i;
       }
       while (i < len) {
-        const code = value.charCodeAt(i++);
-        if (code < 33 || // exclude CTLs (0-31)
-        code > 126 || // non-ascii and DEL (127)
-        code === 34 || // "
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 92) {
+        const code2 = value.charCodeAt(i++);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 > 126 || // non-ascii and DEL (127)
+        code2 === 34 || // "
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 92) {
           throw new Error("Invalid cookie value");
         }
       }
     }
     function validateCookiePath(path) {
       for (let i = 0; i < path.length; ++i) {
-        const code = path.charCodeAt(i);
-        if (code < 32 || // exclude CTLs (0-31)
-        code > 126 || // exclude DEL and non-ascii
-        code === 59) {
+        const code2 = path.charCodeAt(i);
+        if (code2 < 32 || // exclude CTLs (0-31)
+        code2 > 126 || // exclude DEL and non-ascii
+        code2 === 59) {
           throw new Error("Invalid cookie path");
         }
       }
     }
-    function isLetterOrDigit(code) {
-      return code >= 48 && code <= 57 || // 0-9
-      code >= 65 && code <= 90 || // A-Z
-      code >= 97 && code <= 122;
+    function isLetterOrDigit(code2) {
+      return code2 >= 48 && code2 <= 57 || // 0-9
+      code2 >= 65 && code2 <= 90 || // A-Z
+      code2 >= 97 && code2 <= 122;
     }
     function validateCookieDomain(domain) {
       if (domain === " ") {
@@ -71589,8 +71589,8 @@ var require_util7 = __commonJS({
       }
       let labelLength = 0;
       for (let i = 0; i < domain.length; ++i) {
-        const code = domain.charCodeAt(i);
-        if (code === 46) {
+        const code2 = domain.charCodeAt(i);
+        if (code2 === 46) {
           if (labelLength === 0) {
             throw new Error("Invalid cookie domain");
           }
@@ -71600,10 +71600,10 @@ var require_util7 = __commonJS({
           labelLength = 0;
           continue;
         }
-        if (labelLength === 0 && !isLetterOrDigit(code)) {
+        if (labelLength === 0 && !isLetterOrDigit(code2)) {
           throw new Error("Invalid cookie domain");
         }
-        if (!isLetterOrDigit(code) && code !== 45) {
+        if (!isLetterOrDigit(code2) && code2 !== 45) {
           throw new Error("Invalid cookie domain");
         }
         if (++labelLength > 63) {
@@ -72024,7 +72024,7 @@ var require_events2 = __commonJS({
         }
         return this.#eventInit.ports;
       }
-      initMessageEvent(type, bubbles = false, cancelable = false, data = null, origin = "", lastEventId = "", source = null, ports2 = []) {
+      initMessageEvent(type, bubbles = false, cancelable = false, data = null, origin = "", lastEventId = "", source = null, ports = []) {
         webidl.brandCheck(this, _MessageEvent);
         webidl.argumentLengthCheck(arguments, 1, "MessageEvent.initMessageEvent");
         return new _MessageEvent(type, {
@@ -72034,7 +72034,7 @@ var require_events2 = __commonJS({
           origin,
           lastEventId,
           source,
-          ports: ports2
+          ports
         });
       }
       static createFastMessageEvent(type, init) {
@@ -72377,37 +72377,37 @@ var require_util8 = __commonJS({
         return false;
       }
       for (let i = 0; i < protocol.length; ++i) {
-        const code = protocol.charCodeAt(i);
-        if (code < 33 || // CTL, contains SP (0x20) and HT (0x09)
-        code > 126 || code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 44 || // ,
-        code === 47 || // /
-        code === 58 || // :
-        code === 59 || // ;
-        code === 60 || // <
-        code === 61 || // =
-        code === 62 || // >
-        code === 63 || // ?
-        code === 64 || // @
-        code === 91 || // [
-        code === 92 || // \
-        code === 93 || // ]
-        code === 123 || // {
-        code === 125) {
+        const code2 = protocol.charCodeAt(i);
+        if (code2 < 33 || // CTL, contains SP (0x20) and HT (0x09)
+        code2 > 126 || code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 44 || // ,
+        code2 === 47 || // /
+        code2 === 58 || // :
+        code2 === 59 || // ;
+        code2 === 60 || // <
+        code2 === 61 || // =
+        code2 === 62 || // >
+        code2 === 63 || // ?
+        code2 === 64 || // @
+        code2 === 91 || // [
+        code2 === 92 || // \
+        code2 === 93 || // ]
+        code2 === 123 || // {
+        code2 === 125) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code) {
-      if (code >= 1e3 && code < 1015) {
-        return code !== 1004 && // reserved
-        code !== 1005 && // "MUST NOT be set as a status code"
-        code !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code >= 3e3 && code <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function failWebsocketConnection(ws, reason) {
       const { [kController]: controller, [kResponse]: response } = ws;
@@ -72676,7 +72676,7 @@ var require_connection2 = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code, reason, reasonByteLength) {
+    function closeWebSocketConnection(ws, code2, reason, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -72684,12 +72684,12 @@ var require_connection2 = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code !== void 0 && reason === void 0) {
+        if (code2 !== void 0 && reason === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
-          frame.frameData.writeUInt16BE(code, 0);
-        } else if (code !== void 0 && reason !== void 0) {
+          frame.frameData.writeUInt16BE(code2, 0);
+        } else if (code2 !== void 0 && reason !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
-          frame.frameData.writeUInt16BE(code, 0);
+          frame.frameData.writeUInt16BE(code2, 0);
           frame.frameData.write(reason, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
@@ -72714,25 +72714,25 @@ var require_connection2 = __commonJS({
       response.socket.off("close", onSocketClose);
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
-      let code = 1005;
+      let code2 = 1005;
       let reason = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
-        code = result.code ?? 1005;
+        code2 = result.code ?? 1005;
         reason = result.reason;
       } else if (!ws[kReceivedClose]) {
-        code = 1006;
+        code2 = 1006;
       }
       ws[kReadyState] = states.CLOSED;
       fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
-        code,
+        code: code2,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
-          code,
+          code: code2,
           reason
         });
       }
@@ -72857,8 +72857,8 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection2();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors5();
-    function failWebsocketConnectionWithCode(ws, code, reason) {
-      closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
+    function failWebsocketConnectionWithCode(ws, code2, reason) {
+      closeWebSocketConnection(ws, code2, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
     }
     var ByteParser = class extends Writable2 {
@@ -73045,8 +73045,8 @@ var require_receiver = __commonJS({
                   this.#info.fin,
                   (error2, data) => {
                     if (error2) {
-                      const code = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnectionWithCode(this.ws, code, error2.message);
+                      const code2 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnectionWithCode(this.ws, code2, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -73132,11 +73132,11 @@ var require_receiver = __commonJS({
       }
       parseCloseBody(data) {
         assert(data.length !== 1);
-        let code;
+        let code2;
         if (data.length >= 2) {
-          code = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
-        if (code !== void 0 && !isValidStatusCode(code)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
         let reason = data.subarray(2);
@@ -73148,7 +73148,7 @@ var require_receiver = __commonJS({
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code, reason, error: false };
+        return { code: code2, reason, error: false };
       }
       /**
        * Parses control frames.
@@ -73163,8 +73163,8 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body);
           if (this.#info.closeInfo.error) {
-            const { code, reason } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code, reason, reason.length);
+            const { code: code2, reason } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code2, reason, reason.length);
             failWebsocketConnection(this.ws, reason);
             return false;
           }
@@ -73402,17 +73402,17 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
-        if (code !== void 0) {
-          code = webidl.converters["unsigned short"](code, prefix, "code", { clamp: true });
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, prefix, "code", { clamp: true });
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason, prefix, "reason");
         }
-        if (code !== void 0) {
-          if (code !== 1e3 && (code < 3e3 || code > 4999)) {
+        if (code2 !== void 0) {
+          if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
             throw new DOMException("invalid code", "InvalidAccessError");
           }
         }
@@ -73426,7 +73426,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code, reason, reasonByteLength);
+        closeWebSocketConnection(this, code2, reason, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -73672,15 +73672,15 @@ var require_websocket = __commonJS({
     }
     function onParserError(err) {
       let message;
-      let code;
+      let code2;
       if (err instanceof CloseEvent) {
         message = err.reason;
-        code = err.code;
+        code2 = err.code;
       } else {
         message = err.message;
       }
       fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
-      closeWebSocketConnection(this, code);
+      closeWebSocketConnection(this, code2);
     }
     module.exports = {
       WebSocket
@@ -76301,11 +76301,11 @@ function transportCheck(side) {
 }
 
 // src/checks/users.ts
-function assessUsers(counts) {
+function assessUsers(counts2) {
   const remedy = "users and roles are not migrated: create them on the destination before cutover (mongosh: db.createUser / db.createRole; Atlas: Database Access \u2192 Add New Database User / Custom Roles)";
-  if (!counts) return warn("could not count users and roles on the source (needs viewUser and viewRole, e.g. role userAdminAnyDatabase); they are not migrated in any case", remedy);
-  if (counts.users === 0 && counts.roles === 0) return pass("the source has no users and no user-defined roles (they would not be migrated)");
-  return warn(`the source has ${plural(counts.users, "user")} and ${plural(counts.roles, "user-defined role")}; they are not migrated`, remedy);
+  if (!counts2) return warn("could not count users and roles on the source (needs viewUser and viewRole, e.g. role userAdminAnyDatabase); they are not migrated in any case", remedy);
+  if (counts2.users === 0 && counts2.roles === 0) return pass("the source has no users and no user-defined roles (they would not be migrated)");
+  return warn(`the source has ${plural(counts2.users, "user")} and ${plural(counts2.roles, "user-defined role")}; they are not migrated`, remedy);
 }
 var usersCheck = {
   id: "source.users",
@@ -76806,7 +76806,7 @@ var LeaseHolder = class {
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
-async function openRun(config, ports2, options = {}) {
+async function openRun(config, ports, options = {}) {
   const destination = await connectCluster(config.destination.uri, "destination");
   let source;
   try {
@@ -76817,7 +76817,7 @@ async function openRun(config, ports2, options = {}) {
     let doc = await store.get();
     if (!doc) {
       if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
-      doc = newMigration(config, ports2.runner);
+      doc = newMigration(config, ports.runner);
       await store.create(doc).catch((error2) => {
         if (error2.code !== 11e3) throw error2;
       });
@@ -76829,10 +76829,10 @@ async function openRun(config, ports2, options = {}) {
         "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
       );
     }
-    const lease = new LeaseHolder(store, ports2.runner);
+    const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover);
     doc = await store.get();
-    return { config, ports: ports2, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
@@ -76899,7 +76899,10 @@ async function planPartitions(source, collection, options) {
     const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
     const bounds = [void 0, ...splits, void 0];
     for (let i = 0; i + 1 < bounds.length; i++) {
-      partitions.push({ ...base, _id: id(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, min: bounds[i], max: bounds[i + 1], natural: false });
+      const partition = { ...base, _id: id(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
     }
   }
   return partitions;
@@ -76921,9 +76924,9 @@ function sameValue(a, b) {
 function partitionFilter(partition) {
   if (partition.natural) return {};
   const range = { $type: partition.typeClass };
-  if (partition.lastId !== void 0) range.$gt = partition.lastId;
-  else if (partition.min !== void 0) range.$gte = partition.min;
-  if (partition.max !== void 0) range.$lt = partition.max;
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
 }
 
@@ -77317,8 +77320,8 @@ function isRelevant(event, filter) {
   return filter.includes(db, nsDoc.coll);
 }
 function historyLostError(name, error2) {
-  const code = error2.code;
-  if (code === void 0 || !HISTORY_LOST.includes(code)) return void 0;
+  const code2 = error2.code;
+  if (code2 === void 0 || !HISTORY_LOST.includes(code2)) return void 0;
   return new OperationError(
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
     `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
@@ -77377,13 +77380,6 @@ var BufferWriter = class {
           await this.flush(pending);
           pending = [];
           lastFlush = Date.now();
-        }
-      }
-      for (let event = await this.stream.tryNext(); event; event = await this.stream.tryNext()) {
-        if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
-        if (pending.length >= FLUSH_AT_EVENTS) {
-          await this.flush(pending);
-          pending = [];
         }
       }
       await this.flush(pending);
@@ -77455,15 +77451,15 @@ function savedPosition(run2) {
   return { now: true };
 }
 async function tailLoop(run2, options) {
-  const { store, ports: ports2 } = run2;
-  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports2.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
+  const { store, ports } = run2;
+  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
   const stream = openChangeStream(run2.source, savedPosition(run2), run2.config.tail.batchSize);
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
   try {
-    while (!ports2.signal.aborted && Date.now() < options.deadline) {
+    while (!ports.signal.aborted && Date.now() < options.deadline) {
       const batch = [];
       let drained = false;
       let lastWall;
@@ -77480,7 +77476,7 @@ async function tailLoop(run2, options) {
       }
       if (batch.length) {
         await applier.apply(batch);
-        ports2.log.debug({ applied: batch.length, drained }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained }, "applied change events");
       }
       const token2 = stream.resumeToken;
       const now = Date.now();
@@ -77488,12 +77484,12 @@ async function tailLoop(run2, options) {
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
-        const saved = await store.update(ports2.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
         if (!saved) run2.lease.assertHeld();
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports2.runner, Number(lagSeconds.toFixed(2)));
+        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
@@ -77506,7 +77502,7 @@ async function tailLoop(run2, options) {
   } catch (error2) {
     const lost = historyLostError(run2.config.name, error2);
     if (lost) {
-      await store.update(ports2.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+      await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
       throw lost;
     }
     throw error2;
@@ -77514,7 +77510,7 @@ async function tailLoop(run2, options) {
     await stream.close().catch(() => void 0);
   }
   const token = stream.resumeToken;
-  if (token) await store.update(ports2.runner, { applied: { token }, lagSeconds });
+  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run2.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied };
 }
@@ -77542,7 +77538,7 @@ async function runSyncEngine(run2) {
   await replayPhase(run2);
   if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
   await transition(run2, "syncing", "catching up", { step: "catch-up" });
-  ports.log.info("catching up with live changes");
+  run2.ports.log.info("catching up with live changes");
   const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   await transition(run2, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
@@ -77551,10 +77547,10 @@ async function runSyncEngine(run2) {
   return { finished: true, lagSeconds: result.lagSeconds };
 }
 async function copyPhase(run2) {
-  const { store, ports: ports2, config } = run2;
+  const { store, ports, config } = run2;
   const catalog = await readCatalog(run2.source, run2.filter);
   if (!run2.doc.collections.length) {
-    await store.update(ports2.runner, {
+    await store.update(ports.runner, {
       collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
@@ -77564,17 +77560,17 @@ async function copyPhase(run2) {
   const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
   const end = await store.bufferEnd();
   const stream = openChangeStream(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, 1e3);
-  const writer = new BufferWriter(store, stream, run2.filter, ports2.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  const writer = new BufferWriter(store, stream, run2.filter, ports.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions = [];
-  const progressTimer = setInterval(() => ports2.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
   try {
     for (const collection of current) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run2, collection);
       await createTarget(run2.destination, collection, run2.filter, config.sync.dropDestination);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
     const withPartitions = new Set(partitions.map((p) => p.source));
@@ -77585,36 +77581,38 @@ async function copyPhase(run2) {
       if (planned2.length) await store.partitions.insertMany(planned2, { writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    ports2.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
     const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
     const ctx = {
       source: run2.source,
       destination: run2.destination,
       store,
       batchSize: config.sync.batchSize,
-      signal: ports2.signal,
+      signal: ports.signal,
       assertLease: () => run2.lease.assertHeld(),
       onBatch: () => void 0
     };
     const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
       await writer.check();
+      ports.log.debug({ partition: p._id }, "copying partition");
       await copyPartition(ctx, byName.get(p.source), p);
+      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
     });
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
-    if (ports2.signal.aborted) return false;
+    if (ports.signal.aborted) return false;
     for (const collection of current) {
       const plan2 = run2.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`);
       if (plan2.indexesBuilt || collection.kind === "view") continue;
       await buildIndexes(run2.destination, collection, store);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports2.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     await writer.stop();
-    ports2.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
+    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run2.lease.assertHeld();
-    await store.update(ports2.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
     run2.doc = await store.get();
-    ports2.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    ports.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
     clearInterval(progressTimer);
@@ -77634,34 +77632,35 @@ async function assertNoConflict(run2, collection) {
   }
 }
 async function replayPhase(run2) {
-  const { store, ports: ports2 } = run2;
-  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports2.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
+  const { store, ports } = run2;
+  const applier = new Applier({ source: run2.source, destination: run2.destination, filter: run2.filter, store, log: ports.log, concurrency: Math.max(2, run2.config.sync.parallelCollections), assertLease: () => run2.lease.assertHeld() });
   let nextSeq = run2.doc.replay.nextSeq;
+  const firstSeq = nextSeq;
   const partitions = await store.partitionsOf();
   for (; ; ) {
-    if (ports2.signal.aborted) return;
+    if (ports.signal.aborted) return;
     const batch = await store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, EXACT_TYPES).sort({ "_id.m": 1, "_id.seq": 1 }).limit(REPLAY_BATCH).toArray();
     if (!batch.length) break;
     await applier.apply(batch.map((b) => b.event));
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run2.lease.assertHeld();
-    await store.update(ports2.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
     run2.doc = await store.get();
-    ports2.onProgress?.(buildProgress(run2.doc, partitions));
+    ports.onProgress?.(buildProgress(run2.doc, partitions));
   }
   if (!run2.doc.applied) {
-    await store.update(ports2.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
+    await store.update(ports.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
   }
-  ports2.log.info({ replayed: nextSeq - run2.doc.replay.nextSeq }, "replay finished");
-  await store.update(ports2.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
+  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
   await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
   run2.doc = await store.get();
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, ports2) => {
-  const run2 = await openRun(config, ports2, { create: true, forceTakeover: options.forceTakeover });
+var runSync = async (config, options, ports) => {
+  const run2 = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
   try {
     const result = await runSyncEngine(run2);
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
@@ -77707,8 +77706,8 @@ function formatDuration(ms) {
 }
 
 // src/commands/tail.ts
-var runTail = async (config, options, ports2) => {
-  const run2 = await openRun(config, ports2, { forceTakeover: options.forceTakeover });
+var runTail = async (config, options, ports) => {
+  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
     const { doc } = run2;
     if (doc.phase !== "tailing") {
@@ -77722,11 +77721,11 @@ var runTail = async (config, options, ports2) => {
       onBatch: () => {
         if (Date.now() - lastReport < 1e3) return;
         lastReport = Date.now();
-        ports2.onProgress?.(buildProgress(run2.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+        ports.onProgress?.(buildProgress(run2.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
       }
     });
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-    const why = ports2.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
+    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
       command: "tail",
       exitCode: 0,
@@ -78244,7 +78243,10 @@ async function verifyMigration(source, destination, filter, options) {
         target: filter.target(db, info2.name),
         kind: kindOf2(info2),
         sourceInfo: info2,
-        mapViewOn: (viewOn) => filter.target(db, viewOn).coll
+        mapViewOn: (viewOn) => {
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info2.name).db ? renamed.coll : viewOn;
+        }
       });
     }
   }
@@ -78295,20 +78297,20 @@ function verifySummary(report, because) {
   const approximate = report.exact ? "" : ` (approximate: the source is still changing \u2014 ${because}; the verification at cutover is exact)`;
   return `verified ${n} collection${n === 1 ? "" : "s"} (${report.mode}): ${result}${approximate}`;
 }
-var runVerify = async (config, _options, ports2) => {
+var runVerify = async (config, _options, ports) => {
   const source = await connectCluster(config.source.uri, "source");
   let destination;
   try {
     destination = await connectCluster(config.destination.uri, "destination");
     const stance = await readVerifyStance(destination, config.name);
     const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports2.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
     const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
-      signal: ports2.signal,
-      onCollection: (c) => ports2.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+      signal: ports.signal,
+      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
     });
     return {
       command: "verify",
@@ -78380,8 +78382,8 @@ var ConfigError = class extends Error {
   }
 };
 function formatProblem(p) {
-  const where = p.pointer ? ` (at ${p.pointer})` : "";
-  return `${p.file}:${p.line}:${p.column}: ${p.message}${where}`;
+  const where2 = p.pointer ? ` (at ${p.pointer})` : "";
+  return `${p.file}:${p.line}:${p.column}: ${p.message}${where2}`;
 }
 
 // src/config/locate.ts
@@ -78657,8 +78659,8 @@ function loadConfigFile(file, options = {}) {
   try {
     size = statSync(file).size;
   } catch (error2) {
-    const code = error2.code;
-    throw new ConfigError([problemAtStart(file, code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? "error"})`)]);
+    const code2 = error2.code;
+    throw new ConfigError([problemAtStart(file, code2 === "ENOENT" ? "file not found" : `cannot read the file (${code2 ?? "error"})`)]);
   }
   if (size > MAX_CONFIG_BYTES) {
     throw new ConfigError([problemAtStart(file, `the file is ${size} bytes; a migration file is at most ${MAX_CONFIG_BYTES} bytes`)]);
@@ -78845,6 +78847,42 @@ function niceCeiling(n) {
   return 10 * magnitude;
 }
 
+// src/report/verify-render.ts
+var APPROXIMATE = "APPROXIMATE: the source is still changing, so differences may be changes not applied yet; the verification at cutover (source writes blocked) is exact.";
+function where(m) {
+  return m.target ? `${m.namespace} \u2192 ${m.target}` : m.namespace;
+}
+function counts(c) {
+  return c.kind === "view" ? "-" : `${c.sourceCount}/${c.targetCount}`;
+}
+function cell2(text) {
+  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+}
+function code(text) {
+  return text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``;
+}
+function renderVerifyMarkdown(report) {
+  const parts = [];
+  if (!report.exact) parts.push(`> [!WARNING]
+> ${APPROXIMATE}`);
+  const rows = report.collections.map((c) => {
+    const target = c.source === c.target ? "" : c.target;
+    return `| ${c.equal ? "\u2705" : "\u274C"} | ${code(c.source)} | ${target ? code(target) : ""} | ${counts(c)} | ${cell2(c.method)} |`;
+  });
+  parts.push(["| | source | destination | documents (source/destination) | compared |", "| --- | --- | --- | --- | --- |", ...rows].join("\n"));
+  if (report.mismatches.length) {
+    const items = report.mismatches.map((m) => {
+      const ids = m.ids?.length ? ` \u2014 \`_id\`: ${m.ids.map(code).join(", ")}` : "";
+      return `- **${m.kind}** ${code(where(m))}: ${cell2(m.detail)}${ids}`;
+    });
+    parts.push([`**${report.mismatches.length} mismatch${report.mismatches.length === 1 ? "" : "es"}**`, "", ...items].join("\n"));
+  } else {
+    parts.push(`**No mismatch** (${report.mode} mode${report.exact ? ", exact" : ""}).`);
+  }
+  if (report.notes?.length) parts.push(report.notes.map((n) => `- note: ${cell2(n)}`).join("\n"));
+  return parts.join("\n\n");
+}
+
 // src/report/text.ts
 function renderProgressLine(p) {
   const { documentsCopied, documentsTotal, bytesCopied, bytesTotal } = p.totals;
@@ -78937,7 +78975,7 @@ function buildSections(outcome, ctx) {
   const sections = [];
   const fixed = (name, text) => void sections.push({ name, levels: [text] });
   if (ctx.target === "comment") fixed("marker", commentMarker(ctx.migration));
-  fixed("title", `### ${titleIcon(outcome)} Migration \`${cell2(ctx.migration)}\` \xB7 \`${outcome.command}\``);
+  fixed("title", `### ${titleIcon(outcome)} Migration \`${cell3(ctx.migration)}\` \xB7 \`${outcome.command}\``);
   const summaryText = [outcome.summary, p?.error ? `**Error:** ${p.error}` : ""].filter(Boolean).join("\n\n");
   sections.push({ name: "summary", levels: [summaryText, clip(summaryText, 2e3)] });
   if (p) fixed("status", statusTable(p, outcome));
@@ -79000,7 +79038,7 @@ function planSection(plan2) {
   const head = `**Plan:** ${formatCount2(t.collections)} collections, ${formatCount2(t.views)} views, ${formatCount2(t.documents)} documents, ${formatBytes2(t.dataBytes)}, ${formatCount2(t.indexes)} indexes; estimated copy ${estimate}${oplog}`;
   const conflicts = plan2.entries.filter((e) => e.action === "conflict");
   const table = (limit) => {
-    const entries = [...conflicts, ...plan2.entries.filter((e) => e.action !== "conflict")].slice(0, limit).map((e) => ({ ...e, source: cell2(e.source), target: cell2(e.target) }));
+    const entries = [...conflicts, ...plan2.entries.filter((e) => e.action !== "conflict")].slice(0, limit).map((e) => ({ ...e, source: cell3(e.source), target: cell3(e.target) }));
     const more = plan2.entries.length - entries.length;
     return details(`Plan: ${formatCount2(plan2.entries.length)} namespaces`, `${renderPlanMarkdown({ ...plan2, entries })}${more > 0 ? `
 
@@ -79019,28 +79057,20 @@ ${table(10)}`, last] };
 }
 function verificationSection(v) {
   const equal = v.collections.filter((c) => c.equal).length;
-  const head = `**Verification** (${v.mode}${v.exact ? "" : ", approximate while changes flow"}): ${equal} / ${v.collections.length} collections equal, ${v.mismatches.length} mismatches`;
-  const table = (limit) => {
-    const rows = v.mismatches.slice(0, limit).map((m) => `| ${cell2(m.namespace)} | ${m.kind} | ${cell2(clip(m.detail, 300))} | ${cell2((m.ids ?? []).slice(0, 5).join(", "))} |`);
-    const more = v.mismatches.length - rows.length;
-    return ["| namespace | kind | detail | _id |", "| --- | --- | --- | --- |", ...rows].join("\n") + (more > 0 ? `
+  const head = `**Verification** (${v.mode}${v.exact ? "" : ", approximate while changes flow"}): ${formatCount2(equal)} / ${formatCount2(v.collections.length)} collections equal, ${formatCount2(v.mismatches.length)} mismatches`;
+  const cutDown = (limit) => {
+    const collections = [...v.collections.filter((c) => !c.equal), ...v.collections.filter((c) => c.equal)].slice(0, limit);
+    const mismatches = v.mismatches.slice(0, limit).map((m) => ({ ...m, detail: clip(m.detail, 300), ids: m.ids?.slice(0, 5) }));
+    const more = v.collections.length - collections.length + (v.mismatches.length - mismatches.length);
+    return `${head}
 
-\u2026 and ${formatCount2(more)} more` : "");
+${details("Verification detail", renderVerifyMarkdown({ ...v, collections, mismatches }) + (more > 0 ? `
+
+\u2026 cut to fit; the JSON report has all ${formatCount2(v.collections.length)} collections and ${formatCount2(v.mismatches.length)} mismatches` : ""), v.mismatches.length > 0)}`;
   };
-  const collections = details(
-    "Collections compared",
-    ["| source | target | source count | target count | method | equal |", "| --- | --- | --- | --- | --- | --- |", ...v.collections.map((c) => `| ${cell2(c.source)} | ${cell2(c.target)} | ${formatCount2(c.sourceCount)} | ${formatCount2(c.targetCount)} | ${c.method} | ${c.equal ? "\u2705" : "\u274C"} |`)].join("\n")
-  );
-  if (!v.mismatches.length) return { name: "verification", levels: [`${head}
-
-${collections}`, head] };
   return { name: "verification", levels: [`${head}
 
-${table(Infinity)}
-
-${collections}`, `${head}
-
-${table(50)}`, head] };
+${renderVerifyMarkdown(v)}`, cutDown(100), cutDown(10), head] };
 }
 function warningsSection(warnings) {
   const list = (limit) => warnings.slice(0, limit).map((w) => `- \u26A0\uFE0F ${clip(w, 500)}`).join("\n") + (warnings.length > limit ? `
@@ -79048,7 +79078,7 @@ function warningsSection(warnings) {
   return { name: "warnings", levels: [list(Infinity), list(10), `\u26A0\uFE0F ${warnings.length} warnings (see the job log)`] };
 }
 function collectionsSection(p) {
-  const row = (c) => `| ${cell2(c.source)} | ${c.target === c.source ? "" : cell2(c.target)} | ${c.kind} | ${formatCount2(c.documentsCopied)} / ${formatCount2(c.documentsTotal)} | ${formatBytes2(c.bytesCopied)} / ${formatBytes2(c.bytesTotal)} | ${c.done ? "\u2705" : `${percent(c.bytesTotal ? c.bytesCopied : c.documentsCopied, c.bytesTotal || c.documentsTotal)}%`} |`;
+  const row = (c) => `| ${cell3(c.source)} | ${c.target === c.source ? "" : cell3(c.target)} | ${c.kind} | ${formatCount2(c.documentsCopied)} / ${formatCount2(c.documentsTotal)} | ${formatBytes2(c.bytesCopied)} / ${formatBytes2(c.bytesTotal)} | ${c.done ? "\u2705" : `${percent(c.bytesTotal ? c.bytesCopied : c.documentsCopied, c.bytesTotal || c.documentsTotal)}%`} |`;
   const done = p.collections.filter((c) => c.done).length;
   const table = (limit) => {
     const ordered = [...p.collections.filter((c) => !c.done), ...p.collections.filter((c) => c.done)].slice(0, limit);
@@ -79062,7 +79092,7 @@ function collectionsSection(p) {
 }
 function historySection(p) {
   const table = (limit) => {
-    const rows = p.history.slice(-limit).map((h) => `| ${h.at} | \`${h.phase}\` | ${cell2(h.runner)} | ${cell2(clip(h.note ?? "", 200))} |`);
+    const rows = p.history.slice(-limit).map((h) => `| ${h.at} | \`${h.phase}\` | ${cell3(h.runner)} | ${cell3(clip(h.note ?? "", 200))} |`);
     const earlier = p.history.length - rows.length;
     return details("History", ["| at | phase | by | note |", "| --- | --- | --- | --- |", ...rows].join("\n") + (earlier > 0 ? `
 
@@ -79107,11 +79137,11 @@ ${body}
 
 </details>`;
 }
-function cell2(text) {
+function cell3(text) {
   return text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\r?\n/g, " ");
 }
 function clipCheck(c) {
-  return { ...c, message: cell2(clip(c.message, 1e3)), remedy: c.remedy === void 0 ? void 0 : cell2(clip(c.remedy, 1e3)) };
+  return { ...c, message: cell3(clip(c.message, 1e3)), remedy: c.remedy === void 0 ? void 0 : cell3(clip(c.remedy, 1e3)) };
 }
 function clip(text, max) {
   return text.length <= max ? text : `${text.slice(0, max - 1)}\u2026`;
@@ -79750,20 +79780,20 @@ CHAR_MAP[HTAB] |= OWS;
 CHAR_MAP[SP] |= OWS;
 CHAR_MAP[SEMI] |= SEMI_FLAG;
 CHAR_MAP[COMMA] |= COMMA_FLAG;
-for (let code = 128; code <= 255; code++) {
-  CHAR_MAP[code] |= LOWER_CASE;
+for (let code2 = 128; code2 <= 255; code2++) {
+  CHAR_MAP[code2] |= LOWER_CASE;
 }
 for (const char of "!#$%&'*+-.^_`|~") {
   CHAR_MAP[char.charCodeAt(0)] |= TOKEN_FLAG;
 }
-for (let code = 48; code <= 57; code++) {
-  CHAR_MAP[code] |= TOKEN_FLAG;
+for (let code2 = 48; code2 <= 57; code2++) {
+  CHAR_MAP[code2] |= TOKEN_FLAG;
 }
-for (let code = 65; code <= 90; code++) {
-  CHAR_MAP[code] |= LOWER_CASE | TOKEN_FLAG;
+for (let code2 = 65; code2 <= 90; code2++) {
+  CHAR_MAP[code2] |= LOWER_CASE | TOKEN_FLAG;
 }
-for (let code = 97; code <= 122; code++) {
-  CHAR_MAP[code] |= TOKEN_FLAG;
+for (let code2 = 97; code2 <= 122; code2++) {
+  CHAR_MAP[code2] |= TOKEN_FLAG;
 }
 var NullObject = /* @__PURE__ */ (() => {
   const C = function() {
@@ -79783,8 +79813,8 @@ function parse2(header, options) {
   let whitespace = -1;
   let stop = options?.parameters === false ? COMMA_FLAG : 0;
   while (index < len) {
-    const code = header.charCodeAt(index);
-    const flags = CHAR_MAP[code];
+    const code2 = header.charCodeAt(index);
+    const flags = CHAR_MAP[code2];
     if ((flags & stopFlags) !== 0) {
       stop |= flags & COMMA_FLAG;
       break;
@@ -79795,7 +79825,7 @@ function parse2(header, options) {
     } else {
       whitespace = -1;
     }
-    typeFlags |= code & NON_ASCII | flags;
+    typeFlags |= code2 & NON_ASCII | flags;
     index++;
   }
   const valueEnd = whitespace === -1 ? index : whitespace;
@@ -79817,14 +79847,14 @@ function parseParameters(header, type, index, len, stopFlags) {
     let keyFlags = 0;
     let keyWhitespace = -1;
     while (index < len) {
-      const code = header.charCodeAt(index);
-      const flags = CHAR_MAP[code];
+      const code2 = header.charCodeAt(index);
+      const flags = CHAR_MAP[code2];
       if ((flags & stopFlags) !== 0) {
         if ((flags & COMMA_FLAG) !== 0)
           break parameter;
         continue parameter;
       }
-      if (code === EQ) {
+      if (code2 === EQ) {
         const keyEnd = keyWhitespace === -1 ? index : keyWhitespace;
         const value = header.slice(keyStart, keyEnd);
         const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
@@ -79836,16 +79866,16 @@ function parseParameters(header, type, index, len, stopFlags) {
           const quotedStart = ++index;
           let escaped = false;
           while (index < len) {
-            const code2 = header.charCodeAt(index);
-            if (code2 === DQUOTE) {
+            const code3 = header.charCodeAt(index);
+            if (code3 === DQUOTE) {
               if (parameters[key] === void 0) {
                 parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
               }
               index++;
               let stop2 = 0;
               while (index < len) {
-                const code3 = header.charCodeAt(index);
-                const flags2 = CHAR_MAP[code3];
+                const code4 = header.charCodeAt(index);
+                const flags2 = CHAR_MAP[code4];
                 if ((flags2 & stopFlags) !== 0) {
                   stop2 = flags2 & COMMA_FLAG;
                   break;
@@ -79856,7 +79886,7 @@ function parseParameters(header, type, index, len, stopFlags) {
                 break parameter;
               continue parameter;
             }
-            if (code2 === BSLASH && index + 1 < len) {
+            if (code3 === BSLASH && index + 1 < len) {
               escaped = true;
               index += 2;
               continue;
@@ -79869,8 +79899,8 @@ function parseParameters(header, type, index, len, stopFlags) {
         let stop = 0;
         let valueWhitespace = -1;
         while (index < len) {
-          const code2 = header.charCodeAt(index);
-          const flags2 = CHAR_MAP[code2];
+          const code3 = header.charCodeAt(index);
+          const flags2 = CHAR_MAP[code3];
           if ((flags2 & stopFlags) !== 0) {
             stop = flags2 & COMMA_FLAG;
             break;
@@ -79897,7 +79927,7 @@ function parseParameters(header, type, index, len, stopFlags) {
       } else {
         keyWhitespace = -1;
       }
-      keyFlags |= code & NON_ASCII | flags;
+      keyFlags |= code2 & NON_ASCII | flags;
       index++;
     }
   }
@@ -83712,9 +83742,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addCodeBlock(code, lang) {
+  addCodeBlock(code2, lang) {
     const attrs = Object.assign({}, lang && { lang });
-    const element = this.wrap("pre", this.wrap("code", code), attrs);
+    const element = this.wrap("pre", this.wrap("code", code2), attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -83740,11 +83770,11 @@ var Summary = class {
    */
   addTable(rows) {
     const tableBody = rows.map((row) => {
-      const cells = row.map((cell3) => {
-        if (typeof cell3 === "string") {
-          return this.wrap("td", cell3);
+      const cells = row.map((cell4) => {
+        if (typeof cell4 === "string") {
+          return this.wrap("td", cell4);
         }
-        const { header, data, colspan, rowspan } = cell3;
+        const { header, data, colspan, rowspan } = cell4;
         const tag = header ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
@@ -83972,8 +84002,8 @@ function bad(input, problem, expected) {
 var coreIO = {
   info: (message) => info(scrub(message)),
   debug: (message) => debug(scrub(message)),
-  warning: (message, where) => warning(scrub(message), where),
-  error: (message, where) => error(scrub(message), where),
+  warning: (message, where2) => warning(scrub(message), where2),
+  error: (message, where2) => error(scrub(message), where2),
   setOutput: (name, value) => setOutput(name, scrub(value)),
   setSecret: (secret) => setSecret(secret),
   appendSummary: async (markdown) => {

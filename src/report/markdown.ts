@@ -1,5 +1,6 @@
 import { renderLagChart } from './chart.js';
 import { renderChecksMarkdown, renderPlanMarkdown } from './checks-render.js';
+import { renderVerifyMarkdown } from './verify-render.js';
 import type { CheckResult, CommandOutcome, Plan, Progress, VerifyReport } from './model.js';
 import { formatBytes, formatCount, formatSeconds, percent } from './text.js';
 
@@ -177,18 +178,15 @@ function planSection(plan: Plan): Section {
 
 function verificationSection(v: VerifyReport): Section {
   const equal = v.collections.filter((c) => c.equal).length;
-  const head = `**Verification** (${v.mode}${v.exact ? '' : ', approximate while changes flow'}): ${equal} / ${v.collections.length} collections equal, ${v.mismatches.length} mismatches`;
-  const table = (limit: number): string => {
-    const rows = v.mismatches.slice(0, limit).map((m) => `| ${cell(m.namespace)} | ${m.kind} | ${cell(clip(m.detail, 300))} | ${cell((m.ids ?? []).slice(0, 5).join(', '))} |`);
-    const more = v.mismatches.length - rows.length;
-    return ['| namespace | kind | detail | _id |', '| --- | --- | --- | --- |', ...rows].join('\n') + (more > 0 ? `\n\n… and ${formatCount(more)} more` : '');
+  const head = `**Verification** (${v.mode}${v.exact ? '' : ', approximate while changes flow'}): ${formatCount(equal)} / ${formatCount(v.collections.length)} collections equal, ${formatCount(v.mismatches.length)} mismatches`;
+  // Cut-down levels keep the differing collections and the first mismatches: what needs a decision.
+  const cutDown = (limit: number): string => {
+    const collections = [...v.collections.filter((c) => !c.equal), ...v.collections.filter((c) => c.equal)].slice(0, limit);
+    const mismatches = v.mismatches.slice(0, limit).map((m) => ({ ...m, detail: clip(m.detail, 300), ids: m.ids?.slice(0, 5) }));
+    const more = v.collections.length - collections.length + (v.mismatches.length - mismatches.length);
+    return `${head}\n\n${details('Verification detail', renderVerifyMarkdown({ ...v, collections, mismatches }) + (more > 0 ? `\n\n… cut to fit; the JSON report has all ${formatCount(v.collections.length)} collections and ${formatCount(v.mismatches.length)} mismatches` : ''), v.mismatches.length > 0)}`;
   };
-  const collections = details(
-    'Collections compared',
-    ['| source | target | source count | target count | method | equal |', '| --- | --- | --- | --- | --- | --- |', ...v.collections.map((c) => `| ${cell(c.source)} | ${cell(c.target)} | ${formatCount(c.sourceCount)} | ${formatCount(c.targetCount)} | ${c.method} | ${c.equal ? '✅' : '❌'} |`)].join('\n'),
-  );
-  if (!v.mismatches.length) return { name: 'verification', levels: [`${head}\n\n${collections}`, head] };
-  return { name: 'verification', levels: [`${head}\n\n${table(Infinity)}\n\n${collections}`, `${head}\n\n${table(50)}`, head] };
+  return { name: 'verification', levels: [`${head}\n\n${renderVerifyMarkdown(v)}`, cutDown(100), cutDown(10), head] };
 }
 
 function warningsSection(warnings: string[]): Section {

@@ -1,5 +1,6 @@
 import { renderChecksText, renderPlanText } from './checks-render.js';
-import type { CollectionProgress, CommandOutcome, Progress, VerifyReport } from './model.js';
+import type { CollectionProgress, CommandOutcome, Progress } from './model.js';
+import { renderVerifyText } from './verify-render.js';
 
 /**
  * Terminal renderers: the text of an outcome, one live progress line, and a block of per-collection bars.
@@ -13,7 +14,7 @@ export function renderText(outcome: CommandOutcome): string {
   if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
   if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
   if (outcome.progress) lines.push(...renderStatusText(outcome.progress));
-  if (outcome.verification) lines.push(...renderVerificationText(outcome.verification));
+  if (outcome.verification) lines.push(...renderVerifyText(outcome.verification));
   lines.push(outcome.summary);
   if (outcome.progress?.error) lines.push(`error: ${outcome.progress.error}`);
   if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
@@ -76,13 +77,6 @@ function renderStatusText(p: Progress): string[] {
   if (p.sourceWriteBlocked) lines.push('the source is write-blocked by this migration');
   if (p.downtimeSeconds !== undefined) lines.push(`write downtime: ${formatSeconds(p.downtimeSeconds)}`);
   for (const w of p.warnings) lines.push(`warning: ${w}`);
-  return lines;
-}
-
-function renderVerificationText(v: VerifyReport): string[] {
-  const equal = v.collections.filter((c) => c.equal).length;
-  const lines = [`verify (${v.mode}${v.exact ? '' : ', approximate while changes flow'}): ${equal}/${v.collections.length} collections equal`];
-  for (const m of v.mismatches) lines.push(`  ${m.namespace}: ${m.kind}: ${m.detail}${m.ids?.length ? ` (_id ${m.ids.slice(0, 5).join(', ')}${m.ids.length > 5 ? ', …' : ''})` : ''}`);
   return lines;
 }
 

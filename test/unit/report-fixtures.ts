@@ -57,6 +57,13 @@ export function hugeOutcome(): CommandOutcome {
     command: 'sync',
     exitCode: 0,
     summary: 'sync slice saved its position; another slice is needed',
+    verification: {
+      mode: 'hash',
+      exact: false,
+      collections: collections.map((c, i) => ({ source: c.source, target: c.target, sourceCount: c.documentsTotal, targetCount: c.documentsCopied, method: 'count+dbHash', equal: i % 3 !== 0 })),
+      mismatches: Array.from({ length: 10_000 }, (_, i) => ({ namespace: `db${i % 50}.collection_with_a_long_name_${i * 3}`, kind: 'content' as const, detail: `hash differs ${'z'.repeat(400)}`, ids: Array.from({ length: 20 }, (_, j) => `ObjectId("${String(i * 20 + j).padStart(24, '0')}")`) })),
+      notes: ['unique indexes are still relaxed for the sync'],
+    },
     continue: true,
     checks: Array.from({ length: 5_000 }, (_, i) => ({ id: `check.${i}`, title: 'A check', status: i % 7 ? ('pass' as const) : ('fail' as const), message: `facts found ${'x'.repeat(200)} ${i}`, remedy: i % 7 ? undefined : `do this ${'y'.repeat(200)}` })),
     plan: {

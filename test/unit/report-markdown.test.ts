@@ -35,7 +35,7 @@ describe('renderMarkdown', () => {
     const comment = renderMarkdown(outcome, ctx);
     expect(comment.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
     expect(comment.startsWith(commentMarker('orders-to-atlas'))).toBe(true);
-    for (const kept of ['| phase |', '| copied |', '| lag |', '| ready for cutover |', '**Next:**', '**Checks:**', '**Plan:**', 'xychart-beta']) expect(comment).toContain(kept);
+    for (const kept of ['| phase |', '| copied |', '| lag |', '| ready for cutover |', '**Next:**', '**Checks:**', '**Plan:**', '**Verification**', 'xychart-beta']) expect(comment).toContain(kept);
     // The conflicting namespace, last in the plan, is what a reviewer must see: it survives the cut.
     expect(comment).toContain('collection_with_a_long_name_29999');
 

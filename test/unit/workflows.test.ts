@@ -8,7 +8,7 @@ import { OUTPUT_NAMES } from '../../src/action/outputs.js';
 
 /** The example workflows parse, and use only what action.yml declares; action.yml matches the code. */
 interface ActionYml {
-  inputs: Record<string, { required?: boolean; default?: string }>;
+  inputs: Record<string, { description?: string; required?: boolean; default?: string }>;
   outputs: Record<string, unknown>;
   runs: { using: string; main: string };
 }
