@@ -1,9 +1,8 @@
 import { MongoClient } from 'mongodb';
 import type { Config } from '../config/types.js';
 import { NamespaceFilter } from '../engine/namespaces.js';
-import { classifyConnectError, connectError, type Side } from '../mongo/connect.js';
+import { classifyConnectError, clientOptions, connectError, type Side } from '../mongo/connect.js';
 import { registerUriSecrets, scrub } from '../redact.js';
-import { VERSION } from '../version.js';
 import { Facts } from './facts.js';
 import type { CheckContext, SideConnection } from './types.js';
 
@@ -42,11 +41,7 @@ async function reach(uri: string, side: Side, timeoutMs: number): Promise<SideCo
   const started = Date.now();
   let client: MongoClient | undefined;
   try {
-    client = new MongoClient(uri, {
-      appName: `mongo-live-migrate/${VERSION}`,
-      serverSelectionTimeoutMS: timeoutMs,
-      connectTimeoutMS: timeoutMs,
-    });
+    client = new MongoClient(uri, clientOptions(uri, timeoutMs));
     await client.connect();
     await client.db('admin').command({ ping: 1 });
     return { side, uri, client, connectFailure: null, connectMs: Date.now() - started };

@@ -85,7 +85,7 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
       const plan = planned.get(`${collection.db}.${collection.coll}`)!;
       if (plan.created) continue;
       await assertNoConflict(run, collection);
-      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination);
+      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination, store);
       await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].created': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
     }
     partitions = await store.partitionsOf();

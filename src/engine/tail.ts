@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import type { Document, Timestamp } from 'mongodb';
 import { Applier } from './apply/applier.js';
 import { historyLostError, isRelevant, openChangeStream, type Position } from './capture/change-stream.js';
 import type { MigrationRun } from './run.js';
@@ -9,7 +9,7 @@ export interface TailOptions {
   /** Stop once the stream is drained or the lag is at most this many seconds (end of sync's catch-up). */
   untilLagAtMost?: number;
   /** Stop once applied past this source operation time (cutover drain). */
-  until?: import('mongodb').Timestamp;
+  until?: Timestamp;
   /** Called after each batch with the current lag. */
   onBatch?: (lagSeconds: number) => void;
 }
@@ -48,7 +48,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       const batch: Document[] = [];
       let drained = false;
       let lastWall: Date | undefined;
-      let lastTime: import('mongodb').Timestamp | undefined;
+      let lastTime: Timestamp | undefined;
       while (batch.length < run.config.tail.batchSize) {
         const event = await stream.tryNext();
         if (!event) {
@@ -56,7 +56,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
           break;
         }
         if (event.wallTime instanceof Date) lastWall = event.wallTime;
-        lastTime = event.clusterTime as import('mongodb').Timestamp;
+        lastTime = event.clusterTime as Timestamp;
         if (isRelevant(event, run.filter)) batch.push(event);
       }
       if (batch.length) {

@@ -17,14 +17,12 @@ export interface ConnectOptions {
 /** Opens a client and proves the connection with a ping; failures become OperationErrors with a remedy. */
 export async function connectCluster(uri: string, side: Side, options: ConnectOptions = {}): Promise<MongoClient> {
   registerUriSecrets(uri);
-  const client = new MongoClient(uri, {
-    appName: `mongo-live-migrate/${VERSION}`,
-    serverSelectionTimeoutMS: options.timeoutMs ?? 15_000,
-    connectTimeoutMS: options.timeoutMs ?? 15_000,
-    retryWrites: true,
-    retryReads: true,
-    ...options.extra,
-  });
+  let client: MongoClient;
+  try {
+    client = new MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15_000, options.extra));
+  } catch (error) {
+    throw connectError(error, side, uri); // a malformed connection string
+  }
   try {
     await client.connect();
     await client.db('admin').command({ ping: 1 });
@@ -33,6 +31,21 @@ export async function connectCluster(uri: string, side: Side, options: ConnectOp
     await client.close().catch(() => undefined);
     throw connectError(error, side, uri);
   }
+}
+
+/**
+ * Our defaults, except where the connection string says otherwise: a user's explicit
+ * serverSelectionTimeoutMS / connectTimeoutMS / appName wins (options passed here would override the URI's).
+ */
+export function clientOptions(uri: string, timeoutMs: number, extra: MongoClientOptions = {}): MongoClientOptions {
+  const query = (uri.split('?')[1] ?? '').toLowerCase();
+  const has = (name: string): boolean => new RegExp(`(^|&)${name.toLowerCase()}=`).test(query);
+  return {
+    ...(has('appName') ? {} : { appName: `mongo-live-migrate/${VERSION}` }),
+    ...(has('serverSelectionTimeoutMS') ? {} : { serverSelectionTimeoutMS: timeoutMs }),
+    ...(has('connectTimeoutMS') ? {} : { connectTimeoutMS: timeoutMs }),
+    ...extra,
+  };
 }
 
 export function classifyConnectError(error: unknown): ConnectFailure {

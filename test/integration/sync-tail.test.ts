@@ -35,9 +35,9 @@ describe('sync then tail under concurrent writes', () => {
     await sdb.collection('orders').insertMany(mixed);
     await sdb.collection('orders').createIndexes([{ key: { sku: 1 }, unique: true, sparse: true, name: 'sku_unique' }, { key: { createdAt: 1 }, expireAfterSeconds: 3600, name: 'ttl' }, { key: { a: 1, b: -1 }, name: 'a_b' }]);
     await sdb.collection('events').insertMany(Array.from({ length: 200 }, (_, i) => ({ seq: i, pad: 'e'.repeat(100) })));
-    await sdb.collection('clustered').insertMany(Array.from({ length: 100 }, (_, i) => ({ _id: i, v: `c${i}` })));
+    await sdb.collection<Document>('clustered').insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: i, v: `c${i}` })));
     await sdb.collection('strict').insertMany([{ x: 1 }, { y: 'violates the validator' }], { bypassDocumentValidation: true });
-    await sdb.collection('moved').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i })));
+    await sdb.collection<Document>('moved').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: i })));
     await sdb.createCollection('big_orders', { viewOn: 'orders', pipeline: [{ $match: { b: { $gt: 100 } } }] });
   });
 

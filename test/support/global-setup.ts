@@ -2,6 +2,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { MongoClient } from 'mongodb';
+import { StateStore } from '../../src/engine/state/store.js';
 import { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { describeNoMongo, pickMode } from './cluster-sources.js';
 
@@ -52,6 +54,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     started.push(...sets);
     const [src, dst, rs3] = sets as [LocalReplicaSet, LocalReplicaSet, LocalReplicaSet];
     clusters = { mode, sourceUri: src.uri, destinationUri: dst.uri, rs3Uri: rs3.uri, mongod, baseDir };
+    await prepareStateDatabase(dst.uri);
   } else {
     clusters = await startContainers(baseDir, stops);
   }
@@ -62,6 +65,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await Promise.all([...started.map((s) => s.stop()), ...stops.map((stop) => stop())]);
     rmSync(baseDir, { recursive: true, force: true });
   };
+}
+
+/**
+ * Test files run in parallel against the shared destination and each would create the state collections
+ * on first use: create them once here, since concurrent creation of one namespace crashes mongod under Wine.
+ */
+async function prepareStateDatabase(uri: string): Promise<void> {
+  const client = new MongoClient(uri);
+  try {
+    await new StateStore(client, 'global-setup').ensureSchema();
+  } finally {
+    await client.close();
+  }
 }
 
 /** Third choice: the official image through testcontainers, where a container runtime exists. */

@@ -1,9 +1,9 @@
-import type { ChangeStream, Document, MongoClient } from 'mongodb';
+import type { ChangeStream, Document, MongoClient, Timestamp } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { SYSTEM_DBS, type NamespaceFilter } from '../namespaces.js';
 import { EXACT_TYPES } from '../copy/copy-partition.js';
 
-export type Position = { resumeAfter: Document } | { startAtOperationTime: import('mongodb').Timestamp } | { now: true };
+export type Position = { resumeAfter: Document } | { startAtOperationTime: Timestamp } | { now: true };
 
 /** Server error code when a resume point is no longer in the oplog. */
 const HISTORY_LOST = [286, 280];

@@ -9,7 +9,10 @@ const NOT_CREATE_OPTIONS = new Set(['uuid']);
 export const RELAXED_TTL_SECONDS = 2147483647;
 
 /** Creates the destination collection or view with the source's options (idempotent). */
-export async function createTarget(destination: MongoClient, collection: SourceCollection, filter: NamespaceFilter, dropExisting: boolean): Promise<void> {
+/** Name under which a clustered collection's own TTL is recorded among the relaxations. */
+export const COLLECTION_TTL = '(collection expireAfterSeconds)';
+
+export async function createTarget(destination: MongoClient, collection: SourceCollection, filter: NamespaceFilter, dropExisting: boolean, store: StateStore): Promise<void> {
   const db = destination.db(collection.target.db);
   const existing = await db.listCollections({ name: collection.target.coll }).toArray();
   if (existing.length && dropExisting) {
@@ -19,6 +22,16 @@ export async function createTarget(destination: MongoClient, collection: SourceC
   }
   const options: Document = {};
   for (const [key, value] of Object.entries(collection.options)) if (!NOT_CREATE_OPTIONS.has(key)) options[key] = value;
+  if (collection.kind === 'clustered' && typeof options.expireAfterSeconds === 'number') {
+    // A clustered collection's own TTL would delete on the destination what the source still holds.
+    const target = `${collection.target.db}.${collection.target.coll}`;
+    await store.relaxedIndexes.updateOne(
+      { _id: { m: store.name, target, name: COLLECTION_TTL } },
+      { $setOnInsert: { migration: store.name, target, name: COLLECTION_TTL, original: { expireAfterSeconds: options.expireAfterSeconds }, restored: false } },
+      { upsert: true, writeConcern: { w: 'majority' } },
+    );
+    options.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  }
   if (collection.kind === 'view') {
     // A view reads its source by name: follow the source collection's rename within the same database.
     const viewOn = options.viewOn as string;
