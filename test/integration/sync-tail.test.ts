@@ -59,7 +59,7 @@ describe('sync then tail under concurrent writes', () => {
 
     // DDL while tailing: a new collection with an index, a dropped index, a collMod, a rename within scope.
     await source.db(db).createCollection('born_later');
-    await source.db(db).collection('born_later').insertMany([{ _id: 1, k: 'a' }, { _id: 2, k: 'b' }]);
+    await source.db(db).collection<Document>('born_later').insertMany([{ _id: 1, k: 'a' }, { _id: 2, k: 'b' }] as Document[]);
     await source.db(db).collection('born_later').createIndex({ k: 1 }, { name: 'k_1' });
     await source.db(db).collection('orders').dropIndex('a_b');
     await source.db(db).command({ collMod: 'strict', validationLevel: 'moderate' });
@@ -83,11 +83,11 @@ describe('sync then tail under concurrent writes', () => {
     expect(await rawHash(destination, renamedDb, 'landed')).toEqual(await rawHash(source, db, 'moved'));
     expect(await indexKeys(destination, db, 'orders')).toEqual(await indexKeys(source, db, 'orders'));
     expect(await indexKeys(destination, db, 'born_later')).toEqual(await indexKeys(source, db, 'born_later'));
-    const [dstStrict] = await destination.db(db).listCollections({ name: 'strict' }).toArray();
+    const [dstStrict] = (await destination.db(db).listCollections({ name: 'strict' }).toArray()) as Document[];
     expect(dstStrict?.options).toMatchObject({ validationLevel: 'moderate', collation: { locale: 'fr', strength: 2 } });
     const [dstView] = await destination.db(db).listCollections({ name: 'big_orders' }).toArray();
     expect(dstView).toMatchObject({ type: 'view', options: { viewOn: 'orders' } });
-    const [capped] = await destination.db(db).listCollections({ name: 'events' }).toArray();
+    const [capped] = (await destination.db(db).listCollections({ name: 'events' }).toArray()) as Document[];
     expect(capped?.options).toMatchObject({ capped: true });
     // Types survive exactly (dbHash above proves it too): an integral double stays a double.
     const every = await destination.db(db).collection('orders').findOne({ _id: 'str-id' } as Document, { promoteValues: false });
