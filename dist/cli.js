@@ -34463,11 +34463,11 @@ var require_mongo_logger = __commonJS({
        * @param clientOptions - options set for the logger in the MongoClient options
        * @returns a MongoLoggerOptions object to be used when instantiating a new MongoLogger
        */
-      static resolveOptions(envOptions, clientOptions) {
-        const resolvedLogPath = resolveLogPath(envOptions, clientOptions);
+      static resolveOptions(envOptions, clientOptions2) {
+        const resolvedLogPath = resolveLogPath(envOptions, clientOptions2);
         const combinedOptions = {
           ...envOptions,
-          ...clientOptions,
+          ...clientOptions2,
           mongodbLogPath: resolvedLogPath.mongodbLogPath,
           mongodbLogPathIsStdErr: resolvedLogPath.mongodbLogPathIsStdErr
         };
@@ -34879,7 +34879,7 @@ var require_sessions = __commonJS({
        * @param options - Optional settings
        * @param clientOptions - Optional settings provided when creating a MongoClient
        */
-      constructor(client, sessionPool, options, clientOptions) {
+      constructor(client, sessionPool, options, clientOptions2) {
         super();
         this.timeoutContext = null;
         this.on("error", utils_1.noop);
@@ -34897,7 +34897,7 @@ var require_sessions = __commonJS({
         this.client = client;
         this.sessionPool = sessionPool;
         this.hasEnded = false;
-        this.clientOptions = clientOptions;
+        this.clientOptions = clientOptions2;
         this.explicit = !!options.explicit;
         this._serverSession = this.explicit ? this.sessionPool.acquire() : null;
         this.txnNumberIncrement = 0;
@@ -45597,16 +45597,16 @@ var require_auto_encrypter = __commonJS({
         }
         if (!this._bypassMongocryptdAndCryptShared && !this.cryptSharedLibVersionInfo) {
           this._mongocryptdManager = new mongocryptd_manager_1.MongocryptdManager(options.extraOptions);
-          const clientOptions = {
+          const clientOptions2 = {
             serverSelectionTimeoutMS: 1e4
           };
           if ((options.extraOptions == null || typeof options.extraOptions.mongocryptdURI !== "string") && !net.getDefaultAutoSelectFamily) {
-            clientOptions.family = 4;
+            clientOptions2.family = 4;
           }
           if (net.getDefaultAutoSelectFamily) {
-            Object.assign(clientOptions, (0, client_encryption_1.autoSelectSocketOptions)(this._client.s?.options ?? {}));
+            Object.assign(clientOptions2, (0, client_encryption_1.autoSelectSocketOptions)(this._client.s?.options ?? {}));
           }
-          this._mongocryptdClient = new mongo_client_1.MongoClient(this._mongocryptdManager.uri, clientOptions);
+          this._mongocryptdClient = new mongo_client_1.MongoClient(this._mongocryptdManager.uri, clientOptions2);
         }
       }
       /**
@@ -56059,14 +56059,12 @@ var NamespaceFilter = class {
 var import_mongodb = __toESM(require_lib3(), 1);
 async function connectCluster(uri, side, options = {}) {
   registerUriSecrets(uri);
-  const client = new import_mongodb.MongoClient(uri, {
-    appName: `mongo-live-migrate/${VERSION}`,
-    serverSelectionTimeoutMS: options.timeoutMs ?? 15e3,
-    connectTimeoutMS: options.timeoutMs ?? 15e3,
-    retryWrites: true,
-    retryReads: true,
-    ...options.extra
-  });
+  let client;
+  try {
+    client = new import_mongodb.MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15e3, options.extra));
+  } catch (error) {
+    throw connectError(error, side, uri);
+  }
   try {
     await client.connect();
     await client.db("admin").command({ ping: 1 });
@@ -56075,6 +56073,16 @@ async function connectCluster(uri, side, options = {}) {
     await client.close().catch(() => void 0);
     throw connectError(error, side, uri);
   }
+}
+function clientOptions(uri, timeoutMs, extra = {}) {
+  const query = (uri.split("?")[1] ?? "").toLowerCase();
+  const has = (name) => new RegExp(`(^|&)${name.toLowerCase()}=`).test(query);
+  return {
+    ...has("appName") ? {} : { appName: `mongo-live-migrate/${VERSION}` },
+    ...has("serverSelectionTimeoutMS") ? {} : { serverSelectionTimeoutMS: timeoutMs },
+    ...has("connectTimeoutMS") ? {} : { connectTimeoutMS: timeoutMs },
+    ...extra
+  };
 }
 function classifyConnectError(error) {
   const text = describeChain(error);
@@ -56293,11 +56301,7 @@ async function reach(uri, side, timeoutMs) {
   const started = Date.now();
   let client;
   try {
-    client = new import_mongodb2.MongoClient(uri, {
-      appName: `mongo-live-migrate/${VERSION}`,
-      serverSelectionTimeoutMS: timeoutMs,
-      connectTimeoutMS: timeoutMs
-    });
+    client = new import_mongodb2.MongoClient(uri, clientOptions(uri, timeoutMs));
     await client.connect();
     await client.db("admin").command({ ping: 1 });
     return { side, uri, client, connectFailure: null, connectMs: Date.now() - started };
@@ -57607,7 +57611,8 @@ function onlyDuplicates(error) {
 // src/engine/copy/create-target.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid"]);
 var RELAXED_TTL_SECONDS = 2147483647;
-async function createTarget(destination, collection, filter, dropExisting) {
+var COLLECTION_TTL = "(collection expireAfterSeconds)";
+async function createTarget(destination, collection, filter, dropExisting, store) {
   const db = destination.db(collection.target.db);
   const existing = await db.listCollections({ name: collection.target.coll }).toArray();
   if (existing.length && dropExisting) {
@@ -57617,6 +57622,15 @@ async function createTarget(destination, collection, filter, dropExisting) {
   }
   const options = {};
   for (const [key, value] of Object.entries(collection.options)) if (!NOT_CREATE_OPTIONS.has(key)) options[key] = value;
+  if (collection.kind === "clustered" && typeof options.expireAfterSeconds === "number") {
+    const target = `${collection.target.db}.${collection.target.coll}`;
+    await store.relaxedIndexes.updateOne(
+      { _id: { m: store.name, target, name: COLLECTION_TTL } },
+      { $setOnInsert: { migration: store.name, target, name: COLLECTION_TTL, original: { expireAfterSeconds: options.expireAfterSeconds }, restored: false } },
+      { upsert: true, writeConcern: { w: "majority" } }
+    );
+    options.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  }
   if (collection.kind === "view") {
     const viewOn = options.viewOn;
     const mapped = filter.includes(collection.db, viewOn) ? filter.target(collection.db, viewOn) : { db: collection.target.db, coll: viewOn };
@@ -58180,7 +58194,7 @@ async function copyPhase(run) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run, collection);
-      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination);
+      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination, store);
       await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();

@@ -11569,11 +11569,11 @@ var require_mongo_logger = __commonJS({
        * @param clientOptions - options set for the logger in the MongoClient options
        * @returns a MongoLoggerOptions object to be used when instantiating a new MongoLogger
        */
-      static resolveOptions(envOptions, clientOptions) {
-        const resolvedLogPath = resolveLogPath(envOptions, clientOptions);
+      static resolveOptions(envOptions, clientOptions2) {
+        const resolvedLogPath = resolveLogPath(envOptions, clientOptions2);
         const combinedOptions = {
           ...envOptions,
-          ...clientOptions,
+          ...clientOptions2,
           mongodbLogPath: resolvedLogPath.mongodbLogPath,
           mongodbLogPathIsStdErr: resolvedLogPath.mongodbLogPathIsStdErr
         };
@@ -11985,7 +11985,7 @@ var require_sessions = __commonJS({
        * @param options - Optional settings
        * @param clientOptions - Optional settings provided when creating a MongoClient
        */
-      constructor(client, sessionPool, options, clientOptions) {
+      constructor(client, sessionPool, options, clientOptions2) {
         super();
         this.timeoutContext = null;
         this.on("error", utils_1.noop);
@@ -12003,7 +12003,7 @@ var require_sessions = __commonJS({
         this.client = client;
         this.sessionPool = sessionPool;
         this.hasEnded = false;
-        this.clientOptions = clientOptions;
+        this.clientOptions = clientOptions2;
         this.explicit = !!options.explicit;
         this._serverSession = this.explicit ? this.sessionPool.acquire() : null;
         this.txnNumberIncrement = 0;
@@ -22703,16 +22703,16 @@ var require_auto_encrypter = __commonJS({
         }
         if (!this._bypassMongocryptdAndCryptShared && !this.cryptSharedLibVersionInfo) {
           this._mongocryptdManager = new mongocryptd_manager_1.MongocryptdManager(options.extraOptions);
-          const clientOptions = {
+          const clientOptions2 = {
             serverSelectionTimeoutMS: 1e4
           };
           if ((options.extraOptions == null || typeof options.extraOptions.mongocryptdURI !== "string") && !net.getDefaultAutoSelectFamily) {
-            clientOptions.family = 4;
+            clientOptions2.family = 4;
           }
           if (net.getDefaultAutoSelectFamily) {
-            Object.assign(clientOptions, (0, client_encryption_1.autoSelectSocketOptions)(this._client.s?.options ?? {}));
+            Object.assign(clientOptions2, (0, client_encryption_1.autoSelectSocketOptions)(this._client.s?.options ?? {}));
           }
-          this._mongocryptdClient = new mongo_client_1.MongoClient(this._mongocryptdManager.uri, clientOptions);
+          this._mongocryptdClient = new mongo_client_1.MongoClient(this._mongocryptdManager.uri, clientOptions2);
         }
       }
       /**
@@ -75456,14 +75456,12 @@ var VERSION = package_default.version;
 // src/mongo/connect.ts
 async function connectCluster(uri, side, options = {}) {
   registerUriSecrets(uri);
-  const client = new import_mongodb.MongoClient(uri, {
-    appName: `mongo-live-migrate/${VERSION}`,
-    serverSelectionTimeoutMS: options.timeoutMs ?? 15e3,
-    connectTimeoutMS: options.timeoutMs ?? 15e3,
-    retryWrites: true,
-    retryReads: true,
-    ...options.extra
-  });
+  let client;
+  try {
+    client = new import_mongodb.MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15e3, options.extra));
+  } catch (error2) {
+    throw connectError(error2, side, uri);
+  }
   try {
     await client.connect();
     await client.db("admin").command({ ping: 1 });
@@ -75472,6 +75470,16 @@ async function connectCluster(uri, side, options = {}) {
     await client.close().catch(() => void 0);
     throw connectError(error2, side, uri);
   }
+}
+function clientOptions(uri, timeoutMs, extra = {}) {
+  const query = (uri.split("?")[1] ?? "").toLowerCase();
+  const has = (name) => new RegExp(`(^|&)${name.toLowerCase()}=`).test(query);
+  return {
+    ...has("appName") ? {} : { appName: `mongo-live-migrate/${VERSION}` },
+    ...has("serverSelectionTimeoutMS") ? {} : { serverSelectionTimeoutMS: timeoutMs },
+    ...has("connectTimeoutMS") ? {} : { connectTimeoutMS: timeoutMs },
+    ...extra
+  };
 }
 function classifyConnectError(error2) {
   const text = describeChain(error2);
@@ -75690,11 +75698,7 @@ async function reach(uri, side, timeoutMs) {
   const started = Date.now();
   let client;
   try {
-    client = new import_mongodb2.MongoClient(uri, {
-      appName: `mongo-live-migrate/${VERSION}`,
-      serverSelectionTimeoutMS: timeoutMs,
-      connectTimeoutMS: timeoutMs
-    });
+    client = new import_mongodb2.MongoClient(uri, clientOptions(uri, timeoutMs));
     await client.connect();
     await client.db("admin").command({ ping: 1 });
     return { side, uri, client, connectFailure: null, connectMs: Date.now() - started };
@@ -76996,7 +77000,8 @@ function onlyDuplicates(error2) {
 // src/engine/copy/create-target.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid"]);
 var RELAXED_TTL_SECONDS = 2147483647;
-async function createTarget(destination, collection, filter, dropExisting) {
+var COLLECTION_TTL = "(collection expireAfterSeconds)";
+async function createTarget(destination, collection, filter, dropExisting, store) {
   const db = destination.db(collection.target.db);
   const existing = await db.listCollections({ name: collection.target.coll }).toArray();
   if (existing.length && dropExisting) {
@@ -77006,6 +77011,15 @@ async function createTarget(destination, collection, filter, dropExisting) {
   }
   const options = {};
   for (const [key, value] of Object.entries(collection.options)) if (!NOT_CREATE_OPTIONS.has(key)) options[key] = value;
+  if (collection.kind === "clustered" && typeof options.expireAfterSeconds === "number") {
+    const target = `${collection.target.db}.${collection.target.coll}`;
+    await store.relaxedIndexes.updateOne(
+      { _id: { m: store.name, target, name: COLLECTION_TTL } },
+      { $setOnInsert: { migration: store.name, target, name: COLLECTION_TTL, original: { expireAfterSeconds: options.expireAfterSeconds }, restored: false } },
+      { upsert: true, writeConcern: { w: "majority" } }
+    );
+    options.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  }
   if (collection.kind === "view") {
     const viewOn = options.viewOn;
     const mapped = filter.includes(collection.db, viewOn) ? filter.target(collection.db, viewOn) : { db: collection.target.db, coll: viewOn };
@@ -77569,7 +77583,7 @@ async function copyPhase(run2) {
       const plan2 = planned.get(`${collection.db}.${collection.coll}`);
       if (plan2.created) continue;
       await assertNoConflict(run2, collection);
-      await createTarget(run2.destination, collection, run2.filter, config.sync.dropDestination);
+      await createTarget(run2.destination, collection, run2.filter, config.sync.dropDestination, store);
       await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
@@ -78830,13 +78844,12 @@ function bucket(samples, max) {
   return out;
 }
 function axisLabels(times) {
+  const isos = times.map((t) => new Date(Date.parse(t)).toISOString());
   const first = Date.parse(times[0] ?? "");
   const last = Date.parse(times[times.length - 1] ?? "");
-  const multiDay = last - first >= 24 * 3600 * 1e3;
-  return times.map((t) => {
-    const iso = new Date(Date.parse(t)).toISOString();
-    return multiDay ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
-  });
+  if (last - first >= 24 * 3600 * 1e3) return isos.map((iso) => `${iso.slice(5, 10)} ${iso.slice(11, 16)}`);
+  const minutes = isos.map((iso) => iso.slice(11, 16));
+  return new Set(minutes).size === minutes.length ? minutes : isos.map((iso) => iso.slice(11, 19));
 }
 function round(n) {
   return Math.round(n * 10) / 10;

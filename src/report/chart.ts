@@ -44,15 +44,17 @@ function bucket(samples: LagSample[], max: number): LagSample[] {
   return out;
 }
 
-/** HH:MM (UTC) when the samples fit in a day, MM-DD HH:MM otherwise: short labels an axis can hold. */
+/**
+ * Short labels an axis can hold: HH:MM (UTC) within a day, MM-DD HH:MM beyond, HH:MM:SS when minutes alone
+ * would repeat (a short slice sampled every few seconds).
+ */
 function axisLabels(times: string[]): string[] {
+  const isos = times.map((t) => new Date(Date.parse(t)).toISOString());
   const first = Date.parse(times[0] ?? '');
   const last = Date.parse(times[times.length - 1] ?? '');
-  const multiDay = last - first >= 24 * 3600 * 1000;
-  return times.map((t) => {
-    const iso = new Date(Date.parse(t)).toISOString();
-    return multiDay ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
-  });
+  if (last - first >= 24 * 3600 * 1000) return isos.map((iso) => `${iso.slice(5, 10)} ${iso.slice(11, 16)}`);
+  const minutes = isos.map((iso) => iso.slice(11, 16));
+  return new Set(minutes).size === minutes.length ? minutes : isos.map((iso) => iso.slice(11, 19));
 }
 
 function round(n: number): number {

@@ -152,6 +152,9 @@ describe('the GitHub Action, run as the runner runs it', () => {
         expect(result.outputs.phase).toMatch(/syncing|tailing/);
         const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as { progress: { totals: { documentsCopied: number } } };
         expect(result.outputs['documents-copied']).toBe(String(report.progress.totals.documentsCopied));
+        expect(result.outputs['documents-copied']).toBe('50');
+        // The copy really happened: the destination holds the source's documents.
+        expect(await clients[1]!.db(db).collection('orders').countDocuments()).toBe(50);
       }
       if (command === 'tail') {
         // The lag threshold is generous (30s) on an idle source: tail reports readiness, no further slice.

@@ -26,6 +26,11 @@ describe('renderLagChart', () => {
     expect(chart).toContain('"11-01 ');
   });
 
+  it('labels with seconds when minutes would repeat', () => {
+    const samples = [0, 5, 10].map((s) => ({ at: new Date(Date.UTC(2026, 10, 24, 20, 11, s)).toISOString(), lagSeconds: 0 }));
+    expect(renderLagChart(samples)).toContain('x-axis ["20:11:00", "20:11:05", "20:11:10"]');
+  });
+
   it('draws nothing with fewer than two samples', () => {
     expect(renderLagChart([])).toBeUndefined();
     expect(renderLagChart([{ at: '2026-11-24T00:00:00Z', lagSeconds: 1 }])).toBeUndefined();
