@@ -77472,6 +77472,7 @@ async function tailLoop(run2, options) {
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
+  const stray = /* @__PURE__ */ new Set();
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       const batch = [];
@@ -77486,7 +77487,13 @@ async function tailLoop(run2, options) {
         }
         if (event.wallTime instanceof Date) lastWall = event.wallTime;
         lastTime = event.clusterTime;
-        if (isRelevant(event, run2.filter)) batch.push(event);
+        if (isRelevant(event, run2.filter)) {
+          batch.push(event);
+          if (options.strayAfter && lastTime?.greaterThan(options.strayAfter)) {
+            const where2 = event.ns;
+            stray.add(`${where2.db}.${where2.coll ?? "*"}`);
+          }
+        }
       }
       if (batch.length) {
         await applier.apply(batch);
@@ -77507,7 +77514,10 @@ async function tailLoop(run2, options) {
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
-      if (options.until && lastTime && lastTime.greaterThanOrEqual(options.until)) break;
+      if (options.untilDrained && drained) {
+        caughtUp = true;
+        break;
+      }
       if (options.untilLagAtMost !== void 0 && (drained || lagSeconds <= options.untilLagAtMost)) {
         caughtUp = true;
         break;
@@ -77526,7 +77536,7 @@ async function tailLoop(run2, options) {
   const token = stream.resumeToken;
   if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run2.doc = await store.get();
-  return { lagSeconds, caughtUp, applied: applier.applied };
+  return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
 
 // src/engine/sync.ts

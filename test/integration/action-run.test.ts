@@ -16,7 +16,7 @@ import { ACTIONS_BOT, FakeGitHub, type FakeComment } from '../support/fake-githu
  */
 const built = new Set(commandSpecs().filter((s) => s.impl).map((s) => s.name));
 /** The PR lifecycle, in order, with what exists today; validate runs twice (a second push) so there is always an update. */
-const STEPS = ['validate', 'validate', 'plan', 'sync', 'tail'].filter((c) => built.has(c as never));
+const STEPS = ['validate', 'validate', 'plan', 'sync', 'tail', 'status', 'verify', 'cutover'].filter((c) => built.has(c as never));
 
 const canary = `Canary-${uniqueName('pw').replace(/_/g, '')}-x9`;
 const user = uniqueName('mlm_action_user');
@@ -121,7 +121,8 @@ describe('the GitHub Action, run as the runner runs it', () => {
     const ids = new Set<number>();
     for (const [i, command] of STEPS.entries()) {
       const writesBefore = fake.writes().length;
-      const result = await step(command);
+      // cutover runs as migration-cutover.yml runs it: the typed name passed as `confirm`.
+      const result = await step(command, command === 'cutover' ? { inputs: { confirm: migration } } : {});
       const exit = result.outputs['exit-code'];
       expect(exit, `${command}: ${result.stdout}${result.stderr}`).toMatch(/^[012]$/);
       expect(result.code).toBe(exit === '0' ? 0 : 1);
@@ -161,6 +162,17 @@ describe('the GitHub Action, run as the runner runs it', () => {
         expect(result.outputs['ready-for-cutover']).toBe('true');
         expect(result.outputs.continue).toBe('false');
         expect(result.outputs['lag-seconds']).toMatch(/^\d+(\.\d+)?$/);
+        expect(ours[0]!.body).toContain('run the workflow `migration-cutover.yml`');
+      }
+      if (command === 'verify') {
+        expect(exit).toBe('0');
+        expect(ours[0]!.body).toContain('**Verification**');
+      }
+      if (command === 'cutover') {
+        expect(exit).toBe('0');
+        expect(result.outputs.phase).toBe('committed');
+        expect(result.outputs.continue).toBe('false');
+        expect(ours[0]!.body).toContain('the migration is committed');
       }
     }
     expect(ids.size).toBe(1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMENT_MAX_CHARS, SUMMARY_MAX_BYTES, commentMarker, nextAction, renderMarkdown, type MarkdownContext } from '../../src/report/markdown.js';
-import { hugeOutcome, tailOutcome, validateOutcome } from './report-fixtures.js';
+import { hugeOutcome, tailOutcome, tailingProgress, validateOutcome } from './report-fixtures.js';
 
 const ctx: MarkdownContext = {
   target: 'comment',
@@ -17,6 +17,14 @@ describe('renderMarkdown', () => {
 
   it('the comment of a failed validation', async () => {
     await expect(renderMarkdown(validateOutcome(), ctx)).toMatchFileSnapshot('__snapshots__/comment-validate-failed.md');
+  });
+
+  it('the job summary of a sync slice that needs another slice', async () => {
+    const p = tailingProgress();
+    const syncing = { ...p, phase: 'syncing' as const, step: 'copy', readyForCutover: false, lagSeconds: null, etaSeconds: 5400, lagHistory: [], collections: p.collections.map((c, i) => (i === 0 ? { ...c, documentsCopied: 400_000, bytesCopied: 768_000_000, done: false } : c)) };
+    syncing.totals = { ...syncing.totals, documentsCopied: 530_003, bytesCopied: 876_000_300 };
+    const outcome = { command: 'sync', exitCode: 0 as const, summary: 'sync slice of "orders-to-atlas" saved its position after 5h30m', progress: syncing, continue: true };
+    await expect(renderMarkdown(outcome, { ...ctx, target: 'summary', updatedAt: '2026-11-24T14:42:00.000Z' })).toMatchFileSnapshot('__snapshots__/summary-sync-continues.md');
   });
 
   it('the job summary has no marker; the comment opens with it', () => {
