@@ -76552,6 +76552,11 @@ async function estimateCopy(client, namespace, totalBytes) {
   };
 }
 
+// src/engine/cutover/write-block.ts
+async function setSourceWriteBlock(source, on) {
+  await source.db("admin").command({ setUserWriteBlockMode: 1, global: on, writeConcern: { w: "majority" } });
+}
+
 // src/engine/progress.ts
 function buildProgress(doc, partitions, extra = {}) {
   const copied = /* @__PURE__ */ new Map();
@@ -76602,6 +76607,68 @@ function buildProgress(doc, partitions, extra = {}) {
     ...doc.error ? { error: doc.error } : {}
   };
 }
+
+// src/engine/state/lease.ts
+var LEASE_TTL_MS = 3e4;
+var RENEW_EVERY_MS = 1e4;
+var SAFE_WINDOW_MS = 2e4;
+var LeaseLostError = class extends OperationError {
+  constructor(name) {
+    super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
+  }
+};
+var LeaseHolder = class {
+  constructor(store, owner) {
+    this.store = store;
+    this.owner = owner;
+  }
+  store;
+  owner;
+  timer;
+  lastRenewedAt = 0;
+  lost = false;
+  /** Takes the lease when it is free, expired, ours already, or when forced. */
+  async acquire(force = false) {
+    const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
+    const result = await this.store.migrations.updateOne(
+      { _id: this.store.name, ...free },
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] } } } }],
+      { writeConcern: { w: "majority" } }
+    );
+    if (result.matchedCount === 0) {
+      const doc = await this.store.get();
+      const holder = doc?.lease;
+      throw new OperationError(
+        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
+        "wait for it to finish, or if that runner is gone, wait for the lease to expire (30 s) or rerun with --force-takeover"
+      );
+    }
+    this.lastRenewedAt = Date.now();
+    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer.unref();
+  }
+  async renew() {
+    try {
+      const result = await this.store.migrations.updateOne(
+        { _id: this.store.name, "lease.owner": this.owner },
+        [{ $set: { "lease.expiresAt": { $add: ["$$NOW", LEASE_TTL_MS] } } }],
+        { writeConcern: { w: "majority" } }
+      );
+      if (result.matchedCount === 0) this.lost = true;
+      else this.lastRenewedAt = Date.now();
+    } catch {
+    }
+  }
+  /** Throws when the lease is lost or could have expired; call before writing. */
+  assertHeld() {
+    if (this.lost || Date.now() - this.lastRenewedAt > SAFE_WINDOW_MS) throw new LeaseLostError(this.store.name);
+  }
+  async release() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = void 0;
+    await this.store.migrations.updateOne({ _id: this.store.name, "lease.owner": this.owner }, { $set: { lease: null } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
+  }
+};
 
 // src/engine/state/types.ts
 var STATE_COLLECTIONS = {
@@ -76687,127 +76754,6 @@ var StateStore = class {
   }
 };
 
-// src/commands/next-step.ts
-function nextStepFor(config, doc, ready) {
-  const base = `mongo-live-migrate`;
-  const file = `--config ${config.file}`;
-  switch (doc.phase) {
-    case "created":
-    case "validated":
-    case "syncing":
-      return `${base} sync ${file}`;
-    case "tailing":
-      return ready ? `${base} cutover ${file} --confirm ${config.name}` : `${base} tail ${file}`;
-    case "cutting-over":
-      return `${base} cutover ${file} --confirm ${config.name}`;
-    case "committed":
-      return "point the applications at the destination";
-    case "failed":
-      return doc.resyncRequired ? `${base} abort ${file} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
-    case "aborted":
-      return "start a new migration (new name) when ready";
-  }
-}
-
-// src/commands/status.ts
-var runStatus = async (config) => {
-  const destination = await connectCluster(config.destination.uri, "destination");
-  try {
-    const store = new StateStore(destination, config.name);
-    const doc = await store.get();
-    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
-    const headroom = await oplogHeadroom(config.source.uri, doc).catch(() => null);
-    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
-    const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
-    return {
-      command: "status",
-      exitCode: doc.phase === "failed" ? 1 : 0,
-      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${progress.totals.documentsCopied}/${progress.totals.documentsTotal} documents, lag ${progress.lagSeconds === null ? "-" : `${progress.lagSeconds.toFixed(1)} s`}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
-      progress,
-      continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
-      nextStep: nextStepFor(config, doc, progress.readyForCutover)
-    };
-  } finally {
-    await destination.close();
-  }
-};
-async function oplogHeadroom(uri, doc) {
-  let source;
-  try {
-    source = await connectCluster(uri, "source", { timeoutMs: 5e3 });
-    const oplog = source.db("local").collection("oplog.rs");
-    const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-    if (!first) return null;
-    const firstSeconds = first.ts.getHighBits();
-    const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
-    return Math.max(0, position.getTime() / 1e3 - firstSeconds);
-  } finally {
-    await source?.close();
-  }
-}
-
-// src/engine/state/lease.ts
-var LEASE_TTL_MS = 3e4;
-var RENEW_EVERY_MS = 1e4;
-var SAFE_WINDOW_MS = 2e4;
-var LeaseLostError = class extends OperationError {
-  constructor(name) {
-    super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
-  }
-};
-var LeaseHolder = class {
-  constructor(store, owner) {
-    this.store = store;
-    this.owner = owner;
-  }
-  store;
-  owner;
-  timer;
-  lastRenewedAt = 0;
-  lost = false;
-  /** Takes the lease when it is free, expired, ours already, or when forced. */
-  async acquire(force = false) {
-    const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
-    const result = await this.store.migrations.updateOne(
-      { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] } } } }],
-      { writeConcern: { w: "majority" } }
-    );
-    if (result.matchedCount === 0) {
-      const doc = await this.store.get();
-      const holder = doc?.lease;
-      throw new OperationError(
-        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
-        "wait for it to finish, or if that runner is gone, wait for the lease to expire (30 s) or rerun with --force-takeover"
-      );
-    }
-    this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
-    this.timer.unref();
-  }
-  async renew() {
-    try {
-      const result = await this.store.migrations.updateOne(
-        { _id: this.store.name, "lease.owner": this.owner },
-        [{ $set: { "lease.expiresAt": { $add: ["$$NOW", LEASE_TTL_MS] } } }],
-        { writeConcern: { w: "majority" } }
-      );
-      if (result.matchedCount === 0) this.lost = true;
-      else this.lastRenewedAt = Date.now();
-    } catch {
-    }
-  }
-  /** Throws when the lease is lost or could have expired; call before writing. */
-  assertHeld() {
-    if (this.lost || Date.now() - this.lastRenewedAt > SAFE_WINDOW_MS) throw new LeaseLostError(this.store.name);
-  }
-  async release() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = void 0;
-    await this.store.migrations.updateOne({ _id: this.store.name, "lease.owner": this.owner }, { $set: { lease: null } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
-  }
-};
-
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
 async function openRun(config, ports, options = {}) {
@@ -76876,6 +76822,52 @@ async function assertVersion(client, side) {
   if (major < MIN_MAJOR_VERSION) {
     throw new OperationError(`the ${side} runs MongoDB ${String(info2.version)}; live migration needs 6.0 or newer (DDL change events, user write block)`, `upgrade the ${side} to 6.0+ first`);
   }
+}
+
+// src/commands/abort.ts
+var runAbort = async (config, options, ports) => {
+  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    const notes = [];
+    if (run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt) {
+      await setSourceWriteBlock(run2.source, false);
+      await run2.store.update(ports.runner, { "writeBlock.liftedAt": /* @__PURE__ */ new Date() });
+      notes.push("source write block lifted");
+    }
+    if (options.dropDestination) {
+      const dropped = [];
+      for (const collection of run2.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
+          if (error2.code === 26) return false;
+          throw error2;
+        });
+        if (gone) dropped.push(collection.target);
+      }
+      await run2.lease.release();
+      await run2.store.drop();
+      notes.push(`dropped ${dropped.length} destination collection${dropped.length === 1 ? "" : "s"} and the migration's state`);
+      return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
+    }
+    if (run2.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, "add --drop-destination to remove what it created");
+    await transition(run2, "aborted", notes.join("; ") || "aborted");
+    const progress = buildProgress(run2.doc, await run2.store.partitionsOf());
+    return {
+      command: "abort",
+      exitCode: 0,
+      summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
+      progress,
+      continue: false,
+      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination (to remove what it created)`
+    };
+  } finally {
+    await closeRun(run2);
+  }
+};
+
+// src/engine/failpoints.ts
+function failpoint(name) {
+  if (process.env.MLM_FAILPOINT === name) process.kill(process.pid, "SIGKILL");
 }
 
 // src/engine/copy/copy-partition.ts
@@ -77079,6 +77071,10 @@ async function applyDdl(ctx, event) {
       }
       await db.createCollection(target.coll, options).catch(ignoreCode(NAMESPACE_EXISTS));
       ctx.knownTargets.add(targetNs);
+      await ctx.store.migrations.updateOne(
+        { _id: ctx.store.name, "collections.target": { $ne: targetNs } },
+        { $push: { collections: { source: ns(source.db, source.coll), target: targetNs, kind: options.viewOn ? "view" : "collection", documentsTotal: 0, bytesTotal: 0, created: true, indexesBuilt: true } } }
+      );
       return;
     }
     case "createIndexes": {
@@ -77105,7 +77101,8 @@ async function applyDdl(ctx, event) {
       if (fromIncluded && toIncluded) {
         const toTarget = ctx.filter.target(to.db, to.coll);
         await ctx.destination.db("admin").command({ renameCollection: targetNs, to: ns(toTarget.db, toTarget.coll), dropTarget: Boolean(description.dropTarget) }).catch(ignoreCode(NAMESPACE_NOT_FOUND));
-        await ctx.store.relaxedIndexes.updateMany({ migration: ctx.store.name, target: targetNs }, { $set: { target: ns(toTarget.db, toTarget.coll) } });
+        await moveRelaxations(ctx, targetNs, ns(toTarget.db, toTarget.coll));
+        await ctx.store.migrations.updateOne({ _id: ctx.store.name, "collections.target": targetNs }, { $set: { "collections.$.target": ns(toTarget.db, toTarget.coll), "collections.$.source": ns(to.db, to.coll) } });
         ctx.knownTargets.delete(targetNs);
         ctx.knownTargets.add(ns(toTarget.db, toTarget.coll));
       } else if (fromIncluded) {
@@ -77128,6 +77125,13 @@ async function applyDdl(ctx, event) {
       return;
     default:
       throw new OperationError(`change event "${type}" on ${ns(source.db, source.coll ?? "")} cannot be mirrored by this version`, "exclude that namespace, or re-sync after the operation");
+  }
+}
+async function moveRelaxations(ctx, from, to) {
+  const records = await ctx.store.relaxedIndexes.find({ migration: ctx.store.name, target: from }).toArray();
+  for (const { _id: oldId, ...record } of records) {
+    await ctx.store.relaxedIndexes.updateOne({ _id: { m: ctx.store.name, target: to, name: record.name } }, { $set: { ...record, target: to } }, { upsert: true });
+    await ctx.store.relaxedIndexes.deleteOne({ _id: oldId });
   }
 }
 async function relax(ctx, targetNs, index) {
@@ -77303,9 +77307,6 @@ async function runLimited(jobs, limit) {
   if (failure !== void 0) throw failure;
 }
 
-// src/engine/capture/buffer-writer.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
-
 // src/engine/capture/change-stream.ts
 var HISTORY_LOST = [286, 280];
 function openChangeStream(source, position, batchSize) {
@@ -77340,118 +77341,6 @@ function historyLostError(name, error2) {
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
     `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
   );
-}
-
-// src/engine/capture/buffer-writer.ts
-var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
-var FLUSH_EVERY_MS = 200;
-var FLUSH_AT_EVENTS = 1e3;
-var BufferWriter = class {
-  constructor(store, stream, filter, log, assertLease, startSeq) {
-    this.store = store;
-    this.stream = stream;
-    this.filter = filter;
-    this.log = log;
-    this.assertLease = assertLease;
-    this.nextSeq = startSeq;
-  }
-  store;
-  stream;
-  filter;
-  log;
-  assertLease;
-  stopped = false;
-  running;
-  nextSeq;
-  captured = 0;
-  /** Wall time of the newest source change seen (for lag while copying). */
-  lastWallTime;
-  start() {
-    this.running = this.loop();
-    this.running.catch(() => void 0);
-  }
-  /** Stops after writing everything read so far; rethrows what broke the loop. */
-  async stop() {
-    this.stopped = true;
-    await this.running;
-  }
-  /** Rethrows a capture failure early (the copy should not go on without capture). */
-  async check() {
-    if (this.failure) throw this.failure;
-  }
-  failure;
-  async loop() {
-    let pending = [];
-    let lastFlush = Date.now();
-    try {
-      while (!this.stopped) {
-        const event = await this.stream.tryNext();
-        if (event) {
-          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
-          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
-        }
-        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
-          await this.flush(pending);
-          pending = [];
-          lastFlush = Date.now();
-        }
-      }
-      await this.flush(pending);
-    } catch (error2) {
-      this.failure = error2;
-      throw error2;
-    }
-  }
-  toBufferDoc(event) {
-    const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
-    if (event.fullDocument && import_mongodb6.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
-      doc.event = { ...event, fullDocument: void 0, refetch: true };
-    }
-    return doc;
-  }
-  async flush(docs) {
-    if (!docs.length) return;
-    this.assertLease();
-    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
-    this.captured += docs.length;
-    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
-  }
-};
-
-// src/engine/catalog.ts
-async function readCatalog(source, filter) {
-  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  const result = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db)) continue;
-    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
-    for (const info2 of infos) {
-      const coll = info2.name;
-      if (!filter.includes(db, coll)) continue;
-      const options = { ...info2.options };
-      const kind = kindOf(info2.type, options);
-      if (kind === "timeseries") {
-        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
-      }
-      const isView = kind === "view";
-      const indexes = isView ? [] : await source.db(db).collection(coll).listIndexes().toArray();
-      const stats = isView ? { count: 0, size: 0 } : await collectionStats(source, db, coll);
-      result.push({ db, coll, target: filter.target(db, coll), kind, options, indexes, documents: stats.count, bytes: stats.size });
-    }
-  }
-  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
-}
-function kindOf(type, options) {
-  if (type === "view") return "view";
-  if (type === "timeseries" || options.timeseries) return "timeseries";
-  if (options.capped) return "capped";
-  if (options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function collectionStats(client, db, coll) {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
-  const storage = stats?.storageStats ?? {};
-  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
 }
 
 // src/engine/tail.ts
@@ -77514,6 +77403,7 @@ async function tailLoop(run2, options) {
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
+      if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {
         caughtUp = true;
         break;
@@ -77537,6 +77427,915 @@ async function tailLoop(run2, options) {
   if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run2.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
+}
+
+// src/engine/verify/content-hash.ts
+import { createHash } from "node:crypto";
+var OrderIndependentHash = class {
+  words = new Uint32Array(8);
+  count = 0;
+  add(bytes) {
+    const digest = createHash("sha256").update(bytes).digest();
+    let carry = 0;
+    for (let i = 0; i < 8; i++) {
+      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
+      this.words[i] = sum >>> 0;
+      carry = sum > 4294967295 ? 1 : 0;
+    }
+    this.count++;
+  }
+  hex() {
+    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
+  }
+};
+async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
+  const acc = new OrderIndependentHash();
+  const cursor = collection.find({}, { raw: true, batchSize });
+  try {
+    for await (const doc of cursor) {
+      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
+      const raw = doc;
+      acc.add(normalise2 ? normalise2(raw) : raw);
+    }
+  } finally {
+    await cursor.close();
+  }
+  return { hash: acc.hex(), count: acc.count };
+}
+async function serverSideHash(db, collection) {
+  let reply;
+  try {
+    reply = await db.command({ dbHash: 1, collections: [collection] });
+  } catch (error2) {
+    const e = error2;
+    return { ok: false, reason: scrub(firstLine2(e.codeName ?? e.message ?? String(error2))) };
+  }
+  const hash = reply.collections?.[collection];
+  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
+  return { ok: true, hash };
+}
+function firstLine2(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 200);
+}
+
+// src/engine/verify/raw-bson.ts
+var import_mongodb6 = __toESM(require_lib3(), 1);
+function valueLength(doc, type, at) {
+  switch (type) {
+    case 1:
+    // double
+    case 9:
+    // UTC datetime
+    case 17:
+    // timestamp
+    case 18:
+      return 8;
+    case 2:
+    // string
+    case 13:
+    // JavaScript code
+    case 14:
+      return 4 + doc.readInt32LE(at);
+    case 3:
+    // document
+    case 4:
+    // array
+    case 15:
+      return doc.readInt32LE(at);
+    case 5:
+      return 4 + 1 + doc.readInt32LE(at);
+    case 6:
+    // undefined
+    case 10:
+    // null
+    case 255:
+    // MinKey
+    case 127:
+      return 0;
+    case 7:
+      return 12;
+    case 8:
+      return 1;
+    case 11: {
+      const first = doc.indexOf(0, at);
+      return doc.indexOf(0, first + 1) + 1 - at;
+    }
+    case 12:
+      return 4 + doc.readInt32LE(at) + 12;
+    case 16:
+      return 4;
+    case 19:
+      return 16;
+    default:
+      throw new Error(`unknown BSON element type 0x${type.toString(16)} at byte ${at - 1}`);
+  }
+}
+var ID_NAME = Buffer.from("_id\0", "latin1");
+function* rawElements(doc) {
+  const end = doc.readInt32LE(0) - 1;
+  let at = 4;
+  while (at < end) {
+    const type = doc[at];
+    const nameEnd = doc.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const next = valueAt + valueLength(doc, type, valueAt);
+    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
+    at = next;
+  }
+}
+function rawIdKey(doc) {
+  for (const element of rawElements(doc)) {
+    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
+      return Buffer.concat([Buffer.of(element.type), element.value]);
+    }
+  }
+  return void 0;
+}
+function fieldOrderFreeBytes(doc) {
+  const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.concat(elements.map((e) => e.bytes));
+}
+var DECODE_EXACT = {
+  promoteValues: false,
+  promoteLongs: false,
+  promoteBuffers: false,
+  bsonRegExp: true
+};
+function decodeIdKey(key) {
+  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
+  const doc = Buffer.alloc(size);
+  doc.writeInt32LE(size, 0);
+  doc[4] = key[0];
+  ID_NAME.copy(doc, 5);
+  key.copy(doc, 5 + ID_NAME.length, 1);
+  doc[size - 1] = 0;
+  return import_mongodb6.BSON.deserialize(doc, DECODE_EXACT)._id;
+}
+function rawId(doc) {
+  const key = rawIdKey(doc);
+  return key ? { key, value: decodeIdKey(key) } : void 0;
+}
+function formatId(value) {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") return String(value);
+  if (typeof value === "boolean" || value === null) return String(value);
+  if (value === void 0) return "undefined";
+  if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
+  const bsonType = typeof value === "object" ? value._bsontype : void 0;
+  switch (bsonType) {
+    case "Int32":
+      return String(value.value);
+    case "Double": {
+      const n = value.value;
+      return Number.isInteger(n) ? `${n}.0` : String(n);
+    }
+    case "Long":
+      return `NumberLong("${value.toString()}")`;
+    case "Decimal128":
+      return `NumberDecimal("${value.toString()}")`;
+    case "ObjectId":
+      return `ObjectId("${value.toHexString()}")`;
+    default:
+      break;
+  }
+  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
+}
+
+// src/engine/verify/find-differences.ts
+async function findDifferences(source, destination, options) {
+  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
+  await forwardPass(source, destination, options, result);
+  await reversePass(source, destination, options, result);
+  return result;
+}
+var RAW = { raw: true };
+async function lookup(collection, ids, projection) {
+  const found = /* @__PURE__ */ new Map();
+  const filter = { _id: { $in: ids } };
+  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
+  for (const d of docs) {
+    const raw = d;
+    const id = rawId(raw);
+    if (id) found.set(id.key.toString("hex"), raw);
+  }
+  return found;
+}
+async function existsById(collection, value) {
+  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
+}
+async function forwardPass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
+  const seekContent = options.seekContent ?? true;
+  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
+  const record = (kind, id) => {
+    if (result[kind].length < options.maxIds) result[kind].push(formatId(id.value));
+    else result.truncated[kind] = true;
+  };
+  const flush = async (batch) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(destination, batch.map((d) => d.id.value));
+    const unpaired = [];
+    for (const doc of batch) {
+      const partner = found.get(doc.id.key.toString("hex"));
+      if (!partner) unpaired.push(doc);
+      else if (!partner.equals(doc.bytes)) record("content", doc.id);
+    }
+    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
+    for (const doc of unpaired) {
+      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
+      else record("missing", doc.id);
+    }
+  };
+  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    let bytes = 0;
+    for await (const d of cursor) {
+      const raw = Buffer.from(d);
+      const id = rawId(raw);
+      if (!id) continue;
+      batch.push({ id, bytes: raw });
+      bytes += raw.length;
+      if (batch.length >= batchSize || bytes >= batchBytes) {
+        await flush(batch);
+        batch = [];
+        bytes = 0;
+        if (full()) {
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
+          return;
+        }
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+async function reversePass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const onlyId = { _id: 1 };
+  const flush = async (ids) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(source, ids.map((i) => i.value), onlyId);
+    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
+    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
+    for (const id of unpaired) {
+      if (strayPartners && await existsById(source, id.value)) continue;
+      if (result.extra.length < options.maxIds) result.extra.push(formatId(id.value));
+      else {
+        result.truncated.extra = true;
+        return true;
+      }
+    }
+    return false;
+  };
+  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    for await (const d of cursor) {
+      const id = rawId(Buffer.from(d));
+      if (!id) continue;
+      batch.push(id);
+      if (batch.length >= batchSize) {
+        if (await flush(batch)) return;
+        batch = [];
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+
+// src/engine/verify/canonical.ts
+var import_mongodb7 = __toESM(require_lib3(), 1);
+function canonical(value) {
+  if (value === null || value === void 0) return "null";
+  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (typeof value === "object") {
+    const bsonType = value._bsontype;
+    if (typeof bsonType === "string") {
+      if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
+      return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
+    }
+    if (value instanceof RegExp) return String(value);
+    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return String(value);
+}
+
+// src/engine/verify/index-compare.ts
+var IGNORED = /* @__PURE__ */ new Set(["v", "ns"]);
+var RELAXED_FIELDS = /* @__PURE__ */ new Set(["unique", "expireAfterSeconds"]);
+function normalise(spec, without = /* @__PURE__ */ new Set()) {
+  const out = /* @__PURE__ */ new Map();
+  for (const [field, value] of Object.entries(spec)) {
+    if (IGNORED.has(field) || without.has(field)) continue;
+    if (field === "unique" && value === false) continue;
+    out.set(field, canonical(value));
+  }
+  return out;
+}
+function describeChanges(source, target) {
+  const fields = /* @__PURE__ */ new Set([...source.keys(), ...target.keys()]);
+  const changes = [];
+  for (const field of [...fields].sort()) {
+    const s = source.get(field);
+    const t = target.get(field);
+    if (s !== t) changes.push(`${field}: source ${s ?? "(absent)"}, destination ${t ?? "(absent)"}`);
+  }
+  return changes;
+}
+function compareIndexes(sourceSpecs, targetSpecs, relaxed) {
+  const byName = (specs2) => new Map(specs2.map((s) => [String(s.name), s]));
+  const source = byName(sourceSpecs);
+  const target = byName(targetSpecs);
+  const differences = [];
+  for (const [name, spec] of source) {
+    const other = target.get(name);
+    if (!other) {
+      differences.push({ kind: "missing", name, detail: `index ${name} ${canonical(spec.key)} is missing on the destination` });
+      continue;
+    }
+    const changes = describeChanges(normalise(spec), normalise(other));
+    if (!changes.length) continue;
+    const onlyRelaxation = relaxed.has(name) && describeChanges(normalise(spec, RELAXED_FIELDS), normalise(other, RELAXED_FIELDS)).length === 0;
+    differences.push({
+      kind: onlyRelaxation ? "relaxed" : "changed",
+      name,
+      detail: onlyRelaxation ? `index ${name} is still relaxed for the sync (${changes.join("; ")}); cutover restores it` : `index ${name} differs: ${changes.join("; ")}`
+    });
+  }
+  for (const [name, spec] of target) {
+    if (!source.has(name)) differences.push({ kind: "extra", name, detail: `index ${name} ${canonical(spec.key)} exists only on the destination` });
+  }
+  return differences;
+}
+
+// src/engine/verify/options-compare.ts
+var DEFAULTS = { validationLevel: "strict", validationAction: "error" };
+function valueText(options, option) {
+  if (option in options) return canonical(options[option]);
+  return option in DEFAULTS ? canonical(DEFAULTS[option]) : "(absent)";
+}
+function compareOptions(source, target, mapViewOn) {
+  const differences = [];
+  if (source.type !== target.type) differences.push({ option: "type", source: source.type, destination: target.type });
+  const expected = { ...source.options };
+  if (typeof expected.viewOn === "string") expected.viewOn = mapViewOn(expected.viewOn);
+  const names = /* @__PURE__ */ new Set([...Object.keys(expected), ...Object.keys(target.options)]);
+  for (const option of [...names].sort()) {
+    const s = valueText(expected, option);
+    const t = valueText(target.options, option);
+    if (s !== t) differences.push({ option, source: s, destination: t });
+  }
+  return differences;
+}
+
+// src/engine/verify/compare-collection.ts
+function kindOf(info2) {
+  if (info2.type === "view") return "view";
+  if (info2.type === "timeseries") return "timeseries";
+  if (info2.options.capped) return "capped";
+  if (info2.options.clusteredIndex) return "clustered";
+  return "collection";
+}
+async function compareCollection(ctx, pair) {
+  ctx.signal?.throwIfAborted();
+  const sourceNs = ns(pair.source.db, pair.source.coll);
+  const targetNs = ns(pair.target.db, pair.target.coll);
+  const mismatches = [];
+  const notes = [];
+  const mismatch = (kind, detail, ids) => {
+    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
+  };
+  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
+  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
+  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
+  const isView = pair.kind === "view";
+  if (!pair.targetInfo) {
+    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
+    entry.method = "none: missing on the destination";
+    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
+    return { entry, mismatches, notes };
+  }
+  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
+    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
+  }
+  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
+    entry.method = isView ? "view-definition" : "options (type differs)";
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
+  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
+  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
+    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
+    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
+  }
+  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
+  entry.sourceCount = sourceCount;
+  entry.targetCount = targetCount;
+  const countsDiffer = sourceCount !== targetCount;
+  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
+  if (pair.kind === "timeseries") {
+    if (ctx.mode === "count") entry.method = "count (time-series)";
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+      ]);
+      entry.method = "count+client-hash (time-series measurements, fields in name order)";
+      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  let hashesDiffer = false;
+  if (ctx.mode === "count") {
+    entry.method = "count";
+  } else {
+    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
+    entry.method = hashed.method;
+    hashesDiffer = hashed.source !== hashed.target;
+  }
+  if (countsDiffer || hashesDiffer) {
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
+    reportDifferences(found, mismatch, hashesDiffer, entry.method);
+  }
+  entry.equal = mismatches.length === 0;
+  return { entry, mismatches, notes };
+}
+async function listIndexes(coll) {
+  return coll.listIndexes().toArray();
+}
+async function contentHashes(ctx, pair, sourceColl, targetColl) {
+  let why = "client-side hash requested";
+  if (ctx.contentHash === "auto") {
+    const [s, t] = await Promise.all([
+      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
+      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
+    ]);
+    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
+    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
+  }
+  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
+  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
+}
+function reportDifferences(found, mismatch, hashesDiffer, method) {
+  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
+  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
+  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
+  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
+  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
+    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
+  }
+}
+
+// src/engine/verify/verify.ts
+var DEFAULT_MAX_IDS = 20;
+async function listDatabaseNames2(client) {
+  const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
+  return databases.map((d) => d.name);
+}
+async function listCollectionInfos2(client, db) {
+  const infos = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
+  return infos.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
+}
+async function verifyMigration(source, destination, filter, options) {
+  const started = Date.now();
+  const ctx = {
+    source,
+    destination,
+    mode: options.mode,
+    exact: options.exact,
+    maxIds: options.maxIds ?? DEFAULT_MAX_IDS,
+    contentHash: options.contentHash ?? "auto",
+    relaxed: new Set((options.relaxedIndexes ?? []).map((r) => `${r.target}\0${r.name}`)),
+    ...options.signal ? { signal: options.signal } : {}
+  };
+  const planned = [];
+  for (const db of (await listDatabaseNames2(source)).filter((d) => filter.mayIncludeDatabase(d)).sort()) {
+    for (const info2 of (await listCollectionInfos2(source, db)).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!filter.includes(db, info2.name)) continue;
+      planned.push({
+        source: { db, coll: info2.name },
+        target: filter.target(db, info2.name),
+        kind: kindOf(info2),
+        sourceInfo: info2,
+        mapViewOn: (viewOn) => {
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info2.name).db ? renamed.coll : viewOn;
+        }
+      });
+    }
+  }
+  const targetDbs = [...new Set(planned.map((p) => p.target.db))].filter((d) => d !== STATE_DB).sort();
+  const destinationInfos = /* @__PURE__ */ new Map();
+  for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos2(destination, db)).map((i) => [i.name, i])));
+  const collections = [];
+  const mismatches = [];
+  const notes = [];
+  for (const p of planned) {
+    const pair = { ...p, targetInfo: destinationInfos.get(p.target.db)?.get(p.target.coll) };
+    const result = await compareCollection(ctx, pair);
+    collections.push(result.entry);
+    mismatches.push(...result.mismatches);
+    notes.push(...result.notes);
+    options.onCollection?.(result.entry);
+  }
+  const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
+  for (const [db, infos] of destinationInfos) {
+    for (const info2 of infos.values()) {
+      if (info2.name.startsWith("system.") || expected.has(ns(db, info2.name))) continue;
+      mismatches.push({
+        namespace: ns(db, info2.name),
+        kind: "extra-collection",
+        detail: `${info2.type === "collection" ? "collection" : info2.type} ${ns(db, info2.name)} exists on the destination but no included source collection maps to it`
+      });
+    }
+  }
+  return { mode: options.mode, exact: options.exact, collections, mismatches, ...notes.length ? { notes } : {}, durationMs: Date.now() - started };
+}
+
+// src/engine/cutover/restore-indexes.ts
+async function restoreRelaxedIndexes(destination, store) {
+  const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
+  for (const relaxed of pending) {
+    const { db, coll } = splitNamespace(relaxed.target);
+    const command = (extra) => destination.db(db).command({ collMod: coll, ...extra });
+    try {
+      if (relaxed.name === COLLECTION_TTL) {
+        await command({ expireAfterSeconds: relaxed.original.expireAfterSeconds });
+      } else {
+        if (relaxed.original.unique === true) {
+          await command({ index: { name: relaxed.name, prepareUnique: true } });
+          await command({ index: { name: relaxed.name, unique: true } });
+        }
+        if (typeof relaxed.original.expireAfterSeconds === "number") {
+          await command({ index: { name: relaxed.name, expireAfterSeconds: relaxed.original.expireAfterSeconds } });
+        }
+      }
+    } catch (error2) {
+      const code2 = error2.code;
+      if (code2 === 26 || code2 === 27) continue;
+      throw new OperationError(
+        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${error2.message}`,
+        "the destination holds documents that violate it, so it does not match the source: run `verify` to find them"
+      );
+    }
+    await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { restored: true } }, { writeConcern: { w: "majority" } });
+  }
+  return pending.length;
+}
+
+// src/engine/cutover/cutover.ts
+async function runCutoverEngine(run2, options) {
+  const { config, store, ports } = run2;
+  const timings = {};
+  const time = async (step2, work) => {
+    const started = Date.now();
+    try {
+      return await work();
+    } finally {
+      timings[step2] = Date.now() - started;
+    }
+  };
+  if (run2.doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+  if (run2.doc.phase !== "tailing" && run2.doc.phase !== "cutting-over") {
+    throw new UserError(`migration "${config.name}" is ${run2.doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+  }
+  if (config.cutover.writeBlock === "none" && !options.applicationsStopped) {
+    throw new UserError("cutover.writeBlock is none: stop every application writing to the source, then rerun with --applications-stopped", "or set cutover.writeBlock: source to let the cutover block writes itself (MongoDB 6.0+)");
+  }
+  if (run2.doc.phase === "tailing") {
+    await time("lag-hold", () => holdLag(run2, options.lagWaitMs));
+    await transition(run2, "cutting-over", `write block: ${config.cutover.writeBlock}`, { cutover: { step: "write-block", startedAt: /* @__PURE__ */ new Date() } });
+  }
+  const setStep = async (step2, set = {}) => {
+    failpoint(`cutover:before-${step2}`);
+    run2.lease.assertHeld();
+    await store.update(ports.runner, { "cutover.step": step2, ...set });
+    run2.doc = await store.get();
+  };
+  if (run2.doc.cutover.step === "write-block") {
+    await time("write-block", async () => {
+      if (config.cutover.writeBlock === "source") {
+        if (!run2.doc.writeBlock || run2.doc.writeBlock.liftedAt) await store.update(ports.runner, { writeBlock: { setAt: /* @__PURE__ */ new Date(), by: ports.runner } });
+        failpoint("cutover:before-block");
+        await setSourceWriteBlock(run2.source, true);
+        failpoint("cutover:after-block");
+        ports.log.info("source writes blocked");
+      }
+      await setStep("final-time");
+    });
+  }
+  if (run2.doc.cutover.step === "final-time") {
+    const hello2 = await run2.source.db("admin").command({ hello: 1 });
+    const finalTime = hello2.lastWrite.opTime.ts;
+    await setStep("drain", { "cutover.finalTime": finalTime });
+  }
+  if (run2.doc.cutover.step === "drain") {
+    await time("drain", async () => {
+      const finalTime = run2.doc.cutover.finalTime;
+      await waitUntilMajorityCommitted(run2, finalTime);
+      const result = await tailLoop(run2, { deadline: Date.now() + options.drainTimeoutMs, untilDrained: true, ...config.cutover.writeBlock === "none" ? { strayAfter: finalTime } : {} });
+      if (result.strayWrites.length) {
+        await setStep("final-time", { error: `writes reached the source during cutover: ${result.strayWrites.join(", ")}` });
+        throw new OperationError(`writes reached the source after the applications were said to be stopped (${result.strayWrites.join(", ")}); the cutover did not commit`, "stop every writer of those namespaces and run cutover again (or use cutover.writeBlock: source)");
+      }
+      if (!result.caughtUp) throw new OperationError(`the drain did not finish within ${Math.round(options.drainTimeoutMs / 1e3)} s`, "run cutover again; it resumes the drain");
+      await setStep("restore-indexes");
+    });
+  }
+  if (run2.doc.cutover.step === "restore-indexes") {
+    await time("restore-indexes", async () => {
+      const restored = await restoreRelaxedIndexes(run2.destination, store);
+      ports.log.info({ restored }, "relaxed indexes restored");
+      await setStep("verify");
+    });
+  }
+  let verification;
+  if (run2.doc.cutover.step === "verify") {
+    await time("verify", async () => {
+      if (config.cutover.verify !== "none") {
+        verification = await verifyMigration(run2.source, run2.destination, run2.filter, { mode: config.cutover.verify, exact: true, signal: ports.signal });
+        const problems = verification.mismatches.length;
+        if (problems) {
+          const message = `verification found ${problems} mismatch${problems === 1 ? "" : "es"}; the cutover did not commit`;
+          await store.update(ports.runner, { error: message, "cutover.verification": message });
+          throw new VerificationFailed(message, verification);
+        }
+      }
+      await setStep("commit", { "cutover.verification": verification ? `${verification.collections.length} collections equal (${verification.mode})` : "not verified (cutover.verify: none)" });
+    });
+  }
+  failpoint("cutover:before-committed");
+  const committedAt = /* @__PURE__ */ new Date();
+  const blockedSince = run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt ? run2.doc.writeBlock.setAt : run2.doc.cutover.startedAt;
+  const downtimeSeconds = Math.max(0, (committedAt.getTime() - blockedSince.getTime()) / 1e3);
+  await transition(run2, "committed", `downtime ${downtimeSeconds.toFixed(1)} s`, { "cutover.committedAt": committedAt, "cutover.downtimeSeconds": downtimeSeconds });
+  await store.migrations.updateOne({ _id: store.name }, { $unset: { error: "" } });
+  run2.doc = await store.get();
+  return { downtimeSeconds, ...verification ? { verification } : {}, timings };
+}
+var VerificationFailed = class extends OperationError {
+  constructor(message, report) {
+    super(message, "the source stays write-blocked: inspect the mismatches, fix them, and run cutover again \u2014 or `abort` to lift the block and go back");
+    this.report = report;
+  }
+  report;
+};
+async function holdLag(run2, waitMs) {
+  const { maxLagSeconds, lagHoldSeconds } = run2.config.cutover;
+  let okSince;
+  let worst = 0;
+  const result = await tailLoop(run2, {
+    deadline: Date.now() + waitMs + lagHoldSeconds * 1e3,
+    onBatch: (lag) => {
+      worst = Math.max(worst, lag);
+      if (lag <= maxLagSeconds) okSince ??= Date.now();
+      else okSince = void 0;
+    },
+    shouldStop: () => okSince !== void 0 && Date.now() - okSince >= lagHoldSeconds * 1e3
+  });
+  if (okSince === void 0 || Date.now() - okSince < lagHoldSeconds * 1e3) {
+    throw new OperationError(
+      `lag did not stay at or under ${maxLagSeconds} s for ${lagHoldSeconds} s (now ${result.lagSeconds.toFixed(1)} s, worst ${worst.toFixed(1)} s); nothing was blocked`,
+      "run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds"
+    );
+  }
+}
+async function waitUntilMajorityCommitted(run2, time) {
+  await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
+}
+
+// src/commands/cutover.ts
+var LAG_WAIT_MS = 12e4;
+var DRAIN_TIMEOUT_MS = 3e5;
+var runCutover = async (config, options, ports) => {
+  if (options.confirm !== config.name) {
+    throw new UserError(
+      options.confirm === void 0 ? `cutover blocks writes on the source: confirm with --confirm ${config.name}` : `--confirm "${options.confirm}" does not match the migration name "${config.name}"`,
+      `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
+    );
+  }
+  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    try {
+      const result = await runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+      const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+      const blocked = config.cutover.writeBlock === "source";
+      return {
+        command: "cutover",
+        exitCode: 0,
+        summary: [
+          `cutover of "${config.name}" committed: write downtime ${result.downtimeSeconds.toFixed(1)} s; ${run2.doc.cutover?.verification ?? ""}`,
+          "Next steps:",
+          "  1. point the applications at the destination connection string and restart them;",
+          blocked ? "  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;" : "  2. keep the applications away from the source: nothing blocks writes there;",
+          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} (lifts the block).` : "  3. nothing else to undo on the source."
+        ].join("\n"),
+        progress,
+        ...result.verification ? { verification: result.verification } : {},
+        continue: false,
+        nextStep: "point the applications at the destination"
+      };
+    } catch (error2) {
+      if (!(error2 instanceof VerificationFailed)) throw error2;
+      const progress = buildProgress(run2.doc, await run2.store.partitionsOf());
+      return {
+        command: "cutover",
+        exitCode: 1,
+        summary: `${error2.message}. ${error2.hint ?? ""}`,
+        progress,
+        verification: error2.report,
+        continue: false,
+        nextStep: `mongo-live-migrate abort --config ${config.file}`
+      };
+    }
+  } finally {
+    await closeRun(run2);
+  }
+};
+
+// src/commands/next-step.ts
+function nextStepFor(config, doc, ready) {
+  const base = `mongo-live-migrate`;
+  const file = `--config ${config.file}`;
+  switch (doc.phase) {
+    case "created":
+    case "validated":
+    case "syncing":
+      return `${base} sync ${file}`;
+    case "tailing":
+      return ready ? `${base} cutover ${file} --confirm ${config.name}` : `${base} tail ${file}`;
+    case "cutting-over":
+      return `${base} cutover ${file} --confirm ${config.name}`;
+    case "committed":
+      return "point the applications at the destination";
+    case "failed":
+      return doc.resyncRequired ? `${base} abort ${file} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
+    case "aborted":
+      return "start a new migration (new name) when ready";
+  }
+}
+
+// src/commands/status.ts
+var runStatus = async (config) => {
+  const destination = await connectCluster(config.destination.uri, "destination");
+  try {
+    const store = new StateStore(destination, config.name);
+    const doc = await store.get();
+    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
+    const headroom = await oplogHeadroom(config.source.uri, doc).catch(() => null);
+    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
+    const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
+    return {
+      command: "status",
+      exitCode: doc.phase === "failed" ? 1 : 0,
+      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${progress.totals.documentsCopied}/${progress.totals.documentsTotal} documents, lag ${progress.lagSeconds === null ? "-" : `${progress.lagSeconds.toFixed(1)} s`}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
+      progress,
+      continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
+      nextStep: nextStepFor(config, doc, progress.readyForCutover)
+    };
+  } finally {
+    await destination.close();
+  }
+};
+async function oplogHeadroom(uri, doc) {
+  let source;
+  try {
+    source = await connectCluster(uri, "source", { timeoutMs: 5e3 });
+    const oplog = source.db("local").collection("oplog.rs");
+    const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+    if (!first) return null;
+    const firstSeconds = first.ts.getHighBits();
+    const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
+    return Math.max(0, position.getTime() / 1e3 - firstSeconds);
+  } finally {
+    await source?.close();
+  }
+}
+
+// src/engine/capture/buffer-writer.ts
+var import_mongodb8 = __toESM(require_lib3(), 1);
+var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
+var FLUSH_EVERY_MS = 200;
+var FLUSH_AT_EVENTS = 1e3;
+var BufferWriter = class {
+  constructor(store, stream, filter, log, assertLease, startSeq) {
+    this.store = store;
+    this.stream = stream;
+    this.filter = filter;
+    this.log = log;
+    this.assertLease = assertLease;
+    this.nextSeq = startSeq;
+  }
+  store;
+  stream;
+  filter;
+  log;
+  assertLease;
+  stopped = false;
+  running;
+  nextSeq;
+  captured = 0;
+  /** Wall time of the newest source change seen (for lag while copying). */
+  lastWallTime;
+  start() {
+    this.running = this.loop();
+    this.running.catch(() => void 0);
+  }
+  /** Stops after writing everything read so far; rethrows what broke the loop. */
+  async stop() {
+    this.stopped = true;
+    await this.running;
+  }
+  /** Rethrows a capture failure early (the copy should not go on without capture). */
+  async check() {
+    if (this.failure) throw this.failure;
+  }
+  failure;
+  async loop() {
+    let pending = [];
+    let lastFlush = Date.now();
+    try {
+      while (!this.stopped) {
+        const event = await this.stream.tryNext();
+        if (event) {
+          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
+          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
+        }
+        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
+          await this.flush(pending);
+          pending = [];
+          lastFlush = Date.now();
+        }
+      }
+      await this.flush(pending);
+    } catch (error2) {
+      this.failure = error2;
+      throw error2;
+    }
+  }
+  toBufferDoc(event) {
+    const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
+    if (event.fullDocument && import_mongodb8.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
+      doc.event = { ...event, fullDocument: void 0, refetch: true };
+    }
+    return doc;
+  }
+  async flush(docs) {
+    if (!docs.length) return;
+    this.assertLease();
+    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
+    this.captured += docs.length;
+    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
+  }
+};
+
+// src/engine/catalog.ts
+async function readCatalog(source, filter) {
+  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  const result = [];
+  for (const { name: db } of databases) {
+    if (SYSTEM_DBS.has(db)) continue;
+    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
+    for (const info2 of infos) {
+      const coll = info2.name;
+      if (!filter.includes(db, coll)) continue;
+      const options = { ...info2.options };
+      const kind = kindOf2(info2.type, options);
+      if (kind === "timeseries") {
+        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
+      }
+      const isView = kind === "view";
+      const indexes = isView ? [] : await source.db(db).collection(coll).listIndexes().toArray();
+      const stats = isView ? { count: 0, size: 0 } : await collectionStats(source, db, coll);
+      result.push({ db, coll, target: filter.target(db, coll), kind, options, indexes, documents: stats.count, bytes: stats.size });
+    }
+  }
+  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
+}
+function kindOf2(type, options) {
+  if (type === "view") return "view";
+  if (type === "timeseries" || options.timeseries) return "timeseries";
+  if (options.capped) return "capped";
+  if (options.clusteredIndex) return "clustered";
+  return "collection";
+}
+async function collectionStats(client, db, coll) {
+  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+  const storage = stats?.storageStats ?? {};
+  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
 }
 
 // src/engine/sync.ts
@@ -77765,544 +78564,6 @@ var runTail = async (config, options, ports) => {
 
 // src/commands/verify.ts
 var import_mongodb9 = __toESM(require_lib3(), 1);
-
-// src/engine/verify/content-hash.ts
-import { createHash } from "node:crypto";
-var OrderIndependentHash = class {
-  words = new Uint32Array(8);
-  count = 0;
-  add(bytes) {
-    const digest = createHash("sha256").update(bytes).digest();
-    let carry = 0;
-    for (let i = 0; i < 8; i++) {
-      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
-      this.words[i] = sum >>> 0;
-      carry = sum > 4294967295 ? 1 : 0;
-    }
-    this.count++;
-  }
-  hex() {
-    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
-  }
-};
-async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
-  const acc = new OrderIndependentHash();
-  const cursor = collection.find({}, { raw: true, batchSize });
-  try {
-    for await (const doc of cursor) {
-      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      const raw = doc;
-      acc.add(normalise2 ? normalise2(raw) : raw);
-    }
-  } finally {
-    await cursor.close();
-  }
-  return { hash: acc.hex(), count: acc.count };
-}
-async function serverSideHash(db, collection) {
-  let reply;
-  try {
-    reply = await db.command({ dbHash: 1, collections: [collection] });
-  } catch (error2) {
-    const e = error2;
-    return { ok: false, reason: scrub(firstLine2(e.codeName ?? e.message ?? String(error2))) };
-  }
-  const hash = reply.collections?.[collection];
-  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
-  return { ok: true, hash };
-}
-function firstLine2(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 200);
-}
-
-// src/engine/verify/raw-bson.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
-function valueLength(doc, type, at) {
-  switch (type) {
-    case 1:
-    // double
-    case 9:
-    // UTC datetime
-    case 17:
-    // timestamp
-    case 18:
-      return 8;
-    case 2:
-    // string
-    case 13:
-    // JavaScript code
-    case 14:
-      return 4 + doc.readInt32LE(at);
-    case 3:
-    // document
-    case 4:
-    // array
-    case 15:
-      return doc.readInt32LE(at);
-    case 5:
-      return 4 + 1 + doc.readInt32LE(at);
-    case 6:
-    // undefined
-    case 10:
-    // null
-    case 255:
-    // MinKey
-    case 127:
-      return 0;
-    case 7:
-      return 12;
-    case 8:
-      return 1;
-    case 11: {
-      const first = doc.indexOf(0, at);
-      return doc.indexOf(0, first + 1) + 1 - at;
-    }
-    case 12:
-      return 4 + doc.readInt32LE(at) + 12;
-    case 16:
-      return 4;
-    case 19:
-      return 16;
-    default:
-      throw new Error(`unknown BSON element type 0x${type.toString(16)} at byte ${at - 1}`);
-  }
-}
-var ID_NAME = Buffer.from("_id\0", "latin1");
-function* rawElements(doc) {
-  const end = doc.readInt32LE(0) - 1;
-  let at = 4;
-  while (at < end) {
-    const type = doc[at];
-    const nameEnd = doc.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const next = valueAt + valueLength(doc, type, valueAt);
-    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
-    at = next;
-  }
-}
-function rawIdKey(doc) {
-  for (const element of rawElements(doc)) {
-    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
-      return Buffer.concat([Buffer.of(element.type), element.value]);
-    }
-  }
-  return void 0;
-}
-function fieldOrderFreeBytes(doc) {
-  const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
-  return Buffer.concat(elements.map((e) => e.bytes));
-}
-var DECODE_EXACT = {
-  promoteValues: false,
-  promoteLongs: false,
-  promoteBuffers: false,
-  bsonRegExp: true
-};
-function decodeIdKey(key) {
-  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
-  const doc = Buffer.alloc(size);
-  doc.writeInt32LE(size, 0);
-  doc[4] = key[0];
-  ID_NAME.copy(doc, 5);
-  key.copy(doc, 5 + ID_NAME.length, 1);
-  doc[size - 1] = 0;
-  return import_mongodb7.BSON.deserialize(doc, DECODE_EXACT)._id;
-}
-function rawId(doc) {
-  const key = rawIdKey(doc);
-  return key ? { key, value: decodeIdKey(key) } : void 0;
-}
-function formatId(value) {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number") return String(value);
-  if (typeof value === "boolean" || value === null) return String(value);
-  if (value === void 0) return "undefined";
-  if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
-  const bsonType = typeof value === "object" ? value._bsontype : void 0;
-  switch (bsonType) {
-    case "Int32":
-      return String(value.value);
-    case "Double": {
-      const n = value.value;
-      return Number.isInteger(n) ? `${n}.0` : String(n);
-    }
-    case "Long":
-      return `NumberLong("${value.toString()}")`;
-    case "Decimal128":
-      return `NumberDecimal("${value.toString()}")`;
-    case "ObjectId":
-      return `ObjectId("${value.toHexString()}")`;
-    default:
-      break;
-  }
-  return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
-}
-
-// src/engine/verify/find-differences.ts
-async function findDifferences(source, destination, options) {
-  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
-  await forwardPass(source, destination, options, result);
-  await reversePass(source, destination, options, result);
-  return result;
-}
-var RAW = { raw: true };
-async function lookup(collection, ids, projection) {
-  const found = /* @__PURE__ */ new Map();
-  const filter = { _id: { $in: ids } };
-  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
-  for (const d of docs) {
-    const raw = d;
-    const id = rawId(raw);
-    if (id) found.set(id.key.toString("hex"), raw);
-  }
-  return found;
-}
-async function existsById(collection, value) {
-  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
-}
-async function forwardPass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const seekContent = options.seekContent ?? true;
-  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
-  const record = (kind, id) => {
-    if (result[kind].length < options.maxIds) result[kind].push(formatId(id.value));
-    else result.truncated[kind] = true;
-  };
-  const flush = async (batch) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(destination, batch.map((d) => d.id.value));
-    const unpaired = [];
-    for (const doc of batch) {
-      const partner = found.get(doc.id.key.toString("hex"));
-      if (!partner) unpaired.push(doc);
-      else if (!partner.equals(doc.bytes)) record("content", doc.id);
-    }
-    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
-    for (const doc of unpaired) {
-      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
-      else record("missing", doc.id);
-    }
-  };
-  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    let bytes = 0;
-    for await (const d of cursor) {
-      const raw = Buffer.from(d);
-      const id = rawId(raw);
-      if (!id) continue;
-      batch.push({ id, bytes: raw });
-      bytes += raw.length;
-      if (batch.length >= batchSize || bytes >= batchBytes) {
-        await flush(batch);
-        batch = [];
-        bytes = 0;
-        if (full()) {
-          result.truncated.missing = true;
-          if (seekContent) result.truncated.content = true;
-          return;
-        }
-      }
-    }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
-  }
-}
-async function reversePass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const onlyId = { _id: 1 };
-  const flush = async (ids) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(source, ids.map((i) => i.value), onlyId);
-    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
-    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
-    for (const id of unpaired) {
-      if (strayPartners && await existsById(source, id.value)) continue;
-      if (result.extra.length < options.maxIds) result.extra.push(formatId(id.value));
-      else {
-        result.truncated.extra = true;
-        return true;
-      }
-    }
-    return false;
-  };
-  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    for await (const d of cursor) {
-      const id = rawId(Buffer.from(d));
-      if (!id) continue;
-      batch.push(id);
-      if (batch.length >= batchSize) {
-        if (await flush(batch)) return;
-        batch = [];
-      }
-    }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
-  }
-}
-
-// src/engine/verify/canonical.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
-function canonical(value) {
-  if (value === null || value === void 0) return "null";
-  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value instanceof Date) return `Date(${value.toISOString()})`;
-  if (typeof value === "object") {
-    const bsonType = value._bsontype;
-    if (typeof bsonType === "string") {
-      if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb8.BSON.EJSON.stringify(value, { relaxed: false });
-    }
-    if (value instanceof RegExp) return String(value);
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return String(value);
-}
-
-// src/engine/verify/index-compare.ts
-var IGNORED = /* @__PURE__ */ new Set(["v", "ns"]);
-var RELAXED_FIELDS = /* @__PURE__ */ new Set(["unique", "expireAfterSeconds"]);
-function normalise(spec, without = /* @__PURE__ */ new Set()) {
-  const out = /* @__PURE__ */ new Map();
-  for (const [field, value] of Object.entries(spec)) {
-    if (IGNORED.has(field) || without.has(field)) continue;
-    if (field === "unique" && value === false) continue;
-    out.set(field, canonical(value));
-  }
-  return out;
-}
-function describeChanges(source, target) {
-  const fields = /* @__PURE__ */ new Set([...source.keys(), ...target.keys()]);
-  const changes = [];
-  for (const field of [...fields].sort()) {
-    const s = source.get(field);
-    const t = target.get(field);
-    if (s !== t) changes.push(`${field}: source ${s ?? "(absent)"}, destination ${t ?? "(absent)"}`);
-  }
-  return changes;
-}
-function compareIndexes(sourceSpecs, targetSpecs, relaxed) {
-  const byName = (specs2) => new Map(specs2.map((s) => [String(s.name), s]));
-  const source = byName(sourceSpecs);
-  const target = byName(targetSpecs);
-  const differences = [];
-  for (const [name, spec] of source) {
-    const other = target.get(name);
-    if (!other) {
-      differences.push({ kind: "missing", name, detail: `index ${name} ${canonical(spec.key)} is missing on the destination` });
-      continue;
-    }
-    const changes = describeChanges(normalise(spec), normalise(other));
-    if (!changes.length) continue;
-    const onlyRelaxation = relaxed.has(name) && describeChanges(normalise(spec, RELAXED_FIELDS), normalise(other, RELAXED_FIELDS)).length === 0;
-    differences.push({
-      kind: onlyRelaxation ? "relaxed" : "changed",
-      name,
-      detail: onlyRelaxation ? `index ${name} is still relaxed for the sync (${changes.join("; ")}); cutover restores it` : `index ${name} differs: ${changes.join("; ")}`
-    });
-  }
-  for (const [name, spec] of target) {
-    if (!source.has(name)) differences.push({ kind: "extra", name, detail: `index ${name} ${canonical(spec.key)} exists only on the destination` });
-  }
-  return differences;
-}
-
-// src/engine/verify/options-compare.ts
-var DEFAULTS = { validationLevel: "strict", validationAction: "error" };
-function valueText(options, option) {
-  if (option in options) return canonical(options[option]);
-  return option in DEFAULTS ? canonical(DEFAULTS[option]) : "(absent)";
-}
-function compareOptions(source, target, mapViewOn) {
-  const differences = [];
-  if (source.type !== target.type) differences.push({ option: "type", source: source.type, destination: target.type });
-  const expected = { ...source.options };
-  if (typeof expected.viewOn === "string") expected.viewOn = mapViewOn(expected.viewOn);
-  const names = /* @__PURE__ */ new Set([...Object.keys(expected), ...Object.keys(target.options)]);
-  for (const option of [...names].sort()) {
-    const s = valueText(expected, option);
-    const t = valueText(target.options, option);
-    if (s !== t) differences.push({ option, source: s, destination: t });
-  }
-  return differences;
-}
-
-// src/engine/verify/compare-collection.ts
-function kindOf2(info2) {
-  if (info2.type === "view") return "view";
-  if (info2.type === "timeseries") return "timeseries";
-  if (info2.options.capped) return "capped";
-  if (info2.options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function compareCollection(ctx, pair) {
-  ctx.signal?.throwIfAborted();
-  const sourceNs = ns(pair.source.db, pair.source.coll);
-  const targetNs = ns(pair.target.db, pair.target.coll);
-  const mismatches = [];
-  const notes = [];
-  const mismatch = (kind, detail, ids) => {
-    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
-  };
-  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
-  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
-  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
-  const isView = pair.kind === "view";
-  if (!pair.targetInfo) {
-    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
-    entry.method = "none: missing on the destination";
-    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
-    return { entry, mismatches, notes };
-  }
-  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
-    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
-  }
-  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
-    entry.method = isView ? "view-definition" : "options (type differs)";
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
-  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
-  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
-    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
-    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
-  }
-  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
-  entry.sourceCount = sourceCount;
-  entry.targetCount = targetCount;
-  const countsDiffer = sourceCount !== targetCount;
-  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
-  if (pair.kind === "timeseries") {
-    if (ctx.mode === "count") entry.method = "count (time-series)";
-    else {
-      const [s, t] = await Promise.all([
-        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
-        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
-      ]);
-      entry.method = "count+client-hash (time-series measurements, fields in name order)";
-      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
-    }
-    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  let hashesDiffer = false;
-  if (ctx.mode === "count") {
-    entry.method = "count";
-  } else {
-    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
-    entry.method = hashed.method;
-    hashesDiffer = hashed.source !== hashed.target;
-  }
-  if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
-    reportDifferences(found, mismatch, hashesDiffer, entry.method);
-  }
-  entry.equal = mismatches.length === 0;
-  return { entry, mismatches, notes };
-}
-async function listIndexes(coll) {
-  return coll.listIndexes().toArray();
-}
-async function contentHashes(ctx, pair, sourceColl, targetColl) {
-  let why = "client-side hash requested";
-  if (ctx.contentHash === "auto") {
-    const [s, t] = await Promise.all([
-      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
-      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
-    ]);
-    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
-    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
-  }
-  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
-  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
-}
-function reportDifferences(found, mismatch, hashesDiffer, method) {
-  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
-  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
-  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
-  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
-  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
-    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
-  }
-}
-
-// src/engine/verify/verify.ts
-var DEFAULT_MAX_IDS = 20;
-async function listDatabaseNames2(client) {
-  const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
-  return databases.map((d) => d.name);
-}
-async function listCollectionInfos2(client, db) {
-  const infos = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
-  return infos.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
-}
-async function verifyMigration(source, destination, filter, options) {
-  const started = Date.now();
-  const ctx = {
-    source,
-    destination,
-    mode: options.mode,
-    exact: options.exact,
-    maxIds: options.maxIds ?? DEFAULT_MAX_IDS,
-    contentHash: options.contentHash ?? "auto",
-    relaxed: new Set((options.relaxedIndexes ?? []).map((r) => `${r.target}\0${r.name}`)),
-    ...options.signal ? { signal: options.signal } : {}
-  };
-  const planned = [];
-  for (const db of (await listDatabaseNames2(source)).filter((d) => filter.mayIncludeDatabase(d)).sort()) {
-    for (const info2 of (await listCollectionInfos2(source, db)).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (!filter.includes(db, info2.name)) continue;
-      planned.push({
-        source: { db, coll: info2.name },
-        target: filter.target(db, info2.name),
-        kind: kindOf2(info2),
-        sourceInfo: info2,
-        mapViewOn: (viewOn) => {
-          const renamed = filter.target(db, viewOn);
-          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info2.name).db ? renamed.coll : viewOn;
-        }
-      });
-    }
-  }
-  const targetDbs = [...new Set(planned.map((p) => p.target.db))].filter((d) => d !== STATE_DB).sort();
-  const destinationInfos = /* @__PURE__ */ new Map();
-  for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos2(destination, db)).map((i) => [i.name, i])));
-  const collections = [];
-  const mismatches = [];
-  const notes = [];
-  for (const p of planned) {
-    const pair = { ...p, targetInfo: destinationInfos.get(p.target.db)?.get(p.target.coll) };
-    const result = await compareCollection(ctx, pair);
-    collections.push(result.entry);
-    mismatches.push(...result.mismatches);
-    notes.push(...result.notes);
-    options.onCollection?.(result.entry);
-  }
-  const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
-  for (const [db, infos] of destinationInfos) {
-    for (const info2 of infos.values()) {
-      if (info2.name.startsWith("system.") || expected.has(ns(db, info2.name))) continue;
-      mismatches.push({
-        namespace: ns(db, info2.name),
-        kind: "extra-collection",
-        detail: `${info2.type === "collection" ? "collection" : info2.type} ${ns(db, info2.name)} exists on the destination but no included source collection maps to it`
-      });
-    }
-  }
-  return { mode: options.mode, exact: options.exact, collections, mismatches, ...notes.length ? { notes } : {}, durationMs: Date.now() - started };
-}
-
-// src/commands/verify.ts
 var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
 async function readVerifyStance(destination, migration) {
   const state = destination.db(STATE_DB);
@@ -78358,6 +78619,8 @@ registerCommand("plan", runPlan);
 registerCommand("sync", runSync);
 registerCommand("tail", runTail);
 registerCommand("status", runStatus);
+registerCommand("cutover", runCutover);
+registerCommand("abort", runAbort);
 registerCommand("verify", runVerify);
 
 // src/config/load.ts
