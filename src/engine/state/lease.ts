@@ -1,10 +1,22 @@
 import { OperationError } from '../../errors.js';
 import type { StateStore } from './store.js';
 
-export const LEASE_TTL_MS = 30_000;
-const RENEW_EVERY_MS = 10_000;
-/** Stop writing well before the lease could have expired, whatever the clocks do. */
-const SAFE_WINDOW_MS = 20_000;
+const DEFAULT_LEASE_TTL_MS = 30_000;
+
+/**
+ * How long a lease lasts without renewal: 30 s, or MLM_LEASE_TTL_MS (tests shorten it to prove that a dead
+ * runner's lease expires and a successor proceeds, without waiting half a minute per case).
+ */
+export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = Number(env.MLM_LEASE_TTL_MS);
+  return Number.isInteger(fromEnv) && fromEnv >= 1000 ? fromEnv : DEFAULT_LEASE_TTL_MS;
+}
+
+export const LEASE_TTL_MS = leaseTtlMs();
+/** Renewed three times per lease period. */
+const RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
+/** Stop writing well before the lease could have expired, whatever the clocks do (two thirds of it). */
+const SAFE_WINDOW_MS = Math.floor((LEASE_TTL_MS * 2) / 3);
 
 export class LeaseLostError extends OperationError {
   constructor(name: string) {
@@ -37,7 +49,7 @@ export class LeaseHolder {
       const holder = doc?.lease;
       throw new OperationError(
         `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? 'unknown'}, lease until ${holder?.expiresAt?.toISOString() ?? '?'})`,
-        'wait for it to finish, or if that runner is gone, wait for the lease to expire (30 s) or rerun with --force-takeover',
+        `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1000)} s after its last renewal) or rerun with --force-takeover`,
       );
     }
     this.lastRenewedAt = Date.now();
