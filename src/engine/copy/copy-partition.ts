@@ -1,4 +1,5 @@
-import { BSON, MongoBulkWriteError, type Document, type MongoClient } from 'mongodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BSON, MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection, type Document, type MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
@@ -26,6 +27,37 @@ export interface CopyContext {
  */
 export async function copyPartition(ctx: CopyContext, collection: SourceCollection, partition: PartitionDoc): Promise<void> {
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  for (let attempt = 1; ; attempt++) {
+    const copiedBefore = partition.documentsCopied;
+    try {
+      await copyRemaining(ctx, collection, target, partition);
+      break;
+    } catch (error) {
+      // A source step-down or a dropped connection kills the cursor (getMore is not retried by the driver):
+      // reopen from the saved lastId, a few times with backoff; a batch that made progress resets the count.
+      if (partition.documentsCopied > copiedBefore) attempt = 1;
+      if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
+      await sleep(Math.min(8000, 250 * 2 ** attempt));
+    }
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: 'majority' } });
+  partition.done = true;
+}
+
+const COPY_ATTEMPTS = 6;
+/** Server codes after which the copy can reopen its cursor: elections, shutdowns, a killed or lost cursor. */
+const TRANSIENT_CODES = new Set([6, 7, 43, 89, 91, 175, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+export function isTransientReadError(error: unknown): boolean {
+  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
+  if (error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('ResumableChangeStreamError'))) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && TRANSIENT_CODES.has(code);
+}
+
+/** One pass over what remains of the partition (from its saved lastId); throws what broke it. */
+async function copyRemaining(ctx: CopyContext, collection: SourceCollection, target: Collection, partition: PartitionDoc): Promise<void> {
   if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== undefined)) {
     // Natural order cannot resume mid-way: start the partition again on an emptied target.
     await target.deleteMany({}, { writeConcern: { w: 'majority' } });
@@ -59,25 +91,26 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
       if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
     }
     await flush();
-    await pending;
   } finally {
     await cursor.close().catch(() => undefined);
+    // The batch in flight settles before a retry reads from lastId (which it moves); its own failure wins.
+    await pending;
   }
-  if (ctx.signal.aborted) return;
-  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: 'majority' } });
-  partition.done = true;
 }
 
-async function insertBatch(ctx: CopyContext, target: ReturnType<ReturnType<MongoClient['db']>['collection']>, docs: Document[], bytes: number, partition: PartitionDoc): Promise<void> {
+async function insertBatch(ctx: CopyContext, target: Collection, docs: Document[], bytes: number, partition: PartitionDoc): Promise<void> {
   ctx.assertLease();
+  let inserted: number;
   try {
-    await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } });
+    inserted = (await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } })).insertedCount;
   } catch (error) {
-    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
+    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected,
+    // and not counted again (documentsCopied counts documents, not attempts).
     if (!(error instanceof MongoBulkWriteError) || !onlyDuplicates(error)) throw error;
+    inserted = error.result.insertedCount;
   }
   const lastId = docs[docs.length - 1]?._id;
-  partition.documentsCopied += docs.length;
+  partition.documentsCopied += inserted;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
   await ctx.store.partitions.updateOne(
