@@ -2,7 +2,7 @@ import type { Document, Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
 import { Applier, runLimited } from './apply/applier.js';
 import { BufferWriter } from './capture/buffer-writer.js';
-import { openChangeStream } from './capture/change-stream.js';
+import { historyLostError, openChangeStream } from './capture/change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { EXACT_TYPES, copyPartition } from './copy/copy-partition.js';
 import { buildIndexes, createTarget } from './copy/create-target.js';
@@ -42,7 +42,7 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
     run.doc = (await run.store.get())!;
   }
 
-  const copied = run.doc.copy.finishedAt ? undefined : await copyPhase(run);
+  const copied = run.doc.copy.finishedAt ? undefined : await copyPhase(run).catch((error: unknown) => markIfHistoryLost(run, error));
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   if (copied === false) return { finished: false, lagSeconds: run.doc.lagSeconds };
 
@@ -56,6 +56,17 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   await run.store.migrations.updateOne({ _id: run.store.name }, { $unset: { step: '' } });
   run.doc = (await run.store.get())!;
   return { finished: true, lagSeconds: result.lagSeconds };
+}
+
+/**
+ * The capture stream resumes from the capture point or the last buffered event; when that has left the
+ * source oplog (a sync resumed long after it stopped), changes are gone: record that a re-sync is needed.
+ */
+async function markIfHistoryLost(run: MigrationRun, error: unknown): Promise<never> {
+  const lost = historyLostError(run.config.name, error);
+  if (!lost) throw error;
+  await run.store.update(run.ports.runner, { resyncRequired: true, error: lost.message, phase: 'failed' }).catch(() => undefined);
+  throw lost;
 }
 
 /** Copy with capture running; false when interrupted. */
@@ -94,7 +105,7 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
       const source = `${collection.db}.${collection.coll}`;
       if (collection.kind === 'view' || withPartitions.has(source)) continue;
       const planned = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-      if (planned.length) await store.partitions.insertMany(planned, { writeConcern: { w: 'majority' } });
+      if (planned.length) await insertAllOrNone(run, planned);
     }
     partitions = await store.partitionsOf();
     ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, 'copying');
@@ -134,6 +145,21 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     clearInterval(progressTimer);
     await writer.stop().catch(() => undefined);
     await stream.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Records a collection's partitions in one transaction: a crash between separate inserts would leave a
+ * collection with some partitions, which a rerun takes as planned, and the rest of its documents uncopied.
+ */
+async function insertAllOrNone(run: MigrationRun, partitions: PartitionDoc[]): Promise<void> {
+  const session = run.destination.startSession();
+  try {
+    await session.withTransaction(async () => {
+      await run.store.partitions.insertMany(partitions, { session });
+    }, { writeConcern: { w: 'majority' } });
+  } finally {
+    await session.endSession();
   }
 }
 
