@@ -1,5 +1,5 @@
 import { formatDuration } from '../config/duration.js';
-import { UserError } from '../errors.js';
+import { OperationError, UserError } from '../errors.js';
 import { buildProgress } from '../engine/progress.js';
 import { closeRun, openRun } from '../engine/run.js';
 import { tailLoop } from '../engine/tail.js';
@@ -10,6 +10,10 @@ export const runTail: CommandImpl = async (config, options, ports) => {
   const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
     const { doc } = run;
+    if (doc.resyncRequired) {
+      // Say why, not only that the phase is wrong: the saved position is gone and tailing would leave a gap.
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination\`, then \`sync\``);
+    }
     if (doc.phase !== 'tailing') {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ''}, not tailing`, doc.phase === 'syncing' || doc.phase === 'created' ? 'run `sync` until it finishes first' : 'see `status`');
     }
