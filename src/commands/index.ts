@@ -2,6 +2,8 @@
 import { registerCommand } from './registry.js';
 import { runValidate } from './validate.js';
 import { runPlan } from './plan.js';
+import { runAbort } from './abort.js';
+import { runCutover } from './cutover.js';
 import { runStatus } from './status.js';
 import { runSync } from './sync.js';
 import { runTail } from './tail.js';
@@ -12,6 +14,8 @@ registerCommand('plan', runPlan);
 registerCommand('sync', runSync);
 registerCommand('tail', runTail);
 registerCommand('status', runStatus);
+registerCommand('cutover', runCutover);
+registerCommand('abort', runAbort);
 registerCommand('verify', runVerify);
 
 export { commandImpl, commandSpecs, isCommandName } from './registry.js';

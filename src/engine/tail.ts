@@ -8,16 +8,22 @@ export interface TailOptions {
   deadline: number;
   /** Stop once the stream is drained or the lag is at most this many seconds (end of sync's catch-up). */
   untilLagAtMost?: number;
-  /** Stop once applied past this source operation time (cutover drain). */
-  until?: Timestamp;
+  /** Stop once the stream is drained (cutover: everything up to the final time is applied). */
+  untilDrained?: boolean;
+  /** Changes on included namespaces after this time are stray writes (cutover without a write block). */
+  strayAfter?: Timestamp;
   /** Called after each batch with the current lag. */
   onBatch?: (lagSeconds: number) => void;
+  /** Checked after each batch: true ends the loop (the caller's own condition). */
+  shouldStop?: () => boolean;
 }
 
 export interface TailResult {
   lagSeconds: number;
   caughtUp: boolean;
   applied: number;
+  /** Namespaces written after `strayAfter`, if any. */
+  strayWrites: string[];
 }
 
 const SAVE_IDLE_POSITION_MS = 5_000;
@@ -43,6 +49,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   let caughtUp = false;
   let lastSave = 0;
   let lastLagSample = 0;
+  const stray = new Set<string>();
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       const batch: Document[] = [];
@@ -57,7 +64,13 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         }
         if (event.wallTime instanceof Date) lastWall = event.wallTime;
         lastTime = event.clusterTime as Timestamp;
-        if (isRelevant(event, run.filter)) batch.push(event);
+        if (isRelevant(event, run.filter)) {
+          batch.push(event);
+          if (options.strayAfter && lastTime?.greaterThan(options.strayAfter)) {
+            const where = event.ns as { db: string; coll?: string };
+            stray.add(`${where.db}.${where.coll ?? '*'}`);
+          }
+        }
       }
       if (batch.length) {
         await applier.apply(batch);
@@ -78,7 +91,11 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
-      if (options.until && lastTime && lastTime.greaterThanOrEqual(options.until)) break;
+      if (options.shouldStop?.()) break;
+      if (options.untilDrained && drained) {
+        caughtUp = true;
+        break;
+      }
       if (options.untilLagAtMost !== undefined && (drained || lagSeconds <= options.untilLagAtMost)) {
         caughtUp = true;
         break;
@@ -98,5 +115,5 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   const token = stream.resumeToken as Document | undefined;
   if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run.doc = (await store.get())!;
-  return { lagSeconds, caughtUp, applied: applier.applied };
+  return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }

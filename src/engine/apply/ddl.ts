@@ -41,6 +41,11 @@ export async function applyDdl(ctx: DdlContext, event: Document): Promise<void> 
       }
       await db!.createCollection(target!.coll, options).catch(ignoreCode(NAMESPACE_EXISTS));
       ctx.knownTargets.add(targetNs);
+      // Remembered with the copied ones, so status lists it and abort --drop-destination removes it.
+      await ctx.store.migrations.updateOne(
+        { _id: ctx.store.name, 'collections.target': { $ne: targetNs } },
+        { $push: { collections: { source: ns(source.db, source.coll!), target: targetNs, kind: options.viewOn ? 'view' : 'collection', documentsTotal: 0, bytesTotal: 0, created: true, indexesBuilt: true } } },
+      );
       return;
     }
     case 'createIndexes': {
@@ -70,7 +75,8 @@ export async function applyDdl(ctx: DdlContext, event: Document): Promise<void> 
           .db('admin')
           .command({ renameCollection: targetNs, to: ns(toTarget.db, toTarget.coll), dropTarget: Boolean(description.dropTarget) })
           .catch(ignoreCode(NAMESPACE_NOT_FOUND));
-        await ctx.store.relaxedIndexes.updateMany({ migration: ctx.store.name, target: targetNs }, { $set: { target: ns(toTarget.db, toTarget.coll) } });
+        await moveRelaxations(ctx, targetNs, ns(toTarget.db, toTarget.coll));
+        await ctx.store.migrations.updateOne({ _id: ctx.store.name, 'collections.target': targetNs }, { $set: { 'collections.$.target': ns(toTarget.db, toTarget.coll), 'collections.$.source': ns(to.db, to.coll) } });
         ctx.knownTargets.delete(targetNs);
         ctx.knownTargets.add(ns(toTarget.db, toTarget.coll));
       } else if (fromIncluded) {
@@ -96,6 +102,15 @@ export async function applyDdl(ctx: DdlContext, event: Document): Promise<void> 
       return;
     default:
       throw new OperationError(`change event "${type}" on ${ns(source.db, source.coll ?? '')} cannot be mirrored by this version`, 'exclude that namespace, or re-sync after the operation');
+  }
+}
+
+/** The relaxations of a renamed collection follow it (their _id names the target, so they are re-keyed). */
+async function moveRelaxations(ctx: DdlContext, from: string, to: string): Promise<void> {
+  const records = await ctx.store.relaxedIndexes.find({ migration: ctx.store.name, target: from }).toArray();
+  for (const { _id: oldId, ...record } of records) {
+    await ctx.store.relaxedIndexes.updateOne({ _id: { m: ctx.store.name, target: to, name: record.name } }, { $set: { ...record, target: to } }, { upsert: true });
+    await ctx.store.relaxedIndexes.deleteOne({ _id: oldId });
   }
 }
 

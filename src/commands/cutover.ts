@@ -1,0 +1,57 @@
+import { UserError } from '../errors.js';
+import { VerificationFailed, runCutoverEngine } from '../engine/cutover/cutover.js';
+import { buildProgress } from '../engine/progress.js';
+import { closeRun, openRun } from '../engine/run.js';
+import type { CommandImpl } from './types.js';
+
+const LAG_WAIT_MS = 120_000;
+const DRAIN_TIMEOUT_MS = 300_000;
+
+/** cutover --confirm <name>: the human gate is typing the migration's name (or a GitHub environment approval). */
+export const runCutover: CommandImpl = async (config, options, ports) => {
+  if (options.confirm !== config.name) {
+    throw new UserError(
+      options.confirm === undefined ? `cutover blocks writes on the source: confirm with --confirm ${config.name}` : `--confirm "${options.confirm}" does not match the migration name "${config.name}"`,
+      `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`,
+    );
+  }
+  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    try {
+      const result = await runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+      const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+      const blocked = config.cutover.writeBlock === 'source';
+      return {
+        command: 'cutover',
+        exitCode: 0,
+        summary: [
+          `cutover of "${config.name}" committed: write downtime ${result.downtimeSeconds.toFixed(1)} s; ${run.doc.cutover?.verification ?? ''}`,
+          'Next steps:',
+          '  1. point the applications at the destination connection string and restart them;',
+          blocked
+            ? '  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;'
+            : '  2. keep the applications away from the source: nothing blocks writes there;',
+          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} (lifts the block).` : '  3. nothing else to undo on the source.',
+        ].join('\n'),
+        progress,
+        ...(result.verification ? { verification: result.verification } : {}),
+        continue: false,
+        nextStep: 'point the applications at the destination',
+      };
+    } catch (error) {
+      if (!(error instanceof VerificationFailed)) throw error;
+      const progress = buildProgress(run.doc, await run.store.partitionsOf());
+      return {
+        command: 'cutover',
+        exitCode: 1,
+        summary: `${error.message}. ${error.hint ?? ''}`,
+        progress,
+        verification: error.report,
+        continue: false,
+        nextStep: `mongo-live-migrate abort --config ${config.file}`,
+      };
+    }
+  } finally {
+    await closeRun(run);
+  }
+};

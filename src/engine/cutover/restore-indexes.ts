@@ -1,0 +1,40 @@
+import type { Document, MongoClient } from 'mongodb';
+import { OperationError } from '../../errors.js';
+import { COLLECTION_TTL } from '../copy/create-target.js';
+import { splitNamespace } from '../namespaces.js';
+import type { StateStore } from '../state/store.js';
+
+/**
+ * Undoes the sync's relaxations once the destination no longer changes: unique indexes become unique again
+ * (collMod prepareUnique, then unique: MongoDB 6.0+ converts in place and refuses if duplicates exist) and
+ * TTLs get their real expiry back. Each restored index is marked, so a rerun after a crash skips it.
+ */
+export async function restoreRelaxedIndexes(destination: MongoClient, store: StateStore): Promise<number> {
+  const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
+  for (const relaxed of pending) {
+    const { db, coll } = splitNamespace(relaxed.target);
+    const command = (extra: Document): Promise<Document> => destination.db(db).command({ collMod: coll, ...extra });
+    try {
+      if (relaxed.name === COLLECTION_TTL) {
+        await command({ expireAfterSeconds: relaxed.original.expireAfterSeconds });
+      } else {
+        if (relaxed.original.unique === true) {
+          await command({ index: { name: relaxed.name, prepareUnique: true } });
+          await command({ index: { name: relaxed.name, unique: true } });
+        }
+        if (typeof relaxed.original.expireAfterSeconds === 'number') {
+          await command({ index: { name: relaxed.name, expireAfterSeconds: relaxed.original.expireAfterSeconds } });
+        }
+      }
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === 26 || code === 27) continue; // collection or index dropped since: nothing to restore
+      throw new OperationError(
+        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${(error as Error).message}`,
+        'the destination holds documents that violate it, so it does not match the source: run `verify` to find them',
+      );
+    }
+    await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { restored: true } }, { writeConcern: { w: 'majority' } });
+  }
+  return pending.length;
+}
