@@ -18,6 +18,8 @@ export const runTail: CommandImpl = async (config, options, ports) => {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ''}, not tailing`, doc.phase === 'syncing' || doc.phase === 'created' ? 'run `sync` until it finishes first' : 'see `status`');
     }
     const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+    // Copy progress no longer changes while tailing: read the partitions once for the live progress.
+    const partitions = await run.store.partitionsOf();
     const started = Date.now();
     let lastReport = 0;
     const result = await tailLoop(run, {
@@ -25,10 +27,10 @@ export const runTail: CommandImpl = async (config, options, ports) => {
       onBatch: () => {
         if (Date.now() - lastReport < 1000) return;
         lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run.doc, [], { maxLagSeconds: config.cutover.maxLagSeconds }));
+        ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
       },
     });
-    const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
     const why = ports.signal.aborted ? 'stopped by a signal' : `ran ${formatDuration(Date.now() - started)}`;
     return {
       command: 'tail',

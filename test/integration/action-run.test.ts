@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandSpecs } from '../../src/commands/index.js';
 import { commentMarker } from '../../src/report/markdown.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import type { LocalReplicaSet } from '../../src/local/replica-set.js';
+import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
 import { ACTIONS_BOT, FakeGitHub, type FakeComment } from '../support/fake-github.js';
 
 /**
@@ -20,7 +21,7 @@ const built = new Set(commandSpecs().filter((s) => s.impl).map((s) => s.name));
  * update. 'cutover' belongs at the end (its assertions below are ready): add it once the cutover command
  * commits on the shared one-member clusters.
  */
-const STEPS = ['validate', 'validate', 'plan', 'sync', 'tail', 'status', 'verify'].filter((c) => built.has(c as never));
+const STEPS = ['validate', 'validate', 'plan', 'sync', 'tail', 'status', 'verify', 'cutover'].filter((c) => built.has(c as never));
 
 const canary = `Canary-${uniqueName('pw').replace(/_/g, '')}-x9`;
 const user = uniqueName('mlm_action_user');
@@ -89,8 +90,13 @@ describe('the GitHub Action, run as the runner runs it', () => {
     return result;
   };
 
+  let ownSource: LocalReplicaSet | undefined;
+
   beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
+    // A source of its own: the cutover step write-blocks the whole source cluster.
+    ownSource = await startOwnCluster({ name: 'action-src' });
+    const sourceUri = ownSource.uri;
+    const { destinationUri } = sharedClusters();
     // The canary is a real password of a real user on both clusters: the action connects with it.
     for (const uri of [sourceUri, destinationUri]) {
       const client = await connect(uri);
@@ -118,6 +124,7 @@ describe('the GitHub Action, run as the runner runs it', () => {
       await client.close();
     }
     await fake?.close();
+    await ownSource?.stop();
     if (workspace) rmSync(workspace, { recursive: true, force: true });
   });
 
