@@ -100,17 +100,15 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
 
 async function insertBatch(ctx: CopyContext, target: Collection, docs: Document[], bytes: number, partition: PartitionDoc): Promise<void> {
   ctx.assertLease();
-  let inserted: number;
   try {
-    inserted = (await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } })).insertedCount;
+    await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } });
   } catch (error) {
-    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected,
-    // and not counted again (documentsCopied counts documents, not attempts).
+    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
+    // They are counted in full: the run that inserted them died before saving their count with lastId.
     if (!(error instanceof MongoBulkWriteError) || !onlyDuplicates(error)) throw error;
-    inserted = error.result.insertedCount;
   }
   const lastId = docs[docs.length - 1]?._id;
-  partition.documentsCopied += inserted;
+  partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
   await ctx.store.partitions.updateOne(
