@@ -4,6 +4,7 @@ import { runValidate } from './validate.js';
 import { runPlan } from './plan.js';
 import { runAbort } from './abort.js';
 import { runCutover } from './cutover.js';
+import { runRehearse } from './rehearse.js';
 import { runStatus } from './status.js';
 import { runSync } from './sync.js';
 import { runTail } from './tail.js';
@@ -16,6 +17,7 @@ registerCommand('tail', runTail);
 registerCommand('status', runStatus);
 registerCommand('cutover', runCutover);
 registerCommand('abort', runAbort);
+registerCommand('rehearse', runRehearse);
 registerCommand('verify', runVerify);
 
 export { commandImpl, commandSpecs, isCommandName } from './registry.js';

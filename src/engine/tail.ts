@@ -14,6 +14,8 @@ export interface TailOptions {
   strayAfter?: Timestamp;
   /** Called after each batch with the current lag. */
   onBatch?: (lagSeconds: number) => void;
+  /** Apply nothing after this source time and stop there (a rehearsal's frozen point); the position is not saved past it. */
+  stopAfter?: Timestamp;
   /** Checked after each batch: true ends the loop (the caller's own condition). */
   shouldStop?: () => boolean;
 }
@@ -50,6 +52,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   let lastSave = 0;
   let lastLagSample = 0;
   const stray = new Set<string>();
+  let reachedStop = false;
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       const batch: Document[] = [];
@@ -60,6 +63,10 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         const event = await stream.tryNext();
         if (!event) {
           drained = true;
+          break;
+        }
+        if (options.stopAfter && (event.clusterTime as Timestamp).greaterThan(options.stopAfter)) {
+          reachedStop = true;
           break;
         }
         if (event.wallTime instanceof Date) lastWall = event.wallTime;
@@ -75,6 +82,10 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       if (batch.length) {
         await applier.apply(batch);
         ports.log.debug({ applied: batch.length, drained }, 'applied change events');
+      }
+      if (reachedStop) {
+        caughtUp = true;
+        break;
       }
       const token = stream.resumeToken as Document | undefined;
       const now = Date.now();
@@ -111,9 +122,9 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   } finally {
     await stream.close().catch(() => undefined);
   }
-  // Persist the final position (the loop may have ended between saves).
+  // Persist the final position (the loop may have ended between saves) — never one past a stop point.
   const token = stream.resumeToken as Document | undefined;
-  if (token) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  if (token && !reachedStop) await store.update(ports.runner, { applied: { token }, lagSeconds });
   run.doc = (await store.get())!;
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoServerError, type Document, type MongoClient } from 'mongodb';
+import { MongoServerError, type MongoClient } from 'mongodb';
 import { runAbort } from '../../src/commands/abort.js';
 import { runCutover } from '../../src/commands/cutover.js';
 import { runStatus } from '../../src/commands/status.js';
@@ -9,6 +9,13 @@ import type { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
 import { dbHashes, testConfig, testPorts } from '../support/engine.js';
+
+interface Order {
+  _id: number;
+  v?: number;
+  sku?: string;
+  at?: Date;
+}
 
 const writers: AcknowledgedWriter[] = [];
 
@@ -26,7 +33,7 @@ class AcknowledgedWriter {
       for (let n = 0; !this.stopped; n++) {
         const id = n % 300;
         try {
-          await this.client.db(this.db).collection<Document>('orders').updateOne({ _id: id }, { $set: { v: n } }, { upsert: true });
+          await this.client.db(this.db).collection<Order>('orders').updateOne({ _id: id }, { $set: { v: n } }, { upsert: true });
           this.acknowledged.set(id, n);
         } catch (error) {
           if (!(error instanceof MongoServerError)) throw error;
@@ -43,7 +50,7 @@ class AcknowledgedWriter {
 }
 
 async function seed(client: MongoClient, db: string): Promise<void> {
-  const orders = client.db(db).collection<Document>('orders');
+  const orders = client.db(db).collection<Order>('orders');
   await client.db(db).createCollection('orders');
   await orders.insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: 1000 + i, sku: `s${i}`, at: new Date() })));
   await orders.createIndexes([{ key: { sku: 1 }, name: 'sku', unique: true, sparse: true }, { key: { at: 1 }, name: 'ttl', expireAfterSeconds: 600 }]);
@@ -93,7 +100,7 @@ describe('cutover', () => {
     expect(blocked).toBeInstanceOf(MongoServerError);
 
     // Every acknowledged write is on the destination with its acknowledged value; both sides are equal.
-    const dst = destination.db(db).collection<Document>('orders');
+    const dst = destination.db(db).collection<Order>('orders');
     for (const [id, v] of writer.acknowledged) expect((await dst.findOne({ _id: id }))?.v, `document ${id}`).toBe(v);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
     const indexes = await dst.listIndexes().toArray();
@@ -133,7 +140,7 @@ describe('cutover', () => {
     await writer.stop();
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toContain('committed');
-    for (const [id, v] of writer.acknowledged) expect((await destination.db(db).collection<Document>('orders').findOne({ _id: id }))?.v).toBe(v);
+    for (const [id, v] of writer.acknowledged) expect((await destination.db(db).collection<Order>('orders').findOne({ _id: id }))?.v).toBe(v);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
     const lifted = await runAbort(config, {}, testPorts());
     expect(lifted.summary).toContain('write block lifted');

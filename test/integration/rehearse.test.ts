@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Document, MongoClient } from 'mongodb';
+import { runRehearse } from '../../src/commands/rehearse.js';
+import { STATE_DB } from '../../src/engine/namespaces.js';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { testConfig, testPorts, Writer } from '../support/engine.js';
+
+describe('rehearse against a staging destination', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  let writer: Writer | undefined;
+  const db = uniqueName('rehearse');
+
+  beforeAll(async () => {
+    source = await connect(sharedClusters().sourceUri);
+    destination = await connect(sharedClusters().destinationUri);
+    await source.db(db).createCollection('items');
+    await source.db(db).createCollection('w');
+    await source.db(db).collection<Document>('items').insertMany(Array.from({ length: 3000 }, (_, i) => ({ _id: i, name: `item ${i}`, price: i * 1.5 })));
+    await source.db(db).collection('items').createIndex({ name: 1 }, { unique: true });
+  });
+  afterAll(async () => {
+    await writer?.stop().catch(() => undefined);
+    await source?.close();
+    await destination?.close();
+  });
+
+  it('freezes at a source time under live writes, proves the destination equals the source as of then, reports timings, cleans up', async () => {
+    const config = testConfig(uniqueName('reh').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db]);
+    writer = new Writer(source, db, ['items', 'w'], 200);
+    writer.start(2);
+    const outcome = await runRehearse(config, { maxDurationMs: 3000 }, testPorts());
+    await writer.stop();
+    expect(outcome.exitCode, outcome.summary).toBe(0);
+    expect(outcome.verification?.exact).toBe(true);
+    expect(outcome.verification?.collections.map((c) => c.source).sort()).toEqual([`${db}.items`, `${db}.w`]);
+    expect(outcome.verification?.collections.every((c) => c.equal && c.method.includes('snapshot'))).toBe(true);
+    expect(outcome.summary).toMatch(/copy\s+\d/);
+    expect(outcome.summary).toMatch(/predicted downtime \d+\.\d s/);
+    expect(outcome.summary).toContain('cleaned up');
+    // Nothing of the rehearsal is left on the staging destination, and the source was never blocked.
+    expect((await destination.db(db).listCollections().toArray()).length).toBe(0);
+    expect(await destination.db(STATE_DB).collection('migrations').findOne({ _id: config.name as never })).toBeNull();
+    await source.db(db).collection('w').insertOne({ afterRehearsal: true });
+  });
+});
