@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
+import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { dbHashes, everyTypeDocument, indexKeys, rawHash, Writer } from '../support/engine.js';
+import { runRunner, seededRandom, startRunner, StateWatch, writeMigrationFile, type Runner } from '../support/runner-process.js';
+
+/**
+ * kill -9 of a real runner (the CLI in a child process) at seeded pseudo-random moments in the copy, the
+ * replay, the catch-up and the tail, with writers on the source all along. Every rerun must continue where
+ * the last one stopped (finished partitions are never copied again) and the end state must equal the source.
+ * Reproduce a run with MLM_CRASH_SEED=<seed printed below>.
+ */
+type Stage = 'copy' | 'replay' | 'catch-up' | 'tail';
+const RANK: Record<Stage, number> = { copy: 0, replay: 1, 'catch-up': 2, tail: 3 };
+
+function stageOf(doc: MigrationDoc | null): Stage {
+  if (doc?.phase === 'tailing') return 'tail';
+  if (doc?.step === 'replay' || doc?.step === 'catch-up') return doc.step;
+  return 'copy';
+}
+
+describe('kill -9 at seeded points in copy, replay and tail', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  let writer: Writer | undefined;
+  const db = uniqueName('crash');
+  const name = uniqueName('crash').replace(/_/g, '-');
+  const seed = Number(process.env.MLM_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  let file = '';
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+    const sdb = source.db(db);
+    for (const coll of ['items', 'mixed', 'w']) await sdb.createCollection(coll);
+    await sdb.createCollection('log', { capped: true, size: 4 * 1024 * 1024 });
+    // ~9 MB in `items`: with partitionSizeMB 1 about 8 partitions, copied in small batches.
+    const items: Document[] = Array.from({ length: 60_000 }, (_, i) => ({ _id: i, sku: `sku-${i}`, n: new Int32(i % 100), price: new Double(i), pad: 'p'.repeat(80) }));
+    for (let i = 0; i < items.length; i += 10_000) await sdb.collection('items').insertMany(items.slice(i, i + 10_000));
+    await sdb.collection('items').createIndexes([{ key: { sku: 1 }, unique: true, name: 'sku_unique' }, { key: { n: 1, price: -1 }, name: 'n_price' }]);
+    const mixed: Document[] = [];
+    for (let i = 0; i < 500; i++) mixed.push({ _id: new ObjectId(), i }, { _id: `s${i}`, i }, { _id: Long.fromNumber(1_000_000 + i), i });
+    mixed.push(everyTypeDocument({ compound: 1 }), everyTypeDocument(new Date(-86_400_000)));
+    await sdb.collection('mixed').insertMany(mixed);
+    await sdb.collection('log').insertMany(Array.from({ length: 2000 }, (_, i) => ({ seq: i, pad: 'l'.repeat(100) })));
+    file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { batchSize: 250, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5 }\n');
+  });
+
+  afterAll(async () => {
+    await writer?.stop().catch(() => undefined);
+    await source?.close();
+    await destination?.close();
+  });
+
+  it('every rerun continues, nothing is copied twice, and the sides end equal', async () => {
+    console.log(`[crash-resume] seed=${seed} (rerun with MLM_CRASH_SEED=${seed})`);
+    const random = seededRandom(seed);
+    const watch = new StateWatch(destination, name);
+    writer = new Writer(source, db, ['items', 'w', 'mixed'], 400);
+    writer.start(3);
+
+    const plan: Stage[] = ['copy', 'copy', 'copy', 'replay', 'catch-up', 'tail', 'tail'];
+    const kills: { stage: Stage; at: string; runMs: number }[] = [];
+    const t0 = Date.now();
+    for (const target of plan) {
+      const current = stageOf(await watch.doc());
+      // The previous run went further than this target: no kill point left for it.
+      if (RANK[current] > RANK[target]) continue;
+      if (target === 'tail' && current !== 'tail') await finishSync();
+      const tailing = target === 'tail';
+      const donePartitions = new Map((await watch.partitions()).filter((p) => p.done).map((p) => [p._id, p.documentsCopied]));
+      const runner = startRunner(tailing ? ['tail', '--config', file, '--force-takeover', '--max-duration', '60s'] : ['sync', '--config', file, '--force-takeover']);
+      const started = Date.now();
+      const reached = await waitForKillPoint(watch, runner, target, random);
+      if (reached && !runner.done()) {
+        runner.kill('SIGKILL');
+        const exit = await runner.exited;
+        const doc = await watch.doc();
+        const stage = stageOf(doc);
+        const where = `${doc?.phase ?? '-'}/${doc?.step ?? '-'} partitions ${(await watch.partitions()).filter((p) => p.done).length} done, replay.nextSeq ${doc?.replay.nextSeq ?? 0}`;
+        kills.push({ stage, at: where, runMs: Date.now() - started });
+        console.log(`[crash-resume] kill -9 #${kills.length} aiming at ${target}, after ${Date.now() - started} ms: ${where} (exit ${exit.signal ?? exit.code})`);
+        expect(exit.signal).toBe('SIGKILL');
+      } else {
+        const exit = await runner.exited;
+        expect(exit.code, exit.stderr).toBe(0);
+        console.log(`[crash-resume] run aiming at ${target} finished before its kill point (${exit.ms} ms)`);
+      }
+      // Partitions finished before this run were not copied again by it.
+      const after = new Map((await watch.partitions()).map((p) => [p._id, p]));
+      for (const [id, copied] of donePartitions) {
+        expect(after.get(id)?.done, id).toBe(true);
+        expect(after.get(id)?.documentsCopied, `${id} copied again`).toBe(copied);
+      }
+    }
+    await finishSync();
+
+    const acknowledged = await writer.stop();
+    expect(acknowledged).toBeGreaterThan(200);
+    // A final uninterrupted tail drains what the writers did until they stopped.
+    const final = await runRunner(['tail', '--config', file, '--force-takeover', '--max-duration', '8s', '--json']);
+    expect(final.code, final.stderr).toBe(0);
+    console.log(`[crash-resume] ${kills.length} kills (${kills.map((k) => k.stage).join(', ')}), ${acknowledged} writes, ${Date.now() - t0} ms`);
+    expect(kills.length).toBeGreaterThanOrEqual(6);
+    expect(kills.filter((k) => k.stage === 'copy').length).toBeGreaterThanOrEqual(2);
+    expect(kills.filter((k) => k.stage === 'tail').length).toBeGreaterThanOrEqual(2);
+    expect(kills.some((k) => k.stage === 'replay' || k.stage === 'catch-up')).toBe(true);
+
+    const [srcHashes, dstHashes] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);
+    for (const coll of ['items', 'mixed', 'w']) {
+      expect(await destination.db(db).collection(coll).countDocuments(), `${coll} count`).toBe(await source.db(db).collection(coll).countDocuments());
+      expect(dstHashes[coll], `${coll} content`).toBe(srcHashes[coll]);
+    }
+    expect(await rawHash(destination, db, 'log')).toEqual(await rawHash(source, db, 'log'));
+    expect(await indexKeys(destination, db, 'items')).toEqual(await indexKeys(source, db, 'items'));
+    // Counted once each: the copy's counters did not grow with re-inserted batches.
+    const partitions = await watch.partitions();
+    const items = partitions.filter((p) => p.source === `${db}.items` && p.typeClass === 'number');
+    expect(items.reduce((sum, p) => sum + p.documentsCopied, 0)).toBe(60_000);
+    const state = (await watch.doc())!;
+    expect(state.phase).toBe('tailing');
+    expect(state.resyncRequired).toBeUndefined();
+  });
+
+  /** Runs sync without a kill until it reaches tailing. */
+  async function finishSync(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const doc = await new StateWatch(destination, name).doc();
+      if (doc?.phase === 'tailing') return;
+      const exit = await runRunner(['sync', '--config', file, '--force-takeover']);
+      expect(exit.code, exit.stderr).toBe(0);
+    }
+  }
+});
+
+/** Waits for the moment to kill at: a seeded point inside the target stage. False when the run ended first. */
+async function waitForKillPoint(watch: StateWatch, runner: Runner, target: Stage, random: () => number): Promise<boolean> {
+  const inCopy = (doc: MigrationDoc | null): boolean => doc?.phase === 'syncing' && doc.step === 'copy';
+  switch (target) {
+    case 'copy': {
+      // Either after a seeded number of finished partitions, or a seeded time into the copy.
+      if (random() < 0.5) {
+        const partitions = await watch.partitions();
+        const done = partitions.filter((p) => p.done).length;
+        const goal = done + 1 + Math.floor(random() * 3);
+        return watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0 && ps.filter((p: PartitionDoc) => p.done).length >= goal);
+      }
+      const delay = 800 + Math.floor(random() * 3000);
+      if (!(await watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0))) return false;
+      await sleep(delay);
+      return true;
+    }
+    case 'replay': {
+      const delay = Math.floor(random() * 150);
+      const reached = await watch.until(runner, (doc) => doc?.step === 'replay' || doc?.step === 'catch-up', 120_000, 10);
+      await sleep(delay);
+      return reached;
+    }
+    case 'catch-up': {
+      const delay = Math.floor(random() * 300);
+      const reached = await watch.until(runner, (doc) => doc?.step === 'catch-up', 120_000, 10);
+      await sleep(delay);
+      return reached;
+    }
+    case 'tail': {
+      // The tail has started once it refreshed the lease; then a seeded time into it.
+      await sleep(1500 + Math.floor(random() * 2500));
+      return true;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Document, MongoClient } from 'mongodb';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { dbHashes } from '../support/engine.js';
+import { runRunner, startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
+
+/**
+ * One runner per migration: two runners started together (on a migration that does not exist yet, so they
+ * also race to create it) → exactly one drives it, the other is refused with a message that names the
+ * holder and the way out. A runner killed with SIGKILL keeps the lease until it expires; then (and not
+ * before) a successor proceeds without --force-takeover. The lease TTL is shortened through MLM_LEASE_TTL_MS.
+ */
+const TTL_MS = 6000;
+const ENV = { MLM_LEASE_TTL_MS: String(TTL_MS) };
+const REFUSED = /is being driven by another runner \(\S+\/\d+, lease until [^)]+\)/;
+
+describe('lease: one runner per migration', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  const db = uniqueName('lease');
+  const name = uniqueName('lease').replace(/_/g, '-');
+  let file = '';
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+    await source.db(db).createCollection('c');
+    await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 20_000 }, (_, i): Document => ({ _id: i, pad: 'x'.repeat(100) })));
+    file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { batchSize: 500 }\n');
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await destination?.close();
+  });
+
+  it('two runners at once: exactly one proceeds, the other is refused with a clear message', async () => {
+    const [a, b] = await Promise.all([runRunner(['sync', '--config', file], ENV), runRunner(['sync', '--config', file], ENV)]);
+    const codes = [a.code, b.code].sort();
+    expect(codes, `${a.stderr}\n${b.stderr}`).toEqual([0, 1]);
+    const loser = a.code === 1 ? a : b;
+    expect(loser.stderr).toMatch(REFUSED);
+    expect(loser.stderr).toMatch(new RegExp(`migration "${name}"`));
+    expect(loser.stderr).toMatch(/hint: .*wait for the lease to expire \(6 s after its last renewal\) or rerun with --force-takeover/);
+    const winner = a.code === 0 ? a : b;
+    expect(winner.stdout).toMatch(/sync of .* done: 20000 documents copied/);
+    // The refused runner changed nothing: one history, written by the winner only.
+    const doc = (await new StateWatch(destination, name).doc())!;
+    expect(doc.phase).toBe('tailing');
+    expect(new Set(doc.history.filter((h) => h.phase !== 'created').map((h) => h.runner)).size).toBe(1);
+    expect(doc.lease).toBeNull();
+    expect(await destination.db(db).collection('c').countDocuments()).toBe(20_000);
+  });
+
+  it('a killed holder blocks others until its lease expires; then a successor proceeds', async () => {
+    const watch = new StateWatch(destination, name);
+    const holder = startRunner(['tail', '--config', file, '--max-duration', '60s'], ENV);
+    expect(await watch.until(holder, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${holder.child.pid}`)), 30_000)).toBe(true);
+    holder.kill('SIGKILL');
+    expect((await holder.exited).signal).toBe('SIGKILL');
+    const lease = (await watch.doc())!.lease!;
+    expect(lease.owner).toMatch(new RegExp(`/${holder.child.pid}$`));
+
+    const early = await runRunner(['tail', '--config', file, '--max-duration', '3s'], ENV);
+    // Still within the dead holder's lease (the refused runner returned before it expired): refused, naming the holder.
+    expect(Date.now()).toBeLessThan(lease.expiresAt.getTime());
+    expect(early.code, early.stdout).toBe(1);
+    expect(early.stderr).toMatch(REFUSED);
+    expect(early.stderr).toContain(lease.owner);
+    // Written while nobody may drive the migration: must arrive with the successor.
+    await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: `late-${i}` })));
+    const wait = lease.expiresAt.getTime() - Date.now() + 300;
+    if (wait > 0) await sleep(wait);
+    const successor = await runRunner(['tail', '--config', file, '--max-duration', '4s'], ENV);
+    expect(successor.code, successor.stderr).toBe(0);
+    expect(successor.stdout).toMatch(/tail of .* ran/);
+    const doc = (await watch.doc())!;
+    expect(doc.lease).toBeNull();
+    expect(doc.history.some((h) => h.runner === lease.owner)).toBe(false);
+    expect(await destination.db(db).collection('c').countDocuments({ _id: /^late-/ } as Document)).toBe(100);
+    const [src, dst] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);
+    expect(dst.c).toBe(src.c);
+  });
+});

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Document, MongoClient } from 'mongodb';
+import type { CommandOutcome } from '../../src/report/model.js';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { dbHashes } from '../support/engine.js';
+import { runRunner, startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
+
+/**
+ * tail in a real process: SIGTERM (a cancelled CI job) and SIGINT (Ctrl-C) end it with exit 0 after the
+ * position is saved; the next tail continues from that position: it applies exactly what was written
+ * since, not everything again.
+ */
+describe('tail stops on SIGTERM / SIGINT with its position saved', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  const db = uniqueName('signal');
+  const name = uniqueName('signal').replace(/_/g, '-');
+  let file = '';
+  let next = 0;
+
+  /** Inserts `count` new documents, `perSecond` a second. */
+  async function insert(count: number, perSecond = 200): Promise<void> {
+    for (let i = 0; i < count; i += 20) {
+      await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 20 }, (): Document => ({ _id: next++, at: new Date() })));
+      await sleep((20 / perSecond) * 1000);
+    }
+  }
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+    await source.db(db).createCollection('c');
+    await insert(1000, 1e6);
+    file = writeMigrationFile(name, sourceUri, destinationUri, [db]);
+    const sync = await runRunner(['sync', '--config', file]);
+    expect(sync.code, sync.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await destination?.close();
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s: exit 0, position saved, the next tail continues from it', async (signal) => {
+    const watch = new StateWatch(destination, name);
+    const before = (await watch.doc())!;
+    const tail = startRunner(['tail', '--config', file, '--max-duration', '60s', '--json']);
+    expect(await watch.until(tail, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${tail.child.pid}`)), 30_000)).toBe(true);
+    const during = next;
+    await insert(400);
+    const sentAt = Date.now();
+    tail.kill(signal);
+    const exit = await tail.exited;
+    const stoppedMs = Date.now() - sentAt;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(stoppedMs).toBeLessThan(5000);
+    const outcome = JSON.parse(exit.stdout) as CommandOutcome;
+    expect(outcome.summary).toMatch(/stopped by a signal/);
+    const stopped = (await watch.doc())!;
+    expect(stopped.lease).toBeNull();
+    expect(stopped.applied?.token).toBeDefined();
+    expect(stopped.applied?.token).not.toEqual(before.applied?.token);
+    // Everything acknowledged before the signal was applied by the stopped tail.
+    expect(await destination.db(db).collection('c').countDocuments({ _id: { $gte: during, $lt: next } } as Document)).toBe(next - during);
+
+    // Written while no tail runs; the next one applies exactly these (it resumes, it does not start over).
+    const gap = next;
+    await insert(300, 1e6);
+    const second = await runRunner(['tail', '--config', file, '--max-duration', '4s', '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    const applied = Number(/(\d+) changes applied/.exec((JSON.parse(second.stdout) as CommandOutcome).summary)?.[1]);
+    expect(applied).toBe(next - gap);
+    expect(await destination.db(db).collection('c').countDocuments()).toBe(next);
+    const [src, dst] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);
+    expect(dst.c).toBe(src.c);
+    console.log(`[signal] ${signal}: stopped in ${stoppedMs} ms; next tail applied ${applied} changes`);
+  });
+});

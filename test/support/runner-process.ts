@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MongoClient } from 'mongodb';
+import { StateStore } from '../../src/engine/state/store.js';
+import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js';
+
+/**
+ * A runner in a child process (the real CLI, run from source through tsx) that a test can SIGKILL at a
+ * chosen moment or SIGTERM, as a CI job that dies or is cancelled would be.
+ */
+export interface RunnerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Runner {
+  child: ChildProcess;
+  exited: Promise<RunnerExit>;
+  /** True once the process has exited. */
+  done: () => boolean;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+/** Writes a migration.yaml with the URIs inline (test clusters have no secrets) and returns its path. */
+export function writeMigrationFile(name: string, sourceUri: string, destinationUri: string, databases: string[], extra = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mlm-runner-'));
+  const file = join(dir, 'migration.yaml');
+  const include = databases.map((db) => `"${db}.*"`).join(', ');
+  writeFileSync(file, `version: 1\nname: ${name}\nsource: { uri: "${sourceUri}" }\ndestination: { uri: "${destinationUri}" }\nnamespaces:\n  include: [${include}]\n${extra}`);
+  return file;
+}
+
+/** Starts `mongo-live-migrate <args>` in a child process; env adds to (or overrides) this process's. */
+export function startRunner(args: string[], env: Record<string, string> = {}): Runner {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+    env: { ...process.env, MLM_LOG_LEVEL: process.env.MLM_TEST_LOG ?? 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let finished = false;
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    if (process.env.MLM_TEST_LOG) process.stderr.write(c);
+  });
+  const exited = new Promise<RunnerExit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      finished = true;
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  return {
+    child,
+    exited,
+    done: () => finished,
+    kill: (signal) => {
+      if (!finished) child.kill(signal);
+    },
+  };
+}
+
+/** Runs the CLI to its end. */
+export async function runRunner(args: string[], env: Record<string, string> = {}): Promise<RunnerExit> {
+  return startRunner(args, env).exited;
+}
+
+/** Reads the migration's state straight from the destination's state database. */
+export class StateWatch {
+  readonly store: StateStore;
+  constructor(destination: MongoClient, name: string) {
+    this.store = new StateStore(destination, name);
+  }
+
+  doc(): Promise<MigrationDoc | null> {
+    return this.store.get();
+  }
+
+  partitions(): Promise<PartitionDoc[]> {
+    return this.store.partitionsOf();
+  }
+
+  /** Polls until `test` holds for the state, the runner exits, or the time is up; true when it held. */
+  async until(runner: Runner, test: (doc: MigrationDoc | null, partitions: PartitionDoc[]) => boolean, timeoutMs = 60_000, everyMs = 25): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !runner.done()) {
+      const [doc, partitions] = await Promise.all([this.doc(), this.partitions()]);
+      if (test(doc, partitions)) return true;
+      await sleep(everyMs);
+    }
+    return false;
+  }
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same kill moments. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
