@@ -89,7 +89,16 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
   const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions: PartitionDoc[] = [];
-  const progressTimer = setInterval(() => ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds })), PROGRESS_EVERY_MS);
+  const copyStarted = Date.now();
+  let bytesAtStart: number | undefined;
+  const progressTimer = setInterval(() => {
+    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
+    // ETA from this run's own byte rate (a resumed run does not count what earlier runs copied).
+    bytesAtStart ??= progress.totals.bytesCopied;
+    const rate = (progress.totals.bytesCopied - bytesAtStart) / Math.max(1, (Date.now() - copyStarted) / 1000);
+    const remaining = Math.max(0, progress.totals.bytesTotal - progress.totals.bytesCopied);
+    ports.onProgress?.({ ...progress, etaSeconds: rate > 0 ? remaining / rate : null });
+  }, PROGRESS_EVERY_MS);
   try {
     // Targets are created one at a time, before any parallel write (never race a namespace's creation).
     for (const collection of current) {

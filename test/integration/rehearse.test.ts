@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Document, MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { runRehearse } from '../../src/commands/rehearse.js';
 import { STATE_DB } from '../../src/engine/namespaces.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
@@ -16,7 +16,7 @@ describe('rehearse against a staging destination', () => {
     destination = await connect(sharedClusters().destinationUri);
     await source.db(db).createCollection('items');
     await source.db(db).createCollection('w');
-    await source.db(db).collection<Document>('items').insertMany(Array.from({ length: 3000 }, (_, i) => ({ _id: i, name: `item ${i}`, price: i * 1.5 })));
+    await source.db(db).collection<{ _id: number; name: string; price: number }>('items').insertMany(Array.from({ length: 3000 }, (_, i) => ({ _id: i, name: `item ${i}`, price: i * 1.5 })));
     await source.db(db).collection('items').createIndex({ name: 1 }, { unique: true });
   });
   afterAll(async () => {
