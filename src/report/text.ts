@@ -13,7 +13,7 @@ export function renderText(outcome: CommandOutcome): string {
   const lines: string[] = [];
   if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
   if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
-  if (outcome.progress) lines.push(...renderStatusText(outcome.progress));
+  if (outcome.progress) lines.push(...renderStatusText(outcome.progress, outcome.command === 'status'));
   if (outcome.verification) lines.push(...renderVerifyText(outcome.verification));
   lines.push(outcome.summary);
   if (outcome.progress?.error) lines.push(`error: ${outcome.progress.error}`);
@@ -68,8 +68,12 @@ export function renderProgressBlock(p: Progress, options: ProgressBlockOptions =
   return lines;
 }
 
-function renderStatusText(p: Progress): string[] {
+function renderStatusText(p: Progress, withHistory: boolean): string[] {
   const lines = [`phase: ${phaseLabel(p)} (since ${p.phaseSince})`];
+  if (withHistory && p.history.length) {
+    lines.push('history:');
+    for (const h of p.history) lines.push(`  ${h.at}  ${h.phase.padEnd(12)} ${h.runner}${h.note ? `  (${h.note})` : ''}`);
+  }
   if (p.collections.length) lines.push(...renderProgressBlock(p, { maxCollections: 20 }).slice(1));
   const lag = p.lagSeconds === null ? '-' : formatSeconds(p.lagSeconds);
   const headroom = p.oplogHeadroomSeconds === null ? '-' : formatSeconds(p.oplogHeadroomSeconds);
