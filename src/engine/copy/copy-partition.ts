@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BSON, MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection, type Document, type MongoClient } from 'mongodb';
+import { BSON, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection, type MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
 import { partitionFilter } from './partitions.js';
+import { EXACT_TYPES, insertRaw } from './raw-insert.js';
 
-const MAX_BATCH_BYTES = 12 * 1024 * 1024; // under the 16 MiB message limit with room for the command
-/** Decode with exact BSON types: an integral double must stay a double, a Long a Long, a regex its flags. */
-export const EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+export { EXACT_TYPES };
+
+const MAX_BATCH_BYTES = 12 * 1024 * 1024; // a document sequence may reach 48 MB; smaller keeps memory bounded
 
 export interface CopyContext {
   source: MongoClient;
@@ -22,8 +23,8 @@ export interface CopyContext {
 
 /**
  * Copies what remains of one partition, batch by batch, saving the last copied _id after each durable batch:
- * a crash loses at most one batch of work and never a document. Raw BSON is read and decoded with exact
- * types so nothing is converted on the way.
+ * a crash loses at most one batch of work and never a document. Documents travel as the raw BSON the source
+ * sent (see insertRaw): nothing is decoded but the last _id of a batch, so nothing can be converted.
  */
 export async function copyPartition(ctx: CopyContext, collection: SourceCollection, partition: PartitionDoc): Promise<void> {
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
@@ -68,7 +69,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     .db(collection.db)
     .collection(collection.coll)
     .find(partitionFilter(partition), { raw: true, batchSize: ctx.batchSize, ...(partition.natural ? { sort: { $natural: 1 } } : { sort: { _id: 1 } }) });
-  let docs: Document[] = [];
+  let docs: Buffer[] = [];
   let bytes = 0;
   let pending: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
@@ -80,13 +81,13 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     // One batch in flight while the next is read; batches stay in order so the saved lastId only moves
     // forward over durable data. The handler marks the promise handled; `await pending` still throws.
     await pending;
-    pending = insertBatch(ctx, target, batch, batchBytes, partition);
+    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
     pending.catch(() => undefined);
   };
   try {
     for await (const raw of cursor as unknown as AsyncIterable<Buffer>) {
       if (ctx.signal.aborted) break;
-      docs.push(BSON.deserialize(raw, EXACT_TYPES));
+      docs.push(raw);
       bytes += raw.length;
       if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
     }
@@ -98,16 +99,17 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
   }
 }
 
-async function insertBatch(ctx: CopyContext, target: Collection, docs: Document[], bytes: number, partition: PartitionDoc): Promise<void> {
+async function insertBatch(ctx: CopyContext, collection: SourceCollection, docs: Buffer[], bytes: number, partition: PartitionDoc): Promise<void> {
   ctx.assertLease();
-  try {
-    await target.insertMany(docs, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } });
-  } catch (error) {
-    // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
-    // They are counted in full: the run that inserted them died before saving their count with lastId.
-    if (!(error instanceof MongoBulkWriteError) || !onlyDuplicates(error)) throw error;
+  // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
+  // They are counted in full: the run that inserted them died before saving their count with lastId.
+  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: 'majority' });
+  if (failures.length) {
+    const first = failures[0]!;
+    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = docs[docs.length - 1]?._id;
+  // Only the batch's last _id is decoded (exact types: it goes back into the resume query).
+  const lastId = partition.natural ? undefined : (BSON.deserialize(docs[docs.length - 1]!, EXACT_TYPES) as { _id: unknown })._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -117,9 +119,4 @@ async function insertBatch(ctx: CopyContext, target: Collection, docs: Document[
     { writeConcern: { w: 'majority' } },
   );
   ctx.onBatch(partition, docs.length, bytes);
-}
-
-function onlyDuplicates(error: MongoBulkWriteError): boolean {
-  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-  return errors.length > 0 && errors.every((e) => e.code === 11000) && !error.writeConcernError;
 }

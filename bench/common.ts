@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { MongoClient } from 'mongodb';
+import { findMongod } from '../src/local/find-mongod.js';
+import { LocalReplicaSet } from '../src/local/replica-set.js';
+import type { ChildRequest } from './runner-child.js';
+
+export interface BenchOptions {
+  docs: number;
+  size: number;
+  collections: number;
+  /** Seconds of load in the tail scenario. */
+  loadSeconds: number;
+  writers: number;
+  /** Documents of the smaller data set (tail scenario and the second memory figure). */
+  smallDocs: number;
+  baseDir: string;
+  scenarios: Set<string>;
+  /** Extra sync options for our runner (YAML lines), to compare settings. */
+  extra: string;
+  cpuProf: string | undefined;
+}
+
+export function log(line: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+export function mongodPath(): string {
+  const path = findMongod();
+  if (!path) throw new Error('no mongod found: run `npm run provision` or set MLM_MONGOD');
+  return path;
+}
+
+/** Starts a replica set and always stops it (and removes its data) afterwards. */
+export async function withSet<T>(options: { name: string; baseDir: string; members?: number; oplogSizeMB?: number }, use: (set: LocalReplicaSet) => Promise<T>): Promise<T> {
+  const set = await LocalReplicaSet.start({ mongod: mongodPath(), ...options });
+  try {
+    return await use(set);
+  } finally {
+    await set.stop();
+  }
+}
+
+export async function connect(uri: string): Promise<MongoClient> {
+  const client = new MongoClient(uri, { maxPoolSize: 32 });
+  await client.connect();
+  return client;
+}
+
+export interface ChildResult {
+  ms: number;
+  vmHwmKB: number | null;
+  /** Peak VmRSS seen by sampling /proc/<pid>/status from outside every 100 ms. */
+  sampledPeakKB: number;
+  summary: string;
+}
+
+let bundled: Promise<string> | undefined;
+
+/**
+ * Bundles bench/runner-child.ts the way scripts/bundle.mjs bundles the shipped CLI, so the child's memory is
+ * the product's (running it through tsx would add about 70 MB of transpiler to every figure).
+ */
+async function runnerBundle(dir: string): Promise<string> {
+  bundled ??= (async () => {
+    const outfile = join(dir, 'runner-child.mjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./runner-child.ts', import.meta.url))],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      external: ['kerberos', '@mongodb-js/zstd', '@aws-sdk/credential-providers', 'snappy', 'aws4', 'mongodb-client-encryption', 'socks', 'gcp-metadata'],
+      logLevel: 'warning',
+      banner: { js: "import { createRequire as __mlmCreateRequire } from 'node:module'; const require = __mlmCreateRequire(import.meta.url);" },
+    });
+    return outfile;
+  })();
+  return bundled;
+}
+
+/**
+ * Runs our runner (bench/runner-child.ts, bundled) in a child node process. `stop` (when given) sends SIGTERM when it
+ * resolves; the child saves its position and exits.
+ */
+export async function runChild(request: ChildRequest, options: { baseDir: string; cpuProf?: string; stop?: Promise<void> }): Promise<{ done: Promise<ChildResult>; pid: number }> {
+  const script = await runnerBundle(options.baseDir);
+  const args = [...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : []), script, JSON.stringify(request)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let peak = 0;
+  const sampler = setInterval(() => {
+    try {
+      const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (match) peak = Math.max(peak, Number(match[1]));
+    } catch {
+      // the process is gone
+    }
+  }, 100);
+  void options.stop?.then(() => child.kill('SIGTERM'));
+  const done = new Promise<ChildResult>((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearInterval(sampler);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) return reject(new Error(`runner (${request.mode}) exited with ${code}: ${out.slice(-2000)}`));
+      resolve({ ...(JSON.parse(line) as Omit<ChildResult, 'sampledPeakKB'>), sampledPeakKB: peak });
+    });
+  });
+  return { done, pid: child.pid ?? -1 };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,124 @@
+/**
+ * The benchmark entry: `npm run bench -- [--quick] [--docs N] [--size BYTES] [--collections N] ...`.
+ * Every figure is measured in this run, beside its reference measured in this run on this machine.
+ * See bench/README.md.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BenchOptions } from './common.js';
+import { initialSyncScenario, type InitialSyncFigures } from './initial-sync.js';
+import { tailScenario, type TailFigures } from './tail.js';
+
+const HELP = `usage: npm run bench -- [options]
+  --quick               development scale: 50k documents, 20 s of load (defaults below are the full scale)
+  --docs N              documents for the initial-sync scenario (1000000)
+  --size BYTES          approximate document size (1024)
+  --collections N       collections (4)
+  --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
+  --load-seconds S      seconds of write load in the tail scenario (60)
+  --writers N           concurrent writer clients in the tail scenario (8)
+  --scenarios LIST      initial,tail (both)
+  --no-native / --no-naive   skip a reference run (development only: ratios need them)
+  --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
+  --cpu-prof DIR        write a V8 CPU profile of our sync runner into DIR
+  --base-dir DIR        where the replica sets' data goes (/tmp/mlm-bench; removed afterwards)`;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    docs: { type: 'string' },
+    size: { type: 'string', default: '1024' },
+    collections: { type: 'string', default: '4' },
+    'small-docs': { type: 'string' },
+    'load-seconds': { type: 'string' },
+    writers: { type: 'string', default: '8' },
+    scenarios: { type: 'string', default: 'initial,tail' },
+    'no-native': { type: 'boolean', default: false },
+    'no-naive': { type: 'boolean', default: false },
+    'sync-extra': { type: 'string', default: '' },
+    'cpu-prof': { type: 'string' },
+    'base-dir': { type: 'string', default: '/tmp/mlm-bench' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const docs = Number(values.docs ?? (values.quick ? 50_000 : 1_000_000));
+const options: BenchOptions = {
+  docs,
+  size: Number(values.size),
+  collections: Number(values.collections),
+  smallDocs: Number(values['small-docs'] ?? Math.max(1000, Math.floor(docs / 4))),
+  loadSeconds: Number(values['load-seconds'] ?? (values.quick ? 20 : 60)),
+  writers: Number(values.writers),
+  baseDir: values['base-dir'],
+  scenarios: new Set(values.scenarios.split(',').map((s) => s.trim())),
+  extra: values['sync-extra'].replace(/\\n/g, '\n'),
+  cpuProf: values['cpu-prof'],
+};
+
+const fmtS = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
+const ratio = (ms: number, reference: number): string => (Number.isFinite(ms) && Number.isFinite(reference) ? `${(ms / reference).toFixed(2)}x` : 'n/a');
+const mb = (kb: number | null): string => (kb ? `${(kb / 1024).toFixed(0)} MB` : 'n/a');
+const loadAt = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+const startLoad = loadAt();
+const began = Date.now();
+mkdirSync(options.baseDir, { recursive: true });
+let initial: InitialSyncFigures | undefined;
+let small: InitialSyncFigures | undefined;
+let tail: TailFigures | undefined;
+try {
+  if (options.scenarios.has('initial')) initial = await initialSyncScenario(options, options.docs, { native: !values['no-native'], naive: !values['no-naive'] });
+  if (options.scenarios.has('tail')) tail = await tailScenario(options);
+  else if (options.scenarios.has('initial')) small = await initialSyncScenario({ ...options, cpuProf: undefined }, options.smallDocs, { native: false, naive: false });
+} finally {
+  rmSync(options.baseDir, { recursive: true, force: true });
+}
+
+const lines: string[] = [];
+lines.push(`mongo-live-migrate benchmark — ${new Date().toISOString()}; ${cpus().length} cores; load average at start ${startLoad}, at end ${loadAt()}; ${fmtS(Date.now() - began)} in all`);
+lines.push(`command: npm run bench -- ${process.argv.slice(2).join(' ')}`);
+if (initial) {
+  lines.push('');
+  lines.push(`Initial sync: ${initial.docs} documents of ~${options.size} B in ${options.collections} collections (${initial.dataMB.toFixed(0)} MB data, ${initial.indexMB.toFixed(0)} MB indexes, 3 secondary indexes each)`);
+  lines.push('| run | time | vs native |');
+  lines.push('|---|---|---|');
+  lines.push(`| native initial sync (new member → SECONDARY) | ${fmtS(initial.nativeMs)} | 1.00x |`);
+  lines.push(`| our sync (copy + indexes + catch-up, own process) | ${fmtS(initial.ours.ms)} | ${ratio(initial.ours.ms, initial.nativeMs)} (target ≤ 1.2x) |`);
+  lines.push(`| naive single-threaded find → insertMany | ${fmtS(initial.naiveMs)} | ${ratio(initial.naiveMs, initial.nativeMs)} |`);
+  lines.push(`our copy exact (dbHash equal): ${initial.exact ? 'yes' : 'NO'}`);
+}
+if (tail) {
+  const l = tail;
+  lines.push('');
+  lines.push(`Tail: ${l.writers} writers of mixed operations (insert 30%, update 40%, replace 10%, delete 20%) for ${l.loadSeconds.toFixed(0)} s at ${l.opsPerSecond.toFixed(0)} ops/s on a two-member source (${l.docs} documents)`);
+  lines.push('| applier | lag p50 | lag p99 | lag max | catch-up after load | catch-up / load |');
+  lines.push('|---|---|---|---|---|---|');
+  lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
+  lines.push(`| our tail | ${l.ours.p50.toFixed(2)} s | ${l.ours.p99.toFixed(2)} s | ${l.ours.max.toFixed(2)} s | ${fmtS(l.ours.catchUpMs)} | ${((l.ours.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% (target ≤ 10%, p99 ≤ 2 s) |`);
+  lines.push(`destination exact after the load (dbHash equal): ${l.exact ? 'yes' : 'NO'}`);
+}
+const memory: [number, number | null][] = [];
+if (initial) memory.push([initial.docs, Math.max(initial.ours.vmHwmKB ?? 0, initial.ours.sampledPeakKB)]);
+if (tail) {
+  memory.push([tail.docs, Math.max(tail.sync.vmHwmKB ?? 0, tail.sync.sampledPeakKB)]);
+  memory.push([tail.docs, Math.max(tail.tail.vmHwmKB ?? 0, tail.tail.sampledPeakKB)]);
+}
+if (small) memory.push([small.docs, Math.max(small.ours.vmHwmKB ?? 0, small.ours.sampledPeakKB)]);
+if (memory.length) {
+  lines.push('');
+  lines.push('Peak RSS of our runner process (VmHWM; target ≤ 256 MB at any size)');
+  lines.push('| run | documents | peak RSS |');
+  lines.push('|---|---|---|');
+  if (initial) lines.push(`| sync | ${initial.docs} | ${mb(memory[0]![1])} |`);
+  if (tail) {
+    lines.push(`| sync | ${tail.docs} | ${mb(memory[initial ? 1 : 0]![1])} |`);
+    lines.push(`| tail under load | ${tail.docs} | ${mb(memory[initial ? 2 : 1]![1])} |`);
+  }
+  if (small) lines.push(`| sync | ${small.docs} | ${mb(small.ours.vmHwmKB ?? small.ours.sampledPeakKB)} |`);
+}
+console.log(lines.join('\n'));

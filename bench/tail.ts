@@ -1,0 +1,106 @@
+import { MongoClient, type Document } from 'mongodb';
+import { BENCH_DB, MARKER_COLLECTION, collectionNames, generate, mixedOperation, rng } from './data.js';
+import { sameHashes } from './initial-sync.js';
+import { connect, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
+
+export interface TailFigures {
+  docs: number;
+  writers: number;
+  loadSeconds: number;
+  opsPerSecond: number;
+  ours: { p50: number; p99: number; max: number; catchUpMs: number };
+  native: { p50: number; p99: number; max: number; catchUpMs: number };
+  sync: ChildResult;
+  tail: ChildResult;
+  exact: boolean;
+}
+
+const SAMPLE_MS = 250;
+
+/**
+ * Tail lag under load. The source has two members (its secondary is the native reference); our runner syncs
+ * to a one-member destination, then tails while `writers` clients run mixed operations as fast as the source
+ * takes them for `loadSeconds`. Lag of either is the primary's last applied wall time minus the wall time of
+ * the newest change applied on the other side (native: the secondary's lastAppliedWallTime; ours: the
+ * wall time saved with the applied position in the state document, i.e. durably applied). Catch-up is the time
+ * from the end of the load until a marker written right after it is readable on the other side.
+ */
+export async function tailScenario(options: BenchOptions): Promise<TailFigures> {
+  return withSet({ name: 'bench-tail-src', baseDir: options.baseDir, members: 2, oplogSizeMB: 4096 }, (source) =>
+    withSet({ name: 'bench-tail-dst', baseDir: options.baseDir }, async (destination) => {
+      const src = await connect(source.uri);
+      const dst = await connect(destination.uri);
+      const secondary = new MongoClient(source.memberUri(1));
+      let stopTail: () => void = () => undefined;
+      const tailStop = new Promise<void>((resolve) => (stopTail = resolve));
+      try {
+        log(`tail: generating ${options.smallDocs} documents`);
+        await generate(src, { docs: options.smallDocs, size: options.size, collections: options.collections }, log);
+        const name = 'bench-tail';
+        const request = { name, source: source.uri, destination: destination.uri, extra: options.extra };
+        const sync = await (await runChild({ ...request, mode: 'sync' }, { baseDir: options.baseDir })).done;
+        log(`tail: our sync ${(sync.ms / 1000).toFixed(1)} s, peak RSS ${(Math.max(sync.vmHwmKB ?? 0, sync.sampledPeakKB) / 1024).toFixed(0)} MB`);
+        const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop });
+        tailChild.done.catch(() => undefined);
+        const state = dst.db('__mongo_live_migrate').collection('migrations');
+        await sleep(3000);
+
+        const names = collectionNames(options.collections);
+        const perCollection = Math.ceil(options.smallDocs / options.collections);
+        let stopped = false;
+        let ops = 0;
+        const writers = Array.from({ length: options.writers }, async (_, w) => {
+          const r = rng(5000 + w);
+          let k = 0;
+          while (!stopped) {
+            const c = Math.floor(r() * names.length);
+            const { write } = mixedOperation(c, Math.floor(r() * perCollection), perCollection + w * 10_000_000 + k++, options.size, r);
+            await src.db(BENCH_DB).collection(names[c]!).bulkWrite([write]);
+            ops++;
+          }
+        });
+        const ourLags: number[] = [];
+        const nativeLags: number[] = [];
+        const loadStarted = Date.now();
+        log(`tail: ${options.writers} writers for ${options.loadSeconds} s`);
+        while (Date.now() - loadStarted < options.loadSeconds * 1000) {
+          const [status, doc] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), state.findOne({ _id: name } as Document)]);
+          const members = status.members as Document[];
+          const wall = (m: Document | undefined): number | undefined => {
+            const at = (m?.lastAppliedWallTime ?? m?.optimeDate) as Date | undefined;
+            return at instanceof Date ? at.getTime() : undefined;
+          };
+          const primary = wall(members.find((m) => m.stateStr === 'PRIMARY'));
+          const second = wall(members.find((m) => m.stateStr === 'SECONDARY'));
+          const applied = (doc?.applied as Document | undefined)?.wallTime;
+          if (primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
+          if (primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
+          await sleep(SAMPLE_MS);
+        }
+        stopped = true;
+        await Promise.all(writers);
+        const loadMs = Date.now() - loadStarted;
+        const opsPerSecond = ops / (loadMs / 1000);
+        const markerAt = Date.now();
+        await src.db(BENCH_DB).collection(MARKER_COLLECTION).insertOne({ _id: 'end', at: new Date() } as Document, { writeConcern: { w: 1 } });
+        log(`tail: load stopped after ${ops} operations (${opsPerSecond.toFixed(0)}/s); waiting for catch-up`);
+        const arrival = async (client: MongoClient): Promise<number> => {
+          for (;;) {
+            if (await client.db(BENCH_DB).collection(MARKER_COLLECTION).findOne({ _id: 'end' } as Document)) return Date.now() - markerAt;
+            if (Date.now() - markerAt > 15 * 60_000) throw new Error('no catch-up within 15 minutes');
+            await sleep(50);
+          }
+        };
+        const [nativeCatchUp, ourCatchUp] = await Promise.all([arrival(secondary), arrival(dst)]);
+        stopTail();
+        const tail = await tailChild.done;
+        const exact = await sameHashes(src, dst);
+        const stats = (lags: number[], catchUpMs: number) => ({ p50: percentile(lags, 50), p99: percentile(lags, 99), max: Math.max(...lags), catchUpMs });
+        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(ourLags, ourCatchUp), native: stats(nativeLags, nativeCatchUp), sync, tail, exact };
+      } finally {
+        stopTail();
+        await Promise.all([src.close(), dst.close(), secondary.close()]);
+      }
+    }),
+  );
+}

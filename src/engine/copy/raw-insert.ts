@@ -1,0 +1,51 @@
+import { BSON, MongoBulkWriteError, type Collection, type Document, type MongoClient } from 'mongodb';
+// The driver's own OP_MSG document-sequence section (internal, not typed; declared in driver-internals.d.ts).
+// Imported statically so that bundles hold the one copy of the module the driver itself uses: the driver
+// recognises a sequence by `instanceof`.
+import * as driverCommands from 'mongodb/lib/cmap/commands.js';
+
+/** Decode with exact BSON types: an integral double must stay a double, a Long a Long, a regex its flags. */
+export const EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+
+/** What an `insert` reply says went wrong (unordered: the other documents were inserted). */
+export interface InsertOutcome {
+  inserted: number;
+  /** Write errors other than duplicate keys (a resumed batch meets its own documents again: expected). */
+  failures: { index: number; code: number; errmsg: string }[];
+}
+
+const DocumentSequence = (driverCommands as { DocumentSequence?: new (field: string) => { push(document: unknown, buffer: Uint8Array): number } }).DocumentSequence;
+
+/** True when raw documents can go to the server as they were read (this driver has document sequences). */
+export const RAW_INSERT_SUPPORTED = typeof DocumentSequence === 'function';
+
+/**
+ * Inserts documents given as raw BSON without decoding or re-encoding them: the bytes read from the source
+ * go out as an OP_MSG document sequence (`documents`), the way the driver itself sends bulk writes. This is
+ * exact by construction (no type can change) and skips the two most expensive steps of a copy on a small
+ * machine: BSON deserialize and serialize of every document, and the garbage they make.
+ * Without document sequences in the driver (another version), falls back to decode (exact types) + insert.
+ */
+export async function insertRaw(destination: MongoClient, db: string, coll: string, docs: Buffer[], writeConcern: Document): Promise<InsertOutcome> {
+  if (!RAW_INSERT_SUPPORTED) return insertDecoded(destination.db(db).collection(coll), docs, writeConcern);
+  const sequence = new DocumentSequence!('documents');
+  for (const doc of docs) sequence.push(doc, doc);
+  const reply = await destination.db(db).command({ insert: coll, ordered: false, bypassDocumentValidation: true, writeConcern, documents: sequence });
+  if (reply.writeConcernError) throw Object.assign(new Error(`write concern error inserting into ${db}.${coll}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
+  const errors = (reply.writeErrors ?? []) as { index: number; code: number; errmsg: string }[];
+  const inserted = Number(reply.n ?? 0);
+  // A reply that accounts for fewer documents than were sent means they did not all arrive: never go on.
+  if (inserted + errors.length !== docs.length) throw new Error(`insert into ${db}.${coll} acknowledged ${inserted} of ${docs.length} documents with ${errors.length} errors`);
+  return { inserted, failures: errors.filter((e) => e.code !== 11000) };
+}
+
+async function insertDecoded(target: Collection, docs: Buffer[], writeConcern: Document): Promise<InsertOutcome> {
+  try {
+    const result = await target.insertMany(docs.map((raw) => BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    return { inserted: result.insertedCount, failures: [] };
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError) || error.writeConcernError) throw error;
+    const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+    return { inserted: error.insertedCount, failures: errors.filter((e) => e.code !== 11000).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? '' })) };
+  }
+}
