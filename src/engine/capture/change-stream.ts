@@ -43,8 +43,9 @@ export function isRelevant(event: Document, filter: NamespaceFilter): boolean {
 
 /** The error to stop with when the saved position has rolled off the source oplog. */
 export function historyLostError(name: string, error: unknown): OperationError | undefined {
-  const code = (error as { code?: number }).code;
-  if (code === undefined || !HISTORY_LOST.includes(code)) return undefined;
+  // The stream decodes with promoteValues: false, which reaches its errors too: code is then an Int32.
+  const code = Number((error as { code?: unknown }).code);
+  if (!HISTORY_LOST.includes(code)) return undefined;
   return new OperationError(
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
     `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`,
