@@ -53,8 +53,8 @@ const TRANSIENT_CODES = new Set([6, 7, 43, 89, 91, 175, 189, 262, 9001, 10107, 1
 export function isTransientReadError(error: unknown): boolean {
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
   if (error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('ResumableChangeStreamError'))) return true;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'number' && TRANSIENT_CODES.has(code);
+  // Number(): a reply decoded with promoteValues: false carries the code as an Int32.
+  return TRANSIENT_CODES.has(Number((error as { code?: unknown }).code));
 }
 
 /** One pass over what remains of the partition (from its saved lastId); throws what broke it. */
