@@ -1,7 +1,7 @@
 import { commandSpecs } from '../commands/index.js';
 
 export function usage(version: string): string {
-  const commands = [...commandSpecs().map((c) => ({ name: c.name, summary: c.impl ? c.summary : `${c.summary} (not built yet)` })), { name: 'demo', summary: 'run a whole migration between two local replica sets (not built yet)' }];
+  const commands = [...commandSpecs().map((c) => ({ name: c.name, summary: c.impl ? c.summary : `${c.summary} (not built yet)` })), { name: 'demo', summary: 'a whole migration between two local replica sets, with a live writer (no --config)' }];
   const width = Math.max(...commands.map((c) => c.name.length));
   return `mongo-live-migrate ${version}: live-migrate a MongoDB replica set to another
 
@@ -20,6 +20,7 @@ Options:
       --force-takeover       take the migration over from a runner whose lease has not expired
       --applications-stopped cutover with writeBlock none: you confirm the applications are stopped
       --keep                 rehearse: keep the staging destination afterwards
+      --docs <n>             demo: documents to seed (default 120000); --max-duration sets its tail slice
   -h, --help                 this help
   -V, --version              the version
 

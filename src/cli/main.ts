@@ -9,6 +9,7 @@ import { commandImpl, isCommandName, type CommandOptions } from '../commands/ind
 import { parseDuration } from '../config/duration.js';
 import type { Progress } from '../report/model.js';
 import { renderProgressLine, renderText } from '../report/text.js';
+import { runDemoCli } from './demo.js';
 import { usage } from './help.js';
 
 export interface CliIO {
@@ -29,6 +30,7 @@ const OPTIONS = {
   'force-takeover': { type: 'boolean', default: false },
   'applications-stopped': { type: 'boolean', default: false },
   keep: { type: 'boolean', default: false },
+  docs: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'V', default: false },
 } as const;
@@ -55,6 +57,8 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     print(values.help ? io.stdout : io.stderr, usage(VERSION));
     return values.help ? EXIT.ok : EXIT.usage;
   }
+  // The demo builds its own migration (no --config): it has its own edge.
+  if (name === 'demo') return runDemoCli(values, extra, io, (error, level) => reportError(error, (text) => print(io.stderr, text), level));
   if (!isCommandName(name)) {
     print(io.stderr, `error: unknown command "${name}"\nRun mongo-live-migrate --help for the commands.\n`);
     return EXIT.usage;
