@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Document, MongoClient, Timestamp } from 'mongodb';
+import { runStatus } from '../../src/commands/status.js';
+import { runSync } from '../../src/commands/sync.js';
+import { runTail } from '../../src/commands/tail.js';
+import { OperationError } from '../../src/errors.js';
+import type { LocalReplicaSet } from '../../src/local/replica-set.js';
+import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import { testConfig, testPorts } from '../support/engine.js';
+import { runRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
+
+/**
+ * The saved position falls off the source oplog for real: a source with the smallest oplog MongoDB allows
+ * (990 MB) is rolled over by ~1.1 GB of writes to a collection the migration does not include, with a short
+ * checkpoint interval so that the oplog is truncated at once (truncation waits for a checkpoint). Then tail
+ * must refuse with the reason and the remedy, mark the migration resyncRequired, apply nothing past the gap,
+ * and status, a second tail and sync must all say so.
+ */
+describe('oplog roll-over past the saved position', () => {
+  let cluster: LocalReplicaSet;
+  let source: MongoClient;
+  let destination: MongoClient;
+  const db = uniqueName('lost');
+
+  beforeAll(async () => {
+    cluster = await startOwnCluster({ name: 'oplog-small', oplogSizeMB: 990, args: ['--syncdelay', '1'] });
+    source = await connect(cluster.uri);
+    destination = await connect(sharedClusters().destinationUri);
+    await source.db(db).createCollection('c');
+    await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 1000 }, (_, i): Document => ({ _id: i, v: i })));
+    await source.db('filler').createCollection('big', { capped: true, size: 64 * 1024 * 1024 });
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await destination?.close();
+    await cluster?.stop();
+  });
+
+  it('tail refuses with "re-sync required", marks the state, and applies nothing past the gap', async () => {
+    const config = testConfig(uniqueName('lost').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5 }\n');
+    const sync = await runSync(config, {}, testPorts('oplog-sync'));
+    expect(sync.exitCode).toBe(0);
+    expect(sync.progress?.phase).toBe('tailing');
+    const saved = (await new StateWatch(destination, config.name).doc())!.applied;
+    expect(saved?.token ?? saved?.operationTime).toBeDefined();
+
+    // Changes after the saved position that no tail reads before the oplog rolls over.
+    await source.db(db).collection<Document>('c').insertOne({ _id: 'in-the-gap' } as Document);
+    await source.db(db).collection<Document>('c').updateOne({ _id: 0 } as Document, { $set: { v: 'changed in the gap' } });
+    const gapTime = ((await source.db('admin').command({ hello: 1 })).lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+
+    const t0 = Date.now();
+    const pad = 'z'.repeat(1024 * 1024 - 200);
+    let written = 0;
+    for (;;) {
+      for (let i = 0; i < 25; i++) {
+        await source.db('filler').collection('big').insertMany(Array.from({ length: 8 }, () => ({ pad })), { writeConcern: { w: 1 } });
+        written += 8;
+      }
+      const first = await source.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+      if ((first!.ts as Timestamp).greaterThan(gapTime)) break;
+      if (Date.now() - t0 > 90_000) throw new Error(`the oplog did not roll over after ${written} MB in ${Date.now() - t0} ms`);
+      if (written > 1000) await source.db('admin').command({ fsync: 1 });
+      await sleep(10);
+    }
+    console.log(`[oplog-loss] oplog rolled over past the saved position after ${written} MB in ${Date.now() - t0} ms`);
+    await source.db(db).collection<Document>('c').insertOne({ _id: 'after-the-gap' } as Document);
+
+    const refusal = runTail(config, { maxDurationMs: 10_000 }, testPorts('oplog-tail'));
+    await expect(refusal).rejects.toBeInstanceOf(OperationError);
+    await expect(refusal).rejects.toThrow(/is no longer in the source oplog: changes in between are gone/);
+    await refusal.catch((error: OperationError) => expect(error.hint).toMatch(/re-sync: run `abort --drop-destination` then `sync`/));
+
+    const state = (await new StateWatch(destination, config.name).doc())!;
+    expect(state.resyncRequired).toBe(true);
+    expect(state.phase).toBe('failed');
+    expect(state.error).toMatch(/no longer in the source oplog/);
+    // Nothing was applied past the gap, not even what came after it.
+    const c = destination.db(db).collection<Document>('c');
+    expect(await c.findOne({ _id: 'in-the-gap' } as Document)).toBeNull();
+    expect(await c.findOne({ _id: 'after-the-gap' } as Document)).toBeNull();
+    expect((await c.findOne({ _id: 0 } as Document))?.v).toBe(0);
+    expect(state.applied).toEqual(saved);
+
+    const status = await runStatus(config, {}, testPorts('oplog-status'));
+    expect(status.exitCode).toBe(1);
+    expect(status.summary).toMatch(/failed.*error: the saved position .* is no longer in the source oplog/);
+    expect(status.nextStep).toMatch(/abort .*--drop-destination, then sync again/);
+
+    // Every later attempt says the same, through the CLI as a user sees it.
+    const file = writeMigrationFile(config.name, cluster.uri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5 }\n');
+    for (const command of ['tail', 'sync']) {
+      const again = await runRunner([command, '--config', file]);
+      expect(again.code, again.stdout).toBe(1);
+      expect(again.stderr).toMatch(/error: the saved position of migration .* is no longer in the source oplog/);
+      expect(again.stderr).toMatch(/hint: .*re-sync/);
+    }
+    expect(await c.findOne({ _id: 'after-the-gap' } as Document)).toBeNull();
+  });
+});
