@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "../../work/main/node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep4 = function(ms) {
+      let sleep5 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep4;
+      module.exports = sleep5;
     } else {
-      let sleep4 = function(ms) {
+      let sleep5 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep4;
+      module.exports = sleep5;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep4 = require_atomic_sleep();
+    var sleep5 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep4(BUSY_WRITE_TIMEOUT);
+                sleep5(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep4(BUSY_WRITE_TIMEOUT);
+          sleep5(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep4(BUSY_WRITE_TIMEOUT);
+          sleep5(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -17424,7 +17424,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join4, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep4 = require_atomic_sleep();
+    var sleep5 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep4(100);
+        sleep5(100);
         stream.end();
       }
       return stream;
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep4 = require_atomic_sleep();
+    var sleep5 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep4(BUSY_WRITE_TIMEOUT);
+                sleep5(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep4(BUSY_WRITE_TIMEOUT);
+            sleep5(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep4(BUSY_WRITE_TIMEOUT);
+            sleep5(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -58030,6 +58030,7 @@ async function tailLoop(run, options) {
       let lastWall;
       let lastTime;
       while (batch.length < run.config.tail.batchSize) {
+        if (batch.length && stream.bufferedCount() === 0) break;
         const event = await stream.tryNext();
         if (!event) {
           drained = true;
@@ -58994,7 +58995,7 @@ var REPLAY_BATCH = 1e3;
 var PROGRESS_EVERY_MS = 1e3;
 async function runSyncEngine(run) {
   const { doc } = run;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration needs a re-sync", "run `abort --drop-destination`, then `sync`");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
@@ -59820,6 +59821,60 @@ async function freePort() {
   });
 }
 
+// src/demo/lag-probe.ts
+import { setTimeout as sleep3 } from "node:timers/promises";
+var EVERY_MS = 1e3;
+var POLL_MS = 25;
+var PATIENCE_MS = 3e4;
+var LagProbe = class {
+  constructor(destination, latest, target) {
+    this.destination = destination;
+    this.latest = latest;
+    this.target = target;
+  }
+  destination;
+  latest;
+  target;
+  stopping = false;
+  loop;
+  delays = [];
+  timedOut = 0;
+  start() {
+    this.loop = this.run();
+  }
+  async stop() {
+    this.stopping = true;
+    await this.loop;
+    const sorted = [...this.delays].sort((a, b) => a - b);
+    const at = (q) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1e3 : null;
+    return { samples: sorted.length, p50Seconds: at(0.5), maxSeconds: sorted.length ? sorted[sorted.length - 1] / 1e3 : null, timedOut: this.timedOut };
+  }
+  async run() {
+    let last;
+    while (!this.stopping) {
+      const probe = this.latest();
+      if (probe && !(last && probe.id.equals(last))) {
+        last = probe.id;
+        await this.await(probe);
+      }
+      if (!this.stopping) await sleep3(EVERY_MS);
+    }
+  }
+  async await(probe) {
+    const t = this.target(probe.db, probe.coll);
+    const collection = this.destination.db(t.db).collection(t.coll);
+    while (Date.now() - probe.acknowledgedAt < PATIENCE_MS) {
+      if (await collection.findOne({ _id: probe.id }, { projection: { _id: 1 } })) {
+        this.delays.push(Date.now() - probe.acknowledgedAt);
+        return;
+      }
+      if (this.stopping) return;
+      await sleep3(POLL_MS);
+    }
+    this.timedOut++;
+  }
+};
+
 // src/demo/seed.ts
 var import_mongodb13 = __toESM(require_lib3(), 1);
 var DEMO_DATABASES = ["shop", "crm", "analytics"];
@@ -60025,7 +60080,7 @@ async function seedDemoData(client, options) {
 
 // src/demo/writer.ts
 var import_mongodb14 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
+import { setTimeout as sleep4 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
   return error instanceof import_mongodb14.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
@@ -60045,6 +60100,8 @@ var LiveWriter = class {
   /** Keys whose outcome is unknown (a write failed ambiguously): not checked. */
   unknown = /* @__PURE__ */ new Set();
   stats = { acknowledged: 0, inserts: 0, updates: 0, deletes: 0, rejectedByWriteBlock: 0, failed: 0 };
+  /** The newest acknowledged insert, for the lag probe. */
+  lastInsert;
   get running() {
     return this.loops.length > 0 && !this.stopping;
   }
@@ -60083,7 +60140,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep3(wait);
+      if (wait > 0 && !this.stopping) await sleep4(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */
@@ -60153,6 +60210,7 @@ var LiveWriter = class {
     const counter = { insert: "inserts", update: "updates", delete: "deletes" }[result];
     this.stats[counter]++;
     this.expected.set(k, { db, coll, id, rev });
+    if (result === "insert") this.lastInsert = { db, coll, id, acknowledgedAt: Date.now() };
   }
   /**
    * Reads every document an acknowledged write touched from the destination (through `target`, the
@@ -60219,7 +60277,6 @@ sync:
   partitionSizeMB: 8               # so that the larger collections are copied in several _id ranges
 tail:
   maxDuration: ${tailSeconds}s
-  batchSize: 100                   # the writer is slow (40/s): small batches keep each apply round short
 cutover:
   maxLagSeconds: 5
   lagHoldSeconds: 2
@@ -60330,7 +60387,13 @@ live writer started: about ${options.opsPerSecond ?? DEMO_DEFAULTS.opsPerSecond}
       return show(outcome);
     }, (o) => o.exitCode);
     if (synced.exitCode !== 0 || io.signal.aborted) throw new OperationError(`sync did not finish: ${synced.summary}`);
-    const tailed = await step("tail", `keep the destination in sync for ${tailSeconds} s while the writer runs`, async () => show(await command("tail", { maxDurationMs: tailSeconds * 1e3 })), (o) => o.exitCode);
+    const probe = new LagProbe(destinationClient, () => liveWriter.lastInsert, (db, coll) => filter.target(db, coll));
+    const tailed = await step("tail", `keep the destination in sync for ${tailSeconds} s while the writer runs`, async () => {
+      probe.start();
+      const outcome = await command("tail", { maxDurationMs: tailSeconds * 1e3 });
+      const observed2 = await probe.stop();
+      return { outcome: show(outcome), observed: observed2 };
+    }, (r) => r.outcome.exitCode);
     const cutover = await step("cutover", `block source writes, drain, restore indexes, verify, commit (--confirm ${config.name})`, async () => {
       try {
         return show(await command("cutover", { confirm: config.name }));
@@ -60358,7 +60421,7 @@ live writer stopped: ${writes.acknowledged} writes acknowledged, ${writes.reject
     });
     const status = await command("status");
     const [onSource, onDestination] = await Promise.all([countAll(sourceClient, seed, () => null), countAll(destinationClient, seed, (db, coll) => filter.target(db, coll))]);
-    return summarize({ seed, bytes, tailed, cutover, verified, status, writes, check, onSource, onDestination, steps, problems, started });
+    return summarize({ seed, bytes, tailed: tailed.outcome, observedLag: tailed.observed, cutover, verified, status, writes, check, onSource, onDestination, steps, problems, started });
   } catch (error) {
     if (io.signal.aborted) return await interrupted;
     throw error;
@@ -60391,7 +60454,7 @@ function summarize(r) {
     phasesReached,
     dataset: { documents: r.seed.documents, collections: r.seed.collections, views: r.seed.views, indexes: r.seed.indexes, bytes: r.bytes },
     moved: { documentsCopied: final?.totals.documentsCopied ?? 0, changesApplied: final?.eventsApplied ?? 0 },
-    lag: { atCutoverSeconds: r.tailed.progress?.lagSeconds ?? null, maxSeconds: lagValues.length ? Math.max(...lagValues) : null },
+    lag: { atCutoverSeconds: r.tailed.progress?.lagSeconds ?? null, maxSeconds: lagValues.length ? Math.max(...lagValues) : null, observed: r.observedLag },
     downtimeSeconds: r.cutover?.progress?.downtimeSeconds ?? null,
     verification: { result: r.verified.summary, equal: r.verified.exitCode === 0 && mismatches === 0, exact: verification?.exact ?? false, collections: verification?.collections.length ?? 0, mismatches },
     writes: { ...r.writes, check: r.check },
@@ -60429,7 +60492,7 @@ function renderDemoSummary(s) {
     `== demo summary: ${s.migration} ${s.ok ? "succeeded" : "did NOT succeed"}`,
     `dataset           ${formatCount2(s.dataset.documents)} documents (${formatBytes2(s.dataset.bytes)}) in ${s.dataset.collections} collections, ${s.dataset.views} view, ${s.dataset.indexes} secondary indexes`,
     `documents moved   ${formatCount2(s.moved.documentsCopied)} copied + ${formatCount2(s.moved.changesApplied)} live changes applied`,
-    `lag               ${seconds(s.lag.atCutoverSeconds)} before cutover (max ${seconds(s.lag.maxSeconds)})`,
+    `lag               ${seconds(s.lag.atCutoverSeconds)} before cutover (max ${seconds(s.lag.maxSeconds)}); seen from outside during the tail: ${observed(s.lag.observed)}`,
     `write downtime    ${s.downtimeSeconds === null ? "no cutover" : formatSeconds2(s.downtimeSeconds)}`,
     `verification      ${s.verification.result}`,
     `live writer       ${formatCount2(s.writes.acknowledged)} writes acknowledged (${s.writes.inserts} inserts, ${s.writes.updates} updates, ${s.writes.deletes} deletes), ${s.writes.rejectedByWriteBlock} refused by the write block${s.writes.failed ? `, ${s.writes.failed} failed (${s.writes.lastError ?? "unknown"})` : ""}`,
@@ -60441,6 +60504,11 @@ function renderDemoSummary(s) {
   for (const l of s.writes.check.lost.slice(0, 5)) lines.push(`  lost: ${l.namespace} _id ${l.id}: expected ${l.expected}, found ${l.found}`);
   for (const p of s.problems) lines.push(`problem: ${p}`);
   return lines.join("\n") + "\n";
+}
+function observed(o) {
+  if (!o.samples) return "no sample";
+  const ms = (v) => v === null ? "-" : `${Math.round(v * 1e3)} ms`;
+  return `inserts on the destination ${ms(o.p50Seconds)} after acknowledgement (median), ${ms(o.maxSeconds)} at most, ${o.samples} samples${o.timedOut ? `; ${o.timedOut} not within 30 s` : ""}`;
 }
 function seconds(value) {
   return value === null ? "-" : formatSeconds2(value);

@@ -77419,6 +77419,7 @@ async function tailLoop(run2, options) {
       let lastWall;
       let lastTime;
       while (batch.length < run2.config.tail.batchSize) {
+        if (batch.length && stream.bufferedCount() === 0) break;
         const event = await stream.tryNext();
         if (!event) {
           drained = true;
@@ -78401,7 +78402,7 @@ var REPLAY_BATCH = 1e3;
 var PROGRESS_EVERY_MS = 1e3;
 async function runSyncEngine(run2) {
   const { doc } = run2;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration needs a re-sync", "run `abort --drop-destination`, then `sync`");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };

@@ -12,6 +12,7 @@ import { LocalReplicaSet } from '../local/replica-set.js';
 import type { Logger } from '../log.js';
 import type { CommandOutcome, Phase, Progress } from '../report/model.js';
 import { renderText } from '../report/text.js';
+import { LagProbe, type LagProbeResult } from './lag-probe.js';
 import { DEMO_DATABASES, seedDemoData, type SeedResult } from './seed.js';
 import type { DemoSummary } from './summary.js';
 import { LiveWriter, type AcknowledgedCheck, type WriterStats } from './writer.js';
@@ -78,7 +79,6 @@ sync:
   partitionSizeMB: 8               # so that the larger collections are copied in several _id ranges
 tail:
   maxDuration: ${tailSeconds}s
-  batchSize: 100                   # the writer is slow (40/s): small batches keep each apply round short
 cutover:
   maxLagSeconds: 5
   lagHoldSeconds: 2
@@ -199,7 +199,13 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoSum
     }, (o) => o.exitCode);
     if (synced.exitCode !== 0 || io.signal.aborted) throw new OperationError(`sync did not finish: ${synced.summary}`);
 
-    const tailed = await step('tail', `keep the destination in sync for ${tailSeconds} s while the writer runs`, async () => show(await command('tail', { maxDurationMs: tailSeconds * 1000 })), (o) => o.exitCode);
+    const probe = new LagProbe(destinationClient, () => liveWriter.lastInsert, (db, coll) => filter.target(db, coll));
+    const tailed = await step('tail', `keep the destination in sync for ${tailSeconds} s while the writer runs`, async () => {
+      probe.start();
+      const outcome = await command('tail', { maxDurationMs: tailSeconds * 1000 });
+      const observed = await probe.stop();
+      return { outcome: show(outcome), observed };
+    }, (r) => r.outcome.exitCode);
 
     const cutover = await step('cutover', `block source writes, drain, restore indexes, verify, commit (--confirm ${config.name})`, async () => {
       try {
@@ -229,7 +235,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoSum
     const status = await command('status');
     const [onSource, onDestination] = await Promise.all([countAll(sourceClient, seed, () => null), countAll(destinationClient, seed, (db, coll) => filter.target(db, coll))]);
 
-    return summarize({ seed, bytes, tailed, cutover, verified, status, writes, check, onSource, onDestination, steps, problems, started });
+    return summarize({ seed, bytes, tailed: tailed.outcome, observedLag: tailed.observed, cutover, verified, status, writes, check, onSource, onDestination, steps, problems, started });
   } catch (error) {
     // After Ctrl-C whatever failed next is a consequence of the stopped servers, not the story.
     if (io.signal.aborted) return await interrupted;
@@ -250,6 +256,7 @@ interface Results {
   seed: SeedResult;
   bytes: number;
   tailed: CommandOutcome;
+  observedLag: LagProbeResult;
   cutover: CommandOutcome | undefined;
   verified: CommandOutcome;
   status: CommandOutcome;
@@ -281,7 +288,7 @@ function summarize(r: Results): DemoSummary {
     phasesReached,
     dataset: { documents: r.seed.documents, collections: r.seed.collections, views: r.seed.views, indexes: r.seed.indexes, bytes: r.bytes },
     moved: { documentsCopied: final?.totals.documentsCopied ?? 0, changesApplied: final?.eventsApplied ?? 0 },
-    lag: { atCutoverSeconds: r.tailed.progress?.lagSeconds ?? null, maxSeconds: lagValues.length ? Math.max(...lagValues) : null },
+    lag: { atCutoverSeconds: r.tailed.progress?.lagSeconds ?? null, maxSeconds: lagValues.length ? Math.max(...lagValues) : null, observed: r.observedLag },
     downtimeSeconds: r.cutover?.progress?.downtimeSeconds ?? null,
     verification: { result: r.verified.summary, equal: r.verified.exitCode === 0 && mismatches === 0, exact: verification?.exact ?? false, collections: verification?.collections.length ?? 0, mismatches },
     writes: { ...r.writes, check: r.check },

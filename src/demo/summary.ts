@@ -1,5 +1,6 @@
 import { formatBytes, formatCount, formatSeconds } from '../report/text.js';
 import type { Phase } from '../report/model.js';
+import type { LagProbeResult } from './lag-probe.js';
 import type { AcknowledgedCheck, WriterStats } from './writer.js';
 
 /** What a demo run shows at the end (also its --json output). Plain data, no secrets. */
@@ -14,8 +15,11 @@ export interface DemoSummary {
   dataset: { documents: number; collections: number; views: number; indexes: number; bytes: number };
   /** Documents copied by sync, plus changes applied from the change stream (sync catch-up, tail, cutover drain). */
   moved: { documentsCopied: number; changesApplied: number };
-  /** Lag at the end of the tail slice, and the highest lag sampled during the migration (seconds). */
-  lag: { atCutoverSeconds: number | null; maxSeconds: number | null };
+  /**
+   * Lag as the engine reports it (at the end of the tail slice, and the highest sampled), and as seen from
+   * outside during the tail: how long the writer's inserts took to appear on the destination.
+   */
+  lag: { atCutoverSeconds: number | null; maxSeconds: number | null; observed: LagProbeResult };
   /** Seconds during which the source refused writes before the destination was committed; null without a cutover. */
   downtimeSeconds: number | null;
   verification: { result: string; equal: boolean; exact: boolean; collections: number; mismatches: number };
@@ -38,7 +42,7 @@ export function renderDemoSummary(s: DemoSummary): string {
     `== demo summary: ${s.migration} ${s.ok ? 'succeeded' : 'did NOT succeed'}`,
     `dataset           ${formatCount(s.dataset.documents)} documents (${formatBytes(s.dataset.bytes)}) in ${s.dataset.collections} collections, ${s.dataset.views} view, ${s.dataset.indexes} secondary indexes`,
     `documents moved   ${formatCount(s.moved.documentsCopied)} copied + ${formatCount(s.moved.changesApplied)} live changes applied`,
-    `lag               ${seconds(s.lag.atCutoverSeconds)} before cutover (max ${seconds(s.lag.maxSeconds)})`,
+    `lag               ${seconds(s.lag.atCutoverSeconds)} before cutover (max ${seconds(s.lag.maxSeconds)}); seen from outside during the tail: ${observed(s.lag.observed)}`,
     `write downtime    ${s.downtimeSeconds === null ? 'no cutover' : formatSeconds(s.downtimeSeconds)}`,
     `verification      ${s.verification.result}`,
     `live writer       ${formatCount(s.writes.acknowledged)} writes acknowledged (${s.writes.inserts} inserts, ${s.writes.updates} updates, ${s.writes.deletes} deletes), ${s.writes.rejectedByWriteBlock} refused by the write block${s.writes.failed ? `, ${s.writes.failed} failed (${s.writes.lastError ?? 'unknown'})` : ''}`,
@@ -50,6 +54,13 @@ export function renderDemoSummary(s: DemoSummary): string {
   for (const l of s.writes.check.lost.slice(0, 5)) lines.push(`  lost: ${l.namespace} _id ${l.id}: expected ${l.expected}, found ${l.found}`);
   for (const p of s.problems) lines.push(`problem: ${p}`);
   return lines.join('\n') + '\n';
+}
+
+function observed(o: LagProbeResult): string {
+  if (!o.samples) return 'no sample';
+  // Milliseconds: these delays are usually well under a second, where formatSeconds would round them away.
+  const ms = (v: number | null): string => (v === null ? '-' : `${Math.round(v * 1000)} ms`);
+  return `inserts on the destination ${ms(o.p50Seconds)} after acknowledgement (median), ${ms(o.maxSeconds)} at most, ${o.samples} samples${o.timedOut ? `; ${o.timedOut} not within 30 s` : ''}`;
 }
 
 function seconds(value: number | null): string {

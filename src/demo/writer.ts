@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoServerError, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
+import type { ProbeTarget } from './lag-probe.js';
 import { money } from './seed.js';
 
 /**
@@ -69,6 +70,8 @@ export class LiveWriter {
   /** Keys whose outcome is unknown (a write failed ambiguously): not checked. */
   private readonly unknown = new Set<string>();
   readonly stats: WriterStats = { acknowledged: 0, inserts: 0, updates: 0, deletes: 0, rejectedByWriteBlock: 0, failed: 0 };
+  /** The newest acknowledged insert, for the lag probe. */
+  lastInsert: ProbeTarget | undefined;
 
   constructor(private readonly client: MongoClient, private readonly options: WriterOptions) {}
 
@@ -190,6 +193,7 @@ export class LiveWriter {
     const counter = ({ insert: 'inserts', update: 'updates', delete: 'deletes' } as const)[result];
     this.stats[counter]++;
     this.expected.set(k, { db, coll, id, rev });
+    if (result === 'insert') this.lastInsert = { db, coll, id, acknowledgedAt: Date.now() };
   }
 
   /**

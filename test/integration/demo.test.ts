@@ -30,6 +30,9 @@ describe('demo', () => {
     expect(summary.verification.equal).toBe(true);
     expect(summary.verification.exact).toBe(true);
     expect(summary.verification.collections).toBe(8);
+    // The outside view of the lag: the writer's inserts reached the destination during the tail, none timed out.
+    expect(summary.lag.observed.samples).toBeGreaterThan(0);
+    expect(summary.lag.observed.timedOut).toBe(0);
     expect(summary.downtimeSeconds).not.toBeNull();
     expect(summary.downtimeSeconds!).toBeLessThan(30);
     // The writer ran throughout, its writes were applied live, and the write block stopped it.
