@@ -60327,11 +60327,13 @@ async function runDemo(options, io) {
   };
   try {
     const [source, destination] = await step("start", `two one-member replica sets (mongod: ${mongod})`, async () => {
-      const pair = await Promise.all([
-        LocalReplicaSet.start({ name: "demo-source", mongod, baseDir: dir }),
-        LocalReplicaSet.start({ name: "demo-destination", mongod, baseDir: dir })
-      ]);
-      sets.push(...pair);
+      const start = async (name) => {
+        const set = await LocalReplicaSet.start({ name, mongod, baseDir: dir });
+        sets.push(set);
+        if (io.signal.aborted) await set.stop();
+        return set;
+      };
+      const pair = await Promise.all([start("demo-source"), start("demo-destination")]);
       io.print(`source      ${pair[0].uri}
 destination ${pair[1].uri}
 `);

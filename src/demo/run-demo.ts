@@ -136,11 +136,15 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoSum
 
   try {
     const [source, destination] = await step('start', `two one-member replica sets (mongod: ${mongod})`, async () => {
-      const pair = await Promise.all([
-        LocalReplicaSet.start({ name: 'demo-source', mongod, baseDir: dir }),
-        LocalReplicaSet.start({ name: 'demo-destination', mongod, baseDir: dir }),
-      ]);
-      sets.push(...pair);
+      // Each set is recorded as soon as it is up, so that cleanup finds it even if the other one fails; one that
+      // comes up after an interruption (cleanup already ran) is stopped on the spot.
+      const start = async (name: string): Promise<LocalReplicaSet> => {
+        const set = await LocalReplicaSet.start({ name, mongod, baseDir: dir });
+        sets.push(set);
+        if (io.signal.aborted) await set.stop();
+        return set;
+      };
+      const pair = await Promise.all([start('demo-source'), start('demo-destination')]);
       io.print(`source      ${pair[0].uri}\ndestination ${pair[1].uri}\n`);
       return pair;
     });
