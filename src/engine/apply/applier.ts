@@ -146,6 +146,11 @@ function toWrite(op: Put | Del): AnyBulkWriteOperation {
   // _id can be any BSON value; the driver's typing assumes ObjectId.
   const filter = { _id: op.id } as Document;
   if (op.kind === 'del') return { deleteOne: { filter } };
+  if (Object.keys(op.doc).some((key) => key.startsWith('$'))) {
+    // A replacement document may not have $-prefixed top-level fields (MongoDB 5.0+ stores them, but
+    // replaceOne refuses them): set the whole document through a pipeline, $literal so nothing is evaluated.
+    return { updateOne: { filter, update: [{ $replaceWith: { $literal: op.doc } }], upsert: true } };
+  }
   return { replaceOne: { filter, replacement: op.doc, upsert: true } };
 }
 
