@@ -69,7 +69,7 @@ describe('BSON fidelity through copy, capture and tail', () => {
   let source: MongoClient;
   let destination: MongoClient;
   const db = uniqueName('bson');
-  const BIG = 16 * 1024 * 1024 - 1024;
+  const BIG = 16 * 1024 * 1024 - 64;
 
   beforeAll(async () => {
     const { sourceUri, destinationUri } = sharedClusters();
