@@ -54,6 +54,11 @@ export function assessOplogWindow(bounds: OplogBounds | null): Finding {
     (w.full ? '; it is full: the window is the span' : `; not full yet: at this rate it will hold ${formatSeconds(w.capacitySeconds)}`);
   const grow = bounds.maxBytes ? Math.ceil(((bounds.maxBytes / 1048576) * OPLOG_WARN_BELOW_S) / w.capacitySeconds) : null;
   const remedy = `grow the source oplog${grow ? ` to about ${grow} MB` : ''}: db.adminCommand({replSetResizeOplog: 1, size: <MB>}) on every member (Atlas: Additional Settings → oplog size), or set minRetentionHours`;
+  // A projection from a short span that is still filling (a fresh or just-seeded cluster) extrapolates one
+  // burst of writes: worth a warning, not a failure. Failing needs a measured window: a full oplog.
+  if (w.capacitySeconds < OPLOG_FAIL_BELOW_S && !w.full && w.spanSeconds < OPLOG_FAIL_BELOW_S) {
+    return warn(`${facts}; projected from only ${formatSeconds(w.spanSeconds)} of history, so unreliable: check again under normal load`, remedy);
+  }
   if (w.capacitySeconds < OPLOG_FAIL_BELOW_S) return fail(`${facts}; the migration needs at least ${formatSeconds(OPLOG_FAIL_BELOW_S)} between tail runs`, remedy);
   if (w.capacitySeconds < OPLOG_WARN_BELOW_S) return warn(`${facts}; under ${formatSeconds(OPLOG_WARN_BELOW_S)}: a gap between tail runs longer than the window loses the position`, remedy);
   return pass(facts);

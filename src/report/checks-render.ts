@@ -91,7 +91,7 @@ const ACTION_TEXT: Record<PlanEntry['action'], string> = { create: 'create', 'dr
 
 function planHeadline(plan: Plan): string {
   const t = plan.totals;
-  return `${formatCount(t.collections)} collections and ${formatCount(t.views)} views, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
+  return `${plural(t.collections, 'collection')} and ${plural(t.views, 'view')}, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
 }
 
 function planFooter(plan: Plan): string[] {
@@ -154,4 +154,8 @@ export function renderPlanMarkdown(plan: Plan): string {
     );
   }
   return out.join('\n');
+}
+
+function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
 }

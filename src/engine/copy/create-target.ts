@@ -50,7 +50,8 @@ export async function buildIndexes(destination: MongoClient, collection: SourceC
   const target = `${collection.target.db}.${collection.target.coll}`;
   const specs: Document[] = [];
   for (const index of collection.indexes) {
-    if (index.name === '_id_') continue;
+    // The _id index comes with the collection, and so does a clustered collection's cluster key index.
+    if (index.name === '_id_' || index.clustered === true) continue;
     const spec: Document = { ...index };
     delete spec.v;
     delete spec.ns;
