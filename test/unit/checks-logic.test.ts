@@ -123,6 +123,7 @@ describe('oplog window', () => {
     expect(assessOplogWindow(null).status).toBe('fail');
   });
   it('a burst into a fresh oplog is only a warning; the same short window in a full oplog fails', () => {
+    const MB = 1024 * 1024;
     const burst = assessOplogWindow({ first: at(0), last: at(30), usedBytes: 500 * MB, maxBytes: 990 * MB });
     expect(burst.status).toBe('warn');
     expect(burst.message).toMatch(/unreliable/);
