@@ -71,9 +71,13 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
       if (RANK[current] > RANK[target]) continue;
       if (target === 'tail' && current !== 'tail') await finishSync();
       const tailing = target === 'tail';
-      const donePartitions = new Map((await watch.partitions()).filter((p) => p.done).map((p) => [p._id, p.documentsCopied]));
+      const partitionsBefore = await watch.partitions();
+      const donePartitions = new Map(partitionsBefore.filter((p) => p.done).map((p) => [p._id, p.documentsCopied]));
+      const copiedBefore = partitionsBefore.reduce((sum, p) => sum + p.documentsCopied, 0);
       const runner = startRunner(tailing ? ['tail', '--config', file, '--force-takeover', '--max-duration', '60s'] : ['sync', '--config', file, '--force-takeover']);
       const started = Date.now();
+      // Kill moments count from when this runner holds the lease (process start-up is not part of the run).
+      await watch.until(runner, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${runner.child.pid}`)), 30_000, 10);
       const reached = await waitForKillPoint(watch, runner, target, random);
       if (reached && !runner.done()) {
         runner.kill('SIGKILL');
@@ -89,8 +93,10 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
         expect(exit.code, exit.stderr).toBe(0);
         console.log(`[crash-resume] run aiming at ${target} finished before its kill point (${exit.ms} ms)`);
       }
-      // Partitions finished before this run were not copied again by it.
+      // Partitions finished before this run were not copied again by it, and no progress was lost.
       const after = new Map((await watch.partitions()).map((p) => [p._id, p]));
+      const copiedAfter = [...after.values()].reduce((sum, p) => sum + p.documentsCopied, 0);
+      expect(copiedAfter).toBeGreaterThanOrEqual(copiedBefore);
       for (const [id, copied] of donePartitions) {
         expect(after.get(id)?.done, id).toBe(true);
         expect(after.get(id)?.documentsCopied, `${id} copied again`).toBe(copied);
@@ -148,14 +154,15 @@ async function waitForKillPoint(watch: StateWatch, runner: Runner, target: Stage
         const goal = done + 1 + Math.floor(random() * 3);
         return watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0 && ps.filter((p: PartitionDoc) => p.done).length >= goal);
       }
-      const delay = 800 + Math.floor(random() * 3000);
+      const delay = 300 + Math.floor(random() * 2500);
       if (!(await watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0))) return false;
       await sleep(delay);
       return true;
     }
     case 'replay': {
-      const delay = Math.floor(random() * 150);
-      const reached = await watch.until(runner, (doc) => doc?.step === 'replay' || doc?.step === 'catch-up', 120_000, 10);
+      // Between two replay batches: once the first one's nextSeq is saved (catch-up if the replay was shorter).
+      const delay = Math.floor(random() * 20);
+      const reached = await watch.until(runner, (doc) => (doc?.step === 'replay' && doc.replay.nextSeq > 0) || doc?.step === 'catch-up', 120_000, 5);
       await sleep(delay);
       return reached;
     }
@@ -167,7 +174,7 @@ async function waitForKillPoint(watch: StateWatch, runner: Runner, target: Stage
     }
     case 'tail': {
       // The tail has started once it refreshed the lease; then a seeded time into it.
-      await sleep(1500 + Math.floor(random() * 2500));
+      await sleep(500 + Math.floor(random() * 2500));
       return true;
     }
   }
