@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { registerUriSecrets } from '../redact.js';
 import { parseDuration } from './duration.js';
 import { hasLiteralPassword, substituteEnv } from './env-substitution.js';
@@ -11,6 +11,8 @@ import type { Config } from './types.js';
 
 /** A migration.yaml larger than this is a mistake (or an attack), not a migration. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** More problems than this are summarised: a file of 50,000 unknown keys needs no 50,000 lines of errors. */
+const MAX_PROBLEMS = 50;
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -33,28 +35,48 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): Config 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  // Duplicate keys are found below: yaml's own uniqueKeys check compares every pair of keys of a mapping,
+  // so a 250 KB file of keys took 10 s and a 1 MB one minutes (found by the configuration fuzz test).
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: true, strict: true });
   const problems: ConfigProblem[] = [];
   const at = (pointer: string, message: string, key = false): void => {
     problems.push({ file, pointer, message, ...locate(doc, lines, pointer, key) });
   };
+  const position = (node: unknown): { line: number; column: number } => {
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    const pos = lines.linePos(range?.[0] ?? 0);
+    return { line: pos.line, column: pos.col };
+  };
 
-  for (const error of doc.errors) {
+  // Warnings too: an unknown tag (!foo x) or a bad !!int would otherwise be read silently as some other value.
+  for (const error of [...doc.errors, ...doc.warnings]) {
     const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
     problems.push({ file, line: pos.line, column: pos.col, pointer: '', message: firstLine(error.message) });
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (!problems.length) findDuplicateKeys(doc, (node) => problems.push({ file, ...position(node), pointer: '', message: 'Map keys must be unique' }));
+  if (problems.length) throw new ConfigError(capped(problems));
   if (doc.contents === null) throw new ConfigError([problemAtStart(file, 'the file is empty; expected a mapping with version, name, source and destination')]);
 
   checkLiteralPasswords(doc, at);
   substituteAll(doc, env, at);
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
-  for (const error of validateAgainstSchema(value)) {
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // An alias to an anchor that is not set (yet), or an alias bomb: yaml throws without a position, so
+    // point at the first alias, where the trouble starts.
+    let first: unknown;
+    visit(doc, { Alias: (_key, node) => ((first = node), visit.BREAK) });
+    throw new ConfigError([{ file, ...position(first), pointer: '', message: `${firstLine((error as Error).message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
+  }
+  // ajv reports an error per unknown key: locating each is linear in the mapping, so cap the count first.
+  for (const error of validateAgainstSchema(value).slice(0, MAX_PROBLEMS * 4)) {
     const { pointer, key, message } = describeSchemaError(error);
     // A value already reported (say, an unset variable) would only repeat itself as a schema error.
     if (!problems.some((p) => p.pointer === pointer)) at(pointer, message, key);
+    if (problems.length >= MAX_PROBLEMS) break;
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(capped(problems));
 
   const raw = value as RawConfig;
   const maxDurationMs = parseDuration(raw.tail.maxDuration) ?? 0;
@@ -151,6 +173,30 @@ function checkRenames(rename: Record<string, string>, at: Report): void {
     if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
     seen.set(to, from);
   }
+}
+
+/** Calls back with the second (and later) occurrence of a key in any mapping: linear time, a Set per mapping. */
+function findDuplicateKeys(doc: Document, onDuplicate: (keyNode: unknown) => void): void {
+  visit(doc, {
+    Map(_key, map) {
+      if (!isMap(map)) return;
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        // Scalars compare by type and value, as yaml's own check does ("1" and 1 are different keys).
+        const id = isScalar(pair.key) ? `${typeof pair.key.value}:${String(pair.key.value)}` : isAlias(pair.key) ? undefined : JSON.stringify(pair.key);
+        if (id === undefined) continue;
+        if (seen.has(id)) onDuplicate(pair.key);
+        seen.add(id);
+      }
+    },
+  });
+}
+
+function capped(problems: ConfigProblem[]): ConfigProblem[] {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  const rest = problems.length - MAX_PROBLEMS;
+  const last = problems[MAX_PROBLEMS]!;
+  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${rest} more problem${rest === 1 ? '' : 's'} (fix these first)` }];
 }
 
 function configHash(raw: RawConfig): string {
