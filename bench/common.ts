@@ -53,6 +53,8 @@ export async function connect(uri: string): Promise<MongoClient> {
 export interface ChildResult {
   ms: number;
   vmHwmKB: number | null;
+  /** CPU seconds the runner itself used. */
+  cpuS: number;
   /** Peak VmRSS seen by sampling /proc/<pid>/status from outside every 100 ms. */
   sampledPeakKB: number;
   summary: string;
@@ -89,7 +91,9 @@ async function runnerBundle(dir: string): Promise<string> {
  */
 export async function runChild(request: ChildRequest, options: { baseDir: string; cpuProf?: string; stop?: Promise<void> }): Promise<{ done: Promise<ChildResult>; pid: number }> {
   const script = await runnerBundle(options.baseDir);
-  const args = [...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : []), script, JSON.stringify(request)];
+  // MLM_BENCH_NODE_FLAGS: V8/node flags for the runner, to study memory (e.g. --max-semi-space-size=4).
+  const flags = (process.env.MLM_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [...flags, ...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : []), script, JSON.stringify(request)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -112,6 +116,24 @@ export async function runChild(request: ChildRequest, options: { baseDir: string
     });
   });
   return { done, pid: child.pid ?? -1 };
+}
+
+/** CPU seconds (user + system) a live process has used so far, from /proc/<pid>/stat; 0 when it is gone. */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name; ticks are 1/100 s.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the given mongod members together. */
+export function membersCpu(set: LocalReplicaSet, indexes?: number[]): number {
+  return set.members.filter((m) => !indexes || indexes.includes(m.index)).reduce((sum, m) => sum + cpuSecondsOf(m.process?.pid), 0);
 }
 
 export function percentile(values: number[], p: number): number {

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Document, MongoClient } from 'mongodb';
 import { BENCH_DB, INDEXES, collectionNames, generate } from './data.js';
-import { connect, log, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
+import { connect, cpuSecondsOf, log, membersCpu, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
 
 export interface InitialSyncFigures {
   docs: number;
@@ -9,6 +9,10 @@ export interface InitialSyncFigures {
   indexMB: number;
   nativeMs: number;
   naiveMs: number;
+  /** CPU seconds of every process taking part (mongods and the copying client), per run. */
+  nativeCpuS: number;
+  naiveCpuS: number;
+  oursCpuS: number;
   ours: ChildResult;
   exact: boolean;
 }
@@ -32,12 +36,15 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
         await sleep(2000);
 
         let nativeMs = NaN;
+        let nativeCpuS = NaN;
+        let naiveCpuS = NaN;
         if (runs.native) {
           log('native initial sync: adding a member to the source');
           const launched = Date.now();
           const index = await source.addMember();
           // addMember starts the mongod (seconds under Wine), then reconfigures: the initial sync starts there.
           const started = Date.now();
+          const cpuBefore = membersCpu(source);
           log(`native: new member started and added in ${((started - launched) / 1000).toFixed(1)} s (not counted)`);
           for (;;) {
             const state = await source.memberState(index);
@@ -46,7 +53,8 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
             await sleep(100);
           }
           nativeMs = Date.now() - started;
-          log(`native initial sync: ${(nativeMs / 1000).toFixed(1)} s`);
+          nativeCpuS = membersCpu(source) - cpuBefore;
+          log(`native initial sync: ${(nativeMs / 1000).toFixed(1)} s, ${nativeCpuS.toFixed(1)} CPU s`);
           // Free its CPU and disk for the runs that follow (it has no vote: the primary stays).
           await source.killMember(index);
           rmSync(source.members[index]!.dbpath, { recursive: true, force: true });
@@ -56,21 +64,25 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
         let naiveMs = NaN;
         if (runs.naive) {
           log('naive copy: single-threaded find → insertMany');
+          const before = membersCpu(source) + membersCpu(destination) + cpuSecondsOf(process.pid);
           naiveMs = await naiveCopy(src, dst, options.collections);
-          log(`naive copy: ${(naiveMs / 1000).toFixed(1)} s`);
+          naiveCpuS = membersCpu(source) + membersCpu(destination) + cpuSecondsOf(process.pid) - before;
+          log(`naive copy: ${(naiveMs / 1000).toFixed(1)} s, ${naiveCpuS.toFixed(1)} CPU s`);
           await dst.db('naive').dropDatabase();
           await sleep(1000);
         }
 
         log('our sync (child process)');
+        const serversBefore = membersCpu(source) + membersCpu(destination);
         const child = await runChild(
           { mode: 'sync', name: `bench-${docs}`, source: source.uri, destination: destination.uri, extra: options.extra },
           { baseDir: options.baseDir, ...(options.cpuProf ? { cpuProf: options.cpuProf } : {}) },
         );
         const ours = await child.done;
-        log(`our sync: ${(ours.ms / 1000).toFixed(1)} s, peak RSS ${(Math.max(ours.vmHwmKB ?? 0, ours.sampledPeakKB) / 1024).toFixed(0)} MB — ${ours.summary}`);
+        const oursCpuS = membersCpu(source) + membersCpu(destination) - serversBefore + ours.cpuS;
+        log(`our sync: ${(ours.ms / 1000).toFixed(1)} s, ${oursCpuS.toFixed(1)} CPU s (runner ${ours.cpuS.toFixed(1)}), peak RSS ${(Math.max(ours.vmHwmKB ?? 0, ours.sampledPeakKB) / 1024).toFixed(0)} MB — ${ours.summary}`);
         const exact = await sameHashes(src, dst);
-        return { docs, dataMB: dataBytes / 2 ** 20, indexMB: indexBytes / 2 ** 20, nativeMs, naiveMs, ours, exact };
+        return { docs, dataMB: dataBytes / 2 ** 20, indexMB: indexBytes / 2 ** 20, nativeMs, naiveMs, nativeCpuS, naiveCpuS, oursCpuS, ours, exact };
       } finally {
         await Promise.all([src.close(), dst.close()]);
       }

@@ -85,11 +85,12 @@ lines.push(`command: npm run bench -- ${process.argv.slice(2).join(' ')}`);
 if (initial) {
   lines.push('');
   lines.push(`Initial sync: ${initial.docs} documents of ~${options.size} B in ${options.collections} collections (${initial.dataMB.toFixed(0)} MB data, ${initial.indexMB.toFixed(0)} MB indexes, 3 secondary indexes each)`);
-  lines.push('| run | time | vs native |');
-  lines.push('|---|---|---|');
-  lines.push(`| native initial sync (new member → SECONDARY) | ${fmtS(initial.nativeMs)} | 1.00x |`);
-  lines.push(`| our sync (copy + indexes + catch-up, own process) | ${fmtS(initial.ours.ms)} | ${ratio(initial.ours.ms, initial.nativeMs)} (target ≤ 1.2x) |`);
-  lines.push(`| naive single-threaded find → insertMany | ${fmtS(initial.naiveMs)} | ${ratio(initial.naiveMs, initial.nativeMs)} |`);
+  lines.push('| run | time | vs native | CPU (all its processes) | CPU vs native |');
+  lines.push('|---|---|---|---|---|');
+  const cpu = (s: number): string => (Number.isFinite(s) ? `${s.toFixed(1)} s` : 'n/a');
+  lines.push(`| native initial sync (new member → SECONDARY) | ${fmtS(initial.nativeMs)} | 1.00x | ${cpu(initial.nativeCpuS)} | 1.00x |`);
+  lines.push(`| our sync (copy + indexes + catch-up, own process) | ${fmtS(initial.ours.ms)} | ${ratio(initial.ours.ms, initial.nativeMs)} (target ≤ 1.2x) | ${cpu(initial.oursCpuS)} (runner ${cpu(initial.ours.cpuS)}) | ${ratio(initial.oursCpuS, initial.nativeCpuS)} |`);
+  lines.push(`| naive single-threaded find → insertMany | ${fmtS(initial.naiveMs)} | ${ratio(initial.naiveMs, initial.nativeMs)} | ${cpu(initial.naiveCpuS)} | ${ratio(initial.naiveCpuS, initial.nativeCpuS)} |`);
   lines.push(`our copy exact (dbHash equal): ${initial.exact ? 'yes' : 'NO'}`);
 }
 if (tail) {

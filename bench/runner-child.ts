@@ -1,7 +1,7 @@
 /**
  * The migration runner as its own process, so the benchmark can measure its wall time and peak memory apart
  * from the benchmark's own work: `sync` runs the sync command to the tailing phase, `tail` applies live
- * changes until SIGTERM. Prints one JSON line: { ms, vmHwmKB, summary }.
+ * changes until SIGTERM. Prints one JSON line: { ms, vmHwmKB, cpuS, summary }.
  */
 import { readFileSync } from 'node:fs';
 import { runSync } from '../src/commands/sync.js';
@@ -36,4 +36,5 @@ const started = Date.now();
 const outcome = request.mode === 'sync' ? await runSync(config, {}, ports) : await runTail(config, { maxDurationMs: 3_600_000 }, ports);
 const ms = Date.now() - started;
 const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
-process.stdout.write(JSON.stringify({ ms, vmHwmKB: hwm ? Number(hwm[1]) : null, summary: outcome.summary }) + '\n');
+const cpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ ms, vmHwmKB: hwm ? Number(hwm[1]) : null, cpuS: (cpu.user + cpu.system) / 1e6, summary: outcome.summary }) + '\n');
