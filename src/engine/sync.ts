@@ -9,6 +9,7 @@ import { buildIndexes, createTarget } from './copy/create-target.js';
 import { planPartitions } from './copy/partitions.js';
 import { buildProgress } from './progress.js';
 import { transition, type MigrationRun } from './run.js';
+import { LeaseLostError } from './state/lease.js';
 import type { PartitionDoc } from './state/types.js';
 import { tailLoop } from './tail.js';
 
@@ -52,8 +53,11 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   run.ports.log.info('catching up with live changes');
   const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
-  await transition(run, 'tailing', 'copy done and caught up', { lagSeconds: result.lagSeconds });
-  await run.store.migrations.updateOne({ _id: run.store.name }, { $unset: { step: '' } });
+  // Phase and step change in one write: a crash in between left "tailing/catch-up" behind.
+  run.lease.assertHeld();
+  const entry = { phase: 'tailing' as const, at: new Date(), runner: run.ports.runner, note: 'copy done and caught up' };
+  const moved = await run.store.update(run.ports.runner, { phase: 'tailing', lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: '' } });
+  if (!moved) throw new LeaseLostError(run.store.name);
   run.doc = (await run.store.get())!;
   return { finished: true, lagSeconds: result.lagSeconds };
 }
@@ -206,7 +210,9 @@ async function replayPhase(run: MigrationRun): Promise<void> {
     const last = batch[batch.length - 1]!;
     nextSeq = last._id.seq + 1;
     run.lease.assertHeld();
-    await store.update(ports.runner, { 'replay.nextSeq': nextSeq, applied: { token: last.token, wallTime: (last.event as Document).wallTime } }, { $inc: { eventsApplied: batch.length } });
+    const saved = await store.update(ports.runner, { 'replay.nextSeq': nextSeq, applied: { token: last.token, wallTime: (last.event as Document).wallTime } }, { $inc: { eventsApplied: batch.length } });
+    // Conditional on the lease: not saved means another runner took the migration over; stop writing.
+    if (!saved) throw new LeaseLostError(store.name);
     run.doc = (await store.get())!;
     ports.onProgress?.(buildProgress(run.doc, partitions));
   }

@@ -2,6 +2,7 @@ import type { Document, Timestamp } from 'mongodb';
 import { Applier } from './apply/applier.js';
 import { historyLostError, isRelevant, openChangeStream, type Position } from './capture/change-stream.js';
 import type { MigrationRun } from './run.js';
+import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
   /** Stop at this time (ms since epoch). */
@@ -55,6 +56,8 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   let reachedStop = false;
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
+      // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
+      run.lease.assertHeld();
       const batch: Document[] = [];
       let drained = false;
       let lastWall: Date | undefined;
@@ -97,7 +100,8 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       const moved = batch.length > 0 || lastTime !== undefined;
       if (token && (batch.length > 0 || (moved && now - lastSave > SAVE_IDLE_POSITION_MS) || (drained && now - lastSave > SAVE_IDLE_POSITION_MS))) {
         const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
-        if (!saved) run.lease.assertHeld();
+        // The save is conditional on the lease: not saved means another runner owns the migration now.
+        if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {

@@ -83,4 +83,22 @@ describe('lease: one runner per migration', () => {
     const [src, dst] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);
     expect(dst.c).toBe(src.c);
   });
+
+  it('--force-takeover takes a live runner\'s lease; the old runner stops writing and says why', async () => {
+    const watch = new StateWatch(destination, name);
+    const old = startRunner(['tail', '--config', file, '--max-duration', '60s'], ENV);
+    expect(await watch.until(old, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${old.child.pid}`)), 30_000)).toBe(true);
+    const successor = startRunner(['tail', '--config', file, '--max-duration', '6s', '--force-takeover'], ENV);
+    expect(await watch.until(successor, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${successor.child.pid}`)), 30_000)).toBe(true);
+    const tookOverAt = Date.now();
+    await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: `taken-${i}` })));
+    const stopped = await old.exited;
+    // Within one renewal period (TTL / 3) plus a loop turn: the old runner does not keep applying.
+    expect(Date.now() - tookOverAt).toBeLessThan(TTL_MS);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/error: another runner took over migration ".*" \(this runner's lease lapsed\); this run stops without writing more/);
+    const next = await successor.exited;
+    expect(next.code, next.stderr).toBe(0);
+    expect(await destination.db(db).collection('c').countDocuments({ _id: /^taken-/ } as Document)).toBe(50);
+  });
 });

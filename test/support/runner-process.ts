@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,7 +40,7 @@ export function writeMigrationFile(name: string, sourceUri: string, destinationU
 export function startRunner(args: string[], env: Record<string, string> = {}): Runner {
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
-    env: { ...process.env, MLM_LOG_LEVEL: process.env.MLM_TEST_LOG ?? 'warn', ...env },
+    env: { ...process.env, MLM_LOG_LEVEL: process.env.MLM_TEST_CHILD_LOG ?? process.env.MLM_TEST_LOG ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -51,6 +51,9 @@ export function startRunner(args: string[], env: Record<string, string> = {}): R
     stderr += c.toString();
     if (process.env.MLM_TEST_LOG) process.stderr.write(c);
   });
+  // MLM_TEST_CHILD_LOG_DIR keeps each runner's log (with MLM_TEST_CHILD_LOG=debug, everything it did).
+  const logDir = process.env.MLM_TEST_CHILD_LOG_DIR;
+  if (logDir) child.stderr!.on('data', (c: Buffer) => appendFileSync(join(logDir, `${args[0] ?? 'run'}-${child.pid}.log`), c));
   const exited = new Promise<RunnerExit>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
