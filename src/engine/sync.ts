@@ -113,12 +113,15 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
       await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].created': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
     }
     partitions = await store.partitionsOf();
-    const withPartitions = new Set(partitions.map((p) => p.source));
     for (const collection of current) {
       const source = `${collection.db}.${collection.coll}`;
-      if (collection.kind === 'view' || withPartitions.has(source)) continue;
-      const planned = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-      if (planned.length) await insertAllOrNone(run, planned);
+      const plan = run.doc.collections.find((c) => c.source === source)!;
+      if (collection.kind === 'view' || plan.partitioned) continue;
+      const existing = partitions.filter((p) => p.source === source);
+      // Migrations from before the flag: partitions with progress are the plan (copying starts only after
+      // every collection is planned, so a half-recorded plan never has any).
+      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
+      await planCollection(run, collection, existing.length > 0);
     }
     partitions = await store.partitionsOf();
     ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, 'copying');
@@ -162,18 +165,21 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
 }
 
 /**
- * Records a collection's partitions in one transaction: a crash between separate inserts would leave a
- * collection with some partitions, which a rerun takes as planned, and the rest of its documents uncopied.
+ * Records a collection's partitions, then flags the collection as partitioned. A runner killed in between
+ * leaves partitions without the flag: the rerun drops them and plans again, so no collection is ever left
+ * with part of its ranges (and the rest of its documents uncopied). No transaction: one a SIGKILLed runner
+ * leaves open holds its locks on the state collections for a minute.
  */
-async function insertAllOrNone(run: MigrationRun, partitions: PartitionDoc[]): Promise<void> {
-  const session = run.destination.startSession();
-  try {
-    await session.withTransaction(async () => {
-      await run.store.partitions.insertMany(partitions, { session });
-    }, { writeConcern: { w: 'majority' } });
-  } finally {
-    await session.endSession();
-  }
+async function planCollection(run: MigrationRun, collection: SourceCollection, dropPartial: boolean): Promise<void> {
+  const { store, config, ports } = run;
+  const source = `${collection.db}.${collection.coll}`;
+  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: 'majority' } });
+  const partitions = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  run.lease.assertHeld();
+  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: 'majority' } });
+  const flagged = await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].partitioned': true } }, { arrayFilters: [{ 'c.source': source }], writeConcern: { w: 'majority' } });
+  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
+  run.doc = (await store.get())!;
 }
 
 async function assertNoConflict(run: MigrationRun, collection: SourceCollection): Promise<void> {

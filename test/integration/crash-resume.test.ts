@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
 import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { dbHashes, everyTypeDocument, indexKeys, rawHash, Writer } from '../support/engine.js';
+import { runSync } from '../../src/commands/sync.js';
+import { dbHashes, everyTypeDocument, indexKeys, rawHash, testConfig, testPorts, Writer } from '../support/engine.js';
 import { runRunner, seededRandom, startRunner, StateWatch, writeMigrationFile, type Runner } from '../support/runner-process.js';
 
 /**
@@ -129,6 +130,28 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
     const state = (await watch.doc())!;
     expect(state.phase).toBe('tailing');
     expect(state.resyncRequired).toBeUndefined();
+  });
+
+  it('a partition plan cut short by a crash is made again, not taken as complete', async () => {
+    const planDb = uniqueName('plan');
+    await source.db(planDb).createCollection('c');
+    await source.db(planDb).collection<Document>('c').insertMany(Array.from({ length: 20_000 }, (_, i): Document => ({ _id: i, pad: 'q'.repeat(120) })));
+    const config = testConfig(uniqueName('plan').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [planDb], 'sync: { batchSize: 500, partitionSizeMB: 1 }\n');
+    // A run stopped before copying anything: targets created, partitions recorded.
+    const stopped = new AbortController();
+    stopped.abort();
+    expect((await runSync(config, {}, testPorts('plan-1', stopped.signal))).continue).toBe(true);
+    const watch = new StateWatch(destination, config.name);
+    const planned = await watch.partitions();
+    expect(planned.length).toBeGreaterThanOrEqual(2);
+    expect(planned.every((p) => p.documentsCopied === 0)).toBe(true);
+    // What a runner killed half-way through recording the plan leaves: some partitions, no flag.
+    await watch.store.partitions.deleteMany({ _id: { $in: planned.slice(1).map((p) => p._id) } });
+    await watch.store.migrations.updateOne({ _id: config.name }, { $unset: { 'collections.$[].partitioned': '' } });
+    const resumed = await runSync(config, {}, testPorts('plan-2'));
+    expect(resumed.exitCode).toBe(0);
+    expect(await destination.db(planDb).collection('c').countDocuments()).toBe(20_000);
+    expect((await watch.partitions()).reduce((sum, p) => sum + p.documentsCopied, 0)).toBe(20_000);
   });
 
   /** Runs sync without a kill until it reaches tailing. */

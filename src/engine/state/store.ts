@@ -35,8 +35,9 @@ export class StateStore {
         if (error.code !== 48) throw error; // NamespaceExists: another runner created it first
       });
     }
-    await this.partitions.createIndex({ migration: 1, source: 1 });
-    await this.relaxedIndexes.createIndex({ migration: 1 });
+    // Only when missing: every run opens the store, and createIndexes waits behind any lock on the collection.
+    await ensureIndex(this.partitions, { migration: 1, source: 1 });
+    await ensureIndex(this.relaxedIndexes, { migration: 1 });
   }
 
   async get(): Promise<MigrationDoc | null> {
@@ -88,6 +89,12 @@ export class StateStore {
       this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
     ]);
   }
+}
+
+async function ensureIndex<T extends Document>(collection: Collection<T>, key: Record<string, 1>): Promise<void> {
+  const existing = await collection.listIndexes().toArray();
+  if (existing.some((index) => JSON.stringify(index.key) === JSON.stringify(key))) return;
+  await collection.createIndex(key);
 }
 
 export { MAJORITY };

@@ -33,6 +33,8 @@ export interface CollectionPlan {
   created: boolean;
   /** True once its indexes (relaxed where needed) exist on the destination. */
   indexesBuilt: boolean;
+  /** True once all its copy partitions are recorded (partitions without it are a plan cut short). */
+  partitioned?: boolean;
 }
 
 export interface MigrationDoc {
