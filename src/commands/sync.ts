@@ -1,13 +1,14 @@
 import { buildProgress } from '../engine/progress.js';
+import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
 import { runSyncEngine } from '../engine/sync.js';
 import type { CommandImpl } from './types.js';
 
 export const runSync: CommandImpl = async (config, options, ports) => {
-  const run = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, 'sync', () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
   try {
-    const result = await runSyncEngine(run);
-    const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    const result = await withReconnect(run, 'sync', () => runSyncEngine(run));
+    const progress = buildProgress(run.doc, await retryTransient(ports, 'sync', () => run.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
     if (!result.finished) {
       return {
         command: 'sync',

@@ -1,13 +1,14 @@
 import { formatDuration } from '../config/duration.js';
 import { OperationError, UserError } from '../errors.js';
 import { buildProgress } from '../engine/progress.js';
+import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
 import { tailLoop } from '../engine/tail.js';
 import type { CommandImpl } from './types.js';
 
 /** Applies live changes for a time-boxed slice, then saves the position and reports readiness. */
 export const runTail: CommandImpl = async (config, options, ports) => {
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, 'tail', () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     const { doc } = run;
     if (doc.resyncRequired) {
@@ -19,17 +20,19 @@ export const runTail: CommandImpl = async (config, options, ports) => {
     }
     const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
     // Copy progress no longer changes while tailing: read the partitions once for the live progress.
-    const partitions = await run.store.partitionsOf();
+    const partitions = await retryTransient(ports, 'tail', () => run.store.partitionsOf());
     const started = Date.now();
     let lastReport = 0;
-    const result = await tailLoop(run, {
-      deadline: started + durationMs,
-      onBatch: () => {
-        if (Date.now() - lastReport < 1000) return;
-        lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-      },
-    });
+    const result = await withReconnect(run, 'tail', () =>
+      tailLoop(run, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1000) return;
+          lastReport = Date.now();
+          ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
+        },
+      }),
+    );
     const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
     const why = ports.signal.aborted ? 'stopped by a signal' : `ran ${formatDuration(Date.now() - started)}`;
     return {

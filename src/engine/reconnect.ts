@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoError, MongoNetworkError, MongoServerSelectionError, type MongoClient } from 'mongodb';
+import { OperationError } from '../errors.js';
+import { redactUri, scrub } from '../redact.js';
+import type { MigrationRun } from './run.js';
+
+/**
+ * Network cuts between the runner and a cluster. The driver retries one read or write and resumes a change
+ * stream once, which does not cover a cursor in the middle of a copy, a second cut within one operation, or
+ * a cut while the change stream resumes. The engine saves its position after every durable step and resumes
+ * from it (that is how a rerun after kill -9 works), so the simplest correct retry is the same in-process:
+ * on a transient error, wait with backoff, check that both sides answer, re-read the state and run the
+ * step again from where the state says it stopped.
+ *
+ * The limit: a side counts as gone when it does not answer a ping within the driver's server selection
+ * timeout (15 s by default, or the connection string's serverSelectionTimeoutMS). Then the command stops
+ * with an error that names the side; the state stays saved, and the same command continues from it later.
+ */
+
+/** Server error codes of a primary that went away or a connection that broke under a command. */
+const TRANSIENT_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  189, // PrimarySteppedDown
+  9001, // SocketException
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+]);
+const TRANSIENT_LABELS = ['ResumableChangeStreamError', 'RetryableWriteError', 'TransientTransactionError'];
+const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+
+/** At most this many reconnects in one command run: a link that breaks forever is reported, not retried forever. */
+const MAX_RECONNECTS = 100;
+const FIRST_DELAY_MS = 250;
+const MAX_DELAY_MS = 8000;
+
+/** Whether an error (or one of its causes) is a broken connection or a primary that went away. */
+export function isTransientNetworkError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
+    if (current instanceof MongoError) {
+      if (TRANSIENT_LABELS.some((label) => (current as MongoError).hasErrorLabel(label))) return true;
+      if (typeof current.code === 'number' && TRANSIENT_CODES.has(current.code)) return true;
+    }
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
+    // A bulk write wraps the driver's network error as its errorResponse (not as a cause).
+    const wrapped = (current as { errorResponse?: unknown }).errorResponse;
+    current = wrapped instanceof Error ? wrapped : (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Runs a resumable engine step; after a transient network error, reconnects and runs it again from the saved state. */
+export async function withReconnect<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
+      const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, 'check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped', { cause: error });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep(delay);
+      await assertReachable(run.source, 'source', run.config.source.uri);
+      await assertReachable(run.destination, 'destination', run.config.destination.uri);
+      run.lease.assertHeld();
+      run.doc = (await run.store.get()) ?? run.doc;
+    }
+  }
+}
+
+/**
+ * Retries one idempotent operation (opening a run, reading the state) a few times after transient network
+ * errors; these run before or after a resumable step, where withReconnect cannot help.
+ */
+export async function retryTransient<T>(ports: { log: MigrationRun['ports']['log'] }, what: string, operation: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
+      await sleep(delay);
+    }
+  }
+}
+
+/** Pings a side; a server selection timeout means it stayed away past the limit. */
+async function assertReachable(client: MongoClient, side: 'source' | 'destination', uri: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db('admin').command({ ping: 1 });
+      return;
+    } catch (error) {
+      // A pooled connection cut a moment ago fails once more before the pool notices: try again soon.
+      if (!(error instanceof MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
+        await sleep(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? text).slice(0, 300);
+}

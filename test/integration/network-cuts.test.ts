@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Document, MongoClient } from 'mongodb';
+import { runSync } from '../../src/commands/sync.js';
+import { runTail } from '../../src/commands/tail.js';
+import { runChildCli, writeConfigFile } from '../support/child-runner.js';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { dbHashes, testConfig, testPorts, Writer } from '../support/engine.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * Network cuts between the runner and each side: a TCP proxy in front of the source and one in front of the
+ * destination drop every connection (TCP reset) at seeded random moments, or turn new connections away for
+ * a while, during the copy, the replay/catch-up and tail, under a live writer. The run must finish and both
+ * sides must be equal (dbHash). A side that stays down past the driver's server-selection timeout (set to
+ * 3 s in the connection string here) stops the command with a clear error (exit 1, no stack trace); the
+ * saved state is intact and a rerun, once the side is back, continues from it.
+ * Reproduce a run with MLM_SEED=<seed printed below>.
+ */
+
+const SEED = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const STACK = /\n\s+at /;
+
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** host:port of the first member of a connection string (the shared sets have one member). */
+function firstMember(uri: string): { host: string; port: number } {
+  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri)![1]!;
+  const [host, port] = hosts.split(',')[0]!.split(':') as [string, string | undefined];
+  return { host, port: Number(port ?? 27017) };
+}
+
+/** Cuts both sides at seeded random moments until stopped. */
+class Chaos {
+  cuts = { source: 0, destination: 0, refusals: 0 };
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  constructor(private readonly proxies: { source: TcpProxy; destination: TcpProxy }, private readonly random: () => number) {}
+  start(): void {
+    this.stopped = false;
+    this.loop = (async () => {
+      while (!this.stopped) {
+        await sleep(250 + Math.floor(this.random() * 1000));
+        if (this.stopped) break;
+        const side = this.random() < 0.5 ? 'source' : 'destination';
+        const proxy = this.proxies[side];
+        if (this.random() < 0.25) {
+          proxy.refuseFor(200 + Math.floor(this.random() * 1500));
+          this.cuts.refusals++;
+        } else {
+          proxy.dropAll();
+        }
+        this.cuts[side]++;
+      }
+    })();
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+describe('network cuts between the runner and each side', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  let proxies: { source: TcpProxy; destination: TcpProxy };
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+    const s = firstMember(sourceUri);
+    const d = firstMember(destinationUri);
+    proxies = { source: await TcpProxy.start(s.port, s.host), destination: await TcpProxy.start(d.port, d.host) };
+  });
+
+  afterAll(async () => {
+    await proxies?.source.close();
+    await proxies?.destination.close();
+    await source?.close();
+    await destination?.close();
+  });
+
+  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', async () => {
+    console.log(`[network-cuts] seed=${SEED} (rerun with MLM_SEED=${SEED})`);
+    const random = seededRandom(SEED);
+    const db = uniqueName('net');
+    const collections = ['a', 'b', 'c'];
+    for (const coll of collections) {
+      await source.db(db).createCollection(coll); // once, before parallel writes (Wine)
+      await source.db(db).collection<Document>(coll).insertMany(Array.from({ length: 12_000 }, (_, i): Document => ({ _id: i, coll, pad: 'p'.repeat(300), n: i })));
+    }
+    // The runner reaches both sides only through the proxies; the writer and the checks go direct.
+    const config = testConfig(uniqueName('net').replace(/_/g, '-'), proxies.source.uri('serverSelectionTimeoutMS=20000'), proxies.destination.uri('serverSelectionTimeoutMS=20000'), [db], 'sync: { batchSize: 500, parallelCollections: 2, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n');
+    const writer = new Writer(source, db, collections);
+    const chaos = new Chaos(proxies, random);
+    writer.start(2);
+    chaos.start();
+    try {
+      const sync = await runSync(config, {}, testPorts());
+      expect(sync.exitCode).toBe(0);
+      expect(sync.progress?.phase).toBe('tailing');
+      const cutsDuringSync = chaos.cuts.source + chaos.cuts.destination;
+      const tail = await runTail(config, { maxDurationMs: 6000 }, testPorts());
+      expect(tail.exitCode).toBe(0);
+      console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
+      expect(cutsDuringSync).toBeGreaterThanOrEqual(3);
+      expect(proxies.source.dropped + proxies.destination.dropped).toBeGreaterThan(0);
+    } finally {
+      await chaos.stop();
+      await writer.stop();
+    }
+    // Quiet network, writer stopped: one more tail slice drains what is left; then both sides are equal.
+    const final = await runTail(config, { maxDurationMs: 3000 }, testPorts());
+    expect(final.exitCode).toBe(0);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+
+  it('a side down past the limit: exit 1 with a clear error and no stack; state intact; a rerun continues', async () => {
+    const db = uniqueName('netdown');
+    await source.db(db).createCollection('orders');
+    await source.db(db).collection<Document>('orders').insertMany(Array.from({ length: 2000 }, (_, i): Document => ({ _id: i, v: 0 })));
+    const name = uniqueName('netdown').replace(/_/g, '-');
+    const file = writeConfigFile(name, [db]);
+    // The limit: the driver's server selection timeout, 3 s here (the connection string's own value wins).
+    const env = {
+      SOURCE_URI: proxies.source.uri('serverSelectionTimeoutMS=3000'),
+      DESTINATION_URI: proxies.destination.uri('serverSelectionTimeoutMS=3000'),
+      MLM_LEASE_TTL_MS: '4000', // a runner cut off from the destination cannot release its lease: let it expire soon
+    };
+    const sync = await runChildCli(['sync', '--config', file], env);
+    expect(sync.code, sync.stderr).toBe(0);
+
+    for (const side of ['source', 'destination'] as const) {
+      const proxy = proxies[side];
+      let pid = 0;
+      const tail = runChildCli(['tail', '--config', file, '--max-duration', '90s'], env, (p) => (pid = p));
+      // Let it start tailing, then take the side away for good (until resumed below).
+      await waitFor(async () => (await stateOf(name))?.lease?.owner?.endsWith(`/${pid}`) === true, 30_000);
+      await source.db(db).collection<Document>('orders').updateMany({}, { $inc: { v: 1 } });
+      proxy.down();
+      const started = Date.now();
+      const result = await tail;
+      const took = Date.now() - started;
+      const output = result.stdout + result.stderr;
+      console.log(`[network-cuts] ${side} down: tail exited ${result.code} after ${took} ms: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      expect(result.code, output).toBe(1);
+      expect(output).not.toMatch(STACK);
+      expect(result.stderr).toMatch(/^error: .+/m);
+      expect(result.stderr).toMatch(new RegExp(side));
+      expect(took).toBeLessThan(60_000);
+      // The state survived: status (which needs only the destination) still reads it.
+      if (side === 'source') {
+        const status = await runChildCli(['status', '--config', file, '--json'], env);
+        expect(status.code, status.stderr).toBe(0);
+        expect((JSON.parse(status.stdout) as { progress: { phase: string } }).progress.phase).toBe('tailing');
+      }
+      proxy.resume();
+      await sleep(side === 'destination' ? 4500 : 0); // the cut-off runner's lease expires
+      const rerun = await runChildCli(['tail', '--config', file, '--max-duration', '4s'], env);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+    }
+  });
+
+  async function stateOf(name: string): Promise<{ lease?: { owner?: string } | null } | null> {
+    return destination.db('__mongo_live_migrate').collection<{ _id: string; lease?: { owner?: string } | null }>('migrations').findOne({ _id: name });
+  }
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error('timed out waiting for the runner to start');
+}
