@@ -22,6 +22,7 @@ describe('oplog roll-over past the saved position', () => {
   let source: MongoClient;
   let destination: MongoClient;
   const db = uniqueName('lost');
+  const db2 = uniqueName('stalled');
 
   beforeAll(async () => {
     cluster = await startOwnCluster({ name: 'oplog-small', oplogSizeMB: 990, args: ['--syncdelay', '1'] });
@@ -30,6 +31,8 @@ describe('oplog roll-over past the saved position', () => {
     await source.db(db).createCollection('c');
     await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 1000 }, (_, i): Document => ({ _id: i, v: i })));
     await source.db('filler').createCollection('big', { capped: true, size: 64 * 1024 * 1024 });
+    await source.db(db2).createCollection('c');
+    await source.db(db2).collection<Document>('c').insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: i })));
   });
 
   afterAll(async () => {
@@ -45,6 +48,12 @@ describe('oplog roll-over past the saved position', () => {
     expect(sync.progress?.phase).toBe('tailing');
     const saved = (await new StateWatch(destination, config.name).doc())!.applied;
     expect(saved?.token ?? saved?.operationTime).toBeDefined();
+
+    // A second migration whose sync stopped before copying: its capture point will roll off too.
+    const stalled = testConfig(uniqueName('stalled').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db2]);
+    const stop = new AbortController();
+    stop.abort();
+    expect((await runSync(stalled, {}, testPorts('stalled-1', stop.signal))).continue).toBe(true);
 
     // Changes after the saved position that no tail reads before the oplog rolls over.
     await source.db(db).collection<Document>('c').insertOne({ _id: 'in-the-gap' } as Document);
@@ -98,5 +107,12 @@ describe('oplog roll-over past the saved position', () => {
       expect(again.stderr).toMatch(/hint: .*re-sync/);
     }
     expect(await c.findOne({ _id: 'after-the-gap' } as Document)).toBeNull();
+
+    // The stalled sync resumes its capture from a point that is gone: refused and marked the same way.
+    const resumed = runSync(stalled, {}, testPorts('stalled-2'));
+    await expect(resumed).rejects.toThrow(/is no longer in the source oplog/);
+    const stalledState = (await new StateWatch(destination, stalled.name).doc())!;
+    expect(stalledState.resyncRequired).toBe(true);
+    expect(stalledState.phase).toBe('failed');
   });
 });
