@@ -4,6 +4,7 @@ import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
 import { partitionFilter } from './partitions.js';
+import { RawBatchCursor } from './raw-cursor.js';
 import { EXACT_TYPES, insertRaw } from './raw-insert.js';
 
 export { EXACT_TYPES };
@@ -65,10 +66,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = ctx.source
-    .db(collection.db)
-    .collection(collection.coll)
-    .find(partitionFilter(partition), { raw: true, batchSize: ctx.batchSize, ...(partition.natural ? { sort: { $natural: 1 } } : { sort: { _id: 1 } }) });
+  const cursor = new RawBatchCursor(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
   let docs: Buffer[] = [];
   let bytes = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -85,11 +83,13 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     pending.catch(() => undefined);
   };
   try {
-    for await (const raw of cursor as unknown as AsyncIterable<Buffer>) {
-      if (ctx.signal.aborted) break;
-      docs.push(raw);
-      bytes += raw.length;
-      if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
     }
     await flush();
   } finally {
