@@ -113,6 +113,7 @@ describe('network cuts between the runner and each side', () => {
       const tail = await runTail(config, { maxDurationMs: 6000 }, testPorts());
       expect(tail.exitCode).toBe(0);
       console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
+      console.log(`[network-cuts] figure: ${chaos.cuts.source + chaos.cuts.destination} cuts (${cutsDuringSync} during sync), ${proxies.source.dropped + proxies.destination.dropped} connections reset`);
       expect(cutsDuringSync).toBeGreaterThanOrEqual(3);
       expect(proxies.source.dropped + proxies.destination.dropped).toBeGreaterThan(0);
     } finally {
