@@ -9,9 +9,10 @@ import { dbHashes, indexKeys, testConfig, testPorts } from '../support/engine.js
 import { StateWatch } from '../support/runner-process.js';
 
 /**
- * A three-member source whose primary steps down in the middle of the copy and again in the middle of a
- * tail, with writers (retryable writes, transactions) running throughout: the copy reopens its cursors
- * from the saved lastId, the change streams resume, and the destination ends equal to the source.
+ * A three-member source whose primary steps down in the middle of the copy, then is killed (SIGKILL) in the
+ * middle of the copy, and steps down again in the middle of a tail, with writers (retryable writes,
+ * transactions) running throughout: the copy reopens its cursors from the saved lastId, the change streams
+ * resume, and the destination ends equal to the source.
  */
 describe('source primary steps down during copy and during tail', () => {
   let cluster: LocalReplicaSet;
@@ -63,7 +64,22 @@ describe('source primary steps down during copy and during tail', () => {
     console.log(`[failover] step-down during the copy: member ${first.from} → ${first.to} at ${copied} documents copied (${copiedAfterStepDown} when the new primary was up), ${Date.now() - t0} ms`);
     expect((await watch.doc())?.step).toBe('copy');
     expect(atFirst.some((p) => !p.done)).toBe(true);
+    // Then the new primary dies (kill -9): unlike a step-down, which leaves the copy's cursor readable on
+    // the old primary, this breaks the cursor; the copy must reopen it from its saved lastId.
+    for (;;) {
+      const partitions = await watch.partitions();
+      if (partitions.reduce((sum, p) => sum + p.documentsCopied, 0) >= copiedAfterStepDown + 5000 || partitions.every((p) => p.done)) break;
+      await sleep(20);
+    }
+    const killed = await cluster.primaryIndex();
+    const beforeKill = await watch.partitions();
+    await cluster.killMember(killed);
+    const stepAtKill = (await watch.doc())?.step;
+    console.log(`[failover] primary ${killed} killed (SIGKILL) during ${stepAtKill} at ${beforeKill.reduce((sum, p) => sum + p.documentsCopied, 0)} documents copied, ${beforeKill.filter((p) => !p.done).length} partitions left`);
+    expect(stepAtKill).toBe('copy');
+    expect(beforeKill.some((p) => !p.done)).toBe(true);
     const synced = await sync;
+    await cluster.restartMember(killed);
     expect(synced.exitCode, synced.summary).toBe(0);
     expect(synced.progress?.phase).toBe('tailing');
     console.log(`[failover] sync done in ${Date.now() - t0} ms: ${synced.summary}`);
