@@ -46,7 +46,8 @@ export function isTransientNetworkError(error: unknown): boolean {
     if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
     if (current instanceof MongoError) {
       if (TRANSIENT_LABELS.some((label) => (current as MongoError).hasErrorLabel(label))) return true;
-      if (typeof current.code === 'number' && TRANSIENT_CODES.has(current.code)) return true;
+      // Errors decoded with promoteValues: false (change streams) carry the code as an Int32: Number() reads both.
+      if (current.code !== undefined && TRANSIENT_CODES.has(Number(current.code))) return true;
     }
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
