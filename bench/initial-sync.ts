@@ -45,6 +45,7 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
           // addMember starts the mongod (seconds under Wine), then reconfigures: the initial sync starts there.
           const started = Date.now();
           const cpuBefore = membersCpu(source);
+          const primaryBefore = membersCpu(source, [0]);
           log(`native: new member started and added in ${((started - launched) / 1000).toFixed(1)} s (not counted)`);
           for (;;) {
             const state = await source.memberState(index);
@@ -54,6 +55,7 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
           }
           nativeMs = Date.now() - started;
           nativeCpuS = membersCpu(source) - cpuBefore;
+          log(`native CPU: source primary ${(membersCpu(source, [0]) - primaryBefore).toFixed(1)} s, new member ${(nativeCpuS - (membersCpu(source, [0]) - primaryBefore)).toFixed(1)} s`);
           log(`native initial sync: ${(nativeMs / 1000).toFixed(1)} s, ${nativeCpuS.toFixed(1)} CPU s`);
           // Free its CPU and disk for the runs that follow (it has no vote: the primary stays).
           await source.killMember(index);
@@ -73,13 +75,16 @@ export async function initialSyncScenario(options: BenchOptions, docs: number, r
         }
 
         log('our sync (child process)');
-        const serversBefore = membersCpu(source) + membersCpu(destination);
+        const sourceBefore = membersCpu(source);
+        const destinationBefore = membersCpu(destination);
+        const serversBefore = sourceBefore + destinationBefore;
         const child = await runChild(
           { mode: 'sync', name: `bench-${docs}`, source: source.uri, destination: destination.uri, extra: options.extra },
           { baseDir: options.baseDir, ...(options.cpuProf ? { cpuProf: options.cpuProf } : {}) },
         );
         const ours = await child.done;
         const oursCpuS = membersCpu(source) + membersCpu(destination) - serversBefore + ours.cpuS;
+        log(`our sync CPU: source mongod ${(membersCpu(source) - sourceBefore).toFixed(1)} s, destination mongod ${(membersCpu(destination) - destinationBefore).toFixed(1)} s, runner ${ours.cpuS.toFixed(1)} s`);
         log(`our sync: ${(ours.ms / 1000).toFixed(1)} s, ${oursCpuS.toFixed(1)} CPU s (runner ${ours.cpuS.toFixed(1)}), peak RSS ${(Math.max(ours.vmHwmKB ?? 0, ours.sampledPeakKB) / 1024).toFixed(0)} MB — ${ours.summary}`);
         const exact = await sameHashes(src, dst);
         return { docs, dataMB: dataBytes / 2 ** 20, indexMB: indexBytes / 2 ** 20, nativeMs, naiveMs, nativeCpuS, naiveCpuS, oursCpuS, ours, exact };
