@@ -260,9 +260,9 @@ function literalPassword(model: Entry[], r: Rand): Mutation {
 
 function duplicateKey(model: Entry[], r: Rand): Mutation {
   const top = r.chance(0.4);
-  const list = top ? model : (section(model, r.pick(['source', 'destination'])) ?? model).value;
-  const entries = typeof list === 'string' ? model : list;
-  const original = r.pick(entries.filter((e) => e.raw === undefined));
+  const side = top ? undefined : section(model, r.pick(['source', 'destination']));
+  const entries: Entry[] = side && typeof side.value !== 'string' && side.raw === undefined ? side.value : model;
+  const original: Entry = r.pick(entries.filter((e) => e.raw === undefined));
   // yaml reports the second occurrence of the key.
   const copy: Entry = { key: original.key, value: typeof original.value === 'string' ? r.pick([original.value, '1', '"other"']) : original.value, mark: true };
   entries.splice(entries.indexOf(original) + 1 + r.int(0, entries.length - entries.indexOf(original) - 1), 0, copy);
