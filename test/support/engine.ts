@@ -70,6 +70,9 @@ export function bsonSize(doc: Document): number {
   return BSON.calculateObjectSize(doc);
 }
 
+/** Server code of a write refused by setUserWriteBlockMode. */
+const USER_WRITES_BLOCKED = 371;
+
 /**
  * Writes a mix of operations to a database until stopped: inserts, updates of several kinds (including
  * array changes and $unset), replacements, deletes, delete-then-reinsert, and multi-document transactions.
@@ -138,8 +141,11 @@ export class Writer {
         }
         this.acknowledged++;
       } catch (error) {
+        const code = (error as { code?: number }).code;
+        // A cutover's write block ends the writer's work: from then on the source refuses every user write.
+        if (code === USER_WRITES_BLOCKED) return;
         // Duplicate keys from racing reinserts are expected; anything else fails the test.
-        if ((error as { code?: number }).code !== 11000) throw error;
+        if (code !== 11000) throw error;
       }
     }
   }
