@@ -1,4 +1,5 @@
 import { Decimal128, Double, Int32, Long, ObjectId, type Document, type IndexDescription, type MongoClient } from 'mongodb';
+import { seededRandom as prng } from '../seeded-random.js';
 
 /**
  * The demo's dataset: three databases shaped like a small company's (a shop, a CRM, product analytics) with
@@ -54,18 +55,6 @@ const CATEGORIES = ['books', 'audio', 'garden', 'kitchen', 'toys', 'tools', 'spo
 const STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'returned'];
 const EVENT_TYPES = ['page_view', 'search', 'add_to_cart', 'checkout', 'signup', 'login'];
 const COMPANIES = ['Initech', 'Globex', 'Umbrella', 'Hooli', 'Vandelay', 'Stark', 'Wonka', 'Acme'];
-
-/** mulberry32: tiny, fast and good enough to make plausible data reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An ObjectId made from a time and a counter, so seeded ids are reproducible and ordered by time. */
 function objectId(atMs: number, counter: number, salt: number): ObjectId {

@@ -5,7 +5,8 @@ import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { runSync } from '../../src/commands/sync.js';
 import { dbHashes, everyTypeDocument, indexKeys, rawHash, testConfig, testPorts, Writer } from '../support/engine.js';
-import { runRunner, seededRandom, startRunner, StateWatch, writeMigrationFile, type Runner } from '../support/runner-process.js';
+import { seededRandom } from '../../src/seeded-random.js';
+import { runRunner, startRunner, StateWatch, writeMigrationFile, type Runner } from '../support/runner-process.js';
 
 /**
  * kill -9 of a real runner (the CLI in a child process) at seeded pseudo-random moments in the copy, the

@@ -7,6 +7,7 @@ import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { dbHashes, testConfig, testPorts, Writer } from '../support/engine.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { seededRandom } from '../../src/seeded-random.js';
 
 /**
  * Network cuts between the runner and each side: a TCP proxy in front of the source and one in front of the
@@ -20,17 +21,6 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 
 const SEED = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const STACK = /\n\s+at /;
-
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** host:port of the first member of a connection string (the shared sets have one member). */
 function firstMember(uri: string): { host: string; port: number } {

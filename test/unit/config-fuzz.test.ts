@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clearSecrets } from '../../src/redact.js';
 import { runCli } from '../support/cli.js';
+import { seededRandom } from '../../src/seeded-random.js';
 
 /**
  * Reliability: at least 1,000 broken migration.yaml files from a seeded generator, each run through the real
@@ -22,18 +23,6 @@ const ENV = {
 };
 const STACK = /\n\s+at /;
 const MAX_CONFIG_BYTES = 1024 * 1024;
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- a small model of a valid file, rendered to lines so that a mutation knows its line number ----
 
