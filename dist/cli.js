@@ -46,9 +46,9 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
@@ -81,10 +81,10 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias;
+    exports.isAlias = isAlias2;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap2;
+    exports.isMap = isMap3;
     exports.isNode = isNode;
     exports.isPair = isPair2;
     exports.isScalar = isScalar3;
@@ -4196,9 +4196,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap2 = fc.start.source === "{";
-      const fcName = isMap2 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap3 = fc.start.source === "{";
+      const fcName = isMap3 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap3 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -4234,7 +4234,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
+          if (!isMap3 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
             onError(
               key2,
               // checked by containsNewline()
@@ -4274,7 +4274,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep && !props.found) {
+        if (!isMap3 && !sep && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -4297,7 +4297,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap2 && !props.found && ctx.options.strict) {
+            if (!isMap3 && !props.found && ctx.options.strict) {
               if (sep)
                 for (const st of sep) {
                   if (st === valueProps.found)
@@ -4329,7 +4329,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap2) {
+          if (isMap3) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -4345,7 +4345,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap2 ? "}" : "]";
+      const expectedEnd = isMap3 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep5 = function(ms) {
+      let sleep6 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep5;
+      module.exports = sleep6;
     } else {
-      let sleep5 = function(ms) {
+      let sleep6 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep5;
+      module.exports = sleep6;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep5 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep5(BUSY_WRITE_TIMEOUT);
+                sleep6(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep5(BUSY_WRITE_TIMEOUT);
+          sleep6(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep5(BUSY_WRITE_TIMEOUT);
+          sleep6(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -17424,7 +17424,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join4, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep5 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep5(100);
+        sleep6(100);
         stream.end();
       }
       return stream;
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep5 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep5(BUSY_WRITE_TIMEOUT);
+                sleep6(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep5(BUSY_WRITE_TIMEOUT);
+            sleep6(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep5(BUSY_WRITE_TIMEOUT);
+            sleep6(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -22946,7 +22946,7 @@ var require_bson = __commonJS({
     function isRegExp(regexp2) {
       return regexp2 instanceof RegExp || Object.prototype.toString.call(regexp2) === "[object RegExp]";
     }
-    function isMap2(value) {
+    function isMap3(value) {
       return typeof value === "object" && value != null && Symbol.toStringTag in value && value[Symbol.toStringTag] === "Map";
     }
     function isDate(date) {
@@ -22956,7 +22956,7 @@ var require_bson = __commonJS({
       return JSON.stringify(x, (k, v) => {
         if (typeof v === "bigint") {
           return { $numberLong: `${v}` };
-        } else if (isMap2(v)) {
+        } else if (isMap3(v)) {
           return Object.fromEntries(v);
         }
         return v;
@@ -24068,7 +24068,7 @@ var require_bson = __commonJS({
     var UINT_CACHE = {};
     var MAX_INT64_STRING_LENGTH = 20;
     var DECIMAL_REG_EX = /^(\+?0|(\+|-)?[1-9][0-9]*)$/;
-    var Long3 = class _Long extends BSONValue {
+    var Long4 = class _Long extends BSONValue {
       get _bsontype() {
         return "Long";
       }
@@ -24769,14 +24769,14 @@ var require_bson = __commonJS({
       return !isNaN(parseInt(value, 10));
     }
     function divideu128(value) {
-      const DIVISOR = Long3.fromNumber(1e3 * 1e3 * 1e3);
-      let _rem = Long3.fromNumber(0);
+      const DIVISOR = Long4.fromNumber(1e3 * 1e3 * 1e3);
+      let _rem = Long4.fromNumber(0);
       if (!value.parts[0] && !value.parts[1] && !value.parts[2] && !value.parts[3]) {
         return { quotient: value, rem: _rem };
       }
       for (let i = 0; i <= 3; i++) {
         _rem = _rem.shiftLeft(32);
-        _rem = _rem.add(new Long3(value.parts[i], 0));
+        _rem = _rem.add(new Long4(value.parts[i], 0));
         value.parts[i] = _rem.div(DIVISOR).low;
         _rem = _rem.modulo(DIVISOR);
       }
@@ -24784,20 +24784,20 @@ var require_bson = __commonJS({
     }
     function multiply64x2(left, right) {
       if (!left && !right) {
-        return { high: Long3.fromNumber(0), low: Long3.fromNumber(0) };
+        return { high: Long4.fromNumber(0), low: Long4.fromNumber(0) };
       }
       const leftHigh = left.shiftRightUnsigned(32);
-      const leftLow = new Long3(left.getLowBits(), 0);
+      const leftLow = new Long4(left.getLowBits(), 0);
       const rightHigh = right.shiftRightUnsigned(32);
-      const rightLow = new Long3(right.getLowBits(), 0);
+      const rightLow = new Long4(right.getLowBits(), 0);
       let productHigh = leftHigh.multiply(rightHigh);
       let productMid = leftHigh.multiply(rightLow);
       const productMid2 = leftLow.multiply(rightHigh);
       let productLow = leftLow.multiply(rightLow);
       productHigh = productHigh.add(productMid.shiftRightUnsigned(32));
-      productMid = new Long3(productMid.getLowBits(), 0).add(productMid2).add(productLow.shiftRightUnsigned(32));
+      productMid = new Long4(productMid.getLowBits(), 0).add(productMid2).add(productLow.shiftRightUnsigned(32));
       productHigh = productHigh.add(productMid.shiftRightUnsigned(32));
-      productLow = productMid.shiftLeft(32).add(new Long3(productLow.getLowBits(), 0));
+      productLow = productMid.shiftLeft(32).add(new Long4(productLow.getLowBits(), 0));
       return { high: productHigh, low: productLow };
     }
     function lessThan(left, right) {
@@ -24855,8 +24855,8 @@ var require_bson = __commonJS({
         let digitsInsert = 0;
         let lastDigit = 0;
         let exponent = 0;
-        let significandHigh = new Long3(0, 0);
-        let significandLow = new Long3(0, 0);
+        let significandHigh = new Long4(0, 0);
+        let significandLow = new Long4(0, 0);
         let biasedExponent = 0;
         let index = 0;
         if (representation.length >= 7e3) {
@@ -25063,50 +25063,50 @@ var require_bson = __commonJS({
             }
           }
         }
-        significandHigh = Long3.fromNumber(0);
-        significandLow = Long3.fromNumber(0);
+        significandHigh = Long4.fromNumber(0);
+        significandLow = Long4.fromNumber(0);
         if (significantDigits === 0) {
-          significandHigh = Long3.fromNumber(0);
-          significandLow = Long3.fromNumber(0);
+          significandHigh = Long4.fromNumber(0);
+          significandLow = Long4.fromNumber(0);
         } else if (lastDigit < 17) {
           let dIdx = 0;
-          significandLow = Long3.fromNumber(digits[dIdx++]);
-          significandHigh = new Long3(0, 0);
+          significandLow = Long4.fromNumber(digits[dIdx++]);
+          significandHigh = new Long4(0, 0);
           for (; dIdx <= lastDigit; dIdx++) {
-            significandLow = significandLow.multiply(Long3.fromNumber(10));
-            significandLow = significandLow.add(Long3.fromNumber(digits[dIdx]));
+            significandLow = significandLow.multiply(Long4.fromNumber(10));
+            significandLow = significandLow.add(Long4.fromNumber(digits[dIdx]));
           }
         } else {
           let dIdx = 0;
-          significandHigh = Long3.fromNumber(digits[dIdx++]);
+          significandHigh = Long4.fromNumber(digits[dIdx++]);
           for (; dIdx <= lastDigit - 17; dIdx++) {
-            significandHigh = significandHigh.multiply(Long3.fromNumber(10));
-            significandHigh = significandHigh.add(Long3.fromNumber(digits[dIdx]));
+            significandHigh = significandHigh.multiply(Long4.fromNumber(10));
+            significandHigh = significandHigh.add(Long4.fromNumber(digits[dIdx]));
           }
-          significandLow = Long3.fromNumber(digits[dIdx++]);
+          significandLow = Long4.fromNumber(digits[dIdx++]);
           for (; dIdx <= lastDigit; dIdx++) {
-            significandLow = significandLow.multiply(Long3.fromNumber(10));
-            significandLow = significandLow.add(Long3.fromNumber(digits[dIdx]));
+            significandLow = significandLow.multiply(Long4.fromNumber(10));
+            significandLow = significandLow.add(Long4.fromNumber(digits[dIdx]));
           }
         }
-        const significand = multiply64x2(significandHigh, Long3.fromString("100000000000000000"));
+        const significand = multiply64x2(significandHigh, Long4.fromString("100000000000000000"));
         significand.low = significand.low.add(significandLow);
         if (lessThan(significand.low, significandLow)) {
-          significand.high = significand.high.add(Long3.fromNumber(1));
+          significand.high = significand.high.add(Long4.fromNumber(1));
         }
         biasedExponent = exponent + EXPONENT_BIAS;
-        const dec = { low: Long3.fromNumber(0), high: Long3.fromNumber(0) };
-        if (significand.high.shiftRightUnsigned(49).and(Long3.fromNumber(1)).equals(Long3.fromNumber(1))) {
-          dec.high = dec.high.or(Long3.fromNumber(3).shiftLeft(61));
-          dec.high = dec.high.or(Long3.fromNumber(biasedExponent).and(Long3.fromNumber(16383).shiftLeft(47)));
-          dec.high = dec.high.or(significand.high.and(Long3.fromNumber(140737488355327)));
+        const dec = { low: Long4.fromNumber(0), high: Long4.fromNumber(0) };
+        if (significand.high.shiftRightUnsigned(49).and(Long4.fromNumber(1)).equals(Long4.fromNumber(1))) {
+          dec.high = dec.high.or(Long4.fromNumber(3).shiftLeft(61));
+          dec.high = dec.high.or(Long4.fromNumber(biasedExponent).and(Long4.fromNumber(16383).shiftLeft(47)));
+          dec.high = dec.high.or(significand.high.and(Long4.fromNumber(140737488355327)));
         } else {
-          dec.high = dec.high.or(Long3.fromNumber(biasedExponent & 16383).shiftLeft(49));
-          dec.high = dec.high.or(significand.high.and(Long3.fromNumber(562949953421311)));
+          dec.high = dec.high.or(Long4.fromNumber(biasedExponent & 16383).shiftLeft(49));
+          dec.high = dec.high.or(significand.high.and(Long4.fromNumber(562949953421311)));
         }
         dec.low = significand.low;
         if (isNegative) {
-          dec.high = dec.high.or(Long3.fromString("9223372036854775808"));
+          dec.high = dec.high.or(Long4.fromString("9223372036854775808"));
         }
         const buffer2 = ByteUtils.allocateUnsafe(16);
         index = 0;
@@ -25148,10 +25148,10 @@ var require_bson = __commonJS({
         const high = buffer2[index++] | buffer2[index++] << 8 | buffer2[index++] << 16 | buffer2[index++] << 24;
         index = 0;
         const dec = {
-          low: new Long3(low, midl),
-          high: new Long3(midh, high)
+          low: new Long4(low, midl),
+          high: new Long4(midh, high)
         };
-        if (dec.high.lessThan(Long3.ZERO)) {
+        if (dec.high.lessThan(Long4.ZERO)) {
           string.push("-");
         }
         const combination = high >> 26 & COMBINATION_MASK;
@@ -25698,7 +25698,7 @@ var require_bson = __commonJS({
         objectStack.push(frame);
         total += 5;
         const isObjArray = Array.isArray(obj);
-        const isObjMap = !isObjArray && (obj instanceof Map || isMap2(obj));
+        const isObjMap = !isObjArray && (obj instanceof Map || isMap3(obj));
         let target = obj;
         if (!isObjArray && !isObjMap && typeof obj?.toBSON === "function") {
           target = obj.toBSON();
@@ -25900,7 +25900,7 @@ var require_bson = __commonJS({
         return `new BSONSymbol(${inspect(this.value, options)})`;
       }
     };
-    var LongWithoutOverridesClass = Long3;
+    var LongWithoutOverridesClass = Long4;
     var Timestamp = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
@@ -25908,7 +25908,7 @@ var require_bson = __commonJS({
       get [bsonType]() {
         return "Timestamp";
       }
-      static MAX_VALUE = Long3.MAX_UNSIGNED_VALUE;
+      static MAX_VALUE = Long4.MAX_UNSIGNED_VALUE;
       get i() {
         return this.low >>> 0;
       }
@@ -25920,7 +25920,7 @@ var require_bson = __commonJS({
           super(0, 0, true);
         } else if (typeof low === "bigint") {
           super(low, true);
-        } else if (Long3.isLong(low)) {
+        } else if (Long4.isLong(low)) {
           super(low.low, low.high, true);
         } else if (typeof low === "object" && "t" in low && "i" in low) {
           if (typeof low.t !== "number" && (typeof low.t !== "object" || low.t._bsontype !== "Int32")) {
@@ -25954,23 +25954,23 @@ var require_bson = __commonJS({
         };
       }
       static fromInt(value) {
-        return new _Timestamp(Long3.fromInt(value, true));
+        return new _Timestamp(Long4.fromInt(value, true));
       }
       static fromNumber(value) {
-        return new _Timestamp(Long3.fromNumber(value, true));
+        return new _Timestamp(Long4.fromNumber(value, true));
       }
       static fromBits(lowBits, highBits) {
         return new _Timestamp({ i: lowBits, t: highBits });
       }
       static fromString(str, optRadix) {
-        return new _Timestamp(Long3.fromString(str, true, optRadix));
+        return new _Timestamp(Long4.fromString(str, true, optRadix));
       }
       toExtendedJSON() {
         return { $timestamp: { t: this.t, i: this.i } };
       }
       static fromExtendedJSON(doc) {
-        const i = Long3.isLong(doc.$timestamp.i) ? doc.$timestamp.i.getLowBitsUnsigned() : doc.$timestamp.i;
-        const t = Long3.isLong(doc.$timestamp.t) ? doc.$timestamp.t.getLowBitsUnsigned() : doc.$timestamp.t;
+        const i = Long4.isLong(doc.$timestamp.i) ? doc.$timestamp.i.getLowBitsUnsigned() : doc.$timestamp.i;
+        const t = Long4.isLong(doc.$timestamp.t) ? doc.$timestamp.t.getLowBitsUnsigned() : doc.$timestamp.t;
         return new _Timestamp({ t, i });
       }
       inspect(depth, options, inspect) {
@@ -25980,8 +25980,8 @@ var require_bson = __commonJS({
         return `new Timestamp({ t: ${t}, i: ${i} })`;
       }
     };
-    var JS_INT_MAX_LONG = Long3.fromNumber(JS_INT_MAX);
-    var JS_INT_MIN_LONG = Long3.fromNumber(JS_INT_MIN);
+    var JS_INT_MAX_LONG = Long4.fromNumber(JS_INT_MAX);
+    var JS_INT_MIN_LONG = Long4.fromNumber(JS_INT_MIN);
     function internalDeserialize(buffer2, options, isArray) {
       options = options == null ? {} : options;
       const index = options && options.index ? options.index : 0;
@@ -26172,7 +26172,7 @@ var require_bson = __commonJS({
           const lowBits = NumberUtils.getInt32LE(buffer2, index);
           const highBits = NumberUtils.getInt32LE(buffer2, index + 4);
           index += 8;
-          value = new Date(new Long3(lowBits, highBits).toNumber());
+          value = new Date(new Long4(lowBits, highBits).toNumber());
         } else if (elementType === BSON_DATA_BOOLEAN) {
           if (buffer2[index] !== 0 && buffer2[index] !== 1)
             throw new BSONError("illegal boolean type value");
@@ -26240,7 +26240,7 @@ var require_bson = __commonJS({
             const lowBits = NumberUtils.getInt32LE(buffer2, index);
             const highBits = NumberUtils.getInt32LE(buffer2, index + 4);
             index += 8;
-            const long = new Long3(lowBits, highBits);
+            const long = new Long4(lowBits, highBits);
             if (promoteLongs && promoteValues === true) {
               value = long.lessThanOrEqual(JS_INT_MAX_LONG) && long.greaterThanOrEqual(JS_INT_MIN_LONG) ? long.toNumber() : long;
             } else {
@@ -26488,7 +26488,7 @@ var require_bson = __commonJS({
       const numberOfWrittenBytes = ByteUtils.encodeUTF8Into(buffer2, key2, index);
       index = index + numberOfWrittenBytes;
       buffer2[index++] = 0;
-      const dateInMilis = Long3.fromNumber(value.getTime());
+      const dateInMilis = Long4.fromNumber(value.getTime());
       const lowBits = dateInMilis.getLowBits();
       const highBits = dateInMilis.getHighBits();
       index += NumberUtils.setInt32LE(buffer2, index, lowBits);
@@ -26670,7 +26670,7 @@ var require_bson = __commonJS({
           ignoreUndefined
         };
       }
-      if (sourceObject instanceof Map || isMap2(sourceObject)) {
+      if (sourceObject instanceof Map || isMap3(sourceObject)) {
         return {
           sourceObject,
           isArray: false,
@@ -26910,7 +26910,7 @@ var require_bson = __commonJS({
       $numberInt: Int323,
       $numberDecimal: Decimal1283,
       $numberDouble: Double3,
-      $numberLong: Long3,
+      $numberLong: Long4,
       $minKey: MinKey,
       $maxKey: MaxKey,
       $regex: BSONRegExp,
@@ -26932,7 +26932,7 @@ var require_bson = __commonJS({
             if (options.useBigInt64) {
               return BigInt(value);
             }
-            return Long3.fromNumber(value);
+            return Long4.fromNumber(value);
           }
         }
         return new Double3(value);
@@ -26962,7 +26962,7 @@ var require_bson = __commonJS({
         } else {
           if (typeof d === "string")
             date.setTime(Date.parse(d));
-          else if (Long3.isLong(d))
+          else if (Long4.isLong(d))
             date.setTime(d.toNumber());
           else if (typeof d === "number" && options.relaxed)
             date.setTime(d);
@@ -27010,7 +27010,7 @@ var require_bson = __commonJS({
       return date.getUTCMilliseconds() !== 0 ? isoStr : isoStr.slice(0, -5) + "Z";
     }
     function serializeValue(value, options) {
-      if (value instanceof Map || isMap2(value)) {
+      if (value instanceof Map || isMap3(value)) {
         const obj = /* @__PURE__ */ Object.create(null);
         for (const [k, v] of value) {
           if (typeof k !== "string") {
@@ -27086,7 +27086,7 @@ var require_bson = __commonJS({
       Decimal128: (o) => new Decimal1283(o.bytes),
       Double: (o) => new Double3(o.value),
       Int32: (o) => new Int323(o.value),
-      Long: (o) => Long3.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
+      Long: (o) => Long4.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
       MaxKey: () => new MaxKey(),
       MinKey: () => new MinKey(),
       ObjectId: (o) => new ObjectId3(o),
@@ -27356,7 +27356,7 @@ var require_bson = __commonJS({
       Double: Double3,
       EJSON,
       Int32: Int323,
-      Long: Long3,
+      Long: Long4,
       MaxKey,
       MinKey,
       NumberUtils,
@@ -27389,7 +27389,7 @@ var require_bson = __commonJS({
     exports.Double = Double3;
     exports.EJSON = EJSON;
     exports.Int32 = Int323;
-    exports.Long = Long3;
+    exports.Long = Long4;
     exports.MaxKey = MaxKey;
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
@@ -27671,7 +27671,7 @@ var require_error = __commonJS({
     function isAggregateError(e) {
       return e != null && typeof e === "object" && "errors" in e && Array.isArray(e.errors);
     }
-    var MongoError3 = class extends Error {
+    var MongoError4 = class extends Error {
       get errorLabels() {
         return Array.from(this.errorLabelSet);
       }
@@ -27720,8 +27720,8 @@ var require_error = __commonJS({
         this.errorLabelSet.add(label);
       }
     };
-    exports.MongoError = MongoError3;
-    var MongoServerError2 = class extends MongoError3 {
+    exports.MongoError = MongoError4;
+    var MongoServerError2 = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -27751,7 +27751,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoServerError = MongoServerError2;
-    var MongoDriverError = class extends MongoError3 {
+    var MongoDriverError = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -28292,7 +28292,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError2 = class extends MongoError3 {
+    var MongoNetworkError3 = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -28312,8 +28312,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError2;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError2 {
+    exports.MongoNetworkError = MongoNetworkError3;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -28434,7 +28434,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoMissingDependencyError = MongoMissingDependencyError;
-    var MongoSystemError = class extends MongoError3 {
+    var MongoSystemError = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -28448,7 +28448,7 @@ var require_error = __commonJS({
        **/
       constructor(message, reason) {
         if (reason && reason.error) {
-          super(MongoError3.buildErrorMessage(reason.error.message || reason.error), {
+          super(MongoError4.buildErrorMessage(reason.error.message || reason.error), {
             cause: reason.error
           });
         } else {
@@ -28464,7 +28464,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoSystemError = MongoSystemError;
-    var MongoServerSelectionError2 = class extends MongoSystemError {
+    var MongoServerSelectionError3 = class extends MongoSystemError {
       /**
        * **Do not use this constructor!**
        *
@@ -28483,7 +28483,7 @@ var require_error = __commonJS({
         return "MongoServerSelectionError";
       }
     };
-    exports.MongoServerSelectionError = MongoServerSelectionError2;
+    exports.MongoServerSelectionError = MongoServerSelectionError3;
     var MongoWriteConcernError = class extends MongoServerError2 {
       /**
        * **Do not use this constructor!**
@@ -28523,10 +28523,10 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error) {
-      if (error instanceof MongoNetworkError2) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
-      if (error instanceof MongoError3) {
+      if (error instanceof MongoError4) {
         if (!error.hasErrorLabel(exports.MongoErrorLabel.HandshakeError)) {
           return false;
         }
@@ -28535,7 +28535,7 @@ var require_error = __commonJS({
         const code = error.result.writeConcernError.code ?? Number(error.code);
         return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code) ? 0 : code);
       }
-      if (error instanceof MongoError3) {
+      if (error instanceof MongoError4) {
         return RETRYABLE_WRITE_ERROR_CODES.has(Number(error.code));
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error.message);
@@ -28556,7 +28556,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error instanceof MongoNetworkError2) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error.message);
@@ -28607,16 +28607,16 @@ var require_error = __commonJS({
       return isRecoveringError(error) || isNotWritablePrimaryError(error);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError2 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
     }
     function isResumableError(error, wireVersion) {
-      if (error == null || !(error instanceof MongoError3)) {
+      if (error == null || !(error instanceof MongoError4)) {
         return false;
       }
-      if (error instanceof MongoNetworkError2) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
-      if (error instanceof MongoServerSelectionError2) {
+      if (error instanceof MongoServerSelectionError3) {
         return true;
       }
       if (wireVersion != null && wireVersion >= 9) {
@@ -28647,7 +28647,7 @@ var require_read_preference = __commonJS({
       secondaryPreferred: "secondaryPreferred",
       nearest: "nearest"
     });
-    var ReadPreference = class _ReadPreference {
+    var ReadPreference2 = class _ReadPreference {
       static {
         this.PRIMARY = exports.ReadPreferenceMode.primary;
       }
@@ -28833,7 +28833,7 @@ var require_read_preference = __commonJS({
         return readPreference;
       }
     };
-    exports.ReadPreference = ReadPreference;
+    exports.ReadPreference = ReadPreference2;
   }
 });
 
@@ -32769,7 +32769,7 @@ var require_sort = __commonJS({
     function isDeep(t) {
       return Array.isArray(t) && Array.isArray(t[0]);
     }
-    function isMap2(t) {
+    function isMap3(t) {
       return t instanceof Map && t.size > 0;
     }
     function isReadonlyArray(value) {
@@ -32809,7 +32809,7 @@ var require_sort = __commonJS({
         throw new error_1.MongoInvalidArgumentError(`Invalid sort format: ${JSON.stringify(sort)} Sort must be a valid object`);
       }
       if (!isReadonlyArray(sort)) {
-        if (isMap2(sort))
+        if (isMap3(sort))
           return mapToMap(sort);
         if (Object.keys(sort).length)
           return objectToMap(sort);
@@ -38054,8 +38054,8 @@ var require_collection = __commonJS({
        * @param options - Optional settings for the command
        */
       async isCapped(options) {
-        const { capped } = await this.options(options);
-        return Boolean(capped);
+        const { capped: capped2 } = await this.options(options);
+        return Boolean(capped2);
       }
       async createIndex(indexSpec, indexOptions, commandOptions) {
         const operation = commandOptions == null ? indexes_1.CreateIndexesOperation.fromIndexSpecification(
@@ -55745,6 +55745,7 @@ function patternHint(pointer) {
 
 // src/config/load.ts
 var MAX_CONFIG_BYTES = 1024 * 1024;
+var MAX_PROBLEMS = 50;
 function loadConfigFile(file, options = {}) {
   let size;
   try {
@@ -55761,25 +55762,39 @@ function loadConfigFile(file, options = {}) {
 function parseConfig(text, file, options = {}) {
   const env = options.env ?? process.env;
   const lines = new import_yaml2.LineCounter();
-  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: true, strict: true });
   const problems = [];
   const at = (pointer, message, key2 = false) => {
     problems.push({ file, pointer, message, ...locate(doc, lines, pointer, key2) });
   };
-  for (const error of doc.errors) {
+  const position = (node) => {
+    const range = node?.range;
+    const pos = lines.linePos(range?.[0] ?? 0);
+    return { line: pos.line, column: pos.col };
+  };
+  for (const error of [...doc.errors, ...doc.warnings]) {
     const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
     problems.push({ file, line: pos.line, column: pos.col, pointer: "", message: firstLine(error.message) });
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (!problems.length) findDuplicateKeys(doc, (node) => problems.push({ file, ...position(node), pointer: "", message: "Map keys must be unique" }));
+  if (problems.length) throw new ConfigError(capped(problems));
   if (doc.contents === null) throw new ConfigError([problemAtStart(file, "the file is empty; expected a mapping with version, name, source and destination")]);
   checkLiteralPasswords(doc, at);
   substituteAll(doc, env, at);
-  const value = doc.toJS({ maxAliasCount: 100 });
-  for (const error of validateAgainstSchema(value)) {
+  let value;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    let first;
+    (0, import_yaml2.visit)(doc, { Alias: (_key, node) => (first = node, import_yaml2.visit.BREAK) });
+    throw new ConfigError([{ file, ...position(first), pointer: "", message: `${firstLine(error.message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
+  }
+  for (const error of validateAgainstSchema(value).slice(0, MAX_PROBLEMS * 4)) {
     const { pointer, key: key2, message } = describeSchemaError(error);
     if (!problems.some((p) => p.pointer === pointer)) at(pointer, message, key2);
+    if (problems.length >= MAX_PROBLEMS) break;
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(capped(problems));
   const raw = value;
   const maxDurationMs = parseDuration(raw.tail.maxDuration) ?? 0;
   if (maxDurationMs <= 0) at("/tail/maxDuration", "expected a duration longer than zero");
@@ -55855,6 +55870,26 @@ function checkRenames(rename, at) {
     if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
     seen.set(to, from);
   }
+}
+function findDuplicateKeys(doc, onDuplicate) {
+  (0, import_yaml2.visit)(doc, {
+    Map(_key, map) {
+      if (!(0, import_yaml2.isMap)(map)) return;
+      const seen = /* @__PURE__ */ new Set();
+      for (const pair of map.items) {
+        const id = (0, import_yaml2.isScalar)(pair.key) ? `${typeof pair.key.value}:${String(pair.key.value)}` : (0, import_yaml2.isAlias)(pair.key) ? void 0 : JSON.stringify(pair.key);
+        if (id === void 0) continue;
+        if (seen.has(id)) onDuplicate(pair.key);
+        seen.add(id);
+      }
+    }
+  });
+}
+function capped(problems) {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  const rest = problems.length - MAX_PROBLEMS;
+  const last = problems[MAX_PROBLEMS];
+  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${rest} more problem${rest === 1 ? "" : "s"} (fix these first)` }];
 }
 function configHash(raw) {
   const identity = { name: raw.name, namespaces: raw.namespaces };
@@ -55942,7 +55977,8 @@ var package_default = {
     "test:integration": "vitest run --project integration",
     demo: "node scripts/run-demo.mjs",
     bench: "node --import tsx bench/run.ts",
-    docs: "node scripts/config-reference.mjs"
+    docs: "node scripts/config-reference.mjs",
+    reliability: "node scripts/reliability.mjs"
   },
   dependencies: {
     "@actions/core": "^3.0.1",
@@ -56501,7 +56537,7 @@ function renderChecksText(checks, width = 120) {
 var ACTION_TEXT = { create: "create", "drop-and-recreate": "drop and recreate", conflict: "CONFLICT", skip: "skip (unsupported)" };
 function planHeadline(plan2) {
   const t = plan2.totals;
-  return `${formatCount(t.collections)} collections and ${formatCount(t.views)} views, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
+  return `${plural2(t.collections, "collection")} and ${plural2(t.views, "view")}, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
 }
 function planFooter(plan2) {
   return [
@@ -56527,6 +56563,9 @@ function renderPlanText(plan2) {
   if (plan2.entries.length === 0) out.push("(no namespace selected)");
   out.push(`total: ${planHeadline(plan2)}`, ...planFooter(plan2));
   return out;
+}
+function plural2(n, noun) {
+  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 // src/checks/disk.ts
@@ -56747,6 +56786,9 @@ function assessOplogWindow(bounds) {
   const facts = `oplog from ${bounds.first.toISOString()} to ${bounds.last.toISOString()} (${formatSeconds(w.spanSeconds)}), ${mb(bounds.usedBytes)} of ${mb(bounds.maxBytes)}` + (w.bytesPerSecond === null ? "" : `, written at ${(w.bytesPerSecond / 1024).toFixed(1)} KB/s`) + (w.full ? "; it is full: the window is the span" : `; not full yet: at this rate it will hold ${formatSeconds(w.capacitySeconds)}`);
   const grow = bounds.maxBytes ? Math.ceil(bounds.maxBytes / 1048576 * OPLOG_WARN_BELOW_S / w.capacitySeconds) : null;
   const remedy = `grow the source oplog${grow ? ` to about ${grow} MB` : ""}: db.adminCommand({replSetResizeOplog: 1, size: <MB>}) on every member (Atlas: Additional Settings \u2192 oplog size), or set minRetentionHours`;
+  if (w.capacitySeconds < OPLOG_FAIL_BELOW_S && !w.full && w.spanSeconds < OPLOG_FAIL_BELOW_S) {
+    return warn(`${facts}; projected from only ${formatSeconds(w.spanSeconds)} of history, so unreliable: check again under normal load`, remedy);
+  }
   if (w.capacitySeconds < OPLOG_FAIL_BELOW_S) return fail(`${facts}; the migration needs at least ${formatSeconds(OPLOG_FAIL_BELOW_S)} between tail runs`, remedy);
   if (w.capacitySeconds < OPLOG_WARN_BELOW_S) return warn(`${facts}; under ${formatSeconds(OPLOG_WARN_BELOW_S)}: a gap between tail runs longer than the window loses the position`, remedy);
   return pass(facts);
@@ -57323,8 +57365,8 @@ var StateStore = class {
         if (error.code !== 48) throw error;
       });
     }
-    await this.partitions.createIndex({ migration: 1, source: 1 });
-    await this.relaxedIndexes.createIndex({ migration: 1 });
+    await ensureIndex(this.partitions, { migration: 1, source: 1 });
+    await ensureIndex(this.relaxedIndexes, { migration: 1 });
   }
   async get() {
     return this.migrations.findOne({ _id: this.name });
@@ -57369,6 +57411,11 @@ var StateStore = class {
     ]);
   }
 };
+async function ensureIndex(collection, key2) {
+  const existing = await collection.listIndexes().toArray();
+  if (existing.some((index) => JSON.stringify(index.key) === JSON.stringify(key2))) return;
+  await collection.createIndex(key2);
+}
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
@@ -57487,7 +57534,7 @@ function failpoint(name) {
 }
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
@@ -57543,8 +57590,53 @@ function partitionFilter(partition) {
   return { _id: range };
 }
 
-// src/engine/copy/raw-insert.ts
+// src/engine/copy/raw-cursor.ts
 var import_mongodb4 = __toESM(require_lib3(), 1);
+var RawBatchCursor = class {
+  constructor(client, db, coll, find) {
+    this.client = client;
+    this.db = db;
+    this.coll = coll;
+    this.find = find;
+    this.session = client.startSession();
+  }
+  client;
+  db;
+  coll;
+  find;
+  id;
+  session;
+  /** The next non-empty batch, or null once the cursor is exhausted. */
+  async next() {
+    for (; ; ) {
+      if (this.id !== void 0 && this.id.isZero()) return null;
+      const first = this.id === void 0;
+      const command = first ? { find: this.coll, filter: this.find.filter, sort: this.find.sort, batchSize: this.find.batchSize } : { getMore: this.id, collection: this.coll, batchSize: this.find.batchSize };
+      const field = first ? "firstBatch" : "nextBatch";
+      const options = { session: this.session, readPreference: import_mongodb4.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+      const reply = await this.client.db(this.db).command(command, options);
+      const cursor = reply.cursor;
+      this.id = import_mongodb4.Long.isLong(cursor.id) ? cursor.id : import_mongodb4.Long.fromValue(cursor.id);
+      const batch = cursor[field] ?? [];
+      if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${this.db}.${this.coll} did not arrive as raw BSON`);
+      if (batch.length) return batch;
+    }
+  }
+  /** Kills a cursor that was not exhausted and ends the session. */
+  async close() {
+    try {
+      if (this.id !== void 0 && !this.id.isZero()) {
+        await this.client.db(this.db).command({ killCursors: this.coll, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb4.ReadPreference.primary });
+        this.id = import_mongodb4.Long.ZERO;
+      }
+    } finally {
+      await this.session.endSession();
+    }
+  }
+};
+
+// src/engine/copy/raw-insert.ts
+var import_mongodb5 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
@@ -57562,10 +57654,10 @@ async function insertRaw(destination, db, coll, docs, writeConcern) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb4.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb5.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error) {
-    if (!(error instanceof import_mongodb4.MongoBulkWriteError) || error.writeConcernError) throw error;
+    if (!(error instanceof import_mongodb5.MongoBulkWriteError) || error.writeConcernError) throw error;
     const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
     return { inserted: error.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -57593,8 +57685,8 @@ async function copyPartition(ctx, collection, partition) {
 var COPY_ATTEMPTS = 6;
 var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 43, 89, 91, 175, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 function isTransientReadError(error) {
-  if (error instanceof import_mongodb5.MongoNetworkError || error instanceof import_mongodb5.MongoServerSelectionError) return true;
-  if (error instanceof import_mongodb5.MongoError && (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResumableChangeStreamError"))) return true;
+  if (error instanceof import_mongodb6.MongoNetworkError || error instanceof import_mongodb6.MongoServerSelectionError) return true;
+  if (error instanceof import_mongodb6.MongoError && (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResumableChangeStreamError"))) return true;
   return TRANSIENT_CODES.has(Number(error.code));
 }
 async function copyRemaining(ctx, collection, target, partition) {
@@ -57603,7 +57695,7 @@ async function copyRemaining(ctx, collection, target, partition) {
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = ctx.source.db(collection.db).collection(collection.coll).find(partitionFilter(partition), { raw: true, batchSize: ctx.batchSize, ...partition.natural ? { sort: { $natural: 1 } } : { sort: { _id: 1 } } });
+  const cursor = new RawBatchCursor(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
   let docs = [];
   let bytes = 0;
   let pending = Promise.resolve();
@@ -57618,11 +57710,13 @@ async function copyRemaining(ctx, collection, target, partition) {
     pending.catch(() => void 0);
   };
   try {
-    for await (const raw of cursor) {
-      if (ctx.signal.aborted) break;
-      docs.push(raw);
-      bytes += raw.length;
-      if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
     }
     await flush();
   } finally {
@@ -57637,7 +57731,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb5.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb6.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -57683,7 +57777,7 @@ async function buildIndexes(destination, collection, store) {
   const target = `${collection.target.db}.${collection.target.coll}`;
   const specs2 = [];
   for (const index of collection.indexes) {
-    if (index.name === "_id_") continue;
+    if (index.name === "_id_" || index.clustered === true) continue;
     const spec = { ...index };
     delete spec.v;
     delete spec.ns;
@@ -57831,16 +57925,16 @@ async function applyCollMod(ctx, target, targetNs, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 function idKey(id) {
   if (typeof id === "number") return `n:${id}`;
-  if (id instanceof import_mongodb6.Int32 || id instanceof import_mongodb6.Double) return `n:${id.valueOf()}`;
-  if (id instanceof import_mongodb6.Long) return `n:${id.toString()}`;
-  if (id instanceof import_mongodb6.Decimal128) {
+  if (id instanceof import_mongodb7.Int32 || id instanceof import_mongodb7.Double) return `n:${id.valueOf()}`;
+  if (id instanceof import_mongodb7.Long) return `n:${id.toString()}`;
+  if (id instanceof import_mongodb7.Decimal128) {
     const asNumber = Number(id.toString());
     return Number.isSafeInteger(asNumber) ? `n:${asNumber}` : `d:${id.toString()}`;
   }
-  return `b:${Buffer.from(import_mongodb6.BSON.serialize({ v: id })).toString("base64")}`;
+  return `b:${Buffer.from(import_mongodb7.BSON.serialize({ v: id })).toString("base64")}`;
 }
 
 // src/engine/apply/applier.ts
@@ -57948,6 +58042,9 @@ function toOp(event, source) {
 function toWrite(op) {
   const filter = { _id: op.id };
   if (op.kind === "del") return { deleteOne: { filter } };
+  if (Object.keys(op.doc).some((key2) => key2.startsWith("$"))) {
+    return { updateOne: { filter, update: [{ $replaceWith: { $literal: op.doc } }], upsert: true } };
+  }
   return { replaceOne: { filter, replacement: op.doc, upsert: true } };
 }
 async function runLimited(jobs, limit) {
@@ -58025,6 +58122,7 @@ async function tailLoop(run, options) {
   let reachedStop = false;
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
+      run.lease.assertHeld();
       const batch = [];
       let drained = false;
       let lastWall;
@@ -58065,7 +58163,7 @@ async function tailLoop(run, options) {
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
         const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
-        if (!saved) run.lease.assertHeld();
+        if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
@@ -58149,7 +58247,7 @@ function firstLine3(text) {
 }
 
 // src/engine/verify/raw-bson.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 function valueLength(doc, type, at) {
   switch (type) {
     case 1:
@@ -58239,7 +58337,7 @@ function decodeIdKey(key2) {
   ID_NAME.copy(doc, 5);
   key2.copy(doc, 5 + ID_NAME.length, 1);
   doc[size - 1] = 0;
-  return import_mongodb7.BSON.deserialize(doc, DECODE_EXACT)._id;
+  return import_mongodb8.BSON.deserialize(doc, DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key2 = rawIdKey(doc);
@@ -58268,7 +58366,7 @@ function formatId(value) {
     default:
       break;
   }
-  return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb8.BSON.EJSON.stringify(value, { relaxed: false });
 }
 
 // src/engine/verify/find-differences.ts
@@ -58380,7 +58478,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb9 = __toESM(require_lib3(), 1);
 function canonical(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -58392,7 +58490,7 @@ function canonical(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb8.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb9.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -58837,7 +58935,7 @@ var runCutover = async (config, options, ports) => {
 };
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
+var import_mongodb10 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -58869,7 +58967,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb9.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb10.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -58878,7 +58976,7 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/capture/buffer-writer.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
 var FLUSH_EVERY_MS = 200;
 var FLUSH_AT_EVENTS = 1e3;
@@ -58940,7 +59038,7 @@ var BufferWriter = class {
   }
   toBufferDoc(event) {
     const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
-    if (event.fullDocument && import_mongodb10.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
+    if (event.fullDocument && import_mongodb11.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
       doc.event = { ...event, fullDocument: void 0, refetch: true };
     }
     return doc;
@@ -59016,8 +59114,10 @@ async function runSyncEngine(run) {
   run.ports.log.info("catching up with live changes");
   const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
-  await transition(run, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
-  await run.store.migrations.updateOne({ _id: run.store.name }, { $unset: { step: "" } });
+  run.lease.assertHeld();
+  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run.ports.runner, note: "copy done and caught up" };
+  const moved = await run.store.update(run.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
+  if (!moved) throw new LeaseLostError(run.store.name);
   run.doc = await run.store.get();
   return { finished: true, lagSeconds: result.lagSeconds };
 }
@@ -59062,12 +59162,13 @@ async function copyPhase(run) {
       await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    const withPartitions = new Set(partitions.map((p) => p.source));
     for (const collection of current) {
       const source = `${collection.db}.${collection.coll}`;
-      if (collection.kind === "view" || withPartitions.has(source)) continue;
-      const planned2 = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-      if (planned2.length) await insertAllOrNone(run, planned2);
+      const plan2 = run.doc.collections.find((c) => c.source === source);
+      if (collection.kind === "view" || plan2.partitioned) continue;
+      const existing = partitions.filter((p) => p.source === source);
+      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
+      await planCollection(run, collection, existing.length > 0);
     }
     partitions = await store.partitionsOf();
     ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
@@ -59109,15 +59210,16 @@ async function copyPhase(run) {
     await stream.close().catch(() => void 0);
   }
 }
-async function insertAllOrNone(run, partitions) {
-  const session = run.destination.startSession();
-  try {
-    await session.withTransaction(async () => {
-      await run.store.partitions.insertMany(partitions, { session });
-    }, { writeConcern: { w: "majority" } });
-  } finally {
-    await session.endSession();
-  }
+async function planCollection(run, collection, dropPartial) {
+  const { store, config, ports } = run;
+  const source = `${collection.db}.${collection.coll}`;
+  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
+  const partitions = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  run.lease.assertHeld();
+  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
+  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
+  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
+  run.doc = await store.get();
 }
 async function assertNoConflict(run, collection) {
   if (run.config.sync.dropDestination || collection.kind === "view") return;
@@ -59144,7 +59246,8 @@ async function replayPhase(run) {
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run.lease.assertHeld();
-    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    if (!saved) throw new LeaseLostError(store.name);
     run.doc = await store.get();
     ports.onProgress?.(buildProgress(run.doc, partitions));
   }
@@ -59283,12 +59386,114 @@ async function oplogHeadroom(uri, doc) {
   }
 }
 
+// src/engine/reconnect.ts
+var import_mongodb12 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  189,
+  // PrimarySteppedDown
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+function isTransientNetworkError(error) {
+  let current = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb12.MongoError) {
+      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
+    }
+    const code = current.code;
+    if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
+}
+async function withReconnect(run, what, step) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
+      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep2(delay);
+      await assertReachable(run.source, "source", run.config.source.uri);
+      await assertReachable(run.destination, "destination", run.config.destination.uri);
+      run.lease.assertHeld();
+      run.doc = await run.store.get() ?? run.doc;
+    }
+  }
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine4(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
+      await sleep2(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error) {
+      if (!(error instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
+        await sleep2(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error }
+      );
+    }
+  }
+}
+function firstLine4(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
+}
+
 // src/commands/sync.ts
 var runSync = async (config, options, ports) => {
-  const run = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
   try {
-    const result = await runSyncEngine(run);
-    const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    const result = await withReconnect(run, "sync", () => runSyncEngine(run));
+    const progress = buildProgress(run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
     if (!result.finished) {
       return {
         command: "sync",
@@ -59314,7 +59519,7 @@ var runSync = async (config, options, ports) => {
 
 // src/commands/tail.ts
 var runTail = async (config, options, ports) => {
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, "tail", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     const { doc } = run;
     if (doc.resyncRequired) {
@@ -59324,17 +59529,21 @@ var runTail = async (config, options, ports) => {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
     }
     const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-    const partitions = await run.store.partitionsOf();
+    const partitions = await retryTransient(ports, "tail", () => run.store.partitionsOf());
     const started = Date.now();
     let lastReport = 0;
-    const result = await tailLoop(run, {
-      deadline: started + durationMs,
-      onBatch: () => {
-        if (Date.now() - lastReport < 1e3) return;
-        lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-      }
-    });
+    const result = await withReconnect(
+      run,
+      "tail",
+      () => tailLoop(run, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1e3) return;
+          lastReport = Date.now();
+          ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
+        }
+      })
+    );
     const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
     const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
@@ -59351,7 +59560,7 @@ var runTail = async (config, options, ports) => {
 };
 
 // src/commands/verify.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
 async function readVerifyStance(destination, migration) {
   const state = destination.db(STATE_DB);
@@ -59392,7 +59601,7 @@ var runVerify = async (config, _options, ports) => {
       verification
     };
   } catch (error) {
-    if (error instanceof import_mongodb11.MongoError) {
+    if (error instanceof import_mongodb13.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -59536,7 +59745,7 @@ function percent(done, total) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join3 } from "node:path";
@@ -59567,12 +59776,12 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync as readFileSync2, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join as join2 } from "node:path";
-import { setTimeout as sleep2 } from "node:timers/promises";
+import { setTimeout as sleep3 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
 var LocalReplicaSet = class _LocalReplicaSet {
   constructor(options) {
@@ -59679,11 +59888,11 @@ var LocalReplicaSet = class _LocalReplicaSet {
       if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${this.fatalLines(member, stderr)}`);
       const up = await Promise.race([this.ping(member), exited]);
       if (up) return;
-      await sleep2(100);
+      await sleep3(100);
     }
   }
   async ping(member) {
-    const client = new import_mongodb12.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+    const client = new import_mongodb14.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
     try {
       await client.db("admin").command({ ping: 1 });
       return true;
@@ -59707,7 +59916,7 @@ ${detail}` : ` (log: ${member.logpath})`;
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb12.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb14.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -59733,7 +59942,7 @@ ${detail}` : ` (log: ${member.logpath})`;
         } catch {
         }
       }
-      await sleep2(200);
+      await sleep3(200);
     }
     throw new Error(`replica set ${this.options.name} elected no primary within ${STARTUP_TIMEOUT_MS / 1e3}s`);
   }
@@ -59752,7 +59961,7 @@ ${detail}` : ` (log: ${member.logpath})`;
       const to = await this.primaryIndex();
       if (to !== from) return { from, to };
       if (Date.now() > deadline) throw new Error("no other member became primary after the step-down");
-      await sleep2(200);
+      await sleep3(200);
     }
   }
   /** SIGKILL one member: no shutdown, no flush (a crash). */
@@ -59822,7 +60031,7 @@ async function freePort() {
 }
 
 // src/demo/lag-probe.ts
-import { setTimeout as sleep3 } from "node:timers/promises";
+import { setTimeout as sleep4 } from "node:timers/promises";
 var EVERY_MS = 1e3;
 var POLL_MS = 25;
 var PATIENCE_MS = 3e4;
@@ -59857,7 +60066,7 @@ var LagProbe = class {
         last = probe.id;
         await this.await(probe);
       }
-      if (!this.stopping) await sleep3(EVERY_MS);
+      if (!this.stopping) await sleep4(EVERY_MS);
     }
   }
   async await(probe) {
@@ -59869,14 +60078,28 @@ var LagProbe = class {
         return;
       }
       if (this.stopping) return;
-      await sleep3(POLL_MS);
+      await sleep4(POLL_MS);
     }
     this.timedOut++;
   }
 };
 
 // src/demo/seed.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
+
+// src/seeded-random.ts
+function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = a + 1831565813 >>> 0;
+    let t = a;
+    t = Math.imul(t ^ t >>> 15, t | 1);
+    t ^= t + Math.imul(t ^ t >>> 7, t | 61);
+    return ((t ^ t >>> 14) >>> 0) / 4294967296;
+  };
+}
+
+// src/demo/seed.ts
 var DEMO_DATABASES = ["shop", "crm", "analytics"];
 var SHARES = {
   "shop.customers": 0.1,
@@ -59897,25 +60120,15 @@ var CATEGORIES = ["books", "audio", "garden", "kitchen", "toys", "tools", "sport
 var STATUSES = ["pending", "paid", "shipped", "delivered", "returned"];
 var EVENT_TYPES = ["page_view", "search", "add_to_cart", "checkout", "signup", "login"];
 var COMPANIES = ["Initech", "Globex", "Umbrella", "Hooli", "Vandelay", "Stark", "Wonka", "Acme"];
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = a + 1831565813 >>> 0;
-    let t = a;
-    t = Math.imul(t ^ t >>> 15, t | 1);
-    t ^= t + Math.imul(t ^ t >>> 7, t | 61);
-    return ((t ^ t >>> 14) >>> 0) / 4294967296;
-  };
-}
 function objectId(atMs, counter, salt) {
   const bytes = Buffer.alloc(12);
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb13.ObjectId(bytes);
+  return new import_mongodb15.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb13.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb15.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -59947,7 +60160,7 @@ async function seedDemoData(client, options) {
   await crm.createCollection("contacts", { collation: { locale: "en", strength: 2 } });
   await analytics.createCollection("events", { clusteredIndex: { key: { _id: 1 }, unique: true } });
   await analytics.createCollection("audit_log", { capped: true, size: 64 * 1024 * 1024 });
-  const random = prng(20261124);
+  const random = seededRandom(20261124);
   const customerIds = Array.from({ length: counts2["shop.customers"] }, (_, i) => objectId(EPOCH - 400 * DAY_MS + i * 1e3, i, 3226927104));
   const skus = Array.from({ length: counts2["shop.products"] }, (_, i) => `SKU-${String(i + 1).padStart(6, "0")}`);
   const prices = skus.map(() => 199 + Math.floor(random() * 25e3));
@@ -59962,7 +60175,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb13.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb15.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -59972,8 +60185,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb13.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb13.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb15.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb15.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -59984,7 +60197,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb13.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb15.Int32(qty), price: money(prices[p]) };
       });
       const id = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id);
@@ -60001,7 +60214,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb13.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb15.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -60017,8 +60230,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb13.Long.fromNumber(9e9 + i),
-        score: new import_mongodb13.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb15.Long.fromNumber(9e9 + i),
+        score: new import_mongodb15.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -60029,7 +60242,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb13.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb15.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -60079,11 +60292,11 @@ async function seedDemoData(client, options) {
 }
 
 // src/demo/writer.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep4 } from "node:timers/promises";
+var import_mongodb16 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb14.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb16.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -60140,7 +60353,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep4(wait);
+      if (wait > 0 && !this.stopping) await sleep5(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */
@@ -60150,9 +60363,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id = new import_mongodb14.ObjectId();
+        const id = new import_mongodb16.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id, rev, (c) => c.insertOne({ _id: id, customerId: new import_mongodb14.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id, rev, (c) => c.insertOne({ _id: id, customerId: new import_mongodb16.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id);
         return;
       }
@@ -60165,7 +60378,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id = new import_mongodb14.ObjectId();
+        const id = new import_mongodb16.ObjectId();
         await this.track("analytics", "events", id, rev, (c) => c.insertOne({ _id: id, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -60176,7 +60389,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id = new import_mongodb14.ObjectId();
+        const id = new import_mongodb16.ObjectId();
         await this.track("analytics", "audit_log", id, rev, (c) => c.insertOne({ _id: id, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -60339,8 +60552,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb15.MongoClient(source.uri);
-    const destinationClient = new import_mongodb15.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb17.MongoClient(source.uri);
+    const destinationClient = new import_mongodb17.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${documents.toLocaleString("en-US")} documents`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -52,7 +52,7 @@ var require_bson = __commonJS({
     function isRegExp(regexp2) {
       return regexp2 instanceof RegExp || Object.prototype.toString.call(regexp2) === "[object RegExp]";
     }
-    function isMap2(value) {
+    function isMap3(value) {
       return typeof value === "object" && value != null && Symbol.toStringTag in value && value[Symbol.toStringTag] === "Map";
     }
     function isDate(date) {
@@ -62,7 +62,7 @@ var require_bson = __commonJS({
       return JSON.stringify(x, (k, v) => {
         if (typeof v === "bigint") {
           return { $numberLong: `${v}` };
-        } else if (isMap2(v)) {
+        } else if (isMap3(v)) {
           return Object.fromEntries(v);
         }
         return v;
@@ -1174,7 +1174,7 @@ var require_bson = __commonJS({
     var UINT_CACHE = {};
     var MAX_INT64_STRING_LENGTH = 20;
     var DECIMAL_REG_EX = /^(\+?0|(\+|-)?[1-9][0-9]*)$/;
-    var Long2 = class _Long extends BSONValue {
+    var Long3 = class _Long extends BSONValue {
       get _bsontype() {
         return "Long";
       }
@@ -1875,14 +1875,14 @@ var require_bson = __commonJS({
       return !isNaN(parseInt(value, 10));
     }
     function divideu128(value) {
-      const DIVISOR = Long2.fromNumber(1e3 * 1e3 * 1e3);
-      let _rem = Long2.fromNumber(0);
+      const DIVISOR = Long3.fromNumber(1e3 * 1e3 * 1e3);
+      let _rem = Long3.fromNumber(0);
       if (!value.parts[0] && !value.parts[1] && !value.parts[2] && !value.parts[3]) {
         return { quotient: value, rem: _rem };
       }
       for (let i = 0; i <= 3; i++) {
         _rem = _rem.shiftLeft(32);
-        _rem = _rem.add(new Long2(value.parts[i], 0));
+        _rem = _rem.add(new Long3(value.parts[i], 0));
         value.parts[i] = _rem.div(DIVISOR).low;
         _rem = _rem.modulo(DIVISOR);
       }
@@ -1890,20 +1890,20 @@ var require_bson = __commonJS({
     }
     function multiply64x2(left, right) {
       if (!left && !right) {
-        return { high: Long2.fromNumber(0), low: Long2.fromNumber(0) };
+        return { high: Long3.fromNumber(0), low: Long3.fromNumber(0) };
       }
       const leftHigh = left.shiftRightUnsigned(32);
-      const leftLow = new Long2(left.getLowBits(), 0);
+      const leftLow = new Long3(left.getLowBits(), 0);
       const rightHigh = right.shiftRightUnsigned(32);
-      const rightLow = new Long2(right.getLowBits(), 0);
+      const rightLow = new Long3(right.getLowBits(), 0);
       let productHigh = leftHigh.multiply(rightHigh);
       let productMid = leftHigh.multiply(rightLow);
       const productMid2 = leftLow.multiply(rightHigh);
       let productLow = leftLow.multiply(rightLow);
       productHigh = productHigh.add(productMid.shiftRightUnsigned(32));
-      productMid = new Long2(productMid.getLowBits(), 0).add(productMid2).add(productLow.shiftRightUnsigned(32));
+      productMid = new Long3(productMid.getLowBits(), 0).add(productMid2).add(productLow.shiftRightUnsigned(32));
       productHigh = productHigh.add(productMid.shiftRightUnsigned(32));
-      productLow = productMid.shiftLeft(32).add(new Long2(productLow.getLowBits(), 0));
+      productLow = productMid.shiftLeft(32).add(new Long3(productLow.getLowBits(), 0));
       return { high: productHigh, low: productLow };
     }
     function lessThan(left, right) {
@@ -1961,8 +1961,8 @@ var require_bson = __commonJS({
         let digitsInsert = 0;
         let lastDigit = 0;
         let exponent = 0;
-        let significandHigh = new Long2(0, 0);
-        let significandLow = new Long2(0, 0);
+        let significandHigh = new Long3(0, 0);
+        let significandLow = new Long3(0, 0);
         let biasedExponent = 0;
         let index = 0;
         if (representation.length >= 7e3) {
@@ -2169,50 +2169,50 @@ var require_bson = __commonJS({
             }
           }
         }
-        significandHigh = Long2.fromNumber(0);
-        significandLow = Long2.fromNumber(0);
+        significandHigh = Long3.fromNumber(0);
+        significandLow = Long3.fromNumber(0);
         if (significantDigits === 0) {
-          significandHigh = Long2.fromNumber(0);
-          significandLow = Long2.fromNumber(0);
+          significandHigh = Long3.fromNumber(0);
+          significandLow = Long3.fromNumber(0);
         } else if (lastDigit < 17) {
           let dIdx = 0;
-          significandLow = Long2.fromNumber(digits[dIdx++]);
-          significandHigh = new Long2(0, 0);
+          significandLow = Long3.fromNumber(digits[dIdx++]);
+          significandHigh = new Long3(0, 0);
           for (; dIdx <= lastDigit; dIdx++) {
-            significandLow = significandLow.multiply(Long2.fromNumber(10));
-            significandLow = significandLow.add(Long2.fromNumber(digits[dIdx]));
+            significandLow = significandLow.multiply(Long3.fromNumber(10));
+            significandLow = significandLow.add(Long3.fromNumber(digits[dIdx]));
           }
         } else {
           let dIdx = 0;
-          significandHigh = Long2.fromNumber(digits[dIdx++]);
+          significandHigh = Long3.fromNumber(digits[dIdx++]);
           for (; dIdx <= lastDigit - 17; dIdx++) {
-            significandHigh = significandHigh.multiply(Long2.fromNumber(10));
-            significandHigh = significandHigh.add(Long2.fromNumber(digits[dIdx]));
+            significandHigh = significandHigh.multiply(Long3.fromNumber(10));
+            significandHigh = significandHigh.add(Long3.fromNumber(digits[dIdx]));
           }
-          significandLow = Long2.fromNumber(digits[dIdx++]);
+          significandLow = Long3.fromNumber(digits[dIdx++]);
           for (; dIdx <= lastDigit; dIdx++) {
-            significandLow = significandLow.multiply(Long2.fromNumber(10));
-            significandLow = significandLow.add(Long2.fromNumber(digits[dIdx]));
+            significandLow = significandLow.multiply(Long3.fromNumber(10));
+            significandLow = significandLow.add(Long3.fromNumber(digits[dIdx]));
           }
         }
-        const significand = multiply64x2(significandHigh, Long2.fromString("100000000000000000"));
+        const significand = multiply64x2(significandHigh, Long3.fromString("100000000000000000"));
         significand.low = significand.low.add(significandLow);
         if (lessThan(significand.low, significandLow)) {
-          significand.high = significand.high.add(Long2.fromNumber(1));
+          significand.high = significand.high.add(Long3.fromNumber(1));
         }
         biasedExponent = exponent + EXPONENT_BIAS;
-        const dec = { low: Long2.fromNumber(0), high: Long2.fromNumber(0) };
-        if (significand.high.shiftRightUnsigned(49).and(Long2.fromNumber(1)).equals(Long2.fromNumber(1))) {
-          dec.high = dec.high.or(Long2.fromNumber(3).shiftLeft(61));
-          dec.high = dec.high.or(Long2.fromNumber(biasedExponent).and(Long2.fromNumber(16383).shiftLeft(47)));
-          dec.high = dec.high.or(significand.high.and(Long2.fromNumber(140737488355327)));
+        const dec = { low: Long3.fromNumber(0), high: Long3.fromNumber(0) };
+        if (significand.high.shiftRightUnsigned(49).and(Long3.fromNumber(1)).equals(Long3.fromNumber(1))) {
+          dec.high = dec.high.or(Long3.fromNumber(3).shiftLeft(61));
+          dec.high = dec.high.or(Long3.fromNumber(biasedExponent).and(Long3.fromNumber(16383).shiftLeft(47)));
+          dec.high = dec.high.or(significand.high.and(Long3.fromNumber(140737488355327)));
         } else {
-          dec.high = dec.high.or(Long2.fromNumber(biasedExponent & 16383).shiftLeft(49));
-          dec.high = dec.high.or(significand.high.and(Long2.fromNumber(562949953421311)));
+          dec.high = dec.high.or(Long3.fromNumber(biasedExponent & 16383).shiftLeft(49));
+          dec.high = dec.high.or(significand.high.and(Long3.fromNumber(562949953421311)));
         }
         dec.low = significand.low;
         if (isNegative) {
-          dec.high = dec.high.or(Long2.fromString("9223372036854775808"));
+          dec.high = dec.high.or(Long3.fromString("9223372036854775808"));
         }
         const buffer2 = ByteUtils.allocateUnsafe(16);
         index = 0;
@@ -2254,10 +2254,10 @@ var require_bson = __commonJS({
         const high = buffer2[index++] | buffer2[index++] << 8 | buffer2[index++] << 16 | buffer2[index++] << 24;
         index = 0;
         const dec = {
-          low: new Long2(low, midl),
-          high: new Long2(midh, high)
+          low: new Long3(low, midl),
+          high: new Long3(midh, high)
         };
-        if (dec.high.lessThan(Long2.ZERO)) {
+        if (dec.high.lessThan(Long3.ZERO)) {
           string.push("-");
         }
         const combination = high >> 26 & COMBINATION_MASK;
@@ -2804,7 +2804,7 @@ var require_bson = __commonJS({
         objectStack.push(frame);
         total += 5;
         const isObjArray = Array.isArray(obj);
-        const isObjMap = !isObjArray && (obj instanceof Map || isMap2(obj));
+        const isObjMap = !isObjArray && (obj instanceof Map || isMap3(obj));
         let target = obj;
         if (!isObjArray && !isObjMap && typeof obj?.toBSON === "function") {
           target = obj.toBSON();
@@ -3006,7 +3006,7 @@ var require_bson = __commonJS({
         return `new BSONSymbol(${inspect(this.value, options)})`;
       }
     };
-    var LongWithoutOverridesClass = Long2;
+    var LongWithoutOverridesClass = Long3;
     var Timestamp = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
@@ -3014,7 +3014,7 @@ var require_bson = __commonJS({
       get [bsonType]() {
         return "Timestamp";
       }
-      static MAX_VALUE = Long2.MAX_UNSIGNED_VALUE;
+      static MAX_VALUE = Long3.MAX_UNSIGNED_VALUE;
       get i() {
         return this.low >>> 0;
       }
@@ -3026,7 +3026,7 @@ var require_bson = __commonJS({
           super(0, 0, true);
         } else if (typeof low === "bigint") {
           super(low, true);
-        } else if (Long2.isLong(low)) {
+        } else if (Long3.isLong(low)) {
           super(low.low, low.high, true);
         } else if (typeof low === "object" && "t" in low && "i" in low) {
           if (typeof low.t !== "number" && (typeof low.t !== "object" || low.t._bsontype !== "Int32")) {
@@ -3060,23 +3060,23 @@ var require_bson = __commonJS({
         };
       }
       static fromInt(value) {
-        return new _Timestamp(Long2.fromInt(value, true));
+        return new _Timestamp(Long3.fromInt(value, true));
       }
       static fromNumber(value) {
-        return new _Timestamp(Long2.fromNumber(value, true));
+        return new _Timestamp(Long3.fromNumber(value, true));
       }
       static fromBits(lowBits, highBits) {
         return new _Timestamp({ i: lowBits, t: highBits });
       }
       static fromString(str, optRadix) {
-        return new _Timestamp(Long2.fromString(str, true, optRadix));
+        return new _Timestamp(Long3.fromString(str, true, optRadix));
       }
       toExtendedJSON() {
         return { $timestamp: { t: this.t, i: this.i } };
       }
       static fromExtendedJSON(doc) {
-        const i = Long2.isLong(doc.$timestamp.i) ? doc.$timestamp.i.getLowBitsUnsigned() : doc.$timestamp.i;
-        const t = Long2.isLong(doc.$timestamp.t) ? doc.$timestamp.t.getLowBitsUnsigned() : doc.$timestamp.t;
+        const i = Long3.isLong(doc.$timestamp.i) ? doc.$timestamp.i.getLowBitsUnsigned() : doc.$timestamp.i;
+        const t = Long3.isLong(doc.$timestamp.t) ? doc.$timestamp.t.getLowBitsUnsigned() : doc.$timestamp.t;
         return new _Timestamp({ t, i });
       }
       inspect(depth, options, inspect) {
@@ -3086,8 +3086,8 @@ var require_bson = __commonJS({
         return `new Timestamp({ t: ${t}, i: ${i} })`;
       }
     };
-    var JS_INT_MAX_LONG = Long2.fromNumber(JS_INT_MAX);
-    var JS_INT_MIN_LONG = Long2.fromNumber(JS_INT_MIN);
+    var JS_INT_MAX_LONG = Long3.fromNumber(JS_INT_MAX);
+    var JS_INT_MIN_LONG = Long3.fromNumber(JS_INT_MIN);
     function internalDeserialize(buffer2, options, isArray) {
       options = options == null ? {} : options;
       const index = options && options.index ? options.index : 0;
@@ -3278,7 +3278,7 @@ var require_bson = __commonJS({
           const lowBits = NumberUtils.getInt32LE(buffer2, index);
           const highBits = NumberUtils.getInt32LE(buffer2, index + 4);
           index += 8;
-          value = new Date(new Long2(lowBits, highBits).toNumber());
+          value = new Date(new Long3(lowBits, highBits).toNumber());
         } else if (elementType === BSON_DATA_BOOLEAN) {
           if (buffer2[index] !== 0 && buffer2[index] !== 1)
             throw new BSONError("illegal boolean type value");
@@ -3346,7 +3346,7 @@ var require_bson = __commonJS({
             const lowBits = NumberUtils.getInt32LE(buffer2, index);
             const highBits = NumberUtils.getInt32LE(buffer2, index + 4);
             index += 8;
-            const long = new Long2(lowBits, highBits);
+            const long = new Long3(lowBits, highBits);
             if (promoteLongs && promoteValues === true) {
               value = long.lessThanOrEqual(JS_INT_MAX_LONG) && long.greaterThanOrEqual(JS_INT_MIN_LONG) ? long.toNumber() : long;
             } else {
@@ -3594,7 +3594,7 @@ var require_bson = __commonJS({
       const numberOfWrittenBytes = ByteUtils.encodeUTF8Into(buffer2, key, index);
       index = index + numberOfWrittenBytes;
       buffer2[index++] = 0;
-      const dateInMilis = Long2.fromNumber(value.getTime());
+      const dateInMilis = Long3.fromNumber(value.getTime());
       const lowBits = dateInMilis.getLowBits();
       const highBits = dateInMilis.getHighBits();
       index += NumberUtils.setInt32LE(buffer2, index, lowBits);
@@ -3776,7 +3776,7 @@ var require_bson = __commonJS({
           ignoreUndefined
         };
       }
-      if (sourceObject instanceof Map || isMap2(sourceObject)) {
+      if (sourceObject instanceof Map || isMap3(sourceObject)) {
         return {
           sourceObject,
           isArray: false,
@@ -4016,7 +4016,7 @@ var require_bson = __commonJS({
       $numberInt: Int322,
       $numberDecimal: Decimal1282,
       $numberDouble: Double2,
-      $numberLong: Long2,
+      $numberLong: Long3,
       $minKey: MinKey,
       $maxKey: MaxKey,
       $regex: BSONRegExp,
@@ -4038,7 +4038,7 @@ var require_bson = __commonJS({
             if (options.useBigInt64) {
               return BigInt(value);
             }
-            return Long2.fromNumber(value);
+            return Long3.fromNumber(value);
           }
         }
         return new Double2(value);
@@ -4068,7 +4068,7 @@ var require_bson = __commonJS({
         } else {
           if (typeof d === "string")
             date.setTime(Date.parse(d));
-          else if (Long2.isLong(d))
+          else if (Long3.isLong(d))
             date.setTime(d.toNumber());
           else if (typeof d === "number" && options.relaxed)
             date.setTime(d);
@@ -4116,7 +4116,7 @@ var require_bson = __commonJS({
       return date.getUTCMilliseconds() !== 0 ? isoStr : isoStr.slice(0, -5) + "Z";
     }
     function serializeValue(value, options) {
-      if (value instanceof Map || isMap2(value)) {
+      if (value instanceof Map || isMap3(value)) {
         const obj = /* @__PURE__ */ Object.create(null);
         for (const [k, v] of value) {
           if (typeof k !== "string") {
@@ -4192,7 +4192,7 @@ var require_bson = __commonJS({
       Decimal128: (o) => new Decimal1282(o.bytes),
       Double: (o) => new Double2(o.value),
       Int32: (o) => new Int322(o.value),
-      Long: (o) => Long2.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
+      Long: (o) => Long3.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
       MaxKey: () => new MaxKey(),
       MinKey: () => new MinKey(),
       ObjectId: (o) => new ObjectId(o),
@@ -4462,7 +4462,7 @@ var require_bson = __commonJS({
       Double: Double2,
       EJSON,
       Int32: Int322,
-      Long: Long2,
+      Long: Long3,
       MaxKey,
       MinKey,
       NumberUtils,
@@ -4495,7 +4495,7 @@ var require_bson = __commonJS({
     exports.Double = Double2;
     exports.EJSON = EJSON;
     exports.Int32 = Int322;
-    exports.Long = Long2;
+    exports.Long = Long3;
     exports.MaxKey = MaxKey;
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
@@ -4777,7 +4777,7 @@ var require_error = __commonJS({
     function isAggregateError(e) {
       return e != null && typeof e === "object" && "errors" in e && Array.isArray(e.errors);
     }
-    var MongoError3 = class extends Error {
+    var MongoError4 = class extends Error {
       get errorLabels() {
         return Array.from(this.errorLabelSet);
       }
@@ -4826,8 +4826,8 @@ var require_error = __commonJS({
         this.errorLabelSet.add(label);
       }
     };
-    exports.MongoError = MongoError3;
-    var MongoServerError = class extends MongoError3 {
+    exports.MongoError = MongoError4;
+    var MongoServerError = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -4857,7 +4857,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoServerError = MongoServerError;
-    var MongoDriverError = class extends MongoError3 {
+    var MongoDriverError = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -5398,7 +5398,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError2 = class extends MongoError3 {
+    var MongoNetworkError3 = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -5418,8 +5418,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError2;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError2 {
+    exports.MongoNetworkError = MongoNetworkError3;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -5540,7 +5540,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoMissingDependencyError = MongoMissingDependencyError;
-    var MongoSystemError = class extends MongoError3 {
+    var MongoSystemError = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -5554,7 +5554,7 @@ var require_error = __commonJS({
        **/
       constructor(message, reason) {
         if (reason && reason.error) {
-          super(MongoError3.buildErrorMessage(reason.error.message || reason.error), {
+          super(MongoError4.buildErrorMessage(reason.error.message || reason.error), {
             cause: reason.error
           });
         } else {
@@ -5570,7 +5570,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoSystemError = MongoSystemError;
-    var MongoServerSelectionError2 = class extends MongoSystemError {
+    var MongoServerSelectionError3 = class extends MongoSystemError {
       /**
        * **Do not use this constructor!**
        *
@@ -5589,7 +5589,7 @@ var require_error = __commonJS({
         return "MongoServerSelectionError";
       }
     };
-    exports.MongoServerSelectionError = MongoServerSelectionError2;
+    exports.MongoServerSelectionError = MongoServerSelectionError3;
     var MongoWriteConcernError = class extends MongoServerError {
       /**
        * **Do not use this constructor!**
@@ -5629,10 +5629,10 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error2) {
-      if (error2 instanceof MongoNetworkError2) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
-      if (error2 instanceof MongoError3) {
+      if (error2 instanceof MongoError4) {
         if (!error2.hasErrorLabel(exports.MongoErrorLabel.HandshakeError)) {
           return false;
         }
@@ -5641,7 +5641,7 @@ var require_error = __commonJS({
         const code2 = error2.result.writeConcernError.code ?? Number(error2.code);
         return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code2) ? 0 : code2);
       }
-      if (error2 instanceof MongoError3) {
+      if (error2 instanceof MongoError4) {
         return RETRYABLE_WRITE_ERROR_CODES.has(Number(error2.code));
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error2.message);
@@ -5662,7 +5662,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error2 instanceof MongoNetworkError2) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error2.message);
@@ -5713,16 +5713,16 @@ var require_error = __commonJS({
       return isRecoveringError(error2) || isNotWritablePrimaryError(error2);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError2 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
     }
     function isResumableError(error2, wireVersion) {
-      if (error2 == null || !(error2 instanceof MongoError3)) {
+      if (error2 == null || !(error2 instanceof MongoError4)) {
         return false;
       }
-      if (error2 instanceof MongoNetworkError2) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
-      if (error2 instanceof MongoServerSelectionError2) {
+      if (error2 instanceof MongoServerSelectionError3) {
         return true;
       }
       if (wireVersion != null && wireVersion >= 9) {
@@ -5753,7 +5753,7 @@ var require_read_preference = __commonJS({
       secondaryPreferred: "secondaryPreferred",
       nearest: "nearest"
     });
-    var ReadPreference = class _ReadPreference {
+    var ReadPreference2 = class _ReadPreference {
       static {
         this.PRIMARY = exports.ReadPreferenceMode.primary;
       }
@@ -5939,7 +5939,7 @@ var require_read_preference = __commonJS({
         return readPreference;
       }
     };
-    exports.ReadPreference = ReadPreference;
+    exports.ReadPreference = ReadPreference2;
   }
 });
 
@@ -9875,7 +9875,7 @@ var require_sort = __commonJS({
     function isDeep(t) {
       return Array.isArray(t) && Array.isArray(t[0]);
     }
-    function isMap2(t) {
+    function isMap3(t) {
       return t instanceof Map && t.size > 0;
     }
     function isReadonlyArray(value) {
@@ -9915,7 +9915,7 @@ var require_sort = __commonJS({
         throw new error_1.MongoInvalidArgumentError(`Invalid sort format: ${JSON.stringify(sort)} Sort must be a valid object`);
       }
       if (!isReadonlyArray(sort)) {
-        if (isMap2(sort))
+        if (isMap3(sort))
           return mapToMap(sort);
         if (Object.keys(sort).length)
           return objectToMap(sort);
@@ -15160,8 +15160,8 @@ var require_collection = __commonJS({
        * @param options - Optional settings for the command
        */
       async isCapped(options) {
-        const { capped } = await this.options(options);
-        return Boolean(capped);
+        const { capped: capped2 } = await this.options(options);
+        return Boolean(capped2);
       }
       async createIndex(indexSpec, indexOptions, commandOptions2) {
         const operation = commandOptions2 == null ? indexes_1.CreateIndexesOperation.fromIndexSpecification(
@@ -32484,9 +32484,9 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
@@ -32519,10 +32519,10 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias;
+    exports.isAlias = isAlias2;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap2;
+    exports.isMap = isMap3;
     exports.isNode = isNode;
     exports.isPair = isPair2;
     exports.isScalar = isScalar3;
@@ -36634,9 +36634,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap2 = fc.start.source === "{";
-      const fcName = isMap2 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap3 = fc.start.source === "{";
+      const fcName = isMap3 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap3 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -36672,7 +36672,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap3 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -36712,7 +36712,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep3 && !props.found) {
+        if (!isMap3 && !sep3 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep3, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -36735,7 +36735,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap2 && !props.found && ctx.options.strict) {
+            if (!isMap3 && !props.found && ctx.options.strict) {
               if (sep3)
                 for (const st of sep3) {
                   if (st === valueProps.found)
@@ -36767,7 +36767,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap2) {
+          if (isMap3) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -36783,7 +36783,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap2 ? "}" : "]";
+      const expectedEnd = isMap3 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -48431,7 +48431,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep2 = function(ms) {
+      let sleep3 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48442,9 +48442,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep2;
+      module.exports = sleep3;
     } else {
-      let sleep2 = function(ms) {
+      let sleep3 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48456,7 +48456,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep2;
+      module.exports = sleep3;
     }
   }
 });
@@ -48469,7 +48469,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep2 = require_atomic_sleep();
+    var sleep3 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -48615,7 +48615,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep2(BUSY_WRITE_TIMEOUT);
+                sleep3(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -48928,7 +48928,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep2(BUSY_WRITE_TIMEOUT);
+          sleep3(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -48965,7 +48965,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep2(BUSY_WRITE_TIMEOUT);
+          sleep3(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -49862,7 +49862,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join2, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep2 = require_atomic_sleep();
+    var sleep3 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -49986,7 +49986,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep2(100);
+        sleep3(100);
         stream.end();
       }
       return stream;
@@ -52670,7 +52670,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep2 = require_atomic_sleep();
+    var sleep3 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -52843,7 +52843,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep2(BUSY_WRITE_TIMEOUT);
+                sleep3(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -53276,7 +53276,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep2(BUSY_WRITE_TIMEOUT);
+            sleep3(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -53318,7 +53318,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep2(BUSY_WRITE_TIMEOUT);
+            sleep3(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -59081,8 +59081,8 @@ var require_webidl = __commonJS({
       return new TypeError(`${message.header}: ${message.message}`);
     };
     webidl.errors.conversionFailed = function(context3) {
-      const plural2 = context3.types.length === 1 ? "" : " one of";
-      const message = `${context3.argument} could not be converted to${plural2}: ${context3.types.join(", ")}.`;
+      const plural3 = context3.types.length === 1 ? "" : " one of";
+      const message = `${context3.argument} could not be converted to${plural3}: ${context3.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context3.prefix,
         message
@@ -66645,9 +66645,9 @@ var require_pluralizer = __commonJS({
       this: "these"
     };
     module.exports = class Pluralizer {
-      constructor(singular, plural2) {
+      constructor(singular, plural3) {
         this.singular = singular;
-        this.plural = plural2;
+        this.plural = plural3;
       }
       pluralize(count) {
         const one = count === 1;
@@ -75424,7 +75424,8 @@ var package_default = {
     "test:integration": "vitest run --project integration",
     demo: "node scripts/run-demo.mjs",
     bench: "node --import tsx bench/run.ts",
-    docs: "node scripts/config-reference.mjs"
+    docs: "node scripts/config-reference.mjs",
+    reliability: "node scripts/reliability.mjs"
   },
   dependencies: {
     "@actions/core": "^3.0.1",
@@ -75881,7 +75882,7 @@ function renderChecksMarkdown(checks) {
 var ACTION_TEXT = { create: "create", "drop-and-recreate": "drop and recreate", conflict: "CONFLICT", skip: "skip (unsupported)" };
 function planHeadline(plan2) {
   const t = plan2.totals;
-  return `${formatCount(t.collections)} collections and ${formatCount(t.views)} views, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
+  return `${plural2(t.collections, "collection")} and ${plural2(t.views, "view")}, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
 }
 function renderPlanMarkdown(plan2) {
   const byDb = /* @__PURE__ */ new Map();
@@ -75916,6 +75917,9 @@ function renderPlanMarkdown(plan2) {
     );
   }
   return out.join("\n");
+}
+function plural2(n, noun) {
+  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 // src/checks/disk.ts
@@ -76136,6 +76140,9 @@ function assessOplogWindow(bounds) {
   const facts = `oplog from ${bounds.first.toISOString()} to ${bounds.last.toISOString()} (${formatSeconds(w.spanSeconds)}), ${mb(bounds.usedBytes)} of ${mb(bounds.maxBytes)}` + (w.bytesPerSecond === null ? "" : `, written at ${(w.bytesPerSecond / 1024).toFixed(1)} KB/s`) + (w.full ? "; it is full: the window is the span" : `; not full yet: at this rate it will hold ${formatSeconds(w.capacitySeconds)}`);
   const grow = bounds.maxBytes ? Math.ceil(bounds.maxBytes / 1048576 * OPLOG_WARN_BELOW_S / w.capacitySeconds) : null;
   const remedy = `grow the source oplog${grow ? ` to about ${grow} MB` : ""}: db.adminCommand({replSetResizeOplog: 1, size: <MB>}) on every member (Atlas: Additional Settings \u2192 oplog size), or set minRetentionHours`;
+  if (w.capacitySeconds < OPLOG_FAIL_BELOW_S && !w.full && w.spanSeconds < OPLOG_FAIL_BELOW_S) {
+    return warn(`${facts}; projected from only ${formatSeconds(w.spanSeconds)} of history, so unreliable: check again under normal load`, remedy);
+  }
   if (w.capacitySeconds < OPLOG_FAIL_BELOW_S) return fail(`${facts}; the migration needs at least ${formatSeconds(OPLOG_FAIL_BELOW_S)} between tail runs`, remedy);
   if (w.capacitySeconds < OPLOG_WARN_BELOW_S) return warn(`${facts}; under ${formatSeconds(OPLOG_WARN_BELOW_S)}: a gap between tail runs longer than the window loses the position`, remedy);
   return pass(facts);
@@ -76712,8 +76719,8 @@ var StateStore = class {
         if (error2.code !== 48) throw error2;
       });
     }
-    await this.partitions.createIndex({ migration: 1, source: 1 });
-    await this.relaxedIndexes.createIndex({ migration: 1 });
+    await ensureIndex(this.partitions, { migration: 1, source: 1 });
+    await ensureIndex(this.relaxedIndexes, { migration: 1 });
   }
   async get() {
     return this.migrations.findOne({ _id: this.name });
@@ -76758,6 +76765,11 @@ var StateStore = class {
     ]);
   }
 };
+async function ensureIndex(collection, key) {
+  const existing = await collection.listIndexes().toArray();
+  if (existing.some((index) => JSON.stringify(index.key) === JSON.stringify(key))) return;
+  await collection.createIndex(key);
+}
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
@@ -76876,7 +76888,7 @@ function failpoint(name) {
 }
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
@@ -76932,8 +76944,53 @@ function partitionFilter(partition) {
   return { _id: range };
 }
 
-// src/engine/copy/raw-insert.ts
+// src/engine/copy/raw-cursor.ts
 var import_mongodb4 = __toESM(require_lib3(), 1);
+var RawBatchCursor = class {
+  constructor(client, db, coll, find) {
+    this.client = client;
+    this.db = db;
+    this.coll = coll;
+    this.find = find;
+    this.session = client.startSession();
+  }
+  client;
+  db;
+  coll;
+  find;
+  id;
+  session;
+  /** The next non-empty batch, or null once the cursor is exhausted. */
+  async next() {
+    for (; ; ) {
+      if (this.id !== void 0 && this.id.isZero()) return null;
+      const first = this.id === void 0;
+      const command = first ? { find: this.coll, filter: this.find.filter, sort: this.find.sort, batchSize: this.find.batchSize } : { getMore: this.id, collection: this.coll, batchSize: this.find.batchSize };
+      const field = first ? "firstBatch" : "nextBatch";
+      const options = { session: this.session, readPreference: import_mongodb4.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+      const reply = await this.client.db(this.db).command(command, options);
+      const cursor = reply.cursor;
+      this.id = import_mongodb4.Long.isLong(cursor.id) ? cursor.id : import_mongodb4.Long.fromValue(cursor.id);
+      const batch = cursor[field] ?? [];
+      if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${this.db}.${this.coll} did not arrive as raw BSON`);
+      if (batch.length) return batch;
+    }
+  }
+  /** Kills a cursor that was not exhausted and ends the session. */
+  async close() {
+    try {
+      if (this.id !== void 0 && !this.id.isZero()) {
+        await this.client.db(this.db).command({ killCursors: this.coll, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb4.ReadPreference.primary });
+        this.id = import_mongodb4.Long.ZERO;
+      }
+    } finally {
+      await this.session.endSession();
+    }
+  }
+};
+
+// src/engine/copy/raw-insert.ts
+var import_mongodb5 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
@@ -76951,10 +77008,10 @@ async function insertRaw(destination, db, coll, docs, writeConcern) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb4.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb5.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error2) {
-    if (!(error2 instanceof import_mongodb4.MongoBulkWriteError) || error2.writeConcernError) throw error2;
+    if (!(error2 instanceof import_mongodb5.MongoBulkWriteError) || error2.writeConcernError) throw error2;
     const errors = Array.isArray(error2.writeErrors) ? error2.writeErrors : [error2.writeErrors];
     return { inserted: error2.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -76982,8 +77039,8 @@ async function copyPartition(ctx, collection, partition) {
 var COPY_ATTEMPTS = 6;
 var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 43, 89, 91, 175, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 function isTransientReadError(error2) {
-  if (error2 instanceof import_mongodb5.MongoNetworkError || error2 instanceof import_mongodb5.MongoServerSelectionError) return true;
-  if (error2 instanceof import_mongodb5.MongoError && (error2.hasErrorLabel("RetryableWriteError") || error2.hasErrorLabel("ResumableChangeStreamError"))) return true;
+  if (error2 instanceof import_mongodb6.MongoNetworkError || error2 instanceof import_mongodb6.MongoServerSelectionError) return true;
+  if (error2 instanceof import_mongodb6.MongoError && (error2.hasErrorLabel("RetryableWriteError") || error2.hasErrorLabel("ResumableChangeStreamError"))) return true;
   return TRANSIENT_CODES.has(Number(error2.code));
 }
 async function copyRemaining(ctx, collection, target, partition) {
@@ -76992,7 +77049,7 @@ async function copyRemaining(ctx, collection, target, partition) {
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = ctx.source.db(collection.db).collection(collection.coll).find(partitionFilter(partition), { raw: true, batchSize: ctx.batchSize, ...partition.natural ? { sort: { $natural: 1 } } : { sort: { _id: 1 } } });
+  const cursor = new RawBatchCursor(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
   let docs = [];
   let bytes = 0;
   let pending = Promise.resolve();
@@ -77007,11 +77064,13 @@ async function copyRemaining(ctx, collection, target, partition) {
     pending.catch(() => void 0);
   };
   try {
-    for await (const raw of cursor) {
-      if (ctx.signal.aborted) break;
-      docs.push(raw);
-      bytes += raw.length;
-      if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
     }
     await flush();
   } finally {
@@ -77026,7 +77085,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb5.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb6.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -77072,7 +77131,7 @@ async function buildIndexes(destination, collection, store) {
   const target = `${collection.target.db}.${collection.target.coll}`;
   const specs2 = [];
   for (const index of collection.indexes) {
-    if (index.name === "_id_") continue;
+    if (index.name === "_id_" || index.clustered === true) continue;
     const spec = { ...index };
     delete spec.v;
     delete spec.ns;
@@ -77220,16 +77279,16 @@ async function applyCollMod(ctx, target, targetNs, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 function idKey(id) {
   if (typeof id === "number") return `n:${id}`;
-  if (id instanceof import_mongodb6.Int32 || id instanceof import_mongodb6.Double) return `n:${id.valueOf()}`;
-  if (id instanceof import_mongodb6.Long) return `n:${id.toString()}`;
-  if (id instanceof import_mongodb6.Decimal128) {
+  if (id instanceof import_mongodb7.Int32 || id instanceof import_mongodb7.Double) return `n:${id.valueOf()}`;
+  if (id instanceof import_mongodb7.Long) return `n:${id.toString()}`;
+  if (id instanceof import_mongodb7.Decimal128) {
     const asNumber = Number(id.toString());
     return Number.isSafeInteger(asNumber) ? `n:${asNumber}` : `d:${id.toString()}`;
   }
-  return `b:${Buffer.from(import_mongodb6.BSON.serialize({ v: id })).toString("base64")}`;
+  return `b:${Buffer.from(import_mongodb7.BSON.serialize({ v: id })).toString("base64")}`;
 }
 
 // src/engine/apply/applier.ts
@@ -77337,6 +77396,9 @@ function toOp(event, source) {
 function toWrite(op) {
   const filter = { _id: op.id };
   if (op.kind === "del") return { deleteOne: { filter } };
+  if (Object.keys(op.doc).some((key) => key.startsWith("$"))) {
+    return { updateOne: { filter, update: [{ $replaceWith: { $literal: op.doc } }], upsert: true } };
+  }
   return { replaceOne: { filter, replacement: op.doc, upsert: true } };
 }
 async function runLimited(jobs, limit) {
@@ -77414,6 +77476,7 @@ async function tailLoop(run2, options) {
   let reachedStop = false;
   try {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
+      run2.lease.assertHeld();
       const batch = [];
       let drained = false;
       let lastWall;
@@ -77454,7 +77517,7 @@ async function tailLoop(run2, options) {
       const moved = batch.length > 0 || lastTime !== void 0;
       if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
         const saved = await store.update(ports.runner, { applied: { token: token2, ...lastWall ? { wallTime: lastWall } : {} }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
-        if (!saved) run2.lease.assertHeld();
+        if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
       }
       if (now - lastLagSample > SAMPLE_LAG_MS) {
@@ -77538,7 +77601,7 @@ function firstLine2(text) {
 }
 
 // src/engine/verify/raw-bson.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 function valueLength(doc, type, at) {
   switch (type) {
     case 1:
@@ -77628,7 +77691,7 @@ function decodeIdKey(key) {
   ID_NAME.copy(doc, 5);
   key.copy(doc, 5 + ID_NAME.length, 1);
   doc[size - 1] = 0;
-  return import_mongodb7.BSON.deserialize(doc, DECODE_EXACT)._id;
+  return import_mongodb8.BSON.deserialize(doc, DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key = rawIdKey(doc);
@@ -77657,7 +77720,7 @@ function formatId(value) {
     default:
       break;
   }
-  return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb8.BSON.EJSON.stringify(value, { relaxed: false });
 }
 
 // src/engine/verify/find-differences.ts
@@ -77769,7 +77832,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb9 = __toESM(require_lib3(), 1);
 function canonical(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -77781,7 +77844,7 @@ function canonical(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb8.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb9.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -78244,7 +78307,7 @@ function formatDuration(ms) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
+var import_mongodb10 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -78276,7 +78339,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb9.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb10.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -78285,7 +78348,7 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/capture/buffer-writer.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
 var FLUSH_EVERY_MS = 200;
 var FLUSH_AT_EVENTS = 1e3;
@@ -78347,7 +78410,7 @@ var BufferWriter = class {
   }
   toBufferDoc(event) {
     const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
-    if (event.fullDocument && import_mongodb10.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
+    if (event.fullDocument && import_mongodb11.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
       doc.event = { ...event, fullDocument: void 0, refetch: true };
     }
     return doc;
@@ -78423,8 +78486,10 @@ async function runSyncEngine(run2) {
   run2.ports.log.info("catching up with live changes");
   const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
-  await transition(run2, "tailing", "copy done and caught up", { lagSeconds: result.lagSeconds });
-  await run2.store.migrations.updateOne({ _id: run2.store.name }, { $unset: { step: "" } });
+  run2.lease.assertHeld();
+  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run2.ports.runner, note: "copy done and caught up" };
+  const moved = await run2.store.update(run2.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
+  if (!moved) throw new LeaseLostError(run2.store.name);
   run2.doc = await run2.store.get();
   return { finished: true, lagSeconds: result.lagSeconds };
 }
@@ -78469,12 +78534,13 @@ async function copyPhase(run2) {
       await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
     }
     partitions = await store.partitionsOf();
-    const withPartitions = new Set(partitions.map((p) => p.source));
     for (const collection of current) {
       const source = `${collection.db}.${collection.coll}`;
-      if (collection.kind === "view" || withPartitions.has(source)) continue;
-      const planned2 = await planPartitions(run2.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-      if (planned2.length) await insertAllOrNone(run2, planned2);
+      const plan2 = run2.doc.collections.find((c) => c.source === source);
+      if (collection.kind === "view" || plan2.partitioned) continue;
+      const existing = partitions.filter((p) => p.source === source);
+      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
+      await planCollection(run2, collection, existing.length > 0);
     }
     partitions = await store.partitionsOf();
     ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
@@ -78516,15 +78582,16 @@ async function copyPhase(run2) {
     await stream.close().catch(() => void 0);
   }
 }
-async function insertAllOrNone(run2, partitions) {
-  const session = run2.destination.startSession();
-  try {
-    await session.withTransaction(async () => {
-      await run2.store.partitions.insertMany(partitions, { session });
-    }, { writeConcern: { w: "majority" } });
-  } finally {
-    await session.endSession();
-  }
+async function planCollection(run2, collection, dropPartial) {
+  const { store, config, ports } = run2;
+  const source = `${collection.db}.${collection.coll}`;
+  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
+  const partitions = await planPartitions(run2.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  run2.lease.assertHeld();
+  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
+  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
+  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
+  run2.doc = await store.get();
 }
 async function assertNoConflict(run2, collection) {
   if (run2.config.sync.dropDestination || collection.kind === "view") return;
@@ -78551,7 +78618,8 @@ async function replayPhase(run2) {
     const last = batch[batch.length - 1];
     nextSeq = last._id.seq + 1;
     run2.lease.assertHeld();
-    await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied: { token: last.token, wallTime: last.event.wallTime } }, { $inc: { eventsApplied: batch.length } });
+    if (!saved) throw new LeaseLostError(store.name);
     run2.doc = await store.get();
     ports.onProgress?.(buildProgress(run2.doc, partitions));
   }
@@ -78690,12 +78758,114 @@ async function oplogHeadroom(uri, doc) {
   }
 }
 
+// src/engine/reconnect.ts
+var import_mongodb12 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  189,
+  // PrimarySteppedDown
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+function isTransientNetworkError(error2) {
+  let current = error2;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb12.MongoError) {
+      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
+    }
+    const code2 = current.code;
+    if (typeof code2 === "string" && SOCKET_ERRORS.has(code2)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
+}
+async function withReconnect(run2, what, step2) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step2();
+    } catch (error2) {
+      if (!isTransientNetworkError(error2) || run2.ports.signal.aborted) throw error2;
+      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep2(delay);
+      await assertReachable(run2.source, "source", run2.config.source.uri);
+      await assertReachable(run2.destination, "destination", run2.config.destination.uri);
+      run2.lease.assertHeld();
+      run2.doc = await run2.store.get() ?? run2.doc;
+    }
+  }
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error2) {
+      if (!isTransientNetworkError(error2) || attempt >= attempts) throw error2;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
+      await sleep2(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error2) {
+      if (!(error2 instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
+        await sleep2(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error2 }
+      );
+    }
+  }
+}
+function firstLine3(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
+}
+
 // src/commands/sync.ts
 var runSync = async (config, options, ports) => {
-  const run2 = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
+  const run2 = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
   try {
-    const result = await runSyncEngine(run2);
-    const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
+    const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
+    const progress = buildProgress(run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
     if (!result.finished) {
       return {
         command: "sync",
@@ -78721,7 +78891,7 @@ var runSync = async (config, options, ports) => {
 
 // src/commands/tail.ts
 var runTail = async (config, options, ports) => {
-  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run2 = await retryTransient(ports, "tail", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     const { doc } = run2;
     if (doc.resyncRequired) {
@@ -78731,17 +78901,21 @@ var runTail = async (config, options, ports) => {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
     }
     const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-    const partitions = await run2.store.partitionsOf();
+    const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
     const started = Date.now();
     let lastReport = 0;
-    const result = await tailLoop(run2, {
-      deadline: started + durationMs,
-      onBatch: () => {
-        if (Date.now() - lastReport < 1e3) return;
-        lastReport = Date.now();
-        ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-      }
-    });
+    const result = await withReconnect(
+      run2,
+      "tail",
+      () => tailLoop(run2, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1e3) return;
+          lastReport = Date.now();
+          ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
+        }
+      })
+    );
     const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
     const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration(Date.now() - started)}`;
     return {
@@ -78758,7 +78932,7 @@ var runTail = async (config, options, ports) => {
 };
 
 // src/commands/verify.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
 async function readVerifyStance(destination, migration) {
   const state = destination.db(STATE_DB);
@@ -78799,7 +78973,7 @@ var runVerify = async (config, _options, ports) => {
       verification
     };
   } catch (error2) {
-    if (error2 instanceof import_mongodb11.MongoError) {
+    if (error2 instanceof import_mongodb13.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -79137,6 +79311,7 @@ function patternHint(pointer) {
 
 // src/config/load.ts
 var MAX_CONFIG_BYTES = 1024 * 1024;
+var MAX_PROBLEMS = 50;
 function loadConfigFile(file, options = {}) {
   let size;
   try {
@@ -79153,25 +79328,39 @@ function loadConfigFile(file, options = {}) {
 function parseConfig(text, file, options = {}) {
   const env = options.env ?? process.env;
   const lines = new import_yaml2.LineCounter();
-  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  const doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: true, strict: true });
   const problems = [];
   const at = (pointer, message, key = false) => {
     problems.push({ file, pointer, message, ...locate(doc, lines, pointer, key) });
   };
-  for (const error2 of doc.errors) {
+  const position = (node) => {
+    const range = node?.range;
+    const pos = lines.linePos(range?.[0] ?? 0);
+    return { line: pos.line, column: pos.col };
+  };
+  for (const error2 of [...doc.errors, ...doc.warnings]) {
     const pos = error2.linePos?.[0] ?? { line: 1, col: 1 };
-    problems.push({ file, line: pos.line, column: pos.col, pointer: "", message: firstLine3(error2.message) });
+    problems.push({ file, line: pos.line, column: pos.col, pointer: "", message: firstLine4(error2.message) });
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (!problems.length) findDuplicateKeys(doc, (node) => problems.push({ file, ...position(node), pointer: "", message: "Map keys must be unique" }));
+  if (problems.length) throw new ConfigError(capped(problems));
   if (doc.contents === null) throw new ConfigError([problemAtStart(file, "the file is empty; expected a mapping with version, name, source and destination")]);
   checkLiteralPasswords(doc, at);
   substituteAll(doc, env, at);
-  const value = doc.toJS({ maxAliasCount: 100 });
-  for (const error2 of validateAgainstSchema(value)) {
+  let value;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error2) {
+    let first;
+    (0, import_yaml2.visit)(doc, { Alias: (_key, node) => (first = node, import_yaml2.visit.BREAK) });
+    throw new ConfigError([{ file, ...position(first), pointer: "", message: `${firstLine4(error2.message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
+  }
+  for (const error2 of validateAgainstSchema(value).slice(0, MAX_PROBLEMS * 4)) {
     const { pointer, key, message } = describeSchemaError(error2);
     if (!problems.some((p) => p.pointer === pointer)) at(pointer, message, key);
+    if (problems.length >= MAX_PROBLEMS) break;
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(capped(problems));
   const raw = value;
   const maxDurationMs = parseDuration(raw.tail.maxDuration) ?? 0;
   if (maxDurationMs <= 0) at("/tail/maxDuration", "expected a duration longer than zero");
@@ -79248,6 +79437,26 @@ function checkRenames(rename2, at) {
     seen.set(to, from);
   }
 }
+function findDuplicateKeys(doc, onDuplicate) {
+  (0, import_yaml2.visit)(doc, {
+    Map(_key, map) {
+      if (!(0, import_yaml2.isMap)(map)) return;
+      const seen = /* @__PURE__ */ new Set();
+      for (const pair of map.items) {
+        const id = (0, import_yaml2.isScalar)(pair.key) ? `${typeof pair.key.value}:${String(pair.key.value)}` : (0, import_yaml2.isAlias)(pair.key) ? void 0 : JSON.stringify(pair.key);
+        if (id === void 0) continue;
+        if (seen.has(id)) onDuplicate(pair.key);
+        seen.add(id);
+      }
+    }
+  });
+}
+function capped(problems) {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  const rest = problems.length - MAX_PROBLEMS;
+  const last = problems[MAX_PROBLEMS];
+  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${rest} more problem${rest === 1 ? "" : "s"} (fix these first)` }];
+}
 function configHash(raw) {
   const identity = { name: raw.name, namespaces: raw.namespaces };
   return createHash2("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 16);
@@ -79255,7 +79464,7 @@ function configHash(raw) {
 function problemAtStart(file, message) {
   return { file, line: 1, column: 1, pointer: "", message };
 }
-function firstLine3(message) {
+function firstLine4(message) {
   const line = message.split("\n")[0] ?? message;
   return line.replace(/ at line \d+, column \d+:?$/, "");
 }
