@@ -144,12 +144,15 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
     if (ports.signal.aborted) return false;
-    for (const collection of current) {
+    // Index builds of different collections run at once: one build scans and sorts on one server thread, and
+    // while they run nothing else keeps the destination's other cores busy.
+    const indexJobs = current.map((collection) => async () => {
       const plan = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`)!;
-      if (plan.indexesBuilt || collection.kind === 'view') continue;
+      if (plan.indexesBuilt || collection.kind === 'view') return;
       await buildIndexes(run.destination, collection, store);
       await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].indexesBuilt': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
-    }
+    });
+    await runLimited(indexJobs, config.sync.parallelCollections);
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, 'copy finished; indexes built');
     run.lease.assertHeld();
