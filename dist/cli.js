@@ -59191,12 +59191,13 @@ async function copyPhase(run) {
     await runLimited(jobs, config.sync.parallelCollections);
     await writer.check();
     if (ports.signal.aborted) return false;
-    for (const collection of current) {
+    const indexJobs = current.map((collection) => async () => {
       const plan2 = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`);
-      if (plan2.indexesBuilt || collection.kind === "view") continue;
+      if (plan2.indexesBuilt || collection.kind === "view") return;
       await buildIndexes(run.destination, collection, store);
       await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
-    }
+    });
+    await runLimited(indexJobs, config.sync.parallelCollections);
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run.lease.assertHeld();
