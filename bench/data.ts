@@ -1,4 +1,5 @@
 import { Decimal128, Double, Int32, Long, ObjectId, type AnyBulkWriteOperation, type Document, type MongoClient } from 'mongodb';
+import { seededRandom } from '../src/seeded-random.js';
 
 /**
  * The benchmark's data: several collections of about `size`-byte documents with a realistic field mix
@@ -18,17 +19,8 @@ export function collectionNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i < KINDS.length ? KINDS[i]! : `coll${i}`));
 }
 
-/** A small deterministic PRNG (mulberry32): the same flags give the same data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same flags give the same data. */
+export const rng = seededRandom;
 
 const TEXT = (() => {
   const r = rng(7);
