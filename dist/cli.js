@@ -56141,7 +56141,7 @@ function connectError(error, side, uri) {
   const kind = classifyConnectError(error);
   const label = { dns: "host name not resolved", refused: "connection refused", timeout: "timed out", tls: "TLS failure", auth: "authentication failed", other: "connection failed" }[kind];
   const cause = scrub(firstLine2(describeChain(error)));
-  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind]);
+  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind], { cause: error });
 }
 function describeChain(error) {
   const parts = [];

@@ -75503,7 +75503,7 @@ function connectError(error2, side, uri) {
   const kind = classifyConnectError(error2);
   const label = { dns: "host name not resolved", refused: "connection refused", timeout: "timed out", tls: "TLS failure", auth: "authentication failed", other: "connection failed" }[kind];
   const cause = scrub(firstLine(describeChain(error2)));
-  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind]);
+  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind], { cause: error2 });
 }
 function describeChain(error2) {
   const parts = [];

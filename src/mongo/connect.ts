@@ -71,7 +71,8 @@ export function connectError(error: unknown, side: Side, uri: string): Operation
   const kind = classifyConnectError(error);
   const label = { dns: 'host name not resolved', refused: 'connection refused', timeout: 'timed out', tls: 'TLS failure', auth: 'authentication failed', other: 'connection failed' }[kind];
   const cause = scrub(firstLine(describeChain(error)));
-  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind]);
+  // The cause stays attached (never printed): retry logic looks through it for a transient network error.
+  return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind], { cause: error });
 }
 
 /** The messages of an error and its causes (the driver nests the interesting one). */

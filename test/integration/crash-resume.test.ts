@@ -68,10 +68,10 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
     const plan: Stage[] = ['copy', 'copy', 'copy', 'copy', 'replay', 'catch-up', 'tail', 'tail', 'tail', 'tail', 'tail', 'tail'];
     const kills: { stage: Stage; at: string; runMs: number }[] = [];
     const t0 = Date.now();
-    for (const target of plan) {
+    const attempt = async (target: Stage): Promise<void> => {
       const current = stageOf(await watch.doc());
       // The previous run went further than this target: no kill point left for it.
-      if (RANK[current] > RANK[target]) continue;
+      if (RANK[current] > RANK[target]) return;
       if (target === 'tail' && current !== 'tail') await finishSync();
       const tailing = target === 'tail';
       const partitionsBefore = await watch.partitions();
@@ -104,7 +104,10 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
         expect(after.get(id)?.done, id).toBe(true);
         expect(after.get(id)?.documentsCopied, `${id} copied again`).toBe(copied);
       }
-    }
+    };
+    for (const target of plan) await attempt(target);
+    // A seed whose early runs overshot their stage leaves kill points unused; tail kills always land: top up.
+    for (let extra = 0; kills.length < plan.length && extra < plan.length; extra++) await attempt('tail');
     await finishSync();
 
     const acknowledged = await writer.stop();
@@ -113,7 +116,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
     const final = await runRunner(['tail', '--config', file, '--force-takeover', '--max-duration', '8s', '--json']);
     expect(final.code, final.stderr).toBe(0);
     console.log(`[crash-resume] ${kills.length} kills (${kills.map((k) => k.stage).join(', ')}), ${acknowledged} writes, ${Date.now() - t0} ms`);
-    expect(kills.length).toBeGreaterThanOrEqual(10);
+    expect(kills.length).toBe(plan.length);
     expect(kills.filter((k) => k.stage === 'copy').length).toBeGreaterThanOrEqual(2);
     expect(kills.filter((k) => k.stage === 'tail').length).toBeGreaterThanOrEqual(6);
     expect(kills.some((k) => k.stage === 'replay' || k.stage === 'catch-up')).toBe(true);
@@ -179,7 +182,8 @@ async function waitForKillPoint(watch: StateWatch, runner: Runner, target: Stage
         const goal = done + 1 + Math.floor(random() * 3);
         return watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0 && ps.filter((p: PartitionDoc) => p.done).length >= goal);
       }
-      const delay = 300 + Math.floor(random() * 2500);
+      // Short enough to land inside the copy of the next partitions on a fast machine too.
+      const delay = 100 + Math.floor(random() * 900);
       if (!(await watch.until(runner, (doc, ps) => inCopy(doc) && ps.length > 0))) return false;
       await sleep(delay);
       return true;
