@@ -58885,6 +58885,108 @@ async function waitUntilMajorityCommitted(run, time) {
   await run.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
+// src/engine/reconnect.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  189,
+  // PrimarySteppedDown
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+function isTransientNetworkError(error) {
+  let current = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb10.MongoNetworkError || current instanceof import_mongodb10.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb10.MongoError) {
+      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
+    }
+    const code = current.code;
+    if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
+}
+async function withReconnect(run, what, step) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
+      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep2(delay);
+      await assertReachable(run.source, "source", run.config.source.uri);
+      await assertReachable(run.destination, "destination", run.config.destination.uri);
+      run.lease.assertHeld();
+      run.doc = await run.store.get() ?? run.doc;
+    }
+  }
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine4(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
+      await sleep2(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error) {
+      if (!(error instanceof import_mongodb10.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
+        await sleep2(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error }
+      );
+    }
+  }
+}
+function firstLine4(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
+}
+
 // src/commands/cutover.ts
 var LAG_WAIT_MS = 12e4;
 var DRAIN_TIMEOUT_MS = 3e5;
@@ -58895,10 +58997,10 @@ var runCutover = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
     );
   }
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, "cutover", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     try {
-      const result = await runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+      const result = await withReconnect(run, "cutover", () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
       const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === "source";
       return {
@@ -58935,7 +59037,7 @@ var runCutover = async (config, options, ports) => {
 };
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -58967,7 +59069,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb10.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb11.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -58976,7 +59078,7 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/capture/buffer-writer.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
 var FLUSH_EVERY_MS = 200;
 var FLUSH_AT_EVENTS = 1e3;
@@ -59038,7 +59140,7 @@ var BufferWriter = class {
   }
   toBufferDoc(event) {
     const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
-    if (event.fullDocument && import_mongodb11.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
+    if (event.fullDocument && import_mongodb12.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
       doc.event = { ...event, fullDocument: void 0, refetch: true };
     }
     return doc;
@@ -59385,108 +59487,6 @@ async function oplogHeadroom(uri, doc) {
   } finally {
     await source?.close();
   }
-}
-
-// src/engine/reconnect.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
-  6,
-  // HostUnreachable
-  7,
-  // HostNotFound
-  89,
-  // NetworkTimeout
-  91,
-  // ShutdownInProgress
-  189,
-  // PrimarySteppedDown
-  9001,
-  // SocketException
-  10107,
-  // NotWritablePrimary
-  11600,
-  // InterruptedAtShutdown
-  11602,
-  // InterruptedDueToReplStateChange
-  13435,
-  // NotPrimaryNoSecondaryOk
-  13436
-  // NotPrimaryOrSecondary
-]);
-var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
-var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
-var MAX_RECONNECTS = 100;
-var FIRST_DELAY_MS = 250;
-var MAX_DELAY_MS = 8e3;
-function isTransientNetworkError(error) {
-  let current = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb12.MongoError) {
-      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
-    }
-    const code = current.code;
-    if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
-    const wrapped = current.errorResponse;
-    current = wrapped instanceof Error ? wrapped : current.cause;
-  }
-  return false;
-}
-async function withReconnect(run, what, step) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
-      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
-      }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep2(delay);
-      await assertReachable(run.source, "source", run.config.source.uri);
-      await assertReachable(run.destination, "destination", run.config.destination.uri);
-      run.lease.assertHeld();
-      run.doc = await run.store.get() ?? run.doc;
-    }
-  }
-}
-async function retryTransient(ports, what, operation, attempts = 6) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
-      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine4(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
-      await sleep2(delay);
-    }
-  }
-}
-async function assertReachable(client, side, uri) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.db("admin").command({ ping: 1 });
-      return;
-    } catch (error) {
-      if (!(error instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
-        await sleep2(200 * attempt);
-        continue;
-      }
-      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
-      throw new OperationError(
-        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
-        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
-        { cause: error }
-      );
-    }
-  }
-}
-function firstLine4(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 300);
 }
 
 // src/commands/sync.ts

@@ -78239,6 +78239,108 @@ async function waitUntilMajorityCommitted(run2, time) {
   await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
+// src/engine/reconnect.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  189,
+  // PrimarySteppedDown
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+function isTransientNetworkError(error2) {
+  let current = error2;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb10.MongoNetworkError || current instanceof import_mongodb10.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb10.MongoError) {
+      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
+    }
+    const code2 = current.code;
+    if (typeof code2 === "string" && SOCKET_ERRORS.has(code2)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
+}
+async function withReconnect(run2, what, step2) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step2();
+    } catch (error2) {
+      if (!isTransientNetworkError(error2) || run2.ports.signal.aborted) throw error2;
+      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep2(delay);
+      await assertReachable(run2.source, "source", run2.config.source.uri);
+      await assertReachable(run2.destination, "destination", run2.config.destination.uri);
+      run2.lease.assertHeld();
+      run2.doc = await run2.store.get() ?? run2.doc;
+    }
+  }
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error2) {
+      if (!isTransientNetworkError(error2) || attempt >= attempts) throw error2;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
+      await sleep2(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error2) {
+      if (!(error2 instanceof import_mongodb10.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
+        await sleep2(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error2 }
+      );
+    }
+  }
+}
+function firstLine3(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
+}
+
 // src/commands/cutover.ts
 var LAG_WAIT_MS = 12e4;
 var DRAIN_TIMEOUT_MS = 3e5;
@@ -78249,10 +78351,10 @@ var runCutover = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
     );
   }
-  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run2 = await retryTransient(ports, "cutover", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     try {
-      const result = await runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+      const result = await withReconnect(run2, "cutover", () => runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
       const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === "source";
       return {
@@ -78307,7 +78409,7 @@ function formatDuration(ms) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -78339,7 +78441,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb10.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb11.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -78348,7 +78450,7 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/capture/buffer-writer.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
 var FLUSH_EVERY_MS = 200;
 var FLUSH_AT_EVENTS = 1e3;
@@ -78410,7 +78512,7 @@ var BufferWriter = class {
   }
   toBufferDoc(event) {
     const doc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id, event };
-    if (event.fullDocument && import_mongodb11.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
+    if (event.fullDocument && import_mongodb12.BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
       doc.event = { ...event, fullDocument: void 0, refetch: true };
     }
     return doc;
@@ -78757,108 +78859,6 @@ async function oplogHeadroom(uri, doc) {
   } finally {
     await source?.close();
   }
-}
-
-// src/engine/reconnect.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
-  6,
-  // HostUnreachable
-  7,
-  // HostNotFound
-  89,
-  // NetworkTimeout
-  91,
-  // ShutdownInProgress
-  189,
-  // PrimarySteppedDown
-  9001,
-  // SocketException
-  10107,
-  // NotWritablePrimary
-  11600,
-  // InterruptedAtShutdown
-  11602,
-  // InterruptedDueToReplStateChange
-  13435,
-  // NotPrimaryNoSecondaryOk
-  13436
-  // NotPrimaryOrSecondary
-]);
-var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
-var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
-var MAX_RECONNECTS = 100;
-var FIRST_DELAY_MS = 250;
-var MAX_DELAY_MS = 8e3;
-function isTransientNetworkError(error2) {
-  let current = error2;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb12.MongoError) {
-      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
-    }
-    const code2 = current.code;
-    if (typeof code2 === "string" && SOCKET_ERRORS.has(code2)) return true;
-    const wrapped = current.errorResponse;
-    current = wrapped instanceof Error ? wrapped : current.cause;
-  }
-  return false;
-}
-async function withReconnect(run2, what, step2) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step2();
-    } catch (error2) {
-      if (!isTransientNetworkError(error2) || run2.ports.signal.aborted) throw error2;
-      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
-      }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep2(delay);
-      await assertReachable(run2.source, "source", run2.config.source.uri);
-      await assertReachable(run2.destination, "destination", run2.config.destination.uri);
-      run2.lease.assertHeld();
-      run2.doc = await run2.store.get() ?? run2.doc;
-    }
-  }
-}
-async function retryTransient(ports, what, operation, attempts = 6) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error2) {
-      if (!isTransientNetworkError(error2) || attempt >= attempts) throw error2;
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
-      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
-      await sleep2(delay);
-    }
-  }
-}
-async function assertReachable(client, side, uri) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.db("admin").command({ ping: 1 });
-      return;
-    } catch (error2) {
-      if (!(error2 instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
-        await sleep2(200 * attempt);
-        continue;
-      }
-      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
-      throw new OperationError(
-        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
-        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
-        { cause: error2 }
-      );
-    }
-  }
-}
-function firstLine3(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 300);
 }
 
 // src/commands/sync.ts

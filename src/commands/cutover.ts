@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { VerificationFailed, runCutoverEngine } from '../engine/cutover/cutover.js';
 import { buildProgress } from '../engine/progress.js';
+import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
 import type { CommandImpl } from './types.js';
 
@@ -15,10 +16,11 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`,
     );
   }
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  const run = await retryTransient(ports, 'cutover', () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
   try {
     try {
-      const result = await runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+      // An election or a dropped connection mid-cutover resumes at the recorded step (each step is idempotent).
+      const result = await withReconnect(run, 'cutover', () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
       const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === 'source';
       return {
