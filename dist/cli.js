@@ -55984,7 +55984,7 @@ var package_default = {
     "@actions/core": "^3.0.1",
     "@actions/github": "^9.1.1",
     ajv: "^8.20.0",
-    mongodb: "^7.0.0",
+    mongodb: "~7.9.0",
     pino: "^10.4.0",
     "pino-pretty": "^13.2.0",
     yaml: "^2.9.1"
@@ -55995,7 +55995,6 @@ var package_default = {
     "@types/node": "^20.19.0",
     esbuild: "^0.28.2",
     eslint: "^9.39.0",
-    "mongodb-memory-server-core": "^11.3.0",
     testcontainers: "^11.9.0",
     tsx: "^4.20.0",
     typescript: "~5.9.3",
