@@ -158,10 +158,18 @@ class ElectionTolerantWriter {
           case 7: {
             const session = this.client.startSession();
             try {
-              return await session.withTransaction(async () => {
+              // One attempt per call: the driver's withTransaction retries for up to 120 s by itself, which under
+              // an election can outlast the test; the loop below retries a bounded number of times instead.
+              session.startTransaction();
+              try {
                 await coll.updateOne({ _id: id } as Document, { $set: { txn: ++this.seq } }, { upsert: true, session });
                 await coll.updateOne({ _id: `${id}-t` } as Document, { $set: { txn: this.seq } }, { upsert: true, session });
-              });
+                await session.commitTransaction();
+              } catch (error) {
+                await session.abortTransaction().catch(() => undefined);
+                throw error;
+              }
+              return;
             } finally {
               await session.endSession();
             }
@@ -178,6 +186,7 @@ class ElectionTolerantWriter {
         } catch (error) {
           if ((error as { code?: number }).code === 11000) break; // racing re-inserts
           const transient = error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError') || error.hasErrorLabel('UnknownTransactionCommitResult') || error.name === 'MongoNetworkError' || error.name === 'MongoServerSelectionError');
+          if (transient && this.stopped) break; // stopping: leave it; the sides are compared after a final tail
           if (!transient || attempt >= 20) throw error;
           this.retried++;
           await sleep(250);
