@@ -57486,20 +57486,6 @@ async function assertVersion(client, side) {
   }
 }
 
-// src/engine/drop-targets.ts
-async function dropMigrationTargets(run) {
-  const dropped = [];
-  for (const collection of run.doc.collections) {
-    const { db, coll } = splitNamespace(collection.target);
-    const gone = await run.destination.db(db).collection(coll).drop().catch((error) => {
-      if (error.code === 26) return false;
-      throw error;
-    });
-    if (gone) dropped.push(collection.target);
-  }
-  return dropped;
-}
-
 // src/commands/abort.ts
 var runAbort = async (config, options, ports) => {
   const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
@@ -57511,7 +57497,15 @@ var runAbort = async (config, options, ports) => {
       notes.push("source write block lifted");
     }
     if (options.dropDestination) {
-      const dropped = await dropMigrationTargets(run);
+      const dropped = [];
+      for (const collection of run.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run.destination.db(db).collection(coll).drop().catch((error) => {
+          if (error.code === 26) return false;
+          throw error;
+        });
+        if (gone) dropped.push(collection.target);
+      }
       await run.lease.release();
       await run.store.drop();
       notes.push(`dropped ${dropped.length} destination collection${dropped.length === 1 ? "" : "s"} and the migration's state`);
@@ -57748,27 +57742,9 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
   ctx.onBatch(partition, docs.length, bytes);
 }
 
-// src/engine/relaxed-indexes.ts
-var RELAXED_TTL_SECONDS = 2147483647;
-async function relaxIndex(store, targetNs, index) {
-  const spec = { ...index };
-  delete spec.v;
-  delete spec.ns;
-  const relaxUnique = spec.unique === true;
-  const relaxTtl = typeof spec.expireAfterSeconds === "number";
-  if (!relaxUnique && !relaxTtl) return spec;
-  await store.relaxedIndexes.updateOne(
-    { _id: { m: store.name, target: targetNs, name: String(spec.name) } },
-    { $set: { migration: store.name, target: targetNs, name: String(spec.name), original: { ...spec }, restored: false } },
-    { upsert: true, writeConcern: { w: "majority" } }
-  );
-  if (relaxUnique) delete spec.unique;
-  if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
-  return spec;
-}
-
 // src/engine/copy/create-target.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid"]);
+var RELAXED_TTL_SECONDS = 2147483647;
 var COLLECTION_TTL = "(collection expireAfterSeconds)";
 async function createTarget(destination, collection, filter, dropExisting, store) {
   const db = destination.db(collection.target.db);
@@ -57801,7 +57777,21 @@ async function buildIndexes(destination, collection, store) {
   const specs2 = [];
   for (const index of collection.indexes) {
     if (index.name === "_id_" || index.clustered === true) continue;
-    specs2.push(await relaxIndex(store, target, index));
+    const spec = { ...index };
+    delete spec.v;
+    delete spec.ns;
+    const relaxUnique = spec.unique === true;
+    const relaxTtl = typeof spec.expireAfterSeconds === "number";
+    if (relaxUnique || relaxTtl) {
+      await store.relaxedIndexes.updateOne(
+        { _id: { m: store.name, target, name: String(spec.name) } },
+        { $setOnInsert: { migration: store.name, target, name: String(spec.name), original: { ...spec }, restored: false } },
+        { upsert: true, writeConcern: { w: "majority" } }
+      );
+      if (relaxUnique) delete spec.unique;
+      if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+    }
+    specs2.push(spec);
   }
   if (!specs2.length) return;
   await destination.db(collection.target.db).command({ createIndexes: collection.target.coll, indexes: specs2, writeConcern: { w: "majority" } });
@@ -57843,7 +57833,7 @@ async function applyDdl(ctx, event) {
     case "createIndexes": {
       const indexes = (description.indexes ?? []).filter((i) => i.name !== "_id_");
       const specs2 = [];
-      for (const index of indexes) specs2.push(await relaxIndex(ctx.store, targetNs, index));
+      for (const index of indexes) specs2.push(await relax(ctx, targetNs, index));
       if (specs2.length) await db.command({ createIndexes: target.coll, indexes: specs2 });
       return;
     }
@@ -57896,6 +57886,22 @@ async function moveRelaxations(ctx, from, to) {
     await ctx.store.relaxedIndexes.updateOne({ _id: { m: ctx.store.name, target: to, name: record.name } }, { $set: { ...record, target: to } }, { upsert: true });
     await ctx.store.relaxedIndexes.deleteOne({ _id: oldId });
   }
+}
+async function relax(ctx, targetNs, index) {
+  const spec = { ...index };
+  delete spec.v;
+  delete spec.ns;
+  const relaxUnique = spec.unique === true;
+  const relaxTtl = typeof spec.expireAfterSeconds === "number";
+  if (!relaxUnique && !relaxTtl) return spec;
+  await ctx.store.relaxedIndexes.updateOne(
+    { _id: { m: ctx.store.name, target: targetNs, name: String(spec.name) } },
+    { $set: { migration: ctx.store.name, target: targetNs, name: String(spec.name), original: { ...spec }, restored: false } },
+    { upsert: true, writeConcern: { w: "majority" } }
+  );
+  if (relaxUnique) delete spec.unique;
+  if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  return spec;
 }
 async function applyCollMod(ctx, target, targetNs, description) {
   const command = { collMod: target.coll };
@@ -58757,15 +58763,6 @@ async function restoreRelaxedIndexes(destination, store) {
   return pending.length;
 }
 
-// src/engine/source-time.ts
-async function lastWriteTime(source) {
-  const hello2 = await source.db("admin").command({ hello: 1 });
-  return hello2.lastWrite.opTime.ts;
-}
-async function waitUntilMajorityCommitted(source, time) {
-  await source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
-}
-
 // src/engine/cutover/cutover.ts
 async function runCutoverEngine(run, options) {
   const { config, store, ports } = run;
@@ -58808,13 +58805,14 @@ async function runCutoverEngine(run, options) {
     });
   }
   if (run.doc.cutover.step === "final-time") {
-    const finalTime = await lastWriteTime(run.source);
+    const hello2 = await run.source.db("admin").command({ hello: 1 });
+    const finalTime = hello2.lastWrite.opTime.ts;
     await setStep("drain", { "cutover.finalTime": finalTime });
   }
   if (run.doc.cutover.step === "drain") {
     await time("drain", async () => {
       const finalTime = run.doc.cutover.finalTime;
-      await waitUntilMajorityCommitted(run.source, finalTime);
+      await waitUntilMajorityCommitted(run, finalTime);
       const result = await tailLoop(run, { deadline: Date.now() + options.drainTimeoutMs, untilDrained: true, ...config.cutover.writeBlock === "none" ? { strayAfter: finalTime } : {} });
       if (result.strayWrites.length) {
         await setStep("final-time", { error: `writes reached the source during cutover: ${result.strayWrites.join(", ")}` });
@@ -58881,6 +58879,9 @@ async function holdLag(run, waitMs) {
       "run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds"
     );
   }
+}
+async function waitUntilMajorityCommitted(run, time) {
+  await run.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
 // src/engine/reconnect.ts
@@ -59199,7 +59200,8 @@ async function runSyncEngine(run) {
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
   if (doc.phase !== "syncing") await transition(run, "syncing", void 0, { step: "copy" });
   if (!run.doc.captureStart) {
-    const operationTime = await lastWriteTime(run.source);
+    const hello2 = await run.source.db("admin").command({ hello: 1 });
+    const operationTime = hello2.lastWrite.opTime.ts;
     run.lease.assertHeld();
     await run.store.update(run.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
     run.doc = await run.store.get();
@@ -59380,9 +59382,10 @@ var runRehearse = async (config, options, ports) => {
     const tailStarted = Date.now();
     await tailLoop(run, { deadline: tailStarted + (options.maxDurationMs ?? DEFAULT_TAIL_MS), onBatch: (lag) => lags.push(lag) });
     timings.tail = Date.now() - tailStarted;
-    const frozenAt = await lastWriteTime(run.source);
+    const hello2 = await run.source.db("admin").command({ hello: 1 });
+    const frozenAt = hello2.lastWrite.opTime.ts;
     const drainStarted = Date.now();
-    await waitUntilMajorityCommitted(run.source, frozenAt);
+    await run.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: frozenAt } });
     await tailLoop(run, { deadline: Date.now() + 3e5, untilDrained: true, stopAfter: frozenAt });
     timings.drain = Date.now() - drainStarted;
     const restoreStarted = Date.now();
@@ -59418,7 +59421,10 @@ var runRehearse = async (config, options, ports) => {
   }
 };
 async function cleanUp(run) {
-  await dropMigrationTargets(run);
+  for (const collection of run.doc.collections) {
+    const { db, coll } = splitNamespace(collection.target);
+    await run.destination.db(db).collection(coll).drop().catch(() => void 0);
+  }
   await run.store.drop();
   return `staging destination cleaned up (${run.doc.collections.length} collections and the rehearsal's state removed; --keep keeps them)`;
 }

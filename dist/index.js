@@ -76840,20 +76840,6 @@ async function assertVersion(client, side) {
   }
 }
 
-// src/engine/drop-targets.ts
-async function dropMigrationTargets(run2) {
-  const dropped = [];
-  for (const collection of run2.doc.collections) {
-    const { db, coll } = splitNamespace(collection.target);
-    const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
-      if (error2.code === 26) return false;
-      throw error2;
-    });
-    if (gone) dropped.push(collection.target);
-  }
-  return dropped;
-}
-
 // src/commands/abort.ts
 var runAbort = async (config, options, ports) => {
   const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
@@ -76865,7 +76851,15 @@ var runAbort = async (config, options, ports) => {
       notes.push("source write block lifted");
     }
     if (options.dropDestination) {
-      const dropped = await dropMigrationTargets(run2);
+      const dropped = [];
+      for (const collection of run2.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
+          if (error2.code === 26) return false;
+          throw error2;
+        });
+        if (gone) dropped.push(collection.target);
+      }
       await run2.lease.release();
       await run2.store.drop();
       notes.push(`dropped ${dropped.length} destination collection${dropped.length === 1 ? "" : "s"} and the migration's state`);
@@ -77102,27 +77096,9 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
   ctx.onBatch(partition, docs.length, bytes);
 }
 
-// src/engine/relaxed-indexes.ts
-var RELAXED_TTL_SECONDS = 2147483647;
-async function relaxIndex(store, targetNs, index) {
-  const spec = { ...index };
-  delete spec.v;
-  delete spec.ns;
-  const relaxUnique = spec.unique === true;
-  const relaxTtl = typeof spec.expireAfterSeconds === "number";
-  if (!relaxUnique && !relaxTtl) return spec;
-  await store.relaxedIndexes.updateOne(
-    { _id: { m: store.name, target: targetNs, name: String(spec.name) } },
-    { $set: { migration: store.name, target: targetNs, name: String(spec.name), original: { ...spec }, restored: false } },
-    { upsert: true, writeConcern: { w: "majority" } }
-  );
-  if (relaxUnique) delete spec.unique;
-  if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
-  return spec;
-}
-
 // src/engine/copy/create-target.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid"]);
+var RELAXED_TTL_SECONDS = 2147483647;
 var COLLECTION_TTL = "(collection expireAfterSeconds)";
 async function createTarget(destination, collection, filter, dropExisting, store) {
   const db = destination.db(collection.target.db);
@@ -77155,7 +77131,21 @@ async function buildIndexes(destination, collection, store) {
   const specs2 = [];
   for (const index of collection.indexes) {
     if (index.name === "_id_" || index.clustered === true) continue;
-    specs2.push(await relaxIndex(store, target, index));
+    const spec = { ...index };
+    delete spec.v;
+    delete spec.ns;
+    const relaxUnique = spec.unique === true;
+    const relaxTtl = typeof spec.expireAfterSeconds === "number";
+    if (relaxUnique || relaxTtl) {
+      await store.relaxedIndexes.updateOne(
+        { _id: { m: store.name, target, name: String(spec.name) } },
+        { $setOnInsert: { migration: store.name, target, name: String(spec.name), original: { ...spec }, restored: false } },
+        { upsert: true, writeConcern: { w: "majority" } }
+      );
+      if (relaxUnique) delete spec.unique;
+      if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+    }
+    specs2.push(spec);
   }
   if (!specs2.length) return;
   await destination.db(collection.target.db).command({ createIndexes: collection.target.coll, indexes: specs2, writeConcern: { w: "majority" } });
@@ -77197,7 +77187,7 @@ async function applyDdl(ctx, event) {
     case "createIndexes": {
       const indexes = (description.indexes ?? []).filter((i) => i.name !== "_id_");
       const specs2 = [];
-      for (const index of indexes) specs2.push(await relaxIndex(ctx.store, targetNs, index));
+      for (const index of indexes) specs2.push(await relax(ctx, targetNs, index));
       if (specs2.length) await db.command({ createIndexes: target.coll, indexes: specs2 });
       return;
     }
@@ -77250,6 +77240,22 @@ async function moveRelaxations(ctx, from, to) {
     await ctx.store.relaxedIndexes.updateOne({ _id: { m: ctx.store.name, target: to, name: record.name } }, { $set: { ...record, target: to } }, { upsert: true });
     await ctx.store.relaxedIndexes.deleteOne({ _id: oldId });
   }
+}
+async function relax(ctx, targetNs, index) {
+  const spec = { ...index };
+  delete spec.v;
+  delete spec.ns;
+  const relaxUnique = spec.unique === true;
+  const relaxTtl = typeof spec.expireAfterSeconds === "number";
+  if (!relaxUnique && !relaxTtl) return spec;
+  await ctx.store.relaxedIndexes.updateOne(
+    { _id: { m: ctx.store.name, target: targetNs, name: String(spec.name) } },
+    { $set: { migration: ctx.store.name, target: targetNs, name: String(spec.name), original: { ...spec }, restored: false } },
+    { upsert: true, writeConcern: { w: "majority" } }
+  );
+  if (relaxUnique) delete spec.unique;
+  if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  return spec;
 }
 async function applyCollMod(ctx, target, targetNs, description) {
   const command = { collMod: target.coll };
@@ -78111,15 +78117,6 @@ async function restoreRelaxedIndexes(destination, store) {
   return pending.length;
 }
 
-// src/engine/source-time.ts
-async function lastWriteTime(source) {
-  const hello2 = await source.db("admin").command({ hello: 1 });
-  return hello2.lastWrite.opTime.ts;
-}
-async function waitUntilMajorityCommitted(source, time) {
-  await source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
-}
-
 // src/engine/cutover/cutover.ts
 async function runCutoverEngine(run2, options) {
   const { config, store, ports } = run2;
@@ -78162,13 +78159,14 @@ async function runCutoverEngine(run2, options) {
     });
   }
   if (run2.doc.cutover.step === "final-time") {
-    const finalTime = await lastWriteTime(run2.source);
+    const hello2 = await run2.source.db("admin").command({ hello: 1 });
+    const finalTime = hello2.lastWrite.opTime.ts;
     await setStep("drain", { "cutover.finalTime": finalTime });
   }
   if (run2.doc.cutover.step === "drain") {
     await time("drain", async () => {
       const finalTime = run2.doc.cutover.finalTime;
-      await waitUntilMajorityCommitted(run2.source, finalTime);
+      await waitUntilMajorityCommitted(run2, finalTime);
       const result = await tailLoop(run2, { deadline: Date.now() + options.drainTimeoutMs, untilDrained: true, ...config.cutover.writeBlock === "none" ? { strayAfter: finalTime } : {} });
       if (result.strayWrites.length) {
         await setStep("final-time", { error: `writes reached the source during cutover: ${result.strayWrites.join(", ")}` });
@@ -78235,6 +78233,9 @@ async function holdLag(run2, waitMs) {
       "run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds"
     );
   }
+}
+async function waitUntilMajorityCommitted(run2, time) {
+  await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
 // src/engine/reconnect.ts
@@ -78571,7 +78572,8 @@ async function runSyncEngine(run2) {
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
   if (doc.phase !== "syncing") await transition(run2, "syncing", void 0, { step: "copy" });
   if (!run2.doc.captureStart) {
-    const operationTime = await lastWriteTime(run2.source);
+    const hello2 = await run2.source.db("admin").command({ hello: 1 });
+    const operationTime = hello2.lastWrite.opTime.ts;
     run2.lease.assertHeld();
     await run2.store.update(run2.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
     run2.doc = await run2.store.get();
@@ -78752,9 +78754,10 @@ var runRehearse = async (config, options, ports) => {
     const tailStarted = Date.now();
     await tailLoop(run2, { deadline: tailStarted + (options.maxDurationMs ?? DEFAULT_TAIL_MS), onBatch: (lag) => lags.push(lag) });
     timings.tail = Date.now() - tailStarted;
-    const frozenAt = await lastWriteTime(run2.source);
+    const hello2 = await run2.source.db("admin").command({ hello: 1 });
+    const frozenAt = hello2.lastWrite.opTime.ts;
     const drainStarted = Date.now();
-    await waitUntilMajorityCommitted(run2.source, frozenAt);
+    await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: frozenAt } });
     await tailLoop(run2, { deadline: Date.now() + 3e5, untilDrained: true, stopAfter: frozenAt });
     timings.drain = Date.now() - drainStarted;
     const restoreStarted = Date.now();
@@ -78790,7 +78793,10 @@ var runRehearse = async (config, options, ports) => {
   }
 };
 async function cleanUp(run2) {
-  await dropMigrationTargets(run2);
+  for (const collection of run2.doc.collections) {
+    const { db, coll } = splitNamespace(collection.target);
+    await run2.destination.db(db).collection(coll).drop().catch(() => void 0);
+  }
   await run2.store.drop();
   return `staging destination cleaned up (${run2.doc.collections.length} collections and the rehearsal's state removed; --keep keeps them)`;
 }

@@ -1,9 +1,9 @@
 import { UserError } from '../errors.js';
 import { setSourceWriteBlock } from '../engine/cutover/write-block.js';
+import { splitNamespace } from '../engine/namespaces.js';
 import { buildProgress } from '../engine/progress.js';
 import { closeRun, openRun, transition } from '../engine/run.js';
 import type { CommandImpl } from './types.js';
-import { dropMigrationTargets } from '../engine/drop-targets.js';
 
 /**
  * abort: lifts the source write block this migration set, marks the migration aborted, and with
@@ -20,7 +20,15 @@ export const runAbort: CommandImpl = async (config, options, ports) => {
       notes.push('source write block lifted');
     }
     if (options.dropDestination) {
-      const dropped = await dropMigrationTargets(run);
+      const dropped: string[] = [];
+      for (const collection of run.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run.destination.db(db).collection(coll).drop().catch((error: { code?: number }) => {
+          if (error.code === 26) return false;
+          throw error;
+        });
+        if (gone) dropped.push(collection.target);
+      }
       await run.lease.release();
       await run.store.drop();
       notes.push(`dropped ${dropped.length} destination collection${dropped.length === 1 ? '' : 's'} and the migration's state`);

@@ -1,6 +1,8 @@
+import type { Timestamp } from 'mongodb';
 import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
 import { restoreRelaxedIndexes } from '../engine/cutover/restore-indexes.js';
+import { splitNamespace } from '../engine/namespaces.js';
 import { buildProgress } from '../engine/progress.js';
 import { compareAtSnapshot } from '../engine/rehearse/snapshot-compare.js';
 import { closeRun, openRun, transition } from '../engine/run.js';
@@ -8,8 +10,6 @@ import { runSyncEngine } from '../engine/sync.js';
 import { tailLoop } from '../engine/tail.js';
 import { runValidate } from './validate.js';
 import type { CommandImpl } from './types.js';
-import { dropMigrationTargets } from '../engine/drop-targets.js';
-import { lastWriteTime, waitUntilMajorityCommitted } from '../engine/source-time.js';
 
 const DEFAULT_TAIL_MS = 60_000;
 
@@ -40,9 +40,10 @@ export const runRehearse: CommandImpl = async (config, options, ports) => {
     timings.tail = Date.now() - tailStarted;
 
     // The frozen point: what a cutover's write block would have fixed, without stopping anyone.
-    const frozenAt = await lastWriteTime(run.source);
+    const hello = await run.source.db('admin').command({ hello: 1 });
+    const frozenAt = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
     const drainStarted = Date.now();
-    await waitUntilMajorityCommitted(run.source, frozenAt);
+    await run.source.db('admin').command({ find: 'system.version', filter: {}, limit: 1, readConcern: { level: 'majority', afterClusterTime: frozenAt } });
     await tailLoop(run, { deadline: Date.now() + 300_000, untilDrained: true, stopAfter: frozenAt });
     timings.drain = Date.now() - drainStarted;
     const restoreStarted = Date.now();
@@ -80,7 +81,10 @@ export const runRehearse: CommandImpl = async (config, options, ports) => {
 };
 
 async function cleanUp(run: Awaited<ReturnType<typeof openRun>>): Promise<string> {
-  await dropMigrationTargets(run);
+  for (const collection of run.doc.collections) {
+    const { db, coll } = splitNamespace(collection.target);
+    await run.destination.db(db).collection(coll).drop().catch(() => undefined);
+  }
   await run.store.drop();
   return `staging destination cleaned up (${run.doc.collections.length} collections and the rehearsal's state removed; --keep keeps them)`;
 }

@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import type { Document, Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
 import { Applier, runLimited } from './apply/applier.js';
 import { BufferWriter } from './capture/buffer-writer.js';
@@ -12,7 +12,6 @@ import { transition, type MigrationRun } from './run.js';
 import { LeaseLostError } from './state/lease.js';
 import type { PartitionDoc } from './state/types.js';
 import { tailLoop } from './tail.js';
-import { lastWriteTime } from './source-time.js';
 
 const REPLAY_BATCH = 1000;
 const PROGRESS_EVERY_MS = 1000;
@@ -37,7 +36,8 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
 
   if (!run.doc.captureStart) {
     // Fix the capture point before reading anything: every change after it will be captured.
-    const operationTime = await lastWriteTime(run.source);
+    const hello = await run.source.db('admin').command({ hello: 1 });
+    const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
     run.lease.assertHeld();
     await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
     run.doc = (await run.store.get())!;

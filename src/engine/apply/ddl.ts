@@ -1,8 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { ignoreCode } from '../copy/create-target.js';
-import { relaxIndex } from '../relaxed-indexes.js';
+import { ignoreCode, RELAXED_TTL_SECONDS } from '../copy/create-target.js';
 import { ns, type NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
 
@@ -52,7 +51,7 @@ export async function applyDdl(ctx: DdlContext, event: Document): Promise<void> 
     case 'createIndexes': {
       const indexes = ((description.indexes ?? []) as Document[]).filter((i) => i.name !== '_id_');
       const specs: Document[] = [];
-      for (const index of indexes) specs.push(await relaxIndex(ctx.store, targetNs, index));
+      for (const index of indexes) specs.push(await relax(ctx, targetNs, index));
       if (specs.length) await db!.command({ createIndexes: target!.coll, indexes: specs });
       return;
     }
@@ -113,6 +112,24 @@ async function moveRelaxations(ctx: DdlContext, from: string, to: string): Promi
     await ctx.store.relaxedIndexes.updateOne({ _id: { m: ctx.store.name, target: to, name: record.name } }, { $set: { ...record, target: to } }, { upsert: true });
     await ctx.store.relaxedIndexes.deleteOne({ _id: oldId });
   }
+}
+
+/** Records and relaxes a unique or TTL index (see buildIndexes); returns the spec to create. */
+export async function relax(ctx: Pick<DdlContext, 'store'>, targetNs: string, index: Document): Promise<Document> {
+  const spec: Document = { ...index };
+  delete spec.v;
+  delete spec.ns;
+  const relaxUnique = spec.unique === true;
+  const relaxTtl = typeof spec.expireAfterSeconds === 'number';
+  if (!relaxUnique && !relaxTtl) return spec;
+  await ctx.store.relaxedIndexes.updateOne(
+    { _id: { m: ctx.store.name, target: targetNs, name: String(spec.name) } },
+    { $set: { migration: ctx.store.name, target: targetNs, name: String(spec.name), original: { ...spec }, restored: false } },
+    { upsert: true, writeConcern: { w: 'majority' } },
+  );
+  if (relaxUnique) delete spec.unique;
+  if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+  return spec;
 }
 
 async function applyCollMod(ctx: DdlContext, target: { db: string; coll: string }, targetNs: string, description: Document): Promise<void> {

@@ -2,10 +2,11 @@ import type { Document, MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
-import { RELAXED_TTL_SECONDS, relaxIndex } from '../relaxed-indexes.js';
 
 /** Options listCollections reports that createCollection does not take (or must not copy). */
 const NOT_CREATE_OPTIONS = new Set(['uuid']);
+/** TTL relaxed to the largest value MongoDB accepts: nothing the source still holds expires on the destination. */
+export const RELAXED_TTL_SECONDS = 2147483647;
 
 /** Creates the destination collection or view with the source's options (idempotent). */
 /** Name under which a clustered collection's own TTL is recorded among the relaxations. */
@@ -51,7 +52,21 @@ export async function buildIndexes(destination: MongoClient, collection: SourceC
   for (const index of collection.indexes) {
     // The _id index comes with the collection, and so does a clustered collection's cluster key index.
     if (index.name === '_id_' || index.clustered === true) continue;
-    specs.push(await relaxIndex(store, target, index));
+    const spec: Document = { ...index };
+    delete spec.v;
+    delete spec.ns;
+    const relaxUnique = spec.unique === true;
+    const relaxTtl = typeof spec.expireAfterSeconds === 'number';
+    if (relaxUnique || relaxTtl) {
+      await store.relaxedIndexes.updateOne(
+        { _id: { m: store.name, target, name: String(spec.name) } },
+        { $setOnInsert: { migration: store.name, target, name: String(spec.name), original: { ...spec }, restored: false } },
+        { upsert: true, writeConcern: { w: 'majority' } },
+      );
+      if (relaxUnique) delete spec.unique;
+      if (relaxTtl) spec.expireAfterSeconds = RELAXED_TTL_SECONDS;
+    }
+    specs.push(spec);
   }
   if (!specs.length) return;
   await destination.db(collection.target.db).command({ createIndexes: collection.target.coll, indexes: specs, writeConcern: { w: 'majority' } });

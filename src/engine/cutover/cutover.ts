@@ -1,3 +1,4 @@
+import type { Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../../errors.js';
 import type { VerifyReport } from '../../report/model.js';
 import type { MigrationDoc } from '../state/types.js';
@@ -7,7 +8,6 @@ import { tailLoop } from '../tail.js';
 import { verifyMigration } from '../verify/verify.js';
 import { restoreRelaxedIndexes } from './restore-indexes.js';
 import { setSourceWriteBlock } from './write-block.js';
-import { lastWriteTime, waitUntilMajorityCommitted } from '../source-time.js';
 
 export type CutoverStep = 'write-block' | 'final-time' | 'drain' | 'restore-indexes' | 'verify' | 'commit';
 
@@ -77,14 +77,15 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   }
 
   if (run.doc.cutover!.step === 'final-time') {
-    const finalTime = await lastWriteTime(run.source);
+    const hello = await run.source.db('admin').command({ hello: 1 });
+    const finalTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
     await setStep('drain', { 'cutover.finalTime': finalTime });
   }
 
   if (run.doc.cutover!.step === 'drain') {
     await time('drain', async () => {
       const finalTime = run.doc.cutover!.finalTime!;
-      await waitUntilMajorityCommitted(run.source, finalTime);
+      await waitUntilMajorityCommitted(run, finalTime);
       const result = await tailLoop(run, { deadline: Date.now() + options.drainTimeoutMs, untilDrained: true, ...(config.cutover.writeBlock === 'none' ? { strayAfter: finalTime } : {}) });
       if (result.strayWrites.length) {
         // The final time is taken again on the rerun, once the stray writers are stopped.
@@ -156,4 +157,9 @@ async function holdLag(run: MigrationRun, waitMs: number): Promise<void> {
       'run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds',
     );
   }
+}
+
+/** Every change up to the final time is visible to the change stream once it is majority-committed. */
+async function waitUntilMajorityCommitted(run: MigrationRun, time: Timestamp): Promise<void> {
+  await run.source.db('admin').command({ find: 'system.version', filter: {}, limit: 1, readConcern: { level: 'majority', afterClusterTime: time } });
 }
