@@ -9,7 +9,9 @@ export interface SourceCollection {
   coll: string;
   target: { db: string; coll: string };
   kind: CollectionProgress['kind'];
-  /** listCollections options, as the source reports them (uuid removed). */
+  /** The collection's UUID (hex): it follows the collection through renames, unlike its name. */
+  uuid?: string;
+  /** listCollections options, as the source reports them. */
   options: Document;
   indexes: Document[];
   documents: number;
@@ -34,7 +36,8 @@ export async function readCatalog(source: MongoClient, filter: NamespaceFilter):
       const isView = kind === 'view';
       const indexes = isView ? [] : await source.db(db).collection(coll).listIndexes().toArray();
       const stats = isView ? { count: 0, size: 0 } : await collectionStats(source, db, coll);
-      result.push({ db, coll, target: filter.target(db, coll), kind, options, indexes, documents: stats.count, bytes: stats.size });
+      const uuid = (info.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid?.toString('hex');
+      result.push({ db, coll, target: filter.target(db, coll), kind, ...(uuid ? { uuid } : {}), options, indexes, documents: stats.count, bytes: stats.size });
     }
   }
   return result.sort((a, b) => Number(a.kind === 'view') - Number(b.kind === 'view') || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));

@@ -2,6 +2,8 @@ import type { NamespaceRules } from '../config/types.js';
 
 /** The database that holds migration state on the destination; never copied, never allowed on the source. */
 export const STATE_DB = '__mongo_live_migrate';
+/** The temporary collections of $out and $merge. */
+const AGG_OUT_PREFIX = 'tmp.agg_out.';
 /** Databases that are never user data. */
 export const SYSTEM_DBS: ReadonlySet<string> = new Set(['admin', 'local', 'config', STATE_DB]);
 
@@ -43,6 +45,9 @@ export class NamespaceFilter {
   /** Whether a source collection (or view) is part of the migration. */
   includes(db: string, coll: string): boolean {
     if (SYSTEM_DBS.has(db) || coll.startsWith('system.')) return false;
+    // $out and $merge write into a temporary collection and rename it over their target: in a database the
+    // migration covers, follow it (its rename then moves the result in, or out of, the migration's scope).
+    if (coll.startsWith(AGG_OUT_PREFIX)) return this.mayIncludeDatabase(db);
     const name = ns(db, coll);
     return this.include.some((r) => r.test(name)) && !this.exclude.some((r) => r.test(name));
   }
@@ -59,6 +64,16 @@ export class NamespaceFilter {
     if (exact) return splitNamespace(exact);
     const dbRename = this.rules.rename[db];
     return { db: dbRename ?? db, coll };
+  }
+
+  /**
+   * The `viewOn` a view needs on the destination: a view reads a collection of its own database by name, so
+   * it follows that collection's rename when both end up in the same target database.
+   */
+  viewOnTarget(sourceDb: string, viewOn: string, targetDb: string): string {
+    if (!this.includes(sourceDb, viewOn)) return viewOn;
+    const on = this.target(sourceDb, viewOn);
+    return on.db === targetDb ? on.coll : viewOn;
   }
 
   /** Which include patterns matched nothing among the given namespaces (a likely typo). */

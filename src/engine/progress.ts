@@ -40,7 +40,7 @@ export function buildProgress(doc: MigrationDoc, partitions: PartitionDoc[], ext
     collections,
     totals,
     lagSeconds: doc.lagSeconds,
-    readyForCutover: doc.phase === 'tailing' && lagOk,
+    readyForCutover: doc.phase === 'tailing' && lagOk && !doc.streamError,
     oplogHeadroomSeconds: extra.oplogHeadroomSeconds ?? null,
     etaSeconds: extra.etaSeconds ?? null,
     eventsApplied: doc.eventsApplied,
@@ -48,6 +48,6 @@ export function buildProgress(doc: MigrationDoc, partitions: PartitionDoc[], ext
     warnings: doc.warnings,
     sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
     ...(doc.cutover?.downtimeSeconds !== undefined ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {}),
-    ...(doc.error ? { error: doc.error } : {}),
+    ...(doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}),
   };
 }

@@ -1,20 +1,25 @@
-import type { Document, Timestamp } from 'mongodb';
+import { UUID, type Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
-import { Applier, runLimited } from './apply/applier.js';
+import { runLimited } from './apply/run-limited.js';
 import { BufferWriter } from './capture/buffer-writer.js';
-import { historyLostError, openChangeStream } from './capture/change-stream.js';
+import { historyLostError, isRelevant } from './capture/change-stream.js';
+import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
-import { EXACT_TYPES, copyPartition } from './copy/copy-partition.js';
-import { buildIndexes, createTarget } from './copy/create-target.js';
+import { copyPartition } from './copy/copy-partition.js';
 import { planPartitions } from './copy/partitions.js';
+import { splitNamespace } from './namespaces.js';
 import { buildProgress } from './progress.js';
+import { replayBuffer } from './replay.js';
 import { transition, type MigrationRun } from './run.js';
 import { LeaseLostError } from './state/lease.js';
-import type { PartitionDoc } from './state/types.js';
+import type { CollectionPlan, PartitionDoc } from './state/types.js';
 import { tailLoop } from './tail.js';
+import { buildTargetIndexes, createTargetCollection, dropTarget } from './target-catalog.js';
 
-const REPLAY_BATCH = 1000;
 const PROGRESS_EVERY_MS = 1000;
+/** Plans cut short by DDL before the copy gives up (the source's collections keep changing). */
+const PLAN_ATTEMPTS = 5;
+const DATA_OPERATIONS = ['insert', 'update', 'replace', 'delete'];
 
 export interface SyncResult {
   /** False when the run was interrupted (signal) before reaching the tailing phase. */
@@ -34,20 +39,14 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   if (doc.phase === 'tailing') return { finished: true, lagSeconds: doc.lagSeconds };
   if (doc.phase !== 'syncing') await transition(run, 'syncing', undefined, { step: 'copy' });
 
-  if (!run.doc.captureStart) {
-    // Fix the capture point before reading anything: every change after it will be captured.
-    const hello = await run.source.db('admin').command({ hello: 1 });
-    const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
-    run.lease.assertHeld();
-    await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
-    run.doc = (await run.store.get())!;
-  }
+  // Fix the capture point before reading anything: every change after it will be captured.
+  if (!run.doc.captureStart) await fixCapturePoint(run);
 
   const copied = run.doc.copy.finishedAt ? undefined : await copyPhase(run).catch((error: unknown) => markIfHistoryLost(run, error));
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   if (copied === false) return { finished: false, lagSeconds: run.doc.lagSeconds };
 
-  await replayPhase(run);
+  await replayBuffer(run);
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   await transition(run, 'syncing', 'catching up', { step: 'catch-up' });
   run.ports.log.info('catching up with live changes');
@@ -73,23 +72,95 @@ async function markIfHistoryLost(run: MigrationRun, error: unknown): Promise<nev
   throw lost;
 }
 
+async function fixCapturePoint(run: MigrationRun): Promise<void> {
+  const hello = await run.source.db('admin').command({ hello: 1 });
+  const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+  run.lease.assertHeld();
+  await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
+  run.doc = (await run.store.get())!;
+}
+
+/**
+ * Reads the catalog the copy plans from, and makes it agree with the capture point: replay applies the
+ * captured DDL to targets named by this plan, so no DDL may fall between the two. When some did (a rename
+ * while planning), the capture point moves to now and the catalog is read again.
+ */
+async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
+  for (let attempt = 1; ; attempt++) {
+    const catalog = await readCatalog(run.source, run.filter);
+    if (!(await ddlSince(run, run.doc.captureStart!.operationTime))) return catalog;
+    if (attempt >= PLAN_ATTEMPTS) {
+      throw new OperationError('the source\'s collections kept changing (create, rename, drop) while the copy was being planned', 'run `sync` again once the DDL settles');
+    }
+    run.ports.log.info('DDL on the source while planning the copy: planning again from a new capture point');
+    await fixCapturePoint(run);
+  }
+}
+
+/** Whether any DDL concerning the migration happened on the source since this time. */
+async function ddlSince(run: MigrationRun, since: Timestamp): Promise<boolean> {
+  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { operationType: { $nin: DATA_OPERATIONS } } });
+  try {
+    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
+      // startAtOperationTime includes the capture point itself, which the catalog already reflects.
+      if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
+    }
+    return false;
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Where each planned collection is on the source now, found by UUID: a collection renamed since the plan is
+ * copied from its new name into the target the plan named (replay then applies the rename to that target);
+ * one that is gone is not copied (replay applies its drop).
+ */
+function locate(catalog: SourceCollection[], plans: CollectionPlan[]): Map<string, SourceCollection | undefined> {
+  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid!, c]));
+  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
+  const located = new Map<string, SourceCollection | undefined>();
+  for (const plan of plans) {
+    const now = plan.uuid ? byUuid.get(plan.uuid) : byName.get(plan.source);
+    located.set(plan.source, now && { ...now, target: splitNamespace(plan.target) });
+  }
+  return located;
+}
+
+/** The collection's name right now (it may be renamed while others are copied); undefined once it is gone. */
+async function relocate(run: MigrationRun, collection: SourceCollection): Promise<SourceCollection | undefined> {
+  if (!collection.uuid) return collection;
+  const uuid = new UUID(collection.uuid);
+  const found = async (db: string): Promise<string | undefined> => (await run.source.db(db).listCollections({ 'info.uuid': uuid }, { nameOnly: false }).toArray())[0]?.name;
+  const here = await found(collection.db);
+  if (here) return { ...collection, coll: here };
+  const { databases } = await run.source.db('admin').command({ listDatabases: 1, nameOnly: true });
+  for (const { name } of databases as { name: string }[]) {
+    const there = name === collection.db ? undefined : await found(name);
+    if (there) return { ...collection, db: name, coll: there };
+  }
+  return undefined;
+}
+
 /** Copy with capture running; false when interrupted. */
 async function copyPhase(run: MigrationRun): Promise<boolean> {
   const { store, ports, config } = run;
-  const catalog = await readCatalog(run.source, run.filter);
+  let catalog: SourceCollection[] | undefined;
   if (!run.doc.collections.length) {
+    catalog = await planCatalog(run);
     await store.update(ports.runner, {
-      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
+      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...(c.uuid ? { uuid: c.uuid } : {}), target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       'copy.startedAt': new Date(),
     });
     run.doc = (await store.get())!;
   }
-  const planned = new Map(run.doc.collections.map((c) => [c.source, c]));
-  const current = catalog.filter((c) => planned.has(`${c.db}.${c.coll}`));
+  const located = locate(catalog ?? (await readCatalog(run.source, run.filter)), run.doc.collections);
+  const current = [...located.values()].filter((c): c is SourceCollection => c !== undefined);
+  const planOf = (collection: SourceCollection): CollectionPlan => run.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`)!;
 
   // Buffer changes from the capture point (or after the last buffered one) while copying.
   const end = await store.bufferEnd();
-  const stream = openChangeStream(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart!.operationTime }, 1000);
+  const stream = await RawChangeStream.open(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart!.operationTime }, { batchSize: 1000 });
   const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions: PartitionDoc[] = [];
@@ -106,26 +177,25 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
   try {
     // Targets are created one at a time, before any parallel write (never race a namespace's creation).
     for (const collection of current) {
-      const plan = planned.get(`${collection.db}.${collection.coll}`)!;
+      const plan = planOf(collection);
       if (plan.created) continue;
       await assertNoConflict(run, collection);
-      await createTarget(run.destination, collection, run.filter, config.sync.dropDestination, store);
+      if (config.sync.dropDestination) await dropTarget(run.destination, collection.target);
+      await createTargetCollection({ destination: run.destination, filter: run.filter, store }, collection.db, collection.target, collection.options);
       await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].created': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
     }
     partitions = await store.partitionsOf();
     for (const collection of current) {
-      const source = `${collection.db}.${collection.coll}`;
-      const plan = run.doc.collections.find((c) => c.source === source)!;
+      const plan = planOf(collection);
       if (collection.kind === 'view' || plan.partitioned) continue;
-      const existing = partitions.filter((p) => p.source === source);
+      const existing = partitions.filter((p) => p.source === plan.source);
       // Migrations from before the flag: partitions with progress are the plan (copying starts only after
       // every collection is planned, so a half-recorded plan never has any).
       if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
-      await planCollection(run, collection, existing.length > 0);
+      await planCollection(run, collection, plan.source, existing.length > 0);
     }
     partitions = await store.partitionsOf();
     ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, 'copying');
-    const byName = new Map(current.map((c) => [`${c.db}.${c.coll}`, c]));
     const ctx = {
       source: run.source,
       destination: run.destination,
@@ -138,7 +208,11 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
       await writer.check();
       ports.log.debug({ partition: p._id }, 'copying partition');
-      await copyPartition(ctx, byName.get(p.source)!, p);
+      const planned = located.get(p.source);
+      const from = planned && (await relocate(run, planned));
+      // Gone from the source since it was planned: nothing to copy, and replay applies its drop.
+      if (!from) return void (await store.partitions.updateOne({ _id: p._id }, { $set: { done: true } }, { writeConcern: { w: 'majority' } }));
+      await copyPartition({ ...ctx, relocate: (c) => relocate(run, c) }, from, p);
       ports.log.debug({ partition: p._id, documents: p.documentsCopied }, 'partition copied');
     });
     await runLimited(jobs, config.sync.parallelCollections);
@@ -147,9 +221,9 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     // Index builds of different collections run at once: one build scans and sorts on one server thread, and
     // while they run nothing else keeps the destination's other cores busy.
     const indexJobs = current.map((collection) => async () => {
-      const plan = run.doc.collections.find((c) => c.source === `${collection.db}.${collection.coll}`)!;
+      const plan = planOf(collection);
       if (plan.indexesBuilt || collection.kind === 'view') return;
-      await buildIndexes(run.destination, collection, store);
+      await buildTargetIndexes({ destination: run.destination, store }, collection.target, collection.indexes);
       await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].indexesBuilt': true } }, { arrayFilters: [{ 'c.source': plan.source }], writeConcern: { w: 'majority' } });
     });
     await runLimited(indexJobs, config.sync.parallelCollections);
@@ -173,11 +247,10 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
  * with part of its ranges (and the rest of its documents uncopied). No transaction: one a SIGKILLed runner
  * leaves open holds its locks on the state collections for a minute.
  */
-async function planCollection(run: MigrationRun, collection: SourceCollection, dropPartial: boolean): Promise<void> {
+async function planCollection(run: MigrationRun, collection: SourceCollection, source: string, dropPartial: boolean): Promise<void> {
   const { store, config, ports } = run;
-  const source = `${collection.db}.${collection.coll}`;
   if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: 'majority' } });
-  const partitions = await planPartitions(run.source, collection, { migration: store.name, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  const partitions = await planPartitions(run.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
   run.lease.assertHeld();
   if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: 'majority' } });
   const flagged = await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].partitioned': true } }, { arrayFilters: [{ 'c.source': source }], writeConcern: { w: 'majority' } });
@@ -195,42 +268,4 @@ async function assertNoConflict(run: MigrationRun, collection: SourceCollection)
       'empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first',
     );
   }
-}
-
-/**
- * Applies the buffered changes in capture order from the saved replay point. The copy is done and capture
- * stopped, so the buffer is complete; its last event is where live tailing resumes.
- */
-async function replayPhase(run: MigrationRun): Promise<void> {
-  const { store, ports } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
-  let nextSeq = run.doc.replay.nextSeq;
-  const firstSeq = nextSeq;
-  const partitions = await store.partitionsOf();
-  for (;;) {
-    if (ports.signal.aborted) return;
-    const batch = await store.buffer
-      .find({ '_id.m': store.name, '_id.seq': { $gte: nextSeq } }, EXACT_TYPES)
-      .sort({ '_id.m': 1, '_id.seq': 1 })
-      .limit(REPLAY_BATCH)
-      .toArray();
-    if (!batch.length) break;
-    await applier.apply(batch.map((b) => b.event as Document));
-    const last = batch[batch.length - 1]!;
-    nextSeq = last._id.seq + 1;
-    run.lease.assertHeld();
-    const saved = await store.update(ports.runner, { 'replay.nextSeq': nextSeq, applied: { token: last.token, wallTime: (last.event as Document).wallTime } }, { $inc: { eventsApplied: batch.length } });
-    // Conditional on the lease: not saved means another runner took the migration over; stop writing.
-    if (!saved) throw new LeaseLostError(store.name);
-    run.doc = (await store.get())!;
-    ports.onProgress?.(buildProgress(run.doc, partitions));
-  }
-  if (!run.doc.applied) {
-    // Nothing was captured during the copy: live changes start at the capture point.
-    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart!.operationTime } });
-  }
-  ports.log.info({ replayed: nextSeq - firstSeq }, 'replay finished');
-  await store.update(ports.runner, { 'replay.finishedAt': new Date() });
-  await store.buffer.deleteMany({ '_id.m': store.name, '_id.seq': { $lt: nextSeq } });
-  run.doc = (await store.get())!;
 }

@@ -1,7 +1,11 @@
 import type { Document, Timestamp } from 'mongodb';
-import { Applier } from './apply/applier.js';
-import { historyLostError, isRelevant, openChangeStream, type Position } from './capture/change-stream.js';
+import { OperationError } from '../errors.js';
+import { Applier, type Checkpoint } from './apply/applier.js';
+import type { ChangeEvent } from './capture/change-event.js';
+import { historyLostError, isRelevant, type Position } from './capture/change-stream.js';
+import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
+import { failpoint } from './failpoints.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -46,8 +50,12 @@ export function savedPosition(run: MigrationRun): Position {
  */
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const { store, ports } = run;
-  const applier = new Applier({ source: run.source, destination: run.destination, filter: run.filter, store, log: ports.log, concurrency: Math.max(2, run.config.sync.parallelCollections), assertLease: () => run.lease.assertHeld() });
-  const stream = openChangeStream(run.source, savedPosition(run), run.config.tail.batchSize);
+  const applier = newApplier(run);
+  const checkpoint: Checkpoint = async (last, unresolved) => {
+    const saved = await store.update(ports.runner, { applied: { token: last.token, ...(last.wallTime ? { wallTime: last.wallTime } : {}) }, unresolved });
+    if (!saved) throw new LeaseLostError(store.name);
+  };
+  let stream: RawChangeStream | undefined;
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastSave = 0;
@@ -55,10 +63,12 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   const stray = new Set<string>();
   let reachedStop = false;
   try {
+    stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize });
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
       run.lease.assertHeld();
-      const batch: Document[] = [];
+      const batch: ChangeEvent[] = [];
+      const readStarted = Date.now();
       let drained = false;
       let lastWall: Date | undefined;
       let lastTime: Timestamp | undefined;
@@ -71,23 +81,22 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
           drained = true;
           break;
         }
-        if (options.stopAfter && (event.clusterTime as Timestamp).greaterThan(options.stopAfter)) {
+        if (options.stopAfter && event.clusterTime.greaterThan(options.stopAfter)) {
           reachedStop = true;
           break;
         }
-        if (event.wallTime instanceof Date) lastWall = event.wallTime;
-        lastTime = event.clusterTime as Timestamp;
+        if (event.wallTime) lastWall = event.wallTime;
+        lastTime = event.clusterTime;
         if (isRelevant(event, run.filter)) {
           batch.push(event);
-          if (options.strayAfter && lastTime?.greaterThan(options.strayAfter)) {
-            const where = event.ns as { db: string; coll?: string };
-            stray.add(`${where.db}.${where.coll ?? '*'}`);
-          }
+          if (options.strayAfter && lastTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? '*'}`);
         }
       }
       if (batch.length) {
-        await applier.apply(batch);
-        ports.log.debug({ applied: batch.length, drained }, 'applied change events');
+        const applyStarted = Date.now();
+        await applier.apply(batch, checkpoint);
+        failpoint('tail:batch-applied');
+        ports.log.debug({ applied: batch.length, drained, readMs: applyStarted - readStarted, applyMs: Date.now() - applyStarted }, 'applied change events');
       }
       if (reachedStop) {
         caughtUp = true;
@@ -99,7 +108,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== undefined;
       if (token && (batch.length > 0 || (moved && now - lastSave > SAVE_IDLE_POSITION_MS) || (drained && now - lastSave > SAVE_IDLE_POSITION_MS))) {
-        const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: batch.length }, $unset: { streamError: '' } });
         // The save is conditional on the lease: not saved means another runner owns the migration now.
         if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
@@ -111,6 +120,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {
+        assertSettled(applier);
         caughtUp = true;
         break;
       }
@@ -125,13 +135,43 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: 'failed' }).catch(() => undefined);
       throw lost;
     }
+    // A stream that fails is never "caught up": the lag is unknown until a slice gets past the failure.
+    await store.update(ports.runner, { lagSeconds: null, streamError: `${(error as Error).message}`.slice(0, 500) }).catch(() => undefined);
     throw error;
   } finally {
-    await stream.close().catch(() => undefined);
+    await stream?.close().catch(() => undefined);
   }
   // Persist the final position (the loop may have ended between saves) — never one past a stop point.
-  const token = stream.resumeToken as Document | undefined;
-  if (token && !reachedStop) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  const token = stream!.resumeToken;
+  if (token && !reachedStop) await store.update(ports.runner, { applied: { token }, unresolved: applier.unresolved.toState(), lagSeconds });
   run.doc = (await store.get())!;
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
+}
+
+export function newApplier(run: MigrationRun): Applier {
+  return new Applier({
+    source: run.source,
+    destination: run.destination,
+    filter: run.filter,
+    store: run.store,
+    log: run.ports.log,
+    concurrency: Math.max(2, run.config.sync.parallelCollections),
+    assertLease: () => run.lease.assertHeld(),
+    unresolved: run.doc.unresolved ?? [],
+  });
+}
+
+/**
+ * Drained to the end means every update's document is known: one still open would be a document whose last
+ * state the destination does not have. The events that settle it precede the end of the stream, so this is
+ * a defect to report, never a state to commit.
+ */
+function assertSettled(applier: Applier): void {
+  const open = applier.unresolved.toState();
+  if (!open.length) return;
+  const where = [...new Set(open.map((o) => `${o.db}.${o.coll}`))].join(', ');
+  throw new OperationError(
+    `${open.length} updated document(s) in ${where} could not be read back from the source and no later change explains why`,
+    'run `tail` again; if this persists, run `verify` and report it with the namespaces above',
+  );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from 'mongodb';
-import { decodeIdKey, fieldOrderFreeBytes, formatId, rawElements, rawId, rawIdKey } from '../../src/engine/verify/raw-bson.js';
+import { decodeIdKey, fieldOrderFreeBytes, formatId, rawElements, rawId, rawIdKey } from '../../src/mongo/raw-bson.js';
 
 /** Fields of every BSON type, placed before _id so that the reader must step over each of them. */
 const everyType = {

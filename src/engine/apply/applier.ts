@@ -1,13 +1,18 @@
-import type { AnyBulkWriteOperation, Document, MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { Logger } from '../../log.js';
-import { EXACT_TYPES } from '../copy/copy-partition.js';
-import { ns, type NamespaceFilter } from '../namespaces.js';
+import { DATA_OPERATIONS, type ChangeEvent } from '../capture/change-event.js';
+import { failpoint } from '../failpoints.js';
+import type { Namespace, NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
-import { idKey } from './id-key.js';
+import { sameDocumentKey } from './id-key.js';
+import { runLimited } from './run-limited.js';
+import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
+import { lookupSourceDocument } from './source-lookup.js';
+import { TargetKinds } from './target-kinds.js';
+import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
-const DATA_EVENTS = new Set(['insert', 'update', 'replace', 'delete']);
-/** Operations per bulk write; several run at once. Ops in a batch touch distinct documents, so any split is safe. */
+/** Statements per write command; several commands run at once. */
 const CHUNK = 500;
 
 export interface ApplierContext {
@@ -18,156 +23,176 @@ export interface ApplierContext {
   log: Logger;
   concurrency: number;
   assertLease: () => void;
+  /** Documents still open when the position was last saved. */
+  unresolved?: SavedUnresolved[];
 }
 
-type Put = { kind: 'put'; id: unknown; doc: Document };
-type Del = { kind: 'del'; id: unknown };
-type Lookup = { kind: 'lookup'; id: unknown; source: { db: string; coll: string } };
-type Op = Put | Del | Lookup;
+/** Saves the position just after `last` (everything up to it is applied and durable), with what is still open. */
+export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) => Promise<void>;
 
 /**
  * Applies change events to the destination so that it converges from any copied version of a document:
- * insert/replace write the event's full document, update writes the looked-up current document (or nothing
- * when the lookup found none: a delete follows), delete deletes. Every operation sets a document to a state
- * the source had, so within a batch only the last operation per document matters: the batch is reduced to
- * one operation per document and applied as unordered, parallel bulk writes. DDL splits batches: data before
- * it is applied first.
+ * insert/replace write the event's full document, update writes the looked-up current document, delete
+ * deletes; every document is the source's bytes. An update whose lookup found nothing is left open until the
+ * stream says why (see UnresolvedDocuments).
+ *
+ * Within a run of data events only the last operation per document matters, so each document gets one write
+ * and different documents are written in parallel. "Per document" is the server's equality, not the bytes:
+ * operations whose _ids the server could take for one document stay in stream order, and so does everything
+ * in a capped collection (insertion order is its content) or one with a collation (its own string equality).
+ *
+ * DDL is a barrier, with the position saved on both sides of it: a crash then replays at most that one DDL
+ * step against its own result (each step is idempotent alone), and never replays data from before a rename
+ * or drop against the collections it left behind.
  */
 export class Applier {
-  readonly knownTargets = new Set<string>();
+  readonly unresolved: UnresolvedDocuments;
+  private readonly targets: TargetKinds;
   applied = 0;
 
-  constructor(private readonly ctx: ApplierContext) {}
+  constructor(private readonly ctx: ApplierContext) {
+    this.unresolved = new UnresolvedDocuments(ctx.unresolved);
+    this.targets = new TargetKinds(ctx.destination);
+  }
 
-  async apply(events: Document[]): Promise<void> {
-    let segment: Document[] = [];
+  async apply(events: ChangeEvent[], checkpoint: Checkpoint): Promise<void> {
+    let segment: ChangeEvent[] = [];
     for (const event of events) {
-      if (DATA_EVENTS.has(event.operationType as string)) {
+      if (DATA_OPERATIONS.has(event.type)) {
         segment.push(event);
         continue;
       }
-      await this.applyData(segment);
-      segment = [];
+      if (segment.length) {
+        await this.applyData(segment);
+        failpoint('apply:data-applied');
+        await checkpoint(segment[segment.length - 1]!, this.unresolved.toState());
+        segment = [];
+      }
       this.ctx.assertLease();
-      await applyDdl({ ...this.ctx, knownTargets: this.knownTargets }, event);
+      failpoint('apply:ddl-before');
+      await applyDdl(this.ctx, event);
+      this.targets.forget();
+      await this.afterDdl(event);
+      failpoint('apply:ddl-applied');
+      await checkpoint(event, this.unresolved.toState());
     }
     await this.applyData(segment);
     this.applied += events.length;
   }
 
-  private async applyData(events: Document[]): Promise<void> {
+  private async applyData(events: ChangeEvent[]): Promise<void> {
     if (!events.length) return;
-    // target namespace → document key → last operation
-    const byTarget = new Map<string, Map<string, Op>>();
+    const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
     for (const event of events) {
-      const source = event.ns as { db: string; coll: string };
-      const target = this.ctx.filter.target(source.db, source.coll);
-      const op = toOp(event, source);
-      if (!op) continue;
-      const key = ns(target.db, target.coll);
-      let ops = byTarget.get(key);
-      if (!ops) byTarget.set(key, (ops = new Map()));
-      ops.set(idKey(op.id), op);
+      const write = await this.toWrite(event);
+      if (!write) continue;
+      const target = this.ctx.filter.target(event.ns.db, event.ns.coll!);
+      const name = `${target.db}.${target.coll}`;
+      let entry = byTarget.get(name);
+      if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
+      entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
     }
     const jobs: (() => Promise<unknown>)[] = [];
-    for (const [target, ops] of byTarget) {
-      await this.ensureTarget(target);
-      const resolved = await this.resolveLookups([...ops.values()]);
-      const writes = resolved.map(toWrite);
-      for (let i = 0; i < writes.length; i += CHUNK) {
-        const chunk = writes.slice(i, i + CHUNK);
-        jobs.push(() => this.write(target, chunk));
+    for (const { target, writes } of byTarget.values()) {
+      // Created once, before any parallel write: concurrent implicit creation of one namespace is a race.
+      const kind = await this.targets.of(target);
+      if (kind.ordered) {
+        const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, CHUNK));
+        continue;
       }
+      const groups = new Map<string, Write[]>();
+      for (const { id, write } of writes) {
+        const key = sameDocumentKey(id);
+        const group = groups.get(key);
+        if (group) group.push(write);
+        else groups.set(key, [write]);
+      }
+      const single: Write[] = [];
+      for (const group of groups.values()) {
+        const last = group[group.length - 1]!;
+        if (group.every((w) => w.key.equals(last.key))) single.push(last);
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, CHUNK));
+      }
+      jobs.push(...unorderedJobs(this.ctx.destination, target, single, CHUNK));
     }
     this.ctx.assertLease();
     await runLimited(jobs, this.ctx.concurrency);
   }
 
-  /** Too-large buffered events carry no document: fetch the current one, as updateLookup would. */
-  private async resolveLookups(ops: Op[]): Promise<(Put | Del)[]> {
-    const out: (Put | Del)[] = [];
-    for (const op of ops) {
-      if (op.kind !== 'lookup') {
-        out.push(op);
+  /** The write an event asks for, or none when its document's state is not known yet. */
+  private async toWrite(event: ChangeEvent): Promise<Write | undefined> {
+    const key = event.key!;
+    if (event.type === 'delete') {
+      this.unresolved.settle(event);
+      return { kind: 'del', key };
+    }
+    let doc = event.fullDocument;
+    if (event.refetch) {
+      // Stored without its (too large) document: read the current one, as the stream's lookup would.
+      const found = event.uuid ? await lookupSourceDocument(this.ctx.source, { db: event.ns.db, coll: event.ns.coll! }, event.uuid, key) : null;
+      doc = found === 'moved' ? null : found;
+    }
+    if (!doc) {
+      this.unresolved.add(event);
+      return undefined;
+    }
+    this.unresolved.settle(event);
+    return { kind: 'put', key, doc };
+  }
+
+  /** What a DDL step settles among the open documents, or makes readable again under a new name. */
+  private async afterDdl(event: ChangeEvent): Promise<void> {
+    if (event.type === 'dropDatabase') this.unresolved.settleDatabase(event.ns.db);
+    if (!event.uuid) return;
+    if (event.type === 'drop') this.unresolved.settleCollection(event.uuid);
+    if (event.type !== 'rename' || !event.to) return;
+    const to = event.to;
+    for (const entry of this.unresolved.ofCollection(event.uuid)) {
+      this.unresolved.moved(entry, to);
+      if (!this.ctx.filter.includes(to.db, to.coll)) {
+        this.unresolved.remove(entry); // renamed out of the migration: its target is gone
         continue;
       }
-      const doc = await this.ctx.source.db(op.source.db).collection(op.source.coll).findOne({ _id: op.id } as Document, EXACT_TYPES);
-      if (doc) out.push({ kind: 'put', id: op.id, doc });
+      const doc = await lookupSourceDocument(this.ctx.source, to, entry.uuid, entry.key);
+      if (doc === null || doc === 'moved') continue; // a later delete, drop or rename tells the rest
+      const target = this.ctx.filter.target(to.db, to.coll);
+      await writeInOrder(this.ctx.destination, target, [{ kind: 'put', key: entry.key, doc }], 1);
+      this.unresolved.remove(entry);
     }
-    return out;
-  }
-
-  private async write(target: string, writes: AnyBulkWriteOperation[]): Promise<void> {
-    const dot = target.indexOf('.');
-    await this.ctx.destination
-      .db(target.slice(0, dot))
-      .collection(target.slice(dot + 1))
-      .bulkWrite(writes, { ordered: false, bypassDocumentValidation: true, writeConcern: { w: 'majority' } });
-  }
-
-  /**
-   * Creates a missing target collection once, before any parallel write: concurrent implicit creation of
-   * one namespace is a race (and crashes some builds of mongod).
-   */
-  private async ensureTarget(target: string): Promise<void> {
-    if (this.knownTargets.has(target)) return;
-    const dot = target.indexOf('.');
-    const db = this.ctx.destination.db(target.slice(0, dot));
-    const coll = target.slice(dot + 1);
-    const exists = await db.listCollections({ name: coll }, { nameOnly: true }).toArray();
-    if (!exists.length) {
-      await db.createCollection(coll).catch((error: { code?: number }) => {
-        if (error.code !== 48) throw error;
-      });
-    }
-    this.knownTargets.add(target);
   }
 }
 
-function toOp(event: Document, source: { db: string; coll: string }): Op | undefined {
-  const id = (event.documentKey as Document | undefined)?._id;
-  switch (event.operationType) {
-    case 'insert':
-    case 'replace':
-      if (event.refetch) return { kind: 'lookup', id, source };
-      return { kind: 'put', id, doc: event.fullDocument as Document };
-    case 'update':
-      if (event.refetch) return { kind: 'lookup', id, source };
-      // No document at lookup time: it was deleted since, and that delete is further down the stream.
-      return event.fullDocument ? { kind: 'put', id, doc: event.fullDocument as Document } : undefined;
-    case 'delete':
-      return { kind: 'del', id };
-    default:
-      return undefined;
-  }
-}
-
-function toWrite(op: Put | Del): AnyBulkWriteOperation {
-  // _id can be any BSON value; the driver's typing assumes ObjectId.
-  const filter = { _id: op.id } as Document;
-  if (op.kind === 'del') return { deleteOne: { filter } };
-  if (Object.keys(op.doc).some((key) => key.startsWith('$'))) {
-    // A replacement document may not have $-prefixed top-level fields (MongoDB 5.0+ stores them, but
-    // replaceOne refuses them): set the whole document through a pipeline, $literal so nothing is evaluated.
-    return { updateOne: { filter, update: [{ $replaceWith: { $literal: op.doc } }], upsert: true } };
-  }
-  return { replaceOne: { filter, replacement: op.doc, upsert: true } };
-}
-
-/** Runs the jobs with at most `limit` in flight; the first failure is thrown after the others settle. */
-export async function runLimited(jobs: (() => Promise<unknown>)[], limit: number): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length && failure === undefined) {
-      const job = jobs[next++]!;
-      try {
-        await job();
-      } catch (error) {
-        failure ??= error;
-      }
-    }
+/**
+ * The writes of a capped collection, in an order that leaves it as the source left it, in few commands.
+ * Inserts keep their order (it is the collection's content). From MongoDB 7.0 every document the source
+ * evicts arrives as a delete event between the inserts; a delete of a document not inserted in the same run
+ * is moved before that run's inserts: the destination then removes exactly what the source removed and
+ * evicts nothing of its own. Anything else (an update, a delete of a document just inserted) closes the run.
+ */
+function cappedOrder(writes: { id: unknown; write: Write; insert: boolean }[]): Write[] {
+  const out: Write[] = [];
+  let deletes: Write[] = [];
+  let inserts: Write[] = [];
+  const inserted = new Set<string>();
+  const close = (): void => {
+    out.push(...deletes, ...inserts);
+    deletes = [];
+    inserts = [];
+    inserted.clear();
   };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure !== undefined) throw failure;
+  for (const { id, write, insert } of writes) {
+    const key = sameDocumentKey(id);
+    if (insert && write.kind === 'put') {
+      inserts.push({ ...write, kind: 'ins' });
+      inserted.add(key);
+    } else if (write.kind === 'del' && !inserted.has(key)) {
+      deletes.push(write);
+    } else {
+      close();
+      out.push(write);
+    }
+  }
+  close();
+  return out;
 }

@@ -1,16 +1,39 @@
-import { BSON, Decimal128, Double, Int32, Long } from 'mongodb';
+import { BSON } from 'mongodb';
 
 /**
- * A string that is equal for two _id values exactly when MongoDB's _id index treats them as the same key.
- * Numbers compare by value across types (1, 1.0, NumberLong(1) are one key); everything else by its bytes.
+ * A key that is equal for two _id values whenever MongoDB's _id index could treat them as the same document:
+ * numbers compare by value across types (1, 1.0, NumberLong(1), and inside embedded documents too), symbols
+ * as strings. It may also be equal for two values the server tells apart (a Long beyond 2^53 and the nearest
+ * double, integer-like field names that a JS object reorders): callers must only ever use it to keep
+ * operations in order, never to merge two documents into one. The exact bytes decide that.
  */
-export function idKey(id: unknown): string {
-  if (typeof id === 'number') return `n:${id}`;
-  if (id instanceof Int32 || id instanceof Double) return `n:${id.valueOf()}`;
-  if (id instanceof Long) return `n:${id.toString()}`;
-  if (id instanceof Decimal128) {
-    const asNumber = Number(id.toString());
-    return Number.isSafeInteger(asNumber) ? `n:${asNumber}` : `d:${id.toString()}`;
+export function sameDocumentKey(id: unknown): string {
+  return canonical(id);
+}
+
+function canonical(value: unknown): string {
+  if (value === null || value === undefined) return 'z';
+  if (typeof value === 'number') return `n:${String(value)}`;
+  if (typeof value === 'string') return `s:${JSON.stringify(value)}`;
+  if (typeof value === 'boolean') return `b:${value}`;
+  if (value instanceof Date) return `d:${value.getTime()}`;
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const bsonType = (value as { _bsontype?: string })._bsontype;
+  switch (bsonType) {
+    case 'Int32':
+    case 'Double':
+      return `n:${String((value as BSON.Int32 | BSON.Double).value)}`;
+    case 'Long':
+    case 'Decimal128':
+      // Number() folds both onto the double nearest their value: equal values always meet.
+      return `n:${String(Number((value as BSON.Long | BSON.Decimal128).toString()))}`;
+    case 'BSONSymbol':
+      return `s:${JSON.stringify((value as BSON.BSONSymbol).valueOf())}`;
+    case undefined:
+      break;
+    default:
+      return `${bsonType}:${BSON.EJSON.stringify(value as BSON.Document, { relaxed: false })}`;
   }
-  return `b:${Buffer.from(BSON.serialize({ v: id })).toString('base64')}`;
+  const entries = value instanceof Map ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
 }

@@ -1,11 +1,12 @@
-import { BSON, type ChangeStream, type Document } from 'mongodb';
 import type { Logger } from '../../log.js';
 import type { NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { BufferDoc } from '../state/types.js';
+import { withoutFullDocument, type ChangeEvent } from './change-event.js';
 import { isRelevant } from './change-stream.js';
+import type { RawChangeStream } from './raw-change-stream.js';
 
-/** An event this large cannot be stored with its document: it is kept without it and looked up at replay. */
+/** An event this large cannot be stored with its document (16 MB per document): it is kept without it and looked up at replay. */
 const MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
 const FLUSH_EVERY_MS = 200;
 const FLUSH_AT_EVENTS = 1000;
@@ -13,7 +14,8 @@ const FLUSH_AT_EVENTS = 1000;
 /**
  * Captures change events into the destination while the copy runs, so the source oplog only has to cover
  * seconds, not the whole copy. Each buffered event carries its resume token and the buffer is written in
- * order (ordered inserts): the last buffered event is always a valid place to resume from.
+ * order (ordered inserts): the last buffered event is always a valid place to resume from. Events are
+ * stored as the raw bytes the source sent.
  */
 export class BufferWriter {
   private stopped = false;
@@ -25,7 +27,7 @@ export class BufferWriter {
 
   constructor(
     private readonly store: StateStore,
-    private readonly stream: ChangeStream<Document, Document>,
+    private readonly stream: RawChangeStream,
     private readonly filter: NamespaceFilter,
     private readonly log: Logger,
     private readonly assertLease: () => void,
@@ -75,12 +77,10 @@ export class BufferWriter {
     }
   }
 
-  private toBufferDoc(event: Document): BufferDoc {
-    const doc: BufferDoc = { _id: { m: this.store.name, seq: this.nextSeq++ }, token: event._id as Document, event };
-    if (event.fullDocument && BSON.calculateObjectSize(doc) > MAX_STORED_EVENT_BYTES) {
-      doc.event = { ...event, fullDocument: undefined, refetch: true };
-    }
-    return doc;
+  private toBufferDoc(event: ChangeEvent): BufferDoc {
+    const _id = { m: this.store.name, seq: this.nextSeq++ };
+    if (event.raw.length > MAX_STORED_EVENT_BYTES) return { _id, token: event.token, raw: withoutFullDocument(event.raw), refetch: true };
+    return { _id, token: event.token, raw: event.raw };
   }
 
   private async flush(docs: BufferDoc[]): Promise<void> {

@@ -20,6 +20,8 @@ export interface CopyContext {
   /** Throws when this runner no longer holds the lease. */
   assertLease: () => void;
   onBatch: (partition: PartitionDoc, documents: number, bytes: number) => void;
+  /** Finds the collection again by UUID after a failure (a rename kills the cursor); undefined once gone. */
+  relocate?: (collection: SourceCollection) => Promise<SourceCollection | undefined>;
 }
 
 /**
@@ -29,10 +31,11 @@ export interface CopyContext {
  */
 export async function copyPartition(ctx: CopyContext, collection: SourceCollection, partition: PartitionDoc): Promise<void> {
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
-  for (let attempt = 1; ; attempt++) {
+  let from: SourceCollection | undefined = collection;
+  for (let attempt = 1; from; attempt++) {
     const copiedBefore = partition.documentsCopied;
     try {
-      await copyRemaining(ctx, collection, target, partition);
+      await copyRemaining(ctx, from, target, partition);
       break;
     } catch (error) {
       // A source step-down or a dropped connection kills the cursor (getMore is not retried by the driver):
@@ -40,6 +43,8 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
       if (partition.documentsCopied > copiedBefore) attempt = 1;
       if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
       await sleep(Math.min(8000, 250 * 2 ** attempt));
+      // A rename or drop kills the cursor too: read on under the collection's new name (or stop: replay drops it).
+      if (ctx.relocate) from = await ctx.relocate(collection);
     }
   }
   if (ctx.signal.aborted) return;
@@ -48,8 +53,8 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
 }
 
 const COPY_ATTEMPTS = 6;
-/** Server codes after which the copy can reopen its cursor: elections, shutdowns, a killed or lost cursor. */
-const TRANSIENT_CODES = new Set([6, 7, 43, 89, 91, 175, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+/** Server codes after which the copy can reopen its cursor: elections, shutdowns, a killed or lost cursor, its collection renamed away. */
+const TRANSIENT_CODES = new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 
 export function isTransientReadError(error: unknown): boolean {
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
@@ -66,7 +71,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = new RawBatchCursor(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
   let docs: Buffer[] = [];
   let bytes = 0;
   let pending: Promise<void> = Promise.resolve();

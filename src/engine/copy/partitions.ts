@@ -13,12 +13,14 @@ const READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true } as 
 
 export interface PartitionOptions {
   migration: string;
+  /** The planned source name (the collection may be read under another one since a rename). */
+  source: string;
   partitionSizeBytes: number;
 }
 
 /** Splits a collection into partitions: per _id class, and by sampled split points when it is large. */
 export async function planPartitions(source: MongoClient, collection: SourceCollection, options: PartitionOptions): Promise<PartitionDoc[]> {
-  const sourceNs = `${collection.db}.${collection.coll}`;
+  const sourceNs = options.source;
   const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
   const id = (suffix: string): string => `${options.migration}|${sourceNs}|${suffix}`;
   if (collection.kind === 'capped') {

@@ -1,7 +1,19 @@
 import { Long, ReadPreference, type ClientSession, type Document, type MongoClient } from 'mongodb';
 
+/** A command that opens a cursor, and how to continue it. */
+export interface RawCursorSpec {
+  db: string;
+  /** The command that opens the cursor (find, aggregate). */
+  open: Document;
+  /** The `collection` of its getMores ('$cmd.aggregate' for a database-level aggregate). */
+  collection: string;
+  batchSize: number;
+  /** How long a getMore of an awaitData cursor (a change stream) waits for new results. */
+  maxAwaitTimeMS?: number;
+}
+
 /**
- * A find cursor that hands out each server batch as the documents' raw BSON, one Buffer per document, with no
+ * A cursor that hands out each server batch as the documents' raw BSON, one Buffer per document, with no
  * parsing of the documents at all. The driver's own cursor with `raw: true` walks every document of every
  * batch element by element (a few dozen small JS arrays per document) just to hand back its bytes; on a small
  * machine that garbage was a third of the copy's client CPU and most of its memory. Here the reply is decoded
@@ -13,34 +25,50 @@ import { Long, ReadPreference, type ClientSession, type Document, type MongoClie
 export class RawBatchCursor {
   private id: Long | undefined;
   private readonly session: ClientSession;
+  /** The resume token after the last batch (change streams). */
+  postBatchResumeToken: Document | undefined;
 
   constructor(
     private readonly client: MongoClient,
-    private readonly db: string,
-    private readonly coll: string,
-    private readonly find: { filter: Document; sort: Document; batchSize: number },
+    private readonly spec: RawCursorSpec,
   ) {
     this.session = client.startSession();
+  }
+
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number }): RawBatchCursor {
+    return new RawBatchCursor(client, { db, open: { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize }, collection: coll, batchSize: find.batchSize });
+  }
+
+  get exhausted(): boolean {
+    return this.id !== undefined && this.id.isZero();
+  }
+
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch(): Promise<Buffer[] | null> {
+    if (this.exhausted) return null;
+    const first = this.id === undefined;
+    const { spec } = this;
+    const command: Document = first
+      ? spec.open
+      : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...(spec.maxAwaitTimeMS !== undefined ? { maxTimeMS: spec.maxAwaitTimeMS } : {}) };
+    const field = first ? 'firstBatch' : 'nextBatch';
+    // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
+    // but does not declare in RunCommandOptions; hence the widened options object.
+    const options = { session: this.session, readPreference: ReadPreference.primary, fieldsAsRaw: { [field]: true } } as Document;
+    const reply = await this.client.db(spec.db).command(command, options);
+    const cursor = reply.cursor as { id: Long | number | bigint; firstBatch?: unknown[]; nextBatch?: unknown[]; postBatchResumeToken?: Document };
+    this.id = Long.isLong(cursor.id) ? cursor.id : Long.fromValue(cursor.id as number);
+    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const batch = cursor[field] ?? [];
+    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    return batch as Buffer[];
   }
 
   /** The next non-empty batch, or null once the cursor is exhausted. */
   async next(): Promise<Buffer[] | null> {
     for (;;) {
-      if (this.id !== undefined && this.id.isZero()) return null;
-      const first = this.id === undefined;
-      const command: Document = first
-        ? { find: this.coll, filter: this.find.filter, sort: this.find.sort, batchSize: this.find.batchSize }
-        : { getMore: this.id, collection: this.coll, batchSize: this.find.batchSize };
-      const field = first ? 'firstBatch' : 'nextBatch';
-      // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
-      // but does not declare in RunCommandOptions; hence the widened options object.
-      const options = { session: this.session, readPreference: ReadPreference.primary, fieldsAsRaw: { [field]: true } } as Document;
-      const reply = await this.client.db(this.db).command(command, options);
-      const cursor = reply.cursor as { id: Long | number | bigint; firstBatch?: unknown[]; nextBatch?: unknown[] };
-      this.id = Long.isLong(cursor.id) ? cursor.id : Long.fromValue(cursor.id as number);
-      const batch = cursor[field] ?? [];
-      if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${this.db}.${this.coll} did not arrive as raw BSON`);
-      if (batch.length) return batch as Buffer[];
+      const batch = await this.nextBatch();
+      if (batch === null || batch.length) return batch;
     }
   }
 
@@ -48,7 +76,7 @@ export class RawBatchCursor {
   async close(): Promise<void> {
     try {
       if (this.id !== undefined && !this.id.isZero()) {
-        await this.client.db(this.db).command({ killCursors: this.coll, cursors: [this.id] }, { session: this.session, readPreference: ReadPreference.primary });
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: ReadPreference.primary });
         this.id = Long.ZERO;
       }
     } finally {

@@ -28,15 +28,26 @@ export const RAW_INSERT_SUPPORTED = typeof DocumentSequence === 'function';
  */
 export async function insertRaw(destination: MongoClient, db: string, coll: string, docs: Buffer[], writeConcern: Document): Promise<InsertOutcome> {
   if (!RAW_INSERT_SUPPORTED) return insertDecoded(destination.db(db).collection(coll), docs, writeConcern);
-  const sequence = new DocumentSequence!('documents');
-  for (const doc of docs) sequence.push(doc, doc);
-  const reply = await destination.db(db).command({ insert: coll, ordered: false, bypassDocumentValidation: true, writeConcern, documents: sequence });
-  if (reply.writeConcernError) throw Object.assign(new Error(`write concern error inserting into ${db}.${coll}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
+  const reply = await writeRaw(destination, db, { insert: coll, ordered: false, bypassDocumentValidation: true, writeConcern }, 'documents', docs);
   const errors = (reply.writeErrors ?? []) as { index: number; code: number; errmsg: string }[];
   const inserted = Number(reply.n ?? 0);
   // A reply that accounts for fewer documents than were sent means they did not all arrive: never go on.
   if (inserted + errors.length !== docs.length) throw new Error(`insert into ${db}.${coll} acknowledged ${inserted} of ${docs.length} documents with ${errors.length} errors`);
   return { inserted, failures: errors.filter((e) => e.code !== 11000) };
+}
+
+/**
+ * Sends a write command whose statements (`documents`, `updates` or `deletes`) are raw BSON, as an OP_MSG
+ * document sequence: the bytes go out as they are. Throws on a write concern error; write errors are the
+ * caller's to read.
+ */
+export async function writeRaw(destination: MongoClient, db: string, command: Document, field: 'documents' | 'updates' | 'deletes', statements: Buffer[]): Promise<Document> {
+  if (!RAW_INSERT_SUPPORTED) throw new Error('this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)');
+  const sequence = new DocumentSequence!(field);
+  for (const statement of statements) sequence.push(statement, statement);
+  const reply = await destination.db(db).command({ ...command, [field]: sequence });
+  if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
+  return reply;
 }
 
 async function insertDecoded(target: Collection, docs: Buffer[], writeConcern: Document): Promise<InsertOutcome> {

@@ -1,4 +1,4 @@
-import type { Document, Timestamp } from 'mongodb';
+import type { Binary, Document, Timestamp } from 'mongodb';
 import type { CollectionProgress, LagSample, Phase } from '../../report/model.js';
 
 /** Collections of the state database (STATE_DB) on the destination. */
@@ -25,6 +25,8 @@ export interface Lease {
 /** One included source collection or view and where it goes. */
 export interface CollectionPlan {
   source: string;
+  /** The source collection's UUID (hex): the copy finds it by this wherever a rename has moved it since. */
+  uuid?: string;
   target: string;
   kind: CollectionProgress['kind'];
   documentsTotal: number;
@@ -54,6 +56,8 @@ export interface MigrationDoc {
   replay: { nextSeq: number; finishedAt?: Date };
   /** Position of the last change applied to the destination (after replay): a resume token, or the capture start. */
   applied?: { token?: Document; operationTime?: Timestamp; wallTime?: Date };
+  /** Updates whose document the stream has not told yet, as of the saved position (see UnresolvedDocuments). */
+  unresolved?: { uuid: string; key: Buffer | Binary; db: string; coll: string }[];
   eventsApplied: number;
   lagSeconds: number | null;
   lagHistory: LagSample[];
@@ -70,6 +74,8 @@ export interface MigrationDoc {
   };
   warnings: string[];
   error?: string;
+  /** Why the last tail stopped on a change stream failure; cleared by the next slice that gets past it. */
+  streamError?: string;
   /** The saved position fell off the source oplog: only a new sync can continue. */
   resyncRequired?: boolean;
 }
@@ -98,7 +104,10 @@ export interface PartitionDoc {
 export interface BufferDoc {
   _id: { m: string; seq: number };
   token: Document;
-  event: Document;
+  /** The event as the source sent it (raw BSON; read back as a Binary). */
+  raw: Buffer | Binary;
+  /** Stored without its document, which was too large: looked up at replay. */
+  refetch?: boolean;
 }
 
 /** An index created relaxed during sync (unique → non-unique, TTL → far future), restored at cutover. */

@@ -8,7 +8,7 @@ import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../..
 import { ns, type Namespace } from '../namespaces.js';
 import { clientSideHash, serverSideHash } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
-import { fieldOrderFreeBytes } from './raw-bson.js';
+import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';
 import { compareIndexes } from './index-compare.js';
 import { compareOptions, type CollectionInfo } from './options-compare.js';
 

@@ -19,7 +19,7 @@
  * count or a hash already said the collection differs, and stops once `maxIds` of each kind are found.
  */
 import type { Collection, Document } from 'mongodb';
-import { formatId, rawId, type RawId } from './raw-bson.js';
+import { formatId, rawId, type RawId } from '../../mongo/raw-bson.js';
 
 export interface Differences {
   missing: string[];

@@ -1,8 +1,8 @@
 /**
- * Just enough of a BSON reader to find the `_id` element of a raw document without decoding the rest.
- * Verification compares documents as the bytes the server sent; decoding them into JS values would fold
- * int32/double/Int64 together (the type fidelity trap), so only the `_id` is ever decoded, and then with
- * every promotion turned off so that re-encoding it for a query gives back the same BSON type.
+ * Just enough of a BSON reader and writer to move documents as the bytes the server sent. Decoding them into
+ * JS values would fold int32/double/Int64 together (the type fidelity trap), reorder integer-like field names
+ * and drop values JS cannot hold; so verification and the change path read only the elements they route by,
+ * and build the commands they send around the untouched bytes.
  */
 import { BSON } from 'mongodb';
 
@@ -154,4 +154,76 @@ export function formatId(value: unknown): string {
       break;
   }
   return BSON.EJSON.stringify(value, { relaxed: false });
+}
+
+/** The top-level elements of a raw document by name (the last one wins for a duplicated name). */
+export function rawFields(doc: Buffer): Map<string, RawElement> {
+  const fields = new Map<string, RawElement>();
+  for (const element of rawElements(doc)) fields.set(element.name.toString('utf8'), element);
+  return fields;
+}
+
+/** Whether a top-level field name starts with '$' (a replacement document may not have one). */
+export function hasDollarField(doc: Buffer): boolean {
+  for (const element of rawElements(doc)) if (element.name[0] === 0x24) return true;
+  return false;
+}
+
+/** A document made of the given whole elements (type, name, value), in that order. */
+export function rawDocument(elements: Buffer[]): Buffer {
+  const size = 4 + elements.reduce((total, e) => total + e.length, 0) + 1;
+  const doc = Buffer.allocUnsafe(size);
+  doc.writeInt32LE(size, 0);
+  let at = 4;
+  for (const element of elements) at += element.copy(doc, at);
+  doc[at] = 0;
+  return doc;
+}
+
+/** One element: its type byte, its name, and its value bytes as they are. */
+export function rawElement(type: number, name: string, value: Buffer): Buffer {
+  const nameBytes = Buffer.from(`${name}\0`, 'utf8');
+  return Buffer.concat([Buffer.of(type), nameBytes, value]);
+}
+
+/** An embedded-document element whose value is an already encoded document. */
+export function embedded(name: string, doc: Buffer): Buffer {
+  return rawElement(0x03, name, doc);
+}
+
+/** An array element of already encoded documents. */
+export function embeddedArray(name: string, docs: Buffer[]): Buffer {
+  return rawElement(0x04, name, rawDocument(docs.map((doc, i) => embedded(String(i), doc))));
+}
+
+/** Elements for plain values, encoded by the BSON library (for the parts of a command that are not user data). */
+export function encodedElements(values: BSON.Document): Buffer[] {
+  return [...rawElements(Buffer.from(BSON.serialize(values)))].map((e) => Buffer.from(e.bytes));
+}
+
+/** Decodes one element's value with exact types (wrapped as { v: value }). */
+export function decodeElement(element: RawElement): unknown {
+  return BSON.deserialize(rawDocument([rawElement(element.type, 'v', element.value)]), DECODE_EXACT).v;
+}
+
+/**
+ * A raw document as a Map in stored field order (embedded documents as Maps too): the BSON library encodes a
+ * Map in insertion order, so a filter built from it matches the exact document even when its field names
+ * look like integers, which a JS object would reorder.
+ */
+export function orderedDocument(doc: Buffer): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const element of rawElements(doc)) {
+    const name = element.name.toString('utf8');
+    if (element.type === 0x03) out.set(name, orderedDocument(element.value));
+    else if (element.type === 0x04) out.set(name, [...orderedDocument(element.value).values()]);
+    else out.set(name, decodeElement(element));
+  }
+  return out;
+}
+
+/** The bytes of a Buffer, or of a Binary the driver read back (its buffer may be longer than its data). */
+export function bytesOf(value: Buffer | BSON.Binary): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  return Buffer.from(value.buffer.buffer, value.buffer.byteOffset, value.position);
 }

@@ -1,0 +1,92 @@
+import type { MongoClient } from 'mongodb';
+import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
+import { writeRaw } from '../copy/raw-insert.js';
+import type { Namespace } from '../namespaces.js';
+
+/**
+ * Set a document to a state the source had (the source's bytes), or remove it; `key` is its raw documentKey.
+ * `ins` is an insert into a capped collection: an upsert there costs a scan and a lock per statement (14 ms
+ * each here), and a document inserted once already is left as it is (a later event changes it if needed).
+ */
+export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer };
+
+const TRUE = Buffer.of(1);
+const ONE = Buffer.from([1, 0, 0, 0]);
+const MAJORITY = { w: 'majority' };
+
+/** `{q: key, u: doc, upsert: true}`, or a pipeline that sets the document as a literal when it has `$` fields. */
+function putStatement(key: Buffer, doc: Buffer): Buffer {
+  // A replacement document may not have $-prefixed top-level fields (MongoDB 5.0+ stores them, but a
+  // replacement refuses them): then the whole document is set through $replaceWith of a $literal.
+  const update = hasDollarField(doc)
+    ? embeddedArray('u', [rawDocument([embedded('$replaceWith', rawDocument([embedded('$literal', doc)]))])])
+    : embedded('u', doc);
+  return rawDocument([embedded('q', key), update, rawElement(0x08, 'upsert', TRUE)]);
+}
+
+function deleteStatement(key: Buffer): Buffer {
+  return rawDocument([embedded('q', key), rawElement(0x10, 'limit', ONE)]);
+}
+
+/** Sends one run of writes of one kind; ordered when their order matters (capped, same document). */
+async function send(destination: MongoClient, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
+  if (kind === 'ins') return insertInOrder(destination, target, writes);
+  const put = kind === 'put';
+  const statements = writes.map((w) => (w.kind === 'del' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
+  const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: MAJORITY };
+  const reply = await writeRaw(destination, target.db, command, put ? 'updates' : 'deletes', statements);
+  const errors = (reply.writeErrors ?? []) as WriteError[];
+  if (errors.length) throw refused(target, errors);
+  // Every upsert either matches or inserts: fewer acknowledged than sent means they did not all arrive.
+  if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+}
+
+type WriteError = { index: number; code: number; errmsg: string };
+
+function refused(target: Namespace, errors: WriteError[]): Error {
+  const first = errors[0]!;
+  return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code });
+}
+
+/** Ordered inserts that step over documents already there (a batch applied again after a crash). */
+async function insertInOrder(destination: MongoClient, target: Namespace, writes: Write[]): Promise<void> {
+  let docs = writes.map((w) => (w as { doc: Buffer }).doc);
+  while (docs.length) {
+    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: MAJORITY };
+    const errors = ((await writeRaw(destination, target.db, command, 'documents', docs)).writeErrors ?? []) as WriteError[];
+    if (!errors.length) return;
+    if (errors[0]!.code !== 11000) throw refused(target, errors);
+    docs = docs.slice(errors[0]!.index + 1);
+  }
+}
+
+/** Splits writes into runs of one kind, keeping their order. */
+function runs(writes: Write[]): Write[][] {
+  const out: Write[][] = [];
+  for (const write of writes) {
+    const last = out[out.length - 1];
+    if (last && last[0]!.kind === write.kind) last.push(write);
+    else out.push([write]);
+  }
+  return out;
+}
+
+/** Writes in the given order (each run of one kind in one ordered command). */
+export async function writeInOrder(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): Promise<void> {
+  for (const run of runs(writes)) {
+    for (let i = 0; i < run.length; i += chunk) await send(destination, target, run[0]!.kind, run.slice(i, i + chunk), true);
+  }
+}
+
+/** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
+export function unorderedJobs(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): (() => Promise<void>)[] {
+  const jobs: (() => Promise<void>)[] = [];
+  for (const kind of ['put', 'ins', 'del'] as const) {
+    const ofKind = writes.filter((w) => w.kind === kind);
+    for (let i = 0; i < ofKind.length; i += chunk) {
+      const slice = ofKind.slice(i, i + chunk);
+      jobs.push(() => send(destination, target, kind, slice, false));
+    }
+  }
+  return jobs;
+}

@@ -1,0 +1,107 @@
+import type { Document, MongoClient } from 'mongodb';
+import { RawBatchCursor } from '../copy/raw-cursor.js';
+import { SYSTEM_DBS } from '../namespaces.js';
+import { assembleFragments, decodeChangeEvent, splitInfo, type ChangeEvent } from './change-event.js';
+import type { Position } from './change-stream.js';
+
+export interface RawChangeStreamOptions {
+  batchSize: number;
+  /** How long one read waits for new events before reporting none. */
+  maxAwaitTimeMS?: number;
+  /** An extra filter on the events (before any split). */
+  match?: Document;
+}
+
+/**
+ * The cluster-wide change stream the migration reads from, as raw events: every database, DDL included
+ * (showExpandedEvents), updates with the current document (updateLookup). The server drops system
+ * databases; the rest is filtered by the caller with the namespace rules.
+ *
+ * Never asks for more than a reply can hold: the updateDescription is not read (the looked-up document
+ * replaces it), and on 7.0+ an event still over 16 MB arrives in fragments that are put back together here.
+ */
+export class RawChangeStream {
+  private batch: Buffer[] = [];
+  private fragments: Buffer[] = [];
+  private token: Document | undefined;
+
+  private constructor(private readonly cursor: RawBatchCursor) {}
+
+  static async open(source: MongoClient, position: Position, options: RawChangeStreamOptions): Promise<RawChangeStream> {
+    const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
+    const pipeline: Document[] = [
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: 'updateLookup', ...at } },
+      { $match: { 'ns.db': { $nin: [...SYSTEM_DBS] } } },
+      { $unset: 'updateDescription' },
+      ...(options.match ? [{ $match: options.match }] : []),
+    ];
+    if (await supportsSplitEvents(source)) pipeline.push({ $changeStreamSplitLargeEvent: {} });
+    const cursor = new RawBatchCursor(source, {
+      db: 'admin',
+      open: { aggregate: 1, pipeline, cursor: { batchSize: options.batchSize } },
+      collection: '$cmd.aggregate',
+      batchSize: options.batchSize,
+      maxAwaitTimeMS: options.maxAwaitTimeMS ?? 250,
+    });
+    const stream = new RawChangeStream(cursor);
+    // Open now, so that a bad position fails here and the stream's start is fixed.
+    stream.batch = (await cursor.nextBatch()) ?? [];
+    stream.token = cursor.postBatchResumeToken;
+    return stream;
+  }
+
+  /** Events read from the server and not handed out yet. */
+  bufferedCount(): number {
+    return this.batch.length;
+  }
+
+  /**
+   * Where to resume so that nothing handed out is read again and nothing else is skipped: the last whole
+   * event handed out, or the server's position after a batch once every event of it was handed out.
+   */
+  get resumeToken(): Document | undefined {
+    return this.token;
+  }
+
+  /** The next whole event, or null when the server had none within the wait. */
+  async tryNext(): Promise<ChangeEvent | null> {
+    let fetched = false;
+    for (;;) {
+      const raw = this.batch.shift();
+      if (raw) {
+        const split = splitInfo(raw);
+        if (split) {
+          this.fragments.push(raw);
+          if (split.fragment < split.of) continue;
+          const whole = assembleFragments(this.fragments);
+          this.fragments = [];
+          return this.handOut(decodeChangeEvent(whole));
+        }
+        return this.handOut(decodeChangeEvent(raw));
+      }
+      // One wait per call, unless an event is half read.
+      if (fetched && !this.fragments.length) return null;
+      const next = await this.cursor.nextBatch();
+      if (next === null) throw new Error('the change stream was closed by the server');
+      this.batch = next;
+      fetched = true;
+      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+    }
+  }
+
+  private handOut(event: ChangeEvent): ChangeEvent {
+    // After the batch's last event the server's post-batch token is as good and may be further on.
+    this.token = this.batch.length === 0 ? (this.cursor.postBatchResumeToken ?? event.token) : event.token;
+    return event;
+  }
+
+  async close(): Promise<void> {
+    await this.cursor.close();
+  }
+}
+
+/** $changeStreamSplitLargeEvent exists from MongoDB 7.0 (and 6.0.9, which this does not rely on). */
+async function supportsSplitEvents(source: MongoClient): Promise<boolean> {
+  const info = await source.db('admin').command({ buildInfo: 1 });
+  return Number(String(info.version).split('.')[0]) >= 7;
+}
