@@ -1,5 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
+import { isNamespaceNotFound } from '../mongo/server-errors.js';
 import type { CollectionProgress } from '../report/model.js';
 import { ns, SYSTEM_DBS, type NamespaceFilter } from './namespaces.js';
 
@@ -34,8 +35,10 @@ export async function readCatalog(source: MongoClient, filter: NamespaceFilter):
         throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
       }
       const isView = kind === 'view';
-      const indexes = isView ? [] : await source.db(db).collection(coll).listIndexes().toArray();
-      const stats = isView ? { count: 0, size: 0 } : await collectionStats(source, db, coll);
+      const details = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
+      // Dropped (or renamed away) since it was listed: the change stream tells the rest.
+      if (!details) continue;
+      const { indexes, stats } = details;
       const uuid = (info.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid?.toString('hex');
       result.push({ db, coll, target: filter.target(db, coll), kind, ...(uuid ? { uuid } : {}), options, indexes, documents: stats.count, bytes: stats.size });
     }
@@ -49,6 +52,16 @@ function kindOf(type: string, options: Document): CollectionProgress['kind'] {
   if (options.capped) return 'capped';
   if (options.clusteredIndex) return 'clustered';
   return 'collection';
+}
+
+async function collectionDetails(client: MongoClient, db: string, coll: string): Promise<{ indexes: Document[]; stats: { count: number; size: number } } | undefined> {
+  try {
+    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
+  } catch (error) {
+    // $collStats reports a missing collection inside a wrapped aggregation error: recognised by its message.
+    if (isNamespaceNotFound(error) || /Collection \[.*\] not found/.test(String((error as Error).message))) return undefined;
+    throw error;
+  }
 }
 
 async function collectionStats(client: MongoClient, db: string, coll: string): Promise<{ count: number; size: number }> {

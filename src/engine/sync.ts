@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UUID, type Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
 import { runLimited } from './apply/run-limited.js';
@@ -17,9 +18,8 @@ import { tailLoop } from './tail.js';
 import { buildTargetIndexes, createTargetCollection, dropTarget } from './target-catalog.js';
 
 const PROGRESS_EVERY_MS = 1000;
-/** Plans cut short by DDL before the copy gives up (the source's collections keep changing). */
-const PLAN_ATTEMPTS = 5;
-const DATA_OPERATIONS = ['insert', 'update', 'replace', 'delete'];
+/** Plans cut short by a rename before the copy gives up (the source's collections keep being renamed). */
+const PLAN_ATTEMPTS = 20;
 
 export interface SyncResult {
   /** False when the run was interrupted (signal) before reaching the tailing phase. */
@@ -82,24 +82,27 @@ async function fixCapturePoint(run: MigrationRun): Promise<void> {
 
 /**
  * Reads the catalog the copy plans from, and makes it agree with the capture point: replay applies the
- * captured DDL to targets named by this plan, so no DDL may fall between the two. When some did (a rename
- * while planning), the capture point moves to now and the catalog is read again.
+ * captured DDL to targets named by this plan, so no rename may fall between the two (one would be applied
+ * twice: once by the plan's new name, once by replay). Creates, drops and index changes are idempotent
+ * against a plan that already shows them. When a rename did fall there, the capture point moves to now and
+ * the catalog is read again.
  */
 async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   for (let attempt = 1; ; attempt++) {
     const catalog = await readCatalog(run.source, run.filter);
-    if (!(await ddlSince(run, run.doc.captureStart!.operationTime))) return catalog;
+    if (!(await renamedSince(run, run.doc.captureStart!.operationTime))) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
-      throw new OperationError('the source\'s collections kept changing (create, rename, drop) while the copy was being planned', 'run `sync` again once the DDL settles');
+      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, 'run `sync` again once the renames settle; nothing was copied yet');
     }
-    run.ports.log.info('DDL on the source while planning the copy: planning again from a new capture point');
+    run.ports.log.info({ attempt }, 'a collection was renamed on the source while planning the copy: planning again from a new capture point');
+    await sleep(Math.min(2000, 100 * attempt));
     await fixCapturePoint(run);
   }
 }
 
-/** Whether any DDL concerning the migration happened on the source since this time. */
-async function ddlSince(run: MigrationRun, since: Timestamp): Promise<boolean> {
-  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { operationType: { $nin: DATA_OPERATIONS } } });
+/** Whether a collection concerning the migration was renamed on the source since this time. */
+async function renamedSince(run: MigrationRun, since: Timestamp): Promise<boolean> {
+  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { operationType: 'rename' } });
   try {
     for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
       // startAtOperationTime includes the capture point itself, which the catalog already reflects.

@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
+import { seededRandom } from '../../src/seeded-random.js';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { indexKeys } from '../support/engine.js';
+import { expectSidesEqual } from '../support/exact.js';
+import { runRunner, startRunner, writeMigrationFile } from '../support/runner-process.js';
+
+/**
+ * A seeded change-path fuzzer: random data operations (every kind, transactions, _ids of many types and
+ * equal-but-different spellings, integer-like field names, a capped and a collated collection) mixed with
+ * random DDL (create, drop, rename with and without dropTarget, the swap, index changes), while the runner is
+ * killed with SIGKILL at seeded moments during copy, replay and tail. At the end both sides are equal, byte
+ * for byte. MLM_SEED reproduces a run; MLM_FUZZ_LONG=1 (npm run reliability) runs it longer.
+ */
+const seed = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const long = process.env.MLM_FUZZ_LONG === '1';
+const POOL = ['a', 'b', 'c', 'd'];
+const IGNORED = new Set([11000, 26, 48, 27, 85, 86, 112, 251]); // dup key, ns missing/exists, index missing/conflict, write conflict, txn aborted
+
+describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+  const db = uniqueName('fuzz');
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const figures = { operations: 0, ddl: 0, refused: 0, kills: 0 };
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await destination?.close();
+  });
+
+  /** An _id from a small space, in one of the spellings the server takes as equal or not. */
+  const anId = (): unknown => {
+    const k = Math.floor(random() * 12);
+    switch (Math.floor(random() * 7)) {
+      case 0: return new Int32(k);
+      case 1: return Long.fromNumber(k);
+      case 2: return new Double(k);
+      case 3: return `s${k}`;
+      case 4: return new Map<string, unknown>([['2', k], ['1', 'x']]);
+      case 5: return { user: random() < 0.5 ? new Int32(k) : Long.fromNumber(k) };
+      default: return new ObjectId(`0000000000000000000000${k.toString(16).padStart(2, '0')}`);
+    }
+  };
+  const aDocument = (): Map<string, unknown> =>
+    new Map<string, unknown>([
+      ['_id', anId()],
+      ['byYear', new Map<string, unknown>([['2024', Math.floor(random() * 100)], ['2023', new Double(random())]])],
+      ['n', random() < 0.5 ? new Int32(Math.floor(random() * 1000)) : Long.fromNumber(Math.floor(random() * 1000))],
+      ['tags', ['x', new Double(1), { '10': 'ten', '9': 'nine' }]],
+      ['pad', 'p'.repeat(Math.floor(random() * 400))],
+    ]);
+
+  /** DDL comes in bursts, as schema changes do; between bursts only data changes (so a plan can settle). */
+  let ddlBurst = false;
+
+  async function operate(): Promise<void> {
+    const sdb = source.db(db);
+    const coll = pick(POOL);
+    figures.operations++;
+    if (figures.operations % 150 === 0) ddlBurst = random() < 0.5;
+    const roll = ddlBurst ? random() : random() * 0.82;
+    if (roll < 0.25) {
+      await sdb.command({ insert: coll, documents: [aDocument()] });
+    } else if (roll < 0.42) {
+      const update = pick<Document>([{ $set: { v: random(), 'nested.a': new Int32(1) } }, { $inc: { n: new Int32(1) } }, { $unset: { pad: '' } }, { $push: { arr: { $each: [random()], $slice: -3 } } }]);
+      await sdb.command({ update: coll, updates: [{ q: { _id: anId() }, u: update, upsert: random() < 0.3 }] });
+    } else if (roll < 0.5) {
+      const doc = aDocument();
+      await sdb.command({ update: coll, updates: [{ q: { _id: doc.get('_id') }, u: new Map([...doc].filter(([k]) => k !== '_id')), upsert: true }] });
+    } else if (roll < 0.6) {
+      await sdb.command({ delete: coll, deletes: [{ q: { _id: anId() }, limit: 1 }] });
+    } else if (roll < 0.65) {
+      // Deleted, then re-inserted under an equal _id of another type.
+      const k = Math.floor(random() * 12);
+      await sdb.command({ delete: coll, deletes: [{ q: { _id: new Int32(k) }, limit: 1 }] });
+      await sdb.command({ insert: coll, documents: [{ _id: Long.fromNumber(k), respelled: true }] });
+    } else if (roll < 0.7) {
+      const session = source.startSession();
+      try {
+        await session.withTransaction(async () => {
+          await sdb.collection(coll).updateOne({ _id: `s${Math.floor(random() * 12)}` } as Document, { $set: { txn: random() } }, { upsert: true, session });
+          await sdb.collection(pick(POOL)).insertOne({ _id: new ObjectId(), txn: true } as Document, { session });
+        }, { maxCommitTimeMS: 5000 });
+      } finally {
+        await session.endSession();
+      }
+    } else if (roll < 0.78) {
+      await sdb.collection('cap').insertMany(Array.from({ length: 1 + Math.floor(random() * 40) }, () => ({ at: random(), byYear: new Map([['2', 1], ['1', 2]]) })));
+    } else if (roll < 0.82) {
+      await sdb.command({ insert: 'ci', documents: [{ _id: pick(['Ab', 'aB', 'ab', 'AB', 'x', 'X']), v: random() }] });
+    } else {
+      figures.ddl++;
+      await ddl(coll);
+    }
+  }
+
+  async function ddl(coll: string): Promise<void> {
+    const sdb = source.db(db);
+    const other = pick(POOL.filter((c) => c !== coll));
+    switch (Math.floor(random() * 7)) {
+      case 0:
+        await source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${other}`, dropTarget: random() < 0.5 });
+        break;
+      case 1:
+        await sdb.collection(coll).drop();
+        break;
+      case 2:
+        await sdb.createCollection(coll);
+        break;
+      case 3:
+        await sdb.collection(coll).createIndex({ [pick(['n', 'v', 'byYear.2024'])]: 1 }, { name: pick(['i1', 'i2']) });
+        break;
+      case 4:
+        await sdb.collection(coll).dropIndex(pick(['i1', 'i2']));
+        break;
+      case 5: {
+        // The swap: the new collection takes the live one's name, the live one becomes the old one.
+        await sdb.collection(`${coll}_old`).drop().catch(() => undefined);
+        await source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${coll}_old` });
+        await source.db('admin').command({ renameCollection: `${db}.${other}`, to: `${db}.${coll}`, dropTarget: true });
+        break;
+      }
+      default:
+        await sdb.command({ collMod: coll, validator: { n: { $exists: true } }, validationLevel: 'moderate', validationAction: 'warn' });
+    }
+  }
+
+  it('ends equal to the source, byte for byte, after seeded kills in copy, replay and tail', { timeout: long ? 900_000 : 240_000 }, async () => {
+    console.log(`[change-path-fuzz] seed=${seed} (rerun with MLM_SEED=${seed})`);
+    const sdb = source.db(db);
+    for (const coll of POOL) await sdb.createCollection(coll);
+    await sdb.createCollection('cap', { capped: true, size: 256 * 1024, max: 300 });
+    await sdb.createCollection('ci', { collation: { locale: 'en', strength: 2 } });
+    for (let i = 0; i < 400; i++) await operate().catch(refused);
+    for (const coll of POOL) await sdb.collection(coll).insertMany(Array.from({ length: 3000 }, () => ({ _id: new ObjectId(), seed: random(), pad: 'q'.repeat(300) })), { ordered: false }).catch(refused);
+
+    const { sourceUri, destinationUri } = sharedClusters();
+    const name = uniqueName('fuzz').replace(/_/g, '-');
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { batchSize: 200, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5 }\n');
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await operate().catch(refused);
+        if (random() < 0.05) await sleep(20);
+      }
+    })();
+    const rounds = long ? 8 : 3;
+    try {
+      for (const command of ['sync', 'tail'] as const) {
+        for (let round = 0; round < rounds; round++) {
+          const runner = startRunner([command, '--config', file, '--force-takeover', ...(command === 'tail' ? ['--max-duration', '60s'] : [])]);
+          await Promise.race([runner.exited, sleep(500 + random() * 4000)]);
+          if (!runner.done()) {
+            runner.kill('SIGKILL');
+            figures.kills++;
+          }
+          const exit = await runner.exited;
+          expect(exit.signal === 'SIGKILL' || exit.code === 0, exit.stderr).toBe(true);
+        }
+        if (command === 'sync') {
+          const finished = await runRunner(['sync', '--config', file, '--force-takeover']);
+          expect(finished.code, finished.stderr).toBe(0);
+        }
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const last = await runRunner(['tail', '--config', file, '--force-takeover', '--max-duration', '5s']);
+    expect(last.code, last.stderr).toBe(0);
+    console.log(`[change-path-fuzz] figure: ${figures.operations} operations (${figures.ddl} DDL, ${figures.refused} refused by the source), ${figures.kills} kill -9`);
+    await expectSidesEqual(source, destination, [db]);
+    for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
+      expect(await indexKeys(destination, db, coll), coll).toEqual(await indexKeys(source, db, coll));
+    }
+  });
+
+  function refused(error: unknown): void {
+    const code = Number((error as { code?: unknown }).code);
+    if (!IGNORED.has(code) && !(error as Error).message?.includes('TransientTransactionError')) throw error;
+    figures.refused++;
+  }
+});
