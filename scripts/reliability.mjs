@@ -8,6 +8,8 @@ import { basename, relative, resolve } from 'node:path';
 
 const CASES = [
   { file: 'test/integration/crash-resume.test.ts', case: 'Crash anywhere: copy, replay, tail', proves: 'kill -9 of the runner at seeded random points; every rerun completes; 0 lost, 0 duplicated; both sides equal' },
+  { file: 'test/integration/change-path-fuzz.test.ts', case: 'Change-path fuzzer', proves: 'seeded random data operations (every kind, transactions, equal-but-different _ids, integer-like field names, capped and collated targets) and DDL bursts (create, drop, rename, the swap, indexes, collMod) with kill -9 of the runner at seeded moments in copy, replay and tail (long mode); both sides equal byte for byte' },
+  { file: 'test/integration/change-path.test.ts', case: 'Change path, case by case', proves: 'raw bytes through change events, events over 16 MB, renames before copy, kill -9 at every point of a DDL batch, dropDatabase with views, equal-but-different _ids, capped order, clustered TTL, $out; each compared byte for byte' },
   { file: 'test/integration/cutover.test.ts', case: 'Crash anywhere: each cutover step', proves: 'kill -9 at every cutover step (failpoints); the rerun commits; no acknowledged write lost; abort lifts the write block' },
   { file: 'test/integration/signal.test.ts', case: 'Stop signals', proves: 'SIGINT / SIGTERM stop the runner cleanly with the position saved; the rerun continues' },
   { file: 'test/integration/failover.test.ts', case: 'Elections (source)', proves: 'source primary of a three-member set steps down during copy (and is killed), and again during tail, under writers; completes, equal' },
@@ -64,7 +66,7 @@ const stripAnsi = (text) => text.replace(ANSI, '');
 const present = CASES.filter((c) => existsSync(resolve(root, c.file)));
 const mongod = provision();
 mkdirSync(resolve(root, '.tmp'), { recursive: true });
-const env = { ...process.env, ...(mongod ? { MLM_MONGOD: mongod } : {}), MLM_SEED: String(seed), MLM_CRASH_SEED: process.env.MLM_CRASH_SEED ?? String(seed) };
+const env = { ...process.env, ...(mongod ? { MLM_MONGOD: mongod } : {}), MLM_SEED: String(seed), MLM_CRASH_SEED: process.env.MLM_CRASH_SEED ?? String(seed), MLM_FUZZ_LONG: '1' };
 console.log(`[reliability] seed ${seed}; ${present.length} of ${CASES.length} files present; mongod ${mongod ?? '(environment URIs)'}`);
 const started = Date.now();
 const { stdout } = present.length ? await runVitest(present.map((c) => c.file), env) : { stdout: '' };

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Document, MongoClient } from 'mongodb';
+import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { expectSidesEqual } from '../support/exact.js';
+import { startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
+
+/** Peak resident memory of a process so far (VmHWM), in MB; undefined once it has exited. */
+function peakRssMb(pid: number): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+    return line ? Number(line.replace(/\D+/g, '')) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('replay memory', () => {
+  let source: MongoClient;
+  let destination: MongoClient;
+
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    source = await connect(sourceUri);
+    destination = await connect(destinationUri);
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await destination?.close();
+  });
+
+  it("stays bounded while large events are buffered and replayed (read by cursor, applied in batches bounded in bytes)", { timeout: 240_000 }, async () => {
+    const db = uniqueName('replaymem');
+    const sdb = source.db(db);
+    await sdb.createCollection('filler');
+    await sdb.createCollection('big');
+    for (let i = 0; i < 60_000; i += 10_000) await sdb.collection('filler').insertMany(Array.from({ length: 10_000 }, (_, j): Document => ({ _id: i + j, pad: 'f'.repeat(200) })));
+    await sdb.collection('big').insertMany(Array.from({ length: 4 }, (_, i): Document => ({ _id: i, payload: 'x' })));
+    const { sourceUri, destinationUri } = sharedClusters();
+    const name = uniqueName('replaymem').replace(/_/g, '-');
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { batchSize: 100, parallelCollections: 1 }\n');
+    const runner = startRunner(['sync', '--config', file]);
+    const watch = new StateWatch(destination, name);
+    expect(await watch.until(runner, (_doc, partitions) => partitions.some((p) => p.documentsCopied > 0), 60_000)).toBe(true);
+    // While the copy runs: 30 updates that each make a ~4 MB change event (the document is looked up whole).
+    let buffered = 0;
+    for (let i = 0; i < 30; i++) {
+      await sdb.collection('big').updateOne({ _id: i % 4 } as Document, { $set: { payload: String.fromCharCode(97 + (i % 26)).repeat(4 * 1024 * 1024) } });
+      buffered += 4;
+    }
+    let peak = 0;
+    while (!runner.done()) {
+      peak = Math.max(peak, peakRssMb(runner.child.pid!) ?? peak);
+      await sleep(100);
+    }
+    const exit = await runner.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    const doc = await watch.doc();
+    console.log(`[replay-memory] figure: ${buffered} MB of change events during the copy, ${doc?.replay.nextSeq ?? 0} replayed from the buffer; runner peak RSS ${peak.toFixed(0)} MB`);
+    expect(doc?.replay.nextSeq ?? 0).toBeGreaterThanOrEqual(10);
+    expect(peak).toBeLessThan(320);
+    await expectSidesEqual(source, destination, [db]);
+  });
+});
