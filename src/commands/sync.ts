@@ -1,4 +1,5 @@
 import { buildProgress } from '../engine/progress.js';
+import { formatDuration, plural } from '../format.js';
 import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
 import { runSyncEngine } from '../engine/sync.js';
@@ -22,7 +23,7 @@ export const runSync: CommandImpl = async (config, options, ports) => {
     return {
       command: 'sync',
       exitCode: 0,
-      summary: `sync of "${config.name}" done: ${progress.totals.documentsCopied} documents copied, ${run.doc.eventsApplied} changes applied, lag ${(result.lagSeconds ?? 0).toFixed(1)} s`,
+      summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, 'document')} copied, ${plural(run.doc.eventsApplied, 'change')} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
       progress,
       continue: !progress.readyForCutover,
       nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`,

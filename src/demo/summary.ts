@@ -1,4 +1,4 @@
-import { formatBytes, formatCount, formatSeconds } from '../report/text.js';
+import { formatBytes, formatCount, formatDuration as formatSeconds } from '../format.js';
 import type { Phase } from '../report/model.js';
 import type { LagProbeResult } from './lag-probe.js';
 import type { AcknowledgedCheck, WriterStats } from './writer.js';
