@@ -19,7 +19,7 @@ export interface DemoCliValues {
 /** `mongo-live-migrate demo`: the terminal edge of src/demo. Returns the exit code. */
 export async function runDemoCli(values: DemoCliValues, extra: string[], io: CliIO, reportError: (error: unknown, level: LogLevel) => number): Promise<number> {
   const usage = (message: string): number => {
-    io.stderr.write(`error: ${message}\nRun mongo-live-migrate --help for the commands and options.\n`);
+    io.stderr.write(`error: ${message}\nRun mongo-live-migrate help demo for its options and examples.\n`);
     return EXIT.usage;
   };
   if (extra.length) return usage(`unexpected argument "${extra[0]}"`);

@@ -50,7 +50,7 @@ describe('plan and check renderers', () => {
     ];
     const text = renderChecksText(checks);
     // Failures first in the terminal too, aligned.
-    expect(text[1]).toMatch(/^FAIL  destination\.conflicts  a \| b$/);
+    expect(text[1]).toMatch(/^FAIL {2}destination\.conflicts {2}a \| b$/);
     expect(text[1]!.indexOf('a | b')).toBe(text[3]!.indexOf('connected'));
     expect(text.join('\n')).toMatch(/→ drop it/);
     expect(text.at(-1)).toBe('2 checks: 1 failed, 1 passed');
