@@ -46,8 +46,10 @@ export function checksHeadline(checks: CheckResult[]): string {
 export function skippedLine(checks: CheckResult[]): string | undefined {
   const skipped = checks.filter((c) => c.status === 'skip');
   if (!skipped.length) return undefined;
-  const reasons = [...new Set(skipped.map((c) => c.message.replace(/^not run: /, '')))];
-  return `${plural(skipped.length, 'check')} not run (${reasons.join('; ')}): ${skipped.map((c) => c.id).join(', ')}`;
+  // The registry's reason names the unreachable sides ("not run: the source is not reachable"): merge them.
+  const sides = [...new Set(skipped.flatMap((c) => [...c.message.matchAll(/\b(source|destination)\b/g)].map((m) => m[1]!)))];
+  const why = sides.length ? `the ${sides.join(' and ')} ${sides.length > 1 ? 'are' : 'is'} not reachable` : 'what they need is not available';
+  return `${plural(skipped.length, 'check')} not run: ${why} (${skipped.map((c) => c.id).join(', ')})`;
 }
 
 /** Word-wraps text to a width (continuation lines are indented by the caller). */
@@ -94,7 +96,10 @@ export function renderChecksText(checks: CheckResult[], options: ChecksTextOptio
     }
   }
   const skipped = skippedLine(checks);
-  if (skipped) lines.push(`${paint('skip', 'skip', c)}  ${skipped}`);
+  if (skipped) {
+    const [s0 = '', ...sr] = wrap(skipped, width - markWidth - 2);
+    lines.push(`${paint('skip', MARK.skip.padEnd(markWidth), c)}  ${s0}`, ...sr.map((more) => `${' '.repeat(markWidth + 2)}${more}`));
+  }
   lines.push(checksHeadline(checks));
   return lines;
 }
