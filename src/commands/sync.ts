@@ -5,7 +5,11 @@ import { closeRun, openRun } from '../engine/run.js';
 import { runSyncEngine } from '../engine/sync.js';
 import type { CommandImpl } from './types.js';
 
-export const runSync: CommandImpl = async (config, options, ports) => {
+export const runSync: CommandImpl = async (config, options, outerPorts) => {
+  // --max-duration (CLI) / max-duration (action) time-boxes a sync run as it does a tail slice: when it
+  // expires the run stops as on SIGINT (copied partitions and the capture position are saved) and the next
+  // sync continues from there. Without it, sync runs until the copy is done and caught up.
+  const ports = options.maxDurationMs === undefined ? outerPorts : { ...outerPorts, signal: AbortSignal.any([outerPorts.signal, AbortSignal.timeout(options.maxDurationMs)]) };
   const run = await retryTransient(ports, 'sync', () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
   try {
     const result = await withReconnect(run, 'sync', () => runSyncEngine(run));
