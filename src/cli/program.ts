@@ -144,7 +144,7 @@ function buildProgram(version: string, io: ProgramIO, currentCommand: () => stri
       writeErr: io.writeErr,
       getOutHasColors: () => io.outColor,
       getErrHasColors: () => io.errColor,
-      outputError: (text, write) => write(err.red(explainMisplacedOption(text, currentCommand()))),
+      outputError: (text, write) => write(paintFirstLine(explainMisplacedOption(text, currentCommand()), err.red)),
     })
     .description('Live-migrate a MongoDB replica set to another, driven by migration.yaml.')
     .usage('<command> [options]')
@@ -153,7 +153,7 @@ function buildProgram(version: string, io: ProgramIO, currentCommand: () => stri
     .helpCommand('help [command]', 'show the help of a command, with examples')
     .exitOverride()
     .showSuggestionAfterError(true)
-    .configureHelp({ styleTitle: (title) => c.bold(title), styleSubcommandText: (text) => c.cyan(text), showGlobalOptions: false, sortSubcommands: false })
+    .configureHelp({ styleTitle: (title) => paintFirstLine(title, c.bold), styleSubcommandText: (text) => c.cyan(text), showGlobalOptions: false, sortSubcommands: false })
     .addHelpText('after', `\nRun mongo-live-migrate help <command> for its options and examples.\n\n${ENVIRONMENT}`);
 
   const specs = [...commandSpecs().map((s) => ({ name: s.name as CommandName | 'demo', summary: s.impl ? s.summary : `${s.summary} (not built yet)` })), { name: 'demo' as const, summary: DEMO_SUMMARY }];
@@ -192,4 +192,11 @@ export function explainMisplacedOption(text: string, command: string | undefined
 
 function optionKeysOf(grammar: CommandGrammar): OptionKey[] {
   return [...(grammar.noConfig ? [] : (['config'] as OptionKey[])), ...(Object.keys(grammar.options) as OptionKey[])];
+}
+
+/** Colours the first line only, leaving its line break (and any suggestion under it) uncoloured, so a terminal
+ * never carries the colour into the next prompt. */
+function paintFirstLine(text: string, paint: (s: string) => string): string {
+  const match = /^([^\n]*?)(\s*\n[\s\S]*|\s*)$/.exec(text);
+  return match ? `${paint(match[1]!)}${match[2]!}` : paint(text);
 }

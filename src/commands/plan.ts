@@ -30,7 +30,7 @@ export async function plan(config: Config, options: PlanOptions = {}): Promise<C
     const result = await buildPlan(config, source, destination);
     const conflicts = result.entries.filter((e) => e.action === 'conflict').length;
     const skipped = result.entries.filter((e) => e.action === 'skip').length;
-    const notes = [conflicts ? `${conflicts} conflicting destination collection${conflicts === 1 ? '' : 's'}` : '', skipped ? `${skipped} unsupported namespace${skipped === 1 ? '' : 's'} skipped` : ''].filter(Boolean);
+    const notes = [conflicts ? plural(conflicts, 'conflicting destination collection') : '', skipped ? `${plural(skipped, 'unsupported namespace')} skipped` : ''].filter(Boolean);
     return {
       command: 'plan',
       exitCode: 0,

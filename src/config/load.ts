@@ -1,3 +1,4 @@
+import { plural } from '../format.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -223,7 +224,7 @@ function capped(problems: ConfigProblem[]): ConfigProblem[] {
   if (problems.length <= MAX_PROBLEMS) return problems;
   const rest = problems.length - MAX_PROBLEMS;
   const last = problems[MAX_PROBLEMS]!;
-  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${rest} more problem${rest === 1 ? '' : 's'} (fix these first)` }];
+  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${plural(rest, 'more problem')} (fix these first)` }];
 }
 
 function configHash(raw: RawConfig): string {
