@@ -121,14 +121,17 @@ export function parseInvocation(argv: string[], version: string, io: ProgramIO):
   program.hook('preSubcommand', (_program, sub) => {
     current = sub.name();
   });
+  // `help <command>` as `<command> --help`: the same text, and a mistyped name gets commander's "did you mean"
+  // instead of the general help.
+  const topic = argv[0] === 'help' && argv.length === 2 ? argv[1]! : undefined;
+  const args = topic === undefined ? argv : Object.hasOwn(GRAMMAR, topic) ? [topic, '--help'] : [topic];
   try {
-    program.parse(argv, { from: 'user' });
+    program.parse(args, { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
-    // Help and version asked for exit 0; help shown because of a mistake (no command) and every parse
-    // error exit 2 (usage), never commander's default 1, which means "an operation failed" here.
-    const asked = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && argv.length > 0);
-    return { kind: 'exit', code: asked ? 0 : 2 };
+    // Help and version asked for exit 0 (commander's exitCode 0); help shown because of a mistake (no
+    // command) and every parse error exit 2 (usage), never commander's 1, which means "an operation failed" here.
+    return { kind: 'exit', code: error.exitCode === 0 ? 0 : 2 };
   }
   return chosen ?? { kind: 'exit', code: 2 };
 }

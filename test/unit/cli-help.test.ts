@@ -20,6 +20,12 @@ describe('cli help and usage mistakes', () => {
     expect(cutover.stdout).toContain('$ mongo-live-migrate cutover --config migration.yaml --confirm orders-to-atlas');
     expect(cutover.stdout).not.toBe(validate.stdout);
     expect((await runCli(['help', 'cutover'])).stdout).toBe(cutover.stdout);
+    const general = await runCli(['help']);
+    expect(general.code).toBe(0);
+    expect(general.stdout).toContain('Commands:');
+    const mistyped = await runCli(['help', 'cutovr']);
+    expect(mistyped.code).toBe(2);
+    expect(mistyped.stderr).toContain("error: unknown command 'cutovr'\n(Did you mean cutover?)");
   });
 
   it('documents --max-duration the same way for sync and tail, and MLM_LOG_LEVEL', async () => {
