@@ -59,7 +59,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   };
   const onProgress = (progress: Progress): void => {
     if (json) return;
-    const line = renderProgressLine(progress);
+    const line = renderProgressLine(progress, colors.err);
     print(io.stderr, io.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   try {

@@ -39,16 +39,16 @@ export function paintPhase(phase: Phase, text: string, c: Colors): string {
   return c.yellow(text);
 }
 
-/** One line of live progress (redrawn in place in a terminal, logged elsewhere). Pure. */
-export function renderProgressLine(p: Progress): string {
+/** One line of live progress (redrawn in place in a terminal, logged elsewhere), coloured when asked. Pure. */
+export function renderProgressLine(p: Progress, c: Colors = plain): string {
   const { documentsCopied, documentsTotal, bytesCopied, bytesTotal } = p.totals;
   const pct = percent(documentsCopied, documentsTotal);
   const lag = p.lagSeconds === null ? 'lag -' : `lag ${formatSeconds(p.lagSeconds)}`;
   const eta = p.etaSeconds === null ? '' : ` eta ${formatSeconds(p.etaSeconds)}`;
   const done = p.collections.filter((c) => c.done).length;
   const colls = p.collections.length ? ` ${done}/${p.collections.length} colls` : '';
-  const ready = p.readyForCutover ? ' READY' : '';
-  return `${phaseLabel(p)} ${bar(pct, 20)} ${pct}% ${formatCount(documentsCopied)}/${formatCount(documentsTotal)} docs ${formatBytes(bytesCopied)}/${formatBytes(bytesTotal)}${colls} ${lag}${eta} applied ${formatCount(p.eventsApplied)}${ready}`;
+  const ready = p.readyForCutover ? ` ${c.green('READY')}` : '';
+  return `${paintPhase(p.phase, phaseLabel(p), c)} ${bar(pct, 20)} ${pct}% ${formatCount(documentsCopied)}/${formatCount(documentsTotal)} docs ${formatBytes(bytesCopied)}/${formatBytes(bytesTotal)}${colls} ${lag}${eta} applied ${formatCount(p.eventsApplied)}${ready}`;
 }
 
 export interface ProgressBlockOptions {

@@ -5,7 +5,7 @@ import { renderChecksMarkdown, renderChecksText } from '../../src/report/checks-
 import { colorEnabled } from '../../src/report/colors.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import type { CheckResult, CommandOutcome } from '../../src/report/model.js';
-import { renderText } from '../../src/report/text.js';
+import { renderProgressLine, renderText } from '../../src/report/text.js';
 import { renderVerifyMarkdown } from '../../src/report/verify-render.js';
 import { tailingProgress } from './report-fixtures.js';
 
@@ -57,6 +57,17 @@ describe('checks with an unreachable source', () => {
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
     expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false);
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: '1' })).toBe(false);
+  });
+});
+
+describe('phases in colour', () => {
+  it('colours the phase of the progress line and READY, only when asked', () => {
+    const colors = picocolors.createColors(true);
+    const ready = { ...tailingProgress(), readyForCutover: true };
+    expect(renderProgressLine(ready, colors)).toMatch(new RegExp(`^${colors.yellow('tailing').replace(/\[/g, '\\[')} `));
+    expect(renderProgressLine(ready, colors)).toContain(colors.green('READY'));
+    expect(renderProgressLine(ready)).not.toContain('\x1b[');
+    expect(renderText({ command: 'status', exitCode: 0, summary: 's', progress: { ...ready, phase: 'committed' } }, { colors })).toContain(`phase: ${colors.green('committed')}`);
   });
 });
 
