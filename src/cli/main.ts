@@ -27,12 +27,31 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     stream.write(scrub(text));
   };
   const colors = { out: colorsFor(io.stdout, io.env), err: colorsFor(io.stderr, io.env) };
-  const invocation = parseInvocation(argv, VERSION, { writeOut: (t) => print(io.stdout, t), writeErr: (t) => print(io.stderr, t), outColor: colorEnabled(io.stdout, io.env), errColor: colorEnabled(io.stderr, io.env) });
-  if (invocation.kind === 'exit') return invocation.code;
+  // A script that asked for --json reads stdout: a usage mistake reaches it as a JSON error too.
+  const wantsJson = argv.includes('--json');
+  const usageJson = (command: string, message: string): void => {
+    if (wantsJson) print(io.stdout, `${JSON.stringify({ command, exitCode: EXIT.usage, error: { kind: 'usage', message: message.replace(/^error: /, '') } }, null, 2)}\n`);
+  };
+  let parseErrors = '';
+  const invocation = parseInvocation(argv, VERSION, {
+    writeOut: (t) => print(io.stdout, t),
+    writeErr: (t) => {
+      parseErrors += t;
+      print(io.stderr, t);
+    },
+    outColor: colorEnabled(io.stdout, io.env),
+    errColor: colorEnabled(io.stderr, io.env),
+  });
+  if (invocation.kind === 'exit') {
+    // eslint-disable-next-line no-control-regex -- the message may carry colour codes; JSON gets plain text
+    if (invocation.code !== EXIT.ok) usageJson(argv.find((a) => !a.startsWith('-')) ?? '', (/error: [^\n]*/.exec(parseErrors)?.[0] ?? 'usage error').replace(/\x1b\[[0-9;]*m/g, ''));
+    return invocation.code;
+  }
   const { command: name, options: values } = invocation;
   const json = Boolean(values.json);
   const usageError = (message: string): number => {
     print(io.stderr, `${colors.err.red(`error: ${message}`)}\n${colors.err.dim(`Run mongo-live-migrate help ${name} for its options and examples.`)}\n`);
+    usageJson(name, `error: ${message}`);
     return EXIT.usage;
   };
   // The demo builds its own migration (no --config): it has its own edge.

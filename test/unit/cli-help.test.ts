@@ -93,6 +93,19 @@ describe('cli configuration errors', () => {
   });
 });
 
+describe('cli usage errors with --json', () => {
+  it('print a JSON error object on stdout too', async () => {
+    for (const [argv, message] of [
+      [['validate', '--json', '--confirm', 'x'], "option '--confirm' does not apply to validate; it is an option of cutover"],
+      [['tail', '--json', '--max-duration', '5x'], '--max-duration takes a duration such as 45m, 2h or 90s'],
+    ] as const) {
+      const result = await runCli([...argv], { FORCE_COLOR: '1' });
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout)).toEqual({ command: argv[0], exitCode: 2, error: { kind: 'usage', message } });
+    }
+  });
+});
+
 describe('cli colour', () => {
   const ESC = '\x1b[';
   it('is off when not a terminal, on with FORCE_COLOR, and NO_COLOR wins', async () => {
