@@ -2,6 +2,7 @@ import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatCount, formatDuration, plural } from '../../src/format.js';
 import { renderChecksMarkdown, renderChecksText } from '../../src/report/checks-render.js';
+import { connectError } from '../../src/mongo/connect.js';
 import { colorEnabled } from '../../src/report/colors.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import type { CheckResult, CommandOutcome } from '../../src/report/model.js';
@@ -93,5 +94,13 @@ describe('verification table', () => {
     expect(row).toBe('| ✅ | `shop.a\\|b` |  | 1,200/1,200 | count+dbHash |');
     // Unescaped pipes: exactly the 6 column borders.
     expect(row!.replace(/\\\|/g, '').split('|').length - 1).toBe(6);
+  });
+});
+
+describe('connection failures', () => {
+  it('say each cause once, however many servers and levels repeat it', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { reason: { servers: new Map([['a', { error: refused }], ['b', { error: refused }]]) }, cause: refused });
+    expect(connectError(error, 'source', 'mongodb://127.0.0.1:1/').message).toBe('cannot connect to the source (mongodb://127.0.0.1:1/): connection refused: connect ECONNREFUSED 127.0.0.1:1 | code ECONNREFUSED');
   });
 });
