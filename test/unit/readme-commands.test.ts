@@ -36,7 +36,7 @@ describe('README commands', () => {
 
   it('never tells users to npx a name they have not installed', () => {
     const code = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
-    expect(code).toContain('npx --no-install mongo-live-migrate');
-    expect(code).not.toMatch(/npx (?!--no-install)mongo-live-migrate/);
+    expect(code).toContain('./node_modules/.bin/mongo-live-migrate validate');
+    expect(code).not.toMatch(/npx (?!--no )mongo-live-migrate/);
   });
 });
