@@ -11,7 +11,7 @@ function documentedInvocations(): string[][] {
     .flatMap((block) => block.split('\n'))
     .map((line) => line.replace(/\s+#.*$/, '').replace(/\s*[|>].*$/, '').trim())
     .filter((line) => !line.startsWith('#'))
-    .filter((line) => /(^|\s)mongo-live-migrate\s/.test(line) && !line.startsWith('npm '))
+    .filter((line) => /(^|[\s/])mongo-live-migrate\s/.test(line) && !line.startsWith('npm '))
     .map((line) => line.slice(line.indexOf('mongo-live-migrate ') + 'mongo-live-migrate '.length).split(/\s+/));
 }
 
