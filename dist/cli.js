@@ -59713,7 +59713,7 @@ function describeChain(error) {
     for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts.push(String(server.error.message ?? server.error));
     current = e.cause;
   }
-  return parts.join(" | ");
+  return [...new Set(parts)].join(" | ");
 }
 function firstLine2(text) {
   return (text.split("\n")[0] ?? text).slice(0, 300);
@@ -64510,14 +64510,32 @@ async function main(argv, io = defaultIO()) {
     stream.write(scrub(text));
   };
   const colors = { out: colorsFor(io.stdout, io.env), err: colorsFor(io.stderr, io.env) };
-  const invocation = parseInvocation(argv, VERSION, { writeOut: (t) => print(io.stdout, t), writeErr: (t) => print(io.stderr, t), outColor: colorEnabled(io.stdout, io.env), errColor: colorEnabled(io.stderr, io.env) });
-  if (invocation.kind === "exit") return invocation.code;
+  const wantsJson = argv.includes("--json");
+  const usageJson = (command, message) => {
+    if (wantsJson) print(io.stdout, `${JSON.stringify({ command, exitCode: EXIT.usage, error: { kind: "usage", message: message.replace(/^error: /, "") } }, null, 2)}
+`);
+  };
+  let parseErrors = "";
+  const invocation = parseInvocation(argv, VERSION, {
+    writeOut: (t) => print(io.stdout, t),
+    writeErr: (t) => {
+      parseErrors += t;
+      print(io.stderr, t);
+    },
+    outColor: colorEnabled(io.stdout, io.env),
+    errColor: colorEnabled(io.stderr, io.env)
+  });
+  if (invocation.kind === "exit") {
+    if (invocation.code !== EXIT.ok) usageJson(argv.find((a) => !a.startsWith("-")) ?? "", (/error: [^\n]*/.exec(parseErrors)?.[0] ?? "usage error").replace(/\x1b\[[0-9;]*m/g, ""));
+    return invocation.code;
+  }
   const { command: name, options: values } = invocation;
   const json = Boolean(values.json);
   const usageError = (message) => {
     print(io.stderr, `${colors.err.red(`error: ${message}`)}
 ${colors.err.dim(`Run mongo-live-migrate help ${name} for its options and examples.`)}
 `);
+    usageJson(name, `error: ${message}`);
     return EXIT.usage;
   };
   if (name === "demo") {

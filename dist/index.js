@@ -75590,7 +75590,7 @@ function describeChain(error2) {
     for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts.push(String(server.error.message ?? server.error));
     current = e.cause;
   }
-  return parts.join(" | ");
+  return [...new Set(parts)].join(" | ");
 }
 function firstLine(text) {
   return (text.split("\n")[0] ?? text).slice(0, 300);
