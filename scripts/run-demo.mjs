@@ -1,11 +1,10 @@
-// `npm run demo` on a fresh clone: installs the npm packages when node_modules is missing or stale (the same
-// lock-hash stamp as scripts/test.sh), provisions a mongod (scripts/provision-mongodb.sh), then runs the
+// `npm run demo` on a fresh clone: installs the npm packages when node_modules does not match package-lock.json
+// (scripts/deps-installed.mjs, as scripts/test.sh does), provisions a mongod (scripts/provision-mongodb.sh), then runs the
 // bundled CLI's demo. Extra arguments go to the demo (e.g. npm run demo -- --docs 20000 --json).
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { firstMissingPackage } from './deps-installed.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npmEnv = { ...process.env, npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' };
@@ -15,15 +14,13 @@ function fail(message) {
   process.exit(1);
 }
 
-// 1. npm packages, as npm test installs them (the same stamp, so the two commands never install twice).
-const lockHash = createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
-const stamp = join(root, 'node_modules', '.mlm-lock-hash');
-const installed = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
-if (installed !== lockHash) {
-  console.error('== npm ci (node_modules is missing or older than package-lock.json)');
+// 1. npm packages, as npm test installs them: only when node_modules does not hold what the lock pins (so a
+//    plain `npm ci` or `npm install` done by the user is never repeated).
+const gap = firstMissingPackage(root);
+if (gap) {
+  console.error(`== npm ci (${gap})`);
   const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: npmEnv });
-  if (ci.status !== 0 || !existsSync(join(root, 'node_modules', 'mongodb'))) fail('npm ci failed');
-  writeFileSync(stamp, `${lockHash}\n`);
+  if (ci.status !== 0 || firstMissingPackage(root)) fail('npm ci failed');
 }
 
 // 2. A mongod: MLM_MONGOD, one on PATH, or MongoDB 7.0 under Wine (its last stdout line is the path).

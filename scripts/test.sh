@@ -6,12 +6,11 @@ cd "$(dirname "$0")/.."
 export npm_config_loglevel=error npm_config_fund=false npm_config_audit=false
 start=$(date +%s)
 
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [[ "$(cat node_modules/.mlm-lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
+# npm ci only when node_modules does not hold what package-lock.json pins (a user's own npm ci is enough).
+if ! node scripts/deps-installed.mjs 2>/dev/null; then
   echo "== npm ci"
   npm ci --no-audit --no-fund 2>&1 | grep -v 'Unknown user config' || true
-  [[ -d node_modules/vitest ]] || { echo "npm ci failed" >&2; exit 1; }
-  echo "$lock_hash" > node_modules/.mlm-lock-hash
+  node scripts/deps-installed.mjs || { echo "npm ci failed" >&2; exit 1; }
 fi
 
 echo "== provisioning MongoDB"

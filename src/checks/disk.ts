@@ -1,6 +1,6 @@
 import { STATE_DB } from '../engine/namespaces.js';
 import { fileSystemStats, type FsStats } from '../mongo/introspection.js';
-import { formatBytes } from '../report/checks-render.js';
+import { formatBytes } from '../format.js';
 import { fail, pass, warn, type Check, type Finding } from './types.js';
 
 /** Headroom over the source's on-disk size: the change buffer, index builds and the journal need room too. */

@@ -1,5 +1,5 @@
 import { oplogBounds, type OplogBounds } from '../mongo/introspection.js';
-import { formatBytes } from '../report/checks-render.js';
+import { formatBytes, formatDuration } from '../format.js';
 import { fail, pass, warn, type Check, type Finding } from './types.js';
 
 /**
@@ -35,29 +35,32 @@ export function oplogWindow(bounds: OplogBounds): OplogWindow {
   return { spanSeconds: span, capacitySeconds: full ? span : span * (bounds.maxBytes / bounds.usedBytes), bytesPerSecond: rate, full };
 }
 
+/** An hour of history is enough to measure a write rate; a few seconds of seeding are not. */
+export const OPLOG_RELIABLE_SPAN_S = 3600;
+
 export function formatSeconds(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '∞';
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 3 * 86400) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
+  return Number.isFinite(seconds) ? formatDuration(seconds) : '∞';
 }
 
 /** Pure: the finding for a window. */
 export function assessOplogWindow(bounds: OplogBounds | null): Finding {
   if (!bounds) return fail('the source oplog (local.oplog.rs) is empty', 'the source must be a replica set with an oplog');
   const w = oplogWindow(bounds);
-  const mb = (b: number | null): string => (b === null ? '?' : formatBytes(b));
-  const facts =
-    `oplog from ${bounds.first.toISOString()} to ${bounds.last.toISOString()} (${formatSeconds(w.spanSeconds)}), ${mb(bounds.usedBytes)} of ${mb(bounds.maxBytes)}` +
-    (w.bytesPerSecond === null ? '' : `, written at ${(w.bytesPerSecond / 1024).toFixed(1)} KB/s`) +
-    (w.full ? '; it is full: the window is the span' : `; not full yet: at this rate it will hold ${formatSeconds(w.capacitySeconds)}`);
-  const grow = bounds.maxBytes ? Math.ceil(((bounds.maxBytes / 1048576) * OPLOG_WARN_BELOW_S) / w.capacitySeconds) : null;
-  const remedy = `grow the source oplog${grow ? ` to about ${grow} MB` : ''}: db.adminCommand({replSetResizeOplog: 1, size: <MB>}) on every member (Atlas: Additional Settings → oplog size), or set minRetentionHours`;
+  const size = (b: number | null): string => (b === null ? '?' : formatBytes(b));
   // A projection from a short span that is still filling (a fresh or just-seeded cluster) extrapolates one
-  // burst of writes: worth a warning, not a failure. Failing needs a measured window: a full oplog.
-  if (w.capacitySeconds < OPLOG_FAIL_BELOW_S && !w.full && w.spanSeconds < OPLOG_FAIL_BELOW_S) {
-    return warn(`${facts}; projected from only ${formatSeconds(w.spanSeconds)} of history, so unreliable: check again under normal load`, remedy);
+  // burst of writes: it says nothing about the size the oplog needs.
+  const measured = w.full || w.spanSeconds >= OPLOG_RELIABLE_SPAN_S;
+  const facts =
+    `oplog from ${bounds.first.toISOString()} to ${bounds.last.toISOString()} (${formatSeconds(w.spanSeconds)}), ${size(bounds.usedBytes)} of ${size(bounds.maxBytes)}` +
+    (w.bytesPerSecond === null ? '' : `, written at ${formatBytes(w.bytesPerSecond)}/s`) +
+    (w.full ? '; it is full: the window is the span' : `; not full yet: at this rate it will hold ${formatSeconds(w.capacitySeconds)}${measured ? '' : ` (projected from ${formatSeconds(w.spanSeconds)} of history)`}`);
+  const how = 'db.adminCommand({replSetResizeOplog: 1, size: <MB>}) on every member (Atlas: Additional Settings → oplog size), or set minRetentionHours';
+  const growMB = bounds.maxBytes && measured ? Math.ceil(((bounds.maxBytes / 1048576) * OPLOG_WARN_BELOW_S) / w.capacitySeconds) : null;
+  const remedy = growMB
+    ? `grow the source oplog to about ${formatBytes(growMB * 1048576)} (size: ${growMB}) to hold ${formatSeconds(OPLOG_WARN_BELOW_S)} at this write rate: ${how}`
+    : `measure again after an hour or more of normal traffic (${formatSeconds(w.spanSeconds)} of history cannot size an oplog); it must hold ${formatSeconds(OPLOG_WARN_BELOW_S)} of your normal writes: ${how}`;
+  if (w.capacitySeconds < OPLOG_FAIL_BELOW_S && !measured) {
+    return warn(`${facts}; too little history to judge: check again under normal load`, remedy);
   }
   if (w.capacitySeconds < OPLOG_FAIL_BELOW_S) return fail(`${facts}; the migration needs at least ${formatSeconds(OPLOG_FAIL_BELOW_S)} between tail runs`, remedy);
   if (w.capacitySeconds < OPLOG_WARN_BELOW_S) return warn(`${facts}; under ${formatSeconds(OPLOG_WARN_BELOW_S)}: a gap between tail runs longer than the window loses the position`, remedy);

@@ -42,8 +42,8 @@ export const CHECKS: readonly Check[] = [
 ];
 
 /**
- * Runs every check and never stops at the first problem: a check that needs an unreachable side reports
- * "not run", and a check that throws (a refused command, an unexpected reply) becomes a failure of that
+ * Runs every check and never stops at the first problem: a check that needs an unreachable side is skipped
+ * ("not run": neither a pass nor a warning; the connection check's failure explains it), and a check that throws (a refused command, an unexpected reply) becomes a failure of that
  * check alone, its message scrubbed of secrets.
  */
 export async function runChecks(context: CheckContext, checks: readonly Check[] = CHECKS): Promise<CheckResult[]> {
@@ -52,7 +52,7 @@ export async function runChecks(context: CheckContext, checks: readonly Check[] 
       const head = { id: check.id, title: check.title };
       const down = check.needs.filter((side) => !context[side].client);
       if (down.length) {
-        return { ...head, status: 'warn', message: `not run: the ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not reachable`, remedy: `fix ${down.map((s) => `${s}.connection`).join(' and ')} first` };
+        return { ...head, status: 'skip', message: `not run: the ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not reachable`, remedy: `fix ${down.map((s) => `${s}.connection`).join(' and ')} first` };
       }
       try {
         const finding = await check.run(context);

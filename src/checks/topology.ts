@@ -1,6 +1,6 @@
 import type { Side } from '../mongo/connect.js';
 import { topologyOf, type HelloReply } from '../mongo/introspection.js';
-import { fail, pass, type Check, type Finding } from './types.js';
+import { fail, pass, plural, type Check, type Finding } from './types.js';
 
 /** Pure: what a hello reply says about the side's fitness. Change streams and the oplog need a replica set. */
 export function assessTopology(side: Side, reply: HelloReply): Finding {
@@ -15,7 +15,7 @@ export function assessTopology(side: Side, reply: HelloReply): Finding {
       ? fail('the source is a standalone mongod: it has no oplog, so changes cannot be captured', 'convert it to a replica set: restart mongod with --replSet <name> and run rs.initiate() (a one-member set is enough)')
       : fail('the destination is a standalone mongod; a replica set is required (majority writes, transactions for the state store)', 'convert it to a replica set: restart mongod with --replSet <name> and run rs.initiate()');
   }
-  return pass(`replica set "${reply.setName}" with ${reply.hosts?.length ?? '?'} member${reply.hosts?.length === 1 ? '' : 's'}`);
+  return pass(`replica set "${reply.setName}" with ${reply.hosts ? plural(reply.hosts.length, 'member') : '? members'}`);
 }
 
 export function topologyCheck(side: Side): Check {

@@ -41,10 +41,8 @@ export const pass = (message: string): Finding => ({ status: 'pass', message });
 export const warn = (message: string, remedy: string): Finding => ({ status: 'warn', message, remedy });
 export const fail = (message: string, remedy: string): Finding => ({ status: 'fail', message, remedy });
 
-/** "1 collection", "3 collections". */
-export function plural(count: number, word: string, many = `${word}s`): string {
-  return `${count} ${count === 1 ? word : many}`;
-}
+// One formatting for every message: "1 collection", "1,200 documents".
+export { plural } from '../format.js';
 
 /** A short list for a one-line message: "a, b, c and 4 more". */
 export function listSome(items: string[], max = 3): string {

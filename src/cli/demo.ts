@@ -4,6 +4,7 @@ import { renderDemoSummary } from '../demo/summary.js';
 import { EXIT } from '../errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { scrub } from '../redact.js';
+import { colorsFor } from '../report/colors.js';
 import { renderProgressLine } from '../report/text.js';
 import type { CliIO } from './main.js';
 
@@ -19,7 +20,7 @@ export interface DemoCliValues {
 /** `mongo-live-migrate demo`: the terminal edge of src/demo. Returns the exit code. */
 export async function runDemoCli(values: DemoCliValues, extra: string[], io: CliIO, reportError: (error: unknown, level: LogLevel) => number): Promise<number> {
   const usage = (message: string): number => {
-    io.stderr.write(`error: ${message}\nRun mongo-live-migrate --help for the commands and options.\n`);
+    io.stderr.write(`error: ${message}\nRun mongo-live-migrate help demo for its options and examples.\n`);
     return EXIT.usage;
   };
   if (extra.length) return usage(`unexpected argument "${extra[0]}"`);
@@ -46,6 +47,7 @@ export async function runDemoCli(values: DemoCliValues, extra: string[], io: Cli
     io.stdout.write(scrub(text));
   };
   const log = createLogger({ level, pretty: Boolean(io.stderr.isTTY) && !json, destination: io.stderr });
+  const colors = colorsFor(io.stderr, io.env);
   try {
     const summary = await runDemo(
       { documents, tailSeconds: tailMs / 1000, env: io.env },
@@ -53,7 +55,7 @@ export async function runDemoCli(values: DemoCliValues, extra: string[], io: Cli
         print,
         progress: (progress) => {
           if (json) return;
-          const line = scrub(renderProgressLine(progress));
+          const line = scrub(renderProgressLine(progress, colors));
           if (tty) {
             io.stderr.write(`\r\x1b[2K${line}`);
             lineOpen = true;

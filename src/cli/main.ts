@@ -1,16 +1,17 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { EXIT, OperationError, UserError } from '../errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { scrub } from '../redact.js';
 import { VERSION } from '../version.js';
 import { hostname } from 'node:os';
-import { commandImpl, isCommandName, type CommandOptions } from '../commands/index.js';
+import { commandImpl, type CommandOptions } from '../commands/index.js';
 import { parseDuration } from '../config/duration.js';
 import type { Progress } from '../report/model.js';
 import { renderProgressLine, renderText } from '../report/text.js';
+import { plural } from '../format.js';
+import { colorEnabled, colorsFor } from '../report/colors.js';
 import { runDemoCli } from './demo.js';
-import { usage } from './help.js';
+import { parseInvocation } from './program.js';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -20,75 +21,64 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
-const OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  json: { type: 'boolean', default: false },
-  'log-level': { type: 'string' },
-  confirm: { type: 'string' },
-  'max-duration': { type: 'string' },
-  'drop-destination': { type: 'boolean', default: false },
-  'force-takeover': { type: 'boolean', default: false },
-  'applications-stopped': { type: 'boolean', default: false },
-  keep: { type: 'boolean', default: false },
-  docs: { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-  version: { type: 'boolean', short: 'V', default: false },
-} as const;
-
 /** Runs one CLI invocation and returns its exit code. Never throws; never prints a secret. */
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const print = (stream: NodeJS.WritableStream, text: string): void => {
     stream.write(scrub(text));
   };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    print(io.stderr, `error: ${(error as Error).message}\nRun mongo-live-migrate --help for the commands and options.\n`);
+  const colors = { out: colorsFor(io.stdout, io.env), err: colorsFor(io.stderr, io.env) };
+  // A script that asked for --json reads stdout: a usage mistake reaches it as a JSON error too.
+  const wantsJson = argv.includes('--json');
+  const usageJson = (command: string, message: string): void => {
+    if (wantsJson) print(io.stdout, `${JSON.stringify({ command, exitCode: EXIT.usage, error: { kind: 'usage', message: message.replace(/^error: /, '') } }, null, 2)}\n`);
+  };
+  let parseErrors = '';
+  const invocation = parseInvocation(argv, VERSION, {
+    writeOut: (t) => print(io.stdout, t),
+    writeErr: (t) => {
+      parseErrors += t;
+      print(io.stderr, t);
+    },
+    outColor: colorEnabled(io.stdout, io.env),
+    errColor: colorEnabled(io.stderr, io.env),
+  });
+  if (invocation.kind === 'exit') {
+    // eslint-disable-next-line no-control-regex -- the message may carry colour codes; JSON gets plain text
+    if (invocation.code !== EXIT.ok) usageJson(argv.find((a) => !a.startsWith('-')) ?? '', (/error: [^\n]*/.exec(parseErrors)?.[0] ?? 'usage error').replace(/\x1b\[[0-9;]*m/g, ''));
+    return invocation.code;
+  }
+  const { command: name, options: values } = invocation;
+  const json = Boolean(values.json);
+  const usageError = (message: string): number => {
+    print(io.stderr, `${colors.err.red(`error: ${message}`)}\n${colors.err.dim(`Run mongo-live-migrate help ${name} for its options and examples.`)}\n`);
+    usageJson(name, `error: ${message}`);
     return EXIT.usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.version) {
-    print(io.stdout, `${VERSION}\n`);
-    return EXIT.ok;
-  }
-  const [name, ...extra] = positionals;
-  if (values.help || !name) {
-    print(values.help ? io.stdout : io.stderr, usage(VERSION));
-    return values.help ? EXIT.ok : EXIT.usage;
-  }
+  };
   // The demo builds its own migration (no --config): it has its own edge.
-  if (name === 'demo') return runDemoCli(values, extra, io, (error, level) => reportError(error, (text) => print(io.stderr, text), level));
-  if (!isCommandName(name)) {
-    print(io.stderr, `error: unknown command "${name}"\nRun mongo-live-migrate --help for the commands.\n`);
-    return EXIT.usage;
+  if (name === 'demo') {
+    const demoValues = { json, 'log-level': values.logLevel, docs: values.docs, 'max-duration': values.maxDuration };
+    return runDemoCli(demoValues, [], io, (error, level) => reportError(error, { io, print, json, command: name, level }));
   }
-  if (extra.length) {
-    print(io.stderr, `error: unexpected argument "${extra[0]}"\n`);
-    return EXIT.usage;
-  }
-  const level = (values['log-level'] ?? io.env.MLM_LOG_LEVEL ?? 'info') as LogLevel;
+  const level = (values.logLevel ?? io.env.MLM_LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) {
-    print(io.stderr, `error: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
-    return EXIT.usage;
+    return usageError(`${values.logLevel === undefined ? 'MLM_LOG_LEVEL' : '--log-level'} must be one of ${LOG_LEVELS.join(', ')}`);
   }
-  const maxDurationMs = values['max-duration'] === undefined ? undefined : parseDuration(values['max-duration']);
-  if (maxDurationMs === 0 || (values['max-duration'] !== undefined && maxDurationMs === undefined)) {
-    print(io.stderr, 'error: --max-duration takes a duration such as 45m, 2h or 90s\n');
-    return EXIT.usage;
+  const maxDurationMs = values.maxDuration === undefined ? undefined : parseDuration(values.maxDuration);
+  if (maxDurationMs === 0 || (values.maxDuration !== undefined && maxDurationMs === undefined)) {
+    return usageError('--max-duration takes a duration such as 45m, 2h or 90s');
   }
-  const log = createLogger({ level, pretty: Boolean(io.stderr.isTTY) && !values.json, destination: io.stderr });
+  const log = createLogger({ level, pretty: Boolean(io.stderr.isTTY) && !json, destination: io.stderr });
   const options: CommandOptions = {
     confirm: values.confirm,
     maxDurationMs,
-    dropDestination: values['drop-destination'],
-    forceTakeover: values['force-takeover'],
-    applicationsStopped: values['applications-stopped'],
+    dropDestination: values.dropDestination,
+    forceTakeover: values.forceTakeover,
+    applicationsStopped: values.applicationsStopped,
     keep: values.keep,
   };
   const onProgress = (progress: Progress): void => {
-    if (values.json) return;
-    const line = renderProgressLine(progress);
+    if (json) return;
+    const line = renderProgressLine(progress, colors.err);
     print(io.stderr, io.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   try {
@@ -100,27 +90,47 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
       runner: `${hostname()}/${process.pid}`,
       onProgress,
     });
-    if (io.stderr.isTTY && !values.json) print(io.stderr, '\n');
-    print(io.stdout, values.json ? `${JSON.stringify(outcome, null, 2)}\n` : renderText(outcome));
+    if (io.stderr.isTTY && !json) print(io.stderr, '\n');
+    print(io.stdout, json ? `${JSON.stringify(outcome, null, 2)}\n` : renderText(outcome, { colors: colors.out }));
     return outcome.exitCode;
   } catch (error) {
-    return reportError(error, (text) => print(io.stderr, text), level);
+    return reportError(error, { io, print, json, command: name, level });
   }
 }
 
-function reportError(error: unknown, print: (text: string) => void, level: LogLevel): number {
+interface ErrorContext {
+  io: CliIO;
+  print: (stream: NodeJS.WritableStream, text: string) => void;
+  json: boolean;
+  command: string;
+  level: LogLevel;
+}
+
+/**
+ * Prints an error for a human on stderr and, with --json, as one JSON object on stdout (so a script that
+ * reads stdout always gets JSON). User mistakes and failed operations never print a stack trace.
+ */
+function reportError(error: unknown, { io, print, json, command, level }: ErrorContext): number {
+  const red = colorsFor(io.stderr, io.env).red;
+  const asJson = (exitCode: number, body: Record<string, unknown>): void => {
+    if (json) print(io.stdout, `${JSON.stringify({ command, exitCode, error: body }, null, 2)}\n`);
+  };
   if (error instanceof ConfigError) {
-    print(`${error.message}\n${error.problems.length} problem${error.problems.length === 1 ? '' : 's'} in the configuration.\n`);
+    const count = error.problems.length;
+    print(io.stderr, `${red(error.message)}\n${plural(count, 'problem')} in the configuration.\n`);
+    asJson(EXIT.usage, { kind: 'configuration', message: `${plural(count, 'problem')} in the configuration`, problems: error.problems });
     return EXIT.usage;
   }
   if (error instanceof UserError || error instanceof OperationError) {
-    print(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    print(io.stderr, `${red(`error: ${error.message}`)}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    asJson(error.exitCode, { kind: error instanceof UserError ? 'usage' : 'operation', message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
     return error.exitCode;
   }
   // Not a user mistake: a bug or an unexpected server answer. The stack only at debug level.
   const err = error instanceof Error ? error : new Error(String(error));
   const detail = level === 'debug' || level === 'trace' ? `\n${err.stack ?? ''}` : '\n(run again with --log-level debug for the stack trace)';
-  print(`error: ${err.message}${detail}\n`);
+  print(io.stderr, `${red(`error: ${err.message}`)}${detail}\n`);
+  asJson(EXIT.failed, { kind: 'unexpected', message: err.message });
   return EXIT.failed;
 }
 

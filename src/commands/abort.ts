@@ -1,3 +1,4 @@
+import { plural } from '../format.js';
 import { UserError } from '../errors.js';
 import { setSourceWriteBlock } from '../engine/cutover/write-block.js';
 import { splitNamespace } from '../engine/namespaces.js';
@@ -31,7 +32,7 @@ export const runAbort: CommandImpl = async (config, options, ports) => {
       }
       await run.lease.release();
       await run.store.drop();
-      notes.push(`dropped ${dropped.length} destination collection${dropped.length === 1 ? '' : 's'} and the migration's state`);
+      notes.push(`dropped ${plural(dropped.length, 'destination collection')} and the migration's state`);
       return { command: 'abort', exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join('; ')}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
     }
     if (run.doc.phase === 'aborted' && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, 'add --drop-destination to remove what it created');

@@ -6,7 +6,7 @@ import type { Config } from '../config/types.js';
 import { NamespaceFilter } from '../engine/namespaces.js';
 import { connectCluster } from '../mongo/connect.js';
 import { oplogBounds } from '../mongo/introspection.js';
-import { formatBytes, formatCount } from '../report/checks-render.js';
+import { formatBytes, formatCount, plural } from '../format.js';
 import type { CommandOutcome, Plan, PlanEntry } from '../report/model.js';
 import type { CommandImpl } from './types.js';
 
@@ -30,11 +30,11 @@ export async function plan(config: Config, options: PlanOptions = {}): Promise<C
     const result = await buildPlan(config, source, destination);
     const conflicts = result.entries.filter((e) => e.action === 'conflict').length;
     const skipped = result.entries.filter((e) => e.action === 'skip').length;
-    const notes = [conflicts ? `${conflicts} conflicting destination collection${conflicts === 1 ? '' : 's'}` : '', skipped ? `${skipped} unsupported namespace${skipped === 1 ? '' : 's'} skipped` : ''].filter(Boolean);
+    const notes = [conflicts ? plural(conflicts, 'conflicting destination collection') : '', skipped ? `${plural(skipped, 'unsupported namespace')} skipped` : ''].filter(Boolean);
     return {
       command: 'plan',
       exitCode: 0,
-      summary: `migration "${config.name}" moves ${formatCount(result.totals.collections)} collections and ${formatCount(result.totals.views)} views (${formatCount(result.totals.documents)} documents, ${formatBytes(result.totals.dataBytes)})${notes.length ? `; ${notes.join(', ')}: run validate for the remedies` : ''}`,
+      summary: `migration "${config.name}" moves ${plural(result.totals.collections, 'collection')} and ${plural(result.totals.views, 'view')} (${plural(result.totals.documents, 'document')}, ${formatBytes(result.totals.dataBytes)})${notes.length ? `; ${notes.join(', ')}: run validate for the remedies` : ''}`,
       plan: result,
       nextStep: `mongo-live-migrate ${notes.length ? 'validate' : 'sync'} --config ${config.file}`,
     };

@@ -1,3 +1,4 @@
+import { plural } from '../format.js';
 import type { Timestamp } from 'mongodb';
 import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
@@ -86,5 +87,5 @@ async function cleanUp(run: Awaited<ReturnType<typeof openRun>>): Promise<string
     await run.destination.db(db).collection(coll).drop().catch(() => undefined);
   }
   await run.store.drop();
-  return `staging destination cleaned up (${run.doc.collections.length} collections and the rehearsal's state removed; --keep keeps them)`;
+  return `staging destination cleaned up (${plural(run.doc.collections.length, 'collection')} and the rehearsal's state removed; --keep keeps them)`;
 }

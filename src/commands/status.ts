@@ -1,3 +1,4 @@
+import { formatCount, formatDuration, plural } from '../format.js';
 import type { MongoClient } from 'mongodb';
 import { UserError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
@@ -20,7 +21,7 @@ export const runStatus: CommandImpl = async (config) => {
     return {
       command: 'status',
       exitCode: doc.phase === 'failed' ? 1 : 0,
-      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ''}, ${progress.totals.documentsCopied}/${progress.totals.documentsTotal} documents, lag ${progress.lagSeconds === null ? '-' : `${progress.lagSeconds.toFixed(1)} s`}${blocked}${doc.error ? `; error: ${doc.error}` : ''}`,
+      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ''}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, 'document')}, lag ${progress.lagSeconds === null ? '-' : formatDuration(progress.lagSeconds)}${blocked}${doc.error ? `; error: ${doc.error}` : ''}`,
       progress,
       continue: doc.phase === 'syncing' || (doc.phase === 'tailing' && !progress.readyForCutover),
       nextStep: nextStepFor(config, doc, progress.readyForCutover),

@@ -1,4 +1,4 @@
-import { formatDuration } from '../config/duration.js';
+import { formatDuration, plural } from '../format.js';
 import { OperationError, UserError } from '../errors.js';
 import { buildProgress } from '../engine/progress.js';
 import { retryTransient, withReconnect } from '../engine/reconnect.js';
@@ -34,11 +34,11 @@ export const runTail: CommandImpl = async (config, options, ports) => {
       }),
     );
     const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
-    const why = ports.signal.aborted ? 'stopped by a signal' : `ran ${formatDuration(Date.now() - started)}`;
+    const why = ports.signal.aborted ? 'stopped by a signal' : `ran ${formatDuration((Date.now() - started) / 1000)}`;
     return {
       command: 'tail',
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${result.applied} changes applied, lag ${result.lagSeconds.toFixed(1)} s; ${progress.readyForCutover ? 'ready for cutover' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s)`}`,
+      summary: `tail of "${config.name}" ${why}: ${plural(result.applied, 'change')} applied, lag ${formatDuration(result.lagSeconds)}; ${progress.readyForCutover ? 'ready for cutover' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s)`}`,
       progress,
       continue: !progress.readyForCutover,
       nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`,

@@ -9,7 +9,7 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 export interface CommandOptions {
   /** cutover: the migration name typed (CLI) or passed after the environment approval (action). */
   confirm?: string;
-  /** tail: overrides tail.maxDuration for this run. */
+  /** sync and tail: how long this run lasts before it saves its position and exits (tail: overrides tail.maxDuration). */
   maxDurationMs?: number;
   /** abort: also remove what the migration created on the destination. */
   dropDestination?: boolean;

@@ -1,6 +1,7 @@
 import { closeCheckContext, openCheckContext, type ContextOptions } from '../checks/context.js';
 import { runChecks } from '../checks/registry.js';
 import type { Config } from '../config/types.js';
+import { plural } from '../format.js';
 import type { CheckResult, CommandOutcome } from '../report/model.js';
 import type { CommandImpl } from './types.js';
 
@@ -17,13 +18,16 @@ export async function validate(config: Config, options: ContextOptions = {}): Pr
   }
   const failed = checks.filter((c) => c.status === 'fail').length;
   const warned = checks.filter((c) => c.status === 'warn').length;
+  const skipped = checks.filter((c) => c.status === 'skip').length;
+  const also = [warned ? plural(warned, 'warning') : '', skipped ? `${plural(skipped, 'check')} not run` : ''].filter(Boolean).join(', ');
   return {
     command: 'validate',
-    exitCode: failed ? 1 : 0,
+    // A skipped check is not a pass: without the side it needs, nothing was shown to be ready.
+    exitCode: failed || skipped ? 1 : 0,
     summary: failed
-      ? `migration "${config.name}": ${failed} check${failed === 1 ? '' : 's'} failed, ${warned} warning${warned === 1 ? '' : 's'}: fix the failures and run validate again`
-      : `migration "${config.name}" is ready to sync${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}`,
+      ? `migration "${config.name}": ${plural(failed, 'check')} failed${also ? `, ${also}` : ''}: fix the failures and run validate again`
+      : `migration "${config.name}" is ready to sync${also ? ` (${also})` : ''}`,
     checks,
-    ...(failed ? {} : { nextStep: `mongo-live-migrate plan --config ${config.file}` }),
+    ...(failed || skipped ? {} : { nextStep: `mongo-live-migrate plan --config ${config.file}` }),
   };
 }

@@ -1,3 +1,4 @@
+import { plural } from '../format.js';
 import { MongoError, type MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
@@ -58,10 +59,10 @@ export function verifySummary(report: VerifyReport, because: string): string {
   const n = report.collections.length;
   const differing = new Set(report.mismatches.map((m) => m.namespace)).size;
   const result = report.mismatches.length
-    ? `${report.mismatches.length} mismatch${report.mismatches.length === 1 ? '' : 'es'} in ${differing} collection${differing === 1 ? '' : 's'}`
+    ? `${plural(report.mismatches.length, 'mismatch', 'mismatches')} in ${plural(differing, 'collection')}`
     : 'equal';
   const approximate = report.exact ? '' : ` (approximate: the source is still changing — ${because}; the verification at cutover is exact)`;
-  return `verified ${n} collection${n === 1 ? '' : 's'} (${report.mode}): ${result}${approximate}`;
+  return `verified ${plural(n, 'collection')} (${report.mode}): ${result}${approximate}`;
 }
 
 /**

@@ -1,5 +1,7 @@
+import { plural } from '../format.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { registerUriSecrets } from '../redact.js';
 import { parseDuration } from './duration.js';
@@ -20,16 +22,24 @@ export interface LoadOptions {
 
 export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
   let size: number;
+  let text: string;
   try {
-    size = statSync(file).size;
+    const stat = statSync(file);
+    if (stat.isDirectory()) {
+      throw new ConfigError([problemAtStart(file, `this is a directory; --config takes a migration file, for example ${join(file, 'migration.yaml')}`)]);
+    }
+    size = stat.size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError([problemAtStart(file, `the file is ${size} bytes; a migration file is at most ${MAX_CONFIG_BYTES} bytes`)]);
+    }
+    text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    // Every file-system failure is the user's path or permissions: one located line, exit 2, never a stack.
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError([problemAtStart(file, code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? 'error'})`)]);
+    throw new ConfigError([problemAtStart(file, code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read the file (${code ?? 'error'})`)]);
   }
-  if (size > MAX_CONFIG_BYTES) {
-    throw new ConfigError([problemAtStart(file, `the file is ${size} bytes; a migration file is at most ${MAX_CONFIG_BYTES} bytes`)]);
-  }
-  return parseConfig(readFileSync(file, 'utf8'), file, options);
+  return parseConfig(text, file, options);
 }
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
@@ -54,7 +64,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     problems.push({ file, line: pos.line, column: pos.col, pointer: '', message: firstLine(error.message) });
   }
   if (!problems.length) findDuplicateKeys(doc, (node) => problems.push({ file, ...position(node), pointer: '', message: 'Map keys must be unique' }));
-  if (problems.length) throw new ConfigError(capped(problems));
+  if (problems.length) throw new ConfigError(capped(byPosition(problems)));
   if (doc.contents === null) throw new ConfigError([problemAtStart(file, 'the file is empty; expected a mapping with version, name, source and destination')]);
 
   checkLiteralPasswords(doc, at);
@@ -70,19 +80,22 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     throw new ConfigError([{ file, ...position(first), pointer: '', message: `${firstLine((error as Error).message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
   }
   // ajv reports an error per unknown key: locating each is linear in the mapping, so cap the count first.
+  // A value already reported (say, an unset variable) would only repeat itself as a schema error; several
+  // schema errors at one pointer (every missing required key of a mapping) are all kept.
+  const reportedBefore = new Set(problems.map((p) => p.pointer));
   for (const error of validateAgainstSchema(value).slice(0, MAX_PROBLEMS * 4)) {
     const { pointer, key, message } = describeSchemaError(error);
-    // A value already reported (say, an unset variable) would only repeat itself as a schema error.
-    if (!problems.some((p) => p.pointer === pointer)) at(pointer, message, key);
+    if (!reportedBefore.has(pointer) && !problems.some((p) => p.pointer === pointer && p.message === message)) at(pointer, message, key);
     if (problems.length >= MAX_PROBLEMS) break;
   }
-  if (problems.length) throw new ConfigError(capped(problems));
+  if (problems.length) throw new ConfigError(capped(byPosition(problems)));
 
   const raw = value as RawConfig;
   const maxDurationMs = parseDuration(raw.tail.maxDuration) ?? 0;
   if (maxDurationMs <= 0) at('/tail/maxDuration', 'expected a duration longer than zero');
   checkRenames(raw.namespaces.rename, at);
-  if (problems.length) throw new ConfigError(problems);
+  checkUriSchemes(raw, at);
+  if (problems.length) throw new ConfigError(byPosition(problems));
 
   registerUriSecrets(raw.source.uri);
   registerUriSecrets(raw.destination.uri);
@@ -161,6 +174,21 @@ function pointerOf(path: readonly unknown[], node: unknown): string {
   return segments.length ? '/' + segments.join('/') : '';
 }
 
+/**
+ * The schema also admits "${NAME}" as a uri so that an editor accepts the file as written; after substitution
+ * the value must be a connection string (a "$${NAME}" escape would otherwise slip through as a literal).
+ */
+function checkUriSchemes(raw: RawConfig, at: Report): void {
+  for (const side of ['source', 'destination'] as const) {
+    if (!/^mongodb(\+srv)?:\/\//.test(raw[side].uri)) at(`/${side}/uri`, 'expected a mongodb:// or mongodb+srv:// connection string');
+  }
+}
+
+/** Problems in file order, as an editor lists them (the loader finds them pass by pass, not line by line). */
+function byPosition(problems: ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
 function checkRenames(rename: Record<string, string>, at: Report): void {
   const seen = new Map<string, string>();
   for (const [from, to] of Object.entries(rename)) {
@@ -196,7 +224,7 @@ function capped(problems: ConfigProblem[]): ConfigProblem[] {
   if (problems.length <= MAX_PROBLEMS) return problems;
   const rest = problems.length - MAX_PROBLEMS;
   const last = problems[MAX_PROBLEMS]!;
-  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${rest} more problem${rest === 1 ? '' : 's'} (fix these first)` }];
+  return [...problems.slice(0, MAX_PROBLEMS), { ...last, message: `and ${plural(rest, 'more problem')} (fix these first)` }];
 }
 
 function configHash(raw: RawConfig): string {

@@ -1,3 +1,4 @@
+import { formatCount, plural } from '../format.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,7 +153,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoSum
     const destinationClient = new MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
 
-    const seed = await step('seed', `a shop, a CRM and product analytics: ${documents.toLocaleString('en-US')} documents`, async () => {
+    const seed = await step('seed', `a shop, a CRM and product analytics: ${plural(documents, 'document')}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });
       io.print(`${describeSeed(result)}\n`);
       return result;
@@ -305,8 +306,8 @@ function summarize(r: Results): DemoSummary {
 }
 
 function describeSeed(s: SeedResult): string {
-  const counts = Object.entries(s.byNamespace).map(([ns, n]) => `${ns} ${n.toLocaleString('en-US')}`).join(', ');
-  return `seeded ${s.documents.toLocaleString('en-US')} documents in ${(s.durationMs / 1000).toFixed(1)} s: ${counts}; ${s.indexes} secondary indexes (unique, compound, TTL), a validator, a collation, a capped and a clustered collection, and the view shop.shipped_orders`;
+  const counts = Object.entries(s.byNamespace).map(([ns, n]) => `${ns} ${formatCount(n)}`).join(', ');
+  return `seeded ${plural(s.documents, 'document')} in ${(s.durationMs / 1000).toFixed(1)} s: ${counts}; ${s.indexes} secondary indexes (unique, compound, TTL), a validator, a collation, a capped and a clustered collection, and the view shop.shipped_orders`;
 }
 
 async function dataBytes(client: MongoClient): Promise<number> {

@@ -1,4 +1,4 @@
-import { formatBytes, formatCount, formatSeconds } from '../report/text.js';
+import { formatBytes, formatCount, formatDuration as formatSeconds, plural } from '../format.js';
 import type { Phase } from '../report/model.js';
 import type { LagProbeResult } from './lag-probe.js';
 import type { AcknowledgedCheck, WriterStats } from './writer.js';
@@ -40,7 +40,7 @@ export function renderDemoSummary(s: DemoSummary): string {
   const lines = [
     '',
     `== demo summary: ${s.migration} ${s.ok ? 'succeeded' : 'did NOT succeed'}`,
-    `dataset           ${formatCount(s.dataset.documents)} documents (${formatBytes(s.dataset.bytes)}) in ${s.dataset.collections} collections, ${s.dataset.views} view, ${s.dataset.indexes} secondary indexes`,
+    `dataset           ${formatCount(s.dataset.documents)} documents (${formatBytes(s.dataset.bytes)}) in ${plural(s.dataset.collections, 'collection')}, ${plural(s.dataset.views, 'view')}, ${plural(s.dataset.indexes, 'secondary index', 'secondary indexes')}`,
     `documents moved   ${formatCount(s.moved.documentsCopied)} copied + ${formatCount(s.moved.changesApplied)} live changes applied`,
     `lag               ${seconds(s.lag.atCutoverSeconds)} before cutover (max ${seconds(s.lag.maxSeconds)}); seen from outside during the tail: ${observed(s.lag.observed)}`,
     `write downtime    ${s.downtimeSeconds === null ? 'no cutover' : formatSeconds(s.downtimeSeconds)}`,

@@ -86,7 +86,8 @@ function describeChain(error: unknown): string {
     for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts.push(String((server.error as Error).message ?? server.error));
     current = e.cause;
   }
-  return parts.join(' | ');
+  // The same message often comes back from every level of the chain and every server: say it once.
+  return [...new Set(parts)].join(' | ');
 }
 
 function firstLine(text: string): string {

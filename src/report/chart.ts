@@ -24,9 +24,14 @@ export function renderLagChart(samples: LagSample[], options: LagChartOptions = 
   const labels = axisLabels(points.map((p) => p.at));
   const values = points.map((p) => round(Math.max(0, p.lagSeconds)));
   const top = niceCeiling(Math.max(...values, options.thresholdSeconds ?? 0, 1));
-  const lines = ['```mermaid', 'xychart-beta', '    title "Replication lag (seconds)"', `    x-axis [${labels.map((l) => `"${l}"`).join(', ')}]`, `    y-axis "lag (s)" 0 --> ${top}`, `    line [${values.join(', ')}]`];
-  if (options.thresholdSeconds !== undefined) lines.push(`    line [${values.map(() => round(options.thresholdSeconds ?? 0)).join(', ')}]`);
+  const threshold = options.thresholdSeconds === undefined ? undefined : round(options.thresholdSeconds);
+  // xychart-beta draws no legend: the title and a caption under the chart say which line is which.
+  const title = threshold === undefined ? 'Replication lag (seconds)' : `Replication lag (seconds) and the cutover threshold (${threshold} s)`;
+  const lines = ['```mermaid', 'xychart-beta', `    title "${title}"`, `    x-axis "time (UTC)" [${labels.map((l) => `"${l}"`).join(', ')}]`, `    y-axis "lag (s)" 0 --> ${top}`, `    line [${values.join(', ')}]`];
+  if (threshold !== undefined) lines.push(`    line [${values.map(() => threshold).join(', ')}]`);
   lines.push('```');
+  const span = `${labels[0] ?? ''} to ${labels[labels.length - 1] ?? ''} UTC`;
+  lines.push(threshold === undefined ? `Lag per sample, ${span}.` : `Lag per sample, ${span}; the flat line is the cutover threshold (cutover.maxLagSeconds: ${threshold} s).`);
   return lines.join('\n');
 }
 

@@ -1,36 +1,55 @@
+import { formatBytes, formatCount, formatDuration, plural } from '../format.js';
+import { plain, type Colors } from './colors.js';
 import type { CheckResult, Plan, PlanEntry } from './model.js';
+
+// Kept for callers that imported them from here; src/format.ts is their one definition.
+export { formatBytes, formatCount };
+
+/** A duration that may be unknown. */
+export function formatDurationSeconds(seconds: number | null): string {
+  return seconds === null || !Number.isFinite(seconds) ? 'unknown' : formatDuration(seconds);
+}
 
 /**
  * Renderers for validation results and the plan (text and markdown). Pure. The outcome-level renderers
  * (text.ts, markdown.ts) call these.
  */
 
-const MARK: Record<CheckResult['status'], string> = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL' };
-const ICON: Record<CheckResult['status'], string> = { pass: '✅', warn: '⚠️', fail: '❌' };
+const MARK: Record<CheckResult['status'], string> = { pass: 'ok', warn: 'warn', fail: 'FAIL', skip: 'skip' };
+const ICON: Record<CheckResult['status'], string> = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️' };
+/** Report order: what needs action first. */
+const ORDER: Record<CheckResult['status'], number> = { fail: 0, warn: 1, pass: 2, skip: 3 };
 
-/** 1536 → "1.5 KB". Binary units, as MongoDB reports sizes. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+function paint(status: CheckResult['status'], text: string, c: Colors): string {
+  if (status === 'pass') return c.green(text);
+  if (status === 'warn') return c.yellow(text);
+  if (status === 'fail') return c.bold(c.red(text));
+  return c.dim(text);
 }
 
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+/** Checks in report order, stable within a status (the registry's order: connection first, data last). */
+export function sortChecks(checks: CheckResult[]): CheckResult[] {
+  return [...checks].sort((a, b) => ORDER[a.status] - ORDER[b.status]);
 }
 
-export function formatDurationSeconds(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return 'unknown';
-  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
-  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 3 * 86400) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
+/** "22 checks: 1 failed, 2 warnings, 3 passed, 16 skipped" (zero counts left out, except passed). */
+export function checksHeadline(checks: CheckResult[]): string {
+  const n = (s: CheckResult['status']): number => checks.filter((c) => c.status === s).length;
+  const parts = [n('fail') ? `${formatCount(n('fail'))} failed` : '', n('warn') ? plural(n('warn'), 'warning') : '', `${formatCount(n('pass'))} passed`, n('skip') ? `${formatCount(n('skip'))} skipped` : ''];
+  return `${plural(checks.length, 'check')}: ${parts.filter(Boolean).join(', ')}`;
+}
+
+/**
+ * Skipped checks share one reason (an unreachable side): one line names them instead of a row each, so the
+ * failures that explain them stay on screen.
+ */
+export function skippedLine(checks: CheckResult[]): string | undefined {
+  const skipped = checks.filter((c) => c.status === 'skip');
+  if (!skipped.length) return undefined;
+  // The registry's reason names the unreachable sides ("not run: the source is not reachable"): merge them.
+  const sides = [...new Set(skipped.flatMap((c) => [...c.message.matchAll(/\b(source|destination)\b/g)].map((m) => m[1]!)))];
+  const why = sides.length ? `the ${sides.join(' and ')} ${sides.length > 1 ? 'are' : 'is'} not reachable` : 'what they need is not available';
+  return `${plural(skipped.length, 'check')} not run: ${why} (${skipped.map((c) => c.id).join(', ')})`;
 }
 
 /** Word-wraps text to a width (continuation lines are indented by the caller). */
@@ -48,15 +67,27 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-/** An aligned table: status, check id, message (wrapped), then the remedy under it. */
-export function renderChecksText(checks: CheckResult[], width = 120): string[] {
-  const idWidth = Math.max(5, ...checks.map((c) => c.id.length));
-  const indent = ' '.repeat(4 + 2 + idWidth + 2);
+export interface ChecksTextOptions {
+  width?: number;
+  colors?: Colors;
+}
+
+/**
+ * An aligned table, failures first: status, check id, message (wrapped), then the remedy under it. Skipped
+ * checks are summarised in one line at the end.
+ */
+export function renderChecksText(checks: CheckResult[], options: ChecksTextOptions = {}): string[] {
+  const width = options.width ?? 120;
+  const c = options.colors ?? plain;
+  const shown = sortChecks(checks).filter((check) => check.status !== 'skip');
+  const idWidth = Math.max(5, ...shown.map((check) => check.id.length));
+  const markWidth = 4;
+  const indent = ' '.repeat(markWidth + 2 + idWidth + 2);
   const textWidth = Math.max(40, width - indent.length);
-  const lines: string[] = [`${'STAT'}  ${'CHECK'.padEnd(idWidth)}  RESULT`];
-  for (const check of checks) {
+  const lines: string[] = [c.bold(`${'STAT'.padEnd(markWidth)}  ${'CHECK'.padEnd(idWidth)}  RESULT`)];
+  for (const check of shown) {
     const [first = '', ...rest] = wrap(check.message, textWidth);
-    lines.push(`${MARK[check.status]}  ${check.id.padEnd(idWidth)}  ${first}`);
+    lines.push(`${paint(check.status, MARK[check.status].padEnd(markWidth), c)}  ${check.id.padEnd(idWidth)}  ${first}`);
     for (const more of rest) lines.push(`${indent}${more}`);
     if (check.remedy && check.status !== 'pass') {
       const [r0 = '', ...rr] = wrap(check.remedy, textWidth - 2);
@@ -64,26 +95,30 @@ export function renderChecksText(checks: CheckResult[], width = 120): string[] {
       for (const more of rr) lines.push(`${indent}  ${more}`);
     }
   }
-  const count = (s: CheckResult['status']): number => checks.filter((c) => c.status === s).length;
-  lines.push(`${checks.length} checks: ${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed`);
+  const skipped = skippedLine(checks);
+  if (skipped) {
+    const [s0 = '', ...sr] = wrap(skipped, width - markWidth - 2);
+    lines.push(`${paint('skip', MARK.skip.padEnd(markWidth), c)}  ${s0}`, ...sr.map((more) => `${' '.repeat(markWidth + 2)}${more}`));
+  }
+  lines.push(checksHeadline(checks));
   return lines;
 }
 
-/** Escapes text for a markdown table cell. */
-function cell(text: string): string {
+/** Escapes text for a markdown table cell (a `|` would end the cell, even inside backticks). */
+export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').replace(/</g, '&lt;');
 }
 
 export function renderChecksMarkdown(checks: CheckResult[]): string {
-  const order = { fail: 0, warn: 1, pass: 2 } as const;
-  const sorted = [...checks].sort((a, b) => order[a.status] - order[b.status]);
-  const count = (s: CheckResult['status']): number => checks.filter((c) => c.status === s).length;
+  const shown = sortChecks(checks).filter((check) => check.status !== 'skip');
+  const skipped = skippedLine(checks);
   return [
-    `**${count('fail')} failed, ${count('warn')} warnings, ${count('pass')} passed**`,
+    `**${checksHeadline(checks)}**`,
     '',
     '| | check | result | remedy |',
     '| --- | --- | --- | --- |',
-    ...sorted.map((c) => `| ${ICON[c.status]} | \`${c.id}\` | ${cell(c.message)} | ${c.status === 'pass' ? '' : cell(c.remedy ?? '')} |`),
+    ...shown.map((check) => `| ${ICON[check.status]} | \`${cell(check.id)}\` | ${cell(check.message)} | ${check.status === 'pass' ? '' : cell(check.remedy ?? '')} |`),
+    ...(skipped ? ['', `${ICON.skip} ${cell(skipped)}`] : []),
   ].join('\n');
 }
 
@@ -91,7 +126,7 @@ const ACTION_TEXT: Record<PlanEntry['action'], string> = { create: 'create', 'dr
 
 function planHeadline(plan: Plan): string {
   const t = plan.totals;
-  return `${plural(t.collections, 'collection')} and ${plural(t.views, 'view')}, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes`;
+  return `${plural(t.collections, 'collection')} and ${plural(t.views, 'view')}, ${plural(t.documents, 'document')}, ${formatBytes(t.dataBytes)}, ${plural(t.indexes, 'index', 'indexes')}`;
 }
 
 function planFooter(plan: Plan): string[] {
@@ -144,7 +179,7 @@ export function renderPlanMarkdown(plan: Plan): string {
   for (const [db, entries] of byDb) {
     out.push(
       '',
-      `<details><summary><code>${cell(db)}</code>: ${entries.length} namespace${entries.length === 1 ? '' : 's'}</summary>`,
+      `<details><summary><code>${cell(db)}</code>: ${plural(entries.length, 'namespace')}</summary>`,
       '',
       '| source | target | kind | documents | data | indexes | action |',
       '| --- | --- | --- | ---: | ---: | --- | --- |',
@@ -154,8 +189,4 @@ export function renderPlanMarkdown(plan: Plan): string {
     );
   }
   return out.join('\n');
-}
-
-function plural(n: number, noun: string): string {
-  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
 }

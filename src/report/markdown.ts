@@ -1,8 +1,9 @@
 import { renderLagChart } from './chart.js';
-import { renderChecksMarkdown, renderPlanMarkdown } from './checks-render.js';
+import { checksHeadline, renderChecksMarkdown, renderPlanMarkdown } from './checks-render.js';
 import { renderVerifyMarkdown } from './verify-render.js';
 import type { CheckResult, CommandOutcome, Plan, Progress, VerifyReport } from './model.js';
-import { formatBytes, formatCount, formatSeconds, percent } from './text.js';
+import { formatBytes, formatCount, formatDuration as formatSeconds, percent, plural } from '../format.js';
+import { isBeforeCutover } from './text.js';
 
 /**
  * The sticky PR comment and the job summary, rendered from one CommandOutcome. Pure: no GitHub, no I/O.
@@ -137,8 +138,9 @@ function statusTable(p: Progress, outcome: CommandOutcome): string {
     ['phase', `\`${p.phase}${p.step ? ` / ${p.step}` : ''}\` since ${p.phaseSince}`],
     ['copied', `${formatCount(t.documentsCopied)} / ${formatCount(t.documentsTotal)} documents (${percent(t.documentsCopied, t.documentsTotal)}%), ${formatBytes(t.bytesCopied)} / ${formatBytes(t.bytesTotal)}`],
     ['lag', p.lagSeconds === null ? '–' : formatSeconds(p.lagSeconds)],
-    ['ready for cutover', p.readyForCutover ? '**yes**' : 'no'],
   ];
+  // Meaningless once the cutover has started (or the migration ended): not shown then.
+  if (isBeforeCutover(p.phase)) rows.push(['ready for cutover', p.readyForCutover ? '**yes**' : 'no']);
   if (p.etaSeconds !== null && p.phase === 'syncing') rows.push(['copy ETA', formatSeconds(p.etaSeconds)]);
   if (p.oplogHeadroomSeconds !== null) rows.push(['oplog headroom', formatSeconds(p.oplogHeadroomSeconds)]);
   if (p.eventsApplied) rows.push(['changes applied', formatCount(p.eventsApplied)]);
@@ -149,10 +151,9 @@ function statusTable(p: Progress, outcome: CommandOutcome): string {
 }
 
 function checksSection(checks: CheckResult[]): Section {
-  const failing = checks.filter((c) => c.status !== 'pass');
-  const count = (s: CheckResult['status']): number => checks.filter((c) => c.status === s).length;
-  const head = `**Checks:** ${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed`;
-  const problems = failing.length ? `${head} (failures and warnings below)\n\n${renderChecksMarkdown(failing.slice(0, 50).map(clipCheck))}${failing.length > 50 ? `\n\n… and ${failing.length - 50} more` : ''}` : head;
+  const failing = checks.filter((c) => c.status === 'fail' || c.status === 'warn');
+  const head = `**Checks:** ${checksHeadline(checks)}`;
+  const problems = failing.length ? `${head} (failures and warnings below)\n\n${renderChecksMarkdown(failing.slice(0, 50).map(clipCheck))}${failing.length > 50 ? `\n\n… and ${formatCount(failing.length - 50)} more` : ''}` : head;
   return {
     name: 'checks',
     // renderChecksMarkdown states its own counts: the head line is only for the cut-down levels.
@@ -164,13 +165,13 @@ function planSection(plan: Plan): Section {
   const t = plan.totals;
   const estimate = plan.estimate.seconds === null ? 'unknown' : `${formatSeconds(plan.estimate.seconds)} (${plan.estimate.method})`;
   const oplog = plan.oplogWindowSeconds === null ? '' : `, source oplog window ${formatSeconds(plan.oplogWindowSeconds)}`;
-  const head = `**Plan:** ${formatCount(t.collections)} collections, ${formatCount(t.views)} views, ${formatCount(t.documents)} documents, ${formatBytes(t.dataBytes)}, ${formatCount(t.indexes)} indexes; estimated copy ${estimate}${oplog}`;
+  const head = `**Plan:** ${plural(t.collections, 'collection')}, ${plural(t.views, 'view')}, ${plural(t.documents, 'document')}, ${formatBytes(t.dataBytes)}, ${plural(t.indexes, 'index', 'indexes')}; estimated copy ${estimate}${oplog}`;
   const conflicts = plan.entries.filter((e) => e.action === 'conflict');
   const table = (limit: number): string => {
     // Conflicts first: they are what a reviewer must see when the table is cut.
     const entries = [...conflicts, ...plan.entries.filter((e) => e.action !== 'conflict')].slice(0, limit).map((e) => ({ ...e, source: cell(e.source), target: cell(e.target) }));
     const more = plan.entries.length - entries.length;
-    return details(`Plan: ${formatCount(plan.entries.length)} namespaces`, `${renderPlanMarkdown({ ...plan, entries })}${more > 0 ? `\n\n… and ${formatCount(more)} more` : ''}`, conflicts.length > 0);
+    return details(`Plan: ${plural(plan.entries.length, 'namespace')}`, `${renderPlanMarkdown({ ...plan, entries })}${more > 0 ? `\n\n… and ${formatCount(more)} more` : ''}`, conflicts.length > 0);
   };
   const last = conflicts.length ? `${head}\n\n${table(Math.min(conflicts.length, 10))}` : head;
   return { name: 'plan', levels: [`${head}\n\n${table(Infinity)}`, `${head}\n\n${table(100)}`, `${head}\n\n${table(10)}`, last] };
@@ -178,7 +179,7 @@ function planSection(plan: Plan): Section {
 
 function verificationSection(v: VerifyReport): Section {
   const equal = v.collections.filter((c) => c.equal).length;
-  const head = `**Verification** (${v.mode}${v.exact ? '' : ', approximate while changes flow'}): ${formatCount(equal)} / ${formatCount(v.collections.length)} collections equal, ${formatCount(v.mismatches.length)} mismatches`;
+  const head = `**Verification** (${v.mode}${v.exact ? '' : ', approximate while changes flow'}): ${formatCount(equal)} / ${plural(v.collections.length, 'collection')} equal, ${plural(v.mismatches.length, 'mismatch', 'mismatches')}`;
   // Cut-down levels keep the differing collections and the first mismatches: what needs a decision.
   const cutDown = (limit: number): string => {
     const collections = [...v.collections.filter((c) => !c.equal), ...v.collections.filter((c) => c.equal)].slice(0, limit);
@@ -190,8 +191,8 @@ function verificationSection(v: VerifyReport): Section {
 }
 
 function warningsSection(warnings: string[]): Section {
-  const list = (limit: number): string => warnings.slice(0, limit).map((w) => `- ⚠️ ${clip(w, 500)}`).join('\n') + (warnings.length > limit ? `\n- … and ${warnings.length - limit} more` : '');
-  return { name: 'warnings', levels: [list(Infinity), list(10), `⚠️ ${warnings.length} warnings (see the job log)`] };
+  const list = (limit: number): string => warnings.slice(0, limit).map((w) => `- ⚠️ ${clip(w, 500)}`).join('\n') + (warnings.length > limit ? `\n- … and ${formatCount(warnings.length - limit)} more` : '');
+  return { name: 'warnings', levels: [list(Infinity), list(10), `⚠️ ${plural(warnings.length, 'warning')} (see the job log)`] };
 }
 
 function collectionsSection(p: Progress): Section {

@@ -59,7 +59,8 @@ export interface Progress {
   error?: string;
 }
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+/** skip: the check could not run (a side it needs is unreachable); neither a warning nor a pass. */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   /** Stable identifier, e.g. "source.topology". */

@@ -1,36 +1,54 @@
+import { formatBytes, formatCount, formatDuration as formatSeconds, percent, plural } from '../format.js';
 import { renderChecksText, renderPlanText } from './checks-render.js';
-import type { CollectionProgress, CommandOutcome, Progress } from './model.js';
+import { plain, type Colors } from './colors.js';
+import type { CollectionProgress, CommandOutcome, Phase, Progress } from './model.js';
 import { renderVerifyText } from './verify-render.js';
 
 /**
  * Terminal renderers: the text of an outcome, one live progress line, and a block of per-collection bars.
- * Pure, and locale-free (no toLocaleString) so that output is the same on every machine. The number helpers
- * here are shared with the markdown renderer.
+ * Pure, and locale-free (numbers through src/format.ts) so that output is the same on every machine.
+ * Colour only when the caller passes colours (a terminal that wants them).
  */
 
+// Kept for callers that imported the number helpers from here; src/format.ts is their one definition.
+export { formatBytes, formatCount, formatSeconds, percent };
+
+export interface TextOptions {
+  colors?: Colors;
+}
+
 /** Plain-text rendering of an outcome for a terminal or a log. Pure. */
-export function renderText(outcome: CommandOutcome): string {
+export function renderText(outcome: CommandOutcome, options: TextOptions = {}): string {
+  const c = options.colors ?? plain;
   const lines: string[] = [];
-  if (outcome.checks) lines.push(...renderChecksText(outcome.checks));
+  if (outcome.checks) lines.push(...renderChecksText(outcome.checks, { colors: c }));
   if (outcome.plan) lines.push(...renderPlanText(outcome.plan));
-  if (outcome.progress) lines.push(...renderStatusText(outcome.progress, outcome.command === 'status'));
+  if (outcome.progress) lines.push(...renderStatusText(outcome.progress, outcome.command === 'status', c));
   if (outcome.verification) lines.push(...renderVerifyText(outcome.verification));
-  lines.push(outcome.summary);
-  if (outcome.progress?.error) lines.push(`error: ${outcome.progress.error}`);
-  if (outcome.nextStep) lines.push(`next: ${outcome.nextStep}`);
+  lines.push(outcome.exitCode === 0 ? outcome.summary : c.red(outcome.summary));
+  if (outcome.progress?.error) lines.push(c.red(`error: ${outcome.progress.error}`));
+  if (outcome.nextStep) lines.push(`${c.bold('next:')} ${outcome.nextStep}`);
   return lines.join('\n') + '\n';
 }
 
-/** One line of live progress (redrawn in place in a terminal, logged elsewhere). Pure. */
-export function renderProgressLine(p: Progress): string {
+/** A phase name in its colour: green when committed, red when failed, yellow while it moves. */
+export function paintPhase(phase: Phase, text: string, c: Colors): string {
+  if (phase === 'committed') return c.green(text);
+  if (phase === 'failed') return c.red(text);
+  if (phase === 'aborted') return c.dim(text);
+  return c.yellow(text);
+}
+
+/** One line of live progress (redrawn in place in a terminal, logged elsewhere), coloured when asked. Pure. */
+export function renderProgressLine(p: Progress, c: Colors = plain): string {
   const { documentsCopied, documentsTotal, bytesCopied, bytesTotal } = p.totals;
   const pct = percent(documentsCopied, documentsTotal);
   const lag = p.lagSeconds === null ? 'lag -' : `lag ${formatSeconds(p.lagSeconds)}`;
   const eta = p.etaSeconds === null ? '' : ` eta ${formatSeconds(p.etaSeconds)}`;
   const done = p.collections.filter((c) => c.done).length;
   const colls = p.collections.length ? ` ${done}/${p.collections.length} colls` : '';
-  const ready = p.readyForCutover ? ' READY' : '';
-  return `${phaseLabel(p)} ${bar(pct, 20)} ${pct}% ${formatCount(documentsCopied)}/${formatCount(documentsTotal)} docs ${formatBytes(bytesCopied)}/${formatBytes(bytesTotal)}${colls} ${lag}${eta} applied ${formatCount(p.eventsApplied)}${ready}`;
+  const ready = p.readyForCutover ? ` ${c.green('READY')}` : '';
+  return `${paintPhase(p.phase, phaseLabel(p), c)} ${bar(pct, 20)} ${pct}% ${formatCount(documentsCopied)}/${formatCount(documentsTotal)} docs ${formatBytes(bytesCopied)}/${formatBytes(bytesTotal)}${colls} ${lag}${eta} applied ${formatCount(p.eventsApplied)}${ready}`;
 }
 
 export interface ProgressBlockOptions {
@@ -63,25 +81,35 @@ export function renderProgressBlock(p: Progress, options: ProgressBlockOptions =
   const rest = ordered.length - shown.length;
   if (rest > 0) {
     const restDone = ordered.slice(max).filter((c) => c.done).length;
-    lines.push(`  … ${rest} more collection${rest === 1 ? '' : 's'} (${restDone} done)`);
+    lines.push(`  … ${plural(rest, 'more collection', 'more collections')} (${formatCount(restDone)} done)`);
   }
   return lines;
 }
 
-function renderStatusText(p: Progress, withHistory: boolean): string[] {
-  const lines = [`phase: ${phaseLabel(p)} (since ${p.phaseSince})`];
+function renderStatusText(p: Progress, withHistory: boolean, c: Colors): string[] {
+  const lines = [`phase: ${paintPhase(p.phase, phaseLabel(p), c)} (since ${p.phaseSince})`];
   if (withHistory && p.history.length) {
     lines.push('history:');
-    for (const h of p.history) lines.push(`  ${h.at}  ${h.phase.padEnd(12)} ${h.runner}${h.note ? `  (${h.note})` : ''}`);
+    for (const h of p.history) lines.push(`  ${h.at}  ${paintPhase(h.phase, h.phase.padEnd(12), c)} ${h.runner}${h.note ? `  (${h.note})` : ''}`);
   }
   if (p.collections.length) lines.push(...renderProgressBlock(p, { maxCollections: 20 }).slice(1));
   const lag = p.lagSeconds === null ? '-' : formatSeconds(p.lagSeconds);
   const headroom = p.oplogHeadroomSeconds === null ? '-' : formatSeconds(p.oplogHeadroomSeconds);
-  lines.push(`copied ${formatCount(p.totals.documentsCopied)}/${formatCount(p.totals.documentsTotal)} documents, lag ${lag}, oplog headroom ${headroom}, ready for cutover: ${p.readyForCutover ? 'yes' : 'no'}`);
-  if (p.sourceWriteBlocked) lines.push('the source is write-blocked by this migration');
+  lines.push(`copied ${formatCount(p.totals.documentsCopied)}/${formatCount(p.totals.documentsTotal)} documents, lag ${lag}, oplog headroom ${headroom}${readiness(p, c)}`);
+  if (p.sourceWriteBlocked) lines.push(c.yellow('the source is write-blocked by this migration'));
   if (p.downtimeSeconds !== undefined) lines.push(`write downtime: ${formatSeconds(p.downtimeSeconds)}`);
-  for (const w of p.warnings) lines.push(`warning: ${w}`);
+  for (const w of p.warnings) lines.push(`${c.yellow('warning:')} ${w}`);
   return lines;
+}
+
+/** "ready for cutover" only means something before the cutover: after it (or an abort) it is left out. */
+function readiness(p: Progress, c: Colors): string {
+  if (!isBeforeCutover(p.phase)) return '';
+  return `, ready for cutover: ${p.readyForCutover ? c.green('yes') : 'no'}`;
+}
+
+export function isBeforeCutover(phase: Phase): boolean {
+  return phase === 'created' || phase === 'validated' || phase === 'syncing' || phase === 'tailing';
 }
 
 function phaseLabel(p: Progress): string {
@@ -95,43 +123,4 @@ function bar(pct: number, width: number): string {
 
 function fit(line: string, columns: number): string {
   return line.length <= columns ? line : `${line.slice(0, columns - 1)}…`;
-}
-
-/** 1234567 → "1,234,567"; fractions keep one decimal. */
-export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const abs = Math.abs(n);
-  const [int = '0', frac] = String(Number.isInteger(abs) ? abs : Math.round(abs * 10) / 10).split('.');
-  return `${n < 0 ? '-' : ''}${int.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${frac ? `.${frac}` : ''}`;
-}
-
-/** 1536 → "1.5 KiB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = Math.max(0, n);
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-/** 42.5 → "42.5s"; 3725 → "1h 2m"; 200000 → "2d 7h". For lags, ETAs and headroom. */
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return String(s);
-  if (s < 60) return `${Math.round(s * 10) / 10}s`;
-  const total = Math.round(s);
-  const d = Math.floor(total / 86400);
-  const h = Math.floor((total % 86400) / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  if (d) return `${d}d ${h}h`;
-  if (h) return `${h}h ${m}m`;
-  return `${m}m ${total % 60}s`;
-}
-
-/** Whole percent, floored so that 100% means done. */
-export function percent(done: number, total: number): number {
-  if (total <= 0) return 100;
-  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)));
 }

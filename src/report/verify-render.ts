@@ -1,3 +1,4 @@
+import { formatCount, plural } from '../format.js';
 import type { VerifyMismatch, VerifyReport } from './model.js';
 
 /**
@@ -12,7 +13,7 @@ function where(m: VerifyMismatch): string {
 }
 
 function counts(c: VerifyReport['collections'][number]): string {
-  return c.kind === 'view' ? '-' : `${c.sourceCount}/${c.targetCount}`;
+  return c.kind === 'view' ? '-' : `${formatCount(c.sourceCount)}/${formatCount(c.targetCount)}`;
 }
 
 export function renderVerifyText(report: VerifyReport): string[] {
@@ -45,7 +46,8 @@ export function renderVerifyMarkdown(report: VerifyReport): string {
   if (!report.exact) parts.push(`> [!WARNING]\n> ${APPROXIMATE}`);
   const rows = report.collections.map((c) => {
     const target = c.source === c.target ? '' : c.target;
-    return `| ${c.equal ? '✅' : '❌'} | ${code(c.source)} | ${target ? code(target) : ''} | ${counts(c)} | ${cell(c.method)} |`;
+    // In a table a `|` ends the cell even inside backticks: escaped, GitHub shows it as a plain pipe.
+    return `| ${c.equal ? '✅' : '❌'} | ${cell(code(c.source))} | ${target ? cell(code(target)) : ''} | ${counts(c)} | ${cell(c.method)} |`;
   });
   parts.push(['| | source | destination | documents (source/destination) | compared |', '| --- | --- | --- | --- | --- |', ...rows].join('\n'));
   if (report.mismatches.length) {
@@ -53,7 +55,7 @@ export function renderVerifyMarkdown(report: VerifyReport): string {
       const ids = m.ids?.length ? ` — \`_id\`: ${m.ids.map(code).join(', ')}` : '';
       return `- **${m.kind}** ${code(where(m))}: ${cell(m.detail)}${ids}`;
     });
-    parts.push([`**${report.mismatches.length} mismatch${report.mismatches.length === 1 ? '' : 'es'}**`, '', ...items].join('\n'));
+    parts.push([`**${plural(report.mismatches.length, 'mismatch', 'mismatches')}**`, '', ...items].join('\n'));
   } else {
     parts.push(`**No mismatch** (${report.mode} mode${report.exact ? ', exact' : ''}).`);
   }

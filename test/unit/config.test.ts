@@ -95,3 +95,35 @@ describe('migration.yaml loader', () => {
     expect(problems(`${minimal}namespaces: { include: ["\${1BAD}.x"] }\n`)[0]).toContain('is not a valid reference');
   });
 });
+
+describe('migration.yaml as a new user meets it (issue 15)', () => {
+  it('reports a directory given as --config as one located problem', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlm-config-dir-'));
+    expect(() => loadConfigFile(dir)).toThrow(ConfigError);
+    expect(() => loadConfigFile(dir)).toThrow(`${dir}:1:1: this is a directory; --config takes a migration file, for example ${join(dir, 'migration.yaml')}`);
+  });
+
+  it('reports every missing required key in one run', () => {
+    const lines = problems('version: 1\n');
+    for (const key of ['name', 'source', 'destination']) expect(lines.some((l) => l.includes(`missing required key "${key}"`)), key).toBe(true);
+  });
+
+  it('lists problems in file order', () => {
+    const lines = problems('version: 1\nname: demo\nsource: { uri: "${NOPE_UNSET}" }\ndestination: { uri: "${DESTINATION_URI}" }\ncutover: { verify: all }\nsync: { batchSize: 0 }\nbogus: 1\n');
+    const positions = lines.map((l) => /^migration\.yaml:(\d+):(\d+): /.exec(l)).filter((m) => m !== null).map((m) => Number(m[1]) * 1000 + Number(m[2]));
+    expect(positions.length).toBeGreaterThanOrEqual(4);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it('rejects empty names between dots in namespaces and renames', () => {
+    expect(problems(`${minimal}namespaces: { include: ["crm..customers"] }\n`).join('\n')).toMatch(/^migration\.yaml:5:\d+: expected a "database.collection" pattern/);
+    expect(problems(`${minimal}namespaces: { exclude: ["crm.customers."] }\n`).join('\n')).toContain('expected a "database.collection" pattern');
+    expect(problems(`${minimal}namespaces: { rename: { crm.customers: "crm..clients" } }\n`).join('\n')).toContain('without wildcards');
+    // Dots inside a collection name stay legal.
+    expect(parseConfig(`${minimal}namespaces: { include: ["app.system.views.x", "*.*"] }\n`, 'm.yaml', { env }).namespaces.include).toHaveLength(2);
+  });
+
+  it('still requires a connection string once variables are substituted', () => {
+    expect(problems('version: 1\nname: x\nsource: { uri: "$${SOURCE_URI}" }\ndestination: { uri: "${DESTINATION_URI}" }\n')[0]).toMatch(/^migration\.yaml:3:\d+: expected a mongodb:\/\/ or mongodb\+srv:\/\/ connection string/);
+  });
+});

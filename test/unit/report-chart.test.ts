@@ -8,12 +8,13 @@ describe('renderLagChart', () => {
     expect(renderLagChart(tailingProgress().lagHistory.slice(0, 4), { thresholdSeconds: 5 })).toMatchInlineSnapshot(`
       "\`\`\`mermaid
       xychart-beta
-          title "Replication lag (seconds)"
-          x-axis ["08:00", "08:10", "08:20", "08:30"]
+          title "Replication lag (seconds) and the cutover threshold (5 s)"
+          x-axis "time (UTC)" ["08:00", "08:10", "08:20", "08:30"]
           y-axis "lag (s)" 0 --> 50
           line [40, 22, 9.5, 4]
           line [5, 5, 5, 5]
-      \`\`\`"
+      \`\`\`
+      Lag per sample, 08:00 to 08:30 UTC; the flat line is the cutover threshold (cutover.maxLagSeconds: 5 s)."
     `);
   });
 
@@ -28,7 +29,7 @@ describe('renderLagChart', () => {
 
   it('labels with seconds when minutes would repeat', () => {
     const samples = [0, 5, 10].map((s) => ({ at: new Date(Date.UTC(2026, 10, 24, 20, 11, s)).toISOString(), lagSeconds: 0 }));
-    expect(renderLagChart(samples)).toContain('x-axis ["20:11:00", "20:11:05", "20:11:10"]');
+    expect(renderLagChart(samples)).toContain('x-axis "time (UTC)" ["20:11:00", "20:11:05", "20:11:10"]');
   });
 
   it('draws nothing with fewer than two samples', () => {
