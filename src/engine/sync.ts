@@ -35,9 +35,11 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   if (doc.phase !== 'syncing') await transition(run, 'syncing', undefined, { step: 'copy' });
 
   if (!run.doc.captureStart) {
-    // Fix the capture point before reading anything: every change after it will be captured.
+    // Fix the capture point before reading anything: every change after it will be captured. The majority
+    // point, not the last write: the copy reads majority-committed data, so a capture point ahead of it would
+    // leave writes in between to neither side (and a w:1 write past it may yet be rolled back).
     const hello = await run.source.db('admin').command({ hello: 1 });
-    const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+    const operationTime = (hello.lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
     run.lease.assertHeld();
     await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
     run.doc = (await run.store.get())!;

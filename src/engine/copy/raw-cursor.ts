@@ -10,6 +10,12 @@ import { Long, ReadPreference, type ClientSession, type Document, type MongoClie
  * Reads go to the primary, in an explicit session: every getMore must reach the server (and the session) that
  * holds the cursor. A failover kills the cursor; the caller reopens from its saved position.
  */
+/**
+ * Majority-committed data only: a w:1 write the source later rolls back must never be copied, since no change
+ * event will ever say it went away (change streams only report majority-committed changes).
+ */
+const MAJORITY_READ = { level: 'majority' } as const;
+
 export class RawBatchCursor {
   private id: Long | undefined;
   private readonly session: ClientSession;
@@ -29,7 +35,7 @@ export class RawBatchCursor {
       if (this.id !== undefined && this.id.isZero()) return null;
       const first = this.id === undefined;
       const command: Document = first
-        ? { find: this.coll, filter: this.find.filter, sort: this.find.sort, batchSize: this.find.batchSize }
+        ? { find: this.coll, filter: this.find.filter, sort: this.find.sort, batchSize: this.find.batchSize, readConcern: MAJORITY_READ }
         : { getMore: this.id, collection: this.coll, batchSize: this.find.batchSize };
       const field = first ? 'firstBatch' : 'nextBatch';
       // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
