@@ -2,6 +2,7 @@ import type { Document, Timestamp } from 'mongodb';
 import { Applier } from './apply/applier.js';
 import { historyLostError, isRelevant, openChangeStream, type Position } from './capture/change-stream.js';
 import type { MigrationRun } from './run.js';
+import { appliedPosition } from './position.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -99,7 +100,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== undefined;
       if (token && (batch.length > 0 || (moved && now - lastSave > SAVE_IDLE_POSITION_MS) || (drained && now - lastSave > SAVE_IDLE_POSITION_MS))) {
-        const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, lagSeconds }, { $inc: { eventsApplied: batch.length } });
+        const saved = await store.update(ports.runner, { applied: appliedPosition(token, lastWall), lagSeconds }, { $inc: { eventsApplied: batch.length } });
         // The save is conditional on the lease: not saved means another runner owns the migration now.
         if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
@@ -131,7 +132,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   }
   // Persist the final position (the loop may have ended between saves) — never one past a stop point.
   const token = stream.resumeToken as Document | undefined;
-  if (token && !reachedStop) await store.update(ports.runner, { applied: { token }, lagSeconds });
+  if (token && !reachedStop) await store.update(ports.runner, { applied: appliedPosition(token), lagSeconds });
   run.doc = (await store.get())!;
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
