@@ -16,6 +16,8 @@ interface MigrationStateFields {
   phase: Phase;
   /** The source write block this migration set; liftedAt once lifted. */
   writeBlock?: { setAt: Date; liftedAt?: Date };
+  /** What the migration created on the destination: the namespaces verify may call extra. */
+  collections?: { target: string }[];
 }
 interface RelaxedIndexFields {
   migration: string;
@@ -32,6 +34,8 @@ export interface VerifyStance {
   /** Why the result is or is not exact, for the summary. */
   because: string;
   relaxedIndexes: RelaxedIndex[];
+  /** Destination namespaces the migration created (none without a state). */
+  owned: string[];
 }
 
 /**
@@ -43,15 +47,16 @@ export interface VerifyStance {
 export async function readVerifyStance(destination: MongoClient, migration: string): Promise<VerifyStance> {
   const state = destination.db(STATE_DB);
   const doc = await state.collection<MigrationStateFields>(STATE_COLLECTIONS.migrations).findOne({ _id: migration });
-  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [] };
+  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [] };
   const relaxed = await state
     .collection<RelaxedIndexFields>(STATE_COLLECTIONS.relaxedIndexes)
     .find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } })
     .toArray();
   const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
-  if (doc.phase === 'committed') return { phase: doc.phase, exact: true, because: 'the migration is committed', relaxedIndexes };
-  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: 'source writes are blocked', relaxedIndexes };
-  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes };
+  const owned = (doc.collections ?? []).map((c) => c.target);
+  if (doc.phase === 'committed') return { phase: doc.phase, exact: true, because: 'the migration is committed', relaxedIndexes, owned };
+  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: 'source writes are blocked', relaxedIndexes, owned };
+  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned };
 }
 
 export function verifySummary(report: VerifyReport, because: string): string {
@@ -81,6 +86,7 @@ export const runVerify: CommandImpl = async (config, _options, ports) => {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
+      owned: stance.owned,
       signal: ports.signal,
       onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, 'verified collection'),
     });
