@@ -50,18 +50,17 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
       });
       doc = (await store.get())!;
     }
+    // First, and before the lease: a configuration pointing at another cluster must not even take the lease.
+    assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
         'restore the original namespaces section, or abort the migration (abort --drop-destination) and start again',
       );
     }
-    // Before the lease: a configuration pointing at another cluster must not even take the lease.
-    assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
     const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover);
-    // Migrations started before the binding get it on first open (a different cluster was refused above only
-    // when recorded, so this records the one it has been running against).
+    // Migrations started before the binding get it on first open: the clusters it has been running against.
     if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
     doc = (await store.get())!;
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
