@@ -75,7 +75,8 @@ export function verifySummary(report: VerifyReport, because: string): string {
  * both modes).
  */
 export const runVerify: CommandImpl = async (config, _options, ports) => {
-  const source = await connectCluster(config.source.uri, 'source');
+  // Majority-committed reads, as the migration itself reads: a write the source may roll back is not compared.
+  const source = await connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } } });
   let destination: MongoClient | undefined;
   try {
     destination = await connectCluster(config.destination.uri, 'destination');

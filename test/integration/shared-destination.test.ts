@@ -68,5 +68,11 @@ describe('several migrations share one destination database', () => {
     expect(cut2.exitCode, cut2.summary).toBe(0);
     expect(cut2.verification?.mismatches).toEqual([]);
     expect(await destination.db(target).collection('app_sessions').countDocuments()).toBe(1);
+
+    // The first source database disappears: what the first migration created is all extra (the view
+    // included), never the second migration's or the application's collections.
+    await source.db(a).dropDatabase();
+    const gone = await runVerify(first, {}, testPorts('share-verify-1'));
+    expect(gone.verification?.mismatches.map((m) => `${m.kind} ${m.namespace}`).sort()).toEqual([`extra-collection ${target}.big_orders`, `extra-collection ${target}.orders`]);
   });
 });
