@@ -2,6 +2,7 @@ import type { MongoClient } from 'mongodb';
 import { UserError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
 import { assertSameClusters, readClusterIdentity } from '../engine/cluster-identity.js';
+import { tokenTime } from '../engine/position.js';
 import { buildProgress } from '../engine/progress.js';
 import { assessReadiness, readSourceOplog, type SourceOplog } from '../engine/readiness.js';
 import { StateStore } from '../engine/state/store.js';
@@ -20,7 +21,8 @@ export const runStatus: CommandImpl = async (config) => {
     const doc = await store.get();
     if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
     const oplog = await sourceOplog(config.source.uri, doc, destination);
-    const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds });
+    const buffered = doc.phase === 'syncing' && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : undefined;
+    const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...(buffered ? { position: buffered } : {}) });
     const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness });
     const blocked = progress.sourceWriteBlocked ? '; the SOURCE IS WRITE-BLOCKED by this migration' : '';
     const notReady = doc.phase === 'tailing' && !readiness.ready ? `; not ready: ${readiness.reasons.join('; ')}` : '';

@@ -47,7 +47,7 @@ export async function readSourceOplog(source: MongoClient): Promise<SourceOplog 
  * the last slice's own report: a recent slice, the saved position still inside the source oplog, and the lag
  * measured now within maxLagSeconds.
  */
-export function assessReadiness(doc: MigrationDoc, oplog: SourceOplog | null, options: { maxLagSeconds: number; now?: number; freshMs?: number }): Readiness {
+export function assessReadiness(doc: MigrationDoc, oplog: SourceOplog | null, options: { maxLagSeconds: number; now?: number; freshMs?: number; position?: Timestamp }): Readiness {
   const now = options.now ?? Date.now();
   const reasons: string[] = [];
   const warnings: string[] = [];
@@ -55,7 +55,8 @@ export function assessReadiness(doc: MigrationDoc, oplog: SourceOplog | null, op
   let headroomSeconds: number | null = null;
   if (doc.phase !== 'tailing') reasons.push(`the migration is ${doc.phase}${doc.step ? `/${doc.step}` : ''}, not tailing`);
 
-  const position = savedPositionTime(doc);
+  // A sync's capture resumes from its buffer's end, which the caller passes (the state document lacks it).
+  const position = options.position ?? savedPositionTime(doc);
   if (!oplog) {
     reasons.push('the source oplog could not be read, so the lag cannot be measured');
   } else if (!position) {
