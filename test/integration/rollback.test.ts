@@ -53,14 +53,14 @@ describe('source rollback of w:1 writes', () => {
     const sync = await runSync(config, {}, testPorts('rollback-sync'));
     expect(sync.exitCode).toBe(0);
     expect(sync.progress?.phase).toBe('tailing');
-    const state = (await new StateWatch(destination, config.name).doc())!;
-    // The capture point is not ahead of what the copy could read (the majority point).
-    expect(state.captureStart!.operationTime.lessThan(lastWrite.opTime.ts)).toBe(true);
-    expect(state.captureStart!.operationTime.lessThan(lastWrite.majorityOpTime.ts) || state.captureStart!.operationTime.equals(lastWrite.majorityOpTime.ts)).toBe(true);
     const d = destination.db(db).collection<Document>('c');
     expect(await d.findOne({ _id: 'doomed' } as Document)).toBeNull();
     expect((await d.findOne({ _id: 0 } as Document))?.v).toBe(0);
     expect(await d.findOne({ _id: 1 } as Document)).not.toBeNull();
+    const state = (await new StateWatch(destination, config.name).doc())!;
+    // The capture point is not ahead of what the copy could read (the majority point).
+    expect(state.captureStart!.operationTime.lessThan(lastWrite.opTime.ts)).toBe(true);
+    expect(state.captureStart!.operationTime.lessThan(lastWrite.majorityOpTime.ts) || state.captureStart!.operationTime.equals(lastWrite.majorityOpTime.ts)).toBe(true);
 
     // The primary dies with its writes; a secondary (which never saw them) takes over.
     const t0 = Date.now();
