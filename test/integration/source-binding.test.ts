@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document, MongoClient } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
+import { runVerify } from '../../src/commands/verify.js';
 import { UserError } from '../../src/errors.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
@@ -48,6 +49,7 @@ describe('a migration is bound to its source', () => {
       await expect(refused).rejects.toThrow(new RegExp(`migration "${name}" belongs to the source replica set "${before.sourceCluster!.setName}" \\(replicaSetId ${before.sourceCluster!.replicaSetId}\\), but the configured source is replica set`));
     }
     expect(await watch.doc()).toEqual(before);
+    await expect(runVerify(other, {}, testPorts('bound-other'))).rejects.toThrow(/belongs to the source replica set/);
 
     // Through the CLI: a user mistake, exit 2, the reason and the remedy, no stack.
     const file = writeMigrationFile(name, rs3Uri, destinationUri, [db]);
