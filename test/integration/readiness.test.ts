@@ -80,6 +80,15 @@ describe('readiness is never stale', () => {
     expect(stale.summary).toMatch(/not ready: the last slice measured the lag 10 min ago/);
     expect(stale.progress?.warnings.join('\n')).toMatch(/not ready: the last slice/);
 
+    // A saved position one second inside the source oplog (whose window is the suite's whole life, tens of
+    // seconds at least): still there, but status warns that it is about to leave.
+    const first = (await source.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next())!.ts as Timestamp;
+    await state().updateOne({ _id: name } as Document, { $set: { applied: { operationTime: new Timestamp({ t: first.getHighBits() + 1, i: 0 }) } } });
+    const closing = await runStatus(config(30), {}, testPorts('ready-status'));
+    expect(closing.progress?.oplogHeadroomSeconds).toBe(1);
+    expect(closing.progress?.warnings).toContainEqual(expect.stringMatching(/^the saved position leaves the source oplog in about 1 s \(oplog window \d+ (s|min)\): run tail now, or enlarge the source oplog/));
+    expect(closing.summary).toMatch(/warning: the saved position leaves the source oplog in about 1 s/);
+
     // A saved position older than the source's oldest oplog entry.
     await state().updateOne({ _id: name } as Document, { $set: { applied: { operationTime: new Timestamp({ t: 1_000_000, i: 1 }) } } });
     const lost = await runStatus(config(30), {}, testPorts('ready-status'));
