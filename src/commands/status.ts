@@ -26,7 +26,8 @@ export const runStatus: CommandImpl = async (config) => {
     const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness });
     const blocked = progress.sourceWriteBlocked ? '; the SOURCE IS WRITE-BLOCKED by this migration' : '';
     const notReady = doc.phase === 'tailing' && !readiness.ready ? `; not ready: ${readiness.reasons.join('; ')}` : '';
-    const warned = readiness.warnings.length ? `; warning: ${readiness.warnings.join('; ')}` : '';
+    // While syncing, the capture's saved point only moves with relevant events: its age is no warning sign.
+    const warned = doc.phase === 'tailing' && readiness.warnings.length ? `; warning: ${readiness.warnings.join('; ')}` : '';
     return {
       command: 'status',
       exitCode: doc.phase === 'failed' ? 1 : 0,
