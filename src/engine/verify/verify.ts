@@ -1,7 +1,8 @@
 /**
  * verify: compares every included source collection, view and time-series collection with its destination
  * counterpart, and reports destination collections the migration created that have no included source
- * counterpart any more (never another migration's or an application's, never the state database). Plain engine code: no terminal, no GitHub.
+ * counterpart any more (never another migration's or an application's, never the state database).
+ * Plain engine code: no terminal, no GitHub.
  * Cutover calls it with `exact: true`; the verify command while the migration runs, with `exact: false`.
  */
 import type { Document, MongoClient } from 'mongodb';
