@@ -3,9 +3,11 @@ import type { CheckResult } from '../report/model.js';
 import { collectionKindsCheck } from './collection-kinds.js';
 import { connectionCheck } from './connection.js';
 import { destinationConflictsCheck, stateDatabaseCheck } from './destination-conflicts.js';
+import { destinationNeighboursCheck } from './destination-neighbours.js';
 import { diskCheck } from './disk.js';
 import { fieldNamesCheck } from './documents.js';
 import { indexesCheck } from './indexes.js';
+import { namespaceLimitsCheck } from './namespace-limits.js';
 import { namespacesCheck } from './namespaces.js';
 import { oplogWindowCheck } from './oplog-window.js';
 import { privilegesCheck } from './privileges.js';
@@ -33,7 +35,9 @@ export const CHECKS: readonly Check[] = [
   oplogWindowCheck,
   stateDatabaseCheck,
   namespacesCheck,
+  namespaceLimitsCheck,
   destinationConflictsCheck,
+  destinationNeighboursCheck,
   diskCheck,
   collectionKindsCheck,
   indexesCheck,

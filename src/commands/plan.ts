@@ -1,7 +1,9 @@
 import type { MongoClient } from 'mongodb';
 import { classifyCollection } from '../checks/collection-kinds.js';
+import { destinationNeighbours } from '../checks/destination-neighbours.js';
 import { Facts, type SourceNamespace } from '../checks/facts.js';
 import { oplogWindow } from '../checks/oplog-window.js';
+import { listSome } from '../checks/types.js';
 import type { Config } from '../config/types.js';
 import { NamespaceFilter } from '../engine/namespaces.js';
 import { connectCluster } from '../mongo/connect.js';
@@ -28,13 +30,15 @@ export async function plan(config: Config, options: PlanOptions = {}): Promise<C
   try {
     destination = await connectCluster(config.destination.uri, 'destination', timeout);
     const result = await buildPlan(config, source, destination);
+    const neighbours = await destinationNeighbours(new Facts({ source, destination }, new NamespaceFilter(config.namespaces)), destination, config.name);
+    const alongside = neighbours.length ? `; the target databases already hold ${neighbours.length} other namespace${neighbours.length === 1 ? '' : 's'} (${listSome(neighbours, 5)}), left alone and not verified` : '';
     const conflicts = result.entries.filter((e) => e.action === 'conflict').length;
     const skipped = result.entries.filter((e) => e.action === 'skip').length;
     const notes = [conflicts ? plural(conflicts, 'conflicting destination collection') : '', skipped ? `${plural(skipped, 'unsupported namespace')} skipped` : ''].filter(Boolean);
     return {
       command: 'plan',
       exitCode: 0,
-      summary: `migration "${config.name}" moves ${plural(result.totals.collections, 'collection')} and ${plural(result.totals.views, 'view')} (${plural(result.totals.documents, 'document')}, ${formatBytes(result.totals.dataBytes)})${notes.length ? `; ${notes.join(', ')}: run validate for the remedies` : ''}`,
+      summary: `migration "${config.name}" moves ${plural(result.totals.collections, 'collection')} and ${plural(result.totals.views, 'view')} (${plural(result.totals.documents, 'document')}, ${formatBytes(result.totals.dataBytes)})${notes.length ? `; ${notes.join(', ')}: run validate for the remedies` : ''}${alongside}`,
       plan: result,
       nextStep: `mongo-live-migrate ${notes.length ? 'validate' : 'sync'} --config ${config.file}`,
     };

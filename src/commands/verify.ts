@@ -3,6 +3,7 @@ import { MongoError, type MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
 import { scrub } from '../redact.js';
+import { assertSameClusters, readClusterIdentity, type ClusterIdentity } from '../engine/cluster-identity.js';
 import { NamespaceFilter, STATE_DB } from '../engine/namespaces.js';
 import { verifyMigration, type RelaxedIndex } from '../engine/verify/verify.js';
 import type { Phase, VerifyReport } from '../report/model.js';
@@ -17,6 +18,10 @@ interface MigrationStateFields {
   phase: Phase;
   /** The source write block this migration set; liftedAt once lifted. */
   writeBlock?: { setAt: Date; liftedAt?: Date };
+  /** What the migration created on the destination: the namespaces verify may call extra. */
+  collections?: { target: string }[];
+  sourceCluster?: ClusterIdentity;
+  destinationCluster?: ClusterIdentity;
 }
 interface RelaxedIndexFields {
   migration: string;
@@ -33,6 +38,10 @@ export interface VerifyStance {
   /** Why the result is or is not exact, for the summary. */
   because: string;
   relaxedIndexes: RelaxedIndex[];
+  /** Destination namespaces the migration created (none without a state). */
+  owned: string[];
+  /** The clusters the migration is bound to (none without a state, or from before the binding). */
+  clusters: { source?: ClusterIdentity; destination?: ClusterIdentity };
 }
 
 /**
@@ -44,15 +53,17 @@ export interface VerifyStance {
 export async function readVerifyStance(destination: MongoClient, migration: string): Promise<VerifyStance> {
   const state = destination.db(STATE_DB);
   const doc = await state.collection<MigrationStateFields>(STATE_COLLECTIONS.migrations).findOne({ _id: migration });
-  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [] };
+  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [], clusters: {} };
   const relaxed = await state
     .collection<RelaxedIndexFields>(STATE_COLLECTIONS.relaxedIndexes)
     .find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } })
     .toArray();
   const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
-  if (doc.phase === 'committed') return { phase: doc.phase, exact: true, because: 'the migration is committed', relaxedIndexes };
-  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: 'source writes are blocked', relaxedIndexes };
-  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes };
+  const owned = (doc.collections ?? []).map((c) => c.target);
+  const clusters = { source: doc.sourceCluster, destination: doc.destinationCluster };
+  if (doc.phase === 'committed') return { phase: doc.phase, exact: true, because: 'the migration is committed', relaxedIndexes, owned, clusters };
+  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: 'source writes are blocked', relaxedIndexes, owned, clusters };
+  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
 }
 
 export function verifySummary(report: VerifyReport, because: string): string {
@@ -71,17 +82,21 @@ export function verifySummary(report: VerifyReport, because: string): string {
  * both modes).
  */
 export const runVerify: CommandImpl = async (config, _options, ports) => {
-  const source = await connectCluster(config.source.uri, 'source');
+  // Majority-committed reads, as the migration itself reads: a write the source may roll back is not compared.
+  const source = await connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } } });
   let destination: MongoClient | undefined;
   try {
     destination = await connectCluster(config.destination.uri, 'destination');
     const stance = await readVerifyStance(destination, config.name);
+    // The migration's verification compares its own source, never another cluster that shares its name.
+    assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
     const mode = config.cutover.verify === 'hash' ? 'hash' : 'count';
     ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, 'verifying');
     const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
       mode,
       exact: stance.exact,
       relaxedIndexes: stance.relaxedIndexes,
+      owned: stance.owned,
       signal: ports.signal,
       onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, 'verified collection'),
     });

@@ -1,8 +1,9 @@
 import type { CollectionProgress, Progress } from '../report/model.js';
+import type { Readiness } from './readiness.js';
 import type { MigrationDoc, PartitionDoc } from './state/types.js';
 
 /** Builds the report model from the durable state (plus live counters when a run is in progress). */
-export function buildProgress(doc: MigrationDoc, partitions: PartitionDoc[], extra: { oplogHeadroomSeconds?: number | null; etaSeconds?: number | null; maxLagSeconds?: number } = {}): Progress {
+export function buildProgress(doc: MigrationDoc, partitions: PartitionDoc[], extra: { oplogHeadroomSeconds?: number | null; etaSeconds?: number | null; maxLagSeconds?: number; readiness?: Readiness } = {}): Progress {
   const copied = new Map<string, { docs: number; bytes: number; done: boolean }>();
   for (const p of partitions) {
     const entry = copied.get(p.source) ?? { docs: 0, bytes: 0, done: true };
@@ -39,13 +40,15 @@ export function buildProgress(doc: MigrationDoc, partitions: PartitionDoc[], ext
     history: doc.history.map((h) => ({ phase: h.phase, at: h.at.toISOString(), runner: h.runner, ...(h.note ? { note: h.note } : {}) })),
     collections,
     totals,
-    lagSeconds: doc.lagSeconds,
-    readyForCutover: doc.phase === 'tailing' && lagOk && !doc.streamError,
-    oplogHeadroomSeconds: extra.oplogHeadroomSeconds ?? null,
+    // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
+    // change stream is never ready.
+    lagSeconds: extra.readiness && doc.phase === 'tailing' ? extra.readiness.lagSeconds : doc.lagSeconds,
+    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === 'tailing' && lagOk) && !doc.streamError,
+    oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
     etaSeconds: extra.etaSeconds ?? null,
     eventsApplied: doc.eventsApplied,
     lagHistory: doc.lagHistory,
-    warnings: doc.warnings,
+    warnings: extra.readiness && doc.phase === 'tailing' ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
     sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
     ...(doc.cutover?.downtimeSeconds !== undefined ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {}),
     ...(doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}),

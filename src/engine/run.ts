@@ -2,6 +2,7 @@ import type { MongoClient } from 'mongodb';
 import type { Config } from '../config/types.js';
 import { OperationError, UserError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
+import { assertSameClusters, readClusterIdentity } from './cluster-identity.js';
 import type { Phase } from '../report/model.js';
 import { NamespaceFilter } from './namespaces.js';
 import type { EnginePorts } from './ports.js';
@@ -34,19 +35,23 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
   const destination = await connectCluster(config.destination.uri, 'destination');
   let source: MongoClient | undefined;
   try {
-    source = await connectCluster(config.source.uri, 'source');
+    // Every read of the source sees majority-committed data only: what a failover rolls back was never read.
+    source = await connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } } });
     await assertVersion(source, 'source');
     const store = new StateStore(destination, config.name);
     await store.ensureSchema();
+    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
     let doc = await store.get();
     if (!doc) {
       if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, 'run `sync` first');
-      doc = newMigration(config, ports.runner);
+      doc = { ...newMigration(config, ports.runner), sourceCluster: clusters.source, destinationCluster: clusters.destination };
       await store.create(doc).catch((error: { code?: number }) => {
         if (error.code !== 11000) throw error; // another runner created it a moment ago: fine, the lease decides
       });
       doc = (await store.get())!;
     }
+    // First, and before the lease: a configuration pointing at another cluster must not even take the lease.
+    assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
@@ -55,6 +60,8 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     }
     const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover);
+    // Migrations started before the binding get it on first open: the clusters it has been running against.
+    if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
     doc = (await store.get())!;
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {

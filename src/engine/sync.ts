@@ -72,9 +72,14 @@ async function markIfHistoryLost(run: MigrationRun, error: unknown): Promise<nev
   throw lost;
 }
 
+/**
+ * The capture point is the majority point, not the last write: the copy reads majority-committed data, so a
+ * capture point ahead of it would leave writes in between to neither side (and a w:1 write past it may yet
+ * be rolled back).
+ */
 async function fixCapturePoint(run: MigrationRun): Promise<void> {
   const hello = await run.source.db('admin').command({ hello: 1 });
-  const operationTime = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+  const operationTime = (hello.lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
   run.lease.assertHeld();
   await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
   run.doc = (await run.store.get())!;

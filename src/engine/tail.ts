@@ -6,6 +6,7 @@ import { historyLostError, isRelevant, type Position } from './capture/change-st
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
+import { appliedPosition } from './position.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -52,7 +53,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   const { store, ports } = run;
   const applier = newApplier(run);
   const checkpoint: Checkpoint = async (last, unresolved) => {
-    const saved = await store.update(ports.runner, { applied: { token: last.token, ...(last.wallTime ? { wallTime: last.wallTime } : {}) }, unresolved });
+    const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream: RawChangeStream | undefined;
@@ -108,7 +109,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       caughtUp = drained;
       const moved = batch.length > 0 || lastTime !== undefined;
       if (token && (batch.length > 0 || (moved && now - lastSave > SAVE_IDLE_POSITION_MS) || (drained && now - lastSave > SAVE_IDLE_POSITION_MS))) {
-        const saved = await store.update(ports.runner, { applied: { token, ...(lastWall ? { wallTime: lastWall } : {}) }, unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: batch.length }, $unset: { streamError: '' } });
+        const saved = await store.update(ports.runner, { applied: appliedPosition(token, lastWall), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: batch.length }, $unset: { streamError: '' } });
         // The save is conditional on the lease: not saved means another runner owns the migration now.
         if (!saved) throw new LeaseLostError(store.name);
         lastSave = now;
@@ -143,7 +144,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   }
   // Persist the final position (the loop may have ended between saves) — never one past a stop point.
   const token = stream!.resumeToken;
-  if (token && !reachedStop) await store.update(ports.runner, { applied: { token }, unresolved: applier.unresolved.toState(), lagSeconds });
+  if (token && !reachedStop) await store.update(ports.runner, { applied: appliedPosition(token), unresolved: applier.unresolved.toState(), lagSeconds });
   run.doc = (await store.get())!;
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }

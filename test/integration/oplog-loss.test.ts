@@ -77,6 +77,13 @@ describe('oplog roll-over past the saved position', () => {
     console.log(`[oplog-loss] oplog rolled over past the saved position after ${written} MB in ${Date.now() - t0} ms`);
     await source.db(db).collection<Document>('c').insertOne({ _id: 'after-the-gap' } as Document);
 
+    // Before any tail notices, status already says the migration is not ready, and why (no stale "ready").
+    const unnoticed = await runStatus(config, {}, testPorts('oplog-status-before'));
+    expect(unnoticed.progress?.readyForCutover).toBe(false);
+    expect(unnoticed.continue).toBe(true);
+    expect(unnoticed.progress?.oplogHeadroomSeconds).toBe(0);
+    expect(unnoticed.summary).toMatch(/not ready: .*the saved position \(.*\) is no longer in the source oplog/);
+
     const refusal = runTail(config, { maxDurationMs: 10_000 }, testPorts('oplog-tail'));
     await expect(refusal).rejects.toBeInstanceOf(OperationError);
     await expect(refusal).rejects.toThrow(/is no longer in the source oplog: changes in between are gone/);

@@ -124,10 +124,12 @@ describe('verify on real replica sets', () => {
     await destination.db(db).command({ collMod: 'validated', validationLevel: 'strict' });
     await destination.db(db).command({ collMod: 'view', viewOn: 'plain', pipeline: [{ $match: { s: 'two' } }] });
     await destination.db(db).createCollection('stray');
+    // Not the migration's (another migration's or an application's): never judged.
+    await destination.db(db).createCollection('neighbour');
     await source.db(db).createCollection('notcopied');
 
     for (const contentHash of ['auto', 'client-side'] as const) {
-      const report = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true, contentHash });
+      const report = await verifyMigration(source, destination, filterFor([db]), { mode: 'hash', exact: true, contentHash, owned: [`${db}.stray`] });
       const ns = `${db}.plain`;
       expect(byKind(report, 'content', ns)).toEqual([expect.objectContaining({ ids: ['1', '101'] })]);
       expect(byKind(report, 'missing-document', ns)).toEqual([expect.objectContaining({ ids: ['NumberLong("3")', '{"$maxKey":1}'] })]);

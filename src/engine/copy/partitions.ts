@@ -9,7 +9,8 @@ import type { PartitionDoc } from '../state/types.js';
  */
 export const ID_CLASSES = ['minKey', 'null', 'number', 'string', 'symbol', 'object', 'binData', 'objectId', 'bool', 'date', 'timestamp', 'regex', 'dbPointer', 'javascript', 'javascriptWithScope', 'maxKey'] as const;
 
-const READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true } as const;
+// Majority reads like the copy itself: split points and _id classes must not come from rolled-back writes.
+const READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: 'majority' } } as const;
 
 export interface PartitionOptions {
   migration: string;

@@ -35,8 +35,13 @@ export class RawBatchCursor {
     this.session = client.startSession();
   }
 
+  /**
+   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
+   * since no change event will ever say it went away (change streams only report majority-committed changes).
+   */
   static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number }): RawBatchCursor {
-    return new RawBatchCursor(client, { db, open: { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize }, collection: coll, batchSize: find.batchSize });
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: 'majority' } };
+    return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
   }
 
   get exhausted(): boolean {

@@ -109,7 +109,7 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   if (run.doc.cutover!.step === 'verify') {
     await time('verify', async () => {
       if (config.cutover.verify !== 'none') {
-        verification = await verifyMigration(run.source, run.destination, run.filter, { mode: config.cutover.verify, exact: true, signal: ports.signal });
+        verification = await verifyMigration(run.source, run.destination, run.filter, { mode: config.cutover.verify, exact: true, signal: ports.signal, owned: run.doc.collections.map((c) => c.target) });
         const problems = verification.mismatches.length;
         if (problems) {
           const message = `verification found ${problems} mismatch${problems === 1 ? '' : 'es'}; the cutover did not commit`;

@@ -1,5 +1,6 @@
 import type { Binary, Document, Timestamp } from 'mongodb';
 import type { CollectionProgress, LagSample, Phase } from '../../report/model.js';
+import type { ClusterIdentity } from '../cluster-identity.js';
 
 /** Collections of the state database (STATE_DB) on the destination. */
 export const STATE_COLLECTIONS = {
@@ -42,6 +43,9 @@ export interface CollectionPlan {
 export interface MigrationDoc {
   _id: string;
   configHash: string;
+  /** The clusters this migration reads and writes (absent in documents from before the binding). */
+  sourceCluster?: ClusterIdentity;
+  destinationCluster?: ClusterIdentity;
   phase: Phase;
   step?: string;
   createdAt: Date;

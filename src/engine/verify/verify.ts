@@ -1,12 +1,13 @@
 /**
  * verify: compares every included source collection, view and time-series collection with its destination
- * counterpart, and reports destination collections that have no included source counterpart (only in
- * databases the migration writes to, never the state database). Plain engine code: no terminal, no GitHub.
+ * counterpart, and reports destination collections the migration created that have no included source
+ * counterpart any more (never another migration's or an application's, never the state database).
+ * Plain engine code: no terminal, no GitHub.
  * Cutover calls it with `exact: true`; the verify command while the migration runs, with `exact: false`.
  */
 import type { Document, MongoClient } from 'mongodb';
 import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../report/model.js';
-import { ns, STATE_DB, type NamespaceFilter } from '../namespaces.js';
+import { ns, splitNamespace, STATE_DB, type NamespaceFilter } from '../namespaces.js';
 import { compareCollection, kindOf, type CollectionPair, type CompareContext } from './compare-collection.js';
 import type { RelaxedIndex } from './index-compare.js';
 import type { CollectionInfo } from './options-compare.js';
@@ -26,6 +27,13 @@ export interface VerifyOptions {
    * (avoids its brief database lock, or when a caller knows it is refused).
    */
   contentHash?: 'auto' | 'client-side';
+  /**
+   * Destination namespaces this migration created (its state's `collections`, those of mirrored DDL included).
+   * Verify judges these and the targets of the included source namespaces, nothing else: other collections in
+   * the same databases belong to other migrations or to applications. An owned namespace that no source
+   * namespace maps onto any more (a view left after the source's dropDatabase) is an extra namespace.
+   */
+  owned?: readonly string[];
   /** Called after each collection (progress for long verifications). */
   onCollection?: (entry: VerifyCollection) => void;
 }
@@ -76,8 +84,9 @@ export async function verifyMigration(source: MongoClient, destination: MongoCli
     }
   }
 
-  // What the destination holds in the databases the migration writes to.
-  const targetDbs = [...new Set(planned.map((p) => p.target.db))].filter((d) => d !== STATE_DB).sort();
+  // What the destination holds in the databases the migration writes to (or wrote to: owned leftovers).
+  const owned = new Set(options.owned ?? []);
+  const targetDbs = [...new Set([...planned.map((p) => p.target.db), ...[...owned].map((n) => splitNamespace(n).db)])].filter((d) => d !== STATE_DB).sort();
   const destinationInfos = new Map<string, Map<string, CollectionInfo>>();
   for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos(destination, db)).map((i) => [i.name, i])));
 
@@ -94,10 +103,15 @@ export async function verifyMigration(source: MongoClient, destination: MongoCli
   }
 
   const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
+  let others = 0;
   for (const [db, infos] of destinationInfos) {
     for (const info of infos.values()) {
       // system.* (views catalog, time-series buckets, profile) belong to the server, not to the data.
       if (info.name.startsWith('system.') || expected.has(ns(db, info.name))) continue;
+      if (!owned.has(ns(db, info.name))) {
+        others++;
+        continue;
+      }
       mismatches.push({
         namespace: ns(db, info.name),
         kind: 'extra-collection',
@@ -105,6 +119,7 @@ export async function verifyMigration(source: MongoClient, destination: MongoCli
       });
     }
   }
+  if (others) notes.push(`${others} other namespace${others === 1 ? '' : 's'} in the target databases ${others === 1 ? 'is' : 'are'} not this migration's (another migration's or an application's) and ${others === 1 ? 'was' : 'were'} not judged`);
 
   return { mode: options.mode, exact: options.exact, collections, mismatches, ...(notes.length ? { notes } : {}), durationMs: Date.now() - started };
 }
