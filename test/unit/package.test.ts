@@ -48,6 +48,6 @@ describe('the npm package', () => {
     const validate = spawnSync(bin, ['validate', '--config', example], { cwd: app, encoding: 'utf8', env });
     expect(validate.status, validate.stderr).toBe(1);
     expect(validate.stdout.split('\n')[1]).toMatch(/^FAIL {2}source\.connection/);
-    expect(validate.stdout).toMatch(/18 checks not run: the source and destination are not reachable \(source\.topology, /);
+    expect(validate.stdout).toMatch(/\d+ checks not run: the source and destination are not reachable \(source\.topology, /);
   }, 120_000);
 });
