@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
+import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { seededRandom } from '../../src/seeded-random.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { indexKeys } from '../support/engine.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { runRunner, startRunner, writeMigrationFile } from '../support/runner-process.js';
@@ -20,23 +20,11 @@ const POOL = ['a', 'b', 'c', 'd'];
 const IGNORED = new Set([11000, 26, 48, 27, 85, 86, 112, 251]); // dup key, ns missing/exists, index missing/conflict, write conflict, txn aborted
 
 describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('fuzz');
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const figures = { operations: 0, ddl: 0, refused: 0, kills: 0 };
-
-  beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
-    source = await connect(sourceUri);
-    destination = await connect(destinationUri);
-  });
-
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
 
   /** An _id from a small space, in one of the spellings the server takes as equal or not. */
   const anId = (): unknown => {
@@ -64,7 +52,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
   let ddlBurst = false;
 
   async function operate(): Promise<void> {
-    const sdb = source.db(db);
+    const sdb = clients.source.db(db);
     const coll = pick(POOL);
     figures.operations++;
     if (figures.operations % 150 === 0) ddlBurst = random() < 0.5;
@@ -85,7 +73,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
       await sdb.command({ delete: coll, deletes: [{ q: { _id: new Int32(k) }, limit: 1 }] });
       await sdb.command({ insert: coll, documents: [{ _id: Long.fromNumber(k), respelled: true }] });
     } else if (roll < 0.7) {
-      const session = source.startSession();
+      const session = clients.source.startSession();
       try {
         await session.withTransaction(async () => {
           await sdb.collection(coll).updateOne({ _id: `s${Math.floor(random() * 12)}` } as Document, { $set: { txn: random() } }, { upsert: true, session });
@@ -105,11 +93,11 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
   }
 
   async function ddl(coll: string): Promise<void> {
-    const sdb = source.db(db);
+    const sdb = clients.source.db(db);
     const other = pick(POOL.filter((c) => c !== coll));
     switch (Math.floor(random() * 7)) {
       case 0:
-        await source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${other}`, dropTarget: random() < 0.5 });
+        await clients.source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${other}`, dropTarget: random() < 0.5 });
         break;
       case 1:
         await sdb.collection(coll).drop();
@@ -126,8 +114,8 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
       case 5: {
         // The swap: the new collection takes the live one's name, the live one becomes the old one.
         await sdb.collection(`${coll}_old`).drop().catch(() => undefined);
-        await source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${coll}_old` });
-        await source.db('admin').command({ renameCollection: `${db}.${other}`, to: `${db}.${coll}`, dropTarget: true });
+        await clients.source.db('admin').command({ renameCollection: `${db}.${coll}`, to: `${db}.${coll}_old` });
+        await clients.source.db('admin').command({ renameCollection: `${db}.${other}`, to: `${db}.${coll}`, dropTarget: true });
         break;
       }
       default:
@@ -137,7 +125,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
 
   it('ends equal to the source, byte for byte, after seeded kills in copy, replay and tail', { timeout: long ? 900_000 : 240_000 }, async () => {
     console.log(`[change-path-fuzz] seed=${seed} (rerun with MLM_SEED=${seed})`);
-    const sdb = source.db(db);
+    const sdb = clients.source.db(db);
     for (const coll of POOL) await sdb.createCollection(coll);
     await sdb.createCollection('cap', { capped: true, size: 256 * 1024, max: 300 });
     await sdb.createCollection('ci', { collation: { locale: 'en', strength: 2 } });
@@ -179,9 +167,9 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     const last = await runRunner(['tail', '--config', file, '--force-takeover', '--max-duration', '5s']);
     expect(last.code, last.stderr).toBe(0);
     console.log(`[change-path-fuzz] figure: ${figures.operations} operations (${figures.ddl} DDL, ${figures.refused} refused by the source), ${figures.kills} kill -9`);
-    await expectSidesEqual(source, destination, [db]);
+    await expectSidesEqual(clients.source, clients.destination, [db]);
     for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
-      expect(await indexKeys(destination, db, coll), coll).toEqual(await indexKeys(source, db, coll));
+      expect(await indexKeys(clients.destination, db, coll), coll).toEqual(await indexKeys(clients.source, db, coll));
     }
   });
 

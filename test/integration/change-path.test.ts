@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, type Document, type MongoClient } from 'mongodb';
 import { runCutover } from '../../src/commands/cutover.js';
@@ -9,7 +9,7 @@ import type { Config } from '../../src/config/types.js';
 import { insertRaw } from '../../src/engine/copy/raw-insert.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import { encodedElements, rawDocument, rawElement } from '../../src/mongo/raw-bson.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { runRunner, writeMigrationFile } from '../support/runner-process.js';
@@ -20,19 +20,7 @@ import { runRunner, writeMigrationFile } from '../support/runner-process.js';
  * byte for byte (extra namespaces on the destination included).
  */
 describe('the change path is as exact as the copy', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
-
-  beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
-    source = await connect(sourceUri);
-    destination = await connect(destinationUri);
-  });
-
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
+  const clients = useSharedClients();
 
   const config = (db: string, extra = '', databases = [db]): Config => {
     const { sourceUri, destinationUri } = sharedClusters();
@@ -56,6 +44,7 @@ describe('the change path is as exact as the copy', () => {
   const ordered = (entries: [string, unknown][]): Map<string, unknown> => new Map(entries);
 
   it('documents from change events reach the destination as the source bytes (integer-like names, undefined, DBPointer, duplicate names)', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('bytes');
     await source.db(db).createCollection('c');
     await source.db(db).command({ insert: 'c', documents: [ordered([['_id', 1], ['byYear', ordered([['2024', 10], ['2023', 7]])]])] });
@@ -76,6 +65,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('events over 16 MB (a 9 MB document updated by a 9 MB $set, a document near 16 MB inserted) are applied, and tail keeps going', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('large');
     await source.db(db).createCollection('big');
     await source.db(db).collection('big').insertOne({ _id: 'nine', payload: 'a'.repeat(9 * 1024 * 1024) } as Document);
@@ -91,6 +81,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('renames and a swap after the capture point, before their collections are copied, move the right data', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('renamecopy');
     const sdb = source.db(db);
     for (const coll of ['a_big', 'live', 'live_new', 'live_old', 'z_small']) await sdb.createCollection(coll);
@@ -125,6 +116,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('kill -9 at every point of a batch that mixes DDL and data: each rerun converges', { timeout: 300_000 }, async () => {
+    const { source, destination } = clients;
     const db = uniqueName('ddlcrash');
     const sdb = source.db(db);
     await sdb.createCollection('live');
@@ -156,6 +148,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('dropDatabase removes the database views too', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('dropdb');
     await source.db(db).createCollection('c');
     await source.db(db).collection('c').insertMany([{ v: 1 }, { v: 2 }]);
@@ -169,6 +162,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('_ids the server takes for one document but whose bytes differ are applied in stream order', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('sameid');
     const coll = source.db(db).collection<Document>('c');
     await source.db(db).createCollection('c');
@@ -186,6 +180,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('a capped collection receives a backlog in order (what the source evicted, and only that, is evicted)', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('capped');
     await source.db(db).createCollection('log', { capped: true, size: 1024 * 1024, max: 1000 });
     await source.db(db).collection('log').insertMany(Array.from({ length: 500 }, (_, i) => ({ seq: i })));
@@ -199,6 +194,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('a clustered collection with a TTL syncs (its TTL waits for the cutover) and gets it back at cutover', async () => {
+    const { source, destination } = clients;
     const db = uniqueName('clusttl');
     await source.db(db).createCollection('events', { clusteredIndex: { key: { _id: 1 }, unique: true }, expireAfterSeconds: 3600 });
     await source.db(db).collection<Document>('events').insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: new Date(Date.now() + i * 1000), i })));
@@ -216,6 +212,7 @@ describe('the change path is as exact as the copy', () => {
   });
 
   it('$out on the source (its temporary tmp.agg_out collection) is mirrored, with db.* and with named collections', async () => {
+    const { source, destination } = clients;
     for (const wide of [true, false]) {
       const db = uniqueName('aggout');
       await source.db(db).createCollection('orders');

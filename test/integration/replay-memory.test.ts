@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document, MongoClient } from 'mongodb';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import type { Document } from 'mongodb';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
 
@@ -17,21 +17,10 @@ function peakRssMb(pid: number): number | undefined {
 }
 
 describe('replay memory', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
-
-  beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
-    source = await connect(sourceUri);
-    destination = await connect(destinationUri);
-  });
-
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
+  const clients = useSharedClients();
 
   it("stays bounded while large events are buffered and replayed (read by cursor, applied in batches bounded in bytes)", { timeout: 240_000 }, async () => {
+    const { source, destination } = clients;
     const db = uniqueName('replaymem');
     const sdb = source.db(db);
     await sdb.createCollection('filler');

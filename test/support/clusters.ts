@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { LocalReplicaSet, type LocalReplicaSetOptions } from '../../src/local/replica-set.js';
 import type { SharedClusters } from './global-setup.js';
@@ -28,4 +28,28 @@ export async function connect(uri: string): Promise<MongoClient> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 15_000 });
   await client.connect();
   return client;
+}
+
+/** Clients of the shared source and destination for one describe block; closed after it, whatever happened. */
+export interface SharedClients {
+  source: MongoClient;
+  destination: MongoClient;
+}
+
+/**
+ * Registers the connect (beforeAll) and the close (afterAll) of the shared clusters' clients; the returned
+ * object holds them once the block's tests run.
+ */
+export function useSharedClients(): SharedClients {
+  const clients = {} as SharedClients;
+  beforeAll(async () => {
+    const { sourceUri, destinationUri } = sharedClusters();
+    clients.source = await connect(sourceUri);
+    clients.destination = await connect(destinationUri);
+  });
+  afterAll(async () => {
+    await clients.source?.close();
+    await clients.destination?.close();
+  });
+  return clients;
 }

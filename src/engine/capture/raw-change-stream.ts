@@ -1,4 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTransientReadError } from '../copy/copy-partition.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import { SYSTEM_DBS } from '../namespaces.js';
 import { assembleFragments, decodeChangeEvent, splitInfo, type ChangeEvent } from './change-event.js';
@@ -24,30 +26,58 @@ export class RawChangeStream {
   private batch: Buffer[] = [];
   private fragments: Buffer[] = [];
   private token: Document | undefined;
+  private cursor!: RawBatchCursor;
 
-  private constructor(private readonly cursor: RawBatchCursor) {}
+  private constructor(
+    private readonly source: MongoClient,
+    private readonly start: Position,
+    private readonly options: RawChangeStreamOptions,
+    private readonly split: boolean,
+  ) {}
 
   static async open(source: MongoClient, position: Position, options: RawChangeStreamOptions): Promise<RawChangeStream> {
+    const stream = new RawChangeStream(source, position, options, await supportsSplitEvents(source));
+    await stream.openCursor();
+    return stream;
+  }
+
+  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
+  private async openCursor(): Promise<void> {
+    const position: Position = this.token ? { resumeAfter: this.token } : this.start;
     const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline: Document[] = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: 'updateLookup', ...at } },
       { $match: { 'ns.db': { $nin: [...SYSTEM_DBS] } } },
       { $unset: 'updateDescription' },
-      ...(options.match ? [{ $match: options.match }] : []),
+      ...(this.options.match ? [{ $match: this.options.match }] : []),
+      ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];
-    if (await supportsSplitEvents(source)) pipeline.push({ $changeStreamSplitLargeEvent: {} });
-    const cursor = new RawBatchCursor(source, {
-      db: 'admin',
-      open: { aggregate: 1, pipeline, cursor: { batchSize: options.batchSize } },
-      collection: '$cmd.aggregate',
-      batchSize: options.batchSize,
-      maxAwaitTimeMS: options.maxAwaitTimeMS ?? 250,
-    });
-    const stream = new RawChangeStream(cursor);
+    const { batchSize } = this.options;
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.fragments = [];
     // Open now, so that a bad position fails here and the stream's start is fixed.
-    stream.batch = (await cursor.nextBatch()) ?? [];
-    stream.token = cursor.postBatchResumeToken;
-    return stream;
+    this.batch = (await this.cursor.nextBatch()) ?? [];
+    this.token = this.cursor.postBatchResumeToken ?? this.token;
+  }
+
+  /**
+   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
+   * where it stood (what the driver's own change stream does), a few times with backoff.
+   */
+  private async fetch(): Promise<Buffer[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await this.cursor.nextBatch();
+        if (next === null) throw new Error('the change stream was closed by the server');
+        return next;
+      } catch (error) {
+        if (!isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
+        await this.cursor.close().catch(() => undefined);
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+        await this.openCursor().catch(() => undefined);
+        if (this.batch.length) return this.batch.splice(0);
+      }
+    }
   }
 
   /** Events read from the server and not handed out yet. */
@@ -81,8 +111,7 @@ export class RawChangeStream {
       }
       // One wait per call, unless an event is half read.
       if (fetched && !this.fragments.length) return null;
-      const next = await this.cursor.nextBatch();
-      if (next === null) throw new Error('the change stream was closed by the server');
+      const next = await this.fetch();
       this.batch = next;
       fetched = true;
       if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
@@ -99,6 +128,9 @@ export class RawChangeStream {
     await this.cursor.close();
   }
 }
+
+/** Re-opens after transient failures before giving up (about 30 s of backoff: an election takes seconds). */
+const RESUME_ATTEMPTS = 8;
 
 /** $changeStreamSplitLargeEvent exists from MongoDB 7.0 (and 6.0.9, which this does not rely on). */
 async function supportsSplitEvents(source: MongoClient): Promise<boolean> {
