@@ -10,7 +10,7 @@ import { newApplier } from './tail.js';
 
 /** Events per applied batch, and a byte bound: buffered events may each be near 16 MB. */
 const REPLAY_BATCH = 1000;
-const REPLAY_BATCH_BYTES = 32 * 1024 * 1024;
+const REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
  * Applies the buffered changes in capture order from the saved replay point. The copy is done and capture

@@ -63,11 +63,12 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
   if (head.to) event.to = { db: String((head.to as Document).db), coll: String((head.to as Document).coll) };
   if (head.collectionUUID) event.uuid = (head.collectionUUID as Binary).toString('hex');
   if (key) {
-    event.key = Buffer.from(key.value);
+    event.key = key.value;
     const idElement = [...rawElements(event.key)].find((e) => e.name.toString('utf8') === '_id');
     if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
   }
-  if (full) event.fullDocument = full.type === 0x03 ? Buffer.from(full.value) : null;
+  // Views into the event's bytes, not copies: an event near 16 MB is held once.
+  if (full) event.fullDocument = full.type === 0x03 ? full.value : null;
   if (refetch) event.refetch = true;
   return event;
 }

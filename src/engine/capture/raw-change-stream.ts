@@ -1,4 +1,4 @@
-import type { Document, MongoClient } from 'mongodb';
+import { MongoNetworkError, MongoServerSelectionError, type Document, type MongoClient } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTransientReadError } from '../copy/copy-partition.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
@@ -71,9 +71,12 @@ export class RawChangeStream {
         if (next === null) throw new Error('the change stream was closed by the server');
         return next;
       } catch (error) {
-        if (!isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
+        // A cut connection or a side that does not answer is the command's to handle (it checks both sides
+        // and resumes from the saved state, or stops with a named error); a killed cursor or an election is ours.
+        const unreachable = error instanceof MongoNetworkError || error instanceof MongoServerSelectionError;
+        if (unreachable || !isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
         await this.cursor.close().catch(() => undefined);
-        await sleep(Math.min(5000, 200 * 2 ** attempt));
+        await sleep(250 * attempt);
         await this.openCursor().catch(() => undefined);
         if (this.batch.length) return this.batch.splice(0);
       }
@@ -129,8 +132,8 @@ export class RawChangeStream {
   }
 }
 
-/** Re-opens after transient failures before giving up (about 30 s of backoff: an election takes seconds). */
-const RESUME_ATTEMPTS = 8;
+/** Re-opens after a killed cursor or an election before giving up (an election takes seconds). */
+const RESUME_ATTEMPTS = 5;
 
 /** $changeStreamSplitLargeEvent exists from MongoDB 7.0 (and 6.0.9, which this does not rely on). */
 async function supportsSplitEvents(source: MongoClient): Promise<boolean> {
