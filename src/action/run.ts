@@ -94,7 +94,7 @@ async function step(inputs: ActionInputs, env: NodeJS.ProcessEnv, io: ActionIO, 
 
   const context: Omit<MarkdownContext, 'target'> = {
     migration: migration ?? configPath,
-    next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow },
+    next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow, abortWorkflow: inputs.abortWorkflow },
     runUrl: runUrl(env),
     updatedAt: new Date().toISOString(),
     maxLagSeconds: config?.cutover.maxLagSeconds,
@@ -121,7 +121,14 @@ async function step(inputs: ActionInputs, env: NodeJS.ProcessEnv, io: ActionIO, 
 }
 
 function commandOptions(inputs: ActionInputs): CommandOptions {
-  return { confirm: inputs.confirm, maxDurationMs: inputs.maxDurationMs };
+  return {
+    confirm: inputs.confirm,
+    maxDurationMs: inputs.maxDurationMs,
+    applicationsStopped: inputs.applicationsStopped,
+    dropDestination: inputs.dropDestination,
+    forceTakeover: inputs.forceTakeover,
+    keep: inputs.keep,
+  };
 }
 
 /** The same mapping as the CLI edge: user mistakes and failed operations are messages, not stack traces. */
