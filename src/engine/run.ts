@@ -25,6 +25,10 @@ export interface OpenOptions {
   forceTakeover?: boolean;
   /** Create the migration document when there is none (sync); other commands need one to exist. */
   create?: boolean;
+  /** Wait this long for a live holder to release the lease (the cutover, after asking the tail to yield). */
+  waitForHolderMs?: number;
+  /** Runs on the migration document before the lease is taken (the cutover records its request; tail checks it). */
+  beforeLease?: (store: StateStore, doc: MigrationDoc) => Promise<void>;
 }
 
 /** Oldest MongoDB the engine supports: change streams with DDL events and the user write block. */
@@ -53,8 +57,10 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
         'restore the original namespaces section, or abort the migration (abort --drop-destination) and start again',
       );
     }
+    await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover);
+    // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}) });
     doc = (await store.get())!;
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
