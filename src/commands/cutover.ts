@@ -1,12 +1,16 @@
 import { UserError } from '../errors.js';
 import { VerificationFailed, runCutoverEngine } from '../engine/cutover/cutover.js';
+import { HANDOFF_WAIT_MS, clearCutoverRequest, requestCutover } from '../engine/handoff.js';
 import { buildProgress } from '../engine/progress.js';
 import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
+import type { PartitionDoc } from '../engine/state/types.js';
 import type { CommandImpl } from './types.js';
 
-const LAG_WAIT_MS = 120_000;
 const DRAIN_TIMEOUT_MS = 300_000;
+/** Without --max-duration: how long the whole cutover may take, most of it waiting for the lag to hold. */
+const DEFAULT_MAX_DURATION_MS = 15 * 60_000;
+const MIN_LAG_WAIT_MS = 30_000;
 
 /** cutover --confirm <name>: the human gate is typing the migration's name (or a GitHub environment approval). */
 export const runCutover: CommandImpl = async (config, options, ports) => {
@@ -16,11 +20,31 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`,
     );
   }
-  const run = await retryTransient(ports, 'cutover', () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
+  const started = Date.now();
+  const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  // The handoff: the request makes the running tail slice save and release the lease within seconds.
+  const run = await retryTransient(ports, 'cutover', () =>
+    openRun(config, ports, {
+      forceTakeover: options.forceTakeover,
+      waitForHolderMs: HANDOFF_WAIT_MS,
+      beforeLease: async (store, doc) => {
+        if (doc.phase === 'tailing') await requestCutover(store, ports.runner);
+      },
+    }),
+  );
+  let partitions: PartitionDoc[] | undefined;
+  const onStep = (step: string): void => {
+    if (!ports.onProgress || !partitions) return;
+    ports.onProgress({ ...buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }), step });
+  };
   try {
+    partitions = await run.store.partitionsOf();
     try {
+      // Tails until the lag holds, for as long as its own time box allows (less the drain): the lag built up
+      // while the approval was pending is caught up here, not refused after a fixed two minutes.
+      const lagWaitMs = Math.max(MIN_LAG_WAIT_MS, maxDurationMs - DRAIN_TIMEOUT_MS - (Date.now() - started));
       // An election or a dropped connection mid-cutover resumes at the recorded step (each step is idempotent).
-      const result = await withReconnect(run, 'cutover', () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
+      const result = await withReconnect(run, 'cutover', () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs, drainTimeoutMs: DRAIN_TIMEOUT_MS, onStep }));
       const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === 'source';
       return {
@@ -33,7 +57,7 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
           blocked
             ? '  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;'
             : '  2. keep the applications away from the source: nothing blocks writes there;',
-          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} (lifts the block).` : '  3. nothing else to undo on the source.',
+          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} --confirm ${config.name} (lifts the block).` : '  3. nothing else to undo on the source.',
         ].join('\n'),
         progress,
         ...(result.verification ? { verification: result.verification } : {}),
@@ -50,10 +74,12 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
         progress,
         verification: error.report,
         continue: false,
-        nextStep: `mongo-live-migrate abort --config ${config.file}`,
+        nextStep: `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`,
       };
     }
   } finally {
+    // Committed, failed or given up: tail slices may run again (and have nothing to do once committed).
+    await clearCutoverRequest(run.store, ports.runner);
     await closeRun(run);
   }
 };
