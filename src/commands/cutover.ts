@@ -4,7 +4,10 @@ import { HANDOFF_WAIT_MS, clearCutoverRequest, requestCutover } from '../engine/
 import { buildProgress } from '../engine/progress.js';
 import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
+import { StateStore } from '../engine/state/store.js';
 import type { PartitionDoc } from '../engine/state/types.js';
+import type { Config } from '../config/types.js';
+import { connectCluster } from '../mongo/connect.js';
 import type { CommandImpl } from './types.js';
 
 const DRAIN_TIMEOUT_MS = 300_000;
@@ -23,15 +26,22 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
   const started = Date.now();
   const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
   // The handoff: the request makes the running tail slice save and release the lease within seconds.
+  let requestedIn: StateStore | undefined;
   const run = await retryTransient(ports, 'cutover', () =>
     openRun(config, ports, {
       forceTakeover: options.forceTakeover,
       waitForHolderMs: HANDOFF_WAIT_MS,
       beforeLease: async (store, doc) => {
-        if (doc.phase === 'tailing') await requestCutover(store, ports.runner);
+        if (doc.phase !== 'tailing') return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
       },
     }),
-  );
+  ).catch(async (error: unknown) => {
+    // No lease (the slice did not hand over in time): withdraw the request at once, so tail slices go on.
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error;
+  });
   let partitions: PartitionDoc[] | undefined;
   const onStep = (step: string): void => {
     if (!ports.onProgress || !partitions) return;
@@ -83,3 +93,14 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
     await closeRun(run);
   }
 };
+
+/** Clears this runner's cutover request on a connection of its own (openRun closed its clients when it failed). */
+async function withdrawRequest(config: Config, runner: string): Promise<void> {
+  const destination = await connectCluster(config.destination.uri, 'destination').catch(() => undefined);
+  if (!destination) return; // the request goes stale on its own (cutoverRequestLive)
+  try {
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
+  } finally {
+    await destination.close().catch(() => undefined);
+  }
+}

@@ -54,7 +54,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        'restore the original namespaces section, or abort the migration (abort --drop-destination) and start again',
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`,
       );
     }
     await options.beforeLease?.(store, doc);
