@@ -32,6 +32,11 @@ export const runCutover: CommandImpl = async (config, options, ports) => {
       forceTakeover: options.forceTakeover,
       waitForHolderMs: HANDOFF_WAIT_MS,
       beforeLease: async (store, doc) => {
+        // Refused before any wait: only a tailing migration hands over (and one cutting over resumes).
+        if (doc.phase === 'committed') throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== 'tailing' && doc.phase !== 'cutting-over') {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, 'run `sync` (and `tail`) until status says ready for cutover');
+        }
         if (doc.phase !== 'tailing') return;
         await requestCutover(store, ports.runner);
         requestedIn = store;
