@@ -258,6 +258,10 @@ export function nextAction(outcome: CommandOutcome, ctx: Pick<MarkdownContext, '
     return p?.phase === 'cutting-over' ? `${resume} To go back instead (lifts the source write block): ${abortLine(false)}` : resume;
   }
   if (outcome.running) return 'nothing to do while this step runs: this report updates every few minutes and when it ends.';
+  // A tail slice that handed over (or found the cutover at work) asks for no more slices: the cutover runs.
+  if (outcome.command === 'tail' && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === 'tailing' || p?.phase === 'cutting-over')) {
+    return 'nothing to do: the cutover has taken over from the tail slices; this report follows it.';
+  }
   // Ready comes first: slices go on (continue) while the cutover waits for its approval.
   if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
   if (outcome.continue) {

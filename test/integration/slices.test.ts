@@ -29,31 +29,31 @@ describe('slices and handoff', () => {
     await destination?.close();
   });
 
-  it('a sync with a tiny max-duration pauses its copy with continue; the next syncs resume it to the end', async () => {
+  it('a sync with a 2 s max-duration pauses its copy with continue; the next syncs resume it to the end', async () => {
     const db = uniqueName('slice');
-    const total = 60_000;
+    const total = 30_000;
     await source.db(db).createCollection('c');
     for (let i = 0; i < total; i += 10_000) {
       await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 10_000 }, (_, j): Document => ({ _id: i + j, pad: 'p'.repeat(200) })));
     }
-    // Small batches and one collection at a time: the copy takes several seconds, longer than a 1 s slice.
+    // Small batches and one collection at a time: the copy takes many seconds, longer than a 2 s slice.
     const config = testConfig(uniqueName('slice').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'sync: { batchSize: 100, parallelCollections: 1 }\n');
     const copied: number[] = [];
     let slices = 0;
     for (;;) {
       const started = Date.now();
-      const outcome = await runSync(config, { maxDurationMs: 1000 }, testPorts());
+      const outcome = await runSync(config, { maxDurationMs: 2000 }, testPorts());
       slices++;
       expect(outcome.exitCode, outcome.summary).toBe(0);
       expect(outcome.continue).toBe(true);
       copied.push(outcome.progress!.totals.documentsCopied);
       if (outcome.progress?.phase === 'tailing') break;
       // Paused by its own time box, not by anything else, and soon after it (saving takes a moment).
-      expect(outcome.summary).toMatch(/paused in syncing\/\S+ after its max-duration \(1s\).*the next sync continues where it stopped/);
+      expect(outcome.summary).toMatch(/paused in syncing\/\S+ after its max-duration \(2s\).*the next sync continues where it stopped/);
       expect(Date.now() - started).toBeLessThan(15_000);
-      expect(slices, 'the copy makes progress slice after slice').toBeLessThan(60);
+      expect(slices, 'the copy makes progress slice after slice').toBeLessThan(150);
     }
-    console.info(`[slices] copy of ${total} documents in ${slices} sync slices of 1 s: ${copied.join(' → ')}`);
+    console.info(`[slices] copy of ${total} documents in ${slices} sync slices of 2 s: ${copied.join(' → ')}`);
     expect(slices).toBeGreaterThan(1);
     // Each slice went on from the last one's place: never back, never over the total.
     for (let i = 1; i < copied.length; i++) expect(copied[i]).toBeGreaterThanOrEqual(copied[i - 1]!);
@@ -70,6 +70,8 @@ describe('slices and handoff', () => {
     const config = testConfig(uniqueName('handoff').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { writeBlock: none, maxLagSeconds: 5, lagHoldSeconds: 1, verify: hash }\n');
     expect((await runSync(config, {}, testPorts('sync-runner'))).exitCode).toBe(0);
 
+    // Created up front: concurrent implicit creation of one namespace crashes mongod under Wine.
+    await source.db(db).createCollection('more');
     const writer = new Writer(source, db, ['orders', 'more']);
     writer.start();
     // A long slice (as in the run workflow), ready for cutover while it runs.
