@@ -57472,7 +57472,7 @@ async function openRun(config, ports, options = {}) {
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
       );
     }
     await options.beforeLease?.(store, doc);
@@ -59075,6 +59075,7 @@ var runCutover = async (config, options, ports) => {
   }
   const started = Date.now();
   const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  let requestedIn;
   const run = await retryTransient(
     ports,
     "cutover",
@@ -59082,10 +59083,19 @@ var runCutover = async (config, options, ports) => {
       forceTakeover: options.forceTakeover,
       waitForHolderMs: HANDOFF_WAIT_MS,
       beforeLease: async (store, doc) => {
-        if (doc.phase === "tailing") await requestCutover(store, ports.runner);
+        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+        }
+        if (doc.phase !== "tailing") return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
       }
     })
-  );
+  ).catch(async (error) => {
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error;
+  });
   let partitions;
   const onStep = (step) => {
     if (!ports.onProgress || !partitions) return;
@@ -59131,6 +59141,15 @@ var runCutover = async (config, options, ports) => {
     await closeRun(run);
   }
 };
+async function withdrawRequest(config, runner) {
+  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
+  if (!destination) return;
+  try {
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
+  } finally {
+    await destination.close().catch(() => void 0);
+  }
+}
 
 // src/engine/rehearse/snapshot-compare.ts
 var import_mongodb11 = __toESM(require_lib3(), 1);
@@ -59291,7 +59310,7 @@ var REPLAY_BATCH = 1e3;
 var PROGRESS_EVERY_MS = 1e3;
 async function runSyncEngine(run) {
   const { doc } = run;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };

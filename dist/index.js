@@ -76826,7 +76826,7 @@ async function openRun(config, ports, options = {}) {
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
       );
     }
     await options.beforeLease?.(store, doc);
@@ -78429,6 +78429,7 @@ var runCutover = async (config, options, ports) => {
   }
   const started = Date.now();
   const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  let requestedIn;
   const run2 = await retryTransient(
     ports,
     "cutover",
@@ -78436,10 +78437,19 @@ var runCutover = async (config, options, ports) => {
       forceTakeover: options.forceTakeover,
       waitForHolderMs: HANDOFF_WAIT_MS,
       beforeLease: async (store, doc) => {
-        if (doc.phase === "tailing") await requestCutover(store, ports.runner);
+        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+        }
+        if (doc.phase !== "tailing") return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
       }
     })
-  );
+  ).catch(async (error2) => {
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error2;
+  });
   let partitions;
   const onStep = (step2) => {
     if (!ports.onProgress || !partitions) return;
@@ -78485,6 +78495,15 @@ var runCutover = async (config, options, ports) => {
     await closeRun(run2);
   }
 };
+async function withdrawRequest(config, runner) {
+  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
+  if (!destination) return;
+  try {
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
+  } finally {
+    await destination.close().catch(() => void 0);
+  }
+}
 
 // src/config/duration.ts
 var DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
@@ -78663,7 +78682,7 @@ var REPLAY_BATCH = 1e3;
 var PROGRESS_EVERY_MS = 1e3;
 async function runSyncEngine(run2) {
   const { doc } = run2;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
@@ -80029,6 +80048,9 @@ function nextAction(outcome, ctx) {
     return p?.phase === "cutting-over" ? `${resume} To go back instead (lifts the source write block): ${abortLine(false)}` : resume;
   }
   if (outcome.running) return "nothing to do while this step runs: this report updates every few minutes and when it ends.";
+  if (outcome.command === "tail" && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === "tailing" || p?.phase === "cutting-over")) {
+    return "nothing to do: the cutover has taken over from the tail slices; this report follows it.";
+  }
   if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
   if (outcome.continue) {
     const command = p?.phase === "syncing" || outcome.command === "sync" && p?.phase !== "tailing" ? "sync" : "tail";
