@@ -13,7 +13,7 @@ import type { CommandOutcome } from '../report/model.js';
 
 /** Thrown before the lease is taken when the cutover has the migration: the slice ends cleanly instead. */
 class LeftToCutover extends Error {
-  constructor(readonly doc: MigrationDoc, readonly partitions: PartitionDoc[]) {
+  constructor(readonly doc: MigrationDoc, readonly partitions?: PartitionDoc[]) {
     super('left to the cutover');
   }
 }
@@ -30,8 +30,10 @@ export const runTail: CommandImpl = async (config, options, ports) => {
       openRun(config, ports, {
         forceTakeover: options.forceTakeover,
         beforeLease: async (store, doc) => {
-          if (doc.phase === 'cutting-over' || doc.phase === 'committed' || (doc.phase === 'tailing' && cutoverRequestLive(doc))) throw new LeftToCutover(doc, await store.partitionsOf());
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
         },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => (cutoverHasIt(doc) ? new LeftToCutover(doc) : undefined),
       }),
     );
   } catch (error) {
@@ -102,14 +104,19 @@ async function tailSlice(run: Awaited<ReturnType<typeof openRun>>, config: Confi
   }
 }
 
+function cutoverHasIt(doc: MigrationDoc): boolean {
+  return doc.phase === 'cutting-over' || doc.phase === 'committed' || (doc.phase === 'tailing' && cutoverRequestLive(doc));
+}
+
 /** A slice started while the cutover has the migration (or after the commit): nothing to do, and no more slices. */
-function leftToCutover(config: Config, doc: MigrationDoc, partitions: PartitionDoc[]): CommandOutcome {
+function leftToCutover(config: Config, doc: MigrationDoc, partitions: PartitionDoc[] | undefined): CommandOutcome {
   const state = doc.phase === 'tailing' ? `a cutover was requested by ${doc.cutoverRequest?.by ?? 'another run'}` : `the migration is ${doc.phase}`;
   return {
     command: 'tail',
     exitCode: 0,
     summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
-    progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }),
+    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
+    ...(partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {}),
     continue: false,
     nextStep: doc.phase === 'committed' ? 'point the applications at the destination' : 'wait for the cutover to finish',
   };

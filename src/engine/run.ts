@@ -29,6 +29,8 @@ export interface OpenOptions {
   waitForHolderMs?: number;
   /** Runs on the migration document before the lease is taken (the cutover records its request; tail checks it). */
   beforeLease?: (store: StateStore, doc: MigrationDoc) => Promise<void>;
+  /** While waiting for the lease: an error to stop waiting with (see LeaseWait.stopIf). */
+  leaseStopIf?: (doc: MigrationDoc) => Error | undefined;
 }
 
 /** Oldest MongoDB the engine supports: change streams with DDL events and the user write block. */
@@ -60,7 +62,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
-    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}) });
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     doc = (await store.get())!;
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {

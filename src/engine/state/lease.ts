@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
 import type { StateStore } from './store.js';
+import type { MigrationDoc } from './types.js';
 
 const DEFAULT_LEASE_TTL_MS = 30_000;
 
@@ -36,6 +37,8 @@ export interface LeaseWait {
   signal?: AbortSignal;
   /** Wait for a live holder too, this long (ms): it was asked to release the lease. */
   anyHolderMs?: number;
+  /** Ends the wait with this error when the state says waiting is pointless (a tail slice, once a cutover has the migration). */
+  stopIf?: (doc: MigrationDoc) => Error | undefined;
 }
 
 export class LeaseLostError extends OperationError {
@@ -79,6 +82,8 @@ export class LeaseHolder {
 
   private async waitFor(wait: LeaseWait): Promise<void> {
     const first = await this.store.get();
+    const stopFirst = first && wait.stopIf?.(first);
+    if (stopFirst) throw stopFirst;
     const holder = first?.lease;
     if (!holder) {
       if (await this.tryAcquire(false)) return;
@@ -97,6 +102,8 @@ export class LeaseHolder {
       if (wait.signal?.aborted) break;
       if (await this.tryAcquire(false)) return;
       const now = await this.store.get();
+      const stop = now && wait.stopIf?.(now);
+      if (stop) throw stop;
       const lease = now?.lease;
       if (!lease) continue; // released a moment ago: take it on the next turn
       const alive = lease.owner !== holder.owner || lease.expiresAt.getTime() !== holder.expiresAt.getTime() || now.updatedAt.getTime() !== first.updatedAt.getTime();
