@@ -57308,6 +57308,8 @@ var LeaseHolder = class {
   }
   async waitFor(wait) {
     const first = await this.store.get();
+    const stopFirst = first && wait.stopIf?.(first);
+    if (stopFirst) throw stopFirst;
     const holder = first?.lease;
     if (!holder) {
       if (await this.tryAcquire(false)) return;
@@ -57323,6 +57325,8 @@ var LeaseHolder = class {
       if (wait.signal?.aborted) break;
       if (await this.tryAcquire(false)) return;
       const now = await this.store.get();
+      const stop = now && wait.stopIf?.(now);
+      if (stop) throw stop;
       const lease = now?.lease;
       if (!lease) continue;
       const alive = lease.owner !== holder.owner || lease.expiresAt.getTime() !== holder.expiresAt.getTime() || now.updatedAt.getTime() !== first.updatedAt.getTime();
@@ -57477,7 +57481,7 @@ async function openRun(config, ports, options = {}) {
     }
     await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {} });
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = await store.get();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
@@ -59700,8 +59704,10 @@ var runTail = async (config, options, ports) => {
       () => openRun(config, ports, {
         forceTakeover: options.forceTakeover,
         beforeLease: async (store, doc) => {
-          if (doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
-        }
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
       })
     );
   } catch (error) {
@@ -59770,13 +59776,17 @@ async function tailSlice(run, config, options, ports) {
     cutover.stop();
   }
 }
+function cutoverHasIt(doc) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+}
 function leftToCutover(config, doc, partitions) {
   const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
   return {
     command: "tail",
     exitCode: 0,
     summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
-    progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }),
+    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
+    ...partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {},
     continue: false,
     nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
   };
