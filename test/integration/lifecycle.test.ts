@@ -86,8 +86,8 @@ describe('lifecycle driver: the example workflows, played as GitHub plays them',
     // migration-run.yml, dispatched with sync: slices follow each other while the action says continue.
     let command: string | undefined = 'sync';
     let generation = 0;
-    while (command && generation < 40) {
-      const result = await job(command, { 'max-duration': command === 'sync' ? '2s' : '3s' });
+    while (command && generation < 100) {
+      const result = await job(command, { 'max-duration': '3s' });
       log.push(`${command}: exit ${result.outputs['exit-code']}, phase ${result.outputs.phase}, copied ${result.outputs['documents-copied']}, lag ${result.outputs['lag-seconds']}, continue ${result.outputs.continue}`);
       console.info(`[lifecycle] ${log.at(-1)}`);
       expect(result.outputs['exit-code'], `${command}: ${result.stdout.slice(-2000)}`).toBe('0');
