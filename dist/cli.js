@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep7 = function(ms) {
+      let sleep9 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep7;
+      module.exports = sleep9;
     } else {
-      let sleep7 = function(ms) {
+      let sleep9 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep7;
+      module.exports = sleep9;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep7 = require_atomic_sleep();
+    var sleep9 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep7(BUSY_WRITE_TIMEOUT);
+                sleep9(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep7(BUSY_WRITE_TIMEOUT);
+          sleep9(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep7(BUSY_WRITE_TIMEOUT);
+          sleep9(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -17424,7 +17424,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join5, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep7 = require_atomic_sleep();
+    var sleep9 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep7(100);
+        sleep9(100);
         stream.end();
       }
       return stream;
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep7 = require_atomic_sleep();
+    var sleep9 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep7(BUSY_WRITE_TIMEOUT);
+                sleep9(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep7(BUSY_WRITE_TIMEOUT);
+            sleep9(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep7(BUSY_WRITE_TIMEOUT);
+            sleep9(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -28292,7 +28292,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError3 = class extends MongoError4 {
+    var MongoNetworkError4 = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -28312,8 +28312,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError3;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
+    exports.MongoNetworkError = MongoNetworkError4;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -28464,7 +28464,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoSystemError = MongoSystemError;
-    var MongoServerSelectionError3 = class extends MongoSystemError {
+    var MongoServerSelectionError4 = class extends MongoSystemError {
       /**
        * **Do not use this constructor!**
        *
@@ -28483,7 +28483,7 @@ var require_error = __commonJS({
         return "MongoServerSelectionError";
       }
     };
-    exports.MongoServerSelectionError = MongoServerSelectionError3;
+    exports.MongoServerSelectionError = MongoServerSelectionError4;
     var MongoWriteConcernError = class extends MongoServerError2 {
       /**
        * **Do not use this constructor!**
@@ -28523,7 +28523,7 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error) {
-      if (error instanceof MongoNetworkError3) {
+      if (error instanceof MongoNetworkError4) {
         return true;
       }
       if (error instanceof MongoError4) {
@@ -28556,7 +28556,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error instanceof MongoNetworkError3) {
+      if (error instanceof MongoNetworkError4) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error.message);
@@ -28607,16 +28607,16 @@ var require_error = __commonJS({
       return isRecoveringError(error) || isNotWritablePrimaryError(error);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError4 && err.message.match(/timed out/));
     }
     function isResumableError(error, wireVersion) {
       if (error == null || !(error instanceof MongoError4)) {
         return false;
       }
-      if (error instanceof MongoNetworkError3) {
+      if (error instanceof MongoNetworkError4) {
         return true;
       }
-      if (error instanceof MongoServerSelectionError3) {
+      if (error instanceof MongoServerSelectionError4) {
         return true;
       }
       if (wireVersion != null && wireVersion >= 9) {
@@ -59541,7 +59541,7 @@ var package_default = {
     "test:integration": "vitest run --project integration",
     demo: "node scripts/run-demo.mjs",
     bench: "node --import tsx bench/run.ts",
-    docs: "node scripts/config-reference.mjs",
+    docs: "node scripts/config-reference.mjs && node scripts/action-reference.mjs",
     reliability: "node scripts/reliability.mjs"
   },
   devDependencies: {
@@ -60882,6 +60882,7 @@ function assertSameClusters(name, recorded, current) {
 }
 
 // src/engine/state/lease.ts
+import { setTimeout as sleep } from "node:timers/promises";
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function leaseTtlMs(env = process.env) {
   const fromEnv = Number(env.MLM_LEASE_TTL_MS);
@@ -60890,6 +60891,8 @@ function leaseTtlMs(env = process.env) {
 var LEASE_TTL_MS = leaseTtlMs();
 var RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
 var SAFE_WINDOW_MS = Math.floor(LEASE_TTL_MS * 2 / 3);
+var WAIT_MARGIN_MS = 3e3;
+var POLL_MS = 250;
 var LeaseLostError = class extends OperationError {
   constructor(name) {
     super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
@@ -60905,25 +60908,60 @@ var LeaseHolder = class {
   timer;
   lastRenewedAt = 0;
   lost = false;
-  /** Takes the lease when it is free, expired, ours already, or when forced. */
-  async acquire(force = false) {
+  /** Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see LeaseWait). */
+  async acquire(force = false, wait) {
+    if (!await this.tryAcquire(force)) {
+      if (!wait) throw await this.refusal();
+      await this.waitFor(wait);
+    }
+    this.lastRenewedAt = Date.now();
+    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer.unref();
+  }
+  async tryAcquire(force) {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
     const result = await this.store.migrations.updateOne(
       { _id: this.store.name, ...free },
       [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] } } } }],
       { writeConcern: { w: "majority" } }
     );
-    if (result.matchedCount === 0) {
-      const doc = await this.store.get();
-      const holder = doc?.lease;
-      throw new OperationError(
-        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
-        `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1e3)} s after its last renewal) or rerun with --force-takeover`
-      );
+    return result.matchedCount === 1;
+  }
+  async waitFor(wait) {
+    const first = await this.store.get();
+    const stopFirst = first && wait.stopIf?.(first);
+    if (stopFirst) throw stopFirst;
+    const holder = first?.lease;
+    if (!holder) {
+      if (await this.tryAcquire(false)) return;
+      throw await this.refusal();
     }
-    this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
-    this.timer.unref();
+    const started = Date.now();
+    const limitMs = Math.max(LEASE_TTL_MS + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
+    wait.onWait(
+      wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
+    );
+    while (Date.now() - started < limitMs) {
+      await sleep(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
+      if (wait.signal?.aborted) break;
+      if (await this.tryAcquire(false)) return;
+      const now = await this.store.get();
+      const stop = now && wait.stopIf?.(now);
+      if (stop) throw stop;
+      const lease = now?.lease;
+      if (!lease) continue;
+      const alive = lease.owner !== holder.owner || lease.expiresAt.getTime() !== holder.expiresAt.getTime() || now.updatedAt.getTime() !== first.updatedAt.getTime();
+      if (alive && !wait.anyHolderMs) break;
+    }
+    throw await this.refusal();
+  }
+  async refusal() {
+    const doc = await this.store.get();
+    const holder = doc?.lease;
+    return new OperationError(
+      `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
+      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1e3)} s after its last renewal) or rerun with --force-takeover`
+    );
   }
   async renew() {
     try {
@@ -61061,11 +61099,12 @@ async function openRun(config, ports, options = {}) {
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
       );
     }
+    await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover);
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
     doc = await store.get();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
@@ -61112,8 +61151,19 @@ async function assertVersion(client, side) {
 
 // src/commands/abort.ts
 var runAbort = async (config, options, ports) => {
+  const confirmed = options.confirm === config.name;
+  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
+  if (options.dropDestination && !confirmed) {
+    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
+  }
   const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
+    if (run.doc.phase === "committed" && !confirmed) {
+      throw new UserError(
+        `migration "${config.name}" is committed: abort would ${run.doc.writeBlock && !run.doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
+        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
+      );
+    }
     const notes = [];
     if (run.doc.writeBlock && !run.doc.writeBlock.liftedAt) {
       await setSourceWriteBlock(run.source, false);
@@ -61135,7 +61185,7 @@ var runAbort = async (config, options, ports) => {
       notes.push(`dropped ${plural(dropped.length, "destination collection")} and the migration's state`);
       return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
     }
-    if (run.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, "add --drop-destination to remove what it created");
+    if (run.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, `add --drop-destination --confirm ${config.name} to remove what it created`);
     await transition(run, "aborted", notes.join("; ") || "aborted");
     const progress = buildProgress(run.doc, await run.store.partitionsOf());
     return {
@@ -61144,7 +61194,7 @@ var runAbort = async (config, options, ports) => {
       summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
       progress,
       continue: false,
-      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination (to remove what it created)`
+      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
     };
   } finally {
     await closeRun(run);
@@ -61388,11 +61438,11 @@ function decodeChangeEvent(raw, refetch = false) {
   if (head.to) event.to = { db: String(head.to.db), coll: String(head.to.coll) };
   if (head.collectionUUID) event.uuid = head.collectionUUID.toString("hex");
   if (key2) {
-    event.key = Buffer.from(key2.value);
+    event.key = key2.value;
     const idElement = [...rawElements(event.key)].find((e) => e.name.toString("utf8") === "_id");
     if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
   }
-  if (full) event.fullDocument = full.type === 3 ? Buffer.from(full.value) : null;
+  if (full) event.fullDocument = full.type === 3 ? full.value : null;
   if (refetch) event.refetch = true;
   return event;
 }
@@ -61570,7 +61620,7 @@ async function applyRename(ctx, event, target) {
   } else {
     throw new OperationError(
       `${ns(source.db, source.coll)} was renamed to ${ns(to.db, to.coll)} on the source, moving a collection the migration did not copy into its scope`,
-      "include the original namespace too and re-sync (abort --drop-destination, then sync)"
+      "include the original namespace too and re-sync (abort --drop-destination --confirm <name>, then sync)"
     );
   }
 }
@@ -61979,8 +62029,69 @@ function historyLostError(name, error) {
   if (!isHistoryLost(error)) return void 0;
   return new OperationError(
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
-    `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
+    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
   );
+}
+
+// src/engine/capture/raw-change-stream.ts
+var import_mongodb11 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep3 } from "node:timers/promises";
+
+// src/engine/copy/copy-partition.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+
+// src/engine/copy/partitions.ts
+var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
+var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+async function planPartitions(source, collection, options) {
+  const sourceNs = options.source;
+  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
+  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
+  if (collection.kind === "capped") {
+    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
+  }
+  const coll = source.db(collection.db).collection(collection.coll);
+  const classes = [];
+  for (const typeClass of ID_CLASSES) {
+    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
+    if (found) classes.push(typeClass);
+  }
+  const partitions = [];
+  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
+  for (const typeClass of classes) {
+    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
+    const bounds = [void 0, ...splits, void 0];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
+    }
+  }
+  return partitions;
+}
+async function sampleSplitPoints(source, collection, typeClass, splitCount) {
+  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
+  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const step = sampled.length / (splitCount + 1);
+  const points = [];
+  for (let i = 1; i <= splitCount; i++) {
+    const candidate = sampled[Math.floor(i * step)]?._id;
+    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+  }
+  return points;
+}
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+function partitionFilter(partition) {
+  if (partition.natural) return {};
+  const range = { $type: partition.typeClass };
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
+  return { _id: range };
 }
 
 // src/engine/copy/raw-cursor.ts
@@ -62044,35 +62155,145 @@ var RawBatchCursor = class _RawBatchCursor {
   }
 };
 
+// src/engine/copy/copy-partition.ts
+var MAX_BATCH_BYTES = 12 * 1024 * 1024;
+async function copyPartition(ctx, collection, partition) {
+  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    const copiedBefore = partition.documentsCopied;
+    try {
+      await copyRemaining(ctx, from, target, partition);
+      break;
+    } catch (error) {
+      if (partition.documentsCopied > copiedBefore) attempt = 1;
+      if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
+      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
+      if (ctx.relocate) from = await ctx.relocate(collection);
+    }
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
+  partition.done = true;
+}
+var COPY_ATTEMPTS = 6;
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+function isTransientReadError(error) {
+  if (error instanceof import_mongodb10.MongoNetworkError || error instanceof import_mongodb10.MongoServerSelectionError) return true;
+  if (error instanceof import_mongodb10.MongoError && (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResumableChangeStreamError"))) return true;
+  return TRANSIENT_CODES.has(Number(error.code));
+}
+async function copyRemaining(ctx, collection, target, partition) {
+  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
+    await target.deleteMany({}, { writeConcern: { w: "majority" } });
+    partition.documentsCopied = 0;
+    partition.bytesCopied = 0;
+  }
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  let docs = [];
+  let bytes = 0;
+  let pending = Promise.resolve();
+  const flush = async () => {
+    if (!docs.length) return;
+    const batch = docs;
+    const batchBytes = bytes;
+    docs = [];
+    bytes = 0;
+    await pending;
+    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
+    pending.catch(() => void 0);
+  };
+  try {
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+    await pending;
+  }
+}
+async function insertBatch(ctx, collection, docs, bytes, partition) {
+  ctx.assertLease();
+  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
+  if (failures.length) {
+    const first = failures[0];
+    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
+  }
+  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  partition.documentsCopied += docs.length;
+  partition.bytesCopied += bytes;
+  if (!partition.natural) partition.lastId = lastId;
+  await ctx.store.partitions.updateOne(
+    { _id: partition._id },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { writeConcern: { w: "majority" } }
+  );
+  ctx.onBatch(partition, docs.length, bytes);
+}
+
 // src/engine/capture/raw-change-stream.ts
 var RawChangeStream = class _RawChangeStream {
-  constructor(cursor) {
-    this.cursor = cursor;
+  constructor(source, start, options, split) {
+    this.source = source;
+    this.start = start;
+    this.options = options;
+    this.split = split;
   }
-  cursor;
+  source;
+  start;
+  options;
+  split;
   batch = [];
   fragments = [];
   token;
+  cursor;
   static async open(source, position, options) {
+    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
+    await stream.openCursor();
+    return stream;
+  }
+  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
+  async openCursor() {
+    const position = this.token ? { resumeAfter: this.token } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
       { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
       { $unset: "updateDescription" },
-      ...options.match ? [{ $match: options.match }] : []
+      ...this.options.match ? [{ $match: this.options.match }] : [],
+      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
-    if (await supportsSplitEvents(source)) pipeline.push({ $changeStreamSplitLargeEvent: {} });
-    const cursor = new RawBatchCursor(source, {
-      db: "admin",
-      open: { aggregate: 1, pipeline, cursor: { batchSize: options.batchSize } },
-      collection: "$cmd.aggregate",
-      batchSize: options.batchSize,
-      maxAwaitTimeMS: options.maxAwaitTimeMS ?? 250
-    });
-    const stream = new _RawChangeStream(cursor);
-    stream.batch = await cursor.nextBatch() ?? [];
-    stream.token = cursor.postBatchResumeToken;
-    return stream;
+    const { batchSize } = this.options;
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.fragments = [];
+    this.batch = await this.cursor.nextBatch() ?? [];
+    this.token = this.cursor.postBatchResumeToken ?? this.token;
+  }
+  /**
+   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
+   * where it stood (what the driver's own change stream does), a few times with backoff.
+   */
+  async fetch() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await this.cursor.nextBatch();
+        if (next === null) throw new Error("the change stream was closed by the server");
+        return next;
+      } catch (error) {
+        const unreachable = error instanceof import_mongodb11.MongoNetworkError || error instanceof import_mongodb11.MongoServerSelectionError;
+        if (unreachable || !isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
+        await this.cursor.close().catch(() => void 0);
+        await sleep3(250 * attempt);
+        await this.openCursor().catch(() => void 0);
+        if (this.batch.length) return this.batch.splice(0);
+      }
+    }
   }
   /** Events read from the server and not handed out yet. */
   bufferedCount() {
@@ -62102,8 +62323,7 @@ var RawChangeStream = class _RawChangeStream {
         return this.handOut(decodeChangeEvent(raw));
       }
       if (fetched && !this.fragments.length) return null;
-      const next = await this.cursor.nextBatch();
-      if (next === null) throw new Error("the change stream was closed by the server");
+      const next = await this.fetch();
       this.batch = next;
       fetched = true;
       if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
@@ -62117,24 +62337,25 @@ var RawChangeStream = class _RawChangeStream {
     await this.cursor.close();
   }
 };
+var RESUME_ATTEMPTS = 5;
 async function supportsSplitEvents(source) {
   const info = await source.db("admin").command({ buildInfo: 1 });
   return Number(String(info.version).split(".")[0]) >= 7;
 }
 
 // src/engine/position.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb10.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb12.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb10.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb12.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const wallTime = tokenWallTime(token) ?? lastWall;
@@ -62424,7 +62645,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -62436,7 +62657,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb11.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -62737,7 +62958,8 @@ async function runCutoverEngine(run, options) {
     throw new UserError("cutover.writeBlock is none: stop every application writing to the source, then rerun with --applications-stopped", "or set cutover.writeBlock: source to let the cutover block writes itself (MongoDB 6.0+)");
   }
   if (run.doc.phase === "tailing") {
-    await time("lag-hold", () => holdLag(run, options.lagWaitMs));
+    options.onStep?.("lag-hold");
+    await time("lag-hold", () => holdLag(run, options.lagWaitMs, () => options.onStep?.("lag-hold")));
     await transition(run, "cutting-over", `write block: ${config.cutover.writeBlock}`, { cutover: { step: "write-block", startedAt: /* @__PURE__ */ new Date() } });
   }
   const setStep = async (step, set = {}) => {
@@ -62745,7 +62967,9 @@ async function runCutoverEngine(run, options) {
     run.lease.assertHeld();
     await store.update(ports.runner, { "cutover.step": step, ...set });
     run.doc = await store.get();
+    options.onStep?.(step);
   };
+  options.onStep?.(run.doc.cutover.step);
   if (run.doc.cutover.step === "write-block") {
     await time("write-block", async () => {
       if (config.cutover.writeBlock === "source") {
@@ -62814,13 +63038,14 @@ var VerificationFailed = class extends OperationError {
   }
   report;
 };
-async function holdLag(run, waitMs) {
+async function holdLag(run, waitMs, onBatch) {
   const { maxLagSeconds, lagHoldSeconds } = run.config.cutover;
   let okSince;
   let worst = 0;
   const result = await tailLoop(run, {
     deadline: Date.now() + waitMs + lagHoldSeconds * 1e3,
     onBatch: (lag) => {
+      onBatch();
       worst = Math.max(worst, lag);
       if (lag <= maxLagSeconds) okSince ??= Date.now();
       else okSince = void 0;
@@ -62830,7 +63055,7 @@ async function holdLag(run, waitMs) {
   if (okSince === void 0 || Date.now() - okSince < lagHoldSeconds * 1e3) {
     throw new OperationError(
       `lag did not stay at or under ${maxLagSeconds} s for ${lagHoldSeconds} s (now ${result.lagSeconds.toFixed(1)} s, worst ${worst.toFixed(1)} s); nothing was blocked`,
-      "run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds"
+      "tail slices go on again: run the cutover once status says ready, reduce the write load, give the cutover a longer max-duration, or raise cutover.maxLagSeconds"
     );
   }
 }
@@ -62838,10 +63063,36 @@ async function waitUntilMajorityCommitted(run, time) {
   await run.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
+// src/engine/handoff.ts
+var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
+var POLL_MS2 = 2e3;
+async function requestCutover(store, runner) {
+  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+}
+async function clearCutoverRequest(store, runner) {
+  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
+}
+function cutoverRequestLive(doc, now = Date.now()) {
+  const request = doc.cutoverRequest;
+  if (!request) return false;
+  if (doc.lease?.owner === request.by && doc.lease.expiresAt.getTime() > now) return true;
+  return now - request.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+}
+function watchForCutover(run) {
+  let by;
+  const timer = setInterval(() => {
+    void run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
+      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
+    }).catch(() => void 0);
+  }, POLL_MS2);
+  timer.unref();
+  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+}
+
 // src/engine/reconnect.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep } from "node:timers/promises";
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+var import_mongodb14 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep4 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
   6,
   // HostUnreachable
   7,
@@ -62873,10 +63124,10 @@ var MAX_DELAY_MS = 8e3;
 function isTransientNetworkError(error) {
   let current = error;
   for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb12.MongoError) {
+    if (current instanceof import_mongodb14.MongoNetworkError || current instanceof import_mongodb14.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb14.MongoError) {
       if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES.has(Number(current.code))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
     }
     const code = current.code;
     if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
@@ -62897,7 +63148,7 @@ async function withReconnect(run, what, step) {
       }
       const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
       run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep(delay);
+      await sleep4(delay);
       await assertReachable(run.source, "source", run.config.source.uri);
       await assertReachable(run.destination, "destination", run.config.destination.uri);
       run.lease.assertHeld();
@@ -62913,7 +63164,7 @@ async function retryTransient(ports, what, operation, attempts = 6) {
       if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
       ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine4(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
-      await sleep(delay);
+      await sleep4(delay);
     }
   }
 }
@@ -62923,8 +63174,8 @@ async function assertReachable(client, side, uri) {
       await client.db("admin").command({ ping: 1 });
       return;
     } catch (error) {
-      if (!(error instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
-        await sleep(200 * attempt);
+      if (!(error instanceof import_mongodb14.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
+        await sleep4(200 * attempt);
         continue;
       }
       const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
@@ -62941,8 +63192,9 @@ function firstLine4(text) {
 }
 
 // src/commands/cutover.ts
-var LAG_WAIT_MS = 12e4;
 var DRAIN_TIMEOUT_MS = 3e5;
+var DEFAULT_MAX_DURATION_MS = 15 * 6e4;
+var MIN_LAG_WAIT_MS = 3e4;
 var runCutover = async (config, options, ports) => {
   if (options.confirm !== config.name) {
     throw new UserError(
@@ -62950,10 +63202,39 @@ var runCutover = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
     );
   }
-  const run = await retryTransient(ports, "cutover", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
+  const started = Date.now();
+  const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  let requestedIn;
+  const run = await retryTransient(
+    ports,
+    "cutover",
+    () => openRun(config, ports, {
+      forceTakeover: options.forceTakeover,
+      waitForHolderMs: HANDOFF_WAIT_MS,
+      beforeLease: async (store, doc) => {
+        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+        }
+        if (doc.phase !== "tailing") return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
+      }
+    })
+  ).catch(async (error) => {
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error;
+  });
+  let partitions;
+  const onStep = (step) => {
+    if (!ports.onProgress || !partitions) return;
+    ports.onProgress({ ...buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }), step });
+  };
   try {
+    partitions = await run.store.partitionsOf();
     try {
-      const result = await withReconnect(run, "cutover", () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
+      const lagWaitMs = Math.max(MIN_LAG_WAIT_MS, maxDurationMs - DRAIN_TIMEOUT_MS - (Date.now() - started));
+      const result = await withReconnect(run, "cutover", () => runCutoverEngine(run, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs, drainTimeoutMs: DRAIN_TIMEOUT_MS, onStep }));
       const progress = buildProgress(run.doc, await run.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === "source";
       return {
@@ -62964,7 +63245,7 @@ var runCutover = async (config, options, ports) => {
           "Next steps:",
           "  1. point the applications at the destination connection string and restart them;",
           blocked ? "  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;" : "  2. keep the applications away from the source: nothing blocks writes there;",
-          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} (lifts the block).` : "  3. nothing else to undo on the source."
+          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} --confirm ${config.name} (lifts the block).` : "  3. nothing else to undo on the source."
         ].join("\n"),
         progress,
         ...result.verification ? { verification: result.verification } : {},
@@ -62981,157 +63262,26 @@ var runCutover = async (config, options, ports) => {
         progress,
         verification: error.report,
         continue: false,
-        nextStep: `mongo-live-migrate abort --config ${config.file}`
+        nextStep: `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
       };
     }
   } finally {
+    await clearCutoverRequest(run.store, ports.runner);
     await closeRun(run);
   }
 };
-
-// src/engine/rehearse/snapshot-compare.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
-
-// src/engine/copy/copy-partition.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-
-// src/engine/copy/partitions.ts
-var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
-async function planPartitions(source, collection, options) {
-  const sourceNs = options.source;
-  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
-  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
-  if (collection.kind === "capped") {
-    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
-  }
-  const coll = source.db(collection.db).collection(collection.coll);
-  const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
-  const partitions = [];
-  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
-  for (const typeClass of classes) {
-    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
-    const bounds = [void 0, ...splits, void 0];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
-      if (bounds[i] !== void 0) partition.min = bounds[i];
-      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
-      partitions.push(partition);
-    }
-  }
-  return partitions;
-}
-async function sampleSplitPoints(source, collection, typeClass, splitCount) {
-  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
-  const step = sampled.length / (splitCount + 1);
-  const points = [];
-  for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step)]?._id;
-    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
-  }
-  return points;
-}
-function sameValue(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-function partitionFilter(partition) {
-  if (partition.natural) return {};
-  const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
-  else if ("min" in partition) range.$gte = partition.min;
-  if ("max" in partition) range.$lt = partition.max;
-  return { _id: range };
-}
-
-// src/engine/copy/copy-partition.ts
-var MAX_BATCH_BYTES = 12 * 1024 * 1024;
-async function copyPartition(ctx, collection, partition) {
-  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
-  let from = collection;
-  for (let attempt = 1; from; attempt++) {
-    const copiedBefore = partition.documentsCopied;
-    try {
-      await copyRemaining(ctx, from, target, partition);
-      break;
-    } catch (error) {
-      if (partition.documentsCopied > copiedBefore) attempt = 1;
-      if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
-      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
-      if (ctx.relocate) from = await ctx.relocate(collection);
-    }
-  }
-  if (ctx.signal.aborted) return;
-  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
-  partition.done = true;
-}
-var COPY_ATTEMPTS = 6;
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-function isTransientReadError(error) {
-  if (error instanceof import_mongodb13.MongoNetworkError || error instanceof import_mongodb13.MongoServerSelectionError) return true;
-  if (error instanceof import_mongodb13.MongoError && (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResumableChangeStreamError"))) return true;
-  return TRANSIENT_CODES2.has(Number(error.code));
-}
-async function copyRemaining(ctx, collection, target, partition) {
-  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
-    await target.deleteMany({}, { writeConcern: { w: "majority" } });
-    partition.documentsCopied = 0;
-    partition.bytesCopied = 0;
-  }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
-  let docs = [];
-  let bytes = 0;
-  let pending = Promise.resolve();
-  const flush = async () => {
-    if (!docs.length) return;
-    const batch = docs;
-    const batchBytes = bytes;
-    docs = [];
-    bytes = 0;
-    await pending;
-    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
-    pending.catch(() => void 0);
-  };
+async function withdrawRequest(config, runner) {
+  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
+  if (!destination) return;
   try {
-    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const raw of batch) {
-        if (ctx.signal.aborted) break read;
-        docs.push(raw);
-        bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
-      }
-    }
-    await flush();
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
   } finally {
-    await cursor.close().catch(() => void 0);
-    await pending;
+    await destination.close().catch(() => void 0);
   }
-}
-async function insertBatch(ctx, collection, docs, bytes, partition) {
-  ctx.assertLease();
-  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
-  if (failures.length) {
-    const first = failures[0];
-    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
-  }
-  const lastId = partition.natural ? void 0 : import_mongodb13.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
-  partition.documentsCopied += docs.length;
-  partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
-  await ctx.store.partitions.updateOne(
-    { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
-    { writeConcern: { w: "majority" } }
-  );
-  ctx.onBatch(partition, docs.length, bytes);
 }
 
 // src/engine/rehearse/snapshot-compare.ts
+var import_mongodb15 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -63163,7 +63313,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb14.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb15.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -63172,8 +63322,8 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/sync.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
+var import_mongodb17 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/capture/buffer-writer.ts
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
@@ -63296,9 +63446,9 @@ async function collectionStats(client, db, coll) {
 }
 
 // src/engine/replay.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 var REPLAY_BATCH = 1e3;
-var REPLAY_BATCH_BYTES = 32 * 1024 * 1024;
+var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run) {
   const { store, ports } = run;
   const applier = newApplier(run);
@@ -63345,7 +63495,7 @@ async function replayBuffer(run) {
   run.doc = await store.get();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb15.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -63356,7 +63506,7 @@ var PROGRESS_EVERY_MS = 1e3;
 var PLAN_ATTEMPTS = 20;
 async function runSyncEngine(run) {
   const { doc } = run;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
@@ -63399,7 +63549,7 @@ async function planCatalog(run) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
     run.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep3(Math.min(2e3, 100 * attempt));
+    await sleep5(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run);
   }
 }
@@ -63426,7 +63576,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb16.UUID(collection.uuid);
+  const uuid = new import_mongodb17.UUID(collection.uuid);
   const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -63687,7 +63837,7 @@ function nextStepFor(config, doc, ready) {
     case "committed":
       return "point the applications at the destination";
     case "failed":
-      return doc.resyncRequired ? `${base} abort ${file} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
+      return doc.resyncRequired ? `${base} abort ${file} --confirm ${config.name} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
     case "aborted":
       return "start a new migration (new name) when ready";
   }
@@ -63732,51 +63882,132 @@ async function sourceOplog(uri, doc, destination) {
   }
 }
 
+// src/engine/slice.ts
+function startSlice(parent, durationMs, started = Date.now()) {
+  const controller2 = new AbortController();
+  let timedOut = false;
+  const onParent = () => controller2.abort(parent.reason);
+  if (parent.aborted) controller2.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(
+    () => {
+      timedOut = !controller2.signal.aborted;
+      controller2.abort(new Error("max-duration reached"));
+    },
+    Math.max(0, started + durationMs - Date.now())
+  );
+  timer.unref();
+  return {
+    signal: controller2.signal,
+    deadline: started + durationMs,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    }
+  };
+}
+
 // src/commands/sync.ts
-var runSync = async (config, options, outerPorts) => {
-  const ports = options.maxDurationMs === void 0 ? outerPorts : { ...outerPorts, signal: AbortSignal.any([outerPorts.signal, AbortSignal.timeout(options.maxDurationMs)]) };
-  const run = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+var runSync = async (config, options, commandPorts) => {
+  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+  const slice = startSlice(commandPorts.signal, durationMs);
+  const ports = { ...commandPorts, signal: slice.signal };
   try {
-    const result = await withReconnect(run, "sync", () => runSyncEngine(run));
-    const progress = buildProgress(run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
-    if (!result.finished) {
+    const run = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+    try {
+      const result = await withReconnect(run, "sync", () => runSyncEngine(run));
+      const progress = buildProgress(run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
+      if (!result.finished) {
+        const why = slice.timedOut() ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : commandPorts.signal.aborted ? "stopped by a signal" : "before catching up";
+        return {
+          command: "sync",
+          exitCode: 0,
+          summary: `sync of "${config.name}" paused in ${run.doc.phase}${run.doc.step ? `/${run.doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
+          progress,
+          continue: true,
+          nextStep: `mongo-live-migrate sync --config ${config.file}`
+        };
+      }
       return {
         command: "sync",
         exitCode: 0,
-        summary: `sync of "${config.name}" paused in ${run.doc.phase}${run.doc.step ? `/${run.doc.step}` : ""}; run sync again to continue where it stopped`,
+        summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
         progress,
+        // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
         continue: true,
-        nextStep: `mongo-live-migrate sync --config ${config.file}`
+        nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
       };
+    } finally {
+      await closeRun(run);
     }
-    return {
-      command: "sync",
-      exitCode: 0,
-      summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
-      progress,
-      continue: !progress.readyForCutover,
-      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
-    };
   } finally {
-    await closeRun(run);
+    slice.dispose();
   }
 };
 
+// src/engine/headroom.ts
+async function oplogHeadroomSeconds(source, doc) {
+  const first = await source.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  if (!first) return null;
+  const firstSeconds = first.ts.getHighBits();
+  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
+  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
+}
+function headroomWarning(headroomSeconds, sliceMs) {
+  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
+  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
+}
+
 // src/commands/tail.ts
+var LeftToCutover = class extends Error {
+  constructor(doc, partitions) {
+    super("left to the cutover");
+    this.doc = doc;
+    this.partitions = partitions;
+  }
+  doc;
+  partitions;
+};
 var runTail = async (config, options, ports) => {
-  const run = await retryTransient(ports, "tail", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
+  let run;
+  try {
+    run = await retryTransient(
+      ports,
+      "tail",
+      () => openRun(config, ports, {
+        forceTakeover: options.forceTakeover,
+        beforeLease: async (store, doc) => {
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
+      })
+    );
+  } catch (error) {
+    if (error instanceof LeftToCutover) return leftToCutover(config, error.doc, error.partitions);
+    throw error;
+  }
   try {
     const { doc } = run;
     if (doc.resyncRequired) {
-      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination\`, then \`sync\``);
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
     }
     if (doc.phase !== "tailing") {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
     }
-    const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-    const partitions = await retryTransient(ports, "tail", () => run.store.partitionsOf());
-    const started = Date.now();
-    let lastReport = 0;
+    return await tailSlice(run, config, options, ports);
+  } finally {
+    await closeRun(run);
+  }
+};
+async function tailSlice(run, config, options, ports) {
+  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+  const partitions = await retryTransient(ports, "tail", () => run.store.partitionsOf());
+  const started = Date.now();
+  let lastReport = 0;
+  const cutover = watchForCutover(run);
+  try {
     const result = await withReconnect(
       run,
       "tail",
@@ -63786,26 +64017,57 @@ var runTail = async (config, options, ports) => {
           if (Date.now() - lastReport < 1e3) return;
           lastReport = Date.now();
           ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-        }
+        },
+        shouldStop: cutover.requested
       })
     );
-    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
+    const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
+    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
+    const warning = headroomWarning(headroom, durationMs);
+    if (warning) progress.warnings = [...progress.warnings, warning];
+    const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+    if (cutover.requested()) {
+      return {
+        command: "tail",
+        exitCode: 0,
+        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1e3)}: ${lag}; its position is saved and the cutover tails from it`,
+        progress,
+        continue: false,
+        nextStep: "wait for the cutover to finish"
+      };
+    }
     const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration((Date.now() - started) / 1e3)}`;
     return {
       command: "tail",
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}; ${progress.readyForCutover ? "ready for cutover" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
+      summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
       progress,
-      continue: !progress.readyForCutover,
+      // Replication goes on while ready: it stops only when the cutover takes over.
+      continue: true,
       nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
     };
   } finally {
-    await closeRun(run);
+    cutover.stop();
   }
-};
+}
+function cutoverHasIt(doc) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+}
+function leftToCutover(config, doc, partitions) {
+  const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
+  return {
+    command: "tail",
+    exitCode: 0,
+    summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
+    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
+    ...partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {},
+    continue: false,
+    nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
+  };
+}
 
 // src/commands/verify.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
 async function readVerifyStance(destination, migration) {
   const state = destination.db(STATE_DB);
@@ -63850,7 +64112,7 @@ var runVerify = async (config, _options, ports) => {
       verification
     };
   } catch (error) {
-    if (error instanceof import_mongodb17.MongoError) {
+    if (error instanceof import_mongodb18.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -64088,7 +64350,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join4 } from "node:path";
@@ -64119,12 +64381,12 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync as readFileSync3, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join as join3 } from "node:path";
-import { setTimeout as sleep4 } from "node:timers/promises";
+import { setTimeout as sleep6 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
 var LocalReplicaSet = class _LocalReplicaSet {
   constructor(options) {
@@ -64231,11 +64493,11 @@ var LocalReplicaSet = class _LocalReplicaSet {
       if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${this.fatalLines(member, stderr)}`);
       const up = await Promise.race([this.ping(member), exited]);
       if (up) return;
-      await sleep4(100);
+      await sleep6(100);
     }
   }
   async ping(member) {
-    const client = new import_mongodb18.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+    const client = new import_mongodb19.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
     try {
       await client.db("admin").command({ ping: 1 });
       return true;
@@ -64259,7 +64521,7 @@ ${detail}` : ` (log: ${member.logpath})`;
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb18.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb19.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -64285,7 +64547,7 @@ ${detail}` : ` (log: ${member.logpath})`;
         } catch {
         }
       }
-      await sleep4(200);
+      await sleep6(200);
     }
     throw new Error(`replica set ${this.options.name} elected no primary within ${STARTUP_TIMEOUT_MS / 1e3}s`);
   }
@@ -64304,7 +64566,7 @@ ${detail}` : ` (log: ${member.logpath})`;
       const to = await this.primaryIndex();
       if (to !== from) return { from, to };
       if (Date.now() > deadline) throw new Error("no other member became primary after the step-down");
-      await sleep4(200);
+      await sleep6(200);
     }
   }
   /** SIGKILL one member: no shutdown, no flush (a crash). */
@@ -64374,9 +64636,9 @@ async function freePort() {
 }
 
 // src/demo/lag-probe.ts
-import { setTimeout as sleep5 } from "node:timers/promises";
+import { setTimeout as sleep7 } from "node:timers/promises";
 var EVERY_MS = 1e3;
-var POLL_MS = 25;
+var POLL_MS3 = 25;
 var PATIENCE_MS = 3e4;
 var LagProbe = class {
   constructor(destination, latest, target) {
@@ -64409,7 +64671,7 @@ var LagProbe = class {
         last = probe.id;
         await this.await(probe);
       }
-      if (!this.stopping) await sleep5(EVERY_MS);
+      if (!this.stopping) await sleep7(EVERY_MS);
     }
   }
   async await(probe) {
@@ -64421,14 +64683,14 @@ var LagProbe = class {
         return;
       }
       if (this.stopping) return;
-      await sleep5(POLL_MS);
+      await sleep7(POLL_MS3);
     }
     this.timedOut++;
   }
 };
 
 // src/demo/seed.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -64468,10 +64730,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb19.ObjectId(bytes);
+  return new import_mongodb20.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb19.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb20.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -64518,7 +64780,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb19.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb20.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -64528,8 +64790,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb19.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb19.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb20.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb20.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -64540,7 +64802,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb19.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb20.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -64557,7 +64819,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb19.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb20.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -64573,8 +64835,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb19.Long.fromNumber(9e9 + i),
-        score: new import_mongodb19.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb20.Long.fromNumber(9e9 + i),
+        score: new import_mongodb20.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -64585,7 +64847,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb19.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb20.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -64635,11 +64897,11 @@ async function seedDemoData(client, options) {
 }
 
 // src/demo/writer.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep6 } from "node:timers/promises";
+var import_mongodb21 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep8 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb20.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb21.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -64696,7 +64958,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep6(wait);
+      if (wait > 0 && !this.stopping) await sleep8(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */
@@ -64706,9 +64968,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb20.ObjectId();
+        const id2 = new import_mongodb21.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb20.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb21.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -64721,7 +64983,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb20.ObjectId();
+        const id2 = new import_mongodb21.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -64732,7 +64994,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb20.ObjectId();
+        const id2 = new import_mongodb21.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -64895,8 +65157,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb21.MongoClient(source.uri);
-    const destinationClient = new import_mongodb21.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb22.MongoClient(source.uri);
+    const destinationClient = new import_mongodb22.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });
@@ -65179,7 +65441,7 @@ var GRAMMAR = {
   },
   plan: { options: {}, examples: ["mongo-live-migrate plan --config migration.yaml"] },
   sync: {
-    options: { maxDuration: `${MAX_DURATION_SLICE}; default: until the copy is done and caught up`, forceTakeover: COMMON_HELP.forceTakeover },
+    options: { maxDuration: `${MAX_DURATION_SLICE}; default: tail.maxDuration of the config (5h30m)`, forceTakeover: COMMON_HELP.forceTakeover },
     examples: ["mongo-live-migrate sync --config migration.yaml", "mongo-live-migrate sync --config migration.yaml --max-duration 5h30m   # one GitHub job; run it again to resume"]
   },
   tail: {
@@ -65189,6 +65451,7 @@ var GRAMMAR = {
   cutover: {
     options: {
       confirm: "the migration's name, typed to confirm that source writes may be blocked (required)",
+      maxDuration: "how long the cutover waits for the lag to hold before it gives up with nothing blocked (default: 15m)",
       applicationsStopped: "with cutover.writeBlock: none, you state that the applications are stopped",
       forceTakeover: COMMON_HELP.forceTakeover
     },
@@ -65197,8 +65460,12 @@ var GRAMMAR = {
   verify: { options: {}, examples: ["mongo-live-migrate verify --config migration.yaml", "mongo-live-migrate verify --config migration.yaml --json > verification.json"] },
   status: { options: {}, examples: ["mongo-live-migrate status --config migration.yaml"] },
   abort: {
-    options: { dropDestination: "also remove what the migration created on the destination (and nothing else)", forceTakeover: COMMON_HELP.forceTakeover },
-    examples: ["mongo-live-migrate abort --config migration.yaml", "mongo-live-migrate abort --config migration.yaml --drop-destination"]
+    options: {
+      confirm: "the migration's name: required with --drop-destination and to abort a committed migration",
+      dropDestination: "also remove what the migration created on the destination (and nothing else)",
+      forceTakeover: COMMON_HELP.forceTakeover
+    },
+    examples: ["mongo-live-migrate abort --config migration.yaml", "mongo-live-migrate abort --config migration.yaml --drop-destination --confirm orders-to-atlas"]
   },
   rehearse: {
     options: { maxDuration: "how long the rehearsal tails before it freezes at a source time T (default: 1m)", keep: "keep the staging destination afterwards", forceTakeover: COMMON_HELP.forceTakeover },

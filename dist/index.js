@@ -5398,7 +5398,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError3 = class extends MongoError4 {
+    var MongoNetworkError4 = class extends MongoError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -5418,8 +5418,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError3;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
+    exports.MongoNetworkError = MongoNetworkError4;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError4 {
       /**
        * **Do not use this constructor!**
        *
@@ -5570,7 +5570,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoSystemError = MongoSystemError;
-    var MongoServerSelectionError3 = class extends MongoSystemError {
+    var MongoServerSelectionError4 = class extends MongoSystemError {
       /**
        * **Do not use this constructor!**
        *
@@ -5589,7 +5589,7 @@ var require_error = __commonJS({
         return "MongoServerSelectionError";
       }
     };
-    exports.MongoServerSelectionError = MongoServerSelectionError3;
+    exports.MongoServerSelectionError = MongoServerSelectionError4;
     var MongoWriteConcernError = class extends MongoServerError {
       /**
        * **Do not use this constructor!**
@@ -5629,7 +5629,7 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error2) {
-      if (error2 instanceof MongoNetworkError3) {
+      if (error2 instanceof MongoNetworkError4) {
         return true;
       }
       if (error2 instanceof MongoError4) {
@@ -5662,7 +5662,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error2 instanceof MongoNetworkError3) {
+      if (error2 instanceof MongoNetworkError4) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error2.message);
@@ -5713,16 +5713,16 @@ var require_error = __commonJS({
       return isRecoveringError(error2) || isNotWritablePrimaryError(error2);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError4 && err.message.match(/timed out/));
     }
     function isResumableError(error2, wireVersion) {
       if (error2 == null || !(error2 instanceof MongoError4)) {
         return false;
       }
-      if (error2 instanceof MongoNetworkError3) {
+      if (error2 instanceof MongoNetworkError4) {
         return true;
       }
-      if (error2 instanceof MongoServerSelectionError3) {
+      if (error2 instanceof MongoServerSelectionError4) {
         return true;
       }
       if (wireVersion != null && wireVersion >= 9) {
@@ -48431,7 +48431,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep4 = function(ms) {
+      let sleep6 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48442,9 +48442,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep4;
+      module.exports = sleep6;
     } else {
-      let sleep4 = function(ms) {
+      let sleep6 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48456,7 +48456,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep4;
+      module.exports = sleep6;
     }
   }
 });
@@ -48469,7 +48469,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep4 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -48615,7 +48615,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep4(BUSY_WRITE_TIMEOUT);
+                sleep6(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -48928,7 +48928,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep4(BUSY_WRITE_TIMEOUT);
+          sleep6(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -48965,7 +48965,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep4(BUSY_WRITE_TIMEOUT);
+          sleep6(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -49862,7 +49862,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join3, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep4 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -49986,7 +49986,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep4(100);
+        sleep6(100);
         stream.end();
       }
       return stream;
@@ -52670,7 +52670,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep4 = require_atomic_sleep();
+    var sleep6 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -52843,7 +52843,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep4(BUSY_WRITE_TIMEOUT);
+                sleep6(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -53276,7 +53276,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep4(BUSY_WRITE_TIMEOUT);
+            sleep6(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -53318,7 +53318,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep4(BUSY_WRITE_TIMEOUT);
+            sleep6(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -75511,7 +75511,7 @@ var package_default = {
     "test:integration": "vitest run --project integration",
     demo: "node scripts/run-demo.mjs",
     bench: "node --import tsx bench/run.ts",
-    docs: "node scripts/config-reference.mjs",
+    docs: "node scripts/config-reference.mjs && node scripts/action-reference.mjs",
     reliability: "node scripts/reliability.mjs"
   },
   devDependencies: {
@@ -76833,6 +76833,7 @@ function assertSameClusters(name, recorded, current) {
 }
 
 // src/engine/state/lease.ts
+import { setTimeout as sleep } from "node:timers/promises";
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function leaseTtlMs(env = process.env) {
   const fromEnv = Number(env.MLM_LEASE_TTL_MS);
@@ -76841,6 +76842,8 @@ function leaseTtlMs(env = process.env) {
 var LEASE_TTL_MS = leaseTtlMs();
 var RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
 var SAFE_WINDOW_MS = Math.floor(LEASE_TTL_MS * 2 / 3);
+var WAIT_MARGIN_MS = 3e3;
+var POLL_MS = 250;
 var LeaseLostError = class extends OperationError {
   constructor(name) {
     super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
@@ -76856,25 +76859,60 @@ var LeaseHolder = class {
   timer;
   lastRenewedAt = 0;
   lost = false;
-  /** Takes the lease when it is free, expired, ours already, or when forced. */
-  async acquire(force = false) {
+  /** Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see LeaseWait). */
+  async acquire(force = false, wait) {
+    if (!await this.tryAcquire(force)) {
+      if (!wait) throw await this.refusal();
+      await this.waitFor(wait);
+    }
+    this.lastRenewedAt = Date.now();
+    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer.unref();
+  }
+  async tryAcquire(force) {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
     const result = await this.store.migrations.updateOne(
       { _id: this.store.name, ...free },
       [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] } } } }],
       { writeConcern: { w: "majority" } }
     );
-    if (result.matchedCount === 0) {
-      const doc = await this.store.get();
-      const holder = doc?.lease;
-      throw new OperationError(
-        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
-        `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1e3)} s after its last renewal) or rerun with --force-takeover`
-      );
+    return result.matchedCount === 1;
+  }
+  async waitFor(wait) {
+    const first = await this.store.get();
+    const stopFirst = first && wait.stopIf?.(first);
+    if (stopFirst) throw stopFirst;
+    const holder = first?.lease;
+    if (!holder) {
+      if (await this.tryAcquire(false)) return;
+      throw await this.refusal();
     }
-    this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
-    this.timer.unref();
+    const started = Date.now();
+    const limitMs = Math.max(LEASE_TTL_MS + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
+    wait.onWait(
+      wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
+    );
+    while (Date.now() - started < limitMs) {
+      await sleep(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
+      if (wait.signal?.aborted) break;
+      if (await this.tryAcquire(false)) return;
+      const now = await this.store.get();
+      const stop = now && wait.stopIf?.(now);
+      if (stop) throw stop;
+      const lease = now?.lease;
+      if (!lease) continue;
+      const alive = lease.owner !== holder.owner || lease.expiresAt.getTime() !== holder.expiresAt.getTime() || now.updatedAt.getTime() !== first.updatedAt.getTime();
+      if (alive && !wait.anyHolderMs) break;
+    }
+    throw await this.refusal();
+  }
+  async refusal() {
+    const doc = await this.store.get();
+    const holder = doc?.lease;
+    return new OperationError(
+      `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
+      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1e3)} s after its last renewal) or rerun with --force-takeover`
+    );
   }
   async renew() {
     try {
@@ -77012,11 +77050,12 @@ async function openRun(config, ports, options = {}) {
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        "restore the original namespaces section, or abort the migration (abort --drop-destination) and start again"
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
       );
     }
+    await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover);
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
     doc = await store.get();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
@@ -77063,8 +77102,19 @@ async function assertVersion(client, side) {
 
 // src/commands/abort.ts
 var runAbort = async (config, options, ports) => {
+  const confirmed = options.confirm === config.name;
+  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
+  if (options.dropDestination && !confirmed) {
+    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
+  }
   const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
+    if (run2.doc.phase === "committed" && !confirmed) {
+      throw new UserError(
+        `migration "${config.name}" is committed: abort would ${run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
+        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
+      );
+    }
     const notes = [];
     if (run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt) {
       await setSourceWriteBlock(run2.source, false);
@@ -77086,7 +77136,7 @@ var runAbort = async (config, options, ports) => {
       notes.push(`dropped ${plural(dropped.length, "destination collection")} and the migration's state`);
       return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
     }
-    if (run2.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, "add --drop-destination to remove what it created");
+    if (run2.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, `add --drop-destination --confirm ${config.name} to remove what it created`);
     await transition(run2, "aborted", notes.join("; ") || "aborted");
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf());
     return {
@@ -77095,7 +77145,7 @@ var runAbort = async (config, options, ports) => {
       summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
       progress,
       continue: false,
-      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination (to remove what it created)`
+      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
     };
   } finally {
     await closeRun(run2);
@@ -77339,11 +77389,11 @@ function decodeChangeEvent(raw, refetch = false) {
   if (head.to) event.to = { db: String(head.to.db), coll: String(head.to.coll) };
   if (head.collectionUUID) event.uuid = head.collectionUUID.toString("hex");
   if (key) {
-    event.key = Buffer.from(key.value);
+    event.key = key.value;
     const idElement = [...rawElements(event.key)].find((e) => e.name.toString("utf8") === "_id");
     if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
   }
-  if (full) event.fullDocument = full.type === 3 ? Buffer.from(full.value) : null;
+  if (full) event.fullDocument = full.type === 3 ? full.value : null;
   if (refetch) event.refetch = true;
   return event;
 }
@@ -77521,7 +77571,7 @@ async function applyRename(ctx, event, target) {
   } else {
     throw new OperationError(
       `${ns(source.db, source.coll)} was renamed to ${ns(to.db, to.coll)} on the source, moving a collection the migration did not copy into its scope`,
-      "include the original namespace too and re-sync (abort --drop-destination, then sync)"
+      "include the original namespace too and re-sync (abort --drop-destination --confirm <name>, then sync)"
     );
   }
 }
@@ -77930,8 +77980,69 @@ function historyLostError(name, error2) {
   if (!isHistoryLost(error2)) return void 0;
   return new OperationError(
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
-    `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
+    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
   );
+}
+
+// src/engine/capture/raw-change-stream.ts
+var import_mongodb11 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep3 } from "node:timers/promises";
+
+// src/engine/copy/copy-partition.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep2 } from "node:timers/promises";
+
+// src/engine/copy/partitions.ts
+var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
+var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+async function planPartitions(source, collection, options) {
+  const sourceNs = options.source;
+  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
+  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
+  if (collection.kind === "capped") {
+    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
+  }
+  const coll = source.db(collection.db).collection(collection.coll);
+  const classes = [];
+  for (const typeClass of ID_CLASSES) {
+    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
+    if (found) classes.push(typeClass);
+  }
+  const partitions = [];
+  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
+  for (const typeClass of classes) {
+    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
+    const bounds = [void 0, ...splits, void 0];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
+    }
+  }
+  return partitions;
+}
+async function sampleSplitPoints(source, collection, typeClass, splitCount) {
+  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
+  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const step2 = sampled.length / (splitCount + 1);
+  const points = [];
+  for (let i = 1; i <= splitCount; i++) {
+    const candidate = sampled[Math.floor(i * step2)]?._id;
+    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+  }
+  return points;
+}
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+function partitionFilter(partition) {
+  if (partition.natural) return {};
+  const range = { $type: partition.typeClass };
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
+  return { _id: range };
 }
 
 // src/engine/copy/raw-cursor.ts
@@ -77995,35 +78106,145 @@ var RawBatchCursor = class _RawBatchCursor {
   }
 };
 
+// src/engine/copy/copy-partition.ts
+var MAX_BATCH_BYTES = 12 * 1024 * 1024;
+async function copyPartition(ctx, collection, partition) {
+  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    const copiedBefore = partition.documentsCopied;
+    try {
+      await copyRemaining(ctx, from, target, partition);
+      break;
+    } catch (error2) {
+      if (partition.documentsCopied > copiedBefore) attempt = 1;
+      if (!isTransientReadError(error2) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error2;
+      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
+      if (ctx.relocate) from = await ctx.relocate(collection);
+    }
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
+  partition.done = true;
+}
+var COPY_ATTEMPTS = 6;
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+function isTransientReadError(error2) {
+  if (error2 instanceof import_mongodb10.MongoNetworkError || error2 instanceof import_mongodb10.MongoServerSelectionError) return true;
+  if (error2 instanceof import_mongodb10.MongoError && (error2.hasErrorLabel("RetryableWriteError") || error2.hasErrorLabel("ResumableChangeStreamError"))) return true;
+  return TRANSIENT_CODES.has(Number(error2.code));
+}
+async function copyRemaining(ctx, collection, target, partition) {
+  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
+    await target.deleteMany({}, { writeConcern: { w: "majority" } });
+    partition.documentsCopied = 0;
+    partition.bytesCopied = 0;
+  }
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  let docs = [];
+  let bytes = 0;
+  let pending = Promise.resolve();
+  const flush = async () => {
+    if (!docs.length) return;
+    const batch = docs;
+    const batchBytes = bytes;
+    docs = [];
+    bytes = 0;
+    await pending;
+    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
+    pending.catch(() => void 0);
+  };
+  try {
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+    await pending;
+  }
+}
+async function insertBatch(ctx, collection, docs, bytes, partition) {
+  ctx.assertLease();
+  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
+  if (failures.length) {
+    const first = failures[0];
+    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
+  }
+  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  partition.documentsCopied += docs.length;
+  partition.bytesCopied += bytes;
+  if (!partition.natural) partition.lastId = lastId;
+  await ctx.store.partitions.updateOne(
+    { _id: partition._id },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { writeConcern: { w: "majority" } }
+  );
+  ctx.onBatch(partition, docs.length, bytes);
+}
+
 // src/engine/capture/raw-change-stream.ts
 var RawChangeStream = class _RawChangeStream {
-  constructor(cursor) {
-    this.cursor = cursor;
+  constructor(source, start, options, split) {
+    this.source = source;
+    this.start = start;
+    this.options = options;
+    this.split = split;
   }
-  cursor;
+  source;
+  start;
+  options;
+  split;
   batch = [];
   fragments = [];
   token;
+  cursor;
   static async open(source, position, options) {
+    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
+    await stream.openCursor();
+    return stream;
+  }
+  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
+  async openCursor() {
+    const position = this.token ? { resumeAfter: this.token } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
       { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
       { $unset: "updateDescription" },
-      ...options.match ? [{ $match: options.match }] : []
+      ...this.options.match ? [{ $match: this.options.match }] : [],
+      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
-    if (await supportsSplitEvents(source)) pipeline.push({ $changeStreamSplitLargeEvent: {} });
-    const cursor = new RawBatchCursor(source, {
-      db: "admin",
-      open: { aggregate: 1, pipeline, cursor: { batchSize: options.batchSize } },
-      collection: "$cmd.aggregate",
-      batchSize: options.batchSize,
-      maxAwaitTimeMS: options.maxAwaitTimeMS ?? 250
-    });
-    const stream = new _RawChangeStream(cursor);
-    stream.batch = await cursor.nextBatch() ?? [];
-    stream.token = cursor.postBatchResumeToken;
-    return stream;
+    const { batchSize } = this.options;
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.fragments = [];
+    this.batch = await this.cursor.nextBatch() ?? [];
+    this.token = this.cursor.postBatchResumeToken ?? this.token;
+  }
+  /**
+   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
+   * where it stood (what the driver's own change stream does), a few times with backoff.
+   */
+  async fetch() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await this.cursor.nextBatch();
+        if (next === null) throw new Error("the change stream was closed by the server");
+        return next;
+      } catch (error2) {
+        const unreachable = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
+        if (unreachable || !isTransientReadError(error2) || attempt >= RESUME_ATTEMPTS) throw error2;
+        await this.cursor.close().catch(() => void 0);
+        await sleep3(250 * attempt);
+        await this.openCursor().catch(() => void 0);
+        if (this.batch.length) return this.batch.splice(0);
+      }
+    }
   }
   /** Events read from the server and not handed out yet. */
   bufferedCount() {
@@ -78053,8 +78274,7 @@ var RawChangeStream = class _RawChangeStream {
         return this.handOut(decodeChangeEvent(raw));
       }
       if (fetched && !this.fragments.length) return null;
-      const next = await this.cursor.nextBatch();
-      if (next === null) throw new Error("the change stream was closed by the server");
+      const next = await this.fetch();
       this.batch = next;
       fetched = true;
       if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
@@ -78068,24 +78288,25 @@ var RawChangeStream = class _RawChangeStream {
     await this.cursor.close();
   }
 };
+var RESUME_ATTEMPTS = 5;
 async function supportsSplitEvents(source) {
   const info2 = await source.db("admin").command({ buildInfo: 1 });
   return Number(String(info2.version).split(".")[0]) >= 7;
 }
 
 // src/engine/position.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb10.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb12.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb10.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb12.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const wallTime = tokenWallTime(token) ?? lastWall;
@@ -78375,7 +78596,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -78387,7 +78608,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb11.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -78688,7 +78909,8 @@ async function runCutoverEngine(run2, options) {
     throw new UserError("cutover.writeBlock is none: stop every application writing to the source, then rerun with --applications-stopped", "or set cutover.writeBlock: source to let the cutover block writes itself (MongoDB 6.0+)");
   }
   if (run2.doc.phase === "tailing") {
-    await time("lag-hold", () => holdLag(run2, options.lagWaitMs));
+    options.onStep?.("lag-hold");
+    await time("lag-hold", () => holdLag(run2, options.lagWaitMs, () => options.onStep?.("lag-hold")));
     await transition(run2, "cutting-over", `write block: ${config.cutover.writeBlock}`, { cutover: { step: "write-block", startedAt: /* @__PURE__ */ new Date() } });
   }
   const setStep = async (step2, set = {}) => {
@@ -78696,7 +78918,9 @@ async function runCutoverEngine(run2, options) {
     run2.lease.assertHeld();
     await store.update(ports.runner, { "cutover.step": step2, ...set });
     run2.doc = await store.get();
+    options.onStep?.(step2);
   };
+  options.onStep?.(run2.doc.cutover.step);
   if (run2.doc.cutover.step === "write-block") {
     await time("write-block", async () => {
       if (config.cutover.writeBlock === "source") {
@@ -78765,13 +78989,14 @@ var VerificationFailed = class extends OperationError {
   }
   report;
 };
-async function holdLag(run2, waitMs) {
+async function holdLag(run2, waitMs, onBatch) {
   const { maxLagSeconds, lagHoldSeconds } = run2.config.cutover;
   let okSince;
   let worst = 0;
   const result = await tailLoop(run2, {
     deadline: Date.now() + waitMs + lagHoldSeconds * 1e3,
     onBatch: (lag) => {
+      onBatch();
       worst = Math.max(worst, lag);
       if (lag <= maxLagSeconds) okSince ??= Date.now();
       else okSince = void 0;
@@ -78781,7 +79006,7 @@ async function holdLag(run2, waitMs) {
   if (okSince === void 0 || Date.now() - okSince < lagHoldSeconds * 1e3) {
     throw new OperationError(
       `lag did not stay at or under ${maxLagSeconds} s for ${lagHoldSeconds} s (now ${result.lagSeconds.toFixed(1)} s, worst ${worst.toFixed(1)} s); nothing was blocked`,
-      "run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds"
+      "tail slices go on again: run the cutover once status says ready, reduce the write load, give the cutover a longer max-duration, or raise cutover.maxLagSeconds"
     );
   }
 }
@@ -78789,10 +79014,36 @@ async function waitUntilMajorityCommitted(run2, time) {
   await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
+// src/engine/handoff.ts
+var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
+var POLL_MS2 = 2e3;
+async function requestCutover(store, runner) {
+  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+}
+async function clearCutoverRequest(store, runner) {
+  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
+}
+function cutoverRequestLive(doc, now = Date.now()) {
+  const request2 = doc.cutoverRequest;
+  if (!request2) return false;
+  if (doc.lease?.owner === request2.by && doc.lease.expiresAt.getTime() > now) return true;
+  return now - request2.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+}
+function watchForCutover(run2) {
+  let by;
+  const timer = setInterval(() => {
+    void run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
+      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
+    }).catch(() => void 0);
+  }, POLL_MS2);
+  timer.unref();
+  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+}
+
 // src/engine/reconnect.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep } from "node:timers/promises";
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+var import_mongodb14 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep4 } from "node:timers/promises";
+var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
   6,
   // HostUnreachable
   7,
@@ -78824,10 +79075,10 @@ var MAX_DELAY_MS = 8e3;
 function isTransientNetworkError(error2) {
   let current = error2;
   for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb12.MongoNetworkError || current instanceof import_mongodb12.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb12.MongoError) {
+    if (current instanceof import_mongodb14.MongoNetworkError || current instanceof import_mongodb14.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb14.MongoError) {
       if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES.has(Number(current.code))) return true;
+      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
     }
     const code2 = current.code;
     if (typeof code2 === "string" && SOCKET_ERRORS.has(code2)) return true;
@@ -78848,7 +79099,7 @@ async function withReconnect(run2, what, step2) {
       }
       const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
       run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep(delay);
+      await sleep4(delay);
       await assertReachable(run2.source, "source", run2.config.source.uri);
       await assertReachable(run2.destination, "destination", run2.config.destination.uri);
       run2.lease.assertHeld();
@@ -78864,7 +79115,7 @@ async function retryTransient(ports, what, operation, attempts = 6) {
       if (!isTransientNetworkError(error2) || attempt >= attempts) throw error2;
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
       ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
-      await sleep(delay);
+      await sleep4(delay);
     }
   }
 }
@@ -78874,8 +79125,8 @@ async function assertReachable(client, side, uri) {
       await client.db("admin").command({ ping: 1 });
       return;
     } catch (error2) {
-      if (!(error2 instanceof import_mongodb12.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
-        await sleep(200 * attempt);
+      if (!(error2 instanceof import_mongodb14.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
+        await sleep4(200 * attempt);
         continue;
       }
       const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
@@ -78892,8 +79143,9 @@ function firstLine3(text) {
 }
 
 // src/commands/cutover.ts
-var LAG_WAIT_MS = 12e4;
 var DRAIN_TIMEOUT_MS = 3e5;
+var DEFAULT_MAX_DURATION_MS = 15 * 6e4;
+var MIN_LAG_WAIT_MS = 3e4;
 var runCutover = async (config, options, ports) => {
   if (options.confirm !== config.name) {
     throw new UserError(
@@ -78901,10 +79153,39 @@ var runCutover = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
     );
   }
-  const run2 = await retryTransient(ports, "cutover", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
+  const started = Date.now();
+  const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  let requestedIn;
+  const run2 = await retryTransient(
+    ports,
+    "cutover",
+    () => openRun(config, ports, {
+      forceTakeover: options.forceTakeover,
+      waitForHolderMs: HANDOFF_WAIT_MS,
+      beforeLease: async (store, doc) => {
+        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+        }
+        if (doc.phase !== "tailing") return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
+      }
+    })
+  ).catch(async (error2) => {
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error2;
+  });
+  let partitions;
+  const onStep = (step2) => {
+    if (!ports.onProgress || !partitions) return;
+    ports.onProgress({ ...buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }), step: step2 });
+  };
   try {
+    partitions = await run2.store.partitionsOf();
     try {
-      const result = await withReconnect(run2, "cutover", () => runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs: LAG_WAIT_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS }));
+      const lagWaitMs = Math.max(MIN_LAG_WAIT_MS, maxDurationMs - DRAIN_TIMEOUT_MS - (Date.now() - started));
+      const result = await withReconnect(run2, "cutover", () => runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs, drainTimeoutMs: DRAIN_TIMEOUT_MS, onStep }));
       const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
       const blocked = config.cutover.writeBlock === "source";
       return {
@@ -78915,7 +79196,7 @@ var runCutover = async (config, options, ports) => {
           "Next steps:",
           "  1. point the applications at the destination connection string and restart them;",
           blocked ? "  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;" : "  2. keep the applications away from the source: nothing blocks writes there;",
-          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} (lifts the block).` : "  3. nothing else to undo on the source."
+          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} --confirm ${config.name} (lifts the block).` : "  3. nothing else to undo on the source."
         ].join("\n"),
         progress,
         ...result.verification ? { verification: result.verification } : {},
@@ -78932,13 +79213,23 @@ var runCutover = async (config, options, ports) => {
         progress,
         verification: error2.report,
         continue: false,
-        nextStep: `mongo-live-migrate abort --config ${config.file}`
+        nextStep: `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
       };
     }
   } finally {
+    await clearCutoverRequest(run2.store, ports.runner);
     await closeRun(run2);
   }
 };
+async function withdrawRequest(config, runner) {
+  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
+  if (!destination) return;
+  try {
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
+  } finally {
+    await destination.close().catch(() => void 0);
+  }
+}
 
 // src/config/duration.ts
 var DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
@@ -78959,148 +79250,7 @@ function formatDuration2(ms) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
-
-// src/engine/copy/copy-partition.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-
-// src/engine/copy/partitions.ts
-var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
-async function planPartitions(source, collection, options) {
-  const sourceNs = options.source;
-  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
-  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
-  if (collection.kind === "capped") {
-    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
-  }
-  const coll = source.db(collection.db).collection(collection.coll);
-  const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
-  const partitions = [];
-  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
-  for (const typeClass of classes) {
-    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
-    const bounds = [void 0, ...splits, void 0];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
-      if (bounds[i] !== void 0) partition.min = bounds[i];
-      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
-      partitions.push(partition);
-    }
-  }
-  return partitions;
-}
-async function sampleSplitPoints(source, collection, typeClass, splitCount) {
-  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
-  const step2 = sampled.length / (splitCount + 1);
-  const points = [];
-  for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step2)]?._id;
-    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
-  }
-  return points;
-}
-function sameValue(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-function partitionFilter(partition) {
-  if (partition.natural) return {};
-  const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
-  else if ("min" in partition) range.$gte = partition.min;
-  if ("max" in partition) range.$lt = partition.max;
-  return { _id: range };
-}
-
-// src/engine/copy/copy-partition.ts
-var MAX_BATCH_BYTES = 12 * 1024 * 1024;
-async function copyPartition(ctx, collection, partition) {
-  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
-  let from = collection;
-  for (let attempt = 1; from; attempt++) {
-    const copiedBefore = partition.documentsCopied;
-    try {
-      await copyRemaining(ctx, from, target, partition);
-      break;
-    } catch (error2) {
-      if (partition.documentsCopied > copiedBefore) attempt = 1;
-      if (!isTransientReadError(error2) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error2;
-      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
-      if (ctx.relocate) from = await ctx.relocate(collection);
-    }
-  }
-  if (ctx.signal.aborted) return;
-  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
-  partition.done = true;
-}
-var COPY_ATTEMPTS = 6;
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-function isTransientReadError(error2) {
-  if (error2 instanceof import_mongodb13.MongoNetworkError || error2 instanceof import_mongodb13.MongoServerSelectionError) return true;
-  if (error2 instanceof import_mongodb13.MongoError && (error2.hasErrorLabel("RetryableWriteError") || error2.hasErrorLabel("ResumableChangeStreamError"))) return true;
-  return TRANSIENT_CODES2.has(Number(error2.code));
-}
-async function copyRemaining(ctx, collection, target, partition) {
-  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
-    await target.deleteMany({}, { writeConcern: { w: "majority" } });
-    partition.documentsCopied = 0;
-    partition.bytesCopied = 0;
-  }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
-  let docs = [];
-  let bytes = 0;
-  let pending = Promise.resolve();
-  const flush = async () => {
-    if (!docs.length) return;
-    const batch = docs;
-    const batchBytes = bytes;
-    docs = [];
-    bytes = 0;
-    await pending;
-    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
-    pending.catch(() => void 0);
-  };
-  try {
-    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const raw of batch) {
-        if (ctx.signal.aborted) break read;
-        docs.push(raw);
-        bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
-      }
-    }
-    await flush();
-  } finally {
-    await cursor.close().catch(() => void 0);
-    await pending;
-  }
-}
-async function insertBatch(ctx, collection, docs, bytes, partition) {
-  ctx.assertLease();
-  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
-  if (failures.length) {
-    const first = failures[0];
-    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
-  }
-  const lastId = partition.natural ? void 0 : import_mongodb13.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
-  partition.documentsCopied += docs.length;
-  partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
-  await ctx.store.partitions.updateOne(
-    { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
-    { writeConcern: { w: "majority" } }
-  );
-  ctx.onBatch(partition, docs.length, bytes);
-}
-
-// src/engine/rehearse/snapshot-compare.ts
+var import_mongodb15 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -79132,7 +79282,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb14.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb15.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -79141,8 +79291,8 @@ async function hashCollection(client, db, coll, at) {
 }
 
 // src/engine/sync.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
+var import_mongodb17 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/capture/buffer-writer.ts
 var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
@@ -79265,9 +79415,9 @@ async function collectionStats(client, db, coll) {
 }
 
 // src/engine/replay.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 var REPLAY_BATCH = 1e3;
-var REPLAY_BATCH_BYTES = 32 * 1024 * 1024;
+var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run2) {
   const { store, ports } = run2;
   const applier = newApplier(run2);
@@ -79314,7 +79464,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.get();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb15.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -79325,7 +79475,7 @@ var PROGRESS_EVERY_MS = 1e3;
 var PLAN_ATTEMPTS = 20;
 async function runSyncEngine(run2) {
   const { doc } = run2;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", "re-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)");
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
   if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
   if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
   if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
@@ -79368,7 +79518,7 @@ async function planCatalog(run2) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
     run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep3(Math.min(2e3, 100 * attempt));
+    await sleep5(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run2);
   }
 }
@@ -79395,7 +79545,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run2, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb16.UUID(collection.uuid);
+  const uuid = new import_mongodb17.UUID(collection.uuid);
   const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -79656,7 +79806,7 @@ function nextStepFor(config, doc, ready) {
     case "committed":
       return "point the applications at the destination";
     case "failed":
-      return doc.resyncRequired ? `${base} abort ${file} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
+      return doc.resyncRequired ? `${base} abort ${file} --confirm ${config.name} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
     case "aborted":
       return "start a new migration (new name) when ready";
   }
@@ -79701,51 +79851,132 @@ async function sourceOplog(uri, doc, destination) {
   }
 }
 
+// src/engine/slice.ts
+function startSlice(parent, durationMs, started = Date.now()) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onParent = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(
+    () => {
+      timedOut = !controller.signal.aborted;
+      controller.abort(new Error("max-duration reached"));
+    },
+    Math.max(0, started + durationMs - Date.now())
+  );
+  timer.unref();
+  return {
+    signal: controller.signal,
+    deadline: started + durationMs,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    }
+  };
+}
+
 // src/commands/sync.ts
-var runSync = async (config, options, outerPorts) => {
-  const ports = options.maxDurationMs === void 0 ? outerPorts : { ...outerPorts, signal: AbortSignal.any([outerPorts.signal, AbortSignal.timeout(options.maxDurationMs)]) };
-  const run2 = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+var runSync = async (config, options, commandPorts) => {
+  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+  const slice = startSlice(commandPorts.signal, durationMs);
+  const ports = { ...commandPorts, signal: slice.signal };
   try {
-    const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
-    const progress = buildProgress(run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
-    if (!result.finished) {
+    const run2 = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+    try {
+      const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
+      const progress = buildProgress(run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
+      if (!result.finished) {
+        const why = slice.timedOut() ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : commandPorts.signal.aborted ? "stopped by a signal" : "before catching up";
+        return {
+          command: "sync",
+          exitCode: 0,
+          summary: `sync of "${config.name}" paused in ${run2.doc.phase}${run2.doc.step ? `/${run2.doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
+          progress,
+          continue: true,
+          nextStep: `mongo-live-migrate sync --config ${config.file}`
+        };
+      }
       return {
         command: "sync",
         exitCode: 0,
-        summary: `sync of "${config.name}" paused in ${run2.doc.phase}${run2.doc.step ? `/${run2.doc.step}` : ""}; run sync again to continue where it stopped`,
+        summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run2.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
         progress,
+        // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
         continue: true,
-        nextStep: `mongo-live-migrate sync --config ${config.file}`
+        nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
       };
+    } finally {
+      await closeRun(run2);
     }
-    return {
-      command: "sync",
-      exitCode: 0,
-      summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run2.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
-      progress,
-      continue: !progress.readyForCutover,
-      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
-    };
   } finally {
-    await closeRun(run2);
+    slice.dispose();
   }
 };
 
+// src/engine/headroom.ts
+async function oplogHeadroomSeconds(source, doc) {
+  const first = await source.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  if (!first) return null;
+  const firstSeconds = first.ts.getHighBits();
+  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
+  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
+}
+function headroomWarning(headroomSeconds, sliceMs) {
+  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
+  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
+}
+
 // src/commands/tail.ts
+var LeftToCutover = class extends Error {
+  constructor(doc, partitions) {
+    super("left to the cutover");
+    this.doc = doc;
+    this.partitions = partitions;
+  }
+  doc;
+  partitions;
+};
 var runTail = async (config, options, ports) => {
-  const run2 = await retryTransient(ports, "tail", () => openRun(config, ports, { forceTakeover: options.forceTakeover }));
+  let run2;
+  try {
+    run2 = await retryTransient(
+      ports,
+      "tail",
+      () => openRun(config, ports, {
+        forceTakeover: options.forceTakeover,
+        beforeLease: async (store, doc) => {
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
+      })
+    );
+  } catch (error2) {
+    if (error2 instanceof LeftToCutover) return leftToCutover(config, error2.doc, error2.partitions);
+    throw error2;
+  }
   try {
     const { doc } = run2;
     if (doc.resyncRequired) {
-      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination\`, then \`sync\``);
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
     }
     if (doc.phase !== "tailing") {
       throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
     }
-    const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-    const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
-    const started = Date.now();
-    let lastReport = 0;
+    return await tailSlice(run2, config, options, ports);
+  } finally {
+    await closeRun(run2);
+  }
+};
+async function tailSlice(run2, config, options, ports) {
+  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
+  const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
+  const started = Date.now();
+  let lastReport = 0;
+  const cutover = watchForCutover(run2);
+  try {
     const result = await withReconnect(
       run2,
       "tail",
@@ -79755,26 +79986,57 @@ var runTail = async (config, options, ports) => {
           if (Date.now() - lastReport < 1e3) return;
           lastReport = Date.now();
           ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-        }
+        },
+        shouldStop: cutover.requested
       })
     );
-    const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
+    const headroom = await oplogHeadroomSeconds(run2.source, run2.doc).catch(() => null);
+    const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
+    const warning2 = headroomWarning(headroom, durationMs);
+    if (warning2) progress.warnings = [...progress.warnings, warning2];
+    const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+    if (cutover.requested()) {
+      return {
+        command: "tail",
+        exitCode: 0,
+        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1e3)}: ${lag}; its position is saved and the cutover tails from it`,
+        progress,
+        continue: false,
+        nextStep: "wait for the cutover to finish"
+      };
+    }
     const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration((Date.now() - started) / 1e3)}`;
     return {
       command: "tail",
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}; ${progress.readyForCutover ? "ready for cutover" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
+      summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
       progress,
-      continue: !progress.readyForCutover,
+      // Replication goes on while ready: it stops only when the cutover takes over.
+      continue: true,
       nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
     };
   } finally {
-    await closeRun(run2);
+    cutover.stop();
   }
-};
+}
+function cutoverHasIt(doc) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+}
+function leftToCutover(config, doc, partitions) {
+  const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
+  return {
+    command: "tail",
+    exitCode: 0,
+    summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
+    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
+    ...partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {},
+    continue: false,
+    nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
+  };
+}
 
 // src/commands/verify.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
 async function readVerifyStance(destination, migration) {
   const state = destination.db(STATE_DB);
@@ -79819,7 +80081,7 @@ var runVerify = async (config, _options, ports) => {
       verification
     };
   } catch (error2) {
-    if (error2 instanceof import_mongodb17.MongoError) {
+    if (error2 instanceof import_mongodb18.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -80588,6 +80850,7 @@ function buildSections(outcome, ctx) {
 }
 function titleIcon(outcome) {
   if (outcome.exitCode !== 0) return "\u274C";
+  if (outcome.running) return "\u23F3";
   if (outcome.progress?.phase === "committed") return "\u{1F389}";
   if (outcome.progress?.readyForCutover) return "\u{1F7E2}";
   return outcome.checks?.some((c) => c.status === "warn") ? "\u26A0\uFE0F" : "\u2705";
@@ -80694,15 +80957,23 @@ function historySection(p) {
 function nextAction(outcome, ctx) {
   const p = outcome.progress;
   const run2 = (command) => {
+    if (command === "cutover") return cutoverLine();
+    if (command === "abort") return abortLine(false);
     if (!ctx.next) return `run \`mongo-live-migrate ${command} --config <file>\`.`;
     const { runWorkflow, configPath } = ctx.next;
     return `run the workflow \`${runWorkflow}\` with \`migration: ${configPath}\` and \`command: ${command}\` (\`gh workflow run ${runWorkflow} -f migration=${configPath} -f command=${command}\`).`;
   };
-  const cutover = () => {
+  const cutoverLine = () => {
     if (!ctx.next) return `run \`mongo-live-migrate cutover --config <file> --confirm ${ctx.migration}\`.`;
     const { cutoverWorkflow, configPath } = ctx.next;
-    return `ready for cutover: run the workflow \`${cutoverWorkflow}\` with \`migration: ${configPath}\` (\`gh workflow run ${cutoverWorkflow} -f migration=${configPath}\`); a reviewer of its environment approves it, and the job passes \`confirm: ${ctx.migration}\`.`;
+    return `run the workflow \`${cutoverWorkflow}\` with \`migration: ${configPath}\` and \`confirm: ${ctx.migration}\` (\`gh workflow run ${cutoverWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}\`); a reviewer of its environment approves it.`;
   };
+  const abortLine = (drop) => {
+    if (!ctx.next) return `run \`mongo-live-migrate abort --config <file>${drop ? " --drop-destination" : ""} --confirm ${ctx.migration}\`.`;
+    const { abortWorkflow = "migration-abort.yml", configPath } = ctx.next;
+    return `run the workflow \`${abortWorkflow}\` with \`migration: ${configPath}\`, \`confirm: ${ctx.migration}\`${drop ? " and `drop-destination: true`" : ""} (\`gh workflow run ${abortWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}${drop ? " -f drop-destination=true" : ""}\`); a reviewer of its environment approves it.`;
+  };
+  const cutover = () => `ready for cutover: ${cutoverLine()} Tail slices keep running until the cutover takes over.`;
   if (outcome.exitCode === 2) return "fix the configuration problems listed here and push; this report updates on every run.";
   if (outcome.command === "validate" || outcome.command === "plan") {
     if (outcome.exitCode !== 0) return "resolve the failing checks (each row says how), then push again.";
@@ -80710,12 +80981,20 @@ function nextAction(outcome, ctx) {
   }
   if (p?.phase === "committed") return "the migration is committed: point the applications at the destination. To compare both sides again, " + run2("verify");
   if (p?.phase === "aborted") return `the migration was aborted and the source takes writes. To start again, ${run2("sync")}`;
-  if (outcome.exitCode !== 0 || p?.phase === "failed") return `read the error above and fix its cause, then resume: ${run2(outcome.command === "status" ? "sync" : outcome.command)}`;
+  if (p?.phase === "failed" && /re-sync/i.test(`${p.error ?? ""} ${outcome.summary}`)) return `the saved position is gone: start again from an empty destination: ${abortLine(true)} Then ${run2("sync")}`;
+  if (outcome.exitCode !== 0 || p?.phase === "failed") {
+    const resume = `read the error above and fix its cause, then resume: ${run2(outcome.command === "status" ? "sync" : outcome.command)}`;
+    return p?.phase === "cutting-over" ? `${resume} To go back instead (lifts the source write block): ${abortLine(false)}` : resume;
+  }
+  if (outcome.running) return "nothing to do while this step runs: this report updates every few minutes and when it ends.";
+  if (outcome.command === "tail" && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === "tailing" || p?.phase === "cutting-over")) {
+    return "nothing to do: the cutover has taken over from the tail slices; this report follows it.";
+  }
+  if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
   if (outcome.continue) {
-    const command = outcome.command === "sync" ? "sync" : "tail";
+    const command = p?.phase === "syncing" || outcome.command === "sync" && p?.phase !== "tailing" ? "sync" : "tail";
     return `nothing to do: the workflow dispatches the next \`${command}\` slice itself. If it stopped, ${run2(command)}`;
   }
-  if (p?.readyForCutover) return cutover();
   if (p?.phase === "tailing") return `keep tailing until the lag holds under the cutover threshold: ${run2("tail")}`;
   if (p?.phase === "syncing") return `the copy is not finished: ${run2("sync")}`;
   if (outcome.nextStep) return `\`${outcome.nextStep}\``;
@@ -85532,7 +85811,12 @@ var INPUT_DEFAULTS = {
   comment: "true",
   "run-workflow": "migration-run.yml",
   "cutover-workflow": "migration-cutover.yml",
-  "log-level": "info"
+  "abort-workflow": "migration-abort.yml",
+  "log-level": "info",
+  "applications-stopped": "false",
+  "drop-destination": "false",
+  "force-takeover": "false",
+  keep: "false"
 };
 var readActionInput = (name) => getInput(name);
 function readToken(read = readActionInput) {
@@ -85573,7 +85857,12 @@ function readInputs(read = readActionInput) {
     pullRequest,
     runWorkflow: workflowFile("run-workflow", get("run-workflow")),
     cutoverWorkflow: workflowFile("cutover-workflow", get("cutover-workflow")),
-    logLevel
+    abortWorkflow: workflowFile("abort-workflow", get("abort-workflow")),
+    logLevel,
+    applicationsStopped: booleanInput("applications-stopped", get("applications-stopped")),
+    dropDestination: booleanInput("drop-destination", get("drop-destination")),
+    forceTakeover: booleanInput("force-takeover", get("force-takeover")),
+    keep: booleanInput("keep", get("keep"))
   };
 }
 function booleanInput(name, value) {
@@ -85600,7 +85889,66 @@ var coreIO = {
   appendSummary: async (markdown) => {
     await summary.addRaw(scrub(markdown), true).write();
   },
+  replaceSummary: async (markdown) => {
+    await summary.addRaw(scrub(markdown), true).write({ overwrite: true });
+  },
   setFailed: (message) => setFailed(scrub(message))
+};
+
+// src/action/live-report.ts
+var LiveReport = class {
+  constructor(command, since, intervalMs, publish2) {
+    this.command = command;
+    this.since = since;
+    this.intervalMs = intervalMs;
+    this.publish = publish2;
+  }
+  command;
+  since;
+  intervalMs;
+  publish;
+  lastAt = 0;
+  lastStage = "";
+  inFlight = Promise.resolve();
+  waiting;
+  closed = false;
+  start() {
+    this.push(this.outcome(void 0));
+  }
+  progress(p) {
+    const stage = `${p.phase}/${p.step ?? ""}`;
+    const now = Date.now();
+    if (stage === this.lastStage && now - this.lastAt < this.intervalMs) return;
+    this.lastStage = stage;
+    this.push(this.outcome(p));
+  }
+  async settle() {
+    this.closed = true;
+    this.waiting = void 0;
+    await this.inFlight;
+  }
+  outcome(p) {
+    const step2 = p ? ` \u2014 now \`${p.phase}${p.step ? ` / ${p.step}` : ""}\`` : "";
+    return {
+      command: this.command,
+      exitCode: 0,
+      summary: `\u23F3 \`${this.command}\` running since ${this.since.toISOString()}${step2}; this report updates every few minutes and when the step ends.`,
+      ...p ? { progress: p } : {},
+      running: true
+    };
+  }
+  push(outcome) {
+    if (this.closed) return;
+    this.lastAt = Date.now();
+    const idle = this.waiting === void 0;
+    this.waiting = outcome;
+    if (!idle) return;
+    this.inFlight = this.inFlight.then(async () => {
+      const next = this.waiting;
+      this.waiting = void 0;
+      if (next && !this.closed) await this.publish(next).catch(() => void 0);
+    });
+  }
 };
 
 // src/action/outputs.ts
@@ -85613,9 +85961,9 @@ function computeOutputs(outcome, extra) {
     phase: p?.phase ?? "",
     "lag-seconds": p?.lagSeconds === null || p?.lagSeconds === void 0 ? "" : String(Math.round(p.lagSeconds * 1e3) / 1e3),
     "ready-for-cutover": String(ready),
-    // Self-dispatch stops once the destination is ready: the next step is the cutover (which drains itself),
-    // and stops on any failure, so a broken migration does not re-dispatch itself until the generation bound.
-    continue: String(outcome.continue === true && !ready && outcome.exitCode === 0),
+    // Slices go on while ready and waiting for the cutover's approval (replication must not stop before the
+    // cutover takes over), and stop on any failure, so a broken migration does not re-dispatch itself.
+    continue: String(outcome.continue === true && outcome.exitCode === 0),
     "documents-copied": p ? String(p.totals.documentsCopied) : "",
     report: extra.reportPath,
     "exit-code": String(outcome.exitCode),
@@ -85719,48 +86067,90 @@ async function step(inputs, env, io, makeGitHub, signal) {
   const log = createLogger({ level: inputs.logLevel, pretty: true, destination: process.stdout });
   let config;
   let outcome;
+  const api = inputs.githubToken && repo ? makeGitHub(inputs.githubToken, repo) : nullGitHub;
+  let pr;
+  let prKnown = false;
+  const pullRequest = async () => {
+    if (!prKnown) pr = await findPullRequest(api, inputs, configPath, env, io);
+    prKnown = true;
+    return pr;
+  };
+  const report = (migration2, final) => ({
+    io,
+    api,
+    pr,
+    migration: migration2,
+    final,
+    wantsComment: inputs.comment && (config?.report.pullRequestComment ?? true),
+    context: {
+      migration: migration2 ?? configPath,
+      next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow, abortWorkflow: inputs.abortWorkflow },
+      runUrl: runUrl(env),
+      updatedAt: (/* @__PURE__ */ new Date()).toISOString(),
+      maxLagSeconds: config?.cutover.maxLagSeconds
+    }
+  });
+  let live;
   try {
     config = loadConfigFile(inputs.config, { env });
+    const loaded = config;
     maskUri(io, config.source.uri);
     maskUri(io, config.destination.uri);
     const impl = commandImpl(inputs.command);
     io.info(`mongo-live-migrate ${inputs.command}: migration "${config.name}" (${configPath})`);
-    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress: progressLogger(io) });
+    if (LONG_COMMANDS.has(inputs.command)) {
+      await pullRequest();
+      live = new LiveReport(inputs.command, /* @__PURE__ */ new Date(), liveReportIntervalMs(env), (running) => publish(running, report(loaded.name, false)));
+      live.start();
+    }
+    const logProgress = progressLogger(io);
+    const onProgress = (p) => {
+      logProgress(p);
+      live?.progress(p);
+    };
+    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress });
   } catch (error2) {
     outcome = errorOutcome(error2, inputs.command, io, workspace);
   }
+  await live?.settle();
   const migration = config?.name ?? readMigrationName(inputs.config);
-  const api = inputs.githubToken && repo ? makeGitHub(inputs.githubToken, repo) : nullGitHub;
-  const pr = await findPullRequest(api, inputs, configPath, env, io);
+  await pullRequest();
   const reportPath = writeReport(outcome, migration ?? "unnamed", inputs.command, env);
   const outputs = computeOutputs(outcome, { migration: migration ?? "", reportPath, pullRequest: pr });
   for (const name of OUTPUT_NAMES) io.setOutput(name, outputs[name]);
-  const context3 = {
-    migration: migration ?? configPath,
-    next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow },
-    runUrl: runUrl(env),
-    updatedAt: (/* @__PURE__ */ new Date()).toISOString(),
-    maxLagSeconds: config?.cutover.maxLagSeconds
-  };
-  await writeSummary(io, renderMarkdown(outcome, { ...context3, target: "summary" }));
-  const wantsComment = inputs.comment && (config?.report.pullRequestComment ?? true);
-  if (wantsComment && pr && migration && api !== nullGitHub) {
-    try {
-      const body = scrub(renderMarkdown(outcome, { ...context3, target: "comment" }));
-      const result = await upsertStickyComment(api, pr, commentMarker(migration), body);
-      io.info(`pull request #${pr}: comment ${result.id} ${result.action}`);
-    } catch (error2) {
-      io.warning(`could not write the pull request comment on #${pr}: ${error2.message} (the job needs \`permissions: pull-requests: write\`)`);
-    }
-  } else if (wantsComment && !pr) {
-    io.info("no pull request to comment on: the report is in the job summary");
-  }
+  await publish(outcome, report(migration, true));
+  if (inputs.comment && (config?.report.pullRequestComment ?? true) && !pr) io.info("no pull request to comment on: the report is in the job summary");
   io.info(outcome.summary);
   if (outcome.exitCode !== 0) io.setFailed(failureMessage(outcome));
   return outcome.exitCode;
 }
+var LONG_COMMANDS = /* @__PURE__ */ new Set(["sync", "tail", "cutover", "verify", "rehearse"]);
+function liveReportIntervalMs(env) {
+  const fromEnv = Number(env.MLM_LIVE_REPORT_MS);
+  return Number.isInteger(fromEnv) && fromEnv >= 1e3 ? fromEnv : 3 * 6e4;
+}
+async function publish(outcome, r) {
+  const summary2 = renderMarkdown(outcome, { ...r.context, target: "summary" });
+  await writeSummary(r.io, summary2, r.io.replaceSummary !== void 0);
+  if (!r.wantsComment || !r.pr || !r.migration || r.api === nullGitHub) return;
+  try {
+    const body = scrub(renderMarkdown(outcome, { ...r.context, target: "comment" }));
+    const result = await upsertStickyComment(r.api, r.pr, commentMarker(r.migration), body);
+    if (r.final) r.io.info(`pull request #${r.pr}: comment ${result.id} ${result.action}`);
+  } catch (error2) {
+    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${error2.message} (the job needs \`permissions: pull-requests: write\`)`);
+    else r.io.debug(`live report not written on #${r.pr}: ${error2.message}`);
+  }
+}
 function commandOptions(inputs) {
-  return { confirm: inputs.confirm, maxDurationMs: inputs.maxDurationMs };
+  return {
+    confirm: inputs.confirm,
+    maxDurationMs: inputs.maxDurationMs,
+    applicationsStopped: inputs.applicationsStopped,
+    dropDestination: inputs.dropDestination,
+    forceTakeover: inputs.forceTakeover,
+    keep: inputs.keep
+  };
 }
 function errorOutcome(error2, command, io, workspace) {
   if (error2 instanceof ConfigError) {
@@ -85796,9 +86186,10 @@ function writeReport(outcome, migration, command, env) {
   writeFileSync(file, scrub(JSON.stringify(outcome, null, 2)) + "\n");
   return file;
 }
-async function writeSummary(io, markdown) {
+async function writeSummary(io, markdown, replace = false) {
   try {
-    await io.appendSummary(markdown);
+    if (replace && io.replaceSummary) await io.replaceSummary(markdown);
+    else await io.appendSummary(markdown);
   } catch (error2) {
     io.warning(`could not write the job summary: ${error2.message}`);
   }

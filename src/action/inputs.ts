@@ -19,7 +19,13 @@ export interface ActionInputs {
   pullRequest: number | undefined;
   runWorkflow: string;
   cutoverWorkflow: string;
+  abortWorkflow: string;
   logLevel: LogLevel;
+  /** The CLI's flags, on par: --applications-stopped, --drop-destination, --force-takeover, --keep. */
+  applicationsStopped: boolean;
+  dropDestination: boolean;
+  forceTakeover: boolean;
+  keep: boolean;
 }
 
 export const INPUT_DEFAULTS = {
@@ -27,7 +33,12 @@ export const INPUT_DEFAULTS = {
   comment: 'true',
   'run-workflow': 'migration-run.yml',
   'cutover-workflow': 'migration-cutover.yml',
+  'abort-workflow': 'migration-abort.yml',
   'log-level': 'info',
+  'applications-stopped': 'false',
+  'drop-destination': 'false',
+  'force-takeover': 'false',
+  keep: 'false',
 } as const;
 
 /** Reads one input; injectable so the checks can be tested without an environment. */
@@ -81,7 +92,12 @@ export function readInputs(read: InputReader = readActionInput): ActionInputs {
     pullRequest,
     runWorkflow: workflowFile('run-workflow', get('run-workflow')),
     cutoverWorkflow: workflowFile('cutover-workflow', get('cutover-workflow')),
+    abortWorkflow: workflowFile('abort-workflow', get('abort-workflow')),
     logLevel,
+    applicationsStopped: booleanInput('applications-stopped', get('applications-stopped')),
+    dropDestination: booleanInput('drop-destination', get('drop-destination')),
+    forceTakeover: booleanInput('force-takeover', get('force-takeover')),
+    keep: booleanInput('keep', get('keep')),
   };
 }
 

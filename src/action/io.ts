@@ -23,6 +23,8 @@ export interface ActionIO {
   setSecret(secret: string): void;
   /** Appends markdown to this step's job summary. */
   appendSummary(markdown: string): Promise<void>;
+  /** Replaces this step's job summary (the live report of a long step, then its outcome). */
+  replaceSummary?(markdown: string): Promise<void>;
   setFailed(message: string): void;
 }
 
@@ -35,6 +37,9 @@ export const coreIO: ActionIO = {
   setSecret: (secret) => core.setSecret(secret),
   appendSummary: async (markdown) => {
     await core.summary.addRaw(scrub(markdown), true).write(); // write() appends, then empties the buffer
+  },
+  replaceSummary: async (markdown) => {
+    await core.summary.addRaw(scrub(markdown), true).write({ overwrite: true });
   },
   setFailed: (message) => core.setFailed(scrub(message)),
 };

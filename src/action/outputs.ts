@@ -15,9 +15,9 @@ export function computeOutputs(outcome: CommandOutcome, extra: { migration: stri
     phase: p?.phase ?? '',
     'lag-seconds': p?.lagSeconds === null || p?.lagSeconds === undefined ? '' : String(Math.round(p.lagSeconds * 1000) / 1000),
     'ready-for-cutover': String(ready),
-    // Self-dispatch stops once the destination is ready: the next step is the cutover (which drains itself),
-    // and stops on any failure, so a broken migration does not re-dispatch itself until the generation bound.
-    continue: String(outcome.continue === true && !ready && outcome.exitCode === 0),
+    // Slices go on while ready and waiting for the cutover's approval (replication must not stop before the
+    // cutover takes over), and stop on any failure, so a broken migration does not re-dispatch itself.
+    continue: String(outcome.continue === true && outcome.exitCode === 0),
     'documents-copied': p ? String(p.totals.documentsCopied) : '',
     report: extra.reportPath,
     'exit-code': String(outcome.exitCode),

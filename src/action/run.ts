@@ -14,6 +14,7 @@ import { upsertStickyComment } from './comment.js';
 import { nullGitHub, octokitGitHub, type GitHubApi } from './github.js';
 import { readActionInput, readInputs, readToken, type ActionInputs, type InputReader } from './inputs.js';
 import { coreIO, type ActionIO } from './io.js';
+import { LiveReport } from './live-report.js';
 import { computeOutputs, OUTPUT_NAMES } from './outputs.js';
 import { resolvePullRequest, type EventPayload } from './pull-request.js';
 import { readEventPayload } from './event.js';
@@ -74,54 +75,113 @@ async function step(inputs: ActionInputs, env: NodeJS.ProcessEnv, io: ActionIO, 
 
   let config: Config | undefined;
   let outcome: CommandOutcome;
+  const api = inputs.githubToken && repo ? makeGitHub(inputs.githubToken, repo) : nullGitHub;
+  let pr: number | undefined;
+  let prKnown = false;
+  const pullRequest = async (): Promise<number | undefined> => {
+    if (!prKnown) pr = await findPullRequest(api, inputs, configPath, env, io);
+    prKnown = true;
+    return pr;
+  };
+  const report = (migration: string | undefined, final: boolean): Reporter => ({
+    io,
+    api,
+    pr,
+    migration,
+    final,
+    wantsComment: inputs.comment && (config?.report.pullRequestComment ?? true),
+    context: {
+      migration: migration ?? configPath,
+      next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow, abortWorkflow: inputs.abortWorkflow },
+      runUrl: runUrl(env),
+      updatedAt: new Date().toISOString(),
+      maxLagSeconds: config?.cutover.maxLagSeconds,
+    },
+  });
+  let live: LiveReport | undefined;
   try {
     config = loadConfigFile(inputs.config, { env });
+    const loaded = config;
     maskUri(io, config.source.uri);
     maskUri(io, config.destination.uri);
     const impl = commandImpl(inputs.command);
     io.info(`mongo-live-migrate ${inputs.command}: migration "${config.name}" (${configPath})`);
-    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress: progressLogger(io) });
+    if (LONG_COMMANDS.has(inputs.command)) {
+      // The PR shows "running since" at once, then fresh progress during the hours a slice lasts.
+      await pullRequest();
+      live = new LiveReport(inputs.command, new Date(), liveReportIntervalMs(env), (running) => publish(running, report(loaded.name, false)));
+      live.start();
+    }
+    const logProgress = progressLogger(io);
+    const onProgress = (p: Progress): void => {
+      logProgress(p);
+      live?.progress(p);
+    };
+    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress });
   } catch (error) {
     outcome = errorOutcome(error, inputs.command, io, workspace);
   }
+  await live?.settle();
   const migration = config?.name ?? readMigrationName(inputs.config);
 
-  const api = inputs.githubToken && repo ? makeGitHub(inputs.githubToken, repo) : nullGitHub;
-  const pr = await findPullRequest(api, inputs, configPath, env, io);
+  await pullRequest();
   const reportPath = writeReport(outcome, migration ?? 'unnamed', inputs.command, env);
   const outputs = computeOutputs(outcome, { migration: migration ?? '', reportPath, pullRequest: pr });
   for (const name of OUTPUT_NAMES) io.setOutput(name, outputs[name]);
-
-  const context: Omit<MarkdownContext, 'target'> = {
-    migration: migration ?? configPath,
-    next: { configPath, runWorkflow: inputs.runWorkflow, cutoverWorkflow: inputs.cutoverWorkflow },
-    runUrl: runUrl(env),
-    updatedAt: new Date().toISOString(),
-    maxLagSeconds: config?.cutover.maxLagSeconds,
-  };
-  await writeSummary(io, renderMarkdown(outcome, { ...context, target: 'summary' }));
-
-  const wantsComment = inputs.comment && (config?.report.pullRequestComment ?? true);
-  if (wantsComment && pr && migration && api !== nullGitHub) {
-    try {
-      const body = scrub(renderMarkdown(outcome, { ...context, target: 'comment' }));
-      const result = await upsertStickyComment(api, pr, commentMarker(migration), body);
-      io.info(`pull request #${pr}: comment ${result.id} ${result.action}`);
-    } catch (error) {
-      // The migration step itself worked or failed on its own; a comment that could not be written only warns.
-      io.warning(`could not write the pull request comment on #${pr}: ${(error as Error).message} (the job needs \`permissions: pull-requests: write\`)`);
-    }
-  } else if (wantsComment && !pr) {
-    io.info('no pull request to comment on: the report is in the job summary');
-  }
+  await publish(outcome, report(migration, true));
+  if (inputs.comment && (config?.report.pullRequestComment ?? true) && !pr) io.info('no pull request to comment on: the report is in the job summary');
 
   io.info(outcome.summary);
   if (outcome.exitCode !== 0) io.setFailed(failureMessage(outcome));
   return outcome.exitCode;
 }
 
+/** Steps that run long enough for a "running since" report and live updates. */
+const LONG_COMMANDS = new Set(['sync', 'tail', 'cutover', 'verify', 'rehearse']);
+
+/** Every few minutes (GitHub rate limits; a slice lasts hours); MLM_LIVE_REPORT_MS shortens it in tests. */
+function liveReportIntervalMs(env: NodeJS.ProcessEnv): number {
+  const fromEnv = Number(env.MLM_LIVE_REPORT_MS);
+  return Number.isInteger(fromEnv) && fromEnv >= 1000 ? fromEnv : 3 * 60_000;
+}
+
+interface Reporter {
+  io: ActionIO;
+  api: GitHubApi;
+  pr: number | undefined;
+  migration: string | undefined;
+  /** The step's outcome (false: a live report of a running step). */
+  final: boolean;
+  wantsComment: boolean;
+  context: Omit<MarkdownContext, 'target'>;
+}
+
+/** Writes the job summary and the sticky comment from one outcome; failures only warn (the step stands on its own). */
+async function publish(outcome: CommandOutcome, r: Reporter): Promise<void> {
+  const summary = renderMarkdown(outcome, { ...r.context, target: 'summary' });
+  // A live report replaces the previous one; the final one replaces the live one (or is the only one).
+  await writeSummary(r.io, summary, r.io.replaceSummary !== undefined);
+  if (!r.wantsComment || !r.pr || !r.migration || r.api === nullGitHub) return;
+  try {
+    const body = scrub(renderMarkdown(outcome, { ...r.context, target: 'comment' }));
+    const result = await upsertStickyComment(r.api, r.pr, commentMarker(r.migration), body);
+    if (r.final) r.io.info(`pull request #${r.pr}: comment ${result.id} ${result.action}`);
+  } catch (error) {
+    // The migration step itself worked or failed on its own; a comment that could not be written only warns.
+    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${(error as Error).message} (the job needs \`permissions: pull-requests: write\`)`);
+    else r.io.debug(`live report not written on #${r.pr}: ${(error as Error).message}`);
+  }
+}
+
 function commandOptions(inputs: ActionInputs): CommandOptions {
-  return { confirm: inputs.confirm, maxDurationMs: inputs.maxDurationMs };
+  return {
+    confirm: inputs.confirm,
+    maxDurationMs: inputs.maxDurationMs,
+    applicationsStopped: inputs.applicationsStopped,
+    dropDestination: inputs.dropDestination,
+    forceTakeover: inputs.forceTakeover,
+    keep: inputs.keep,
+  };
 }
 
 /** The same mapping as the CLI edge: user mistakes and failed operations are messages, not stack traces. */
@@ -164,9 +224,10 @@ function writeReport(outcome: CommandOutcome, migration: string, command: string
   return file;
 }
 
-async function writeSummary(io: ActionIO, markdown: string): Promise<void> {
+async function writeSummary(io: ActionIO, markdown: string, replace = false): Promise<void> {
   try {
-    await io.appendSummary(markdown);
+    if (replace && io.replaceSummary) await io.replaceSummary(markdown);
+    else await io.appendSummary(markdown);
   } catch (error) {
     io.warning(`could not write the job summary: ${(error as Error).message}`);
   }

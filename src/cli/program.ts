@@ -64,7 +64,7 @@ const GRAMMAR: Record<CommandName | 'demo', CommandGrammar> = {
   },
   plan: { options: {}, examples: ['mongo-live-migrate plan --config migration.yaml'] },
   sync: {
-    options: { maxDuration: `${MAX_DURATION_SLICE}; default: until the copy is done and caught up`, forceTakeover: COMMON_HELP.forceTakeover },
+    options: { maxDuration: `${MAX_DURATION_SLICE}; default: tail.maxDuration of the config (5h30m)`, forceTakeover: COMMON_HELP.forceTakeover },
     examples: ['mongo-live-migrate sync --config migration.yaml', 'mongo-live-migrate sync --config migration.yaml --max-duration 5h30m   # one GitHub job; run it again to resume'],
   },
   tail: {
@@ -74,6 +74,7 @@ const GRAMMAR: Record<CommandName | 'demo', CommandGrammar> = {
   cutover: {
     options: {
       confirm: 'the migration\'s name, typed to confirm that source writes may be blocked (required)',
+      maxDuration: 'how long the cutover waits for the lag to hold before it gives up with nothing blocked (default: 15m)',
       applicationsStopped: 'with cutover.writeBlock: none, you state that the applications are stopped',
       forceTakeover: COMMON_HELP.forceTakeover,
     },
@@ -82,8 +83,12 @@ const GRAMMAR: Record<CommandName | 'demo', CommandGrammar> = {
   verify: { options: {}, examples: ['mongo-live-migrate verify --config migration.yaml', 'mongo-live-migrate verify --config migration.yaml --json > verification.json'] },
   status: { options: {}, examples: ['mongo-live-migrate status --config migration.yaml'] },
   abort: {
-    options: { dropDestination: 'also remove what the migration created on the destination (and nothing else)', forceTakeover: COMMON_HELP.forceTakeover },
-    examples: ['mongo-live-migrate abort --config migration.yaml', 'mongo-live-migrate abort --config migration.yaml --drop-destination'],
+    options: {
+      confirm: 'the migration\'s name: required with --drop-destination and to abort a committed migration',
+      dropDestination: 'also remove what the migration created on the destination (and nothing else)',
+      forceTakeover: COMMON_HELP.forceTakeover,
+    },
+    examples: ['mongo-live-migrate abort --config migration.yaml', 'mongo-live-migrate abort --config migration.yaml --drop-destination --confirm orders-to-atlas'],
   },
   rehearse: {
     options: { maxDuration: 'how long the rehearsal tails before it freezes at a source time T (default: 1m)', keep: 'keep the staging destination afterwards', forceTakeover: COMMON_HELP.forceTakeover },

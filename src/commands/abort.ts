@@ -12,8 +12,22 @@ import type { CommandImpl } from './types.js';
  * state) and nothing else.
  */
 export const runAbort: CommandImpl = async (config, options, ports) => {
+  const confirmed = options.confirm === config.name;
+  if (options.confirm !== undefined && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
+  // Dropping is never undone: it always needs the name typed, whatever the phase.
+  if (options.dropDestination && !confirmed) {
+    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
+  }
   const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
   try {
+    // After the commit the destination serves production and the source is write-blocked on purpose: lifting
+    // the block or dropping the destination then takes the name typed, like the cutover itself.
+    if (run.doc.phase === 'committed' && !confirmed) {
+      throw new UserError(
+        `migration "${config.name}" is committed: abort would ${run.doc.writeBlock && !run.doc.writeBlock.liftedAt ? 'lift the source write block while the applications may already write to the destination' : 'mark the committed migration aborted'}; confirm with --confirm ${config.name}`,
+        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`,
+      );
+    }
     const notes: string[] = [];
     if (run.doc.writeBlock && !run.doc.writeBlock.liftedAt) {
       await setSourceWriteBlock(run.source, false);
@@ -35,7 +49,7 @@ export const runAbort: CommandImpl = async (config, options, ports) => {
       notes.push(`dropped ${plural(dropped.length, 'destination collection')} and the migration's state`);
       return { command: 'abort', exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join('; ')}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
     }
-    if (run.doc.phase === 'aborted' && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, 'add --drop-destination to remove what it created');
+    if (run.doc.phase === 'aborted' && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, `add --drop-destination --confirm ${config.name} to remove what it created`);
     await transition(run, 'aborted', notes.join('; ') || 'aborted');
     const progress = buildProgress(run.doc, await run.store.partitionsOf());
     return {
@@ -44,7 +58,7 @@ export const runAbort: CommandImpl = async (config, options, ports) => {
       summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join('; ')}` : ''}; the destination is left as it is`,
       progress,
       continue: false,
-      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination (to remove what it created)`,
+      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`,
     };
   } finally {
     await closeRun(run);

@@ -17,7 +17,7 @@ export function nextStepFor(config: Config, doc: MigrationDoc, ready: boolean): 
     case 'committed':
       return 'point the applications at the destination';
     case 'failed':
-      return doc.resyncRequired ? `${base} abort ${file} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
+      return doc.resyncRequired ? `${base} abort ${file} --confirm ${config.name} --drop-destination, then sync again` : `${base} status ${file} (see the error), then rerun the failed command`;
     case 'aborted':
       return 'start a new migration (new name) when ready';
   }

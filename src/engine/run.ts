@@ -26,6 +26,12 @@ export interface OpenOptions {
   forceTakeover?: boolean;
   /** Create the migration document when there is none (sync); other commands need one to exist. */
   create?: boolean;
+  /** Wait this long for a live holder to release the lease (the cutover, after asking the tail to yield). */
+  waitForHolderMs?: number;
+  /** Runs on the migration document before the lease is taken (the cutover records its request; tail checks it). */
+  beforeLease?: (store: StateStore, doc: MigrationDoc) => Promise<void>;
+  /** While waiting for the lease: an error to stop waiting with (see LeaseWait.stopIf). */
+  leaseStopIf?: (doc: MigrationDoc) => Error | undefined;
 }
 
 /** Oldest MongoDB the engine supports: change streams with DDL events and the user write block. */
@@ -55,11 +61,13 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     if (doc.configHash !== config.hash) {
       throw new UserError(
         `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        'restore the original namespaces section, or abort the migration (abort --drop-destination) and start again',
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`,
       );
     }
+    await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover);
+    // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     // Migrations started before the binding get it on first open: the clusters it has been running against.
     if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
     doc = (await store.get())!;

@@ -33,7 +33,7 @@ export interface SyncResult {
  */
 export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   const { doc } = run;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? 'this migration lost its position in the source oplog and needs a re-sync', 're-sync: run `abort --drop-destination`, then `sync` (a new sync of a dropped destination)');
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? 'this migration lost its position in the source oplog and needs a re-sync', `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
   if (doc.phase === 'committed' || doc.phase === 'aborted') throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, 'use a new migration name to migrate again');
   if (doc.phase === 'cutting-over') throw new UserError(`migration "${doc._id}" is cutting over`, 'run `cutover --confirm ' + doc._id + '` again to finish it, or `abort`');
   if (doc.phase === 'tailing') return { finished: true, lagSeconds: doc.lagSeconds };

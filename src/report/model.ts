@@ -140,4 +140,6 @@ export interface CommandOutcome {
   continue?: boolean;
   /** The exact next command, for the reports' "next step". */
   nextStep?: string;
+  /** The step is still running: a report written at its start or during it (the PR comment's "running since"). */
+  running?: boolean;
 }

@@ -22,6 +22,8 @@ const built = new Set(commandSpecs().filter((s) => s.impl).map((s) => s.name));
  * commits on the shared one-member clusters.
  */
 const STEPS = ['validate', 'validate', 'plan', 'sync', 'tail', 'status', 'verify', 'cutover'].filter((c) => built.has(c as never));
+/** Steps that report "running since" when they start. */
+const LONG = new Set(['sync', 'tail', 'cutover', 'verify', 'rehearse']);
 
 const canary = `Canary-${uniqueName('pw').replace(/_/g, '')}-x9`;
 const user = uniqueName('mlm_action_user');
@@ -139,11 +141,18 @@ describe('the GitHub Action, run as the runner runs it', () => {
       expect(result.code).toBe(exit === '0' ? 0 : 1);
 
       const writes = fake.writes().slice(writesBefore);
-      expect(writes, `${command} writes exactly one comment request`).toHaveLength(1);
-      const write = writes[0]!;
-      if (i === 0) expect(write.method).toBe('POST');
-      else expect(write.method).toBe('PATCH');
-      expect(write.authorization).toBe(`token ${token}`);
+      // A long step reports "running since" as it starts (and on each step change), then its outcome; a short
+      // one writes once. Always the same comment, created once.
+      if (LONG.has(command)) {
+        expect(writes.length, `${command} writes a live report, then the outcome`).toBeGreaterThanOrEqual(2);
+        expect(JSON.parse(writes[0]!.body).body).toContain(`\`${command}\` running since`);
+        expect(JSON.parse(writes.at(-1)!.body).body).not.toContain('running since');
+      } else expect(writes, `${command} writes exactly one comment request`).toHaveLength(1);
+      for (const [j, write] of writes.entries()) {
+        if (i === 0 && j === 0) expect(write.method).toBe('POST');
+        else expect(write.method).toBe('PATCH');
+        expect(write.authorization).toBe(`token ${token}`);
+      }
 
       const ours = fake.comments.filter((c) => c.user.login === ACTIONS_BOT.login && c.body.startsWith(commentMarker(migration)));
       expect(ours).toHaveLength(1);
@@ -169,11 +178,12 @@ describe('the GitHub Action, run as the runner runs it', () => {
         expect(await clients[1]!.db(db).collection('orders').countDocuments()).toBe(50);
       }
       if (command === 'tail') {
-        // The lag threshold is generous (30s) on an idle source: tail reports readiness, no further slice.
+        // The lag threshold is generous (30s) on an idle source: tail reports readiness, and slices go on
+        // (continue) until the cutover takes over; the next action is the cutover with every required input.
         expect(result.outputs['ready-for-cutover']).toBe('true');
-        expect(result.outputs.continue).toBe('false');
+        expect(result.outputs.continue).toBe('true');
         expect(result.outputs['lag-seconds']).toMatch(/^\d+(\.\d+)?$/);
-        expect(ours[0]!.body).toContain('run the workflow `migration-cutover.yml`');
+        expect(ours[0]!.body).toContain(`gh workflow run migration-cutover.yml -f migration=migration.yaml -f confirm=${migration}`);
       }
       if (command === 'verify') {
         expect(exit).toBe('0');
@@ -181,6 +191,10 @@ describe('the GitHub Action, run as the runner runs it', () => {
       }
       if (command === 'cutover') {
         expect(exit).toBe('0');
+        // The comment showed the cutover's steps as they passed.
+        const shown = writes.map((w) => (JSON.parse(w.body) as { body: string }).body);
+        expect(shown.some((b) => b.includes('now `tailing / lag-hold`')), shown.join('\n---\n')).toBe(true);
+        expect(writes.length).toBeGreaterThanOrEqual(3);
         expect(result.outputs.phase).toBe('committed');
         expect(result.outputs.continue).toBe('false');
         expect(ours[0]!.body).toContain('the migration is committed');
@@ -237,6 +251,16 @@ describe('the GitHub Action, run as the runner runs it', () => {
     const noConfirm = await step('cutover');
     expect(noConfirm.code).toBe(1);
     expect(noConfirm.stdout).toContain('input "confirm" is required for cutover');
+
+    // The migration committed in the first test: abort (it would lift the source write block) and
+    // drop-destination need the name typed, from the action as from the CLI.
+    const guarded = await step('abort', { inputs: { 'drop-destination': 'true' } });
+    expect(guarded.outputs['exit-code']).toBe('2');
+    expect(guarded.stdout).toMatch(/^::error::--drop-destination removes every collection migration ".*" created on the destination, and its state: confirm with --confirm/m);
+    const committed = await step('abort');
+    expect(committed.outputs['exit-code']).toBe('2');
+    expect(committed.stdout).toMatch(/is committed: abort would lift the source write block/);
+    expect(committed.outputs.phase).toBe('');
 
     const unbuilt = (['abort', 'rehearse', 'verify', 'status', 'sync', 'tail'] as const).find((c) => !built.has(c));
     if (unbuilt) {

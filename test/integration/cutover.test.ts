@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoServerError, type MongoClient } from 'mongodb';
 import { runAbort } from '../../src/commands/abort.js';
+import { UserError } from '../../src/errors.js';
 import { runCutover } from '../../src/commands/cutover.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
@@ -111,7 +112,14 @@ describe('cutover', () => {
     expect(status.progress?.sourceWriteBlocked).toBe(true);
     expect(status.summary).toContain('WRITE-BLOCKED');
 
-    const aborted = await runAbort(config, {}, testPorts());
+    // Committed: abort would lift the block under applications that may already use the destination.
+    for (const options of [{}, { confirm: 'orders' }, { dropDestination: true }]) {
+      const refused = await runAbort(config, options, testPorts()).catch((e: unknown) => e);
+      expect(refused, JSON.stringify(options)).toBeInstanceOf(UserError);
+      expect((refused as UserError).message).toMatch(/is committed|does not match|--drop-destination removes/);
+    }
+    expect((await runStatus(config, {}, testPorts())).progress?.sourceWriteBlocked).toBe(true);
+    const aborted = await runAbort(config, { confirm: config.name }, testPorts());
     expect(aborted.summary).toContain('write block lifted');
     await source.db(db).collection('orders').insertOne({ afterAbort: true });
   });
@@ -142,7 +150,7 @@ describe('cutover', () => {
     expect(done.stdout).toContain('committed');
     for (const [id, v] of writer.acknowledged) expect((await destination.db(db).collection<Order>('orders').findOne({ _id: id }))?.v).toBe(v);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
-    const lifted = await runAbort(config, {}, testPorts());
+    const lifted = await runAbort(config, { confirm: name }, testPorts());
     expect(lifted.summary).toContain('write block lifted');
   });
 });

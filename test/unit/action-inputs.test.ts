@@ -18,8 +18,19 @@ describe('readInputs', () => {
       pullRequest: 42,
       runWorkflow: 'migration-run.yml',
       cutoverWorkflow: 'migration-cutover.yml',
+      abortWorkflow: 'migration-abort.yml',
       logLevel: 'info',
+      applicationsStopped: false,
+      dropDestination: false,
+      forceTakeover: false,
+      keep: false,
     });
+  });
+
+  it('has an input for each of the CLI flags', () => {
+    const inputs = readInputs(reader({ command: 'abort', confirm: 'orders', 'drop-destination': 'true', 'force-takeover': 'true', 'applications-stopped': 'True', keep: 'true' }));
+    expect(inputs).toMatchObject({ confirm: 'orders', dropDestination: true, forceTakeover: true, applicationsStopped: true, keep: true });
+    expect(() => readInputs(reader({ command: 'abort', 'drop-destination': 'yes' }))).toThrow('input "drop-destination" "yes" is not a boolean');
   });
 
   it.each([
@@ -32,6 +43,7 @@ describe('readInputs', () => {
     [{ command: 'status', 'pull-request': 'abc' }, 'input "pull-request" "abc" is not a pull request number'],
     [{ command: 'status', 'run-workflow': '../x; rm -rf' }, 'input "run-workflow"'],
     [{ command: 'status', 'log-level': 'loud' }, 'input "log-level" "loud" is not a log level'],
+    [{ command: 'status', 'abort-workflow': 'a b.yml' }, 'input "abort-workflow"'],
   ])('%j is a clear UserError', (values, message) => {
     expect(() => readInputs(reader(values))).toThrow(UserError);
     expect(() => readInputs(reader(values))).toThrow(message);
@@ -39,10 +51,10 @@ describe('readInputs', () => {
 });
 
 describe('computeOutputs', () => {
-  it('continue is false once ready for cutover, and on failure', () => {
+  it('continue stays true while ready and waiting for the cutover, and is false on failure', () => {
     const ready = tailOutcome();
     const extra = { migration: 'orders-to-atlas', reportPath: '/tmp/r.json', pullRequest: 42 };
-    expect(computeOutputs({ ...ready, continue: true }, extra)).toMatchObject({ continue: 'false', 'ready-for-cutover': 'true', phase: 'tailing', 'lag-seconds': '1.4', 'documents-copied': '1380003', 'pull-request': '42' });
+    expect(computeOutputs({ ...ready, continue: true }, extra)).toMatchObject({ continue: 'true', 'ready-for-cutover': 'true', phase: 'tailing', 'lag-seconds': '1.4', 'documents-copied': '1380003', 'pull-request': '42' });
     const notReady = { ...ready, continue: true, progress: { ...ready.progress!, readyForCutover: false } };
     expect(computeOutputs(notReady, extra).continue).toBe('true');
     expect(computeOutputs({ ...notReady, exitCode: 1 }, extra).continue).toBe('false');

@@ -32,7 +32,7 @@ export function tailingProgress(): Progress {
 }
 
 export function tailOutcome(): CommandOutcome {
-  return { command: 'tail', exitCode: 0, summary: 'tail of "orders-to-atlas": lag 1.4s held under 5s: ready for cutover', progress: tailingProgress(), continue: false, nextStep: 'mongo-live-migrate cutover --config migrations/orders/migration.yaml --confirm orders-to-atlas' };
+  return { command: 'tail', exitCode: 0, summary: 'tail of "orders-to-atlas": lag 1.4s held under 5s: ready for cutover', progress: tailingProgress(), continue: true, nextStep: 'mongo-live-migrate cutover --config migrations/orders/migration.yaml --confirm orders-to-atlas' };
 }
 
 export function validateOutcome(): CommandOutcome {

@@ -72,6 +72,15 @@ describe('nextAction', () => {
     expect(nextAction({ command: 'validate', exitCode: 0, summary: 'ok' }, ctx)).toContain('gh workflow run migration-run.yml -f migration=migrations/orders/migration.yaml -f command=sync');
     expect(nextAction({ command: 'validate', exitCode: 2, summary: 'bad' }, ctx)).toContain('fix the configuration');
     expect(nextAction({ ...base, progress: { ...base.progress!, phase: 'committed' } }, ctx)).toContain('committed');
-    expect(nextAction(base, { migration: 'orders-to-atlas' })).toBe('run `mongo-live-migrate cutover --config <file> --confirm orders-to-atlas`.');
+    expect(nextAction(base, { migration: 'orders-to-atlas' })).toBe('ready for cutover: run `mongo-live-migrate cutover --config <file> --confirm orders-to-atlas`. Tail slices keep running until the cutover takes over.');
+    // Ready and still tailing (continue): the cutover is what to do, with every input the workflow requires.
+    expect(nextAction({ ...base, continue: true }, ctx)).toContain('gh workflow run migration-cutover.yml -f migration=migrations/orders/migration.yaml -f confirm=orders-to-atlas');
+    expect(nextAction({ ...base, continue: false }, ctx)).toContain('the cutover has taken over');
+    expect(nextAction({ ...base, running: true, progress: { ...base.progress!, readyForCutover: false } }, ctx)).toContain('while this step runs');
+    const resync = { ...base, exitCode: 1 as const, summary: 'lost its position; re-sync', progress: { ...base.progress!, phase: 'failed' as const, readyForCutover: false } };
+    expect(nextAction(resync, ctx)).toContain('gh workflow run migration-abort.yml -f migration=migrations/orders/migration.yaml -f confirm=orders-to-atlas -f drop-destination=true');
+    const failedCutover = { ...base, command: 'cutover', exitCode: 1 as const, progress: { ...base.progress!, phase: 'cutting-over' as const, readyForCutover: false } };
+    expect(nextAction(failedCutover, ctx)).toContain('gh workflow run migration-cutover.yml -f migration=migrations/orders/migration.yaml -f confirm=orders-to-atlas');
+    expect(nextAction(failedCutover, ctx)).toContain('gh workflow run migration-abort.yml -f migration=migrations/orders/migration.yaml -f confirm=orders-to-atlas`');
   });
 });

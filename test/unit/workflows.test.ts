@@ -86,4 +86,24 @@ describe('the example set', () => {
     expect(job?.steps?.find(isOurs)?.with).toHaveProperty('confirm');
     expect(parsed['migration-rehearsal.yml']?.on).toHaveProperty('schedule');
   });
+
+  it('lets nothing cancel or starve a pending cutover, dispatches after a cancellation, and reviews destructive steps', () => {
+    const group = (f: string): string | undefined => parsed[f]?.concurrency?.group;
+    const cancel = (f: string): unknown => (parsed[f]?.concurrency as { 'cancel-in-progress'?: unknown } | undefined)?.['cancel-in-progress'];
+    expect(group('migration-cutover.yml')).toBeTruthy();
+    expect(group('migration-cutover.yml')).not.toBe(group('migration-run.yml'));
+    for (const f of ['migration-run.yml', 'migration-cutover.yml', 'migration-abort.yml']) expect(cancel(f), f).toBe(false);
+    const run = readFileSync(join(dir, 'migration-run.yml'), 'utf8');
+    const dispatch = Object.values(parsed['migration-run.yml']!.jobs)[0]!.steps!.find((s) => (s as { name?: string }).name === 'dispatch the next slice') as { if?: string } | undefined;
+    expect(dispatch?.if).toMatch(/^always\(\)/);
+    expect(run).not.toMatch(/options: \[[^\]]*abort/); // abort is not offered without reviewers
+    // The slice ends by its max-duration with room before the job's limit.
+    const job = Object.values(parsed['migration-run.yml']!.jobs)[0] as { 'timeout-minutes'?: number; steps?: Step[] };
+    const slice = String(job.steps?.find(isOurs)?.with?.['max-duration']);
+    const [, h = '0', m = '0'] = /^(?:(\d+)h)?(?:(\d+)m)?$/.exec(slice) ?? [];
+    expect((job['timeout-minutes'] ?? 360) - (Number(h) * 60 + Number(m))).toBeGreaterThanOrEqual(15);
+    const abort = Object.values(parsed['migration-abort.yml']?.jobs ?? {})[0];
+    expect(abort?.environment).toBe(Object.values(parsed['migration-cutover.yml']?.jobs ?? {})[0]?.environment);
+    expect(abort?.steps?.find(isOurs)?.with).toHaveProperty('confirm');
+  });
 });

@@ -97,7 +97,7 @@ async function applyRename(ctx: DdlContext, event: ChangeEvent, target: Namespac
   } else {
     throw new OperationError(
       `${ns(source.db, source.coll!)} was renamed to ${ns(to.db, to.coll)} on the source, moving a collection the migration did not copy into its scope`,
-      'include the original namespace too and re-sync (abort --drop-destination, then sync)',
+      'include the original namespace too and re-sync (abort --drop-destination --confirm <name>, then sync)',
     );
   }
 }

@@ -21,6 +21,6 @@ export function historyLostError(name: string, error: unknown): OperationError |
   if (!isHistoryLost(error)) return undefined;
   return new OperationError(
     `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
-    `re-sync: run \`abort --drop-destination\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`,
+    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`,
   );
 }

@@ -14,10 +14,12 @@ export type CutoverStep = 'write-block' | 'final-time' | 'drain' | 'restore-inde
 export interface CutoverOptions {
   /** With writeBlock none: the user states the applications are stopped. */
   applicationsStopped: boolean;
-  /** How long to wait for the lag to come under the threshold and stay there. */
+  /** How long to wait for the lag to come under the threshold and stay there (the step's own time box). */
   lagWaitMs: number;
   /** How long the drain may take once writes are blocked. */
   drainTimeoutMs: number;
+  /** Told as each step starts (and on every tailed batch of the lag hold), so the reports show them passing. */
+  onStep?: (step: CutoverStep | 'lag-hold') => void;
 }
 
 export interface CutoverResult {
@@ -51,7 +53,8 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   }
 
   if (run.doc.phase === 'tailing') {
-    await time('lag-hold', () => holdLag(run, options.lagWaitMs));
+    options.onStep?.('lag-hold');
+    await time('lag-hold', () => holdLag(run, options.lagWaitMs, () => options.onStep?.('lag-hold')));
     await transition(run, 'cutting-over', `write block: ${config.cutover.writeBlock}`, { cutover: { step: 'write-block', startedAt: new Date() } });
   }
 
@@ -60,7 +63,9 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
     run.lease.assertHeld();
     await store.update(ports.runner, { 'cutover.step': step, ...set });
     run.doc = (await store.get())!;
+    options.onStep?.(step);
   };
+  options.onStep?.(run.doc.cutover!.step as CutoverStep);
 
   if (run.doc.cutover!.step === 'write-block') {
     await time('write-block', async () => {
@@ -138,13 +143,14 @@ export class VerificationFailed extends OperationError {
 }
 
 /** Tails until the lag has stayed under the threshold for lagHoldSeconds; fails with the figures otherwise. */
-async function holdLag(run: MigrationRun, waitMs: number): Promise<void> {
+async function holdLag(run: MigrationRun, waitMs: number, onBatch: () => void): Promise<void> {
   const { maxLagSeconds, lagHoldSeconds } = run.config.cutover;
   let okSince: number | undefined;
   let worst = 0;
   const result = await tailLoop(run, {
     deadline: Date.now() + waitMs + lagHoldSeconds * 1000,
     onBatch: (lag) => {
+      onBatch();
       worst = Math.max(worst, lag);
       if (lag <= maxLagSeconds) okSince ??= Date.now();
       else okSince = undefined;
@@ -154,7 +160,7 @@ async function holdLag(run: MigrationRun, waitMs: number): Promise<void> {
   if (okSince === undefined || Date.now() - okSince < lagHoldSeconds * 1000) {
     throw new OperationError(
       `lag did not stay at or under ${maxLagSeconds} s for ${lagHoldSeconds} s (now ${result.lagSeconds.toFixed(1)} s, worst ${worst.toFixed(1)} s); nothing was blocked`,
-      'run tail until status says ready, reduce the write load, or raise cutover.maxLagSeconds',
+      'tail slices go on again: run the cutover once status says ready, reduce the write load, give the cutover a longer max-duration, or raise cutover.maxLagSeconds',
     );
   }
 }

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
 import type { StateStore } from './store.js';
+import type { MigrationDoc } from './types.js';
 
 const DEFAULT_LEASE_TTL_MS = 30_000;
 
@@ -17,6 +19,27 @@ export const LEASE_TTL_MS = leaseTtlMs();
 const RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
 /** Stop writing well before the lease could have expired, whatever the clocks do (two thirds of it). */
 const SAFE_WINDOW_MS = Math.floor((LEASE_TTL_MS * 2) / 3);
+
+/** Beyond the lease's own expiry, for clocks and a slow poll. */
+const WAIT_MARGIN_MS = 3_000;
+const POLL_MS = 250;
+
+/**
+ * Waiting for a held lease instead of failing at once. A runner that died (a cancelled or timed-out job, a
+ * lost VM) leaves its lease until it expires, and the rerun that follows should take it then, not fail.
+ * A holder that is alive shows it (it renews its lease or writes the state): then the wait ends with the
+ * usual refusal, unless `anyHolder` says the holder was asked to yield (the cutover's handoff) and will
+ * release the lease soon.
+ */
+export interface LeaseWait {
+  /** Told once, when the wait starts (the log: "waiting for ..."). */
+  onWait: (message: string) => void;
+  signal?: AbortSignal;
+  /** Wait for a live holder too, this long (ms): it was asked to release the lease. */
+  anyHolderMs?: number;
+  /** Ends the wait with this error when the state says waiting is pointless (a tail slice, once a cutover has the migration). */
+  stopIf?: (doc: MigrationDoc) => Error | undefined;
+}
 
 export class LeaseLostError extends OperationError {
   constructor(name: string) {
@@ -36,25 +59,66 @@ export class LeaseHolder {
 
   constructor(private readonly store: StateStore, readonly owner: string) {}
 
-  /** Takes the lease when it is free, expired, ours already, or when forced. */
-  async acquire(force = false): Promise<void> {
+  /** Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see LeaseWait). */
+  async acquire(force = false, wait?: LeaseWait): Promise<void> {
+    if (!(await this.tryAcquire(force))) {
+      if (!wait) throw await this.refusal();
+      await this.waitFor(wait);
+    }
+    this.lastRenewedAt = Date.now();
+    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer.unref();
+  }
+
+  private async tryAcquire(force: boolean): Promise<boolean> {
     const free = force ? {} : { $or: [{ lease: null }, { 'lease.owner': this.owner }, { $expr: { $lt: ['$lease.expiresAt', '$$NOW'] } }] };
     const result = await this.store.migrations.updateOne(
       { _id: this.store.name, ...free },
       [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', LEASE_TTL_MS] } } } }],
       { writeConcern: { w: 'majority' } },
     );
-    if (result.matchedCount === 0) {
-      const doc = await this.store.get();
-      const holder = doc?.lease;
-      throw new OperationError(
-        `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? 'unknown'}, lease until ${holder?.expiresAt?.toISOString() ?? '?'})`,
-        `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1000)} s after its last renewal) or rerun with --force-takeover`,
-      );
+    return result.matchedCount === 1;
+  }
+
+  private async waitFor(wait: LeaseWait): Promise<void> {
+    const first = await this.store.get();
+    const stopFirst = first && wait.stopIf?.(first);
+    if (stopFirst) throw stopFirst;
+    const holder = first?.lease;
+    if (!holder) {
+      if (await this.tryAcquire(false)) return;
+      throw await this.refusal();
     }
-    this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
-    this.timer.unref();
+    const started = Date.now();
+    // A lease expires at most one TTL after its last renewal: a dead holder's is gone by then.
+    const limitMs = Math.max(LEASE_TTL_MS + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
+    wait.onWait(
+      wait.anyHolderMs
+        ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1000)} s for it to release its lease`
+        : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1000)} s for it to end or, if that runner is gone, for its lease to expire`,
+    );
+    while (Date.now() - started < limitMs) {
+      await sleep(POLL_MS, undefined, wait.signal ? { signal: wait.signal } : {}).catch(() => undefined);
+      if (wait.signal?.aborted) break;
+      if (await this.tryAcquire(false)) return;
+      const now = await this.store.get();
+      const stop = now && wait.stopIf?.(now);
+      if (stop) throw stop;
+      const lease = now?.lease;
+      if (!lease) continue; // released a moment ago: take it on the next turn
+      const alive = lease.owner !== holder.owner || lease.expiresAt.getTime() !== holder.expiresAt.getTime() || now.updatedAt.getTime() !== first.updatedAt.getTime();
+      if (alive && !wait.anyHolderMs) break;
+    }
+    throw await this.refusal();
+  }
+
+  private async refusal(): Promise<OperationError> {
+    const doc = await this.store.get();
+    const holder = doc?.lease;
+    return new OperationError(
+      `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? 'unknown'}, lease until ${holder?.expiresAt?.toISOString() ?? '?'})`,
+      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1000)} s after its last renewal) or rerun with --force-takeover`,
+    );
   }
 
   private async renew(): Promise<void> {

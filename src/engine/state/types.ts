@@ -77,6 +77,12 @@ export interface MigrationDoc {
     verification?: string;
   };
   warnings: string[];
+  /**
+   * An approved cutover asks for the migration (handoff): a running tail slice sees it, saves its position
+   * and releases the lease; tail slices started later leave the migration to the cutover. Cleared when the
+   * cutover ends; a request whose cutover died is ignored once stale (see cutoverRequestLive).
+   */
+  cutoverRequest?: { by: string; at: Date };
   error?: string;
   /** Why the last tail stopped on a change stream failure; cleared by the next slice that gets past it. */
   streamError?: string;
