@@ -53,8 +53,8 @@ describe('cli help and usage mistakes', () => {
   it('refuses an option that belongs to another command, and says where it belongs', async () => {
     const result = await runCli(['validate', '--confirm', 'orders-to-atlas']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("error: option '--confirm' does not apply to validate; it is an option of cutover");
-    expect((await runCli(['status', '--max-duration', '5m'])).stderr).toContain("option '--max-duration' does not apply to status; it is an option of sync, tail, rehearse, demo");
+    expect(result.stderr).toContain("error: option '--confirm' does not apply to validate; it is an option of cutover, abort");
+    expect((await runCli(['status', '--max-duration', '5m'])).stderr).toContain("option '--max-duration' does not apply to status; it is an option of sync, tail, cutover, rehearse, demo");
     expect((await runCli(['demo', '--config', 'x.yaml'])).stderr).toContain('demo takes no --config');
   });
 
@@ -96,7 +96,7 @@ describe('cli configuration errors', () => {
 describe('cli usage errors with --json', () => {
   it('print a JSON error object on stdout too', async () => {
     for (const [argv, message] of [
-      [['validate', '--json', '--confirm', 'x'], "option '--confirm' does not apply to validate; it is an option of cutover"],
+      [['validate', '--json', '--confirm', 'x'], "option '--confirm' does not apply to validate; it is an option of cutover, abort"],
       [['tail', '--json', '--max-duration', '5x'], '--max-duration takes a duration such as 45m, 2h or 90s'],
     ] as const) {
       const result = await runCli([...argv], { FORCE_COLOR: '1' });
