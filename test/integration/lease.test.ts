@@ -45,7 +45,7 @@ describe('lease: one runner per migration', () => {
     expect(loser.stderr).toMatch(new RegExp(`migration "${name}"`));
     expect(loser.stderr).toMatch(/hint: .*wait for the lease to expire \(6 s after its last renewal\) or rerun with --force-takeover/);
     const winner = a.code === 0 ? a : b;
-    expect(winner.stdout).toMatch(/sync of .* done: 20000 documents copied/);
+    expect(winner.stdout).toMatch(/sync of .* done: 20,000 documents copied/);
     // The refused runner changed nothing: one history, written by the winner only.
     const doc = (await new StateWatch(destination, name).doc())!;
     expect(doc.phase).toBe('tailing');

@@ -92,7 +92,7 @@ describe('least privilege: a full migration with users holding only the document
     expect(sku?.unique).toBe(true);
 
     // abort lifts the source write block with the same least-privileged user.
-    await step(['abort']);
+    await step(['abort', '--confirm', name]);
     await sourceRoot.db(db).collection<Document>('orders').insertOne({ _id: 'after-abort', sku: 'after-abort' } as Document);
     console.log(`[least-privilege] figure: source ${roles.source.join(' + ')}; destination ${roles.destination.join(' + ')}`);
   });

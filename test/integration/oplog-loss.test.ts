@@ -87,7 +87,7 @@ describe('oplog roll-over past the saved position', () => {
     const refusal = runTail(config, { maxDurationMs: 10_000 }, testPorts('oplog-tail'));
     await expect(refusal).rejects.toBeInstanceOf(OperationError);
     await expect(refusal).rejects.toThrow(/is no longer in the source oplog: changes in between are gone/);
-    await refusal.catch((error: OperationError) => expect(error.hint).toMatch(/re-sync: run `abort --drop-destination` then `sync`/));
+    await refusal.catch((error: OperationError) => expect(error.hint).toMatch(/re-sync: run `abort --drop-destination --confirm \S+` then `sync`/));
 
     const state = (await new StateWatch(destination, config.name).doc())!;
     expect(state.resyncRequired).toBe(true);

@@ -65,7 +65,7 @@ describe('secrets: the canary password never leaves the process', () => {
     await run('cutover wrong confirm', ['cutover', '--log-level', 'trace', '--confirm', 'not-it'], 2);
     await run('cutover trace text', ['cutover', '--log-level', 'trace', '--confirm', name], 0);
     await run('status after cutover json', ['status', '--log-level', 'trace', '--json'], 0);
-    await run('abort trace json', ['abort', '--log-level', 'trace', '--json'], 0);
+    await run('abort trace json', ['abort', '--log-level', 'trace', '--json', '--confirm', name], 0);
     // Failures print the connection string (redacted): a host that refuses, and one whose user is wrong.
     const refusedUri = src.uri.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:9').replace(/replicaSet=[^&]+/, 'directConnection=true&serverSelectionTimeoutMS=1500');
     await run('status unreachable destination', ['status', '--log-level', 'trace'], 1, { DESTINATION_URI: refusedUri });

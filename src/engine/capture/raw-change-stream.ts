@@ -71,12 +71,13 @@ export class RawChangeStream {
         if (next === null) throw new Error('the change stream was closed by the server');
         return next;
       } catch (error) {
-        // A cut connection or a side that does not answer is the command's to handle (it checks both sides
-        // and resumes from the saved state, or stops with a named error); a killed cursor or an election is ours.
-        const unreachable = error instanceof MongoNetworkError || error instanceof MongoServerSelectionError;
-        if (unreachable || !isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
+        // A cut connection gets one immediate reopen, as the driver's own stream does; a side that stays away
+        // is the command's to handle (it checks both sides and resumes from the saved state, or stops with a
+        // named error). A killed cursor or an election gets a few, with backoff.
+        const cut = error instanceof MongoNetworkError || error instanceof MongoServerSelectionError;
+        if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => undefined);
-        await sleep(250 * attempt);
+        if (!cut) await sleep(250 * attempt);
         await this.openCursor().catch(() => undefined);
         if (this.batch.length) return this.batch.splice(0);
       }
