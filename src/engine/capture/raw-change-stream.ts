@@ -57,7 +57,8 @@ export class RawChangeStream {
     this.fragments = [];
     // Open now, so that a bad position fails here and the stream's start is fixed.
     this.batch = (await this.cursor.nextBatch()) ?? [];
-    this.token = this.cursor.postBatchResumeToken ?? this.token;
+    // The post-batch token covers the batch: it is the position only once every event of it is handed out.
+    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
   }
 
   /**
