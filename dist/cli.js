@@ -62273,7 +62273,7 @@ var RawChangeStream = class _RawChangeStream {
     this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
     this.fragments = [];
     this.batch = await this.cursor.nextBatch() ?? [];
-    this.token = this.cursor.postBatchResumeToken ?? this.token;
+    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
   }
   /**
    * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
@@ -62286,10 +62286,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next === null) throw new Error("the change stream was closed by the server");
         return next;
       } catch (error) {
-        const unreachable = error instanceof import_mongodb11.MongoNetworkError || error instanceof import_mongodb11.MongoServerSelectionError;
-        if (unreachable || !isTransientReadError(error) || attempt >= RESUME_ATTEMPTS) throw error;
+        const cut = error instanceof import_mongodb11.MongoNetworkError || error instanceof import_mongodb11.MongoServerSelectionError;
+        if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
-        await sleep3(250 * attempt);
+        if (!cut) await sleep3(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) return this.batch.splice(0);
       }

@@ -78224,7 +78224,7 @@ var RawChangeStream = class _RawChangeStream {
     this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
     this.fragments = [];
     this.batch = await this.cursor.nextBatch() ?? [];
-    this.token = this.cursor.postBatchResumeToken ?? this.token;
+    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
   }
   /**
    * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
@@ -78237,10 +78237,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next === null) throw new Error("the change stream was closed by the server");
         return next;
       } catch (error2) {
-        const unreachable = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
-        if (unreachable || !isTransientReadError(error2) || attempt >= RESUME_ATTEMPTS) throw error2;
+        const cut2 = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
+        if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
-        await sleep3(250 * attempt);
+        if (!cut2) await sleep3(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) return this.batch.splice(0);
       }
