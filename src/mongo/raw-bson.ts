@@ -156,13 +156,6 @@ export function formatId(value: unknown): string {
   return BSON.EJSON.stringify(value, { relaxed: false });
 }
 
-/** The top-level elements of a raw document by name (the last one wins for a duplicated name). */
-export function rawFields(doc: Buffer): Map<string, RawElement> {
-  const fields = new Map<string, RawElement>();
-  for (const element of rawElements(doc)) fields.set(element.name.toString('utf8'), element);
-  return fields;
-}
-
 /** Whether a top-level field name starts with '$' (a replacement document may not have one). */
 export function hasDollarField(doc: Buffer): boolean {
   for (const element of rawElements(doc)) if (element.name[0] === 0x24) return true;
