@@ -64435,7 +64435,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
       mkdirSync(dbpath, { recursive: true });
       this.members.push({ index, port: await freePort(), dbpath, logpath: join3(dbpath, "mongod.log"), process: void 0 });
     }
-    await Promise.all(this.members.map((m) => this.launch(m)));
+    await Promise.all(this.members.map((m) => this.launchFresh(m)));
     if (this.options.standalone) {
       if (this.options.auth) await this.createRootUser(0);
       return;
@@ -64478,6 +64478,20 @@ var LocalReplicaSet = class _LocalReplicaSet {
       if (!this.options.standalone) args.push("--keyFile", join3(this.options.baseDir, this.options.name, "keyfile"));
     }
     return [...args, ...this.options.args ?? []];
+  }
+  /**
+   * Starts a member that is not yet in a replica set config, on another free port if it exits at once: the
+   * port found free may be taken by another process before mongod binds it (seen once in a full CI run).
+   */
+  async launchFresh(member) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.launch(member);
+      } catch (error) {
+        if (attempt >= 3 || !/exited \(/.test(error.message)) throw error;
+        member.port = await freePort();
+      }
+    }
   }
   async launch(member) {
     const child = spawn(this.options.mongod, this.args(member), { stdio: ["ignore", "ignore", "pipe"] });
@@ -64594,7 +64608,7 @@ ${detail}` : ` (log: ${member.logpath})`;
     mkdirSync(dbpath, { recursive: true });
     const member = { index, port: await freePort(), dbpath, logpath: join3(dbpath, "mongod.log"), process: void 0 };
     this.members.push(member);
-    await this.launch(member);
+    await this.launchFresh(member);
     const primary = await this.primaryIndex();
     await this.withDirect(primary, Boolean(this.options.auth), async (c) => {
       const { config } = await c.db("admin").command({ replSetGetConfig: 1 });

@@ -86,7 +86,7 @@ export class LocalReplicaSet {
       mkdirSync(dbpath, { recursive: true });
       this.members.push({ index, port: await freePort(), dbpath, logpath: join(dbpath, 'mongod.log'), process: undefined });
     }
-    await Promise.all(this.members.map((m) => this.launch(m)));
+    await Promise.all(this.members.map((m) => this.launchFresh(m)));
     if (this.options.standalone) {
       if (this.options.auth) await this.createRootUser(0);
       return;
@@ -122,6 +122,21 @@ export class LocalReplicaSet {
       if (!this.options.standalone) args.push('--keyFile', join(this.options.baseDir, this.options.name, 'keyfile'));
     }
     return [...args, ...(this.options.args ?? [])];
+  }
+
+  /**
+   * Starts a member that is not yet in a replica set config, on another free port if it exits at once: the
+   * port found free may be taken by another process before mongod binds it (seen once in a full CI run).
+   */
+  private async launchFresh(member: LocalMember): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.launch(member);
+      } catch (error) {
+        if (attempt >= 3 || !/exited \(/.test((error as Error).message)) throw error;
+        member.port = await freePort();
+      }
+    }
   }
 
   private async launch(member: LocalMember): Promise<void> {
@@ -251,7 +266,7 @@ export class LocalReplicaSet {
     mkdirSync(dbpath, { recursive: true });
     const member: LocalMember = { index, port: await freePort(), dbpath, logpath: join(dbpath, 'mongod.log'), process: undefined };
     this.members.push(member);
-    await this.launch(member);
+    await this.launchFresh(member);
     const primary = await this.primaryIndex();
     await this.withDirect(primary, Boolean(this.options.auth), async (c) => {
       const { config } = await c.db('admin').command({ replSetGetConfig: 1 });
