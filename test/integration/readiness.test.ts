@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Timestamp, type Document, type MongoClient } from 'mongodb';
+import { Timestamp, type Document } from 'mongodb';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { tokenTime } from '../../src/engine/position.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
 import { StateWatch } from '../support/runner-process.js';
 
@@ -15,26 +15,20 @@ import { StateWatch } from '../support/runner-process.js';
  * keep `continue` true. An idle tail keeps the saved position's wall time current (the headroom's basis).
  */
 describe('readiness is never stale', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('ready');
   const name = uniqueName('ready').replace(/_/g, '-');
   const config = (maxLag: number) => testConfig(name, sharedClusters().sourceUri, sharedClusters().destinationUri, [db], `cutover: { maxLagSeconds: ${maxLag} }\n`);
-  const state = () => destination.db('__mongo_live_migrate').collection('migrations');
+  const state = () => clients.destination.db('__mongo_live_migrate').collection('migrations');
 
   beforeAll(async () => {
-    source = await connect(sharedClusters().sourceUri);
-    destination = await connect(sharedClusters().destinationUri);
+    const { source } = clients;
     await source.db(db).createCollection('c');
     await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 20 }, (_, i): Document => ({ _id: i })));
   });
 
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
-
   it('a resume token stands for its event cluster time', async () => {
+    const { source } = clients;
     const stream = source.db(db).collection('c').watch();
     try {
       await stream.tryNext();
@@ -48,6 +42,7 @@ describe('readiness is never stale', () => {
   });
 
   it('ready only with a recent slice, a lag measured now, and a position inside the oplog', async () => {
+    const { source, destination } = clients;
     expect((await runSync(config(30), {}, testPorts('ready-sync'))).exitCode).toBe(0);
     expect((await runTail(config(30), { maxDurationMs: 1500 }, testPorts('ready-tail'))).exitCode).toBe(0);
     const saved = (await new StateWatch(destination, name).doc())!.applied!;

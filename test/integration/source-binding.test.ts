@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Document, MongoClient } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { runVerify } from '../../src/commands/verify.js';
 import { UserError } from '../../src/errors.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
 import { runRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
 
@@ -14,23 +14,17 @@ import { runRunner, StateWatch, writeMigrationFile } from '../support/runner-pro
  * before the binding gets its clusters recorded on first open.
  */
 describe('a migration is bound to its source', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('bound');
 
   beforeAll(async () => {
-    source = await connect(sharedClusters().sourceUri);
-    destination = await connect(sharedClusters().destinationUri);
+    const { source } = clients;
     await source.db(db).createCollection('c');
     await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: i })));
   });
 
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
-
   it('refuses another source with a clear error and leaves the state untouched', async () => {
+    const { destination } = clients;
     const { sourceUri, destinationUri, rs3Uri } = sharedClusters();
     const name = uniqueName('bound').replace(/_/g, '-');
     const config = testConfig(name, sourceUri, destinationUri, [db]);
