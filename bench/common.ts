@@ -22,6 +22,9 @@ export interface BenchOptions {
   /** Extra sync options for our runner (YAML lines), to compare settings. */
   extra: string;
   cpuProf: string | undefined;
+  /** Documents the burst scenario's batch job updates (it also inserts a fifth and deletes a tenth as many). */
+  burstDocs: number;
+  burstSize: number;
 }
 
 export function log(line: string): void {

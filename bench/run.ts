@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BenchOptions } from './common.js';
 import { initialSyncScenario, type InitialSyncFigures } from './initial-sync.js';
+import { burstScenario, type BurstFigures } from './burst.js';
 import { tailScenario, type TailFigures } from './tail.js';
 
 const HELP = `usage: npm run bench -- [options]
@@ -18,7 +19,10 @@ const HELP = `usage: npm run bench -- [options]
   --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
   --load-seconds S      seconds of write load in the tail scenario (60)
   --writers N           concurrent writer clients in the tail scenario (8)
-  --scenarios LIST      initial,tail (both)
+  --scenarios LIST      initial,tail,burst (all three)
+  --burst-docs N        documents the burst's updateMany touches (160000; quick 50000); it also inserts a fifth
+                        and deletes a tenth as many
+  --burst-size BYTES    document size in the burst scenario (256)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
   --cpu-prof DIR        write a V8 CPU profile of our sync runner into DIR
@@ -33,7 +37,9 @@ const { values } = parseArgs({
     'small-docs': { type: 'string' },
     'load-seconds': { type: 'string' },
     writers: { type: 'string', default: '8' },
-    scenarios: { type: 'string', default: 'initial,tail' },
+    scenarios: { type: 'string', default: 'initial,tail,burst' },
+    'burst-docs': { type: 'string' },
+    'burst-size': { type: 'string', default: '256' },
     'no-native': { type: 'boolean', default: false },
     'no-naive': { type: 'boolean', default: false },
     'sync-extra': { type: 'string', default: '' },
@@ -58,6 +64,8 @@ const options: BenchOptions = {
   scenarios: new Set(values.scenarios.split(',').map((s) => s.trim())),
   extra: values['sync-extra'].replace(/\\n/g, '\n'),
   cpuProf: values['cpu-prof'],
+  burstDocs: Number(values['burst-docs'] ?? (values.quick ? 50_000 : 160_000)),
+  burstSize: Number(values['burst-size']),
 };
 
 const fmtS = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
@@ -71,8 +79,10 @@ mkdirSync(options.baseDir, { recursive: true });
 let initial: InitialSyncFigures | undefined;
 let small: InitialSyncFigures | undefined;
 let tail: TailFigures | undefined;
+let burst: BurstFigures | undefined;
 try {
   if (options.scenarios.has('initial')) initial = await initialSyncScenario(options, options.docs, { native: !values['no-native'], naive: !values['no-naive'] });
+  if (options.scenarios.has('burst')) burst = await burstScenario(options);
   if (options.scenarios.has('tail')) tail = await tailScenario(options);
   else if (options.scenarios.has('initial')) small = await initialSyncScenario({ ...options, cpuProf: undefined }, options.smallDocs, { native: false, naive: false });
 } finally {
@@ -102,6 +112,18 @@ if (tail) {
   lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
   lines.push(`| our tail | ${l.ours.p50.toFixed(2)} s | ${l.ours.p99.toFixed(2)} s | ${l.ours.max.toFixed(2)} s | ${fmtS(l.ours.catchUpMs)} | ${((l.ours.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% (target ≤ 10%, p99 ≤ 2 s) |`);
   lines.push(`destination exact after the load (dbHash equal): ${l.exact ? 'yes' : 'NO'}`);
+}
+if (burst) {
+  const b = burst;
+  const rate = (ms: number): string => `${((b.ops / ms) * 1000).toFixed(0)} ops/s`;
+  lines.push('');
+  lines.push(`Burst: a batch job of ${b.ops} operations (updateMany, insertMany, deleteMany; w: 1) written in ${fmtS(b.burstMs)} on a two-member source; our tail starts after it`);
+  lines.push('| applier | applied the burst in | rate | vs secondary | source primary CPU to feed it |');
+  lines.push('|---|---|---|---|---|');
+  lines.push(`| native secondary, as it came | ${fmtS(b.nativeMs)} | ${rate(b.nativeMs)} | 1.00x | |`);
+  lines.push(`| native secondary, restarted after the burst | ${fmtS(b.nativeCatchUpMs)} | ${rate(b.nativeCatchUpMs)} | ${(b.nativeMs / b.nativeCatchUpMs).toFixed(2)}x | ${b.sourceCpuNativeS.toFixed(1)} s |`);
+  lines.push(`| our tail, started after the burst | ${fmtS(b.oursMs)} | ${rate(b.oursMs)} | ${(b.nativeMs / b.oursMs).toFixed(2)}x (target ≥ 1.0x) | ${b.sourceCpuOursS.toFixed(1)} s |`);
+  lines.push(`destination exact after the burst (dbHash equal): ${b.exact ? 'yes' : 'NO'}; our tail's peak RSS ${mb(Math.max(b.tail.vmHwmKB ?? 0, b.tail.sampledPeakKB))}, CPU ${b.tail.cpuS.toFixed(1)} s`);
 }
 const memory: [number, number | null][] = [];
 if (initial) memory.push([initial.docs, Math.max(initial.ours.vmHwmKB ?? 0, initial.ours.sampledPeakKB)]);

@@ -8,6 +8,7 @@ import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
+import { readCurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument } from './source-lookup.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
@@ -83,8 +84,9 @@ export class Applier {
   private async applyData(events: ChangeEvent[]): Promise<void> {
     if (!events.length) return;
     const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
+    const current = await readCurrentDocuments(this.ctx.source, events.filter((e) => e.refetch), this.ctx.concurrency);
     for (const event of events) {
-      const write = await this.toWrite(event);
+      const write = this.toWrite(event, current.get(event));
       if (!write) continue;
       const target = this.ctx.filter.target(event.ns.db, event.ns.coll!);
       const name = `${target.db}.${target.coll}`;
@@ -121,18 +123,14 @@ export class Applier {
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */
-  private async toWrite(event: ChangeEvent): Promise<Write | undefined> {
+  private toWrite(event: ChangeEvent, current: CurrentDocument | undefined): Write | undefined {
     const key = event.key!;
     if (event.type === 'delete') {
       this.unresolved.settle(event);
       return { kind: 'del', key };
     }
-    let doc = event.fullDocument;
-    if (event.refetch) {
-      // Stored without its (too large) document: read the current one, as the stream's lookup would.
-      const found = event.uuid ? await lookupSourceDocument(this.ctx.source, { db: event.ns.db, coll: event.ns.coll! }, event.uuid, key) : null;
-      doc = found === 'moved' ? null : found;
-    }
+    // Without a document of its own (an update, or one too large to store) the event takes the source's current one.
+    const doc = event.refetch ? (current === 'moved' ? null : (current ?? null)) : event.fullDocument;
     if (!doc) {
       this.unresolved.add(event);
       return undefined;

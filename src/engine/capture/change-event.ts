@@ -69,7 +69,8 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
   }
   // Views into the event's bytes, not copies: an event near 16 MB is held once.
   if (full) event.fullDocument = full.type === 0x03 ? full.value : null;
-  if (refetch) event.refetch = true;
+  // An update carries no document (the stream does not look it up): the applier reads the current one.
+  if (refetch || (event.type === 'update' && !full)) event.refetch = true;
   return event;
 }
 

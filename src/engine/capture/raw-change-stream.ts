@@ -16,14 +16,21 @@ export interface RawChangeStreamOptions {
 
 /**
  * The cluster-wide change stream the migration reads from, as raw events: every database, DDL included
- * (showExpandedEvents), updates with the current document (updateLookup). The server drops system
- * databases; the rest is filtered by the caller with the namespace rules.
+ * (showExpandedEvents). The server drops system databases; the rest is filtered by the caller with the
+ * namespace rules. Updates come without a document: asking the stream for one (updateLookup) makes the
+ * source run one lookup per event inside the stream, serially, which capped the tail at a third of what a
+ * secondary applies; the applier reads them in batches instead (see current-documents.ts).
  *
- * Never asks for more than a reply can hold: the updateDescription is not read (the looked-up document
- * replaces it), and on 7.0+ an event still over 16 MB arrives in fragments that are put back together here.
+ * Never asks for more than a reply can hold: the updateDescription is not read, and on 7.0+ an event still
+ * over 16 MB arrives in fragments that are put back together here. The next batch is read from the server
+ * while the caller applies the current one.
  */
 export class RawChangeStream {
   private batch: Buffer[] = [];
+  /** The server's resume token after the batch being handed out (a prefetched batch has its own). */
+  private batchToken: Document | undefined;
+  /** The next batch, already asked of the server. */
+  private ahead: Promise<Fetched> | undefined;
   private fragments: Buffer[] = [];
   private token: Document | undefined;
   private cursor!: RawBatchCursor;
@@ -46,7 +53,7 @@ export class RawChangeStream {
     const position: Position = this.token ? { resumeAfter: this.token } : this.start;
     const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline: Document[] = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: 'updateLookup', ...at } },
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
       { $match: { 'ns.db': { $nin: [...SYSTEM_DBS] } } },
       { $unset: 'updateDescription' },
       ...(this.options.match ? [{ $match: this.options.match }] : []),
@@ -55,10 +62,35 @@ export class RawChangeStream {
     const { batchSize } = this.options;
     this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
     this.fragments = [];
+    this.ahead = undefined;
     // Open now, so that a bad position fails here and the stream's start is fixed.
     this.batch = (await this.cursor.nextBatch()) ?? [];
     // The post-batch token covers the batch: it is the position only once every event of it is handed out.
-    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+    this.batchToken = this.cursor.postBatchResumeToken;
+    if (!this.batch.length) this.token = this.batchToken ?? this.token;
+  }
+
+  /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
+  private readAhead(): void {
+    const cursor = this.cursor;
+    const ahead = cursor.nextBatch().then(
+      (docs): Fetched => ({ docs, token: cursor.postBatchResumeToken }),
+      (error: unknown): Fetched => ({ docs: null, token: undefined, error }),
+    );
+    this.ahead = ahead;
+  }
+
+  /** The batch read ahead, or a new read. */
+  private async nextFromServer(): Promise<Fetched> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead) return ahead;
+    try {
+      const docs = await this.cursor.nextBatch();
+      return { docs, token: this.cursor.postBatchResumeToken };
+    } catch (error) {
+      return { docs: null, token: undefined, error };
+    }
   }
 
   /**
@@ -68,9 +100,13 @@ export class RawChangeStream {
   private async fetch(): Promise<Buffer[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const next = await this.cursor.nextBatch();
-        if (next === null) throw new Error('the change stream was closed by the server');
-        return next;
+        const next = await this.nextFromServer();
+        if (next.error !== undefined) throw next.error;
+        if (next.docs === null) throw new Error('the change stream was closed by the server');
+        this.batchToken = next.token;
+        // Only a batch with events is worth reading past at once; an idle stream waits in the next call.
+        if (next.docs.length) this.readAhead();
+        return next.docs;
       } catch (error) {
         // A cut connection gets one immediate reopen, as the driver's own stream does; a side that stays away
         // is the command's to handle (it checks both sides and resumes from the saved state, or stops with a
@@ -80,7 +116,10 @@ export class RawChangeStream {
         await this.cursor.close().catch(() => undefined);
         if (!cut) await sleep(250 * attempt);
         await this.openCursor().catch(() => undefined);
-        if (this.batch.length) return this.batch.splice(0);
+        if (this.batch.length) {
+          this.readAhead();
+          return this.batch.splice(0);
+        }
       }
     }
   }
@@ -119,19 +158,28 @@ export class RawChangeStream {
       const next = await this.fetch();
       this.batch = next;
       fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+      if (!next.length && !this.fragments.length) this.token = this.batchToken ?? this.token;
     }
   }
 
   private handOut(event: ChangeEvent): ChangeEvent {
     // After the batch's last event the server's post-batch token is as good and may be further on.
-    this.token = this.batch.length === 0 ? (this.cursor.postBatchResumeToken ?? event.token) : event.token;
+    this.token = this.batch.length === 0 ? (this.batchToken ?? event.token) : event.token;
     return event;
   }
 
   async close(): Promise<void> {
+    // A getMore still in flight holds the cursor's session: let it end (its wait is short) before the kill.
+    await this.ahead;
+    this.ahead = undefined;
     await this.cursor.close();
   }
+}
+
+interface Fetched {
+  docs: Buffer[] | null;
+  token: Document | undefined;
+  error?: unknown;
 }
 
 /** Re-opens after a killed cursor or an election before giving up (an election takes seconds). */
