@@ -13,8 +13,13 @@ import { lookupSourceDocument } from './source-lookup.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
-/** Statements per write command; several commands run at once. */
-const CHUNK = 500;
+/**
+ * Statements per write command: a batch is cut into about one command per writer, so that every writer has
+ * work (each command waits for a majority of the destination), within bounds that keep a command useful and small.
+ */
+function chunkFor(statements: number, writers: number): number {
+  return Math.min(500, Math.max(50, Math.ceil(statements / writers)));
+}
 
 export interface ApplierContext {
   source: MongoClient;
@@ -27,6 +32,9 @@ export interface ApplierContext {
   /** Documents still open when the position was last saved. */
   unresolved?: SavedUnresolved[];
 }
+
+/** The current source documents of a batch's events, read before its writes (see Applier.prepare). */
+export type Prepared = Map<ChangeEvent, CurrentDocument>;
 
 /** Saves the position just after `last` (everything up to it is applied and durable), with what is still open. */
 export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) => Promise<void>;
@@ -50,13 +58,26 @@ export class Applier {
   readonly unresolved: UnresolvedDocuments;
   private readonly targets: TargetKinds;
   applied = 0;
+  /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
+  lookupMs = 0;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
     this.targets = new TargetKinds(ctx.destination);
   }
 
-  async apply(events: ChangeEvent[], checkpoint: Checkpoint): Promise<void> {
+  /**
+   * Reads from the source the current documents the events will need (see current-documents.ts). It may run
+   * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
+   */
+  async prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
+    const started = Date.now();
+    const current = await readCurrentDocuments(this.ctx.source, events.filter((e) => e.refetch), this.ctx.concurrency);
+    this.lookupMs += Date.now() - started;
+    return current;
+  }
+
+  async apply(events: ChangeEvent[], checkpoint: Checkpoint, prepared?: Prepared): Promise<void> {
     let segment: ChangeEvent[] = [];
     for (const event of events) {
       if (DATA_OPERATIONS.has(event.type)) {
@@ -64,7 +85,7 @@ export class Applier {
         continue;
       }
       if (segment.length) {
-        await this.applyData(segment);
+        await this.applyData(segment, prepared);
         failpoint('apply:data-applied');
         await checkpoint(segment[segment.length - 1]!, this.unresolved.toState());
         segment = [];
@@ -77,14 +98,14 @@ export class Applier {
       failpoint('apply:ddl-applied');
       await checkpoint(event, this.unresolved.toState());
     }
-    await this.applyData(segment);
+    await this.applyData(segment, prepared);
     this.applied += events.length;
   }
 
-  private async applyData(events: ChangeEvent[]): Promise<void> {
+  private async applyData(events: ChangeEvent[], prepared: Prepared | undefined): Promise<void> {
     if (!events.length) return;
     const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
-    const current = await readCurrentDocuments(this.ctx.source, events.filter((e) => e.refetch), this.ctx.concurrency);
+    const current = prepared ?? (await this.prepare(events));
     for (const event of events) {
       const write = this.toWrite(event, current.get(event));
       if (!write) continue;
@@ -100,7 +121,7 @@ export class Applier {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, CHUNK));
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, 500));
         continue;
       }
       const groups = new Map<string, Write[]>();
@@ -114,9 +135,9 @@ export class Applier {
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, CHUNK));
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, 500));
       }
-      jobs.push(...unorderedJobs(this.ctx.destination, target, single, CHUNK));
+      jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
     await runLimited(jobs, this.ctx.concurrency);

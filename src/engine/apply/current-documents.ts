@@ -4,6 +4,8 @@ import type { ChangeEvent } from '../capture/change-event.js';
 import { runLimited } from './run-limited.js';
 import { lookupSourceDocuments } from './source-lookup.js';
 
+const LOOKUP_SLICE = 250;
+
 /** A document as the source holds it now, null when it holds none, 'moved' when its collection left that name. */
 export type CurrentDocument = Buffer | null | 'moved';
 
@@ -23,14 +25,21 @@ export async function readCurrentDocuments(source: MongoClient, events: readonly
     if (group) group.push(event);
     else groups.set(name, [event]);
   }
-  const jobs = [...groups.values()].map((group) => async () => {
-    const { ns, uuid } = group[0]!;
-    const found = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, [...new Set(group.map((e) => e.key!))]);
-    for (const event of group) {
-      if (found === 'moved') out.set(event, 'moved');
-      else out.set(event, found.get(rawIdKey(event.key!)!.toString('hex')) ?? null);
+  const jobs: (() => Promise<void>)[] = [];
+  for (const group of groups.values()) {
+    // Cut so that the lookups of one collection run side by side too (a batch is often one collection's).
+    for (let i = 0; i < group.length; i += LOOKUP_SLICE) {
+      const slice = group.slice(i, i + LOOKUP_SLICE);
+      jobs.push(async () => {
+        const { ns, uuid } = slice[0]!;
+        const found = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, [...new Set(slice.map((e) => e.key!))]);
+        for (const event of slice) {
+          if (found === 'moved') out.set(event, 'moved');
+          else out.set(event, found.get(rawIdKey(event.key!)!.toString('hex')) ?? null);
+        }
+      });
     }
-  });
+  }
   await runLimited(jobs, concurrency);
   return out;
 }
