@@ -18,7 +18,7 @@ const HELP = `usage: npm run bench -- [options]
   --collections N       collections (4)
   --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
   --load-seconds S      seconds of write load in the tail scenario (60)
-  --writers N           concurrent writer clients in the tail scenario (8)
+  --writers N           concurrent writer clients in the tail scenario, each writing with w: 1 (32)
   --scenarios LIST      initial,tail,burst (all three)
   --burst-docs N        documents the burst's updateMany touches (160000; quick 50000); it also inserts a fifth
                         and deletes a tenth as many
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     collections: { type: 'string', default: '4' },
     'small-docs': { type: 'string' },
     'load-seconds': { type: 'string' },
-    writers: { type: 'string', default: '8' },
+    writers: { type: 'string', default: '32' },
     scenarios: { type: 'string', default: 'initial,tail,burst' },
     'burst-docs': { type: 'string' },
     'burst-size': { type: 'string', default: '256' },

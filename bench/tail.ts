@@ -29,7 +29,7 @@ const WARM_UP_MS = 2000;
  * the newest change applied on the other side (native: the secondary's lastAppliedWallTime; ours: the
  * wall time saved with the applied position in the state document, i.e. durably applied). Catch-up is the time
  * from the end of the load until a marker written right after it is readable on the other side.
- * The source's writes use the default write concern (majority on this two-member set), as applications do.
+ * The source's writes use w: 1, so the load is the most the primary takes, not what its secondary acknowledges.
  */
 export async function tailScenario(options: BenchOptions): Promise<TailFigures> {
   return withSet({ name: 'bench-tail-src', baseDir: options.baseDir, members: 2, oplogSizeMB: 4096 }, (source) =>
@@ -61,7 +61,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           while (!stopped) {
             const c = Math.floor(r() * names.length);
             const { write } = mixedOperation(c, Math.floor(r() * perCollection), perCollection + w * 10_000_000 + k++, options.size, r);
-            await src.db(BENCH_DB).collection(names[c]!).bulkWrite([write]);
+            await src.db(BENCH_DB).collection(names[c]!).bulkWrite([write], { writeConcern: { w: 1 } });
             ops++;
           }
         });

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Double, Int32, Long, type Document, type Timestamp } from 'mongodb';
+import { savedPositionTime } from '../../src/engine/position.js';
+import { StateStore } from '../../src/engine/state/store.js';
+import { seededRandom } from '../../src/seeded-random.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
+import { expectSidesEqual } from '../support/exact.js';
+import { runRunner, startRunner, writeMigrationFile } from '../support/runner-process.js';
+
+/**
+ * The tail's fast path (updates read back in batches, the next batch read while the current one is written,
+ * one write command per writer, the position saved twice a second) under a batch job: updateMany over every
+ * document, pipeline updates that reorder fields, bulk inserts, deleteMany and a large transaction, while the
+ * tail is killed with SIGKILL at seeded moments in the middle of it. At the end both sides are equal, byte for byte.
+ */
+const seed = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const DOCS = 4000;
+
+describe('tail under a burst, killed in the middle of it', () => {
+  const clients = useSharedClients();
+  const db = uniqueName('burst');
+
+  it('ends equal to the source, byte for byte', { timeout: 300_000 }, async () => {
+    console.log(`[tail-burst] seed=${seed} (rerun with MLM_SEED=${seed})`);
+    const random = seededRandom(seed);
+    const sdb = clients.source.db(db);
+    await sdb.createCollection('items');
+    await sdb.createCollection('people');
+    await sdb.collection('items').createIndex({ email: 1 }, { unique: true });
+    const item = (n: number): Document => ({ _id: n % 3 === 0 ? Long.fromNumber(n) : new Int32(n), email: `u${n}@x`, byYear: new Map<string, unknown>([['2024', n], ['2023', new Double(1)]]), q: new Int32(0), pad: 'p'.repeat(200) });
+    await sdb.collection('items').insertMany(Array.from({ length: DOCS }, (_, n) => item(n)));
+    await sdb.collection<Document>('people').insertMany(Array.from({ length: DOCS / 2 }, (_, n) => ({ _id: `p${n}`, n, tags: ['a', new Double(2)] }) as Document));
+
+    const { sourceUri, destinationUri } = sharedClusters();
+    const name = uniqueName('burst').replace(/_/g, '-');
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'tail: { batchSize: 500 }\n');
+    const synced = await runRunner(['sync', '--config', file]);
+    expect(synced.code, synced.stderr).toBe(0);
+
+    let round = 0;
+    const burst = async (): Promise<void> => {
+      round++;
+      const items = sdb.collection('items');
+      await items.updateMany({}, { $inc: { q: 1 }, $set: { [`r${round % 3}`]: round } });
+      // A pipeline update that moves fields: only the whole document read back from the source says where they went.
+      await sdb.collection('people').updateMany({ n: { $mod: [3, round % 3] } }, [{ $unset: 'tags' }, { $set: { tags: ['b', round], z: '$n' } }]);
+      await items.insertMany(Array.from({ length: 600 }, (_, k) => item(DOCS * 10 * round + k)));
+      await items.deleteMany({ email: { $regex: `^u${round}` } });
+      const session = clients.source.startSession();
+      try {
+        await session.withTransaction(async () => {
+          for (let k = 0; k < 50; k++) await items.updateOne({ _id: new Int32(3 * k + 1) } as Document, { $set: { txn: round } }, { session });
+        });
+      } finally {
+        await session.endSession();
+      }
+    };
+    let writing = true;
+    const writer = (async () => {
+      while (writing) await burst();
+    })();
+    let kills = 0;
+    try {
+      for (let slice = 0; slice < 4; slice++) {
+        const runner = startRunner(['tail', '--config', file, '--max-duration', '60s']);
+        await Promise.race([runner.exited, sleep(1500 + random() * 3000)]);
+        if (!runner.done()) {
+          runner.kill('SIGKILL');
+          kills++;
+        }
+        const exit = await runner.exited;
+        expect(exit.signal === 'SIGKILL' || exit.code === 0, exit.stderr).toBe(true);
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const end = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+    const store = new StateStore(clients.destination, name);
+    for (let slice = 0; ; slice++) {
+      const last = await runRunner(['tail', '--config', file, '--max-duration', '10s']);
+      expect(last.code, last.stderr).toBe(0);
+      const at = savedPositionTime((await store.get())!);
+      if (at && !at.lessThan(end)) break;
+      expect(slice, 'tail slices until the destination caught up').toBeLessThan(20);
+    }
+    console.log(`[tail-burst] figure: ${round} bursts (each ~${DOCS + 600} updates, 600 inserts, deletes, a 50-update transaction), ${kills} kill -9`);
+    expect(kills).toBeGreaterThan(0);
+    await expectSidesEqual(clients.source, clients.destination, [db]);
+  });
+});
