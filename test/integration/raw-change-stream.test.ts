@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document, Timestamp } from 'mongodb';
+import type { Timestamp } from 'mongodb';
 import { RawChangeStream } from '../../src/engine/capture/raw-change-stream.js';
 import type { ChangeEvent } from '../../src/engine/capture/change-event.js';
 import { uniqueName, useSharedClients } from '../support/clusters.js';
