@@ -32,7 +32,9 @@ export async function readCurrentDocuments(source: MongoClient, events: readonly
       const slice = group.slice(i, i + LOOKUP_SLICE);
       jobs.push(async () => {
         const { ns, uuid } = slice[0]!;
-        const found = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, [...new Set(slice.map((e) => e.key!))]);
+        // A hot document updated many times in a batch is read once.
+        const keys = [...new Map(slice.map((e) => [e.key!.toString('hex'), e.key!])).values()];
+        const found = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, keys);
         for (const event of slice) {
           if (found === 'moved') out.set(event, 'moved');
           else out.set(event, found.get(rawIdKey(event.key!)!.toString('hex')) ?? null);
