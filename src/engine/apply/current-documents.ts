@@ -26,22 +26,27 @@ export async function readCurrentDocuments(source: MongoClient, events: readonly
     else groups.set(name, [event]);
   }
   const jobs: (() => Promise<void>)[] = [];
+  const settle: (() => void)[] = [];
   for (const group of groups.values()) {
+    const { ns, uuid } = group[0]!;
+    // A hot document updated many times in a batch is read once.
+    const keys = [...new Map(group.map((e) => [rawIdKey(e.key!)!.toString('hex'), e.key!])).entries()];
+    const found = new Map<string, Buffer>();
+    let moved = false;
     // Cut so that the lookups of one collection run side by side too (a batch is often one collection's).
-    for (let i = 0; i < group.length; i += LOOKUP_SLICE) {
-      const slice = group.slice(i, i + LOOKUP_SLICE);
+    for (let i = 0; i < keys.length; i += LOOKUP_SLICE) {
+      const slice = keys.slice(i, i + LOOKUP_SLICE).map(([, key]) => key);
       jobs.push(async () => {
-        const { ns, uuid } = slice[0]!;
-        // A hot document updated many times in a batch is read once.
-        const keys = [...new Map(slice.map((e) => [e.key!.toString('hex'), e.key!])).values()];
-        const found = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, keys);
-        for (const event of slice) {
-          if (found === 'moved') out.set(event, 'moved');
-          else out.set(event, found.get(rawIdKey(event.key!)!.toString('hex')) ?? null);
-        }
+        const docs = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, slice);
+        if (docs === 'moved') moved = true;
+        else for (const [id, doc] of docs) found.set(id, doc);
       });
     }
+    settle.push(() => {
+      for (const event of group) out.set(event, moved ? 'moved' : (found.get(rawIdKey(event.key!)!.toString('hex')) ?? null));
+    });
   }
   await runLimited(jobs, concurrency);
+  for (const done of settle) done();
   return out;
 }
