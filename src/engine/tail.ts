@@ -7,6 +7,7 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
 import { appliedPosition } from './position.js';
+import { PositionSaver } from './position-saver.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -35,7 +36,6 @@ export interface TailResult {
 }
 
 const SAVE_IDLE_POSITION_MS = 5_000;
-const SAVE_POSITION_MS = 500;
 /**
  * Write commands in flight at once. Each waits for the destination's majority (its journal on one member), so
  * the waits overlap; measured on a one-member destination (1000 upserts of ~250 B, 3 secondary indexes): 500 x 2
@@ -53,33 +53,32 @@ export function savedPosition(run: MigrationRun): Position {
 }
 
 /**
- * Applies live changes from the saved position, saving the position after every durable batch. Lag is the
- * age of the newest applied change while more are pending, and zero once the stream is drained.
+ * Applies live changes from the saved position, saving the position after every durable batch. Three stages
+ * overlap: the stream reads the next server batch, the tail looks up the next batch's documents, and the current
+ * batch is written. Lag is the age of the newest applied change while more are pending, and zero once the
+ * stream is drained.
  */
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const { store, ports } = run;
   const applier = newApplier(run);
   const checkpoint: Checkpoint = async (last, unresolved) => {
+    await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream: RawChangeStream | undefined;
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
-  let lastSave = 0;
   let lastLagSample = 0;
   const stray = new Set<string>();
   let reachedStop = false;
-  let unsaved = 0;
-  let unsavedWall: Date | undefined;
   let appliedToken: Document | undefined;
   let next: Promise<ReadBatch & { prepared: Promise<Prepared> }> | undefined;
-  const savePosition = async (token: Document): Promise<void> => {
-    const saved = await store.update(ports.runner, { applied: appliedPosition(token, unsavedWall), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: unsaved }, $unset: { streamError: '' } });
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
     // The save is conditional on the lease: not saved means another runner owns the migration now.
     if (!saved) throw new LeaseLostError(store.name);
-    unsaved = 0;
-  };
+  });
   try {
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize });
     const open = stream;
@@ -94,6 +93,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
       run.lease.assertHeld();
+      saver.check();
       const read: Awaited<ReturnType<typeof readNext>> = await next!;
       next = read.reachedStop ? undefined : readNext();
       next?.catch(() => undefined); // its failure is seen when it is awaited
@@ -116,16 +116,11 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       const now = Date.now();
       lagSeconds = drained ? 0 : lastWall ? Math.max(0, (now - lastWall.getTime()) / 1000) : lagSeconds;
       caughtUp = drained;
-      unsaved += batch.length;
-      if (lastWall) unsavedWall = lastWall;
-      // Under load the position is saved every half second, not every batch (a replay after a crash repeats at
-      // most that, and applying is idempotent); at once when the stream runs dry, so an idle tail shows lag 0.
-      const moved = unsaved > 0 || lastTime !== undefined;
-      const due = unsaved > 0 ? drained || now - lastSave >= SAVE_POSITION_MS : (moved || drained) && now - lastSave > SAVE_IDLE_POSITION_MS;
-      if (token && due) {
-        await savePosition(token);
-        lastSave = now;
-      }
+      saver.applied(batch.length, lastWall);
+      // Saved after every batch, in the background while the next one is written (see PositionSaver); an idle
+      // stream's position every few seconds, so it stays within the source's oplog.
+      const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token);
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
@@ -143,6 +138,8 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       }
     }
   } catch (error) {
+    // A save still running would clear the error recorded below.
+    await saver.settle().catch(() => undefined);
     const lost = historyLostError(run.config.name, error);
     if (lost) {
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: 'failed' }).catch(() => undefined);
@@ -154,12 +151,17 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   } finally {
     // A batch read ahead holds the stream (and may be looking documents up): let it end, then close.
     const ahead = await next?.catch(() => undefined);
+    await saver.settle().catch(() => undefined);
     await ahead?.prepared.catch(() => undefined);
     await stream?.close().catch(() => undefined);
   }
   // Persist the final position (the loop may have ended between saves): what was applied, not what was read
   // ahead, and never one past a stop point.
-  if (appliedToken && !reachedStop) await savePosition(appliedToken);
+  await saver.settle();
+  if (appliedToken && !reachedStop) {
+    saver.start(appliedToken);
+    await saver.settle();
+  }
   run.doc = (await store.get())!;
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }

@@ -89,4 +89,23 @@ describe('tail under a burst, killed in the middle of it', () => {
     expect(kills).toBeGreaterThan(0);
     await expectSidesEqual(clients.source, clients.destination, [db]);
   });
+
+  it('applies a batch of updates whose documents together far exceed the memory budget of a batch', { timeout: 240_000 }, async () => {
+    const sdb = clients.source.db(uniqueName('bigdocs'));
+    const big = sdb.collection<{ _id: number; blob?: string }>('big');
+    // 30 documents of 3 MB: their updates fit one stream batch (no documents in update events), but the
+    // documents read back are 90 MB, more than one batch may hold (64 MB) and more than one write command takes.
+    for (let n = 0; n < 30; n++) await big.insertOne({ _id: n, blob: String.fromCharCode(97 + (n % 26)).repeat(3 * 1024 * 1024) });
+    const { sourceUri, destinationUri } = sharedClusters();
+    const name = uniqueName('bigdocs').replace(/_/g, '-');
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [sdb.databaseName]);
+    const synced = await runRunner(['sync', '--config', file]);
+    expect(synced.code, synced.stderr).toBe(0);
+    await big.updateMany({}, { $set: { touched: new Int32(1) } });
+    await big.updateMany({ _id: { $lt: 20 } }, [{ $set: { blob: { $concat: ['$blob', 'z'] } } }]);
+    const tail = await runRunner(['tail', '--config', file, '--max-duration', '20s']);
+    expect(tail.code, tail.stderr).toBe(0);
+    await expectSidesEqual(clients.source, clients.destination, [sdb.databaseName]);
+    await sdb.dropDatabase();
+  });
 });

@@ -8,7 +8,7 @@ import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
-import { readCurrentDocuments, type CurrentDocument } from './current-documents.js';
+import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument } from './source-lookup.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
@@ -57,6 +57,7 @@ export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) =
 export class Applier {
   readonly unresolved: UnresolvedDocuments;
   private readonly targets: TargetKinds;
+  private readonly current: CurrentDocuments;
   applied = 0;
   /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
   lookupMs = 0;
@@ -64,6 +65,7 @@ export class Applier {
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
     this.targets = new TargetKinds(ctx.destination);
+    this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
 
   /**
@@ -72,7 +74,7 @@ export class Applier {
    */
   async prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
     const started = Date.now();
-    const current = await readCurrentDocuments(this.ctx.source, events.filter((e) => e.refetch), this.ctx.concurrency);
+    const current = await this.current.read(events);
     this.lookupMs += Date.now() - started;
     return current;
   }
@@ -103,9 +105,22 @@ export class Applier {
   }
 
   private async applyData(events: ChangeEvent[], prepared: Prepared | undefined): Promise<void> {
-    if (!events.length) return;
+    let rest = events;
+    let current = prepared ?? (await this.prepare(rest));
+    while (rest.length) {
+      // The documents read may cover only a prefix of the events (see CurrentDocuments): write it, read on.
+      let cut = rest.findIndex((e) => e.refetch && !current.has(e));
+      if (cut === -1) cut = rest.length;
+      if (cut > 0) {
+        await this.writeData(rest.slice(0, cut), current);
+        rest = rest.slice(cut);
+      }
+      if (rest.length) current = await this.prepare(rest);
+    }
+  }
+
+  private async writeData(events: ChangeEvent[], current: Prepared): Promise<void> {
     const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
-    const current = prepared ?? (await this.prepare(events));
     for (const event of events) {
       const write = this.toWrite(event, current.get(event));
       if (!write) continue;

@@ -4,10 +4,13 @@ import type { ChangeEvent } from '../capture/change-event.js';
 import { runLimited } from './run-limited.js';
 import { lookupSourceDocuments } from './source-lookup.js';
 
-const LOOKUP_SLICE = 250;
-
 /** A document as the source holds it now, null when it holds none, 'moved' when its collection left that name. */
 export type CurrentDocument = Buffer | null | 'moved';
+
+/** About this many bytes of documents per lookup query, and at most this many per batch held at once. */
+const SLICE_BYTES = 4 * 1024 * 1024;
+const BATCH_BYTES = 64 * 1024 * 1024;
+const MAX_SLICE = 250;
 
 /**
  * Reads the current source document of every event that carries none (updates: the stream does not look them
@@ -15,38 +18,72 @@ export type CurrentDocument = Buffer | null | 'moved';
  * event. The document found is the one with exactly the event's _id bytes: one stored since under an _id the
  * server takes as equal means the event's own document was deleted, and that delete is still to come in the
  * stream, so "none" is the truth the applier must keep open until then.
+ *
+ * Memory stays bounded whatever the documents' size: queries are sized by the documents seen so far, and once a
+ * batch's documents pass BATCH_BYTES no further query starts. The events answered are then a prefix of the
+ * events asked about (in stream order): the caller writes that prefix and asks again for the rest.
  */
-export async function readCurrentDocuments(source: MongoClient, events: readonly ChangeEvent[], concurrency: number): Promise<Map<ChangeEvent, CurrentDocument>> {
-  const out = new Map<ChangeEvent, CurrentDocument>();
-  const groups = new Map<string, ChangeEvent[]>();
-  for (const event of events) {
-    const name = `${event.ns.db}\0${event.ns.coll ?? ''}\0${event.uuid ?? ''}`;
-    const group = groups.get(name);
-    if (group) group.push(event);
-    else groups.set(name, [event]);
-  }
-  const jobs: (() => Promise<void>)[] = [];
-  const settle: (() => void)[] = [];
-  for (const group of groups.values()) {
-    const { ns, uuid } = group[0]!;
-    // A hot document updated many times in a batch is read once.
-    const keys = [...new Map(group.map((e) => [rawIdKey(e.key!)!.toString('hex'), e.key!])).entries()];
-    const found = new Map<string, Buffer>();
-    let moved = false;
-    // Cut so that the lookups of one collection run side by side too (a batch is often one collection's).
-    for (let i = 0; i < keys.length; i += LOOKUP_SLICE) {
-      const slice = keys.slice(i, i + LOOKUP_SLICE).map(([, key]) => key);
+export class CurrentDocuments {
+  /**
+   * Bytes per document to expect: a cautious guess at first (the first queries are then small), then the mean
+   * of the last query, never falling faster than by half per query, so a few small documents do not make the
+   * next query ask for hundreds of large ones.
+   */
+  private perDocument = 1024 * 1024;
+
+  constructor(
+    private readonly source: MongoClient,
+    private readonly concurrency: number,
+  ) {}
+
+  async read(events: readonly ChangeEvent[]): Promise<Map<ChangeEvent, CurrentDocument>> {
+    const out = new Map<ChangeEvent, CurrentDocument>();
+    const wanted = events.filter((e) => e.refetch);
+    const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
+    let held = 0;
+    let stopped = false;
+    const jobs: (() => Promise<void>)[] = [];
+    for (let i = 0; i < wanted.length; i += size) {
+      const slice = wanted.slice(i, i + size);
       jobs.push(async () => {
-        const docs = await lookupSourceDocuments(source, { db: ns.db, coll: ns.coll! }, uuid, slice);
-        if (docs === 'moved') moved = true;
-        else for (const [id, doc] of docs) found.set(id, doc);
+        // Jobs start in order and `held` only grows: once one is skipped, every later one is too. A query in
+        // flight counts with the size expected of it, so the queries running at once respect the budget too.
+        if (stopped || (held >= BATCH_BYTES && i > 0)) {
+          stopped = true;
+          return;
+        }
+        const expected = slice.length * this.perDocument;
+        held += expected;
+        held += (await this.readSlice(slice, out)) - expected;
       });
     }
-    settle.push(() => {
-      for (const event of group) out.set(event, moved ? 'moved' : (found.get(rawIdKey(event.key!)!.toString('hex')) ?? null));
-    });
+    await runLimited(jobs, this.concurrency);
+    return out;
   }
-  await runLimited(jobs, concurrency);
-  for (const done of settle) done();
-  return out;
+
+  /** Looks up one slice of events (several collections at most), returns the bytes it holds. */
+  private async readSlice(slice: ChangeEvent[], out: Map<ChangeEvent, CurrentDocument>): Promise<number> {
+    const groups = new Map<string, ChangeEvent[]>();
+    for (const event of slice) {
+      const name = `${event.ns.db}\0${event.ns.coll ?? ''}\0${event.uuid ?? ''}`;
+      const group = groups.get(name);
+      if (group) group.push(event);
+      else groups.set(name, [event]);
+    }
+    let bytes = 0;
+    let docs = 0;
+    for (const group of groups.values()) {
+      const { ns, uuid } = group[0]!;
+      // A hot document updated many times in a batch is read once.
+      const keys = [...new Map(group.map((e) => [rawIdKey(e.key!)!.toString('hex'), e.key!])).values()];
+      const found = await lookupSourceDocuments(this.source, { db: ns.db, coll: ns.coll! }, uuid, keys);
+      if (found !== 'moved') {
+        for (const doc of found.values()) bytes += doc.length;
+        docs += found.size;
+      }
+      for (const event of group) out.set(event, found === 'moved' ? 'moved' : (found.get(rawIdKey(event.key!)!.toString('hex')) ?? null));
+    }
+    if (docs) this.perDocument = Math.max(bytes / docs, this.perDocument / 2);
+    return bytes;
+  }
 }

@@ -71,10 +71,32 @@ function runs(writes: Write[]): Write[][] {
   return out;
 }
 
-/** Writes in the given order (each run of one kind in one ordered command). */
+/** A command's statements stay well under a message's 48 MB, whatever the documents' size. */
+const COMMAND_BYTES = 8 * 1024 * 1024;
+
+/** Cuts writes into commands of at most `count` statements and about COMMAND_BYTES (one statement at least). */
+function chunks(writes: Write[], count: number): Write[][] {
+  const out: Write[][] = [];
+  let current: Write[] = [];
+  let bytes = 0;
+  for (const write of writes) {
+    const size = write.key.length + (write.kind === 'del' ? 0 : write.doc.length);
+    if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(write);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+/** Writes in the given order (each run of one kind in ordered commands). */
 export async function writeInOrder(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): Promise<void> {
   for (const run of runs(writes)) {
-    for (let i = 0; i < run.length; i += chunk) await send(destination, target, run[0]!.kind, run.slice(i, i + chunk), true);
+    for (const part of chunks(run, chunk)) await send(destination, target, run[0]!.kind, part, true);
   }
 }
 
@@ -82,11 +104,7 @@ export async function writeInOrder(destination: MongoClient, target: Namespace, 
 export function unorderedJobs(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): (() => Promise<void>)[] {
   const jobs: (() => Promise<void>)[] = [];
   for (const kind of ['put', 'ins', 'del'] as const) {
-    const ofKind = writes.filter((w) => w.kind === kind);
-    for (let i = 0; i < ofKind.length; i += chunk) {
-      const slice = ofKind.slice(i, i + chunk);
-      jobs.push(() => send(destination, target, kind, slice, false));
-    }
+    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) jobs.push(() => send(destination, target, kind, part, false));
   }
   return jobs;
 }
