@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Double, Int32, Long, ObjectId, type Document, type Timestamp } from 'mongodb';
-import { savedPositionTime } from '../../src/engine/position.js';
-import { StateStore } from '../../src/engine/state/store.js';
+import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { indexKeys } from '../support/engine.js';
 import { expectSidesEqual } from '../support/exact.js';
-import { runRunner, startRunner, writeMigrationFile } from '../support/runner-process.js';
+import { cliTailSlice, runRunner, startRunner, tailUntilCaughtUp, writeMigrationFile } from '../support/runner-process.js';
 
 /**
  * A seeded change-path fuzzer: random data operations (every kind, transactions, _ids of many types and
@@ -166,17 +164,8 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
       writing = false;
       await writer;
     }
-    // Drain: tail until the saved position is past the source's last write (after many kills the backlog can
-    // outlast one short slice).
-    const end = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
-    const store = new StateStore(clients.destination, name);
-    for (let slice = 0; ; slice++) {
-      const last = await runRunner(['tail', '--config', file, '--force-takeover', '--max-duration', '5s']);
-      expect(last.code, last.stderr).toBe(0);
-      const at = savedPositionTime((await store.get())!);
-      if (at && !at.lessThan(end)) break;
-      expect(slice, 'tail slices until the destination caught up').toBeLessThan(20);
-    }
+    // Drain: after many kills the backlog can outlast one short slice.
+    await tailUntilCaughtUp(clients, name, cliTailSlice(file, 5, ['--force-takeover']));
     console.log(`[change-path-fuzz] figure: ${figures.operations} operations (${figures.ddl} DDL, ${figures.refused} refused by the source), ${figures.kills} kill -9`);
     await expectSidesEqual(clients.source, clients.destination, [db]);
     for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {

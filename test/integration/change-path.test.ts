@@ -12,7 +12,7 @@ import { encodedElements, rawDocument, rawElement } from '../../src/mongo/raw-bs
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
 import { expectSidesEqual } from '../support/exact.js';
-import { runRunner, writeMigrationFile } from '../support/runner-process.js';
+import { cliTailSlice, runRunner, tailUntilCaughtUp, writeMigrationFile } from '../support/runner-process.js';
 
 /**
  * The change path (capture → buffer → replay → tail → DDL mirroring) converges to the source exactly: one test
@@ -31,9 +31,12 @@ describe('the change path is as exact as the copy', () => {
     expect(result.exitCode, result.summary).toBe(0);
     expect(result.progress?.phase).toBe('tailing');
   };
+  /** Tail slices of `ms` until the destination has applied the source's last write. */
   const tail = async (c: Config, ms = 3000): Promise<void> => {
-    const result = await runTail(c, { maxDurationMs: ms }, testPorts());
-    expect(result.exitCode, result.summary).toBe(0);
+    await tailUntilCaughtUp(clients, c.name, async () => {
+      const result = await runTail(c, { maxDurationMs: ms }, testPorts());
+      expect(result.exitCode, result.summary).toBe(0);
+    });
   };
   const withIncludes = (include: string[]): Config => {
     const { sourceUri, destinationUri } = sharedClusters();
@@ -140,8 +143,7 @@ describe('the change path is as exact as the copy', () => {
       await sdb.collection('live_old').updateOne({ _id: 0 } as Document, { $set: { touched: gen } });
       const killed = await runRunner(['tail', '--config', file, '--max-duration', '20s'], { MLM_FAILPOINT: point });
       expect(killed.signal, `${point}: ${killed.stderr}`).toBe('SIGKILL');
-      const rerun = await runRunner(['tail', '--config', file, '--max-duration', '3s', '--force-takeover']);
-      expect(rerun.code, rerun.stderr).toBe(0);
+      await tailUntilCaughtUp(clients, name, cliTailSlice(file, 3, ['--force-takeover']));
       await expectSidesEqual(source, destination, [db]);
     }
     expect(await destination.db(db).collection('live').countDocuments()).toBe(1200 + points.length + 1);

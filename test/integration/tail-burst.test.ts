@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Double, Int32, Long, type Document, type Timestamp } from 'mongodb';
-import { savedPositionTime } from '../../src/engine/position.js';
-import { StateStore } from '../../src/engine/state/store.js';
+import { Double, Int32, Long, type Document } from 'mongodb';
 import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { expectSidesEqual } from '../support/exact.js';
-import { runRunner, startRunner, writeMigrationFile } from '../support/runner-process.js';
+import { cliTailSlice, runRunner, startRunner, tailUntilCaughtUp, writeMigrationFile } from '../support/runner-process.js';
 
 /**
  * The tail's fast path (updates read back in batches, the next batch read while the current one is written,
@@ -76,15 +74,7 @@ describe('tail under a burst, killed in the middle of it', () => {
       writing = false;
       await writer;
     }
-    const end = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
-    const store = new StateStore(clients.destination, name);
-    for (let slice = 0; ; slice++) {
-      const last = await runRunner(['tail', '--config', file, '--max-duration', '10s']);
-      expect(last.code, last.stderr).toBe(0);
-      const at = savedPositionTime((await store.get())!);
-      if (at && !at.lessThan(end)) break;
-      expect(slice, 'tail slices until the destination caught up').toBeLessThan(20);
-    }
+    await tailUntilCaughtUp(clients, name, cliTailSlice(file, 10));
     console.log(`[tail-burst] figure: ${round} bursts (each ~${DOCS + 600} updates, 600 inserts, deletes, a 50-update transaction), ${kills} kill -9`);
     expect(kills).toBeGreaterThan(0);
     await expectSidesEqual(clients.source, clients.destination, [db]);

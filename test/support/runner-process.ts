@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MongoClient } from 'mongodb';
+import type { MongoClient, Timestamp } from 'mongodb';
+import { savedPositionTime } from '../../src/engine/position.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js';
 
@@ -101,4 +102,34 @@ export class StateWatch {
     }
     return false;
   }
+}
+
+/** The source's last majority-committed write: a tail whose saved position reaches it has applied everything. */
+export async function sourceMajorityTime(source: MongoClient): Promise<Timestamp> {
+  return ((await source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+}
+
+/**
+ * Runs tail slices (the CLI, or `slice` when given) until the saved position passes the source's last write
+ * as of the call: a busy machine may need more than one short slice to drain a backlog, and comparing the
+ * sides before that would report a destination that is only behind.
+ */
+export async function tailUntilCaughtUp(clients: { source: MongoClient; destination: MongoClient }, name: string, slice: () => Promise<void>): Promise<number> {
+  const end = await sourceMajorityTime(clients.source);
+  const store = new StateStore(clients.destination, name);
+  for (let slices = 1; slices <= 20; slices++) {
+    await slice();
+    const doc = await store.get();
+    const at = doc ? savedPositionTime(doc) : undefined;
+    if (at && !at.lessThan(end)) return slices;
+  }
+  throw new Error(`migration ${name}: 20 tail slices did not reach the source's last write`);
+}
+
+/** A CLI tail slice that must end normally. */
+export function cliTailSlice(file: string, seconds = 5, args: string[] = []): () => Promise<void> {
+  return async () => {
+    const exit = await runRunner(['tail', '--config', file, '--max-duration', `${seconds}s`, ...args]);
+    if (exit.code !== 0) throw new Error(`tail slice exited with ${exit.code}: ${exit.stderr}`);
+  };
 }
