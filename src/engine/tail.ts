@@ -90,6 +90,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       return { ...read, prepared };
     };
     next = readNext();
+    next.catch(() => undefined); // its failure is seen when it is awaited (or dropped if the loop ends first)
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
       run.lease.assertHeld();
