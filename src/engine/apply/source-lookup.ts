@@ -1,5 +1,7 @@
 import { UUID, type MongoClient } from 'mongodb';
 import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTransientReadError } from '../copy/copy-partition.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import type { Namespace } from '../namespaces.js';
 
@@ -38,6 +40,21 @@ const LOOKUP_CHUNK = 1000;
  * an _id the server takes as equal but with other bytes, is absent: the caller reads those one by one.
  */
 export async function lookupSourceDocuments(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+  // A read, so asking again after a cut connection or an election is safe: a few times in place, rather than
+  // failing the whole batch (and the step that runs it) for one lost reply.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lookupOnce(source, at, uuid, keys);
+    } catch (error) {
+      if (!isTransientReadError(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+const LOOKUP_ATTEMPTS = 4;
+
+async function lookupOnce(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
   try {
     for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
