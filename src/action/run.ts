@@ -7,7 +7,7 @@ import { OperationError, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { scrub } from '../redact.js';
 import { commentMarker, renderMarkdown, type MarkdownContext } from '../report/markdown.js';
-import type { CommandOutcome, Progress } from '../report/model.js';
+import type { CommandOutcome, Progress } from '../model.js';
 import { renderProgressLine } from '../report/text.js';
 import { annotateConfigProblems, configErrorOutcome, readMigrationName, repoPath } from './annotations.js';
 import { upsertStickyComment } from './comment.js';

@@ -6,7 +6,7 @@ import { VERSION } from '../version.js';
 import { hostname } from 'node:os';
 import { commandImpl, type CommandOptions } from '../commands/index.js';
 import { parseDuration } from '../config/duration.js';
-import type { Progress } from '../report/model.js';
+import type { Progress } from '../model.js';
 import { renderProgressLine, renderText } from '../report/text.js';
 import { plural } from '../format.js';
 import { colorEnabled, colorsFor } from '../report/colors.js';

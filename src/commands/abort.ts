@@ -1,7 +1,7 @@
 import { plural } from '../format.js';
 import { UserError } from '../errors.js';
 import { setSourceWriteBlock } from '../engine/cutover/write-block.js';
-import { splitNamespace } from '../engine/namespaces.js';
+import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from '../engine/progress.js';
 import { closeRun, openRun, transition } from '../engine/run.js';
 import type { CommandImpl } from './types.js';

@@ -3,7 +3,7 @@ import type { Timestamp } from 'mongodb';
 import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
 import { restoreRelaxedIndexes } from '../engine/cutover/restore-indexes.js';
-import { splitNamespace } from '../engine/namespaces.js';
+import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from '../engine/progress.js';
 import { compareAtSnapshot } from '../engine/rehearse/snapshot-compare.js';
 import { closeRun, openRun, transition } from '../engine/run.js';

@@ -9,7 +9,7 @@ import type { MigrationDoc, PartitionDoc } from '../engine/state/types.js';
 import { tailLoop } from '../engine/tail.js';
 import type { CommandImpl, CommandOptions } from './types.js';
 import type { Config } from '../config/types.js';
-import type { CommandOutcome } from '../report/model.js';
+import type { CommandOutcome } from '../model.js';
 
 /** Thrown before the lease is taken when the cutover has the migration: the slice ends cleanly instead. */
 class LeftToCutover extends Error {

@@ -4,9 +4,9 @@ import { OperationError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
 import { scrub } from '../redact.js';
 import { assertSameClusters, readClusterIdentity, type ClusterIdentity } from '../engine/cluster-identity.js';
-import { NamespaceFilter, STATE_DB } from '../engine/namespaces.js';
+import { NamespaceFilter, STATE_DB } from '../namespaces.js';
 import { verifyMigration, type RelaxedIndex } from '../engine/verify/verify.js';
-import type { Phase, VerifyReport } from '../report/model.js';
+import type { Phase, VerifyReport } from '../model.js';
 import type { CommandImpl } from './types.js';
 
 /**

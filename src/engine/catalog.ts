@@ -1,8 +1,8 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { isNamespaceNotFound } from '../mongo/server-errors.js';
-import type { CollectionProgress } from '../report/model.js';
-import { ns, SYSTEM_DBS, type NamespaceFilter } from './namespaces.js';
+import type { CollectionProgress } from '../model.js';
+import { ns, SYSTEM_DBS, type NamespaceFilter } from '../namespaces.js';
 
 /** One included source collection or view, with everything needed to recreate it. */
 export interface SourceCollection {

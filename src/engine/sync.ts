@@ -8,7 +8,7 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { planPartitions } from './copy/partitions.js';
-import { splitNamespace } from './namespaces.js';
+import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from './progress.js';
 import { replayBuffer } from './replay.js';
 import { transition, type MigrationRun } from './run.js';

@@ -1,6 +1,6 @@
 import { formatBytes, formatCount, formatDuration, plural } from '../format.js';
 import { plain, type Colors } from './colors.js';
-import type { CheckResult, Plan, PlanEntry } from './model.js';
+import type { CheckResult, Plan, PlanEntry } from '../model.js';
 
 // Kept for callers that imported them from here; src/format.ts is their one definition.
 export { formatBytes, formatCount };

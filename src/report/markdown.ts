@@ -1,7 +1,7 @@
 import { renderLagChart } from './chart.js';
 import { checksHeadline, renderChecksMarkdown, renderPlanMarkdown } from './checks-render.js';
 import { renderVerifyMarkdown } from './verify-render.js';
-import type { CheckResult, CommandOutcome, Plan, Progress, VerifyReport } from './model.js';
+import type { CheckResult, CommandOutcome, Plan, Progress, VerifyReport } from '../model.js';
 import { formatBytes, formatCount, formatDuration as formatSeconds, percent, plural } from '../format.js';
 import { isBeforeCutover } from './text.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
 import { runRehearse } from '../../src/commands/rehearse.js';
-import { STATE_DB } from '../../src/engine/namespaces.js';
+import { STATE_DB } from '../../src/namespaces.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { testConfig, testPorts, Writer } from '../support/engine.js';
 

@@ -1,6 +1,6 @@
 import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongodb';
-import type { Phase } from '../../report/model.js';
-import { STATE_DB } from '../namespaces.js';
+import type { Phase } from '../../model.js';
+import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RelaxedIndexDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
