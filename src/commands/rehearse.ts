@@ -1,6 +1,5 @@
-import { plural } from '../format.js';
+import { formatConfigDuration as formatDuration, plural } from '../format.js';
 import type { Timestamp } from 'mongodb';
-import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
 import { restoreRelaxedIndexes } from '../engine/cutover/restore-indexes.js';
 import { splitNamespace } from '../namespaces.js';

@@ -6,9 +6,7 @@ import type { CheckResult, Plan, PlanEntry } from '../model.js';
 export { formatBytes, formatCount };
 
 /** A duration that may be unknown. */
-export function formatDurationSeconds(seconds: number | null): string {
-  return seconds === null || !Number.isFinite(seconds) ? 'unknown' : formatDuration(seconds);
-}
+const formatDurationSeconds = (seconds: number | null): string => formatDuration(seconds, 'unknown');
 
 /**
  * Renderers for validation results and the plan (text and markdown). Pure. The outcome-level renderers
