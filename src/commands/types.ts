@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { EnginePorts } from '../engine/ports.js';
+import type { EnginePorts } from '../engine/index.js';
 import type { CommandOutcome } from '../model.js';
 
 export const COMMAND_NAMES = ['validate', 'plan', 'sync', 'tail', 'cutover', 'verify', 'status', 'abort', 'rehearse'] as const;
