@@ -8,6 +8,7 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { planPartitions } from './copy/partitions.js';
+import { lastWriteTime } from '../mongo/introspection.js';
 import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from './progress.js';
 import { replayBuffer } from './replay.js';
@@ -78,8 +79,7 @@ async function markIfHistoryLost(run: MigrationRun, error: unknown): Promise<nev
  * be rolled back).
  */
 async function fixCapturePoint(run: MigrationRun): Promise<void> {
-  const hello = await run.source.db('admin').command({ hello: 1 });
-  const operationTime = (hello.lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+  const operationTime = await lastWriteTime(run.source, 'majority');
   run.lease.assertHeld();
   run.doc = await run.store.write(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
 }
