@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Int32, type Document, type MongoClient } from 'mongodb';
+import { Int32, type Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
-import type { LocalReplicaSet } from '../../src/local/replica-set.js';
-import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
 import { dbHashes, indexKeys, testConfig, testPorts } from '../support/engine.js';
 import { Writer } from '../support/writer.js';
 import { StateWatch } from '../support/runner-process.js';
@@ -16,17 +15,12 @@ import { StateWatch } from '../support/runner-process.js';
  * resume, and the destination ends equal to the source.
  */
 describe('source primary steps down during copy and during tail', () => {
-  let cluster: LocalReplicaSet;
-  let source: MongoClient;
-  let destination: MongoClient;
+  const own = useOwnSource({ name: 'failover', members: 3 });
   let writer: Writer | undefined;
   const db = uniqueName('failover');
 
   beforeAll(async () => {
-    cluster = await startOwnCluster({ name: 'failover', members: 3 });
-    source = await connect(cluster.uri);
-    destination = await connect(sharedClusters().destinationUri);
-    const sdb = source.db(db);
+    const sdb = own.source.db(db);
     await sdb.createCollection('items');
     await sdb.createCollection('w');
     for (let i = 0; i < 50_000; i += 10_000) {
@@ -37,12 +31,10 @@ describe('source primary steps down during copy and during tail', () => {
 
   afterAll(async () => {
     await writer?.stop().catch(() => undefined);
-    await source?.close();
-    await destination?.close();
-    await cluster?.stop();
   });
 
   it('completes and the sides are equal', async () => {
+    const { cluster, source, destination } = own;
     const config = testConfig(uniqueName('failover').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db], 'sync: { batchSize: 100, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5 }\n');
     const watch = new StateWatch(destination, config.name);
     // Writes as an application should through an election (retries what outlasts the driver's own retry).
