@@ -1,4 +1,5 @@
 import type { Document, MongoClient, Timestamp } from 'mongodb';
+import type { CollectionProgress } from '../model.js';
 
 /**
  * Plain read-only questions to a cluster, shared by the pre-migration checks, the plan and the engine.
@@ -146,6 +147,15 @@ export interface CollectionInfo {
   name: string;
   type: 'collection' | 'view' | 'timeseries' | string;
   options: Document;
+}
+
+/** What a listCollections entry is, in the model's terms (a time-series collection by its type or its options). */
+export function collectionKind(type: string, options: Document): CollectionProgress['kind'] {
+  if (type === 'view') return 'view';
+  if (type === 'timeseries' || options.timeseries) return 'timeseries';
+  if (options.capped) return 'capped';
+  if (options.clusteredIndex) return 'clustered';
+  return 'collection';
 }
 
 export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
