@@ -53983,7 +53983,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask2, utc, gmt) {
-          if (_arguments.length === 1 && kindOf3(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
             mask2 = date;
             date = void 0;
           }
@@ -54184,7 +54184,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf3 = function kindOf4(val) {
+      var kindOf2 = function kindOf3(val) {
         if (val === null) {
           return "null";
         }
@@ -75696,6 +75696,13 @@ async function listDatabaseNames(client) {
   const reply = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
   return reply.databases.map((d) => d.name);
 }
+function collectionKind(type, options) {
+  if (type === "view") return "view";
+  if (type === "timeseries" || options.timeseries) return "timeseries";
+  if (options.capped) return "capped";
+  if (options.clusteredIndex) return "clustered";
+  return "collection";
+}
 async function listCollectionInfos(client, db) {
   const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
   return infos.map((i) => ({ name: i.name, type: i.type ?? "collection", options: i.options ?? {} }));
@@ -77949,7 +77956,7 @@ async function readCatalog(source, filter) {
       const coll = info2.name;
       if (!filter.includes(db, coll)) continue;
       const options = { ...info2.options };
-      const kind = kindOf(info2.type, options);
+      const kind = collectionKind(info2.type, options);
       if (kind === "timeseries") {
         throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
       }
@@ -77962,13 +77969,6 @@ async function readCatalog(source, filter) {
     }
   }
   return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
-}
-function kindOf(type, options) {
-  if (type === "view") return "view";
-  if (type === "timeseries" || options.timeseries) return "timeseries";
-  if (options.capped) return "capped";
-  if (options.clusteredIndex) return "clustered";
-  return "collection";
 }
 async function collectionDetails(client, db, coll) {
   try {
@@ -79466,7 +79466,7 @@ function compareOptions(source, target, mapViewOn) {
 }
 
 // src/engine/verify/compare-collection.ts
-function kindOf2(info2) {
+function kindOf(info2) {
   if (info2.type === "view") return "view";
   if (info2.type === "timeseries") return "timeseries";
   if (info2.options.capped) return "capped";
@@ -79595,7 +79595,7 @@ async function verifyMigration(source, destination, filter, options) {
       planned.push({
         source: { db, coll: info2.name },
         target: filter.target(db, info2.name),
-        kind: kindOf2(info2),
+        kind: kindOf(info2),
         sourceInfo: info2,
         mapViewOn: (viewOn) => {
           const renamed = filter.target(db, viewOn);
