@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep9 = function(ms) {
+      let sleep10 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep9;
+      module.exports = sleep10;
     } else {
-      let sleep9 = function(ms) {
+      let sleep10 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep9;
+      module.exports = sleep10;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep9(BUSY_WRITE_TIMEOUT);
+                sleep10(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep9(BUSY_WRITE_TIMEOUT);
+          sleep10(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep9(BUSY_WRITE_TIMEOUT);
+          sleep10(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -16857,7 +16857,7 @@ var require_thread_stream = __commonJS({
     var { version } = require_package();
     var { EventEmitter } = __require("events");
     var { Worker } = __require("worker_threads");
-    var { join: join5 } = __require("path");
+    var { join: join6 } = __require("path");
     var { pathToFileURL } = __require("url");
     var { wait } = require_wait();
     var {
@@ -16909,7 +16909,7 @@ var require_thread_stream = __commonJS({
     function createWorker(stream, opts) {
       const { filename, workerData } = opts;
       const bundlerOverrides = "__bundlerPathsOverrides" in globalThis ? globalThis.__bundlerPathsOverrides : {};
-      const toExecute = bundlerOverrides["thread-stream-worker"] || join5(__dirname, "lib", "worker.js");
+      const toExecute = bundlerOverrides["thread-stream-worker"] || join6(__dirname, "lib", "worker.js");
       const worker = new Worker(toExecute, {
         ...opts.workerOpts,
         name: opts.workerOpts?.name || "thread-stream",
@@ -17422,9 +17422,9 @@ var require_transport = __commonJS({
     var { createRequire } = __require("module");
     var { existsSync } = __require("node:fs");
     var getCallers = require_caller();
-    var { join: join5, isAbsolute, sep } = __require("node:path");
+    var { join: join6, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep9(100);
+        sleep10(100);
         stream.end();
       }
       return stream;
@@ -17577,7 +17577,7 @@ var require_transport = __commonJS({
         throw new Error("only one of target or targets can be specified");
       }
       if (targets) {
-        target = bundlerOverrides["pino-worker"] || join5(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
         options.targets = targets.filter((dest) => dest.target).map((dest) => {
           return {
             ...dest,
@@ -17598,7 +17598,7 @@ var require_transport = __commonJS({
         const pipelinesHaveLevel = options.pipelines.some((p) => p.some((t) => t.level != null));
         usesMultistream = options.targets.length + options.pipelines.length > 1 || targetsHaveLevel || pipelinesHaveLevel;
       } else if (pipeline) {
-        target = bundlerOverrides["pino-worker"] || join5(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
         options.pipelines = [pipeline.map((dest) => {
           return {
             ...dest,
@@ -17625,7 +17625,7 @@ var require_transport = __commonJS({
           return origin;
         }
         if (origin === "pino/file") {
-          return join5(__dirname, "..", "file.js");
+          return join6(__dirname, "..", "file.js");
         }
         let fixTarget2;
         for (const filePath of callers) {
@@ -18605,7 +18605,7 @@ var require_safe_stable_stringify = __commonJS({
               return circularValue;
             }
             let res = "";
-            let join5 = ",";
+            let join6 = ",";
             const originalIndentation = indentation;
             if (Array.isArray(value)) {
               if (value.length === 0) {
@@ -18619,7 +18619,7 @@ var require_safe_stable_stringify = __commonJS({
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join5 = `,
+                join6 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -18627,13 +18627,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join5;
+                res += join6;
               }
               const tmp = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join5}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -18654,7 +18654,7 @@ ${originalIndentation}`;
             let separator = "";
             if (spacer !== "") {
               indentation += spacer;
-              join5 = `,
+              join6 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -18668,13 +18668,13 @@ ${indentation}`;
               const tmp = stringifyFnReplacer(key3, value, stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}:${whitespace}${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...":${whitespace}"${getItemCount(removedKeys)} not stringified"`;
-              separator = join5;
+              separator = join6;
             }
             if (spacer !== "" && separator.length > 1) {
               res = `
@@ -18715,7 +18715,7 @@ ${originalIndentation}`;
             }
             const originalIndentation = indentation;
             let res = "";
-            let join5 = ",";
+            let join6 = ",";
             if (Array.isArray(value)) {
               if (value.length === 0) {
                 return "[]";
@@ -18728,7 +18728,7 @@ ${originalIndentation}`;
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join5 = `,
+                join6 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -18736,13 +18736,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join5;
+                res += join6;
               }
               const tmp = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join5}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -18755,7 +18755,7 @@ ${originalIndentation}`;
             let whitespace = "";
             if (spacer !== "") {
               indentation += spacer;
-              join5 = `,
+              join6 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -18764,7 +18764,7 @@ ${indentation}`;
               const tmp = stringifyArrayReplacer(key3, value[key3], stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}:${whitespace}${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (spacer !== "" && separator.length > 1) {
@@ -18822,20 +18822,20 @@ ${originalIndentation}`;
               indentation += spacer;
               let res2 = `
 ${indentation}`;
-              const join6 = `,
+              const join7 = `,
 ${indentation}`;
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
               let i = 0;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyIndent(String(i), value[i], stack, spacer, indentation);
                 res2 += tmp2 !== void 0 ? tmp2 : "null";
-                res2 += join6;
+                res2 += join7;
               }
               const tmp = stringifyIndent(String(i), value[i], stack, spacer, indentation);
               res2 += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res2 += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
+                res2 += `${join7}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               res2 += `
 ${originalIndentation}`;
@@ -18851,16 +18851,16 @@ ${originalIndentation}`;
               return '"[Object]"';
             }
             indentation += spacer;
-            const join5 = `,
+            const join6 = `,
 ${indentation}`;
             let res = "";
             let separator = "";
             let maximumPropertiesToStringify = Math.min(keyLength, maximumBreadth);
             if (isTypedArrayWithEntries(value)) {
-              res += stringifyTypedArray(value, join5, maximumBreadth);
+              res += stringifyTypedArray(value, join6, maximumBreadth);
               keys = keys.slice(value.length);
               maximumPropertiesToStringify -= value.length;
-              separator = join5;
+              separator = join6;
             }
             if (deterministic) {
               keys = sort(keys, comparator);
@@ -18871,13 +18871,13 @@ ${indentation}`;
               const tmp = stringifyIndent(key3, value[key3], stack, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}: ${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...": "${getItemCount(removedKeys)} not stringified"`;
-              separator = join5;
+              separator = join6;
             }
             if (separator !== "") {
               res = `
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep9(BUSY_WRITE_TIMEOUT);
+                sleep10(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep9(BUSY_WRITE_TIMEOUT);
+            sleep10(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep9(BUSY_WRITE_TIMEOUT);
+            sleep10(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -21545,7 +21545,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask, utc, gmt) {
-          if (_arguments.length === 1 && kindOf3(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
             mask = date;
             date = void 0;
           }
@@ -21746,7 +21746,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf3 = function kindOf4(val) {
+      var kindOf2 = function kindOf3(val) {
         if (val === null) {
           return "null";
         }
@@ -27671,7 +27671,7 @@ var require_error = __commonJS({
     function isAggregateError(e) {
       return e != null && typeof e === "object" && "errors" in e && Array.isArray(e.errors);
     }
-    var MongoError4 = class extends Error {
+    var MongoError3 = class extends Error {
       get errorLabels() {
         return Array.from(this.errorLabelSet);
       }
@@ -27720,8 +27720,8 @@ var require_error = __commonJS({
         this.errorLabelSet.add(label);
       }
     };
-    exports.MongoError = MongoError4;
-    var MongoServerError2 = class extends MongoError4 {
+    exports.MongoError = MongoError3;
+    var MongoServerError2 = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -27751,7 +27751,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoServerError = MongoServerError2;
-    var MongoDriverError = class extends MongoError4 {
+    var MongoDriverError = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -28292,7 +28292,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError4 = class extends MongoError4 {
+    var MongoNetworkError3 = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -28312,8 +28312,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError4;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError4 {
+    exports.MongoNetworkError = MongoNetworkError3;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -28434,7 +28434,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoMissingDependencyError = MongoMissingDependencyError;
-    var MongoSystemError = class extends MongoError4 {
+    var MongoSystemError = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -28448,7 +28448,7 @@ var require_error = __commonJS({
        **/
       constructor(message, reason) {
         if (reason && reason.error) {
-          super(MongoError4.buildErrorMessage(reason.error.message || reason.error), {
+          super(MongoError3.buildErrorMessage(reason.error.message || reason.error), {
             cause: reason.error
           });
         } else {
@@ -28523,10 +28523,10 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error) {
-      if (error instanceof MongoNetworkError4) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
-      if (error instanceof MongoError4) {
+      if (error instanceof MongoError3) {
         if (!error.hasErrorLabel(exports.MongoErrorLabel.HandshakeError)) {
           return false;
         }
@@ -28535,7 +28535,7 @@ var require_error = __commonJS({
         const code = error.result.writeConcernError.code ?? Number(error.code);
         return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code) ? 0 : code);
       }
-      if (error instanceof MongoError4) {
+      if (error instanceof MongoError3) {
         return RETRYABLE_WRITE_ERROR_CODES.has(Number(error.code));
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error.message);
@@ -28556,7 +28556,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error instanceof MongoNetworkError4) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error.message);
@@ -28607,13 +28607,13 @@ var require_error = __commonJS({
       return isRecoveringError(error) || isNotWritablePrimaryError(error);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError4 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
     }
     function isResumableError(error, wireVersion) {
-      if (error == null || !(error instanceof MongoError4)) {
+      if (error == null || !(error instanceof MongoError3)) {
         return false;
       }
-      if (error instanceof MongoNetworkError4) {
+      if (error instanceof MongoNetworkError3) {
         return true;
       }
       if (error instanceof MongoServerSelectionError4) {
@@ -53322,7 +53322,7 @@ var require_mongo_client = __commonJS({
     exports.ServerApiVersion = Object.freeze({
       v1: "1"
     });
-    var MongoClient5 = class extends mongo_types_1.TypedEventEmitter {
+    var MongoClient6 = class extends mongo_types_1.TypedEventEmitter {
       constructor(url, options) {
         super();
         this.driverInfoList = [];
@@ -53726,7 +53726,7 @@ var require_mongo_client = __commonJS({
         return new change_stream_1.ChangeStream(this, pipeline, (0, utils_1.resolveOptions)(this, options));
       }
     };
-    exports.MongoClient = MongoClient5;
+    exports.MongoClient = MongoClient6;
   }
 });
 
@@ -58884,8 +58884,8 @@ function formatBytes(n) {
   if (unit === 0) return `${formatCount(Math.round(value))} B`;
   return `${value < 10 ? value.toFixed(1) : formatCount(Math.round(value))} ${BYTE_UNITS[unit]}`;
 }
-function formatDuration(seconds2) {
-  if (!Number.isFinite(seconds2)) return String(seconds2);
+function formatDuration(seconds2, unknown) {
+  if (seconds2 === null || !Number.isFinite(seconds2)) return unknown ?? String(seconds2);
   if (seconds2 < 60) return `${Math.round(seconds2 * 10) / 10}s`;
   const total = Math.round(seconds2);
   const d = Math.floor(total / 86400);
@@ -58894,6 +58894,15 @@ function formatDuration(seconds2) {
   if (d) return `${formatCount(d)}d ${h}h`;
   if (h) return `${h}h ${m}m`;
   return `${m}m ${total % 60}s`;
+}
+function formatConfigDuration(ms) {
+  let seconds2 = Math.max(0, Math.round(ms / 1e3));
+  const h = Math.floor(seconds2 / 3600);
+  seconds2 -= h * 3600;
+  const m = Math.floor(seconds2 / 60);
+  seconds2 -= m * 60;
+  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", seconds2 || !h && !m ? `${seconds2}s` : ""];
+  return parts.join("");
 }
 function plural(count, word, many = `${word}s`) {
   return `${formatCount(count)} ${count === 1 ? word : many}`;
@@ -58908,6 +58917,68 @@ var import_yaml2 = __toESM(require_dist(), 1);
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+
+// src/namespaces.ts
+var STATE_DB = "__mongo_live_migrate";
+var AGG_OUT_PREFIX = "tmp.agg_out.";
+var SYSTEM_DBS = /* @__PURE__ */ new Set(["admin", "local", "config", STATE_DB]);
+function ns(db, coll) {
+  return `${db}.${coll}`;
+}
+function splitNamespace(namespace) {
+  const dot = namespace.indexOf(".");
+  return { db: namespace.slice(0, dot), coll: namespace.slice(dot + 1) };
+}
+function globToRegExp(glob) {
+  const [dbPart = "", collPart = ""] = [glob.slice(0, glob.indexOf(".")), glob.slice(glob.indexOf(".") + 1)];
+  const convert = (part, star) => part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, star).replace(/\?/g, ".");
+  return new RegExp(`^${convert(dbPart, "[^.]*")}\\.${convert(collPart, ".*")}$`);
+}
+var NamespaceFilter = class {
+  constructor(rules) {
+    this.rules = rules;
+    this.include = rules.include.map(globToRegExp);
+    this.exclude = rules.exclude.map(globToRegExp);
+  }
+  rules;
+  include;
+  exclude;
+  /** Whether a source collection (or view) is part of the migration. */
+  includes(db, coll) {
+    if (SYSTEM_DBS.has(db) || coll.startsWith("system.")) return false;
+    if (coll.startsWith(AGG_OUT_PREFIX)) return this.mayIncludeDatabase(db);
+    const name = ns(db, coll);
+    return this.include.some((r) => r.test(name)) && !this.exclude.some((r) => r.test(name));
+  }
+  /** Whether any collection of this database could be included (for database-level events). */
+  mayIncludeDatabase(db) {
+    if (SYSTEM_DBS.has(db)) return false;
+    return this.rules.include.some((glob) => globToRegExp(`${glob.slice(0, glob.indexOf("."))}.x`).test(`${db}.x`));
+  }
+  /** The destination namespace of an included source namespace. */
+  target(db, coll) {
+    const exact = this.rules.rename[ns(db, coll)];
+    if (exact) return splitNamespace(exact);
+    const dbRename = this.rules.rename[db];
+    return { db: dbRename ?? db, coll };
+  }
+  /**
+   * The `viewOn` a view needs on the destination: a view reads a collection of its own database by name, so
+   * it follows that collection's rename when both end up in the same target database.
+   */
+  viewOnTarget(sourceDb, viewOn, targetDb) {
+    if (!this.includes(sourceDb, viewOn)) return viewOn;
+    const on = this.target(sourceDb, viewOn);
+    return on.db === targetDb ? on.coll : viewOn;
+  }
+  /** Which include patterns matched nothing among the given namespaces (a likely typo). */
+  unmatchedIncludes(namespaces) {
+    return this.rules.include.filter((glob) => {
+      const re = globToRegExp(glob);
+      return !namespaces.some((n) => re.test(ns(n.db, n.coll)));
+    });
+  }
+};
 
 // src/redact.ts
 var secrets = /* @__PURE__ */ new Set();
@@ -58955,15 +59026,6 @@ function parseDuration(text) {
   if (!match) return void 0;
   const [, h = "0", m = "0", s = "0"] = match;
   return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1e3;
-}
-function formatDuration2(ms) {
-  let seconds2 = Math.max(0, Math.round(ms / 1e3));
-  const h = Math.floor(seconds2 / 3600);
-  seconds2 -= h * 3600;
-  const m = Math.floor(seconds2 / 60);
-  seconds2 -= m * 60;
-  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", seconds2 || !h && !m ? `${seconds2}s` : ""];
-  return parts.join("");
 }
 
 // src/config/env-substitution.ts
@@ -59425,7 +59487,7 @@ function checkRenames(rename, at) {
     if (from.includes(".") !== to.includes(".")) {
       at(pointer, `rename "${from}" \u2192 "${to}": a database renames to a database and a collection to a collection`);
     }
-    if (to.split(".")[0] === "__mongo_live_migrate") at(pointer, "the database __mongo_live_migrate is reserved for the migration state");
+    if (to.split(".")[0] === STATE_DB) at(pointer, `the database ${STATE_DB} is reserved for the migration state`);
     const earlier = seen.get(to);
     if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
     seen.set(to, from);
@@ -59483,6 +59545,13 @@ var OperationError = class extends Error {
   exitCode = 1;
 };
 var EXIT = { ok: 0, failed: 1, usage: 2 };
+function classifyError(error) {
+  if (error instanceof ConfigError) return { kind: "configuration", exitCode: EXIT.usage, message: error.message, problems: error.problems };
+  if (error instanceof UserError || error instanceof OperationError) {
+    return { kind: error instanceof UserError ? "usage" : "operation", exitCode: error.exitCode, message: error.message, ...error.hint ? { hint: error.hint } : {} };
+  }
+  return { kind: "unexpected", exitCode: EXIT.failed, error: error instanceof Error ? error : new Error(String(error)) };
+}
 
 // src/log.ts
 var import_pino = __toESM(require_pino(), 1);
@@ -59600,68 +59669,6 @@ function commandImpl(name) {
 // src/checks/context.ts
 var import_mongodb2 = __toESM(require_lib3(), 1);
 
-// src/engine/namespaces.ts
-var STATE_DB = "__mongo_live_migrate";
-var AGG_OUT_PREFIX = "tmp.agg_out.";
-var SYSTEM_DBS = /* @__PURE__ */ new Set(["admin", "local", "config", STATE_DB]);
-function ns(db, coll) {
-  return `${db}.${coll}`;
-}
-function splitNamespace(namespace) {
-  const dot = namespace.indexOf(".");
-  return { db: namespace.slice(0, dot), coll: namespace.slice(dot + 1) };
-}
-function globToRegExp(glob) {
-  const [dbPart = "", collPart = ""] = [glob.slice(0, glob.indexOf(".")), glob.slice(glob.indexOf(".") + 1)];
-  const convert = (part, star) => part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, star).replace(/\?/g, ".");
-  return new RegExp(`^${convert(dbPart, "[^.]*")}\\.${convert(collPart, ".*")}$`);
-}
-var NamespaceFilter = class {
-  constructor(rules) {
-    this.rules = rules;
-    this.include = rules.include.map(globToRegExp);
-    this.exclude = rules.exclude.map(globToRegExp);
-  }
-  rules;
-  include;
-  exclude;
-  /** Whether a source collection (or view) is part of the migration. */
-  includes(db, coll) {
-    if (SYSTEM_DBS.has(db) || coll.startsWith("system.")) return false;
-    if (coll.startsWith(AGG_OUT_PREFIX)) return this.mayIncludeDatabase(db);
-    const name = ns(db, coll);
-    return this.include.some((r) => r.test(name)) && !this.exclude.some((r) => r.test(name));
-  }
-  /** Whether any collection of this database could be included (for database-level events). */
-  mayIncludeDatabase(db) {
-    if (SYSTEM_DBS.has(db)) return false;
-    return this.rules.include.some((glob) => globToRegExp(`${glob.slice(0, glob.indexOf("."))}.x`).test(`${db}.x`));
-  }
-  /** The destination namespace of an included source namespace. */
-  target(db, coll) {
-    const exact = this.rules.rename[ns(db, coll)];
-    if (exact) return splitNamespace(exact);
-    const dbRename = this.rules.rename[db];
-    return { db: dbRename ?? db, coll };
-  }
-  /**
-   * The `viewOn` a view needs on the destination: a view reads a collection of its own database by name, so
-   * it follows that collection's rename when both end up in the same target database.
-   */
-  viewOnTarget(sourceDb, viewOn, targetDb) {
-    if (!this.includes(sourceDb, viewOn)) return viewOn;
-    const on = this.target(sourceDb, viewOn);
-    return on.db === targetDb ? on.coll : viewOn;
-  }
-  /** Which include patterns matched nothing among the given namespaces (a likely typo). */
-  unmatchedIncludes(namespaces) {
-    return this.rules.include.filter((glob) => {
-      const re = globToRegExp(glob);
-      return !namespaces.some((n) => re.test(ns(n.db, n.coll)));
-    });
-  }
-};
-
 // src/mongo/connect.ts
 var import_mongodb = __toESM(require_lib3(), 1);
 async function connectCluster(uri, side, options = {}) {
@@ -59749,6 +59756,15 @@ function topologyOf(reply) {
   if (reply.msg === "isdbgrid") return "mongos";
   return reply.setName ? "replicaSet" : "standalone";
 }
+async function lastWriteTime(client, which) {
+  const raw = await client.db("admin").command({ hello: 1 });
+  const lastWrite = raw.lastWrite;
+  return (which === "majority" ? lastWrite.majorityOpTime : lastWrite.opTime).ts;
+}
+async function firstOplogTime(client) {
+  const first = await client.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  return first?.ts ?? null;
+}
 async function buildInfo(client) {
   return toBuildInfo(await client.db("admin").command({ buildInfo: 1 }));
 }
@@ -59768,10 +59784,8 @@ async function connectionPrivileges(client) {
   return { users: info.authenticatedUsers ?? [], roles: info.authenticatedUserRoles ?? [], privileges: info.authenticatedUserPrivileges ?? [] };
 }
 async function oplogBounds(client) {
-  const oplog = client.db("local").collection("oplog.rs");
-  const projection = { ts: 1, _id: 0 };
-  const [first] = await oplog.find({}, { projection, sort: { $natural: 1 }, limit: 1 }).toArray();
-  const [last] = await oplog.find({}, { projection, sort: { $natural: -1 }, limit: 1 }).toArray();
+  const first = await firstOplogTime(client);
+  const [last] = await client.db("local").collection("oplog.rs").find({}, { projection: { ts: 1, _id: 0 }, sort: { $natural: -1 }, limit: 1 }).toArray();
   if (!first || !last) return null;
   let usedBytes = null;
   let maxBytes = null;
@@ -59781,7 +59795,7 @@ async function oplogBounds(client) {
     maxBytes = Number(stats.maxSize);
   } catch {
   }
-  return { first: timestampDate(first.ts), last: timestampDate(last.ts), usedBytes, maxBytes };
+  return { first: timestampDate(first), last: timestampDate(last.ts), usedBytes, maxBytes };
 }
 function timestampDate(ts) {
   return new Date(ts.getHighBits() * 1e3);
@@ -59789,6 +59803,13 @@ function timestampDate(ts) {
 async function listDatabaseNames(client) {
   const reply = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
   return reply.databases.map((d) => d.name);
+}
+function collectionKind(type, options) {
+  if (type === "view") return "view";
+  if (type === "timeseries" || options.timeseries) return "timeseries";
+  if (options.capped) return "capped";
+  if (options.clusteredIndex) return "clustered";
+  return "collection";
 }
 async function listCollectionInfos(client, db) {
   const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
@@ -60352,9 +60373,7 @@ function oplogWindow(bounds) {
   return { spanSeconds: span, capacitySeconds: full ? span : span * (bounds.maxBytes / bounds.usedBytes), bytesPerSecond: rate, full };
 }
 var OPLOG_RELIABLE_SPAN_S = 3600;
-function formatSeconds(seconds2) {
-  return Number.isFinite(seconds2) ? formatDuration(seconds2) : "\u221E";
-}
+var formatSeconds = (seconds2) => formatDuration(seconds2, "\u221E");
 function assessOplogWindow(bounds) {
   if (!bounds) return fail("the source oplog (local.oplog.rs) is empty", "the source must be a replica set with an oplog");
   const w = oplogWindow(bounds);
@@ -60790,62 +60809,145 @@ async function estimateCopy(client, namespace, totalBytes) {
   };
 }
 
-// src/engine/cutover/write-block.ts
-async function setSourceWriteBlock(source, on) {
-  await source.db("admin").command({ setUserWriteBlockMode: 1, global: on });
+// src/engine/reconnect.ts
+var import_mongodb5 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep } from "node:timers/promises";
+
+// src/mongo/server-errors.ts
+var import_mongodb4 = __toESM(require_lib3(), 1);
+var SERVER_ERROR = {
+  NamespaceNotFound: 26,
+  IndexNotFound: 27,
+  NamespaceExists: 48,
+  DuplicateKey: 11e3,
+  ChangeStreamHistoryLost: 286,
+  OplogQueryMinTsMissing: 280,
+  CollectionUUIDMismatch: 361
+};
+function errorCode(error) {
+  const code = error?.code;
+  return code === void 0 || code === null ? void 0 : Number(code);
+}
+var isNamespaceExists = (error) => errorCode(error) === SERVER_ERROR.NamespaceExists;
+var isNamespaceNotFound = (error) => errorCode(error) === SERVER_ERROR.NamespaceNotFound;
+var isHistoryLost = (error) => {
+  const code = errorCode(error);
+  return code === SERVER_ERROR.ChangeStreamHistoryLost || code === SERVER_ERROR.OplogQueryMinTsMissing;
+};
+function ignoreCodes(...codes) {
+  return (error) => {
+    if (!codes.includes(errorCode(error) ?? -1)) throw error;
+  };
+}
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  43,
+  // CursorNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  175,
+  // QueryPlanKilled
+  189,
+  // PrimarySteppedDown
+  237,
+  // CursorKilled
+  262,
+  // ExceededTimeLimit
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+function isTransient(error) {
+  let current = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb4.MongoNetworkError || current instanceof import_mongodb4.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb4.MongoError) {
+      const labelled = current;
+      if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;
+    }
+    const code = errorCode(current);
+    if (code !== void 0 && TRANSIENT_CODES.has(code)) return true;
+    const raw = current.code;
+    if (typeof raw === "string" && SOCKET_ERRORS.has(raw)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
 }
 
-// src/engine/progress.ts
-function buildProgress(doc, partitions, extra = {}) {
-  const copied = /* @__PURE__ */ new Map();
-  for (const p of partitions) {
-    const entry = copied.get(p.source) ?? { docs: 0, bytes: 0, done: true };
-    entry.docs += p.documentsCopied;
-    entry.bytes += p.bytesCopied;
-    entry.done &&= p.done;
-    copied.set(p.source, entry);
+// src/engine/reconnect.ts
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+async function withReconnect(run, what, step) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isTransient(error) || run.ports.signal.aborted) throw error;
+      const message = scrub(firstLine3(error instanceof Error ? error.message : String(error)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep(delay);
+      await assertReachable(run.source, "source", run.config.source.uri);
+      await assertReachable(run.destination, "destination", run.config.destination.uri);
+      run.lease.assertHeld();
+      run.doc = await run.store.get() ?? run.doc;
+    }
   }
-  const collections = doc.collections.map((c) => {
-    const entry = copied.get(c.source);
-    const done = c.kind === "view" ? c.created : Boolean(entry?.done && c.indexesBuilt);
-    return {
-      source: c.source,
-      target: c.target,
-      kind: c.kind,
-      documentsTotal: Math.max(c.documentsTotal, entry?.docs ?? 0),
-      documentsCopied: entry?.docs ?? 0,
-      bytesTotal: Math.max(c.bytesTotal, entry?.bytes ?? 0),
-      bytesCopied: entry?.bytes ?? 0,
-      done
-    };
-  });
-  const totals = collections.reduce(
-    (t, c) => ({ documentsTotal: t.documentsTotal + c.documentsTotal, documentsCopied: t.documentsCopied + c.documentsCopied, bytesTotal: t.bytesTotal + c.bytesTotal, bytesCopied: t.bytesCopied + c.bytesCopied }),
-    { documentsTotal: 0, documentsCopied: 0, bytesTotal: 0, bytesCopied: 0 }
-  );
-  const last = doc.history[doc.history.length - 1];
-  const lagOk = doc.lagSeconds !== null && doc.lagSeconds <= (extra.maxLagSeconds ?? Infinity);
-  return {
-    migration: doc._id,
-    phase: doc.phase,
-    ...doc.step ? { step: doc.step } : {},
-    phaseSince: (last?.at ?? doc.createdAt).toISOString(),
-    history: doc.history.map((h) => ({ phase: h.phase, at: h.at.toISOString(), runner: h.runner, ...h.note ? { note: h.note } : {} })),
-    collections,
-    totals,
-    // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
-    // change stream is never ready.
-    lagSeconds: extra.readiness && doc.phase === "tailing" ? extra.readiness.lagSeconds : doc.lagSeconds,
-    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError,
-    oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
-    etaSeconds: extra.etaSeconds ?? null,
-    eventsApplied: doc.eventsApplied,
-    lagHistory: doc.lagHistory,
-    warnings: extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
-    sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
-    ...doc.cutover?.downtimeSeconds !== void 0 ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {},
-    ...doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}
-  };
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransient(error) || attempt >= attempts) throw error;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
+      await sleep(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error) {
+      if (!(error instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
+        await sleep(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine3(error instanceof Error ? error.message : String(error)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error }
+      );
+    }
+  }
+}
+function firstLine3(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
 }
 
 // src/engine/cluster-identity.ts
@@ -60882,7 +60984,7 @@ function assertSameClusters(name, recorded, current) {
 }
 
 // src/engine/state/lease.ts
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function leaseTtlMs(env = process.env) {
   const fromEnv = Number(env.MLM_LEASE_TTL_MS);
@@ -60942,7 +61044,7 @@ var LeaseHolder = class {
       wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
     );
     while (Date.now() - started < limitMs) {
-      await sleep(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
+      await sleep2(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
       if (wait.signal?.aborted) break;
       if (await this.tryAcquire(false)) return;
       const now = await this.store.get();
@@ -61029,6 +61131,12 @@ var StateStore = class {
   async get() {
     return this.migrations.findOne({ _id: this.name });
   }
+  /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
+  async current() {
+    const doc = await this.get();
+    if (!doc) throw new OperationError(`the state of migration "${this.name}" disappeared from the destination while this run used it`, "another run aborted it with --drop-destination; check `status`");
+    return doc;
+  }
   async create(doc) {
     await this.migrations.insertOne(doc, MAJORITY);
   }
@@ -61041,10 +61149,22 @@ var StateStore = class {
     );
     return result.matchedCount === 1;
   }
-  /** Records a phase change with who made it; the history is what `status` tells. */
+  /**
+   * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
+   * longer holds the lease (the caller's next lease check stops the run).
+   */
+  async write(owner, set, extra = {}) {
+    const written = await this.migrations.findOneAndUpdate(
+      { _id: this.name, "lease.owner": owner },
+      { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra },
+      { ...MAJORITY, returnDocument: "after" }
+    );
+    return written ?? this.current();
+  }
+  /** Records a phase change with who made it (the history is what `status` tells); returns the new document. */
   async transition(owner, phase, runner, note, set = {}) {
     const entry = { phase, at: /* @__PURE__ */ new Date(), runner, ...note ? { note } : {} };
-    return this.update(owner, { ...set, phase }, { $push: { history: entry } });
+    return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
   async recordLag(owner, lagSeconds) {
     await this.migrations.updateOne(
@@ -61093,7 +61213,7 @@ async function openRun(config, ports, options = {}) {
       await store.create(doc).catch((error) => {
         if (error.code !== 11e3) throw error;
       });
-      doc = await store.get();
+      doc = await store.current();
     }
     assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
     if (doc.configHash !== config.hash) {
@@ -61105,8 +61225,7 @@ async function openRun(config, ports, options = {}) {
     await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
-    if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
-    doc = await store.get();
+    doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
@@ -61119,8 +61238,7 @@ async function closeRun(run) {
 }
 async function transition(run, phase, note, set = {}) {
   run.lease.assertHeld();
-  await run.store.transition(run.ports.runner, phase, run.ports.runner, note, set);
-  run.doc = await run.store.get();
+  run.doc = await run.store.transition(run.ports.runner, phase, run.ports.runner, note, set);
 }
 function newMigration(config, runner) {
   const now = /* @__PURE__ */ new Date();
@@ -61149,75 +61267,59 @@ async function assertVersion(client, side) {
   }
 }
 
-// src/commands/abort.ts
-var runAbort = async (config, options, ports) => {
-  const confirmed = options.confirm === config.name;
-  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
-  if (options.dropDestination && !confirmed) {
-    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
-  }
-  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
-  try {
-    if (run.doc.phase === "committed" && !confirmed) {
-      throw new UserError(
-        `migration "${config.name}" is committed: abort would ${run.doc.writeBlock && !run.doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
-        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
-      );
+// src/engine/slice.ts
+function startSlice(parent, durationMs, started = Date.now()) {
+  const controller2 = new AbortController();
+  let timedOut = false;
+  const onParent = () => controller2.abort(parent.reason);
+  if (parent.aborted) controller2.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(
+    () => {
+      timedOut = !controller2.signal.aborted;
+      controller2.abort(new Error("max-duration reached"));
+    },
+    Math.max(0, started + durationMs - Date.now())
+  );
+  timer.unref();
+  return {
+    signal: controller2.signal,
+    deadline: started + durationMs,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
     }
-    const notes = [];
-    if (run.doc.writeBlock && !run.doc.writeBlock.liftedAt) {
-      await setSourceWriteBlock(run.source, false);
-      await run.store.update(ports.runner, { "writeBlock.liftedAt": /* @__PURE__ */ new Date() });
-      notes.push("source write block lifted");
-    }
-    if (options.dropDestination) {
-      const dropped = [];
-      for (const collection of run.doc.collections) {
-        const { db, coll } = splitNamespace(collection.target);
-        const gone = await run.destination.db(db).collection(coll).drop().catch((error) => {
-          if (error.code === 26) return false;
-          throw error;
-        });
-        if (gone) dropped.push(collection.target);
-      }
-      await run.lease.release();
-      await run.store.drop();
-      notes.push(`dropped ${plural(dropped.length, "destination collection")} and the migration's state`);
-      return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
-    }
-    if (run.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, `add --drop-destination --confirm ${config.name} to remove what it created`);
-    await transition(run, "aborted", notes.join("; ") || "aborted");
-    const progress = buildProgress(run.doc, await run.store.partitionsOf());
-    return {
-      command: "abort",
-      exitCode: 0,
-      summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
-      progress,
-      continue: false,
-      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
-    };
-  } finally {
-    await closeRun(run);
-  }
-};
+  };
+}
 
-// src/engine/failpoints.ts
-var hits = /* @__PURE__ */ new Map();
-function failpoint(name) {
-  const wanted = process.env.MLM_FAILPOINT;
-  if (!wanted) return;
-  const [point, nth] = wanted.split("#");
-  if (point !== name) return;
-  const count = (hits.get(name) ?? 0) + 1;
-  hits.set(name, count);
-  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+// src/engine/sync.ts
+var import_mongodb16 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
+
+// src/engine/apply/run-limited.ts
+async function runLimited(jobs, limit) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (next < jobs.length && failure === void 0) {
+      const job = jobs[next++];
+      try {
+        await job();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure !== void 0) throw failure;
 }
 
 // src/engine/capture/change-event.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 
 // src/mongo/raw-bson.ts
-var import_mongodb4 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 function valueLength(doc, type, at) {
   switch (type) {
     case 1:
@@ -61307,7 +61409,7 @@ function decodeIdKey(key2) {
   ID_NAME.copy(doc, 5);
   key2.copy(doc, 5 + ID_NAME.length, 1);
   doc[size - 1] = 0;
-  return import_mongodb4.BSON.deserialize(doc, DECODE_EXACT)._id;
+  return import_mongodb6.BSON.deserialize(doc, DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key2 = rawIdKey(doc);
@@ -61336,7 +61438,7 @@ function formatId(value) {
     default:
       break;
   }
-  return import_mongodb4.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
   for (const element of rawElements(doc)) if (element.name[0] === 36) return true;
@@ -61362,7 +61464,7 @@ function embeddedArray(name, docs) {
   return rawElement(4, name, rawDocument(docs.map((doc, i) => embedded(String(i), doc))));
 }
 function decodeElement(element) {
-  return import_mongodb4.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
+  return import_mongodb6.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
 }
 function orderedDocument(doc) {
   const out = /* @__PURE__ */ new Map();
@@ -61380,7 +61482,7 @@ function bytesOf(value) {
 }
 
 // src/engine/copy/raw-insert.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
@@ -61403,10 +61505,10 @@ async function writeRaw(destination, db, command, field, statements) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb5.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb7.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error) {
-    if (!(error instanceof import_mongodb5.MongoBulkWriteError) || error.writeConcernError) throw error;
+    if (!(error instanceof import_mongodb7.MongoBulkWriteError) || error.writeConcernError) throw error;
     const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
     return { inserted: error.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -61425,7 +61527,7 @@ function decodeChangeEvent(raw, refetch = false) {
     else if (name === "fullDocument") full = element;
     if (!RAW_FIELDS.has(name)) small.push(element.bytes);
   }
-  const head = import_mongodb6.BSON.deserialize(rawDocument(small), EXACT_TYPES);
+  const head = import_mongodb8.BSON.deserialize(rawDocument(small), EXACT_TYPES);
   const event = {
     token: head._id,
     type: String(head.operationType),
@@ -61464,36 +61566,515 @@ function assembleFragments(fragments) {
 function splitInfo(raw) {
   for (const element of rawElements(raw)) {
     if (element.name.toString("utf8") !== "splitEvent") continue;
-    const split = import_mongodb6.BSON.deserialize(element.value);
+    const split = import_mongodb8.BSON.deserialize(element.value);
     return { fragment: Number(split.fragment), of: Number(split.of) };
   }
   return void 0;
 }
 
-// src/mongo/server-errors.ts
-var SERVER_ERROR = {
-  NamespaceNotFound: 26,
-  IndexNotFound: 27,
-  NamespaceExists: 48,
-  DuplicateKey: 11e3,
-  ChangeStreamHistoryLost: 286,
-  OplogQueryMinTsMissing: 280,
-  CollectionUUIDMismatch: 361
-};
-function errorCode(error) {
-  const code = error?.code;
-  return code === void 0 || code === null ? void 0 : Number(code);
+// src/engine/capture/change-stream.ts
+function isRelevant(event, filter) {
+  const { db, coll } = event.ns;
+  if (SYSTEM_DBS.has(db)) return false;
+  if (event.type === "dropDatabase") return filter.mayIncludeDatabase(db);
+  if (!coll) return false;
+  if (event.type === "rename" && event.to) return filter.includes(db, coll) || filter.includes(event.to.db, event.to.coll);
+  return filter.includes(db, coll);
 }
-var isNamespaceExists = (error) => errorCode(error) === SERVER_ERROR.NamespaceExists;
-var isNamespaceNotFound = (error) => errorCode(error) === SERVER_ERROR.NamespaceNotFound;
-var isHistoryLost = (error) => {
-  const code = errorCode(error);
-  return code === SERVER_ERROR.ChangeStreamHistoryLost || code === SERVER_ERROR.OplogQueryMinTsMissing;
+function historyLostError(name, error) {
+  if (!isHistoryLost(error)) return void 0;
+  return new OperationError(
+    `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
+    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
+  );
+}
+
+// src/engine/capture/buffer-writer.ts
+var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
+var FLUSH_EVERY_MS = 200;
+var FLUSH_AT_EVENTS = 1e3;
+var BufferWriter = class {
+  constructor(store, stream, filter, log, assertLease, startSeq) {
+    this.store = store;
+    this.stream = stream;
+    this.filter = filter;
+    this.log = log;
+    this.assertLease = assertLease;
+    this.nextSeq = startSeq;
+  }
+  store;
+  stream;
+  filter;
+  log;
+  assertLease;
+  stopped = false;
+  running;
+  nextSeq;
+  captured = 0;
+  /** Wall time of the newest source change seen (for lag while copying). */
+  lastWallTime;
+  start() {
+    this.running = this.loop();
+    this.running.catch(() => void 0);
+  }
+  /** Stops after writing everything read so far; rethrows what broke the loop. */
+  async stop() {
+    this.stopped = true;
+    await this.running;
+  }
+  /** Rethrows a capture failure early (the copy should not go on without capture). */
+  async check() {
+    if (this.failure) throw this.failure;
+  }
+  failure;
+  async loop() {
+    let pending = [];
+    let lastFlush = Date.now();
+    try {
+      while (!this.stopped) {
+        const event = await this.stream.tryNext();
+        if (event) {
+          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
+          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
+        }
+        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
+          await this.flush(pending);
+          pending = [];
+          lastFlush = Date.now();
+        }
+      }
+      await this.flush(pending);
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
+  }
+  toBufferDoc(event) {
+    const _id = { m: this.store.name, seq: this.nextSeq++ };
+    if (event.raw.length > MAX_STORED_EVENT_BYTES) return { _id, token: event.token, raw: withoutFullDocument(event.raw), refetch: true };
+    return { _id, token: event.token, raw: event.raw };
+  }
+  async flush(docs) {
+    if (!docs.length) return;
+    this.assertLease();
+    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
+    this.captured += docs.length;
+    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
+  }
 };
-function ignoreCodes(...codes) {
-  return (error) => {
-    if (!codes.includes(errorCode(error) ?? -1)) throw error;
+
+// src/engine/capture/raw-change-stream.ts
+var import_mongodb11 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep4 } from "node:timers/promises";
+
+// src/engine/copy/copy-partition.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep3 } from "node:timers/promises";
+
+// src/engine/copy/partitions.ts
+var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
+var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+async function planPartitions(source, collection, options) {
+  const sourceNs = options.source;
+  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
+  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
+  if (collection.kind === "capped") {
+    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
+  }
+  const coll = source.db(collection.db).collection(collection.coll);
+  const classes = [];
+  for (const typeClass of ID_CLASSES) {
+    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
+    if (found) classes.push(typeClass);
+  }
+  const partitions = [];
+  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
+  for (const typeClass of classes) {
+    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
+    const bounds = [void 0, ...splits, void 0];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
+    }
+  }
+  return partitions;
+}
+async function sampleSplitPoints(source, collection, typeClass, splitCount) {
+  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
+  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const step = sampled.length / (splitCount + 1);
+  const points = [];
+  for (let i = 1; i <= splitCount; i++) {
+    const candidate = sampled[Math.floor(i * step)]?._id;
+    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+  }
+  return points;
+}
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+function partitionFilter(partition) {
+  if (partition.natural) return {};
+  const range = { $type: partition.typeClass };
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
+  return { _id: range };
+}
+
+// src/engine/copy/raw-cursor.ts
+var import_mongodb9 = __toESM(require_lib3(), 1);
+var RawBatchCursor = class _RawBatchCursor {
+  constructor(client, spec) {
+    this.client = client;
+    this.spec = spec;
+    this.session = client.startSession();
+  }
+  client;
+  spec;
+  id;
+  session;
+  /** The resume token after the last batch (change streams). */
+  postBatchResumeToken;
+  /**
+   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
+   * since no change event will ever say it went away (change streams only report majority-committed changes).
+   */
+  static find(client, db, coll, find) {
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: "majority" } };
+    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
+  }
+  get exhausted() {
+    return this.id !== void 0 && this.id.isZero();
+  }
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch() {
+    if (this.exhausted) return null;
+    const first = this.id === void 0;
+    const { spec } = this;
+    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
+    const field = first ? "firstBatch" : "nextBatch";
+    const options = { session: this.session, readPreference: import_mongodb9.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const reply = await this.client.db(spec.db).command(command, options);
+    const cursor = reply.cursor;
+    this.id = import_mongodb9.Long.isLong(cursor.id) ? cursor.id : import_mongodb9.Long.fromValue(cursor.id);
+    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const batch = cursor[field] ?? [];
+    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    return batch;
+  }
+  /** The next non-empty batch, or null once the cursor is exhausted. */
+  async next() {
+    for (; ; ) {
+      const batch = await this.nextBatch();
+      if (batch === null || batch.length) return batch;
+    }
+  }
+  /** Kills a cursor that was not exhausted and ends the session. */
+  async close() {
+    try {
+      if (this.id !== void 0 && !this.id.isZero()) {
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb9.ReadPreference.primary });
+        this.id = import_mongodb9.Long.ZERO;
+      }
+    } finally {
+      await this.session.endSession();
+    }
+  }
+};
+
+// src/engine/copy/copy-partition.ts
+var MAX_BATCH_BYTES = 12 * 1024 * 1024;
+async function copyPartition(ctx, collection, partition) {
+  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    const copiedBefore = partition.documentsCopied;
+    try {
+      await copyRemaining(ctx, from, target, partition);
+      break;
+    } catch (error) {
+      if (partition.documentsCopied > copiedBefore) attempt = 1;
+      if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
+      await sleep3(Math.min(8e3, 250 * 2 ** attempt));
+      if (ctx.relocate) from = await ctx.relocate(collection);
+    }
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
+  partition.done = true;
+}
+var COPY_ATTEMPTS = 6;
+function isTransientReadError(error) {
+  return isTransient(error) || isNamespaceNotFound(error);
+}
+async function copyRemaining(ctx, collection, target, partition) {
+  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
+    await target.deleteMany({}, { writeConcern: { w: "majority" } });
+    partition.documentsCopied = 0;
+    partition.bytesCopied = 0;
+  }
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  let docs = [];
+  let bytes = 0;
+  let pending = Promise.resolve();
+  const flush = async () => {
+    if (!docs.length) return;
+    const batch = docs;
+    const batchBytes = bytes;
+    docs = [];
+    bytes = 0;
+    await pending;
+    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
+    pending.catch(() => void 0);
   };
+  try {
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+    await pending;
+  }
+}
+async function insertBatch(ctx, collection, docs, bytes, partition) {
+  ctx.assertLease();
+  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
+  if (failures.length) {
+    const first = failures[0];
+    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
+  }
+  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  partition.documentsCopied += docs.length;
+  partition.bytesCopied += bytes;
+  if (!partition.natural) partition.lastId = lastId;
+  await ctx.store.partitions.updateOne(
+    { _id: partition._id },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { writeConcern: { w: "majority" } }
+  );
+  ctx.onBatch(partition, docs.length, bytes);
+}
+
+// src/engine/capture/raw-change-stream.ts
+var RawChangeStream = class _RawChangeStream {
+  constructor(source, start, options, split) {
+    this.source = source;
+    this.start = start;
+    this.options = options;
+    this.split = split;
+  }
+  source;
+  start;
+  options;
+  split;
+  batch = [];
+  fragments = [];
+  token;
+  cursor;
+  static async open(source, position, options) {
+    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
+    await stream.openCursor();
+    return stream;
+  }
+  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
+  async openCursor() {
+    const position = this.token ? { resumeAfter: this.token } : this.start;
+    const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
+    const pipeline = [
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
+      { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
+      { $unset: "updateDescription" },
+      ...this.options.match ? [{ $match: this.options.match }] : [],
+      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
+    ];
+    const { batchSize } = this.options;
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.fragments = [];
+    this.batch = await this.cursor.nextBatch() ?? [];
+    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+  }
+  /**
+   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
+   * where it stood (what the driver's own change stream does), a few times with backoff.
+   */
+  async fetch() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await this.cursor.nextBatch();
+        if (next === null) throw new Error("the change stream was closed by the server");
+        return next;
+      } catch (error) {
+        const cut = error instanceof import_mongodb11.MongoNetworkError || error instanceof import_mongodb11.MongoServerSelectionError;
+        if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
+        await this.cursor.close().catch(() => void 0);
+        if (!cut) await sleep4(250 * attempt);
+        await this.openCursor().catch(() => void 0);
+        if (this.batch.length) return this.batch.splice(0);
+      }
+    }
+  }
+  /** Events read from the server and not handed out yet. */
+  bufferedCount() {
+    return this.batch.length;
+  }
+  /**
+   * Where to resume so that nothing handed out is read again and nothing else is skipped: the last whole
+   * event handed out, or the server's position after a batch once every event of it was handed out.
+   */
+  get resumeToken() {
+    return this.token;
+  }
+  /** The next whole event, or null when the server had none within the wait. */
+  async tryNext() {
+    let fetched = false;
+    for (; ; ) {
+      const raw = this.batch.shift();
+      if (raw) {
+        const split = splitInfo(raw);
+        if (split) {
+          this.fragments.push(raw);
+          if (split.fragment < split.of) continue;
+          const whole = assembleFragments(this.fragments);
+          this.fragments = [];
+          return this.handOut(decodeChangeEvent(whole));
+        }
+        return this.handOut(decodeChangeEvent(raw));
+      }
+      if (fetched && !this.fragments.length) return null;
+      const next = await this.fetch();
+      this.batch = next;
+      fetched = true;
+      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+    }
+  }
+  handOut(event) {
+    this.token = this.batch.length === 0 ? this.cursor.postBatchResumeToken ?? event.token : event.token;
+    return event;
+  }
+  async close() {
+    await this.cursor.close();
+  }
+};
+var RESUME_ATTEMPTS = 5;
+async function supportsSplitEvents(source) {
+  const info = await source.db("admin").command({ buildInfo: 1 });
+  return Number(String(info.version).split(".")[0]) >= 7;
+}
+
+// src/engine/catalog.ts
+async function readCatalog(source, filter) {
+  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  const result = [];
+  for (const { name: db } of databases) {
+    if (SYSTEM_DBS.has(db)) continue;
+    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
+    for (const info of infos) {
+      const coll = info.name;
+      if (!filter.includes(db, coll)) continue;
+      const options = { ...info.options };
+      const kind = collectionKind(info.type, options);
+      if (kind === "timeseries") {
+        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
+      }
+      const isView = kind === "view";
+      const details = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
+      if (!details) continue;
+      const { indexes, stats } = details;
+      const uuid = info.info?.uuid?.toString("hex");
+      result.push({ db, coll, target: filter.target(db, coll), kind, ...uuid ? { uuid } : {}, options, indexes, documents: stats.count, bytes: stats.size });
+    }
+  }
+  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
+}
+async function collectionDetails(client, db, coll) {
+  try {
+    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
+  } catch (error) {
+    if (isNamespaceNotFound(error) || /Collection \[.*\] not found/.test(String(error.message))) return void 0;
+    throw error;
+  }
+}
+async function collectionStats(client, db, coll) {
+  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+  const storage = stats?.storageStats ?? {};
+  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
+}
+
+// src/engine/progress.ts
+function buildProgress(doc, partitions, extra = {}) {
+  const copied = /* @__PURE__ */ new Map();
+  for (const p of partitions) {
+    const entry = copied.get(p.source) ?? { docs: 0, bytes: 0, done: true };
+    entry.docs += p.documentsCopied;
+    entry.bytes += p.bytesCopied;
+    entry.done &&= p.done;
+    copied.set(p.source, entry);
+  }
+  const collections = doc.collections.map((c) => {
+    const entry = copied.get(c.source);
+    const done = c.kind === "view" ? c.created : Boolean(entry?.done && c.indexesBuilt);
+    return {
+      source: c.source,
+      target: c.target,
+      kind: c.kind,
+      documentsTotal: Math.max(c.documentsTotal, entry?.docs ?? 0),
+      documentsCopied: entry?.docs ?? 0,
+      bytesTotal: Math.max(c.bytesTotal, entry?.bytes ?? 0),
+      bytesCopied: entry?.bytes ?? 0,
+      done
+    };
+  });
+  const totals = collections.reduce(
+    (t, c) => ({ documentsTotal: t.documentsTotal + c.documentsTotal, documentsCopied: t.documentsCopied + c.documentsCopied, bytesTotal: t.bytesTotal + c.bytesTotal, bytesCopied: t.bytesCopied + c.bytesCopied }),
+    { documentsTotal: 0, documentsCopied: 0, bytesTotal: 0, bytesCopied: 0 }
+  );
+  const last = doc.history[doc.history.length - 1];
+  const lagOk = doc.lagSeconds !== null && doc.lagSeconds <= (extra.maxLagSeconds ?? Infinity);
+  return {
+    migration: doc._id,
+    phase: doc.phase,
+    ...doc.step ? { step: doc.step } : {},
+    phaseSince: (last?.at ?? doc.createdAt).toISOString(),
+    history: doc.history.map((h) => ({ phase: h.phase, at: h.at.toISOString(), runner: h.runner, ...h.note ? { note: h.note } : {} })),
+    collections,
+    totals,
+    // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
+    // change stream is never ready.
+    lagSeconds: extra.readiness && doc.phase === "tailing" ? extra.readiness.lagSeconds : doc.lagSeconds,
+    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError,
+    oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
+    etaSeconds: extra.etaSeconds ?? null,
+    eventsApplied: doc.eventsApplied,
+    lagHistory: doc.lagHistory,
+    warnings: extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
+    sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
+    ...doc.cutover?.downtimeSeconds !== void 0 ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {},
+    ...doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}
+  };
+}
+
+// src/engine/replay.ts
+var import_mongodb15 = __toESM(require_lib3(), 1);
+
+// src/engine/failpoints.ts
+var hits = /* @__PURE__ */ new Map();
+function failpoint(name) {
+  const wanted = process.env.MLM_FAILPOINT;
+  if (!wanted) return;
+  const [point, nth] = wanted.split("#");
+  if (point !== name) return;
+  const count = (hits.get(name) ?? 0) + 1;
+  hits.set(name, count);
+  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
 }
 
 // src/engine/target-catalog.ts
@@ -61667,7 +62248,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -61691,28 +62272,10 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb12.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-}
-
-// src/engine/apply/run-limited.ts
-async function runLimited(jobs, limit) {
-  let next = 0;
-  let failure;
-  const worker = async () => {
-    while (next < jobs.length && failure === void 0) {
-      const job = jobs[next++];
-      try {
-        await job();
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure !== void 0) throw failure;
 }
 
 // src/engine/apply/raw-writes.ts
@@ -61777,12 +62340,12 @@ function unorderedJobs(destination, target, writes, chunk) {
 }
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key2) {
   try {
     const reply = await source.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb8.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
+      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -62016,346 +62579,19 @@ function cappedOrder(writes) {
   return out;
 }
 
-// src/engine/capture/change-stream.ts
-function isRelevant(event, filter) {
-  const { db, coll } = event.ns;
-  if (SYSTEM_DBS.has(db)) return false;
-  if (event.type === "dropDatabase") return filter.mayIncludeDatabase(db);
-  if (!coll) return false;
-  if (event.type === "rename" && event.to) return filter.includes(db, coll) || filter.includes(event.to.db, event.to.coll);
-  return filter.includes(db, coll);
-}
-function historyLostError(name, error) {
-  if (!isHistoryLost(error)) return void 0;
-  return new OperationError(
-    `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
-    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
-  );
-}
-
-// src/engine/capture/raw-change-stream.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
-
-// src/engine/copy/copy-partition.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-
-// src/engine/copy/partitions.ts
-var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
-async function planPartitions(source, collection, options) {
-  const sourceNs = options.source;
-  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
-  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
-  if (collection.kind === "capped") {
-    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
-  }
-  const coll = source.db(collection.db).collection(collection.coll);
-  const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
-  const partitions = [];
-  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
-  for (const typeClass of classes) {
-    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
-    const bounds = [void 0, ...splits, void 0];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
-      if (bounds[i] !== void 0) partition.min = bounds[i];
-      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
-      partitions.push(partition);
-    }
-  }
-  return partitions;
-}
-async function sampleSplitPoints(source, collection, typeClass, splitCount) {
-  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
-  const step = sampled.length / (splitCount + 1);
-  const points = [];
-  for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step)]?._id;
-    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
-  }
-  return points;
-}
-function sameValue(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-function partitionFilter(partition) {
-  if (partition.natural) return {};
-  const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
-  else if ("min" in partition) range.$gte = partition.min;
-  if ("max" in partition) range.$lt = partition.max;
-  return { _id: range };
-}
-
-// src/engine/copy/raw-cursor.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
-var RawBatchCursor = class _RawBatchCursor {
-  constructor(client, spec) {
-    this.client = client;
-    this.spec = spec;
-    this.session = client.startSession();
-  }
-  client;
-  spec;
-  id;
-  session;
-  /** The resume token after the last batch (change streams). */
-  postBatchResumeToken;
-  /**
-   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
-   * since no change event will ever say it went away (change streams only report majority-committed changes).
-   */
-  static find(client, db, coll, find) {
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
-  }
-  get exhausted() {
-    return this.id !== void 0 && this.id.isZero();
-  }
-  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
-  async nextBatch() {
-    if (this.exhausted) return null;
-    const first = this.id === void 0;
-    const { spec } = this;
-    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
-    const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb9.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.client.db(spec.db).command(command, options);
-    const cursor = reply.cursor;
-    this.id = import_mongodb9.Long.isLong(cursor.id) ? cursor.id : import_mongodb9.Long.fromValue(cursor.id);
-    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
-    const batch = cursor[field] ?? [];
-    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
-    return batch;
-  }
-  /** The next non-empty batch, or null once the cursor is exhausted. */
-  async next() {
-    for (; ; ) {
-      const batch = await this.nextBatch();
-      if (batch === null || batch.length) return batch;
-    }
-  }
-  /** Kills a cursor that was not exhausted and ends the session. */
-  async close() {
-    try {
-      if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb9.ReadPreference.primary });
-        this.id = import_mongodb9.Long.ZERO;
-      }
-    } finally {
-      await this.session.endSession();
-    }
-  }
-};
-
-// src/engine/copy/copy-partition.ts
-var MAX_BATCH_BYTES = 12 * 1024 * 1024;
-async function copyPartition(ctx, collection, partition) {
-  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
-  let from = collection;
-  for (let attempt = 1; from; attempt++) {
-    const copiedBefore = partition.documentsCopied;
-    try {
-      await copyRemaining(ctx, from, target, partition);
-      break;
-    } catch (error) {
-      if (partition.documentsCopied > copiedBefore) attempt = 1;
-      if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
-      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
-      if (ctx.relocate) from = await ctx.relocate(collection);
-    }
-  }
-  if (ctx.signal.aborted) return;
-  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
-  partition.done = true;
-}
-var COPY_ATTEMPTS = 6;
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-function isTransientReadError(error) {
-  if (error instanceof import_mongodb10.MongoNetworkError || error instanceof import_mongodb10.MongoServerSelectionError) return true;
-  if (error instanceof import_mongodb10.MongoError && (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResumableChangeStreamError"))) return true;
-  return TRANSIENT_CODES.has(Number(error.code));
-}
-async function copyRemaining(ctx, collection, target, partition) {
-  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
-    await target.deleteMany({}, { writeConcern: { w: "majority" } });
-    partition.documentsCopied = 0;
-    partition.bytesCopied = 0;
-  }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
-  let docs = [];
-  let bytes = 0;
-  let pending = Promise.resolve();
-  const flush = async () => {
-    if (!docs.length) return;
-    const batch = docs;
-    const batchBytes = bytes;
-    docs = [];
-    bytes = 0;
-    await pending;
-    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
-    pending.catch(() => void 0);
-  };
-  try {
-    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const raw of batch) {
-        if (ctx.signal.aborted) break read;
-        docs.push(raw);
-        bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
-      }
-    }
-    await flush();
-  } finally {
-    await cursor.close().catch(() => void 0);
-    await pending;
-  }
-}
-async function insertBatch(ctx, collection, docs, bytes, partition) {
-  ctx.assertLease();
-  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
-  if (failures.length) {
-    const first = failures[0];
-    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
-  }
-  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
-  partition.documentsCopied += docs.length;
-  partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
-  await ctx.store.partitions.updateOne(
-    { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
-    { writeConcern: { w: "majority" } }
-  );
-  ctx.onBatch(partition, docs.length, bytes);
-}
-
-// src/engine/capture/raw-change-stream.ts
-var RawChangeStream = class _RawChangeStream {
-  constructor(source, start, options, split) {
-    this.source = source;
-    this.start = start;
-    this.options = options;
-    this.split = split;
-  }
-  source;
-  start;
-  options;
-  split;
-  batch = [];
-  fragments = [];
-  token;
-  cursor;
-  static async open(source, position, options) {
-    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
-    await stream.openCursor();
-    return stream;
-  }
-  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
-  async openCursor() {
-    const position = this.token ? { resumeAfter: this.token } : this.start;
-    const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
-    const pipeline = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
-      { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
-      { $unset: "updateDescription" },
-      ...this.options.match ? [{ $match: this.options.match }] : [],
-      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
-    ];
-    const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
-    this.fragments = [];
-    this.batch = await this.cursor.nextBatch() ?? [];
-    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
-  }
-  /**
-   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
-   * where it stood (what the driver's own change stream does), a few times with backoff.
-   */
-  async fetch() {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const next = await this.cursor.nextBatch();
-        if (next === null) throw new Error("the change stream was closed by the server");
-        return next;
-      } catch (error) {
-        const cut = error instanceof import_mongodb11.MongoNetworkError || error instanceof import_mongodb11.MongoServerSelectionError;
-        if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
-        await this.cursor.close().catch(() => void 0);
-        if (!cut) await sleep3(250 * attempt);
-        await this.openCursor().catch(() => void 0);
-        if (this.batch.length) return this.batch.splice(0);
-      }
-    }
-  }
-  /** Events read from the server and not handed out yet. */
-  bufferedCount() {
-    return this.batch.length;
-  }
-  /**
-   * Where to resume so that nothing handed out is read again and nothing else is skipped: the last whole
-   * event handed out, or the server's position after a batch once every event of it was handed out.
-   */
-  get resumeToken() {
-    return this.token;
-  }
-  /** The next whole event, or null when the server had none within the wait. */
-  async tryNext() {
-    let fetched = false;
-    for (; ; ) {
-      const raw = this.batch.shift();
-      if (raw) {
-        const split = splitInfo(raw);
-        if (split) {
-          this.fragments.push(raw);
-          if (split.fragment < split.of) continue;
-          const whole = assembleFragments(this.fragments);
-          this.fragments = [];
-          return this.handOut(decodeChangeEvent(whole));
-        }
-        return this.handOut(decodeChangeEvent(raw));
-      }
-      if (fetched && !this.fragments.length) return null;
-      const next = await this.fetch();
-      this.batch = next;
-      fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
-    }
-  }
-  handOut(event) {
-    this.token = this.batch.length === 0 ? this.cursor.postBatchResumeToken ?? event.token : event.token;
-    return event;
-  }
-  async close() {
-    await this.cursor.close();
-  }
-};
-var RESUME_ATTEMPTS = 5;
-async function supportsSplitEvents(source) {
-  const info = await source.db("admin").command({ buildInfo: 1 });
-  return Number(String(info.version).split(".")[0]) >= 7;
-}
-
 // src/engine/position.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb12.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb14.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb12.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb14.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const wallTime = tokenWallTime(token) ?? lastWall;
@@ -62487,6 +62723,527 @@ function assertSettled(applier) {
   );
 }
 
+// src/engine/replay.ts
+var REPLAY_BATCH = 1e3;
+var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
+async function replayBuffer(run) {
+  const { store, ports } = run;
+  const applier = newApplier(run);
+  const firstSeq = run.doc.replay.nextSeq;
+  let nextSeq = firstSeq;
+  const partitions = await store.partitionsOf();
+  const save = async (last, extra = {}) => {
+    run.lease.assertHeld();
+    nextSeq = last.seq + 1;
+    const applied = { token: last.token, ...last.wallTime ? { wallTime: last.wallTime } : {} };
+    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
+    if (!saved) throw new LeaseLostError(store.name);
+  };
+  const cursor = store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ "_id.m": 1, "_id.seq": 1 });
+  try {
+    let batch = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      await applier.apply(batch, (last) => save(last));
+      await save(batch[batch.length - 1], { $inc: { eventsApplied: batch.length } });
+      run.doc = await store.get();
+      ports.onProgress?.(buildProgress(run.doc, partitions));
+      batch = [];
+      bytes = 0;
+    };
+    for await (const doc of cursor) {
+      if (ports.signal.aborted) return;
+      const event = bufferedEvent(doc);
+      batch.push(event);
+      bytes += event.raw.length;
+      if (batch.length >= REPLAY_BATCH || bytes >= REPLAY_BATCH_BYTES) await flush();
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
+  if (!run.doc.applied) {
+    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
+  }
+  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
+  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
+  run.doc = await store.get();
+}
+function bufferedEvent(doc) {
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb15.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
+  event.seq = doc._id.seq;
+  return event;
+}
+
+// src/engine/sync.ts
+var PROGRESS_EVERY_MS = 1e3;
+var PLAN_ATTEMPTS = 20;
+async function runSyncEngine(run) {
+  const { doc } = run;
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
+  if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
+  if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
+  if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
+  if (doc.phase !== "syncing") await transition(run, "syncing", void 0, { step: "copy" });
+  if (!run.doc.captureStart) await fixCapturePoint(run);
+  const copied = run.doc.copy.finishedAt ? void 0 : await copyPhase(run).catch((error) => markIfHistoryLost(run, error));
+  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
+  if (copied === false) return { finished: false, lagSeconds: run.doc.lagSeconds };
+  await replayBuffer(run);
+  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
+  await transition(run, "syncing", "catching up", { step: "catch-up" });
+  run.ports.log.info("catching up with live changes");
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
+  if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
+  run.lease.assertHeld();
+  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run.ports.runner, note: "copy done and caught up" };
+  const moved = await run.store.update(run.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
+  if (!moved) throw new LeaseLostError(run.store.name);
+  run.doc = await run.store.current();
+  return { finished: true, lagSeconds: result.lagSeconds };
+}
+async function markIfHistoryLost(run, error) {
+  const lost = historyLostError(run.config.name, error);
+  if (!lost) throw error;
+  await run.store.update(run.ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+  throw lost;
+}
+async function fixCapturePoint(run) {
+  const operationTime = await lastWriteTime(run.source, "majority");
+  run.lease.assertHeld();
+  run.doc = await run.store.write(run.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
+}
+async function planCatalog(run) {
+  for (let attempt = 1; ; attempt++) {
+    const catalog = await readCatalog(run.source, run.filter);
+    if (!await renamedSince(run, run.doc.captureStart.operationTime)) return catalog;
+    if (attempt >= PLAN_ATTEMPTS) {
+      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
+    }
+    run.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
+    await sleep5(Math.min(2e3, 100 * attempt));
+    await fixCapturePoint(run);
+  }
+}
+async function renamedSince(run, since) {
+  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { operationType: "rename" } });
+  try {
+    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
+      if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
+    }
+    return false;
+  } finally {
+    await stream.close().catch(() => void 0);
+  }
+}
+function locate2(catalog, plans) {
+  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
+  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
+  const located = /* @__PURE__ */ new Map();
+  for (const plan2 of plans) {
+    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
+    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
+  }
+  return located;
+}
+async function relocate(run, collection) {
+  if (!collection.uuid) return collection;
+  const uuid = new import_mongodb16.UUID(collection.uuid);
+  const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
+  const here = await found(collection.db);
+  if (here) return { ...collection, coll: here };
+  const { databases } = await run.source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  for (const { name } of databases) {
+    const there = name === collection.db ? void 0 : await found(name);
+    if (there) return { ...collection, db: name, coll: there };
+  }
+  return void 0;
+}
+async function copyPhase(run) {
+  const { store, ports, config } = run;
+  let catalog;
+  if (!run.doc.collections.length) {
+    catalog = await planCatalog(run);
+    run.doc = await store.write(ports.runner, {
+      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...c.uuid ? { uuid: c.uuid } : {}, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
+      "copy.startedAt": /* @__PURE__ */ new Date()
+    });
+  }
+  const located = locate2(catalog ?? await readCatalog(run.source, run.filter), run.doc.collections);
+  const current = [...located.values()].filter((c) => c !== void 0);
+  const planOf = (collection) => run.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
+  const end = await store.bufferEnd();
+  const stream = await RawChangeStream.open(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart.operationTime }, { batchSize: 1e3 });
+  const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  writer.start();
+  let partitions = [];
+  const copyStarted = Date.now();
+  let bytesAtStart;
+  const progressTimer = setInterval(() => {
+    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
+    bytesAtStart ??= progress.totals.bytesCopied;
+    const rate = (progress.totals.bytesCopied - bytesAtStart) / Math.max(1, (Date.now() - copyStarted) / 1e3);
+    const remaining = Math.max(0, progress.totals.bytesTotal - progress.totals.bytesCopied);
+    ports.onProgress?.({ ...progress, etaSeconds: rate > 0 ? remaining / rate : null });
+  }, PROGRESS_EVERY_MS);
+  try {
+    for (const collection of current) {
+      const plan2 = planOf(collection);
+      if (plan2.created) continue;
+      await assertNoConflict(run, collection);
+      if (config.sync.dropDestination) await dropTarget(run.destination, collection.target);
+      await createTargetCollection({ destination: run.destination, filter: run.filter, store }, collection.db, collection.target, collection.options);
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+    }
+    partitions = await store.partitionsOf();
+    for (const collection of current) {
+      const plan2 = planOf(collection);
+      if (collection.kind === "view" || plan2.partitioned) continue;
+      const existing = partitions.filter((p) => p.source === plan2.source);
+      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
+      await planCollection(run, collection, plan2.source, existing.length > 0);
+    }
+    partitions = await store.partitionsOf();
+    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    const ctx = {
+      source: run.source,
+      destination: run.destination,
+      store,
+      batchSize: config.sync.batchSize,
+      signal: ports.signal,
+      assertLease: () => run.lease.assertHeld(),
+      onBatch: () => void 0
+    };
+    const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
+      await writer.check();
+      ports.log.debug({ partition: p._id }, "copying partition");
+      const planned = located.get(p.source);
+      const from = planned && await relocate(run, planned);
+      if (!from) return void await store.partitions.updateOne({ _id: p._id }, { $set: { done: true } }, { writeConcern: { w: "majority" } });
+      await copyPartition({ ...ctx, relocate: (c) => relocate(run, c) }, from, p);
+      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
+    });
+    await runLimited(jobs, config.sync.parallelCollections);
+    await writer.check();
+    if (ports.signal.aborted) return false;
+    const indexJobs = current.map((collection) => async () => {
+      const plan2 = planOf(collection);
+      if (plan2.indexesBuilt || collection.kind === "view") return;
+      await buildTargetIndexes({ destination: run.destination, store }, collection.target, collection.indexes);
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+    });
+    await runLimited(indexJobs, config.sync.parallelCollections);
+    await writer.stop();
+    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
+    run.lease.assertHeld();
+    run.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    return true;
+  } finally {
+    clearInterval(progressTimer);
+    await writer.stop().catch(() => void 0);
+    await stream.close().catch(() => void 0);
+  }
+}
+async function planCollection(run, collection, source, dropPartial) {
+  const { store, config, ports } = run;
+  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
+  const partitions = await planPartitions(run.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  run.lease.assertHeld();
+  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
+  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
+  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
+  run.doc = await store.current();
+}
+async function assertNoConflict(run, collection) {
+  if (run.config.sync.dropDestination || collection.kind === "view") return;
+  const target = run.destination.db(collection.target.db).collection(collection.target.coll);
+  const existing = await run.destination.db(collection.target.db).listCollections({ name: collection.target.coll }, { nameOnly: true }).toArray();
+  if (existing.length && await target.estimatedDocumentCount() > 0) {
+    throw new OperationError(
+      `destination collection ${collection.target.db}.${collection.target.coll} already holds documents`,
+      "empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first"
+    );
+  }
+}
+
+// src/engine/procedures/progress.ts
+function progressFor(config, doc, partitions, extra = {}) {
+  return buildProgress(doc, partitions, { ...extra, maxLagSeconds: config.cutover.maxLagSeconds });
+}
+
+// src/engine/procedures/sync.ts
+async function syncSlice(config, commandPorts, options) {
+  const slice = startSlice(commandPorts.signal, options.durationMs);
+  const ports = { ...commandPorts, signal: slice.signal };
+  try {
+    const run = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+    try {
+      const result = await withReconnect(run, "sync", () => runSyncEngine(run));
+      const progress = progressFor(config, run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()));
+      const stoppedBy = result.finished ? null : slice.timedOut() ? "time-box" : commandPorts.signal.aborted ? "signal" : null;
+      return { finished: result.finished, lagSeconds: result.lagSeconds, stoppedBy, doc: run.doc, progress };
+    } finally {
+      await closeRun(run);
+    }
+  } finally {
+    slice.dispose();
+  }
+}
+
+// src/engine/handoff.ts
+var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
+var POLL_MS2 = 2e3;
+async function requestCutover(store, runner) {
+  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+}
+async function clearCutoverRequest(store, runner) {
+  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
+}
+function cutoverRequestLive(doc, now = Date.now()) {
+  const request = doc.cutoverRequest;
+  if (!request) return false;
+  if (doc.lease?.owner === request.by && doc.lease.expiresAt.getTime() > now) return true;
+  return now - request.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+}
+function watchForCutover(run) {
+  let by;
+  const timer = setInterval(() => {
+    void run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
+      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
+    }).catch(() => void 0);
+  }, POLL_MS2);
+  timer.unref();
+  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+}
+
+// src/engine/headroom.ts
+async function oplogHeadroomSeconds(source, doc) {
+  const first = await firstOplogTime(source);
+  if (!first) return null;
+  const firstSeconds = first.getHighBits();
+  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
+  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
+}
+function headroomWarning(headroomSeconds, sliceMs) {
+  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
+  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
+}
+
+// src/engine/procedures/tail.ts
+var LeftToCutover = class extends Error {
+  constructor(doc, partitions) {
+    super("left to the cutover");
+    this.doc = doc;
+    this.partitions = partitions;
+  }
+  doc;
+  partitions;
+};
+async function tailSlice(config, ports, options) {
+  let run;
+  try {
+    run = await retryTransient(
+      ports,
+      "tail",
+      () => openRun(config, ports, {
+        forceTakeover: options.forceTakeover,
+        beforeLease: async (store, doc) => {
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
+      })
+    );
+  } catch (error) {
+    if (!(error instanceof LeftToCutover)) throw error;
+    return { kind: "left-to-cutover", doc: error.doc, ...error.partitions ? { progress: progressFor(config, error.doc, error.partitions) } : {} };
+  }
+  try {
+    const { doc } = run;
+    if (doc.resyncRequired) {
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
+    }
+    if (doc.phase !== "tailing") {
+      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
+    }
+    return await runSlice(run, config, options.durationMs, ports);
+  } finally {
+    await closeRun(run);
+  }
+}
+async function runSlice(run, config, durationMs, ports) {
+  const partitions = await retryTransient(ports, "tail", () => run.store.partitionsOf());
+  const started = Date.now();
+  let lastReport = 0;
+  const cutover = watchForCutover(run);
+  try {
+    const result = await withReconnect(
+      run,
+      "tail",
+      () => tailLoop(run, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1e3) return;
+          lastReport = Date.now();
+          ports.onProgress?.(progressFor(config, run.doc, partitions));
+        },
+        shouldStop: cutover.requested
+      })
+    );
+    const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
+    const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom });
+    const warning = headroomWarning(headroom, durationMs);
+    if (warning) progress.warnings = [...progress.warnings, warning];
+    const by = cutover.by();
+    return {
+      kind: "ran",
+      applied: result.applied,
+      lagSeconds: result.lagSeconds,
+      elapsedMs: Date.now() - started,
+      ...by !== void 0 ? { handedOverTo: by } : {},
+      stoppedBySignal: ports.signal.aborted,
+      doc: run.doc,
+      progress
+    };
+  } finally {
+    cutover.stop();
+  }
+}
+function cutoverHasIt(doc) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+}
+
+// src/engine/readiness.ts
+var FRESH_SLICE_MS = 5 * 6e4;
+var HEADROOM_WARN_SECONDS = 3600;
+async function readSourceOplog(source) {
+  const oplog = source.db("local").collection("oplog.rs");
+  const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  const latest = await oplog.find({ op: { $ne: "n" } }, { projection: { ts: 1 }, maxTimeMS: 5e3 }).sort({ $natural: -1 }).limit(1).next().catch(() => null) ?? await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: -1 }).limit(1).next();
+  if (!first || !latest) return null;
+  return { first: first.ts, latest: latest.ts };
+}
+function assessReadiness(doc, oplog, options) {
+  const now = options.now ?? Date.now();
+  const reasons = [];
+  const warnings = [];
+  let lagSeconds = null;
+  let headroomSeconds = null;
+  if (doc.phase !== "tailing") reasons.push(`the migration is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`);
+  const position = options.position ?? savedPositionTime(doc);
+  if (!oplog) {
+    reasons.push("the source oplog could not be read, so the lag cannot be measured");
+  } else if (!position) {
+    reasons.push("no saved position yet");
+  } else {
+    const seconds2 = (t) => t.getHighBits();
+    if (position.lessThan(oplog.first)) {
+      headroomSeconds = 0;
+      reasons.push(`the saved position (${iso(seconds2(position))}) is no longer in the source oplog (oldest entry ${iso(seconds2(oplog.first))}): changes in between are gone, a re-sync is needed`);
+    } else {
+      headroomSeconds = seconds2(position) - seconds2(oplog.first);
+      const window = seconds2(oplog.latest) - seconds2(oplog.first);
+      if (headroomSeconds < Math.min(HEADROOM_WARN_SECONDS, window / 2)) {
+        warnings.push(`the saved position leaves the source oplog in about ${duration(headroomSeconds)} (oplog window ${duration(window)}): run tail now, or enlarge the source oplog (replSetResizeOplog)`);
+      }
+    }
+    lagSeconds = Math.max(0, seconds2(oplog.latest) - seconds2(position));
+    if (lagSeconds > options.maxLagSeconds) reasons.push(`lag now ${lagSeconds} s (the source's newest write against the saved position) is above cutover.maxLagSeconds ${options.maxLagSeconds} s`);
+  }
+  const lastSample = doc.lagHistory[doc.lagHistory.length - 1];
+  const sampledAt = lastSample ? Date.parse(lastSample.at) : NaN;
+  const freshMs = options.freshMs ?? FRESH_SLICE_MS;
+  if (Number.isNaN(sampledAt)) {
+    reasons.push("no slice has measured the lag yet");
+  } else if (now - sampledAt > freshMs) {
+    reasons.push(`the last slice measured the lag ${duration((now - sampledAt) / 1e3)} ago (fresh means within ${duration(freshMs / 1e3)}): run tail`);
+  }
+  return { ready: reasons.length === 0, reasons, warnings, lagSeconds, headroomSeconds };
+}
+function iso(seconds2) {
+  return new Date(seconds2 * 1e3).toISOString();
+}
+function duration(totalSeconds) {
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+// src/engine/procedures/status.ts
+async function readStatus(config) {
+  const destination = await connectCluster(config.destination.uri, "destination");
+  try {
+    const store = new StateStore(destination, config.name);
+    const doc = await store.get();
+    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
+    const oplog = await sourceOplog(config.source.uri, doc, destination);
+    const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
+    const readiness2 = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
+    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness: readiness2 });
+    return { doc, readiness: readiness2, progress };
+  } finally {
+    await destination.close();
+  }
+}
+async function sourceOplog(uri, doc, destination) {
+  let source;
+  try {
+    source = await connectCluster(uri, "source", { timeoutMs: 5e3 }).catch(() => void 0);
+    if (!source) return null;
+    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
+    assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
+    return await readSourceOplog(source).catch(() => null);
+  } finally {
+    await source?.close();
+  }
+}
+
+// src/engine/cutover/write-block.ts
+async function setSourceWriteBlock(source, on) {
+  await source.db("admin").command({ setUserWriteBlockMode: 1, global: on });
+}
+
+// src/engine/procedures/abort.ts
+async function abortMigration(config, ports, options) {
+  const run = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    options.authorize(run.doc);
+    let liftedWriteBlock = false;
+    if (run.doc.writeBlock && !run.doc.writeBlock.liftedAt) {
+      await setSourceWriteBlock(run.source, false);
+      await run.store.update(ports.runner, { "writeBlock.liftedAt": /* @__PURE__ */ new Date() });
+      liftedWriteBlock = true;
+    }
+    if (options.dropDestination) {
+      const dropped = [];
+      for (const collection of run.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run.destination.db(db).collection(coll).drop().catch((error) => {
+          if (isNamespaceNotFound(error)) return false;
+          throw error;
+        });
+        if (gone) dropped.push(collection.target);
+      }
+      await run.lease.release();
+      await run.store.drop();
+      return { liftedWriteBlock, dropped };
+    }
+    if (run.doc.phase === "aborted" && !liftedWriteBlock) throw new UserError(`migration "${config.name}" is already aborted`, options.alreadyAbortedHint);
+    await transition(run, "aborted", liftedWriteBlock ? "source write block lifted" : "aborted");
+    return { liftedWriteBlock, progress: progressFor(config, run.doc, await run.store.partitionsOf()) };
+  } finally {
+    await closeRun(run);
+  }
+}
+
+// src/engine/procedures/verify.ts
+var import_mongodb18 = __toESM(require_lib3(), 1);
+
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
 var OrderIndependentHash = class {
@@ -62526,13 +63283,13 @@ async function serverSideHash(db, collection) {
     reply = await db.command({ dbHash: 1, collections: [collection] });
   } catch (error) {
     const e = error;
-    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error))) };
+    return { ok: false, reason: scrub(firstLine4(e.codeName ?? e.message ?? String(error))) };
   }
   const hash = reply.collections?.[collection];
   if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
   return { ok: true, hash };
 }
-function firstLine3(text) {
+function firstLine4(text) {
   return (text.split("\n")[0] ?? text).slice(0, 200);
 }
 
@@ -62645,7 +63402,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -62657,7 +63414,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -62907,6 +63664,47 @@ async function verifyMigration(source, destination, filter, options) {
   return { mode: options.mode, exact: options.exact, collections, mismatches, ...notes.length ? { notes } : {}, durationMs: Date.now() - started };
 }
 
+// src/engine/procedures/verify.ts
+async function readVerifyStance(destination, migration) {
+  const store = new StateStore(destination, migration);
+  const doc = await store.get();
+  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [], clusters: {} };
+  const relaxed = await store.relaxedIndexes.find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } }).toArray();
+  const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
+  const owned = (doc.collections ?? []).map((c) => c.target);
+  const clusters = { source: doc.sourceCluster, destination: doc.destinationCluster };
+  if (doc.phase === "committed") return { phase: doc.phase, exact: true, because: "the migration is committed", relaxedIndexes, owned, clusters };
+  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: "source writes are blocked", relaxedIndexes, owned, clusters };
+  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
+}
+async function verifyNow(config, ports) {
+  const source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
+  let destination;
+  try {
+    destination = await connectCluster(config.destination.uri, "destination");
+    const stance = await readVerifyStance(destination, config.name);
+    assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
+    const mode = config.cutover.verify === "hash" ? "hash" : "count";
+    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    const report = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
+      mode,
+      exact: stance.exact,
+      relaxedIndexes: stance.relaxedIndexes,
+      owned: stance.owned,
+      signal: ports.signal,
+      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+    });
+    return { report, stance };
+  } catch (error) {
+    if (error instanceof import_mongodb18.MongoError) {
+      throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
+    }
+    throw error;
+  } finally {
+    await Promise.all([source.close(), destination?.close()]);
+  }
+}
+
 // src/engine/cutover/restore-indexes.ts
 async function restoreRelaxedIndexes(destination, store) {
   const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
@@ -63063,133 +63861,80 @@ async function waitUntilMajorityCommitted(run, time) {
   await run.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
-// src/engine/handoff.ts
-var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
-var POLL_MS2 = 2e3;
-async function requestCutover(store, runner) {
-  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+// src/engine/rehearse/snapshot-compare.ts
+var import_mongodb19 = __toESM(require_lib3(), 1);
+async function compareAtSnapshot(source, destination, collections, at) {
+  const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
+  for (const collection of collections) {
+    if (collection.kind === "view") continue;
+    const src = splitNamespace(collection.source);
+    const dst = splitNamespace(collection.target);
+    const target = await hashCollection(destination, dst.db, dst.coll);
+    let sourceHash;
+    let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
+    try {
+      sourceHash = await hashCollection(source, src.db, src.coll, at);
+    } catch (error) {
+      report.exact = false;
+      method = "count now (snapshot unavailable)";
+      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(error.message)}); compared today's count instead`);
+      sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
+    }
+    const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;
+    report.collections.push({ source: collection.source, target: collection.target, sourceCount: sourceHash.count, targetCount: target.count, method, equal });
+    if (!equal) {
+      report.mismatches.push({ namespace: collection.source, kind: sourceHash.count === target.count ? "content" : "count", detail: `source at T: ${sourceHash.count} documents, destination: ${target.count}` });
+    }
+  }
+  return report;
 }
-async function clearCutoverRequest(store, runner) {
-  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
-}
-function cutoverRequestLive(doc, now = Date.now()) {
-  const request = doc.cutoverRequest;
-  if (!request) return false;
-  if (doc.lease?.owner === request.by && doc.lease.expiresAt.getTime() > now) return true;
-  return now - request.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
-}
-function watchForCutover(run) {
-  let by;
-  const timer = setInterval(() => {
-    void run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
-      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
-    }).catch(() => void 0);
-  }, POLL_MS2);
-  timer.unref();
-  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+async function hashCollection(client, db, coll, at) {
+  const database = client.db(db);
+  const acc = new OrderIndependentHash();
+  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
+  let cursor = first.cursor;
+  for (; ; ) {
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb19.BSON.serialize(doc));
+    if (String(cursor.id) === "0") break;
+    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
+    cursor = next.cursor;
+  }
+  return { count: acc.count, hash: acc.hex() };
 }
 
-// src/engine/reconnect.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep4 } from "node:timers/promises";
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
-  6,
-  // HostUnreachable
-  7,
-  // HostNotFound
-  89,
-  // NetworkTimeout
-  91,
-  // ShutdownInProgress
-  189,
-  // PrimarySteppedDown
-  9001,
-  // SocketException
-  10107,
-  // NotWritablePrimary
-  11600,
-  // InterruptedAtShutdown
-  11602,
-  // InterruptedDueToReplStateChange
-  13435,
-  // NotPrimaryNoSecondaryOk
-  13436
-  // NotPrimaryOrSecondary
-]);
-var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
-var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
-var MAX_RECONNECTS = 100;
-var FIRST_DELAY_MS = 250;
-var MAX_DELAY_MS = 8e3;
-function isTransientNetworkError(error) {
-  let current = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb14.MongoNetworkError || current instanceof import_mongodb14.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb14.MongoError) {
-      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
-    }
-    const code = current.code;
-    if (typeof code === "string" && SOCKET_ERRORS.has(code)) return true;
-    const wrapped = current.errorResponse;
-    current = wrapped instanceof Error ? wrapped : current.cause;
+// src/commands/abort.ts
+var runAbort = async (config, options, ports) => {
+  const confirmed = options.confirm === config.name;
+  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
+  if (options.dropDestination && !confirmed) {
+    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
   }
-  return false;
-}
-async function withReconnect(run, what, step) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
-      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
-      }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep4(delay);
-      await assertReachable(run.source, "source", run.config.source.uri);
-      await assertReachable(run.destination, "destination", run.config.destination.uri);
-      run.lease.assertHeld();
-      run.doc = await run.store.get() ?? run.doc;
-    }
-  }
-}
-async function retryTransient(ports, what, operation, attempts = 6) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
-      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine4(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
-      await sleep4(delay);
-    }
-  }
-}
-async function assertReachable(client, side, uri) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.db("admin").command({ ping: 1 });
-      return;
-    } catch (error) {
-      if (!(error instanceof import_mongodb14.MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
-        await sleep4(200 * attempt);
-        continue;
-      }
-      const message = scrub(firstLine4(error instanceof Error ? error.message : String(error)));
-      throw new OperationError(
-        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
-        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
-        { cause: error }
+  const result = await abortMigration(config, ports, {
+    dropDestination: Boolean(options.dropDestination),
+    forceTakeover: options.forceTakeover,
+    authorize: (doc) => {
+      if (doc.phase !== "committed" || confirmed) return;
+      throw new UserError(
+        `migration "${config.name}" is committed: abort would ${doc.writeBlock && !doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
+        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
       );
-    }
+    },
+    alreadyAbortedHint: `add --drop-destination --confirm ${config.name} to remove what it created`
+  });
+  const notes = result.liftedWriteBlock ? ["source write block lifted"] : [];
+  if (result.dropped) {
+    notes.push(`dropped ${plural(result.dropped.length, "destination collection")} and the migration's state`);
+    return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
   }
-}
-function firstLine4(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 300);
-}
+  return {
+    command: "abort",
+    exitCode: 0,
+    summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
+    ...result.progress ? { progress: result.progress } : {},
+    continue: false,
+    nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
+  };
+};
 
 // src/commands/cutover.ts
 var DRAIN_TIMEOUT_MS = 3e5;
@@ -63280,423 +64025,6 @@ async function withdrawRequest(config, runner) {
   }
 }
 
-// src/engine/rehearse/snapshot-compare.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
-async function compareAtSnapshot(source, destination, collections, at) {
-  const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
-  for (const collection of collections) {
-    if (collection.kind === "view") continue;
-    const src = splitNamespace(collection.source);
-    const dst = splitNamespace(collection.target);
-    const target = await hashCollection(destination, dst.db, dst.coll);
-    let sourceHash;
-    let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
-    try {
-      sourceHash = await hashCollection(source, src.db, src.coll, at);
-    } catch (error) {
-      report.exact = false;
-      method = "count now (snapshot unavailable)";
-      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(error.message)}); compared today's count instead`);
-      sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
-    }
-    const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;
-    report.collections.push({ source: collection.source, target: collection.target, sourceCount: sourceHash.count, targetCount: target.count, method, equal });
-    if (!equal) {
-      report.mismatches.push({ namespace: collection.source, kind: sourceHash.count === target.count ? "content" : "count", detail: `source at T: ${sourceHash.count} documents, destination: ${target.count}` });
-    }
-  }
-  return report;
-}
-async function hashCollection(client, db, coll, at) {
-  const database = client.db(db);
-  const acc = new OrderIndependentHash();
-  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
-  let cursor = first.cursor;
-  for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb15.BSON.serialize(doc));
-    if (String(cursor.id) === "0") break;
-    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
-    cursor = next.cursor;
-  }
-  return { count: acc.count, hash: acc.hex() };
-}
-
-// src/engine/sync.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep5 } from "node:timers/promises";
-
-// src/engine/capture/buffer-writer.ts
-var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
-var FLUSH_EVERY_MS = 200;
-var FLUSH_AT_EVENTS = 1e3;
-var BufferWriter = class {
-  constructor(store, stream, filter, log, assertLease, startSeq) {
-    this.store = store;
-    this.stream = stream;
-    this.filter = filter;
-    this.log = log;
-    this.assertLease = assertLease;
-    this.nextSeq = startSeq;
-  }
-  store;
-  stream;
-  filter;
-  log;
-  assertLease;
-  stopped = false;
-  running;
-  nextSeq;
-  captured = 0;
-  /** Wall time of the newest source change seen (for lag while copying). */
-  lastWallTime;
-  start() {
-    this.running = this.loop();
-    this.running.catch(() => void 0);
-  }
-  /** Stops after writing everything read so far; rethrows what broke the loop. */
-  async stop() {
-    this.stopped = true;
-    await this.running;
-  }
-  /** Rethrows a capture failure early (the copy should not go on without capture). */
-  async check() {
-    if (this.failure) throw this.failure;
-  }
-  failure;
-  async loop() {
-    let pending = [];
-    let lastFlush = Date.now();
-    try {
-      while (!this.stopped) {
-        const event = await this.stream.tryNext();
-        if (event) {
-          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
-          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
-        }
-        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
-          await this.flush(pending);
-          pending = [];
-          lastFlush = Date.now();
-        }
-      }
-      await this.flush(pending);
-    } catch (error) {
-      this.failure = error;
-      throw error;
-    }
-  }
-  toBufferDoc(event) {
-    const _id = { m: this.store.name, seq: this.nextSeq++ };
-    if (event.raw.length > MAX_STORED_EVENT_BYTES) return { _id, token: event.token, raw: withoutFullDocument(event.raw), refetch: true };
-    return { _id, token: event.token, raw: event.raw };
-  }
-  async flush(docs) {
-    if (!docs.length) return;
-    this.assertLease();
-    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
-    this.captured += docs.length;
-    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
-  }
-};
-
-// src/engine/catalog.ts
-async function readCatalog(source, filter) {
-  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  const result = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db)) continue;
-    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
-    for (const info of infos) {
-      const coll = info.name;
-      if (!filter.includes(db, coll)) continue;
-      const options = { ...info.options };
-      const kind = kindOf2(info.type, options);
-      if (kind === "timeseries") {
-        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
-      }
-      const isView = kind === "view";
-      const details = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
-      if (!details) continue;
-      const { indexes, stats } = details;
-      const uuid = info.info?.uuid?.toString("hex");
-      result.push({ db, coll, target: filter.target(db, coll), kind, ...uuid ? { uuid } : {}, options, indexes, documents: stats.count, bytes: stats.size });
-    }
-  }
-  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
-}
-function kindOf2(type, options) {
-  if (type === "view") return "view";
-  if (type === "timeseries" || options.timeseries) return "timeseries";
-  if (options.capped) return "capped";
-  if (options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function collectionDetails(client, db, coll) {
-  try {
-    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
-  } catch (error) {
-    if (isNamespaceNotFound(error) || /Collection \[.*\] not found/.test(String(error.message))) return void 0;
-    throw error;
-  }
-}
-async function collectionStats(client, db, coll) {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
-  const storage = stats?.storageStats ?? {};
-  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
-}
-
-// src/engine/replay.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
-var REPLAY_BATCH = 1e3;
-var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
-async function replayBuffer(run) {
-  const { store, ports } = run;
-  const applier = newApplier(run);
-  const firstSeq = run.doc.replay.nextSeq;
-  let nextSeq = firstSeq;
-  const partitions = await store.partitionsOf();
-  const save = async (last, extra = {}) => {
-    run.lease.assertHeld();
-    nextSeq = last.seq + 1;
-    const applied = { token: last.token, ...last.wallTime ? { wallTime: last.wallTime } : {} };
-    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
-    if (!saved) throw new LeaseLostError(store.name);
-  };
-  const cursor = store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ "_id.m": 1, "_id.seq": 1 });
-  try {
-    let batch = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (!batch.length) return;
-      await applier.apply(batch, (last) => save(last));
-      await save(batch[batch.length - 1], { $inc: { eventsApplied: batch.length } });
-      run.doc = await store.get();
-      ports.onProgress?.(buildProgress(run.doc, partitions));
-      batch = [];
-      bytes = 0;
-    };
-    for await (const doc of cursor) {
-      if (ports.signal.aborted) return;
-      const event = bufferedEvent(doc);
-      batch.push(event);
-      bytes += event.raw.length;
-      if (batch.length >= REPLAY_BATCH || bytes >= REPLAY_BATCH_BYTES) await flush();
-    }
-    await flush();
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
-  if (!run.doc.applied) {
-    await store.update(ports.runner, { applied: { operationTime: run.doc.captureStart.operationTime } });
-  }
-  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
-  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
-  await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
-  run.doc = await store.get();
-}
-function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
-  const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
-  event.seq = doc._id.seq;
-  return event;
-}
-
-// src/engine/sync.ts
-var PROGRESS_EVERY_MS = 1e3;
-var PLAN_ATTEMPTS = 20;
-async function runSyncEngine(run) {
-  const { doc } = run;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
-  if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
-  if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
-  if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
-  if (doc.phase !== "syncing") await transition(run, "syncing", void 0, { step: "copy" });
-  if (!run.doc.captureStart) await fixCapturePoint(run);
-  const copied = run.doc.copy.finishedAt ? void 0 : await copyPhase(run).catch((error) => markIfHistoryLost(run, error));
-  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
-  if (copied === false) return { finished: false, lagSeconds: run.doc.lagSeconds };
-  await replayBuffer(run);
-  if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
-  await transition(run, "syncing", "catching up", { step: "catch-up" });
-  run.ports.log.info("catching up with live changes");
-  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
-  if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
-  run.lease.assertHeld();
-  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run.ports.runner, note: "copy done and caught up" };
-  const moved = await run.store.update(run.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
-  if (!moved) throw new LeaseLostError(run.store.name);
-  run.doc = await run.store.get();
-  return { finished: true, lagSeconds: result.lagSeconds };
-}
-async function markIfHistoryLost(run, error) {
-  const lost = historyLostError(run.config.name, error);
-  if (!lost) throw error;
-  await run.store.update(run.ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
-  throw lost;
-}
-async function fixCapturePoint(run) {
-  const hello2 = await run.source.db("admin").command({ hello: 1 });
-  const operationTime = hello2.lastWrite.majorityOpTime.ts;
-  run.lease.assertHeld();
-  await run.store.update(run.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
-  run.doc = await run.store.get();
-}
-async function planCatalog(run) {
-  for (let attempt = 1; ; attempt++) {
-    const catalog = await readCatalog(run.source, run.filter);
-    if (!await renamedSince(run, run.doc.captureStart.operationTime)) return catalog;
-    if (attempt >= PLAN_ATTEMPTS) {
-      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
-    }
-    run.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep5(Math.min(2e3, 100 * attempt));
-    await fixCapturePoint(run);
-  }
-}
-async function renamedSince(run, since) {
-  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { operationType: "rename" } });
-  try {
-    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
-      if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
-    }
-    return false;
-  } finally {
-    await stream.close().catch(() => void 0);
-  }
-}
-function locate2(catalog, plans) {
-  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
-  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
-  const located = /* @__PURE__ */ new Map();
-  for (const plan2 of plans) {
-    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
-    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
-  }
-  return located;
-}
-async function relocate(run, collection) {
-  if (!collection.uuid) return collection;
-  const uuid = new import_mongodb17.UUID(collection.uuid);
-  const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
-  const here = await found(collection.db);
-  if (here) return { ...collection, coll: here };
-  const { databases } = await run.source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  for (const { name } of databases) {
-    const there = name === collection.db ? void 0 : await found(name);
-    if (there) return { ...collection, db: name, coll: there };
-  }
-  return void 0;
-}
-async function copyPhase(run) {
-  const { store, ports, config } = run;
-  let catalog;
-  if (!run.doc.collections.length) {
-    catalog = await planCatalog(run);
-    await store.update(ports.runner, {
-      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...c.uuid ? { uuid: c.uuid } : {}, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
-      "copy.startedAt": /* @__PURE__ */ new Date()
-    });
-    run.doc = await store.get();
-  }
-  const located = locate2(catalog ?? await readCatalog(run.source, run.filter), run.doc.collections);
-  const current = [...located.values()].filter((c) => c !== void 0);
-  const planOf = (collection) => run.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
-  const end = await store.bufferEnd();
-  const stream = await RawChangeStream.open(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart.operationTime }, { batchSize: 1e3 });
-  const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
-  writer.start();
-  let partitions = [];
-  const copyStarted = Date.now();
-  let bytesAtStart;
-  const progressTimer = setInterval(() => {
-    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
-    bytesAtStart ??= progress.totals.bytesCopied;
-    const rate = (progress.totals.bytesCopied - bytesAtStart) / Math.max(1, (Date.now() - copyStarted) / 1e3);
-    const remaining = Math.max(0, progress.totals.bytesTotal - progress.totals.bytesCopied);
-    ports.onProgress?.({ ...progress, etaSeconds: rate > 0 ? remaining / rate : null });
-  }, PROGRESS_EVERY_MS);
-  try {
-    for (const collection of current) {
-      const plan2 = planOf(collection);
-      if (plan2.created) continue;
-      await assertNoConflict(run, collection);
-      if (config.sync.dropDestination) await dropTarget(run.destination, collection.target);
-      await createTargetCollection({ destination: run.destination, filter: run.filter, store }, collection.db, collection.target, collection.options);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
-    }
-    partitions = await store.partitionsOf();
-    for (const collection of current) {
-      const plan2 = planOf(collection);
-      if (collection.kind === "view" || plan2.partitioned) continue;
-      const existing = partitions.filter((p) => p.source === plan2.source);
-      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
-      await planCollection(run, collection, plan2.source, existing.length > 0);
-    }
-    partitions = await store.partitionsOf();
-    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
-    const ctx = {
-      source: run.source,
-      destination: run.destination,
-      store,
-      batchSize: config.sync.batchSize,
-      signal: ports.signal,
-      assertLease: () => run.lease.assertHeld(),
-      onBatch: () => void 0
-    };
-    const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
-      await writer.check();
-      ports.log.debug({ partition: p._id }, "copying partition");
-      const planned = located.get(p.source);
-      const from = planned && await relocate(run, planned);
-      if (!from) return void await store.partitions.updateOne({ _id: p._id }, { $set: { done: true } }, { writeConcern: { w: "majority" } });
-      await copyPartition({ ...ctx, relocate: (c) => relocate(run, c) }, from, p);
-      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
-    });
-    await runLimited(jobs, config.sync.parallelCollections);
-    await writer.check();
-    if (ports.signal.aborted) return false;
-    const indexJobs = current.map((collection) => async () => {
-      const plan2 = planOf(collection);
-      if (plan2.indexesBuilt || collection.kind === "view") return;
-      await buildTargetIndexes({ destination: run.destination, store }, collection.target, collection.indexes);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
-    });
-    await runLimited(indexJobs, config.sync.parallelCollections);
-    await writer.stop();
-    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
-    run.lease.assertHeld();
-    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
-    run.doc = await store.get();
-    ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
-    return true;
-  } finally {
-    clearInterval(progressTimer);
-    await writer.stop().catch(() => void 0);
-    await stream.close().catch(() => void 0);
-  }
-}
-async function planCollection(run, collection, source, dropPartial) {
-  const { store, config, ports } = run;
-  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
-  const partitions = await planPartitions(run.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-  run.lease.assertHeld();
-  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
-  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
-  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
-  run.doc = await store.get();
-}
-async function assertNoConflict(run, collection) {
-  if (run.config.sync.dropDestination || collection.kind === "view") return;
-  const target = run.destination.db(collection.target.db).collection(collection.target.coll);
-  const existing = await run.destination.db(collection.target.db).listCollections({ name: collection.target.coll }, { nameOnly: true }).toArray();
-  if (existing.length && await target.estimatedDocumentCount() > 0) {
-    throw new OperationError(
-      `destination collection ${collection.target.db}.${collection.target.coll} already holds documents`,
-      "empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first"
-    );
-  }
-}
-
 // src/commands/rehearse.ts
 var DEFAULT_TAIL_MS = 6e4;
 var runRehearse = async (config, options, ports) => {
@@ -63737,7 +64065,7 @@ var runRehearse = async (config, options, ports) => {
     const pct = (p) => sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1)} s` : "-";
     const lines = [
       `rehearsal of "${config.name}": ${verification.mismatches.length ? `${verification.mismatches.length} MISMATCHES` : "destination equals the source as of the frozen point"}`,
-      ...Object.entries(timings).map(([step, ms]) => `  ${step.padEnd(18)} ${formatDuration2(ms)} (${ms} ms)`),
+      ...Object.entries(timings).map(([step, ms]) => `  ${step.padEnd(18)} ${formatConfigDuration(ms)} (${ms} ms)`),
       `  tail lag           p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
       `  predicted downtime ${(predictedDowntime / 1e3).toFixed(1)} s (drain + index restore + verify; the write block itself takes milliseconds)`,
       `  ${cleanup}`
@@ -63764,63 +64092,6 @@ async function cleanUp(run) {
   return `staging destination cleaned up (${plural(run.doc.collections.length, "collection")} and the rehearsal's state removed; --keep keeps them)`;
 }
 
-// src/engine/readiness.ts
-var FRESH_SLICE_MS = 5 * 6e4;
-var HEADROOM_WARN_SECONDS = 3600;
-async function readSourceOplog(source) {
-  const oplog = source.db("local").collection("oplog.rs");
-  const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-  const latest = await oplog.find({ op: { $ne: "n" } }, { projection: { ts: 1 }, maxTimeMS: 5e3 }).sort({ $natural: -1 }).limit(1).next().catch(() => null) ?? await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: -1 }).limit(1).next();
-  if (!first || !latest) return null;
-  return { first: first.ts, latest: latest.ts };
-}
-function assessReadiness(doc, oplog, options) {
-  const now = options.now ?? Date.now();
-  const reasons = [];
-  const warnings = [];
-  let lagSeconds = null;
-  let headroomSeconds = null;
-  if (doc.phase !== "tailing") reasons.push(`the migration is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`);
-  const position = options.position ?? savedPositionTime(doc);
-  if (!oplog) {
-    reasons.push("the source oplog could not be read, so the lag cannot be measured");
-  } else if (!position) {
-    reasons.push("no saved position yet");
-  } else {
-    const seconds2 = (t) => t.getHighBits();
-    if (position.lessThan(oplog.first)) {
-      headroomSeconds = 0;
-      reasons.push(`the saved position (${iso(seconds2(position))}) is no longer in the source oplog (oldest entry ${iso(seconds2(oplog.first))}): changes in between are gone, a re-sync is needed`);
-    } else {
-      headroomSeconds = seconds2(position) - seconds2(oplog.first);
-      const window = seconds2(oplog.latest) - seconds2(oplog.first);
-      if (headroomSeconds < Math.min(HEADROOM_WARN_SECONDS, window / 2)) {
-        warnings.push(`the saved position leaves the source oplog in about ${duration(headroomSeconds)} (oplog window ${duration(window)}): run tail now, or enlarge the source oplog (replSetResizeOplog)`);
-      }
-    }
-    lagSeconds = Math.max(0, seconds2(oplog.latest) - seconds2(position));
-    if (lagSeconds > options.maxLagSeconds) reasons.push(`lag now ${lagSeconds} s (the source's newest write against the saved position) is above cutover.maxLagSeconds ${options.maxLagSeconds} s`);
-  }
-  const lastSample = doc.lagHistory[doc.lagHistory.length - 1];
-  const sampledAt = lastSample ? Date.parse(lastSample.at) : NaN;
-  const freshMs = options.freshMs ?? FRESH_SLICE_MS;
-  if (Number.isNaN(sampledAt)) {
-    reasons.push("no slice has measured the lag yet");
-  } else if (now - sampledAt > freshMs) {
-    reasons.push(`the last slice measured the lag ${duration((now - sampledAt) / 1e3)} ago (fresh means within ${duration(freshMs / 1e3)}): run tail`);
-  }
-  return { ready: reasons.length === 0, reasons, warnings, lagSeconds, headroomSeconds };
-}
-function iso(seconds2) {
-  return new Date(seconds2 * 1e3).toISOString();
-}
-function duration(totalSeconds) {
-  const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
 // src/commands/next-step.ts
 function nextStepFor(config, doc, ready) {
   const base = `mongo-live-migrate`;
@@ -63845,242 +64116,92 @@ function nextStepFor(config, doc, ready) {
 
 // src/commands/status.ts
 var runStatus = async (config) => {
-  const destination = await connectCluster(config.destination.uri, "destination");
-  try {
-    const store = new StateStore(destination, config.name);
-    const doc = await store.get();
-    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
-    const oplog = await sourceOplog(config.source.uri, doc, destination);
-    const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
-    const readiness2 = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
-    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness: readiness2 });
-    const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
-    const notReady = doc.phase === "tailing" && !readiness2.ready ? `; not ready: ${readiness2.reasons.join("; ")}` : "";
-    const warned = doc.phase === "tailing" && readiness2.warnings.length ? `; warning: ${readiness2.warnings.join("; ")}` : "";
-    return {
-      command: "status",
-      exitCode: doc.phase === "failed" ? 1 : 0,
-      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
-      progress,
-      continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
-      nextStep: nextStepFor(config, doc, progress.readyForCutover)
-    };
-  } finally {
-    await destination.close();
-  }
-};
-async function sourceOplog(uri, doc, destination) {
-  let source;
-  try {
-    source = await connectCluster(uri, "source", { timeoutMs: 5e3 }).catch(() => void 0);
-    if (!source) return null;
-    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
-    assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    return await readSourceOplog(source).catch(() => null);
-  } finally {
-    await source?.close();
-  }
-}
-
-// src/engine/slice.ts
-function startSlice(parent, durationMs, started = Date.now()) {
-  const controller2 = new AbortController();
-  let timedOut = false;
-  const onParent = () => controller2.abort(parent.reason);
-  if (parent.aborted) controller2.abort(parent.reason);
-  else parent.addEventListener("abort", onParent, { once: true });
-  const timer = setTimeout(
-    () => {
-      timedOut = !controller2.signal.aborted;
-      controller2.abort(new Error("max-duration reached"));
-    },
-    Math.max(0, started + durationMs - Date.now())
-  );
-  timer.unref();
+  const { doc, readiness: readiness2, progress } = await readStatus(config);
+  const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
+  const notReady = doc.phase === "tailing" && !readiness2.ready ? `; not ready: ${readiness2.reasons.join("; ")}` : "";
+  const warned = doc.phase === "tailing" && readiness2.warnings.length ? `; warning: ${readiness2.warnings.join("; ")}` : "";
   return {
-    signal: controller2.signal,
-    deadline: started + durationMs,
-    timedOut: () => timedOut,
-    dispose: () => {
-      clearTimeout(timer);
-      parent.removeEventListener("abort", onParent);
-    }
+    command: "status",
+    exitCode: doc.phase === "failed" ? 1 : 0,
+    summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
+    progress,
+    continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
+    nextStep: nextStepFor(config, doc, progress.readyForCutover)
   };
+};
+
+// src/commands/max-duration.ts
+function sliceDurationMs(config, options) {
+  return options.maxDurationMs ?? config.tail.maxDurationMs;
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, commandPorts) => {
-  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-  const slice = startSlice(commandPorts.signal, durationMs);
-  const ports = { ...commandPorts, signal: slice.signal };
-  try {
-    const run = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
-    try {
-      const result = await withReconnect(run, "sync", () => runSyncEngine(run));
-      const progress = buildProgress(run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
-      if (!result.finished) {
-        const why = slice.timedOut() ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : commandPorts.signal.aborted ? "stopped by a signal" : "before catching up";
-        return {
-          command: "sync",
-          exitCode: 0,
-          summary: `sync of "${config.name}" paused in ${run.doc.phase}${run.doc.step ? `/${run.doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
-          progress,
-          continue: true,
-          nextStep: `mongo-live-migrate sync --config ${config.file}`
-        };
-      }
-      return {
-        command: "sync",
-        exitCode: 0,
-        summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
-        progress,
-        // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
-        continue: true,
-        nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
-      };
-    } finally {
-      await closeRun(run);
-    }
-  } finally {
-    slice.dispose();
+var runSync = async (config, options, ports) => {
+  const durationMs = sliceDurationMs(config, options);
+  const { finished, lagSeconds, stoppedBy, doc, progress } = await syncSlice(config, ports, { durationMs, forceTakeover: options.forceTakeover });
+  if (!finished) {
+    const why = stoppedBy === "time-box" ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : stoppedBy === "signal" ? "stopped by a signal" : "before catching up";
+    return {
+      command: "sync",
+      exitCode: 0,
+      summary: `sync of "${config.name}" paused in ${doc.phase}${doc.step ? `/${doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
+      progress,
+      continue: true,
+      nextStep: `mongo-live-migrate sync --config ${config.file}`
+    };
   }
+  return {
+    command: "sync",
+    exitCode: 0,
+    summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(doc.eventsApplied, "change")} applied, lag ${formatDuration(lagSeconds ?? 0)}`,
+    progress,
+    // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
+    continue: true,
+    nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
+  };
 };
-
-// src/engine/headroom.ts
-async function oplogHeadroomSeconds(source, doc) {
-  const first = await source.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-  if (!first) return null;
-  const firstSeconds = first.ts.getHighBits();
-  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
-  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
-}
-function headroomWarning(headroomSeconds, sliceMs) {
-  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
-  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
-}
 
 // src/commands/tail.ts
-var LeftToCutover = class extends Error {
-  constructor(doc, partitions) {
-    super("left to the cutover");
-    this.doc = doc;
-    this.partitions = partitions;
-  }
-  doc;
-  partitions;
-};
 var runTail = async (config, options, ports) => {
-  let run;
-  try {
-    run = await retryTransient(
-      ports,
-      "tail",
-      () => openRun(config, ports, {
-        forceTakeover: options.forceTakeover,
-        beforeLease: async (store, doc) => {
-          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
-        },
-        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
-        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
-      })
-    );
-  } catch (error) {
-    if (error instanceof LeftToCutover) return leftToCutover(config, error.doc, error.partitions);
-    throw error;
-  }
-  try {
-    const { doc } = run;
-    if (doc.resyncRequired) {
-      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
-    }
-    if (doc.phase !== "tailing") {
-      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
-    }
-    return await tailSlice(run, config, options, ports);
-  } finally {
-    await closeRun(run);
-  }
-};
-async function tailSlice(run, config, options, ports) {
-  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-  const partitions = await retryTransient(ports, "tail", () => run.store.partitionsOf());
-  const started = Date.now();
-  let lastReport = 0;
-  const cutover = watchForCutover(run);
-  try {
-    const result = await withReconnect(
-      run,
-      "tail",
-      () => tailLoop(run, {
-        deadline: started + durationMs,
-        onBatch: () => {
-          if (Date.now() - lastReport < 1e3) return;
-          lastReport = Date.now();
-          ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-        },
-        shouldStop: cutover.requested
-      })
-    );
-    const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
-    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
-    const warning = headroomWarning(headroom, durationMs);
-    if (warning) progress.warnings = [...progress.warnings, warning];
-    const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
-    if (cutover.requested()) {
-      return {
-        command: "tail",
-        exitCode: 0,
-        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1e3)}: ${lag}; its position is saved and the cutover tails from it`,
-        progress,
-        continue: false,
-        nextStep: "wait for the cutover to finish"
-      };
-    }
-    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration((Date.now() - started) / 1e3)}`;
+  const result = await tailSlice(config, ports, { durationMs: sliceDurationMs(config, options), forceTakeover: options.forceTakeover });
+  if (result.kind === "left-to-cutover") {
+    const { doc } = result;
+    const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
     return {
       command: "tail",
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
-      progress,
-      // Replication goes on while ready: it stops only when the cutover takes over.
-      continue: true,
-      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
+      summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
+      ...result.progress ? { progress: result.progress } : {},
+      continue: false,
+      nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
     };
-  } finally {
-    cutover.stop();
   }
-}
-function cutoverHasIt(doc) {
-  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
-}
-function leftToCutover(config, doc, partitions) {
-  const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
+  const { progress } = result;
+  const ran = formatDuration(result.elapsedMs / 1e3);
+  const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+  if (result.handedOverTo !== void 0) {
+    return {
+      command: "tail",
+      exitCode: 0,
+      summary: `tail of "${config.name}" handed over to the cutover (${result.handedOverTo}) after ${ran}: ${lag}; its position is saved and the cutover tails from it`,
+      progress,
+      continue: false,
+      nextStep: "wait for the cutover to finish"
+    };
+  }
+  const why = result.stoppedBySignal ? "stopped by a signal" : `ran ${ran}`;
   return {
     command: "tail",
     exitCode: 0,
-    summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
-    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
-    ...partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {},
-    continue: false,
-    nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
+    summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
+    progress,
+    // Replication goes on while ready: it stops only when the cutover takes over.
+    continue: true,
+    nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
   };
-}
+};
 
 // src/commands/verify.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
-var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
-async function readVerifyStance(destination, migration) {
-  const state = destination.db(STATE_DB);
-  const doc = await state.collection(STATE_COLLECTIONS2.migrations).findOne({ _id: migration });
-  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [], clusters: {} };
-  const relaxed = await state.collection(STATE_COLLECTIONS2.relaxedIndexes).find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } }).toArray();
-  const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
-  const owned = (doc.collections ?? []).map((c) => c.target);
-  const clusters = { source: doc.sourceCluster, destination: doc.destinationCluster };
-  if (doc.phase === "committed") return { phase: doc.phase, exact: true, because: "the migration is committed", relaxedIndexes, owned, clusters };
-  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: "source writes are blocked", relaxedIndexes, owned, clusters };
-  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
-}
 function verifySummary(report, because) {
   const n = report.collections.length;
   const differing = new Set(report.mismatches.map((m) => m.namespace)).size;
@@ -64089,36 +64210,13 @@ function verifySummary(report, because) {
   return `verified ${plural(n, "collection")} (${report.mode}): ${result}${approximate}`;
 }
 var runVerify = async (config, _options, ports) => {
-  const source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
-  let destination;
-  try {
-    destination = await connectCluster(config.destination.uri, "destination");
-    const stance = await readVerifyStance(destination, config.name);
-    assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
-    const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
-    const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
-      mode,
-      exact: stance.exact,
-      relaxedIndexes: stance.relaxedIndexes,
-      owned: stance.owned,
-      signal: ports.signal,
-      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
-    });
-    return {
-      command: "verify",
-      exitCode: verification.mismatches.length ? 1 : 0,
-      summary: verifySummary(verification, stance.because),
-      verification
-    };
-  } catch (error) {
-    if (error instanceof import_mongodb18.MongoError) {
-      throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
-    }
-    throw error;
-  } finally {
-    await Promise.all([source.close(), destination?.close()]);
-  }
+  const { report, stance } = await verifyNow(config, ports);
+  return {
+    command: "verify",
+    exitCode: report.mismatches.length ? 1 : 0,
+    summary: verifySummary(report, stance.because),
+    verification: report
+  };
 };
 
 // src/commands/index.ts
@@ -64146,9 +64244,7 @@ function colorsFor(stream, env) {
 var plain = import_picocolors.default.createColors(false);
 
 // src/report/checks-render.ts
-function formatDurationSeconds(seconds2) {
-  return seconds2 === null || !Number.isFinite(seconds2) ? "unknown" : formatDuration(seconds2);
-}
+var formatDurationSeconds = (seconds2) => formatDuration(seconds2, "unknown");
 var MARK = { pass: "ok", warn: "warn", fail: "FAIL", skip: "skip" };
 var ORDER = { fail: 0, warn: 1, pass: 2, skip: 3 };
 function paint(status, text, c) {
@@ -64350,10 +64446,10 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join as join4 } from "node:path";
+import { join as join5 } from "node:path";
 
 // src/local/find-mongod.ts
 import { accessSync, constants } from "node:fs";
@@ -64381,13 +64477,95 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join as join4 } from "node:path";
+import { setTimeout as sleep7 } from "node:timers/promises";
+
+// src/local/mongod-process.ts
+var import_mongodb20 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync as readFileSync3, rmSync, writeFileSync } from "node:fs";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
 import { join as join3 } from "node:path";
 import { setTimeout as sleep6 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
+function mongodArgs(options, member) {
+  const args = [
+    "--dbpath",
+    member.dbpath,
+    "--port",
+    String(member.port),
+    "--bind_ip",
+    "127.0.0.1",
+    "--logpath",
+    member.logpath,
+    "--logappend",
+    // Required under Wine (the diagnostic-data thread crashes there); harmless natively.
+    "--setParameter",
+    "diagnosticDataCollectionEnabled=false",
+    "--wiredTigerCacheSizeGB",
+    "0.25"
+  ];
+  if (!options.standalone) args.push("--replSet", options.name, "--oplogSize", String(options.oplogSizeMB ?? 1024));
+  if (options.auth) {
+    args.push("--auth");
+    if (!options.standalone) args.push("--keyFile", join3(options.baseDir, options.name, "keyfile"));
+  }
+  return [...args, ...options.args ?? []];
+}
+async function launchMember(mongod, args, member) {
+  const child = spawn(mongod, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => stderr = (stderr + chunk.toString()).slice(-4e3));
+  member.process = child;
+  const exited = new Promise(
+    (_, reject) => child.once("exit", (code, signal) => reject(new Error(`mongod on port ${member.port} exited (${signal ?? code}) while starting${fatalLines(member, stderr)}`)))
+  );
+  exited.catch(() => void 0);
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (; ; ) {
+    if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${fatalLines(member, stderr)}`);
+    const up = await Promise.race([ping(member), exited]);
+    if (up) return;
+    await sleep6(100);
+  }
+}
+async function ping(member) {
+  const client = new import_mongodb20.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  try {
+    await client.db("admin").command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => void 0);
+  }
+}
+function fatalLines(member, stderr) {
+  let log = "";
+  try {
+    log = readFileSync3(member.logpath, "utf8");
+  } catch {
+  }
+  const fatal = log.split("\n").filter((l) => l.includes('"s":"F"') || l.includes('"s":"E"')).slice(-5);
+  const detail = [...fatal, stderr.trim()].filter(Boolean).join("\n");
+  return detail ? `:
+${detail}` : ` (log: ${member.logpath})`;
+}
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")));
+    });
+  });
+}
+
+// src/local/replica-set.ts
 var LocalReplicaSet = class _LocalReplicaSet {
   constructor(options) {
     this.options = options;
@@ -64426,14 +64604,14 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async boot() {
     const count = this.options.standalone ? 1 : this.options.members ?? 1;
-    const setDir = join3(this.options.baseDir, this.options.name);
+    const setDir = join4(this.options.baseDir, this.options.name);
     rmSync(setDir, { recursive: true, force: true });
     mkdirSync(setDir, { recursive: true });
-    if (this.options.auth) writeFileSync(join3(setDir, "keyfile"), "mongoLiveMigrateLocalReplicaSetKey0123456789\n", { mode: 384 });
+    if (this.options.auth) writeFileSync(join4(setDir, "keyfile"), "mongoLiveMigrateLocalReplicaSetKey0123456789\n", { mode: 384 });
     for (let index = 0; index < count; index++) {
-      const dbpath = join3(setDir, `member-${index}`);
+      const dbpath = join4(setDir, `member-${index}`);
       mkdirSync(dbpath, { recursive: true });
-      this.members.push({ index, port: await freePort(), dbpath, logpath: join3(dbpath, "mongod.log"), process: void 0 });
+      this.members.push({ index, port: await freePort(), dbpath, logpath: join4(dbpath, "mongod.log"), process: void 0 });
     }
     await Promise.all(this.members.map((m) => this.launchFresh(m)));
     if (this.options.standalone) {
@@ -64455,30 +64633,6 @@ var LocalReplicaSet = class _LocalReplicaSet {
     await this.waitForPrimary();
     if (this.options.auth) await this.createRootUser(await this.primaryIndex());
   }
-  args(member) {
-    const args = [
-      "--dbpath",
-      member.dbpath,
-      "--port",
-      String(member.port),
-      "--bind_ip",
-      "127.0.0.1",
-      "--logpath",
-      member.logpath,
-      "--logappend",
-      // Required under Wine (the diagnostic-data thread crashes there); harmless natively.
-      "--setParameter",
-      "diagnosticDataCollectionEnabled=false",
-      "--wiredTigerCacheSizeGB",
-      "0.25"
-    ];
-    if (!this.options.standalone) args.push("--replSet", this.options.name, "--oplogSize", String(this.options.oplogSizeMB ?? 1024));
-    if (this.options.auth) {
-      args.push("--auth");
-      if (!this.options.standalone) args.push("--keyFile", join3(this.options.baseDir, this.options.name, "keyfile"));
-    }
-    return [...args, ...this.options.args ?? []];
-  }
   /**
    * Starts a member that is not yet in a replica set config, on another free port if it exits at once: the
    * port found free may be taken by another process before mongod binds it (seen once in a full CI run).
@@ -64486,56 +64640,16 @@ var LocalReplicaSet = class _LocalReplicaSet {
   async launchFresh(member) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.launch(member);
+        return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
       } catch (error) {
         if (attempt >= 3 || !/exited \(/.test(error.message)) throw error;
         member.port = await freePort();
       }
     }
   }
-  async launch(member) {
-    const child = spawn(this.options.mongod, this.args(member), { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr?.on("data", (chunk) => stderr = (stderr + chunk.toString()).slice(-4e3));
-    member.process = child;
-    const exited = new Promise(
-      (_, reject) => child.once("exit", (code, signal) => reject(new Error(`mongod on port ${member.port} exited (${signal ?? code}) while starting${this.fatalLines(member, stderr)}`)))
-    );
-    exited.catch(() => void 0);
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    for (; ; ) {
-      if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${this.fatalLines(member, stderr)}`);
-      const up = await Promise.race([this.ping(member), exited]);
-      if (up) return;
-      await sleep6(100);
-    }
-  }
-  async ping(member) {
-    const client = new import_mongodb19.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
-    try {
-      await client.db("admin").command({ ping: 1 });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.close().catch(() => void 0);
-    }
-  }
-  /** The fatal lines of a member's log, which say why a mongod died. */
-  fatalLines(member, stderr) {
-    let log = "";
-    try {
-      log = readFileSync3(member.logpath, "utf8");
-    } catch {
-    }
-    const fatal = log.split("\n").filter((l) => l.includes('"s":"F"') || l.includes('"s":"E"')).slice(-5);
-    const detail = [...fatal, stderr.trim()].filter(Boolean).join("\n");
-    return detail ? `:
-${detail}` : ` (log: ${member.logpath})`;
-  }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb19.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb21.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -64561,7 +64675,7 @@ ${detail}` : ` (log: ${member.logpath})`;
         } catch {
         }
       }
-      await sleep6(200);
+      await sleep7(200);
     }
     throw new Error(`replica set ${this.options.name} elected no primary within ${STARTUP_TIMEOUT_MS / 1e3}s`);
   }
@@ -64580,7 +64694,7 @@ ${detail}` : ` (log: ${member.logpath})`;
       const to = await this.primaryIndex();
       if (to !== from) return { from, to };
       if (Date.now() > deadline) throw new Error("no other member became primary after the step-down");
-      await sleep6(200);
+      await sleep7(200);
     }
   }
   /** SIGKILL one member: no shutdown, no flush (a crash). */
@@ -64597,16 +64711,16 @@ ${detail}` : ` (log: ${member.logpath})`;
   async restartMember(index) {
     const member = this.member(index);
     if (member.process && member.process.exitCode === null && member.process.signalCode === null) return;
-    await this.launch(member);
+    await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
   }
   /** Adds a new member (empty data) and returns its index; it runs MongoDB's own initial sync. */
   async addMember() {
-    const setDir = join3(this.options.baseDir, this.options.name);
+    const setDir = join4(this.options.baseDir, this.options.name);
     const index = this.members.length;
-    const dbpath = join3(setDir, `member-${index}`);
+    const dbpath = join4(setDir, `member-${index}`);
     rmSync(dbpath, { recursive: true, force: true });
     mkdirSync(dbpath, { recursive: true });
-    const member = { index, port: await freePort(), dbpath, logpath: join3(dbpath, "mongod.log"), process: void 0 };
+    const member = { index, port: await freePort(), dbpath, logpath: join4(dbpath, "mongod.log"), process: void 0 };
     this.members.push(member);
     await this.launchFresh(member);
     const primary = await this.primaryIndex();
@@ -64629,7 +64743,7 @@ ${detail}` : ` (log: ${member.logpath})`;
   /** Kills every member and removes the data directories. */
   async stop(options = {}) {
     await Promise.all(this.members.map((m) => this.killMember(m.index)));
-    if (!options.keepData) rmSync(join3(this.options.baseDir, this.options.name), { recursive: true, force: true });
+    if (!options.keepData) rmSync(join4(this.options.baseDir, this.options.name), { recursive: true, force: true });
   }
   member(index) {
     const member = this.members[index];
@@ -64637,20 +64751,9 @@ ${detail}` : ` (log: ${member.logpath})`;
     return member;
   }
 };
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")));
-    });
-  });
-}
 
 // src/demo/lag-probe.ts
-import { setTimeout as sleep7 } from "node:timers/promises";
+import { setTimeout as sleep8 } from "node:timers/promises";
 var EVERY_MS = 1e3;
 var POLL_MS3 = 25;
 var PATIENCE_MS = 3e4;
@@ -64685,7 +64788,7 @@ var LagProbe = class {
         last = probe.id;
         await this.await(probe);
       }
-      if (!this.stopping) await sleep7(EVERY_MS);
+      if (!this.stopping) await sleep8(EVERY_MS);
     }
   }
   async await(probe) {
@@ -64697,14 +64800,14 @@ var LagProbe = class {
         return;
       }
       if (this.stopping) return;
-      await sleep7(POLL_MS3);
+      await sleep8(POLL_MS3);
     }
     this.timedOut++;
   }
 };
 
 // src/demo/seed.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -64744,10 +64847,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb20.ObjectId(bytes);
+  return new import_mongodb22.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb20.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb22.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -64794,7 +64897,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb20.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb22.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -64804,8 +64907,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb20.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb20.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb22.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb22.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -64816,7 +64919,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb20.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb22.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -64833,7 +64936,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb20.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb22.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -64849,8 +64952,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb20.Long.fromNumber(9e9 + i),
-        score: new import_mongodb20.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb22.Long.fromNumber(9e9 + i),
+        score: new import_mongodb22.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -64861,7 +64964,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb20.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb22.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -64910,12 +65013,45 @@ async function seedDemoData(client, options) {
   };
 }
 
+// src/demo/demo-config.ts
+var DEMO_NAME = "demo-shop-to-atlas";
+function demoYaml(tailSeconds) {
+  return `# migration.yaml of the demo (the URIs come from the environment, never from the file)
+version: 1
+name: ${DEMO_NAME}
+source:
+  uri: \${DEMO_SOURCE_URI}
+destination:
+  uri: \${DEMO_DESTINATION_URI}
+namespaces:
+  include: ["shop.*", "crm.*", "analytics.*"]
+  rename:
+    crm: crm_atlas                 # the whole crm database lands as crm_atlas
+    analytics.audit_log: analytics.audit_trail
+sync:
+  parallelCollections: 2           # this machine has two cores, shared with both mongods
+  partitionSizeMB: 8               # so that the larger collections are copied in several _id ranges
+tail:
+  maxDuration: ${tailSeconds}s
+cutover:
+  maxLagSeconds: 5
+  lagHoldSeconds: 2
+  writeBlock: source
+  verify: hash
+report:
+  pullRequestComment: false
+`;
+}
+function demoConfig(sourceUri, destinationUri, tailSeconds) {
+  return parseConfig(demoYaml(tailSeconds), "migration.yaml", { env: { DEMO_SOURCE_URI: sourceUri, DEMO_DESTINATION_URI: destinationUri } });
+}
+
 // src/demo/writer.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep8 } from "node:timers/promises";
+var import_mongodb23 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep9 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb21.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb23.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -64972,7 +65108,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep8(wait);
+      if (wait > 0 && !this.stopping) await sleep9(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */
@@ -64982,9 +65118,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb21.ObjectId();
+        const id2 = new import_mongodb23.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb21.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb23.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -64997,7 +65133,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb21.ObjectId();
+        const id2 = new import_mongodb23.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -65008,7 +65144,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb21.ObjectId();
+        const id2 = new import_mongodb23.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -65088,39 +65224,8 @@ function key(db, coll, id2) {
 }
 
 // src/demo/run-demo.ts
-var DEMO_NAME = "demo-shop-to-atlas";
 var DEMO_DEFAULTS = { documents: 12e4, tailSeconds: 12, opsPerSecond: 40 };
 var DEMO_TOLERATED_FAILURES = /* @__PURE__ */ new Set(["source.oplog-window"]);
-function demoYaml(tailSeconds) {
-  return `# migration.yaml of the demo (the URIs come from the environment, never from the file)
-version: 1
-name: ${DEMO_NAME}
-source:
-  uri: \${DEMO_SOURCE_URI}
-destination:
-  uri: \${DEMO_DESTINATION_URI}
-namespaces:
-  include: ["shop.*", "crm.*", "analytics.*"]
-  rename:
-    crm: crm_atlas                 # the whole crm database lands as crm_atlas
-    analytics.audit_log: analytics.audit_trail
-sync:
-  parallelCollections: 2           # this machine has two cores, shared with both mongods
-  partitionSizeMB: 8               # so that the larger collections are copied in several _id ranges
-tail:
-  maxDuration: ${tailSeconds}s
-cutover:
-  maxLagSeconds: 5
-  lagHoldSeconds: 2
-  writeBlock: source
-  verify: hash
-report:
-  pullRequestComment: false
-`;
-}
-function demoConfig(sourceUri, destinationUri, tailSeconds) {
-  return parseConfig(demoYaml(tailSeconds), "migration.yaml", { env: { DEMO_SOURCE_URI: sourceUri, DEMO_DESTINATION_URI: destinationUri } });
-}
 async function runDemo(options, io) {
   const documents = options.documents ?? DEMO_DEFAULTS.documents;
   const tailSeconds = options.tailSeconds ?? DEMO_DEFAULTS.tailSeconds;
@@ -65131,7 +65236,7 @@ async function runDemo(options, io) {
   const started = Date.now();
   const steps = [];
   const problems = [];
-  const dir = mkdtempSync(join4(options.baseDir ?? tmpdir(), "mlm-demo-"));
+  const dir = mkdtempSync(join5(options.baseDir ?? tmpdir(), "mlm-demo-"));
   const sets = [];
   const clients = [];
   let writer;
@@ -65171,8 +65276,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb22.MongoClient(source.uri);
-    const destinationClient = new import_mongodb22.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb24.MongoClient(source.uri);
+    const destinationClient = new import_mongodb24.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });
@@ -65646,28 +65751,34 @@ function reportError(error, { io, print, json, command, level }) {
     if (json) print(io.stdout, `${JSON.stringify({ command, exitCode, error: body }, null, 2)}
 `);
   };
-  if (error instanceof ConfigError) {
-    const count = error.problems.length;
-    print(io.stderr, `${red(error.message)}
+  const classified = classifyError(error);
+  switch (classified.kind) {
+    case "configuration": {
+      const count = classified.problems.length;
+      print(io.stderr, `${red(classified.message)}
 ${plural(count, "problem")} in the configuration.
 `);
-    asJson(EXIT.usage, { kind: "configuration", message: `${plural(count, "problem")} in the configuration`, problems: error.problems });
-    return EXIT.usage;
-  }
-  if (error instanceof UserError || error instanceof OperationError) {
-    print(io.stderr, `${red(`error: ${error.message}`)}
-${error.hint ? `hint: ${error.hint}
+      asJson(classified.exitCode, { kind: "configuration", message: `${plural(count, "problem")} in the configuration`, problems: classified.problems });
+      break;
+    }
+    case "usage":
+    case "operation":
+      print(io.stderr, `${red(`error: ${classified.message}`)}
+${classified.hint ? `hint: ${classified.hint}
 ` : ""}`);
-    asJson(error.exitCode, { kind: error instanceof UserError ? "usage" : "operation", message: error.message, ...error.hint ? { hint: error.hint } : {} });
-    return error.exitCode;
-  }
-  const err = error instanceof Error ? error : new Error(String(error));
-  const detail = level === "debug" || level === "trace" ? `
+      asJson(classified.exitCode, { kind: classified.kind, message: classified.message, ...classified.hint ? { hint: classified.hint } : {} });
+      break;
+    case "unexpected": {
+      const err = classified.error;
+      const detail = level === "debug" || level === "trace" ? `
 ${err.stack ?? ""}` : "\n(run again with --log-level debug for the stack trace)";
-  print(io.stderr, `${red(`error: ${err.message}`)}${detail}
+      print(io.stderr, `${red(`error: ${err.message}`)}${detail}
 `);
-  asJson(EXIT.failed, { kind: "unexpected", message: err.message });
-  return EXIT.failed;
+      asJson(classified.exitCode, { kind: "unexpected", message: err.message });
+      break;
+    }
+  }
+  return classified.exitCode;
 }
 function defaultIO() {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };

@@ -4777,7 +4777,7 @@ var require_error = __commonJS({
     function isAggregateError(e) {
       return e != null && typeof e === "object" && "errors" in e && Array.isArray(e.errors);
     }
-    var MongoError4 = class extends Error {
+    var MongoError3 = class extends Error {
       get errorLabels() {
         return Array.from(this.errorLabelSet);
       }
@@ -4826,8 +4826,8 @@ var require_error = __commonJS({
         this.errorLabelSet.add(label);
       }
     };
-    exports.MongoError = MongoError4;
-    var MongoServerError = class extends MongoError4 {
+    exports.MongoError = MongoError3;
+    var MongoServerError = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -4857,7 +4857,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoServerError = MongoServerError;
-    var MongoDriverError = class extends MongoError4 {
+    var MongoDriverError = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -5398,7 +5398,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoClientClosedError = MongoClientClosedError;
-    var MongoNetworkError4 = class extends MongoError4 {
+    var MongoNetworkError3 = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -5418,8 +5418,8 @@ var require_error = __commonJS({
         return "MongoNetworkError";
       }
     };
-    exports.MongoNetworkError = MongoNetworkError4;
-    var MongoNetworkTimeoutError = class extends MongoNetworkError4 {
+    exports.MongoNetworkError = MongoNetworkError3;
+    var MongoNetworkTimeoutError = class extends MongoNetworkError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -5540,7 +5540,7 @@ var require_error = __commonJS({
       }
     };
     exports.MongoMissingDependencyError = MongoMissingDependencyError;
-    var MongoSystemError = class extends MongoError4 {
+    var MongoSystemError = class extends MongoError3 {
       /**
        * **Do not use this constructor!**
        *
@@ -5554,7 +5554,7 @@ var require_error = __commonJS({
        **/
       constructor(message, reason) {
         if (reason && reason.error) {
-          super(MongoError4.buildErrorMessage(reason.error.message || reason.error), {
+          super(MongoError3.buildErrorMessage(reason.error.message || reason.error), {
             cause: reason.error
           });
         } else {
@@ -5629,10 +5629,10 @@ var require_error = __commonJS({
     ]);
     var RETRYABLE_WRITE_ERROR_CODES = RETRYABLE_READ_ERROR_CODES;
     function needsRetryableWriteLabel(error2) {
-      if (error2 instanceof MongoNetworkError4) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
-      if (error2 instanceof MongoError4) {
+      if (error2 instanceof MongoError3) {
         if (!error2.hasErrorLabel(exports.MongoErrorLabel.HandshakeError)) {
           return false;
         }
@@ -5641,7 +5641,7 @@ var require_error = __commonJS({
         const code2 = error2.result.writeConcernError.code ?? Number(error2.code);
         return RETRYABLE_WRITE_ERROR_CODES.has(Number.isNaN(code2) ? 0 : code2);
       }
-      if (error2 instanceof MongoError4) {
+      if (error2 instanceof MongoError3) {
         return RETRYABLE_WRITE_ERROR_CODES.has(Number(error2.code));
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error2.message);
@@ -5662,7 +5662,7 @@ var require_error = __commonJS({
       if (hasRetryableErrorCode) {
         return true;
       }
-      if (error2 instanceof MongoNetworkError4) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
       const isNotWritablePrimaryError2 = exports.LEGACY_NOT_WRITABLE_PRIMARY_ERROR_MESSAGE.test(error2.message);
@@ -5713,13 +5713,13 @@ var require_error = __commonJS({
       return isRecoveringError(error2) || isNotWritablePrimaryError(error2);
     }
     function isNetworkTimeoutError(err) {
-      return !!(err instanceof MongoNetworkError4 && err.message.match(/timed out/));
+      return !!(err instanceof MongoNetworkError3 && err.message.match(/timed out/));
     }
     function isResumableError(error2, wireVersion) {
-      if (error2 == null || !(error2 instanceof MongoError4)) {
+      if (error2 == null || !(error2 instanceof MongoError3)) {
         return false;
       }
-      if (error2 instanceof MongoNetworkError4) {
+      if (error2 instanceof MongoNetworkError3) {
         return true;
       }
       if (error2 instanceof MongoServerSelectionError4) {
@@ -53983,7 +53983,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask2, utc, gmt) {
-          if (_arguments.length === 1 && kindOf3(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
             mask2 = date;
             date = void 0;
           }
@@ -54184,7 +54184,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf3 = function kindOf4(val) {
+      var kindOf2 = function kindOf3(val) {
         if (val === null) {
           return "null";
         }
@@ -75330,6 +75330,20 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
 
+// src/config/errors.ts
+var ConfigError = class extends Error {
+  problems;
+  constructor(problems) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+};
+function formatProblem(p) {
+  const where2 = p.pointer ? ` (at ${p.pointer})` : "";
+  return `${p.file}:${p.line}:${p.column}: ${p.message}${where2}`;
+}
+
 // src/errors.ts
 var UserError = class extends Error {
   constructor(message, hint) {
@@ -75349,6 +75363,14 @@ var OperationError = class extends Error {
   hint;
   exitCode = 1;
 };
+var EXIT = { ok: 0, failed: 1, usage: 2 };
+function classifyError(error2) {
+  if (error2 instanceof ConfigError) return { kind: "configuration", exitCode: EXIT.usage, message: error2.message, problems: error2.problems };
+  if (error2 instanceof UserError || error2 instanceof OperationError) {
+    return { kind: error2 instanceof UserError ? "usage" : "operation", exitCode: error2.exitCode, message: error2.message, ...error2.hint ? { hint: error2.hint } : {} };
+  }
+  return { kind: "unexpected", exitCode: EXIT.failed, error: error2 instanceof Error ? error2 : new Error(String(error2)) };
+}
 
 // src/commands/registry.ts
 var specs = {
@@ -75374,7 +75396,7 @@ function commandImpl(name) {
 // src/checks/context.ts
 var import_mongodb2 = __toESM(require_lib3(), 1);
 
-// src/engine/namespaces.ts
+// src/namespaces.ts
 var STATE_DB = "__mongo_live_migrate";
 var AGG_OUT_PREFIX = "tmp.agg_out.";
 var SYSTEM_DBS = /* @__PURE__ */ new Set(["admin", "local", "config", STATE_DB]);
@@ -75626,6 +75648,15 @@ function topologyOf(reply) {
   if (reply.msg === "isdbgrid") return "mongos";
   return reply.setName ? "replicaSet" : "standalone";
 }
+async function lastWriteTime(client, which2) {
+  const raw = await client.db("admin").command({ hello: 1 });
+  const lastWrite = raw.lastWrite;
+  return (which2 === "majority" ? lastWrite.majorityOpTime : lastWrite.opTime).ts;
+}
+async function firstOplogTime(client) {
+  const first = await client.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  return first?.ts ?? null;
+}
 async function buildInfo(client) {
   return toBuildInfo(await client.db("admin").command({ buildInfo: 1 }));
 }
@@ -75645,10 +75676,8 @@ async function connectionPrivileges(client) {
   return { users: info2.authenticatedUsers ?? [], roles: info2.authenticatedUserRoles ?? [], privileges: info2.authenticatedUserPrivileges ?? [] };
 }
 async function oplogBounds(client) {
-  const oplog = client.db("local").collection("oplog.rs");
-  const projection = { ts: 1, _id: 0 };
-  const [first] = await oplog.find({}, { projection, sort: { $natural: 1 }, limit: 1 }).toArray();
-  const [last] = await oplog.find({}, { projection, sort: { $natural: -1 }, limit: 1 }).toArray();
+  const first = await firstOplogTime(client);
+  const [last] = await client.db("local").collection("oplog.rs").find({}, { projection: { ts: 1, _id: 0 }, sort: { $natural: -1 }, limit: 1 }).toArray();
   if (!first || !last) return null;
   let usedBytes = null;
   let maxBytes = null;
@@ -75658,7 +75687,7 @@ async function oplogBounds(client) {
     maxBytes = Number(stats.maxSize);
   } catch {
   }
-  return { first: timestampDate(first.ts), last: timestampDate(last.ts), usedBytes, maxBytes };
+  return { first: timestampDate(first), last: timestampDate(last.ts), usedBytes, maxBytes };
 }
 function timestampDate(ts) {
   return new Date(ts.getHighBits() * 1e3);
@@ -75666,6 +75695,13 @@ function timestampDate(ts) {
 async function listDatabaseNames(client) {
   const reply = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
   return reply.databases.map((d) => d.name);
+}
+function collectionKind(type, options) {
+  if (type === "view") return "view";
+  if (type === "timeseries" || options.timeseries) return "timeseries";
+  if (options.capped) return "capped";
+  if (options.clusteredIndex) return "clustered";
+  return "collection";
 }
 async function listCollectionInfos(client, db) {
   const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
@@ -75821,8 +75857,8 @@ function formatBytes(n) {
   if (unit === 0) return `${formatCount(Math.round(value))} B`;
   return `${value < 10 ? value.toFixed(1) : formatCount(Math.round(value))} ${BYTE_UNITS[unit]}`;
 }
-function formatDuration(seconds) {
-  if (!Number.isFinite(seconds)) return String(seconds);
+function formatDuration(seconds, unknown) {
+  if (seconds === null || !Number.isFinite(seconds)) return unknown ?? String(seconds);
   if (seconds < 60) return `${Math.round(seconds * 10) / 10}s`;
   const total = Math.round(seconds);
   const d = Math.floor(total / 86400);
@@ -75831,6 +75867,15 @@ function formatDuration(seconds) {
   if (d) return `${formatCount(d)}d ${h}h`;
   if (h) return `${h}h ${m}m`;
   return `${m}m ${total % 60}s`;
+}
+function formatConfigDuration(ms) {
+  let seconds = Math.max(0, Math.round(ms / 1e3));
+  const h = Math.floor(seconds / 3600);
+  seconds -= h * 3600;
+  const m = Math.floor(seconds / 60);
+  seconds -= m * 60;
+  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", seconds || !h && !m ? `${seconds}s` : ""];
+  return parts.join("");
 }
 function plural(count, word, many = `${word}s`) {
   return `${formatCount(count)} ${count === 1 ? word : many}`;
@@ -76303,9 +76348,7 @@ function oplogWindow(bounds) {
   return { spanSeconds: span, capacitySeconds: full ? span : span * (bounds.maxBytes / bounds.usedBytes), bytesPerSecond: rate, full };
 }
 var OPLOG_RELIABLE_SPAN_S = 3600;
-function formatSeconds(seconds) {
-  return Number.isFinite(seconds) ? formatDuration(seconds) : "\u221E";
-}
+var formatSeconds = (seconds) => formatDuration(seconds, "\u221E");
 function assessOplogWindow(bounds) {
   if (!bounds) return fail("the source oplog (local.oplog.rs) is empty", "the source must be a replica set with an oplog");
   const w = oplogWindow(bounds);
@@ -76741,62 +76784,145 @@ async function estimateCopy(client, namespace, totalBytes) {
   };
 }
 
-// src/engine/cutover/write-block.ts
-async function setSourceWriteBlock(source, on) {
-  await source.db("admin").command({ setUserWriteBlockMode: 1, global: on });
+// src/engine/reconnect.ts
+var import_mongodb5 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep } from "node:timers/promises";
+
+// src/mongo/server-errors.ts
+var import_mongodb4 = __toESM(require_lib3(), 1);
+var SERVER_ERROR = {
+  NamespaceNotFound: 26,
+  IndexNotFound: 27,
+  NamespaceExists: 48,
+  DuplicateKey: 11e3,
+  ChangeStreamHistoryLost: 286,
+  OplogQueryMinTsMissing: 280,
+  CollectionUUIDMismatch: 361
+};
+function errorCode(error2) {
+  const code2 = error2?.code;
+  return code2 === void 0 || code2 === null ? void 0 : Number(code2);
+}
+var isNamespaceExists = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceExists;
+var isNamespaceNotFound = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceNotFound;
+var isHistoryLost = (error2) => {
+  const code2 = errorCode(error2);
+  return code2 === SERVER_ERROR.ChangeStreamHistoryLost || code2 === SERVER_ERROR.OplogQueryMinTsMissing;
+};
+function ignoreCodes(...codes) {
+  return (error2) => {
+    if (!codes.includes(errorCode(error2) ?? -1)) throw error2;
+  };
+}
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+  6,
+  // HostUnreachable
+  7,
+  // HostNotFound
+  43,
+  // CursorNotFound
+  89,
+  // NetworkTimeout
+  91,
+  // ShutdownInProgress
+  175,
+  // QueryPlanKilled
+  189,
+  // PrimarySteppedDown
+  237,
+  // CursorKilled
+  262,
+  // ExceededTimeLimit
+  9001,
+  // SocketException
+  10107,
+  // NotWritablePrimary
+  11600,
+  // InterruptedAtShutdown
+  11602,
+  // InterruptedDueToReplStateChange
+  13435,
+  // NotPrimaryNoSecondaryOk
+  13436
+  // NotPrimaryOrSecondary
+]);
+var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
+var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+function isTransient(error2) {
+  let current = error2;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof import_mongodb4.MongoNetworkError || current instanceof import_mongodb4.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb4.MongoError) {
+      const labelled = current;
+      if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;
+    }
+    const code2 = errorCode(current);
+    if (code2 !== void 0 && TRANSIENT_CODES.has(code2)) return true;
+    const raw = current.code;
+    if (typeof raw === "string" && SOCKET_ERRORS.has(raw)) return true;
+    const wrapped = current.errorResponse;
+    current = wrapped instanceof Error ? wrapped : current.cause;
+  }
+  return false;
 }
 
-// src/engine/progress.ts
-function buildProgress(doc, partitions, extra = {}) {
-  const copied = /* @__PURE__ */ new Map();
-  for (const p of partitions) {
-    const entry = copied.get(p.source) ?? { docs: 0, bytes: 0, done: true };
-    entry.docs += p.documentsCopied;
-    entry.bytes += p.bytesCopied;
-    entry.done &&= p.done;
-    copied.set(p.source, entry);
+// src/engine/reconnect.ts
+var MAX_RECONNECTS = 100;
+var FIRST_DELAY_MS = 250;
+var MAX_DELAY_MS = 8e3;
+async function withReconnect(run2, what, step2) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step2();
+    } catch (error2) {
+      if (!isTransient(error2) || run2.ports.signal.aborted) throw error2;
+      const message = scrub(firstLine2(error2 instanceof Error ? error2.message : String(error2)));
+      if (attempt > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
+      }
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
+      run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep(delay);
+      await assertReachable(run2.source, "source", run2.config.source.uri);
+      await assertReachable(run2.destination, "destination", run2.config.destination.uri);
+      run2.lease.assertHeld();
+      run2.doc = await run2.store.get() ?? run2.doc;
+    }
   }
-  const collections = doc.collections.map((c) => {
-    const entry = copied.get(c.source);
-    const done = c.kind === "view" ? c.created : Boolean(entry?.done && c.indexesBuilt);
-    return {
-      source: c.source,
-      target: c.target,
-      kind: c.kind,
-      documentsTotal: Math.max(c.documentsTotal, entry?.docs ?? 0),
-      documentsCopied: entry?.docs ?? 0,
-      bytesTotal: Math.max(c.bytesTotal, entry?.bytes ?? 0),
-      bytesCopied: entry?.bytes ?? 0,
-      done
-    };
-  });
-  const totals = collections.reduce(
-    (t, c) => ({ documentsTotal: t.documentsTotal + c.documentsTotal, documentsCopied: t.documentsCopied + c.documentsCopied, bytesTotal: t.bytesTotal + c.bytesTotal, bytesCopied: t.bytesCopied + c.bytesCopied }),
-    { documentsTotal: 0, documentsCopied: 0, bytesTotal: 0, bytesCopied: 0 }
-  );
-  const last = doc.history[doc.history.length - 1];
-  const lagOk = doc.lagSeconds !== null && doc.lagSeconds <= (extra.maxLagSeconds ?? Infinity);
-  return {
-    migration: doc._id,
-    phase: doc.phase,
-    ...doc.step ? { step: doc.step } : {},
-    phaseSince: (last?.at ?? doc.createdAt).toISOString(),
-    history: doc.history.map((h) => ({ phase: h.phase, at: h.at.toISOString(), runner: h.runner, ...h.note ? { note: h.note } : {} })),
-    collections,
-    totals,
-    // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
-    // change stream is never ready.
-    lagSeconds: extra.readiness && doc.phase === "tailing" ? extra.readiness.lagSeconds : doc.lagSeconds,
-    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError,
-    oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
-    etaSeconds: extra.etaSeconds ?? null,
-    eventsApplied: doc.eventsApplied,
-    lagHistory: doc.lagHistory,
-    warnings: extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
-    sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
-    ...doc.cutover?.downtimeSeconds !== void 0 ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {},
-    ...doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}
-  };
+}
+async function retryTransient(ports, what, operation, attempts = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error2) {
+      if (!isTransient(error2) || attempt >= attempts) throw error2;
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine2(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
+      await sleep(delay);
+    }
+  }
+}
+async function assertReachable(client, side, uri) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error2) {
+      if (!(error2 instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error2) && attempt < 5) {
+        await sleep(200 * attempt);
+        continue;
+      }
+      const message = scrub(firstLine2(error2 instanceof Error ? error2.message : String(error2)));
+      throw new OperationError(
+        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
+        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
+        { cause: error2 }
+      );
+    }
+  }
+}
+function firstLine2(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 300);
 }
 
 // src/engine/cluster-identity.ts
@@ -76833,7 +76959,7 @@ function assertSameClusters(name, recorded, current) {
 }
 
 // src/engine/state/lease.ts
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function leaseTtlMs(env = process.env) {
   const fromEnv = Number(env.MLM_LEASE_TTL_MS);
@@ -76893,7 +77019,7 @@ var LeaseHolder = class {
       wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
     );
     while (Date.now() - started < limitMs) {
-      await sleep(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
+      await sleep2(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
       if (wait.signal?.aborted) break;
       if (await this.tryAcquire(false)) return;
       const now = await this.store.get();
@@ -76980,6 +77106,12 @@ var StateStore = class {
   async get() {
     return this.migrations.findOne({ _id: this.name });
   }
+  /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
+  async current() {
+    const doc = await this.get();
+    if (!doc) throw new OperationError(`the state of migration "${this.name}" disappeared from the destination while this run used it`, "another run aborted it with --drop-destination; check `status`");
+    return doc;
+  }
   async create(doc) {
     await this.migrations.insertOne(doc, MAJORITY);
   }
@@ -76992,10 +77124,22 @@ var StateStore = class {
     );
     return result.matchedCount === 1;
   }
-  /** Records a phase change with who made it; the history is what `status` tells. */
+  /**
+   * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
+   * longer holds the lease (the caller's next lease check stops the run).
+   */
+  async write(owner, set, extra = {}) {
+    const written = await this.migrations.findOneAndUpdate(
+      { _id: this.name, "lease.owner": owner },
+      { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra },
+      { ...MAJORITY, returnDocument: "after" }
+    );
+    return written ?? this.current();
+  }
+  /** Records a phase change with who made it (the history is what `status` tells); returns the new document. */
   async transition(owner, phase, runner, note, set = {}) {
     const entry = { phase, at: /* @__PURE__ */ new Date(), runner, ...note ? { note } : {} };
-    return this.update(owner, { ...set, phase }, { $push: { history: entry } });
+    return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
   async recordLag(owner, lagSeconds) {
     await this.migrations.updateOne(
@@ -77044,7 +77188,7 @@ async function openRun(config, ports, options = {}) {
       await store.create(doc).catch((error2) => {
         if (error2.code !== 11e3) throw error2;
       });
-      doc = await store.get();
+      doc = await store.current();
     }
     assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
     if (doc.configHash !== config.hash) {
@@ -77056,8 +77200,7 @@ async function openRun(config, ports, options = {}) {
     await options.beforeLease?.(store, doc);
     const lease = new LeaseHolder(store, ports.runner);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
-    if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
-    doc = await store.get();
+    doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
@@ -77070,8 +77213,7 @@ async function closeRun(run2) {
 }
 async function transition(run2, phase, note, set = {}) {
   run2.lease.assertHeld();
-  await run2.store.transition(run2.ports.runner, phase, run2.ports.runner, note, set);
-  run2.doc = await run2.store.get();
+  run2.doc = await run2.store.transition(run2.ports.runner, phase, run2.ports.runner, note, set);
 }
 function newMigration(config, runner) {
   const now = /* @__PURE__ */ new Date();
@@ -77100,75 +77242,59 @@ async function assertVersion(client, side) {
   }
 }
 
-// src/commands/abort.ts
-var runAbort = async (config, options, ports) => {
-  const confirmed = options.confirm === config.name;
-  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
-  if (options.dropDestination && !confirmed) {
-    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
-  }
-  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
-  try {
-    if (run2.doc.phase === "committed" && !confirmed) {
-      throw new UserError(
-        `migration "${config.name}" is committed: abort would ${run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
-        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
-      );
+// src/engine/slice.ts
+function startSlice(parent, durationMs, started = Date.now()) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onParent = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(
+    () => {
+      timedOut = !controller.signal.aborted;
+      controller.abort(new Error("max-duration reached"));
+    },
+    Math.max(0, started + durationMs - Date.now())
+  );
+  timer.unref();
+  return {
+    signal: controller.signal,
+    deadline: started + durationMs,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
     }
-    const notes = [];
-    if (run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt) {
-      await setSourceWriteBlock(run2.source, false);
-      await run2.store.update(ports.runner, { "writeBlock.liftedAt": /* @__PURE__ */ new Date() });
-      notes.push("source write block lifted");
-    }
-    if (options.dropDestination) {
-      const dropped = [];
-      for (const collection of run2.doc.collections) {
-        const { db, coll } = splitNamespace(collection.target);
-        const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
-          if (error2.code === 26) return false;
-          throw error2;
-        });
-        if (gone) dropped.push(collection.target);
-      }
-      await run2.lease.release();
-      await run2.store.drop();
-      notes.push(`dropped ${plural(dropped.length, "destination collection")} and the migration's state`);
-      return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
-    }
-    if (run2.doc.phase === "aborted" && !notes.length) throw new UserError(`migration "${config.name}" is already aborted`, `add --drop-destination --confirm ${config.name} to remove what it created`);
-    await transition(run2, "aborted", notes.join("; ") || "aborted");
-    const progress = buildProgress(run2.doc, await run2.store.partitionsOf());
-    return {
-      command: "abort",
-      exitCode: 0,
-      summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
-      progress,
-      continue: false,
-      nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
-    };
-  } finally {
-    await closeRun(run2);
-  }
-};
+  };
+}
 
-// src/engine/failpoints.ts
-var hits = /* @__PURE__ */ new Map();
-function failpoint(name) {
-  const wanted = process.env.MLM_FAILPOINT;
-  if (!wanted) return;
-  const [point, nth] = wanted.split("#");
-  if (point !== name) return;
-  const count = (hits.get(name) ?? 0) + 1;
-  hits.set(name, count);
-  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+// src/engine/sync.ts
+var import_mongodb16 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
+
+// src/engine/apply/run-limited.ts
+async function runLimited(jobs, limit) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (next < jobs.length && failure === void 0) {
+      const job = jobs[next++];
+      try {
+        await job();
+      } catch (error2) {
+        failure ??= error2;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure !== void 0) throw failure;
 }
 
 // src/engine/capture/change-event.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 
 // src/mongo/raw-bson.ts
-var import_mongodb4 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 function valueLength(doc, type, at) {
   switch (type) {
     case 1:
@@ -77258,7 +77384,7 @@ function decodeIdKey(key) {
   ID_NAME.copy(doc, 5);
   key.copy(doc, 5 + ID_NAME.length, 1);
   doc[size - 1] = 0;
-  return import_mongodb4.BSON.deserialize(doc, DECODE_EXACT)._id;
+  return import_mongodb6.BSON.deserialize(doc, DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key = rawIdKey(doc);
@@ -77287,7 +77413,7 @@ function formatId(value) {
     default:
       break;
   }
-  return import_mongodb4.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
   for (const element of rawElements(doc)) if (element.name[0] === 36) return true;
@@ -77313,7 +77439,7 @@ function embeddedArray(name, docs) {
   return rawElement(4, name, rawDocument(docs.map((doc, i) => embedded(String(i), doc))));
 }
 function decodeElement(element) {
-  return import_mongodb4.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
+  return import_mongodb6.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
 }
 function orderedDocument(doc) {
   const out = /* @__PURE__ */ new Map();
@@ -77331,7 +77457,7 @@ function bytesOf(value) {
 }
 
 // src/engine/copy/raw-insert.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
@@ -77354,10 +77480,10 @@ async function writeRaw(destination, db, command, field, statements) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb5.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb7.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error2) {
-    if (!(error2 instanceof import_mongodb5.MongoBulkWriteError) || error2.writeConcernError) throw error2;
+    if (!(error2 instanceof import_mongodb7.MongoBulkWriteError) || error2.writeConcernError) throw error2;
     const errors = Array.isArray(error2.writeErrors) ? error2.writeErrors : [error2.writeErrors];
     return { inserted: error2.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -77376,7 +77502,7 @@ function decodeChangeEvent(raw, refetch = false) {
     else if (name === "fullDocument") full = element;
     if (!RAW_FIELDS.has(name)) small.push(element.bytes);
   }
-  const head = import_mongodb6.BSON.deserialize(rawDocument(small), EXACT_TYPES);
+  const head = import_mongodb8.BSON.deserialize(rawDocument(small), EXACT_TYPES);
   const event = {
     token: head._id,
     type: String(head.operationType),
@@ -77415,36 +77541,515 @@ function assembleFragments(fragments) {
 function splitInfo(raw) {
   for (const element of rawElements(raw)) {
     if (element.name.toString("utf8") !== "splitEvent") continue;
-    const split = import_mongodb6.BSON.deserialize(element.value);
+    const split = import_mongodb8.BSON.deserialize(element.value);
     return { fragment: Number(split.fragment), of: Number(split.of) };
   }
   return void 0;
 }
 
-// src/mongo/server-errors.ts
-var SERVER_ERROR = {
-  NamespaceNotFound: 26,
-  IndexNotFound: 27,
-  NamespaceExists: 48,
-  DuplicateKey: 11e3,
-  ChangeStreamHistoryLost: 286,
-  OplogQueryMinTsMissing: 280,
-  CollectionUUIDMismatch: 361
-};
-function errorCode(error2) {
-  const code2 = error2?.code;
-  return code2 === void 0 || code2 === null ? void 0 : Number(code2);
+// src/engine/capture/change-stream.ts
+function isRelevant(event, filter) {
+  const { db, coll } = event.ns;
+  if (SYSTEM_DBS.has(db)) return false;
+  if (event.type === "dropDatabase") return filter.mayIncludeDatabase(db);
+  if (!coll) return false;
+  if (event.type === "rename" && event.to) return filter.includes(db, coll) || filter.includes(event.to.db, event.to.coll);
+  return filter.includes(db, coll);
 }
-var isNamespaceExists = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceExists;
-var isNamespaceNotFound = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceNotFound;
-var isHistoryLost = (error2) => {
-  const code2 = errorCode(error2);
-  return code2 === SERVER_ERROR.ChangeStreamHistoryLost || code2 === SERVER_ERROR.OplogQueryMinTsMissing;
+function historyLostError(name, error2) {
+  if (!isHistoryLost(error2)) return void 0;
+  return new OperationError(
+    `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
+    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
+  );
+}
+
+// src/engine/capture/buffer-writer.ts
+var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
+var FLUSH_EVERY_MS = 200;
+var FLUSH_AT_EVENTS = 1e3;
+var BufferWriter = class {
+  constructor(store, stream, filter, log, assertLease, startSeq) {
+    this.store = store;
+    this.stream = stream;
+    this.filter = filter;
+    this.log = log;
+    this.assertLease = assertLease;
+    this.nextSeq = startSeq;
+  }
+  store;
+  stream;
+  filter;
+  log;
+  assertLease;
+  stopped = false;
+  running;
+  nextSeq;
+  captured = 0;
+  /** Wall time of the newest source change seen (for lag while copying). */
+  lastWallTime;
+  start() {
+    this.running = this.loop();
+    this.running.catch(() => void 0);
+  }
+  /** Stops after writing everything read so far; rethrows what broke the loop. */
+  async stop() {
+    this.stopped = true;
+    await this.running;
+  }
+  /** Rethrows a capture failure early (the copy should not go on without capture). */
+  async check() {
+    if (this.failure) throw this.failure;
+  }
+  failure;
+  async loop() {
+    let pending = [];
+    let lastFlush = Date.now();
+    try {
+      while (!this.stopped) {
+        const event = await this.stream.tryNext();
+        if (event) {
+          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
+          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
+        }
+        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
+          await this.flush(pending);
+          pending = [];
+          lastFlush = Date.now();
+        }
+      }
+      await this.flush(pending);
+    } catch (error2) {
+      this.failure = error2;
+      throw error2;
+    }
+  }
+  toBufferDoc(event) {
+    const _id = { m: this.store.name, seq: this.nextSeq++ };
+    if (event.raw.length > MAX_STORED_EVENT_BYTES) return { _id, token: event.token, raw: withoutFullDocument(event.raw), refetch: true };
+    return { _id, token: event.token, raw: event.raw };
+  }
+  async flush(docs) {
+    if (!docs.length) return;
+    this.assertLease();
+    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
+    this.captured += docs.length;
+    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
+  }
 };
-function ignoreCodes(...codes) {
-  return (error2) => {
-    if (!codes.includes(errorCode(error2) ?? -1)) throw error2;
+
+// src/engine/capture/raw-change-stream.ts
+var import_mongodb11 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep4 } from "node:timers/promises";
+
+// src/engine/copy/copy-partition.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep3 } from "node:timers/promises";
+
+// src/engine/copy/partitions.ts
+var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
+var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+async function planPartitions(source, collection, options) {
+  const sourceNs = options.source;
+  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
+  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
+  if (collection.kind === "capped") {
+    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
+  }
+  const coll = source.db(collection.db).collection(collection.coll);
+  const classes = [];
+  for (const typeClass of ID_CLASSES) {
+    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
+    if (found) classes.push(typeClass);
+  }
+  const partitions = [];
+  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
+  for (const typeClass of classes) {
+    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
+    const bounds = [void 0, ...splits, void 0];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
+      if (bounds[i] !== void 0) partition.min = bounds[i];
+      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      partitions.push(partition);
+    }
+  }
+  return partitions;
+}
+async function sampleSplitPoints(source, collection, typeClass, splitCount) {
+  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
+  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const step2 = sampled.length / (splitCount + 1);
+  const points = [];
+  for (let i = 1; i <= splitCount; i++) {
+    const candidate = sampled[Math.floor(i * step2)]?._id;
+    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+  }
+  return points;
+}
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+function partitionFilter(partition) {
+  if (partition.natural) return {};
+  const range = { $type: partition.typeClass };
+  if ("lastId" in partition) range.$gt = partition.lastId;
+  else if ("min" in partition) range.$gte = partition.min;
+  if ("max" in partition) range.$lt = partition.max;
+  return { _id: range };
+}
+
+// src/engine/copy/raw-cursor.ts
+var import_mongodb9 = __toESM(require_lib3(), 1);
+var RawBatchCursor = class _RawBatchCursor {
+  constructor(client, spec) {
+    this.client = client;
+    this.spec = spec;
+    this.session = client.startSession();
+  }
+  client;
+  spec;
+  id;
+  session;
+  /** The resume token after the last batch (change streams). */
+  postBatchResumeToken;
+  /**
+   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
+   * since no change event will ever say it went away (change streams only report majority-committed changes).
+   */
+  static find(client, db, coll, find) {
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: "majority" } };
+    return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
+  }
+  get exhausted() {
+    return this.id !== void 0 && this.id.isZero();
+  }
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch() {
+    if (this.exhausted) return null;
+    const first = this.id === void 0;
+    const { spec } = this;
+    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
+    const field = first ? "firstBatch" : "nextBatch";
+    const options = { session: this.session, readPreference: import_mongodb9.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const reply = await this.client.db(spec.db).command(command, options);
+    const cursor = reply.cursor;
+    this.id = import_mongodb9.Long.isLong(cursor.id) ? cursor.id : import_mongodb9.Long.fromValue(cursor.id);
+    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const batch = cursor[field] ?? [];
+    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    return batch;
+  }
+  /** The next non-empty batch, or null once the cursor is exhausted. */
+  async next() {
+    for (; ; ) {
+      const batch = await this.nextBatch();
+      if (batch === null || batch.length) return batch;
+    }
+  }
+  /** Kills a cursor that was not exhausted and ends the session. */
+  async close() {
+    try {
+      if (this.id !== void 0 && !this.id.isZero()) {
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb9.ReadPreference.primary });
+        this.id = import_mongodb9.Long.ZERO;
+      }
+    } finally {
+      await this.session.endSession();
+    }
+  }
+};
+
+// src/engine/copy/copy-partition.ts
+var MAX_BATCH_BYTES = 12 * 1024 * 1024;
+async function copyPartition(ctx, collection, partition) {
+  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    const copiedBefore = partition.documentsCopied;
+    try {
+      await copyRemaining(ctx, from, target, partition);
+      break;
+    } catch (error2) {
+      if (partition.documentsCopied > copiedBefore) attempt = 1;
+      if (!isTransientReadError(error2) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error2;
+      await sleep3(Math.min(8e3, 250 * 2 ** attempt));
+      if (ctx.relocate) from = await ctx.relocate(collection);
+    }
+  }
+  if (ctx.signal.aborted) return;
+  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
+  partition.done = true;
+}
+var COPY_ATTEMPTS = 6;
+function isTransientReadError(error2) {
+  return isTransient(error2) || isNamespaceNotFound(error2);
+}
+async function copyRemaining(ctx, collection, target, partition) {
+  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
+    await target.deleteMany({}, { writeConcern: { w: "majority" } });
+    partition.documentsCopied = 0;
+    partition.bytesCopied = 0;
+  }
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  let docs = [];
+  let bytes = 0;
+  let pending = Promise.resolve();
+  const flush = async () => {
+    if (!docs.length) return;
+    const batch = docs;
+    const batchBytes = bytes;
+    docs = [];
+    bytes = 0;
+    await pending;
+    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
+    pending.catch(() => void 0);
   };
+  try {
+    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const raw of batch) {
+        if (ctx.signal.aborted) break read;
+        docs.push(raw);
+        bytes += raw.length;
+        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+    await pending;
+  }
+}
+async function insertBatch(ctx, collection, docs, bytes, partition) {
+  ctx.assertLease();
+  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
+  if (failures.length) {
+    const first = failures[0];
+    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
+  }
+  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  partition.documentsCopied += docs.length;
+  partition.bytesCopied += bytes;
+  if (!partition.natural) partition.lastId = lastId;
+  await ctx.store.partitions.updateOne(
+    { _id: partition._id },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { writeConcern: { w: "majority" } }
+  );
+  ctx.onBatch(partition, docs.length, bytes);
+}
+
+// src/engine/capture/raw-change-stream.ts
+var RawChangeStream = class _RawChangeStream {
+  constructor(source, start, options, split) {
+    this.source = source;
+    this.start = start;
+    this.options = options;
+    this.split = split;
+  }
+  source;
+  start;
+  options;
+  split;
+  batch = [];
+  fragments = [];
+  token;
+  cursor;
+  static async open(source, position, options) {
+    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
+    await stream.openCursor();
+    return stream;
+  }
+  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
+  async openCursor() {
+    const position = this.token ? { resumeAfter: this.token } : this.start;
+    const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
+    const pipeline = [
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
+      { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
+      { $unset: "updateDescription" },
+      ...this.options.match ? [{ $match: this.options.match }] : [],
+      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
+    ];
+    const { batchSize } = this.options;
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.fragments = [];
+    this.batch = await this.cursor.nextBatch() ?? [];
+    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+  }
+  /**
+   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
+   * where it stood (what the driver's own change stream does), a few times with backoff.
+   */
+  async fetch() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await this.cursor.nextBatch();
+        if (next === null) throw new Error("the change stream was closed by the server");
+        return next;
+      } catch (error2) {
+        const cut2 = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
+        if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
+        await this.cursor.close().catch(() => void 0);
+        if (!cut2) await sleep4(250 * attempt);
+        await this.openCursor().catch(() => void 0);
+        if (this.batch.length) return this.batch.splice(0);
+      }
+    }
+  }
+  /** Events read from the server and not handed out yet. */
+  bufferedCount() {
+    return this.batch.length;
+  }
+  /**
+   * Where to resume so that nothing handed out is read again and nothing else is skipped: the last whole
+   * event handed out, or the server's position after a batch once every event of it was handed out.
+   */
+  get resumeToken() {
+    return this.token;
+  }
+  /** The next whole event, or null when the server had none within the wait. */
+  async tryNext() {
+    let fetched = false;
+    for (; ; ) {
+      const raw = this.batch.shift();
+      if (raw) {
+        const split = splitInfo(raw);
+        if (split) {
+          this.fragments.push(raw);
+          if (split.fragment < split.of) continue;
+          const whole = assembleFragments(this.fragments);
+          this.fragments = [];
+          return this.handOut(decodeChangeEvent(whole));
+        }
+        return this.handOut(decodeChangeEvent(raw));
+      }
+      if (fetched && !this.fragments.length) return null;
+      const next = await this.fetch();
+      this.batch = next;
+      fetched = true;
+      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+    }
+  }
+  handOut(event) {
+    this.token = this.batch.length === 0 ? this.cursor.postBatchResumeToken ?? event.token : event.token;
+    return event;
+  }
+  async close() {
+    await this.cursor.close();
+  }
+};
+var RESUME_ATTEMPTS = 5;
+async function supportsSplitEvents(source) {
+  const info2 = await source.db("admin").command({ buildInfo: 1 });
+  return Number(String(info2.version).split(".")[0]) >= 7;
+}
+
+// src/engine/catalog.ts
+async function readCatalog(source, filter) {
+  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  const result = [];
+  for (const { name: db } of databases) {
+    if (SYSTEM_DBS.has(db)) continue;
+    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
+    for (const info2 of infos) {
+      const coll = info2.name;
+      if (!filter.includes(db, coll)) continue;
+      const options = { ...info2.options };
+      const kind = collectionKind(info2.type, options);
+      if (kind === "timeseries") {
+        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
+      }
+      const isView = kind === "view";
+      const details2 = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
+      if (!details2) continue;
+      const { indexes, stats } = details2;
+      const uuid = info2.info?.uuid?.toString("hex");
+      result.push({ db, coll, target: filter.target(db, coll), kind, ...uuid ? { uuid } : {}, options, indexes, documents: stats.count, bytes: stats.size });
+    }
+  }
+  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
+}
+async function collectionDetails(client, db, coll) {
+  try {
+    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
+  } catch (error2) {
+    if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(error2.message))) return void 0;
+    throw error2;
+  }
+}
+async function collectionStats(client, db, coll) {
+  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+  const storage = stats?.storageStats ?? {};
+  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
+}
+
+// src/engine/progress.ts
+function buildProgress(doc, partitions, extra = {}) {
+  const copied = /* @__PURE__ */ new Map();
+  for (const p of partitions) {
+    const entry = copied.get(p.source) ?? { docs: 0, bytes: 0, done: true };
+    entry.docs += p.documentsCopied;
+    entry.bytes += p.bytesCopied;
+    entry.done &&= p.done;
+    copied.set(p.source, entry);
+  }
+  const collections = doc.collections.map((c) => {
+    const entry = copied.get(c.source);
+    const done = c.kind === "view" ? c.created : Boolean(entry?.done && c.indexesBuilt);
+    return {
+      source: c.source,
+      target: c.target,
+      kind: c.kind,
+      documentsTotal: Math.max(c.documentsTotal, entry?.docs ?? 0),
+      documentsCopied: entry?.docs ?? 0,
+      bytesTotal: Math.max(c.bytesTotal, entry?.bytes ?? 0),
+      bytesCopied: entry?.bytes ?? 0,
+      done
+    };
+  });
+  const totals = collections.reduce(
+    (t, c) => ({ documentsTotal: t.documentsTotal + c.documentsTotal, documentsCopied: t.documentsCopied + c.documentsCopied, bytesTotal: t.bytesTotal + c.bytesTotal, bytesCopied: t.bytesCopied + c.bytesCopied }),
+    { documentsTotal: 0, documentsCopied: 0, bytesTotal: 0, bytesCopied: 0 }
+  );
+  const last = doc.history[doc.history.length - 1];
+  const lagOk = doc.lagSeconds !== null && doc.lagSeconds <= (extra.maxLagSeconds ?? Infinity);
+  return {
+    migration: doc._id,
+    phase: doc.phase,
+    ...doc.step ? { step: doc.step } : {},
+    phaseSince: (last?.at ?? doc.createdAt).toISOString(),
+    history: doc.history.map((h) => ({ phase: h.phase, at: h.at.toISOString(), runner: h.runner, ...h.note ? { note: h.note } : {} })),
+    collections,
+    totals,
+    // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
+    // change stream is never ready.
+    lagSeconds: extra.readiness && doc.phase === "tailing" ? extra.readiness.lagSeconds : doc.lagSeconds,
+    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError,
+    oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
+    etaSeconds: extra.etaSeconds ?? null,
+    eventsApplied: doc.eventsApplied,
+    lagHistory: doc.lagHistory,
+    warnings: extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
+    sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
+    ...doc.cutover?.downtimeSeconds !== void 0 ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {},
+    ...doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}
+  };
+}
+
+// src/engine/replay.ts
+var import_mongodb15 = __toESM(require_lib3(), 1);
+
+// src/engine/failpoints.ts
+var hits = /* @__PURE__ */ new Map();
+function failpoint(name) {
+  const wanted = process.env.MLM_FAILPOINT;
+  if (!wanted) return;
+  const [point, nth] = wanted.split("#");
+  if (point !== name) return;
+  const count = (hits.get(name) ?? 0) + 1;
+  hits.set(name, count);
+  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
 }
 
 // src/engine/target-catalog.ts
@@ -77618,7 +78223,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -77642,28 +78247,10 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb12.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-}
-
-// src/engine/apply/run-limited.ts
-async function runLimited(jobs, limit) {
-  let next = 0;
-  let failure;
-  const worker = async () => {
-    while (next < jobs.length && failure === void 0) {
-      const job = jobs[next++];
-      try {
-        await job();
-      } catch (error2) {
-        failure ??= error2;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure !== void 0) throw failure;
 }
 
 // src/engine/apply/raw-writes.ts
@@ -77728,12 +78315,12 @@ function unorderedJobs(destination, target, writes, chunk) {
 }
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key) {
   try {
     const reply = await source.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb8.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
+      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -77967,346 +78554,19 @@ function cappedOrder(writes) {
   return out;
 }
 
-// src/engine/capture/change-stream.ts
-function isRelevant(event, filter) {
-  const { db, coll } = event.ns;
-  if (SYSTEM_DBS.has(db)) return false;
-  if (event.type === "dropDatabase") return filter.mayIncludeDatabase(db);
-  if (!coll) return false;
-  if (event.type === "rename" && event.to) return filter.includes(db, coll) || filter.includes(event.to.db, event.to.coll);
-  return filter.includes(db, coll);
-}
-function historyLostError(name, error2) {
-  if (!isHistoryLost(error2)) return void 0;
-  return new OperationError(
-    `the saved position of migration "${name}" is no longer in the source oplog: changes in between are gone, so the destination cannot be brought up to date`,
-    `re-sync: run \`abort --drop-destination --confirm ${name}\` then \`sync\`, and enlarge the source oplog (replSetResizeOplog) or run tail more often`
-  );
-}
-
-// src/engine/capture/raw-change-stream.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
-
-// src/engine/copy/copy-partition.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep2 } from "node:timers/promises";
-
-// src/engine/copy/partitions.ts
-var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
-async function planPartitions(source, collection, options) {
-  const sourceNs = options.source;
-  const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
-  const id2 = (suffix) => `${options.migration}|${sourceNs}|${suffix}`;
-  if (collection.kind === "capped") {
-    return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
-  }
-  const coll = source.db(collection.db).collection(collection.coll);
-  const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
-  const partitions = [];
-  const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
-  for (const typeClass of classes) {
-    const splits = typeClass === classes[0] && splitCount > 0 ? await sampleSplitPoints(source, collection, typeClass, splitCount) : [];
-    const bounds = [void 0, ...splits, void 0];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
-      if (bounds[i] !== void 0) partition.min = bounds[i];
-      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
-      partitions.push(partition);
-    }
-  }
-  return partitions;
-}
-async function sampleSplitPoints(source, collection, typeClass, splitCount) {
-  const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
-  const step2 = sampled.length / (splitCount + 1);
-  const points = [];
-  for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step2)]?._id;
-    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
-  }
-  return points;
-}
-function sameValue(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-function partitionFilter(partition) {
-  if (partition.natural) return {};
-  const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
-  else if ("min" in partition) range.$gte = partition.min;
-  if ("max" in partition) range.$lt = partition.max;
-  return { _id: range };
-}
-
-// src/engine/copy/raw-cursor.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
-var RawBatchCursor = class _RawBatchCursor {
-  constructor(client, spec) {
-    this.client = client;
-    this.spec = spec;
-    this.session = client.startSession();
-  }
-  client;
-  spec;
-  id;
-  session;
-  /** The resume token after the last batch (change streams). */
-  postBatchResumeToken;
-  /**
-   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
-   * since no change event will ever say it went away (change streams only report majority-committed changes).
-   */
-  static find(client, db, coll, find) {
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
-  }
-  get exhausted() {
-    return this.id !== void 0 && this.id.isZero();
-  }
-  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
-  async nextBatch() {
-    if (this.exhausted) return null;
-    const first = this.id === void 0;
-    const { spec } = this;
-    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
-    const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb9.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.client.db(spec.db).command(command, options);
-    const cursor = reply.cursor;
-    this.id = import_mongodb9.Long.isLong(cursor.id) ? cursor.id : import_mongodb9.Long.fromValue(cursor.id);
-    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
-    const batch = cursor[field] ?? [];
-    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
-    return batch;
-  }
-  /** The next non-empty batch, or null once the cursor is exhausted. */
-  async next() {
-    for (; ; ) {
-      const batch = await this.nextBatch();
-      if (batch === null || batch.length) return batch;
-    }
-  }
-  /** Kills a cursor that was not exhausted and ends the session. */
-  async close() {
-    try {
-      if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb9.ReadPreference.primary });
-        this.id = import_mongodb9.Long.ZERO;
-      }
-    } finally {
-      await this.session.endSession();
-    }
-  }
-};
-
-// src/engine/copy/copy-partition.ts
-var MAX_BATCH_BYTES = 12 * 1024 * 1024;
-async function copyPartition(ctx, collection, partition) {
-  const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
-  let from = collection;
-  for (let attempt = 1; from; attempt++) {
-    const copiedBefore = partition.documentsCopied;
-    try {
-      await copyRemaining(ctx, from, target, partition);
-      break;
-    } catch (error2) {
-      if (partition.documentsCopied > copiedBefore) attempt = 1;
-      if (!isTransientReadError(error2) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error2;
-      await sleep2(Math.min(8e3, 250 * 2 ** attempt));
-      if (ctx.relocate) from = await ctx.relocate(collection);
-    }
-  }
-  if (ctx.signal.aborted) return;
-  await ctx.store.partitions.updateOne({ _id: partition._id }, { $set: { done: true, claim: null } }, { writeConcern: { w: "majority" } });
-  partition.done = true;
-}
-var COPY_ATTEMPTS = 6;
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-function isTransientReadError(error2) {
-  if (error2 instanceof import_mongodb10.MongoNetworkError || error2 instanceof import_mongodb10.MongoServerSelectionError) return true;
-  if (error2 instanceof import_mongodb10.MongoError && (error2.hasErrorLabel("RetryableWriteError") || error2.hasErrorLabel("ResumableChangeStreamError"))) return true;
-  return TRANSIENT_CODES.has(Number(error2.code));
-}
-async function copyRemaining(ctx, collection, target, partition) {
-  if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
-    await target.deleteMany({}, { writeConcern: { w: "majority" } });
-    partition.documentsCopied = 0;
-    partition.bytesCopied = 0;
-  }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
-  let docs = [];
-  let bytes = 0;
-  let pending = Promise.resolve();
-  const flush = async () => {
-    if (!docs.length) return;
-    const batch = docs;
-    const batchBytes = bytes;
-    docs = [];
-    bytes = 0;
-    await pending;
-    pending = insertBatch(ctx, collection, batch, batchBytes, partition);
-    pending.catch(() => void 0);
-  };
-  try {
-    read: for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const raw of batch) {
-        if (ctx.signal.aborted) break read;
-        docs.push(raw);
-        bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
-      }
-    }
-    await flush();
-  } finally {
-    await cursor.close().catch(() => void 0);
-    await pending;
-  }
-}
-async function insertBatch(ctx, collection, docs, bytes, partition) {
-  ctx.assertLease();
-  const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: "majority" });
-  if (failures.length) {
-    const first = failures[0];
-    throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
-  }
-  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
-  partition.documentsCopied += docs.length;
-  partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
-  await ctx.store.partitions.updateOne(
-    { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
-    { writeConcern: { w: "majority" } }
-  );
-  ctx.onBatch(partition, docs.length, bytes);
-}
-
-// src/engine/capture/raw-change-stream.ts
-var RawChangeStream = class _RawChangeStream {
-  constructor(source, start, options, split) {
-    this.source = source;
-    this.start = start;
-    this.options = options;
-    this.split = split;
-  }
-  source;
-  start;
-  options;
-  split;
-  batch = [];
-  fragments = [];
-  token;
-  cursor;
-  static async open(source, position, options) {
-    const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
-    await stream.openCursor();
-    return stream;
-  }
-  /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
-  async openCursor() {
-    const position = this.token ? { resumeAfter: this.token } : this.start;
-    const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
-    const pipeline = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
-      { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
-      { $unset: "updateDescription" },
-      ...this.options.match ? [{ $match: this.options.match }] : [],
-      ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
-    ];
-    const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
-    this.fragments = [];
-    this.batch = await this.cursor.nextBatch() ?? [];
-    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
-  }
-  /**
-   * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
-   * where it stood (what the driver's own change stream does), a few times with backoff.
-   */
-  async fetch() {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const next = await this.cursor.nextBatch();
-        if (next === null) throw new Error("the change stream was closed by the server");
-        return next;
-      } catch (error2) {
-        const cut2 = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
-        if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
-        await this.cursor.close().catch(() => void 0);
-        if (!cut2) await sleep3(250 * attempt);
-        await this.openCursor().catch(() => void 0);
-        if (this.batch.length) return this.batch.splice(0);
-      }
-    }
-  }
-  /** Events read from the server and not handed out yet. */
-  bufferedCount() {
-    return this.batch.length;
-  }
-  /**
-   * Where to resume so that nothing handed out is read again and nothing else is skipped: the last whole
-   * event handed out, or the server's position after a batch once every event of it was handed out.
-   */
-  get resumeToken() {
-    return this.token;
-  }
-  /** The next whole event, or null when the server had none within the wait. */
-  async tryNext() {
-    let fetched = false;
-    for (; ; ) {
-      const raw = this.batch.shift();
-      if (raw) {
-        const split = splitInfo(raw);
-        if (split) {
-          this.fragments.push(raw);
-          if (split.fragment < split.of) continue;
-          const whole = assembleFragments(this.fragments);
-          this.fragments = [];
-          return this.handOut(decodeChangeEvent(whole));
-        }
-        return this.handOut(decodeChangeEvent(raw));
-      }
-      if (fetched && !this.fragments.length) return null;
-      const next = await this.fetch();
-      this.batch = next;
-      fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
-    }
-  }
-  handOut(event) {
-    this.token = this.batch.length === 0 ? this.cursor.postBatchResumeToken ?? event.token : event.token;
-    return event;
-  }
-  async close() {
-    await this.cursor.close();
-  }
-};
-var RESUME_ATTEMPTS = 5;
-async function supportsSplitEvents(source) {
-  const info2 = await source.db("admin").command({ buildInfo: 1 });
-  return Number(String(info2.version).split(".")[0]) >= 7;
-}
-
 // src/engine/position.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb12.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb14.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb12.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb14.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const wallTime = tokenWallTime(token) ?? lastWall;
@@ -78438,6 +78698,527 @@ function assertSettled(applier) {
   );
 }
 
+// src/engine/replay.ts
+var REPLAY_BATCH = 1e3;
+var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
+async function replayBuffer(run2) {
+  const { store, ports } = run2;
+  const applier = newApplier(run2);
+  const firstSeq = run2.doc.replay.nextSeq;
+  let nextSeq = firstSeq;
+  const partitions = await store.partitionsOf();
+  const save = async (last, extra = {}) => {
+    run2.lease.assertHeld();
+    nextSeq = last.seq + 1;
+    const applied = { token: last.token, ...last.wallTime ? { wallTime: last.wallTime } : {} };
+    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
+    if (!saved) throw new LeaseLostError(store.name);
+  };
+  const cursor = store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ "_id.m": 1, "_id.seq": 1 });
+  try {
+    let batch = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      await applier.apply(batch, (last) => save(last));
+      await save(batch[batch.length - 1], { $inc: { eventsApplied: batch.length } });
+      run2.doc = await store.get();
+      ports.onProgress?.(buildProgress(run2.doc, partitions));
+      batch = [];
+      bytes = 0;
+    };
+    for await (const doc of cursor) {
+      if (ports.signal.aborted) return;
+      const event = bufferedEvent(doc);
+      batch.push(event);
+      bytes += event.raw.length;
+      if (batch.length >= REPLAY_BATCH || bytes >= REPLAY_BATCH_BYTES) await flush();
+    }
+    await flush();
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
+  if (!run2.doc.applied) {
+    await store.update(ports.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
+  }
+  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
+  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
+  await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
+  run2.doc = await store.get();
+}
+function bufferedEvent(doc) {
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb15.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
+  event.seq = doc._id.seq;
+  return event;
+}
+
+// src/engine/sync.ts
+var PROGRESS_EVERY_MS = 1e3;
+var PLAN_ATTEMPTS = 20;
+async function runSyncEngine(run2) {
+  const { doc } = run2;
+  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
+  if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
+  if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
+  if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
+  if (doc.phase !== "syncing") await transition(run2, "syncing", void 0, { step: "copy" });
+  if (!run2.doc.captureStart) await fixCapturePoint(run2);
+  const copied = run2.doc.copy.finishedAt ? void 0 : await copyPhase(run2).catch((error2) => markIfHistoryLost(run2, error2));
+  if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
+  if (copied === false) return { finished: false, lagSeconds: run2.doc.lagSeconds };
+  await replayBuffer(run2);
+  if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
+  await transition(run2, "syncing", "catching up", { step: "catch-up" });
+  run2.ports.log.info("catching up with live changes");
+  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
+  if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
+  run2.lease.assertHeld();
+  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run2.ports.runner, note: "copy done and caught up" };
+  const moved = await run2.store.update(run2.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
+  if (!moved) throw new LeaseLostError(run2.store.name);
+  run2.doc = await run2.store.current();
+  return { finished: true, lagSeconds: result.lagSeconds };
+}
+async function markIfHistoryLost(run2, error2) {
+  const lost = historyLostError(run2.config.name, error2);
+  if (!lost) throw error2;
+  await run2.store.update(run2.ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
+  throw lost;
+}
+async function fixCapturePoint(run2) {
+  const operationTime = await lastWriteTime(run2.source, "majority");
+  run2.lease.assertHeld();
+  run2.doc = await run2.store.write(run2.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
+}
+async function planCatalog(run2) {
+  for (let attempt = 1; ; attempt++) {
+    const catalog = await readCatalog(run2.source, run2.filter);
+    if (!await renamedSince(run2, run2.doc.captureStart.operationTime)) return catalog;
+    if (attempt >= PLAN_ATTEMPTS) {
+      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
+    }
+    run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
+    await sleep5(Math.min(2e3, 100 * attempt));
+    await fixCapturePoint(run2);
+  }
+}
+async function renamedSince(run2, since) {
+  const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { operationType: "rename" } });
+  try {
+    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
+      if (event.clusterTime.greaterThan(since) && isRelevant(event, run2.filter)) return true;
+    }
+    return false;
+  } finally {
+    await stream.close().catch(() => void 0);
+  }
+}
+function locate2(catalog, plans) {
+  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
+  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
+  const located = /* @__PURE__ */ new Map();
+  for (const plan2 of plans) {
+    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
+    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
+  }
+  return located;
+}
+async function relocate(run2, collection) {
+  if (!collection.uuid) return collection;
+  const uuid = new import_mongodb16.UUID(collection.uuid);
+  const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
+  const here = await found(collection.db);
+  if (here) return { ...collection, coll: here };
+  const { databases } = await run2.source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  for (const { name } of databases) {
+    const there = name === collection.db ? void 0 : await found(name);
+    if (there) return { ...collection, db: name, coll: there };
+  }
+  return void 0;
+}
+async function copyPhase(run2) {
+  const { store, ports, config } = run2;
+  let catalog;
+  if (!run2.doc.collections.length) {
+    catalog = await planCatalog(run2);
+    run2.doc = await store.write(ports.runner, {
+      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...c.uuid ? { uuid: c.uuid } : {}, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
+      "copy.startedAt": /* @__PURE__ */ new Date()
+    });
+  }
+  const located = locate2(catalog ?? await readCatalog(run2.source, run2.filter), run2.doc.collections);
+  const current = [...located.values()].filter((c) => c !== void 0);
+  const planOf = (collection) => run2.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
+  const end = await store.bufferEnd();
+  const stream = await RawChangeStream.open(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, { batchSize: 1e3 });
+  const writer = new BufferWriter(store, stream, run2.filter, ports.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
+  writer.start();
+  let partitions = [];
+  const copyStarted = Date.now();
+  let bytesAtStart;
+  const progressTimer = setInterval(() => {
+    const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
+    bytesAtStart ??= progress.totals.bytesCopied;
+    const rate = (progress.totals.bytesCopied - bytesAtStart) / Math.max(1, (Date.now() - copyStarted) / 1e3);
+    const remaining = Math.max(0, progress.totals.bytesTotal - progress.totals.bytesCopied);
+    ports.onProgress?.({ ...progress, etaSeconds: rate > 0 ? remaining / rate : null });
+  }, PROGRESS_EVERY_MS);
+  try {
+    for (const collection of current) {
+      const plan2 = planOf(collection);
+      if (plan2.created) continue;
+      await assertNoConflict(run2, collection);
+      if (config.sync.dropDestination) await dropTarget(run2.destination, collection.target);
+      await createTargetCollection({ destination: run2.destination, filter: run2.filter, store }, collection.db, collection.target, collection.options);
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+    }
+    partitions = await store.partitionsOf();
+    for (const collection of current) {
+      const plan2 = planOf(collection);
+      if (collection.kind === "view" || plan2.partitioned) continue;
+      const existing = partitions.filter((p) => p.source === plan2.source);
+      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
+      await planCollection(run2, collection, plan2.source, existing.length > 0);
+    }
+    partitions = await store.partitionsOf();
+    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
+    const ctx = {
+      source: run2.source,
+      destination: run2.destination,
+      store,
+      batchSize: config.sync.batchSize,
+      signal: ports.signal,
+      assertLease: () => run2.lease.assertHeld(),
+      onBatch: () => void 0
+    };
+    const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
+      await writer.check();
+      ports.log.debug({ partition: p._id }, "copying partition");
+      const planned = located.get(p.source);
+      const from = planned && await relocate(run2, planned);
+      if (!from) return void await store.partitions.updateOne({ _id: p._id }, { $set: { done: true } }, { writeConcern: { w: "majority" } });
+      await copyPartition({ ...ctx, relocate: (c) => relocate(run2, c) }, from, p);
+      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
+    });
+    await runLimited(jobs, config.sync.parallelCollections);
+    await writer.check();
+    if (ports.signal.aborted) return false;
+    const indexJobs = current.map((collection) => async () => {
+      const plan2 = planOf(collection);
+      if (plan2.indexesBuilt || collection.kind === "view") return;
+      await buildTargetIndexes({ destination: run2.destination, store }, collection.target, collection.indexes);
+      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
+    });
+    await runLimited(indexJobs, config.sync.parallelCollections);
+    await writer.stop();
+    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
+    run2.lease.assertHeld();
+    run2.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    ports.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
+    return true;
+  } finally {
+    clearInterval(progressTimer);
+    await writer.stop().catch(() => void 0);
+    await stream.close().catch(() => void 0);
+  }
+}
+async function planCollection(run2, collection, source, dropPartial) {
+  const { store, config, ports } = run2;
+  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
+  const partitions = await planPartitions(run2.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  run2.lease.assertHeld();
+  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
+  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
+  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
+  run2.doc = await store.current();
+}
+async function assertNoConflict(run2, collection) {
+  if (run2.config.sync.dropDestination || collection.kind === "view") return;
+  const target = run2.destination.db(collection.target.db).collection(collection.target.coll);
+  const existing = await run2.destination.db(collection.target.db).listCollections({ name: collection.target.coll }, { nameOnly: true }).toArray();
+  if (existing.length && await target.estimatedDocumentCount() > 0) {
+    throw new OperationError(
+      `destination collection ${collection.target.db}.${collection.target.coll} already holds documents`,
+      "empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first"
+    );
+  }
+}
+
+// src/engine/procedures/progress.ts
+function progressFor(config, doc, partitions, extra = {}) {
+  return buildProgress(doc, partitions, { ...extra, maxLagSeconds: config.cutover.maxLagSeconds });
+}
+
+// src/engine/procedures/sync.ts
+async function syncSlice(config, commandPorts, options) {
+  const slice = startSlice(commandPorts.signal, options.durationMs);
+  const ports = { ...commandPorts, signal: slice.signal };
+  try {
+    const run2 = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
+    try {
+      const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
+      const progress = progressFor(config, run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()));
+      const stoppedBy = result.finished ? null : slice.timedOut() ? "time-box" : commandPorts.signal.aborted ? "signal" : null;
+      return { finished: result.finished, lagSeconds: result.lagSeconds, stoppedBy, doc: run2.doc, progress };
+    } finally {
+      await closeRun(run2);
+    }
+  } finally {
+    slice.dispose();
+  }
+}
+
+// src/engine/handoff.ts
+var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
+var POLL_MS2 = 2e3;
+async function requestCutover(store, runner) {
+  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+}
+async function clearCutoverRequest(store, runner) {
+  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
+}
+function cutoverRequestLive(doc, now = Date.now()) {
+  const request2 = doc.cutoverRequest;
+  if (!request2) return false;
+  if (doc.lease?.owner === request2.by && doc.lease.expiresAt.getTime() > now) return true;
+  return now - request2.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+}
+function watchForCutover(run2) {
+  let by;
+  const timer = setInterval(() => {
+    void run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
+      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
+    }).catch(() => void 0);
+  }, POLL_MS2);
+  timer.unref();
+  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+}
+
+// src/engine/headroom.ts
+async function oplogHeadroomSeconds(source, doc) {
+  const first = await firstOplogTime(source);
+  if (!first) return null;
+  const firstSeconds = first.getHighBits();
+  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
+  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
+}
+function headroomWarning(headroomSeconds, sliceMs) {
+  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
+  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
+}
+
+// src/engine/procedures/tail.ts
+var LeftToCutover = class extends Error {
+  constructor(doc, partitions) {
+    super("left to the cutover");
+    this.doc = doc;
+    this.partitions = partitions;
+  }
+  doc;
+  partitions;
+};
+async function tailSlice(config, ports, options) {
+  let run2;
+  try {
+    run2 = await retryTransient(
+      ports,
+      "tail",
+      () => openRun(config, ports, {
+        forceTakeover: options.forceTakeover,
+        beforeLease: async (store, doc) => {
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
+      })
+    );
+  } catch (error2) {
+    if (!(error2 instanceof LeftToCutover)) throw error2;
+    return { kind: "left-to-cutover", doc: error2.doc, ...error2.partitions ? { progress: progressFor(config, error2.doc, error2.partitions) } : {} };
+  }
+  try {
+    const { doc } = run2;
+    if (doc.resyncRequired) {
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
+    }
+    if (doc.phase !== "tailing") {
+      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
+    }
+    return await runSlice(run2, config, options.durationMs, ports);
+  } finally {
+    await closeRun(run2);
+  }
+}
+async function runSlice(run2, config, durationMs, ports) {
+  const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
+  const started = Date.now();
+  let lastReport = 0;
+  const cutover = watchForCutover(run2);
+  try {
+    const result = await withReconnect(
+      run2,
+      "tail",
+      () => tailLoop(run2, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1e3) return;
+          lastReport = Date.now();
+          ports.onProgress?.(progressFor(config, run2.doc, partitions));
+        },
+        shouldStop: cutover.requested
+      })
+    );
+    const headroom = await oplogHeadroomSeconds(run2.source, run2.doc).catch(() => null);
+    const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom });
+    const warning2 = headroomWarning(headroom, durationMs);
+    if (warning2) progress.warnings = [...progress.warnings, warning2];
+    const by = cutover.by();
+    return {
+      kind: "ran",
+      applied: result.applied,
+      lagSeconds: result.lagSeconds,
+      elapsedMs: Date.now() - started,
+      ...by !== void 0 ? { handedOverTo: by } : {},
+      stoppedBySignal: ports.signal.aborted,
+      doc: run2.doc,
+      progress
+    };
+  } finally {
+    cutover.stop();
+  }
+}
+function cutoverHasIt(doc) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+}
+
+// src/engine/readiness.ts
+var FRESH_SLICE_MS = 5 * 6e4;
+var HEADROOM_WARN_SECONDS = 3600;
+async function readSourceOplog(source) {
+  const oplog = source.db("local").collection("oplog.rs");
+  const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  const latest = await oplog.find({ op: { $ne: "n" } }, { projection: { ts: 1 }, maxTimeMS: 5e3 }).sort({ $natural: -1 }).limit(1).next().catch(() => null) ?? await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: -1 }).limit(1).next();
+  if (!first || !latest) return null;
+  return { first: first.ts, latest: latest.ts };
+}
+function assessReadiness(doc, oplog, options) {
+  const now = options.now ?? Date.now();
+  const reasons = [];
+  const warnings = [];
+  let lagSeconds = null;
+  let headroomSeconds = null;
+  if (doc.phase !== "tailing") reasons.push(`the migration is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`);
+  const position = options.position ?? savedPositionTime(doc);
+  if (!oplog) {
+    reasons.push("the source oplog could not be read, so the lag cannot be measured");
+  } else if (!position) {
+    reasons.push("no saved position yet");
+  } else {
+    const seconds = (t) => t.getHighBits();
+    if (position.lessThan(oplog.first)) {
+      headroomSeconds = 0;
+      reasons.push(`the saved position (${iso(seconds(position))}) is no longer in the source oplog (oldest entry ${iso(seconds(oplog.first))}): changes in between are gone, a re-sync is needed`);
+    } else {
+      headroomSeconds = seconds(position) - seconds(oplog.first);
+      const window = seconds(oplog.latest) - seconds(oplog.first);
+      if (headroomSeconds < Math.min(HEADROOM_WARN_SECONDS, window / 2)) {
+        warnings.push(`the saved position leaves the source oplog in about ${duration(headroomSeconds)} (oplog window ${duration(window)}): run tail now, or enlarge the source oplog (replSetResizeOplog)`);
+      }
+    }
+    lagSeconds = Math.max(0, seconds(oplog.latest) - seconds(position));
+    if (lagSeconds > options.maxLagSeconds) reasons.push(`lag now ${lagSeconds} s (the source's newest write against the saved position) is above cutover.maxLagSeconds ${options.maxLagSeconds} s`);
+  }
+  const lastSample = doc.lagHistory[doc.lagHistory.length - 1];
+  const sampledAt = lastSample ? Date.parse(lastSample.at) : NaN;
+  const freshMs = options.freshMs ?? FRESH_SLICE_MS;
+  if (Number.isNaN(sampledAt)) {
+    reasons.push("no slice has measured the lag yet");
+  } else if (now - sampledAt > freshMs) {
+    reasons.push(`the last slice measured the lag ${duration((now - sampledAt) / 1e3)} ago (fresh means within ${duration(freshMs / 1e3)}): run tail`);
+  }
+  return { ready: reasons.length === 0, reasons, warnings, lagSeconds, headroomSeconds };
+}
+function iso(seconds) {
+  return new Date(seconds * 1e3).toISOString();
+}
+function duration(totalSeconds) {
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+// src/engine/procedures/status.ts
+async function readStatus(config) {
+  const destination = await connectCluster(config.destination.uri, "destination");
+  try {
+    const store = new StateStore(destination, config.name);
+    const doc = await store.get();
+    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
+    const oplog = await sourceOplog(config.source.uri, doc, destination);
+    const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
+    const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
+    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness });
+    return { doc, readiness, progress };
+  } finally {
+    await destination.close();
+  }
+}
+async function sourceOplog(uri, doc, destination) {
+  let source;
+  try {
+    source = await connectCluster(uri, "source", { timeoutMs: 5e3 }).catch(() => void 0);
+    if (!source) return null;
+    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
+    assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
+    return await readSourceOplog(source).catch(() => null);
+  } finally {
+    await source?.close();
+  }
+}
+
+// src/engine/cutover/write-block.ts
+async function setSourceWriteBlock(source, on) {
+  await source.db("admin").command({ setUserWriteBlockMode: 1, global: on });
+}
+
+// src/engine/procedures/abort.ts
+async function abortMigration(config, ports, options) {
+  const run2 = await openRun(config, ports, { forceTakeover: options.forceTakeover });
+  try {
+    options.authorize(run2.doc);
+    let liftedWriteBlock = false;
+    if (run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt) {
+      await setSourceWriteBlock(run2.source, false);
+      await run2.store.update(ports.runner, { "writeBlock.liftedAt": /* @__PURE__ */ new Date() });
+      liftedWriteBlock = true;
+    }
+    if (options.dropDestination) {
+      const dropped = [];
+      for (const collection of run2.doc.collections) {
+        const { db, coll } = splitNamespace(collection.target);
+        const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
+          if (isNamespaceNotFound(error2)) return false;
+          throw error2;
+        });
+        if (gone) dropped.push(collection.target);
+      }
+      await run2.lease.release();
+      await run2.store.drop();
+      return { liftedWriteBlock, dropped };
+    }
+    if (run2.doc.phase === "aborted" && !liftedWriteBlock) throw new UserError(`migration "${config.name}" is already aborted`, options.alreadyAbortedHint);
+    await transition(run2, "aborted", liftedWriteBlock ? "source write block lifted" : "aborted");
+    return { liftedWriteBlock, progress: progressFor(config, run2.doc, await run2.store.partitionsOf()) };
+  } finally {
+    await closeRun(run2);
+  }
+}
+
+// src/engine/procedures/verify.ts
+var import_mongodb18 = __toESM(require_lib3(), 1);
+
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
 var OrderIndependentHash = class {
@@ -78477,13 +79258,13 @@ async function serverSideHash(db, collection) {
     reply = await db.command({ dbHash: 1, collections: [collection] });
   } catch (error2) {
     const e = error2;
-    return { ok: false, reason: scrub(firstLine2(e.codeName ?? e.message ?? String(error2))) };
+    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error2))) };
   }
   const hash = reply.collections?.[collection];
   if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
   return { ok: true, hash };
 }
-function firstLine2(text) {
+function firstLine3(text) {
   return (text.split("\n")[0] ?? text).slice(0, 200);
 }
 
@@ -78596,7 +79377,7 @@ async function reversePass(source, destination, options, result) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -78608,7 +79389,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -78858,6 +79639,47 @@ async function verifyMigration(source, destination, filter, options) {
   return { mode: options.mode, exact: options.exact, collections, mismatches, ...notes.length ? { notes } : {}, durationMs: Date.now() - started };
 }
 
+// src/engine/procedures/verify.ts
+async function readVerifyStance(destination, migration) {
+  const store = new StateStore(destination, migration);
+  const doc = await store.get();
+  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [], clusters: {} };
+  const relaxed = await store.relaxedIndexes.find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } }).toArray();
+  const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
+  const owned = (doc.collections ?? []).map((c) => c.target);
+  const clusters = { source: doc.sourceCluster, destination: doc.destinationCluster };
+  if (doc.phase === "committed") return { phase: doc.phase, exact: true, because: "the migration is committed", relaxedIndexes, owned, clusters };
+  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: "source writes are blocked", relaxedIndexes, owned, clusters };
+  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
+}
+async function verifyNow(config, ports) {
+  const source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
+  let destination;
+  try {
+    destination = await connectCluster(config.destination.uri, "destination");
+    const stance = await readVerifyStance(destination, config.name);
+    assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
+    const mode = config.cutover.verify === "hash" ? "hash" : "count";
+    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
+    const report = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
+      mode,
+      exact: stance.exact,
+      relaxedIndexes: stance.relaxedIndexes,
+      owned: stance.owned,
+      signal: ports.signal,
+      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
+    });
+    return { report, stance };
+  } catch (error2) {
+    if (error2 instanceof import_mongodb18.MongoError) {
+      throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
+    }
+    throw error2;
+  } finally {
+    await Promise.all([source.close(), destination?.close()]);
+  }
+}
+
 // src/engine/cutover/restore-indexes.ts
 async function restoreRelaxedIndexes(destination, store) {
   const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
@@ -79014,133 +79836,80 @@ async function waitUntilMajorityCommitted(run2, time) {
   await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
 
-// src/engine/handoff.ts
-var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
-var POLL_MS2 = 2e3;
-async function requestCutover(store, runner) {
-  await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
+// src/engine/rehearse/snapshot-compare.ts
+var import_mongodb19 = __toESM(require_lib3(), 1);
+async function compareAtSnapshot(source, destination, collections, at) {
+  const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
+  for (const collection of collections) {
+    if (collection.kind === "view") continue;
+    const src = splitNamespace(collection.source);
+    const dst = splitNamespace(collection.target);
+    const target = await hashCollection(destination, dst.db, dst.coll);
+    let sourceHash;
+    let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
+    try {
+      sourceHash = await hashCollection(source, src.db, src.coll, at);
+    } catch (error2) {
+      report.exact = false;
+      method = "count now (snapshot unavailable)";
+      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(error2.message)}); compared today's count instead`);
+      sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
+    }
+    const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;
+    report.collections.push({ source: collection.source, target: collection.target, sourceCount: sourceHash.count, targetCount: target.count, method, equal });
+    if (!equal) {
+      report.mismatches.push({ namespace: collection.source, kind: sourceHash.count === target.count ? "content" : "count", detail: `source at T: ${sourceHash.count} documents, destination: ${target.count}` });
+    }
+  }
+  return report;
 }
-async function clearCutoverRequest(store, runner) {
-  await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
-}
-function cutoverRequestLive(doc, now = Date.now()) {
-  const request2 = doc.cutoverRequest;
-  if (!request2) return false;
-  if (doc.lease?.owner === request2.by && doc.lease.expiresAt.getTime() > now) return true;
-  return now - request2.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
-}
-function watchForCutover(run2) {
-  let by;
-  const timer = setInterval(() => {
-    void run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
-      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
-    }).catch(() => void 0);
-  }, POLL_MS2);
-  timer.unref();
-  return { requested: () => by !== void 0, by: () => by, stop: () => clearInterval(timer) };
+async function hashCollection(client, db, coll, at) {
+  const database = client.db(db);
+  const acc = new OrderIndependentHash();
+  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
+  let cursor = first.cursor;
+  for (; ; ) {
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb19.BSON.serialize(doc));
+    if (String(cursor.id) === "0") break;
+    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
+    cursor = next.cursor;
+  }
+  return { count: acc.count, hash: acc.hex() };
 }
 
-// src/engine/reconnect.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep4 } from "node:timers/promises";
-var TRANSIENT_CODES2 = /* @__PURE__ */ new Set([
-  6,
-  // HostUnreachable
-  7,
-  // HostNotFound
-  89,
-  // NetworkTimeout
-  91,
-  // ShutdownInProgress
-  189,
-  // PrimarySteppedDown
-  9001,
-  // SocketException
-  10107,
-  // NotWritablePrimary
-  11600,
-  // InterruptedAtShutdown
-  11602,
-  // InterruptedDueToReplStateChange
-  13435,
-  // NotPrimaryNoSecondaryOk
-  13436
-  // NotPrimaryOrSecondary
-]);
-var TRANSIENT_LABELS = ["ResumableChangeStreamError", "RetryableWriteError", "TransientTransactionError"];
-var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
-var MAX_RECONNECTS = 100;
-var FIRST_DELAY_MS = 250;
-var MAX_DELAY_MS = 8e3;
-function isTransientNetworkError(error2) {
-  let current = error2;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb14.MongoNetworkError || current instanceof import_mongodb14.MongoServerSelectionError) return true;
-    if (current instanceof import_mongodb14.MongoError) {
-      if (TRANSIENT_LABELS.some((label) => current.hasErrorLabel(label))) return true;
-      if (current.code !== void 0 && TRANSIENT_CODES2.has(Number(current.code))) return true;
-    }
-    const code2 = current.code;
-    if (typeof code2 === "string" && SOCKET_ERRORS.has(code2)) return true;
-    const wrapped = current.errorResponse;
-    current = wrapped instanceof Error ? wrapped : current.cause;
+// src/commands/abort.ts
+var runAbort = async (config, options, ports) => {
+  const confirmed = options.confirm === config.name;
+  if (options.confirm !== void 0 && !confirmed) throw new UserError(`--confirm "${options.confirm}" does not match the migration name "${config.name}"`, `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`);
+  if (options.dropDestination && !confirmed) {
+    throw new UserError(`--drop-destination removes every collection migration "${config.name}" created on the destination, and its state: confirm with --confirm ${config.name}`, `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}`);
   }
-  return false;
-}
-async function withReconnect(run2, what, step2) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step2();
-    } catch (error2) {
-      if (!isTransientNetworkError(error2) || run2.ports.signal.aborted) throw error2;
-      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
-      }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run2.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep4(delay);
-      await assertReachable(run2.source, "source", run2.config.source.uri);
-      await assertReachable(run2.destination, "destination", run2.config.destination.uri);
-      run2.lease.assertHeld();
-      run2.doc = await run2.store.get() ?? run2.doc;
-    }
-  }
-}
-async function retryTransient(ports, what, operation, attempts = 6) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error2) {
-      if (!isTransientNetworkError(error2) || attempt >= attempts) throw error2;
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
-      ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2))) }, `${what}: connection lost; retrying`);
-      await sleep4(delay);
-    }
-  }
-}
-async function assertReachable(client, side, uri) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.db("admin").command({ ping: 1 });
-      return;
-    } catch (error2) {
-      if (!(error2 instanceof import_mongodb14.MongoServerSelectionError) && isTransientNetworkError(error2) && attempt < 5) {
-        await sleep4(200 * attempt);
-        continue;
-      }
-      const message = scrub(firstLine3(error2 instanceof Error ? error2.message : String(error2)));
-      throw new OperationError(
-        `lost the connection to the ${side} (${redactUri(uri)}) and it did not answer again within the server selection timeout: ${message}`,
-        `the migration's state is saved in the destination: run the same command again once the ${side} is reachable, and it continues where it stopped`,
-        { cause: error2 }
+  const result = await abortMigration(config, ports, {
+    dropDestination: Boolean(options.dropDestination),
+    forceTakeover: options.forceTakeover,
+    authorize: (doc) => {
+      if (doc.phase !== "committed" || confirmed) return;
+      throw new UserError(
+        `migration "${config.name}" is committed: abort would ${doc.writeBlock && !doc.writeBlock.liftedAt ? "lift the source write block while the applications may already write to the destination" : "mark the committed migration aborted"}; confirm with --confirm ${config.name}`,
+        `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
       );
-    }
+    },
+    alreadyAbortedHint: `add --drop-destination --confirm ${config.name} to remove what it created`
+  });
+  const notes = result.liftedWriteBlock ? ["source write block lifted"] : [];
+  if (result.dropped) {
+    notes.push(`dropped ${plural(result.dropped.length, "destination collection")} and the migration's state`);
+    return { command: "abort", exitCode: 0, summary: `migration "${config.name}" aborted: ${notes.join("; ")}`, continue: false, nextStep: `mongo-live-migrate sync --config ${config.file} (starts afresh)` };
   }
-}
-function firstLine3(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 300);
-}
+  return {
+    command: "abort",
+    exitCode: 0,
+    summary: `migration "${config.name}" aborted${notes.length ? `: ${notes.join("; ")}` : ""}; the destination is left as it is`,
+    ...result.progress ? { progress: result.progress } : {},
+    continue: false,
+    nextStep: `mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name} (to remove what it created)`
+  };
+};
 
 // src/commands/cutover.ts
 var DRAIN_TIMEOUT_MS = 3e5;
@@ -79231,441 +80000,6 @@ async function withdrawRequest(config, runner) {
   }
 }
 
-// src/config/duration.ts
-var DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-function parseDuration(text) {
-  const match = DURATION.exec(text.trim());
-  if (!match) return void 0;
-  const [, h = "0", m = "0", s = "0"] = match;
-  return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1e3;
-}
-function formatDuration2(ms) {
-  let seconds = Math.max(0, Math.round(ms / 1e3));
-  const h = Math.floor(seconds / 3600);
-  seconds -= h * 3600;
-  const m = Math.floor(seconds / 60);
-  seconds -= m * 60;
-  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", seconds || !h && !m ? `${seconds}s` : ""];
-  return parts.join("");
-}
-
-// src/engine/rehearse/snapshot-compare.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
-async function compareAtSnapshot(source, destination, collections, at) {
-  const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
-  for (const collection of collections) {
-    if (collection.kind === "view") continue;
-    const src = splitNamespace(collection.source);
-    const dst = splitNamespace(collection.target);
-    const target = await hashCollection(destination, dst.db, dst.coll);
-    let sourceHash;
-    let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
-    try {
-      sourceHash = await hashCollection(source, src.db, src.coll, at);
-    } catch (error2) {
-      report.exact = false;
-      method = "count now (snapshot unavailable)";
-      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(error2.message)}); compared today's count instead`);
-      sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
-    }
-    const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;
-    report.collections.push({ source: collection.source, target: collection.target, sourceCount: sourceHash.count, targetCount: target.count, method, equal });
-    if (!equal) {
-      report.mismatches.push({ namespace: collection.source, kind: sourceHash.count === target.count ? "content" : "count", detail: `source at T: ${sourceHash.count} documents, destination: ${target.count}` });
-    }
-  }
-  return report;
-}
-async function hashCollection(client, db, coll, at) {
-  const database = client.db(db);
-  const acc = new OrderIndependentHash();
-  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
-  let cursor = first.cursor;
-  for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb15.BSON.serialize(doc));
-    if (String(cursor.id) === "0") break;
-    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
-    cursor = next.cursor;
-  }
-  return { count: acc.count, hash: acc.hex() };
-}
-
-// src/engine/sync.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep5 } from "node:timers/promises";
-
-// src/engine/capture/buffer-writer.ts
-var MAX_STORED_EVENT_BYTES = 15 * 1024 * 1024;
-var FLUSH_EVERY_MS = 200;
-var FLUSH_AT_EVENTS = 1e3;
-var BufferWriter = class {
-  constructor(store, stream, filter, log, assertLease, startSeq) {
-    this.store = store;
-    this.stream = stream;
-    this.filter = filter;
-    this.log = log;
-    this.assertLease = assertLease;
-    this.nextSeq = startSeq;
-  }
-  store;
-  stream;
-  filter;
-  log;
-  assertLease;
-  stopped = false;
-  running;
-  nextSeq;
-  captured = 0;
-  /** Wall time of the newest source change seen (for lag while copying). */
-  lastWallTime;
-  start() {
-    this.running = this.loop();
-    this.running.catch(() => void 0);
-  }
-  /** Stops after writing everything read so far; rethrows what broke the loop. */
-  async stop() {
-    this.stopped = true;
-    await this.running;
-  }
-  /** Rethrows a capture failure early (the copy should not go on without capture). */
-  async check() {
-    if (this.failure) throw this.failure;
-  }
-  failure;
-  async loop() {
-    let pending = [];
-    let lastFlush = Date.now();
-    try {
-      while (!this.stopped) {
-        const event = await this.stream.tryNext();
-        if (event) {
-          if (event.wallTime instanceof Date) this.lastWallTime = event.wallTime;
-          if (isRelevant(event, this.filter)) pending.push(this.toBufferDoc(event));
-        }
-        if (pending.length >= FLUSH_AT_EVENTS || pending.length && (!event || Date.now() - lastFlush > FLUSH_EVERY_MS)) {
-          await this.flush(pending);
-          pending = [];
-          lastFlush = Date.now();
-        }
-      }
-      await this.flush(pending);
-    } catch (error2) {
-      this.failure = error2;
-      throw error2;
-    }
-  }
-  toBufferDoc(event) {
-    const _id = { m: this.store.name, seq: this.nextSeq++ };
-    if (event.raw.length > MAX_STORED_EVENT_BYTES) return { _id, token: event.token, raw: withoutFullDocument(event.raw), refetch: true };
-    return { _id, token: event.token, raw: event.raw };
-  }
-  async flush(docs) {
-    if (!docs.length) return;
-    this.assertLease();
-    await this.store.buffer.insertMany(docs, { ordered: true, writeConcern: { w: "majority" } });
-    this.captured += docs.length;
-    this.log.debug({ buffered: docs.length, total: this.captured }, "buffered change events");
-  }
-};
-
-// src/engine/catalog.ts
-async function readCatalog(source, filter) {
-  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  const result = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db)) continue;
-    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
-    for (const info2 of infos) {
-      const coll = info2.name;
-      if (!filter.includes(db, coll)) continue;
-      const options = { ...info2.options };
-      const kind = kindOf2(info2.type, options);
-      if (kind === "timeseries") {
-        throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
-      }
-      const isView = kind === "view";
-      const details2 = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
-      if (!details2) continue;
-      const { indexes, stats } = details2;
-      const uuid = info2.info?.uuid?.toString("hex");
-      result.push({ db, coll, target: filter.target(db, coll), kind, ...uuid ? { uuid } : {}, options, indexes, documents: stats.count, bytes: stats.size });
-    }
-  }
-  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
-}
-function kindOf2(type, options) {
-  if (type === "view") return "view";
-  if (type === "timeseries" || options.timeseries) return "timeseries";
-  if (options.capped) return "capped";
-  if (options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function collectionDetails(client, db, coll) {
-  try {
-    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
-  } catch (error2) {
-    if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(error2.message))) return void 0;
-    throw error2;
-  }
-}
-async function collectionStats(client, db, coll) {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
-  const storage = stats?.storageStats ?? {};
-  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
-}
-
-// src/engine/replay.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
-var REPLAY_BATCH = 1e3;
-var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
-async function replayBuffer(run2) {
-  const { store, ports } = run2;
-  const applier = newApplier(run2);
-  const firstSeq = run2.doc.replay.nextSeq;
-  let nextSeq = firstSeq;
-  const partitions = await store.partitionsOf();
-  const save = async (last, extra = {}) => {
-    run2.lease.assertHeld();
-    nextSeq = last.seq + 1;
-    const applied = { token: last.token, ...last.wallTime ? { wallTime: last.wallTime } : {} };
-    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
-    if (!saved) throw new LeaseLostError(store.name);
-  };
-  const cursor = store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ "_id.m": 1, "_id.seq": 1 });
-  try {
-    let batch = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (!batch.length) return;
-      await applier.apply(batch, (last) => save(last));
-      await save(batch[batch.length - 1], { $inc: { eventsApplied: batch.length } });
-      run2.doc = await store.get();
-      ports.onProgress?.(buildProgress(run2.doc, partitions));
-      batch = [];
-      bytes = 0;
-    };
-    for await (const doc of cursor) {
-      if (ports.signal.aborted) return;
-      const event = bufferedEvent(doc);
-      batch.push(event);
-      bytes += event.raw.length;
-      if (batch.length >= REPLAY_BATCH || bytes >= REPLAY_BATCH_BYTES) await flush();
-    }
-    await flush();
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
-  if (!run2.doc.applied) {
-    await store.update(ports.runner, { applied: { operationTime: run2.doc.captureStart.operationTime } });
-  }
-  ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
-  await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
-  await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
-  run2.doc = await store.get();
-}
-function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
-  const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
-  event.seq = doc._id.seq;
-  return event;
-}
-
-// src/engine/sync.ts
-var PROGRESS_EVERY_MS = 1e3;
-var PLAN_ATTEMPTS = 20;
-async function runSyncEngine(run2) {
-  const { doc } = run2;
-  if (doc.resyncRequired) throw new OperationError(doc.error ?? "this migration lost its position in the source oplog and needs a re-sync", `re-sync: run \`abort --drop-destination --confirm ${doc._id}\`, then \`sync\` (a new sync of a dropped destination)`);
-  if (doc.phase === "committed" || doc.phase === "aborted") throw new UserError(`migration "${doc._id}" is ${doc.phase}; nothing to sync`, "use a new migration name to migrate again");
-  if (doc.phase === "cutting-over") throw new UserError(`migration "${doc._id}" is cutting over`, "run `cutover --confirm " + doc._id + "` again to finish it, or `abort`");
-  if (doc.phase === "tailing") return { finished: true, lagSeconds: doc.lagSeconds };
-  if (doc.phase !== "syncing") await transition(run2, "syncing", void 0, { step: "copy" });
-  if (!run2.doc.captureStart) await fixCapturePoint(run2);
-  const copied = run2.doc.copy.finishedAt ? void 0 : await copyPhase(run2).catch((error2) => markIfHistoryLost(run2, error2));
-  if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
-  if (copied === false) return { finished: false, lagSeconds: run2.doc.lagSeconds };
-  await replayBuffer(run2);
-  if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
-  await transition(run2, "syncing", "catching up", { step: "catch-up" });
-  run2.ports.log.info("catching up with live changes");
-  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
-  if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
-  run2.lease.assertHeld();
-  const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run2.ports.runner, note: "copy done and caught up" };
-  const moved = await run2.store.update(run2.ports.runner, { phase: "tailing", lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: "" } });
-  if (!moved) throw new LeaseLostError(run2.store.name);
-  run2.doc = await run2.store.get();
-  return { finished: true, lagSeconds: result.lagSeconds };
-}
-async function markIfHistoryLost(run2, error2) {
-  const lost = historyLostError(run2.config.name, error2);
-  if (!lost) throw error2;
-  await run2.store.update(run2.ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
-  throw lost;
-}
-async function fixCapturePoint(run2) {
-  const hello2 = await run2.source.db("admin").command({ hello: 1 });
-  const operationTime = hello2.lastWrite.majorityOpTime.ts;
-  run2.lease.assertHeld();
-  await run2.store.update(run2.ports.runner, { captureStart: { operationTime, at: /* @__PURE__ */ new Date() } });
-  run2.doc = await run2.store.get();
-}
-async function planCatalog(run2) {
-  for (let attempt = 1; ; attempt++) {
-    const catalog = await readCatalog(run2.source, run2.filter);
-    if (!await renamedSince(run2, run2.doc.captureStart.operationTime)) return catalog;
-    if (attempt >= PLAN_ATTEMPTS) {
-      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
-    }
-    run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep5(Math.min(2e3, 100 * attempt));
-    await fixCapturePoint(run2);
-  }
-}
-async function renamedSince(run2, since) {
-  const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { operationType: "rename" } });
-  try {
-    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
-      if (event.clusterTime.greaterThan(since) && isRelevant(event, run2.filter)) return true;
-    }
-    return false;
-  } finally {
-    await stream.close().catch(() => void 0);
-  }
-}
-function locate2(catalog, plans) {
-  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
-  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
-  const located = /* @__PURE__ */ new Map();
-  for (const plan2 of plans) {
-    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
-    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
-  }
-  return located;
-}
-async function relocate(run2, collection) {
-  if (!collection.uuid) return collection;
-  const uuid = new import_mongodb17.UUID(collection.uuid);
-  const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
-  const here = await found(collection.db);
-  if (here) return { ...collection, coll: here };
-  const { databases } = await run2.source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  for (const { name } of databases) {
-    const there = name === collection.db ? void 0 : await found(name);
-    if (there) return { ...collection, db: name, coll: there };
-  }
-  return void 0;
-}
-async function copyPhase(run2) {
-  const { store, ports, config } = run2;
-  let catalog;
-  if (!run2.doc.collections.length) {
-    catalog = await planCatalog(run2);
-    await store.update(ports.runner, {
-      collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...c.uuid ? { uuid: c.uuid } : {}, target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
-      "copy.startedAt": /* @__PURE__ */ new Date()
-    });
-    run2.doc = await store.get();
-  }
-  const located = locate2(catalog ?? await readCatalog(run2.source, run2.filter), run2.doc.collections);
-  const current = [...located.values()].filter((c) => c !== void 0);
-  const planOf = (collection) => run2.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
-  const end = await store.bufferEnd();
-  const stream = await RawChangeStream.open(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, { batchSize: 1e3 });
-  const writer = new BufferWriter(store, stream, run2.filter, ports.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
-  writer.start();
-  let partitions = [];
-  const copyStarted = Date.now();
-  let bytesAtStart;
-  const progressTimer = setInterval(() => {
-    const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds });
-    bytesAtStart ??= progress.totals.bytesCopied;
-    const rate = (progress.totals.bytesCopied - bytesAtStart) / Math.max(1, (Date.now() - copyStarted) / 1e3);
-    const remaining = Math.max(0, progress.totals.bytesTotal - progress.totals.bytesCopied);
-    ports.onProgress?.({ ...progress, etaSeconds: rate > 0 ? remaining / rate : null });
-  }, PROGRESS_EVERY_MS);
-  try {
-    for (const collection of current) {
-      const plan2 = planOf(collection);
-      if (plan2.created) continue;
-      await assertNoConflict(run2, collection);
-      if (config.sync.dropDestination) await dropTarget(run2.destination, collection.target);
-      await createTargetCollection({ destination: run2.destination, filter: run2.filter, store }, collection.db, collection.target, collection.options);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].created": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
-    }
-    partitions = await store.partitionsOf();
-    for (const collection of current) {
-      const plan2 = planOf(collection);
-      if (collection.kind === "view" || plan2.partitioned) continue;
-      const existing = partitions.filter((p) => p.source === plan2.source);
-      if (existing.some((p) => p.done || p.documentsCopied > 0)) continue;
-      await planCollection(run2, collection, plan2.source, existing.length > 0);
-    }
-    partitions = await store.partitionsOf();
-    ports.log.info({ collections: current.length, partitions: partitions.length, remaining: partitions.filter((p) => !p.done).length }, "copying");
-    const ctx = {
-      source: run2.source,
-      destination: run2.destination,
-      store,
-      batchSize: config.sync.batchSize,
-      signal: ports.signal,
-      assertLease: () => run2.lease.assertHeld(),
-      onBatch: () => void 0
-    };
-    const jobs = partitions.filter((p) => !p.done).map((p) => async () => {
-      await writer.check();
-      ports.log.debug({ partition: p._id }, "copying partition");
-      const planned = located.get(p.source);
-      const from = planned && await relocate(run2, planned);
-      if (!from) return void await store.partitions.updateOne({ _id: p._id }, { $set: { done: true } }, { writeConcern: { w: "majority" } });
-      await copyPartition({ ...ctx, relocate: (c) => relocate(run2, c) }, from, p);
-      ports.log.debug({ partition: p._id, documents: p.documentsCopied }, "partition copied");
-    });
-    await runLimited(jobs, config.sync.parallelCollections);
-    await writer.check();
-    if (ports.signal.aborted) return false;
-    const indexJobs = current.map((collection) => async () => {
-      const plan2 = planOf(collection);
-      if (plan2.indexesBuilt || collection.kind === "view") return;
-      await buildTargetIndexes({ destination: run2.destination, store }, collection.target, collection.indexes);
-      await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].indexesBuilt": true } }, { arrayFilters: [{ "c.source": plan2.source }], writeConcern: { w: "majority" } });
-    });
-    await runLimited(indexJobs, config.sync.parallelCollections);
-    await writer.stop();
-    ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
-    run2.lease.assertHeld();
-    await store.update(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
-    run2.doc = await store.get();
-    ports.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
-    return true;
-  } finally {
-    clearInterval(progressTimer);
-    await writer.stop().catch(() => void 0);
-    await stream.close().catch(() => void 0);
-  }
-}
-async function planCollection(run2, collection, source, dropPartial) {
-  const { store, config, ports } = run2;
-  if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
-  const partitions = await planPartitions(run2.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
-  run2.lease.assertHeld();
-  if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
-  const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
-  if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
-  run2.doc = await store.get();
-}
-async function assertNoConflict(run2, collection) {
-  if (run2.config.sync.dropDestination || collection.kind === "view") return;
-  const target = run2.destination.db(collection.target.db).collection(collection.target.coll);
-  const existing = await run2.destination.db(collection.target.db).listCollections({ name: collection.target.coll }, { nameOnly: true }).toArray();
-  if (existing.length && await target.estimatedDocumentCount() > 0) {
-    throw new OperationError(
-      `destination collection ${collection.target.db}.${collection.target.coll} already holds documents`,
-      "empty it, rename the target (namespaces.rename), or set sync.dropDestination: true to drop it first"
-    );
-  }
-}
-
 // src/commands/rehearse.ts
 var DEFAULT_TAIL_MS = 6e4;
 var runRehearse = async (config, options, ports) => {
@@ -79706,7 +80040,7 @@ var runRehearse = async (config, options, ports) => {
     const pct = (p) => sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1)} s` : "-";
     const lines = [
       `rehearsal of "${config.name}": ${verification.mismatches.length ? `${verification.mismatches.length} MISMATCHES` : "destination equals the source as of the frozen point"}`,
-      ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(18)} ${formatDuration2(ms)} (${ms} ms)`),
+      ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(18)} ${formatConfigDuration(ms)} (${ms} ms)`),
       `  tail lag           p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
       `  predicted downtime ${(predictedDowntime / 1e3).toFixed(1)} s (drain + index restore + verify; the write block itself takes milliseconds)`,
       `  ${cleanup}`
@@ -79733,63 +80067,6 @@ async function cleanUp(run2) {
   return `staging destination cleaned up (${plural(run2.doc.collections.length, "collection")} and the rehearsal's state removed; --keep keeps them)`;
 }
 
-// src/engine/readiness.ts
-var FRESH_SLICE_MS = 5 * 6e4;
-var HEADROOM_WARN_SECONDS = 3600;
-async function readSourceOplog(source) {
-  const oplog = source.db("local").collection("oplog.rs");
-  const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-  const latest = await oplog.find({ op: { $ne: "n" } }, { projection: { ts: 1 }, maxTimeMS: 5e3 }).sort({ $natural: -1 }).limit(1).next().catch(() => null) ?? await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: -1 }).limit(1).next();
-  if (!first || !latest) return null;
-  return { first: first.ts, latest: latest.ts };
-}
-function assessReadiness(doc, oplog, options) {
-  const now = options.now ?? Date.now();
-  const reasons = [];
-  const warnings = [];
-  let lagSeconds = null;
-  let headroomSeconds = null;
-  if (doc.phase !== "tailing") reasons.push(`the migration is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`);
-  const position = options.position ?? savedPositionTime(doc);
-  if (!oplog) {
-    reasons.push("the source oplog could not be read, so the lag cannot be measured");
-  } else if (!position) {
-    reasons.push("no saved position yet");
-  } else {
-    const seconds = (t) => t.getHighBits();
-    if (position.lessThan(oplog.first)) {
-      headroomSeconds = 0;
-      reasons.push(`the saved position (${iso(seconds(position))}) is no longer in the source oplog (oldest entry ${iso(seconds(oplog.first))}): changes in between are gone, a re-sync is needed`);
-    } else {
-      headroomSeconds = seconds(position) - seconds(oplog.first);
-      const window = seconds(oplog.latest) - seconds(oplog.first);
-      if (headroomSeconds < Math.min(HEADROOM_WARN_SECONDS, window / 2)) {
-        warnings.push(`the saved position leaves the source oplog in about ${duration(headroomSeconds)} (oplog window ${duration(window)}): run tail now, or enlarge the source oplog (replSetResizeOplog)`);
-      }
-    }
-    lagSeconds = Math.max(0, seconds(oplog.latest) - seconds(position));
-    if (lagSeconds > options.maxLagSeconds) reasons.push(`lag now ${lagSeconds} s (the source's newest write against the saved position) is above cutover.maxLagSeconds ${options.maxLagSeconds} s`);
-  }
-  const lastSample = doc.lagHistory[doc.lagHistory.length - 1];
-  const sampledAt = lastSample ? Date.parse(lastSample.at) : NaN;
-  const freshMs = options.freshMs ?? FRESH_SLICE_MS;
-  if (Number.isNaN(sampledAt)) {
-    reasons.push("no slice has measured the lag yet");
-  } else if (now - sampledAt > freshMs) {
-    reasons.push(`the last slice measured the lag ${duration((now - sampledAt) / 1e3)} ago (fresh means within ${duration(freshMs / 1e3)}): run tail`);
-  }
-  return { ready: reasons.length === 0, reasons, warnings, lagSeconds, headroomSeconds };
-}
-function iso(seconds) {
-  return new Date(seconds * 1e3).toISOString();
-}
-function duration(totalSeconds) {
-  const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
 // src/commands/next-step.ts
 function nextStepFor(config, doc, ready) {
   const base = `mongo-live-migrate`;
@@ -79814,242 +80091,92 @@ function nextStepFor(config, doc, ready) {
 
 // src/commands/status.ts
 var runStatus = async (config) => {
-  const destination = await connectCluster(config.destination.uri, "destination");
-  try {
-    const store = new StateStore(destination, config.name);
-    const doc = await store.get();
-    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
-    const oplog = await sourceOplog(config.source.uri, doc, destination);
-    const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
-    const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
-    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness });
-    const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
-    const notReady = doc.phase === "tailing" && !readiness.ready ? `; not ready: ${readiness.reasons.join("; ")}` : "";
-    const warned = doc.phase === "tailing" && readiness.warnings.length ? `; warning: ${readiness.warnings.join("; ")}` : "";
-    return {
-      command: "status",
-      exitCode: doc.phase === "failed" ? 1 : 0,
-      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
-      progress,
-      continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
-      nextStep: nextStepFor(config, doc, progress.readyForCutover)
-    };
-  } finally {
-    await destination.close();
-  }
-};
-async function sourceOplog(uri, doc, destination) {
-  let source;
-  try {
-    source = await connectCluster(uri, "source", { timeoutMs: 5e3 }).catch(() => void 0);
-    if (!source) return null;
-    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
-    assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    return await readSourceOplog(source).catch(() => null);
-  } finally {
-    await source?.close();
-  }
-}
-
-// src/engine/slice.ts
-function startSlice(parent, durationMs, started = Date.now()) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const onParent = () => controller.abort(parent.reason);
-  if (parent.aborted) controller.abort(parent.reason);
-  else parent.addEventListener("abort", onParent, { once: true });
-  const timer = setTimeout(
-    () => {
-      timedOut = !controller.signal.aborted;
-      controller.abort(new Error("max-duration reached"));
-    },
-    Math.max(0, started + durationMs - Date.now())
-  );
-  timer.unref();
+  const { doc, readiness, progress } = await readStatus(config);
+  const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
+  const notReady = doc.phase === "tailing" && !readiness.ready ? `; not ready: ${readiness.reasons.join("; ")}` : "";
+  const warned = doc.phase === "tailing" && readiness.warnings.length ? `; warning: ${readiness.warnings.join("; ")}` : "";
   return {
-    signal: controller.signal,
-    deadline: started + durationMs,
-    timedOut: () => timedOut,
-    dispose: () => {
-      clearTimeout(timer);
-      parent.removeEventListener("abort", onParent);
-    }
+    command: "status",
+    exitCode: doc.phase === "failed" ? 1 : 0,
+    summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
+    progress,
+    continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
+    nextStep: nextStepFor(config, doc, progress.readyForCutover)
   };
+};
+
+// src/commands/max-duration.ts
+function sliceDurationMs(config, options) {
+  return options.maxDurationMs ?? config.tail.maxDurationMs;
 }
 
 // src/commands/sync.ts
-var runSync = async (config, options, commandPorts) => {
-  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-  const slice = startSlice(commandPorts.signal, durationMs);
-  const ports = { ...commandPorts, signal: slice.signal };
-  try {
-    const run2 = await retryTransient(ports, "sync", () => openRun(config, ports, { create: true, forceTakeover: options.forceTakeover }));
-    try {
-      const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
-      const progress = buildProgress(run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()), { maxLagSeconds: config.cutover.maxLagSeconds });
-      if (!result.finished) {
-        const why = slice.timedOut() ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : commandPorts.signal.aborted ? "stopped by a signal" : "before catching up";
-        return {
-          command: "sync",
-          exitCode: 0,
-          summary: `sync of "${config.name}" paused in ${run2.doc.phase}${run2.doc.step ? `/${run2.doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
-          progress,
-          continue: true,
-          nextStep: `mongo-live-migrate sync --config ${config.file}`
-        };
-      }
-      return {
-        command: "sync",
-        exitCode: 0,
-        summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(run2.doc.eventsApplied, "change")} applied, lag ${formatDuration(result.lagSeconds ?? 0)}`,
-        progress,
-        // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
-        continue: true,
-        nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
-      };
-    } finally {
-      await closeRun(run2);
-    }
-  } finally {
-    slice.dispose();
+var runSync = async (config, options, ports) => {
+  const durationMs = sliceDurationMs(config, options);
+  const { finished, lagSeconds, stoppedBy, doc, progress } = await syncSlice(config, ports, { durationMs, forceTakeover: options.forceTakeover });
+  if (!finished) {
+    const why = stoppedBy === "time-box" ? `after its max-duration (${formatDuration(durationMs / 1e3)})` : stoppedBy === "signal" ? "stopped by a signal" : "before catching up";
+    return {
+      command: "sync",
+      exitCode: 0,
+      summary: `sync of "${config.name}" paused in ${doc.phase}${doc.step ? `/${doc.step}` : ""} ${why}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")} copied; its place is saved: the next sync continues where it stopped`,
+      progress,
+      continue: true,
+      nextStep: `mongo-live-migrate sync --config ${config.file}`
+    };
   }
+  return {
+    command: "sync",
+    exitCode: 0,
+    summary: `sync of "${config.name}" done: ${plural(progress.totals.documentsCopied, "document")} copied, ${plural(doc.eventsApplied, "change")} applied, lag ${formatDuration(lagSeconds ?? 0)}`,
+    progress,
+    // Tailing goes on after the copy, ready or not: replication continues until the cutover starts.
+    continue: true,
+    nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
+  };
 };
-
-// src/engine/headroom.ts
-async function oplogHeadroomSeconds(source, doc) {
-  const first = await source.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-  if (!first) return null;
-  const firstSeconds = first.ts.getHighBits();
-  const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
-  return Math.max(0, position.getTime() / 1e3 - firstSeconds);
-}
-function headroomWarning(headroomSeconds, sliceMs) {
-  if (headroomSeconds === null || headroomSeconds * 1e3 >= 2 * sliceMs) return null;
-  return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
-}
 
 // src/commands/tail.ts
-var LeftToCutover = class extends Error {
-  constructor(doc, partitions) {
-    super("left to the cutover");
-    this.doc = doc;
-    this.partitions = partitions;
-  }
-  doc;
-  partitions;
-};
 var runTail = async (config, options, ports) => {
-  let run2;
-  try {
-    run2 = await retryTransient(
-      ports,
-      "tail",
-      () => openRun(config, ports, {
-        forceTakeover: options.forceTakeover,
-        beforeLease: async (store, doc) => {
-          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
-        },
-        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
-        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
-      })
-    );
-  } catch (error2) {
-    if (error2 instanceof LeftToCutover) return leftToCutover(config, error2.doc, error2.partitions);
-    throw error2;
-  }
-  try {
-    const { doc } = run2;
-    if (doc.resyncRequired) {
-      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
-    }
-    if (doc.phase !== "tailing") {
-      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ""}, not tailing`, doc.phase === "syncing" || doc.phase === "created" ? "run `sync` until it finishes first" : "see `status`");
-    }
-    return await tailSlice(run2, config, options, ports);
-  } finally {
-    await closeRun(run2);
-  }
-};
-async function tailSlice(run2, config, options, ports) {
-  const durationMs = options.maxDurationMs ?? config.tail.maxDurationMs;
-  const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
-  const started = Date.now();
-  let lastReport = 0;
-  const cutover = watchForCutover(run2);
-  try {
-    const result = await withReconnect(
-      run2,
-      "tail",
-      () => tailLoop(run2, {
-        deadline: started + durationMs,
-        onBatch: () => {
-          if (Date.now() - lastReport < 1e3) return;
-          lastReport = Date.now();
-          ports.onProgress?.(buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
-        },
-        shouldStop: cutover.requested
-      })
-    );
-    const headroom = await oplogHeadroomSeconds(run2.source, run2.doc).catch(() => null);
-    const progress = buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
-    const warning2 = headroomWarning(headroom, durationMs);
-    if (warning2) progress.warnings = [...progress.warnings, warning2];
-    const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
-    if (cutover.requested()) {
-      return {
-        command: "tail",
-        exitCode: 0,
-        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1e3)}: ${lag}; its position is saved and the cutover tails from it`,
-        progress,
-        continue: false,
-        nextStep: "wait for the cutover to finish"
-      };
-    }
-    const why = ports.signal.aborted ? "stopped by a signal" : `ran ${formatDuration((Date.now() - started) / 1e3)}`;
+  const result = await tailSlice(config, ports, { durationMs: sliceDurationMs(config, options), forceTakeover: options.forceTakeover });
+  if (result.kind === "left-to-cutover") {
+    const { doc } = result;
+    const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
     return {
       command: "tail",
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
-      progress,
-      // Replication goes on while ready: it stops only when the cutover takes over.
-      continue: true,
-      nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
+      summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
+      ...result.progress ? { progress: result.progress } : {},
+      continue: false,
+      nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
     };
-  } finally {
-    cutover.stop();
   }
-}
-function cutoverHasIt(doc) {
-  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
-}
-function leftToCutover(config, doc, partitions) {
-  const state = doc.phase === "tailing" ? `a cutover was requested by ${doc.cutoverRequest?.by ?? "another run"}` : `the migration is ${doc.phase}`;
+  const { progress } = result;
+  const ran = formatDuration(result.elapsedMs / 1e3);
+  const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+  if (result.handedOverTo !== void 0) {
+    return {
+      command: "tail",
+      exitCode: 0,
+      summary: `tail of "${config.name}" handed over to the cutover (${result.handedOverTo}) after ${ran}: ${lag}; its position is saved and the cutover tails from it`,
+      progress,
+      continue: false,
+      nextStep: "wait for the cutover to finish"
+    };
+  }
+  const why = result.stoppedBySignal ? "stopped by a signal" : `ran ${ran}`;
   return {
     command: "tail",
     exitCode: 0,
-    summary: `tail of "${config.name}" did not start: ${state}; the cutover tails the last changes itself`,
-    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
-    ...partitions ? { progress: buildProgress(doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }) } : {},
-    continue: false,
-    nextStep: doc.phase === "committed" ? "point the applications at the destination" : "wait for the cutover to finish"
+    summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
+    progress,
+    // Replication goes on while ready: it stops only when the cutover takes over.
+    continue: true,
+    nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`
   };
-}
+};
 
 // src/commands/verify.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
-var STATE_COLLECTIONS2 = { migrations: "migrations", relaxedIndexes: "relaxed_indexes" };
-async function readVerifyStance(destination, migration) {
-  const state = destination.db(STATE_DB);
-  const doc = await state.collection(STATE_COLLECTIONS2.migrations).findOne({ _id: migration });
-  if (!doc) return { phase: null, exact: false, because: `no state of migration "${migration}" on the destination`, relaxedIndexes: [], owned: [], clusters: {} };
-  const relaxed = await state.collection(STATE_COLLECTIONS2.relaxedIndexes).find({ migration, restored: { $ne: true } }, { projection: { target: 1, name: 1 } }).toArray();
-  const relaxedIndexes = relaxed.map((r) => ({ target: r.target, name: r.name }));
-  const owned = (doc.collections ?? []).map((c) => c.target);
-  const clusters = { source: doc.sourceCluster, destination: doc.destinationCluster };
-  if (doc.phase === "committed") return { phase: doc.phase, exact: true, because: "the migration is committed", relaxedIndexes, owned, clusters };
-  if (doc.writeBlock && !doc.writeBlock.liftedAt) return { phase: doc.phase, exact: true, because: "source writes are blocked", relaxedIndexes, owned, clusters };
-  return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
-}
 function verifySummary(report, because) {
   const n = report.collections.length;
   const differing = new Set(report.mismatches.map((m) => m.namespace)).size;
@@ -80058,36 +80185,13 @@ function verifySummary(report, because) {
   return `verified ${plural(n, "collection")} (${report.mode}): ${result}${approximate}`;
 }
 var runVerify = async (config, _options, ports) => {
-  const source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
-  let destination;
-  try {
-    destination = await connectCluster(config.destination.uri, "destination");
-    const stance = await readVerifyStance(destination, config.name);
-    assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
-    const mode = config.cutover.verify === "hash" ? "hash" : "count";
-    ports.log.info({ mode, exact: stance.exact, phase: stance.phase }, "verifying");
-    const verification = await verifyMigration(source, destination, new NamespaceFilter(config.namespaces), {
-      mode,
-      exact: stance.exact,
-      relaxedIndexes: stance.relaxedIndexes,
-      owned: stance.owned,
-      signal: ports.signal,
-      onCollection: (c) => ports.log.debug({ source: c.source, target: c.target, method: c.method, equal: c.equal }, "verified collection")
-    });
-    return {
-      command: "verify",
-      exitCode: verification.mismatches.length ? 1 : 0,
-      summary: verifySummary(verification, stance.because),
-      verification
-    };
-  } catch (error2) {
-    if (error2 instanceof import_mongodb18.MongoError) {
-      throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
-    }
-    throw error2;
-  } finally {
-    await Promise.all([source.close(), destination?.close()]);
-  }
+  const { report, stance } = await verifyNow(config, ports);
+  return {
+    command: "verify",
+    exitCode: report.mismatches.length ? 1 : 0,
+    summary: verifySummary(report, stance.because),
+    verification: report
+  };
 };
 
 // src/commands/index.ts
@@ -80106,6 +80210,15 @@ var import_yaml3 = __toESM(require_dist2(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync2, statSync } from "node:fs";
 import { join } from "node:path";
+
+// src/config/duration.ts
+var DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+function parseDuration(text) {
+  const match = DURATION.exec(text.trim());
+  if (!match) return void 0;
+  const [, h = "0", m = "0", s = "0"] = match;
+  return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1e3;
+}
 
 // src/config/env-substitution.ts
 var REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
@@ -80136,20 +80249,6 @@ function hasLiteralPassword(rawUri) {
   if (colon < 0) return false;
   const password = userInfo.slice(colon + 1);
   return password !== "" && !/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(password);
-}
-
-// src/config/errors.ts
-var ConfigError = class extends Error {
-  problems;
-  constructor(problems) {
-    super(problems.map(formatProblem).join("\n"));
-    this.name = "ConfigError";
-    this.problems = problems;
-  }
-};
-function formatProblem(p) {
-  const where2 = p.pointer ? ` (at ${p.pointer})` : "";
-  return `${p.file}:${p.line}:${p.column}: ${p.message}${where2}`;
 }
 
 // src/config/schema-validator.ts
@@ -80532,7 +80631,7 @@ function checkRenames(rename2, at) {
     if (from.includes(".") !== to.includes(".")) {
       at(pointer, `rename "${from}" \u2192 "${to}": a database renames to a database and a collection to a collection`);
     }
-    if (to.split(".")[0] === "__mongo_live_migrate") at(pointer, "the database __mongo_live_migrate is reserved for the migration state");
+    if (to.split(".")[0] === STATE_DB) at(pointer, `the database ${STATE_DB} is reserved for the migration state`);
     const earlier = seen.get(to);
     if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
     seen.set(to, from);
@@ -80648,9 +80747,7 @@ var import_picocolors = __toESM(require_picocolors(), 1);
 var plain = import_picocolors.default.createColors(false);
 
 // src/report/checks-render.ts
-function formatDurationSeconds(seconds) {
-  return seconds === null || !Number.isFinite(seconds) ? "unknown" : formatDuration(seconds);
-}
+var formatDurationSeconds = (seconds) => formatDuration(seconds, "unknown");
 var ICON = { pass: "\u2705", warn: "\u26A0\uFE0F", fail: "\u274C", skip: "\u23ED\uFE0F" };
 var ORDER = { fail: 0, warn: 1, pass: 2, skip: 3 };
 function sortChecks(checks) {
@@ -80757,6 +80854,54 @@ function renderVerifyMarkdown(report) {
   }
   if (report.notes?.length) parts.push(report.notes.map((n) => `- note: ${cell2(n)}`).join("\n"));
   return parts.join("\n\n");
+}
+
+// src/report/next-action.ts
+function nextAction(outcome, ctx) {
+  const p = outcome.progress;
+  const run2 = (command) => {
+    if (command === "cutover") return cutoverLine();
+    if (command === "abort") return abortLine(false);
+    if (!ctx.next) return `run \`mongo-live-migrate ${command} --config <file>\`.`;
+    const { runWorkflow, configPath } = ctx.next;
+    return `run the workflow \`${runWorkflow}\` with \`migration: ${configPath}\` and \`command: ${command}\` (\`gh workflow run ${runWorkflow} -f migration=${configPath} -f command=${command}\`).`;
+  };
+  const cutoverLine = () => {
+    if (!ctx.next) return `run \`mongo-live-migrate cutover --config <file> --confirm ${ctx.migration}\`.`;
+    const { cutoverWorkflow, configPath } = ctx.next;
+    return `run the workflow \`${cutoverWorkflow}\` with \`migration: ${configPath}\` and \`confirm: ${ctx.migration}\` (\`gh workflow run ${cutoverWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}\`); a reviewer of its environment approves it.`;
+  };
+  const abortLine = (drop) => {
+    if (!ctx.next) return `run \`mongo-live-migrate abort --config <file>${drop ? " --drop-destination" : ""} --confirm ${ctx.migration}\`.`;
+    const { abortWorkflow = "migration-abort.yml", configPath } = ctx.next;
+    return `run the workflow \`${abortWorkflow}\` with \`migration: ${configPath}\`, \`confirm: ${ctx.migration}\`${drop ? " and `drop-destination: true`" : ""} (\`gh workflow run ${abortWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}${drop ? " -f drop-destination=true" : ""}\`); a reviewer of its environment approves it.`;
+  };
+  const cutover = () => `ready for cutover: ${cutoverLine()} Tail slices keep running until the cutover takes over.`;
+  if (outcome.exitCode === 2) return "fix the configuration problems listed here and push; this report updates on every run.";
+  if (outcome.command === "validate" || outcome.command === "plan") {
+    if (outcome.exitCode !== 0) return "resolve the failing checks (each row says how), then push again.";
+    return `once this change is merged, start the copy: ${run2("sync")}`;
+  }
+  if (p?.phase === "committed") return "the migration is committed: point the applications at the destination. To compare both sides again, " + run2("verify");
+  if (p?.phase === "aborted") return `the migration was aborted and the source takes writes. To start again, ${run2("sync")}`;
+  if (p?.phase === "failed" && /re-sync/i.test(`${p.error ?? ""} ${outcome.summary}`)) return `the saved position is gone: start again from an empty destination: ${abortLine(true)} Then ${run2("sync")}`;
+  if (outcome.exitCode !== 0 || p?.phase === "failed") {
+    const resume = `read the error above and fix its cause, then resume: ${run2(outcome.command === "status" ? "sync" : outcome.command)}`;
+    return p?.phase === "cutting-over" ? `${resume} To go back instead (lifts the source write block): ${abortLine(false)}` : resume;
+  }
+  if (outcome.running) return "nothing to do while this step runs: this report updates every few minutes and when it ends.";
+  if (outcome.command === "tail" && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === "tailing" || p?.phase === "cutting-over")) {
+    return "nothing to do: the cutover has taken over from the tail slices; this report follows it.";
+  }
+  if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
+  if (outcome.continue) {
+    const command = p?.phase === "syncing" || outcome.command === "sync" && p?.phase !== "tailing" ? "sync" : "tail";
+    return `nothing to do: the workflow dispatches the next \`${command}\` slice itself. If it stopped, ${run2(command)}`;
+  }
+  if (p?.phase === "tailing") return `keep tailing until the lag holds under the cutover threshold: ${run2("tail")}`;
+  if (p?.phase === "syncing") return `the copy is not finished: ${run2("sync")}`;
+  if (outcome.nextStep) return `\`${outcome.nextStep}\``;
+  return `${run2("status")}`;
 }
 
 // src/report/text.ts
@@ -80953,52 +81098,6 @@ function historySection(p) {
 (${earlier} earlier entries not shown)` : ""));
   };
   return { name: "history", levels: [table(Infinity), table(20), ""] };
-}
-function nextAction(outcome, ctx) {
-  const p = outcome.progress;
-  const run2 = (command) => {
-    if (command === "cutover") return cutoverLine();
-    if (command === "abort") return abortLine(false);
-    if (!ctx.next) return `run \`mongo-live-migrate ${command} --config <file>\`.`;
-    const { runWorkflow, configPath } = ctx.next;
-    return `run the workflow \`${runWorkflow}\` with \`migration: ${configPath}\` and \`command: ${command}\` (\`gh workflow run ${runWorkflow} -f migration=${configPath} -f command=${command}\`).`;
-  };
-  const cutoverLine = () => {
-    if (!ctx.next) return `run \`mongo-live-migrate cutover --config <file> --confirm ${ctx.migration}\`.`;
-    const { cutoverWorkflow, configPath } = ctx.next;
-    return `run the workflow \`${cutoverWorkflow}\` with \`migration: ${configPath}\` and \`confirm: ${ctx.migration}\` (\`gh workflow run ${cutoverWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}\`); a reviewer of its environment approves it.`;
-  };
-  const abortLine = (drop) => {
-    if (!ctx.next) return `run \`mongo-live-migrate abort --config <file>${drop ? " --drop-destination" : ""} --confirm ${ctx.migration}\`.`;
-    const { abortWorkflow = "migration-abort.yml", configPath } = ctx.next;
-    return `run the workflow \`${abortWorkflow}\` with \`migration: ${configPath}\`, \`confirm: ${ctx.migration}\`${drop ? " and `drop-destination: true`" : ""} (\`gh workflow run ${abortWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}${drop ? " -f drop-destination=true" : ""}\`); a reviewer of its environment approves it.`;
-  };
-  const cutover = () => `ready for cutover: ${cutoverLine()} Tail slices keep running until the cutover takes over.`;
-  if (outcome.exitCode === 2) return "fix the configuration problems listed here and push; this report updates on every run.";
-  if (outcome.command === "validate" || outcome.command === "plan") {
-    if (outcome.exitCode !== 0) return "resolve the failing checks (each row says how), then push again.";
-    return `once this change is merged, start the copy: ${run2("sync")}`;
-  }
-  if (p?.phase === "committed") return "the migration is committed: point the applications at the destination. To compare both sides again, " + run2("verify");
-  if (p?.phase === "aborted") return `the migration was aborted and the source takes writes. To start again, ${run2("sync")}`;
-  if (p?.phase === "failed" && /re-sync/i.test(`${p.error ?? ""} ${outcome.summary}`)) return `the saved position is gone: start again from an empty destination: ${abortLine(true)} Then ${run2("sync")}`;
-  if (outcome.exitCode !== 0 || p?.phase === "failed") {
-    const resume = `read the error above and fix its cause, then resume: ${run2(outcome.command === "status" ? "sync" : outcome.command)}`;
-    return p?.phase === "cutting-over" ? `${resume} To go back instead (lifts the source write block): ${abortLine(false)}` : resume;
-  }
-  if (outcome.running) return "nothing to do while this step runs: this report updates every few minutes and when it ends.";
-  if (outcome.command === "tail" && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === "tailing" || p?.phase === "cutting-over")) {
-    return "nothing to do: the cutover has taken over from the tail slices; this report follows it.";
-  }
-  if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
-  if (outcome.continue) {
-    const command = p?.phase === "syncing" || outcome.command === "sync" && p?.phase !== "tailing" ? "sync" : "tail";
-    return `nothing to do: the workflow dispatches the next \`${command}\` slice itself. If it stopped, ${run2(command)}`;
-  }
-  if (p?.phase === "tailing") return `keep tailing until the lag holds under the cutover threshold: ${run2("tail")}`;
-  if (p?.phase === "syncing") return `the copy is not finished: ${run2("sync")}`;
-  if (outcome.nextStep) return `\`${outcome.nextStep}\``;
-  return `${run2("status")}`;
 }
 function details(summary2, body, open2 = false) {
   return `<details${open2 ? " open" : ""}><summary>${summary2}</summary>
@@ -86153,16 +86252,18 @@ function commandOptions(inputs) {
   };
 }
 function errorOutcome(error2, command, io, workspace) {
-  if (error2 instanceof ConfigError) {
-    annotateConfigProblems(io, error2.problems, workspace);
-    return configErrorOutcome(command, error2.problems, workspace);
+  const classified = classifyError(error2);
+  switch (classified.kind) {
+    case "configuration":
+      annotateConfigProblems(io, classified.problems, workspace);
+      return configErrorOutcome(command, classified.problems, workspace);
+    case "usage":
+    case "operation":
+      return { command, exitCode: classified.exitCode, summary: `${classified.message}${classified.hint ? ` (hint: ${classified.hint})` : ""}` };
+    case "unexpected":
+      io.debug(classified.error.stack ?? classified.error.message);
+      return { command, exitCode: classified.exitCode, summary: `unexpected error: ${classified.error.message} (re-run with debug logging for the stack trace)` };
   }
-  if (error2 instanceof UserError || error2 instanceof OperationError) {
-    return { command, exitCode: error2.exitCode, summary: `${error2.message}${error2.hint ? ` (hint: ${error2.hint})` : ""}` };
-  }
-  const err = error2 instanceof Error ? error2 : new Error(String(error2));
-  io.debug(err.stack ?? err.message);
-  return { command, exitCode: 1, summary: `unexpected error: ${err.message} (re-run with debug logging for the stack trace)` };
 }
 function failureMessage(outcome) {
   const failing = (outcome.checks ?? []).filter((c) => c.status === "fail").map((c) => `- ${c.message}`);

@@ -1,7 +1,8 @@
 /**
  * The one formatting of numbers for every human-facing text (terminal, PR comment, job summary, check
  * messages): counts with thousands separators, bytes in IEC units (KiB, MiB: what MongoDB's sizes are
- * measured in), durations, and plurals. Pure and locale-free (no toLocaleString), so output is the same on
+ * measured in), durations (measured ones in seconds; configured time boxes in milliseconds, in the
+ * configuration's own notation), and plurals. Pure and locale-free (no toLocaleString), so output is the same on
  * every machine. JSON output keeps raw numbers.
  */
 
@@ -29,9 +30,14 @@ export function formatBytes(n: number): string {
   return `${value < 10 ? value.toFixed(1) : formatCount(Math.round(value))} ${BYTE_UNITS[unit]}`;
 }
 
-/** 42.5 → "42.5s"; 3725 → "1h 2m"; 200000 → "2d 7h". For lags, ETAs, windows, downtime. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return String(seconds);
+/**
+ * 42.5 → "42.5s"; 3725 → "1h 2m"; 200000 → "2d 7h". For lags, ETAs, windows, downtime. With `unknown`, a null
+ * or infinite duration prints that text ("unknown", "∞") instead of the number.
+ */
+export function formatDuration(seconds: number): string;
+export function formatDuration(seconds: number | null, unknown: string): string;
+export function formatDuration(seconds: number | null, unknown?: string): string {
+  if (seconds === null || !Number.isFinite(seconds)) return unknown ?? String(seconds);
   if (seconds < 60) return `${Math.round(seconds * 10) / 10}s`;
   const total = Math.round(seconds);
   const d = Math.floor(total / 86400);
@@ -40,6 +46,20 @@ export function formatDuration(seconds: number): string {
   if (d) return `${formatCount(d)}d ${h}h`;
   if (h) return `${h}h ${m}m`;
   return `${m}m ${total % 60}s`;
+}
+
+/**
+ * Milliseconds in the notation migration.yaml and --max-duration are written in (what parseDuration reads):
+ * 19800000 → "5h30m"; 0 → "0s". For echoing a configured time box; measured durations use formatDuration.
+ */
+export function formatConfigDuration(ms: number): string {
+  let seconds = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(seconds / 3600);
+  seconds -= h * 3600;
+  const m = Math.floor(seconds / 60);
+  seconds -= m * 60;
+  const parts = [h ? `${h}h` : '', m ? `${m}m` : '', seconds || (!h && !m) ? `${seconds}s` : ''];
+  return parts.join('');
 }
 
 /** "1 warning", "4 collections", "1,200 documents", "2 indexes" (give the plural when it is not word + s). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ConfigProblem } from '../config/index.js';
-import type { CommandOutcome } from '../report/model.js';
+import type { CommandOutcome } from '../model.js';
 import type { ActionIO } from './io.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { CommandOutcome, Progress } from '../report/model.js';
+import type { CommandOutcome, Progress } from '../model.js';
 
 /**
  * Keeps the PR comment and the job summary fresh while a long step runs: a "running since" report when it

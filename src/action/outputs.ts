@@ -1,4 +1,4 @@
-import type { CommandOutcome } from '../report/model.js';
+import type { CommandOutcome } from '../model.js';
 
 /**
  * The action's outputs, from an outcome. Pure: run.ts writes them. Every output is always set (an empty

@@ -2,12 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandImpl, type CommandOptions } from '../commands/index.js';
-import { ConfigError, loadConfigFile, type Config } from '../config/index.js';
-import { OperationError, UserError } from '../errors.js';
+import { loadConfigFile, type Config } from '../config/index.js';
+import { classifyError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { scrub } from '../redact.js';
 import { commentMarker, renderMarkdown, type MarkdownContext } from '../report/markdown.js';
-import type { CommandOutcome, Progress } from '../report/model.js';
+import type { CommandOutcome, Progress } from '../model.js';
 import { renderProgressLine } from '../report/text.js';
 import { annotateConfigProblems, configErrorOutcome, readMigrationName, repoPath } from './annotations.js';
 import { upsertStickyComment } from './comment.js';
@@ -184,18 +184,20 @@ function commandOptions(inputs: ActionInputs): CommandOptions {
   };
 }
 
-/** The same mapping as the CLI edge: user mistakes and failed operations are messages, not stack traces. */
+/** The same mapping as the CLI edge (classifyError): user mistakes and failed operations are messages, not stack traces. */
 function errorOutcome(error: unknown, command: string, io: ActionIO, workspace: string): CommandOutcome {
-  if (error instanceof ConfigError) {
-    annotateConfigProblems(io, error.problems, workspace);
-    return configErrorOutcome(command, error.problems, workspace);
+  const classified = classifyError(error);
+  switch (classified.kind) {
+    case 'configuration':
+      annotateConfigProblems(io, classified.problems, workspace);
+      return configErrorOutcome(command, classified.problems, workspace);
+    case 'usage':
+    case 'operation':
+      return { command, exitCode: classified.exitCode, summary: `${classified.message}${classified.hint ? ` (hint: ${classified.hint})` : ''}` };
+    case 'unexpected':
+      io.debug(classified.error.stack ?? classified.error.message);
+      return { command, exitCode: classified.exitCode, summary: `unexpected error: ${classified.error.message} (re-run with debug logging for the stack trace)` };
   }
-  if (error instanceof UserError || error instanceof OperationError) {
-    return { command, exitCode: error.exitCode, summary: `${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}` };
-  }
-  const err = error instanceof Error ? error : new Error(String(error));
-  io.debug(err.stack ?? err.message);
-  return { command, exitCode: 1, summary: `unexpected error: ${err.message} (re-run with debug logging for the stack trace)` };
 }
 
 function failureMessage(outcome: CommandOutcome): string {

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import type { Config } from '../config/types.js';
-import { NamespaceFilter } from '../engine/namespaces.js';
+import { NamespaceFilter } from '../namespaces.js';
 import { classifyConnectError, clientOptions, connectError, type Side } from '../mongo/connect.js';
 import { registerUriSecrets, scrub } from '../redact.js';
 import { Facts } from './facts.js';

@@ -1,4 +1,4 @@
-import { STATE_DB } from '../engine/namespaces.js';
+import { STATE_DB } from '../namespaces.js';
 import { fail, listSome, pass, plural, warn, type Check } from './types.js';
 
 /** Target collections that already hold documents: the copy would mix old and new data. */

@@ -1,5 +1,5 @@
 import type { MongoClient } from 'mongodb';
-import { ns, STATE_DB } from '../engine/namespaces.js';
+import { ns, STATE_DB } from '../namespaces.js';
 import type { Facts } from './facts.js';
 import { listSome, pass, plural, warn, type Check } from './types.js';
 

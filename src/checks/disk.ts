@@ -1,4 +1,4 @@
-import { STATE_DB } from '../engine/namespaces.js';
+import { STATE_DB } from '../namespaces.js';
 import { fileSystemStats, type FsStats } from '../mongo/introspection.js';
 import { formatBytes } from '../format.js';
 import { fail, pass, warn, type Check, type Finding } from './types.js';

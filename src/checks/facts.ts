@@ -1,5 +1,5 @@
 import type { MongoClient } from 'mongodb';
-import { SYSTEM_DBS, STATE_DB, type NamespaceFilter } from '../engine/namespaces.js';
+import { SYSTEM_DBS, STATE_DB, type NamespaceFilter } from '../namespaces.js';
 import type { Side } from '../mongo/connect.js';
 import {
   buildInfo,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { locate } from '../config/locate.js';
 import type { Config, NamespaceRules } from '../config/types.js';
-import { ns } from '../engine/namespaces.js';
+import { ns } from '../namespaces.js';
 import type { BuildInfo } from '../mongo/introspection.js';
 import type { SourceNamespace } from './facts.js';
 import { fail, listSome, pass, plural, type Check, type Finding } from './types.js';

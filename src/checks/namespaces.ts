@@ -1,5 +1,5 @@
 import type { NamespaceRules } from '../config/types.js';
-import { NamespaceFilter, ns, type Namespace } from '../engine/namespaces.js';
+import { NamespaceFilter, ns, type Namespace } from '../namespaces.js';
 import { fail, listSome, pass, plural, warn, type Check, type Finding } from './types.js';
 
 const WILDCARD = /[*?]/;

@@ -38,9 +38,7 @@ export function oplogWindow(bounds: OplogBounds): OplogWindow {
 /** An hour of history is enough to measure a write rate; a few seconds of seeding are not. */
 export const OPLOG_RELIABLE_SPAN_S = 3600;
 
-export function formatSeconds(seconds: number): string {
-  return Number.isFinite(seconds) ? formatDuration(seconds) : '∞';
-}
+const formatSeconds = (seconds: number): string => formatDuration(seconds, '∞');
 
 /** Pure: the finding for a window. */
 export function assessOplogWindow(bounds: OplogBounds | null): Finding {

@@ -1,4 +1,4 @@
-import { STATE_DB } from '../engine/namespaces.js';
+import { STATE_DB } from '../namespaces.js';
 import type { Side } from '../mongo/connect.js';
 import { connectionPrivileges, listDatabaseNames, type Privilege } from '../mongo/introspection.js';
 import { REQUIRED_PRIVILEGES, requiredRoles, type RequiredResource } from './required-privileges.js';

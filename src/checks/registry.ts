@@ -1,5 +1,5 @@
 import { scrub } from '../redact.js';
-import type { CheckResult } from '../report/model.js';
+import type { CheckResult } from '../model.js';
 import { collectionKindsCheck } from './collection-kinds.js';
 import { connectionCheck } from './connection.js';
 import { destinationConflictsCheck, stateDatabaseCheck } from './destination-conflicts.js';

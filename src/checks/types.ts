@@ -1,8 +1,8 @@
 import type { MongoClient } from 'mongodb';
 import type { Config } from '../config/types.js';
-import type { NamespaceFilter } from '../engine/namespaces.js';
+import type { NamespaceFilter } from '../namespaces.js';
 import type { Side } from '../mongo/connect.js';
-import type { CheckResult } from '../report/model.js';
+import type { CheckResult } from '../model.js';
 import type { Facts } from './facts.js';
 
 /** What a check concludes; the registry adds its id and title. */

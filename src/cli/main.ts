@@ -1,12 +1,12 @@
-import { ConfigError, loadConfigFile } from '../config/index.js';
-import { EXIT, OperationError, UserError } from '../errors.js';
+import { loadConfigFile } from '../config/index.js';
+import { EXIT, classifyError } from '../errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { scrub } from '../redact.js';
 import { VERSION } from '../version.js';
 import { hostname } from 'node:os';
 import { commandImpl, type CommandOptions } from '../commands/index.js';
 import { parseDuration } from '../config/duration.js';
-import type { Progress } from '../report/model.js';
+import type { Progress } from '../model.js';
 import { renderProgressLine, renderText } from '../report/text.js';
 import { plural } from '../format.js';
 import { colorEnabled, colorsFor } from '../report/colors.js';
@@ -115,23 +115,29 @@ function reportError(error: unknown, { io, print, json, command, level }: ErrorC
   const asJson = (exitCode: number, body: Record<string, unknown>): void => {
     if (json) print(io.stdout, `${JSON.stringify({ command, exitCode, error: body }, null, 2)}\n`);
   };
-  if (error instanceof ConfigError) {
-    const count = error.problems.length;
-    print(io.stderr, `${red(error.message)}\n${plural(count, 'problem')} in the configuration.\n`);
-    asJson(EXIT.usage, { kind: 'configuration', message: `${plural(count, 'problem')} in the configuration`, problems: error.problems });
-    return EXIT.usage;
+  const classified = classifyError(error);
+  switch (classified.kind) {
+    case 'configuration': {
+      const count = classified.problems.length;
+      print(io.stderr, `${red(classified.message)}\n${plural(count, 'problem')} in the configuration.\n`);
+      asJson(classified.exitCode, { kind: 'configuration', message: `${plural(count, 'problem')} in the configuration`, problems: classified.problems });
+      break;
+    }
+    case 'usage':
+    case 'operation':
+      print(io.stderr, `${red(`error: ${classified.message}`)}\n${classified.hint ? `hint: ${classified.hint}\n` : ''}`);
+      asJson(classified.exitCode, { kind: classified.kind, message: classified.message, ...(classified.hint ? { hint: classified.hint } : {}) });
+      break;
+    case 'unexpected': {
+      // Not a user mistake: a bug or an unexpected server answer. The stack only at debug level.
+      const err = classified.error;
+      const detail = level === 'debug' || level === 'trace' ? `\n${err.stack ?? ''}` : '\n(run again with --log-level debug for the stack trace)';
+      print(io.stderr, `${red(`error: ${err.message}`)}${detail}\n`);
+      asJson(classified.exitCode, { kind: 'unexpected', message: err.message });
+      break;
+    }
   }
-  if (error instanceof UserError || error instanceof OperationError) {
-    print(io.stderr, `${red(`error: ${error.message}`)}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
-    asJson(error.exitCode, { kind: error instanceof UserError ? 'usage' : 'operation', message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
-    return error.exitCode;
-  }
-  // Not a user mistake: a bug or an unexpected server answer. The stack only at debug level.
-  const err = error instanceof Error ? error : new Error(String(error));
-  const detail = level === 'debug' || level === 'trace' ? `\n${err.stack ?? ''}` : '\n(run again with --log-level debug for the stack trace)';
-  print(io.stderr, `${red(`error: ${err.message}`)}${detail}\n`);
-  asJson(EXIT.failed, { kind: 'unexpected', message: err.message });
-  return EXIT.failed;
+  return classified.exitCode;
 }
 
 function defaultIO(): CliIO {

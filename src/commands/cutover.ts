@@ -1,11 +1,5 @@
 import { UserError } from '../errors.js';
-import { VerificationFailed, runCutoverEngine } from '../engine/cutover/cutover.js';
-import { HANDOFF_WAIT_MS, clearCutoverRequest, requestCutover } from '../engine/handoff.js';
-import { buildProgress } from '../engine/progress.js';
-import { retryTransient, withReconnect } from '../engine/reconnect.js';
-import { closeRun, openRun } from '../engine/run.js';
-import { StateStore } from '../engine/state/store.js';
-import type { PartitionDoc } from '../engine/state/types.js';
+import { HANDOFF_WAIT_MS, StateStore, VerificationFailed, buildProgress, clearCutoverRequest, closeRun, openRun, requestCutover, retryTransient, runCutoverEngine, withReconnect, type PartitionDoc } from '../engine/index.js';
 import type { Config } from '../config/types.js';
 import { connectCluster } from '../mongo/connect.js';
 import type { CommandImpl } from './types.js';

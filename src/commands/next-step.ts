@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { MigrationDoc } from '../engine/state/types.js';
+import type { MigrationDoc } from '../engine/index.js';
 
 /** The exact command that moves the migration forward from where it stands. */
 export function nextStepFor(config: Config, doc: MigrationDoc, ready: boolean): string {

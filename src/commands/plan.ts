@@ -5,11 +5,11 @@ import { Facts, type SourceNamespace } from '../checks/facts.js';
 import { oplogWindow } from '../checks/oplog-window.js';
 import { listSome } from '../checks/types.js';
 import type { Config } from '../config/types.js';
-import { NamespaceFilter } from '../engine/namespaces.js';
+import { NamespaceFilter } from '../namespaces.js';
 import { connectCluster } from '../mongo/connect.js';
 import { oplogBounds } from '../mongo/introspection.js';
 import { formatBytes, formatCount, plural } from '../format.js';
-import type { CommandOutcome, Plan, PlanEntry } from '../report/model.js';
+import type { CommandOutcome, Plan, PlanEntry } from '../model.js';
 import type { CommandImpl } from './types.js';
 
 /** The read probe: long enough to see a steady rate, short enough for a PR check. */

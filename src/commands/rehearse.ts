@@ -1,14 +1,8 @@
-import { plural } from '../format.js';
+import { formatConfigDuration as formatDuration, plural } from '../format.js';
 import type { Timestamp } from 'mongodb';
-import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
-import { restoreRelaxedIndexes } from '../engine/cutover/restore-indexes.js';
-import { splitNamespace } from '../engine/namespaces.js';
-import { buildProgress } from '../engine/progress.js';
-import { compareAtSnapshot } from '../engine/rehearse/snapshot-compare.js';
-import { closeRun, openRun, transition } from '../engine/run.js';
-import { runSyncEngine } from '../engine/sync.js';
-import { tailLoop } from '../engine/tail.js';
+import { buildProgress, closeRun, compareAtSnapshot, openRun, restoreRelaxedIndexes, runSyncEngine, tailLoop, transition } from '../engine/index.js';
+import { splitNamespace } from '../namespaces.js';
 import { runValidate } from './validate.js';
 import type { CommandImpl } from './types.js';
 

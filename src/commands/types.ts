@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
-import type { EnginePorts } from '../engine/ports.js';
-import type { CommandOutcome } from '../report/model.js';
+import type { EnginePorts } from '../engine/index.js';
+import type { CommandOutcome } from '../model.js';
 
 export const COMMAND_NAMES = ['validate', 'plan', 'sync', 'tail', 'cutover', 'verify', 'status', 'abort', 'rehearse'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

@@ -2,7 +2,7 @@ import { closeCheckContext, openCheckContext, type ContextOptions } from '../che
 import { runChecks } from '../checks/registry.js';
 import type { Config } from '../config/types.js';
 import { plural } from '../format.js';
-import type { CheckResult, CommandOutcome } from '../report/model.js';
+import type { CheckResult, CommandOutcome } from '../model.js';
 import type { CommandImpl } from './types.js';
 
 /** Every pre-migration check against both sides; exit 1 when any fails. Writes nothing anywhere. */

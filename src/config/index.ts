@@ -1,5 +1,5 @@
 export { loadConfigFile, parseConfig, MAX_CONFIG_BYTES } from './load.js';
 export { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
-export { parseDuration, formatDuration } from './duration.js';
+export { parseDuration } from './duration.js';
 export { migrationSchema } from './schema-validator.js';
 export type * from './types.js';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { STATE_DB } from '../namespaces.js';
 import { registerUriSecrets } from '../redact.js';
 import { parseDuration } from './duration.js';
 import { hasLiteralPassword, substituteEnv } from './env-substitution.js';
@@ -196,7 +197,7 @@ function checkRenames(rename: Record<string, string>, at: Report): void {
     if (from.includes('.') !== to.includes('.')) {
       at(pointer, `rename "${from}" → "${to}": a database renames to a database and a collection to a collection`);
     }
-    if (to.split('.')[0] === '__mongo_live_migrate') at(pointer, 'the database __mongo_live_migrate is reserved for the migration state');
+    if (to.split('.')[0] === STATE_DB) at(pointer, `the database ${STATE_DB} is reserved for the migration state`);
     const earlier = seen.get(to);
     if (earlier) at(pointer, `"${from}" and "${earlier}" would both be renamed to "${to}"`);
     seen.set(to, from);

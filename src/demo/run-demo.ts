@@ -3,20 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { commandImpl, type CommandName, type CommandOptions } from '../commands/index.js';
-import { parseConfig, type Config } from '../config/index.js';
-import { NamespaceFilter } from '../engine/namespaces.js';
-import type { EnginePorts } from '../engine/ports.js';
+import { commandImpl, type CommandName, type CommandOptions, type EnginePorts } from '../commands/index.js';
+import { NamespaceFilter } from '../namespaces.js';
 import { OperationError, UserError } from '../errors.js';
 import { findMongod } from '../local/find-mongod.js';
 import { LocalReplicaSet } from '../local/replica-set.js';
 import type { Logger } from '../log.js';
-import type { CommandOutcome, Phase, Progress } from '../report/model.js';
+import type { CommandOutcome, Phase, Progress } from '../model.js';
 import { renderText } from '../report/text.js';
 import { LagProbe, type LagProbeResult } from './lag-probe.js';
 import { DEMO_DATABASES, seedDemoData, type SeedResult } from './seed.js';
+import { DEMO_NAME, demoConfig, demoYaml } from './demo-config.js';
 import type { DemoSummary } from './summary.js';
 import { LiveWriter, type AcknowledgedCheck, type WriterStats } from './writer.js';
+
+export { DEMO_NAME, demoConfig, demoYaml } from './demo-config.js';
 
 /**
  * The demo: a whole migration between two local replica sets, with the very commands a user runs. It starts
@@ -25,8 +26,6 @@ import { LiveWriter, type AcknowledgedCheck, type WriterStats } from './writer.j
  * every acknowledged write reached the destination. Everything it starts is stopped and removed at the end,
  * on failure and on Ctrl-C too. It prints only through `io`.
  */
-
-export const DEMO_NAME = 'demo-shop-to-atlas';
 
 export interface DemoOptions {
   /** Documents to seed (default 120,000). */
@@ -60,39 +59,6 @@ export const DEMO_DEFAULTS = { documents: 120_000, tailSeconds: 12, opsPerSecond
  * between tail runs. The demo's tail runs straight after its sync, so seconds of window suffice.
  */
 const DEMO_TOLERATED_FAILURES = new Set(['source.oplog-window']);
-
-/** The demo's migration.yaml: what a user would commit, with the URIs from the environment. */
-export function demoYaml(tailSeconds: number): string {
-  return `# migration.yaml of the demo (the URIs come from the environment, never from the file)
-version: 1
-name: ${DEMO_NAME}
-source:
-  uri: \${DEMO_SOURCE_URI}
-destination:
-  uri: \${DEMO_DESTINATION_URI}
-namespaces:
-  include: ["shop.*", "crm.*", "analytics.*"]
-  rename:
-    crm: crm_atlas                 # the whole crm database lands as crm_atlas
-    analytics.audit_log: analytics.audit_trail
-sync:
-  parallelCollections: 2           # this machine has two cores, shared with both mongods
-  partitionSizeMB: 8               # so that the larger collections are copied in several _id ranges
-tail:
-  maxDuration: ${tailSeconds}s
-cutover:
-  maxLagSeconds: 5
-  lagHoldSeconds: 2
-  writeBlock: source
-  verify: hash
-report:
-  pullRequestComment: false
-`;
-}
-
-export function demoConfig(sourceUri: string, destinationUri: string, tailSeconds: number): Config {
-  return parseConfig(demoYaml(tailSeconds), 'migration.yaml', { env: { DEMO_SOURCE_URI: sourceUri, DEMO_DESTINATION_URI: destinationUri } });
-}
 
 export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoSummary> {
   const documents = options.documents ?? DEMO_DEFAULTS.documents;

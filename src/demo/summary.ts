@@ -1,5 +1,5 @@
 import { formatBytes, formatCount, formatDuration as formatSeconds, plural } from '../format.js';
-import type { Phase } from '../report/model.js';
+import type { Phase } from '../model.js';
 import type { LagProbeResult } from './lag-probe.js';
 import type { AcknowledgedCheck, WriterStats } from './writer.js';
 

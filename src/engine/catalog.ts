@@ -1,8 +1,9 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
+import { collectionKind } from '../mongo/introspection.js';
 import { isNamespaceNotFound } from '../mongo/server-errors.js';
-import type { CollectionProgress } from '../report/model.js';
-import { ns, SYSTEM_DBS, type NamespaceFilter } from './namespaces.js';
+import type { CollectionProgress } from '../model.js';
+import { ns, SYSTEM_DBS, type NamespaceFilter } from '../namespaces.js';
 
 /** One included source collection or view, with everything needed to recreate it. */
 export interface SourceCollection {
@@ -30,7 +31,7 @@ export async function readCatalog(source: MongoClient, filter: NamespaceFilter):
       const coll = info.name as string;
       if (!filter.includes(db, coll)) continue;
       const options: Document = { ...(info.options as Document) };
-      const kind = kindOf(info.type as string, options);
+      const kind = collectionKind(info.type as string, options);
       if (kind === 'timeseries') {
         throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
       }
@@ -44,14 +45,6 @@ export async function readCatalog(source: MongoClient, filter: NamespaceFilter):
     }
   }
   return result.sort((a, b) => Number(a.kind === 'view') - Number(b.kind === 'view') || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
-}
-
-function kindOf(type: string, options: Document): CollectionProgress['kind'] {
-  if (type === 'view') return 'view';
-  if (type === 'timeseries' || options.timeseries) return 'timeseries';
-  if (options.capped) return 'capped';
-  if (options.clusteredIndex) return 'clustered';
-  return 'collection';
 }
 
 async function collectionDetails(client: MongoClient, db: string, coll: string): Promise<{ indexes: Document[]; stats: { count: number; size: number } } | undefined> {

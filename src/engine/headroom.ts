@@ -1,4 +1,5 @@
 import type { MongoClient } from 'mongodb';
+import { firstOplogTime } from '../mongo/introspection.js';
 import type { MigrationDoc } from './state/types.js';
 
 /**
@@ -7,9 +8,9 @@ import type { MigrationDoc } from './state/types.js';
  * window, or the next slice can only start over; a slice reports it and warns when it runs short.
  */
 export async function oplogHeadroomSeconds(source: MongoClient, doc: MigrationDoc): Promise<number | null> {
-  const first = await source.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  const first = await firstOplogTime(source);
   if (!first) return null;
-  const firstSeconds = (first.ts as { getHighBits(): number }).getHighBits();
+  const firstSeconds = first.getHighBits();
   const position = doc.applied?.wallTime ?? doc.captureStart?.at ?? doc.updatedAt;
   return Math.max(0, position.getTime() / 1000 - firstSeconds);
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { Progress } from '../report/model.js';
+import type { Progress } from '../model.js';
 
 /** What the edges hand the engine: no terminal, no GitHub, only these. */
 export interface EnginePorts {

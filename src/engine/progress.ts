@@ -1,4 +1,4 @@
-import type { CollectionProgress, Progress } from '../report/model.js';
+import type { CollectionProgress, Progress } from '../model.js';
 import type { Readiness } from './readiness.js';
 import type { MigrationDoc, PartitionDoc } from './state/types.js';
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoError, MongoNetworkError, MongoServerSelectionError, type MongoClient } from 'mongodb';
+import { MongoServerSelectionError, type MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
+import { isTransient } from '../mongo/server-errors.js';
 import { redactUri, scrub } from '../redact.js';
 import type { MigrationRun } from './run.js';
 
@@ -17,46 +18,10 @@ import type { MigrationRun } from './run.js';
  * with an error that names the side; the state stays saved, and the same command continues from it later.
  */
 
-/** Server error codes of a primary that went away or a connection that broke under a command. */
-const TRANSIENT_CODES = new Set([
-  6, // HostUnreachable
-  7, // HostNotFound
-  89, // NetworkTimeout
-  91, // ShutdownInProgress
-  189, // PrimarySteppedDown
-  9001, // SocketException
-  10107, // NotWritablePrimary
-  11600, // InterruptedAtShutdown
-  11602, // InterruptedDueToReplStateChange
-  13435, // NotPrimaryNoSecondaryOk
-  13436, // NotPrimaryOrSecondary
-]);
-const TRANSIENT_LABELS = ['ResumableChangeStreamError', 'RetryableWriteError', 'TransientTransactionError'];
-const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
-
 /** At most this many reconnects in one command run: a link that breaks forever is reported, not retried forever. */
 const MAX_RECONNECTS = 100;
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 8000;
-
-/** Whether an error (or one of its causes) is a broken connection or a primary that went away. */
-export function isTransientNetworkError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
-    if (current instanceof MongoError) {
-      if (TRANSIENT_LABELS.some((label) => (current as MongoError).hasErrorLabel(label))) return true;
-      // Errors decoded with promoteValues: false (change streams) carry the code as an Int32: Number() reads both.
-      if (current.code !== undefined && TRANSIENT_CODES.has(Number(current.code))) return true;
-    }
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
-    // A bulk write wraps the driver's network error as its errorResponse (not as a cause).
-    const wrapped = (current as { errorResponse?: unknown }).errorResponse;
-    current = wrapped instanceof Error ? wrapped : (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 /** Runs a resumable engine step; after a transient network error, reconnects and runs it again from the saved state. */
 export async function withReconnect<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
@@ -64,7 +29,7 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
     try {
       return await step();
     } catch (error) {
-      if (!isTransientNetworkError(error) || run.ports.signal.aborted) throw error;
+      if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
       if (attempt > MAX_RECONNECTS) {
         throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, 'check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped', { cause: error });
@@ -89,7 +54,7 @@ export async function retryTransient<T>(ports: { log: MigrationRun['ports']['log
     try {
       return await operation();
     } catch (error) {
-      if (!isTransientNetworkError(error) || attempt >= attempts) throw error;
+      if (!isTransient(error) || attempt >= attempts) throw error;
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
       ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
       await sleep(delay);
@@ -105,7 +70,7 @@ async function assertReachable(client: MongoClient, side: 'source' | 'destinatio
       return;
     } catch (error) {
       // A pooled connection cut a moment ago fails once more before the pool notices: try again soon.
-      if (!(error instanceof MongoServerSelectionError) && isTransientNetworkError(error) && attempt < 5) {
+      if (!(error instanceof MongoServerSelectionError) && isTransient(error) && attempt < 5) {
         await sleep(200 * attempt);
         continue;
       }

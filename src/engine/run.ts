@@ -3,8 +3,8 @@ import type { Config } from '../config/types.js';
 import { OperationError, UserError } from '../errors.js';
 import { connectCluster } from '../mongo/connect.js';
 import { assertSameClusters, readClusterIdentity } from './cluster-identity.js';
-import type { Phase } from '../report/model.js';
-import { NamespaceFilter } from './namespaces.js';
+import type { Phase } from '../model.js';
+import { NamespaceFilter } from '../namespaces.js';
 import type { EnginePorts } from './ports.js';
 import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
@@ -54,7 +54,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
       await store.create(doc).catch((error: { code?: number }) => {
         if (error.code !== 11000) throw error; // another runner created it a moment ago: fine, the lease decides
       });
-      doc = (await store.get())!;
+      doc = await store.current();
     }
     // First, and before the lease: a configuration pointing at another cluster must not even take the lease.
     assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
@@ -69,8 +69,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     // Migrations started before the binding get it on first open: the clusters it has been running against.
-    if (!doc.sourceCluster || !doc.destinationCluster) await store.update(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination });
-    doc = (await store.get())!;
+    doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
@@ -86,8 +85,7 @@ export async function closeRun(run: MigrationRun): Promise<void> {
 /** Writes a phase change (and refreshes the in-memory copy). */
 export async function transition(run: MigrationRun, phase: Phase, note?: string, set: Partial<MigrationDoc> = {}): Promise<void> {
   run.lease.assertHeld();
-  await run.store.transition(run.ports.runner, phase, run.ports.runner, note, set);
-  run.doc = (await run.store.get())!;
+  run.doc = await run.store.transition(run.ports.runner, phase, run.ports.runner, note, set);
 }
 
 function newMigration(config: Config, runner: string): MigrationDoc {

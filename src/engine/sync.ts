@@ -8,7 +8,8 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { planPartitions } from './copy/partitions.js';
-import { splitNamespace } from './namespaces.js';
+import { lastWriteTime } from '../mongo/introspection.js';
+import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from './progress.js';
 import { replayBuffer } from './replay.js';
 import { transition, type MigrationRun } from './run.js';
@@ -57,7 +58,7 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   const entry = { phase: 'tailing' as const, at: new Date(), runner: run.ports.runner, note: 'copy done and caught up' };
   const moved = await run.store.update(run.ports.runner, { phase: 'tailing', lagSeconds: result.lagSeconds }, { $push: { history: entry }, $unset: { step: '' } });
   if (!moved) throw new LeaseLostError(run.store.name);
-  run.doc = (await run.store.get())!;
+  run.doc = await run.store.current();
   return { finished: true, lagSeconds: result.lagSeconds };
 }
 
@@ -78,11 +79,9 @@ async function markIfHistoryLost(run: MigrationRun, error: unknown): Promise<nev
  * be rolled back).
  */
 async function fixCapturePoint(run: MigrationRun): Promise<void> {
-  const hello = await run.source.db('admin').command({ hello: 1 });
-  const operationTime = (hello.lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+  const operationTime = await lastWriteTime(run.source, 'majority');
   run.lease.assertHeld();
-  await run.store.update(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
-  run.doc = (await run.store.get())!;
+  run.doc = await run.store.write(run.ports.runner, { captureStart: { operationTime, at: new Date() } });
 }
 
 /**
@@ -156,11 +155,10 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
   let catalog: SourceCollection[] | undefined;
   if (!run.doc.collections.length) {
     catalog = await planCatalog(run);
-    await store.update(ports.runner, {
+    run.doc = await store.write(ports.runner, {
       collections: catalog.map((c) => ({ source: `${c.db}.${c.coll}`, ...(c.uuid ? { uuid: c.uuid } : {}), target: `${c.target.db}.${c.target.coll}`, kind: c.kind, documentsTotal: c.documents, bytesTotal: c.bytes, created: false, indexesBuilt: false })),
       'copy.startedAt': new Date(),
     });
-    run.doc = (await store.get())!;
   }
   const located = locate(catalog ?? (await readCatalog(run.source, run.filter)), run.doc.collections);
   const current = [...located.values()].filter((c): c is SourceCollection => c !== undefined);
@@ -238,8 +236,7 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, 'copy finished; indexes built');
     run.lease.assertHeld();
-    await store.update(ports.runner, { 'copy.finishedAt': new Date(), step: 'replay' });
-    run.doc = (await store.get())!;
+    run.doc = await store.write(ports.runner, { 'copy.finishedAt': new Date(), step: 'replay' });
     ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
@@ -263,7 +260,7 @@ async function planCollection(run: MigrationRun, collection: SourceCollection, s
   if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: 'majority' } });
   const flagged = await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].partitioned': true } }, { arrayFilters: [{ 'c.source': source }], writeConcern: { w: 'majority' } });
   if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
-  run.doc = (await store.get())!;
+  run.doc = await store.current();
 }
 
 async function assertNoConflict(run: MigrationRun, collection: SourceCollection): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { ignoreCodes, SERVER_ERROR } from '../mongo/server-errors.js';
-import type { Namespace, NamespaceFilter } from './namespaces.js';
+import type { Namespace, NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from './state/store.js';
 
 /**

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
+import { STARTUP_TIMEOUT_MS, freePort, launchMember, mongodArgs, type LocalMember } from './mongod-process.js';
+
+export { freePort, type LocalMember };
 
 /**
  * Starts and controls real mongod processes on loopback: the test suite's replica sets, the demo's, and the
@@ -25,16 +26,6 @@ export interface LocalReplicaSetOptions {
   /** Extra mongod arguments for every member. */
   args?: string[];
 }
-
-export interface LocalMember {
-  index: number;
-  port: number;
-  dbpath: string;
-  logpath: string;
-  process: ChildProcess | undefined;
-}
-
-const STARTUP_TIMEOUT_MS = 60_000;
 
 export class LocalReplicaSet {
   readonly members: LocalMember[] = [];
@@ -105,25 +96,6 @@ export class LocalReplicaSet {
     if (this.options.auth) await this.createRootUser(await this.primaryIndex());
   }
 
-  private args(member: LocalMember): string[] {
-    const args = [
-      '--dbpath', member.dbpath,
-      '--port', String(member.port),
-      '--bind_ip', '127.0.0.1',
-      '--logpath', member.logpath,
-      '--logappend',
-      // Required under Wine (the diagnostic-data thread crashes there); harmless natively.
-      '--setParameter', 'diagnosticDataCollectionEnabled=false',
-      '--wiredTigerCacheSizeGB', '0.25',
-    ];
-    if (!this.options.standalone) args.push('--replSet', this.options.name, '--oplogSize', String(this.options.oplogSizeMB ?? 1024));
-    if (this.options.auth) {
-      args.push('--auth');
-      if (!this.options.standalone) args.push('--keyFile', join(this.options.baseDir, this.options.name, 'keyfile'));
-    }
-    return [...args, ...(this.options.args ?? [])];
-  }
-
   /**
    * Starts a member that is not yet in a replica set config, on another free port if it exits at once: the
    * port found free may be taken by another process before mongod binds it (seen once in a full CI run).
@@ -131,55 +103,12 @@ export class LocalReplicaSet {
   private async launchFresh(member: LocalMember): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.launch(member);
+        return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
       } catch (error) {
         if (attempt >= 3 || !/exited \(/.test((error as Error).message)) throw error;
         member.port = await freePort();
       }
     }
-  }
-
-  private async launch(member: LocalMember): Promise<void> {
-    const child = spawn(this.options.mongod, this.args(member), { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    member.process = child;
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => reject(new Error(`mongod on port ${member.port} exited (${signal ?? code}) while starting${this.fatalLines(member, stderr)}`))),
-    );
-    exited.catch(() => undefined);
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1000}s${this.fatalLines(member, stderr)}`);
-      const up = await Promise.race([this.ping(member), exited]);
-      if (up) return;
-      await sleep(100);
-    }
-  }
-
-  private async ping(member: LocalMember): Promise<boolean> {
-    const client = new MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
-    try {
-      await client.db('admin').command({ ping: 1 });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.close().catch(() => undefined);
-    }
-  }
-
-  /** The fatal lines of a member's log, which say why a mongod died. */
-  private fatalLines(member: LocalMember, stderr: string): string {
-    let log = '';
-    try {
-      log = readFileSync(member.logpath, 'utf8');
-    } catch {
-      // no log yet
-    }
-    const fatal = log.split('\n').filter((l) => l.includes('"s":"F"') || l.includes('"s":"E"')).slice(-5);
-    const detail = [...fatal, stderr.trim()].filter(Boolean).join('\n');
-    return detail ? `:\n${detail}` : ` (log: ${member.logpath})`;
   }
 
   private async withDirect<T>(index: number, authenticated: boolean, use: (client: MongoClient) => Promise<T>): Promise<T> {
@@ -254,7 +183,7 @@ export class LocalReplicaSet {
   async restartMember(index: number): Promise<void> {
     const member = this.member(index);
     if (member.process && member.process.exitCode === null && member.process.signalCode === null) return;
-    await this.launch(member);
+    await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
   }
 
   /** Adds a new member (empty data) and returns its index; it runs MongoDB's own initial sync. */
@@ -297,17 +226,4 @@ export class LocalReplicaSet {
     if (!member) throw new Error(`replica set ${this.options.name} has no member ${index}`);
     return member;
   }
-}
-
-/** Asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

@@ -1,4 +1,5 @@
 import type { Document, MongoClient, Timestamp } from 'mongodb';
+import type { CollectionProgress } from '../model.js';
 
 /**
  * Plain read-only questions to a cluster, shared by the pre-migration checks, the plan and the engine.
@@ -39,6 +40,22 @@ export function toHello(raw: Document): HelloReply {
 export function topologyOf(reply: HelloReply): Topology {
   if (reply.msg === 'isdbgrid') return 'mongos';
   return reply.setName ? 'replicaSet' : 'standalone';
+}
+
+/**
+ * The time of the newest write the cluster holds (hello's lastWrite): `applied`, the primary's own last
+ * write; `majority`, the newest one a majority has (what a majority read sees, and never rolled back).
+ */
+export async function lastWriteTime(client: MongoClient, which: 'applied' | 'majority'): Promise<Timestamp> {
+  const raw = await client.db('admin').command({ hello: 1 });
+  const lastWrite = raw.lastWrite as { opTime: { ts: Timestamp }; majorityOpTime: { ts: Timestamp } };
+  return (which === 'majority' ? lastWrite.majorityOpTime : lastWrite.opTime).ts;
+}
+
+/** The time of the oldest entry of local.oplog.rs (needs find on local); null when the oplog is empty. */
+export async function firstOplogTime(client: MongoClient): Promise<Timestamp | null> {
+  const first = await client.db('local').collection<{ ts: Timestamp }>('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+  return first?.ts ?? null;
 }
 
 export interface BuildInfo {
@@ -102,10 +119,8 @@ export interface OplogBounds {
 
 /** The first and last entries of local.oplog.rs (needs find on local, e.g. clusterMonitor). */
 export async function oplogBounds(client: MongoClient): Promise<OplogBounds | null> {
-  const oplog = client.db('local').collection('oplog.rs');
-  const projection = { ts: 1, _id: 0 };
-  const [first] = await oplog.find({}, { projection, sort: { $natural: 1 }, limit: 1 }).toArray();
-  const [last] = await oplog.find({}, { projection, sort: { $natural: -1 }, limit: 1 }).toArray();
+  const first = await firstOplogTime(client);
+  const [last] = await client.db('local').collection<{ ts: Timestamp }>('oplog.rs').find({}, { projection: { ts: 1, _id: 0 }, sort: { $natural: -1 }, limit: 1 }).toArray();
   if (!first || !last) return null;
   let usedBytes: number | null = null;
   let maxBytes: number | null = null;
@@ -116,7 +131,7 @@ export async function oplogBounds(client: MongoClient): Promise<OplogBounds | nu
   } catch {
     // sizes are a refinement of the window estimate; the bounds alone still answer the question
   }
-  return { first: timestampDate(first.ts as Timestamp), last: timestampDate(last.ts as Timestamp), usedBytes, maxBytes };
+  return { first: timestampDate(first), last: timestampDate(last.ts), usedBytes, maxBytes };
 }
 
 function timestampDate(ts: Timestamp): Date {
@@ -132,6 +147,15 @@ export interface CollectionInfo {
   name: string;
   type: 'collection' | 'view' | 'timeseries' | string;
   options: Document;
+}
+
+/** What a listCollections entry is, in the model's terms (a time-series collection by its type or its options). */
+export function collectionKind(type: string, options: Document): CollectionProgress['kind'] {
+  if (type === 'view') return 'view';
+  if (type === 'timeseries' || options.timeseries) return 'timeseries';
+  if (options.capped) return 'capped';
+  if (options.clusteredIndex) return 'clustered';
+  return 'collection';
 }
 
 export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {

@@ -1,4 +1,4 @@
-import type { LagSample } from './model.js';
+import type { LagSample } from '../model.js';
 
 /**
  * The lag chart of the PR comment and the job summary: a mermaid `xychart-beta` line, which GitHub renders

@@ -1,14 +1,12 @@
 import { formatBytes, formatCount, formatDuration, plural } from '../format.js';
 import { plain, type Colors } from './colors.js';
-import type { CheckResult, Plan, PlanEntry } from './model.js';
+import type { CheckResult, Plan, PlanEntry } from '../model.js';
 
 // Kept for callers that imported them from here; src/format.ts is their one definition.
 export { formatBytes, formatCount };
 
 /** A duration that may be unknown. */
-export function formatDurationSeconds(seconds: number | null): string {
-  return seconds === null || !Number.isFinite(seconds) ? 'unknown' : formatDuration(seconds);
-}
+const formatDurationSeconds = (seconds: number | null): string => formatDuration(seconds, 'unknown');
 
 /**
  * Renderers for validation results and the plan (text and markdown). Pure. The outcome-level renderers

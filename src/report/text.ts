@@ -1,7 +1,7 @@
 import { formatBytes, formatCount, formatDuration as formatSeconds, percent, plural } from '../format.js';
 import { renderChecksText, renderPlanText } from './checks-render.js';
 import { plain, type Colors } from './colors.js';
-import type { CollectionProgress, CommandOutcome, Phase, Progress } from './model.js';
+import type { CollectionProgress, CommandOutcome, Phase, Progress } from '../model.js';
 import { renderVerifyText } from './verify-render.js';
 
 /**

@@ -1,5 +1,5 @@
 import { formatCount, plural } from '../format.js';
-import type { VerifyMismatch, VerifyReport } from './model.js';
+import type { VerifyMismatch, VerifyReport } from '../model.js';
 
 /**
  * Renderers of a verification (text and markdown). Pure. The outcome-level renderers call these.

@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { validate } from '../../src/commands/validate.js';
 import { freePort, type LocalReplicaSet } from '../../src/local/replica-set.js';
-import type { CheckResult, CommandOutcome } from '../../src/report/model.js';
+import type { CheckResult, CommandOutcome } from '../../src/model.js';
 import { runCli } from '../support/cli.js';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
 

@@ -61,7 +61,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
     console.log(`[crash-resume] seed=${seed} (rerun with MLM_CRASH_SEED=${seed})`);
     const random = seededRandom(seed);
     const watch = new StateWatch(destination, name);
-    writer = new Writer(source, db, ['items', 'w', 'mixed'], 400);
+    writer = new Writer(source, db, ['items', 'w', 'mixed'], { idSpace: 400 });
     writer.start(3);
 
     // Twelve seeded kill points here plus the eight cutover steps of cutover.test.ts: twenty in the suite.

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MongoServerError, type MongoClient } from 'mongodb';
 import { runAbort } from '../../src/commands/abort.js';
 import { UserError } from '../../src/errors.js';
@@ -6,9 +6,8 @@ import { runCutover } from '../../src/commands/cutover.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
-import type { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
-import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
 import { dbHashes, testConfig, testPorts } from '../support/engine.js';
 
 interface Order {
@@ -58,24 +57,14 @@ async function seed(client: MongoClient, db: string): Promise<void> {
 }
 
 describe('cutover', () => {
-  let rs: LocalReplicaSet;
-  let source: MongoClient;
-  let destination: MongoClient;
-
-  beforeAll(async () => {
-    // Its own source: the write block is cluster-wide and would stop every other test's writes.
-    rs = await startOwnCluster({ name: 'cutover-src' });
-    source = await connect(rs.uri);
-    destination = await connect(sharedClusters().destinationUri);
-  });
+  // Its own source: the write block is cluster-wide and would stop every other test's writes.
+  const own = useOwnSource({ name: 'cutover-src' });
   afterAll(async () => {
     await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
-    await source?.close();
-    await destination?.close();
-    await rs?.stop();
   });
 
   it('under a live writer: loses no acknowledged write, blocks the source, restores indexes; abort lifts the block', async () => {
+    const { cluster: rs, source, destination } = own;
     const db = uniqueName('cut');
     await seed(source, db);
     const config = testConfig(uniqueName('cut').replace(/_/g, '-'), rs.uri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5, lagHoldSeconds: 1 }\n');
@@ -125,6 +114,7 @@ describe('cutover', () => {
   });
 
   it('killed at every step, the same command run again finishes the cutover', async () => {
+    const { cluster: rs, source, destination } = own;
     const db = uniqueName('cutkill');
     await seed(source, db);
     const name = uniqueName('cutkill').replace(/_/g, '-');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/run-demo.js';
 import { renderDemoSummary } from '../../src/demo/summary.js';
 import { silentLogger } from '../../src/log.js';
-import type { Progress } from '../../src/report/model.js';
+import type { Progress } from '../../src/model.js';
 import { sharedClusters } from '../support/clusters.js';
 
 /**

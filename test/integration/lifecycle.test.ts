@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATE_DB } from '../../src/engine/namespaces.js';
+import { STATE_DB } from '../../src/namespaces.js';
 import type { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { commentMarker } from '../../src/report/markdown.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
 import { runRehearse } from '../../src/commands/rehearse.js';
-import { STATE_DB } from '../../src/engine/namespaces.js';
+import { STATE_DB } from '../../src/namespaces.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { testConfig, testPorts, Writer } from '../support/engine.js';
 
@@ -27,7 +27,7 @@ describe('rehearse against a staging destination', () => {
 
   it('freezes at a source time under live writes, proves the destination equals the source as of then, reports timings, cleans up', async () => {
     const config = testConfig(uniqueName('reh').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db]);
-    writer = new Writer(source, db, ['items', 'w'], 200);
+    writer = new Writer(source, db, ['items', 'w'], { idSpace: 200 });
     writer.start(2);
     const outcome = await runRehearse(config, { maxDurationMs: 3000 }, testPorts());
     await writer.stop();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document, MongoClient } from 'mongodb';
-import type { CommandOutcome } from '../../src/report/model.js';
+import type { CommandOutcome } from '../../src/model.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { dbHashes } from '../support/engine.js';
 import { runRunner, startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';

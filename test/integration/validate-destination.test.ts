@@ -6,7 +6,7 @@ import type { Document, MongoClient } from 'mongodb';
 import { plan } from '../../src/commands/plan.js';
 import { validate } from '../../src/commands/validate.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import type { CheckResult, CommandOutcome } from '../../src/report/model.js';
+import type { CheckResult, CommandOutcome } from '../../src/model.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 
 const check = (outcome: CommandOutcome, id: string): CheckResult => outcome.checks!.find((c) => c.id === id)!;

@@ -16,11 +16,11 @@ import {
   type MongoClient,
 } from 'mongodb';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { NamespaceFilter } from '../../src/engine/namespaces.js';
+import { NamespaceFilter } from '../../src/namespaces.js';
 import { verifyMigration, type VerifyOptions } from '../../src/engine/verify/verify.js';
 import { clientSideHash } from '../../src/engine/verify/content-hash.js';
 import { findDifferences } from '../../src/engine/verify/find-differences.js';
-import type { VerifyReport } from '../../src/report/model.js';
+import type { VerifyReport } from '../../src/model.js';
 
 let source: MongoClient;
 let destination: MongoClient;

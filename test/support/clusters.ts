@@ -53,3 +53,29 @@ export function useSharedClients(): SharedClients {
   });
   return clients;
 }
+
+/** A source replica set of the block's own, with clients of it and of the shared destination. */
+export interface OwnSource extends SharedClients {
+  cluster: LocalReplicaSet;
+}
+
+/**
+ * Registers the start of a source replica set of the block's own (a write block or a step-down would hit
+ * every other test's source) and the connects (beforeAll), and the closes and the stop (afterAll, whatever
+ * happened). The returned object holds them once the block's tests run; a block's own afterAll, registered
+ * after this, runs before it (writers stop before their clients close).
+ */
+export function useOwnSource(options: Omit<LocalReplicaSetOptions, 'mongod' | 'baseDir'>): OwnSource {
+  const own = {} as OwnSource;
+  beforeAll(async () => {
+    own.cluster = await startOwnCluster(options);
+    own.source = await connect(own.cluster.uri);
+    own.destination = await connect(sharedClusters().destinationUri);
+  });
+  afterAll(async () => {
+    await own.source?.close();
+    await own.destination?.close();
+    await own.cluster?.stop();
+  });
+  return own;
+}

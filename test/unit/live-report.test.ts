@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LiveReport } from '../../src/action/live-report.js';
-import type { CommandOutcome, Progress } from '../../src/report/model.js';
+import type { CommandOutcome, Progress } from '../../src/model.js';
 import { tailOutcome } from './report-fixtures.js';
 
 describe('LiveReport', () => {

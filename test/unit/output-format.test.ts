@@ -5,7 +5,7 @@ import { renderChecksMarkdown, renderChecksText } from '../../src/report/checks-
 import { connectError } from '../../src/mongo/connect.js';
 import { colorEnabled } from '../../src/report/colors.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
-import type { CheckResult, CommandOutcome } from '../../src/report/model.js';
+import type { CheckResult, CommandOutcome } from '../../src/model.js';
 import { renderProgressLine, renderText } from '../../src/report/text.js';
 import { renderVerifyMarkdown } from '../../src/report/verify-render.js';
 import { tailingProgress } from './report-fixtures.js';

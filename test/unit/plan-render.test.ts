@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, renderChecksMarkdown, renderChecksText, renderPlanMarkdown, renderPlanText } from '../../src/report/checks-render.js';
-import type { CheckResult, Plan } from '../../src/report/model.js';
+import type { CheckResult, Plan } from '../../src/model.js';
 
 const plan: Plan = {
   entries: [

@@ -1,4 +1,4 @@
-import type { CommandOutcome, Progress } from '../../src/report/model.js';
+import type { CommandOutcome, Progress } from '../../src/model.js';
 
 /** Outcomes for the renderer tests: realistic, deterministic (fixed times). */
 export function tailingProgress(): Progress {

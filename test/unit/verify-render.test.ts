@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderVerifyMarkdown, renderVerifyText } from '../../src/report/verify-render.js';
 import { verifySummary } from '../../src/commands/verify.js';
-import type { VerifyReport } from '../../src/report/model.js';
+import type { VerifyReport } from '../../src/model.js';
 
 const report: VerifyReport = {
   mode: 'hash',

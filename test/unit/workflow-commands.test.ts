@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { nextAction } from '../../src/report/markdown.js';
-import type { CommandOutcome, Phase } from '../../src/report/model.js';
+import type { CommandOutcome, Phase } from '../../src/model.js';
 import { tailOutcome } from './report-fixtures.js';
 
 /**

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BSON, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection, type MongoClient } from 'mongodb';
+import { BSON, type Collection, type MongoClient } from 'mongodb';
+import { isNamespaceNotFound, isTransient } from '../../mongo/server-errors.js';
 import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
@@ -53,14 +54,12 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
 }
 
 const COPY_ATTEMPTS = 6;
-/** Server codes after which the copy can reopen its cursor: elections, shutdowns, a killed or lost cursor, its collection renamed away. */
-const TRANSIENT_CODES = new Set([6, 7, 26, 43, 89, 91, 175, 189, 237, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-
+/**
+ * After which the copy can reopen its cursor: a transient error (elections, shutdowns, a killed or lost
+ * cursor) or its collection renamed away (relocate finds it by UUID). The change stream resumes on the same.
+ */
 export function isTransientReadError(error: unknown): boolean {
-  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
-  if (error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('ResumableChangeStreamError'))) return true;
-  // Number(): a reply decoded with promoteValues: false carries the code as an Int32.
-  return TRANSIENT_CODES.has(Number((error as { code?: unknown }).code));
+  return isTransient(error) || isNamespaceNotFound(error);
 }
 
 /** One pass over what remains of the partition (from its saved lastId); throws what broke it. */

@@ -1,6 +1,6 @@
 import type { Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../../errors.js';
-import type { VerifyReport } from '../../report/model.js';
+import type { VerifyReport } from '../../model.js';
 import type { MigrationDoc } from '../state/types.js';
 import { failpoint } from '../failpoints.js';
 import { transition, type MigrationRun } from '../run.js';

@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { COLLECTION_TTL } from '../target-catalog.js';
-import { splitNamespace } from '../namespaces.js';
+import { splitNamespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 
 /**

@@ -1,9 +1,9 @@
 import { BSON, type Document, type Long, type MongoClient, type Timestamp } from 'mongodb';
 import { EXACT_TYPES } from '../copy/copy-partition.js';
 import { scrub } from '../../redact.js';
-import type { VerifyReport } from '../../report/model.js';
+import type { VerifyReport } from '../../model.js';
 import type { CollectionPlan } from '../state/types.js';
-import { splitNamespace } from '../namespaces.js';
+import { splitNamespace } from '../../namespaces.js';
 import { OrderIndependentHash } from '../verify/content-hash.js';
 
 /**

@@ -1,6 +1,7 @@
 import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongodb';
-import type { Phase } from '../../report/model.js';
-import { STATE_DB } from '../namespaces.js';
+import { OperationError } from '../../errors.js';
+import type { Phase } from '../../model.js';
+import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RelaxedIndexDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
@@ -44,6 +45,13 @@ export class StateStore {
     return this.migrations.findOne({ _id: this.name });
   }
 
+  /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
+  async current(): Promise<MigrationDoc> {
+    const doc = await this.get();
+    if (!doc) throw new OperationError(`the state of migration "${this.name}" disappeared from the destination while this run used it`, 'another run aborted it with --drop-destination; check `status`');
+    return doc;
+  }
+
   async create(doc: MigrationDoc): Promise<void> {
     await this.migrations.insertOne(doc, MAJORITY);
   }
@@ -58,10 +66,23 @@ export class StateStore {
     return result.matchedCount === 1;
   }
 
-  /** Records a phase change with who made it; the history is what `status` tells. */
-  async transition(owner: string, phase: Phase, runner: string, note?: string, set: Document = {}): Promise<boolean> {
+  /**
+   * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
+   * longer holds the lease (the caller's next lease check stops the run).
+   */
+  async write(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<MigrationDoc> {
+    const written = await this.migrations.findOneAndUpdate(
+      { _id: this.name, 'lease.owner': owner },
+      { $set: { ...set, updatedAt: new Date() }, ...extra },
+      { ...MAJORITY, returnDocument: 'after' },
+    );
+    return written ?? this.current();
+  }
+
+  /** Records a phase change with who made it (the history is what `status` tells); returns the new document. */
+  async transition(owner: string, phase: Phase, runner: string, note?: string, set: Document = {}): Promise<MigrationDoc> {
     const entry = { phase, at: new Date(), runner, ...(note ? { note } : {}) };
-    return this.update(owner, { ...set, phase }, { $push: { history: entry } });
+    return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Binary, Document, Timestamp } from 'mongodb';
-import type { CollectionProgress, LagSample, Phase } from '../../report/model.js';
+import type { CollectionProgress, LagSample, Phase } from '../../model.js';
 import type { ClusterIdentity } from '../cluster-identity.js';
 
 /** Collections of the state database (STATE_DB) on the destination. */

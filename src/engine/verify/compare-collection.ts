@@ -4,8 +4,8 @@
  * of the differing documents. Each kind of collection gets what applies to it, and `method` says what that was.
  */
 import type { Collection, Document, MongoClient } from 'mongodb';
-import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../../report/model.js';
-import { ns, type Namespace } from '../namespaces.js';
+import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../../model.js';
+import { ns, type Namespace } from '../../namespaces.js';
 import { clientSideHash, serverSideHash } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
 import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';

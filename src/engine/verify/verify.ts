@@ -6,8 +6,8 @@
  * Cutover calls it with `exact: true`; the verify command while the migration runs, with `exact: false`.
  */
 import type { Document, MongoClient } from 'mongodb';
-import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../report/model.js';
-import { ns, splitNamespace, STATE_DB, type NamespaceFilter } from '../namespaces.js';
+import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../model.js';
+import { ns, splitNamespace, STATE_DB, type NamespaceFilter } from '../../namespaces.js';
 import { compareCollection, kindOf, type CollectionPair, type CompareContext } from './compare-collection.js';
 import type { RelaxedIndex } from './index-compare.js';
 import type { CollectionInfo } from './options-compare.js';

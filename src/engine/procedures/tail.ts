@@ -1,0 +1,119 @@
+import type { Config } from '../../config/types.js';
+import { OperationError, UserError } from '../../errors.js';
+import type { Progress } from '../../model.js';
+import { cutoverRequestLive, watchForCutover } from '../handoff.js';
+import { headroomWarning, oplogHeadroomSeconds } from '../headroom.js';
+import type { EnginePorts } from '../ports.js';
+import { retryTransient, withReconnect } from '../reconnect.js';
+import { closeRun, openRun, type MigrationRun } from '../run.js';
+import type { MigrationDoc, PartitionDoc } from '../state/types.js';
+import { tailLoop } from '../tail.js';
+import { progressFor } from './progress.js';
+
+export interface TailSliceOptions {
+  /** How long this slice applies changes (the edge's max-duration policy). */
+  durationMs: number;
+  forceTakeover?: boolean;
+}
+
+export type TailSliceResult =
+  /** The cutover has the migration (requested, cutting over or committed): the slice did not start. */
+  | { kind: 'left-to-cutover'; doc: MigrationDoc; progress?: Progress }
+  | {
+      kind: 'ran';
+      applied: number;
+      lagSeconds: number;
+      elapsedMs: number;
+      /** The runner whose cutover request ended the slice early, if one did. */
+      handedOverTo?: string;
+      stoppedBySignal: boolean;
+      doc: MigrationDoc;
+      progress: Progress;
+    };
+
+/** Thrown before the lease is taken when the cutover has the migration: the slice ends cleanly instead. */
+class LeftToCutover extends Error {
+  constructor(readonly doc: MigrationDoc, readonly partitions?: PartitionDoc[]) {
+    super('left to the cutover');
+  }
+}
+
+/**
+ * Applies live changes for a time-boxed slice, then saves the position and reports readiness. Slices go on
+ * while ready (a reviewer may take hours to approve the cutover) until the cutover asks for the migration:
+ * then the running slice hands over within seconds, and later slices leave it alone.
+ */
+export async function tailSlice(config: Config, ports: EnginePorts, options: TailSliceOptions): Promise<TailSliceResult> {
+  let run: MigrationRun;
+  try {
+    run = await retryTransient(ports, 'tail', () =>
+      openRun(config, ports, {
+        forceTakeover: options.forceTakeover,
+        beforeLease: async (store, doc) => {
+          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+        },
+        // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
+        leaseStopIf: (doc) => (cutoverHasIt(doc) ? new LeftToCutover(doc) : undefined),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof LeftToCutover)) throw error;
+    // Without the partitions (found while waiting for the lease) the copy figures would read 0: left out.
+    return { kind: 'left-to-cutover', doc: error.doc, ...(error.partitions ? { progress: progressFor(config, error.doc, error.partitions) } : {}) };
+  }
+  try {
+    const { doc } = run;
+    if (doc.resyncRequired) {
+      // Say why, not only that the phase is wrong: the saved position is gone and tailing would leave a gap.
+      throw new OperationError(doc.error ?? `migration "${config.name}" lost its position in the source oplog and needs a re-sync`, `re-sync: run \`mongo-live-migrate abort --config ${config.file} --drop-destination --confirm ${config.name}\`, then \`sync\``);
+    }
+    if (doc.phase !== 'tailing') {
+      throw new UserError(`migration "${config.name}" is ${doc.phase}${doc.step ? `/${doc.step}` : ''}, not tailing`, doc.phase === 'syncing' || doc.phase === 'created' ? 'run `sync` until it finishes first' : 'see `status`');
+    }
+    return await runSlice(run, config, options.durationMs, ports);
+  } finally {
+    await closeRun(run);
+  }
+}
+
+async function runSlice(run: MigrationRun, config: Config, durationMs: number, ports: EnginePorts): Promise<TailSliceResult> {
+  // Copy progress no longer changes while tailing: read the partitions once for the live progress.
+  const partitions = await retryTransient(ports, 'tail', () => run.store.partitionsOf());
+  const started = Date.now();
+  let lastReport = 0;
+  const cutover = watchForCutover(run);
+  try {
+    const result = await withReconnect(run, 'tail', () =>
+      tailLoop(run, {
+        deadline: started + durationMs,
+        onBatch: () => {
+          if (Date.now() - lastReport < 1000) return;
+          lastReport = Date.now();
+          ports.onProgress?.(progressFor(config, run.doc, partitions));
+        },
+        shouldStop: cutover.requested,
+      }),
+    );
+    const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
+    const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom });
+    const warning = headroomWarning(headroom, durationMs);
+    if (warning) progress.warnings = [...progress.warnings, warning];
+    const by = cutover.by();
+    return {
+      kind: 'ran',
+      applied: result.applied,
+      lagSeconds: result.lagSeconds,
+      elapsedMs: Date.now() - started,
+      ...(by !== undefined ? { handedOverTo: by } : {}),
+      stoppedBySignal: ports.signal.aborted,
+      doc: run.doc,
+      progress,
+    };
+  } finally {
+    cutover.stop();
+  }
+}
+
+function cutoverHasIt(doc: MigrationDoc): boolean {
+  return doc.phase === 'cutting-over' || doc.phase === 'committed' || (doc.phase === 'tailing' && cutoverRequestLive(doc));
+}

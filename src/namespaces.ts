@@ -1,0 +1,86 @@
+import type { NamespaceRules } from './config/types.js';
+
+/** The database that holds migration state on the destination; never copied, never allowed on the source. */
+export const STATE_DB = '__mongo_live_migrate';
+/** The temporary collections of $out and $merge. */
+const AGG_OUT_PREFIX = 'tmp.agg_out.';
+/** Databases that are never user data. */
+export const SYSTEM_DBS: ReadonlySet<string> = new Set(['admin', 'local', 'config', STATE_DB]);
+
+export interface Namespace {
+  db: string;
+  coll: string;
+}
+
+export function ns(db: string, coll: string): string {
+  return `${db}.${coll}`;
+}
+
+export function splitNamespace(namespace: string): Namespace {
+  const dot = namespace.indexOf('.');
+  return { db: namespace.slice(0, dot), coll: namespace.slice(dot + 1) };
+}
+
+/** Glob on database.collection: `*` any run of characters except '.', `?` one character. */
+function globToRegExp(glob: string): RegExp {
+  const [dbPart = '', collPart = ''] = [glob.slice(0, glob.indexOf('.')), glob.slice(glob.indexOf('.') + 1)];
+  const convert = (part: string, star: string): string =>
+    part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, star).replace(/\?/g, '.');
+  // In the collection part '*' may cross dots: "shop.*" must match "shop.orders.archive".
+  return new RegExp(`^${convert(dbPart, '[^.]*')}\\.${convert(collPart, '.*')}$`);
+}
+
+/**
+ * Decides which source namespaces move and what they are called on the destination. One instance is the
+ * single source of truth for data, indexes, views and change events alike.
+ */
+export class NamespaceFilter {
+  private readonly include: RegExp[];
+  private readonly exclude: RegExp[];
+  constructor(readonly rules: NamespaceRules) {
+    this.include = rules.include.map(globToRegExp);
+    this.exclude = rules.exclude.map(globToRegExp);
+  }
+
+  /** Whether a source collection (or view) is part of the migration. */
+  includes(db: string, coll: string): boolean {
+    if (SYSTEM_DBS.has(db) || coll.startsWith('system.')) return false;
+    // $out and $merge write into a temporary collection and rename it over their target: in a database the
+    // migration covers, follow it (its rename then moves the result in, or out of, the migration's scope).
+    if (coll.startsWith(AGG_OUT_PREFIX)) return this.mayIncludeDatabase(db);
+    const name = ns(db, coll);
+    return this.include.some((r) => r.test(name)) && !this.exclude.some((r) => r.test(name));
+  }
+
+  /** Whether any collection of this database could be included (for database-level events). */
+  mayIncludeDatabase(db: string): boolean {
+    if (SYSTEM_DBS.has(db)) return false;
+    return this.rules.include.some((glob) => globToRegExp(`${glob.slice(0, glob.indexOf('.'))}.x`).test(`${db}.x`));
+  }
+
+  /** The destination namespace of an included source namespace. */
+  target(db: string, coll: string): Namespace {
+    const exact = this.rules.rename[ns(db, coll)];
+    if (exact) return splitNamespace(exact);
+    const dbRename = this.rules.rename[db];
+    return { db: dbRename ?? db, coll };
+  }
+
+  /**
+   * The `viewOn` a view needs on the destination: a view reads a collection of its own database by name, so
+   * it follows that collection's rename when both end up in the same target database.
+   */
+  viewOnTarget(sourceDb: string, viewOn: string, targetDb: string): string {
+    if (!this.includes(sourceDb, viewOn)) return viewOn;
+    const on = this.target(sourceDb, viewOn);
+    return on.db === targetDb ? on.coll : viewOn;
+  }
+
+  /** Which include patterns matched nothing among the given namespaces (a likely typo). */
+  unmatchedIncludes(namespaces: Namespace[]): string[] {
+    return this.rules.include.filter((glob) => {
+      const re = globToRegExp(glob);
+      return !namespaces.some((n) => re.test(ns(n.db, n.coll)));
+    });
+  }
+}

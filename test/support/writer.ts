@@ -1,0 +1,124 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Double, Int32, Long, MongoError, type Collection, type Document, type MongoClient } from 'mongodb';
+
+/** Server code of a write refused by setUserWriteBlockMode. */
+const USER_WRITES_BLOCKED = 371;
+const DUPLICATE_KEY = 11000;
+
+export interface WriterOptions {
+  /** How many distinct `_id`s the writes land on (default 500): fewer means more updates of the same documents. */
+  idSpace?: number;
+  /**
+   * Write as an application should during an election: a transient error (retryable-write and transaction
+   * labels, network, server selection) is retried up to 20 times, and each transaction is one attempt (the
+   * driver's withTransaction retries for up to 120 s by itself, which under an election can outlast the test).
+   * A retried non-idempotent write may apply twice on the source; tests compare source with destination.
+   */
+  retryTransient?: boolean;
+}
+
+/**
+ * The test suite's one writer: a mix of operations on a database until stopped — inserts, updates of several
+ * kinds (including array changes and $unset), replacements, deletes, delete-then-reinsert, and multi-document
+ * transactions. Counts the acknowledged operations. A cutover's write block ends its work.
+ */
+export class Writer {
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  acknowledged = 0;
+  /** Transient errors retried (retryTransient only). */
+  retried = 0;
+  private seq = 0;
+  private readonly idSpace: number;
+
+  constructor(private readonly client: MongoClient, private readonly db: string, private readonly collections: string[], private readonly options: WriterOptions = {}) {
+    this.idSpace = options.idSpace ?? 500;
+  }
+
+  start(concurrency = 2): void {
+    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop(i));
+  }
+
+  async stop(): Promise<number> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+    return this.acknowledged;
+  }
+
+  private async loop(worker: number): Promise<void> {
+    let n = 0;
+    while (!this.stopped) {
+      const name = this.collections[(worker + n) % this.collections.length] ?? 'w';
+      const op = this.operation(this.client.db(this.db).collection<Document>(name), `w${Math.floor(Math.random() * this.idSpace)}`, (n++ + worker) % 9);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await op();
+          this.acknowledged++;
+          break;
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          // A cutover's write block ends the writer's work: from then on the source refuses every user write.
+          if (code === USER_WRITES_BLOCKED) return;
+          // Duplicate keys from racing reinserts are expected; anything else fails the test (or is retried).
+          if (code === DUPLICATE_KEY) break;
+          if (!this.options.retryTransient) throw error;
+          const transient = error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError') || error.hasErrorLabel('UnknownTransactionCommitResult') || error.name === 'MongoNetworkError' || error.name === 'MongoServerSelectionError');
+          if (transient && this.stopped) break; // stopping: leave it; the sides are compared after a final tail
+          if (!transient || attempt >= 20) throw error;
+          this.retried++;
+          await sleep(250);
+        }
+      }
+    }
+  }
+
+  private operation(coll: Collection<Document>, id: string, choice: number): () => Promise<unknown> {
+    const byId: Document = { _id: id };
+    switch (choice) {
+      case 0:
+      case 1:
+        return () => coll.updateOne(byId, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true });
+      case 2:
+        return () => coll.updateOne(byId, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document });
+      case 3:
+        return () => coll.updateOne(byId, { $unset: { at: '' } });
+      case 4:
+        return () => coll.replaceOne(byId, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true });
+      case 5:
+        return () => coll.deleteOne(byId);
+      case 6:
+        return async () => {
+          await coll.deleteOne(byId);
+          return coll.insertOne({ _id: id, reinserted: ++this.seq } as Document);
+        };
+      case 7:
+        return () => this.transaction(coll, id);
+      default:
+        return () => coll.updateOne(byId, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true });
+    }
+  }
+
+  private async transaction(coll: Collection<Document>, id: string): Promise<void> {
+    const session = this.client.startSession();
+    const body = async (): Promise<void> => {
+      await coll.updateOne({ _id: id } as Document, { $set: { txn: ++this.seq } }, { upsert: true, session });
+      await coll.updateOne({ _id: `${id}-t` } as Document, { $set: { txn: this.seq } }, { upsert: true, session });
+    };
+    try {
+      if (!this.options.retryTransient) {
+        await session.withTransaction(body);
+        return;
+      }
+      session.startTransaction();
+      try {
+        await body();
+        await session.commitTransaction();
+      } catch (error) {
+        await session.abortTransaction().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await session.endSession();
+    }
+  }
+}
