@@ -9526,15 +9526,15 @@ var require_commands = __commonJS({
        * section in the message.
        */
       extractDocumentSequences(document) {
-        const chunks = [];
+        const chunks2 = [];
         for (const [key, value] of Object.entries(document)) {
           if (value instanceof DocumentSequence3) {
-            chunks.push(value.toBin());
+            chunks2.push(value.toBin());
             delete document[key];
           }
         }
-        if (chunks.length > 0) {
-          return bson_1.ByteUtils.concat(chunks);
+        if (chunks2.length > 0) {
+          return bson_1.ByteUtils.concat(chunks2);
         }
         return bson_1.ByteUtils.allocate(0);
       }
@@ -31292,13 +31292,13 @@ var require_download = __commonJS({
        * @param filter - The filter to use to find the file document
        * @internal
        */
-      constructor(chunks, files, readPreference, filter, options) {
+      constructor(chunks2, files, readPreference, filter, options) {
         super({ emitClose: true });
         this.s = {
           bytesToTrim: 0,
           bytesToSkip: 0,
           bytesRead: 0,
-          chunks,
+          chunks: chunks2,
           expected: 0,
           files,
           filter,
@@ -48431,7 +48431,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep6 = function(ms) {
+      let sleep7 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48442,9 +48442,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep6;
+      module.exports = sleep7;
     } else {
-      let sleep6 = function(ms) {
+      let sleep7 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48456,7 +48456,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep6;
+      module.exports = sleep7;
     }
   }
 });
@@ -48469,7 +48469,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep6 = require_atomic_sleep();
+    var sleep7 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -48615,7 +48615,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep6(BUSY_WRITE_TIMEOUT);
+                sleep7(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -48928,7 +48928,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep6(BUSY_WRITE_TIMEOUT);
+          sleep7(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -48965,7 +48965,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep6(BUSY_WRITE_TIMEOUT);
+          sleep7(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -49862,7 +49862,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join3, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep6 = require_atomic_sleep();
+    var sleep7 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -49986,7 +49986,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep6(100);
+        sleep7(100);
         stream.end();
       }
       return stream;
@@ -52670,7 +52670,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep6 = require_atomic_sleep();
+    var sleep7 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -52843,7 +52843,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep6(BUSY_WRITE_TIMEOUT);
+                sleep7(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -53276,7 +53276,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep6(BUSY_WRITE_TIMEOUT);
+            sleep7(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -53318,7 +53318,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep6(BUSY_WRITE_TIMEOUT);
+            sleep7(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -65150,26 +65150,26 @@ var require_readable = __commonJS({
       while (consume2.stream.read() != null) {
       }
     }
-    function chunksDecode(chunks, length) {
-      if (chunks.length === 0 || length === 0) {
+    function chunksDecode(chunks2, length) {
+      if (chunks2.length === 0 || length === 0) {
         return "";
       }
-      const buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+      const buffer = chunks2.length === 1 ? chunks2[0] : Buffer.concat(chunks2, length);
       const bufferLength = buffer.length;
       const start = bufferLength > 2 && buffer[0] === 239 && buffer[1] === 187 && buffer[2] === 191 ? 3 : 0;
       return buffer.utf8Slice(start, bufferLength);
     }
-    function chunksConcat(chunks, length) {
-      if (chunks.length === 0 || length === 0) {
+    function chunksConcat(chunks2, length) {
+      if (chunks2.length === 0 || length === 0) {
         return new Uint8Array(0);
       }
-      if (chunks.length === 1) {
-        return new Uint8Array(chunks[0]);
+      if (chunks2.length === 1) {
+        return new Uint8Array(chunks2[0]);
       }
       const buffer = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer);
       let offset = 0;
-      for (let i = 0; i < chunks.length; ++i) {
-        const chunk = chunks[i];
+      for (let i = 0; i < chunks2.length; ++i) {
+        const chunk = chunks2[i];
         buffer.set(chunk, offset);
         offset += chunk.length;
       }
@@ -65229,20 +65229,20 @@ var require_util4 = __commonJS({
     var CHUNK_LIMIT = 128 * 1024;
     async function getResolveErrorBodyCallback({ callback, body, contentType, statusCode, statusMessage, headers }) {
       assert(body);
-      let chunks = [];
+      let chunks2 = [];
       let length = 0;
       try {
         for await (const chunk of body) {
-          chunks.push(chunk);
+          chunks2.push(chunk);
           length += chunk.length;
           if (length > CHUNK_LIMIT) {
-            chunks = [];
+            chunks2 = [];
             length = 0;
             break;
           }
         }
       } catch {
-        chunks = [];
+        chunks2 = [];
         length = 0;
       }
       const message = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
@@ -65255,9 +65255,9 @@ var require_util4 = __commonJS({
       let payload;
       try {
         if (isContentTypeApplicationJson(contentType)) {
-          payload = JSON.parse(chunksDecode(chunks, length));
+          payload = JSON.parse(chunksDecode(chunks2, length));
         } else if (isContentTypeText(contentType)) {
-          payload = chunksDecode(chunks, length);
+          payload = chunksDecode(chunks2, length);
         }
       } catch {
       } finally {
@@ -74118,7 +74118,7 @@ ${value}`;
         if (this.lineChunkIndex === this.chunkIndex) {
           return this.chunks[this.chunkIndex].subarray(this.linePos, this.pos);
         }
-        const chunks = [];
+        const chunks2 = [];
         let length = 0;
         for (let i = this.lineChunkIndex; i <= this.chunkIndex; i++) {
           const chunk = this.chunks[i];
@@ -74126,9 +74126,9 @@ ${value}`;
           const end = i === this.chunkIndex ? this.pos : chunk.length;
           const slice = chunk.subarray(start, end);
           length += slice.length;
-          chunks.push(slice);
+          chunks2.push(slice);
         }
-        return Buffer.concat(chunks, length);
+        return Buffer.concat(chunks2, length);
       }
       peekBufferedByte(offset) {
         let chunkIndex = this.lineChunkIndex;
@@ -74798,12 +74798,12 @@ var require_lib4 = __commonJS({
       readBodyBuffer() {
         return __awaiter3(this, void 0, void 0, function* () {
           return new Promise((resolve2) => __awaiter3(this, void 0, void 0, function* () {
-            const chunks = [];
+            const chunks2 = [];
             this.message.on("data", (chunk) => {
-              chunks.push(chunk);
+              chunks2.push(chunk);
             });
             this.message.on("end", () => {
-              resolve2(Buffer.concat(chunks));
+              resolve2(Buffer.concat(chunks2));
             });
           }));
         });
@@ -77270,7 +77270,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 
 // src/engine/sync.ts
 var import_mongodb16 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep5 } from "node:timers/promises";
+import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
 async function runLimited(jobs, limit) {
@@ -77520,7 +77520,7 @@ function decodeChangeEvent(raw, refetch = false) {
     if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
   }
   if (full) event.fullDocument = full.type === 3 ? full.value : null;
-  if (refetch) event.refetch = true;
+  if (refetch || event.type === "update" && !full) event.refetch = true;
   return event;
 }
 function withoutFullDocument(raw) {
@@ -77852,6 +77852,10 @@ var RawChangeStream = class _RawChangeStream {
   options;
   split;
   batch = [];
+  /** The server's resume token after the batch being handed out (a prefetched batch has its own). */
+  batchToken;
+  /** The next batch, already asked of the server. */
+  ahead;
   fragments = [];
   token;
   cursor;
@@ -77865,7 +77869,7 @@ var RawChangeStream = class _RawChangeStream {
     const position = this.token ? { resumeAfter: this.token } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, fullDocument: "updateLookup", ...at } },
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
       { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
       { $unset: "updateDescription" },
       ...this.options.match ? [{ $match: this.options.match }] : [],
@@ -77874,8 +77878,31 @@ var RawChangeStream = class _RawChangeStream {
     const { batchSize } = this.options;
     this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
     this.fragments = [];
+    this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
-    if (!this.batch.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+    this.batchToken = this.cursor.postBatchResumeToken;
+    if (!this.batch.length) this.token = this.batchToken ?? this.token;
+  }
+  /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
+  readAhead() {
+    const cursor = this.cursor;
+    const ahead = cursor.nextBatch().then(
+      (docs) => ({ docs, token: cursor.postBatchResumeToken }),
+      (error2) => ({ docs: null, token: void 0, error: error2 })
+    );
+    this.ahead = ahead;
+  }
+  /** The batch read ahead, or a new read. */
+  async nextFromServer() {
+    const ahead = this.ahead;
+    this.ahead = void 0;
+    if (ahead) return ahead;
+    try {
+      const docs = await this.cursor.nextBatch();
+      return { docs, token: this.cursor.postBatchResumeToken };
+    } catch (error2) {
+      return { docs: null, token: void 0, error: error2 };
+    }
   }
   /**
    * The next batch; after an election, a killed cursor or a dropped connection the stream is opened again
@@ -77884,16 +77911,22 @@ var RawChangeStream = class _RawChangeStream {
   async fetch() {
     for (let attempt = 1; ; attempt++) {
       try {
-        const next = await this.cursor.nextBatch();
-        if (next === null) throw new Error("the change stream was closed by the server");
-        return next;
+        const next = await this.nextFromServer();
+        if (next.error !== void 0) throw next.error;
+        if (next.docs === null) throw new Error("the change stream was closed by the server");
+        this.batchToken = next.token;
+        if (next.docs.length) this.readAhead();
+        return next.docs;
       } catch (error2) {
         const cut2 = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
         if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
         if (!cut2) await sleep4(250 * attempt);
         await this.openCursor().catch(() => void 0);
-        if (this.batch.length) return this.batch.splice(0);
+        if (this.batch.length) {
+          this.readAhead();
+          return this.batch.splice(0);
+        }
       }
     }
   }
@@ -77928,14 +77961,16 @@ var RawChangeStream = class _RawChangeStream {
       const next = await this.fetch();
       this.batch = next;
       fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.cursor.postBatchResumeToken ?? this.token;
+      if (!next.length && !this.fragments.length) this.token = this.batchToken ?? this.token;
     }
   }
   handOut(event) {
-    this.token = this.batch.length === 0 ? this.cursor.postBatchResumeToken ?? event.token : event.token;
+    this.token = this.batch.length === 0 ? this.batchToken ?? event.token : event.token;
     return event;
   }
   async close() {
+    await this.ahead;
+    this.ahead = void 0;
     await this.cursor.close();
   }
 };
@@ -78297,25 +78332,40 @@ function runs(writes) {
   }
   return out;
 }
+var COMMAND_BYTES = 8 * 1024 * 1024;
+function chunks(writes, count) {
+  const out = [];
+  let current = [];
+  let bytes = 0;
+  for (const write of writes) {
+    const size = write.key.length + (write.kind === "del" ? 0 : write.doc.length);
+    if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(write);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
 async function writeInOrder(destination, target, writes, chunk) {
   for (const run2 of runs(writes)) {
-    for (let i = 0; i < run2.length; i += chunk) await send(destination, target, run2[0].kind, run2.slice(i, i + chunk), true);
+    for (const part of chunks(run2, chunk)) await send(destination, target, run2[0].kind, part, true);
   }
 }
 function unorderedJobs(destination, target, writes, chunk) {
   const jobs = [];
   for (const kind of ["put", "ins", "del"]) {
-    const ofKind = writes.filter((w) => w.kind === kind);
-    for (let i = 0; i < ofKind.length; i += chunk) {
-      const slice = ofKind.slice(i, i + chunk);
-      jobs.push(() => send(destination, target, kind, slice, false));
-    }
+    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) jobs.push(() => send(destination, target, kind, part, false));
   }
   return jobs;
 }
 
 // src/engine/apply/source-lookup.ts
 var import_mongodb13 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key) {
   try {
@@ -78331,6 +78381,107 @@ async function lookupSourceDocument(source, at, uuid, key) {
     throw error2;
   }
 }
+var LOOKUP_CHUNK = 1e3;
+async function lookupSourceDocuments(source, at, uuid, keys) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lookupOnce(source, at, uuid, keys);
+    } catch (error2) {
+      if (!isTransient(error2) || attempt >= LOOKUP_ATTEMPTS) throw error2;
+      await sleep5(100 * attempt);
+    }
+  }
+}
+var LOOKUP_ATTEMPTS = 4;
+async function lookupOnce(source, at, uuid, keys) {
+  const found = /* @__PURE__ */ new Map();
+  try {
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const ids = keys.slice(i, i + LOOKUP_CHUNK).map((key) => orderedDocument(key).get("_id"));
+      const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, batchSize: LOOKUP_CHUNK, readConcern: { level: "majority" } };
+      const cursor = new RawBatchCursor(source, { db: at.db, open: open2, collection: at.coll, batchSize: LOOKUP_CHUNK });
+      try {
+        for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+          for (const doc of batch) {
+            const id2 = rawIdKey(doc);
+            if (id2) found.set(id2.toString("hex"), doc);
+          }
+        }
+      } finally {
+        await cursor.close().catch(() => void 0);
+      }
+    }
+  } catch (error2) {
+    if (UUID_MISMATCH.has(Number(error2.code))) return "moved";
+    throw error2;
+  }
+  return found;
+}
+
+// src/engine/apply/current-documents.ts
+var SLICE_BYTES = 4 * 1024 * 1024;
+var BATCH_BYTES = 64 * 1024 * 1024;
+var MAX_SLICE = 250;
+var CurrentDocuments = class {
+  constructor(source, concurrency) {
+    this.source = source;
+    this.concurrency = concurrency;
+  }
+  source;
+  concurrency;
+  /**
+   * Bytes per document to expect: a cautious guess at first (the first queries are then small), then the mean
+   * of the last query, never falling faster than by half per query, so a few small documents do not make the
+   * next query ask for hundreds of large ones.
+   */
+  perDocument = 1024 * 1024;
+  async read(events) {
+    const out = /* @__PURE__ */ new Map();
+    const wanted = events.filter((e) => e.refetch);
+    const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
+    let held = 0;
+    let stopped = false;
+    const jobs = [];
+    for (let i = 0; i < wanted.length; i += size) {
+      const slice = wanted.slice(i, i + size);
+      jobs.push(async () => {
+        if (stopped || held >= BATCH_BYTES && i > 0) {
+          stopped = true;
+          return;
+        }
+        const expected = slice.length * this.perDocument;
+        held += expected;
+        held += await this.readSlice(slice, out) - expected;
+      });
+    }
+    await runLimited(jobs, this.concurrency);
+    return out;
+  }
+  /** Looks up one slice of events (several collections at most), returns the bytes it holds. */
+  async readSlice(slice, out) {
+    const groups = /* @__PURE__ */ new Map();
+    for (const event of slice) {
+      const name = `${event.ns.db}\0${event.ns.coll ?? ""}\0${event.uuid ?? ""}`;
+      const group = groups.get(name);
+      if (group) group.push(event);
+      else groups.set(name, [event]);
+    }
+    let bytes = 0;
+    let docs = 0;
+    for (const group of groups.values()) {
+      const { ns: ns2, uuid } = group[0];
+      const keys = [...new Map(group.map((e) => [rawIdKey(e.key).toString("hex"), e.key])).values()];
+      const found = await lookupSourceDocuments(this.source, { db: ns2.db, coll: ns2.coll }, uuid, keys);
+      if (found !== "moved") {
+        for (const doc of found.values()) bytes += doc.length;
+        docs += found.size;
+      }
+      for (const event of group) out.set(event, found === "moved" ? "moved" : found.get(rawIdKey(event.key).toString("hex")) ?? null);
+    }
+    if (docs) this.perDocument = Math.max(bytes / docs, this.perDocument / 2);
+    return bytes;
+  }
+};
 
 // src/engine/apply/target-kinds.ts
 var TargetKinds = class {
@@ -78408,18 +78559,34 @@ function id(uuid, key) {
 }
 
 // src/engine/apply/applier.ts
-var CHUNK = 500;
+function chunkFor(statements, writers) {
+  return Math.min(500, Math.max(50, Math.ceil(statements / writers)));
+}
 var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
     this.targets = new TargetKinds(ctx.destination);
+    this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
   ctx;
   unresolved;
   targets;
+  current;
   applied = 0;
-  async apply(events, checkpoint) {
+  /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
+  lookupMs = 0;
+  /**
+   * Reads from the source the current documents the events will need (see current-documents.ts). It may run
+   * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
+   */
+  async prepare(events) {
+    const started = Date.now();
+    const current = await this.current.read(events);
+    this.lookupMs += Date.now() - started;
+    return current;
+  }
+  async apply(events, checkpoint, prepared) {
     let segment = [];
     for (const event of events) {
       if (DATA_OPERATIONS.has(event.type)) {
@@ -78427,7 +78594,7 @@ var Applier = class {
         continue;
       }
       if (segment.length) {
-        await this.applyData(segment);
+        await this.applyData(segment, prepared);
         failpoint("apply:data-applied");
         await checkpoint(segment[segment.length - 1], this.unresolved.toState());
         segment = [];
@@ -78440,14 +78607,26 @@ var Applier = class {
       failpoint("apply:ddl-applied");
       await checkpoint(event, this.unresolved.toState());
     }
-    await this.applyData(segment);
+    await this.applyData(segment, prepared);
     this.applied += events.length;
   }
-  async applyData(events) {
-    if (!events.length) return;
+  async applyData(events, prepared) {
+    let rest = events;
+    let current = prepared ?? await this.prepare(rest);
+    while (rest.length) {
+      let cut2 = rest.findIndex((e) => e.refetch && !current.has(e));
+      if (cut2 === -1) cut2 = rest.length;
+      if (cut2 > 0) {
+        await this.writeData(rest.slice(0, cut2), current);
+        rest = rest.slice(cut2);
+      }
+      if (rest.length) current = await this.prepare(rest);
+    }
+  }
+  async writeData(events, current) {
     const byTarget = /* @__PURE__ */ new Map();
     for (const event of events) {
-      const write = await this.toWrite(event);
+      const write = this.toWrite(event, current.get(event));
       if (!write) continue;
       const target = this.ctx.filter.target(event.ns.db, event.ns.coll);
       const name = `${target.db}.${target.coll}`;
@@ -78460,7 +78639,7 @@ var Applier = class {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, CHUNK));
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, 500));
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
@@ -78474,25 +78653,21 @@ var Applier = class {
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, CHUNK));
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, 500));
       }
-      jobs.push(...unorderedJobs(this.ctx.destination, target, single, CHUNK));
+      jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
     await runLimited(jobs, this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
-  async toWrite(event) {
+  toWrite(event, current) {
     const key = event.key;
     if (event.type === "delete") {
       this.unresolved.settle(event);
       return { kind: "del", key };
     }
-    let doc = event.fullDocument;
-    if (event.refetch) {
-      const found = event.uuid ? await lookupSourceDocument(this.ctx.source, { db: event.ns.db, coll: event.ns.coll }, event.uuid, key) : null;
-      doc = found === "moved" ? null : found;
-    }
+    const doc = event.refetch ? current === "moved" ? null : current ?? null : event.fullDocument;
     if (!doc) {
       this.unresolved.add(event);
       return void 0;
@@ -78554,6 +78729,30 @@ function cappedOrder(writes) {
   return out;
 }
 
+// src/engine/capture/batch-reader.ts
+async function readBatch(stream, options) {
+  const started = Date.now();
+  const out = { events: [], drained: false, reachedStop: false, readMs: 0 };
+  while (out.events.length < options.batchSize) {
+    if (out.events.length && stream.bufferedCount() === 0) break;
+    const event = await stream.tryNext();
+    if (!event) {
+      out.drained = true;
+      break;
+    }
+    if (options.stopAfter && event.clusterTime.greaterThan(options.stopAfter)) {
+      out.reachedStop = true;
+      break;
+    }
+    if (event.wallTime) out.lastWall = event.wallTime;
+    out.lastTime = event.clusterTime;
+    if (isRelevant(event, options.filter)) out.events.push(event);
+  }
+  out.token = stream.resumeToken;
+  out.readMs = Date.now() - started;
+  return out;
+}
+
 // src/engine/position.ts
 var import_mongodb14 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
@@ -78573,8 +78772,54 @@ function appliedPosition(token, lastWall) {
   return wallTime ? { token, wallTime } : { token };
 }
 
+// src/engine/position-saver.ts
+var PositionSaver = class {
+  constructor(save) {
+    this.save = save;
+  }
+  save;
+  running;
+  failure;
+  events = 0;
+  wallTime;
+  /** When the last save started (ms since epoch). */
+  lastStarted = 0;
+  /** A batch is applied and durable; its position is not saved yet. */
+  applied(events, wallTime) {
+    this.events += events;
+    if (wallTime) this.wallTime = wallTime;
+  }
+  /** Applied events no save has covered yet. */
+  get pending() {
+    return this.events;
+  }
+  /** Starts saving this position unless a save is running. */
+  start(token) {
+    this.check();
+    if (this.running) return;
+    const events = this.events;
+    this.events = 0;
+    this.lastStarted = Date.now();
+    this.running = this.save(token, this.wallTime, events).catch((error2) => {
+      this.failure ??= error2;
+    }).finally(() => {
+      this.running = void 0;
+    });
+  }
+  /** Waits for the running save and reports its failure. */
+  async settle() {
+    await this.running;
+    this.check();
+  }
+  /** Throws the failure of an earlier save (a lost lease) at the caller's next step. */
+  check() {
+    if (this.failure !== void 0) throw this.failure;
+  }
+};
+
 // src/engine/tail.ts
 var SAVE_IDLE_POSITION_MS = 5e3;
+var APPLY_WRITERS = 8;
 var SAMPLE_LAG_MS = 2e3;
 function savedPosition(run2) {
   const applied = run2.doc.applied;
@@ -78587,63 +78832,63 @@ async function tailLoop(run2, options) {
   const { store, ports } = run2;
   const applier = newApplier(run2);
   const checkpoint = async (last, unresolved) => {
+    await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream;
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let caughtUp = false;
-  let lastSave = 0;
   let lastLagSample = 0;
   const stray = /* @__PURE__ */ new Set();
   let reachedStop = false;
+  let appliedToken;
+  let next;
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    if (!saved) throw new LeaseLostError(store.name);
+  });
   try {
     stream = await RawChangeStream.open(run2.source, savedPosition(run2), { batchSize: run2.config.tail.batchSize });
+    const open2 = stream;
+    const readNext = async () => {
+      const read = await readBatch(open2, { batchSize: run2.config.tail.batchSize, filter: run2.filter, stopAfter: options.stopAfter });
+      const prepared = applier.prepare(read.events);
+      prepared.catch(() => void 0);
+      return { ...read, prepared };
+    };
+    next = readNext();
+    next.catch(() => void 0);
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       run2.lease.assertHeld();
-      const batch = [];
-      const readStarted = Date.now();
-      let drained = false;
-      let lastWall;
-      let lastTime;
-      while (batch.length < run2.config.tail.batchSize) {
-        if (batch.length && stream.bufferedCount() === 0) break;
-        const event = await stream.tryNext();
-        if (!event) {
-          drained = true;
-          break;
-        }
-        if (options.stopAfter && event.clusterTime.greaterThan(options.stopAfter)) {
-          reachedStop = true;
-          break;
-        }
-        if (event.wallTime) lastWall = event.wallTime;
-        lastTime = event.clusterTime;
-        if (isRelevant(event, run2.filter)) {
-          batch.push(event);
-          if (options.strayAfter && lastTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? "*"}`);
-        }
+      saver.check();
+      const read = await next;
+      next = read.reachedStop ? void 0 : readNext();
+      next?.catch(() => void 0);
+      const { events: batch, drained, lastWall, lastTime } = read;
+      if (options.strayAfter) {
+        for (const event of batch) if (event.clusterTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? "*"}`);
       }
       if (batch.length) {
         const applyStarted = Date.now();
-        await applier.apply(batch, checkpoint);
+        const lookupBefore = applier.lookupMs;
+        await applier.apply(batch, checkpoint, await read.prepared);
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: applyStarted - readStarted, applyMs: Date.now() - applyStarted }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: applier.lookupMs - lookupBefore }, "applied change events");
       }
-      if (reachedStop) {
+      appliedToken = read.token ?? appliedToken;
+      if (read.reachedStop) {
+        reachedStop = true;
         caughtUp = true;
         break;
       }
-      const token2 = stream.resumeToken;
+      const token = read.token;
       const now = Date.now();
       lagSeconds = drained ? 0 : lastWall ? Math.max(0, (now - lastWall.getTime()) / 1e3) : lagSeconds;
       caughtUp = drained;
-      const moved = batch.length > 0 || lastTime !== void 0;
-      if (token2 && (batch.length > 0 || moved && now - lastSave > SAVE_IDLE_POSITION_MS || drained && now - lastSave > SAVE_IDLE_POSITION_MS)) {
-        const saved = await store.update(ports.runner, { applied: appliedPosition(token2, lastWall), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: batch.length }, $unset: { streamError: "" } });
-        if (!saved) throw new LeaseLostError(store.name);
-        lastSave = now;
-      }
+      saver.applied(batch.length, lastWall);
+      const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token);
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
         lastLagSample = now;
@@ -78661,6 +78906,7 @@ async function tailLoop(run2, options) {
       }
     }
   } catch (error2) {
+    await saver.settle().catch(() => void 0);
     const lost = historyLostError(run2.config.name, error2);
     if (lost) {
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
@@ -78669,10 +78915,16 @@ async function tailLoop(run2, options) {
     await store.update(ports.runner, { lagSeconds: null, streamError: `${error2.message}`.slice(0, 500) }).catch(() => void 0);
     throw error2;
   } finally {
+    const ahead = await next?.catch(() => void 0);
+    await saver.settle().catch(() => void 0);
+    await ahead?.prepared.catch(() => void 0);
     await stream?.close().catch(() => void 0);
   }
-  const token = stream.resumeToken;
-  if (token && !reachedStop) await store.update(ports.runner, { applied: appliedPosition(token), unresolved: applier.unresolved.toState(), lagSeconds });
+  await saver.settle();
+  if (appliedToken && !reachedStop) {
+    saver.start(appliedToken);
+    await saver.settle();
+  }
   run2.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
@@ -78683,7 +78935,7 @@ function newApplier(run2) {
     filter: run2.filter,
     store: run2.store,
     log: run2.ports.log,
-    concurrency: Math.max(2, run2.config.sync.parallelCollections),
+    concurrency: Math.max(APPLY_WRITERS, run2.config.sync.parallelCollections),
     assertLease: () => run2.lease.assertHeld(),
     unresolved: run2.doc.unresolved ?? []
   });
@@ -78799,7 +79051,7 @@ async function planCatalog(run2) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
     run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep5(Math.min(2e3, 100 * attempt));
+    await sleep6(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run2);
   }
 }
@@ -81967,7 +82219,7 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
   if (isRootPrimitive || isRootNativeRawJSON) {
     return originalStringify(rootProcessed);
   }
-  const chunks = [];
+  const chunks2 = [];
   let level = 0;
   const stack = [
     {
@@ -81984,18 +82236,18 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
   while (stack.length > 0) {
     const node = stack[stack.length - 1];
     if (node.index === 0) {
-      chunks.push(node.isArray ? "[" : "{");
+      chunks2.push(node.isArray ? "[" : "{");
       level++;
     }
     let isDone = false;
     if (node.isArray) {
       if (node.index < node.val.length) {
-        if (!node.first) chunks.push(",");
-        if (space) chunks.push("\n" + space.repeat(level));
+        if (!node.first) chunks2.push(",");
+        if (space) chunks2.push("\n" + space.repeat(level));
         const childRaw = node.val[node.index];
         const childVal = prepareVal(node.val, String(node.index), childRaw);
         if (isUnstringifiable(childVal)) {
-          chunks.push("null");
+          chunks2.push("null");
           node.first = false;
           node.index++;
         } else {
@@ -82018,7 +82270,7 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
             node.first = false;
             node.index++;
           } else {
-            chunks.push(originalStringify(childVal));
+            chunks2.push(originalStringify(childVal));
             node.first = false;
             node.index++;
           }
@@ -82034,11 +82286,11 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
         const childRaw = node.val[k];
         const childVal = prepareVal(node.val, k, childRaw);
         if (isUnstringifiable(childVal)) continue;
-        if (!node.first) chunks.push(",");
+        if (!node.first) chunks2.push(",");
         if (space) {
-          chunks.push("\n" + space.repeat(level) + originalStringify(k) + ": ");
+          chunks2.push("\n" + space.repeat(level) + originalStringify(k) + ": ");
         } else {
-          chunks.push(originalStringify(k) + ":");
+          chunks2.push(originalStringify(k) + ":");
         }
         const isComplexObject = childVal !== null && typeof childVal === "object";
         const isNativeRaw = isRawJSON(childVal);
@@ -82059,7 +82311,7 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
           node.first = false;
           break;
         } else {
-          chunks.push(originalStringify(childVal));
+          chunks2.push(originalStringify(childVal));
           node.first = false;
         }
       }
@@ -82070,13 +82322,13 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
     }
     if (isDone) {
       level--;
-      if (!node.first && space) chunks.push("\n" + space.repeat(level));
-      chunks.push(node.isArray ? "]" : "}");
+      if (!node.first && space) chunks2.push("\n" + space.repeat(level));
+      chunks2.push(node.isArray ? "]" : "}");
       visited.delete(node.val);
       stack.pop();
     }
   }
-  return chunks.join("");
+  return chunks2.join("");
 };
 var JSONStringify = (value, replacer, space) => {
   try {

@@ -1,7 +1,7 @@
 import { UUID, type MongoClient } from 'mongodb';
 import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTransientReadError } from '../copy/copy-partition.js';
+import { isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import type { Namespace } from '../namespaces.js';
 
@@ -46,7 +46,7 @@ export async function lookupSourceDocuments(source: MongoClient, at: Namespace, 
     try {
       return await lookupOnce(source, at, uuid, keys);
     } catch (error) {
-      if (!isTransientReadError(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
+      if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
       await sleep(100 * attempt);
     }
   }
