@@ -8,7 +8,9 @@ import { buildProgress } from '../engine/progress.js';
 import { assessReadiness, readSourceOplog, type SourceOplog } from '../engine/readiness.js';
 import { StateStore } from '../engine/state/store.js';
 import type { MigrationDoc } from '../engine/state/types.js';
+import { readVerificationProgress } from '../engine/verify/continuous/coverage.js';
 import { nextStepFor } from './next-step.js';
+import { describeVerification } from './verification-summary.js';
 import type { CommandImpl } from './types.js';
 
 /**
@@ -24,15 +26,19 @@ export const runStatus: CommandImpl = async (config) => {
     const oplog = await sourceOplog(config.source.uri, doc, destination);
     const buffered = doc.phase === 'syncing' && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : undefined;
     const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...(buffered ? { position: buffered } : {}) });
-    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness });
+    const verifies = config.cutover.verify === 'hash' && (doc.phase === 'tailing' || doc.phase === 'cutting-over');
+    const verification = verifies ? await readVerificationProgress(store, doc, config.cutover.maxLagSeconds) : undefined;
+    const progress = buildProgress(doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds, readiness, ...(verification ? { verification } : {}) });
     const blocked = progress.sourceWriteBlocked ? '; the SOURCE IS WRITE-BLOCKED by this migration' : '';
-    const notReady = doc.phase === 'tailing' && !readiness.ready ? `; not ready: ${readiness.reasons.join('; ')}` : '';
+    const verifyReasons = progress.warnings.filter((w) => w.startsWith('not ready: continuous') || w.startsWith('not ready: verification')).map((w) => w.slice('not ready: '.length));
+    const reasons = [...readiness.reasons, ...verifyReasons];
+    const notReady = doc.phase === 'tailing' && reasons.length ? `; not ready: ${reasons.join('; ')}` : '';
     // While syncing, the capture's saved point only moves with relevant events: its age is no warning sign.
     const warned = doc.phase === 'tailing' && readiness.warnings.length ? `; warning: ${readiness.warnings.join('; ')}` : '';
     return {
       command: 'status',
       exitCode: doc.phase === 'failed' ? 1 : 0,
-      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ''}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, 'document')}, lag ${progress.lagSeconds === null ? '-' : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ', ready for cutover' : ''}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ''}`,
+      summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ''}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, 'document')}, lag ${progress.lagSeconds === null ? '-' : formatDuration(progress.lagSeconds)}${verification ? `; ${describeVerification(verification).replace(/; $/, '')}` : ''}${progress.readyForCutover ? ', ready for cutover' : ''}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ''}`,
       progress,
       continue: doc.phase === 'syncing' || (doc.phase === 'tailing' && !progress.readyForCutover),
       nextStep: nextStepFor(config, doc, progress.readyForCutover),

@@ -7,6 +7,9 @@ import { retryTransient, withReconnect } from '../engine/reconnect.js';
 import { closeRun, openRun } from '../engine/run.js';
 import type { MigrationDoc, PartitionDoc } from '../engine/state/types.js';
 import { tailLoop } from '../engine/tail.js';
+import { readVerificationProgress } from '../engine/verify/continuous/coverage.js';
+import { ContinuousVerifier } from '../engine/verify/continuous/verifier.js';
+import { describeVerification } from './verification-summary.js';
 import type { CommandImpl, CommandOptions } from './types.js';
 import type { Config } from '../config/types.js';
 import type { CommandOutcome } from '../report/model.js';
@@ -62,11 +65,15 @@ async function tailSlice(run: Awaited<ReturnType<typeof openRun>>, config: Confi
   const started = Date.now();
   let lastReport = 0;
   const cutover = watchForCutover(run);
+  let lag = 0;
+  // Beside the tail, in the same process: compares partitions and rechecks the queue, throttled by the lag.
+  const verifier = config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : undefined;
   try {
     const result = await withReconnect(run, 'tail', () =>
       tailLoop(run, {
         deadline: started + durationMs,
-        onBatch: () => {
+        onBatch: (seconds) => {
+          lag = seconds;
           if (Date.now() - lastReport < 1000) return;
           lastReport = Date.now();
           ports.onProgress?.(buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }));
@@ -74,16 +81,19 @@ async function tailSlice(run: Awaited<ReturnType<typeof openRun>>, config: Confi
         shouldStop: cutover.requested,
       }),
     );
+    await verifier?.stop();
+    run.doc = (await run.store.get())!;
     const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
-    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom });
+    const verification = verifier ? await readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds) : undefined;
+    const progress = buildProgress(run.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds, oplogHeadroomSeconds: headroom, ...(verification ? { verification } : {}) });
     const warning = headroomWarning(headroom, durationMs);
     if (warning) progress.warnings = [...progress.warnings, warning];
-    const lag = `${plural(result.applied, 'change')} applied, lag ${formatDuration(result.lagSeconds)}`;
+    const applied = `${plural(result.applied, 'change')} applied, lag ${formatDuration(result.lagSeconds)}`;
     if (cutover.requested()) {
       return {
         command: 'tail',
         exitCode: 0,
-        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1000)}: ${lag}; its position is saved and the cutover tails from it`,
+        summary: `tail of "${config.name}" handed over to the cutover (${cutover.by()}) after ${formatDuration((Date.now() - started) / 1000)}: ${applied}; its position is saved and the cutover tails from it`,
         progress,
         continue: false,
         nextStep: 'wait for the cutover to finish',
@@ -93,13 +103,14 @@ async function tailSlice(run: Awaited<ReturnType<typeof openRun>>, config: Confi
     return {
       command: 'tail',
       exitCode: 0,
-      summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? 'ready for cutover (tail slices go on until it starts)' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s)`}`,
+      summary: `tail of "${config.name}" ${why}: ${applied}; ${describeVerification(progress.verification)}${progress.readyForCutover ? 'ready for cutover (tail slices go on until it starts)' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s${progress.verification ? ', verification complete without differences' : ''})`}`,
       progress,
       // Replication goes on while ready: it stops only when the cutover takes over.
       continue: true,
       nextStep: progress.readyForCutover ? `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}` : `mongo-live-migrate tail --config ${config.file}`,
     };
   } finally {
+    await verifier?.stop();
     cutover.stop();
   }
 }

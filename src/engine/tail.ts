@@ -95,6 +95,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       }
       if (batch.length) {
         const applyStarted = Date.now();
+        await run.changes?.observe(batch); // queued for a recheck before it is applied: a crash re-queues, never loses
         await applier.apply(batch, checkpoint);
         failpoint('tail:batch-applied');
         ports.log.debug({ applied: batch.length, drained, readMs: applyStarted - readStarted, applyMs: Date.now() - applyStarted }, 'applied change events');
