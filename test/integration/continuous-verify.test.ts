@@ -14,9 +14,9 @@ async function seed(client: MongoClient, db: string): Promise<void> {
   const c = client.db(db).collection<Document>('c');
   await client.db(db).createCollection('c');
   await client.db(db).createCollection('d');
-  await c.insertMany(Array.from({ length: 3000 }, (_, i) => ({ _id: i, email: `u${i}@x`, at: new Date(), pad: 'x'.repeat(100) })));
+  await c.insertMany(Array.from({ length: 3000 }, (_, i): Document => ({ _id: i, email: `u${i}@x`, at: new Date(), pad: 'x'.repeat(100) })));
   await c.createIndexes([{ key: { email: 1 }, name: 'email', unique: true }, { key: { at: 1 }, name: 'ttl', expireAfterSeconds: 3600 }]);
-  await client.db(db).collection<Document>('d').insertMany(Array.from({ length: 200 }, (_, i) => ({ _id: `k${i}`, v: i })));
+  await client.db(db).collection<Document>('d').insertMany(Array.from({ length: 200 }, (_, i): Document => ({ _id: `k${i}`, v: i })));
 }
 
 /** Tail slices until status says what `until` wants (verification needs a few slices for confirmations). */
@@ -39,7 +39,7 @@ describe('continuous verification', () => {
     const config = testConfig(uniqueName('cv').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 10 }\n');
     expect((await runSync(config, {}, testPorts('cv-sync'))).exitCode).toBe(0);
     // A live writer on the source meanwhile: what it touches is queued and rechecked, never reported.
-    for (let i = 0; i < 50; i++) await source.db(db).collection<Document>('c').updateOne({ _id: i }, { $set: { email: `moved${i}@x` } });
+    for (let i = 0; i < 50; i++) await source.db(db).collection<Document>('c').updateOne({ _id: i } as Document, { $set: { email: `moved${i}@x` } });
 
     const clean = await tailUntil(config, (s) => Boolean(s.progress?.readyForCutover));
     expect(clean.progress?.verification, clean.summary).toMatchObject({ complete: true, mismatches: 0 });
@@ -53,8 +53,8 @@ describe('continuous verification', () => {
 
     // Behind the migration's back: a changed, a deleted and an added document, an extra index, a changed option.
     const dst = destination.db(db);
-    await dst.collection<Document>('c').updateOne({ _id: 2000 }, { $set: { pad: 'changed' } });
-    await dst.collection<Document>('c').deleteOne({ _id: 2001 });
+    await dst.collection<Document>('c').updateOne({ _id: 2000 } as Document, { $set: { pad: 'changed' } });
+    await dst.collection<Document>('c').deleteOne({ _id: 2001 } as Document);
     await dst.collection('d').insertOne({ _id: 'rogue', v: -1 } as Document);
     await dst.collection('d').createIndex({ v: 1 }, { name: 'rogue_index' });
     await dst.command({ collMod: 'd', validator: { v: { $type: 'int' } } });
@@ -80,11 +80,11 @@ describe('continuous verification', () => {
     const file = writeConfigFile(name, [db], extra);
     const env = { SOURCE_URI: sharedClusters().sourceUri, DESTINATION_URI: sharedClusters().destinationUri };
     expect((await runSync(config, {}, testPorts('cvk-sync'))).exitCode).toBe(0);
-    await destination.db(db).collection<Document>('c').updateOne({ _id: 2500 }, { $set: { pad: 'planted' } });
+    await destination.db(db).collection<Document>('c').updateOne({ _id: 2500 } as Document, { $set: { pad: 'planted' } });
 
     for (const point of ['verify:partition-queued#2', 'verify:feed-queued', 'verify:recheck-compared']) {
       // Changes on the source so that the feed has batches to queue.
-      for (let i = 0; i < 20; i++) await source.db(db).collection<Document>('c').updateOne({ _id: 100 + i }, { $inc: { n: 1 } });
+      for (let i = 0; i < 20; i++) await source.db(db).collection<Document>('c').updateOne({ _id: 100 + i } as Document, { $inc: { n: 1 } });
       const killed = await runChildCli(['tail', '--config', file, '--max-duration', '20s', '--force-takeover', '--log-level', 'warn'], { ...env, MLM_FAILPOINT: point });
       expect(killed.signal, `${point}: ${killed.stdout} ${killed.stderr}`).toBe('SIGKILL');
       const queued = await destination.db(STATE).collection('recheck').countDocuments({ m: name });
