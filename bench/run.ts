@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { BenchOptions } from './common.js';
 import { initialSyncScenario, type InitialSyncFigures } from './initial-sync.js';
 import { tailScenario, type TailFigures } from './tail.js';
+import { cutoverScenario, type CutoverFigures } from './cutover.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick               development scale: 50k documents, 20 s of load (defaults below are the full scale)
@@ -18,7 +19,8 @@ const HELP = `usage: npm run bench -- [options]
   --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
   --load-seconds S      seconds of write load in the tail scenario (60)
   --writers N           concurrent writer clients in the tail scenario (8)
-  --scenarios LIST      initial,tail (both)
+  --scenarios LIST      initial,tail (both); cutover runs the cutover scenario (not by default)
+  --cutover-docs LIST   the cutover scenario's sizes in documents (100000,1000000: ~100 MB and ~1 GB at 1 KB)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
   --cpu-prof DIR        write a V8 CPU profile of our sync runner into DIR
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'load-seconds': { type: 'string' },
     writers: { type: 'string', default: '8' },
     scenarios: { type: 'string', default: 'initial,tail' },
+    'cutover-docs': { type: 'string', default: '100000,1000000' },
     'no-native': { type: 'boolean', default: false },
     'no-naive': { type: 'boolean', default: false },
     'sync-extra': { type: 'string', default: '' },
@@ -71,7 +74,9 @@ mkdirSync(options.baseDir, { recursive: true });
 let initial: InitialSyncFigures | undefined;
 let small: InitialSyncFigures | undefined;
 let tail: TailFigures | undefined;
+const cutovers: CutoverFigures[] = [];
 try {
+  if (options.scenarios.has('cutover')) for (const n of values['cutover-docs'].split(',').map(Number)) cutovers.push(await cutoverScenario(options, n));
   if (options.scenarios.has('initial')) initial = await initialSyncScenario(options, options.docs, { native: !values['no-native'], naive: !values['no-naive'] });
   if (options.scenarios.has('tail')) tail = await tailScenario(options);
   else if (options.scenarios.has('initial')) small = await initialSyncScenario({ ...options, cpuProf: undefined }, options.smallDocs, { native: false, naive: false });
@@ -102,6 +107,21 @@ if (tail) {
   lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
   lines.push(`| our tail | ${l.ours.p50.toFixed(2)} s | ${l.ours.p99.toFixed(2)} s | ${l.ours.max.toFixed(2)} s | ${fmtS(l.ours.catchUpMs)} | ${((l.ours.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% (target ≤ 10%, p99 ≤ 2 s) |`);
   lines.push(`destination exact after the load (dbHash equal): ${l.exact ? 'yes' : 'NO'}`);
+}
+if (cutovers.length) {
+  lines.push('');
+  lines.push(`Cutover under a live writer (${options.writers} writers of mixed operations), 1 unique, 2 plain and 1 TTL index per collection, cutover.verify: hash`);
+  lines.push('| documents | data | write downtime | steps (ms) | verification during tail | tail lag p99 comparing / covered | exact |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const c of cutovers) {
+    const steps = Object.entries(c.timings).filter(([k]) => k !== 'lag-hold' && k !== 'finalize-indexes').map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`| ${c.docs} | ${c.dataMB.toFixed(0)} MB | ${c.downtimeS.toFixed(2)} s | ${steps} | ${c.verifyDocsPerSecond.toFixed(0)} docs/s (${c.verifySeconds.toFixed(0)} s) | ${c.lagP99Comparing.toFixed(2)} s / ${c.lagP99Covered.toFixed(2)} s | ${c.exact ? 'yes' : 'NO'} |`);
+  }
+  if (cutovers.length >= 2) {
+    const small = cutovers[0]!;
+    const large = cutovers[cutovers.length - 1]!;
+    lines.push(`downtime ratio large/small: ${(large.downtimeS / small.downtimeS).toFixed(2)} at ${(large.dataMB / small.dataMB).toFixed(1)}x the data (target ≤ 1.3; ≤ 2 s at 1 GB)`);
+  }
 }
 const memory: [number, number | null][] = [];
 if (initial) memory.push([initial.docs, Math.max(initial.ours.vmHwmKB ?? 0, initial.ours.sampledPeakKB)]);

@@ -149,7 +149,7 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   const committedAt = new Date();
   const blockedSince = run.doc.writeBlock && !run.doc.writeBlock.liftedAt ? run.doc.writeBlock.setAt : run.doc.cutover!.startedAt;
   const downtimeSeconds = Math.max(0, (committedAt.getTime() - blockedSince.getTime()) / 1000);
-  await transition(run, 'committed', `downtime ${downtimeSeconds.toFixed(1)} s`, { 'cutover.committedAt': committedAt, 'cutover.downtimeSeconds': downtimeSeconds } as Partial<MigrationDoc>);
+  await transition(run, 'committed', `downtime ${downtimeSeconds.toFixed(1)} s`, { 'cutover.committedAt': committedAt, 'cutover.downtimeSeconds': downtimeSeconds, 'cutover.timings': timings } as Partial<MigrationDoc>);
   await store.migrations.updateOne({ _id: store.name }, { $unset: { error: '' } });
   run.doc = (await store.get())!;
   return { downtimeSeconds, ...(verification ? { verification } : {}), timings };

@@ -77,6 +77,8 @@ export interface MigrationDoc {
     committedAt?: Date;
     downtimeSeconds?: number;
     verification?: string;
+    /** Milliseconds per step of the run that committed (what the downtime went to). */
+    timings?: Record<string, number>;
   };
   warnings: string[];
   /**
