@@ -80,7 +80,9 @@ export async function cutoverScenario(options: BenchOptions, docs: number): Prom
           ]);
           const lag = await lagNow(src, doc);
           if (lag !== undefined && Date.now() - tailStarted > 3000) (coveredAt ? covered : comparing).push(lag);
-          if (!coveredAt && planned > 0 && open === 0) {
+          // Covered: a planning round has run (every collection has partitions) and none is left open.
+          const planRan = Boolean((doc?.verification as Document | undefined)?.lastRoundAt);
+          if (!coveredAt && planRan && planned > 0 && open === 0) {
             coveredAt = Date.now();
             log(`cutover ${docs}: verification covered everything after ${((coveredAt - tailStarted) / 1000).toFixed(1)} s`);
           }

@@ -12,6 +12,11 @@ import { comparable } from './verifier.js';
 export interface FinalCheckOptions {
   mode: 'count' | 'hash';
   maxIds?: number;
+  /**
+   * The verifier strategy for a source that still changes (rehearse): documents are rechecked against the
+   * source as of this time (snapshot reads), and counts are left to the caller's snapshot comparison.
+   */
+  sourceAt?: Timestamp;
   /** Told what the check does, for the cutover's step timings. */
   onPhase?: (phase: 'destination-writes' | 'partitions' | 'recheck' | 'metadata', ms: number) => void;
 }
@@ -73,7 +78,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
         const page = await queue.next(1000, { all: true, ...(afterId ? { afterId } : {}) });
         if (!page.length) break;
         afterId = page[page.length - 1]!._id;
-        const result = await recheckEntries(source, destination, queue, page);
+        const result = await recheckEntries(source, destination, queue, page, options.sourceAt);
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\u0000${kind}`;
           const slot = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
@@ -89,7 +94,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
     });
   }
 
-  const meta = await phase('metadata', () => compareMetadata(source, destination, store, pairs, { counts: true, owned: run.doc.collections.map((c) => c.target) }));
+  const meta = await phase('metadata', () => compareMetadata(source, destination, store, pairs, { counts: !options.sourceAt, owned: run.doc.collections.map((c) => c.target) }));
   mismatches.push(...meta.mismatches);
   notes.push(...meta.notes);
   const collections: VerifyCollection[] = pairs.map((pair) => {
