@@ -41,6 +41,7 @@ export class ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   private readonly rates: { recheckPerSecond?: number; comparePerSecond?: number } = {};
   private planned = false;
+  private turn = false;
   readonly stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: undefined as string | undefined };
 
   constructor(private readonly run: MigrationRun, private readonly options: VerifierOptions = {}) {
@@ -96,20 +97,26 @@ export class ContinuousVerifier {
       await this.meta();
       return true;
     }
-    const due = await this.queue.next(Math.min(500, batchSize));
-    if (due.length) {
-      const started = Date.now();
-      await recheckEntries(this.run.source, this.run.destination, this.queue, due);
-      this.stats.rechecked += due.length;
-      this.rates.recheckPerSecond = Math.round((due.length * 1000) / Math.max(1, Date.now() - started));
-      return true;
-    }
+    // Rechecks and partitions take turns: under a steady writer the queue always has something due, and
+    // partitions that waited for an empty queue would never be covered.
+    this.turn = !this.turn;
+    if (this.turn && (await this.recheckDue(batchSize))) return true;
     const [partition] = await openPartitions(this.run.store, 1);
-    if (!partition) return false;
+    if (!partition) return this.turn ? false : this.recheckDue(batchSize);
     const started = Date.now();
     const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round((result.compared * 1000) / Math.max(1, Date.now() - started));
+    return true;
+  }
+
+  private async recheckDue(batchSize: number): Promise<boolean> {
+    const due = await this.queue.next(batchSize);
+    if (!due.length) return false;
+    const started = Date.now();
+    await recheckEntries(this.run.source, this.run.destination, this.queue, due);
+    this.stats.rechecked += due.length;
+    this.rates.recheckPerSecond = Math.round((due.length * 1000) / Math.max(1, Date.now() - started));
     return true;
   }
 
