@@ -98,6 +98,8 @@ export async function cutoverScenario(options: BenchOptions, docs: number): Prom
         const doc = await state.collection('migrations').findOne({ _id: name } as Document);
         const cutover = (doc?.cutover ?? {}) as { downtimeSeconds?: number; timings?: Record<string, number> };
         const verifySeconds = (coveredAt! - tailStarted) / 1000;
+        // Logged as soon as known: a long run cut short still leaves each finished size's figures.
+        log(`cutover ${docs}: downtime ${String(cutover.downtimeSeconds)} s, steps ${JSON.stringify(cutover.timings)}, verification ${verifySeconds.toFixed(0)} s`);
         return {
           docs,
           dataMB: generated.dataBytes / 1024 / 1024,
