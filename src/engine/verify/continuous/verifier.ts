@@ -19,6 +19,8 @@ export interface VerifierOptions {
   metaEveryMs?: number;
 }
 
+const MIN_PAGE_WHILE_COMPARING = 200;
+
 /** Pairs whose documents the partitions compare (views hold none; time-series are refused by the sync). */
 export const comparable = (pair: Pair): boolean => pair.kind === 'collection' || pair.kind === 'clustered' || pair.kind === 'capped';
 
@@ -100,9 +102,11 @@ export class ContinuousVerifier {
     // Rechecks and partitions take turns: under a steady writer the queue always has something due, and
     // partitions that waited for an empty queue would never be covered.
     this.turn = !this.turn;
-    if (this.turn && (await this.recheckDue(batchSize))) return true;
     const [partition] = await openPartitions(this.run.store, 1);
-    if (!partition) return this.turn ? false : this.recheckDue(batchSize);
+    // While partitions remain, a recheck turn waits for a worthwhile page: each costs a few round trips whatever
+    // its size, and a trickle of due entries would otherwise take half of the verifier's time.
+    if (this.turn && (await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
+    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
     const started = Date.now();
     const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
     this.stats.compared += result.compared;
@@ -110,9 +114,9 @@ export class ContinuousVerifier {
     return true;
   }
 
-  private async recheckDue(batchSize: number): Promise<boolean> {
+  private async recheckDue(batchSize: number, minimum: number): Promise<boolean> {
     const due = await this.queue.next(batchSize);
-    if (!due.length) return false;
+    if (due.length < minimum) return false;
     const started = Date.now();
     await recheckEntries(this.run.source, this.run.destination, this.queue, due);
     this.stats.rechecked += due.length;
