@@ -63395,6 +63395,7 @@ async function rewriteFromSource(source, destination, from, to, ids) {
 }
 
 // src/engine/verify/continuous/verifier.ts
+var MIN_PAGE_WHILE_COMPARING = 200;
 var comparable = (pair) => pair.kind === "collection" || pair.kind === "clustered" || pair.kind === "capped";
 var ContinuousVerifier = class _ContinuousVerifier {
   constructor(run, options = {}) {
@@ -63462,18 +63463,18 @@ var ContinuousVerifier = class _ContinuousVerifier {
       return true;
     }
     this.turn = !this.turn;
-    if (this.turn && await this.recheckDue(batchSize)) return true;
     const [partition] = await openPartitions(this.run.store, 1);
-    if (!partition) return this.turn ? false : this.recheckDue(batchSize);
+    if (this.turn && await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
+    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
     const started = Date.now();
     const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round(result.compared * 1e3 / Math.max(1, Date.now() - started));
     return true;
   }
-  async recheckDue(batchSize) {
+  async recheckDue(batchSize, minimum) {
     const due = await this.queue.next(batchSize);
-    if (!due.length) return false;
+    if (due.length < minimum) return false;
     const started = Date.now();
     await recheckEntries(this.run.source, this.run.destination, this.queue, due);
     this.stats.rechecked += due.length;
