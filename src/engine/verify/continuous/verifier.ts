@@ -79,7 +79,7 @@ export class ContinuousVerifier {
     while (!this.stopped && !run.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
-        await sleep(250);
+        await this.rest(250);
         continue;
       }
       const started = Date.now();
@@ -87,8 +87,13 @@ export class ContinuousVerifier {
       const spent = Date.now() - started;
       this.stats.workMs += spent;
       // Throttled by duty cycle: after working `spent` ms, rest long enough for the tail to keep the lead.
-      await sleep(worked ? Math.ceil((spent * (1 - duty)) / duty) : 500);
+      await this.rest(worked ? Math.ceil((spent * (1 - duty)) / duty) : 500);
     }
+  }
+
+  /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
+  private async rest(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   /** One unit of work; false when there was nothing to do. */
