@@ -79395,15 +79395,19 @@ var ContinuousVerifier = class _ContinuousVerifier {
     while (!this.stopped && !run2.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
-        await sleep4(250);
+        await this.rest(250);
         continue;
       }
       const started = Date.now();
       const worked = await this.step();
       const spent = Date.now() - started;
       this.stats.workMs += spent;
-      await sleep4(worked ? Math.ceil(spent * (1 - duty) / duty) : 500);
+      await this.rest(worked ? Math.ceil(spent * (1 - duty) / duty) : 500);
     }
+  }
+  /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
+  async rest(ms) {
+    await sleep4(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
   }
   /** One unit of work; false when there was nothing to do. */
   async step() {
