@@ -61,9 +61,7 @@ export function savedPosition(run: MigrationRun): Position {
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const { store, ports } = run;
   const applier = newApplier(run);
-  let observing: Promise<void> | undefined;
   const checkpoint: Checkpoint = async (last, unresolved) => {
-    await observing;
     await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
@@ -105,12 +103,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       if (batch.length) {
         const applyStarted = Date.now();
         const lookupBefore = applier.lookupMs;
-        // Queued for a recheck while it is applied, and before any position covering it is saved (the
-        // checkpoints wait for it too): a crash re-queues, never loses.
-        observing = run.changes?.observe(batch);
-        observing?.catch(() => undefined);
         await applier.apply(batch, checkpoint, await read.prepared);
-        await observing;
         failpoint('tail:batch-applied');
         ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: applier.lookupMs - lookupBefore }, 'applied change events');
       }
