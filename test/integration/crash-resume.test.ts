@@ -58,7 +58,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
   });
 
   // Twelve kill -9 and their reruns: about 100 s on a quiet machine (replay now reads every update's document
-  // back from the source, and each tail slice starts the continuous verifier); the default 120 s left no margin.
+  // back from the source); the default 120 s left no margin.
   it('every rerun continues, nothing is copied twice, and the sides end equal', { timeout: 240_000 }, async () => {
     console.log(`[crash-resume] seed=${seed} (rerun with MLM_CRASH_SEED=${seed})`);
     const random = seededRandom(seed);

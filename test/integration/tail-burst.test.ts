@@ -13,7 +13,7 @@ import { cliTailSlice, runRunner, startRunner, tailUntilCaughtUp, writeMigration
  * tail is killed with SIGKILL at seeded moments in the middle of it. At the end both sides are equal, byte for byte.
  */
 const seed = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const DOCS = 4000;
+const DOCS = 3000;
 
 describe('tail under a burst, killed in the middle of it', () => {
   const clients = useSharedClients();
@@ -60,7 +60,7 @@ describe('tail under a burst, killed in the middle of it', () => {
     })();
     let kills = 0;
     try {
-      for (let slice = 0; slice < 4; slice++) {
+      for (let slice = 0; slice < 3; slice++) {
         const runner = startRunner(['tail', '--config', file, '--max-duration', '60s']);
         await Promise.race([runner.exited, sleep(1500 + random() * 3000)]);
         if (!runner.done()) {
@@ -83,9 +83,9 @@ describe('tail under a burst, killed in the middle of it', () => {
   it('applies a batch of updates whose documents together far exceed the memory budget of a batch', { timeout: 240_000 }, async () => {
     const sdb = clients.source.db(uniqueName('bigdocs'));
     const big = sdb.collection<{ _id: number; blob?: string }>('big');
-    // 30 documents of 3 MB: their updates fit one stream batch (no documents in update events), but the
-    // documents read back are 90 MB, more than one batch may hold (64 MB) and more than one write command takes.
-    for (let n = 0; n < 30; n++) await big.insertOne({ _id: n, blob: String.fromCharCode(97 + (n % 26)).repeat(3 * 1024 * 1024) });
+    // 24 documents of 3 MB: their updates fit one stream batch (no documents in update events), but the
+    // documents read back are 72 MB, more than one batch may hold (64 MB) and more than one write command takes.
+    for (let n = 0; n < 24; n++) await big.insertOne({ _id: n, blob: String.fromCharCode(97 + (n % 26)).repeat(3 * 1024 * 1024) });
     const { sourceUri, destinationUri } = sharedClusters();
     const name = uniqueName('bigdocs').replace(/_/g, '-');
     const file = writeMigrationFile(name, sourceUri, destinationUri, [sdb.databaseName]);
