@@ -61,33 +61,35 @@ export function savedPosition(run: MigrationRun): Position {
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const { store, ports } = run;
   const applier = newApplier(run);
+  let lagSeconds = run.doc.lagSeconds ?? 0;
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
+    // The save is conditional on the lease: not saved means another runner owns the migration now.
+    if (!saved) throw new LeaseLostError(store.name);
+  });
   const checkpoint: Checkpoint = async (last, unresolved) => {
     await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream: RawChangeStream | undefined;
-  let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastLagSample = 0;
   const stray = new Set<string>();
   let reachedStop = false;
   let appliedToken: Document | undefined;
-  let next: Promise<ReadBatch & { prepared: Promise<Prepared> }> | undefined;
-  const saver = new PositionSaver(async (token, wallTime, events) => {
-    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
-    // The save is conditional on the lease: not saved means another runner owns the migration now.
-    if (!saved) throw new LeaseLostError(store.name);
-  });
+  let next: Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> | undefined;
   try {
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize });
     const open = stream;
     // The next batch is read, and its documents looked up on the source, while the current one is written.
-    const readNext = async (): Promise<ReadBatch & { prepared: Promise<Prepared> }> => {
+    const readNext = async (): Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> => {
       const read = await readBatch(open, { batchSize: run.config.tail.batchSize, filter: run.filter, stopAfter: options.stopAfter });
-      const prepared = applier.prepare(read.events);
+      const lookupStarted = Date.now();
+      let lookupMs = 0;
+      const prepared = applier.prepare(read.events).finally(() => (lookupMs = Date.now() - lookupStarted));
       prepared.catch(() => undefined); // awaited when applied; a batch read ahead and never applied is dropped
-      return { ...read, prepared };
+      return { ...read, prepared, lookupMs: () => lookupMs };
     };
     next = readNext();
     next.catch(() => undefined); // its failure is seen when it is awaited (or dropped if the loop ends first)
@@ -102,10 +104,9 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       if (options.strayAfter) for (const event of batch) if (event.clusterTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? '*'}`);
       if (batch.length) {
         const applyStarted = Date.now();
-        const lookupBefore = applier.lookupMs;
         await applier.apply(batch, checkpoint, await read.prepared);
         failpoint('tail:batch-applied');
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: applier.lookupMs - lookupBefore }, 'applied change events');
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, 'applied change events');
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {

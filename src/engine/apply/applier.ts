@@ -18,8 +18,11 @@ import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } fr
  * work (each command waits for a majority of the destination), within bounds that keep a command useful and small.
  */
 function chunkFor(statements: number, writers: number): number {
-  return Math.min(500, Math.max(50, Math.ceil(statements / writers)));
+  return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
 }
+
+/** Statements per ordered command (capped, collated, or one document's writes in order). */
+const MAX_CHUNK = 500;
 
 export interface ApplierContext {
   source: MongoClient;
@@ -59,8 +62,6 @@ export class Applier {
   private readonly targets: TargetKinds;
   private readonly current: CurrentDocuments;
   applied = 0;
-  /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
-  lookupMs = 0;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
@@ -72,11 +73,8 @@ export class Applier {
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  async prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
-    const started = Date.now();
-    const current = await this.current.read(events);
-    this.lookupMs += Date.now() - started;
-    return current;
+  prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
+    return this.current.read(events);
   }
 
   async apply(events: ChangeEvent[], checkpoint: Checkpoint, prepared?: Prepared): Promise<void> {
@@ -136,7 +134,7 @@ export class Applier {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, 500));
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, MAX_CHUNK));
         continue;
       }
       const groups = new Map<string, Write[]>();
@@ -150,7 +148,7 @@ export class Applier {
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, 500));
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, MAX_CHUNK));
       }
       jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }

@@ -29,15 +29,13 @@ export async function lookupSourceDocument(source: MongoClient, at: Namespace, u
   }
 }
 
-/** Keys per lookup query: well under the server's limits, a few hundred KB of filter at most. */
-const LOOKUP_CHUNK = 1000;
-
 /**
- * The current state of many documents of one source collection in one query per chunk (what a change
- * stream's updateLookup does one event at a time, in its own pipeline, on the source's busiest thread).
- * Returns each document found by the exact bytes of its `_id` (type byte and value), or 'moved' when the
- * name no longer belongs to the collection with this UUID. A key whose document is missing, or stored under
- * an _id the server takes as equal but with other bytes, is absent: the caller reads those one by one.
+ * The current state of many documents of one source collection in one query (what a change stream's
+ * updateLookup does one event at a time, in its own pipeline, on the source's busiest thread). The caller
+ * keeps the keys to a few hundred (see CurrentDocuments). Returns each document found by the exact bytes of
+ * its `_id` (type byte and value), or 'moved' when the name no longer belongs to the collection with this
+ * UUID. A key whose document is missing, or stored under an _id the server takes as equal but with other
+ * bytes, is absent.
  */
 export async function lookupSourceDocuments(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   // A read, so asking again after a cut connection or an election is safe: a few times in place, rather than
@@ -56,25 +54,21 @@ const LOOKUP_ATTEMPTS = 4;
 
 async function lookupOnce(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
+  const ids = keys.map((key) => orderedDocument(key).get('_id'));
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: keys.length, readConcern: { level: 'majority' } };
+  const cursor = new RawBatchCursor(source, { db: at.db, open, collection: at.coll, batchSize: keys.length });
   try {
-    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
-      const ids = keys.slice(i, i + LOOKUP_CHUNK).map((key) => orderedDocument(key).get('_id'));
-      const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: LOOKUP_CHUNK, readConcern: { level: 'majority' } };
-      const cursor = new RawBatchCursor(source, { db: at.db, open, collection: at.coll, batchSize: LOOKUP_CHUNK });
-      try {
-        for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-          for (const doc of batch) {
-            const id = rawIdKey(doc);
-            if (id) found.set(id.toString('hex'), doc);
-          }
-        }
-      } finally {
-        await cursor.close().catch(() => undefined);
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const doc of batch) {
+        const id = rawIdKey(doc);
+        if (id) found.set(id.toString('hex'), doc);
       }
     }
   } catch (error) {
     if (UUID_MISMATCH.has(Number((error as { code?: unknown }).code))) return 'moved';
     throw error;
+  } finally {
+    await cursor.close().catch(() => undefined);
   }
   return found;
 }
