@@ -10,6 +10,7 @@ import type { BenchOptions } from './common.js';
 import { initialSyncScenario, type InitialSyncFigures } from './initial-sync.js';
 import { burstScenario, type BurstFigures } from './burst.js';
 import { tailScenario, type TailFigures } from './tail.js';
+import { cutoverScenario, type CutoverFigures } from './cutover.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick               development scale: 50k documents, 20 s of load (defaults below are the full scale)
@@ -19,10 +20,11 @@ const HELP = `usage: npm run bench -- [options]
   --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
   --load-seconds S      seconds of write load in the tail scenario (60)
   --writers N           concurrent writer clients in the tail scenario, each writing with w: 1 (32)
-  --scenarios LIST      initial,tail,burst (all three)
+  --scenarios LIST      initial,tail,burst (the default); cutover runs the cutover scenario (not by default)
   --burst-docs N        documents the burst's updateMany touches (160000; quick 50000); it also inserts a fifth
                         and deletes a tenth as many
   --burst-size BYTES    document size in the burst scenario (256)
+  --cutover-docs LIST   the cutover scenario's sizes in documents (100000,1000000: ~100 MB and ~1 GB at 1 KB)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
   --cpu-prof DIR        write a V8 CPU profile of our sync runner into DIR
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'initial,tail,burst' },
     'burst-docs': { type: 'string' },
     'burst-size': { type: 'string', default: '256' },
+    'cutover-docs': { type: 'string', default: '100000,1000000' },
     'no-native': { type: 'boolean', default: false },
     'no-naive': { type: 'boolean', default: false },
     'sync-extra': { type: 'string', default: '' },
@@ -80,7 +83,9 @@ let initial: InitialSyncFigures | undefined;
 let small: InitialSyncFigures | undefined;
 let tail: TailFigures | undefined;
 let burst: BurstFigures | undefined;
+const cutovers: CutoverFigures[] = [];
 try {
+  if (options.scenarios.has('cutover')) for (const n of values['cutover-docs'].split(',').map(Number)) cutovers.push(await cutoverScenario(options, n));
   if (options.scenarios.has('initial')) initial = await initialSyncScenario(options, options.docs, { native: !values['no-native'], naive: !values['no-naive'] });
   if (options.scenarios.has('burst')) burst = await burstScenario(options);
   if (options.scenarios.has('tail')) tail = await tailScenario(options);
@@ -124,6 +129,21 @@ if (burst) {
   lines.push(`| native secondary, restarted after the burst | ${fmtS(b.nativeCatchUpMs)} | ${rate(b.nativeCatchUpMs)} | ${(b.nativeMs / b.nativeCatchUpMs).toFixed(2)}x | ${b.sourceCpuNativeS.toFixed(1)} s |`);
   lines.push(`| our tail, started after the burst | ${fmtS(b.oursMs)} | ${rate(b.oursMs)} | ${(b.nativeMs / b.oursMs).toFixed(2)}x (target ≥ 1.0x) | ${b.sourceCpuOursS.toFixed(1)} s |`);
   lines.push(`destination exact after the burst (dbHash equal): ${b.exact ? 'yes' : 'NO'}; our tail's peak RSS ${mb(Math.max(b.tail.vmHwmKB ?? 0, b.tail.sampledPeakKB))}, CPU ${b.tail.cpuS.toFixed(1)} s`);
+}
+if (cutovers.length) {
+  lines.push('');
+  lines.push(`Cutover under a live writer (${options.writers} writers of mixed operations), 1 unique, 2 plain and 1 TTL index per collection, cutover.verify: hash`);
+  lines.push('| documents | data | write downtime | steps (ms) | verification during tail | tail lag p99 comparing / covered | exact |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const c of cutovers) {
+    const steps = Object.entries(c.timings).filter(([k]) => k !== 'lag-hold' && k !== 'finalize-indexes').map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`| ${c.docs} | ${c.dataMB.toFixed(0)} MB | ${c.downtimeS.toFixed(2)} s | ${steps} | ${c.verifyDocsPerSecond.toFixed(0)} docs/s (${c.verifySeconds.toFixed(0)} s) | ${c.lagP99Comparing.toFixed(2)} s / ${c.lagP99Covered.toFixed(2)} s | ${c.exact ? 'yes' : 'NO'} |`);
+  }
+  if (cutovers.length >= 2) {
+    const small = cutovers[0]!;
+    const large = cutovers[cutovers.length - 1]!;
+    lines.push(`downtime ratio large/small: ${(large.downtimeS / small.downtimeS).toFixed(2)} at ${(large.dataMB / small.dataMB).toFixed(1)}x the data (target ≤ 1.3; ≤ 2 s at 1 GB)`);
+  }
 }
 const memory: [number, number | null][] = [];
 if (initial) memory.push([initial.docs, Math.max(initial.ours.vmHwmKB ?? 0, initial.ours.sampledPeakKB)]);

@@ -1,16 +1,17 @@
 /**
  * The migration runner as its own process, so the benchmark can measure its wall time and peak memory apart
  * from the benchmark's own work: `sync` runs the sync command to the tailing phase, `tail` applies live
- * changes until SIGTERM. Prints one JSON line: { ms, vmHwmKB, cpuS, summary }.
+ * changes until SIGTERM, `cutover` runs the cutover (confirmed by name). Prints one JSON line: { ms, vmHwmKB, cpuS, summary }.
  */
 import { readFileSync } from 'node:fs';
 import { runSync } from '../src/commands/sync.js';
 import { runTail } from '../src/commands/tail.js';
+import { runCutover } from '../src/commands/cutover.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger, silentLogger, type LogLevel } from '../src/log.js';
 
 export interface ChildRequest {
-  mode: 'sync' | 'tail';
+  mode: 'sync' | 'tail' | 'cutover';
   name: string;
   source: string;
   destination: string;
@@ -33,7 +34,12 @@ if (process.env.MLM_BENCH_MEM) {
   }, 1000).unref();
 }
 const started = Date.now();
-const outcome = request.mode === 'sync' ? await runSync(config, {}, ports) : await runTail(config, { maxDurationMs: 3_600_000 }, ports);
+const outcome =
+  request.mode === 'sync'
+    ? await runSync(config, {}, ports)
+    : request.mode === 'cutover'
+      ? await runCutover(config, { confirm: config.name, maxDurationMs: 900_000 }, ports)
+      : await runTail(config, { maxDurationMs: 3_600_000 }, ports);
 const ms = Date.now() - started;
 const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
 const cpu = process.cpuUsage();

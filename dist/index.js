@@ -637,7 +637,7 @@ var require_bson = __commonJS({
         return 8;
       }
     };
-    var Binary = class _Binary extends BSONValue {
+    var Binary2 = class _Binary extends BSONValue {
       get _bsontype() {
         return "Binary";
       }
@@ -905,30 +905,30 @@ var require_bson = __commonJS({
       }
     };
     function validateBinaryVector(vector) {
-      if (vector.sub_type !== Binary.SUBTYPE_VECTOR)
+      if (vector.sub_type !== Binary2.SUBTYPE_VECTOR)
         return;
       const size = vector.position;
       const datatype = vector.buffer[0];
       const padding = vector.buffer[1];
-      if ((datatype === Binary.VECTOR_TYPE.Float32 || datatype === Binary.VECTOR_TYPE.Int8) && padding !== 0) {
+      if ((datatype === Binary2.VECTOR_TYPE.Float32 || datatype === Binary2.VECTOR_TYPE.Int8) && padding !== 0) {
         throw new BSONError("Invalid Vector: padding must be zero for int8 and float32 vectors");
       }
-      if (datatype === Binary.VECTOR_TYPE.Float32) {
+      if (datatype === Binary2.VECTOR_TYPE.Float32) {
         if (size !== 0 && size - 2 !== 0 && (size - 2) % 4 !== 0) {
           throw new BSONError("Invalid Vector: Float32 vector must contain a multiple of 4 bytes");
         }
       }
-      if (datatype === Binary.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
+      if (datatype === Binary2.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
         throw new BSONError("Invalid Vector: padding must be zero for packed bit vectors that are empty");
       }
-      if (datatype === Binary.VECTOR_TYPE.PackedBit && padding > 7) {
+      if (datatype === Binary2.VECTOR_TYPE.PackedBit && padding > 7) {
         throw new BSONError(`Invalid Vector: padding must be a value between 0 and 7. found: ${padding}`);
       }
     }
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID3 = class _UUID extends Binary {
+    var UUID3 = class _UUID extends Binary2 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -986,7 +986,7 @@ var require_bson = __commonJS({
         }
       }
       toBinary() {
-        return new Binary(this.id, Binary.SUBTYPE_UUID);
+        return new Binary2(this.id, Binary2.SUBTYPE_UUID);
       }
       static generate() {
         const bytes = ByteUtils.randomBytes(UUID_BYTE_LENGTH);
@@ -1077,10 +1077,10 @@ var require_bson = __commonJS({
       fields;
       constructor(collection, oid, db, fields) {
         super();
-        const parts = collection.split(".");
-        if (parts.length === 2) {
-          db = parts.shift();
-          collection = parts.shift();
+        const parts2 = collection.split(".");
+        if (parts2.length === 2) {
+          db = parts2.shift();
+          collection = parts2.shift();
         }
         this.collection = collection;
         this.oid = oid;
@@ -2878,7 +2878,7 @@ var require_bson = __commonJS({
             }
           } else if (value._bsontype === "Binary") {
             const binary = value;
-            if (binary.sub_type === Binary.SUBTYPE_BYTE_ARRAY) {
+            if (binary.sub_type === Binary2.SUBTYPE_BYTE_ARRAY) {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1 + 4);
             } else {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1);
@@ -3368,7 +3368,7 @@ var require_bson = __commonJS({
             throw new BSONError("Negative binary type element size found");
           if (binarySize > buffer2.byteLength)
             throw new BSONError("Binary type size larger than document size");
-          if (subType === Binary.SUBTYPE_BYTE_ARRAY) {
+          if (subType === Binary2.SUBTYPE_BYTE_ARRAY) {
             binarySize = NumberUtils.getInt32LE(buffer2, index);
             index += 4;
             if (binarySize < 0)
@@ -3381,7 +3381,7 @@ var require_bson = __commonJS({
           if (promoteBuffers && promoteValues) {
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
-            value = new Binary(buffer2.subarray(index, index + binarySize), subType);
+            value = new Binary2(buffer2.subarray(index, index + binarySize), subType);
             if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID3.isValid(value)) {
               value = value.toUUID();
             }
@@ -3729,15 +3729,15 @@ var require_bson = __commonJS({
       buffer2[index++] = 0;
       const data = value.buffer;
       let size = value.position;
-      if (value.sub_type === Binary.SUBTYPE_BYTE_ARRAY)
+      if (value.sub_type === Binary2.SUBTYPE_BYTE_ARRAY)
         size = size + 4;
       index += NumberUtils.setInt32LE(buffer2, index, size);
       buffer2[index++] = value.sub_type;
-      if (value.sub_type === Binary.SUBTYPE_BYTE_ARRAY) {
+      if (value.sub_type === Binary2.SUBTYPE_BYTE_ARRAY) {
         size = size - 4;
         index += NumberUtils.setInt32LE(buffer2, index, size);
       }
-      if (value.sub_type === Binary.SUBTYPE_VECTOR) {
+      if (value.sub_type === Binary2.SUBTYPE_VECTOR) {
         validateBinaryVector(value);
       }
       if (size <= 16) {
@@ -4010,8 +4010,8 @@ var require_bson = __commonJS({
     }
     var keysToCodecs = {
       $oid: ObjectId,
-      $binary: Binary,
-      $uuid: Binary,
+      $binary: Binary2,
+      $uuid: Binary2,
       $symbol: BSONSymbol,
       $numberInt: Int32,
       $numberDecimal: Decimal128,
@@ -4186,7 +4186,7 @@ var require_bson = __commonJS({
       return value;
     }
     var BSON_TYPE_MAPPINGS = {
-      Binary: (o) => new Binary(o.value(), o.sub_type),
+      Binary: (o) => new Binary2(o.value(), o.sub_type),
       Code: (o) => new Code(o.code, o.scope),
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal128(o.bytes),
@@ -4454,7 +4454,7 @@ var require_bson = __commonJS({
       BSONType,
       BSONValue,
       BSONVersionError,
-      Binary,
+      Binary: Binary2,
       ByteUtils,
       Code,
       DBRef,
@@ -4487,7 +4487,7 @@ var require_bson = __commonJS({
     exports.BSONType = BSONType;
     exports.BSONValue = BSONValue;
     exports.BSONVersionError = BSONVersionError;
-    exports.Binary = Binary;
+    exports.Binary = Binary2;
     exports.ByteUtils = ByteUtils;
     exports.Code = Code;
     exports.DBRef = DBRef;
@@ -8536,7 +8536,7 @@ var require_execute_operation = __commonJS({
       return client.topology;
     }
     exports.BASE_BACKOFF_MS = 100;
-    var MAX_BACKOFF_MS = 1e4;
+    var MAX_BACKOFF_MS2 = 1e4;
     function calculateBaseBackoffMS(error2) {
       if (!(error2 instanceof error_1.MongoServerError))
         return exports.BASE_BACKOFF_MS;
@@ -8622,7 +8622,7 @@ var require_execute_operation = __commonJS({
           }
           if (operationError.hasErrorLabel(error_1.MongoErrorLabel.SystemOverloadedError)) {
             const baseBackoffMS = calculateBaseBackoffMS(operationError);
-            const backoffMS = Math.random() * Math.min(MAX_BACKOFF_MS, baseBackoffMS * 2 ** (attempt + 1));
+            const backoffMS = Math.random() * Math.min(MAX_BACKOFF_MS2, baseBackoffMS * 2 ** (attempt + 1));
             if (timeoutContext.csotEnabled() && backoffMS > timeoutContext.remainingTimeMS) {
               throw error2;
             }
@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON10 = require_bson2();
+    var BSON11 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON10.calculateObjectSize(document, {
+          bsonSize = BSON11.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON10.serialize(document, {
+          buffer = BSON11.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON10 = require_bson2();
+    var BSON11 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON10.calculateObjectSize(document, {
+          bsonSize = BSON11.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON10.serialize(document, {
+          buffer = BSON11.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -17721,11 +17721,11 @@ var require_punycode = __commonJS({
       return result;
     }
     function mapDomain(domain, callback) {
-      const parts = domain.split("@");
+      const parts2 = domain.split("@");
       let result = "";
-      if (parts.length > 1) {
-        result = parts[0] + "@";
-        domain = parts[1];
+      if (parts2.length > 1) {
+        result = parts2[0] + "@";
+        domain = parts2[1];
       }
       domain = domain.replace(regexSeparators, ".");
       const labels = domain.split(".");
@@ -18508,17 +18508,17 @@ var require_url_state_machine = __commonJS({
       return parseInt(input, R);
     }
     function parseIPv4(input) {
-      const parts = input.split(".");
-      if (parts[parts.length - 1] === "") {
-        if (parts.length > 1) {
-          parts.pop();
+      const parts2 = input.split(".");
+      if (parts2[parts2.length - 1] === "") {
+        if (parts2.length > 1) {
+          parts2.pop();
         }
       }
-      if (parts.length > 4) {
+      if (parts2.length > 4) {
         return failure;
       }
       const numbers = [];
-      for (const part of parts) {
+      for (const part of parts2) {
         const n = parseIPv4Number(part);
         if (n === failure) {
           return failure;
@@ -18702,14 +18702,14 @@ var require_url_state_machine = __commonJS({
       return asciiDomain;
     }
     function endsInANumber(input) {
-      const parts = input.split(".");
-      if (parts[parts.length - 1] === "") {
-        if (parts.length === 1) {
+      const parts2 = input.split(".");
+      if (parts2[parts2.length - 1] === "") {
+        if (parts2.length === 1) {
           return false;
         }
-        parts.pop();
+        parts2.pop();
       }
-      const last = parts[parts.length - 1];
+      const last = parts2[parts2.length - 1];
       if (parseIPv4Number(last) !== failure) {
         return true;
       }
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON10 = require_bson2();
+    var BSON11 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON10.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON11.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON10.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON11.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON10.serialize(payload, bsonOptions)
+          payload: BSON11.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -27617,11 +27617,11 @@ var require_mongodb_aws = __commonJS({
       return makeMongoCredentialsFromAWSTemp(temporaryCredentials);
     }
     function deriveRegion(host) {
-      const parts = host.split(".");
-      if (parts.length === 1 || parts[1] === "amazonaws") {
+      const parts2 = host.split(".");
+      if (parts2.length === 1 || parts2[1] === "amazonaws") {
         return "us-east-1";
       }
-      return parts[1];
+      return parts2[1];
     }
   }
 });
@@ -28718,9 +28718,9 @@ var require_scram = __commonJS({
     function parsePayload(payload) {
       const payloadStr = bson_1.ByteUtils.toUTF8(payload.buffer, 0, payload.position, false);
       const dict = {};
-      const parts = payloadStr.split(",");
-      for (let i = 0; i < parts.length; i++) {
-        const valueParts = (parts[i].match(/^([^=]*)=(.*)$/) ?? []).slice(1);
+      const parts2 = payloadStr.split(",");
+      for (let i = 0; i < parts2.length; i++) {
+        const valueParts = (parts2[i].match(/^([^=]*)=(.*)$/) ?? []).slice(1);
         dict[valueParts[0]] = valueParts[1];
       }
       return dict;
@@ -32746,26 +32746,26 @@ var require_directives = __commonJS({
           this.tags = Object.assign({}, _Directives.defaultTags);
           this.atNextDocument = false;
         }
-        const parts = line.trim().split(/[ \t]+/);
-        const name = parts.shift();
+        const parts2 = line.trim().split(/[ \t]+/);
+        const name = parts2.shift();
         switch (name) {
           case "%TAG": {
-            if (parts.length !== 2) {
+            if (parts2.length !== 2) {
               onError(0, "%TAG directive should contain exactly two parts");
-              if (parts.length < 2)
+              if (parts2.length < 2)
                 return false;
             }
-            const [handle, prefix] = parts;
+            const [handle, prefix] = parts2;
             this.tags[handle] = prefix;
             return true;
           }
           case "%YAML": {
             this.yaml.explicit = true;
-            if (parts.length !== 1) {
+            if (parts2.length !== 1) {
               onError(0, "%YAML directive should contain exactly one part");
               return false;
             }
-            const [version] = parts;
+            const [version] = parts2;
             if (version === "1.1" || version === "1.2") {
               this.yaml.version = version;
               return true;
@@ -35502,9 +35502,9 @@ var require_timestamp = __commonJS({
     var stringifyNumber = require_stringifyNumber();
     function parseSexagesimal(str, asBigInt) {
       const sign = str[0];
-      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
+      const parts2 = sign === "-" || sign === "+" ? str.substring(1) : str;
       const num = (n) => asBigInt ? BigInt(n) : Number(n);
-      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
+      const res = parts2.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
       return sign === "-" ? num(-1) * res : res;
     }
     function stringifySexagesimal(node) {
@@ -35520,18 +35520,18 @@ var require_timestamp = __commonJS({
         value *= num(-1);
       }
       const _60 = num(60);
-      const parts = [value % _60];
+      const parts2 = [value % _60];
       if (value < 60) {
-        parts.unshift(0);
+        parts2.unshift(0);
       } else {
-        value = (value - parts[0]) / _60;
-        parts.unshift(value % _60);
+        value = (value - parts2[0]) / _60;
+        parts2.unshift(value % _60);
         if (value >= 60) {
-          value = (value - parts[0]) / _60;
-          parts.unshift(value);
+          value = (value - parts2[0]) / _60;
+          parts2.unshift(value);
         }
       }
-      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
+      return sign + parts2.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
     }
     var intTime = {
       identify: (value) => typeof value === "bigint" || Number.isInteger(value),
@@ -42973,28 +42973,28 @@ var require_utils3 = __commonJS({
         if (left.length === 1 && left[0] === "") left.length = 0;
         if (right.length === 1 && right[0] === "") right.length = 0;
       }
-      const parts = left.concat(right);
+      const parts2 = left.concat(right);
       let hextetCount = 0;
-      for (let i = 0; i < parts.length; i++) {
-        const part = parts[i];
+      for (let i = 0; i < parts2.length; i++) {
+        const part = parts2[i];
         if (part === "") return void 0;
         if (part.indexOf(".") !== -1) {
-          if (i !== parts.length - 1 || compression !== -1 && right.length === 0 || !isIPv4(part)) return void 0;
+          if (i !== parts2.length - 1 || compression !== -1 && right.length === 0 || !isIPv4(part)) return void 0;
           hextetCount += 2;
           continue;
         }
         if (!isHextet(part)) return void 0;
-        parts[i] = parseInt(part, 16).toString(16);
+        parts2[i] = parseInt(part, 16).toString(16);
         hextetCount++;
       }
       if (compression === -1) {
         if (hextetCount !== 8) return void 0;
-        return compressIPv6ZeroRun(parts);
+        return compressIPv6ZeroRun(parts2);
       }
       if (hextetCount >= 8) return void 0;
-      const expanded = parts.slice(0, left.length);
+      const expanded = parts2.slice(0, left.length);
       for (let i = hextetCount; i < 8; i++) expanded.push("0");
-      for (let i = left.length; i < parts.length; i++) expanded.push(parts[i]);
+      for (let i = left.length; i < parts2.length; i++) expanded.push(parts2[i]);
       return compressIPv6ZeroRun(expanded);
     }
     function normalizeIPv6(host) {
@@ -47718,7 +47718,7 @@ var require_redact2 = __commonJS({
       return obj;
     }
     function parsePath(path) {
-      const parts = [];
+      const parts2 = [];
       let current = "";
       let inBrackets = false;
       let inQuotes = false;
@@ -47727,17 +47727,17 @@ var require_redact2 = __commonJS({
         const char = path[i];
         if (!inBrackets && char === ".") {
           if (current) {
-            parts.push(current);
+            parts2.push(current);
             current = "";
           }
         } else if (char === "[") {
           if (current) {
-            parts.push(current);
+            parts2.push(current);
             current = "";
           }
           inBrackets = true;
         } else if (char === "]" && inBrackets) {
-          parts.push(current);
+          parts2.push(current);
           current = "";
           inBrackets = false;
           inQuotes = false;
@@ -47756,14 +47756,14 @@ var require_redact2 = __commonJS({
         }
       }
       if (current) {
-        parts.push(current);
+        parts2.push(current);
       }
-      return parts;
+      return parts2;
     }
-    function setValue(obj, parts, value) {
+    function setValue(obj, parts2, value) {
       let current = obj;
-      for (let i = 0; i < parts.length - 1; i++) {
-        const key = parts[i];
+      for (let i = 0; i < parts2.length - 1; i++) {
+        const key = parts2[i];
         if (typeof current !== "object" || current === null || !(key in current)) {
           return false;
         }
@@ -47772,7 +47772,7 @@ var require_redact2 = __commonJS({
         }
         current = current[key];
       }
-      const lastKey = parts[parts.length - 1];
+      const lastKey = parts2[parts2.length - 1];
       if (lastKey === "*") {
         if (Array.isArray(current)) {
           for (let i = 0; i < current.length; i++) {
@@ -47792,10 +47792,10 @@ var require_redact2 = __commonJS({
       }
       return true;
     }
-    function removeKey(obj, parts) {
+    function removeKey(obj, parts2) {
       let current = obj;
-      for (let i = 0; i < parts.length - 1; i++) {
-        const key = parts[i];
+      for (let i = 0; i < parts2.length - 1; i++) {
+        const key = parts2[i];
         if (typeof current !== "object" || current === null || !(key in current)) {
           return false;
         }
@@ -47804,7 +47804,7 @@ var require_redact2 = __commonJS({
         }
         current = current[key];
       }
-      const lastKey = parts[parts.length - 1];
+      const lastKey = parts2[parts2.length - 1];
       if (lastKey === "*") {
         if (Array.isArray(current)) {
           for (let i = 0; i < current.length; i++) {
@@ -47825,9 +47825,9 @@ var require_redact2 = __commonJS({
       return true;
     }
     var PATH_NOT_FOUND = /* @__PURE__ */ Symbol("PATH_NOT_FOUND");
-    function getValueIfExists(obj, parts) {
+    function getValueIfExists(obj, parts2) {
       let current = obj;
-      for (const part of parts) {
+      for (const part of parts2) {
         if (current === null || current === void 0) {
           return PATH_NOT_FOUND;
         }
@@ -47841,9 +47841,9 @@ var require_redact2 = __commonJS({
       }
       return current;
     }
-    function getValue(obj, parts) {
+    function getValue(obj, parts2) {
       let current = obj;
-      for (const part of parts) {
+      for (const part of parts2) {
         if (current === null || current === void 0) {
           return void 0;
         }
@@ -47856,27 +47856,27 @@ var require_redact2 = __commonJS({
     }
     function redactPaths(obj, paths, censor, remove = false) {
       for (const path of paths) {
-        const parts = parsePath(path);
-        if (parts.includes("*")) {
-          redactWildcardPath(obj, parts, censor, path, remove);
+        const parts2 = parsePath(path);
+        if (parts2.includes("*")) {
+          redactWildcardPath(obj, parts2, censor, path, remove);
         } else {
           if (remove) {
-            removeKey(obj, parts);
+            removeKey(obj, parts2);
           } else {
-            const value = getValueIfExists(obj, parts);
+            const value = getValueIfExists(obj, parts2);
             if (value === PATH_NOT_FOUND) {
               continue;
             }
-            const actualCensor = typeof censor === "function" ? censor(value, parts) : censor;
-            setValue(obj, parts, actualCensor);
+            const actualCensor = typeof censor === "function" ? censor(value, parts2) : censor;
+            setValue(obj, parts2, actualCensor);
           }
         }
       }
     }
-    function redactWildcardPath(obj, parts, censor, originalPath, remove = false) {
-      const wildcardIndex = parts.indexOf("*");
-      if (wildcardIndex === parts.length - 1) {
-        const parentParts = parts.slice(0, -1);
+    function redactWildcardPath(obj, parts2, censor, originalPath, remove = false) {
+      const wildcardIndex = parts2.indexOf("*");
+      if (wildcardIndex === parts2.length - 1) {
+        const parentParts = parts2.slice(0, -1);
         let current = obj;
         for (const part of parentParts) {
           if (current === null || current === void 0) return;
@@ -47915,12 +47915,12 @@ var require_redact2 = __commonJS({
           }
         }
       } else {
-        redactIntermediateWildcard(obj, parts, censor, wildcardIndex, originalPath, remove);
+        redactIntermediateWildcard(obj, parts2, censor, wildcardIndex, originalPath, remove);
       }
     }
-    function redactIntermediateWildcard(obj, parts, censor, wildcardIndex, originalPath, remove = false) {
-      const beforeWildcard = parts.slice(0, wildcardIndex);
-      const afterWildcard = parts.slice(wildcardIndex + 1);
+    function redactIntermediateWildcard(obj, parts2, censor, wildcardIndex, originalPath, remove = false) {
+      const beforeWildcard = parts2.slice(0, wildcardIndex);
+      const afterWildcard = parts2.slice(wildcardIndex + 1);
       const pathArray = [];
       function traverse(current, pathLength) {
         if (pathLength === beforeWildcard.length) {
@@ -47980,10 +47980,10 @@ var require_redact2 = __commonJS({
       }
       const pathStructure = /* @__PURE__ */ new Map();
       for (const path of pathsToClone) {
-        const parts = parsePath(path);
+        const parts2 = parsePath(path);
         let current = pathStructure;
-        for (let i = 0; i < parts.length; i++) {
-          const part = parts[i];
+        for (let i = 0; i < parts2.length; i++) {
+          const part = parts2[i];
           if (!current.has(part)) {
             current.set(part, /* @__PURE__ */ new Map());
           }
@@ -48431,7 +48431,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep7 = function(ms) {
+      let sleep8 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48442,9 +48442,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep7;
+      module.exports = sleep8;
     } else {
-      let sleep7 = function(ms) {
+      let sleep8 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48456,7 +48456,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep7;
+      module.exports = sleep8;
     }
   }
 });
@@ -48469,7 +48469,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep7 = require_atomic_sleep();
+    var sleep8 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -48615,7 +48615,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep7(BUSY_WRITE_TIMEOUT);
+                sleep8(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -48928,7 +48928,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep7(BUSY_WRITE_TIMEOUT);
+          sleep8(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -48965,7 +48965,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep7(BUSY_WRITE_TIMEOUT);
+          sleep8(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -49862,7 +49862,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join3, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep7 = require_atomic_sleep();
+    var sleep8 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -49986,7 +49986,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep7(100);
+        sleep8(100);
         stream.end();
       }
       return stream;
@@ -52670,7 +52670,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep7 = require_atomic_sleep();
+    var sleep8 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -52843,7 +52843,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep7(BUSY_WRITE_TIMEOUT);
+                sleep8(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -53276,7 +53276,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep7(BUSY_WRITE_TIMEOUT);
+            sleep8(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -53318,7 +53318,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep7(BUSY_WRITE_TIMEOUT);
+            sleep8(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -67126,7 +67126,7 @@ var require_dns = __commonJS({
   "node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
     var { isIP } = __require("node:net");
-    var { lookup: lookup2 } = __require("node:dns");
+    var { lookup: lookup3 } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors5();
     var maxInt = Math.pow(2, 31) - 1;
@@ -67216,7 +67216,7 @@ var require_dns = __commonJS({
         }
       }
       #defaultLookup(origin, opts, cb) {
-        lookup2(
+        lookup3(
           origin.hostname,
           {
             all: true,
@@ -75614,16 +75614,16 @@ function connectError(error2, side, uri) {
   return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind], { cause: error2 });
 }
 function describeChain(error2) {
-  const parts = [];
+  const parts2 = [];
   let current = error2;
   for (let depth = 0; current && depth < 5; depth++) {
     const e = current;
-    if (e.message) parts.push(e.message);
-    if (e.code !== void 0) parts.push(`code ${String(e.code)}`);
-    for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts.push(String(server.error.message ?? server.error));
+    if (e.message) parts2.push(e.message);
+    if (e.code !== void 0) parts2.push(`code ${String(e.code)}`);
+    for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts2.push(String(server.error.message ?? server.error));
     current = e.cause;
   }
-  return [...new Set(parts)].join(" | ");
+  return [...new Set(parts2)].join(" | ");
 }
 function firstLine(text) {
   return (text.split("\n")[0] ?? text).slice(0, 300);
@@ -75704,8 +75704,8 @@ function collectionKind(type, options) {
   return "collection";
 }
 async function listCollectionInfos(client, db) {
-  const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
-  return infos.map((i) => ({ name: i.name, type: i.type ?? "collection", options: i.options ?? {} }));
+  const infos2 = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
+  return infos2.map((i) => ({ name: i.name, type: i.type ?? "collection", options: i.options ?? {} }));
 }
 async function listIndexSpecs(client, db, coll) {
   return await client.db(db).collection(coll).listIndexes().toArray();
@@ -75874,8 +75874,8 @@ function formatConfigDuration(ms) {
   seconds -= h * 3600;
   const m = Math.floor(seconds / 60);
   seconds -= m * 60;
-  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", seconds || !h && !m ? `${seconds}s` : ""];
-  return parts.join("");
+  const parts2 = [h ? `${h}h` : "", m ? `${m}m` : "", seconds || !h && !m ? `${seconds}s` : ""];
+  return parts2.join("");
 }
 function plural(count, word, many = `${word}s`) {
   return `${formatCount(count)} ${count === 1 ? word : many}`;
@@ -77068,7 +77068,9 @@ var STATE_COLLECTIONS = {
   migrations: "migrations",
   partitions: "partitions",
   buffer: "buffer",
-  relaxedIndexes: "relaxed_indexes"
+  relaxedIndexes: "relaxed_indexes",
+  verifyPartitions: "verify_partitions",
+  recheck: "recheck"
 };
 
 // src/engine/state/store.ts
@@ -77083,6 +77085,8 @@ var StateStore = class {
     this.partitions = this.db.collection(STATE_COLLECTIONS.partitions);
     this.buffer = this.db.collection(STATE_COLLECTIONS.buffer);
     this.relaxedIndexes = this.db.collection(STATE_COLLECTIONS.relaxedIndexes);
+    this.verifyPartitions = this.db.collection(STATE_COLLECTIONS.verifyPartitions);
+    this.recheck = this.db.collection(STATE_COLLECTIONS.recheck);
   }
   client;
   name;
@@ -77091,6 +77095,8 @@ var StateStore = class {
   partitions;
   buffer;
   relaxedIndexes;
+  verifyPartitions;
+  recheck;
   /** Creates the state collections once (explicitly: concurrent implicit creation is unsafe). */
   async ensureSchema() {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
@@ -77102,6 +77108,8 @@ var StateStore = class {
     }
     await ensureIndex(this.partitions, { migration: 1, source: 1 });
     await ensureIndex(this.relaxedIndexes, { migration: 1 });
+    await ensureIndex(this.verifyPartitions, { migration: 1, source: 1 });
+    await ensureIndex(this.recheck, { m: 1, due: 1 });
   }
   async get() {
     return this.migrations.findOne({ _id: this.name });
@@ -77160,7 +77168,9 @@ var StateStore = class {
       this.migrations.deleteOne({ _id: this.name }, MAJORITY),
       this.partitions.deleteMany({ migration: this.name }, MAJORITY),
       this.buffer.deleteMany({ "_id.m": this.name }, MAJORITY),
-      this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY)
+      this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
+      this.verifyPartitions.deleteMany({ migration: this.name }, MAJORITY),
+      this.recheck.deleteMany({ m: this.name }, MAJORITY)
     ]);
   }
 };
@@ -77168,126 +77178,6 @@ async function ensureIndex(collection, key) {
   const existing = await collection.listIndexes().toArray();
   if (existing.some((index) => JSON.stringify(index.key) === JSON.stringify(key))) return;
   await collection.createIndex(key);
-}
-
-// src/engine/run.ts
-var MIN_MAJOR_VERSION = 6;
-async function openRun(config, ports, options = {}) {
-  const destination = await connectCluster(config.destination.uri, "destination");
-  let source;
-  try {
-    source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
-    await assertVersion(source, "source");
-    const store = new StateStore(destination, config.name);
-    await store.ensureSchema();
-    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
-    let doc = await store.get();
-    if (!doc) {
-      if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
-      doc = { ...newMigration(config, ports.runner), sourceCluster: clusters.source, destinationCluster: clusters.destination };
-      await store.create(doc).catch((error2) => {
-        if (error2.code !== 11e3) throw error2;
-      });
-      doc = await store.current();
-    }
-    assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    if (doc.configHash !== config.hash) {
-      throw new UserError(
-        `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
-        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
-      );
-    }
-    await options.beforeLease?.(store, doc);
-    const lease = new LeaseHolder(store, ports.runner);
-    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
-    doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
-    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
-  } catch (error2) {
-    await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
-    throw error2;
-  }
-}
-async function closeRun(run2) {
-  await run2.lease.release();
-  await Promise.all([run2.source.close(), run2.destination.close()]).catch(() => void 0);
-}
-async function transition(run2, phase, note, set = {}) {
-  run2.lease.assertHeld();
-  run2.doc = await run2.store.transition(run2.ports.runner, phase, run2.ports.runner, note, set);
-}
-function newMigration(config, runner) {
-  const now = /* @__PURE__ */ new Date();
-  return {
-    _id: config.name,
-    configHash: config.hash,
-    phase: "created",
-    createdAt: now,
-    updatedAt: now,
-    history: [{ phase: "created", at: now, runner }],
-    lease: null,
-    collections: [],
-    copy: {},
-    replay: { nextSeq: 0 },
-    eventsApplied: 0,
-    lagSeconds: null,
-    lagHistory: [],
-    warnings: []
-  };
-}
-async function assertVersion(client, side) {
-  const info2 = await client.db("admin").command({ buildInfo: 1 });
-  const major = Number(String(info2.version).split(".")[0]);
-  if (major < MIN_MAJOR_VERSION) {
-    throw new OperationError(`the ${side} runs MongoDB ${String(info2.version)}; live migration needs 6.0 or newer (DDL change events, user write block)`, `upgrade the ${side} to 6.0+ first`);
-  }
-}
-
-// src/engine/slice.ts
-function startSlice(parent, durationMs, started = Date.now()) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const onParent = () => controller.abort(parent.reason);
-  if (parent.aborted) controller.abort(parent.reason);
-  else parent.addEventListener("abort", onParent, { once: true });
-  const timer = setTimeout(
-    () => {
-      timedOut = !controller.signal.aborted;
-      controller.abort(new Error("max-duration reached"));
-    },
-    Math.max(0, started + durationMs - Date.now())
-  );
-  timer.unref();
-  return {
-    signal: controller.signal,
-    deadline: started + durationMs,
-    timedOut: () => timedOut,
-    dispose: () => {
-      clearTimeout(timer);
-      parent.removeEventListener("abort", onParent);
-    }
-  };
-}
-
-// src/engine/sync.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep6 } from "node:timers/promises";
-
-// src/engine/apply/run-limited.ts
-async function runLimited(jobs, limit) {
-  let next = 0;
-  let failure;
-  const worker = async () => {
-    while (next < jobs.length && failure === void 0) {
-      const job = jobs[next++];
-      try {
-        await job();
-      } catch (error2) {
-        failure ??= error2;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  if (failure !== void 0) throw failure;
 }
 
 // src/engine/capture/change-event.ts
@@ -77455,6 +77345,16 @@ function bytesOf(value) {
   if (Buffer.isBuffer(value)) return value;
   return Buffer.from(value.buffer.buffer, value.buffer.byteOffset, value.position);
 }
+function idDocumentOf(key) {
+  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
+  const doc = Buffer.alloc(size);
+  doc.writeInt32LE(size, 0);
+  doc[4] = key[0];
+  ID_NAME.copy(doc, 5);
+  key.copy(doc, 5 + ID_NAME.length, 1);
+  doc[size - 1] = 0;
+  return doc;
+}
 
 // src/engine/copy/raw-insert.ts
 var import_mongodb7 = __toESM(require_lib3(), 1);
@@ -77545,6 +77445,264 @@ function splitInfo(raw) {
     return { fragment: Number(split.fragment), of: Number(split.of) };
   }
   return void 0;
+}
+
+// src/engine/failpoints.ts
+var hits = /* @__PURE__ */ new Map();
+function failpoint(name) {
+  const wanted = process.env.MLM_FAILPOINT;
+  if (!wanted) return;
+  const [point, nth] = wanted.split("#");
+  if (point !== name) return;
+  const count = (hits.get(name) ?? 0) + 1;
+  hits.set(name, count);
+  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+}
+
+// src/engine/verify/continuous/recheck-queue.ts
+var import_mongodb9 = __toESM(require_lib3(), 1);
+var TOUCH_DELAY_MS = 1e3;
+var CONFIRM_ATTEMPTS = 2;
+var MAX_BACKOFF_MS = 3e4;
+function idHex(documentKey) {
+  return rawIdKey(documentKey)?.toString("hex");
+}
+var RecheckQueue = class {
+  constructor(store) {
+    this.store = store;
+  }
+  store;
+  /** Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. */
+  async touch(docs, delayMs = TOUCH_DELAY_MS) {
+    if (!docs.length) return;
+    const m = this.store.name;
+    const due = new Date(Date.now() + delayMs);
+    const seen = /* @__PURE__ */ new Set();
+    const writes = [];
+    for (const doc of docs) {
+      const k = idHex(doc.key);
+      if (!k || seen.has(`${doc.target}\0${k}`)) continue;
+      seen.add(`${doc.target}\0${k}`);
+      writes.push({
+        updateOne: {
+          filter: { _id: { m, t: doc.target, k } },
+          update: { $set: { m, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: "" } },
+          upsert: true
+        }
+      });
+    }
+    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
+  }
+  /** Forgets the entries of these destination namespaces (their collections are compared again from scratch). */
+  async forget(targets) {
+    if (targets.length) await this.store.recheck.deleteMany({ m: this.store.name, t: { $in: [...targets] } }, { writeConcern: { w: "majority" } });
+  }
+  /**
+   * Entries due now, oldest due first; or, with `all` (the sides are frozen), every entry in _id order after
+   * `afterId`. Read in pages, never all at once.
+   */
+  async next(limit, options = {}) {
+    const filter = { m: this.store.name };
+    if (!options.all) {
+      filter.due = { $lte: /* @__PURE__ */ new Date() };
+      return this.store.recheck.find(filter, { sort: { due: 1 }, limit, promoteBuffers: true }).toArray();
+    }
+    if (options.afterId) filter._id = { $gt: options.afterId };
+    return this.store.recheck.find(filter, { sort: { _id: 1 }, limit, promoteBuffers: true }).toArray();
+  }
+  async size() {
+    return this.store.recheck.countDocuments({ m: this.store.name });
+  }
+  /** Entries whose difference was confirmed (CONFIRM_ATTEMPTS rechecks in a row). */
+  async confirmed(limit = 20) {
+    return this.store.recheck.find({ m: this.store.name, attempts: { $gte: CONFIRM_ATTEMPTS } }, { limit }).toArray();
+  }
+  async confirmedCount() {
+    return this.store.recheck.countDocuments({ m: this.store.name, attempts: { $gte: CONFIRM_ATTEMPTS } });
+  }
+  /**
+   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt.
+   * Both only if the entry was not touched since it was read (same gen): a touch means compare again.
+   */
+  async settle(equal, different) {
+    const writes = equal.map((e) => ({ deleteOne: { filter: { _id: e._id, gen: e.gen } } }));
+    const now = Date.now();
+    for (const { entry, kind } of different) {
+      const backoff = Math.min(MAX_BACKOFF_MS, TOUCH_DELAY_MS * 2 ** entry.attempts);
+      writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $inc: { attempts: 1 }, $set: { due: new Date(now + backoff), mismatch: kind } } } });
+    }
+    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
+  }
+};
+
+// src/engine/verify/continuous/feed.ts
+var DATA_DDL = /* @__PURE__ */ new Set(["drop", "rename", "dropDatabase", "create"]);
+var RecheckFeed = class {
+  constructor(store, filter) {
+    this.store = store;
+    this.filter = filter;
+    this.queue = new RecheckQueue(store);
+  }
+  store;
+  filter;
+  queue;
+  async observe(events) {
+    const docs = [];
+    const namespaces = /* @__PURE__ */ new Set();
+    const databases = /* @__PURE__ */ new Set();
+    for (const event of events) {
+      const coll = event.ns.coll;
+      if (DATA_OPERATIONS.has(event.type)) {
+        if (!coll || !event.key) continue;
+        const target = this.filter.target(event.ns.db, coll);
+        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key });
+      } else if (DATA_DDL.has(event.type)) {
+        if (event.type === "dropDatabase") databases.add(event.ns.db);
+        if (coll) namespaces.add(ns(event.ns.db, coll));
+        if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
+      }
+    }
+    await this.queue.touch(docs);
+    failpoint("verify:feed-queued");
+    if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
+  }
+  async reset(sources, databases) {
+    const included = sources.filter((s) => {
+      const dot = s.indexOf(".");
+      return this.filter.includes(s.slice(0, dot), s.slice(dot + 1));
+    });
+    const escaped = databases.map((d) => `^${d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
+    const bySource = [{ source: { $in: included } }, ...escaped.map((re) => ({ source: { $regex: re } }))];
+    const targets = included.map((s) => {
+      const dot = s.indexOf(".");
+      const t = this.filter.target(s.slice(0, dot), s.slice(dot + 1));
+      return ns(t.db, t.coll);
+    });
+    await this.store.verifyPartitions.deleteMany({ migration: this.store.name, $or: bySource }, { writeConcern: { w: "majority" } });
+    await this.queue.forget(targets);
+    if (escaped.length) await this.store.recheck.deleteMany({ m: this.store.name, $or: escaped.map((re) => ({ s: { $regex: re } })) }, { writeConcern: { w: "majority" } });
+  }
+};
+
+// src/engine/run.ts
+var MIN_MAJOR_VERSION = 6;
+async function openRun(config, ports, options = {}) {
+  const destination = await connectCluster(config.destination.uri, "destination");
+  let source;
+  try {
+    source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
+    await assertVersion(source, "source");
+    const store = new StateStore(destination, config.name);
+    await store.ensureSchema();
+    const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
+    let doc = await store.get();
+    if (!doc) {
+      if (!options.create) throw new UserError(`migration "${config.name}" has not started on this destination`, "run `sync` first");
+      doc = { ...newMigration(config, ports.runner), sourceCluster: clusters.source, destinationCluster: clusters.destination };
+      await store.create(doc).catch((error2) => {
+        if (error2.code !== 11e3) throw error2;
+      });
+      doc = await store.current();
+    }
+    assertSameClusters(config.name, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
+    if (doc.configHash !== config.hash) {
+      throw new UserError(
+        `migration "${config.name}" was started with different namespace rules (config hash ${doc.configHash}, now ${config.hash})`,
+        `restore the original namespaces section, or abort the migration (abort --drop-destination --confirm ${config.name}) and start again`
+      );
+    }
+    await options.beforeLease?.(store, doc);
+    const lease = new LeaseHolder(store, ports.runner);
+    await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
+    doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
+    const filter = new NamespaceFilter(config.namespaces);
+    return { config, ports, source, destination, store, lease, filter, doc, changes: new RecheckFeed(store, filter) };
+  } catch (error2) {
+    await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
+    throw error2;
+  }
+}
+async function closeRun(run2) {
+  await run2.lease.release();
+  await Promise.all([run2.source.close(), run2.destination.close()]).catch(() => void 0);
+}
+async function transition(run2, phase, note, set = {}) {
+  run2.lease.assertHeld();
+  run2.doc = await run2.store.transition(run2.ports.runner, phase, run2.ports.runner, note, set);
+}
+function newMigration(config, runner) {
+  const now = /* @__PURE__ */ new Date();
+  return {
+    _id: config.name,
+    configHash: config.hash,
+    phase: "created",
+    createdAt: now,
+    updatedAt: now,
+    history: [{ phase: "created", at: now, runner }],
+    lease: null,
+    collections: [],
+    copy: {},
+    replay: { nextSeq: 0 },
+    eventsApplied: 0,
+    lagSeconds: null,
+    lagHistory: [],
+    warnings: []
+  };
+}
+async function assertVersion(client, side) {
+  const info2 = await client.db("admin").command({ buildInfo: 1 });
+  const major = Number(String(info2.version).split(".")[0]);
+  if (major < MIN_MAJOR_VERSION) {
+    throw new OperationError(`the ${side} runs MongoDB ${String(info2.version)}; live migration needs 6.0 or newer (DDL change events, user write block)`, `upgrade the ${side} to 6.0+ first`);
+  }
+}
+
+// src/engine/slice.ts
+function startSlice(parent, durationMs, started = Date.now()) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onParent = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  const timer = setTimeout(
+    () => {
+      timedOut = !controller.signal.aborted;
+      controller.abort(new Error("max-duration reached"));
+    },
+    Math.max(0, started + durationMs - Date.now())
+  );
+  timer.unref();
+  return {
+    signal: controller.signal,
+    deadline: started + durationMs,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    }
+  };
+}
+
+// src/engine/sync.ts
+var import_mongodb19 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep7 } from "node:timers/promises";
+
+// src/engine/apply/run-limited.ts
+async function runLimited(jobs, limit) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (next < jobs.length && failure === void 0) {
+      const job = jobs[next++];
+      try {
+        await job();
+      } catch (error2) {
+        failure ??= error2;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure !== void 0) throw failure;
 }
 
 // src/engine/capture/change-stream.ts
@@ -77639,11 +77797,11 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep3 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
@@ -77700,7 +77858,7 @@ function partitionFilter(partition) {
 }
 
 // src/engine/copy/raw-cursor.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
+var import_mongodb10 = __toESM(require_lib3(), 1);
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
     this.client = client;
@@ -77731,10 +77889,10 @@ var RawBatchCursor = class _RawBatchCursor {
     const { spec } = this;
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb9.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.client.db(spec.db).command(command, options);
     const cursor = reply.cursor;
-    this.id = import_mongodb9.Long.isLong(cursor.id) ? cursor.id : import_mongodb9.Long.fromValue(cursor.id);
+    this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
@@ -77751,8 +77909,8 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb9.ReadPreference.primary });
-        this.id = import_mongodb9.Long.ZERO;
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
+        this.id = import_mongodb10.Long.ZERO;
       }
     } finally {
       await this.session.endSession();
@@ -77827,7 +77985,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb10.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb11.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -77918,7 +78076,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error2) {
-        const cut2 = error2 instanceof import_mongodb11.MongoNetworkError || error2 instanceof import_mongodb11.MongoServerSelectionError;
+        const cut2 = error2 instanceof import_mongodb12.MongoNetworkError || error2 instanceof import_mongodb12.MongoServerSelectionError;
         if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
         if (!cut2) await sleep4(250 * attempt);
@@ -77986,8 +78144,8 @@ async function readCatalog(source, filter) {
   const result = [];
   for (const { name: db } of databases) {
     if (SYSTEM_DBS.has(db)) continue;
-    const infos = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
-    for (const info2 of infos) {
+    const infos2 = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
+    for (const info2 of infos2) {
       const coll = info2.name;
       if (!filter.includes(db, coll)) continue;
       const options = { ...info2.options };
@@ -78060,32 +78218,29 @@ function buildProgress(doc, partitions, extra = {}) {
     // A readiness judged now (status) replaces what the last slice recorded (see readiness.ts); a failing
     // change stream is never ready.
     lagSeconds: extra.readiness && doc.phase === "tailing" ? extra.readiness.lagSeconds : doc.lagSeconds,
-    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError,
+    // With continuous verification, ready also means fully covered and no difference found.
+    readyForCutover: (extra.readiness ? extra.readiness.ready : doc.phase === "tailing" && lagOk) && !doc.streamError && (!extra.verification || extra.verification.complete && extra.verification.mismatches === 0),
     oplogHeadroomSeconds: extra.readiness?.headroomSeconds ?? extra.oplogHeadroomSeconds ?? null,
     etaSeconds: extra.etaSeconds ?? null,
     eventsApplied: doc.eventsApplied,
     lagHistory: doc.lagHistory,
-    warnings: extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings,
+    warnings: [...extra.readiness && doc.phase === "tailing" ? [...doc.warnings, ...extra.readiness.warnings, ...extra.readiness.reasons.map((r) => `not ready: ${r}`)] : doc.warnings, ...verificationWarnings(doc, extra.verification)],
     sourceWriteBlocked: Boolean(doc.writeBlock && !doc.writeBlock.liftedAt),
     ...doc.cutover?.downtimeSeconds !== void 0 ? { downtimeSeconds: doc.cutover.downtimeSeconds } : {},
+    ...extra.verification ? { verification: extra.verification } : {},
     ...doc.error || doc.streamError ? { error: doc.error ?? `change stream: ${doc.streamError}` } : {}
   };
 }
+function verificationWarnings(doc, verification) {
+  if (!verification || doc.phase !== "tailing") return [];
+  const out = [];
+  if (!verification.complete) out.push(`not ready: continuous verification has compared ${verification.partitionsVerified} of ${verification.partitionsTotal} partitions (run tail)`);
+  if (verification.mismatches) out.push(`not ready: verification found ${verification.mismatches} difference(s): ${verification.mismatchDetails.join("; ")}`);
+  return out;
+}
 
 // src/engine/replay.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
-
-// src/engine/failpoints.ts
-var hits = /* @__PURE__ */ new Map();
-function failpoint(name) {
-  const wanted = process.env.MLM_FAILPOINT;
-  if (!wanted) return;
-  const [point, nth] = wanted.split("#");
-  if (point !== name) return;
-  const count = (hits.get(name) ?? 0) + 1;
-  hits.set(name, count);
-  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
-}
+var import_mongodb16 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -78116,12 +78271,13 @@ async function relaxIndex(store, target, index) {
 async function recordRelaxation(store, target, name, original) {
   await store.relaxedIndexes.updateOne(
     { _id: { m: store.name, target, name } },
-    { $set: { migration: store.name, target, name, original, restored: false } },
+    // A (re)created relaxed index is not unique on the destination, whatever an earlier one was.
+    { $set: { migration: store.name, target, name, original, restored: false, uniqueRestored: false } },
     { upsert: true, writeConcern: { w: "majority" } }
   );
 }
 async function updateRelaxation(store, target, name, change) {
-  const set = { migration: store.name, target, name, restored: false, "original.name": name };
+  const set = { migration: store.name, target, name, restored: false, uniqueRestored: false, "original.name": name };
   for (const [k, v] of Object.entries(change)) set[`original.${k}`] = v;
   await store.relaxedIndexes.updateOne({ _id: { m: store.name, target, name } }, { $set: set }, { upsert: true, writeConcern: { w: "majority" } });
 }
@@ -78258,7 +78414,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -78282,7 +78438,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb12.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -78306,12 +78462,13 @@ async function send(destination, target, kind, writes, ordered) {
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: MAJORITY2 };
   const reply = await writeRaw(destination, target.db, command, put ? "updates" : "deletes", statements);
   const errors = reply.writeErrors ?? [];
-  if (errors.length) throw refused(target, errors);
+  if (errors.length) throw refused(target, errors, writes);
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
 }
-function refused(target, errors) {
+function refused(target, errors, writes) {
   const first = errors[0];
-  return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code });
+  const duplicates = writes ? errors.filter((e) => e.code === 11e3).map((e) => ({ target, key: writes[e.index].key, keyValue: e.keyValue })) : [];
+  return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 async function insertInOrder(destination, target, writes) {
   let docs = writes.map((w) => w.doc);
@@ -78364,13 +78521,13 @@ function unorderedJobs(destination, target, writes, chunk) {
 }
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key) {
   try {
     const reply = await source.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
+      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -78381,6 +78538,7 @@ async function lookupSourceDocument(source, at, uuid, key) {
     throw error2;
   }
 }
+var LOOKUP_CHUNK = 1e3;
 async function lookupSourceDocuments(source, at, uuid, keys) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -78394,21 +78552,25 @@ async function lookupSourceDocuments(source, at, uuid, keys) {
 var LOOKUP_ATTEMPTS = 4;
 async function lookupOnce(source, at, uuid, keys) {
   const found = /* @__PURE__ */ new Map();
-  const ids = keys.map((key) => orderedDocument(key).get("_id"));
-  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, batchSize: keys.length, readConcern: { level: "majority" } };
-  const cursor = new RawBatchCursor(source, { db: at.db, open: open2, collection: at.coll, batchSize: keys.length });
   try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const doc of batch) {
-        const id2 = rawIdKey(doc);
-        if (id2) found.set(id2.toString("hex"), doc);
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const ids = keys.slice(i, i + LOOKUP_CHUNK).map((key) => orderedDocument(key).get("_id"));
+      const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize: LOOKUP_CHUNK, readConcern: { level: "majority" } };
+      const cursor = new RawBatchCursor(source, { db: at.db, open: open2, collection: at.coll, batchSize: LOOKUP_CHUNK });
+      try {
+        for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+          for (const doc of batch) {
+            const id2 = rawIdKey(doc);
+            if (id2) found.set(id2.toString("hex"), doc);
+          }
+        }
+      } finally {
+        await cursor.close().catch(() => void 0);
       }
     }
   } catch (error2) {
     if (UUID_MISMATCH.has(Number(error2.code))) return "moved";
     throw error2;
-  } finally {
-    await cursor.close().catch(() => void 0);
   }
   return found;
 }
@@ -78477,6 +78639,82 @@ var CurrentDocuments = class {
     return bytes;
   }
 };
+
+// src/engine/apply/resolve-duplicates.ts
+var ATTEMPTS = 4;
+var MAX_STEPS = 1e4;
+function duplicatesOf(error2) {
+  const list = error2?.duplicates;
+  return Array.isArray(list) ? list : [];
+}
+async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
+  const resolved = /* @__PURE__ */ new Set();
+  const name = (d) => `${d.target.db}.${d.target.coll}\0${d.key.toString("hex")}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await job();
+      return;
+    } catch (error2) {
+      const duplicates = duplicatesOf(error2);
+      if (Number(error2.code) !== 11e3 || !duplicates.length) throw error2;
+      const fresh = duplicates.filter((d) => !resolved.has(name(d)));
+      if (!fresh.length) return;
+      if (attempt >= ATTEMPTS) throw error2;
+      for (const duplicate of fresh) {
+        await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key);
+        resolved.add(name(duplicate));
+      }
+    }
+  }
+}
+async function settleFromSource(source, destination, sourceOf, target, documentKey) {
+  const from = sourceOf(target);
+  if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
+  const first = rawIdKey(documentKey);
+  if (!first) return;
+  const pending = [first];
+  const written = /* @__PURE__ */ new Set();
+  for (let steps = 0; pending.length; steps++) {
+    if (steps > MAX_STEPS) throw new Error(`duplicate keys in ${target.db}.${target.coll} did not settle after ${MAX_STEPS} writes`);
+    const id2 = pending.shift();
+    if (written.has(id2.toString("hex"))) continue;
+    const key = idDocumentOf(id2);
+    const found = await source.db(from.db).collection(from.coll).find(Object.fromEntries(orderedDocument(key)), { raw: true, limit: 1 }).toArray();
+    const write = found[0] ? { kind: "put", key, doc: Buffer.from(found[0]) } : { kind: "del", key };
+    try {
+      await writeInOrder(destination, target, [write], 1);
+      written.add(id2.toString("hex"));
+    } catch (error2) {
+      const holders = await holdersOf(destination, target, id2, duplicatesOf(error2));
+      if (Number(error2.code) !== 11e3 || !holders.length) throw error2;
+      await writeInOrder(destination, target, holders.map((h) => ({ kind: "del", key: idDocumentOf(h) })), 100);
+      pending.unshift(id2);
+      pending.push(...holders);
+    }
+  }
+}
+async function holdersOf(destination, target, id2, duplicates) {
+  const holders = [];
+  for (const d of duplicates) {
+    if (!d.keyValue) continue;
+    const found = await destination.db(target.db).collection(target.coll).find(d.keyValue, { raw: true, projection: { _id: 1 } }).toArray();
+    for (const holder of found) {
+      const key = rawIdKey(Buffer.from(holder));
+      if (key && !key.equals(id2)) holders.push(key);
+    }
+  }
+  return holders;
+}
+function sourceOfTarget(events, filter) {
+  return (target) => {
+    const event = events.find((e) => {
+      if (!e.ns.coll) return false;
+      const t = filter.target(e.ns.db, e.ns.coll);
+      return t.db === target.db && t.coll === target.coll;
+    });
+    return event ? { db: event.ns.db, coll: event.ns.coll } : void 0;
+  };
+}
 
 // src/engine/apply/target-kinds.ts
 var TargetKinds = class {
@@ -78555,9 +78793,8 @@ function id(uuid, key) {
 
 // src/engine/apply/applier.ts
 function chunkFor(statements, writers) {
-  return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
+  return Math.min(500, Math.max(50, Math.ceil(statements / writers)));
 }
-var MAX_CHUNK = 500;
 var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
@@ -78570,12 +78807,17 @@ var Applier = class {
   targets;
   current;
   applied = 0;
+  /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
+  lookupMs = 0;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  prepare(events) {
-    return this.current.read(events);
+  async prepare(events) {
+    const started = Date.now();
+    const current = await this.current.read(events);
+    this.lookupMs += Date.now() - started;
+    return current;
   }
   async apply(events, checkpoint, prepared) {
     let segment = [];
@@ -78630,7 +78872,7 @@ var Applier = class {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, MAX_CHUNK));
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, 500));
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
@@ -78644,12 +78886,12 @@ var Applier = class {
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, MAX_CHUNK));
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, 500));
       }
       jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
-    await runLimited(jobs, this.ctx.concurrency);
+    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.ctx.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -78745,18 +78987,18 @@ async function readBatch(stream, options) {
 }
 
 // src/engine/position.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb14.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb15.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb14.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb15.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const wallTime = tokenWallTime(token) ?? lastWall;
@@ -78822,33 +79064,33 @@ function savedPosition(run2) {
 async function tailLoop(run2, options) {
   const { store, ports } = run2;
   const applier = newApplier(run2);
-  let lagSeconds = run2.doc.lagSeconds ?? 0;
-  const saver = new PositionSaver(async (token, wallTime, events) => {
-    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
-    if (!saved) throw new LeaseLostError(store.name);
-  });
+  let observing;
   const checkpoint = async (last, unresolved) => {
+    await observing;
     await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream;
+  let lagSeconds = run2.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastLagSample = 0;
   const stray = /* @__PURE__ */ new Set();
   let reachedStop = false;
   let appliedToken;
   let next;
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    if (!saved) throw new LeaseLostError(store.name);
+  });
   try {
     stream = await RawChangeStream.open(run2.source, savedPosition(run2), { batchSize: run2.config.tail.batchSize });
     const open2 = stream;
     const readNext = async () => {
       const read = await readBatch(open2, { batchSize: run2.config.tail.batchSize, filter: run2.filter, stopAfter: options.stopAfter });
-      const lookupStarted = Date.now();
-      let lookupMs = 0;
-      const prepared = applier.prepare(read.events).finally(() => lookupMs = Date.now() - lookupStarted);
+      const prepared = applier.prepare(read.events);
       prepared.catch(() => void 0);
-      return { ...read, prepared, lookupMs: () => lookupMs };
+      return { ...read, prepared };
     };
     next = readNext();
     next.catch(() => void 0);
@@ -78864,9 +79106,13 @@ async function tailLoop(run2, options) {
       }
       if (batch.length) {
         const applyStarted = Date.now();
+        const lookupBefore = applier.lookupMs;
+        observing = run2.changes?.observe(batch);
+        observing?.catch(() => void 0);
         await applier.apply(batch, checkpoint, await read.prepared);
+        await observing;
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: applier.lookupMs - lookupBefore }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -78991,11 +79237,810 @@ async function replayBuffer(run2) {
   run2.doc = await store.get();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb15.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
 }
+
+// src/engine/verify/continuous/verifier.ts
+import { setTimeout as sleep6 } from "node:timers/promises";
+
+// src/engine/cutover/finalize-unique.ts
+var CANNOT_CONVERT = 359;
+var ATTEMPTS2 = 6;
+async function finalizeUniqueIndexes(source, destination, store, sourceOf, signal) {
+  const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false, "original.unique": true, uniqueRestored: { $ne: true } }).toArray();
+  for (const relaxed of pending) {
+    signal?.throwIfAborted();
+    const target = splitNamespace(relaxed.target);
+    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } });
+    try {
+      await command({ prepareUnique: true });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await command({ unique: true });
+          break;
+        } catch (error2) {
+          const violations = error2;
+          if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS2) throw error2;
+          const from = sourceOf(relaxed.target);
+          if (!from) throw error2;
+          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
+          await rewriteFromSource(source, destination, splitNamespace(from), target, ids);
+        }
+      }
+    } catch (error2) {
+      const code2 = error2.code;
+      if (code2 === 26 || code2 === 27) continue;
+      throw new OperationError(
+        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${error2.message}`,
+        "the destination holds documents that violate it although the source does not: run `verify` to find them"
+      );
+    }
+    await markUnique(store, relaxed);
+  }
+  return pending.length;
+}
+async function markUnique(store, relaxed) {
+  await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { uniqueRestored: true } }, { writeConcern: { w: "majority" } });
+}
+async function rewriteFromSource(source, destination, from, to, ids) {
+  if (!ids.length) return;
+  const found = await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } }, { raw: true }).toArray();
+  const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
+  const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))).toString("hex")));
+  const writes = [
+    ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
+    ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key) => ({ kind: "del", key }))
+  ];
+  await writeInOrder(destination, to, writes, 500);
+}
+
+// src/engine/verify/continuous/destination-watch.ts
+var import_mongodb17 = __toESM(require_lib3(), 1);
+var DestinationWatch = class {
+  constructor(destination, store, queue, sourceOf) {
+    this.destination = destination;
+    this.store = store;
+    this.queue = queue;
+    this.sourceOf = sourceOf;
+  }
+  destination;
+  store;
+  queue;
+  sourceOf;
+  stream;
+  lastSaved;
+  /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
+  async open(saved) {
+    const pipeline = [
+      { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB } } },
+      // Only what the queue needs: the update's description or a large document would only cost bytes.
+      { $project: { ns: 1, documentKey: 1 } }
+    ];
+    let start = saved ? { resumeAfter: saved } : {};
+    if (!saved) {
+      const hello2 = await this.destination.db("admin").command({ hello: 1 });
+      start = { startAtOperationTime: hello2.lastWrite.opTime.ts };
+    }
+    this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1e3, maxAwaitTimeMS: 20 });
+    if (!saved) {
+      await this.stream.tryNext().then((event) => event && this.queueEvents([event]));
+      await this.save();
+    }
+  }
+  /**
+   * Reads what has arrived (up to `max` events) and queues it. With `until`, reads on until the stream's
+   * position has passed that destination time (the cutover: every write before it is queued).
+   */
+  async pump(max = 5e3, until) {
+    const stream = this.stream;
+    const events = [];
+    let passed = until === void 0;
+    for (let spins = 0; events.length < max; spins++) {
+      const event = await stream.tryNext();
+      if (event) {
+        events.push(event);
+        continue;
+      }
+      if (!passed) {
+        const at = tokenTime(stream.resumeToken);
+        passed = at !== void 0 && at.greaterThan(until);
+      }
+      if (passed || spins > 250) break;
+    }
+    await this.queueEvents(events);
+    await this.save();
+    if (!passed) throw new Error("the destination change stream did not reach the cutover time");
+    return events.length;
+  }
+  async queueEvents(events) {
+    const docs = [];
+    for (const event of events) {
+      if (!event.ns?.coll || !event.documentKey) continue;
+      const target = `${event.ns.db}.${event.ns.coll}`;
+      const source = this.sourceOf(target);
+      if (source) docs.push({ source, target, key: Buffer.from(import_mongodb17.BSON.serialize(event.documentKey)) });
+    }
+    await this.queue.touch(docs);
+  }
+  async save() {
+    const token = this.stream?.resumeToken;
+    if (!token || token === this.lastSaved) return;
+    await this.store.migrations.updateOne({ _id: this.store.name }, { $set: { "verification.destinationToken": token } }, { writeConcern: { w: "majority" } });
+    this.lastSaved = token;
+  }
+  async close() {
+    await this.save().catch(() => void 0);
+    await this.stream?.close().catch(() => void 0);
+  }
+};
+
+// src/engine/verify/content-hash.ts
+import { createHash } from "node:crypto";
+var OrderIndependentHash = class {
+  words = new Uint32Array(8);
+  count = 0;
+  add(bytes) {
+    const digest = createHash("sha256").update(bytes).digest();
+    let carry = 0;
+    for (let i = 0; i < 8; i++) {
+      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
+      this.words[i] = sum >>> 0;
+      carry = sum > 4294967295 ? 1 : 0;
+    }
+    this.count++;
+  }
+  hex() {
+    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
+  }
+};
+async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
+  const acc = new OrderIndependentHash();
+  const cursor = collection.find({}, { raw: true, batchSize });
+  try {
+    for await (const doc of cursor) {
+      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
+      const raw = doc;
+      acc.add(normalise2 ? normalise2(raw) : raw);
+    }
+  } finally {
+    await cursor.close();
+  }
+  return { hash: acc.hex(), count: acc.count };
+}
+async function serverSideHash(db, collection) {
+  let reply;
+  try {
+    reply = await db.command({ dbHash: 1, collections: [collection] });
+  } catch (error2) {
+    const e = error2;
+    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error2))) };
+  }
+  const hash = reply.collections?.[collection];
+  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
+  return { ok: true, hash };
+}
+function firstLine3(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 200);
+}
+
+// src/engine/verify/find-differences.ts
+async function findDifferences(source, destination, options) {
+  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
+  await forwardPass(source, destination, options, result);
+  await reversePass(source, destination, options, result);
+  return result;
+}
+var RAW = { raw: true };
+async function lookup(collection, ids, projection) {
+  const found = /* @__PURE__ */ new Map();
+  const filter = { _id: { $in: ids } };
+  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
+  for (const d of docs) {
+    const raw = d;
+    const id2 = rawId(raw);
+    if (id2) found.set(id2.key.toString("hex"), raw);
+  }
+  return found;
+}
+async function existsById(collection, value) {
+  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
+}
+async function forwardPass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
+  const seekContent = options.seekContent ?? true;
+  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
+  const record = (kind, id2) => {
+    if (result[kind].length < options.maxIds) result[kind].push(formatId(id2.value));
+    else result.truncated[kind] = true;
+  };
+  const flush = async (batch) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(destination, batch.map((d) => d.id.value));
+    const unpaired = [];
+    for (const doc of batch) {
+      const partner = found.get(doc.id.key.toString("hex"));
+      if (!partner) unpaired.push(doc);
+      else if (!partner.equals(doc.bytes)) record("content", doc.id);
+    }
+    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
+    for (const doc of unpaired) {
+      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
+      else record("missing", doc.id);
+    }
+  };
+  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    let bytes = 0;
+    for await (const d of cursor) {
+      const raw = Buffer.from(d);
+      const id2 = rawId(raw);
+      if (!id2) continue;
+      batch.push({ id: id2, bytes: raw });
+      bytes += raw.length;
+      if (batch.length >= batchSize || bytes >= batchBytes) {
+        await flush(batch);
+        batch = [];
+        bytes = 0;
+        if (full()) {
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
+          return;
+        }
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+async function reversePass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const onlyId = { _id: 1 };
+  const flush = async (ids) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(source, ids.map((i) => i.value), onlyId);
+    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
+    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
+    for (const id2 of unpaired) {
+      if (strayPartners && await existsById(source, id2.value)) continue;
+      if (result.extra.length < options.maxIds) result.extra.push(formatId(id2.value));
+      else {
+        result.truncated.extra = true;
+        return true;
+      }
+    }
+    return false;
+  };
+  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    for await (const d of cursor) {
+      const id2 = rawId(Buffer.from(d));
+      if (!id2) continue;
+      batch.push(id2);
+      if (batch.length >= batchSize) {
+        if (await flush(batch)) return;
+        batch = [];
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+
+// src/engine/verify/canonical.ts
+var import_mongodb18 = __toESM(require_lib3(), 1);
+function canonical2(value) {
+  if (value === null || value === void 0) return "null";
+  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical2).join(",")}]`;
+  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (typeof value === "object") {
+    const bsonType = value._bsontype;
+    if (typeof bsonType === "string") {
+      if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
+      return import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false });
+    }
+    if (value instanceof RegExp) return String(value);
+    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
+  }
+  return String(value);
+}
+
+// src/engine/verify/index-compare.ts
+var IGNORED = /* @__PURE__ */ new Set(["v", "ns"]);
+var RELAXED_FIELDS = /* @__PURE__ */ new Set(["unique", "expireAfterSeconds"]);
+function normalise(spec, without = /* @__PURE__ */ new Set()) {
+  const out = /* @__PURE__ */ new Map();
+  for (const [field, value] of Object.entries(spec)) {
+    if (IGNORED.has(field) || without.has(field)) continue;
+    if (field === "unique" && value === false) continue;
+    out.set(field, canonical2(value));
+  }
+  return out;
+}
+function describeChanges(source, target) {
+  const fields = /* @__PURE__ */ new Set([...source.keys(), ...target.keys()]);
+  const changes = [];
+  for (const field of [...fields].sort()) {
+    const s = source.get(field);
+    const t = target.get(field);
+    if (s !== t) changes.push(`${field}: source ${s ?? "(absent)"}, destination ${t ?? "(absent)"}`);
+  }
+  return changes;
+}
+function compareIndexes(sourceSpecs, targetSpecs, relaxed) {
+  const byName = (specs2) => new Map(specs2.map((s) => [String(s.name), s]));
+  const source = byName(sourceSpecs);
+  const target = byName(targetSpecs);
+  const differences = [];
+  for (const [name, spec] of source) {
+    const other = target.get(name);
+    if (!other) {
+      differences.push({ kind: "missing", name, detail: `index ${name} ${canonical2(spec.key)} is missing on the destination` });
+      continue;
+    }
+    const changes = describeChanges(normalise(spec), normalise(other));
+    if (!changes.length) continue;
+    const onlyRelaxation = relaxed.has(name) && describeChanges(normalise(spec, RELAXED_FIELDS), normalise(other, RELAXED_FIELDS)).length === 0;
+    differences.push({
+      kind: onlyRelaxation ? "relaxed" : "changed",
+      name,
+      detail: onlyRelaxation ? `index ${name} is still relaxed for the sync (${changes.join("; ")}); cutover restores it` : `index ${name} differs: ${changes.join("; ")}`
+    });
+  }
+  for (const [name, spec] of target) {
+    if (!source.has(name)) differences.push({ kind: "extra", name, detail: `index ${name} ${canonical2(spec.key)} exists only on the destination` });
+  }
+  return differences;
+}
+
+// src/engine/verify/options-compare.ts
+var DEFAULTS = { validationLevel: "strict", validationAction: "error" };
+function valueText(options, option) {
+  if (option in options) return canonical2(options[option]);
+  return option in DEFAULTS ? canonical2(DEFAULTS[option]) : "(absent)";
+}
+function compareOptions(source, target, mapViewOn) {
+  const differences = [];
+  if (source.type !== target.type) differences.push({ option: "type", source: source.type, destination: target.type });
+  const expected = { ...source.options };
+  if (typeof expected.viewOn === "string") expected.viewOn = mapViewOn(expected.viewOn);
+  const names = /* @__PURE__ */ new Set([...Object.keys(expected), ...Object.keys(target.options)]);
+  for (const option of [...names].sort()) {
+    const s = valueText(expected, option);
+    const t = valueText(target.options, option);
+    if (s !== t) differences.push({ option, source: s, destination: t });
+  }
+  return differences;
+}
+
+// src/engine/verify/compare-collection.ts
+function kindOf(info2) {
+  if (info2.type === "view") return "view";
+  if (info2.type === "timeseries") return "timeseries";
+  if (info2.options.capped) return "capped";
+  if (info2.options.clusteredIndex) return "clustered";
+  return "collection";
+}
+async function compareCollection(ctx, pair) {
+  ctx.signal?.throwIfAborted();
+  const sourceNs = ns(pair.source.db, pair.source.coll);
+  const targetNs = ns(pair.target.db, pair.target.coll);
+  const mismatches = [];
+  const notes = [];
+  const mismatch = (kind, detail, ids) => {
+    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
+  };
+  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
+  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
+  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
+  const isView = pair.kind === "view";
+  if (!pair.targetInfo) {
+    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
+    entry.method = "none: missing on the destination";
+    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
+    return { entry, mismatches, notes };
+  }
+  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
+    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
+  }
+  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
+    entry.method = isView ? "view-definition" : "options (type differs)";
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
+  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
+  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
+    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
+    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
+  }
+  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
+  entry.sourceCount = sourceCount;
+  entry.targetCount = targetCount;
+  const countsDiffer = sourceCount !== targetCount;
+  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
+  if (pair.kind === "timeseries") {
+    if (ctx.mode === "count") entry.method = "count (time-series)";
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+      ]);
+      entry.method = "count+client-hash (time-series measurements, fields in name order)";
+      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  let hashesDiffer = false;
+  if (ctx.mode === "count") {
+    entry.method = "count";
+  } else {
+    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
+    entry.method = hashed.method;
+    hashesDiffer = hashed.source !== hashed.target;
+  }
+  if (countsDiffer || hashesDiffer) {
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
+    reportDifferences(found, mismatch, hashesDiffer, entry.method);
+  }
+  entry.equal = mismatches.length === 0;
+  return { entry, mismatches, notes };
+}
+async function listIndexes(coll) {
+  return coll.listIndexes().toArray();
+}
+async function contentHashes(ctx, pair, sourceColl, targetColl) {
+  let why = "client-side hash requested";
+  if (ctx.contentHash === "auto") {
+    const [s, t] = await Promise.all([
+      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
+      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
+    ]);
+    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
+    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
+  }
+  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
+  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
+}
+function reportDifferences(found, mismatch, hashesDiffer, method) {
+  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
+  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
+  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
+  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
+  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
+    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
+  }
+}
+
+// src/engine/verify/continuous/meta-compare.ts
+async function infos(client, db) {
+  const list = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
+  return list.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
+}
+async function listPairs(source, filter) {
+  const { databases } = await source.db("admin").admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
+  const pairs = [];
+  for (const { name: db } of databases) {
+    if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
+    for (const info2 of await infos(source, db)) {
+      if (!filter.includes(db, info2.name)) continue;
+      const target = filter.target(db, info2.name);
+      pairs.push({
+        source: ns(db, info2.name),
+        target: ns(target.db, target.coll),
+        kind: kindOf(info2),
+        sourceInfo: info2,
+        mapViewOn: (viewOn) => {
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === target.db ? renamed.coll : viewOn;
+        }
+      });
+    }
+  }
+  return pairs.sort((a, b) => a.source.localeCompare(b.source));
+}
+async function compareMetadata(source, destination, store, pairs, options) {
+  const relaxed = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
+  const relaxedBy = (target) => new Set(relaxed.filter((r) => r.target === target).map((r) => r.name));
+  const mismatches = [];
+  const notes = [];
+  const counts2 = /* @__PURE__ */ new Map();
+  const targetDbs = [.../* @__PURE__ */ new Set([...pairs.map((p) => splitNamespace(p.target).db), ...options.owned.map((o) => splitNamespace(o).db)])].filter((d) => d !== STATE_DB);
+  const destinationInfos = /* @__PURE__ */ new Map();
+  for (const db of targetDbs) for (const info2 of await infos(destination, db)) destinationInfos.set(ns(db, info2.name), info2);
+  for (const pair of pairs) {
+    const mismatch = (kind, detail) => {
+      mismatches.push({ namespace: pair.source, ...pair.target !== pair.source ? { target: pair.target } : {}, kind, detail });
+    };
+    const targetInfo = destinationInfos.get(pair.target);
+    if (!targetInfo) {
+      mismatch("missing-collection", `${pair.kind} ${pair.target} does not exist on the destination`);
+      continue;
+    }
+    const names = relaxedBy(pair.target);
+    for (const d of compareOptions(pair.sourceInfo, targetInfo, pair.mapViewOn)) {
+      if (d.option === "expireAfterSeconds" && names.has(COLLECTION_TTL)) continue;
+      mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
+    }
+    if (pair.kind === "view" || targetInfo.type !== pair.sourceInfo.type) continue;
+    const s = splitNamespace(pair.source);
+    const t = splitNamespace(pair.target);
+    const [sourceIndexes, targetIndexes] = await Promise.all([source.db(s.db).collection(s.coll).listIndexes().toArray(), destination.db(t.db).collection(t.coll).listIndexes().toArray()]);
+    for (const d of compareIndexes(sourceIndexes, targetIndexes, names)) {
+      if (d.kind === "relaxed") notes.push(`${pair.target}: ${d.detail}`);
+      else mismatch("index", d.detail);
+    }
+    if (options.counts) {
+      const [sc, tc] = await Promise.all([source.db(s.db).collection(s.coll).estimatedDocumentCount(), destination.db(t.db).collection(t.coll).estimatedDocumentCount()]);
+      counts2.set(pair.source, { source: sc, target: tc });
+      if (sc !== tc) mismatch("count", `source has ${sc} documents, destination ${tc}`);
+    }
+  }
+  const expected = new Set(pairs.map((p) => p.target));
+  const owned = new Set(options.owned);
+  for (const [name, info2] of destinationInfos) {
+    if (info2.name.startsWith("system.") || expected.has(name) || !owned.has(name)) continue;
+    mismatches.push({ namespace: name, kind: "extra-collection", detail: `${info2.type} ${name} exists on the destination but no included source collection maps to it` });
+  }
+  return { mismatches, counts: counts2, notes };
+}
+
+// src/engine/verify/continuous/partition-compare.ts
+import { randomUUID } from "node:crypto";
+async function planVerifyPartitions(source, destination, store, pair) {
+  const classes = /* @__PURE__ */ new Set();
+  for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
+    const { db, coll } = splitNamespace(name);
+    for (const typeClass of ID_CLASSES) {
+      if (classes.has(typeClass)) continue;
+      const found = await client.db(db).collection(coll).findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 } });
+      if (found) classes.add(typeClass);
+    }
+  }
+  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID(), documentsCompared: 0, queued: 0 };
+  const id2 = (suffix) => `${store.name}|${pair.source}|${suffix}`;
+  const partitions = classes.size ? [...classes].map((typeClass) => ({ ...base, _id: id2(typeClass), typeClass, done: false })) : [{ ...base, _id: id2("-"), typeClass: "-", done: true, doneAt: /* @__PURE__ */ new Date() }];
+  for (const p of partitions) {
+    await store.verifyPartitions.updateOne({ _id: p._id }, { $setOnInsert: p }, { upsert: true, writeConcern: { w: "majority" } });
+  }
+  return partitions;
+}
+async function openPartitions(store, limit = 100) {
+  return store.verifyPartitions.find({ migration: store.name, done: false }, { ...EXACT_TYPES, limit, sort: { _id: 1 } }).toArray();
+}
+async function comparePartitionStep(source, destination, store, queue, partition, batchSize) {
+  const src = splitNamespace(partition.source);
+  const dst = splitNamespace(partition.target);
+  const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
+  const batch = await source.db(src.db).collection(src.coll).find({ _id: { $type: partition.typeClass, ...after } }, { raw: true, sort: { _id: 1 }, limit: batchSize, batchSize }).toArray();
+  const exhausted = batch.length < batchSize;
+  const pending = /* @__PURE__ */ new Map();
+  for (const raw of batch) {
+    const copy = Buffer.from(raw);
+    pending.set(rawIdKey(copy).toString("hex"), copy);
+  }
+  const last = batch.length ? rawId(Buffer.from(batch[batch.length - 1])) : void 0;
+  const range = { $type: partition.typeClass, ...after };
+  if (!exhausted && last) range.$lte = last.value;
+  const differing = [];
+  const touched = (key) => {
+    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key) });
+  };
+  const cursor = destination.db(dst.db).collection(dst.coll).find({ _id: range }, { raw: true, sort: { _id: 1 }, batchSize: 1e3 });
+  try {
+    for await (const doc of cursor) {
+      const raw = doc;
+      const key = rawIdKey(raw);
+      const hex = key.toString("hex");
+      const partner = pending.get(hex);
+      if (!partner) touched(key);
+      else {
+        if (!partner.equals(raw)) touched(key);
+        pending.delete(hex);
+      }
+    }
+  } finally {
+    await cursor.close();
+  }
+  for (const hex of pending.keys()) touched(Buffer.from(hex, "hex"));
+  await queue.touch(differing);
+  failpoint("verify:partition-queued");
+  const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
+  if (last) set.lastId = last.value;
+  await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
+  return { compared: batch.length, queued: differing.length, done: exhausted };
+}
+
+// src/engine/verify/continuous/recheck.ts
+async function lookup2(client, namespace, ids, at) {
+  const { db, coll } = splitNamespace(namespace);
+  const filter = { _id: { $in: ids } };
+  const found = /* @__PURE__ */ new Map();
+  const add = (raw) => {
+    const key = rawIdKey(raw);
+    if (key) found.set(key.toString("hex"), raw);
+  };
+  if (!at) {
+    for (const doc of await client.db(db).collection(coll).find(filter, { raw: true, batchSize: ids.length + 1 }).toArray()) add(doc);
+    return found;
+  }
+  const database = client.db(db);
+  let reply = await database.command({ find: coll, filter, batchSize: ids.length + 1, readConcern: { level: "snapshot", atClusterTime: at } }, RAW_FIRST);
+  for (; ; ) {
+    const cursor = reply.cursor;
+    for (const raw of cursor.firstBatch ?? cursor.nextBatch ?? []) add(raw);
+    if (String(cursor.id) === "0") return found;
+    reply = await database.command({ getMore: cursor.id, collection: coll }, RAW_NEXT);
+  }
+}
+var RAW_FIRST = { fieldsAsRaw: { firstBatch: true } };
+var RAW_NEXT = { fieldsAsRaw: { nextBatch: true } };
+async function recheckEntries(source, destination, queue, entries, sourceAt) {
+  const groups = /* @__PURE__ */ new Map();
+  for (const entry of entries) {
+    const name = `${entry.s}\0${entry.t}`;
+    const group = groups.get(name);
+    if (group) group.push(entry);
+    else groups.set(name, [entry]);
+  }
+  const equal = [];
+  const different = [];
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const ids = group.map((e) => decodeIdKey(rawIdKey(bytesOf(e.key))));
+      const [onSource, onDestination] = await Promise.all([lookup2(source, group[0].s, ids, sourceAt), lookup2(destination, group[0].t, ids)]);
+      for (const entry of group) {
+        const k = entry._id.k;
+        const s = onSource.get(k);
+        const d = onDestination.get(k);
+        if (!s && !d) equal.push(entry);
+        else if (s && d && s.equals(d)) equal.push(entry);
+        else different.push({ entry, kind: !d ? "missing-document" : !s ? "extra-document" : "content" });
+      }
+    })
+  );
+  failpoint("verify:recheck-compared");
+  await queue.settle(equal, different);
+  return { checked: entries.length, different };
+}
+
+// src/engine/verify/continuous/verifier.ts
+var MIN_PAGE_WHILE_COMPARING = 200;
+var comparable = (pair) => pair.kind === "collection" || pair.kind === "clustered" || pair.kind === "capped";
+var ContinuousVerifier = class _ContinuousVerifier {
+  constructor(run2, options = {}) {
+    this.run = run2;
+    this.options = options;
+    this.queue = new RecheckQueue(run2.store);
+  }
+  run;
+  options;
+  stopped = false;
+  /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
+  abort = new AbortController();
+  loop;
+  queue;
+  watch;
+  pairs = [];
+  lastMeta = 0;
+  /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
+  rates = {};
+  planned = false;
+  turn = false;
+  stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
+  static start(run2, options = {}) {
+    const verifier = new _ContinuousVerifier(run2, options);
+    verifier.loop = verifier.main().catch((error2) => {
+      verifier.stats.error = error2.message;
+      run2.ports.log.warn({ error: verifier.stats.error }, "continuous verification stopped; the cutover compares what it did not cover");
+    });
+    return verifier;
+  }
+  async stop() {
+    this.stopped = true;
+    this.abort.abort();
+    await this.loop;
+    await this.watch?.close();
+  }
+  async main() {
+    const { run: run2 } = this;
+    const saved = run2.doc.verification?.destinationToken;
+    this.pairs = await listPairs(run2.source, run2.filter);
+    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source);
+    await this.watch.open(saved);
+    if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
+    await this.finalizeIndexes();
+    const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? 0.5));
+    while (!this.stopped && !run2.ports.signal.aborted) {
+      await this.watch.pump();
+      if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
+        await this.rest(250);
+        continue;
+      }
+      const started = Date.now();
+      const worked = await this.step();
+      const spent = Date.now() - started;
+      this.stats.workMs += spent;
+      await this.rest(worked ? Math.ceil(spent * (1 - duty) / duty) : 500);
+    }
+  }
+  /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
+  async rest(ms) {
+    await sleep6(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
+  }
+  /** One unit of work; false when there was nothing to do. */
+  async step() {
+    const batchSize = this.options.batchSize ?? 1e3;
+    if (!this.planned || Date.now() - this.lastMeta > (this.options.metaEveryMs ?? 5e3)) {
+      await this.plan();
+      await this.meta();
+      return true;
+    }
+    this.turn = !this.turn;
+    const [partition] = await openPartitions(this.run.store, 1);
+    if (this.turn && await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
+    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
+    const started = Date.now();
+    const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
+    this.stats.compared += result.compared;
+    if (result.compared >= 100) this.rates.comparePerSecond = Math.round(result.compared * 1e3 / Math.max(1, Date.now() - started));
+    return true;
+  }
+  async recheckDue(batchSize, minimum) {
+    const due = await this.queue.next(batchSize);
+    if (due.length < minimum) return false;
+    const started = Date.now();
+    await recheckEntries(this.run.source, this.run.destination, this.queue, due);
+    this.stats.rechecked += due.length;
+    this.rates.recheckPerSecond = Math.round(due.length * 1e3 / Math.max(1, Date.now() - started));
+    return true;
+  }
+  /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
+  async finalizeIndexes() {
+    const { run: run2 } = this;
+    try {
+      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => this.pairs.find((p) => p.target === target)?.source, AbortSignal.any([run2.ports.signal, this.abort.signal]));
+      if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
+    } catch (error2) {
+      if (this.abort.signal.aborted) return;
+      run2.ports.log.warn({ error: error2.message }, "a unique index could not be finalized during tail");
+    }
+  }
+  /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
+  async plan() {
+    this.pairs = await listPairs(this.run.source, this.run.filter);
+    const planned = new Set(await this.run.store.verifyPartitions.distinct("source", { migration: this.run.store.name }));
+    for (const pair of this.pairs) {
+      if (!comparable(pair) || planned.has(pair.source)) continue;
+      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair);
+    }
+    this.planned = true;
+  }
+  async meta() {
+    const started = Date.now();
+    const owned = this.run.doc.collections.map((c) => c.target);
+    const result = await compareMetadata(this.run.source, this.run.destination, this.run.store, this.pairs, { counts: false, owned });
+    this.lastMeta = Date.now();
+    const rates = Object.fromEntries(Object.entries(this.rates).map(([k, v]) => [`verification.${k}`, v]));
+    await this.record({ ...rates, "verification.metaMismatches": result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), "verification.metaMs": this.lastMeta - started, "verification.lastRoundAt": /* @__PURE__ */ new Date() });
+  }
+  async record(set) {
+    this.run.lease.assertHeld();
+    await this.run.store.migrations.updateOne({ _id: this.run.store.name }, { $set: set });
+  }
+};
 
 // src/engine/sync.ts
 var PROGRESS_EVERY_MS = 1e3;
@@ -79015,7 +80060,8 @@ async function runSyncEngine(run2) {
   if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
   await transition(run2, "syncing", "catching up", { step: "catch-up" });
   run2.ports.log.info("catching up with live changes");
-  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds });
+  const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2 }) : void 0;
+  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds }).finally(() => verifier?.stop());
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   run2.lease.assertHeld();
   const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run2.ports.runner, note: "copy done and caught up" };
@@ -79043,7 +80089,7 @@ async function planCatalog(run2) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
     run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep6(Math.min(2e3, 100 * attempt));
+    await sleep7(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run2);
   }
 }
@@ -79070,7 +80116,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run2, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb16.UUID(collection.uuid);
+  const uuid = new import_mongodb19.UUID(collection.uuid);
   const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -79252,6 +80298,53 @@ function headroomWarning(headroomSeconds, sliceMs) {
   return `oplog headroom is ${Math.round(headroomSeconds / 60)} min: keep tail slices running (a gap longer than that needs a new sync), or enlarge the source oplog (replSetResizeOplog)`;
 }
 
+// src/engine/verify/continuous/coverage.ts
+var FIXED_SECONDS = 0.4;
+var TTL_SECONDS = 0.05;
+var DETAILS = 5;
+async function readVerificationProgress(store, doc, maxLagSeconds) {
+  const queue = new RecheckQueue(store);
+  const [partitions] = await store.verifyPartitions.aggregate([
+    { $match: { migration: store.name } },
+    { $group: { _id: null, total: { $sum: 1 }, done: { $sum: { $cond: ["$done", 1, 0] } }, compared: { $sum: "$documentsCompared" } } }
+  ]).toArray();
+  const [recheckQueue, confirmed, ttls, uniques] = await Promise.all([
+    queue.size(),
+    queue.confirmed(DETAILS),
+    store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, "original.expireAfterSeconds": { $exists: true } }),
+    store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, "original.unique": true, uniqueRestored: { $ne: true } })
+  ]);
+  const state = doc.verification ?? {};
+  const meta = state.metaMismatches ?? [];
+  const confirmedCount = confirmed.length < DETAILS ? confirmed.length : await queue.confirmedCount();
+  const planned = partitions?.total ?? 0;
+  const done = partitions?.done ?? 0;
+  const documentsVerified = partitions?.compared ?? 0;
+  const documentsTotal = Math.max(documentsVerified, doc.collections.filter((c) => c.kind !== "view").reduce((n, c) => n + c.documentsTotal, 0));
+  const complete = Boolean(state.lastRoundAt) && planned > 0 && done === planned;
+  let predicted = null;
+  if (state.startedAt) {
+    const recheckRate = Math.max(50, state.recheckPerSecond ?? 500);
+    const compareRate = Math.max(100, state.comparePerSecond ?? 2e3);
+    const drain = Math.min(doc.lagSeconds ?? maxLagSeconds, maxLagSeconds);
+    const uncovered = complete ? 0 : Math.max(0, documentsTotal - documentsVerified) / compareRate;
+    const unique = uniques ? documentsTotal / compareRate : 0;
+    predicted = FIXED_SECONDS + drain + recheckQueue / recheckRate + uncovered + unique + 2 * (state.metaMs ?? 200) / 1e3 + ttls * TTL_SECONDS;
+  }
+  return {
+    documentsVerified,
+    documentsTotal,
+    partitionsVerified: done,
+    partitionsTotal: planned,
+    recheckQueue,
+    mismatches: confirmedCount + meta.length,
+    mismatchDetails: [...meta, ...confirmed.map((c) => `${c.t}: _id ${formatId(decodeIdKey(Buffer.from(c._id.k, "hex")))} ${c.mismatch ?? "differs"}`)].slice(0, DETAILS),
+    complete,
+    predictedDowntimeSeconds: predicted === null ? null : Number(predicted.toFixed(2)),
+    ...state.comparePerSecond ? { documentsPerSecond: state.comparePerSecond } : {}
+  };
+}
+
 // src/engine/procedures/tail.ts
 var LeftToCutover = class extends Error {
   constructor(doc, partitions) {
@@ -79299,13 +80392,16 @@ async function runSlice(run2, config, durationMs, ports) {
   const started = Date.now();
   let lastReport = 0;
   const cutover = watchForCutover(run2);
+  let lag = 0;
+  const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : void 0;
   try {
     const result = await withReconnect(
       run2,
       "tail",
       () => tailLoop(run2, {
         deadline: started + durationMs,
-        onBatch: () => {
+        onBatch: (seconds) => {
+          lag = seconds;
           if (Date.now() - lastReport < 1e3) return;
           lastReport = Date.now();
           ports.onProgress?.(progressFor(config, run2.doc, partitions));
@@ -79313,8 +80409,11 @@ async function runSlice(run2, config, durationMs, ports) {
         shouldStop: cutover.requested
       })
     );
+    await verifier?.stop();
+    run2.doc = await run2.store.current();
     const headroom = await oplogHeadroomSeconds(run2.source, run2.doc).catch(() => null);
-    const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom });
+    const verification = verifier ? await readVerificationProgress(run2.store, run2.doc, config.cutover.maxLagSeconds) : void 0;
+    const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning2 = headroomWarning(headroom, durationMs);
     if (warning2) progress.warnings = [...progress.warnings, warning2];
     const by = cutover.by();
@@ -79329,6 +80428,7 @@ async function runSlice(run2, config, durationMs, ports) {
       progress
     };
   } finally {
+    await verifier?.stop();
     cutover.stop();
   }
 }
@@ -79403,7 +80503,9 @@ async function readStatus(config) {
     const oplog = await sourceOplog(config.source.uri, doc, destination);
     const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
     const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
-    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness });
+    const verifies = config.cutover.verify === "hash" && (doc.phase === "tailing" || doc.phase === "cutting-over");
+    const verification = verifies ? await readVerificationProgress(store, doc, config.cutover.maxLagSeconds) : void 0;
+    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness, ...verification ? { verification } : {} });
     return { doc, readiness, progress };
   } finally {
     await destination.close();
@@ -79461,354 +80563,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
-
-// src/engine/verify/content-hash.ts
-import { createHash } from "node:crypto";
-var OrderIndependentHash = class {
-  words = new Uint32Array(8);
-  count = 0;
-  add(bytes) {
-    const digest = createHash("sha256").update(bytes).digest();
-    let carry = 0;
-    for (let i = 0; i < 8; i++) {
-      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
-      this.words[i] = sum >>> 0;
-      carry = sum > 4294967295 ? 1 : 0;
-    }
-    this.count++;
-  }
-  hex() {
-    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
-  }
-};
-async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
-  const acc = new OrderIndependentHash();
-  const cursor = collection.find({}, { raw: true, batchSize });
-  try {
-    for await (const doc of cursor) {
-      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      const raw = doc;
-      acc.add(normalise2 ? normalise2(raw) : raw);
-    }
-  } finally {
-    await cursor.close();
-  }
-  return { hash: acc.hex(), count: acc.count };
-}
-async function serverSideHash(db, collection) {
-  let reply;
-  try {
-    reply = await db.command({ dbHash: 1, collections: [collection] });
-  } catch (error2) {
-    const e = error2;
-    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error2))) };
-  }
-  const hash = reply.collections?.[collection];
-  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
-  return { ok: true, hash };
-}
-function firstLine3(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 200);
-}
-
-// src/engine/verify/find-differences.ts
-async function findDifferences(source, destination, options) {
-  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
-  await forwardPass(source, destination, options, result);
-  await reversePass(source, destination, options, result);
-  return result;
-}
-var RAW = { raw: true };
-async function lookup(collection, ids, projection) {
-  const found = /* @__PURE__ */ new Map();
-  const filter = { _id: { $in: ids } };
-  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
-  for (const d of docs) {
-    const raw = d;
-    const id2 = rawId(raw);
-    if (id2) found.set(id2.key.toString("hex"), raw);
-  }
-  return found;
-}
-async function existsById(collection, value) {
-  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
-}
-async function forwardPass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const seekContent = options.seekContent ?? true;
-  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
-  const record = (kind, id2) => {
-    if (result[kind].length < options.maxIds) result[kind].push(formatId(id2.value));
-    else result.truncated[kind] = true;
-  };
-  const flush = async (batch) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(destination, batch.map((d) => d.id.value));
-    const unpaired = [];
-    for (const doc of batch) {
-      const partner = found.get(doc.id.key.toString("hex"));
-      if (!partner) unpaired.push(doc);
-      else if (!partner.equals(doc.bytes)) record("content", doc.id);
-    }
-    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
-    for (const doc of unpaired) {
-      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
-      else record("missing", doc.id);
-    }
-  };
-  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    let bytes = 0;
-    for await (const d of cursor) {
-      const raw = Buffer.from(d);
-      const id2 = rawId(raw);
-      if (!id2) continue;
-      batch.push({ id: id2, bytes: raw });
-      bytes += raw.length;
-      if (batch.length >= batchSize || bytes >= batchBytes) {
-        await flush(batch);
-        batch = [];
-        bytes = 0;
-        if (full()) {
-          result.truncated.missing = true;
-          if (seekContent) result.truncated.content = true;
-          return;
-        }
-      }
-    }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
-  }
-}
-async function reversePass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const onlyId = { _id: 1 };
-  const flush = async (ids) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(source, ids.map((i) => i.value), onlyId);
-    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
-    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
-    for (const id2 of unpaired) {
-      if (strayPartners && await existsById(source, id2.value)) continue;
-      if (result.extra.length < options.maxIds) result.extra.push(formatId(id2.value));
-      else {
-        result.truncated.extra = true;
-        return true;
-      }
-    }
-    return false;
-  };
-  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    for await (const d of cursor) {
-      const id2 = rawId(Buffer.from(d));
-      if (!id2) continue;
-      batch.push(id2);
-      if (batch.length >= batchSize) {
-        if (await flush(batch)) return;
-        batch = [];
-      }
-    }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
-  }
-}
-
-// src/engine/verify/canonical.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
-function canonical2(value) {
-  if (value === null || value === void 0) return "null";
-  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical2).join(",")}]`;
-  if (value instanceof Date) return `Date(${value.toISOString()})`;
-  if (typeof value === "object") {
-    const bsonType = value._bsontype;
-    if (typeof bsonType === "string") {
-      if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false });
-    }
-    if (value instanceof RegExp) return String(value);
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
-  }
-  return String(value);
-}
-
-// src/engine/verify/index-compare.ts
-var IGNORED = /* @__PURE__ */ new Set(["v", "ns"]);
-var RELAXED_FIELDS = /* @__PURE__ */ new Set(["unique", "expireAfterSeconds"]);
-function normalise(spec, without = /* @__PURE__ */ new Set()) {
-  const out = /* @__PURE__ */ new Map();
-  for (const [field, value] of Object.entries(spec)) {
-    if (IGNORED.has(field) || without.has(field)) continue;
-    if (field === "unique" && value === false) continue;
-    out.set(field, canonical2(value));
-  }
-  return out;
-}
-function describeChanges(source, target) {
-  const fields = /* @__PURE__ */ new Set([...source.keys(), ...target.keys()]);
-  const changes = [];
-  for (const field of [...fields].sort()) {
-    const s = source.get(field);
-    const t = target.get(field);
-    if (s !== t) changes.push(`${field}: source ${s ?? "(absent)"}, destination ${t ?? "(absent)"}`);
-  }
-  return changes;
-}
-function compareIndexes(sourceSpecs, targetSpecs, relaxed) {
-  const byName = (specs2) => new Map(specs2.map((s) => [String(s.name), s]));
-  const source = byName(sourceSpecs);
-  const target = byName(targetSpecs);
-  const differences = [];
-  for (const [name, spec] of source) {
-    const other = target.get(name);
-    if (!other) {
-      differences.push({ kind: "missing", name, detail: `index ${name} ${canonical2(spec.key)} is missing on the destination` });
-      continue;
-    }
-    const changes = describeChanges(normalise(spec), normalise(other));
-    if (!changes.length) continue;
-    const onlyRelaxation = relaxed.has(name) && describeChanges(normalise(spec, RELAXED_FIELDS), normalise(other, RELAXED_FIELDS)).length === 0;
-    differences.push({
-      kind: onlyRelaxation ? "relaxed" : "changed",
-      name,
-      detail: onlyRelaxation ? `index ${name} is still relaxed for the sync (${changes.join("; ")}); cutover restores it` : `index ${name} differs: ${changes.join("; ")}`
-    });
-  }
-  for (const [name, spec] of target) {
-    if (!source.has(name)) differences.push({ kind: "extra", name, detail: `index ${name} ${canonical2(spec.key)} exists only on the destination` });
-  }
-  return differences;
-}
-
-// src/engine/verify/options-compare.ts
-var DEFAULTS = { validationLevel: "strict", validationAction: "error" };
-function valueText(options, option) {
-  if (option in options) return canonical2(options[option]);
-  return option in DEFAULTS ? canonical2(DEFAULTS[option]) : "(absent)";
-}
-function compareOptions(source, target, mapViewOn) {
-  const differences = [];
-  if (source.type !== target.type) differences.push({ option: "type", source: source.type, destination: target.type });
-  const expected = { ...source.options };
-  if (typeof expected.viewOn === "string") expected.viewOn = mapViewOn(expected.viewOn);
-  const names = /* @__PURE__ */ new Set([...Object.keys(expected), ...Object.keys(target.options)]);
-  for (const option of [...names].sort()) {
-    const s = valueText(expected, option);
-    const t = valueText(target.options, option);
-    if (s !== t) differences.push({ option, source: s, destination: t });
-  }
-  return differences;
-}
-
-// src/engine/verify/compare-collection.ts
-function kindOf(info2) {
-  if (info2.type === "view") return "view";
-  if (info2.type === "timeseries") return "timeseries";
-  if (info2.options.capped) return "capped";
-  if (info2.options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function compareCollection(ctx, pair) {
-  ctx.signal?.throwIfAborted();
-  const sourceNs = ns(pair.source.db, pair.source.coll);
-  const targetNs = ns(pair.target.db, pair.target.coll);
-  const mismatches = [];
-  const notes = [];
-  const mismatch = (kind, detail, ids) => {
-    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
-  };
-  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
-  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
-  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
-  const isView = pair.kind === "view";
-  if (!pair.targetInfo) {
-    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
-    entry.method = "none: missing on the destination";
-    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
-    return { entry, mismatches, notes };
-  }
-  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
-    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
-  }
-  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
-    entry.method = isView ? "view-definition" : "options (type differs)";
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
-  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
-  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
-    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
-    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
-  }
-  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
-  entry.sourceCount = sourceCount;
-  entry.targetCount = targetCount;
-  const countsDiffer = sourceCount !== targetCount;
-  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
-  if (pair.kind === "timeseries") {
-    if (ctx.mode === "count") entry.method = "count (time-series)";
-    else {
-      const [s, t] = await Promise.all([
-        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
-        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
-      ]);
-      entry.method = "count+client-hash (time-series measurements, fields in name order)";
-      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
-    }
-    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  let hashesDiffer = false;
-  if (ctx.mode === "count") {
-    entry.method = "count";
-  } else {
-    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
-    entry.method = hashed.method;
-    hashesDiffer = hashed.source !== hashed.target;
-  }
-  if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
-    reportDifferences(found, mismatch, hashesDiffer, entry.method);
-  }
-  entry.equal = mismatches.length === 0;
-  return { entry, mismatches, notes };
-}
-async function listIndexes(coll) {
-  return coll.listIndexes().toArray();
-}
-async function contentHashes(ctx, pair, sourceColl, targetColl) {
-  let why = "client-side hash requested";
-  if (ctx.contentHash === "auto") {
-    const [s, t] = await Promise.all([
-      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
-      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
-    ]);
-    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
-    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
-  }
-  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
-  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
-}
-function reportDifferences(found, mismatch, hashesDiffer, method) {
-  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
-  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
-  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
-  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
-  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
-    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
-  }
-}
+var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/verify.ts
 var DEFAULT_MAX_IDS = 20;
@@ -79817,8 +80572,8 @@ async function listDatabaseNames2(client) {
   return databases.map((d) => d.name);
 }
 async function listCollectionInfos2(client, db) {
-  const infos = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
-  return infos.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
+  const infos2 = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
+  return infos2.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
 }
 async function verifyMigration(source, destination, filter, options) {
   const started = Date.now();
@@ -79865,8 +80620,8 @@ async function verifyMigration(source, destination, filter, options) {
   }
   const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
   let others = 0;
-  for (const [db, infos] of destinationInfos) {
-    for (const info2 of infos.values()) {
+  for (const [db, infos2] of destinationInfos) {
+    for (const info2 of infos2.values()) {
       if (info2.name.startsWith("system.") || expected.has(ns(db, info2.name))) continue;
       if (!owned.has(ns(db, info2.name))) {
         others++;
@@ -79915,13 +80670,88 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb18.MongoError) {
+    if (error2 instanceof import_mongodb20.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
   } finally {
     await Promise.all([source.close(), destination?.close()]);
   }
+}
+
+// src/engine/verify/continuous/final-check.ts
+async function finalCheck(run2, options) {
+  const started = Date.now();
+  const { source, destination, store } = run2;
+  const queue = new RecheckQueue(store);
+  const notes = [];
+  const mismatches = [];
+  const pairs = await listPairs(source, run2.filter);
+  const phase = async (name, work) => {
+    const at = Date.now();
+    try {
+      return await work();
+    } finally {
+      options.onPhase?.(name, Date.now() - at);
+    }
+  };
+  if (options.mode === "hash") {
+    await phase("destination-writes", async () => {
+      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source);
+      const hello2 = await destination.db("admin").command({ hello: 1 });
+      const until = hello2.lastWrite.opTime.ts;
+      await watch.open((await store.get())?.verification?.destinationToken);
+      await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
+      try {
+        await watch.pump(Number.MAX_SAFE_INTEGER, until);
+      } finally {
+        await watch.close();
+      }
+    });
+    await phase("partitions", async () => {
+      const planned = new Set(await store.verifyPartitions.distinct("source", { migration: store.name }));
+      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
+      let compared = 0;
+      for (; ; ) {
+        const [partition] = await openPartitions(store, 1);
+        if (!partition) break;
+        run2.ports.signal.throwIfAborted();
+        compared += (await comparePartitionStep(source, destination, store, queue, partition, 5e3)).compared;
+      }
+      if (compared) notes.push(`${compared} documents were compared inside the cutover: continuous verification had not covered them yet`);
+    });
+    await phase("recheck", async () => {
+      const found = /* @__PURE__ */ new Map();
+      let afterId;
+      for (; ; ) {
+        const page = await queue.next(1e3, { all: true, ...afterId ? { afterId } : {} });
+        if (!page.length) break;
+        afterId = page[page.length - 1]._id;
+        const result = await recheckEntries(source, destination, queue, page, options.sourceAt);
+        for (const { entry, kind } of result.different) {
+          const name = `${entry.t}\0${kind}`;
+          const slot = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
+          if (slot.ids.length < (options.maxIds ?? 20)) slot.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
+          else slot.more = true;
+          found.set(name, slot);
+        }
+      }
+      for (const slot of found.values()) {
+        const what = slot.kind === "content" ? "with different content (bytes or BSON types)" : slot.kind === "missing-document" ? "missing on the destination" : "only on the destination";
+        mismatches.push({ namespace: slot.namespace, ...slot.target !== slot.namespace ? { target: slot.target } : {}, kind: slot.kind, detail: `${slot.ids.length}${slot.more ? "+" : ""} document${slot.ids.length === 1 ? "" : "s"} ${what}`, ids: slot.ids });
+      }
+    });
+  }
+  const meta = await phase("metadata", () => compareMetadata(source, destination, store, pairs, { counts: !options.sourceAt, owned: run2.doc.collections.map((c) => c.target) }));
+  mismatches.push(...meta.mismatches);
+  notes.push(...meta.notes);
+  const collections = pairs.map((pair) => {
+    const counts2 = meta.counts.get(pair.source);
+    const bad2 = mismatches.some((m) => m.namespace === pair.source);
+    const method = pair.kind === "view" ? "view-definition" : options.mode === "hash" ? "continuous raw-byte comparison + recheck queue + metadata count" : "metadata count";
+    return { source: pair.source, target: pair.target, sourceCount: counts2?.source ?? 0, targetCount: counts2?.target ?? 0, method, equal: !bad2, kind: pair.kind };
+  });
+  return { mode: options.mode, exact: true, collections, mismatches, ...notes.length ? { notes } : {}, durationMs: Date.now() - started };
 }
 
 // src/engine/cutover/restore-indexes.ts
@@ -79934,7 +80764,7 @@ async function restoreRelaxedIndexes(destination, store) {
       if (relaxed.name === COLLECTION_TTL) {
         await command({ expireAfterSeconds: relaxed.original.expireAfterSeconds });
       } else {
-        if (relaxed.original.unique === true) {
+        if (relaxed.original.unique === true && relaxed.uniqueRestored !== true) {
           await command({ index: { name: relaxed.name, prepareUnique: true } });
           await command({ index: { name: relaxed.name, unique: true } });
         }
@@ -79975,8 +80805,14 @@ async function runCutoverEngine(run2, options) {
     throw new UserError("cutover.writeBlock is none: stop every application writing to the source, then rerun with --applications-stopped", "or set cutover.writeBlock: source to let the cutover block writes itself (MongoDB 6.0+)");
   }
   if (run2.doc.phase === "tailing") {
+    await time("finalize-indexes", () => finalizeBeforeBlock(run2));
     options.onStep?.("lag-hold");
-    await time("lag-hold", () => holdLag(run2, options.lagWaitMs, () => options.onStep?.("lag-hold")));
+    const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2, lag: () => run2.doc.lagSeconds ?? 0 }) : void 0;
+    try {
+      await time("lag-hold", () => holdLag(run2, options.lagWaitMs, () => options.onStep?.("lag-hold")));
+    } finally {
+      await verifier?.stop();
+    }
     await transition(run2, "cutting-over", `write block: ${config.cutover.writeBlock}`, { cutover: { step: "write-block", startedAt: /* @__PURE__ */ new Date() } });
   }
   const setStep = async (step2, set = {}) => {
@@ -80014,13 +80850,6 @@ async function runCutoverEngine(run2, options) {
         throw new OperationError(`writes reached the source after the applications were said to be stopped (${result.strayWrites.join(", ")}); the cutover did not commit`, "stop every writer of those namespaces and run cutover again (or use cutover.writeBlock: source)");
       }
       if (!result.caughtUp) throw new OperationError(`the drain did not finish within ${Math.round(options.drainTimeoutMs / 1e3)} s`, "run cutover again; it resumes the drain");
-      await setStep("restore-indexes");
-    });
-  }
-  if (run2.doc.cutover.step === "restore-indexes") {
-    await time("restore-indexes", async () => {
-      const restored = await restoreRelaxedIndexes(run2.destination, store);
-      ports.log.info({ restored }, "relaxed indexes restored");
       await setStep("verify");
     });
   }
@@ -80028,7 +80857,7 @@ async function runCutoverEngine(run2, options) {
   if (run2.doc.cutover.step === "verify") {
     await time("verify", async () => {
       if (config.cutover.verify !== "none") {
-        verification = await verifyMigration(run2.source, run2.destination, run2.filter, { mode: config.cutover.verify, exact: true, signal: ports.signal, owned: run2.doc.collections.map((c) => c.target) });
+        verification = await finalCheck(run2, { mode: config.cutover.verify, onPhase: (phase, ms) => timings[`verify:${phase}`] = ms });
         const problems = verification.mismatches.length;
         if (problems) {
           const message = `verification found ${problems} mismatch${problems === 1 ? "" : "es"}; the cutover did not commit`;
@@ -80036,14 +80865,21 @@ async function runCutoverEngine(run2, options) {
           throw new VerificationFailed(message, verification);
         }
       }
-      await setStep("commit", { "cutover.verification": verification ? `${verification.collections.length} collections equal (${verification.mode})` : "not verified (cutover.verify: none)" });
+      await setStep("restore-indexes", { "cutover.verification": verification ? `${verification.collections.length} collections equal (${verification.mode === "hash" ? "continuous verification, recheck queue and metadata" : "metadata counts, indexes and options"})` : "not verified (cutover.verify: none)" });
+    });
+  }
+  if (run2.doc.cutover.step === "restore-indexes") {
+    await time("restore-indexes", async () => {
+      const restored = await restoreRelaxedIndexes(run2.destination, store);
+      ports.log.info({ restored }, "relaxed indexes restored");
+      await setStep("commit");
     });
   }
   failpoint("cutover:before-committed");
   const committedAt = /* @__PURE__ */ new Date();
   const blockedSince = run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt ? run2.doc.writeBlock.setAt : run2.doc.cutover.startedAt;
   const downtimeSeconds = Math.max(0, (committedAt.getTime() - blockedSince.getTime()) / 1e3);
-  await transition(run2, "committed", `downtime ${downtimeSeconds.toFixed(1)} s`, { "cutover.committedAt": committedAt, "cutover.downtimeSeconds": downtimeSeconds });
+  await transition(run2, "committed", `downtime ${downtimeSeconds.toFixed(1)} s`, { "cutover.committedAt": committedAt, "cutover.downtimeSeconds": downtimeSeconds, "cutover.timings": timings });
   await store.migrations.updateOne({ _id: store.name }, { $unset: { error: "" } });
   run2.doc = await store.get();
   return { downtimeSeconds, ...verification ? { verification } : {}, timings };
@@ -80079,9 +80915,13 @@ async function holdLag(run2, waitMs, onBatch) {
 async function waitUntilMajorityCommitted(run2, time) {
   await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
 }
+async function finalizeBeforeBlock(run2) {
+  const pairs = await listPairs(run2.source, run2.filter);
+  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => pairs.find((p) => p.target === target)?.source, run2.ports.signal);
+}
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -80113,12 +80953,55 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb19.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb21.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
   }
   return { count: acc.count, hash: acc.hex() };
+}
+
+// src/engine/rehearse/rehearse.ts
+var BLOCK_OVERHEAD_MS = 150;
+var BLOCK_STEPS = ["drain", "verify", "restore indexes"];
+async function rehearseEngine(run2, options) {
+  const timings = {};
+  const time = async (name, work) => {
+    const started = Date.now();
+    try {
+      return await work();
+    } finally {
+      timings[name] = Date.now() - started;
+    }
+  };
+  if (run2.doc.phase === "committed" || run2.doc.phase === "cutting-over") throw new UserError(`migration "${run2.config.name}" on this destination is ${run2.doc.phase}: rehearse against a staging destination`);
+  const synced = await time("sync", () => runSyncEngine(run2));
+  if (!synced.finished) throw new UserError("the rehearsal was interrupted during sync", "run rehearse again: it resumes");
+  const copy = run2.doc.copy;
+  if (copy.startedAt && copy.finishedAt) timings.copy = copy.finishedAt.getTime() - copy.startedAt.getTime();
+  const lags = [];
+  const verifies = run2.config.cutover.verify === "hash";
+  const verifier = verifies ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2, lag: () => lags[lags.length - 1] ?? 0 }) : void 0;
+  try {
+    await time("tail", () => tailLoop(run2, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) }));
+  } finally {
+    await verifier?.stop();
+  }
+  await time("finalize indexes", async () => {
+    const pairs = await listPairs(run2.source, run2.filter);
+    await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => pairs.find((p) => p.target === target)?.source, run2.ports.signal);
+  });
+  const hello2 = await run2.source.db("admin").command({ hello: 1 });
+  const frozenAt = hello2.lastWrite.opTime.ts;
+  await time("drain", async () => {
+    await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: frozenAt } });
+    await tailLoop(run2, { deadline: Date.now() + 3e5, untilDrained: true, stopAfter: frozenAt });
+  });
+  const recheck = await time("verify", () => finalCheck(run2, { mode: run2.config.cutover.verify === "none" ? "count" : run2.config.cutover.verify, sourceAt: frozenAt, onPhase: (phase, ms) => timings[`verify: ${phase}`] = ms }));
+  await time("restore indexes", () => restoreRelaxedIndexes(run2.destination, run2.store));
+  const predictedMs = BLOCK_STEPS.reduce((sum, step2) => sum + (timings[step2] ?? 0), BLOCK_OVERHEAD_MS);
+  const verification = await time("full comparison as of T", () => compareAtSnapshot(run2.source, run2.destination, run2.doc.collections, frozenAt));
+  return { timings, blockSteps: BLOCK_STEPS, lags, recheck, verification, predictedDowntimeSeconds: predictedMs / 1e3, frozenAt };
 }
 
 // src/commands/abort.ts
@@ -80250,53 +81133,31 @@ var runRehearse = async (config, options, ports) => {
   const validation = await runValidate(config, options, ports);
   if (validation.exitCode !== 0) return { ...validation, command: "rehearse", summary: `rehearsal stopped: validation failed. ${validation.summary}` };
   const run2 = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
-  const timings = {};
   try {
-    if (run2.doc.phase === "committed" || run2.doc.phase === "cutting-over") throw new UserError(`migration "${config.name}" on this destination is ${run2.doc.phase}: rehearse against a staging destination`);
-    const syncStarted = Date.now();
-    const synced = await runSyncEngine(run2);
-    timings.sync = Date.now() - syncStarted;
-    if (!synced.finished) throw new UserError("the rehearsal was interrupted during sync", "run rehearse again: it resumes");
-    const copy = run2.doc.copy;
-    if (copy.startedAt && copy.finishedAt) timings.copy = copy.finishedAt.getTime() - copy.startedAt.getTime();
-    if (copy.finishedAt) timings["replay + catch-up"] = Date.now() - copy.finishedAt.getTime();
-    const lags = [];
-    const tailStarted = Date.now();
-    await tailLoop(run2, { deadline: tailStarted + (options.maxDurationMs ?? DEFAULT_TAIL_MS), onBatch: (lag) => lags.push(lag) });
-    timings.tail = Date.now() - tailStarted;
-    const hello2 = await run2.source.db("admin").command({ hello: 1 });
-    const frozenAt = hello2.lastWrite.opTime.ts;
-    const drainStarted = Date.now();
-    await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: frozenAt } });
-    await tailLoop(run2, { deadline: Date.now() + 3e5, untilDrained: true, stopAfter: frozenAt });
-    timings.drain = Date.now() - drainStarted;
-    const restoreStarted = Date.now();
-    await restoreRelaxedIndexes(run2.destination, run2.store);
-    timings["restore indexes"] = Date.now() - restoreStarted;
-    const verifyStarted = Date.now();
-    const verification = await compareAtSnapshot(run2.source, run2.destination, run2.doc.collections, frozenAt);
-    timings.verify = Date.now() - verifyStarted;
-    const predictedDowntime = timings.drain + timings["restore indexes"] + timings.verify;
+    const result = await rehearseEngine(run2, { tailMs: options.maxDurationMs ?? DEFAULT_TAIL_MS });
+    const { timings, verification, recheck, lags } = result;
+    const mismatches = verification.mismatches.length + recheck.mismatches.length;
     const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
     const cleanup = options.keep ? "staging destination kept (--keep)" : await cleanUp(run2);
     if (options.keep) await transition(run2, "aborted", "rehearsal finished (kept)");
     const sorted = [...lags].sort((a, b) => a - b);
     const pct = (p) => sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1)} s` : "-";
+    const inBlock = (step2) => result.blockSteps.some((s) => step2 === s || step2.startsWith(`${s}:`));
     const lines = [
-      `rehearsal of "${config.name}": ${verification.mismatches.length ? `${verification.mismatches.length} MISMATCHES` : "destination equals the source as of the frozen point"}`,
-      ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(18)} ${formatConfigDuration(ms)} (${ms} ms)`),
-      `  tail lag           p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
-      `  predicted downtime ${(predictedDowntime / 1e3).toFixed(1)} s (drain + index restore + verify; the write block itself takes milliseconds)`,
+      `rehearsal of "${config.name}": ${mismatches ? `${mismatches} MISMATCHES` : "destination equals the source as of the frozen point"}`,
+      ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(24)} ${formatConfigDuration(ms)} (${ms} ms)${inBlock(step2) ? " [inside the write block]" : ""}`),
+      `  tail lag                 p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
+      `  predicted downtime ${result.predictedDowntimeSeconds.toFixed(1)} s (the steps marked above, as the cutover pipeline ran them at the frozen point)`,
       `  ${cleanup}`
     ];
     return {
       command: "rehearse",
-      exitCode: verification.mismatches.length ? 1 : 0,
+      exitCode: mismatches ? 1 : 0,
       summary: lines.join("\n"),
-      progress: { ...progress, downtimeSeconds: predictedDowntime / 1e3 },
-      verification,
+      progress: { ...progress, downtimeSeconds: result.predictedDowntimeSeconds },
+      verification: { ...verification, mismatches: [...recheck.mismatches, ...verification.mismatches], notes: [...recheck.notes ?? [], ...verification.notes ?? []] },
       continue: false,
-      nextStep: verification.mismatches.length ? "investigate the mismatches before the real migration" : `the real run: mongo-live-migrate sync --config ${config.file}`
+      nextStep: mismatches ? "investigate the mismatches before the real migration" : `the real run: mongo-live-migrate sync --config ${config.file}`
     };
   } finally {
     await closeRun(run2);
@@ -80333,16 +81194,25 @@ function nextStepFor(config, doc, ready) {
   }
 }
 
+// src/commands/verification-summary.ts
+function describeVerification(v) {
+  if (!v) return "";
+  const downtime = v.predictedDowntimeSeconds === null ? "" : `, predicted downtime ${v.predictedDowntimeSeconds.toFixed(1)} s`;
+  return `verified ${v.partitionsVerified}/${v.partitionsTotal} partitions (${v.documentsVerified} documents), recheck queue ${v.recheckQueue}, ${v.mismatches} mismatch${v.mismatches === 1 ? "" : "es"}${downtime}; `;
+}
+
 // src/commands/status.ts
 var runStatus = async (config) => {
   const { doc, readiness, progress } = await readStatus(config);
   const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
-  const notReady = doc.phase === "tailing" && !readiness.ready ? `; not ready: ${readiness.reasons.join("; ")}` : "";
+  const verifyReasons = progress.warnings.filter((w) => w.startsWith("not ready: continuous") || w.startsWith("not ready: verification")).map((w) => w.slice("not ready: ".length));
+  const reasons = [...readiness.reasons, ...verifyReasons];
+  const notReady = doc.phase === "tailing" && reasons.length ? `; not ready: ${reasons.join("; ")}` : "";
   const warned = doc.phase === "tailing" && readiness.warnings.length ? `; warning: ${readiness.warnings.join("; ")}` : "";
   return {
     command: "status",
     exitCode: doc.phase === "failed" ? 1 : 0,
-    summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
+    summary: `migration "${config.name}": ${doc.phase}${doc.step ? `/${doc.step}` : ""}, ${formatCount(progress.totals.documentsCopied)}/${plural(progress.totals.documentsTotal, "document")}, lag ${progress.lagSeconds === null ? "-" : formatDuration(progress.lagSeconds)}${progress.verification ? `; ${describeVerification(progress.verification).replace(/; $/, "")}` : ""}${progress.readyForCutover ? ", ready for cutover" : ""}${notReady}${warned}${blocked}${doc.error ? `; error: ${doc.error}` : ""}`,
     progress,
     continue: doc.phase === "syncing" || doc.phase === "tailing" && !progress.readyForCutover,
     nextStep: nextStepFor(config, doc, progress.readyForCutover)
@@ -80412,7 +81282,7 @@ var runTail = async (config, options, ports) => {
   return {
     command: "tail",
     exitCode: 0,
-    summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s)`}`,
+    summary: `tail of "${config.name}" ${why}: ${lag}; ${describeVerification(progress.verification)}${progress.readyForCutover ? "ready for cutover (tail slices go on until it starts)" : `not ready (lag must be \u2264 ${config.cutover.maxLagSeconds} s${progress.verification ? ", verification complete without differences" : ""})`}`,
     progress,
     // Replication goes on while ready: it stops only when the cutover takes over.
     continue: true,
@@ -80986,6 +81856,26 @@ function niceCeiling(n) {
   return 10 * magnitude;
 }
 
+// src/report/verification-render.ts
+function parts(v) {
+  return {
+    coverage: `${formatCount(v.documentsVerified)}/${formatCount(v.documentsTotal)} documents, ${v.partitionsVerified}/${v.partitionsTotal} partitions${v.complete ? " (complete)" : ""}`,
+    queue: formatCount(v.recheckQueue),
+    mismatches: v.mismatches ? `${v.mismatches}: ${v.mismatchDetails.join("; ")}` : "0",
+    downtime: v.predictedDowntimeSeconds === null ? "-" : `${v.predictedDowntimeSeconds.toFixed(1)} s`
+  };
+}
+function verificationRows(v) {
+  if (!v) return [];
+  const p = parts(v);
+  return [
+    ["verified", p.coverage],
+    ["recheck queue", p.queue],
+    ["mismatches", v.mismatches ? `**${p.mismatches}**` : "0"],
+    ["predicted downtime", p.downtime]
+  ];
+}
+
 // src/report/colors.ts
 var import_picocolors = __toESM(require_picocolors(), 1);
 var plain = import_picocolors.default.createColors(false);
@@ -80999,8 +81889,8 @@ function sortChecks(checks) {
 }
 function checksHeadline(checks) {
   const n = (s) => checks.filter((c) => c.status === s).length;
-  const parts = [n("fail") ? `${formatCount(n("fail"))} failed` : "", n("warn") ? plural(n("warn"), "warning") : "", `${formatCount(n("pass"))} passed`, n("skip") ? `${formatCount(n("skip"))} skipped` : ""];
-  return `${plural(checks.length, "check")}: ${parts.filter(Boolean).join(", ")}`;
+  const parts2 = [n("fail") ? `${formatCount(n("fail"))} failed` : "", n("warn") ? plural(n("warn"), "warning") : "", `${formatCount(n("pass"))} passed`, n("skip") ? `${formatCount(n("skip"))} skipped` : ""];
+  return `${plural(checks.length, "check")}: ${parts2.filter(Boolean).join(", ")}`;
 }
 function skippedLine(checks) {
   const skipped = checks.filter((c) => c.status === "skip");
@@ -81079,25 +81969,25 @@ function code(text) {
   return text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``;
 }
 function renderVerifyMarkdown(report) {
-  const parts = [];
-  if (!report.exact) parts.push(`> [!WARNING]
+  const parts2 = [];
+  if (!report.exact) parts2.push(`> [!WARNING]
 > ${APPROXIMATE}`);
   const rows = report.collections.map((c) => {
     const target = c.source === c.target ? "" : c.target;
     return `| ${c.equal ? "\u2705" : "\u274C"} | ${cell2(code(c.source))} | ${target ? cell2(code(target)) : ""} | ${counts(c)} | ${cell2(c.method)} |`;
   });
-  parts.push(["| | source | destination | documents (source/destination) | compared |", "| --- | --- | --- | --- | --- |", ...rows].join("\n"));
+  parts2.push(["| | source | destination | documents (source/destination) | compared |", "| --- | --- | --- | --- | --- |", ...rows].join("\n"));
   if (report.mismatches.length) {
     const items = report.mismatches.map((m) => {
       const ids = m.ids?.length ? ` \u2014 \`_id\`: ${m.ids.map(code).join(", ")}` : "";
       return `- **${m.kind}** ${code(where(m))}: ${cell2(m.detail)}${ids}`;
     });
-    parts.push([`**${plural(report.mismatches.length, "mismatch", "mismatches")}**`, "", ...items].join("\n"));
+    parts2.push([`**${plural(report.mismatches.length, "mismatch", "mismatches")}**`, "", ...items].join("\n"));
   } else {
-    parts.push(`**No mismatch** (${report.mode} mode${report.exact ? ", exact" : ""}).`);
+    parts2.push(`**No mismatch** (${report.mode} mode${report.exact ? ", exact" : ""}).`);
   }
-  if (report.notes?.length) parts.push(report.notes.map((n) => `- note: ${cell2(n)}`).join("\n"));
-  return parts.join("\n\n");
+  if (report.notes?.length) parts2.push(report.notes.map((n) => `- note: ${cell2(n)}`).join("\n"));
+  return parts2.join("\n\n");
 }
 
 // src/report/next-action.ts
@@ -81251,7 +82141,7 @@ function statusTable(p, outcome) {
     ["copied", `${formatCount(t.documentsCopied)} / ${formatCount(t.documentsTotal)} documents (${percent(t.documentsCopied, t.documentsTotal)}%), ${formatBytes(t.bytesCopied)} / ${formatBytes(t.bytesTotal)}`],
     ["lag", p.lagSeconds === null ? "\u2013" : formatDuration(p.lagSeconds)]
   ];
-  if (isBeforeCutover(p.phase)) rows.push(["ready for cutover", p.readyForCutover ? "**yes**" : "no"]);
+  if (isBeforeCutover(p.phase)) rows.push(["ready for cutover", p.readyForCutover ? "**yes**" : "no"], ...verificationRows(p.verification));
   if (p.etaSeconds !== null && p.phase === "syncing") rows.push(["copy ETA", formatDuration(p.etaSeconds)]);
   if (p.oplogHeadroomSeconds !== null) rows.push(["oplog headroom", formatDuration(p.oplogHeadroomSeconds)]);
   if (p.eventsApplied) rows.push(["changes applied", formatCount(p.eventsApplied)]);

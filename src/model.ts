@@ -57,7 +57,29 @@ export interface Progress {
   sourceWriteBlocked: boolean;
   /** Seconds of write downtime of a committed cutover. */
   downtimeSeconds?: number;
+  /** Continuous verification's coverage (absent when the cutover does not verify content). */
+  verification?: VerificationProgress;
   error?: string;
+}
+
+/** How far continuous verification has got: the cutover rechecks only what is still open here. */
+export interface VerificationProgress {
+  documentsVerified: number;
+  documentsTotal: number;
+  partitionsVerified: number;
+  partitionsTotal: number;
+  /** Documents queued for a recheck (touched since compared, or found different while the sides moved). */
+  recheckQueue: number;
+  /** Confirmed differences: documents, and collections/options/indexes. */
+  mismatches: number;
+  /** The first few, in words. */
+  mismatchDetails: string[];
+  /** Every partition compared: the cutover has only the queue left to recheck. */
+  complete: boolean;
+  /** What the cutover's write block should last now, from measured rates (null before anything was measured). */
+  predictedDowntimeSeconds: number | null;
+  /** Documents compared per second by the partition comparison. */
+  documentsPerSecond?: number;
 }
 
 /** skip: the check could not run (a side it needs is unreachable); neither a warning nor a pass. */

@@ -1,6 +1,7 @@
 import { tailSlice } from '../engine/index.js';
 import { formatDuration, plural } from '../format.js';
 import { sliceDurationMs } from './max-duration.js';
+import { describeVerification } from './verification-summary.js';
 import type { CommandImpl } from './types.js';
 
 /**
@@ -40,7 +41,7 @@ export const runTail: CommandImpl = async (config, options, ports) => {
   return {
     command: 'tail',
     exitCode: 0,
-    summary: `tail of "${config.name}" ${why}: ${lag}; ${progress.readyForCutover ? 'ready for cutover (tail slices go on until it starts)' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s)`}`,
+    summary: `tail of "${config.name}" ${why}: ${lag}; ${describeVerification(progress.verification)}${progress.readyForCutover ? 'ready for cutover (tail slices go on until it starts)' : `not ready (lag must be ≤ ${config.cutover.maxLagSeconds} s${progress.verification ? ', verification complete without differences' : ''})`}`,
     progress,
     // Replication goes on while ready: it stops only when the cutover takes over.
     continue: true,

@@ -12,13 +12,14 @@ export { readStatus, type StatusResult } from './procedures/status.js';
 export { abortMigration, type AbortOptions, type AbortResult } from './procedures/abort.js';
 export { verifyNow, type VerifyNowResult, type VerifyStance } from './procedures/verify.js';
 
-// Cutover and rehearse, as their commands drive them today: the pieces they compose. Issue 12 moves both into
-// engine procedures of their own; until then these re-exports keep those commands behind the door too.
+// Cutover and rehearse: one pipeline (freeze, drain, verify, finalize) with the freeze and the verifier as
+// strategies; their commands still open the run and gate it, hence the run pieces here too.
 export { VerificationFailed, runCutoverEngine } from './cutover/cutover.js';
 export { restoreRelaxedIndexes } from './cutover/restore-indexes.js';
 export { HANDOFF_WAIT_MS, clearCutoverRequest, requestCutover } from './handoff.js';
 export { buildProgress } from './progress.js';
 export { compareAtSnapshot } from './rehearse/snapshot-compare.js';
+export { rehearseEngine } from './rehearse/rehearse.js';
 export { retryTransient, withReconnect } from './reconnect.js';
 export { closeRun, openRun, transition } from './run.js';
 export { StateStore } from './state/store.js';

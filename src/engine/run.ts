@@ -9,6 +9,7 @@ import type { EnginePorts } from './ports.js';
 import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
+import { RecheckFeed, type ChangeObserver } from './verify/continuous/feed.js';
 
 /** Everything one command run of the engine works with: both clusters, the state, the lease. */
 export interface MigrationRun {
@@ -20,6 +21,8 @@ export interface MigrationRun {
   lease: LeaseHolder;
   filter: NamespaceFilter;
   doc: MigrationDoc;
+  /** Told every batch the tail is about to apply: continuous verification's recheck queue (see verify/continuous). */
+  changes?: ChangeObserver;
 }
 
 export interface OpenOptions {
@@ -70,7 +73,8 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     // Migrations started before the binding get it on first open: the clusters it has been running against.
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
-    return { config, ports, source, destination, store, lease, filter: new NamespaceFilter(config.namespaces), doc };
+    const filter = new NamespaceFilter(config.namespaces);
+    return { config, ports, source, destination, store, lease, filter, doc, changes: new RecheckFeed(store, filter) };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;

@@ -16,6 +16,7 @@ import { transition, type MigrationRun } from './run.js';
 import { LeaseLostError } from './state/lease.js';
 import type { CollectionPlan, PartitionDoc } from './state/types.js';
 import { tailLoop } from './tail.js';
+import { ContinuousVerifier } from './verify/continuous/verifier.js';
 import { buildTargetIndexes, createTargetCollection, dropTarget } from './target-catalog.js';
 
 const PROGRESS_EVERY_MS = 1000;
@@ -51,7 +52,9 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   await transition(run, 'syncing', 'catching up', { step: 'catch-up' });
   run.ports.log.info('catching up with live changes');
-  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds });
+  // Continuous verification starts with the catch-up: the copy and the replay are done, the sides converge.
+  const verifier = run.config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2 }) : undefined;
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds }).finally(() => verifier?.stop());
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   // Phase and step change in one write: a crash in between left "tailing/catch-up" behind.
   run.lease.assertHeld();

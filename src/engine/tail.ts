@@ -62,12 +62,14 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   const { store, ports } = run;
   const applier = newApplier(run);
   let lagSeconds = run.doc.lagSeconds ?? 0;
+  let observing: Promise<void> | undefined;
   const saver = new PositionSaver(async (token, wallTime, events) => {
     const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
     // The save is conditional on the lease: not saved means another runner owns the migration now.
     if (!saved) throw new LeaseLostError(store.name);
   });
   const checkpoint: Checkpoint = async (last, unresolved) => {
+    await observing;
     await saver.settle();
     const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
     if (!saved) throw new LeaseLostError(store.name);
@@ -104,7 +106,12 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       if (options.strayAfter) for (const event of batch) if (event.clusterTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? '*'}`);
       if (batch.length) {
         const applyStarted = Date.now();
+        // Queued for a recheck while it is applied, and before any position covering it is saved (the
+        // checkpoints wait for it too): a crash re-queues, never loses.
+        observing = run.changes?.observe(batch);
+        observing?.catch(() => undefined);
         await applier.apply(batch, checkpoint, await read.prepared);
+        await observing;
         failpoint('tail:batch-applied');
         ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, 'applied change events');
       }

@@ -60,7 +60,8 @@ export async function relaxIndex(store: StateStore, target: string, index: Docum
 async function recordRelaxation(store: StateStore, target: string, name: string, original: Document): Promise<void> {
   await store.relaxedIndexes.updateOne(
     { _id: { m: store.name, target, name } },
-    { $set: { migration: store.name, target, name, original, restored: false } },
+    // A (re)created relaxed index is not unique on the destination, whatever an earlier one was.
+    { $set: { migration: store.name, target, name, original, restored: false, uniqueRestored: false } },
     { upsert: true, writeConcern: { w: 'majority' } },
   );
 }
@@ -70,7 +71,8 @@ async function recordRelaxation(store: StateStore, target: string, name: string,
  * form until cutover); an index that was not relaxed before is recorded from here on.
  */
 export async function updateRelaxation(store: StateStore, target: string, name: string, change: Document): Promise<void> {
-  const set: Document = { migration: store.name, target, name, restored: false, 'original.name': name };
+  // uniqueRestored: false makes finalize-unique.ts look at it again (converting an index already unique is a no-op).
+  const set: Document = { migration: store.name, target, name, restored: false, uniqueRestored: false, 'original.name': name };
   for (const [k, v] of Object.entries(change)) set[`original.${k}`] = v;
   await store.relaxedIndexes.updateOne({ _id: { m: store.name, target, name } }, { $set: set }, { upsert: true, writeConcern: { w: 'majority' } });
 }

@@ -220,3 +220,15 @@ export function bytesOf(value: Buffer | BSON.Binary): Buffer {
   if (Buffer.isBuffer(value)) return value;
   return Buffer.from(value.buffer.buffer, value.buffer.byteOffset, value.position);
 }
+
+/** `{_id: <value>}` as raw BSON, from an `_id` element's bytes as rawIdKey returns them (type byte + value). */
+export function idDocumentOf(key: Buffer): Buffer {
+  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
+  const doc = Buffer.alloc(size);
+  doc.writeInt32LE(size, 0);
+  doc[4] = key[0]!;
+  ID_NAME.copy(doc, 5);
+  key.copy(doc, 5 + ID_NAME.length, 1);
+  doc[size - 1] = 0;
+  return doc;
+}

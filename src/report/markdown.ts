@@ -1,4 +1,5 @@
 import { renderLagChart } from './chart.js';
+import { verificationRows } from './verification-render.js';
 import { checksHeadline, renderChecksMarkdown, renderPlanMarkdown } from './checks-render.js';
 import { renderVerifyMarkdown } from './verify-render.js';
 import type { CheckResult, CommandOutcome, Plan, Progress, VerifyReport } from '../model.js';
@@ -136,7 +137,7 @@ function statusTable(p: Progress, outcome: CommandOutcome): string {
     ['lag', p.lagSeconds === null ? '–' : formatSeconds(p.lagSeconds)],
   ];
   // Meaningless once the cutover has started (or the migration ended): not shown then.
-  if (isBeforeCutover(p.phase)) rows.push(['ready for cutover', p.readyForCutover ? '**yes**' : 'no']);
+  if (isBeforeCutover(p.phase)) rows.push(['ready for cutover', p.readyForCutover ? '**yes**' : 'no'], ...verificationRows(p.verification));
   if (p.etaSeconds !== null && p.phase === 'syncing') rows.push(['copy ETA', formatSeconds(p.etaSeconds)]);
   if (p.oplogHeadroomSeconds !== null) rows.push(['oplog headroom', formatSeconds(p.oplogHeadroomSeconds)]);
   if (p.eventsApplied) rows.push(['changes applied', formatCount(p.eventsApplied)]);

@@ -1,4 +1,5 @@
 import { formatBytes, formatCount, formatDuration as formatSeconds, percent, plural } from '../format.js';
+import { verificationText } from './verification-render.js';
 import { renderChecksText, renderPlanText } from './checks-render.js';
 import { plain, type Colors } from './colors.js';
 import type { CollectionProgress, CommandOutcome, Phase, Progress } from '../model.js';
@@ -96,6 +97,7 @@ function renderStatusText(p: Progress, withHistory: boolean, c: Colors): string[
   const lag = p.lagSeconds === null ? '-' : formatSeconds(p.lagSeconds);
   const headroom = p.oplogHeadroomSeconds === null ? '-' : formatSeconds(p.oplogHeadroomSeconds);
   lines.push(`copied ${formatCount(p.totals.documentsCopied)}/${formatCount(p.totals.documentsTotal)} documents, lag ${lag}, oplog headroom ${headroom}${readiness(p, c)}`);
+  if (p.verification) lines.push(verificationText(p.verification));
   if (p.sourceWriteBlocked) lines.push(c.yellow('the source is write-blocked by this migration'));
   if (p.downtimeSeconds !== undefined) lines.push(`write downtime: ${formatSeconds(p.downtimeSeconds)}`);
   for (const w of p.warnings) lines.push(`${c.yellow('warning:')} ${w}`);

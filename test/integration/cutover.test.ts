@@ -6,6 +6,7 @@ import { runCutover } from '../../src/commands/cutover.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
+import type { Progress } from '../../src/model.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
 import { dbHashes, testConfig, testPorts } from '../support/engine.js';
@@ -113,6 +114,39 @@ describe('cutover', () => {
     await source.db(db).collection('orders').insertOne({ afterAbort: true });
   });
 
+  it('refuses to commit when a difference is planted on the destination in the last seconds before the block', async () => {
+    const { cluster: rs, source, destination } = own;
+    const db = uniqueName('cutplant');
+    await seed(source, db);
+    const config = testConfig(uniqueName('cutplant').replace(/_/g, '-'), rs.uri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5, lagHoldSeconds: 1 }\n');
+    const writer = new AcknowledgedWriter(source, db);
+    writer.start();
+    expect((await runSync(config, {}, testPorts())).exitCode).toBe(0);
+    await runTail(config, { maxDurationMs: 3000 }, testPorts());
+    // Finalized during tail: the unique index is unique before any cutover, so the block holds no index build.
+    expect((await destination.db(db).collection('orders').listIndexes().toArray()).find((i) => i.name === 'sku')).toMatchObject({ unique: true });
+
+    let planted = false;
+    const ports = {
+      ...testPorts(),
+      onProgress: (progress: Progress) => {
+        // The lag hold is the last thing before the block: a write there is not ours and must stop the commit.
+        if (progress.step !== 'lag-hold' || planted) return;
+        planted = true;
+        void destination.db(db).collection<Order>('orders').updateOne({ _id: 1500 }, { $set: { sku: 'planted' } });
+      },
+    };
+    const outcome = await runCutover(config, { confirm: config.name }, ports);
+    await writer.stop();
+    expect(planted).toBe(true);
+    expect(outcome.exitCode, outcome.summary).toBe(1);
+    expect(outcome.progress?.phase).toBe('cutting-over');
+    expect(outcome.verification?.mismatches.map((m) => `${m.kind} ${(m.ids ?? []).join(',')}`)).toEqual(['content 1500']);
+    expect(outcome.summary).toMatch(/did not commit/);
+    const lifted = await runAbort(config, { confirm: config.name }, testPorts());
+    expect(lifted.summary).toContain('write block lifted');
+  });
+
   it('killed at every step, the same command run again finishes the cutover', async () => {
     const { cluster: rs, source, destination } = own;
     const db = uniqueName('cutkill');
@@ -126,7 +160,7 @@ describe('cutover', () => {
     writer.start();
     expect((await runSync(config, {}, testPorts())).exitCode).toBe(0);
 
-    const points = ['before-block', 'after-block', 'before-final-time', 'before-drain', 'before-restore-indexes', 'before-verify', 'before-commit', 'before-committed'];
+    const points = ['before-block', 'after-block', 'before-final-time', 'before-drain', 'before-verify', 'before-restore-indexes', 'before-commit', 'before-committed'];
     for (const point of points) {
       const killed = await runChildCli(['cutover', '--config', file, '--confirm', name, '--force-takeover', '--log-level', 'warn'], { ...env, MLM_FAILPOINT: `cutover:${point}` });
       expect(killed.signal, `${point}: ${killed.stderr}`).toBe('SIGKILL');

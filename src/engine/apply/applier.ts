@@ -10,6 +10,7 @@ import { runLimited } from './run-limited.js';
 import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument } from './source-lookup.js';
+import { sourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
@@ -153,7 +154,7 @@ export class Applier {
       jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
-    await runLimited(jobs, this.ctx.concurrency);
+    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.ctx.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */

@@ -1,4 +1,4 @@
-import type { MongoClient } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import type { Namespace } from '../namespaces.js';
@@ -36,16 +36,18 @@ async function send(destination: MongoClient, target: Namespace, kind: Write['ki
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: MAJORITY };
   const reply = await writeRaw(destination, target.db, command, put ? 'updates' : 'deletes', statements);
   const errors = (reply.writeErrors ?? []) as WriteError[];
-  if (errors.length) throw refused(target, errors);
+  if (errors.length) throw refused(target, errors, writes);
   // Every upsert either matches or inserts: fewer acknowledged than sent means they did not all arrive.
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
 }
 
-type WriteError = { index: number; code: number; errmsg: string };
+type WriteError = { index: number; code: number; errmsg: string; keyValue?: Document };
 
-function refused(target: Namespace, errors: WriteError[]): Error {
+function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Error {
   const first = errors[0]!;
-  return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code });
+  // Duplicate keys carry what resolve-duplicates.ts needs: the refused document and the key value it collided on.
+  const duplicates = writes ? errors.filter((e) => e.code === 11000).map((e) => ({ target, key: writes[e.index]!.key, keyValue: e.keyValue })) : [];
+  return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 
 /** Ordered inserts that step over documents already there (a batch applied again after a crash). */

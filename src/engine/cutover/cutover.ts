@@ -5,11 +5,19 @@ import type { MigrationDoc } from '../state/types.js';
 import { failpoint } from '../failpoints.js';
 import { transition, type MigrationRun } from '../run.js';
 import { tailLoop } from '../tail.js';
-import { verifyMigration } from '../verify/verify.js';
+import { finalCheck } from '../verify/continuous/final-check.js';
+import { listPairs } from '../verify/continuous/meta-compare.js';
+import { ContinuousVerifier } from '../verify/continuous/verifier.js';
+import { finalizeUniqueIndexes } from './finalize-unique.js';
 import { restoreRelaxedIndexes } from './restore-indexes.js';
 import { setSourceWriteBlock } from './write-block.js';
 
-export type CutoverStep = 'write-block' | 'final-time' | 'drain' | 'restore-indexes' | 'verify' | 'commit';
+/**
+ * The steps inside the write block, in order. Index work is not among them: unique indexes are finalized before
+ * the block (finalize-unique.ts) and only TTLs, one collMod each, are restored at the commit (after the verify,
+ * so that a destination expiring on its own clock cannot make the sides differ).
+ */
+export type CutoverStep = 'write-block' | 'final-time' | 'drain' | 'verify' | 'restore-indexes' | 'commit';
 
 export interface CutoverOptions {
   /** With writeBlock none: the user states the applications are stopped. */
@@ -22,11 +30,13 @@ export interface CutoverOptions {
   onStep?: (step: CutoverStep | 'lag-hold') => void;
 }
 
+export type CutoverTiming = CutoverStep | 'lag-hold' | 'finalize-indexes' | `verify:${string}`;
+
 export interface CutoverResult {
   downtimeSeconds: number;
   verification?: VerifyReport;
-  /** Milliseconds each step took in this run. */
-  timings: Partial<Record<CutoverStep | 'lag-hold', number>>;
+  /** Milliseconds each step took in this run (verify:* are the parts of the verify step). */
+  timings: Partial<Record<CutoverTiming, number>>;
 }
 
 /**
@@ -53,8 +63,16 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   }
 
   if (run.doc.phase === 'tailing') {
+    // Before the block: what is left of the unique conversions (normally done during tail), then the lag hold
+    // with continuous verification running, so the queue the block rechecks holds only the last seconds.
+    await time('finalize-indexes', () => finalizeBeforeBlock(run));
     options.onStep?.('lag-hold');
-    await time('lag-hold', () => holdLag(run, options.lagWaitMs, () => options.onStep?.('lag-hold')));
+    const verifier = config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2, lag: () => run.doc.lagSeconds ?? 0 }) : undefined;
+    try {
+      await time('lag-hold', () => holdLag(run, options.lagWaitMs, () => options.onStep?.('lag-hold')));
+    } finally {
+      await verifier?.stop();
+    }
     await transition(run, 'cutting-over', `write block: ${config.cutover.writeBlock}`, { cutover: { step: 'write-block', startedAt: new Date() } });
   }
 
@@ -98,14 +116,6 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
         throw new OperationError(`writes reached the source after the applications were said to be stopped (${result.strayWrites.join(', ')}); the cutover did not commit`, 'stop every writer of those namespaces and run cutover again (or use cutover.writeBlock: source)');
       }
       if (!result.caughtUp) throw new OperationError(`the drain did not finish within ${Math.round(options.drainTimeoutMs / 1000)} s`, 'run cutover again; it resumes the drain');
-      await setStep('restore-indexes');
-    });
-  }
-
-  if (run.doc.cutover!.step === 'restore-indexes') {
-    await time('restore-indexes', async () => {
-      const restored = await restoreRelaxedIndexes(run.destination, store);
-      ports.log.info({ restored }, 'relaxed indexes restored');
       await setStep('verify');
     });
   }
@@ -114,7 +124,8 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   if (run.doc.cutover!.step === 'verify') {
     await time('verify', async () => {
       if (config.cutover.verify !== 'none') {
-        verification = await verifyMigration(run.source, run.destination, run.filter, { mode: config.cutover.verify, exact: true, signal: ports.signal, owned: run.doc.collections.map((c) => c.target) });
+        // Only what continuous verification left open: the recheck queue, uncovered partitions, metadata.
+        verification = await finalCheck(run, { mode: config.cutover.verify, onPhase: (phase, ms) => (timings[`verify:${phase}`] = ms) });
         const problems = verification.mismatches.length;
         if (problems) {
           const message = `verification found ${problems} mismatch${problems === 1 ? '' : 'es'}; the cutover did not commit`;
@@ -122,7 +133,15 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
           throw new VerificationFailed(message, verification);
         }
       }
-      await setStep('commit', { 'cutover.verification': verification ? `${verification.collections.length} collections equal (${verification.mode})` : 'not verified (cutover.verify: none)' });
+      await setStep('restore-indexes', { 'cutover.verification': verification ? `${verification.collections.length} collections equal (${verification.mode === 'hash' ? 'continuous verification, recheck queue and metadata' : 'metadata counts, indexes and options'})` : 'not verified (cutover.verify: none)' });
+    });
+  }
+
+  if (run.doc.cutover!.step === 'restore-indexes') {
+    await time('restore-indexes', async () => {
+      const restored = await restoreRelaxedIndexes(run.destination, store);
+      ports.log.info({ restored }, 'relaxed indexes restored');
+      await setStep('commit');
     });
   }
 
@@ -130,7 +149,7 @@ export async function runCutoverEngine(run: MigrationRun, options: CutoverOption
   const committedAt = new Date();
   const blockedSince = run.doc.writeBlock && !run.doc.writeBlock.liftedAt ? run.doc.writeBlock.setAt : run.doc.cutover!.startedAt;
   const downtimeSeconds = Math.max(0, (committedAt.getTime() - blockedSince.getTime()) / 1000);
-  await transition(run, 'committed', `downtime ${downtimeSeconds.toFixed(1)} s`, { 'cutover.committedAt': committedAt, 'cutover.downtimeSeconds': downtimeSeconds } as Partial<MigrationDoc>);
+  await transition(run, 'committed', `downtime ${downtimeSeconds.toFixed(1)} s`, { 'cutover.committedAt': committedAt, 'cutover.downtimeSeconds': downtimeSeconds, 'cutover.timings': timings } as Partial<MigrationDoc>);
   await store.migrations.updateOne({ _id: store.name }, { $unset: { error: '' } });
   run.doc = (await store.get())!;
   return { downtimeSeconds, ...(verification ? { verification } : {}), timings };
@@ -168,4 +187,10 @@ async function holdLag(run: MigrationRun, waitMs: number, onBatch: () => void): 
 /** Every change up to the final time is visible to the change stream once it is majority-committed. */
 async function waitUntilMajorityCommitted(run: MigrationRun, time: Timestamp): Promise<void> {
   await run.source.db('admin').command({ find: 'system.version', filter: {}, limit: 1, readConcern: { level: 'majority', afterClusterTime: time } });
+}
+
+/** Unique conversions left over from tail (a slice that ended before them), done while writes still flow. */
+async function finalizeBeforeBlock(run: MigrationRun): Promise<void> {
+  const pairs = await listPairs(run.source, run.filter);
+  await finalizeUniqueIndexes(run.source, run.destination, run.store, (target) => pairs.find((p) => p.target === target)?.source, run.ports.signal);
 }

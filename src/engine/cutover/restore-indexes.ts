@@ -5,9 +5,10 @@ import { splitNamespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 
 /**
- * Undoes the sync's relaxations once the destination no longer changes: unique indexes become unique again
- * (collMod prepareUnique, then unique: MongoDB 6.0+ converts in place and refuses if duplicates exist) and
- * TTLs get their real expiry back. Each restored index is marked, so a rerun after a crash skips it.
+ * Undoes what is left of the sync's relaxations at the commit: TTLs get their real expiry back (one collMod
+ * each), and a unique index not finalized before the block (finalize-unique.ts) is converted here, counted in the
+ * downtime (collMod prepareUnique, then unique: refused if duplicates exist). Each restored index is marked, so
+ * a rerun after a crash skips it.
  */
 export async function restoreRelaxedIndexes(destination: MongoClient, store: StateStore): Promise<number> {
   const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
@@ -18,7 +19,8 @@ export async function restoreRelaxedIndexes(destination: MongoClient, store: Sta
       if (relaxed.name === COLLECTION_TTL) {
         await command({ expireAfterSeconds: relaxed.original.expireAfterSeconds });
       } else {
-        if (relaxed.original.unique === true) {
+        // Normally made unique before the write block (finalize-unique.ts): then only the TTL is left for here.
+        if (relaxed.original.unique === true && relaxed.uniqueRestored !== true) {
           await command({ index: { name: relaxed.name, prepareUnique: true } });
           await command({ index: { name: relaxed.name, unique: true } });
         }

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/types.js';
-import type { Progress } from '../../model.js';
+import type { Progress, VerificationProgress } from '../../model.js';
 import { buildProgress } from '../progress.js';
 import type { Readiness } from '../readiness.js';
 import type { MigrationDoc, PartitionDoc } from '../state/types.js';
@@ -7,6 +7,7 @@ import type { MigrationDoc, PartitionDoc } from '../state/types.js';
 export interface ProgressExtra {
   oplogHeadroomSeconds?: number | null;
   readiness?: Readiness;
+  verification?: VerificationProgress;
 }
 
 /**

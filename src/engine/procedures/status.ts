@@ -8,6 +8,7 @@ import { tokenTime } from '../position.js';
 import { assessReadiness, readSourceOplog, type Readiness, type SourceOplog } from '../readiness.js';
 import { StateStore } from '../state/store.js';
 import type { MigrationDoc } from '../state/types.js';
+import { readVerificationProgress } from '../verify/continuous/coverage.js';
 import { progressFor } from './progress.js';
 
 export interface StatusResult {
@@ -29,7 +30,9 @@ export async function readStatus(config: Config): Promise<StatusResult> {
     const oplog = await sourceOplog(config.source.uri, doc, destination);
     const buffered = doc.phase === 'syncing' && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : undefined;
     const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...(buffered ? { position: buffered } : {}) });
-    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness });
+    const verifies = config.cutover.verify === 'hash' && (doc.phase === 'tailing' || doc.phase === 'cutting-over');
+    const verification = verifies ? await readVerificationProgress(store, doc, config.cutover.maxLagSeconds) : undefined;
+    const progress = progressFor(config, doc, await store.partitionsOf(), { readiness, ...(verification ? { verification } : {}) });
     return { doc, readiness, progress };
   } finally {
     await destination.close();

@@ -8,6 +8,8 @@ import { retryTransient, withReconnect } from '../reconnect.js';
 import { closeRun, openRun, type MigrationRun } from '../run.js';
 import type { MigrationDoc, PartitionDoc } from '../state/types.js';
 import { tailLoop } from '../tail.js';
+import { readVerificationProgress } from '../verify/continuous/coverage.js';
+import { ContinuousVerifier } from '../verify/continuous/verifier.js';
 import { progressFor } from './progress.js';
 
 export interface TailSliceOptions {
@@ -82,11 +84,15 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
   const started = Date.now();
   let lastReport = 0;
   const cutover = watchForCutover(run);
+  let lag = 0;
+  // Beside the tail, in the same process: compares partitions and rechecks the queue, throttled by the lag.
+  const verifier = config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : undefined;
   try {
     const result = await withReconnect(run, 'tail', () =>
       tailLoop(run, {
         deadline: started + durationMs,
-        onBatch: () => {
+        onBatch: (seconds) => {
+          lag = seconds;
           if (Date.now() - lastReport < 1000) return;
           lastReport = Date.now();
           ports.onProgress?.(progressFor(config, run.doc, partitions));
@@ -94,8 +100,11 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
         shouldStop: cutover.requested,
       }),
     );
+    await verifier?.stop();
+    run.doc = await run.store.current();
     const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
-    const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom });
+    const verification = verifier ? await readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds) : undefined;
+    const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom, ...(verification ? { verification } : {}) });
     const warning = headroomWarning(headroom, durationMs);
     if (warning) progress.warnings = [...progress.warnings, warning];
     const by = cutover.by();
@@ -110,6 +119,7 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
       progress,
     };
   } finally {
+    await verifier?.stop();
     cutover.stop();
   }
 }

@@ -2,7 +2,7 @@ import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongo
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { STATE_DB } from '../../namespaces.js';
-import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RelaxedIndexDoc } from './types.js';
+import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type VerifyPartitionDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
 const MAJORITY = { writeConcern: { w: 'majority' as const } };
@@ -18,6 +18,8 @@ export class StateStore {
   readonly partitions: Collection<PartitionDoc>;
   readonly buffer: Collection<BufferDoc>;
   readonly relaxedIndexes: Collection<RelaxedIndexDoc>;
+  readonly verifyPartitions: Collection<VerifyPartitionDoc>;
+  readonly recheck: Collection<RecheckDoc>;
 
   constructor(readonly client: MongoClient, readonly name: string) {
     this.db = client.db(STATE_DB);
@@ -25,6 +27,8 @@ export class StateStore {
     this.partitions = this.db.collection(STATE_COLLECTIONS.partitions);
     this.buffer = this.db.collection(STATE_COLLECTIONS.buffer);
     this.relaxedIndexes = this.db.collection(STATE_COLLECTIONS.relaxedIndexes);
+    this.verifyPartitions = this.db.collection(STATE_COLLECTIONS.verifyPartitions);
+    this.recheck = this.db.collection(STATE_COLLECTIONS.recheck);
   }
 
   /** Creates the state collections once (explicitly: concurrent implicit creation is unsafe). */
@@ -39,6 +43,9 @@ export class StateStore {
     // Only when missing: every run opens the store, and createIndexes waits behind any lock on the collection.
     await ensureIndex(this.partitions, { migration: 1, source: 1 });
     await ensureIndex(this.relaxedIndexes, { migration: 1 });
+    await ensureIndex(this.verifyPartitions, { migration: 1, source: 1 });
+    // Rechecks take the entries that are due first; the queue is read in this order, never held.
+    await ensureIndex(this.recheck, { m: 1, due: 1 });
   }
 
   async get(): Promise<MigrationDoc | null> {
@@ -108,6 +115,8 @@ export class StateStore {
       this.partitions.deleteMany({ migration: this.name }, MAJORITY),
       this.buffer.deleteMany({ '_id.m': this.name }, MAJORITY),
       this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
+      this.verifyPartitions.deleteMany({ migration: this.name }, MAJORITY),
+      this.recheck.deleteMany({ m: this.name }, MAJORITY),
     ]);
   }
 }

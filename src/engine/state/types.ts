@@ -8,6 +8,8 @@ export const STATE_COLLECTIONS = {
   partitions: 'partitions',
   buffer: 'buffer',
   relaxedIndexes: 'relaxed_indexes',
+  verifyPartitions: 'verify_partitions',
+  recheck: 'recheck',
 } as const;
 
 export interface HistoryEntry {
@@ -75,6 +77,8 @@ export interface MigrationDoc {
     committedAt?: Date;
     downtimeSeconds?: number;
     verification?: string;
+    /** Milliseconds per step of the run that committed (what the downtime went to). */
+    timings?: Record<string, number>;
   };
   warnings: string[];
   /**
@@ -88,6 +92,63 @@ export interface MigrationDoc {
   streamError?: string;
   /** The saved position fell off the source oplog: only a new sync can continue. */
   resyncRequired?: boolean;
+  /** Continuous verification's own position and findings (see engine/verify/continuous). */
+  verification?: VerificationStateDoc;
+}
+
+/** What continuous verification keeps on the migration document (partitions and the queue have collections). */
+export interface VerificationStateDoc {
+  /** The destination change stream's position: writes there are queued for a recheck from here on. */
+  destinationToken?: Document;
+  startedAt?: Date;
+  /** Index and option differences found by the last round (not relaxations still to be undone). */
+  metaMismatches?: string[];
+  lastRoundAt?: Date;
+  /** Measured costs, for the predicted downtime: rechecks per second, and one metadata pass. */
+  recheckPerSecond?: number;
+  metaMs?: number;
+  /** Documents compared per second by partition comparison (the throughput during tail). */
+  comparePerSecond?: number;
+}
+
+/** One range of one collection compared on both sides by continuous verification (per _id class, resumable). */
+export interface VerifyPartitionDoc {
+  _id: string;
+  migration: string;
+  source: string;
+  target: string;
+  /** `$type` alias of the _id class compared; '-' for a collection empty on both sides when planned. */
+  typeClass: string;
+  /** Set when planned: a comparison step saves its progress only into the partition it read (DDL re-plans). */
+  epoch: string;
+  /** The last source _id compared (exact BSON type): the comparison resumes after it. */
+  lastId?: unknown;
+  documentsCompared: number;
+  /** Documents found different while comparing, handed to the recheck queue. */
+  queued: number;
+  done: boolean;
+  doneAt?: Date;
+}
+
+/**
+ * One document to compare again, keyed by its destination namespace and the bytes of its _id: touched since its
+ * partition was compared (either side), or found different while the sides still moved. `gen` counts touches,
+ * so a recheck never deletes an entry touched again while it was being compared.
+ */
+export interface RecheckDoc {
+  _id: { m: string; t: string; k: string };
+  m: string;
+  /** Source namespace (as the event named it) and destination namespace. */
+  s: string;
+  t: string;
+  /** The raw documentKey ({_id: ...}). */
+  key: Buffer | Binary;
+  gen: number;
+  /** Not rechecked before this time (a touched document is being applied; a differing one backs off). */
+  due: Date;
+  /** Consecutive rechecks that found the sides different without a touch in between. */
+  attempts: number;
+  mismatch?: string;
 }
 
 /** One range of one collection's _ids, copied and resumed on its own. */
@@ -128,4 +189,6 @@ export interface RelaxedIndexDoc {
   name: string;
   original: Document;
   restored: boolean;
+  /** A relaxed unique index made unique again before the cutover (see finalize-unique.ts); TTL waits for the commit. */
+  uniqueRestored?: boolean;
 }

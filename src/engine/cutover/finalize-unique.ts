@@ -1,0 +1,71 @@
+import type { Document, MongoClient } from 'mongodb';
+import { OperationError } from '../../errors.js';
+import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
+import { writeInOrder } from '../apply/raw-writes.js';
+import { splitNamespace, type Namespace } from '../namespaces.js';
+import type { StateStore } from '../state/store.js';
+import type { RelaxedIndexDoc } from '../state/types.js';
+
+const CANNOT_CONVERT = 359;
+const ATTEMPTS = 6;
+
+/**
+ * Makes the relaxed unique indexes unique again while the tail still runs, so the cutover's write block covers
+ * no index work: `prepareUnique` first (from then on the destination refuses new duplicates, which the applier
+ * resolves from the source, see resolve-duplicates.ts), then the conversion. A conversion refused for
+ * duplicates the destination still holds (documents the tail has not brought up to date yet) re-reads those
+ * documents from the source, writes them as they are now, and tries again. TTLs are left for the commit
+ * (a destination expiring on its own clock would differ from the source; restoring one is a cheap collMod).
+ * @param sourceOf the source namespace of a destination namespace.
+ */
+export async function finalizeUniqueIndexes(source: MongoClient, destination: MongoClient, store: StateStore, sourceOf: (target: string) => string | undefined, signal?: AbortSignal): Promise<number> {
+  const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false, 'original.unique': true, uniqueRestored: { $ne: true } }).toArray();
+  for (const relaxed of pending) {
+    signal?.throwIfAborted();
+    const target = splitNamespace(relaxed.target);
+    const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } });
+    try {
+      await command({ prepareUnique: true });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await command({ unique: true });
+          break;
+        } catch (error) {
+          const violations = (error as { code?: number; errorResponse?: { violations?: { ids: unknown[] }[] } });
+          if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS) throw error;
+          const from = sourceOf(relaxed.target);
+          if (!from) throw error;
+          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
+          await rewriteFromSource(source, destination, splitNamespace(from), target, ids);
+        }
+      }
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === 26 || code === 27) continue; // collection or index dropped since: DDL will say what follows
+      throw new OperationError(
+        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${(error as Error).message}`,
+        'the destination holds documents that violate it although the source does not: run `verify` to find them',
+      );
+    }
+    await markUnique(store, relaxed);
+  }
+  return pending.length;
+}
+
+async function markUnique(store: StateStore, relaxed: RelaxedIndexDoc): Promise<void> {
+  await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { uniqueRestored: true } }, { writeConcern: { w: 'majority' } });
+}
+
+/** Writes the source's current state of these documents (or deletes them where the source has none). */
+async function rewriteFromSource(source: MongoClient, destination: MongoClient, from: Namespace, to: Namespace, ids: unknown[]): Promise<void> {
+  if (!ids.length) return;
+  // The ids come back decoded from the error reply; equality on _id matches across numeric types anyway.
+  const found = (await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } } as Document, { raw: true }).toArray()) as unknown as Buffer[];
+  const ids2 = (await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } } as Document, { raw: true, projection: { _id: 1 } }).toArray()) as unknown as Buffer[];
+  const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!).toString('hex')));
+  const writes = [
+    ...found.map((d) => ({ kind: 'put' as const, key: idDocumentOf(rawIdKey(Buffer.from(d))!), doc: Buffer.from(d) })),
+    ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!)).filter((k) => !present.has(k.toString('hex'))).map((key) => ({ kind: 'del' as const, key })),
+  ];
+  await writeInOrder(destination, to, writes, 500);
+}

@@ -1,0 +1,101 @@
+import { BSON, type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
+import { EXACT_TYPES } from '../../copy/raw-insert.js';
+import { STATE_DB } from '../../namespaces.js';
+import { tokenTime } from '../../position.js';
+import type { StateStore } from '../../state/store.js';
+import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
+
+interface DestinationEvent {
+  _id: Document;
+  ns?: { db: string; coll?: string };
+  documentKey?: Document;
+}
+
+/**
+ * Watches the destination for data writes to the migration's namespaces and queues each written document for
+ * a recheck: the applier's own writes (queued anyway, so they cost a duplicate upsert) and, the point of it,
+ * writes that are not ours. Its position is saved in the migration document after what it read is queued, so
+ * a crash queues some documents twice and misses none.
+ */
+export class DestinationWatch {
+  private stream: ChangeStream<Document, DestinationEvent> | undefined;
+  private lastSaved: Document | undefined;
+
+  constructor(
+    private readonly destination: MongoClient,
+    private readonly store: StateStore,
+    private readonly queue: RecheckQueue,
+    /** Destination namespace → source namespace, or undefined for a namespace that is not the migration's. */
+    private readonly sourceOf: (target: string) => string | undefined,
+  ) {}
+
+  /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
+  async open(saved: Document | undefined): Promise<void> {
+    const pipeline = [
+      { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB } } },
+      // Only what the queue needs: the update's description or a large document would only cost bytes.
+      { $project: { ns: 1, documentKey: 1 } },
+    ];
+    let start: Document = saved ? { resumeAfter: saved } : {};
+    if (!saved) {
+      const hello = await this.destination.db('admin').command({ hello: 1 });
+      start = { startAtOperationTime: (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts };
+    }
+    this.stream = this.destination.watch<Document, DestinationEvent>(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1000, maxAwaitTimeMS: 20 });
+    if (!saved) {
+      // The first getMore makes the stream hand out a resume token for its start.
+      await this.stream.tryNext().then((event) => event && this.queueEvents([event]));
+      await this.save();
+    }
+  }
+
+  /**
+   * Reads what has arrived (up to `max` events) and queues it. With `until`, reads on until the stream's
+   * position has passed that destination time (the cutover: every write before it is queued).
+   */
+  async pump(max = 5000, until?: Timestamp): Promise<number> {
+    const stream = this.stream!;
+    const events: DestinationEvent[] = [];
+    let passed = until === undefined;
+    for (let spins = 0; events.length < max; spins++) {
+      const event = await stream.tryNext();
+      if (event) {
+        events.push(event);
+        continue;
+      }
+      if (!passed) {
+        const at = tokenTime(stream.resumeToken as Document | undefined);
+        // Strictly after: the caller writes once after taking `until`, so the stream has a later point to reach.
+        passed = at !== undefined && at.greaterThan(until!);
+      }
+      if (passed || spins > 250) break;
+    }
+    await this.queueEvents(events);
+    await this.save();
+    if (!passed) throw new Error('the destination change stream did not reach the cutover time');
+    return events.length;
+  }
+
+  private async queueEvents(events: DestinationEvent[]): Promise<void> {
+    const docs: TouchedDocument[] = [];
+    for (const event of events) {
+      if (!event.ns?.coll || !event.documentKey) continue;
+      const target = `${event.ns.db}.${event.ns.coll}`;
+      const source = this.sourceOf(target);
+      if (source) docs.push({ source, target, key: Buffer.from(BSON.serialize(event.documentKey)) });
+    }
+    await this.queue.touch(docs);
+  }
+
+  private async save(): Promise<void> {
+    const token = this.stream?.resumeToken as Document | undefined;
+    if (!token || token === this.lastSaved) return;
+    await this.store.migrations.updateOne({ _id: this.store.name }, { $set: { 'verification.destinationToken': token } }, { writeConcern: { w: 'majority' } });
+    this.lastSaved = token;
+  }
+
+  async close(): Promise<void> {
+    await this.save().catch(() => undefined);
+    await this.stream?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,65 @@
+import { DATA_OPERATIONS, type ChangeEvent } from '../../capture/change-event.js';
+import { failpoint } from '../../failpoints.js';
+import { ns, type NamespaceFilter } from '../../namespaces.js';
+import type { StateStore } from '../../state/store.js';
+import { RecheckQueue, type TouchedDocument } from './recheck-queue.js';
+
+/** What the tail tells about each batch before applying it (see tail.ts). */
+export interface ChangeObserver {
+  observe(events: readonly ChangeEvent[]): Promise<void>;
+}
+
+/** DDL that changes which documents a namespace holds: its comparison starts again from scratch. */
+const DATA_DDL = new Set(['drop', 'rename', 'dropDatabase', 'create']);
+
+/**
+ * Feeds the recheck queue from the source change stream the tail already reads: every document a batch touches
+ * is queued before the batch is applied, so a crash at any point re-queues it, never loses it. DDL that moves or
+ * removes data resets the comparison of the namespaces it names (the verifier plans them again) and forgets
+ * their queued documents, whose namespace no longer means the same collection.
+ */
+export class RecheckFeed implements ChangeObserver {
+  private readonly queue: RecheckQueue;
+
+  constructor(private readonly store: StateStore, private readonly filter: NamespaceFilter) {
+    this.queue = new RecheckQueue(store);
+  }
+
+  async observe(events: readonly ChangeEvent[]): Promise<void> {
+    const docs: TouchedDocument[] = [];
+    const namespaces = new Set<string>();
+    const databases = new Set<string>();
+    for (const event of events) {
+      const coll = event.ns.coll;
+      if (DATA_OPERATIONS.has(event.type)) {
+        if (!coll || !event.key) continue;
+        const target = this.filter.target(event.ns.db, coll);
+        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key });
+      } else if (DATA_DDL.has(event.type)) {
+        if (event.type === 'dropDatabase') databases.add(event.ns.db);
+        if (coll) namespaces.add(ns(event.ns.db, coll));
+        if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
+      }
+    }
+    await this.queue.touch(docs);
+    failpoint('verify:feed-queued');
+    if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
+  }
+
+  private async reset(sources: string[], databases: string[]): Promise<void> {
+    const included = sources.filter((s) => {
+      const dot = s.indexOf('.');
+      return this.filter.includes(s.slice(0, dot), s.slice(dot + 1));
+    });
+    const escaped = databases.map((d) => `^${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.`);
+    const bySource = [{ source: { $in: included } }, ...escaped.map((re) => ({ source: { $regex: re } }))];
+    const targets = included.map((s) => {
+      const dot = s.indexOf('.');
+      const t = this.filter.target(s.slice(0, dot), s.slice(dot + 1));
+      return ns(t.db, t.coll);
+    });
+    await this.store.verifyPartitions.deleteMany({ migration: this.store.name, $or: bySource }, { writeConcern: { w: 'majority' } });
+    await this.queue.forget(targets);
+    if (escaped.length) await this.store.recheck.deleteMany({ m: this.store.name, $or: escaped.map((re) => ({ s: { $regex: re } })) }, { writeConcern: { w: 'majority' } });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Partition comparison: each collection is compared once per `_id` class on both sides, batch by batch in
+ * `_id` order, resuming after the last `_id` compared (kept in the state, so a crash or the next slice goes on
+ * where this one stopped). Every document that differs — while the sides still move, usually one the applier
+ * has not written yet — goes to the recheck queue instead of being judged here: the queue decides.
+ *
+ * Each batch reads at most `batchSize` source documents (sorted and limited on the `_id` index), then streams the
+ * destination's documents of the same `_id` range: memory is one batch, whatever the collection's size.
+ * Ranges stay inside one `_id` class because a range query on `_id` only matches its bound's class.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Document, MongoClient } from 'mongodb';
+import { EXACT_TYPES } from '../../copy/raw-insert.js';
+import { ID_CLASSES } from '../../copy/partitions.js';
+import { idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
+import { splitNamespace } from '../../namespaces.js';
+import { failpoint } from '../../failpoints.js';
+import type { StateStore } from '../../state/store.js';
+import type { VerifyPartitionDoc } from '../../state/types.js';
+import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
+
+export interface PairNames {
+  source: string;
+  target: string;
+}
+
+/** Partitions of one collection: one per `_id` class found on either side (extras on the destination included). */
+export async function planVerifyPartitions(source: MongoClient, destination: MongoClient, store: StateStore, pair: PairNames): Promise<VerifyPartitionDoc[]> {
+  const classes = new Set<string>();
+  for (const [client, name] of [[source, pair.source], [destination, pair.target]] as const) {
+    const { db, coll } = splitNamespace(name);
+    for (const typeClass of ID_CLASSES) {
+      if (classes.has(typeClass)) continue;
+      const found = await client.db(db).collection(coll).findOne({ _id: { $type: typeClass } } as Document, { projection: { _id: 1 } });
+      if (found) classes.add(typeClass);
+    }
+  }
+  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID(), documentsCompared: 0, queued: 0 };
+  const id = (suffix: string): string => `${store.name}|${pair.source}|${suffix}`;
+  // An empty collection still gets a (done) partition: "planned" is then recorded and coverage counts it.
+  const partitions: VerifyPartitionDoc[] = classes.size
+    ? [...classes].map((typeClass) => ({ ...base, _id: id(typeClass), typeClass, done: false }))
+    : [{ ...base, _id: id('-'), typeClass: '-', done: true, doneAt: new Date() }];
+  for (const p of partitions) {
+    await store.verifyPartitions.updateOne({ _id: p._id }, { $setOnInsert: p }, { upsert: true, writeConcern: { w: 'majority' } });
+  }
+  return partitions;
+}
+
+/** The partitions still to compare, with their last `_id` in its exact BSON type. */
+export async function openPartitions(store: StateStore, limit = 100): Promise<VerifyPartitionDoc[]> {
+  return store.verifyPartitions.find({ migration: store.name, done: false }, { ...EXACT_TYPES, limit, sort: { _id: 1 } }).toArray();
+}
+
+export interface StepResult {
+  compared: number;
+  queued: number;
+  done: boolean;
+}
+
+/** Compares the next batch of one partition, queues what differs, and saves the progress. */
+export async function comparePartitionStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number): Promise<StepResult> {
+  const src = splitNamespace(partition.source);
+  const dst = splitNamespace(partition.target);
+  const after = 'lastId' in partition && partition.lastId !== undefined ? { $gt: partition.lastId } : {};
+  const batch = (await source
+    .db(src.db)
+    .collection(src.coll)
+    .find({ _id: { $type: partition.typeClass, ...after } } as Document, { raw: true, sort: { _id: 1 }, limit: batchSize, batchSize })
+    .toArray()) as unknown as Buffer[];
+  const exhausted = batch.length < batchSize;
+  const pending = new Map<string, Buffer>();
+  for (const raw of batch) {
+    // Copied out of the reply buffer: the batch is held while the destination is read.
+    const copy = Buffer.from(raw);
+    pending.set(rawIdKey(copy)!.toString('hex'), copy);
+  }
+  const last = batch.length ? rawId(Buffer.from(batch[batch.length - 1]!)) : undefined;
+  const range: Document = { $type: partition.typeClass, ...after };
+  // The last batch also takes whatever the destination holds beyond the source's last _id (extra documents).
+  if (!exhausted && last) range.$lte = last.value;
+  const differing: TouchedDocument[] = [];
+  const touched = (key: Buffer): void => {
+    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key) });
+  };
+  const cursor = destination.db(dst.db).collection(dst.coll).find({ _id: range } as Document, { raw: true, sort: { _id: 1 }, batchSize: 1000 });
+  try {
+    for await (const doc of cursor) {
+      const raw = doc as unknown as Buffer;
+      const key = rawIdKey(raw)!;
+      const hex = key.toString('hex');
+      const partner = pending.get(hex);
+      if (!partner) touched(key);
+      else {
+        if (!partner.equals(raw)) touched(key);
+        pending.delete(hex);
+      }
+    }
+  } finally {
+    await cursor.close();
+  }
+  for (const hex of pending.keys()) touched(Buffer.from(hex, 'hex'));
+  // Queued before the progress is saved: a crash in between compares the batch again, never skips it.
+  await queue.touch(differing);
+  failpoint('verify:partition-queued');
+  const set: Document = exhausted ? { done: true, doneAt: new Date() } : {};
+  if (last) set.lastId = last.value;
+  // Only the partition this step read: one reset by DDL (and planned again) meanwhile has another epoch.
+  await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: 'majority' } });
+  return { compared: batch.length, queued: differing.length, done: exhausted };
+}

@@ -1,0 +1,104 @@
+import { Binary, type AnyBulkWriteOperation, type Document } from 'mongodb';
+import { rawIdKey } from '../../../mongo/raw-bson.js';
+import type { StateStore } from '../../state/store.js';
+import type { RecheckDoc } from '../../state/types.js';
+
+/**
+ * A touched document is queued before the applier writes it (so a crash can only queue it twice, never lose it):
+ * it is rechecked once the applier has had time to write it, not at once.
+ */
+export const TOUCH_DELAY_MS = 1_000;
+/** Rechecks in a row that found the sides different, with no touch in between, before a difference counts. */
+export const CONFIRM_ATTEMPTS = 2;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface TouchedDocument {
+  /** Source namespace, db.coll. */
+  source: string;
+  /** Destination namespace, db.coll. */
+  target: string;
+  /** The raw documentKey ({_id: ...}). */
+  key: Buffer;
+}
+
+/** Hex of the `_id` element's bytes: the queue's identity for a document (the bytes decide, the recheck the rest). */
+export function idHex(documentKey: Buffer): string | undefined {
+  return rawIdKey(documentKey)?.toString('hex');
+}
+
+/**
+ * The recheck queue: a collection in the state database, so it is bounded by the number of documents touched,
+ * never held in memory, and survives any crash. Every write is idempotent (upserts keyed by document).
+ */
+export class RecheckQueue {
+  constructor(private readonly store: StateStore) {}
+
+  /** Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. */
+  async touch(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS): Promise<void> {
+    if (!docs.length) return;
+    const m = this.store.name;
+    const due = new Date(Date.now() + delayMs);
+    const seen = new Set<string>();
+    const writes: AnyBulkWriteOperation<RecheckDoc>[] = [];
+    for (const doc of docs) {
+      const k = idHex(doc.key);
+      if (!k || seen.has(`${doc.target}\u0000${k}`)) continue;
+      seen.add(`${doc.target}\u0000${k}`);
+      writes.push({
+        updateOne: {
+          filter: { _id: { m, t: doc.target, k } },
+          update: { $set: { m, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: '' } },
+          upsert: true,
+        },
+      });
+    }
+    // Unordered: one entry's write does not wait for another's. Majority: a rolled-back queue entry is a lost recheck.
+    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
+  }
+
+  /** Forgets the entries of these destination namespaces (their collections are compared again from scratch). */
+  async forget(targets: readonly string[]): Promise<void> {
+    if (targets.length) await this.store.recheck.deleteMany({ m: this.store.name, t: { $in: [...targets] } }, { writeConcern: { w: 'majority' } });
+  }
+
+  /**
+   * Entries due now, oldest due first; or, with `all` (the sides are frozen), every entry in _id order after
+   * `afterId`. Read in pages, never all at once.
+   */
+  async next(limit: number, options: { all?: boolean; afterId?: RecheckDoc['_id'] } = {}): Promise<RecheckDoc[]> {
+    const filter: Document = { m: this.store.name };
+    if (!options.all) {
+      filter.due = { $lte: new Date() };
+      return this.store.recheck.find(filter, { sort: { due: 1 }, limit, promoteBuffers: true }).toArray();
+    }
+    if (options.afterId) filter._id = { $gt: options.afterId };
+    return this.store.recheck.find(filter, { sort: { _id: 1 }, limit, promoteBuffers: true }).toArray();
+  }
+
+  async size(): Promise<number> {
+    return this.store.recheck.countDocuments({ m: this.store.name });
+  }
+
+  /** Entries whose difference was confirmed (CONFIRM_ATTEMPTS rechecks in a row). */
+  async confirmed(limit = 20): Promise<RecheckDoc[]> {
+    return this.store.recheck.find({ m: this.store.name, attempts: { $gte: CONFIRM_ATTEMPTS } }, { limit }).toArray();
+  }
+
+  async confirmedCount(): Promise<number> {
+    return this.store.recheck.countDocuments({ m: this.store.name, attempts: { $gte: CONFIRM_ATTEMPTS } });
+  }
+
+  /**
+   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt.
+   * Both only if the entry was not touched since it was read (same gen): a touch means compare again.
+   */
+  async settle(equal: readonly RecheckDoc[], different: readonly { entry: RecheckDoc; kind: string }[]): Promise<void> {
+    const writes: AnyBulkWriteOperation<RecheckDoc>[] = equal.map((e) => ({ deleteOne: { filter: { _id: e._id, gen: e.gen } } }));
+    const now = Date.now();
+    for (const { entry, kind } of different) {
+      const backoff = Math.min(MAX_BACKOFF_MS, TOUCH_DELAY_MS * 2 ** entry.attempts);
+      writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $inc: { attempts: 1 }, $set: { due: new Date(now + backoff), mismatch: kind } } } });
+    }
+    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
+  }
+}

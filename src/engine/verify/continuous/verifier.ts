@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
+import type { MigrationRun } from '../../run.js';
+import { DestinationWatch } from './destination-watch.js';
+import { compareMetadata, listPairs, type Pair } from './meta-compare.js';
+import { comparePartitionStep, openPartitions, planVerifyPartitions } from './partition-compare.js';
+import { recheckEntries } from './recheck.js';
+import { RecheckQueue } from './recheck-queue.js';
+
+export interface VerifierOptions {
+  /** Share of wall time the verifier may work (the rest it sleeps), so that the tail keeps its lag target. */
+  dutyCycle?: number;
+  /** The tail's current lag: above `pauseAboveLagSeconds` the verifier only keeps its queue fed and waits. */
+  lag?: () => number;
+  pauseAboveLagSeconds?: number;
+  /** Documents per partition comparison step, and queue entries per recheck step. */
+  batchSize?: number;
+  /** How often the metadata (collections, options, indexes) is compared again. */
+  metaEveryMs?: number;
+}
+
+const MIN_PAGE_WHILE_COMPARING = 200;
+
+/** Pairs whose documents the partitions compare (views hold none; time-series are refused by the sync). */
+export const comparable = (pair: Pair): boolean => pair.kind === 'collection' || pair.kind === 'clustered' || pair.kind === 'capped';
+
+/**
+ * Continuous verification, run beside the tail in the same process: compares every partition once, rechecks
+ * queued documents as they come due, compares metadata now and then, and keeps what it measured (its own
+ * throughput, the cost of a recheck and of a metadata pass) for the predicted downtime. Everything it knows is
+ * in the state database, so it resumes in the next slice, on another runner, or after a crash.
+ * Errors stop the verifier, never the tail: a migration that is not fully verified is simply not ready.
+ */
+export class ContinuousVerifier {
+  private stopped = false;
+  /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly queue: RecheckQueue;
+  private watch: DestinationWatch | undefined;
+  private pairs: Pair[] = [];
+  private lastMeta = 0;
+  /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
+  private readonly rates: { recheckPerSecond?: number; comparePerSecond?: number } = {};
+  private planned = false;
+  private turn = false;
+  readonly stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: undefined as string | undefined };
+
+  constructor(private readonly run: MigrationRun, private readonly options: VerifierOptions = {}) {
+    this.queue = new RecheckQueue(run.store);
+  }
+
+  static start(run: MigrationRun, options: VerifierOptions = {}): ContinuousVerifier {
+    const verifier = new ContinuousVerifier(run, options);
+    verifier.loop = verifier.main().catch((error: unknown) => {
+      verifier.stats.error = (error as Error).message;
+      run.ports.log.warn({ error: verifier.stats.error }, 'continuous verification stopped; the cutover compares what it did not cover');
+    });
+    return verifier;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await this.loop;
+    await this.watch?.close();
+  }
+
+  private async main(): Promise<void> {
+    const { run } = this;
+    const saved = run.doc.verification?.destinationToken;
+    this.pairs = await listPairs(run.source, run.filter);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source);
+    // The destination watch starts before the first comparison: a write there is either compared or queued.
+    await this.watch.open(saved);
+    if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
+    await this.finalizeIndexes();
+    const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? 0.5));
+    while (!this.stopped && !run.ports.signal.aborted) {
+      await this.watch.pump();
+      if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
+        await this.rest(250);
+        continue;
+      }
+      const started = Date.now();
+      const worked = await this.step();
+      const spent = Date.now() - started;
+      this.stats.workMs += spent;
+      // Throttled by duty cycle: after working `spent` ms, rest long enough for the tail to keep the lead.
+      await this.rest(worked ? Math.ceil((spent * (1 - duty)) / duty) : 500);
+    }
+  }
+
+  /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
+  private async rest(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+
+  /** One unit of work; false when there was nothing to do. */
+  private async step(): Promise<boolean> {
+    const batchSize = this.options.batchSize ?? 1000;
+    if (!this.planned || Date.now() - this.lastMeta > (this.options.metaEveryMs ?? 5000)) {
+      await this.plan();
+      await this.meta();
+      return true;
+    }
+    // Rechecks and partitions take turns: under a steady writer the queue always has something due, and
+    // partitions that waited for an empty queue would never be covered.
+    this.turn = !this.turn;
+    const [partition] = await openPartitions(this.run.store, 1);
+    // While partitions remain, a recheck turn waits for a worthwhile page: each costs a few round trips whatever
+    // its size, and a trickle of due entries would otherwise take half of the verifier's time.
+    if (this.turn && (await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
+    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
+    const started = Date.now();
+    const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
+    this.stats.compared += result.compared;
+    if (result.compared >= 100) this.rates.comparePerSecond = Math.round((result.compared * 1000) / Math.max(1, Date.now() - started));
+    return true;
+  }
+
+  private async recheckDue(batchSize: number, minimum: number): Promise<boolean> {
+    const due = await this.queue.next(batchSize);
+    if (due.length < minimum) return false;
+    const started = Date.now();
+    await recheckEntries(this.run.source, this.run.destination, this.queue, due);
+    this.stats.rechecked += due.length;
+    this.rates.recheckPerSecond = Math.round((due.length * 1000) / Math.max(1, Date.now() - started));
+    return true;
+  }
+
+  /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
+  private async finalizeIndexes(): Promise<void> {
+    const { run } = this;
+    try {
+      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, (target) => this.pairs.find((p) => p.target === target)?.source, AbortSignal.any([run.ports.signal, this.abort.signal]));
+      if (converted) run.ports.log.info({ converted }, 'relaxed unique indexes are unique again');
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      // Not fatal here: the cutover converts what is left (inside the block) and reports why it could not.
+      run.ports.log.warn({ error: (error as Error).message }, 'a unique index could not be finalized during tail');
+    }
+  }
+
+  /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
+  private async plan(): Promise<void> {
+    this.pairs = await listPairs(this.run.source, this.run.filter);
+    const planned = new Set(await this.run.store.verifyPartitions.distinct('source', { migration: this.run.store.name }));
+    for (const pair of this.pairs) {
+      if (!comparable(pair) || planned.has(pair.source)) continue;
+      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair);
+    }
+    this.planned = true;
+  }
+
+  private async meta(): Promise<void> {
+    const started = Date.now();
+    const owned = this.run.doc.collections.map((c) => c.target);
+    const result = await compareMetadata(this.run.source, this.run.destination, this.run.store, this.pairs, { counts: false, owned });
+    this.lastMeta = Date.now();
+    const rates = Object.fromEntries(Object.entries(this.rates).map(([k, v]) => [`verification.${k}`, v]));
+    await this.record({ ...rates, 'verification.metaMismatches': result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), 'verification.metaMs': this.lastMeta - started, 'verification.lastRoundAt': new Date() });
+  }
+
+  private async record(set: Record<string, unknown>): Promise<void> {
+    this.run.lease.assertHeld();
+    await this.run.store.migrations.updateOne({ _id: this.run.store.name }, { $set: set });
+  }
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { Document, MongoClient } from 'mongodb';
+import { runStatus } from '../../src/commands/status.js';
+import { runSync } from '../../src/commands/sync.js';
+import { runTail } from '../../src/commands/tail.js';
+import type { CommandOutcome } from '../../src/report/model.js';
+import { runChildCli, writeConfigFile } from '../support/child-runner.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
+import { testConfig, testPorts } from '../support/engine.js';
+
+const STATE = '__mongo_live_migrate';
+
+async function seed(client: MongoClient, db: string): Promise<void> {
+  const c = client.db(db).collection<Document>('c');
+  await client.db(db).createCollection('c');
+  await client.db(db).createCollection('d');
+  await c.insertMany(Array.from({ length: 3000 }, (_, i): Document => ({ _id: i, email: `u${i}@x`, at: new Date(), pad: 'x'.repeat(100) })));
+  await c.createIndexes([{ key: { email: 1 }, name: 'email', unique: true }, { key: { at: 1 }, name: 'ttl', expireAfterSeconds: 3600 }]);
+  await client.db(db).collection<Document>('d').insertMany(Array.from({ length: 200 }, (_, i): Document => ({ _id: `k${i}`, v: i })));
+}
+
+/** Tail slices until status says what `until` wants (verification needs a few slices for confirmations). */
+async function tailUntil(config: Parameters<typeof runTail>[0], until: (status: CommandOutcome) => boolean, slices = 6): Promise<CommandOutcome> {
+  let status = await runStatus(config, {}, testPorts('cv-status'));
+  for (let i = 0; i < slices && !until(status); i++) {
+    expect((await runTail(config, { maxDurationMs: 3000, forceTakeover: true }, testPorts('cv-tail'))).exitCode).toBe(0);
+    status = await runStatus(config, {}, testPorts('cv-status'));
+  }
+  return status;
+}
+
+describe('continuous verification', () => {
+  const clients = useSharedClients();
+
+  it('covers every partition during tail, finalizes unique indexes, and catches differences made on the destination before any cutover', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('cv');
+    await seed(source, db);
+    const config = testConfig(uniqueName('cv').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 10 }\n');
+    expect((await runSync(config, {}, testPorts('cv-sync'))).exitCode).toBe(0);
+    // A live writer on the source meanwhile: what it touches is queued and rechecked, never reported.
+    for (let i = 0; i < 50; i++) await source.db(db).collection<Document>('c').updateOne({ _id: i } as Document, { $set: { email: `moved${i}@x` } });
+
+    const clean = await tailUntil(config, (s) => Boolean(s.progress?.readyForCutover));
+    expect(clean.progress?.verification, clean.summary).toMatchObject({ complete: true, mismatches: 0 });
+    expect(clean.progress?.verification?.documentsVerified).toBeGreaterThanOrEqual(3200);
+    expect(clean.progress?.verification?.predictedDowntimeSeconds).toBeGreaterThan(0);
+    expect(clean.summary).toMatch(/ready for cutover/);
+    // The unique index is unique on the destination already; the TTL waits for the commit.
+    const indexes = await destination.db(db).collection('c').listIndexes().toArray();
+    expect(indexes.find((i) => i.name === 'email')).toMatchObject({ unique: true });
+    expect(indexes.find((i) => i.name === 'ttl')?.expireAfterSeconds).not.toBe(3600);
+
+    // Behind the migration's back: a changed, a deleted and an added document, an extra index, a changed option.
+    const dst = destination.db(db);
+    await dst.collection<Document>('c').updateOne({ _id: 2000 } as Document, { $set: { pad: 'changed' } });
+    await dst.collection<Document>('c').deleteOne({ _id: 2001 } as Document);
+    await dst.collection('d').insertOne({ _id: 'rogue', v: -1 } as Document);
+    await dst.collection('d').createIndex({ v: 1 }, { name: 'rogue_index' });
+    await dst.command({ collMod: 'd', validator: { v: { $type: 'int' } } });
+
+    const caught = await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= 5);
+    const found = caught.progress!.verification!;
+    expect(found.mismatches, caught.summary).toBeGreaterThanOrEqual(5);
+    expect(caught.progress?.readyForCutover).toBe(false);
+    const queue = await destination.db(STATE).collection('recheck').find({ m: config.name, attempts: { $gte: 2 } }).toArray();
+    expect(queue.map((q) => `${String(q.t)} ${String(q.mismatch)}`).sort()).toEqual([`${db}.c content`, `${db}.c missing-document`, `${db}.d extra-document`]);
+    const state = await destination.db(STATE).collection('migrations').findOne({ _id: config.name } as Document);
+    expect((state?.verification?.metaMismatches as string[]).join('\n')).toMatch(/rogue_index[\s\S]*validator|validator[\s\S]*rogue_index/);
+    expect(caught.summary).toMatch(/not ready: .*verification found/);
+  });
+
+  it('the recheck queue survives kill -9 of the runner at seeded points and still catches a planted difference', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('cvkill');
+    await seed(source, db);
+    const name = uniqueName('cvkill').replace(/_/g, '-');
+    const extra = 'cutover: { maxLagSeconds: 10 }\n';
+    const config = testConfig(name, sharedClusters().sourceUri, sharedClusters().destinationUri, [db], extra);
+    const file = writeConfigFile(name, [db], extra);
+    const env = { SOURCE_URI: sharedClusters().sourceUri, DESTINATION_URI: sharedClusters().destinationUri };
+    expect((await runSync(config, {}, testPorts('cvk-sync'))).exitCode).toBe(0);
+    await destination.db(db).collection<Document>('c').updateOne({ _id: 2500 } as Document, { $set: { pad: 'planted' } });
+    // Sync's catch-up may already have compared everything (a slow machine gives it time): start the comparison
+    // over, as DDL would, so that the killed runner has partitions to compare.
+    await destination.db(STATE).collection('verify_partitions').deleteMany({ migration: name });
+
+    for (const point of ['verify:partition-queued#2', 'verify:feed-queued', 'verify:recheck-compared']) {
+      // Changes on the source so that the feed has batches to queue.
+      for (let i = 0; i < 20; i++) await source.db(db).collection<Document>('c').updateOne({ _id: 100 + i } as Document, { $inc: { n: 1 } });
+      const killed = await runChildCli(['tail', '--config', file, '--max-duration', '20s', '--force-takeover', '--log-level', 'warn'], { ...env, MLM_FAILPOINT: point });
+      expect(killed.signal, `${point}: ${killed.stdout} ${killed.stderr}`).toBe('SIGKILL');
+      const queued = await destination.db(STATE).collection('recheck').countDocuments({ m: name });
+      expect(queued, point).toBeGreaterThan(0);
+    }
+    const done = await tailUntil(config, (s) => Boolean(s.progress?.verification?.complete) && (s.progress?.verification?.mismatches ?? 0) >= 1, 8);
+    expect(done.progress?.verification, done.summary).toMatchObject({ complete: true, mismatches: 1 });
+    const confirmed = await destination.db(STATE).collection('recheck').find({ m: name, attempts: { $gte: 2 } }).toArray();
+    expect(confirmed.map((c) => c.mismatch)).toEqual(['content']);
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { Document } from 'mongodb';
+import { runStatus } from '../../src/commands/status.js';
+import { runSync } from '../../src/commands/sync.js';
+import { runTail } from '../../src/commands/tail.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
+import { expectSidesEqual } from '../support/exact.js';
+import { testConfig, testPorts } from '../support/engine.js';
+
+/**
+ * Unique indexes are unique on the destination again while the tail runs (before any cutover), so the tail meets
+ * transient duplicate keys: a swap of two unique values reaches the destination as two writes that each collide
+ * with the other document's old state. The applier resolves them from the source; the sides end equal.
+ */
+describe('unique indexes finalized during tail', () => {
+  const clients = useSharedClients();
+
+  it('converts relaxed unique indexes during tail and applies swapped and chained unique values without a conflict left', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('uniq');
+    const users = source.db(db).collection<Document>('users');
+    await source.db(db).createCollection('users');
+    await users.insertMany(Array.from({ length: 500 }, (_, i): Document => ({ _id: i, email: `e${i}`, name: `n${i}` })));
+    await users.createIndex({ email: 1 }, { name: 'email', unique: true });
+    const config = testConfig(uniqueName('uniq').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 10 }\n');
+    expect((await runSync(config, {}, testPorts('uniq-sync'))).exitCode).toBe(0);
+    expect((await runTail(config, { maxDurationMs: 3000 }, testPorts('uniq-tail'))).exitCode).toBe(0);
+    expect((await destination.db(db).collection('users').listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
+
+    // Swaps (a → tmp, b → a, tmp → b) and a chain (0 takes 1's value, 1 takes 2's, ..., the last takes 0's old one).
+    for (let i = 100; i < 140; i += 2) {
+      await users.updateOne({ _id: i } as Document, { $set: { email: 'tmp' } });
+      await users.updateOne({ _id: i + 1 } as Document, { $set: { email: `e${i}` } });
+      await users.updateOne({ _id: i } as Document, { $set: { email: `e${i + 1}` } });
+    }
+    await users.updateOne({ _id: 200 } as Document, { $set: { email: 'parked' } });
+    for (let i = 201; i < 220; i++) await users.updateOne({ _id: i } as Document, { $set: { email: `e${i - 1}` } });
+    await users.updateOne({ _id: 200 } as Document, { $set: { email: 'e219' } });
+
+    const tail = await runTail(config, { maxDurationMs: 4000 }, testPorts('uniq-tail'));
+    expect(tail.exitCode, tail.summary).toBe(0);
+    const status = await runStatus(config, {}, testPorts('uniq-status'));
+    expect(status.progress?.lagSeconds, status.summary).toBe(0);
+    // Everything but the TTL-free index list is equal now; the index itself is unique on both sides.
+    await expectSidesEqual(source, destination, [db]);
+    expect((await destination.db(db).collection('users').listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
+  });
+});
