@@ -1,6 +1,7 @@
 import type { Document, Timestamp } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
+import { sourceView } from './apply/source-lookup.js';
 import { readBatch, type ReadBatch } from './capture/batch-reader.js';
 import { historyLostError, type Position } from './capture/change-stream.js';
 import { RawChangeStream } from './capture/raw-change-stream.js';
@@ -60,7 +61,7 @@ export function savedPosition(run: MigrationRun): Position {
  */
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const { store, ports } = run;
-  const applier = newApplier(run);
+  const applier = newApplier(run, options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing: Promise<void> | undefined;
   const saver = new PositionSaver(async (token, wallTime, events) => {
@@ -175,9 +176,9 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
 
-export function newApplier(run: MigrationRun): Applier {
+export function newApplier(run: MigrationRun, stopAfter?: Timestamp): Applier {
   return new Applier({
-    source: run.source,
+    source: sourceView(run.source, stopAfter),
     destination: run.destination,
     filter: run.filter,
     store: run.store,

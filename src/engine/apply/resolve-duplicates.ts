@@ -2,6 +2,7 @@ import type { Document, MongoClient } from 'mongodb';
 import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../namespaces.js';
 import { writeInOrder, type Write } from './raw-writes.js';
+import { lookupSourceDocument, type SourceView } from './source-lookup.js';
 
 /** A write refused because another destination document holds the same unique key (see raw-writes.ts). */
 export interface DuplicateKey {
@@ -28,7 +29,7 @@ function duplicatesOf(error: unknown): DuplicateKey[] {
  * an older state (see settleFromSource). The job then runs again; a statement it still refuses is one whose document was just written
  * in a newer state than that statement carries, so it is superseded (the stream brings the later events).
  */
-export async function withDuplicateKeyResolution(source: MongoClient, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, job: () => Promise<unknown>): Promise<void> {
+export async function withDuplicateKeyResolution(source: SourceView, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, job: () => Promise<unknown>): Promise<void> {
   const resolved = new Set<string>();
   const name = (d: DuplicateKey): string => `${d.target.db}.${d.target.coll}\u0000${d.key.toString('hex')}`;
   for (let attempt = 1; ; attempt++) {
@@ -55,7 +56,7 @@ export async function withDuplicateKeyResolution(source: MongoClient, destinatio
  * Removing first is what makes swaps and cycles of unique values writable at all; since the source's current
  * documents never collide with each other, every document is written once and the loop ends.
  */
-async function settleFromSource(source: MongoClient, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<void> {
+async function settleFromSource(source: SourceView, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<void> {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -67,8 +68,9 @@ async function settleFromSource(source: MongoClient, destination: MongoClient, s
     const id = pending.shift()!;
     if (written.has(id.toString('hex'))) continue;
     const key = idDocumentOf(id);
-    const found = (await source.db(from.db).collection(from.coll).find(Object.fromEntries(orderedDocument(key)), { raw: true, limit: 1 }).toArray()) as unknown as Buffer[];
-    const write: Write = found[0] ? { kind: 'put', key, doc: Buffer.from(found[0]) } : { kind: 'del', key };
+    // By name, not UUID: the refused write was addressed to the collection this name maps to now.
+    const found = await lookupSourceDocument(source, from, undefined, key);
+    const write: Write = found && found !== 'moved' ? { kind: 'put', key, doc: Buffer.from(found) } : { kind: 'del', key };
     try {
       await writeInOrder(destination, target, [write], 1);
       written.add(id.toString('hex'));

@@ -1,9 +1,24 @@
-import { UUID, type MongoClient } from 'mongodb';
+import { UUID, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import type { Namespace } from '../namespaces.js';
+
+/**
+ * The source as the applier reads documents from it: its majority-committed present, or, for a tail that stops
+ * at a frozen time T (a rehearsal, whose source goes on writing), the source as of T. A document read later than
+ * the last event applied carries writes whose events the destination never gets; that is harmless while the
+ * stream goes on (those events follow), and a difference once it stops.
+ */
+export interface SourceView {
+  client: MongoClient;
+  readConcern: Document;
+}
+
+export function sourceView(client: MongoClient, asOf?: Timestamp): SourceView {
+  return { client, readConcern: asOf ? { level: 'snapshot', atClusterTime: asOf } : { level: 'majority' } };
+}
 
 /** The collection at this name is not the one with this UUID any more (renamed away, dropped, re-created). */
 const UUID_MISMATCH = new Set([361, 26]);
@@ -14,10 +29,10 @@ const UUID_MISMATCH = new Set([361, 26]);
  * that collection. The UUID is checked by the server (collectionUUID, 6.0+), so a collection that took the
  * name over is never read by mistake (without a UUID, the name alone decides).
  */
-export async function lookupSourceDocument(source: MongoClient, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
+export async function lookupSourceDocument(source: SourceView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
   try {
-    const reply = await source.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: { level: 'majority' } },
+    const reply = await source.client.db(at.db).command(
+      { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } } as object,
     );
@@ -37,7 +52,7 @@ export async function lookupSourceDocument(source: MongoClient, at: Namespace, u
  * UUID. A key whose document is missing, or stored under an _id the server takes as equal but with other
  * bytes, is absent.
  */
-export async function lookupSourceDocuments(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+export async function lookupSourceDocuments(source: SourceView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   // A read, so asking again after a cut connection or an election is safe: a few times in place, rather than
   // failing the whole batch (and the step that runs it) for one lost reply.
   for (let attempt = 1; ; attempt++) {
@@ -52,11 +67,11 @@ export async function lookupSourceDocuments(source: MongoClient, at: Namespace, 
 
 const LOOKUP_ATTEMPTS = 4;
 
-async function lookupOnce(source: MongoClient, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+async function lookupOnce(source: SourceView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
   const ids = keys.map((key) => orderedDocument(key).get('_id'));
-  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: keys.length, readConcern: { level: 'majority' } };
-  const cursor = new RawBatchCursor(source, { db: at.db, open, collection: at.coll, batchSize: keys.length });
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: keys.length, readConcern: source.readConcern };
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize: keys.length });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
       for (const doc of batch) {
