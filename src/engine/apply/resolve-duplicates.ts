@@ -1,5 +1,5 @@
 import type { Document, MongoClient } from 'mongodb';
-import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
+import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../namespaces.js';
 import { writeInOrder, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type SourceView } from './source-lookup.js';
