@@ -62548,11 +62548,14 @@ function unorderedJobs(destination, target, writes, chunk) {
 // src/engine/apply/source-lookup.ts
 var import_mongodb14 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
+function sourceView(client, asOf) {
+  return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
+}
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key2) {
   try {
-    const reply = await source.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: { level: "majority" } },
+    const reply = await source.client.db(at.db).command(
+      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -62563,7 +62566,6 @@ async function lookupSourceDocument(source, at, uuid, key2) {
     throw error;
   }
 }
-var LOOKUP_CHUNK = 1e3;
 async function lookupSourceDocuments(source, at, uuid, keys) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -62577,25 +62579,21 @@ async function lookupSourceDocuments(source, at, uuid, keys) {
 var LOOKUP_ATTEMPTS = 4;
 async function lookupOnce(source, at, uuid, keys) {
   const found = /* @__PURE__ */ new Map();
+  const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize: keys.length, readConcern: source.readConcern };
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize: keys.length });
   try {
-    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
-      const ids = keys.slice(i, i + LOOKUP_CHUNK).map((key2) => orderedDocument(key2).get("_id"));
-      const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize: LOOKUP_CHUNK, readConcern: { level: "majority" } };
-      const cursor = new RawBatchCursor(source, { db: at.db, open, collection: at.coll, batchSize: LOOKUP_CHUNK });
-      try {
-        for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-          for (const doc of batch) {
-            const id2 = rawIdKey(doc);
-            if (id2) found.set(id2.toString("hex"), doc);
-          }
-        }
-      } finally {
-        await cursor.close().catch(() => void 0);
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const doc of batch) {
+        const id2 = rawIdKey(doc);
+        if (id2) found.set(id2.toString("hex"), doc);
       }
     }
   } catch (error) {
     if (UUID_MISMATCH.has(Number(error.code))) return "moved";
     throw error;
+  } finally {
+    await cursor.close().catch(() => void 0);
   }
   return found;
 }
@@ -62704,8 +62702,8 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const id2 = pending.shift();
     if (written.has(id2.toString("hex"))) continue;
     const key2 = idDocumentOf(id2);
-    const found = await source.db(from.db).collection(from.coll).find(Object.fromEntries(orderedDocument(key2)), { raw: true, limit: 1 }).toArray();
-    const write = found[0] ? { kind: "put", key: key2, doc: Buffer.from(found[0]) } : { kind: "del", key: key2 };
+    const found = await lookupSourceDocument(source, from, void 0, key2);
+    const write = found && found !== "moved" ? { kind: "put", key: key2, doc: Buffer.from(found) } : { kind: "del", key: key2 };
     try {
       await writeInOrder(destination, target, [write], 1);
       written.add(id2.toString("hex"));
@@ -62818,8 +62816,9 @@ function id(uuid, key2) {
 
 // src/engine/apply/applier.ts
 function chunkFor(statements, writers) {
-  return Math.min(500, Math.max(50, Math.ceil(statements / writers)));
+  return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
 }
+var MAX_CHUNK = 500;
 var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
@@ -62832,17 +62831,12 @@ var Applier = class {
   targets;
   current;
   applied = 0;
-  /** Milliseconds spent reading current documents from the source (for the tail's debug log). */
-  lookupMs = 0;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  async prepare(events) {
-    const started = Date.now();
-    const current = await this.current.read(events);
-    this.lookupMs += Date.now() - started;
-    return current;
+  prepare(events) {
+    return this.current.read(events);
   }
   async apply(events, checkpoint, prepared) {
     let segment = [];
@@ -62897,7 +62891,7 @@ var Applier = class {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, 500));
+        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, MAX_CHUNK));
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
@@ -62911,7 +62905,7 @@ var Applier = class {
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, 500));
+        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, MAX_CHUNK));
       }
       jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
@@ -63088,8 +63082,13 @@ function savedPosition(run) {
 }
 async function tailLoop(run, options) {
   const { store, ports } = run;
-  const applier = newApplier(run);
+  const applier = newApplier(run, options.stopAfter);
+  let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    if (!saved) throw new LeaseLostError(store.name);
+  });
   const checkpoint = async (last, unresolved) => {
     await observing;
     await saver.settle();
@@ -63097,25 +63096,22 @@ async function tailLoop(run, options) {
     if (!saved) throw new LeaseLostError(store.name);
   };
   let stream;
-  let lagSeconds = run.doc.lagSeconds ?? 0;
   let caughtUp = false;
   let lastLagSample = 0;
   const stray = /* @__PURE__ */ new Set();
   let reachedStop = false;
   let appliedToken;
   let next;
-  const saver = new PositionSaver(async (token, wallTime, events) => {
-    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
-    if (!saved) throw new LeaseLostError(store.name);
-  });
   try {
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize });
     const open = stream;
     const readNext = async () => {
       const read = await readBatch(open, { batchSize: run.config.tail.batchSize, filter: run.filter, stopAfter: options.stopAfter });
-      const prepared = applier.prepare(read.events);
+      const lookupStarted = Date.now();
+      let lookupMs = 0;
+      const prepared = applier.prepare(read.events).finally(() => lookupMs = Date.now() - lookupStarted);
       prepared.catch(() => void 0);
-      return { ...read, prepared };
+      return { ...read, prepared, lookupMs: () => lookupMs };
     };
     next = readNext();
     next.catch(() => void 0);
@@ -63131,13 +63127,12 @@ async function tailLoop(run, options) {
       }
       if (batch.length) {
         const applyStarted = Date.now();
-        const lookupBefore = applier.lookupMs;
         observing = run.changes?.observe(batch);
         observing?.catch(() => void 0);
         await applier.apply(batch, checkpoint, await read.prepared);
         await observing;
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: applier.lookupMs - lookupBefore }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -63191,9 +63186,9 @@ async function tailLoop(run, options) {
   run.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
-function newApplier(run) {
+function newApplier(run, stopAfter) {
   return new Applier({
-    source: run.source,
+    source: sourceView(run.source, stopAfter),
     destination: run.destination,
     filter: run.filter,
     store: run.store,
