@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Document, MongoClient, Timestamp } from 'mongodb';
+import type { MongoClient, Timestamp } from 'mongodb';
 import { runRehearse } from '../../src/commands/rehearse.js';
 import { runSync } from '../../src/commands/sync.js';
 import { closeRun, compareAtSnapshot, openRun, tailLoop } from '../../src/engine/index.js';
@@ -54,7 +54,7 @@ describe('rehearse against a staging destination', () => {
     // The rehearsal's drain stops at T while the source goes on: a document read "now" would carry writes made
     // after T (and a document deleted after T would read as missing), which no snapshot at T shows.
     const frozenDb = uniqueName('frozen');
-    const coll = source.db(frozenDb).collection<Document>('docs');
+    const coll = source.db(frozenDb).collection<{ _id: number; v: string; i?: number }>('docs');
     await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, v: 'copied' })));
     const config = testConfig(uniqueName('frz').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [frozenDb]);
     expect((await runSync(config, {}, testPorts())).exitCode).toBe(0);
