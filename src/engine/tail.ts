@@ -1,7 +1,7 @@
 import type { Document, Timestamp } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
-import { sourceView } from './apply/source-lookup.js';
+import { readView } from './apply/source-lookup.js';
 import { readBatch, type ReadBatch } from './capture/batch-reader.js';
 import { historyLostError, type Position } from './capture/change-stream.js';
 import { RawChangeStream } from './capture/raw-change-stream.js';
@@ -178,7 +178,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
 
 export function newApplier(run: MigrationRun, stopAfter?: Timestamp): Applier {
   return new Applier({
-    source: sourceView(run.source, stopAfter),
+    source: readView(run.source, stopAfter),
     destination: run.destination,
     filter: run.filter,
     store: run.store,

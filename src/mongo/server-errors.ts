@@ -12,6 +12,8 @@ export const SERVER_ERROR = {
   ChangeStreamHistoryLost: 286,
   OplogQueryMinTsMissing: 280,
   CollectionUUIDMismatch: 361,
+  SnapshotTooOld: 239,
+  SnapshotUnavailable: 246,
 } as const;
 
 export function errorCode(error: unknown): number | undefined {
@@ -21,6 +23,12 @@ export function errorCode(error: unknown): number | undefined {
 
 export const isNamespaceExists = (error: unknown): boolean => errorCode(error) === SERVER_ERROR.NamespaceExists;
 export const isNamespaceNotFound = (error: unknown): boolean => errorCode(error) === SERVER_ERROR.NamespaceNotFound;
+
+/** A snapshot read at a time older than the history the server keeps (minSnapshotHistoryWindowInSeconds). */
+export const isSnapshotGone = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return code === SERVER_ERROR.SnapshotTooOld || code === SERVER_ERROR.SnapshotUnavailable;
+};
 
 /** The saved position of a change stream is no longer in the source oplog. */
 export const isHistoryLost = (error: unknown): boolean => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Document, MongoClient } from 'mongodb';
+import { BSON, Timestamp, type Document, type MongoClient } from 'mongodb';
+import { lastWriteTime } from '../../src/mongo/introspection.js';
+import { StateStore } from '../../src/engine/state/store.js';
+import { recheckEntries } from '../../src/engine/verify/continuous/recheck.js';
+import { RecheckQueue } from '../../src/engine/verify/continuous/recheck-queue.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
@@ -97,5 +101,38 @@ describe('continuous verification', () => {
     expect(done.progress?.verification, done.summary).toMatchObject({ complete: true, mismatches: 1 });
     const confirmed = await destination.db(STATE).collection('recheck').find({ m: name, attempts: { $gte: 2 } }).toArray();
     expect(confirmed.map((c) => c.mismatch)).toEqual(['content']);
+  });
+});
+
+describe('recheck judging', () => {
+  const clients = useSharedClients();
+
+  it('a document touched after the applied position waits instead of counting as different; at or before it, it counts', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('rj');
+    type Doc = { _id: number; v?: string; w?: number };
+    await source.db(db).collection<Doc>('c').insertOne({ _id: 1, v: 'source' });
+    await destination.db(db).collection<Doc>('c').insertOne({ _id: 1, v: 'not applied yet' });
+    const store = new StateStore(destination, uniqueName('rj'));
+    const queue = new RecheckQueue(store);
+    const before = await lastWriteTime(source, 'applied');
+    const touched = new Timestamp({ t: before.getHighBits() + 60, i: 1 });
+    const key = Buffer.from(BSON.serialize({ _id: 1 }));
+    await queue.touch([{ source: `${db}.c`, target: `${db}.c`, key, at: touched }], 0);
+    const entry = async (): Promise<Document | null> => store.recheck.findOne({ m: store.name });
+
+    // The tail has applied up to `before`: the destination may still be on its way to the event at `touched`.
+    let result = await recheckEntries(source, destination, queue, await queue.next(10, { all: true }), before);
+    expect(result.different).toEqual([]);
+    expect(await entry()).toMatchObject({ attempts: 0 });
+    // Once the applied position passes the event (here: the source as of now, after it), the difference counts.
+    await source.db(db).collection<Doc>('c').updateOne({ _id: 1 }, { $set: { w: 1 } });
+    await source.db(db).collection<Doc>('c').updateOne({ _id: 1 }, { $unset: { w: 1 } });
+    const now = await lastWriteTime(source, 'majority');
+    await store.recheck.updateOne({ m: store.name }, { $set: { lastEvent: before } });
+    result = await recheckEntries(source, destination, queue, await queue.next(10, { all: true }), now);
+    expect(result.different.map((d) => d.kind)).toEqual(['content']);
+    expect(await entry()).toMatchObject({ attempts: 1, mismatch: 'content' });
+    expect(touched.greaterThan(now)).toBe(true);
   });
 });

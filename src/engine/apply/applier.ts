@@ -9,7 +9,7 @@ import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
-import { lookupSourceDocument, type SourceView } from './source-lookup.js';
+import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 import { sourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
@@ -26,8 +26,8 @@ function chunkFor(statements: number, writers: number): number {
 const MAX_CHUNK = 500;
 
 export interface ApplierContext {
-  /** Where documents are read from (see SourceView: the present, or a rehearsal's frozen time). */
-  source: SourceView;
+  /** Where documents are read from (see ReadView: the present, or a rehearsal's frozen time). */
+  source: ReadView;
   destination: MongoClient;
   filter: NamespaceFilter;
   store: StateStore;

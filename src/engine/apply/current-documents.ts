@@ -1,7 +1,7 @@
 import { rawIdKey } from '../../mongo/raw-bson.js';
 import type { ChangeEvent } from '../capture/change-event.js';
 import { runLimited } from './run-limited.js';
-import { lookupSourceDocuments, type SourceView } from './source-lookup.js';
+import { lookupSourceDocuments, type ReadView } from './source-lookup.js';
 
 /** A document as the source holds it now, null when it holds none, 'moved' when its collection left that name. */
 export type CurrentDocument = Buffer | null | 'moved';
@@ -31,7 +31,7 @@ export class CurrentDocuments {
   private perDocument = 1024 * 1024;
 
   constructor(
-    private readonly source: SourceView,
+    private readonly source: ReadView,
     private readonly concurrency: number,
   ) {}
 

@@ -6,17 +6,17 @@ import { RawBatchCursor } from '../copy/raw-cursor.js';
 import type { Namespace } from '../namespaces.js';
 
 /**
- * The source as the applier reads documents from it: its majority-committed present, or, for a tail that stops
- * at a frozen time T (a rehearsal, whose source goes on writing), the source as of T. A document read later than
- * the last event applied carries writes whose events the destination never gets; that is harmless while the
- * stream goes on (those events follow), and a difference once it stops.
+ * A cluster as a reader sees it: its majority-committed present, or its state as of a time T (snapshot reads).
+ * The applier reads the source as of T when its tail stops at T (a rehearsal, whose source goes on writing): a
+ * document read later than the last event applied carries writes whose events the destination never gets, which
+ * is harmless while the stream goes on (those events follow) and a difference once it stops.
  */
-export interface SourceView {
+export interface ReadView {
   client: MongoClient;
   readConcern: Document;
 }
 
-export function sourceView(client: MongoClient, asOf?: Timestamp): SourceView {
+export function readView(client: MongoClient, asOf?: Timestamp): ReadView {
   return { client, readConcern: asOf ? { level: 'snapshot', atClusterTime: asOf } : { level: 'majority' } };
 }
 
@@ -29,7 +29,7 @@ const UUID_MISMATCH = new Set([361, 26]);
  * that collection. The UUID is checked by the server (collectionUUID, 6.0+), so a collection that took the
  * name over is never read by mistake (without a UUID, the name alone decides).
  */
-export async function lookupSourceDocument(source: SourceView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
+export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
   try {
     const reply = await source.client.db(at.db).command(
       { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
@@ -52,7 +52,7 @@ export async function lookupSourceDocument(source: SourceView, at: Namespace, uu
  * UUID. A key whose document is missing, or stored under an _id the server takes as equal but with other
  * bytes, is absent.
  */
-export async function lookupSourceDocuments(source: SourceView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+export async function lookupSourceDocuments(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   // A read, so asking again after a cut connection or an election is safe: a few times in place, rather than
   // failing the whole batch (and the step that runs it) for one lost reply.
   for (let attempt = 1; ; attempt++) {
@@ -67,7 +67,7 @@ export async function lookupSourceDocuments(source: SourceView, at: Namespace, u
 
 const LOOKUP_ATTEMPTS = 4;
 
-async function lookupOnce(source: SourceView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
   const ids = keys.map((key) => orderedDocument(key).get('_id'));
   const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: keys.length, readConcern: source.readConcern };

@@ -149,6 +149,11 @@ export interface RecheckDoc {
   /** Consecutive rechecks that found the sides different without a touch in between. */
   attempts: number;
   mismatch?: string;
+  /**
+   * Source time of the newest change event that touched the document: until the applied position passes it the
+   * destination may still be on its way there, so no recheck judges it (see recheckEntries).
+   */
+  lastEvent?: Timestamp;
 }
 
 /** One range of one collection's _ids, copied and resumed on its own. */

@@ -34,7 +34,7 @@ export class RecheckFeed implements ChangeObserver {
       if (DATA_OPERATIONS.has(event.type)) {
         if (!coll || !event.key) continue;
         const target = this.filter.target(event.ns.db, coll);
-        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key });
+        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
       } else if (DATA_DDL.has(event.type)) {
         if (event.type === 'dropDatabase') databases.add(event.ns.db);
         if (coll) namespaces.add(ns(event.ns.db, coll));

@@ -4,7 +4,7 @@ import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../../mo
 import type { MigrationRun } from '../../run.js';
 import { DestinationWatch } from './destination-watch.js';
 import { compareMetadata, listPairs } from './meta-compare.js';
-import { comparePartitionStep, openPartitions, planVerifyPartitions } from './partition-compare.js';
+import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries, type DifferenceKind } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
 import { comparable } from './verifier.js';
@@ -62,11 +62,12 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
       const planned = new Set(await store.verifyPartitions.distinct('source', { migration: store.name }));
       for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
       let compared = 0;
+      const steps = new StepSizer();
       for (;;) {
         const [partition] = await openPartitions(store, 1);
         if (!partition) break;
         run.ports.signal.throwIfAborted();
-        compared += (await comparePartitionStep(source, destination, store, queue, partition, 5000)).compared;
+        compared += (await steps.run(source, destination, store, queue, partition)).compared;
       }
       if (compared) notes.push(`${compared} documents were compared inside the cutover: continuous verification had not covered them yet`);
     });

@@ -1,4 +1,4 @@
-import { Binary, type AnyBulkWriteOperation, type Document } from 'mongodb';
+import { Binary, type AnyBulkWriteOperation, type Document, type Timestamp } from 'mongodb';
 import { rawIdKey } from '../../../mongo/raw-bson.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckDoc } from '../../state/types.js';
@@ -19,6 +19,8 @@ export interface TouchedDocument {
   target: string;
   /** The raw documentKey ({_id: ...}). */
   key: Buffer;
+  /** Source time of the change event that touched it (absent for a write seen on the destination). */
+  at?: Timestamp;
 }
 
 /** Hex of the `_id` element's bytes: the queue's identity for a document (the bytes decide, the recheck the rest). */
@@ -47,7 +49,7 @@ export class RecheckQueue {
       writes.push({
         updateOne: {
           filter: { _id: { m, t: doc.target, k } },
-          update: { $set: { m, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: '' } },
+          update: { $set: { m, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: '' }, ...(doc.at ? { $max: { lastEvent: doc.at } } : {}) },
           upsert: true,
         },
       });
@@ -89,16 +91,18 @@ export class RecheckQueue {
   }
 
   /**
-   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt.
-   * Both only if the entry was not touched since it was read (same gen): a touch means compare again.
+   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt,
+   * entries not judged yet (`later`) only wait. All only if the entry was not touched since it was read (same
+   * gen): a touch means compare again.
    */
-  async settle(equal: readonly RecheckDoc[], different: readonly { entry: RecheckDoc; kind: string }[]): Promise<void> {
+  async settle(equal: readonly RecheckDoc[], different: readonly { entry: RecheckDoc; kind: string }[], later: readonly RecheckDoc[] = []): Promise<void> {
     const writes: AnyBulkWriteOperation<RecheckDoc>[] = equal.map((e) => ({ deleteOne: { filter: { _id: e._id, gen: e.gen } } }));
     const now = Date.now();
     for (const { entry, kind } of different) {
       const backoff = Math.min(MAX_BACKOFF_MS, TOUCH_DELAY_MS * 2 ** entry.attempts);
       writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $inc: { attempts: 1 }, $set: { due: new Date(now + backoff), mismatch: kind } } } });
     }
+    for (const entry of later) writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $set: { due: new Date(now + TOUCH_DELAY_MS) } } } });
     if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
   }
 }

@@ -1,5 +1,6 @@
-import type { Document, MongoClient, Timestamp } from 'mongodb';
-import { bytesOf, decodeIdKey, rawIdKey } from '../../../mongo/raw-bson.js';
+import type { MongoClient, Timestamp } from 'mongodb';
+import { bytesOf } from '../../../mongo/raw-bson.js';
+import { lookupSourceDocuments, readView, type ReadView } from '../../apply/source-lookup.js';
 import { failpoint } from '../../failpoints.js';
 import { splitNamespace } from '../../namespaces.js';
 import type { RecheckDoc } from '../../state/types.js';
@@ -13,44 +14,19 @@ export interface RecheckResult {
 }
 
 /**
- * Documents of one namespace whose _id is among `ids`, as raw bytes keyed by the hex of their _id element; with
- * `at`, as they were at that cluster time (a snapshot read: a rehearsal's frozen point while the source goes on).
- */
-async function lookup(client: MongoClient, namespace: string, ids: unknown[], at?: Timestamp): Promise<Map<string, Buffer>> {
-  const { db, coll } = splitNamespace(namespace);
-  const filter: Document = { _id: { $in: ids } };
-  const found = new Map<string, Buffer>();
-  const add = (raw: Buffer): void => {
-    const key = rawIdKey(raw);
-    if (key) found.set(key.toString('hex'), raw);
-  };
-  if (!at) {
-    // raw: the bytes as stored, compared byte for byte (the same exactness as verify's content hash).
-    for (const doc of await client.db(db).collection(coll).find(filter, { raw: true, batchSize: ids.length + 1 }).toArray()) add(doc as unknown as Buffer);
-    return found;
-  }
-  const database = client.db(db);
-  let reply = await database.command({ find: coll, filter, batchSize: ids.length + 1, readConcern: { level: 'snapshot', atClusterTime: at } }, RAW_FIRST as object);
-  for (;;) {
-    const cursor = reply.cursor as { id: unknown; firstBatch?: Buffer[]; nextBatch?: Buffer[] };
-    for (const raw of cursor.firstBatch ?? cursor.nextBatch ?? []) add(raw);
-    if (String(cursor.id) === '0') return found;
-    reply = await database.command({ getMore: cursor.id, collection: coll }, RAW_NEXT as object);
-  }
-}
-
-// fieldsAsRaw: the documents of a command reply come back as the server's bytes (as a cursor with raw: true).
-const RAW_FIRST = { fieldsAsRaw: { firstBatch: true } };
-const RAW_NEXT = { fieldsAsRaw: { nextBatch: true } };
-
-/**
  * Compares each queued document on both sides, byte for byte, in one `$in` read per namespace and side, and
  * records the outcome in the queue (see RecheckQueue.settle). While the sides still move a difference only backs
  * off; the caller decides what a difference means (at cutover, with the sides frozen, it is a mismatch).
  */
 export async function recheckEntries(source: MongoClient, destination: MongoClient, queue: RecheckQueue, entries: readonly RecheckDoc[], sourceAt?: Timestamp): Promise<RecheckResult> {
+  // While the tail runs, `sourceAt` is its applied position: the destination holds at least every change up to it,
+  // so a document whose last event is at or before it must equal the source as of then, and any difference is
+  // one. A document touched after it may still be on its way: it waits (judging it now would report a write
+  // in flight as a mismatch, or drop an entry the applier has not written yet as equal).
+  const later = entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt));
   const groups = new Map<string, RecheckDoc[]>();
   for (const entry of entries) {
+    if (later.includes(entry)) continue;
     const name = `${entry.s}\u0000${entry.t}`;
     const group = groups.get(name);
     if (group) group.push(entry);
@@ -61,8 +37,13 @@ export async function recheckEntries(source: MongoClient, destination: MongoClie
   // Namespaces at once: each is two indexed $in reads, and a cutover's queue spans every collection written.
   await Promise.all(
     [...groups.values()].map(async (group) => {
-      const ids = group.map((e) => decodeIdKey(rawIdKey(bytesOf(e.key))!));
-      const [onSource, onDestination] = await Promise.all([lookup(source, group[0]!.s, ids, sourceAt), lookup(destination, group[0]!.t, ids)]);
+      const keys = group.map((e) => bytesOf(e.key));
+      // By name (no UUID): the queue names namespaces; a collection replaced under a name is reset by the feed.
+      const read = async (view: ReadView, name: string): Promise<Map<string, Buffer>> => {
+        const found = await lookupSourceDocuments(view, splitNamespace(name), undefined, keys);
+        return found === 'moved' ? new Map() : found;
+      };
+      const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0]!.s), read(readView(destination), group[0]!.t)]);
       for (const entry of group) {
         const k = entry._id.k;
         const s = onSource.get(k);
@@ -74,6 +55,6 @@ export async function recheckEntries(source: MongoClient, destination: MongoClie
     }),
   );
   failpoint('verify:recheck-compared');
-  await queue.settle(equal, different);
+  await queue.settle(equal, different, later);
   return { checked: entries.length, different };
 }

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
 import type { MigrationRun } from '../../run.js';
+import { savedPositionTime } from '../../position.js';
+import { isSnapshotGone } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
 import { compareMetadata, listPairs, type Pair } from './meta-compare.js';
-import { comparePartitionStep, openPartitions, planVerifyPartitions } from './partition-compare.js';
+import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
 
@@ -13,13 +15,14 @@ export interface VerifierOptions {
   /** The tail's current lag: above `pauseAboveLagSeconds` the verifier only keeps its queue fed and waits. */
   lag?: () => number;
   pauseAboveLagSeconds?: number;
-  /** Documents per partition comparison step, and queue entries per recheck step. */
+  /** Queue entries per recheck step (partition steps are sized by bytes, see StepSizer). */
   batchSize?: number;
   /** How often the metadata (collections, options, indexes) is compared again. */
   metaEveryMs?: number;
 }
 
 const MIN_PAGE_WHILE_COMPARING = 200;
+
 
 /** Pairs whose documents the partitions compare (views hold none; time-series are refused by the sync). */
 export const comparable = (pair: Pair): boolean => pair.kind === 'collection' || pair.kind === 'clustered' || pair.kind === 'capped';
@@ -43,6 +46,7 @@ export class ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   private readonly rates: { recheckPerSecond?: number; comparePerSecond?: number } = {};
   private planned = false;
+  private readonly steps = new StepSizer();
   private turn = false;
   readonly stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: undefined as string | undefined };
 
@@ -113,7 +117,7 @@ export class ContinuousVerifier {
     if (this.turn && (await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
     if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
     const started = Date.now();
-    const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
+    const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round((result.compared * 1000) / Math.max(1, Date.now() - started));
     return true;
@@ -123,7 +127,17 @@ export class ContinuousVerifier {
     const due = await this.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
-    await recheckEntries(this.run.source, this.run.destination, this.queue, due);
+    // Judged against the source as of the saved (applied) position: see recheckEntries.
+    const doc = await this.run.store.get();
+    const applied = doc ? savedPositionTime(doc) : undefined;
+    if (!applied) return false;
+    try {
+      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied);
+    } catch (error) {
+      // A tail further behind than the source keeps history for (minSnapshotHistoryWindowInSeconds): wait for it.
+      if (isSnapshotGone(error)) return false;
+      throw error;
+    }
     this.stats.rechecked += due.length;
     this.rates.recheckPerSecond = Math.round((due.length * 1000) / Math.max(1, Date.now() - started));
     return true;
