@@ -74,7 +74,9 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     // Migrations started before the binding get it on first open: the clusters it has been running against.
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
-    return { config, ports, source, destination, store, lease, filter, doc, changes: new RecheckFeed(store, filter) };
+    // The recheck queue is fed only when the cutover verifies content: otherwise nothing would ever drain it.
+    const changes = config.cutover.verify === 'hash' ? new RecheckFeed(store, filter) : undefined;
+    return { config, ports, source, destination, store, lease, filter, doc, ...(changes ? { changes } : {}) };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;
