@@ -111,15 +111,8 @@ const DECODE_EXACT: BSON.DeserializeOptions = {
 
 /** Decodes an `_id` key (see rawIdKey) into a value that re-encodes to exactly the same BSON. */
 export function decodeIdKey(key: Buffer): unknown {
-  // Wrap the element into a one-field document { _id: <value> } and let the BSON library decode that.
-  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
-  const doc = Buffer.alloc(size);
-  doc.writeInt32LE(size, 0);
-  doc[4] = key[0]!;
-  ID_NAME.copy(doc, 5);
-  key.copy(doc, 5 + ID_NAME.length, 1);
-  doc[size - 1] = 0;
-  return BSON.deserialize(doc, DECODE_EXACT)._id;
+  // Wrapped into a one-field document { _id: <value> } for the BSON library to decode.
+  return BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
 }
 
 /** Both the bytes and the decoded value of a raw document's `_id`. */
