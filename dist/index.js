@@ -67126,7 +67126,7 @@ var require_dns = __commonJS({
   "node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
     var { isIP } = __require("node:net");
-    var { lookup: lookup3 } = __require("node:dns");
+    var { lookup: lookup2 } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors5();
     var maxInt = Math.pow(2, 31) - 1;
@@ -67216,7 +67216,7 @@ var require_dns = __commonJS({
         }
       }
       #defaultLookup(origin, opts, cb) {
-        lookup3(
+        lookup2(
           origin.hostname,
           {
             all: true,
@@ -76797,7 +76797,9 @@ var SERVER_ERROR = {
   DuplicateKey: 11e3,
   ChangeStreamHistoryLost: 286,
   OplogQueryMinTsMissing: 280,
-  CollectionUUIDMismatch: 361
+  CollectionUUIDMismatch: 361,
+  SnapshotTooOld: 239,
+  SnapshotUnavailable: 246
 };
 function errorCode(error2) {
   const code2 = error2?.code;
@@ -76805,6 +76807,10 @@ function errorCode(error2) {
 }
 var isNamespaceExists = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceExists;
 var isNamespaceNotFound = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceNotFound;
+var isSnapshotGone = (error2) => {
+  const code2 = errorCode(error2);
+  return code2 === SERVER_ERROR.SnapshotTooOld || code2 === SERVER_ERROR.SnapshotUnavailable;
+};
 var isHistoryLost = (error2) => {
   const code2 = errorCode(error2);
   return code2 === SERVER_ERROR.ChangeStreamHistoryLost || code2 === SERVER_ERROR.OplogQueryMinTsMissing;
@@ -77267,14 +77273,7 @@ var DECODE_EXACT = {
   bsonRegExp: true
 };
 function decodeIdKey(key) {
-  const size = 4 + 1 + ID_NAME.length + (key.length - 1) + 1;
-  const doc = Buffer.alloc(size);
-  doc.writeInt32LE(size, 0);
-  doc[4] = key[0];
-  ID_NAME.copy(doc, 5);
-  key.copy(doc, 5 + ID_NAME.length, 1);
-  doc[size - 1] = 0;
-  return import_mongodb6.BSON.deserialize(doc, DECODE_EXACT)._id;
+  return import_mongodb6.BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key = rawIdKey(doc);
@@ -77486,7 +77485,7 @@ var RecheckQueue = class {
       writes.push({
         updateOne: {
           filter: { _id: { m, t: doc.target, k } },
-          update: { $set: { m, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: "" } },
+          update: { $set: { m, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: "" }, ...doc.at ? { $max: { lastEvent: doc.at } } : {} },
           upsert: true
         }
       });
@@ -77521,16 +77520,18 @@ var RecheckQueue = class {
     return this.store.recheck.countDocuments({ m: this.store.name, attempts: { $gte: CONFIRM_ATTEMPTS } });
   }
   /**
-   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt.
-   * Both only if the entry was not touched since it was read (same gen): a touch means compare again.
+   * Records what a recheck found: equal entries leave the queue, different ones back off and count an attempt,
+   * entries not judged yet (`later`) only wait. All only if the entry was not touched since it was read (same
+   * gen): a touch means compare again.
    */
-  async settle(equal, different) {
+  async settle(equal, different, later = []) {
     const writes = equal.map((e) => ({ deleteOne: { filter: { _id: e._id, gen: e.gen } } }));
     const now = Date.now();
     for (const { entry, kind } of different) {
       const backoff = Math.min(MAX_BACKOFF_MS, TOUCH_DELAY_MS * 2 ** entry.attempts);
       writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $inc: { attempts: 1 }, $set: { due: new Date(now + backoff), mismatch: kind } } } });
     }
+    for (const entry of later) writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $set: { due: new Date(now + TOUCH_DELAY_MS) } } } });
     if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
   }
 };
@@ -77555,7 +77556,7 @@ var RecheckFeed = class {
       if (DATA_OPERATIONS.has(event.type)) {
         if (!coll || !event.key) continue;
         const target = this.filter.target(event.ns.db, coll);
-        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key });
+        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
       } else if (DATA_DDL.has(event.type)) {
         if (event.type === "dropDatabase") databases.add(event.ns.db);
         if (coll) namespaces.add(ns(event.ns.db, coll));
@@ -77616,7 +77617,8 @@ async function openRun(config, ports, options = {}) {
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
-    return { config, ports, source, destination, store, lease, filter, doc, changes: new RecheckFeed(store, filter) };
+    const changes = config.cutover.verify === "hash" ? new RecheckFeed(store, filter) : void 0;
+    return { config, ports, source, destination, store, lease, filter, doc, ...changes ? { changes } : {} };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
@@ -77876,7 +77878,7 @@ var RawBatchCursor = class _RawBatchCursor {
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, readConcern: { level: "majority" } };
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
   }
   get exhausted() {
@@ -78523,7 +78525,7 @@ function unorderedJobs(destination, target, writes, chunk) {
 // src/engine/apply/source-lookup.ts
 var import_mongodb14 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
-function sourceView(client, asOf) {
+function readView(client, asOf) {
   return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
 }
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
@@ -79163,7 +79165,7 @@ async function tailLoop(run2, options) {
 }
 function newApplier(run2, stopAfter) {
   return new Applier({
-    source: sourceView(run2.source, stopAfter),
+    source: readView(run2.source, stopAfter),
     destination: run2.destination,
     filter: run2.filter,
     store: run2.store,
@@ -79819,7 +79821,7 @@ async function comparePartitionStep(source, destination, store, queue, partition
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
-  const batch = await source.db(src.db).collection(src.coll).find({ _id: { $type: partition.typeClass, ...after } }, { raw: true, sort: { _id: 1 }, limit: batchSize, batchSize }).toArray();
+  const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();
   for (const raw of batch) {
@@ -79833,21 +79835,22 @@ async function comparePartitionStep(source, destination, store, queue, partition
   const touched = (key) => {
     differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key) });
   };
-  const cursor = destination.db(dst.db).collection(dst.coll).find({ _id: range }, { raw: true, sort: { _id: 1 }, batchSize: 1e3 });
+  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3) });
   try {
-    for await (const doc of cursor) {
-      const raw = doc;
-      const key = rawIdKey(raw);
-      const hex = key.toString("hex");
-      const partner = pending.get(hex);
-      if (!partner) touched(key);
-      else {
-        if (!partner.equals(raw)) touched(key);
-        pending.delete(hex);
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      for (const raw of docs) {
+        const key = rawIdKey(raw);
+        const hex = key.toString("hex");
+        const partner = pending.get(hex);
+        if (!partner) touched(Buffer.from(key));
+        else {
+          if (!partner.equals(raw)) touched(Buffer.from(key));
+          pending.delete(hex);
+        }
       }
     }
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => void 0);
   }
   for (const hex of pending.keys()) touched(Buffer.from(hex, "hex"));
   await queue.touch(differing);
@@ -79855,36 +79858,35 @@ async function comparePartitionStep(source, destination, store, queue, partition
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
   if (last) set.lastId = last.value;
   await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
-  return { compared: batch.length, queued: differing.length, done: exhausted };
+  return { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+}
+var StepSizer = class _StepSizer {
+  static BYTES = 4 * 1024 * 1024;
+  /** Mean source document size seen by the last step; cautious until then. */
+  bytesPerDocument = 4096;
+  async run(source, destination, store, queue, partition) {
+    const documents = Math.max(50, Math.min(1e4, Math.floor(_StepSizer.BYTES / this.bytesPerDocument)));
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents);
+    if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
+    return result;
+  }
+};
+async function readAll(cursor) {
+  const out = [];
+  try {
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) out.push(...docs);
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
+  return out;
 }
 
 // src/engine/verify/continuous/recheck.ts
-async function lookup2(client, namespace, ids, at) {
-  const { db, coll } = splitNamespace(namespace);
-  const filter = { _id: { $in: ids } };
-  const found = /* @__PURE__ */ new Map();
-  const add = (raw) => {
-    const key = rawIdKey(raw);
-    if (key) found.set(key.toString("hex"), raw);
-  };
-  if (!at) {
-    for (const doc of await client.db(db).collection(coll).find(filter, { raw: true, batchSize: ids.length + 1 }).toArray()) add(doc);
-    return found;
-  }
-  const database = client.db(db);
-  let reply = await database.command({ find: coll, filter, batchSize: ids.length + 1, readConcern: { level: "snapshot", atClusterTime: at } }, RAW_FIRST);
-  for (; ; ) {
-    const cursor = reply.cursor;
-    for (const raw of cursor.firstBatch ?? cursor.nextBatch ?? []) add(raw);
-    if (String(cursor.id) === "0") return found;
-    reply = await database.command({ getMore: cursor.id, collection: coll }, RAW_NEXT);
-  }
-}
-var RAW_FIRST = { fieldsAsRaw: { firstBatch: true } };
-var RAW_NEXT = { fieldsAsRaw: { nextBatch: true } };
 async function recheckEntries(source, destination, queue, entries, sourceAt) {
+  const later = entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt));
   const groups = /* @__PURE__ */ new Map();
   for (const entry of entries) {
+    if (later.includes(entry)) continue;
     const name = `${entry.s}\0${entry.t}`;
     const group = groups.get(name);
     if (group) group.push(entry);
@@ -79894,8 +79896,12 @@ async function recheckEntries(source, destination, queue, entries, sourceAt) {
   const different = [];
   await Promise.all(
     [...groups.values()].map(async (group) => {
-      const ids = group.map((e) => decodeIdKey(rawIdKey(bytesOf(e.key))));
-      const [onSource, onDestination] = await Promise.all([lookup2(source, group[0].s, ids, sourceAt), lookup2(destination, group[0].t, ids)]);
+      const keys = group.map((e) => bytesOf(e.key));
+      const read = async (view, name) => {
+        const found = await lookupSourceDocuments(view, splitNamespace(name), void 0, keys);
+        return found === "moved" ? /* @__PURE__ */ new Map() : found;
+      };
+      const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0].s), read(readView(destination), group[0].t)]);
       for (const entry of group) {
         const k = entry._id.k;
         const s = onSource.get(k);
@@ -79907,7 +79913,7 @@ async function recheckEntries(source, destination, queue, entries, sourceAt) {
     })
   );
   failpoint("verify:recheck-compared");
-  await queue.settle(equal, different);
+  await queue.settle(equal, different, later);
   return { checked: entries.length, different };
 }
 
@@ -79933,6 +79939,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   rates = {};
   planned = false;
+  steps = new StepSizer();
   turn = false;
   stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
   static start(run2, options = {}) {
@@ -79988,7 +79995,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     if (this.turn && await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
     if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
     const started = Date.now();
-    const result = await comparePartitionStep(this.run.source, this.run.destination, this.run.store, this.queue, partition, batchSize);
+    const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round(result.compared * 1e3 / Math.max(1, Date.now() - started));
     return true;
@@ -79997,7 +80004,15 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const due = await this.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
-    await recheckEntries(this.run.source, this.run.destination, this.queue, due);
+    const doc = await this.run.store.get();
+    const applied = doc ? savedPositionTime(doc) : void 0;
+    if (!applied) return false;
+    try {
+      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied);
+    } catch (error2) {
+      if (isSnapshotGone(error2)) return false;
+      throw error2;
+    }
     this.stats.rechecked += due.length;
     this.rates.recheckPerSecond = Math.round(due.length * 1e3 / Math.max(1, Date.now() - started));
     return true;
@@ -80707,11 +80722,12 @@ async function finalCheck(run2, options) {
       const planned = new Set(await store.verifyPartitions.distinct("source", { migration: store.name }));
       for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
       let compared = 0;
+      const steps = new StepSizer();
       for (; ; ) {
         const [partition] = await openPartitions(store, 1);
         if (!partition) break;
         run2.ports.signal.throwIfAborted();
-        compared += (await comparePartitionStep(source, destination, store, queue, partition, 5e3)).compared;
+        compared += (await steps.run(source, destination, store, queue, partition)).compared;
       }
       if (compared) notes.push(`${compared} documents were compared inside the cutover: continuous verification had not covered them yet`);
     });
