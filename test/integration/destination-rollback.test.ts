@@ -51,9 +51,9 @@ describe('destination rollback of w: 1 data writes during tail', () => {
     expect(synced.exitCode, synced.summary).toBe(0);
 
     // The batch the destination will lose: updates, inserts and deletes of distinct documents, seen once.
-    await c.updateMany({ _id: { $lt: 200 } }, { $set: { v: 'updated', at: new Date() } }, { writeConcern: { w: 'majority' } });
+    await c.updateMany({ _id: { $lt: 200 } } as Document, { $set: { v: 'updated', at: new Date() } }, { writeConcern: { w: 'majority' } });
     await c.insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: 1000 + i, v: 'inserted' })), { writeConcern: { w: 'majority' } });
-    await c.deleteMany({ _id: { $gte: 250, $lt: 300 } }, { writeConcern: { w: 'majority' } });
+    await c.deleteMany({ _id: { $gte: 250, $lt: 300 } } as Document, { writeConcern: { w: 'majority' } });
 
     let oldPrimary = -1;
     let killed = false;
