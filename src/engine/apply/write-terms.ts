@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Document } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { pausePoint } from '../failpoints.js';
@@ -64,7 +65,6 @@ export class WriteTerms {
   /** A write reported no term (not a replica-set member?): no save can vouch for it. */
   private termless = false;
   private broken: unknown;
-  private fences = 0;
 
   /** Records an acknowledged data write (its reply). */
   acknowledged(reply: Document): void {
@@ -89,7 +89,7 @@ export class WriteTerms {
       if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(', ')}`);
       let fence: string | undefined;
       if (covered.length) {
-        fence = `${process.pid}-${Date.now()}-${++this.fences}`;
+        fence = randomUUID();
         await pausePoint('position:before-fence');
         const reply = await store.writeFence(owner, fence);
         if (Number(reply.n) !== 1) throw new LeaseLostError(store.name);
