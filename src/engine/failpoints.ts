@@ -14,3 +14,19 @@ export function failpoint(name: string): void {
   hits.set(name, count);
   if (count >= Number(nth ?? 1)) process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * Named pause points for in-process tests: a test registers an async action at a point (kill the destination's
+ * primary between the data writes and the position save, say) and the engine awaits it there. Inert otherwise.
+ */
+const pauses = new Map<string, () => Promise<void>>();
+
+export function setPausePoint(name: string, action: (() => Promise<void>) | undefined): void {
+  if (action) pauses.set(name, action);
+  else pauses.delete(name);
+}
+
+export async function pausePoint(name: string): Promise<void> {
+  const action = pauses.get(name);
+  if (action) await action();
+}

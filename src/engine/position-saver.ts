@@ -6,8 +6,9 @@ export type SavePosition = (token: Document, wallTime: Date | undefined, events:
 /**
  * Saves the tail's position in the background while the next batch is applied, one save at a time: when a
  * save is still running after a batch, that batch's position is left to the next one (a later position covers
- * it). Only positions of durably applied batches are given, so any save is a true one, and a crash replays at
- * most what the last save did not cover (applying is idempotent). Whatever else writes the position (the
+ * it). Only positions of applied batches are given, and the save itself makes their writes durable or refuses
+ * (apply/write-terms.ts), so any save is a true one, and a crash replays at most what the last save did not
+ * cover (applying is idempotent). Whatever else writes the position (the
  * applier's DDL checkpoints) settles first, so positions are never saved out of order.
  */
 export class PositionSaver {

@@ -25,11 +25,14 @@ export function savedPositionTime(doc: MigrationDoc): Timestamp | undefined {
 }
 
 /**
- * The position to save after a tail batch, with the wall time it stands for: the token's own time, which an
- * idle stream's high-water mark keeps current (the last event's wall time would age while nothing happens,
- * and status' oplog headroom is measured from it).
+ * The position to save after a tail batch, with the wall time it stands for: the later of the token's own time,
+ * which an idle stream's high-water mark keeps current (the last event's wall time would age while nothing
+ * happens, and status' oplog headroom is measured from it), and the last event's wall time. Both are times the
+ * position has reached; the token's has whole seconds only, so alone it made the saved position look up to a
+ * second older than it is (a busy stream's events carry milliseconds).
  */
 export function appliedPosition(token: Document, lastWall?: Date): { token: Document; wallTime?: Date } {
-  const wallTime = tokenWallTime(token) ?? lastWall;
+  const tokenWall = tokenWallTime(token);
+  const wallTime = tokenWall && lastWall ? (lastWall > tokenWall ? lastWall : tokenWall) : (tokenWall ?? lastWall);
   return wallTime ? { token, wallTime } : { token };
 }

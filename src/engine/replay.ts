@@ -4,7 +4,6 @@ import { decodeChangeEvent, type ChangeEvent } from './capture/change-event.js';
 import { EXACT_TYPES } from './copy/raw-insert.js';
 import { buildProgress } from './progress.js';
 import type { MigrationRun } from './run.js';
-import { LeaseLostError } from './state/lease.js';
 import type { BufferDoc } from './state/types.js';
 import { newApplier } from './tail.js';
 
@@ -27,9 +26,9 @@ export async function replayBuffer(run: MigrationRun): Promise<void> {
     run.lease.assertHeld();
     nextSeq = last.seq! + 1;
     const applied = { token: last.token, ...(last.wallTime ? { wallTime: last.wallTime } : {}) };
-    const saved = await store.update(ports.runner, { 'replay.nextSeq': nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
-    // Conditional on the lease: not saved means another runner took the migration over; stop writing.
-    if (!saved) throw new LeaseLostError(store.name);
+    // Through applier.terms: the data was written with w: 1 and this save makes it durable (apply/write-terms.ts).
+    // Conditional on the lease: LeaseLostError when another runner took the migration over; stop writing.
+    await applier.terms.save(store, ports.runner, { 'replay.nextSeq': nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
   };
   const cursor = store.buffer.find({ '_id.m': store.name, '_id.seq': { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ '_id.m': 1, '_id.seq': 1 });
   try {

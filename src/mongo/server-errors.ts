@@ -74,6 +74,8 @@ export function isTransient(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 5; depth++) {
     if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
+    // The engine's own "start again from the saved state" errors (a destination election under w: 1 writes).
+    if ((current as { transient?: unknown }).transient === true) return true;
     if (current instanceof MongoError) {
       const labelled = current;
       if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;

@@ -21,6 +21,9 @@ describe('saved position times', () => {
     expect(tokenTime(token(1_700_000_000, 7))!.equals(ts(1_700_000_000, 7))).toBe(true);
     expect(tokenTime({ _data: 'zz' })).toBeUndefined();
     expect(appliedPosition(token(1_700_000_000))).toEqual({ token: token(1_700_000_000), wallTime: new Date(1_700_000_000_000) });
+    // The last event's milliseconds when it is later than the token's whole second; the token's when idle.
+    expect(appliedPosition(token(1_700_000_000), new Date(1_700_000_000_750)).wallTime).toEqual(new Date(1_700_000_000_750));
+    expect(appliedPosition(token(1_700_000_000), new Date(1_699_999_990_000)).wallTime).toEqual(new Date(1_700_000_000_000));
     expect(savedPositionTime(doc({ applied: { token: token(100) }, captureStart: { operationTime: ts(50), at: new Date() } }))!.equals(ts(100))).toBe(true);
     expect(savedPositionTime(doc({ captureStart: { operationTime: ts(50), at: new Date() } }))!.equals(ts(50))).toBe(true);
   });

@@ -1,13 +1,14 @@
 import type { MongoClient } from 'mongodb';
 import type { Logger } from '../../log.js';
 import { DATA_OPERATIONS, type ChangeEvent } from '../capture/change-event.js';
-import { failpoint } from '../failpoints.js';
+import { failpoint, pausePoint } from '../failpoints.js';
 import type { Namespace, NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
-import { unorderedJobs, writeInOrder, type Write } from './raw-writes.js';
+import { unorderedJobs, writeInOrder, type Destination, type Write } from './raw-writes.js';
+import { WriteTerms } from './write-terms.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 import { sourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
@@ -16,7 +17,7 @@ import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } fr
 
 /**
  * Statements per write command: a batch is cut into about one command per writer, so that every writer has
- * work (each command waits for a majority of the destination), within bounds that keep a command useful and small.
+ * work (the destination applies commands on several threads), within bounds that keep a command useful and small.
  */
 function chunkFor(statements: number, writers: number): number {
   return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
@@ -41,7 +42,10 @@ export interface ApplierContext {
 /** The current source documents of a batch's events, read before its writes (see Applier.prepare). */
 export type Prepared = Map<ChangeEvent, CurrentDocument>;
 
-/** Saves the position just after `last` (everything up to it is applied and durable), with what is still open. */
+/**
+ * Saves the position just after `last` (everything up to it is applied), with what is still open; the save makes
+ * the writes it covers durable or refuses (it goes through Applier.terms).
+ */
 export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) => Promise<void>;
 
 /**
@@ -61,12 +65,16 @@ export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) =
  */
 export class Applier {
   readonly unresolved: UnresolvedDocuments;
+  /** The terms of this applier's w: 1 writes: every position that covers them is saved through it. */
+  readonly terms = new WriteTerms();
   private readonly targets: TargetKinds;
   private readonly current: CurrentDocuments;
+  private readonly destination: Destination;
   applied = 0;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
+    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply) };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
@@ -136,7 +144,7 @@ export class Applier {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, MAX_CHUNK));
+        jobs.push(() => writeInOrder(this.destination, target, inOrder, MAX_CHUNK));
         continue;
       }
       const groups = new Map<string, Write[]>();
@@ -150,12 +158,13 @@ export class Applier {
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, MAX_CHUNK));
+        else jobs.push(() => writeInOrder(this.destination, target, group, MAX_CHUNK));
       }
-      jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
+      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
-    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.ctx.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
+    await pausePoint('apply:before-writes');
+    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */
@@ -199,7 +208,7 @@ export class Applier {
         continue;
       }
       const target = this.ctx.filter.target(to.db, to.coll);
-      await writeInOrder(this.ctx.destination, target, [{ kind: 'put', key: entry.key, doc }], 1);
+      await writeInOrder(this.destination, target, [{ kind: 'put', key: entry.key, doc }], 1);
       this.unresolved.remove(entry);
     }
   }

@@ -2,6 +2,7 @@ import type { Document, MongoClient } from 'mongodb';
 import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import type { Namespace } from '../namespaces.js';
+import { DATA_WRITE_CONCERN } from './write-terms.js';
 
 /**
  * Set a document to a state the source had (the source's bytes), or remove it; `key` is its raw documentKey.
@@ -12,7 +13,25 @@ export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 
 
 const TRUE = Buffer.of(1);
 const ONE = Buffer.from([1, 0, 0, 0]);
-const MAJORITY = { w: 'majority' };
+
+/**
+ * Where data writes go: the destination, and who hears of every acknowledged write. Writes wait for the primary
+ * alone (DATA_WRITE_CONCERN); their durability is established at the position save (see write-terms.ts).
+ */
+export interface Destination {
+  client: MongoClient;
+  acknowledged(reply: Document): void;
+  /** Overrides DATA_WRITE_CONCERN for writes no position save covers (see majorityDestination). */
+  writeConcern?: Document;
+}
+
+/**
+ * The destination for writes made outside the tail's batches (a unique index's conversion rewriting documents from
+ * the source): no position save follows to make them durable, so each waits for the majority itself.
+ */
+export function majorityDestination(client: MongoClient): Destination {
+  return { client, acknowledged: () => undefined, writeConcern: { w: 'majority' } };
+}
 
 /** `{q: key, u: doc, upsert: true}`, or a pipeline that sets the document as a literal when it has `$` fields. */
 function putStatement(key: Buffer, doc: Buffer): Buffer {
@@ -29,12 +48,13 @@ function deleteStatement(key: Buffer): Buffer {
 }
 
 /** Sends one run of writes of one kind; ordered when their order matters (capped, same document). */
-async function send(destination: MongoClient, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
+async function send(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
   if (kind === 'ins') return insertInOrder(destination, target, writes);
   const put = kind === 'put';
   const statements = writes.map((w) => (w.kind === 'del' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
-  const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: MAJORITY };
-  const reply = await writeRaw(destination, target.db, command, put ? 'updates' : 'deletes', statements);
+  const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements);
+  destination.acknowledged(reply);
   const errors = (reply.writeErrors ?? []) as WriteError[];
   if (errors.length) throw refused(target, errors, writes);
   // Every upsert either matches or inserts: fewer acknowledged than sent means they did not all arrive.
@@ -51,11 +71,13 @@ function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Err
 }
 
 /** Ordered inserts that step over documents already there (a batch applied again after a crash). */
-async function insertInOrder(destination: MongoClient, target: Namespace, writes: Write[]): Promise<void> {
+async function insertInOrder(destination: Destination, target: Namespace, writes: Write[]): Promise<void> {
   let docs = writes.map((w) => (w as { doc: Buffer }).doc);
   while (docs.length) {
-    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: MAJORITY };
-    const errors = ((await writeRaw(destination, target.db, command, 'documents', docs)).writeErrors ?? []) as WriteError[];
+    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const reply = await writeRaw(destination.client, target.db, command, 'documents', docs);
+    destination.acknowledged(reply);
+    const errors = (reply.writeErrors ?? []) as WriteError[];
     if (!errors.length) return;
     if (errors[0]!.code !== 11000) throw refused(target, errors);
     docs = docs.slice(errors[0]!.index + 1);
@@ -96,14 +118,14 @@ function chunks(writes: Write[], count: number): Write[][] {
 }
 
 /** Writes in the given order (each run of one kind in ordered commands). */
-export async function writeInOrder(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): Promise<void> {
+export async function writeInOrder(destination: Destination, target: Namespace, writes: Write[], chunk: number): Promise<void> {
   for (const run of runs(writes)) {
     for (const part of chunks(run, chunk)) await send(destination, target, run[0]!.kind, part, true);
   }
 }
 
 /** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
-export function unorderedJobs(destination: MongoClient, target: Namespace, writes: Write[], chunk: number): (() => Promise<void>)[] {
+export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): (() => Promise<void>)[] {
   const jobs: (() => Promise<void>)[] = [];
   for (const kind of ['put', 'ins', 'del'] as const) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) jobs.push(() => send(destination, target, kind, part, false));

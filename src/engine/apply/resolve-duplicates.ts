@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../namespaces.js';
-import { writeInOrder, type Write } from './raw-writes.js';
+import { writeInOrder, type Destination, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 
 /** A write refused because another destination document holds the same unique key (see raw-writes.ts). */
@@ -29,7 +29,7 @@ function duplicatesOf(error: unknown): DuplicateKey[] {
  * an older state (see settleFromSource). The job then runs again; a statement it still refuses is one whose document was just written
  * in a newer state than that statement carries, so it is superseded (the stream brings the later events).
  */
-export async function withDuplicateKeyResolution(source: ReadView, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, job: () => Promise<unknown>): Promise<void> {
+export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: () => Promise<unknown>): Promise<void> {
   const resolved = new Set<string>();
   const name = (d: DuplicateKey): string => `${d.target.db}.${d.target.coll}\u0000${d.key.toString('hex')}`;
   for (let attempt = 1; ; attempt++) {
@@ -56,7 +56,7 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
  * Removing first is what makes swaps and cycles of unique values writable at all; since the source's current
  * documents never collide with each other, every document is written once and the loop ends.
  */
-async function settleFromSource(source: ReadView, destination: MongoClient, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<void> {
+async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<void> {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -75,7 +75,7 @@ async function settleFromSource(source: ReadView, destination: MongoClient, sour
       await writeInOrder(destination, target, [write], 1);
       written.add(id.toString('hex'));
     } catch (error) {
-      const holders = await holdersOf(destination, target, id, duplicatesOf(error));
+      const holders = await holdersOf(destination.client, target, id, duplicatesOf(error));
       if (Number((error as { code?: unknown }).code) !== 11000 || !holders.length) throw error;
       await writeInOrder(destination, target, holders.map((h) => ({ kind: 'del' as const, key: idDocumentOf(h) })), 100);
       pending.unshift(id);

@@ -70,8 +70,12 @@ const LOOKUP_ATTEMPTS = 4;
 async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
   const ids = keys.map((key) => orderedDocument(key).get('_id'));
-  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize: keys.length, readConcern: source.readConcern };
-  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize: keys.length });
+  // One more than can match: a first batch filled exactly to its size leaves the cursor open (the server has not
+  // looked past the last key yet), and every lookup that found all its documents cost a second round trip, an
+  // empty getMore.
+  const batchSize = keys.length + 1;
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize, readConcern: source.readConcern };
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
       for (const doc of batch) {

@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
-import { writeInOrder } from '../apply/raw-writes.js';
+import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
@@ -67,5 +67,5 @@ async function rewriteFromSource(source: MongoClient, destination: MongoClient, 
     ...found.map((d) => ({ kind: 'put' as const, key: idDocumentOf(rawIdKey(Buffer.from(d))!), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!)).filter((k) => !present.has(k.toString('hex'))).map((key) => ({ kind: 'del' as const, key })),
   ];
-  await writeInOrder(destination, to, writes, 500);
+  await writeInOrder(majorityDestination(destination), to, writes, 500);
 }

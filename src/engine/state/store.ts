@@ -74,6 +74,28 @@ export class StateStore {
   }
 
   /**
+   * The save fence (see apply/write-terms.ts): a w: 1 write into the migration document while `owner` holds the
+   * lease. Returns the server's reply: `n` (0 when the lease was lost) and the `opTime` that tells its term.
+   */
+  async writeFence(owner: string, fence: string): Promise<Document> {
+    const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { saveFence: fence } } };
+    return this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } });
+  }
+
+  /**
+   * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
+   * 0 when the lease was lost or the fence is not there; `opTime` tells the term). Waits for a majority.
+   */
+  async updateFenced(owner: string, fence: string | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
+    const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { saveFence: fence } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
+    const reply = await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY });
+    if (reply.writeConcernError) throw Object.assign(new Error(`write concern error saving the position: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
+    const errors = reply.writeErrors as { code: number; errmsg: string }[] | undefined;
+    if (errors?.length) throw Object.assign(new Error(`saving the position: ${errors[0]!.errmsg}`), { code: errors[0]!.code });
+    return reply;
+  }
+
+  /**
    * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
    * longer holds the lease (the caller's next lease check stops the run).
    */

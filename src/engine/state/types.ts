@@ -64,6 +64,8 @@ export interface MigrationDoc {
   applied?: { token?: Document; operationTime?: Timestamp; wallTime?: Date };
   /** Updates whose document the stream has not told yet, as of the saved position (see UnresolvedDocuments). */
   unresolved?: { uuid: string; key: Buffer | Binary; db: string; coll: string }[];
+  /** Written (w: 1) after data writes and before the position save that covers them (see apply/write-terms.ts). */
+  saveFence?: string;
   eventsApplied: number;
   lagSeconds: number | null;
   lagHistory: LagSample[];
