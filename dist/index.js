@@ -76858,6 +76858,7 @@ function isTransient(error2) {
   let current = error2;
   for (let depth = 0; current && depth < 5; depth++) {
     if (current instanceof import_mongodb4.MongoNetworkError || current instanceof import_mongodb4.MongoServerSelectionError) return true;
+    if (current.transient === true) return true;
     if (current instanceof import_mongodb4.MongoError) {
       const labelled = current;
       if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;
@@ -77137,6 +77138,26 @@ var StateStore = class {
       MAJORITY
     );
     return result.matchedCount === 1;
+  }
+  /**
+   * The save fence (see apply/write-terms.ts): a w: 1 write into the migration document while `owner` holds the
+   * lease. Returns the server's reply: `n` (0 when the lease was lost) and the `opTime` that tells its term.
+   */
+  async writeFence(owner, fence) {
+    const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { saveFence: fence } } };
+    return this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } });
+  }
+  /**
+   * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
+   * 0 when the lease was lost or the fence is not there; `opTime` tells the term). Waits for a majority.
+   */
+  async updateFenced(owner, fence, set, extra = {}) {
+    const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { saveFence: fence } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
+    const reply = await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY });
+    if (reply.writeConcernError) throw Object.assign(new Error(`write concern error saving the position: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
+    const errors = reply.writeErrors;
+    if (errors?.length) throw Object.assign(new Error(`saving the position: ${errors[0].errmsg}`), { code: errors[0].code });
+    return reply;
   }
   /**
    * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
@@ -77456,6 +77477,11 @@ function failpoint(name) {
   const count = (hits.get(name) ?? 0) + 1;
   hits.set(name, count);
   if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+}
+var pauses = /* @__PURE__ */ new Map();
+async function pausePoint(name) {
+  const action = pauses.get(name);
+  if (action) await action();
 }
 
 // src/engine/verify/continuous/recheck-queue.ts
@@ -78446,10 +78472,80 @@ function canonical(value) {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
 }
 
+// src/engine/apply/write-terms.ts
+import { randomUUID } from "node:crypto";
+var DATA_WRITE_CONCERN = { w: 1 };
+function replyTerm(reply) {
+  const opTime = reply.opTime;
+  if (opTime?.t === void 0 || opTime.t === null) return void 0;
+  const term = Number(opTime.t);
+  return Number.isFinite(term) ? term : void 0;
+}
+var DestinationTermChanged = class extends Error {
+  transient = true;
+  constructor(detail) {
+    super(`the destination's primary changed while changes were applied (${detail}); resuming from the last saved position`);
+    this.name = "DestinationTermChanged";
+  }
+};
+var WriteTerms = class {
+  /** Terms of the data writes acknowledged since the last save was called. */
+  terms = /* @__PURE__ */ new Set();
+  /** A write reported no term (not a replica-set member?): no save can vouch for it. */
+  termless = false;
+  broken;
+  /** Records an acknowledged data write (its reply). */
+  acknowledged(reply) {
+    const term = replyTerm(reply);
+    if (term === void 0) this.termless = true;
+    else this.terms.add(term);
+  }
+  /**
+   * Saves `set` (and `extra` update operators) into the migration document as a position covering every data
+   * write acknowledged before this call, by the rule above; throws instead of saving when it does not hold, and
+   * LeaseLostError when `owner` no longer holds the lease.
+   */
+  async save(store, owner, set, extra = {}) {
+    if (this.broken !== void 0) throw this.broken;
+    const covered = [...this.terms];
+    const termless = this.termless;
+    this.terms = /* @__PURE__ */ new Set();
+    this.termless = false;
+    try {
+      if (termless) throw noTerm("a data write");
+      if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(", ")}`);
+      let fence;
+      if (covered.length) {
+        fence = randomUUID();
+        await pausePoint("position:before-fence");
+        const reply2 = await store.writeFence(owner, fence);
+        if (Number(reply2.n) !== 1) throw new LeaseLostError(store.name);
+        const term = replyTerm(reply2);
+        if (term === void 0) throw noTerm("the save fence");
+        if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
+      }
+      await pausePoint("position:before-save");
+      const reply = await store.updateFenced(owner, fence, set, extra);
+      if (Number(reply.n) === 1) return;
+      const doc = await store.get();
+      if (doc?.lease?.owner !== owner) throw new LeaseLostError(store.name);
+      throw new DestinationTermChanged("the save fence was rolled back");
+    } catch (error2) {
+      this.broken ??= error2;
+      throw error2;
+    }
+  }
+};
+function noTerm(what) {
+  return new OperationError(`${what} on the destination reported no replication term (opTime), so no saved position can vouch for the data written`, "point destination.uri at a replica set (not a mongos or a standalone server)");
+}
+
 // src/engine/apply/raw-writes.ts
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
-var MAJORITY2 = { w: "majority" };
+function majorityDestination(client) {
+  return { client, acknowledged: () => void 0, writeConcern: { w: "majority" } };
+}
 function putStatement(key, doc) {
   const update = hasDollarField(doc) ? embeddedArray("u", [rawDocument([embedded("$replaceWith", rawDocument([embedded("$literal", doc)]))])]) : embedded("u", doc);
   return rawDocument([embedded("q", key), update, rawElement(8, "upsert", TRUE)]);
@@ -78461,8 +78557,9 @@ async function send(destination, target, kind, writes, ordered) {
   if (kind === "ins") return insertInOrder(destination, target, writes);
   const put = kind === "put";
   const statements = writes.map((w) => w.kind === "del" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
-  const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: MAJORITY2 };
-  const reply = await writeRaw(destination, target.db, command, put ? "updates" : "deletes", statements);
+  const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements);
+  destination.acknowledged(reply);
   const errors = reply.writeErrors ?? [];
   if (errors.length) throw refused(target, errors, writes);
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
@@ -78475,8 +78572,10 @@ function refused(target, errors, writes) {
 async function insertInOrder(destination, target, writes) {
   let docs = writes.map((w) => w.doc);
   while (docs.length) {
-    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: MAJORITY2 };
-    const errors = (await writeRaw(destination, target.db, command, "documents", docs)).writeErrors ?? [];
+    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const reply = await writeRaw(destination.client, target.db, command, "documents", docs);
+    destination.acknowledged(reply);
+    const errors = reply.writeErrors ?? [];
     if (!errors.length) return;
     if (errors[0].code !== 11e3) throw refused(target, errors);
     docs = docs.slice(errors[0].index + 1);
@@ -78557,8 +78656,9 @@ var LOOKUP_ATTEMPTS = 4;
 async function lookupOnce(source, at, uuid, keys) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key) => orderedDocument(key).get("_id"));
-  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize: keys.length, readConcern: source.readConcern };
-  const cursor = new RawBatchCursor(source.client, { db: at.db, open: open2, collection: at.coll, batchSize: keys.length });
+  const batchSize = keys.length + 1;
+  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open: open2, collection: at.coll, batchSize });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
       for (const doc of batch) {
@@ -78595,23 +78695,26 @@ var CurrentDocuments = class {
   async read(events) {
     const out = /* @__PURE__ */ new Map();
     const wanted = events.filter((e) => e.refetch);
-    const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
+    let next = 0;
     let held = 0;
-    let stopped = false;
-    const jobs = [];
-    for (let i = 0; i < wanted.length; i += size) {
-      const slice = wanted.slice(i, i + size);
-      jobs.push(async () => {
-        if (stopped || held >= BATCH_BYTES && i > 0) {
-          stopped = true;
-          return;
-        }
+    let failure;
+    const worker = async () => {
+      while (next < wanted.length && failure === void 0) {
+        if (held >= BATCH_BYTES && next > 0) return;
+        const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
+        const slice = wanted.slice(next, next + size);
+        next += slice.length;
         const expected = slice.length * this.perDocument;
         held += expected;
-        held += await this.readSlice(slice, out) - expected;
-      });
-    }
-    await runLimited(jobs, this.concurrency);
+        try {
+          held += await this.readSlice(slice, out) - expected;
+        } catch (error2) {
+          failure ??= error2;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted.length) }, worker));
+    if (failure !== void 0) throw failure;
     return out;
   }
   /** Looks up one slice of events (several collections at most), returns the bytes it holds. */
@@ -78685,7 +78788,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
       await writeInOrder(destination, target, [write], 1);
       written.add(id2.toString("hex"));
     } catch (error2) {
-      const holders = await holdersOf(destination, target, id2, duplicatesOf(error2));
+      const holders = await holdersOf(destination.client, target, id2, duplicatesOf(error2));
       if (Number(error2.code) !== 11e3 || !holders.length) throw error2;
       await writeInOrder(destination, target, holders.map((h) => ({ kind: "del", key: idDocumentOf(h) })), 100);
       pending.unshift(id2);
@@ -78800,13 +78903,17 @@ var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
+    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply) };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
   ctx;
   unresolved;
+  /** The terms of this applier's w: 1 writes: every position that covers them is saved through it. */
+  terms = new WriteTerms();
   targets;
   current;
+  destination;
   applied = 0;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
@@ -78868,7 +78975,7 @@ var Applier = class {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.ctx.destination, target, inOrder, MAX_CHUNK));
+        jobs.push(() => writeInOrder(this.destination, target, inOrder, MAX_CHUNK));
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
@@ -78882,12 +78989,13 @@ var Applier = class {
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.ctx.destination, target, group, MAX_CHUNK));
+        else jobs.push(() => writeInOrder(this.destination, target, group, MAX_CHUNK));
       }
-      jobs.push(...unorderedJobs(this.ctx.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
+      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
     }
     this.ctx.assertLease();
-    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.ctx.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
+    await pausePoint("apply:before-writes");
+    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -78926,7 +79034,7 @@ var Applier = class {
         continue;
       }
       const target = this.ctx.filter.target(to.db, to.coll);
-      await writeInOrder(this.ctx.destination, target, [{ kind: "put", key: entry.key, doc }], 1);
+      await writeInOrder(this.destination, target, [{ kind: "put", key: entry.key, doc }], 1);
       this.unresolved.remove(entry);
     }
   }
@@ -78997,7 +79105,8 @@ function savedPositionTime(doc) {
   return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb15.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
-  const wallTime = tokenWallTime(token) ?? lastWall;
+  const tokenWall = tokenWallTime(token);
+  const wallTime = tokenWall && lastWall ? lastWall > tokenWall ? lastWall : tokenWall : tokenWall ?? lastWall;
   return wallTime ? { token, wallTime } : { token };
 }
 
@@ -79062,15 +79171,13 @@ async function tailLoop(run2, options) {
   const applier = newApplier(run2, options.stopAfter);
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let observing;
-  const saver = new PositionSaver(async (token, wallTime, events) => {
-    const saved = await store.update(ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
-    if (!saved) throw new LeaseLostError(store.name);
-  });
+  const saver = new PositionSaver(
+    (token, wallTime, events) => applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } })
+  );
   const checkpoint = async (last, unresolved) => {
     await observing;
     await saver.settle();
-    const saved = await store.update(ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
-    if (!saved) throw new LeaseLostError(store.name);
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
   };
   let stream;
   let caughtUp = false;
@@ -79159,6 +79266,8 @@ async function tailLoop(run2, options) {
   if (appliedToken && !reachedStop) {
     saver.start(appliedToken);
     await saver.settle();
+  } else {
+    await applier.terms.save(store, ports.runner, { lagSeconds });
   }
   run2.doc = await store.get();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
@@ -79198,8 +79307,7 @@ async function replayBuffer(run2) {
     run2.lease.assertHeld();
     nextSeq = last.seq + 1;
     const applied = { token: last.token, ...last.wallTime ? { wallTime: last.wallTime } : {} };
-    const saved = await store.update(ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
-    if (!saved) throw new LeaseLostError(store.name);
+    await applier.terms.save(store, ports.runner, { "replay.nextSeq": nextSeq, applied, unresolved: applier.unresolved.toState() }, extra);
   };
   const cursor = store.buffer.find({ "_id.m": store.name, "_id.seq": { $gte: nextSeq } }, { ...EXACT_TYPES, batchSize: 64 }).sort({ "_id.m": 1, "_id.seq": 1 });
   try {
@@ -79291,7 +79399,7 @@ async function rewriteFromSource(source, destination, from, to, ids) {
     ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key) => ({ kind: "del", key }))
   ];
-  await writeInOrder(destination, to, writes, 500);
+  await writeInOrder(majorityDestination(destination), to, writes, 500);
 }
 
 // src/engine/verify/continuous/destination-watch.ts
@@ -79795,7 +79903,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-import { randomUUID } from "node:crypto";
+import { randomUUID as randomUUID2 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair) {
   const classes = /* @__PURE__ */ new Set();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
@@ -79806,7 +79914,7 @@ async function planVerifyPartitions(source, destination, store, pair) {
       if (found) classes.add(typeClass);
     }
   }
-  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID(), documentsCompared: 0, queued: 0 };
+  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID2(), documentsCompared: 0, queued: 0 };
   const id2 = (suffix) => `${store.name}|${pair.source}|${suffix}`;
   const partitions = classes.size ? [...classes].map((typeClass) => ({ ...base, _id: id2(typeClass), typeClass, done: false })) : [{ ...base, _id: id2("-"), typeClass: "-", done: true, doneAt: /* @__PURE__ */ new Date() }];
   for (const p of partitions) {
@@ -79919,6 +80027,7 @@ async function recheckEntries(source, destination, queue, entries, sourceAt) {
 
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
+var DUTY_CYCLE = 0.8;
 var comparable = (pair) => pair.kind === "collection" || pair.kind === "clustered" || pair.kind === "capped";
 var ContinuousVerifier = class _ContinuousVerifier {
   constructor(run2, options = {}) {
@@ -79964,7 +80073,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     await this.watch.open(saved);
     if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     await this.finalizeIndexes();
-    const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? 0.5));
+    const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     while (!this.stopped && !run2.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
