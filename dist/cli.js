@@ -64016,10 +64016,10 @@ async function readAll(cursor) {
 
 // src/engine/verify/continuous/recheck.ts
 async function recheckEntries(source, destination, queue, entries, sourceAt) {
-  const later = entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt));
+  const later = new Set(entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
   const groups = /* @__PURE__ */ new Map();
   for (const entry of entries) {
-    if (later.includes(entry)) continue;
+    if (later.has(entry)) continue;
     const name = `${entry.s}\0${entry.t}`;
     const group = groups.get(name);
     if (group) group.push(entry);
@@ -64046,7 +64046,7 @@ async function recheckEntries(source, destination, queue, entries, sourceAt) {
     })
   );
   failpoint("verify:recheck-compared");
-  await queue.settle(equal, different, later);
+  await queue.settle(equal, different, [...later]);
   return { checked: entries.length, different };
 }
 

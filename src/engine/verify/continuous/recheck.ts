@@ -23,10 +23,10 @@ export async function recheckEntries(source: MongoClient, destination: MongoClie
   // so a document whose last event is at or before it must equal the source as of then, and any difference is
   // one. A document touched after it may still be on its way: it waits (judging it now would report a write
   // in flight as a mismatch, or drop an entry the applier has not written yet as equal).
-  const later = entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt));
+  const later = new Set(entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
   const groups = new Map<string, RecheckDoc[]>();
   for (const entry of entries) {
-    if (later.includes(entry)) continue;
+    if (later.has(entry)) continue;
     const name = `${entry.s}\u0000${entry.t}`;
     const group = groups.get(name);
     if (group) group.push(entry);
@@ -55,6 +55,6 @@ export async function recheckEntries(source: MongoClient, destination: MongoClie
     }),
   );
   failpoint('verify:recheck-compared');
-  await queue.settle(equal, different, later);
+  await queue.settle(equal, different, [...later]);
   return { checked: entries.length, different };
 }
