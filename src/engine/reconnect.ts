@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoServerSelectionError, type MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
-import { isTransient } from '../mongo/server-errors.js';
+import { isKilled, isTransient } from '../mongo/server-errors.js';
 import { redactUri, scrub } from '../redact.js';
 import type { MigrationRun } from './run.js';
 
@@ -29,6 +29,8 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
     try {
       return await step();
     } catch (error) {
+      // A write killed by the runner that took the lease over: say that, not "operation was interrupted".
+      if (isKilled(error)) await run.lease.verifyHeld();
       if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
       if (attempt > MAX_RECONNECTS) {

@@ -2,6 +2,7 @@ import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { redactUri, registerUriSecrets, scrub } from '../redact.js';
 import { VERSION } from '../version.js';
+import { PROCESS_TAG, tagDriverName } from './client-operations.js';
 
 export type Side = 'source' | 'destination';
 
@@ -44,6 +45,8 @@ export function clientOptions(uri: string, timeoutMs: number, extra: MongoClient
     ...(has('appName') ? {} : { appName: `mongo-live-migrate/${VERSION}` }),
     ...(has('serverSelectionTimeoutMS') ? {} : { serverSelectionTimeoutMS: timeoutMs }),
     ...(has('connectTimeoutMS') ? {} : { connectTimeoutMS: timeoutMs }),
+    // Whatever appName the user chose: a successor finds this process's operations by it (client-operations.ts).
+    driverInfo: { name: tagDriverName(PROCESS_TAG), version: VERSION },
     ...extra,
   };
 }

@@ -14,6 +14,7 @@ export const SERVER_ERROR = {
   CollectionUUIDMismatch: 361,
   SnapshotTooOld: 239,
   SnapshotUnavailable: 246,
+  Interrupted: 11601,
 } as const;
 
 export function errorCode(error: unknown): number | undefined {
@@ -29,6 +30,9 @@ export const isSnapshotGone = (error: unknown): boolean => {
   const code = errorCode(error);
   return code === SERVER_ERROR.SnapshotTooOld || code === SERVER_ERROR.SnapshotUnavailable;
 };
+
+/** An operation killed with killOp (a successor that took the lease over stops the writes it finds running). */
+export const isKilled = (error: unknown): boolean => errorCode(error) === SERVER_ERROR.Interrupted;
 
 /** The saved position of a change stream is no longer in the source oplog. */
 export const isHistoryLost = (error: unknown): boolean => {

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document, MongoClient } from 'mongodb';
+import { tagDriverName } from '../../src/mongo/client-operations.js';
+import { LeaseHolder } from '../../src/engine/state/lease.js';
+import { StateStore } from '../../src/engine/state/store.js';
+import type { MigrationDoc } from '../../src/engine/state/types.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
 import { dbHashes } from '../support/engine.js';
 import { runRunner, startRunner, StateWatch, writeMigrationFile } from '../support/runner-process.js';
@@ -97,5 +104,49 @@ describe('lease: one runner per migration', () => {
     const next = await successor.exited;
     expect(next.code, next.stderr).toBe(0);
     expect(await destination.db(db).collection('c').countDocuments({ _id: /^taken-/ } as Document)).toBe(50);
+  });
+
+  it('a successor stops the writes a killed runner left running on the destination before it writes anything', async () => {
+    // A runner process (tagged as the engine tags its clients) starts a long write, then dies by SIGKILL: the
+    // server goes on running the write. Alone, it would take 300 × 50 ms = 15 s.
+    const slowDb = uniqueName('zombie');
+    const slow = destination.db(slowDb).collection<Document>('c');
+    await slow.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i })));
+    const formerTag = randomUUID();
+    const script = `import { MongoClient } from 'mongodb';
+      const client = new MongoClient(process.argv[1], { driverInfo: { name: ${JSON.stringify(tagDriverName(formerTag))} } });
+      await client.connect();
+      console.log('started');
+      await client.db(${JSON.stringify(slowDb)}).collection('c').updateMany({ $where: 'sleep(50) || true' }, { $set: { late: true } });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, sharedClusters().destinationUri], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    for (let i = 0; i < 50 && (await slow.countDocuments({ late: true })) === 0; i++) await sleep(100);
+    child.kill('SIGKILL');
+    await exited;
+    const name2 = uniqueName('zombie').replace(/_/g, '-');
+    const store = new StateStore(destination, name2);
+    // Only the fields the lease reads: the rest of a migration document plays no part here.
+    await store.migrations.insertOne({ _id: name2, lease: { owner: 'gone/1', expiresAt: new Date(), client: formerTag } } as unknown as MigrationDoc);
+
+    const notices: string[] = [];
+    const successor = new LeaseHolder(store, 'successor/2');
+    const started = Date.now();
+    await successor.acquire(true, { onWait: (message) => notices.push(message) });
+    const tookMs = Date.now() - started;
+    try {
+      const landed = await slow.countDocuments({ late: true });
+      await sleep(1500);
+      // Nothing of the dead runner's lands after the successor holds the lease.
+      expect(await slow.countDocuments({ late: true })).toBe(landed);
+      expect(landed).toBeGreaterThan(0);
+      expect(landed).toBeLessThan(300);
+      expect(tookMs).toBeLessThan(5000);
+      expect(notices.join('\n')).toMatch(/stopped 1 write\(s\) that the former runner \(gone\/1\) left running on the destination/);
+      expect(notices.join('\n')).not.toMatch(/still has connections/);
+    } finally {
+      await successor.release();
+      await destination.db(slowDb).dropDatabase();
+    }
   });
 });

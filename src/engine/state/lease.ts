@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
+import { drainFormerProcess, PROCESS_TAG } from '../../mongo/client-operations.js';
 import type { StateStore } from './store.js';
-import type { MigrationDoc } from './types.js';
+import type { Lease, MigrationDoc } from './types.js';
 
 const DEFAULT_LEASE_TTL_MS = 30_000;
 
@@ -23,6 +24,8 @@ const SAFE_WINDOW_MS = Math.floor((LEASE_TTL_MS * 2) / 3);
 /** Beyond the lease's own expiry, for clocks and a slow poll. */
 const WAIT_MARGIN_MS = 3_000;
 const POLL_MS = 250;
+/** How long a successor waits for a former holder's connections to close (a dead one's close at once). */
+const DRAIN_GRACE_MS = 5_000;
 
 /**
  * Waiting for a held lease instead of failing at once. A runner that died (a cancelled or timed-out job, a
@@ -32,7 +35,7 @@ const POLL_MS = 250;
  * release the lease soon.
  */
 export interface LeaseWait {
-  /** Told once, when the wait starts (the log: "waiting for ..."). */
+  /** Told once, when the wait starts (the log: "waiting for ..."), and what was done about a former holder's writes. */
   onWait: (message: string) => void;
   signal?: AbortSignal;
   /** Wait for a live holder too, this long (ms): it was asked to release the lease. */
@@ -57,9 +60,15 @@ export class LeaseHolder {
   private lastRenewedAt = 0;
   private lost = false;
 
+  /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
+  private former: Lease | undefined;
+
   constructor(private readonly store: StateStore, readonly owner: string) {}
 
-  /** Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see LeaseWait). */
+  /**
+   * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
+   * LeaseWait). Taken from another process, it first stops what that process left running on the destination.
+   */
   async acquire(force = false, wait?: LeaseWait): Promise<void> {
     if (!(await this.tryAcquire(force))) {
       if (!wait) throw await this.refusal();
@@ -68,16 +77,31 @@ export class LeaseHolder {
     this.lastRenewedAt = Date.now();
     this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
     this.timer.unref();
+    if (this.former?.client) await this.drainFormer(this.former, wait);
+  }
+
+  private async drainFormer(former: Lease, wait: LeaseWait | undefined): Promise<void> {
+    const drained = await drainFormerProcess(this.store.client, former.client!, DRAIN_GRACE_MS).catch((error: unknown) => {
+      // Without the listing (another user's runner, a restricted role) the takeover is as before: not drained.
+      wait?.onWait(`could not list what the former runner (${former.owner}) left running on the destination: ${(error as Error).message}`);
+      return { killed: 0, closed: true };
+    });
+    const { killed, closed } = drained;
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running on the destination`);
+    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open to the destination; it stops writing when it sees its lease taken`);
   }
 
   private async tryAcquire(force: boolean): Promise<boolean> {
     const free = force ? {} : { $or: [{ lease: null }, { 'lease.owner': this.owner }, { $expr: { $lt: ['$lease.expiresAt', '$$NOW'] } }] };
-    const result = await this.store.migrations.updateOne(
+    const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', LEASE_TTL_MS] } } } }],
-      { writeConcern: { w: 'majority' } },
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', LEASE_TTL_MS] }, client: PROCESS_TAG } } }],
+      { writeConcern: { w: 'majority' }, returnDocument: 'before', projection: { lease: 1 } },
     );
-    return result.matchedCount === 1;
+    if (!before) return false;
+    const former = before.lease ?? undefined;
+    this.former = former && former.client !== PROCESS_TAG ? former : undefined;
+    return true;
   }
 
   private async waitFor(wait: LeaseWait): Promise<void> {
@@ -132,6 +156,15 @@ export class LeaseHolder {
       else this.lastRenewedAt = Date.now();
     } catch {
       // A failed renewal is retried on the next tick; assertHeld stops writes if it keeps failing.
+    }
+  }
+
+  /** Throws LeaseLostError when the state shows another holder (a successor may have stopped our writes). */
+  async verifyHeld(): Promise<void> {
+    const doc = await this.store.migrations.findOne({ _id: this.store.name }, { projection: { lease: 1 } });
+    if (doc?.lease?.owner !== this.owner || (doc.lease.client && doc.lease.client !== PROCESS_TAG)) {
+      this.lost = true;
+      throw new LeaseLostError(this.store.name);
     }
   }
 

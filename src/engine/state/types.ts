@@ -23,6 +23,8 @@ export interface Lease {
   owner: string;
   /** Server time (destination's clock) after which another runner may take over. */
   expiresAt: Date;
+  /** The holder process's tag (mongo/client-operations.ts): a successor stops what that process left running. */
+  client?: string;
 }
 
 /** One included source collection or view and where it goes. */
