@@ -76,6 +76,23 @@ export class NamespaceFilter {
     return on.db === targetDb ? on.coll : viewOn;
   }
 
+  /**
+   * A pattern that every destination database the migration writes matches (and perhaps a few more): for a
+   * server-side filter on a destination that holds other applications' databases too.
+   */
+  targetDatabasePattern(): string {
+    const alternatives = new Set<string>();
+    const escape = (text: string): string => text.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');
+    for (const glob of this.rules.include) {
+      const db = glob.slice(0, glob.indexOf('.'));
+      if (/[*?]/.test(db)) alternatives.add(escape(db).replace(/\\\*/g, '[^.]*').replace(/\\\?/g, '.'));
+      else alternatives.add(escape(this.rules.rename[db] ?? db));
+    }
+    // Renamed databases and collections land where their rules say, whatever pattern included them.
+    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escape(from.includes('.') ? splitNamespace(to).db : to));
+    return `^(?:${[...alternatives].join('|')})$`;
+  }
+
   /** Which include patterns matched nothing among the given namespaces (a likely typo). */
   unmatchedIncludes(namespaces: Namespace[]): string[] {
     return this.rules.include.filter((glob) => {

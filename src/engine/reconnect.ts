@@ -18,14 +18,22 @@ import type { MigrationRun } from './run.js';
  * with an error that names the side; the state stays saved, and the same command continues from it later.
  */
 
-/** At most this many reconnects in one command run: a link that breaks forever is reported, not retried forever. */
+/** At most this many reconnects in a row without progress: a link that breaks forever is reported, not retried forever. */
 const MAX_RECONNECTS = 100;
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 8000;
+/** A step that ran this long before it broke counted as progress, whatever the state shows. */
+const HEALTHY_MS = 10_000;
 
-/** Runs a resumable engine step; after a transient network error, reconnects and runs it again from the saved state. */
+/**
+ * Runs a resumable engine step; after a transient network error, reconnects and runs it again from the saved state.
+ * The backoff starts again from its first delay whenever the step made progress (the state moved on, or it ran
+ * for a while): a link cut every few seconds must not leave the step asleep at the longest delay, every time.
+ */
 export async function withReconnect<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  for (let failures = 1; ; failures++) {
+    const startedAt = Date.now();
+    const mark = run.doc.updatedAt?.getTime();
     try {
       return await step();
     } catch (error) {
@@ -33,11 +41,13 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
       if (isKilled(error)) await run.lease.verifyHeld();
       if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, 'check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped', { cause: error });
+      const saved = Date.now() - startedAt >= HEALTHY_MS ? undefined : await savedAt(run);
+      if (Date.now() - startedAt >= HEALTHY_MS || (saved !== undefined && saved !== mark)) failures = 1;
+      if (failures > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in a row without progress; last: ${message}`, 'check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped', { cause: error });
       }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt: failures, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
       await sleep(delay);
       await assertReachable(run.source, 'source', run.config.source.uri);
       await assertReachable(run.destination, 'destination', run.config.destination.uri);
@@ -45,6 +55,12 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
       run.doc = (await run.store.get()) ?? run.doc;
     }
   }
+}
+
+/** When the state was last saved, if the destination answers now (a cut link may not: then unknown). */
+async function savedAt(run: MigrationRun): Promise<number | undefined> {
+  const doc = await run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 } }).catch(() => null);
+  return doc?.updatedAt?.getTime();
 }
 
 /**

@@ -80,7 +80,8 @@ describe('network cuts between the runner and each side', () => {
     await destination?.close();
   });
 
-  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', async () => {
+  // Both tests run many slices through cut links; under the suite's load they take one to two minutes.
+  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 180_000 }, async () => {
     console.log(`[network-cuts] seed=${SEED} (rerun with MLM_SEED=${SEED})`);
     const random = seededRandom(SEED);
     const db = uniqueName('net');
@@ -116,7 +117,7 @@ describe('network cuts between the runner and each side', () => {
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
 
-  it('a side down past the limit: exit 1 with a clear error and no stack; state intact; a rerun continues', async () => {
+  it('a side down past the limit: exit 1 with a clear error and no stack; state intact; a rerun continues', { timeout: 180_000 }, async () => {
     const db = uniqueName('netdown');
     await source.db(db).createCollection('orders');
     await source.db(db).collection<Document>('orders').insertMany(Array.from({ length: 2000 }, (_, i): Document => ({ _id: i, v: 0 })));

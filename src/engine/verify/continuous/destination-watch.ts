@@ -27,12 +27,15 @@ export class DestinationWatch {
     private readonly queue: RecheckQueue,
     /** Destination namespace → source namespace, or undefined for a namespace that is not the migration's. */
     private readonly sourceOf: (target: string) => string | undefined,
+    /** The destination databases the migration writes (NamespaceFilter.targetDatabasePattern). */
+    private readonly databases: string,
   ) {}
 
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
   async open(saved: Document | undefined): Promise<void> {
     const pipeline = [
-      { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB } } },
+      // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
+      { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB, $regex: this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
       { $project: { ns: 1, documentKey: 1 } },
     ];

@@ -45,7 +45,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
-      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source);
+      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
       const hello = await destination.db('admin').command({ hello: 1 });
       const until = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
       await watch.open((await store.get())?.verification?.destinationToken);

@@ -80,7 +80,7 @@ export class ContinuousVerifier {
     const { run } = this;
     const saved = run.doc.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
