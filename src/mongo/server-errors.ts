@@ -15,6 +15,7 @@ export const SERVER_ERROR = {
   SnapshotTooOld: 239,
   SnapshotUnavailable: 246,
   Interrupted: 11601,
+  QueryPlanKilled: 175,
 } as const;
 
 export function errorCode(error: unknown): number | undefined {
@@ -29,6 +30,12 @@ export const isNamespaceNotFound = (error: unknown): boolean => errorCode(error)
 export const isSnapshotGone = (error: unknown): boolean => {
   const code = errorCode(error);
   return code === SERVER_ERROR.SnapshotTooOld || code === SERVER_ERROR.SnapshotUnavailable;
+};
+
+/** A read that met a collection dropped, renamed or re-created since it was listed (DDL on the source). */
+export const isCatalogRace = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return code === SERVER_ERROR.NamespaceNotFound || code === SERVER_ERROR.CollectionUUIDMismatch || code === SERVER_ERROR.QueryPlanKilled;
 };
 
 /** An operation killed with killOp (a successor that took the lease over stops the writes it finds running). */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
 import type { MigrationRun } from '../../run.js';
 import { savedPositionTime } from '../../position.js';
-import { isSnapshotGone } from '../../../mongo/server-errors.js';
+import { isCatalogRace, isSnapshotGone } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
 import { compareMetadata, listPairs, type Pair } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
@@ -93,7 +93,13 @@ export class ContinuousVerifier {
         continue;
       }
       const started = Date.now();
-      const worked = await this.step();
+      const worked = await this.step().catch((error: unknown) => {
+        // A collection dropped or renamed between the listing and the read: list again, and go on.
+        if (!isCatalogRace(error)) throw error;
+        run.ports.log.debug({ error: (error as Error).message }, 'a collection changed under a verification step; planning again');
+        this.planned = false;
+        return true;
+      });
       const spent = Date.now() - started;
       this.stats.workMs += spent;
       // Throttled by duty cycle: after working `spent` ms, rest long enough for the tail to keep the lead.
