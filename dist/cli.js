@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep12 = function(ms) {
+      let sleep13 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep12;
+      module.exports = sleep13;
     } else {
-      let sleep12 = function(ms) {
+      let sleep13 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep12;
+      module.exports = sleep13;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep12 = require_atomic_sleep();
+    var sleep13 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep12(BUSY_WRITE_TIMEOUT);
+                sleep13(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep12(BUSY_WRITE_TIMEOUT);
+          sleep13(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep12(BUSY_WRITE_TIMEOUT);
+          sleep13(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -17424,7 +17424,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join6, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep12 = require_atomic_sleep();
+    var sleep13 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep12(100);
+        sleep13(100);
         stream.end();
       }
       return stream;
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep12 = require_atomic_sleep();
+    var sleep13 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep12(BUSY_WRITE_TIMEOUT);
+                sleep13(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep12(BUSY_WRITE_TIMEOUT);
+            sleep13(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep12(BUSY_WRITE_TIMEOUT);
+            sleep13(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -58971,6 +58971,21 @@ var NamespaceFilter = class {
     const on = this.target(sourceDb, viewOn);
     return on.db === targetDb ? on.coll : viewOn;
   }
+  /**
+   * A pattern that every destination database the migration writes matches (and perhaps a few more): for a
+   * server-side filter on a destination that holds other applications' databases too.
+   */
+  targetDatabasePattern() {
+    const alternatives = /* @__PURE__ */ new Set();
+    const escape2 = (text) => text.replace(/[.+^${}()|[\]\\*?]/g, "\\$&");
+    for (const glob of this.rules.include) {
+      const db = glob.slice(0, glob.indexOf("."));
+      if (/[*?]/.test(db)) alternatives.add(escape2(db).replace(/\\\*/g, "[^.]*").replace(/\\\?/g, "."));
+      else alternatives.add(escape2(this.rules.rename[db] ?? db));
+    }
+    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escape2(from.includes(".") ? splitNamespace(to).db : to));
+    return `^(?:${[...alternatives].join("|")})$`;
+  }
   /** Which include patterns matched nothing among the given namespaces (a likely typo). */
   unmatchedIncludes(namespaces) {
     return this.rules.include.filter((glob) => {
@@ -59671,6 +59686,41 @@ var import_mongodb2 = __toESM(require_lib3(), 1);
 
 // src/mongo/connect.ts
 var import_mongodb = __toESM(require_lib3(), 1);
+
+// src/mongo/client-operations.ts
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+var PROCESS_TAG = randomUUID();
+var tagDriverName = (tag) => `mongo-live-migrate ${tag}`;
+async function drainFormerProcess(client, tag, graceMs) {
+  if (tag === PROCESS_TAG) return { killed: 0, closed: true };
+  const admin = client.db("admin");
+  const deadline = Date.now() + graceMs;
+  const killed = /* @__PURE__ */ new Set();
+  for (; ; ) {
+    const entries = await admin.aggregate([
+      { $currentOp: { allUsers: false, idleConnections: true, idleSessions: false } },
+      { $match: { "clientMetadata.driver.name": { $regex: tag } } },
+      { $project: { opid: 1, active: 1, op: 1, command: 1 } }
+    ]).toArray();
+    if (!entries.length) return { killed: killed.size, closed: true };
+    for (const entry of entries) {
+      if (!entry.active || entry.opid === void 0 || !isWrite(entry)) continue;
+      const reply = await admin.command({ killOp: 1, op: entry.opid }).catch(() => void 0);
+      if (reply) killed.add(entry.opid);
+    }
+    if (Date.now() >= deadline) return { killed: killed.size, closed: false };
+    await sleep(100);
+  }
+}
+var WRITE_COMMANDS = /* @__PURE__ */ new Set(["insert", "update", "delete", "findAndModify", "bulkWrite", "renameCollection", "create", "drop", "createIndexes", "dropIndexes", "collMod", "dropDatabase", "applyOps"]);
+function isWrite(entry) {
+  if (entry.op === "insert" || entry.op === "update" || entry.op === "remove") return true;
+  const name = Object.keys(entry.command ?? {})[0];
+  return name !== void 0 && (WRITE_COMMANDS.has(name) || name === "$truncated");
+}
+
+// src/mongo/connect.ts
 async function connectCluster(uri, side, options = {}) {
   registerUriSecrets(uri);
   let client;
@@ -59695,6 +59745,8 @@ function clientOptions(uri, timeoutMs, extra = {}) {
     ...has("appName") ? {} : { appName: `mongo-live-migrate/${VERSION}` },
     ...has("serverSelectionTimeoutMS") ? {} : { serverSelectionTimeoutMS: timeoutMs },
     ...has("connectTimeoutMS") ? {} : { connectTimeoutMS: timeoutMs },
+    // Whatever appName the user chose: a successor finds this process's operations by it (client-operations.ts).
+    driverInfo: { name: tagDriverName(PROCESS_TAG), version: VERSION },
     ...extra
   };
 }
@@ -60811,7 +60863,7 @@ async function estimateCopy(client, namespace, totalBytes) {
 
 // src/engine/reconnect.ts
 var import_mongodb5 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
 
 // src/mongo/server-errors.ts
 var import_mongodb4 = __toESM(require_lib3(), 1);
@@ -60824,7 +60876,9 @@ var SERVER_ERROR = {
   OplogQueryMinTsMissing: 280,
   CollectionUUIDMismatch: 361,
   SnapshotTooOld: 239,
-  SnapshotUnavailable: 246
+  SnapshotUnavailable: 246,
+  Interrupted: 11601,
+  QueryPlanKilled: 175
 };
 function errorCode(error) {
   const code = error?.code;
@@ -60836,6 +60890,11 @@ var isSnapshotGone = (error) => {
   const code = errorCode(error);
   return code === SERVER_ERROR.SnapshotTooOld || code === SERVER_ERROR.SnapshotUnavailable;
 };
+var isCatalogRace = (error) => {
+  const code = errorCode(error);
+  return code === SERVER_ERROR.NamespaceNotFound || code === SERVER_ERROR.CollectionUUIDMismatch || code === SERVER_ERROR.QueryPlanKilled;
+};
+var isKilled = (error) => errorCode(error) === SERVER_ERROR.Interrupted;
 var isHistoryLost = (error) => {
   const code = errorCode(error);
   return code === SERVER_ERROR.ChangeStreamHistoryLost || code === SERVER_ERROR.OplogQueryMinTsMissing;
@@ -60902,25 +60961,35 @@ function isTransient(error) {
 var MAX_RECONNECTS = 100;
 var FIRST_DELAY_MS = 250;
 var MAX_DELAY_MS = 8e3;
+var HEALTHY_MS = 1e4;
 async function withReconnect(run, what, step) {
-  for (let attempt = 1; ; attempt++) {
+  for (let failures = 1; ; failures++) {
+    const startedAt = Date.now();
+    const mark = run.doc.updatedAt?.getTime();
     try {
       return await step();
     } catch (error) {
+      if (isKilled(error)) await run.lease.verifyHeld();
       if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine3(error instanceof Error ? error.message : String(error)));
-      if (attempt > MAX_RECONNECTS) {
-        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in one run; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
+      const saved = Date.now() - startedAt >= HEALTHY_MS ? void 0 : await savedAt(run);
+      if (Date.now() - startedAt >= HEALTHY_MS || saved !== void 0 && saved !== mark) failures = 1;
+      if (failures > MAX_RECONNECTS) {
+        throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in a row without progress; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
       }
-      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10)) * (0.5 + Math.random() / 2));
-      run.ports.log.warn({ attempt, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
-      await sleep(delay);
+      const delay = Math.round(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() / 2));
+      run.ports.log.warn({ attempt: failures, delayMs: delay, error: message }, `${what}: connection lost; reconnecting, then resuming from the saved state`);
+      await sleep2(delay);
       await assertReachable(run.source, "source", run.config.source.uri);
       await assertReachable(run.destination, "destination", run.config.destination.uri);
       run.lease.assertHeld();
       run.doc = await run.store.get() ?? run.doc;
     }
   }
+}
+async function savedAt(run) {
+  const doc = await run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 } }).catch(() => null);
+  return doc?.updatedAt?.getTime();
 }
 async function retryTransient(ports, what, operation, attempts = 6) {
   for (let attempt = 1; ; attempt++) {
@@ -60930,7 +60999,7 @@ async function retryTransient(ports, what, operation, attempts = 6) {
       if (!isTransient(error) || attempt >= attempts) throw error;
       const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
       ports.log.warn({ attempt, delayMs: delay, error: scrub(firstLine3(error instanceof Error ? error.message : String(error))) }, `${what}: connection lost; retrying`);
-      await sleep(delay);
+      await sleep2(delay);
     }
   }
 }
@@ -60941,7 +61010,7 @@ async function assertReachable(client, side, uri) {
       return;
     } catch (error) {
       if (!(error instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
-        await sleep(200 * attempt);
+        await sleep2(200 * attempt);
         continue;
       }
       const message = scrub(firstLine3(error instanceof Error ? error.message : String(error)));
@@ -60991,7 +61060,7 @@ function assertSameClusters(name, recorded, current) {
 }
 
 // src/engine/state/lease.ts
-import { setTimeout as sleep2 } from "node:timers/promises";
+import { setTimeout as sleep3 } from "node:timers/promises";
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function leaseTtlMs(env = process.env) {
   const fromEnv = Number(env.MLM_LEASE_TTL_MS);
@@ -61002,6 +61071,7 @@ var RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
 var SAFE_WINDOW_MS = Math.floor(LEASE_TTL_MS * 2 / 3);
 var WAIT_MARGIN_MS = 3e3;
 var POLL_MS = 250;
+var DRAIN_GRACE_MS = 5e3;
 var LeaseLostError = class extends OperationError {
   constructor(name) {
     super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
@@ -61017,7 +61087,12 @@ var LeaseHolder = class {
   timer;
   lastRenewedAt = 0;
   lost = false;
-  /** Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see LeaseWait). */
+  /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
+  former;
+  /**
+   * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
+   * LeaseWait). Taken from another process, it first stops what that process left running on the destination.
+   */
   async acquire(force = false, wait) {
     if (!await this.tryAcquire(force)) {
       if (!wait) throw await this.refusal();
@@ -61026,15 +61101,28 @@ var LeaseHolder = class {
     this.lastRenewedAt = Date.now();
     this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
     this.timer.unref();
+    if (this.former?.client) await this.drainFormer(this.former, wait);
+  }
+  async drainFormer(former, wait) {
+    const drained = await drainFormerProcess(this.store.client, former.client, DRAIN_GRACE_MS).catch((error) => {
+      wait?.onWait(`could not list what the former runner (${former.owner}) left running on the destination: ${error.message}`);
+      return { killed: 0, closed: true };
+    });
+    const { killed, closed } = drained;
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running on the destination`);
+    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open to the destination; it stops writing when it sees its lease taken`);
   }
   async tryAcquire(force) {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
-    const result = await this.store.migrations.updateOne(
+    const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] } } } }],
-      { writeConcern: { w: "majority" } }
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] }, client: PROCESS_TAG } } }],
+      { writeConcern: { w: "majority" }, returnDocument: "before", projection: { lease: 1 } }
     );
-    return result.matchedCount === 1;
+    if (!before) return false;
+    const former = before.lease ?? void 0;
+    this.former = former && former.client !== PROCESS_TAG ? former : void 0;
+    return true;
   }
   async waitFor(wait) {
     const first = await this.store.get();
@@ -61051,7 +61139,7 @@ var LeaseHolder = class {
       wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
     );
     while (Date.now() - started < limitMs) {
-      await sleep2(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
+      await sleep3(POLL_MS, void 0, wait.signal ? { signal: wait.signal } : {}).catch(() => void 0);
       if (wait.signal?.aborted) break;
       if (await this.tryAcquire(false)) return;
       const now = await this.store.get();
@@ -61082,6 +61170,14 @@ var LeaseHolder = class {
       if (result.matchedCount === 0) this.lost = true;
       else this.lastRenewedAt = Date.now();
     } catch {
+    }
+  }
+  /** Throws LeaseLostError when the state shows another holder (a successor may have stopped our writes). */
+  async verifyHeld() {
+    const doc = await this.store.migrations.findOne({ _id: this.store.name }, { projection: { lease: 1 } });
+    if (doc?.lease?.owner !== this.owner || doc.lease.client && doc.lease.client !== PROCESS_TAG) {
+      this.lost = true;
+      throw new LeaseLostError(this.store.name);
     }
   }
   /** Throws when the lease is lost or could have expired; call before writing. */
@@ -61738,7 +61834,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 
 // src/engine/sync.ts
 var import_mongodb19 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep7 } from "node:timers/promises";
+import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
 async function runLimited(jobs, limit) {
@@ -61851,11 +61947,11 @@ var BufferWriter = class {
 
 // src/engine/capture/raw-change-stream.ts
 var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep4 } from "node:timers/promises";
+import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
 var import_mongodb11 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep3 } from "node:timers/promises";
+import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
@@ -61984,7 +62080,7 @@ async function copyPartition(ctx, collection, partition) {
     } catch (error) {
       if (partition.documentsCopied > copiedBefore) attempt = 1;
       if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
-      await sleep3(Math.min(8e3, 250 * 2 ** attempt));
+      await sleep4(Math.min(8e3, 250 * 2 ** attempt));
       if (ctx.relocate) from = await ctx.relocate(collection);
     }
   }
@@ -62132,7 +62228,7 @@ var RawChangeStream = class _RawChangeStream {
         const cut = error instanceof import_mongodb12.MongoNetworkError || error instanceof import_mongodb12.MongoServerSelectionError;
         if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
-        if (!cut) await sleep4(250 * attempt);
+        if (!cut) await sleep5(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) {
           this.readAhead();
@@ -62498,7 +62594,7 @@ function canonical(value) {
 }
 
 // src/engine/apply/write-terms.ts
-import { randomUUID } from "node:crypto";
+import { randomUUID as randomUUID2 } from "node:crypto";
 var DATA_WRITE_CONCERN = { w: 1 };
 function replyTerm(reply) {
   const opTime = reply.opTime;
@@ -62541,7 +62637,7 @@ var WriteTerms = class {
       if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(", ")}`);
       let fence;
       if (covered.length) {
-        fence = randomUUID();
+        fence = randomUUID2();
         await pausePoint("position:before-fence");
         const reply2 = await store.writeFence(owner, fence);
         if (Number(reply2.n) !== 1) throw new LeaseLostError(store.name);
@@ -62648,7 +62744,7 @@ function unorderedJobs(destination, target, writes, chunk) {
 
 // src/engine/apply/source-lookup.ts
 var import_mongodb14 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep5 } from "node:timers/promises";
+import { setTimeout as sleep6 } from "node:timers/promises";
 function readView(client, asOf) {
   return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
 }
@@ -62673,7 +62769,7 @@ async function lookupSourceDocuments(source, at, uuid, keys) {
       return await lookupOnce(source, at, uuid, keys);
     } catch (error) {
       if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
-      await sleep5(100 * attempt);
+      await sleep6(100 * attempt);
     }
   }
 }
@@ -63374,7 +63470,7 @@ function bufferedEvent(doc) {
 }
 
 // src/engine/verify/continuous/verifier.ts
-import { setTimeout as sleep6 } from "node:timers/promises";
+import { setTimeout as sleep7 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
 var CANNOT_CONVERT = 359;
@@ -63430,22 +63526,25 @@ async function rewriteFromSource(source, destination, from, to, ids) {
 // src/engine/verify/continuous/destination-watch.ts
 var import_mongodb17 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
-  constructor(destination, store, queue, sourceOf) {
+  constructor(destination, store, queue, sourceOf, databases) {
     this.destination = destination;
     this.store = store;
     this.queue = queue;
     this.sourceOf = sourceOf;
+    this.databases = databases;
   }
   destination;
   store;
   queue;
   sourceOf;
+  databases;
   stream;
   lastSaved;
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
   async open(saved) {
     const pipeline = [
-      { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB } } },
+      // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
+      { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB, $regex: this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
       { $project: { ns: 1, documentKey: 1 } }
     ];
@@ -63928,7 +64027,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
+import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair) {
   const classes = /* @__PURE__ */ new Set();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
@@ -63939,7 +64038,7 @@ async function planVerifyPartitions(source, destination, store, pair) {
       if (found) classes.add(typeClass);
     }
   }
-  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID2(), documentsCompared: 0, queued: 0 };
+  const base = { migration: store.name, source: pair.source, target: pair.target, epoch: randomUUID3(), documentsCompared: 0, queued: 0 };
   const id2 = (suffix) => `${store.name}|${pair.source}|${suffix}`;
   const partitions = classes.size ? [...classes].map((typeClass) => ({ ...base, _id: id2(typeClass), typeClass, done: false })) : [{ ...base, _id: id2("-"), typeClass: "-", done: true, doneAt: /* @__PURE__ */ new Date() }];
   for (const p of partitions) {
@@ -64094,7 +64193,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run } = this;
     const saved = run.doc.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     await this.finalizeIndexes();
@@ -64106,7 +64205,12 @@ var ContinuousVerifier = class _ContinuousVerifier {
         continue;
       }
       const started = Date.now();
-      const worked = await this.step();
+      const worked = await this.step().catch((error) => {
+        if (!isCatalogRace(error)) throw error;
+        run.ports.log.debug({ error: error.message }, "a collection changed under a verification step; planning again");
+        this.planned = false;
+        return true;
+      });
       const spent = Date.now() - started;
       this.stats.workMs += spent;
       await this.rest(worked ? Math.ceil(spent * (1 - duty) / duty) : 500);
@@ -64114,7 +64218,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
   async rest(ms) {
-    await sleep6(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
+    await sleep7(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
   }
   /** One unit of work; false when there was nothing to do. */
   async step() {
@@ -64233,7 +64337,7 @@ async function planCatalog(run) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
     run.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep7(Math.min(2e3, 100 * attempt));
+    await sleep8(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run);
   }
 }
@@ -64841,7 +64945,7 @@ async function finalCheck(run, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source);
+      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
       const hello2 = await destination.db("admin").command({ hello: 1 });
       const until = hello2.lastWrite.opTime.ts;
       await watch.open((await store.get())?.verification?.destinationToken);
@@ -65729,7 +65833,7 @@ function isExecutable(path) {
 var import_mongodb23 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join4 } from "node:path";
-import { setTimeout as sleep9 } from "node:timers/promises";
+import { setTimeout as sleep10 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
 var import_mongodb22 = __toESM(require_lib3(), 1);
@@ -65737,7 +65841,7 @@ import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
 import { join as join3 } from "node:path";
-import { setTimeout as sleep8 } from "node:timers/promises";
+import { setTimeout as sleep9 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
 function mongodArgs(options, member) {
   const args = [
@@ -65777,7 +65881,7 @@ async function launchMember(mongod, args, member) {
     if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${fatalLines(member, stderr)}`);
     const up = await Promise.race([ping(member), exited]);
     if (up) return;
-    await sleep8(100);
+    await sleep9(100);
   }
 }
 async function ping(member) {
@@ -65924,7 +66028,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
         } catch {
         }
       }
-      await sleep9(200);
+      await sleep10(200);
     }
     throw new Error(`replica set ${this.options.name} elected no primary within ${STARTUP_TIMEOUT_MS / 1e3}s`);
   }
@@ -65943,7 +66047,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
       const to = await this.primaryIndex();
       if (to !== from) return { from, to };
       if (Date.now() > deadline) throw new Error("no other member became primary after the step-down");
-      await sleep9(200);
+      await sleep10(200);
     }
   }
   /** SIGKILL one member: no shutdown, no flush (a crash). */
@@ -66002,7 +66106,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
 };
 
 // src/demo/lag-probe.ts
-import { setTimeout as sleep10 } from "node:timers/promises";
+import { setTimeout as sleep11 } from "node:timers/promises";
 var EVERY_MS = 1e3;
 var POLL_MS3 = 25;
 var PATIENCE_MS = 3e4;
@@ -66037,7 +66141,7 @@ var LagProbe = class {
         last = probe.id;
         await this.await(probe);
       }
-      if (!this.stopping) await sleep10(EVERY_MS);
+      if (!this.stopping) await sleep11(EVERY_MS);
     }
   }
   async await(probe) {
@@ -66049,7 +66153,7 @@ var LagProbe = class {
         return;
       }
       if (this.stopping) return;
-      await sleep10(POLL_MS3);
+      await sleep11(POLL_MS3);
     }
     this.timedOut++;
   }
@@ -66297,7 +66401,7 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 
 // src/demo/writer.ts
 var import_mongodb25 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep11 } from "node:timers/promises";
+import { setTimeout as sleep12 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
   return error instanceof import_mongodb25.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
@@ -66357,7 +66461,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep11(wait);
+      if (wait > 0 && !this.stopping) await sleep12(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */
