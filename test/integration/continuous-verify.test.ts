@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BSON, Timestamp, type Document, type MongoClient } from 'mongodb';
+import { Binary, BSON, Timestamp, type Document, type MongoClient } from 'mongodb';
 import { lastWriteTime } from '../../src/mongo/introspection.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import { recheckEntries } from '../../src/engine/verify/continuous/recheck.js';
-import { RecheckQueue } from '../../src/engine/verify/continuous/recheck-queue.js';
+import { RecheckQueue, type TouchedDocument } from '../../src/engine/verify/continuous/recheck-queue.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
@@ -135,4 +135,23 @@ describe('recheck judging', () => {
     expect(await entry()).toMatchObject({ attempts: 1, mismatch: 'content' });
     expect(touched.greaterThan(now)).toBe(true);
   });
+
+  it('a write seen on the destination queues its document, but leaves one already waiting for a recheck as it is', async () => {
+    const store = new StateStore(clients.destination, uniqueName('ensure'));
+    const queue = new RecheckQueue(store);
+    const entry = (id: number): TouchedDocument => ({ source: 'a.c', target: 'a.c', key: Buffer.from(BSON.serialize({ _id: id })) });
+    const read = async (id: number): Promise<Document | null> => store.recheck.findOne({ m: store.name, key: new Binary(entry(id).key) });
+    // 1 waits (due in a minute) after a recheck found it different once; 2 is due now (a recheck may be reading it).
+    await queue.touch([entry(1)], 60_000);
+    await store.recheck.updateOne({ m: store.name, key: new Binary(entry(1).key) }, { $set: { attempts: 1, mismatch: 'content' } });
+    await queue.touch([entry(2)], 0);
+    const [waiting, due] = [await read(1), await read(2)];
+    await queue.ensure([entry(1), entry(2), entry(3)]);
+    expect(await read(1)).toEqual(waiting);
+    expect(await read(2)).toMatchObject({ gen: due!.gen + 1, attempts: 0 });
+    expect((await read(2))!.due.getTime()).toBeGreaterThan(due!.due.getTime());
+    expect(await read(3)).toMatchObject({ gen: 1, attempts: 0, s: 'a.c', t: 'a.c' });
+    expect(await read(3)).not.toHaveProperty('mismatch');
+  });
 });
+

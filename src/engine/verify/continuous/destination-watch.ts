@@ -13,8 +13,8 @@ interface DestinationEvent {
 
 /**
  * Watches the destination for data writes to the migration's namespaces and queues each written document for
- * a recheck: the applier's own writes (queued anyway, so they cost a duplicate upsert) and, the point of it,
- * writes that are not ours. Its position is saved in the migration document after what it read is queued, so
+ * a recheck: the applier's own writes (already queued by the feed, so they change nothing: RecheckQueue.ensure)
+ * and, the point of it, writes that are not ours. Its position is saved in the migration document after what it read is queued, so
  * a crash queues some documents twice and misses none.
  */
 export class DestinationWatch {
@@ -87,7 +87,7 @@ export class DestinationWatch {
       const source = this.sourceOf(target);
       if (source) docs.push({ source, target, key: Buffer.from(BSON.serialize(event.documentKey)) });
     }
-    await this.queue.touch(docs);
+    await this.queue.ensure(docs);
   }
 
   private async save(): Promise<void> {

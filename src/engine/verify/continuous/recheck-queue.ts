@@ -37,22 +37,52 @@ export class RecheckQueue {
 
   /** Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. */
   async touch(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS): Promise<void> {
+    await this.write(docs, delayMs, (key, doc, due) => ({
+      $set: { ...key, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 },
+      $inc: { gen: 1 },
+      $unset: { mismatch: '' },
+      ...(doc.at ? { $max: { lastEvent: doc.at } } : {}),
+    }));
+  }
+
+  /**
+   * Queues documents written on the destination. One already waiting for a recheck is left as it is: that recheck
+   * comes later and reads the destination as this write left it. The tail's own writes, which the destination
+   * watch sees too, then cost the server no change at all (the feed queued their documents a moment before).
+   */
+  async ensure(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS): Promise<void> {
+    await this.write(docs, delayMs, (key, doc, due, now) => {
+      const waiting = { $gt: ['$due', now] };
+      const keep = (field: string, otherwise: unknown): Document => ({ $cond: [waiting, `$${field}`, otherwise] });
+      return [
+        {
+          $set: {
+            m: { $literal: key.m },
+            s: { $literal: doc.source },
+            t: { $literal: doc.target },
+            key: { $literal: new Binary(doc.key) },
+            due: keep('due', due),
+            attempts: keep('attempts', 0),
+            gen: keep('gen', { $add: [{ $ifNull: ['$gen', 0] }, 1] }),
+            mismatch: keep('mismatch', '$$REMOVE'),
+          },
+        },
+      ];
+    });
+  }
+
+  private async write(docs: readonly TouchedDocument[], delayMs: number, update: (key: { m: string }, doc: TouchedDocument, due: Date, now: Date) => Document | Document[]): Promise<void> {
     if (!docs.length) return;
     const m = this.store.name;
-    const due = new Date(Date.now() + delayMs);
+    const now = new Date();
+    const due = new Date(now.getTime() + delayMs);
     const seen = new Set<string>();
     const writes: AnyBulkWriteOperation<RecheckDoc>[] = [];
     for (const doc of docs) {
       const k = idHex(doc.key);
       if (!k || seen.has(`${doc.target}\u0000${k}`)) continue;
       seen.add(`${doc.target}\u0000${k}`);
-      writes.push({
-        updateOne: {
-          filter: { _id: { m, t: doc.target, k } },
-          update: { $set: { m, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: '' }, ...(doc.at ? { $max: { lastEvent: doc.at } } : {}) },
-          upsert: true,
-        },
-      });
+      writes.push({ updateOne: { filter: { _id: { m, t: doc.target, k } }, update: update({ m }, doc, due, now), upsert: true } });
     }
     // Unordered: one entry's write does not wait for another's. Majority: a rolled-back queue entry is a lost recheck.
     if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
