@@ -108,7 +108,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         const applyStarted = Date.now();
         // Queued for a recheck while it is applied, and before any position covering it is saved (the
         // checkpoints wait for it too): a crash re-queues, never loses.
-        observing = run.changes?.observe(batch);
+        observing = run.changes?.observe(batch, applier.terms);
         observing?.catch(() => undefined);
         await applier.apply(batch, checkpoint, await read.prepared);
         await observing;

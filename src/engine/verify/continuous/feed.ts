@@ -2,11 +2,14 @@ import { DATA_OPERATIONS, type ChangeEvent } from '../../capture/change-event.js
 import { failpoint } from '../../failpoints.js';
 import { ns, type NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
-import { RecheckQueue, type TouchedDocument } from './recheck-queue.js';
+import { RecheckQueue, type AcknowledgedWrites, type TouchedDocument } from './recheck-queue.js';
 
-/** What the tail tells about each batch before applying it (see tail.ts). */
+/**
+ * What the tail tells about each batch before applying it (see tail.ts); what the observer writes is covered by
+ * the tail's next position save, like the batch's data (`terms`).
+ */
 export interface ChangeObserver {
-  observe(events: readonly ChangeEvent[]): Promise<void>;
+  observe(events: readonly ChangeEvent[], terms: AcknowledgedWrites): Promise<void>;
 }
 
 /** DDL that changes which documents a namespace holds: its comparison starts again from scratch. */
@@ -25,7 +28,7 @@ export class RecheckFeed implements ChangeObserver {
     this.queue = new RecheckQueue(store);
   }
 
-  async observe(events: readonly ChangeEvent[]): Promise<void> {
+  async observe(events: readonly ChangeEvent[], terms: AcknowledgedWrites): Promise<void> {
     const docs: TouchedDocument[] = [];
     const namespaces = new Set<string>();
     const databases = new Set<string>();
@@ -41,7 +44,7 @@ export class RecheckFeed implements ChangeObserver {
         if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
       }
     }
-    await this.queue.touch(docs);
+    await this.queue.touch(docs, undefined, terms);
     failpoint('verify:feed-queued');
     if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
   }

@@ -2,6 +2,12 @@ import { Binary, type AnyBulkWriteOperation, type Document, type Timestamp } fro
 import { rawIdKey } from '../../../mongo/raw-bson.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckDoc } from '../../state/types.js';
+import { DATA_WRITE_CONCERN } from '../../apply/write-terms.js';
+
+/** Who hears of acknowledged w: 1 writes so that a position save can vouch for them (WriteTerms). */
+export interface AcknowledgedWrites {
+  acknowledged(reply: Document): void;
+}
 
 /**
  * A touched document is queued before the applier writes it (so a crash can only queue it twice, never lose it):
@@ -35,9 +41,13 @@ export function idHex(documentKey: Buffer): string | undefined {
 export class RecheckQueue {
   constructor(private readonly store: StateStore) {}
 
-  /** Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. */
-  async touch(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS): Promise<void> {
-    await this.write(docs, delayMs, (key, doc, due) => ({
+  /**
+   * Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. With `terms`
+   * (the tail's), the entries are written like the data they stand for: acknowledged by the primary alone, made
+   * durable by the next position save or refused with it (apply/write-terms.ts); otherwise each waits for a majority.
+   */
+  async touch(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS, terms?: AcknowledgedWrites): Promise<void> {
+    await this.write(docs, delayMs, terms, (key, doc, due) => ({
       $set: { ...key, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 0 },
       $inc: { gen: 1 },
       $unset: { mismatch: '' },
@@ -51,7 +61,7 @@ export class RecheckQueue {
    * watch sees too, then cost the server no change at all (the feed queued their documents a moment before).
    */
   async ensure(docs: readonly TouchedDocument[], delayMs = TOUCH_DELAY_MS): Promise<void> {
-    await this.write(docs, delayMs, (key, doc, due, now) => {
+    await this.write(docs, delayMs, undefined, (key, doc, due, now) => {
       const waiting = { $gt: ['$due', now] };
       const keep = (field: string, otherwise: unknown): Document => ({ $cond: [waiting, `$${field}`, otherwise] });
       return [
@@ -71,21 +81,31 @@ export class RecheckQueue {
     });
   }
 
-  private async write(docs: readonly TouchedDocument[], delayMs: number, update: (key: { m: string }, doc: TouchedDocument, due: Date, now: Date) => Document | Document[]): Promise<void> {
+  private async write(docs: readonly TouchedDocument[], delayMs: number, terms: AcknowledgedWrites | undefined, update: (key: { m: string }, doc: TouchedDocument, due: Date, now: Date) => Document | Document[]): Promise<void> {
     if (!docs.length) return;
     const m = this.store.name;
     const now = new Date();
     const due = new Date(now.getTime() + delayMs);
     const seen = new Set<string>();
-    const writes: AnyBulkWriteOperation<RecheckDoc>[] = [];
+    const statements: { q: Document; u: Document | Document[] }[] = [];
     for (const doc of docs) {
       const k = idHex(doc.key);
       if (!k || seen.has(`${doc.target}\u0000${k}`)) continue;
       seen.add(`${doc.target}\u0000${k}`);
-      writes.push({ updateOne: { filter: { _id: { m, t: doc.target, k } }, update: update({ m }, doc, due, now), upsert: true } });
+      statements.push({ q: { _id: { m, t: doc.target, k } }, u: update({ m }, doc, due, now) });
+    }
+    if (!statements.length) return;
+    if (terms) {
+      const updates = statements.map((s) => ({ ...s, upsert: true }));
+      const reply = await this.store.db.command({ update: this.store.recheck.collectionName, updates, ordered: false, writeConcern: DATA_WRITE_CONCERN });
+      terms.acknowledged(reply);
+      const errors = (reply.writeErrors ?? []) as { errmsg: string }[];
+      if (errors.length) throw new Error(`queueing documents for a recheck: ${errors.length} writes refused, first: ${errors[0]!.errmsg}`);
+      return;
     }
     // Unordered: one entry's write does not wait for another's. Majority: a rolled-back queue entry is a lost recheck.
-    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
+    const writes = statements.map((s): AnyBulkWriteOperation<RecheckDoc> => ({ updateOne: { filter: s.q, update: s.u, upsert: true } }));
+    await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: 'majority' } });
   }
 
   /** Forgets the entries of these destination namespaces (their collections are compared again from scratch). */
