@@ -68,7 +68,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
       );
     }
     await options.beforeLease?.(store, doc);
-    const lease = new LeaseHolder(store, ports.runner);
+    const lease = new LeaseHolder(store, ports.runner, [source]);
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     // Migrations started before the binding get it on first open: the clusters it has been running against.

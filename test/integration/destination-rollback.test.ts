@@ -46,10 +46,9 @@ describe('destination rollback of w: 1 data writes during tail', () => {
     const c = source.db(db).collection<Document>('c');
     await source.db(db).createCollection('c');
     await c.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i, v: i, pad: 'x'.repeat(50) })));
-    // verify: count turns the recheck feed off. Its queue writes wait for the destination's majority before a
-    // position covering the batch is saved, so with the secondaries paused the tail would wait there, before the
-    // points this test kills at; the feed is tested with kills of its own in continuous-verify.test.ts.
-    const config = testConfig(uniqueName('dstrb').replace(/_/g, '-'), sharedClusters().sourceUri, destinationSet.uri, [db], 'cutover: { verify: count }\n');
+    // With continuous verification on (the default): the recheck feed's queue entries are written like the data,
+    // and a position save vouches for both or neither.
+    const config = testConfig(uniqueName('dstrb').replace(/_/g, '-'), sharedClusters().sourceUri, destinationSet.uri, [db]);
     const synced = await runSync(config, {}, testPorts(`dstrb-sync-${point}`));
     expect(synced.exitCode, synced.summary).toBe(0);
 

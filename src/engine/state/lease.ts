@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
-import { drainFormerProcess, PROCESS_TAG } from '../../mongo/client-operations.js';
+import type { MongoClient } from 'mongodb';
+import { drainFormerProcess, PROCESS_TAG, type DrainResult } from '../../mongo/client-operations.js';
 import type { StateStore } from './store.js';
 import type { Lease, MigrationDoc } from './types.js';
 
@@ -63,11 +64,12 @@ export class LeaseHolder {
   /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
   private former: Lease | undefined;
 
-  constructor(private readonly store: StateStore, readonly owner: string) {}
+  /** `alsoDrain`: the other clusters a former holder may have written to (the source: its write block). */
+  constructor(private readonly store: StateStore, readonly owner: string, private readonly alsoDrain: readonly MongoClient[] = []) {}
 
   /**
    * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
-   * LeaseWait). Taken from another process, it first stops what that process left running on the destination.
+   * LeaseWait). Taken from another process, it first stops what that process left running on the destination (and on `alsoDrain`).
    */
   async acquire(force = false, wait?: LeaseWait): Promise<void> {
     if (!(await this.tryAcquire(force))) {
@@ -81,14 +83,17 @@ export class LeaseHolder {
   }
 
   private async drainFormer(former: Lease, wait: LeaseWait | undefined): Promise<void> {
-    const drained = await drainFormerProcess(this.store.client, former.client!, DRAIN_GRACE_MS).catch((error: unknown) => {
-      // Without the listing (another user's runner, a restricted role) the takeover is as before: not drained.
-      wait?.onWait(`could not list what the former runner (${former.owner}) left running on the destination: ${(error as Error).message}`);
-      return { killed: 0, closed: true };
-    });
-    const { killed, closed } = drained;
-    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running on the destination`);
-    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open to the destination; it stops writing when it sees its lease taken`);
+    const drain = (client: MongoClient): Promise<DrainResult> =>
+      drainFormerProcess(client, former.client!, DRAIN_GRACE_MS).catch((error: unknown) => {
+        // Without the listing (another user's runner, a restricted role) the takeover is as before: not drained.
+        wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${(error as Error).message}`);
+        return { killed: 0, closed: true };
+      });
+    const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
+    const killed = results.reduce((sum, r) => sum + r.killed, 0);
+    const closed = results.every((r) => r.closed);
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running`);
+    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open; it stops writing when it sees its lease taken`);
   }
 
   private async tryAcquire(force: boolean): Promise<boolean> {
