@@ -57,7 +57,7 @@ export async function drainFormerProcess(client: MongoClient, tag: string, grace
 }
 
 /** Commands that change data or the catalog (a dead runner's reads answer nobody and end on their own). */
-const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify', 'bulkWrite', 'renameCollection', 'create', 'drop', 'createIndexes', 'dropIndexes', 'collMod', 'dropDatabase', 'applyOps']);
+const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify', 'bulkWrite', 'renameCollection', 'create', 'drop', 'createIndexes', 'dropIndexes', 'collMod', 'dropDatabase', 'applyOps', 'setUserWriteBlockMode']);
 
 /** A $currentOp entry of a write (a command too large to show is shown truncated: counted as one, to be safe). */
 function isWrite(entry: Document): boolean {
