@@ -75603,7 +75603,7 @@ async function drainFormerProcess(client, tag, graceMs) {
     await sleep(100);
   }
 }
-var WRITE_COMMANDS = /* @__PURE__ */ new Set(["insert", "update", "delete", "findAndModify", "bulkWrite", "renameCollection", "create", "drop", "createIndexes", "dropIndexes", "collMod", "dropDatabase", "applyOps"]);
+var WRITE_COMMANDS = /* @__PURE__ */ new Set(["insert", "update", "delete", "findAndModify", "bulkWrite", "renameCollection", "create", "drop", "createIndexes", "dropIndexes", "collMod", "dropDatabase", "applyOps", "setUserWriteBlockMode"]);
 function isWrite(entry) {
   if (entry.op === "insert" || entry.op === "update" || entry.op === "remove") return true;
   const name = Object.keys(entry.command ?? {})[0];
@@ -77051,12 +77051,15 @@ var LeaseLostError = class extends OperationError {
   }
 };
 var LeaseHolder = class {
-  constructor(store, owner) {
+  /** `alsoDrain`: the other clusters a former holder may have written to (the source: its write block). */
+  constructor(store, owner, alsoDrain = []) {
     this.store = store;
     this.owner = owner;
+    this.alsoDrain = alsoDrain;
   }
   store;
   owner;
+  alsoDrain;
   timer;
   lastRenewedAt = 0;
   lost = false;
@@ -77064,7 +77067,7 @@ var LeaseHolder = class {
   former;
   /**
    * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
-   * LeaseWait). Taken from another process, it first stops what that process left running on the destination.
+   * LeaseWait). Taken from another process, it first stops what that process left running on the destination (and on `alsoDrain`).
    */
   async acquire(force = false, wait) {
     if (!await this.tryAcquire(force)) {
@@ -77077,13 +77080,15 @@ var LeaseHolder = class {
     if (this.former?.client) await this.drainFormer(this.former, wait);
   }
   async drainFormer(former, wait) {
-    const drained = await drainFormerProcess(this.store.client, former.client, DRAIN_GRACE_MS).catch((error2) => {
-      wait?.onWait(`could not list what the former runner (${former.owner}) left running on the destination: ${error2.message}`);
+    const drain = (client) => drainFormerProcess(client, former.client, DRAIN_GRACE_MS).catch((error2) => {
+      wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${error2.message}`);
       return { killed: 0, closed: true };
     });
-    const { killed, closed } = drained;
-    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running on the destination`);
-    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open to the destination; it stops writing when it sees its lease taken`);
+    const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
+    const killed = results.reduce((sum, r) => sum + r.killed, 0);
+    const closed = results.every((r) => r.closed);
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running`);
+    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open; it stops writing when it sees its lease taken`);
   }
   async tryAcquire(force) {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
@@ -77580,6 +77585,76 @@ async function pausePoint(name) {
 
 // src/engine/verify/continuous/recheck-queue.ts
 var import_mongodb9 = __toESM(require_lib3(), 1);
+
+// src/engine/apply/write-terms.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+var DATA_WRITE_CONCERN = { w: 1 };
+function replyTerm(reply) {
+  const opTime = reply.opTime;
+  if (opTime?.t === void 0 || opTime.t === null) return void 0;
+  const term = Number(opTime.t);
+  return Number.isFinite(term) ? term : void 0;
+}
+var DestinationTermChanged = class extends Error {
+  transient = true;
+  constructor(detail) {
+    super(`the destination's primary changed while changes were applied (${detail}); resuming from the last saved position`);
+    this.name = "DestinationTermChanged";
+  }
+};
+var WriteTerms = class {
+  /** Terms of the data writes acknowledged since the last save was called. */
+  terms = /* @__PURE__ */ new Set();
+  /** A write reported no term (not a replica-set member?): no save can vouch for it. */
+  termless = false;
+  broken;
+  /** Records an acknowledged data write (its reply). */
+  acknowledged(reply) {
+    const term = replyTerm(reply);
+    if (term === void 0) this.termless = true;
+    else this.terms.add(term);
+  }
+  /**
+   * Saves `set` (and `extra` update operators) into the migration document as a position covering every data
+   * write acknowledged before this call, by the rule above; throws instead of saving when it does not hold, and
+   * LeaseLostError when `owner` no longer holds the lease.
+   */
+  async save(store, owner, set, extra = {}) {
+    if (this.broken !== void 0) throw this.broken;
+    const covered = [...this.terms];
+    const termless = this.termless;
+    this.terms = /* @__PURE__ */ new Set();
+    this.termless = false;
+    try {
+      if (termless) throw noTerm("a data write");
+      if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(", ")}`);
+      let fence;
+      if (covered.length) {
+        fence = randomUUID2();
+        await pausePoint("position:before-fence");
+        const reply2 = await store.writeFence(owner, fence);
+        if (Number(reply2.n) !== 1) throw new LeaseLostError(store.name);
+        const term = replyTerm(reply2);
+        if (term === void 0) throw noTerm("the save fence");
+        if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
+      }
+      await pausePoint("position:before-save");
+      const reply = await store.updateFenced(owner, fence, set, extra);
+      if (Number(reply.n) === 1) return;
+      const doc = await store.get();
+      if (doc?.lease?.owner !== owner) throw new LeaseLostError(store.name);
+      throw new DestinationTermChanged("the save fence was rolled back");
+    } catch (error2) {
+      this.broken ??= error2;
+      throw error2;
+    }
+  }
+};
+function noTerm(what) {
+  return new OperationError(`${what} on the destination reported no replication term (opTime), so no saved position can vouch for the data written`, "point destination.uri at a replica set (not a mongos or a standalone server)");
+}
+
+// src/engine/verify/continuous/recheck-queue.ts
 var TOUCH_DELAY_MS = 1e3;
 var CONFIRM_ATTEMPTS = 2;
 var MAX_BACKOFF_MS = 3e4;
@@ -77591,26 +77666,68 @@ var RecheckQueue = class {
     this.store = store;
   }
   store;
-  /** Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. */
-  async touch(docs, delayMs = TOUCH_DELAY_MS) {
+  /**
+   * Queues (or re-arms) documents: a touch resets the attempts, since the document is in flux again. With `terms`
+   * (the tail's), the entries are written like the data they stand for: acknowledged by the primary alone, made
+   * durable by the next position save or refused with it (apply/write-terms.ts); otherwise each waits for a majority.
+   */
+  async touch(docs, delayMs = TOUCH_DELAY_MS, terms) {
+    await this.write(docs, delayMs, terms, (key, doc, due) => ({
+      $set: { ...key, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 },
+      $inc: { gen: 1 },
+      $unset: { mismatch: "" },
+      ...doc.at ? { $max: { lastEvent: doc.at } } : {}
+    }));
+  }
+  /**
+   * Queues documents written on the destination. One already waiting for a recheck is left as it is: that recheck
+   * comes later and reads the destination as this write left it. The tail's own writes, which the destination
+   * watch sees too, then cost the server no change at all (the feed queued their documents a moment before).
+   */
+  async ensure(docs, delayMs = TOUCH_DELAY_MS) {
+    await this.write(docs, delayMs, void 0, (key, doc, due, now) => {
+      const waiting = { $gt: ["$due", now] };
+      const keep = (field, otherwise) => ({ $cond: [waiting, `$${field}`, otherwise] });
+      return [
+        {
+          $set: {
+            m: { $literal: key.m },
+            s: { $literal: doc.source },
+            t: { $literal: doc.target },
+            key: { $literal: new import_mongodb9.Binary(doc.key) },
+            due: keep("due", due),
+            attempts: keep("attempts", 0),
+            gen: keep("gen", { $add: [{ $ifNull: ["$gen", 0] }, 1] }),
+            mismatch: keep("mismatch", "$$REMOVE")
+          }
+        }
+      ];
+    });
+  }
+  async write(docs, delayMs, terms, update) {
     if (!docs.length) return;
     const m = this.store.name;
-    const due = new Date(Date.now() + delayMs);
+    const now = /* @__PURE__ */ new Date();
+    const due = new Date(now.getTime() + delayMs);
     const seen = /* @__PURE__ */ new Set();
-    const writes = [];
+    const statements = [];
     for (const doc of docs) {
       const k = idHex(doc.key);
       if (!k || seen.has(`${doc.target}\0${k}`)) continue;
       seen.add(`${doc.target}\0${k}`);
-      writes.push({
-        updateOne: {
-          filter: { _id: { m, t: doc.target, k } },
-          update: { $set: { m, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 }, $inc: { gen: 1 }, $unset: { mismatch: "" }, ...doc.at ? { $max: { lastEvent: doc.at } } : {} },
-          upsert: true
-        }
-      });
+      statements.push({ q: { _id: { m, t: doc.target, k } }, u: update({ m }, doc, due, now) });
     }
-    if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
+    if (!statements.length) return;
+    if (terms) {
+      const updates = statements.map((s) => ({ ...s, upsert: true }));
+      const reply = await this.store.db.command({ update: this.store.recheck.collectionName, updates, ordered: false, writeConcern: DATA_WRITE_CONCERN });
+      terms.acknowledged(reply);
+      const errors = reply.writeErrors ?? [];
+      if (errors.length) throw new Error(`queueing documents for a recheck: ${errors.length} writes refused, first: ${errors[0].errmsg}`);
+      return;
+    }
+    const writes = statements.map((s) => ({ updateOne: { filter: s.q, update: s.u, upsert: true } }));
+    await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
   }
   /** Forgets the entries of these destination namespaces (their collections are compared again from scratch). */
   async forget(targets) {
@@ -77667,7 +77784,7 @@ var RecheckFeed = class {
   store;
   filter;
   queue;
-  async observe(events) {
+  async observe(events, terms) {
     const docs = [];
     const namespaces = /* @__PURE__ */ new Set();
     const databases = /* @__PURE__ */ new Set();
@@ -77683,7 +77800,7 @@ var RecheckFeed = class {
         if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
       }
     }
-    await this.queue.touch(docs);
+    await this.queue.touch(docs, void 0, terms);
     failpoint("verify:feed-queued");
     if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
   }
@@ -77733,7 +77850,7 @@ async function openRun(config, ports, options = {}) {
       );
     }
     await options.beforeLease?.(store, doc);
-    const lease = new LeaseHolder(store, ports.runner);
+    const lease = new LeaseHolder(store, ports.runner, [source]);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
@@ -78566,74 +78683,6 @@ function canonical(value) {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
 }
 
-// src/engine/apply/write-terms.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-var DATA_WRITE_CONCERN = { w: 1 };
-function replyTerm(reply) {
-  const opTime = reply.opTime;
-  if (opTime?.t === void 0 || opTime.t === null) return void 0;
-  const term = Number(opTime.t);
-  return Number.isFinite(term) ? term : void 0;
-}
-var DestinationTermChanged = class extends Error {
-  transient = true;
-  constructor(detail) {
-    super(`the destination's primary changed while changes were applied (${detail}); resuming from the last saved position`);
-    this.name = "DestinationTermChanged";
-  }
-};
-var WriteTerms = class {
-  /** Terms of the data writes acknowledged since the last save was called. */
-  terms = /* @__PURE__ */ new Set();
-  /** A write reported no term (not a replica-set member?): no save can vouch for it. */
-  termless = false;
-  broken;
-  /** Records an acknowledged data write (its reply). */
-  acknowledged(reply) {
-    const term = replyTerm(reply);
-    if (term === void 0) this.termless = true;
-    else this.terms.add(term);
-  }
-  /**
-   * Saves `set` (and `extra` update operators) into the migration document as a position covering every data
-   * write acknowledged before this call, by the rule above; throws instead of saving when it does not hold, and
-   * LeaseLostError when `owner` no longer holds the lease.
-   */
-  async save(store, owner, set, extra = {}) {
-    if (this.broken !== void 0) throw this.broken;
-    const covered = [...this.terms];
-    const termless = this.termless;
-    this.terms = /* @__PURE__ */ new Set();
-    this.termless = false;
-    try {
-      if (termless) throw noTerm("a data write");
-      if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(", ")}`);
-      let fence;
-      if (covered.length) {
-        fence = randomUUID2();
-        await pausePoint("position:before-fence");
-        const reply2 = await store.writeFence(owner, fence);
-        if (Number(reply2.n) !== 1) throw new LeaseLostError(store.name);
-        const term = replyTerm(reply2);
-        if (term === void 0) throw noTerm("the save fence");
-        if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
-      }
-      await pausePoint("position:before-save");
-      const reply = await store.updateFenced(owner, fence, set, extra);
-      if (Number(reply.n) === 1) return;
-      const doc = await store.get();
-      if (doc?.lease?.owner !== owner) throw new LeaseLostError(store.name);
-      throw new DestinationTermChanged("the save fence was rolled back");
-    } catch (error2) {
-      this.broken ??= error2;
-      throw error2;
-    }
-  }
-};
-function noTerm(what) {
-  return new OperationError(`${what} on the destination reported no replication term (opTime), so no saved position can vouch for the data written`, "point destination.uri at a replica set (not a mongos or a standalone server)");
-}
-
 // src/engine/apply/raw-writes.ts
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
@@ -79305,7 +79354,7 @@ async function tailLoop(run2, options) {
       }
       if (batch.length) {
         const applyStarted = Date.now();
-        observing = run2.changes?.observe(batch);
+        observing = run2.changes?.observe(batch, applier.terms);
         observing?.catch(() => void 0);
         await applier.apply(batch, checkpoint, await read.prepared);
         await observing;
@@ -79565,7 +79614,7 @@ var DestinationWatch = class {
       const source = this.sourceOf(target);
       if (source) docs.push({ source, target, key: Buffer.from(import_mongodb17.BSON.serialize(event.documentKey)) });
     }
-    await this.queue.touch(docs);
+    await this.queue.ensure(docs);
   }
   async save() {
     const token = this.stream?.resumeToken;
