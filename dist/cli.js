@@ -61271,7 +61271,7 @@ var StateStore = class {
    */
   async writeFence(owner, fence) {
     const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { saveFence: fence } } };
-    return this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } });
+    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }), "writing the save fence");
   }
   /**
    * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
@@ -61279,11 +61279,7 @@ var StateStore = class {
    */
   async updateFenced(owner, fence, set, extra = {}) {
     const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { saveFence: fence } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
-    const reply = await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY });
-    if (reply.writeConcernError) throw Object.assign(new Error(`write concern error saving the position: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
-    const errors = reply.writeErrors;
-    if (errors?.length) throw Object.assign(new Error(`saving the position: ${errors[0].errmsg}`), { code: errors[0].code });
-    return reply;
+    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }), "saving the position");
   }
   /**
    * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
@@ -61331,6 +61327,13 @@ async function ensureIndex(collection, key2) {
   const existing = await collection.listIndexes().toArray();
   if (existing.some((index) => JSON.stringify(index.key) === JSON.stringify(key2))) return;
   await collection.createIndex(key2);
+}
+function checkedReply(reply, what) {
+  const concern = reply.writeConcernError;
+  if (concern) throw Object.assign(new Error(`write concern error ${what}: ${concern.errmsg ?? JSON.stringify(concern)}`), { code: concern.code });
+  const errors = reply.writeErrors;
+  if (errors?.length) throw Object.assign(new Error(`${what}: ${errors[0].errmsg}`), { code: errors[0].code });
+  return reply;
 }
 
 // src/engine/capture/change-event.ts
@@ -61660,7 +61663,7 @@ var WriteTerms = class {
         fence = randomUUID2();
         await pausePoint("position:before-fence");
         const reply2 = await store.writeFence(owner, fence);
-        if (Number(reply2.n) !== 1) throw new LeaseLostError(store.name);
+        if (Number(reply2.n) !== 1) throw await leaseLostOr(store, owner, "the save fence matched no migration document");
         const term = replyTerm(reply2);
         if (term === void 0) throw noTerm("the save fence");
         if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
@@ -61668,15 +61671,17 @@ var WriteTerms = class {
       await pausePoint("position:before-save");
       const reply = await store.updateFenced(owner, fence, set, extra);
       if (Number(reply.n) === 1) return;
-      const doc = await store.get();
-      if (doc?.lease?.owner !== owner) throw new LeaseLostError(store.name);
-      throw new DestinationTermChanged("the save fence was rolled back");
+      throw await leaseLostOr(store, owner, "the save fence was rolled back");
     } catch (error) {
       this.broken ??= error;
       throw error;
     }
   }
 };
+async function leaseLostOr(store, owner, detail) {
+  const doc = await store.get();
+  return doc?.lease?.owner !== owner ? new LeaseLostError(store.name) : new DestinationTermChanged(detail);
+}
 function noTerm(what) {
   return new OperationError(`${what} on the destination reported no replication term (opTime), so no saved position can vouch for the data written`, "point destination.uri at a replica set (not a mongos or a standalone server)");
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Document } from 'mongodb';
 import { DestinationTermChanged, WriteTerms } from '../../src/engine/apply/write-terms.js';
 import { isTransient } from '../../src/mongo/server-errors.js';
-import type { StateStore } from '../../src/engine/state/store.js';
+import { checkedReply, type StateStore } from '../../src/engine/state/store.js';
 
 /** A state store whose primary is in `term`; the fence is kept (or lost, as by a rollback) as told. */
 function fakeStore(options: { term: number; fenceTerm?: number; keepFence?: boolean }) {
@@ -82,5 +82,21 @@ describe('WriteTerms: a saved position never covers a w: 1 write of another term
     const { store } = fakeStore({ term: 3 });
     terms.acknowledged({ n: 1 });
     await expect(terms.save(store, 'me', {})).rejects.toThrow(/no replication term/);
+  });
+});
+
+describe('write command replies with errors inside', () => {
+  it('a write interrupted by a step-down (ok: 1, n: 0, the error inside) is the transient error, not "nothing matched"', () => {
+    const interrupted = { ok: 1, n: 0, writeErrors: [{ index: 0, code: 11602, errmsg: 'operation was interrupted because of a replica set state change' }] };
+    let thrown: unknown;
+    try {
+      checkedReply(interrupted, 'writing the save fence');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 11602, message: 'writing the save fence: operation was interrupted because of a replica set state change' });
+    expect(isTransient(thrown)).toBe(true);
+    expect(() => checkedReply({ ok: 1, n: 1, writeConcernError: { code: 64, errmsg: 'waiting for replication timed out' } }, 'saving the position')).toThrow(/write concern error saving the position: waiting for replication timed out/);
+    expect(checkedReply({ ok: 1, n: 0 }, 'x')).toEqual({ ok: 1, n: 0 });
   });
 });

@@ -92,7 +92,7 @@ export class WriteTerms {
         fence = randomUUID();
         await pausePoint('position:before-fence');
         const reply = await store.writeFence(owner, fence);
-        if (Number(reply.n) !== 1) throw new LeaseLostError(store.name);
+        if (Number(reply.n) !== 1) throw await leaseLostOr(store, owner, 'the save fence matched no migration document');
         const term = replyTerm(reply);
         if (term === undefined) throw noTerm('the save fence');
         if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
@@ -100,14 +100,18 @@ export class WriteTerms {
       await pausePoint('position:before-save');
       const reply = await store.updateFenced(owner, fence, set, extra);
       if (Number(reply.n) === 1) return;
-      const doc = await store.get();
-      if (doc?.lease?.owner !== owner) throw new LeaseLostError(store.name);
-      throw new DestinationTermChanged('the save fence was rolled back');
+      throw await leaseLostOr(store, owner, 'the save fence was rolled back');
     } catch (error) {
       this.broken ??= error;
       throw error;
     }
   }
+}
+
+/** LeaseLostError when another runner holds the lease now; otherwise the destination's history changed under the save. */
+async function leaseLostOr(store: StateStore, owner: string, detail: string): Promise<Error> {
+  const doc = await store.get();
+  return doc?.lease?.owner !== owner ? new LeaseLostError(store.name) : new DestinationTermChanged(detail);
 }
 
 function noTerm(what: string): OperationError {

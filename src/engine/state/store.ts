@@ -79,7 +79,7 @@ export class StateStore {
    */
   async writeFence(owner: string, fence: string): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { saveFence: fence } } };
-    return this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } });
+    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }), 'writing the save fence');
   }
 
   /**
@@ -88,11 +88,7 @@ export class StateStore {
    */
   async updateFenced(owner: string, fence: string | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { saveFence: fence } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
-    const reply = await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY });
-    if (reply.writeConcernError) throw Object.assign(new Error(`write concern error saving the position: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
-    const errors = reply.writeErrors as { code: number; errmsg: string }[] | undefined;
-    if (errors?.length) throw Object.assign(new Error(`saving the position: ${errors[0]!.errmsg}`), { code: errors[0]!.code });
-    return reply;
+    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }), 'saving the position');
   }
 
   /**
@@ -150,3 +146,16 @@ async function ensureIndex<T extends Document>(collection: Collection<T>, key: R
 }
 
 export { MAJORITY };
+
+/**
+ * A write command's reply whose errors are thrown with their codes: a write interrupted by a step-down comes back
+ * as `ok: 1, n: 0` with the error inside (InterruptedDueToReplStateChange), and must read as the transient error it
+ * is, not as "no document matched" (a lost lease).
+ */
+export function checkedReply(reply: Document, what: string): Document {
+  const concern = reply.writeConcernError as { code?: number; errmsg?: string } | undefined;
+  if (concern) throw Object.assign(new Error(`write concern error ${what}: ${concern.errmsg ?? JSON.stringify(concern)}`), { code: concern.code });
+  const errors = reply.writeErrors as { code: number; errmsg: string }[] | undefined;
+  if (errors?.length) throw Object.assign(new Error(`${what}: ${errors[0]!.errmsg}`), { code: errors[0]!.code });
+  return reply;
+}
