@@ -79587,10 +79587,11 @@ var DestinationWatch = class {
     }
   }
   /**
-   * Reads what has arrived (up to `max` events) and queues it. With `until`, reads on until the stream's
-   * position has passed that destination time (the cutover: every write before it is queued).
+   * Reads what has arrived (up to `max` events: memory stays bounded however far behind the watch is) and queues
+   * it. With `until`, reads on until the stream's position has passed that destination time, or `max` events were
+   * read (then `passed` is false and the caller pumps again): the cutover, where every write before it is queued.
    */
-  async pump(max = 5e3, until) {
+  async pump(max = 1e3, until) {
     const stream = this.stream;
     const events = [];
     let passed = until === void 0;
@@ -79608,8 +79609,8 @@ var DestinationWatch = class {
     }
     await this.queueEvents(events);
     await this.save();
-    if (!passed) throw new Error("the destination change stream did not reach the cutover time");
-    return events.length;
+    if (!passed && events.length < max) throw new Error("the destination change stream did not reach the cutover time");
+    return { queued: events.length, passed };
   }
   async queueEvents(events) {
     const docs = [];
@@ -80978,7 +80979,7 @@ async function finalCheck(run2, options) {
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
       try {
-        await watch.pump(Number.MAX_SAFE_INTEGER, until);
+        while (!(await watch.pump(1e3, until)).passed) ;
       } finally {
         await watch.close();
       }

@@ -53,10 +53,11 @@ export class DestinationWatch {
   }
 
   /**
-   * Reads what has arrived (up to `max` events) and queues it. With `until`, reads on until the stream's
-   * position has passed that destination time (the cutover: every write before it is queued).
+   * Reads what has arrived (up to `max` events: memory stays bounded however far behind the watch is) and queues
+   * it. With `until`, reads on until the stream's position has passed that destination time, or `max` events were
+   * read (then `passed` is false and the caller pumps again): the cutover, where every write before it is queued.
    */
-  async pump(max = 5000, until?: Timestamp): Promise<number> {
+  async pump(max = 1000, until?: Timestamp): Promise<{ queued: number; passed: boolean }> {
     const stream = this.stream!;
     const events: DestinationEvent[] = [];
     let passed = until === undefined;
@@ -75,8 +76,8 @@ export class DestinationWatch {
     }
     await this.queueEvents(events);
     await this.save();
-    if (!passed) throw new Error('the destination change stream did not reach the cutover time');
-    return events.length;
+    if (!passed && events.length < max) throw new Error('the destination change stream did not reach the cutover time');
+    return { queued: events.length, passed };
   }
 
   private async queueEvents(events: DestinationEvent[]): Promise<void> {

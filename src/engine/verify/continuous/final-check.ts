@@ -52,7 +52,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
       // A write after `until`, so the stream has a point beyond it to reach even on an otherwise idle destination.
       await store.migrations.updateOne({ _id: store.name }, { $set: { 'verification.finalCheckAt': new Date() } }, { writeConcern: { w: 'majority' } });
       try {
-        await watch.pump(Number.MAX_SAFE_INTEGER, until);
+        while (!(await watch.pump(1000, until)).passed);
       } finally {
         await watch.close();
       }
