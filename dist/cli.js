@@ -59702,7 +59702,8 @@ async function drainFormerProcess(client, tag, graceMs) {
       { $currentOp: { allUsers: false, idleConnections: true, idleSessions: false } },
       { $match: { "clientMetadata.driver.name": { $regex: tag } } },
       { $project: { opid: 1, active: 1, op: 1, command: 1 } }
-    ]).toArray();
+      // $currentOp runs with readConcern local only: the source client's default (majority) would refuse it.
+    ], { readConcern: { level: "local" } }).toArray();
     if (!entries.length) return { killed: killed.size, closed: true };
     for (const entry of entries) {
       if (!entry.active || entry.opid === void 0 || !isWrite(entry)) continue;

@@ -42,7 +42,8 @@ export async function drainFormerProcess(client: MongoClient, tag: string, grace
         { $currentOp: { allUsers: false, idleConnections: true, idleSessions: false } },
         { $match: { 'clientMetadata.driver.name': { $regex: tag } } },
         { $project: { opid: 1, active: 1, op: 1, command: 1 } },
-      ])
+        // $currentOp runs with readConcern local only: the source client's default (majority) would refuse it.
+      ], { readConcern: { level: 'local' } })
       .toArray();
     if (!entries.length) return { killed: killed.size, closed: true };
     for (const entry of entries) {
