@@ -60973,8 +60973,9 @@ async function withReconnect(run, what, step) {
       if (isKilled(error)) await run.lease.verifyHeld();
       if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine3(error instanceof Error ? error.message : String(error)));
-      const saved = Date.now() - startedAt >= HEALTHY_MS ? void 0 : await savedAt(run);
-      if (Date.now() - startedAt >= HEALTHY_MS || saved !== void 0 && saved !== mark) failures = 1;
+      const ranLong = Date.now() - startedAt >= HEALTHY_MS;
+      const saved = ranLong ? void 0 : await savedAt(run);
+      if (ranLong || saved !== void 0 && saved !== mark) failures = 1;
       if (failures > MAX_RECONNECTS) {
         throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in a row without progress; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error });
       }
@@ -61755,8 +61756,7 @@ var RecheckQueue = class {
       const updates = statements.map((s) => ({ ...s, upsert: true }));
       const reply = await this.store.db.command({ update: this.store.recheck.collectionName, updates, ordered: false, writeConcern: DATA_WRITE_CONCERN });
       terms.acknowledged(reply);
-      const errors = reply.writeErrors ?? [];
-      if (errors.length) throw new Error(`queueing documents for a recheck: ${errors.length} writes refused, first: ${errors[0].errmsg}`);
+      checkedReply(reply, "queueing documents for a recheck");
       return;
     }
     const writes = statements.map((s) => ({ updateOne: { filter: s.q, update: s.u, upsert: true } }));

@@ -76946,8 +76946,9 @@ async function withReconnect(run2, what, step2) {
       if (isKilled(error2)) await run2.lease.verifyHeld();
       if (!isTransient(error2) || run2.ports.signal.aborted) throw error2;
       const message = scrub(firstLine2(error2 instanceof Error ? error2.message : String(error2)));
-      const saved = Date.now() - startedAt >= HEALTHY_MS ? void 0 : await savedAt(run2);
-      if (Date.now() - startedAt >= HEALTHY_MS || saved !== void 0 && saved !== mark) failures = 1;
+      const ranLong = Date.now() - startedAt >= HEALTHY_MS;
+      const saved = ranLong ? void 0 : await savedAt(run2);
+      if (ranLong || saved !== void 0 && saved !== mark) failures = 1;
       if (failures > MAX_RECONNECTS) {
         throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in a row without progress; last: ${message}`, "check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped", { cause: error2 });
       }
@@ -77728,8 +77729,7 @@ var RecheckQueue = class {
       const updates = statements.map((s) => ({ ...s, upsert: true }));
       const reply = await this.store.db.command({ update: this.store.recheck.collectionName, updates, ordered: false, writeConcern: DATA_WRITE_CONCERN });
       terms.acknowledged(reply);
-      const errors = reply.writeErrors ?? [];
-      if (errors.length) throw new Error(`queueing documents for a recheck: ${errors.length} writes refused, first: ${errors[0].errmsg}`);
+      checkedReply(reply, "queueing documents for a recheck");
       return;
     }
     const writes = statements.map((s) => ({ updateOne: { filter: s.q, update: s.u, upsert: true } }));

@@ -41,8 +41,9 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
       if (isKilled(error)) await run.lease.verifyHeld();
       if (!isTransient(error) || run.ports.signal.aborted) throw error;
       const message = scrub(firstLine(error instanceof Error ? error.message : String(error)));
-      const saved = Date.now() - startedAt >= HEALTHY_MS ? undefined : await savedAt(run);
-      if (Date.now() - startedAt >= HEALTHY_MS || (saved !== undefined && saved !== mark)) failures = 1;
+      const ranLong = Date.now() - startedAt >= HEALTHY_MS;
+      const saved = ranLong ? undefined : await savedAt(run);
+      if (ranLong || (saved !== undefined && saved !== mark)) failures = 1;
       if (failures > MAX_RECONNECTS) {
         throw new OperationError(`${what} lost its connection ${MAX_RECONNECTS} times in a row without progress; last: ${message}`, 'check the network between the runner and both clusters; the state is saved, so the same command continues where it stopped', { cause: error });
       }

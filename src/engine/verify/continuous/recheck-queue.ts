@@ -1,6 +1,6 @@
 import { Binary, type AnyBulkWriteOperation, type Document, type Timestamp } from 'mongodb';
 import { rawIdKey } from '../../../mongo/raw-bson.js';
-import type { StateStore } from '../../state/store.js';
+import { checkedReply, type StateStore } from '../../state/store.js';
 import type { RecheckDoc } from '../../state/types.js';
 import { DATA_WRITE_CONCERN } from '../../apply/write-terms.js';
 
@@ -99,8 +99,7 @@ export class RecheckQueue {
       const updates = statements.map((s) => ({ ...s, upsert: true }));
       const reply = await this.store.db.command({ update: this.store.recheck.collectionName, updates, ordered: false, writeConcern: DATA_WRITE_CONCERN });
       terms.acknowledged(reply);
-      const errors = (reply.writeErrors ?? []) as { errmsg: string }[];
-      if (errors.length) throw new Error(`queueing documents for a recheck: ${errors.length} writes refused, first: ${errors[0]!.errmsg}`);
+      checkedReply(reply, 'queueing documents for a recheck');
       return;
     }
     // Unordered: one entry's write does not wait for another's. Majority: a rolled-back queue entry is a lost recheck.
