@@ -53983,7 +53983,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask2, utc, gmt) {
-          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf(date) === "string" && !/\d/.test(date)) {
             mask2 = date;
             date = void 0;
           }
@@ -54184,7 +54184,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf2 = function kindOf3(val) {
+      var kindOf = function kindOf2(val) {
         if (val === null) {
           return "null";
         }
@@ -75743,20 +75743,23 @@ async function oplogBounds(client) {
 function timestampDate(ts) {
   return new Date(ts.getHighBits() * 1e3);
 }
-async function listDatabaseNames(client) {
-  const reply = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
+async function listDatabaseNames(client, options = {}) {
+  const reply = await client.db("admin").command({ listDatabases: 1, nameOnly: true, authorizedDatabases: options.authorizedDatabases ?? true });
   return reply.databases.map((d) => d.name);
 }
-function collectionKind(type, options) {
-  if (type === "view") return "view";
-  if (type === "timeseries" || options.timeseries) return "timeseries";
-  if (options.capped) return "capped";
-  if (options.clusteredIndex) return "clustered";
+function collectionKind(info2) {
+  if (info2.type === "view") return "view";
+  if (info2.type === "timeseries" || info2.options.timeseries) return "timeseries";
+  if (info2.options.capped) return "capped";
+  if (info2.options.clusteredIndex) return "clustered";
   return "collection";
 }
 async function listCollectionInfos(client, db) {
-  const infos2 = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
-  return infos2.map((i) => ({ name: i.name, type: i.type ?? "collection", options: i.options ?? {} }));
+  const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
+  return infos.map((i) => {
+    const uuid = i.info?.uuid?.toString("hex");
+    return { name: String(i.name), type: String(i.type ?? "collection"), options: { ...i.options ?? {} }, ...uuid ? { uuid } : {} };
+  });
 }
 async function listIndexSpecs(client, db, coll) {
   return await client.db(db).collection(coll).listIndexes().toArray();
@@ -76500,7 +76503,7 @@ function privilegesCheck(side) {
       const status = await connectionPrivileges(client);
       const roles = requiredRoles(side, context3.config);
       if (status.users.length === 0) {
-        const open2 = await listDatabaseNames(client).then(() => true, () => false);
+        const open2 = await listDatabaseNames(client, { authorizedDatabases: false }).then(() => true, () => false);
         if (open2) return pass(`access control is off on the ${side}: every action is allowed (a production ${side} should use a user with ${roles.join(" + ")})`);
         return fail(`the connection to the ${side} is not authenticated and access control is on`, `put a user with roles ${roles.join(", ")} in the ${side} connection string`);
       }
@@ -78385,41 +78388,31 @@ async function supportsSplitEvents(source) {
 
 // src/engine/catalog.ts
 async function readCatalog(source, filter) {
-  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
   const result = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db)) continue;
-    const infos2 = await source.db(db).listCollections({}, { nameOnly: false }).toArray();
-    for (const info2 of infos2) {
+  for (const db of await listDatabaseNames(source)) {
+    if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
+    for (const info2 of await listCollectionInfos(source, db)) {
       const coll = info2.name;
       if (!filter.includes(db, coll)) continue;
-      const options = { ...info2.options };
-      const kind = collectionKind(info2.type, options);
+      const kind = collectionKind(info2);
       if (kind === "timeseries") {
         throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
       }
-      const isView = kind === "view";
-      const details2 = isView ? { indexes: [], stats: { count: 0, size: 0 } } : await collectionDetails(source, db, coll);
+      const details2 = kind === "view" ? { indexes: [], documents: 0, bytes: 0 } : await collectionDetails(source, db, coll);
       if (!details2) continue;
-      const { indexes, stats } = details2;
-      const uuid = info2.info?.uuid?.toString("hex");
-      result.push({ db, coll, target: filter.target(db, coll), kind, ...uuid ? { uuid } : {}, options, indexes, documents: stats.count, bytes: stats.size });
+      result.push({ db, coll, target: filter.target(db, coll), kind, ...info2.uuid ? { uuid: info2.uuid } : {}, options: info2.options, ...details2 });
     }
   }
   return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
 }
 async function collectionDetails(client, db, coll) {
   try {
-    return { indexes: await client.db(db).collection(coll).listIndexes().toArray(), stats: await collectionStats(client, db, coll) };
+    const sizes = await collectionSizes(client, db, coll);
+    return { indexes: await listIndexSpecs(client, db, coll), documents: sizes.documents, bytes: sizes.dataBytes };
   } catch (error2) {
     if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(error2.message))) return void 0;
     throw error2;
   }
-}
-async function collectionStats(client, db, coll) {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
-  const storage = stats?.storageStats ?? {};
-  return { count: Number(storage.count ?? 0), size: Number(storage.size ?? 0) };
 }
 
 // src/engine/progress.ts
@@ -78540,6 +78533,11 @@ async function dropTarget(destination, target) {
     ignoreCodes(SERVER_ERROR.NamespaceNotFound)(error2);
     return false;
   });
+}
+async function dropMigrationTargets(destination, targets) {
+  const dropped = [];
+  for (const target of targets) if (await dropTarget(destination, splitNamespace(target))) dropped.push(target);
+  return dropped;
 }
 
 // src/engine/apply/ddl.ts
@@ -79418,7 +79416,7 @@ async function tailLoop(run2, options) {
   } else {
     await applier.terms.save(store, ports.runner, { lagSeconds });
   }
-  run2.doc = await store.get();
+  run2.doc = await store.current();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
 function newApplier(run2, stopAfter) {
@@ -79466,7 +79464,7 @@ async function replayBuffer(run2) {
       if (!batch.length) return;
       await applier.apply(batch, (last) => save(last));
       await save(batch[batch.length - 1], { $inc: { eventsApplied: batch.length } });
-      run2.doc = await store.get();
+      run2.doc = await store.current();
       ports.onProgress?.(buildProgress(run2.doc, partitions));
       batch = [];
       bytes = 0;
@@ -79488,7 +79486,7 @@ async function replayBuffer(run2) {
   ports.log.info({ replayed: nextSeq - firstSeq }, "replay finished");
   await store.update(ports.runner, { "replay.finishedAt": /* @__PURE__ */ new Date() });
   await store.buffer.deleteMany({ "_id.m": store.name, "_id.seq": { $lt: nextSeq } });
-  run2.doc = await store.get();
+  run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
   const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
@@ -79635,161 +79633,30 @@ var DestinationWatch = class {
   }
 };
 
-// src/engine/verify/content-hash.ts
-import { createHash } from "node:crypto";
-var OrderIndependentHash = class {
-  words = new Uint32Array(8);
-  count = 0;
-  add(bytes) {
-    const digest = createHash("sha256").update(bytes).digest();
-    let carry = 0;
-    for (let i = 0; i < 8; i++) {
-      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
-      this.words[i] = sum >>> 0;
-      carry = sum > 4294967295 ? 1 : 0;
-    }
-    this.count++;
-  }
-  hex() {
-    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
-  }
-};
-async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
-  const acc = new OrderIndependentHash();
-  const cursor = collection.find({}, { raw: true, batchSize });
-  try {
-    for await (const doc of cursor) {
-      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      const raw = doc;
-      acc.add(normalise2 ? normalise2(raw) : raw);
-    }
-  } finally {
-    await cursor.close();
-  }
-  return { hash: acc.hex(), count: acc.count };
-}
-async function serverSideHash(db, collection) {
-  let reply;
-  try {
-    reply = await db.command({ dbHash: 1, collections: [collection] });
-  } catch (error2) {
-    const e = error2;
-    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error2))) };
-  }
-  const hash = reply.collections?.[collection];
-  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
-  return { ok: true, hash };
-}
-function firstLine3(text) {
-  return (text.split("\n")[0] ?? text).slice(0, 200);
-}
-
-// src/engine/verify/find-differences.ts
-async function findDifferences(source, destination, options) {
-  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
-  await forwardPass(source, destination, options, result);
-  await reversePass(source, destination, options, result);
-  return result;
-}
-var RAW = { raw: true };
-async function lookup(collection, ids, projection) {
-  const found = /* @__PURE__ */ new Map();
-  const filter = { _id: { $in: ids } };
-  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
-  for (const d of docs) {
-    const raw = d;
-    const id2 = rawId(raw);
-    if (id2) found.set(id2.key.toString("hex"), raw);
-  }
-  return found;
-}
-async function existsById(collection, value) {
-  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
-}
-async function forwardPass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const seekContent = options.seekContent ?? true;
-  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
-  const record = (kind, id2) => {
-    if (result[kind].length < options.maxIds) result[kind].push(formatId(id2.value));
-    else result.truncated[kind] = true;
-  };
-  const flush = async (batch) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(destination, batch.map((d) => d.id.value));
-    const unpaired = [];
-    for (const doc of batch) {
-      const partner = found.get(doc.id.key.toString("hex"));
-      if (!partner) unpaired.push(doc);
-      else if (!partner.equals(doc.bytes)) record("content", doc.id);
-    }
-    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
-    for (const doc of unpaired) {
-      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
-      else record("missing", doc.id);
-    }
-  };
-  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    let bytes = 0;
-    for await (const d of cursor) {
-      const raw = Buffer.from(d);
-      const id2 = rawId(raw);
-      if (!id2) continue;
-      batch.push({ id: id2, bytes: raw });
-      bytes += raw.length;
-      if (batch.length >= batchSize || bytes >= batchBytes) {
-        await flush(batch);
-        batch = [];
-        bytes = 0;
-        if (full()) {
-          result.truncated.missing = true;
-          if (seekContent) result.truncated.content = true;
-          return;
+// src/engine/verify/pairs.ts
+async function listPairs(source, filter) {
+  const pairs = [];
+  for (const db of await listDatabaseNames(source)) {
+    if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
+    for (const info2 of await listCollectionInfos(source, db)) {
+      if (!filter.includes(db, info2.name)) continue;
+      const target = filter.target(db, info2.name);
+      pairs.push({
+        source: ns(db, info2.name),
+        target: ns(target.db, target.coll),
+        kind: collectionKind(info2),
+        sourceInfo: info2,
+        mapViewOn: (viewOn) => {
+          const renamed = filter.target(db, viewOn);
+          return filter.includes(db, viewOn) && renamed.db === target.db ? renamed.coll : viewOn;
         }
-      }
+      });
     }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
   }
+  return pairs.sort((a, b) => a.source.localeCompare(b.source));
 }
-async function reversePass(source, destination, options, result) {
-  const batchSize = options.batchSize ?? 500;
-  const onlyId = { _id: 1 };
-  const flush = async (ids) => {
-    options.signal?.throwIfAborted();
-    const found = await lookup(source, ids.map((i) => i.value), onlyId);
-    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
-    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
-    for (const id2 of unpaired) {
-      if (strayPartners && await existsById(source, id2.value)) continue;
-      if (result.extra.length < options.maxIds) result.extra.push(formatId(id2.value));
-      else {
-        result.truncated.extra = true;
-        return true;
-      }
-    }
-    return false;
-  };
-  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
-  try {
-    let batch = [];
-    for await (const d of cursor) {
-      const id2 = rawId(Buffer.from(d));
-      if (!id2) continue;
-      batch.push(id2);
-      if (batch.length >= batchSize) {
-        if (await flush(batch)) return;
-        batch = [];
-      }
-    }
-    if (batch.length) await flush(batch);
-  } finally {
-    await cursor.close();
-  }
+function sourceOfTarget2(pairs) {
+  return (target) => pairs.find((p) => p.target === target)?.source;
 }
 
 // src/engine/verify/canonical.ts
@@ -79881,134 +79748,7 @@ function compareOptions(source, target, mapViewOn) {
   return differences;
 }
 
-// src/engine/verify/compare-collection.ts
-function kindOf(info2) {
-  if (info2.type === "view") return "view";
-  if (info2.type === "timeseries") return "timeseries";
-  if (info2.options.capped) return "capped";
-  if (info2.options.clusteredIndex) return "clustered";
-  return "collection";
-}
-async function compareCollection(ctx, pair) {
-  ctx.signal?.throwIfAborted();
-  const sourceNs = ns(pair.source.db, pair.source.coll);
-  const targetNs = ns(pair.target.db, pair.target.coll);
-  const mismatches = [];
-  const notes = [];
-  const mismatch = (kind, detail, ids) => {
-    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
-  };
-  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
-  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
-  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
-  const isView = pair.kind === "view";
-  if (!pair.targetInfo) {
-    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
-    entry.method = "none: missing on the destination";
-    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
-    return { entry, mismatches, notes };
-  }
-  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
-    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
-  }
-  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
-    entry.method = isView ? "view-definition" : "options (type differs)";
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
-  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
-  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
-    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
-    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
-  }
-  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
-  entry.sourceCount = sourceCount;
-  entry.targetCount = targetCount;
-  const countsDiffer = sourceCount !== targetCount;
-  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
-  if (pair.kind === "timeseries") {
-    if (ctx.mode === "count") entry.method = "count (time-series)";
-    else {
-      const [s, t] = await Promise.all([
-        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
-        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
-      ]);
-      entry.method = "count+client-hash (time-series measurements, fields in name order)";
-      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
-    }
-    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
-    entry.equal = mismatches.length === 0;
-    return { entry, mismatches, notes };
-  }
-  let hashesDiffer = false;
-  if (ctx.mode === "count") {
-    entry.method = "count";
-  } else {
-    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
-    entry.method = hashed.method;
-    hashesDiffer = hashed.source !== hashed.target;
-  }
-  if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
-    reportDifferences(found, mismatch, hashesDiffer, entry.method);
-  }
-  entry.equal = mismatches.length === 0;
-  return { entry, mismatches, notes };
-}
-async function listIndexes(coll) {
-  return coll.listIndexes().toArray();
-}
-async function contentHashes(ctx, pair, sourceColl, targetColl) {
-  let why = "client-side hash requested";
-  if (ctx.contentHash === "auto") {
-    const [s, t] = await Promise.all([
-      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
-      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
-    ]);
-    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
-    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
-  }
-  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
-  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
-}
-function reportDifferences(found, mismatch, hashesDiffer, method) {
-  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
-  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
-  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
-  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
-  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
-    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
-  }
-}
-
 // src/engine/verify/continuous/meta-compare.ts
-async function infos(client, db) {
-  const list = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
-  return list.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
-}
-async function listPairs(source, filter) {
-  const { databases } = await source.db("admin").admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
-  const pairs = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
-    for (const info2 of await infos(source, db)) {
-      if (!filter.includes(db, info2.name)) continue;
-      const target = filter.target(db, info2.name);
-      pairs.push({
-        source: ns(db, info2.name),
-        target: ns(target.db, target.coll),
-        kind: kindOf(info2),
-        sourceInfo: info2,
-        mapViewOn: (viewOn) => {
-          const renamed = filter.target(db, viewOn);
-          return filter.includes(db, viewOn) && renamed.db === target.db ? renamed.coll : viewOn;
-        }
-      });
-    }
-  }
-  return pairs.sort((a, b) => a.source.localeCompare(b.source));
-}
 async function compareMetadata(source, destination, store, pairs, options) {
   const relaxed = await store.relaxedIndexes.find({ migration: store.name, restored: false }).toArray();
   const relaxedBy = (target) => new Set(relaxed.filter((r) => r.target === target).map((r) => r.name));
@@ -80017,7 +79757,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
   const counts2 = /* @__PURE__ */ new Map();
   const targetDbs = [.../* @__PURE__ */ new Set([...pairs.map((p) => splitNamespace(p.target).db), ...options.owned.map((o) => splitNamespace(o).db)])].filter((d) => d !== STATE_DB);
   const destinationInfos = /* @__PURE__ */ new Map();
-  for (const db of targetDbs) for (const info2 of await infos(destination, db)) destinationInfos.set(ns(db, info2.name), info2);
+  for (const db of targetDbs) for (const info2 of await listCollectionInfos(destination, db)) destinationInfos.set(ns(db, info2.name), info2);
   for (const pair of pairs) {
     const mismatch = (kind, detail) => {
       mismatches.push({ namespace: pair.source, ...pair.target !== pair.source ? { target: pair.target } : {}, kind, detail });
@@ -80222,7 +79962,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run: run2 } = this;
     const saved = run2.doc.verification?.destinationToken;
     this.pairs = await listPairs(run2.source, run2.filter);
-    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source, run2.filter.targetDatabasePattern());
+    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run2.filter.targetDatabasePattern());
     await this.watch.open(saved);
     if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     await this.finalizeIndexes();
@@ -80288,7 +80028,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   async finalizeIndexes() {
     const { run: run2 } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => this.pairs.find((p) => p.target === target)?.source, AbortSignal.any([run2.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget2(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
       if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error2) {
       if (this.abort.signal.aborted) return;
@@ -80668,7 +80408,7 @@ async function runSlice(run2, config, durationMs, ports) {
   const partitions = await retryTransient(ports, "tail", () => run2.store.partitionsOf());
   const started = Date.now();
   let lastReport = 0;
-  const cutover = watchForCutover(run2);
+  const cutover2 = watchForCutover(run2);
   let lag = 0;
   const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : void 0;
   try {
@@ -80683,7 +80423,7 @@ async function runSlice(run2, config, durationMs, ports) {
           lastReport = Date.now();
           ports.onProgress?.(progressFor(config, run2.doc, partitions));
         },
-        shouldStop: cutover.requested
+        shouldStop: cutover2.requested
       })
     );
     await verifier?.stop();
@@ -80693,7 +80433,7 @@ async function runSlice(run2, config, durationMs, ports) {
     const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning2 = headroomWarning(headroom, durationMs);
     if (warning2) progress.warnings = [...progress.warnings, warning2];
-    const by = cutover.by();
+    const by = cutover2.by();
     return {
       kind: "ran",
       applied: result.applied,
@@ -80706,7 +80446,7 @@ async function runSlice(run2, config, durationMs, ports) {
     };
   } finally {
     await verifier?.stop();
-    cutover.stop();
+    cutover2.stop();
   }
 }
 function cutoverHasIt(doc) {
@@ -80818,15 +80558,7 @@ async function abortMigration(config, ports, options) {
       liftedWriteBlock = true;
     }
     if (options.dropDestination) {
-      const dropped = [];
-      for (const collection of run2.doc.collections) {
-        const { db, coll } = splitNamespace(collection.target);
-        const gone = await run2.destination.db(db).collection(coll).drop().catch((error2) => {
-          if (isNamespaceNotFound(error2)) return false;
-          throw error2;
-        });
-        if (gone) dropped.push(collection.target);
-      }
+      const dropped = await dropMigrationTargets(run2.destination, run2.doc.collections.map((c) => c.target));
       await run2.lease.release();
       await run2.store.drop();
       return { liftedWriteBlock, dropped };
@@ -80842,16 +80574,259 @@ async function abortMigration(config, ports, options) {
 // src/engine/procedures/verify.ts
 var import_mongodb20 = __toESM(require_lib3(), 1);
 
+// src/engine/verify/content-hash.ts
+import { createHash } from "node:crypto";
+var OrderIndependentHash = class {
+  words = new Uint32Array(8);
+  count = 0;
+  add(bytes) {
+    const digest = createHash("sha256").update(bytes).digest();
+    let carry = 0;
+    for (let i = 0; i < 8; i++) {
+      const sum = this.words[i] + digest.readUInt32LE(i * 4) + carry;
+      this.words[i] = sum >>> 0;
+      carry = sum > 4294967295 ? 1 : 0;
+    }
+    this.count++;
+  }
+  hex() {
+    return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
+  }
+};
+async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
+  const acc = new OrderIndependentHash();
+  const cursor = collection.find({}, { raw: true, batchSize });
+  try {
+    for await (const doc of cursor) {
+      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
+      const raw = doc;
+      acc.add(normalise2 ? normalise2(raw) : raw);
+    }
+  } finally {
+    await cursor.close();
+  }
+  return { hash: acc.hex(), count: acc.count };
+}
+async function serverSideHash(db, collection) {
+  let reply;
+  try {
+    reply = await db.command({ dbHash: 1, collections: [collection] });
+  } catch (error2) {
+    const e = error2;
+    return { ok: false, reason: scrub(firstLine3(e.codeName ?? e.message ?? String(error2))) };
+  }
+  const hash = reply.collections?.[collection];
+  if (typeof hash !== "string") return { ok: false, reason: "dbHash left the collection out of its answer" };
+  return { ok: true, hash };
+}
+function firstLine3(text) {
+  return (text.split("\n")[0] ?? text).slice(0, 200);
+}
+
+// src/engine/verify/find-differences.ts
+async function findDifferences(source, destination, options) {
+  const result = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
+  await forwardPass(source, destination, options, result);
+  await reversePass(source, destination, options, result);
+  return result;
+}
+var RAW = { raw: true };
+async function lookup(collection, ids, projection) {
+  const found = /* @__PURE__ */ new Map();
+  const filter = { _id: { $in: ids } };
+  const docs = await collection.find(filter, { ...RAW, ...projection ? { projection } : {}, batchSize: ids.length + 1 }).toArray();
+  for (const d of docs) {
+    const raw = d;
+    const id2 = rawId(raw);
+    if (id2) found.set(id2.key.toString("hex"), raw);
+  }
+  return found;
+}
+async function existsById(collection, value) {
+  return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
+}
+async function forwardPass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
+  const seekContent = options.seekContent ?? true;
+  const full = () => result.missing.length >= options.maxIds && (!seekContent || result.content.length >= options.maxIds);
+  const record = (kind, id2) => {
+    if (result[kind].length < options.maxIds) result[kind].push(formatId(id2.value));
+    else result.truncated[kind] = true;
+  };
+  const flush = async (batch) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(destination, batch.map((d) => d.id.value));
+    const unpaired = [];
+    for (const doc of batch) {
+      const partner = found.get(doc.id.key.toString("hex"));
+      if (!partner) unpaired.push(doc);
+      else if (!partner.equals(doc.bytes)) record("content", doc.id);
+    }
+    const strayPartners = found.size - (batch.length - unpaired.length) > 0;
+    for (const doc of unpaired) {
+      if (strayPartners && await existsById(destination, doc.id.value)) record("content", doc.id);
+      else record("missing", doc.id);
+    }
+  };
+  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    let bytes = 0;
+    for await (const d of cursor) {
+      const raw = Buffer.from(d);
+      const id2 = rawId(raw);
+      if (!id2) continue;
+      batch.push({ id: id2, bytes: raw });
+      bytes += raw.length;
+      if (batch.length >= batchSize || bytes >= batchBytes) {
+        await flush(batch);
+        batch = [];
+        bytes = 0;
+        if (full()) {
+          result.truncated.missing = true;
+          if (seekContent) result.truncated.content = true;
+          return;
+        }
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+async function reversePass(source, destination, options, result) {
+  const batchSize = options.batchSize ?? 500;
+  const onlyId = { _id: 1 };
+  const flush = async (ids) => {
+    options.signal?.throwIfAborted();
+    const found = await lookup(source, ids.map((i) => i.value), onlyId);
+    const unpaired = ids.filter((i) => !found.has(i.key.toString("hex")));
+    const strayPartners = found.size - (ids.length - unpaired.length) > 0;
+    for (const id2 of unpaired) {
+      if (strayPartners && await existsById(source, id2.value)) continue;
+      if (result.extra.length < options.maxIds) result.extra.push(formatId(id2.value));
+      else {
+        result.truncated.extra = true;
+        return true;
+      }
+    }
+    return false;
+  };
+  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
+  try {
+    let batch = [];
+    for await (const d of cursor) {
+      const id2 = rawId(Buffer.from(d));
+      if (!id2) continue;
+      batch.push(id2);
+      if (batch.length >= batchSize) {
+        if (await flush(batch)) return;
+        batch = [];
+      }
+    }
+    if (batch.length) await flush(batch);
+  } finally {
+    await cursor.close();
+  }
+}
+
+// src/engine/verify/compare-collection.ts
+async function compareCollection(ctx, pair) {
+  ctx.signal?.throwIfAborted();
+  const sourceNs = ns(pair.source.db, pair.source.coll);
+  const targetNs = ns(pair.target.db, pair.target.coll);
+  const mismatches = [];
+  const notes = [];
+  const mismatch = (kind, detail, ids) => {
+    mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
+  };
+  const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
+  const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
+  const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
+  const isView = pair.kind === "view";
+  if (!pair.targetInfo) {
+    if (!isView) entry.sourceCount = await sourceColl.countDocuments({});
+    entry.method = "none: missing on the destination";
+    mismatch("missing-collection", `${pair.kind === "collection" ? "collection" : pair.kind} ${targetNs} does not exist on the destination`);
+    return { entry, mismatches, notes };
+  }
+  for (const d of compareOptions(pair.sourceInfo, pair.targetInfo, pair.mapViewOn)) {
+    mismatch("options", `option ${d.option} differs: source ${d.source}, destination ${d.destination}`);
+  }
+  if (isView || pair.targetInfo.type !== pair.sourceInfo.type) {
+    entry.method = isView ? "view-definition" : "options (type differs)";
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
+  const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\0`)).map((r) => r.slice(targetNs.length + 1)));
+  for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
+    if (d.kind === "relaxed" && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
+    else mismatch("index", d.kind === "relaxed" ? `${d.detail}, but the verification must be exact` : d.detail);
+  }
+  const [sourceCount, targetCount] = await Promise.all([sourceColl.countDocuments({}), targetColl.countDocuments({})]);
+  entry.sourceCount = sourceCount;
+  entry.targetCount = targetCount;
+  const countsDiffer = sourceCount !== targetCount;
+  if (countsDiffer) mismatch("count", `source has ${sourceCount} documents, destination ${targetCount}`);
+  if (pair.kind === "timeseries") {
+    if (ctx.mode === "count") entry.method = "count (time-series)";
+    else {
+      const [s, t] = await Promise.all([
+        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
+        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+      ]);
+      entry.method = "count+client-hash (time-series measurements, fields in name order)";
+      if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
+    }
+    if (countsDiffer) notes.push(`${sourceNs}: the differing measurements of a time-series collection are not named (they have no indexed _id)`);
+    entry.equal = mismatches.length === 0;
+    return { entry, mismatches, notes };
+  }
+  let hashesDiffer = false;
+  if (ctx.mode === "count") {
+    entry.method = "count";
+  } else {
+    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
+    entry.method = hashed.method;
+    hashesDiffer = hashed.source !== hashed.target;
+  }
+  if (countsDiffer || hashesDiffer) {
+    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
+    reportDifferences(found, mismatch, hashesDiffer, entry.method);
+  }
+  entry.equal = mismatches.length === 0;
+  return { entry, mismatches, notes };
+}
+async function listIndexes(coll) {
+  return coll.listIndexes().toArray();
+}
+async function contentHashes(ctx, pair, sourceColl, targetColl) {
+  let why = "client-side hash requested";
+  if (ctx.contentHash === "auto") {
+    const [s, t] = await Promise.all([
+      serverSideHash(ctx.source.db(pair.source.db), pair.source.coll),
+      serverSideHash(ctx.destination.db(pair.target.db), pair.target.coll)
+    ]);
+    if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
+    why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
+  }
+  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
+  return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
+}
+function reportDifferences(found, mismatch, hashesDiffer, method) {
+  const line = (n, what, truncated) => `${n} document${n === 1 ? "" : "s"} ${what}${truncated ? ` (the first ${n} shown; there may be more)` : ""}`;
+  if (found.content.length) mismatch("content", line(found.content.length, "with different content (bytes or BSON types)", found.truncated.content), found.content);
+  if (found.missing.length) mismatch("missing-document", line(found.missing.length, "missing on the destination", found.truncated.missing), found.missing);
+  if (found.extra.length) mismatch("extra-document", line(found.extra.length, "only on the destination", found.truncated.extra), found.extra);
+  if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
+    mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
+  }
+}
+
 // src/engine/verify/verify.ts
 var DEFAULT_MAX_IDS = 20;
-async function listDatabaseNames2(client) {
-  const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
-  return databases.map((d) => d.name);
-}
-async function listCollectionInfos2(client, db) {
-  const infos2 = await client.db(db).listCollections({}, { nameOnly: false }).toArray();
-  return infos2.map((i) => ({ name: String(i.name), type: String(i.type ?? "collection"), options: i.options ?? {} }));
-}
 async function verifyMigration(source, destination, filter, options) {
   const started = Date.now();
   const ctx = {
@@ -80864,26 +80839,11 @@ async function verifyMigration(source, destination, filter, options) {
     relaxed: new Set((options.relaxedIndexes ?? []).map((r) => `${r.target}\0${r.name}`)),
     ...options.signal ? { signal: options.signal } : {}
   };
-  const planned = [];
-  for (const db of (await listDatabaseNames2(source)).filter((d) => filter.mayIncludeDatabase(d)).sort()) {
-    for (const info2 of (await listCollectionInfos2(source, db)).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (!filter.includes(db, info2.name)) continue;
-      planned.push({
-        source: { db, coll: info2.name },
-        target: filter.target(db, info2.name),
-        kind: kindOf(info2),
-        sourceInfo: info2,
-        mapViewOn: (viewOn) => {
-          const renamed = filter.target(db, viewOn);
-          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info2.name).db ? renamed.coll : viewOn;
-        }
-      });
-    }
-  }
+  const planned = (await listPairs(source, filter)).map((pair) => ({ ...pair, source: splitNamespace(pair.source), target: splitNamespace(pair.target) }));
   const owned = new Set(options.owned ?? []);
   const targetDbs = [.../* @__PURE__ */ new Set([...planned.map((p) => p.target.db), ...[...owned].map((n) => splitNamespace(n).db)])].filter((d) => d !== STATE_DB).sort();
   const destinationInfos = /* @__PURE__ */ new Map();
-  for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos2(destination, db)).map((i) => [i.name, i])));
+  for (const db of targetDbs) destinationInfos.set(db, new Map((await listCollectionInfos(destination, db)).map((i) => [i.name, i])));
   const collections = [];
   const mismatches = [];
   const notes = [];
@@ -80897,8 +80857,8 @@ async function verifyMigration(source, destination, filter, options) {
   }
   const expected = new Set(planned.map((p) => ns(p.target.db, p.target.coll)));
   let others = 0;
-  for (const [db, infos2] of destinationInfos) {
-    for (const info2 of infos2.values()) {
+  for (const [db, infos] of destinationInfos) {
+    for (const info2 of infos.values()) {
       if (info2.name.startsWith("system.") || expected.has(ns(db, info2.name))) continue;
       if (!owned.has(ns(db, info2.name))) {
         others++;
@@ -80974,7 +80934,7 @@ async function finalCheck(run2, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source, run2.filter.targetDatabasePattern());
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run2.filter.targetDatabasePattern());
       const hello2 = await destination.db("admin").command({ hello: 1 });
       const until = hello2.lastWrite.opTime.ts;
       await watch.open((await store.get())?.verification?.destinationToken);
@@ -81063,18 +81023,90 @@ async function restoreRelaxedIndexes(destination, store) {
   return pending.length;
 }
 
-// src/engine/cutover/cutover.ts
-async function runCutoverEngine(run2, options) {
-  const { config, store, ports } = run2;
-  const timings = {};
-  const time = async (step2, work) => {
+// src/engine/cutover/pipeline.ts
+async function runFrozenPipeline(run2, strategy) {
+  const { journal, freeze, timings } = strategy;
+  const advance = async (step2, record) => {
+    await journal.advance(step2, record);
+    strategy.onStep?.(step2);
+  };
+  strategy.onStep?.(journal.step());
+  if (journal.step() === "write-block") {
+    await timings.time("write-block", async () => {
+      await freeze.engage();
+      await advance("final-time");
+    });
+  }
+  if (journal.step() === "final-time") await advance("drain", { finalTime: await lastWriteTime(run2.source, "applied") });
+  const finalTime = journal.finalTime();
+  if (!finalTime) throw new OperationError("the cutover record has no final time", "run `abort` and start the cutover again");
+  if (journal.step() === "drain") {
+    await timings.time("drain", async () => {
+      await waitUntilMajorityCommitted(run2, finalTime);
+      const result = await tailLoop(run2, { deadline: Date.now() + strategy.drainTimeoutMs, untilDrained: true, ...freeze.drainBeyond(finalTime) });
+      if (result.strayWrites.length) {
+        await journal.advance("final-time", { error: `writes reached the source during cutover: ${result.strayWrites.join(", ")}` });
+        throw new OperationError(`writes reached the source after the applications were said to be stopped (${result.strayWrites.join(", ")}); the cutover did not commit`, "stop every writer of those namespaces and run cutover again (or use cutover.writeBlock: source)");
+      }
+      if (!result.caughtUp) throw new OperationError(`the drain did not finish within ${Math.round(strategy.drainTimeoutMs / 1e3)} s`, "run cutover again; it resumes the drain");
+      await advance("verify");
+    });
+  }
+  let verification;
+  if (journal.step() === "verify") {
+    await timings.time("verify", async () => {
+      const { mode, asOfFinalTime } = strategy.verification;
+      if (mode !== "none") {
+        verification = await finalCheck(run2, { mode, ...asOfFinalTime ? { sourceAt: finalTime } : {}, onPhase: (phase, ms) => timings.record(`verify:${phase}`, ms) });
+        if (verification.mismatches.length) await strategy.verification.onMismatches(verification);
+      }
+      const summary2 = verification ? `${verification.collections.length} collections equal (${verification.mode === "hash" ? "continuous verification, recheck queue and metadata" : "metadata counts, indexes and options"})` : "not verified (cutover.verify: none)";
+      await advance("restore-indexes", { verification: summary2 });
+    });
+  }
+  if (journal.step() === "restore-indexes") {
+    await timings.time("restore-indexes", async () => {
+      const restored = await restoreRelaxedIndexes(run2.destination, run2.store);
+      run2.ports.log.info({ restored }, "relaxed indexes restored");
+      await advance("commit");
+    });
+  }
+  return { finalTime, ...verification ? { verification } : {} };
+}
+var Timings = class {
+  ms = {};
+  async time(step2, work) {
     const started = Date.now();
     try {
       return await work();
     } finally {
-      timings[step2] = Date.now() - started;
+      this.record(step2, Date.now() - started);
     }
-  };
+  }
+  record(step2, ms) {
+    this.ms[step2] = ms;
+  }
+};
+async function finalizeBeforeFreeze(run2) {
+  const pairs = await listPairs(run2.source, run2.filter);
+  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget2(pairs), run2.ports.signal);
+}
+async function withContinuousVerification(run2, lag, work) {
+  const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2, lag }) : void 0;
+  try {
+    return await work();
+  } finally {
+    await verifier?.stop();
+  }
+}
+async function waitUntilMajorityCommitted(run2, time) {
+  await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
+}
+
+// src/engine/cutover/cutover.ts
+async function runCutoverEngine(run2, options) {
+  const { config, store, ports } = run2;
+  const timings = new Timings();
   if (run2.doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
   if (run2.doc.phase !== "tailing" && run2.doc.phase !== "cutting-over") {
     throw new UserError(`migration "${config.name}" is ${run2.doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
@@ -81083,84 +81115,69 @@ async function runCutoverEngine(run2, options) {
     throw new UserError("cutover.writeBlock is none: stop every application writing to the source, then rerun with --applications-stopped", "or set cutover.writeBlock: source to let the cutover block writes itself (MongoDB 6.0+)");
   }
   if (run2.doc.phase === "tailing") {
-    await time("finalize-indexes", () => finalizeBeforeBlock(run2));
+    await timings.time("finalize-indexes", () => finalizeBeforeFreeze(run2));
     options.onStep?.("lag-hold");
-    const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2, lag: () => run2.doc.lagSeconds ?? 0 }) : void 0;
-    try {
-      await time("lag-hold", () => holdLag(run2, options.lagWaitMs, () => options.onStep?.("lag-hold")));
-    } finally {
-      await verifier?.stop();
-    }
+    await timings.time("lag-hold", () => withContinuousVerification(run2, () => run2.doc.lagSeconds ?? 0, () => holdLag(run2, options.lagWaitMs, () => options.onStep?.("lag-hold"))));
     await transition(run2, "cutting-over", `write block: ${config.cutover.writeBlock}`, { cutover: { step: "write-block", startedAt: /* @__PURE__ */ new Date() } });
   }
-  const setStep = async (step2, set = {}) => {
-    failpoint(`cutover:before-${step2}`);
-    run2.lease.assertHeld();
-    await store.update(ports.runner, { "cutover.step": step2, ...set });
-    run2.doc = await store.get();
-    options.onStep?.(step2);
-  };
-  options.onStep?.(run2.doc.cutover.step);
-  if (run2.doc.cutover.step === "write-block") {
-    await time("write-block", async () => {
-      if (config.cutover.writeBlock === "source") {
-        if (!run2.doc.writeBlock || run2.doc.writeBlock.liftedAt) await store.update(ports.runner, { writeBlock: { setAt: /* @__PURE__ */ new Date(), by: ports.runner } });
-        failpoint("cutover:before-block");
-        await setSourceWriteBlock(run2.source, true);
-        failpoint("cutover:after-block");
-        ports.log.info("source writes blocked");
+  const { verification } = await runFrozenPipeline(run2, {
+    journal: stateJournal(run2),
+    freeze: config.cutover.writeBlock === "source" ? sourceWriteBlock(run2) : { engage: async () => void 0, drainBeyond: (finalTime) => ({ strayAfter: finalTime }) },
+    verification: {
+      mode: config.cutover.verify,
+      asOfFinalTime: false,
+      onMismatches: async (report) => {
+        const problems = report.mismatches.length;
+        const message = `verification found ${problems} mismatch${problems === 1 ? "" : "es"}; the cutover did not commit`;
+        await store.update(ports.runner, { error: message, "cutover.verification": message });
+        throw new VerificationFailed(message, report);
       }
-      await setStep("final-time");
-    });
-  }
-  if (run2.doc.cutover.step === "final-time") {
-    const hello2 = await run2.source.db("admin").command({ hello: 1 });
-    const finalTime = hello2.lastWrite.opTime.ts;
-    await setStep("drain", { "cutover.finalTime": finalTime });
-  }
-  if (run2.doc.cutover.step === "drain") {
-    await time("drain", async () => {
-      const finalTime = run2.doc.cutover.finalTime;
-      await waitUntilMajorityCommitted(run2, finalTime);
-      const result = await tailLoop(run2, { deadline: Date.now() + options.drainTimeoutMs, untilDrained: true, ...config.cutover.writeBlock === "none" ? { strayAfter: finalTime } : {} });
-      if (result.strayWrites.length) {
-        await setStep("final-time", { error: `writes reached the source during cutover: ${result.strayWrites.join(", ")}` });
-        throw new OperationError(`writes reached the source after the applications were said to be stopped (${result.strayWrites.join(", ")}); the cutover did not commit`, "stop every writer of those namespaces and run cutover again (or use cutover.writeBlock: source)");
-      }
-      if (!result.caughtUp) throw new OperationError(`the drain did not finish within ${Math.round(options.drainTimeoutMs / 1e3)} s`, "run cutover again; it resumes the drain");
-      await setStep("verify");
-    });
-  }
-  let verification;
-  if (run2.doc.cutover.step === "verify") {
-    await time("verify", async () => {
-      if (config.cutover.verify !== "none") {
-        verification = await finalCheck(run2, { mode: config.cutover.verify, onPhase: (phase, ms) => timings[`verify:${phase}`] = ms });
-        const problems = verification.mismatches.length;
-        if (problems) {
-          const message = `verification found ${problems} mismatch${problems === 1 ? "" : "es"}; the cutover did not commit`;
-          await store.update(ports.runner, { error: message, "cutover.verification": message });
-          throw new VerificationFailed(message, verification);
-        }
-      }
-      await setStep("restore-indexes", { "cutover.verification": verification ? `${verification.collections.length} collections equal (${verification.mode === "hash" ? "continuous verification, recheck queue and metadata" : "metadata counts, indexes and options"})` : "not verified (cutover.verify: none)" });
-    });
-  }
-  if (run2.doc.cutover.step === "restore-indexes") {
-    await time("restore-indexes", async () => {
-      const restored = await restoreRelaxedIndexes(run2.destination, store);
-      ports.log.info({ restored }, "relaxed indexes restored");
-      await setStep("commit");
-    });
-  }
+    },
+    drainTimeoutMs: options.drainTimeoutMs,
+    timings,
+    ...options.onStep ? { onStep: options.onStep } : {}
+  });
   failpoint("cutover:before-committed");
   const committedAt = /* @__PURE__ */ new Date();
   const blockedSince = run2.doc.writeBlock && !run2.doc.writeBlock.liftedAt ? run2.doc.writeBlock.setAt : run2.doc.cutover.startedAt;
   const downtimeSeconds = Math.max(0, (committedAt.getTime() - blockedSince.getTime()) / 1e3);
-  await transition(run2, "committed", `downtime ${downtimeSeconds.toFixed(1)} s`, { "cutover.committedAt": committedAt, "cutover.downtimeSeconds": downtimeSeconds, "cutover.timings": timings });
+  const cutoverTimings = timings.ms;
+  await transition(run2, "committed", `downtime ${downtimeSeconds.toFixed(1)} s`, { "cutover.committedAt": committedAt, "cutover.downtimeSeconds": downtimeSeconds, "cutover.timings": cutoverTimings });
   await store.migrations.updateOne({ _id: store.name }, { $unset: { error: "" } });
-  run2.doc = await store.get();
-  return { downtimeSeconds, ...verification ? { verification } : {}, timings };
+  run2.doc = await store.current();
+  return { downtimeSeconds, ...verification ? { verification } : {}, timings: cutoverTimings };
+}
+function stateJournal(run2) {
+  const cutover2 = () => {
+    if (!run2.doc.cutover) throw new OperationError("the migration is cutting over but has no cutover record", "run `abort` and start the cutover again");
+    return run2.doc.cutover;
+  };
+  return {
+    step: () => cutover2().step,
+    finalTime: () => cutover2().finalTime,
+    advance: async (step2, record = {}) => {
+      failpoint(`cutover:before-${step2}`);
+      run2.lease.assertHeld();
+      const set = { "cutover.step": step2 };
+      if (record.finalTime) set["cutover.finalTime"] = record.finalTime;
+      if (record.error) set.error = record.error;
+      if (record.verification) set["cutover.verification"] = record.verification;
+      await run2.store.update(run2.ports.runner, set);
+      run2.doc = await run2.store.current();
+    }
+  };
+}
+function sourceWriteBlock(run2) {
+  return {
+    engage: async () => {
+      if (!run2.doc.writeBlock || run2.doc.writeBlock.liftedAt) await run2.store.update(run2.ports.runner, { writeBlock: { setAt: /* @__PURE__ */ new Date(), by: run2.ports.runner } });
+      failpoint("cutover:before-block");
+      await setSourceWriteBlock(run2.source, true);
+      failpoint("cutover:after-block");
+      run2.ports.log.info("source writes blocked");
+    },
+    drainBeyond: () => ({})
+  };
 }
 var VerificationFailed = class extends OperationError {
   constructor(message, report) {
@@ -81190,12 +81207,62 @@ async function holdLag(run2, waitMs, onBatch) {
     );
   }
 }
-async function waitUntilMajorityCommitted(run2, time) {
-  await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: time } });
+
+// src/engine/procedures/cutover.ts
+var DRAIN_TIMEOUT_MS = 3e5;
+var MIN_LAG_WAIT_MS = 3e4;
+async function cutover(config, ports, options) {
+  const started = Date.now();
+  let requestedIn;
+  const run2 = await retryTransient(
+    ports,
+    "cutover",
+    () => openRun(config, ports, {
+      ...options.forceTakeover ? { forceTakeover: true } : {},
+      waitForHolderMs: HANDOFF_WAIT_MS,
+      beforeLease: async (store, doc) => {
+        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
+        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
+          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
+        }
+        if (doc.phase !== "tailing") return;
+        await requestCutover(store, ports.runner);
+        requestedIn = store;
+      }
+    })
+  ).catch(async (error2) => {
+    if (requestedIn) await withdrawRequest(config, ports.runner);
+    throw error2;
+  });
+  let partitions;
+  const onStep = (step2) => {
+    if (!ports.onProgress || !partitions) return;
+    ports.onProgress({ ...progressFor(config, run2.doc, partitions), step: step2 });
+  };
+  try {
+    partitions = await run2.store.partitionsOf();
+    try {
+      const lagWaitMs = Math.max(MIN_LAG_WAIT_MS, options.maxDurationMs - DRAIN_TIMEOUT_MS - (Date.now() - started));
+      const result = await withReconnect(run2, "cutover", () => runCutoverEngine(run2, { applicationsStopped: options.applicationsStopped, lagWaitMs, drainTimeoutMs: DRAIN_TIMEOUT_MS, onStep }));
+      const progress = progressFor(config, run2.doc, await run2.store.partitionsOf());
+      return { committed: true, downtimeSeconds: result.downtimeSeconds, verificationSummary: run2.doc.cutover?.verification ?? "", ...result.verification ? { verification: result.verification } : {}, progress };
+    } catch (error2) {
+      if (!(error2 instanceof VerificationFailed)) throw error2;
+      return { committed: false, failure: error2, progress: progressFor(config, run2.doc, await run2.store.partitionsOf()) };
+    }
+  } finally {
+    await clearCutoverRequest(run2.store, ports.runner);
+    await closeRun(run2);
+  }
 }
-async function finalizeBeforeBlock(run2) {
-  const pairs = await listPairs(run2.source, run2.filter);
-  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => pairs.find((p) => p.target === target)?.source, run2.ports.signal);
+async function withdrawRequest(config, runner) {
+  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
+  if (!destination) return;
+  try {
+    await clearCutoverRequest(new StateStore(destination, config.name), runner);
+  } finally {
+    await destination.close().catch(() => void 0);
+  }
 }
 
 // src/engine/rehearse/snapshot-compare.ts
@@ -81241,45 +81308,65 @@ async function hashCollection(client, db, coll, at) {
 
 // src/engine/rehearse/rehearse.ts
 var BLOCK_OVERHEAD_MS = 150;
-var BLOCK_STEPS = ["drain", "verify", "restore indexes"];
+var BLOCK_STEPS = ["drain", "verify", "restore-indexes"];
+var REHEARSAL_DRAIN_MS = 3e5;
 async function rehearseEngine(run2, options) {
-  const timings = {};
-  const time = async (name, work) => {
-    const started = Date.now();
-    try {
-      return await work();
-    } finally {
-      timings[name] = Date.now() - started;
-    }
-  };
+  const timings = new Timings();
   if (run2.doc.phase === "committed" || run2.doc.phase === "cutting-over") throw new UserError(`migration "${run2.config.name}" on this destination is ${run2.doc.phase}: rehearse against a staging destination`);
-  const synced = await time("sync", () => runSyncEngine(run2));
+  const synced = await timings.time("sync", () => runSyncEngine(run2));
   if (!synced.finished) throw new UserError("the rehearsal was interrupted during sync", "run rehearse again: it resumes");
   const copy = run2.doc.copy;
-  if (copy.startedAt && copy.finishedAt) timings.copy = copy.finishedAt.getTime() - copy.startedAt.getTime();
+  if (copy.startedAt && copy.finishedAt) timings.record("copy", copy.finishedAt.getTime() - copy.startedAt.getTime());
   const lags = [];
-  const verifies = run2.config.cutover.verify === "hash";
-  const verifier = verifies ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2, lag: () => lags[lags.length - 1] ?? 0 }) : void 0;
+  await timings.time("tail", () => withContinuousVerification(run2, () => lags[lags.length - 1] ?? 0, () => tailLoop(run2, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
+  await timings.time("finalize-indexes", () => finalizeBeforeFreeze(run2));
+  const { finalTime: frozenAt, verification: recheck } = await runFrozenPipeline(run2, {
+    journal: memoryJournal(),
+    freeze: { engage: async () => void 0, drainBeyond: (finalTime) => ({ stopAfter: finalTime }) },
+    verification: {
+      mode: run2.config.cutover.verify === "none" ? "count" : run2.config.cutover.verify,
+      asOfFinalTime: true,
+      // A rehearsal reports its mismatches and goes on to the full comparison.
+      onMismatches: async () => void 0
+    },
+    drainTimeoutMs: REHEARSAL_DRAIN_MS,
+    timings
+  });
+  if (!recheck) throw new Error("the rehearsal pipeline returned no verification");
+  const predictedMs = BLOCK_STEPS.reduce((sum, step2) => sum + (timings.ms[step2] ?? 0), BLOCK_OVERHEAD_MS);
+  const verification = await timings.time("full-comparison-as-of-T", () => compareAtSnapshot(run2.source, run2.destination, run2.doc.collections, frozenAt));
+  return { timings: timings.ms, blockSteps: BLOCK_STEPS, lags, recheck, verification, predictedDowntimeSeconds: predictedMs / 1e3, frozenAt };
+}
+function memoryJournal() {
+  let step2 = "write-block";
+  let finalTime;
+  return {
+    step: () => step2,
+    finalTime: () => finalTime,
+    advance: async (next, record = {}) => {
+      step2 = next;
+      finalTime = record.finalTime ?? finalTime;
+    }
+  };
+}
+
+// src/engine/procedures/rehearse.ts
+async function rehearse(config, ports, options) {
+  const run2 = await openRun(config, ports, { create: true, ...options.forceTakeover ? { forceTakeover: true } : {} });
   try {
-    await time("tail", () => tailLoop(run2, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) }));
+    const result = await rehearseEngine(run2, { tailMs: options.tailMs });
+    const progress = { ...progressFor(config, run2.doc, await run2.store.partitionsOf()), downtimeSeconds: result.predictedDowntimeSeconds };
+    if (options.keep) {
+      await transition(run2, "aborted", "rehearsal finished (kept)");
+      return { ...result, progress };
+    }
+    const dropped = await dropMigrationTargets(run2.destination, run2.doc.collections.map((c) => c.target));
+    await run2.lease.release();
+    await run2.store.drop();
+    return { ...result, progress, dropped };
   } finally {
-    await verifier?.stop();
+    await closeRun(run2);
   }
-  await time("finalize indexes", async () => {
-    const pairs = await listPairs(run2.source, run2.filter);
-    await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, (target) => pairs.find((p) => p.target === target)?.source, run2.ports.signal);
-  });
-  const hello2 = await run2.source.db("admin").command({ hello: 1 });
-  const frozenAt = hello2.lastWrite.opTime.ts;
-  await time("drain", async () => {
-    await run2.source.db("admin").command({ find: "system.version", filter: {}, limit: 1, readConcern: { level: "majority", afterClusterTime: frozenAt } });
-    await tailLoop(run2, { deadline: Date.now() + 3e5, untilDrained: true, stopAfter: frozenAt });
-  });
-  const recheck = await time("verify", () => finalCheck(run2, { mode: run2.config.cutover.verify === "none" ? "count" : run2.config.cutover.verify, sourceAt: frozenAt, onPhase: (phase, ms) => timings[`verify: ${phase}`] = ms }));
-  await time("restore indexes", () => restoreRelaxedIndexes(run2.destination, run2.store));
-  const predictedMs = BLOCK_STEPS.reduce((sum, step2) => sum + (timings[step2] ?? 0), BLOCK_OVERHEAD_MS);
-  const verification = await time("full comparison as of T", () => compareAtSnapshot(run2.source, run2.destination, run2.doc.collections, frozenAt));
-  return { timings, blockSteps: BLOCK_STEPS, lags, recheck, verification, predictedDowntimeSeconds: predictedMs / 1e3, frozenAt };
 }
 
 // src/commands/abort.ts
@@ -81317,9 +81404,7 @@ var runAbort = async (config, options, ports) => {
 };
 
 // src/commands/cutover.ts
-var DRAIN_TIMEOUT_MS = 3e5;
 var DEFAULT_MAX_DURATION_MS = 15 * 6e4;
-var MIN_LAG_WAIT_MS = 3e4;
 var runCutover = async (config, options, ports) => {
   if (options.confirm !== config.name) {
     throw new UserError(
@@ -81327,128 +81412,69 @@ var runCutover = async (config, options, ports) => {
       `mongo-live-migrate cutover --config ${config.file} --confirm ${config.name}`
     );
   }
-  const started = Date.now();
-  const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
-  let requestedIn;
-  const run2 = await retryTransient(
-    ports,
-    "cutover",
-    () => openRun(config, ports, {
-      forceTakeover: options.forceTakeover,
-      waitForHolderMs: HANDOFF_WAIT_MS,
-      beforeLease: async (store, doc) => {
-        if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
-        if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
-          throw new UserError(`migration "${config.name}" is ${doc.phase}; cutover needs the copy done and the destination tailing`, "run `sync` (and `tail`) until status says ready for cutover");
-        }
-        if (doc.phase !== "tailing") return;
-        await requestCutover(store, ports.runner);
-        requestedIn = store;
-      }
-    })
-  ).catch(async (error2) => {
-    if (requestedIn) await withdrawRequest(config, ports.runner);
-    throw error2;
+  const outcome = await cutover(config, ports, {
+    applicationsStopped: Boolean(options.applicationsStopped),
+    maxDurationMs: options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS,
+    ...options.forceTakeover ? { forceTakeover: true } : {}
   });
-  let partitions;
-  const onStep = (step2) => {
-    if (!ports.onProgress || !partitions) return;
-    ports.onProgress({ ...buildProgress(run2.doc, partitions, { maxLagSeconds: config.cutover.maxLagSeconds }), step: step2 });
+  if (!outcome.committed) {
+    return {
+      command: "cutover",
+      exitCode: 1,
+      summary: `${outcome.failure.message}. ${outcome.failure.hint ?? ""}`,
+      progress: outcome.progress,
+      verification: outcome.failure.report,
+      continue: false,
+      nextStep: `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
+    };
+  }
+  const blocked = config.cutover.writeBlock === "source";
+  return {
+    command: "cutover",
+    exitCode: 0,
+    summary: [
+      `cutover of "${config.name}" committed: write downtime ${outcome.downtimeSeconds.toFixed(1)} s; ${outcome.verificationSummary}`,
+      "Next steps:",
+      "  1. point the applications at the destination connection string and restart them;",
+      blocked ? "  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;" : "  2. keep the applications away from the source: nothing blocks writes there;",
+      blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} --confirm ${config.name} (lifts the block).` : "  3. nothing else to undo on the source."
+    ].join("\n"),
+    progress: outcome.progress,
+    ...outcome.verification ? { verification: outcome.verification } : {},
+    continue: false,
+    nextStep: "point the applications at the destination"
   };
-  try {
-    partitions = await run2.store.partitionsOf();
-    try {
-      const lagWaitMs = Math.max(MIN_LAG_WAIT_MS, maxDurationMs - DRAIN_TIMEOUT_MS - (Date.now() - started));
-      const result = await withReconnect(run2, "cutover", () => runCutoverEngine(run2, { applicationsStopped: Boolean(options.applicationsStopped), lagWaitMs, drainTimeoutMs: DRAIN_TIMEOUT_MS, onStep }));
-      const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-      const blocked = config.cutover.writeBlock === "source";
-      return {
-        command: "cutover",
-        exitCode: 0,
-        summary: [
-          `cutover of "${config.name}" committed: write downtime ${result.downtimeSeconds.toFixed(1)} s; ${run2.doc.cutover?.verification ?? ""}`,
-          "Next steps:",
-          "  1. point the applications at the destination connection string and restart them;",
-          blocked ? "  2. the source stays write-blocked (setUserWriteBlockMode) so nothing can write there by mistake;" : "  2. keep the applications away from the source: nothing blocks writes there;",
-          blocked ? `  3. to roll back before the applications move: mongo-live-migrate abort --config ${config.file} --confirm ${config.name} (lifts the block).` : "  3. nothing else to undo on the source."
-        ].join("\n"),
-        progress,
-        ...result.verification ? { verification: result.verification } : {},
-        continue: false,
-        nextStep: "point the applications at the destination"
-      };
-    } catch (error2) {
-      if (!(error2 instanceof VerificationFailed)) throw error2;
-      const progress = buildProgress(run2.doc, await run2.store.partitionsOf());
-      return {
-        command: "cutover",
-        exitCode: 1,
-        summary: `${error2.message}. ${error2.hint ?? ""}`,
-        progress,
-        verification: error2.report,
-        continue: false,
-        nextStep: `mongo-live-migrate abort --config ${config.file} --confirm ${config.name}`
-      };
-    }
-  } finally {
-    await clearCutoverRequest(run2.store, ports.runner);
-    await closeRun(run2);
-  }
 };
-async function withdrawRequest(config, runner) {
-  const destination = await connectCluster(config.destination.uri, "destination").catch(() => void 0);
-  if (!destination) return;
-  try {
-    await clearCutoverRequest(new StateStore(destination, config.name), runner);
-  } finally {
-    await destination.close().catch(() => void 0);
-  }
-}
 
 // src/commands/rehearse.ts
 var DEFAULT_TAIL_MS = 6e4;
 var runRehearse = async (config, options, ports) => {
   const validation = await runValidate(config, options, ports);
   if (validation.exitCode !== 0) return { ...validation, command: "rehearse", summary: `rehearsal stopped: validation failed. ${validation.summary}` };
-  const run2 = await openRun(config, ports, { create: true, forceTakeover: options.forceTakeover });
-  try {
-    const result = await rehearseEngine(run2, { tailMs: options.maxDurationMs ?? DEFAULT_TAIL_MS });
-    const { timings, verification, recheck, lags } = result;
-    const mismatches = verification.mismatches.length + recheck.mismatches.length;
-    const progress = buildProgress(run2.doc, await run2.store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds });
-    const cleanup = options.keep ? "staging destination kept (--keep)" : await cleanUp(run2);
-    if (options.keep) await transition(run2, "aborted", "rehearsal finished (kept)");
-    const sorted = [...lags].sort((a, b) => a - b);
-    const pct = (p) => sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1)} s` : "-";
-    const inBlock = (step2) => result.blockSteps.some((s) => step2 === s || step2.startsWith(`${s}:`));
-    const lines = [
-      `rehearsal of "${config.name}": ${mismatches ? `${mismatches} MISMATCHES` : "destination equals the source as of the frozen point"}`,
-      ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(24)} ${formatConfigDuration(ms)} (${ms} ms)${inBlock(step2) ? " [inside the write block]" : ""}`),
-      `  tail lag                 p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
-      `  predicted downtime ${result.predictedDowntimeSeconds.toFixed(1)} s (the steps marked above, as the cutover pipeline ran them at the frozen point)`,
-      `  ${cleanup}`
-    ];
-    return {
-      command: "rehearse",
-      exitCode: mismatches ? 1 : 0,
-      summary: lines.join("\n"),
-      progress: { ...progress, downtimeSeconds: result.predictedDowntimeSeconds },
-      verification: { ...verification, mismatches: [...recheck.mismatches, ...verification.mismatches], notes: [...recheck.notes ?? [], ...verification.notes ?? []] },
-      continue: false,
-      nextStep: mismatches ? "investigate the mismatches before the real migration" : `the real run: mongo-live-migrate sync --config ${config.file}`
-    };
-  } finally {
-    await closeRun(run2);
-  }
+  const result = await rehearse(config, ports, { tailMs: options.maxDurationMs ?? DEFAULT_TAIL_MS, keep: Boolean(options.keep), ...options.forceTakeover ? { forceTakeover: true } : {} });
+  const { timings, verification, recheck, lags } = result;
+  const mismatches = verification.mismatches.length + recheck.mismatches.length;
+  const cleanup = result.dropped ? `staging destination cleaned up (${plural(result.dropped.length, "collection")} and the rehearsal's state removed; --keep keeps them)` : "staging destination kept (--keep)";
+  const sorted = [...lags].sort((a, b) => a - b);
+  const pct = (p) => sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1)} s` : "-";
+  const inBlock = (step2) => result.blockSteps.some((s) => step2 === s || step2.startsWith(`${s}:`));
+  const lines = [
+    `rehearsal of "${config.name}": ${mismatches ? `${mismatches} MISMATCHES` : "destination equals the source as of the frozen point"}`,
+    ...Object.entries(timings).map(([step2, ms]) => `  ${step2.padEnd(24)} ${formatConfigDuration(ms)} (${ms} ms)${inBlock(step2) ? " [inside the write block]" : ""}`),
+    `  tail lag                 p50 ${pct(0.5)}, p99 ${pct(0.99)} over ${lags.length} batches`,
+    `  predicted downtime ${result.predictedDowntimeSeconds.toFixed(1)} s (the steps marked above, as the cutover pipeline ran them at the frozen point)`,
+    `  ${cleanup}`
+  ];
+  return {
+    command: "rehearse",
+    exitCode: mismatches ? 1 : 0,
+    summary: lines.join("\n"),
+    progress: result.progress,
+    verification: { ...verification, mismatches: [...recheck.mismatches, ...verification.mismatches], notes: [...recheck.notes ?? [], ...verification.notes ?? []] },
+    continue: false,
+    nextStep: mismatches ? "investigate the mismatches before the real migration" : `the real run: mongo-live-migrate sync --config ${config.file}`
+  };
 };
-async function cleanUp(run2) {
-  for (const collection of run2.doc.collections) {
-    const { db, coll } = splitNamespace(collection.target);
-    await run2.destination.db(db).collection(coll).drop().catch(() => void 0);
-  }
-  await run2.store.drop();
-  return `staging destination cleaned up (${plural(run2.doc.collections.length, "collection")} and the rehearsal's state removed; --keep keeps them)`;
-}
 
 // src/commands/next-step.ts
 function nextStepFor(config, doc, ready) {
@@ -82288,7 +82314,7 @@ function nextAction(outcome, ctx) {
     const { abortWorkflow = "migration-abort.yml", configPath } = ctx.next;
     return `run the workflow \`${abortWorkflow}\` with \`migration: ${configPath}\`, \`confirm: ${ctx.migration}\`${drop ? " and `drop-destination: true`" : ""} (\`gh workflow run ${abortWorkflow} -f migration=${configPath} -f confirm=${ctx.migration}${drop ? " -f drop-destination=true" : ""}\`); a reviewer of its environment approves it.`;
   };
-  const cutover = () => `ready for cutover: ${cutoverLine()} Tail slices keep running until the cutover takes over.`;
+  const cutover2 = () => `ready for cutover: ${cutoverLine()} Tail slices keep running until the cutover takes over.`;
   if (outcome.exitCode === 2) return "fix the configuration problems listed here and push; this report updates on every run.";
   if (outcome.command === "validate" || outcome.command === "plan") {
     if (outcome.exitCode !== 0) return "resolve the failing checks (each row says how), then push again.";
@@ -82305,7 +82331,7 @@ function nextAction(outcome, ctx) {
   if (outcome.command === "tail" && outcome.continue === false && outcome.exitCode === 0 && (p?.phase === "tailing" || p?.phase === "cutting-over")) {
     return "nothing to do: the cutover has taken over from the tail slices; this report follows it.";
   }
-  if (p?.readyForCutover && outcome.exitCode === 0) return cutover();
+  if (p?.readyForCutover && outcome.exitCode === 0) return cutover2();
   if (outcome.continue) {
     const command = p?.phase === "syncing" || outcome.command === "sync" && p?.phase !== "tailing" ? "sync" : "tail";
     return `nothing to do: the workflow dispatches the next \`${command}\` slice itself. If it stopped, ${run2(command)}`;

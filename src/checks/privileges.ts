@@ -91,7 +91,7 @@ export function privilegesCheck(side: Side): Check {
       const roles = requiredRoles(side, context.config);
       if (status.users.length === 0) {
         // No user: either access control is off (everything allowed) or the connection is unauthenticated.
-        const open = await listDatabaseNames(client).then(() => true, () => false);
+        const open = await listDatabaseNames(client, { authorizedDatabases: false }).then(() => true, () => false);
         if (open) return pass(`access control is off on the ${side}: every action is allowed (a production ${side} should use a user with ${roles.join(' + ')})`);
         return fail(`the connection to the ${side} is not authenticated and access control is on`, `put a user with roles ${roles.join(', ')} in the ${side} connection string`);
       }

@@ -12,16 +12,10 @@ export { readStatus, type StatusResult } from './procedures/status.js';
 export { abortMigration, type AbortOptions, type AbortResult } from './procedures/abort.js';
 export { verifyNow, type VerifyNowResult, type VerifyStance } from './procedures/verify.js';
 
-// Cutover and rehearse: one pipeline (freeze, drain, verify, finalize) with the freeze and the verifier as
-// strategies; their commands still open the run and gate it, hence the run pieces here too.
-export { VerificationFailed, runCutoverEngine } from './cutover/cutover.js';
-export { restoreRelaxedIndexes } from './cutover/restore-indexes.js';
-export { HANDOFF_WAIT_MS, clearCutoverRequest, requestCutover } from './handoff.js';
-export { buildProgress } from './progress.js';
+export { cutover, type CutoverOutcome, type CutoverProcedureOptions } from './procedures/cutover.js';
+export { rehearse, type RehearseOptions, type RehearseResult } from './procedures/rehearse.js';
+
+// For tests and the demo that drive a run piece by piece.
 export { compareAtSnapshot } from './rehearse/snapshot-compare.js';
-export { rehearseEngine } from './rehearse/rehearse.js';
-export { retryTransient, withReconnect } from './reconnect.js';
-export { closeRun, openRun, transition } from './run.js';
-export { StateStore } from './state/store.js';
-export { runSyncEngine } from './sync.js';
+export { closeRun, openRun } from './run.js';
 export { tailLoop } from './tail.js';

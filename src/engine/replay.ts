@@ -38,7 +38,7 @@ export async function replayBuffer(run: MigrationRun): Promise<void> {
       if (!batch.length) return;
       await applier.apply(batch, (last) => save(last));
       await save(batch[batch.length - 1]!, { $inc: { eventsApplied: batch.length } });
-      run.doc = (await store.get())!;
+      run.doc = await store.current();
       ports.onProgress?.(buildProgress(run.doc, partitions));
       batch = [];
       bytes = 0;
@@ -61,7 +61,7 @@ export async function replayBuffer(run: MigrationRun): Promise<void> {
   ports.log.info({ replayed: nextSeq - firstSeq }, 'replay finished');
   await store.update(ports.runner, { 'replay.finishedAt': new Date() });
   await store.buffer.deleteMany({ '_id.m': store.name, '_id.seq': { $lt: nextSeq } });
-  run.doc = (await store.get())!;
+  run.doc = await store.current();
 }
 
 /** A buffered event; one buffered by an earlier version (a decoded `event`) is encoded back. */

@@ -174,7 +174,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
     // No position past a stop point, but what was written before it is made durable (or refused) all the same.
     await applier.terms.save(store, ports.runner, { lagSeconds });
   }
-  run.doc = (await store.get())!;
+  run.doc = await store.current();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
 

@@ -1,6 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { ignoreCodes, SERVER_ERROR } from '../mongo/server-errors.js';
-import type { Namespace, NamespaceFilter } from '../namespaces.js';
+import { splitNamespace, type Namespace, type NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from './state/store.js';
 
 /**
@@ -101,4 +101,11 @@ export async function dropTarget(destination: MongoClient, target: Namespace): P
       ignoreCodes(SERVER_ERROR.NamespaceNotFound)(error);
       return false;
     });
+}
+
+/** Drops every destination namespace the migration created (and nothing else); returns those that were there. */
+export async function dropMigrationTargets(destination: MongoClient, targets: readonly string[]): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const target of targets) if (await dropTarget(destination, splitNamespace(target))) dropped.push(target);
+  return dropped;
 }

@@ -138,29 +138,40 @@ function timestampDate(ts: Timestamp): Date {
   return new Date(ts.getHighBits() * 1000);
 }
 
-export async function listDatabaseNames(client: MongoClient): Promise<string[]> {
-  const reply = await client.db('admin').command({ listDatabases: 1, nameOnly: true });
+/**
+ * The names of the databases the connection may read. `authorizedDatabases`: a user without listDatabases on the
+ * cluster still sees the databases it has privileges on; false makes the command fail for such a user instead
+ * (how the privileges check tells an open server from an unauthenticated connection).
+ */
+export async function listDatabaseNames(client: MongoClient, options: { authorizedDatabases?: boolean } = {}): Promise<string[]> {
+  const reply = await client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: options.authorizedDatabases ?? true });
   return (reply.databases as { name: string }[]).map((d) => d.name);
 }
 
+/** One listCollections entry: the one reader of the catalog that checks, copy and verify share. */
 export interface CollectionInfo {
   name: string;
   type: 'collection' | 'view' | 'timeseries' | string;
   options: Document;
+  /** The collection's UUID (hex): it follows the collection through renames, unlike its name. Views have none. */
+  uuid?: string;
 }
 
 /** What a listCollections entry is, in the model's terms (a time-series collection by its type or its options). */
-export function collectionKind(type: string, options: Document): CollectionProgress['kind'] {
-  if (type === 'view') return 'view';
-  if (type === 'timeseries' || options.timeseries) return 'timeseries';
-  if (options.capped) return 'capped';
-  if (options.clusteredIndex) return 'clustered';
+export function collectionKind(info: Pick<CollectionInfo, 'type' | 'options'>): CollectionProgress['kind'] {
+  if (info.type === 'view') return 'view';
+  if (info.type === 'timeseries' || info.options.timeseries) return 'timeseries';
+  if (info.options.capped) return 'capped';
+  if (info.options.clusteredIndex) return 'clustered';
   return 'collection';
 }
 
 export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
-  const infos = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray();
-  return infos.map((i) => ({ name: i.name, type: (i as { type?: string }).type ?? 'collection', options: ((i as { options?: Document }).options ?? {}) }));
+  const infos = (await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray()) as Document[];
+  return infos.map((i) => {
+    const uuid = (i.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid?.toString('hex');
+    return { name: String(i.name), type: String(i.type ?? 'collection'), options: { ...((i.options ?? {}) as Document) }, ...(uuid ? { uuid } : {}) };
+  });
 }
 
 export interface IndexSpec {

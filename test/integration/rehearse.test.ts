@@ -41,8 +41,8 @@ describe('rehearse against a staging destination', () => {
     expect(outcome.summary).toMatch(/predicted downtime \d+\.\d s/);
     // The cutover pipeline's own steps ran at the frozen point: the ones a write block would cover are marked.
     expect(outcome.summary).toMatch(/drain .*\[inside the write block\]/);
-    expect(outcome.summary).toMatch(/verify: recheck .*\[inside the write block\]/);
-    expect(outcome.summary).not.toMatch(/finalize indexes .*\[inside/);
+    expect(outcome.summary).toMatch(/verify:recheck .*\[inside the write block\]/);
+    expect(outcome.summary).not.toMatch(/finalize-indexes .*\[inside/);
     expect(outcome.summary).toContain('cleaned up');
     // Nothing of the rehearsal is left on the staging destination, and the source was never blocked.
     expect((await destination.db(db).listCollections().toArray()).length).toBe(0);

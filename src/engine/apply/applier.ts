@@ -2,7 +2,7 @@ import type { MongoClient } from 'mongodb';
 import type { Logger } from '../../log.js';
 import { DATA_OPERATIONS, type ChangeEvent } from '../capture/change-event.js';
 import { failpoint, pausePoint } from '../failpoints.js';
-import type { Namespace, NamespaceFilter } from '../namespaces.js';
+import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';

@@ -3,7 +3,7 @@ import { OperationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import type { ChangeEvent } from '../capture/change-event.js';
-import { ns, splitNamespace, type Namespace, type NamespaceFilter } from '../namespaces.js';
+import { ns, splitNamespace, type Namespace, type NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { createTargetCollection, dropTarget, relaxCollectionTtl, relaxIndex, updateRelaxation } from '../target-catalog.js';
 

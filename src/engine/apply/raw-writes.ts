@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
-import type { Namespace } from '../namespaces.js';
+import type { Namespace } from '../../namespaces.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
-import type { Namespace, NamespaceFilter } from '../namespaces.js';
+import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import { writeInOrder, type Destination, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 

@@ -3,7 +3,7 @@ import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
-import type { Namespace } from '../namespaces.js';
+import type { Namespace } from '../../namespaces.js';
 
 /**
  * A cluster as a reader sees it: its majority-committed present, or its state as of a time T (snapshot reads).

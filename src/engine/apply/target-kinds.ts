@@ -1,6 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { isNamespaceExists } from '../../mongo/server-errors.js';
-import type { Namespace } from '../namespaces.js';
+import type { Namespace } from '../../namespaces.js';
 
 export interface TargetKind {
   /** Writes must keep stream order: a capped collection (insertion order is its content), or a collation's own equality. */

@@ -1,5 +1,5 @@
 import type { Document, Timestamp } from 'mongodb';
-import type { NamespaceFilter } from '../namespaces.js';
+import type { NamespaceFilter } from '../../namespaces.js';
 import type { ChangeEvent } from './change-event.js';
 import { isRelevant } from './change-stream.js';
 import type { RawChangeStream } from './raw-change-stream.js';

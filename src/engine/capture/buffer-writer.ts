@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import type { NamespaceFilter } from '../namespaces.js';
+import type { NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { BufferDoc } from '../state/types.js';
 import { withoutFullDocument, type ChangeEvent } from './change-event.js';

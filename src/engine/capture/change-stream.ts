@@ -1,7 +1,7 @@
 import type { Document, Timestamp } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { isHistoryLost } from '../../mongo/server-errors.js';
-import { SYSTEM_DBS, type NamespaceFilter } from '../namespaces.js';
+import { SYSTEM_DBS, type NamespaceFilter } from '../../namespaces.js';
 import type { ChangeEvent } from './change-event.js';
 
 export type Position = { resumeAfter: Document } | { startAtOperationTime: Timestamp } | { now: true };

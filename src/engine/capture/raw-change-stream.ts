@@ -2,7 +2,7 @@ import { MongoNetworkError, MongoServerSelectionError, type Document, type Mongo
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTransientReadError } from '../copy/copy-partition.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
-import { SYSTEM_DBS } from '../namespaces.js';
+import { SYSTEM_DBS } from '../../namespaces.js';
 import { assembleFragments, decodeChangeEvent, splitInfo, type ChangeEvent } from './change-event.js';
 import type { Position } from './change-stream.js';
 

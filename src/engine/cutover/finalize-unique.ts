@@ -2,7 +2,7 @@ import type { Document, MongoClient } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
-import { splitNamespace, type Namespace } from '../namespaces.js';
+import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 

@@ -1,11 +1,10 @@
 import type { Config } from '../../config/types.js';
 import { UserError } from '../../errors.js';
 import type { Progress } from '../../model.js';
-import { isNamespaceNotFound } from '../../mongo/server-errors.js';
-import { splitNamespace } from '../../namespaces.js';
 import { setSourceWriteBlock } from '../cutover/write-block.js';
 import type { EnginePorts } from '../ports.js';
 import { closeRun, openRun, transition } from '../run.js';
+import { dropMigrationTargets } from '../target-catalog.js';
 import type { MigrationDoc } from '../state/types.js';
 import { progressFor } from './progress.js';
 
@@ -46,15 +45,7 @@ export async function abortMigration(config: Config, ports: EnginePorts, options
       liftedWriteBlock = true;
     }
     if (options.dropDestination) {
-      const dropped: string[] = [];
-      for (const collection of run.doc.collections) {
-        const { db, coll } = splitNamespace(collection.target);
-        const gone = await run.destination.db(db).collection(coll).drop().catch((error: unknown) => {
-          if (isNamespaceNotFound(error)) return false;
-          throw error;
-        });
-        if (gone) dropped.push(collection.target);
-      }
+      const dropped = await dropMigrationTargets(run.destination, run.doc.collections.map((c) => c.target));
       await run.lease.release();
       await run.store.drop();
       return { liftedWriteBlock, dropped };

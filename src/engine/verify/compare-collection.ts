@@ -10,7 +10,8 @@ import { clientSideHash, serverSideHash } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
 import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';
 import { compareIndexes } from './index-compare.js';
-import { compareOptions, type CollectionInfo } from './options-compare.js';
+import type { CollectionInfo } from '../../mongo/introspection.js';
+import { compareOptions } from './options-compare.js';
 
 export type CollectionKind = CollectionProgress['kind'];
 
@@ -41,14 +42,6 @@ export interface CollectionResult {
   entry: VerifyCollection;
   mismatches: VerifyMismatch[];
   notes: string[];
-}
-
-export function kindOf(info: CollectionInfo): CollectionKind {
-  if (info.type === 'view') return 'view';
-  if (info.type === 'timeseries') return 'timeseries';
-  if (info.options.capped) return 'capped';
-  if (info.options.clusteredIndex) return 'clustered';
-  return 'collection';
 }
 
 export async function compareCollection(ctx: CompareContext, pair: CollectionPair): Promise<CollectionResult> {

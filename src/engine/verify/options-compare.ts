@@ -7,13 +7,8 @@
  * migration, the destination view must name the renamed collection, so the source value is mapped first.
  */
 import type { Document } from 'mongodb';
+import type { CollectionInfo } from '../../mongo/introspection.js';
 import { canonical } from './canonical.js';
-
-export interface CollectionInfo {
-  name: string;
-  type: string;
-  options: Document;
-}
 
 export interface OptionDifference {
   option: string;

@@ -5,12 +5,13 @@
  * Plain engine code: no terminal, no GitHub.
  * Cutover calls it with `exact: true`; the verify command while the migration runs, with `exact: false`.
  */
-import type { Document, MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../model.js';
 import { ns, splitNamespace, STATE_DB, type NamespaceFilter } from '../../namespaces.js';
-import { compareCollection, kindOf, type CollectionPair, type CompareContext } from './compare-collection.js';
+import { compareCollection, type CollectionPair, type CompareContext } from './compare-collection.js';
 import type { RelaxedIndex } from './index-compare.js';
-import type { CollectionInfo } from './options-compare.js';
+import { listCollectionInfos, type CollectionInfo } from '../../mongo/introspection.js';
+import { listPairs } from './pairs.js';
 
 export type { RelaxedIndex } from './index-compare.js';
 
@@ -40,17 +41,6 @@ export interface VerifyOptions {
 
 export const DEFAULT_MAX_IDS = 20;
 
-async function listDatabaseNames(client: MongoClient): Promise<string[]> {
-  // authorizedDatabases: a user without listDatabases on the cluster still sees the databases it may read.
-  const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
-  return databases.map((d) => d.name);
-}
-
-async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
-  const infos = (await client.db(db).listCollections({}, { nameOnly: false }).toArray()) as Document[];
-  return infos.map((i) => ({ name: String(i.name), type: String(i.type ?? 'collection'), options: (i.options ?? {}) as Document }));
-}
-
 export async function verifyMigration(source: MongoClient, destination: MongoClient, filter: NamespaceFilter, options: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   const ctx: CompareContext = {
@@ -65,24 +55,7 @@ export async function verifyMigration(source: MongoClient, destination: MongoCli
   };
 
   // What the source holds that the migration includes, and where each piece must be on the destination.
-  const planned: Omit<CollectionPair, 'targetInfo'>[] = [];
-  for (const db of (await listDatabaseNames(source)).filter((d) => filter.mayIncludeDatabase(d)).sort()) {
-    for (const info of (await listCollectionInfos(source, db)).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (!filter.includes(db, info.name)) continue;
-      planned.push({
-        source: { db, coll: info.name },
-        target: filter.target(db, info.name),
-        kind: kindOf(info),
-        sourceInfo: info,
-        mapViewOn: (viewOn) => {
-          // A view reads a collection of its own database by name: it follows that collection's rename when
-          // the collection is migrated into the view's target database; otherwise it keeps the name.
-          const renamed = filter.target(db, viewOn);
-          return filter.includes(db, viewOn) && renamed.db === filter.target(db, info.name).db ? renamed.coll : viewOn;
-        },
-      });
-    }
-  }
+  const planned: Omit<CollectionPair, 'targetInfo'>[] = (await listPairs(source, filter)).map((pair) => ({ ...pair, source: splitNamespace(pair.source), target: splitNamespace(pair.target) }));
 
   // What the destination holds in the databases the migration writes to (or wrote to: owned leftovers).
   const owned = new Set(options.owned ?? []);

@@ -1,6 +1,6 @@
 import { BSON, type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
-import { STATE_DB } from '../../namespaces.js';
+import { STATE_DB } from '../../../namespaces.js';
 import { tokenTime } from '../../position.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';

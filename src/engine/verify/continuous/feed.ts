@@ -1,6 +1,6 @@
 import { DATA_OPERATIONS, type ChangeEvent } from '../../capture/change-event.js';
 import { failpoint } from '../../failpoints.js';
-import { ns, type NamespaceFilter } from '../../namespaces.js';
+import { ns, type NamespaceFilter } from '../../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
 import { RecheckQueue, type AcknowledgedWrites, type TouchedDocument } from './recheck-queue.js';
 

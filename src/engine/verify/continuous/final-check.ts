@@ -3,7 +3,8 @@ import { decodeIdKey, formatId, rawIdKey, bytesOf } from '../../../mongo/raw-bso
 import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../../model.js';
 import type { MigrationRun } from '../../run.js';
 import { DestinationWatch } from './destination-watch.js';
-import { compareMetadata, listPairs } from './meta-compare.js';
+import { listPairs, sourceOfTarget } from '../pairs.js';
+import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries, type DifferenceKind } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
@@ -45,7 +46,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
-      const watch = new DestinationWatch(destination, store, queue, (target) => pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern());
       const hello = await destination.db('admin').command({ hello: 1 });
       const until = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
       await watch.open((await store.get())?.verification?.destinationToken);

@@ -3,51 +3,15 @@
  * collections exist, their options, their indexes (and, with the sides frozen, their counts). It reads only
  * catalogs and metadata counts, so its cost does not grow with the data.
  */
-import type { Document, MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { VerifyMismatch } from '../../../model.js';
-import { ns, splitNamespace, STATE_DB, SYSTEM_DBS, type NamespaceFilter } from '../../namespaces.js';
+import { listCollectionInfos, type CollectionInfo } from '../../../mongo/introspection.js';
+import { ns, splitNamespace, STATE_DB } from '../../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
 import { COLLECTION_TTL } from '../../target-catalog.js';
-import { kindOf } from '../compare-collection.js';
 import { compareIndexes } from '../index-compare.js';
-import { compareOptions, type CollectionInfo } from '../options-compare.js';
-
-export interface Pair {
-  source: string;
-  target: string;
-  kind: ReturnType<typeof kindOf>;
-  sourceInfo: CollectionInfo;
-  mapViewOn: (viewOn: string) => string;
-}
-
-async function infos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
-  const list = (await client.db(db).listCollections({}, { nameOnly: false }).toArray()) as Document[];
-  return list.map((i) => ({ name: String(i.name), type: String(i.type ?? 'collection'), options: (i.options ?? {}) as Document }));
-}
-
-/** Every included source collection and view with the destination namespace it maps to. */
-export async function listPairs(source: MongoClient, filter: NamespaceFilter): Promise<Pair[]> {
-  const { databases } = await source.db('admin').admin().listDatabases({ nameOnly: true, authorizedDatabases: true });
-  const pairs: Pair[] = [];
-  for (const { name: db } of databases) {
-    if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
-    for (const info of await infos(source, db)) {
-      if (!filter.includes(db, info.name)) continue;
-      const target = filter.target(db, info.name);
-      pairs.push({
-        source: ns(db, info.name),
-        target: ns(target.db, target.coll),
-        kind: kindOf(info),
-        sourceInfo: info,
-        mapViewOn: (viewOn) => {
-          const renamed = filter.target(db, viewOn);
-          return filter.includes(db, viewOn) && renamed.db === target.db ? renamed.coll : viewOn;
-        },
-      });
-    }
-  }
-  return pairs.sort((a, b) => a.source.localeCompare(b.source));
-}
+import { compareOptions } from '../options-compare.js';
+import type { Pair } from '../pairs.js';
 
 export interface MetaOptions {
   /** Compare metadata counts too (only meaningful once the sides are frozen). */
@@ -74,7 +38,7 @@ export async function compareMetadata(source: MongoClient, destination: MongoCli
   const counts = new Map<string, { source: number; target: number }>();
   const targetDbs = [...new Set([...pairs.map((p) => splitNamespace(p.target).db), ...options.owned.map((o) => splitNamespace(o).db)])].filter((d) => d !== STATE_DB);
   const destinationInfos = new Map<string, CollectionInfo>();
-  for (const db of targetDbs) for (const info of await infos(destination, db)) destinationInfos.set(ns(db, info.name), info);
+  for (const db of targetDbs) for (const info of await listCollectionInfos(destination, db)) destinationInfos.set(ns(db, info.name), info);
 
   for (const pair of pairs) {
     const mismatch = (kind: VerifyMismatch['kind'], detail: string): void => {

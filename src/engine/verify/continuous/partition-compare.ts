@@ -14,7 +14,7 @@ import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { RawBatchCursor } from '../../copy/raw-cursor.js';
 import { ID_CLASSES } from '../../copy/partitions.js';
 import { idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
-import { splitNamespace } from '../../namespaces.js';
+import { splitNamespace } from '../../../namespaces.js';
 import { failpoint } from '../../failpoints.js';
 import type { StateStore } from '../../state/store.js';
 import type { VerifyPartitionDoc } from '../../state/types.js';

@@ -2,7 +2,7 @@ import type { MongoClient, Timestamp } from 'mongodb';
 import { bytesOf } from '../../../mongo/raw-bson.js';
 import { lookupSourceDocuments, readView, type ReadView } from '../../apply/source-lookup.js';
 import { failpoint } from '../../failpoints.js';
-import { splitNamespace } from '../../namespaces.js';
+import { splitNamespace } from '../../../namespaces.js';
 import type { RecheckDoc } from '../../state/types.js';
 import type { RecheckQueue } from './recheck-queue.js';
 

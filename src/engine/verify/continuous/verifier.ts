@@ -4,7 +4,8 @@ import type { MigrationRun } from '../../run.js';
 import { savedPositionTime } from '../../position.js';
 import { isCatalogRace, isSnapshotGone } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
-import { compareMetadata, listPairs, type Pair } from './meta-compare.js';
+import { listPairs, sourceOfTarget, type Pair } from '../pairs.js';
+import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
@@ -80,7 +81,7 @@ export class ContinuousVerifier {
     const { run } = this;
     const saved = run.doc.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => this.pairs.find((p) => p.target === target)?.source, run.filter.targetDatabasePattern());
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern());
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
@@ -159,7 +160,7 @@ export class ContinuousVerifier {
   private async finalizeIndexes(): Promise<void> {
     const { run } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, (target) => this.pairs.find((p) => p.target === target)?.source, AbortSignal.any([run.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, 'relaxed unique indexes are unique again');
     } catch (error) {
       if (this.abort.signal.aborted) return;
