@@ -78717,16 +78717,21 @@ function refused(target, errors, writes) {
   return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 async function insertInOrder(destination, target, writes) {
-  let docs = writes.map((w) => w.doc);
-  while (docs.length) {
+  let left = writes;
+  while (left.length) {
     const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const reply = await writeRaw(destination.client, target.db, command, "documents", docs);
+    const reply = await writeRaw(destination.client, target.db, command, "documents", left.map((w) => w.doc));
     destination.acknowledged(reply);
     const errors = reply.writeErrors ?? [];
     if (!errors.length) return;
-    if (errors[0].code !== 11e3) throw refused(target, errors);
-    docs = docs.slice(errors[0].index + 1);
+    if (!isDuplicateId(errors[0])) throw refused(target, errors, left);
+    left = left.slice(errors[0].index + 1);
   }
+}
+function isDuplicateId(error2) {
+  if (error2.code !== 11e3) return false;
+  if (error2.keyPattern) return Object.keys(error2.keyPattern).join() === "_id";
+  return / index: _id_ /.test(error2.errmsg);
 }
 function runs(writes) {
   const out = [];
@@ -78763,9 +78768,17 @@ async function writeInOrder(destination, target, writes, chunk) {
 function unorderedJobs(destination, target, writes, chunk) {
   const jobs = [];
   for (const kind of ["put", "ins", "del"]) {
-    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) jobs.push(() => send(destination, target, kind, part, false));
+    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
+      jobs.push(async (leaveOut) => {
+        const left = part.filter((w) => !leaveOut(w));
+        if (left.length) await send(destination, target, kind, left, false);
+      });
+    }
   }
   return jobs;
+}
+function orderedJob(destination, target, writes, chunk) {
+  return (leaveOut) => writeInOrder(destination, target, writes.filter((w) => !leaveOut(w)), chunk);
 }
 
 // src/engine/apply/source-lookup.ts
@@ -78891,28 +78904,30 @@ var CurrentDocuments = class {
 };
 
 // src/engine/apply/resolve-duplicates.ts
-var ATTEMPTS = 4;
+var MAX_ATTEMPTS = 1e4;
 var MAX_STEPS = 1e4;
 function duplicatesOf(error2) {
   const list = error2?.duplicates;
   return Array.isArray(list) ? list : [];
 }
 async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
-  const resolved = /* @__PURE__ */ new Set();
-  const name = (d) => `${d.target.db}.${d.target.coll}\0${d.key.toString("hex")}`;
+  const written = /* @__PURE__ */ new Set();
+  const name = (target, id2) => `${target.db}.${target.coll}\0${id2.toString("hex")}`;
+  const settled = (target, documentKey) => {
+    const id2 = rawIdKey(documentKey);
+    return id2 !== void 0 && written.has(name(target, id2));
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      await job();
+      await job(settled);
       return;
     } catch (error2) {
       const duplicates = duplicatesOf(error2);
       if (Number(error2.code) !== 11e3 || !duplicates.length) throw error2;
-      const fresh = duplicates.filter((d) => !resolved.has(name(d)));
-      if (!fresh.length) return;
-      if (attempt >= ATTEMPTS) throw error2;
+      const fresh = duplicates.filter((d) => !settled(d.target, d.key));
+      if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error2;
       for (const duplicate of fresh) {
-        await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key);
-        resolved.add(name(duplicate));
+        for (const id2 of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key)) written.add(name(duplicate.target, id2));
       }
     }
   }
@@ -78921,9 +78936,9 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
-  if (!first) return;
+  if (!first) return [];
   const pending = [first];
-  const written = /* @__PURE__ */ new Set();
+  const written = /* @__PURE__ */ new Map();
   for (let steps = 0; pending.length; steps++) {
     if (steps > MAX_STEPS) throw new Error(`duplicate keys in ${target.db}.${target.coll} did not settle after ${MAX_STEPS} writes`);
     const id2 = pending.shift();
@@ -78933,7 +78948,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const write = found && found !== "moved" ? { kind: "put", key, doc: Buffer.from(found) } : { kind: "del", key };
     try {
       await writeInOrder(destination, target, [write], 1);
-      written.add(id2.toString("hex"));
+      written.set(id2.toString("hex"), id2);
     } catch (error2) {
       const holders = await holdersOf(destination.client, target, id2, duplicatesOf(error2));
       if (Number(error2.code) !== 11e3 || !holders.length) throw error2;
@@ -78942,6 +78957,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
       pending.push(...holders);
     }
   }
+  return [...written.values()];
 }
 async function holdersOf(destination, target, id2, duplicates) {
   const holders = [];
@@ -79122,7 +79138,7 @@ var Applier = class {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.destination, target, inOrder, MAX_CHUNK));
+        jobs.push({ target, job: orderedJob(this.destination, target, inOrder, MAX_CHUNK) });
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
@@ -79136,13 +79152,14 @@ var Applier = class {
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.destination, target, group, MAX_CHUNK));
+        else jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
       }
-      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
+      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
-    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
+    const sourceOf = sourceOfTarget(events, this.ctx.filter);
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -79500,7 +79517,7 @@ import { setTimeout as sleep7 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
 var CANNOT_CONVERT = 359;
-var ATTEMPTS2 = 6;
+var ATTEMPTS = 6;
 async function finalizeUniqueIndexes(source, destination, store, sourceOf, signal) {
   const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false, "original.unique": true, uniqueRestored: { $ne: true } }).toArray();
   for (const relaxed of pending) {
@@ -79515,7 +79532,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           break;
         } catch (error2) {
           const violations = error2;
-          if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS2) throw error2;
+          if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS) throw error2;
           const from = sourceOf(relaxed.target);
           if (!from) throw error2;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);

@@ -7,7 +7,7 @@ import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
-import { unorderedJobs, writeInOrder, type Destination, type Write } from './raw-writes.js';
+import { orderedJob, unorderedJobs, writeInOrder, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
@@ -138,13 +138,13 @@ export class Applier {
       if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
       entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
     }
-    const jobs: (() => Promise<unknown>)[] = [];
+    const jobs: { target: Namespace; job: WriteJob }[] = [];
     for (const { target, writes } of byTarget.values()) {
       // Created once, before any parallel write: concurrent implicit creation of one namespace is a race.
       const kind = await this.targets.of(target);
       if (kind.ordered) {
         const inOrder = kind.capped ? cappedOrder(writes) : writes.map((w) => w.write);
-        jobs.push(() => writeInOrder(this.destination, target, inOrder, MAX_CHUNK));
+        jobs.push({ target, job: orderedJob(this.destination, target, inOrder, MAX_CHUNK) });
         continue;
       }
       const groups = new Map<string, Write[]>();
@@ -158,13 +158,14 @@ export class Applier {
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
         if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push(() => writeInOrder(this.destination, target, group, MAX_CHUNK));
+        else jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
       }
-      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)));
+      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
     }
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');
-    await runLimited(jobs.map((job) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOfTarget(events, this.ctx.filter), job)), this.ctx.concurrency);
+    const sourceOf = sourceOfTarget(events, this.ctx.filter);
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */

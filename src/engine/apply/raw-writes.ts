@@ -61,7 +61,7 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
 }
 
-type WriteError = { index: number; code: number; errmsg: string; keyValue?: Document };
+type WriteError = { index: number; code: number; errmsg: string; keyPattern?: Document; keyValue?: Document };
 
 function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Error {
   const first = errors[0]!;
@@ -70,18 +70,27 @@ function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Err
   return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 
-/** Ordered inserts that step over documents already there (a batch applied again after a crash). */
+/**
+ * Ordered inserts that step over documents already there (a batch applied again after a crash): a duplicate
+ * `_id` only. A duplicate on a unique secondary index is a refusal like any other (resolve-duplicates.ts).
+ */
 async function insertInOrder(destination: Destination, target: Namespace, writes: Write[]): Promise<void> {
-  let docs = writes.map((w) => (w as { doc: Buffer }).doc);
-  while (docs.length) {
+  let left = writes;
+  while (left.length) {
     const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const reply = await writeRaw(destination.client, target.db, command, 'documents', docs);
+    const reply = await writeRaw(destination.client, target.db, command, 'documents', left.map((w) => (w as { doc: Buffer }).doc));
     destination.acknowledged(reply);
     const errors = (reply.writeErrors ?? []) as WriteError[];
     if (!errors.length) return;
-    if (errors[0]!.code !== 11000) throw refused(target, errors);
-    docs = docs.slice(errors[0]!.index + 1);
+    if (!isDuplicateId(errors[0]!)) throw refused(target, errors, left);
+    left = left.slice(errors[0]!.index + 1);
   }
+}
+
+function isDuplicateId(error: WriteError): boolean {
+  if (error.code !== 11000) return false;
+  if (error.keyPattern) return Object.keys(error.keyPattern).join() === '_id';
+  return / index: _id_ /.test(error.errmsg);
 }
 
 /** Splits writes into runs of one kind, keeping their order. */
@@ -124,11 +133,24 @@ export async function writeInOrder(destination: Destination, target: Namespace, 
   }
 }
 
+/** A write job; run again after a conflict, it leaves out the writes `leaveOut` names (see resolve-duplicates.ts). */
+export type WriteJob = (leaveOut: (write: Write) => boolean) => Promise<void>;
+
 /** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
-export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): (() => Promise<void>)[] {
-  const jobs: (() => Promise<void>)[] = [];
+export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): WriteJob[] {
+  const jobs: WriteJob[] = [];
   for (const kind of ['put', 'ins', 'del'] as const) {
-    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) jobs.push(() => send(destination, target, kind, part, false));
+    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
+      jobs.push(async (leaveOut) => {
+        const left = part.filter((w) => !leaveOut(w));
+        if (left.length) await send(destination, target, kind, left, false);
+      });
+    }
   }
   return jobs;
+}
+
+/** A job that writes in the given order (see writeInOrder). */
+export function orderedJob(destination: Destination, target: Namespace, writes: Write[], chunk: number): WriteJob {
+  return (leaveOut) => writeInOrder(destination, target, writes.filter((w) => !leaveOut(w)), chunk);
 }

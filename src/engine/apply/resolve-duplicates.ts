@@ -12,7 +12,8 @@ export interface DuplicateKey {
   keyValue?: Document;
 }
 
-const ATTEMPTS = 4;
+/** A safety bound only: every attempt settles at least one more of the job's documents, so the loop ends. */
+const MAX_ATTEMPTS = 10_000;
 const MAX_STEPS = 10_000;
 
 function duplicatesOf(error: unknown): DuplicateKey[] {
@@ -20,31 +21,39 @@ function duplicatesOf(error: unknown): DuplicateKey[] {
   return Array.isArray(list) ? list : [];
 }
 
+/** Whether a write job should leave out a document's statements: its current state was written instead. */
+export type Settled = (target: Namespace, documentKey: Buffer) => boolean;
+
 /**
  * Runs one write job of the applier; when unique indexes refuse some of its writes (they are unique again
  * before the cutover, see finalize-unique.ts), resolves each conflict from the source, which is the truth:
  * the refused document and every destination document holding the key it collided on are re-read from the
  * source and written as they are now (or deleted, when gone). The source's unique index guarantees that its
  * current documents do not collide, so the conflict was transient: a document the destination still holds in
- * an older state (see settleFromSource). The job then runs again; a statement it still refuses is one whose document was just written
- * in a newer state than that statement carries, so it is superseded (the stream brings the later events).
+ * an older state (see settleFromSource). The job then runs again without the statements of every document
+ * settled so far: their current state supersedes them (the stream brings the later events). Leaving them out,
+ * rather than letting them be refused again, is what keeps an ordered job (capped, collation, one document's
+ * run) from stopping at its first refusal and never sending the statements behind it.
  */
-export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: () => Promise<unknown>): Promise<void> {
-  const resolved = new Set<string>();
-  const name = (d: DuplicateKey): string => `${d.target.db}.${d.target.coll}\u0000${d.key.toString('hex')}`;
+export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: (settled: Settled) => Promise<unknown>): Promise<void> {
+  const written = new Set<string>();
+  const name = (target: Namespace, id: Buffer): string => `${target.db}.${target.coll}\u0000${id.toString('hex')}`;
+  const settled: Settled = (target, documentKey) => {
+    const id = rawIdKey(documentKey);
+    return id !== undefined && written.has(name(target, id));
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      await job();
+      await job(settled);
       return;
     } catch (error) {
       const duplicates = duplicatesOf(error);
       if (Number((error as { code?: unknown }).code) !== 11000 || !duplicates.length) throw error;
-      const fresh = duplicates.filter((d) => !resolved.has(name(d)));
-      if (!fresh.length) return; // every refused statement is superseded by the current state written below
-      if (attempt >= ATTEMPTS) throw error;
+      const fresh = duplicates.filter((d) => !settled(d.target, d.key));
+      // Cannot happen (settled documents' statements are left out): a refusal nothing can resolve is an error.
+      if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error;
       for (const duplicate of fresh) {
-        await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key);
-        resolved.add(name(duplicate));
+        for (const id of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key)) written.add(name(duplicate.target, id));
       }
     }
   }
@@ -54,15 +63,16 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
  * Writes a document's current source state; when that collides with documents the destination holds in an
  * older state, those are removed and written (in their current state) after it, and so on along the chain.
  * Removing first is what makes swaps and cycles of unique values writable at all; since the source's current
- * documents never collide with each other, every document is written once and the loop ends.
+ * documents never collide with each other, every document is written once and the loop ends. Returns the
+ * _ids (raw keys) of every document it wrote.
  */
-async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<void> {
+async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<Buffer[]> {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
-  if (!first) return;
+  if (!first) return [];
   const pending: Buffer[] = [first];
-  const written = new Set<string>();
+  const written = new Map<string, Buffer>();
   for (let steps = 0; pending.length; steps++) {
     if (steps > MAX_STEPS) throw new Error(`duplicate keys in ${target.db}.${target.coll} did not settle after ${MAX_STEPS} writes`);
     const id = pending.shift()!;
@@ -73,7 +83,7 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
     const write: Write = found && found !== 'moved' ? { kind: 'put', key, doc: Buffer.from(found) } : { kind: 'del', key };
     try {
       await writeInOrder(destination, target, [write], 1);
-      written.add(id.toString('hex'));
+      written.set(id.toString('hex'), id);
     } catch (error) {
       const holders = await holdersOf(destination.client, target, id, duplicatesOf(error));
       if (Number((error as { code?: unknown }).code) !== 11000 || !holders.length) throw error;
@@ -82,6 +92,7 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
       pending.push(...holders);
     }
   }
+  return [...written.values()];
 }
 
 /** The _ids (raw keys) of the destination documents other than `id` that hold the keys a write collided on. */
