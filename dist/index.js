@@ -24897,8 +24897,8 @@ var require_errors2 = __commonJS({
        * @public
        **/
       constructor(pool, message) {
-        const errorMessage = message ? message : `Connection pool for ${pool.address} was cleared because another operation failed with: "${pool.serverError?.message}"`;
-        super(errorMessage, pool.serverError ? { cause: pool.serverError } : void 0);
+        const errorMessage2 = message ? message : `Connection pool for ${pool.address} was cleared because another operation failed with: "${pool.serverError?.message}"`;
+        super(errorMessage2, pool.serverError ? { cause: pool.serverError } : void 0);
         this.address = pool.address;
         this.addErrorLabel(error_1.MongoErrorLabel.PoolRequestedRetry);
       }
@@ -75371,6 +75371,9 @@ function classifyError(error2) {
   }
   return { kind: "unexpected", exitCode: EXIT.failed, error: error2 instanceof Error ? error2 : new Error(String(error2)) };
 }
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
 
 // src/commands/registry.ts
 var specs = {
@@ -76838,6 +76841,16 @@ async function estimateCopy(client, namespace, totalBytes) {
   };
 }
 
+// src/engine/ports.ts
+var DEFAULT_LEASE_TTL_MS = 3e4;
+function settingsFromEnvironment(env) {
+  const ttl = Number(env.MLM_LEASE_TTL_MS);
+  return { ...Number.isInteger(ttl) && ttl >= 1e3 ? { leaseTtlMs: ttl } : {}, ...env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {} };
+}
+function settingsOf(ports) {
+  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, ...ports.settings };
+}
+
 // src/engine/reconnect.ts
 var import_mongodb5 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep2 } from "node:timers/promises";
@@ -77037,16 +77050,28 @@ function assertSameClusters(name, recorded, current) {
   }
 }
 
+// src/engine/failpoints.ts
+var hits = /* @__PURE__ */ new Map();
+var wanted;
+function armFailpoint(spec) {
+  wanted = spec;
+}
+function failpoint(name) {
+  if (!wanted) return;
+  const [point, nth] = wanted.split("#");
+  if (point !== name) return;
+  const count = (hits.get(name) ?? 0) + 1;
+  hits.set(name, count);
+  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+}
+var pauses = /* @__PURE__ */ new Map();
+async function pausePoint(name) {
+  const action = pauses.get(name);
+  if (action) await action();
+}
+
 // src/engine/state/lease.ts
 import { setTimeout as sleep3 } from "node:timers/promises";
-var DEFAULT_LEASE_TTL_MS = 3e4;
-function leaseTtlMs(env = process.env) {
-  const fromEnv = Number(env.MLM_LEASE_TTL_MS);
-  return Number.isInteger(fromEnv) && fromEnv >= 1e3 ? fromEnv : DEFAULT_LEASE_TTL_MS;
-}
-var LEASE_TTL_MS = leaseTtlMs();
-var RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
-var SAFE_WINDOW_MS = Math.floor(LEASE_TTL_MS * 2 / 3);
 var WAIT_MARGIN_MS = 3e3;
 var POLL_MS = 250;
 var DRAIN_GRACE_MS = 5e3;
@@ -77056,18 +77081,29 @@ var LeaseLostError = class extends OperationError {
   }
 };
 var LeaseHolder = class {
-  /** `alsoDrain`: the other clusters a former holder may have written to (the source: its write block). */
-  constructor(store, owner, alsoDrain = []) {
+  /**
+   * `alsoDrain`: the other clusters a former holder may have written to (the source: its write block).
+   * `ttlMs`: how long the lease lasts without renewal.
+   */
+  constructor(store, owner, alsoDrain = [], ttlMs = DEFAULT_LEASE_TTL_MS) {
     this.store = store;
     this.owner = owner;
     this.alsoDrain = alsoDrain;
+    this.ttlMs = ttlMs;
+    this.renewEveryMs = Math.floor(ttlMs / 3);
+    this.safeWindowMs = Math.floor(ttlMs * 2 / 3);
   }
   store;
   owner;
   alsoDrain;
+  ttlMs;
   timer;
   lastRenewedAt = 0;
   lost = false;
+  /** Renewed three times per lease period. */
+  renewEveryMs;
+  /** Stop writing well before the lease could have expired, whatever the clocks do (two thirds of it). */
+  safeWindowMs;
   /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
   former;
   /**
@@ -77080,13 +77116,13 @@ var LeaseHolder = class {
       await this.waitFor(wait);
     }
     this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
     this.timer.unref();
     if (this.former?.client) await this.drainFormer(this.former, wait);
   }
   async drainFormer(former, wait) {
     const drain = (client) => drainFormerProcess(client, former.client, DRAIN_GRACE_MS).catch((error2) => {
-      wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${error2.message}`);
+      wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${errorMessage(error2)}`);
       return { killed: 0, closed: true };
     });
     const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
@@ -77099,7 +77135,7 @@ var LeaseHolder = class {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
     const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", LEASE_TTL_MS] }, client: PROCESS_TAG } } }],
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", this.ttlMs] }, client: PROCESS_TAG } } }],
       { writeConcern: { w: "majority" }, returnDocument: "before", projection: { lease: 1 } }
     );
     if (!before) return false;
@@ -77117,7 +77153,7 @@ var LeaseHolder = class {
       throw await this.refusal();
     }
     const started = Date.now();
-    const limitMs = Math.max(LEASE_TTL_MS + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
+    const limitMs = Math.max(this.ttlMs + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
     wait.onWait(
       wait.anyHolderMs ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1e3)} s for it to release its lease` : `migration "${this.store.name}" is held by ${holder.owner} (lease until ${holder.expiresAt.toISOString()}): waiting up to ${Math.round(limitMs / 1e3)} s for it to end or, if that runner is gone, for its lease to expire`
     );
@@ -77140,14 +77176,14 @@ var LeaseHolder = class {
     const holder = doc?.lease;
     return new OperationError(
       `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? "unknown"}, lease until ${holder?.expiresAt?.toISOString() ?? "?"})`,
-      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1e3)} s after its last renewal) or rerun with --force-takeover`
+      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(this.ttlMs / 1e3)} s after its last renewal) or rerun with --force-takeover`
     );
   }
   async renew() {
     try {
       const result = await this.store.migrations.updateOne(
         { _id: this.store.name, "lease.owner": this.owner },
-        [{ $set: { "lease.expiresAt": { $add: ["$$NOW", LEASE_TTL_MS] } } }],
+        [{ $set: { "lease.expiresAt": { $add: ["$$NOW", this.ttlMs] } } }],
         { writeConcern: { w: "majority" } }
       );
       if (result.matchedCount === 0) this.lost = true;
@@ -77165,7 +77201,7 @@ var LeaseHolder = class {
   }
   /** Throws when the lease is lost or could have expired; call before writing. */
   assertHeld() {
-    if (this.lost || Date.now() - this.lastRenewedAt > SAFE_WINDOW_MS) throw new LeaseLostError(this.store.name);
+    if (this.lost || Date.now() - this.lastRenewedAt > this.safeWindowMs) throw new LeaseLostError(this.store.name);
   }
   async release() {
     if (this.timer) clearInterval(this.timer);
@@ -77574,23 +77610,6 @@ function splitInfo(raw) {
   return void 0;
 }
 
-// src/engine/failpoints.ts
-var hits = /* @__PURE__ */ new Map();
-function failpoint(name) {
-  const wanted = process.env.MLM_FAILPOINT;
-  if (!wanted) return;
-  const [point, nth] = wanted.split("#");
-  if (point !== name) return;
-  const count = (hits.get(name) ?? 0) + 1;
-  hits.set(name, count);
-  if (count >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
-}
-var pauses = /* @__PURE__ */ new Map();
-async function pausePoint(name) {
-  const action = pauses.get(name);
-  if (action) await action();
-}
-
 // src/engine/verify/continuous/recheck-queue.ts
 var import_mongodb9 = __toESM(require_lib3(), 1);
 
@@ -77859,7 +77878,9 @@ async function openRun(config, ports, options = {}) {
       );
     }
     await options.beforeLease?.(store, doc);
-    const lease = new LeaseHolder(store, ports.runner, [source]);
+    const settings = settingsOf(ports);
+    armFailpoint(settings.failpoint);
+    const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
@@ -78410,7 +78431,7 @@ async function collectionDetails(client, db, coll) {
     const sizes = await collectionSizes(client, db, coll);
     return { indexes: await listIndexSpecs(client, db, coll), documents: sizes.documents, bytes: sizes.dataBytes };
   } catch (error2) {
-    if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(error2.message))) return void 0;
+    if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(errorMessage(error2)))) return void 0;
     throw error2;
   }
 }
@@ -78543,11 +78564,16 @@ async function dropMigrationTargets(destination, targets) {
 // src/engine/apply/ddl.ts
 var { NamespaceNotFound, IndexNotFound } = SERVER_ERROR;
 async function applyDdl(ctx, event) {
-  const source = event.ns;
   const description = event.description;
-  const target = source.coll ? ctx.filter.target(source.db, source.coll) : void 0;
-  const targetNs = target ? ns(target.db, target.coll) : "";
-  ctx.log.info({ operation: event.type, namespace: source.coll ? ns(source.db, source.coll) : source.db }, "mirroring DDL");
+  ctx.log.info({ operation: event.type, namespace: event.ns.coll ? ns(event.ns.db, event.ns.coll) : event.ns.db }, "mirroring DDL");
+  if (event.type === "dropDatabase") {
+    await dropDatabaseTargets(ctx, event.ns.db);
+    return;
+  }
+  if (!event.ns.coll) throw new OperationError(`change event "${event.type}" on database ${event.ns.db} names no collection`, "exclude that database, or re-sync after the operation");
+  const source = { db: event.ns.db, coll: event.ns.coll };
+  const target = ctx.filter.target(source.db, source.coll);
+  const targetNs = ns(target.db, target.coll);
   switch (event.type) {
     case "create": {
       if (description.timeseries) {
@@ -78580,22 +78606,19 @@ async function applyDdl(ctx, event) {
       await applyCollMod(ctx, target, description);
       return;
     case "rename":
-      await applyRename(ctx, event, target);
+      await applyRename(ctx, event, source, target);
       return;
     case "drop":
       await dropTarget(ctx.destination, target);
       await ctx.store.relaxedIndexes.deleteMany({ migration: ctx.store.name, target: targetNs });
       return;
-    case "dropDatabase":
-      await dropDatabaseTargets(ctx, source.db);
-      return;
     default:
-      throw new OperationError(`change event "${event.type}" on ${ns(source.db, source.coll ?? "")} cannot be mirrored by this version`, "exclude that namespace, or re-sync after the operation");
+      throw new OperationError(`change event "${event.type}" on ${ns(source.db, source.coll)} cannot be mirrored by this version`, "exclude that namespace, or re-sync after the operation");
   }
 }
-async function applyRename(ctx, event, target) {
-  const source = event.ns;
+async function applyRename(ctx, event, source, target) {
   const to = event.to;
+  if (!to) throw new OperationError(`rename event on ${ns(source.db, source.coll)} names no destination namespace`, "re-sync after the operation");
   const fromIncluded = ctx.filter.includes(source.db, source.coll);
   const toIncluded = ctx.filter.includes(to.db, to.coll);
   const targetNs = ns(target.db, target.coll);
@@ -78798,7 +78821,7 @@ async function lookupSourceDocument(source, at, uuid, key) {
     const batch = reply.cursor.firstBatch;
     return batch[0] ?? null;
   } catch (error2) {
-    if (UUID_MISMATCH.has(Number(error2.code))) return "moved";
+    if (UUID_MISMATCH.has(errorCode(error2) ?? 0)) return "moved";
     throw error2;
   }
 }
@@ -78827,7 +78850,7 @@ async function lookupOnce(source, at, uuid, keys) {
       }
     }
   } catch (error2) {
-    if (UUID_MISMATCH.has(Number(error2.code))) return "moved";
+    if (UUID_MISMATCH.has(errorCode(error2) ?? 0)) return "moved";
     throw error2;
   } finally {
     await cursor.close().catch(() => void 0);
@@ -78854,15 +78877,15 @@ var CurrentDocuments = class {
   perDocument = 1024 * 1024;
   async read(events) {
     const out = /* @__PURE__ */ new Map();
-    const wanted = events.filter((e) => e.refetch);
+    const wanted2 = events.filter((e) => e.refetch);
     let next = 0;
     let held = 0;
     let failure;
     const worker = async () => {
-      while (next < wanted.length && failure === void 0) {
+      while (next < wanted2.length && failure === void 0) {
         if (held >= BATCH_BYTES && next > 0) return;
         const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
-        const slice = wanted.slice(next, next + size);
+        const slice = wanted2.slice(next, next + size);
         next += slice.length;
         const expected = slice.length * this.perDocument;
         held += expected;
@@ -78873,7 +78896,7 @@ var CurrentDocuments = class {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted2.length) }, worker));
     if (failure !== void 0) throw failure;
     return out;
   }
@@ -78923,7 +78946,7 @@ async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
       return;
     } catch (error2) {
       const duplicates = duplicatesOf(error2);
-      if (Number(error2.code) !== 11e3 || !duplicates.length) throw error2;
+      if (errorCode(error2) !== 11e3 || !duplicates.length) throw error2;
       const fresh = duplicates.filter((d) => !settled(d.target, d.key));
       if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error2;
       for (const duplicate of fresh) {
@@ -78951,7 +78974,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
       written.set(id2.toString("hex"), id2);
     } catch (error2) {
       const holders = await holdersOf(destination.client, target, id2, duplicatesOf(error2));
-      if (Number(error2.code) !== 11e3 || !holders.length) throw error2;
+      if (errorCode(error2) !== 11e3 || !holders.length) throw error2;
       await writeInOrder(destination, target, holders.map((h) => ({ kind: "del", key: idDocumentOf(h) })), 100);
       pending.unshift(id2);
       pending.push(...holders);
@@ -79418,7 +79441,7 @@ async function tailLoop(run2, options) {
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
       throw lost;
     }
-    await store.update(ports.runner, { lagSeconds: null, streamError: `${error2.message}`.slice(0, 500) }).catch(() => void 0);
+    await store.update(ports.runner, { lagSeconds: null, streamError: `${errorMessage(error2)}`.slice(0, 500) }).catch(() => void 0);
     throw error2;
   } finally {
     const ahead = await next?.catch(() => void 0);
@@ -79540,10 +79563,10 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
         }
       }
     } catch (error2) {
-      const code2 = error2.code;
+      const code2 = errorCode(error2);
       if (code2 === 26 || code2 === 27) continue;
       throw new OperationError(
-        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${error2.message}`,
+        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error2)}`,
         "the destination holds documents that violate it although the source does not: run `verify` to find them"
       );
     }
@@ -79964,7 +79987,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   static start(run2, options = {}) {
     const verifier = new _ContinuousVerifier(run2, options);
     verifier.loop = verifier.main().catch((error2) => {
-      verifier.stats.error = error2.message;
+      verifier.stats.error = errorMessage(error2);
       run2.ports.log.warn({ error: verifier.stats.error }, "continuous verification stopped; the cutover compares what it did not cover");
     });
     return verifier;
@@ -79993,7 +80016,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
       const started = Date.now();
       const worked = await this.step().catch((error2) => {
         if (!isCatalogRace(error2)) throw error2;
-        run2.ports.log.debug({ error: error2.message }, "a collection changed under a verification step; planning again");
+        run2.ports.log.debug({ error: errorMessage(error2) }, "a collection changed under a verification step; planning again");
         this.planned = false;
         return true;
       });
@@ -80049,7 +80072,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
       if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error2) {
       if (this.abort.signal.aborted) return;
-      run2.ports.log.warn({ error: error2.message }, "a unique index could not be finalized during tail");
+      run2.ports.log.warn({ error: errorMessage(error2) }, "a unique index could not be finalized during tail");
     }
   }
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
@@ -80294,7 +80317,9 @@ async function syncSlice(config, commandPorts, options) {
 }
 
 // src/engine/handoff.ts
-var HANDOFF_WAIT_MS = Math.max(6e4, 2 * LEASE_TTL_MS);
+function handoffWaitMs(leaseTtlMs) {
+  return Math.max(6e4, 2 * leaseTtlMs);
+}
 var POLL_MS2 = 2e3;
 async function requestCutover(store, runner) {
   await store.migrations.updateOne({ _id: store.name }, { $set: { cutoverRequest: { by: runner, at: /* @__PURE__ */ new Date() } } }, { writeConcern: { w: "majority" } });
@@ -80302,17 +80327,17 @@ async function requestCutover(store, runner) {
 async function clearCutoverRequest(store, runner) {
   await store.migrations.updateOne({ _id: store.name, "cutoverRequest.by": runner }, { $unset: { cutoverRequest: "" } }, { writeConcern: { w: "majority" } }).catch(() => void 0);
 }
-function cutoverRequestLive(doc, now = Date.now()) {
+function cutoverRequestLive(doc, leaseTtlMs, now = Date.now()) {
   const request2 = doc.cutoverRequest;
   if (!request2) return false;
   if (doc.lease?.owner === request2.by && doc.lease.expiresAt.getTime() > now) return true;
-  return now - request2.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+  return now - request2.at.getTime() < handoffWaitMs(leaseTtlMs) + leaseTtlMs;
 }
 function watchForCutover(run2) {
   let by;
   const timer = setInterval(() => {
     void run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
-      if (doc && cutoverRequestLive(doc)) by = doc.cutoverRequest?.by;
+      if (doc && cutoverRequestLive(doc, run2.lease.ttlMs)) by = doc.cutoverRequest?.by;
     }).catch(() => void 0);
   }, POLL_MS2);
   timer.unref();
@@ -80398,10 +80423,10 @@ async function tailSlice(config, ports, options) {
       () => openRun(config, ports, {
         forceTakeover: options.forceTakeover,
         beforeLease: async (store, doc) => {
-          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+          if (cutoverHasIt(doc, settingsOf(ports).leaseTtlMs)) throw new LeftToCutover(doc, await store.partitionsOf());
         },
         // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
-        leaseStopIf: (doc) => cutoverHasIt(doc) ? new LeftToCutover(doc) : void 0
+        leaseStopIf: (doc) => cutoverHasIt(doc, settingsOf(ports).leaseTtlMs) ? new LeftToCutover(doc) : void 0
       })
     );
   } catch (error2) {
@@ -80466,8 +80491,8 @@ async function runSlice(run2, config, durationMs, ports) {
     cutover2.stop();
   }
 }
-function cutoverHasIt(doc) {
-  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc);
+function cutoverHasIt(doc, leaseTtlMs) {
+  return doc.phase === "cutting-over" || doc.phase === "committed" || doc.phase === "tailing" && cutoverRequestLive(doc, leaseTtlMs);
 }
 
 // src/engine/readiness.ts
@@ -81028,10 +81053,10 @@ async function restoreRelaxedIndexes(destination, store) {
         }
       }
     } catch (error2) {
-      const code2 = error2.code;
+      const code2 = errorCode(error2);
       if (code2 === 26 || code2 === 27) continue;
       throw new OperationError(
-        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${error2.message}`,
+        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${errorMessage(error2)}`,
         "the destination holds documents that violate it, so it does not match the source: run `verify` to find them"
       );
     }
@@ -81236,7 +81261,7 @@ async function cutover(config, ports, options) {
     "cutover",
     () => openRun(config, ports, {
       ...options.forceTakeover ? { forceTakeover: true } : {},
-      waitForHolderMs: HANDOFF_WAIT_MS,
+      waitForHolderMs: handoffWaitMs(settingsOf(ports).leaseTtlMs),
       beforeLease: async (store, doc) => {
         if (doc.phase === "committed") throw new UserError(`migration "${config.name}" is already committed`);
         if (doc.phase !== "tailing" && doc.phase !== "cutting-over") {
@@ -81298,7 +81323,7 @@ async function compareAtSnapshot(source, destination, collections, at) {
     } catch (error2) {
       report.exact = false;
       method = "count now (snapshot unavailable)";
-      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(error2.message)}); compared today's count instead`);
+      report.notes.push(`${collection.source}: the source could not be read as of T (${scrub(errorMessage(error2))}); compared today's count instead`);
       sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
     }
     const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;
@@ -81978,7 +82003,7 @@ function parseConfig(text, file, options = {}) {
   } catch (error2) {
     let first;
     (0, import_yaml3.visit)(doc, { Alias: (_key, node) => (first = node, import_yaml3.visit.BREAK) });
-    throw new ConfigError([{ file, ...position(first), pointer: "", message: `${firstLine4(error2.message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
+    throw new ConfigError([{ file, ...position(first), pointer: "", message: `${firstLine4(errorMessage(error2))}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
   }
   const reportedBefore = new Set(problems.map((p) => p.pointer));
   for (const error2 of validateAgainstSchema(value).slice(0, MAX_PROBLEMS * 4)) {
@@ -87662,7 +87687,7 @@ async function step(inputs, env, io, makeGitHub, signal) {
       logProgress(p);
       live?.progress(p);
     };
-    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress });
+    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress, settings: settingsFromEnvironment(env) });
   } catch (error2) {
     outcome = errorOutcome(error2, inputs.command, io, workspace);
   }
@@ -87692,8 +87717,8 @@ async function publish(outcome, r) {
     const result = await upsertStickyComment(r.api, r.pr, commentMarker(r.migration), body);
     if (r.final) r.io.info(`pull request #${r.pr}: comment ${result.id} ${result.action}`);
   } catch (error2) {
-    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${error2.message} (the job needs \`permissions: pull-requests: write\`)`);
-    else r.io.debug(`live report not written on #${r.pr}: ${error2.message}`);
+    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${errorMessage(error2)} (the job needs \`permissions: pull-requests: write\`)`);
+    else r.io.debug(`live report not written on #${r.pr}: ${errorMessage(error2)}`);
   }
 }
 function commandOptions(inputs) {
@@ -87731,7 +87756,7 @@ async function findPullRequest(api, inputs, configPath, env, io) {
     if (found) io.info(`reporting to pull request #${found.number} (from the ${found.how})`);
     return found?.number;
   } catch (error2) {
-    io.warning(`could not find the pull request to report to: ${error2.message}`);
+    io.warning(`could not find the pull request to report to: ${errorMessage(error2)}`);
     return void 0;
   }
 }
@@ -87747,7 +87772,7 @@ async function writeSummary(io, markdown, replace = false) {
     if (replace && io.replaceSummary) await io.replaceSummary(markdown);
     else await io.appendSummary(markdown);
   } catch (error2) {
-    io.warning(`could not write the job summary: ${error2.message}`);
+    io.warning(`could not write the job summary: ${errorMessage(error2)}`);
   }
 }
 function progressLogger(io) {

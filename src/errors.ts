@@ -37,3 +37,8 @@ export function classifyError(error: unknown): ClassifiedError {
   }
   return { kind: 'unexpected', exitCode: EXIT.failed, error: error instanceof Error ? error : new Error(String(error)) };
 }
+
+/** The message of anything thrown (a rejection need not be an Error). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

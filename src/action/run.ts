@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandImpl, type CommandOptions } from '../commands/index.js';
+import { commandImpl, settingsFromEnvironment, type CommandOptions } from '../commands/index.js';
 import { loadConfigFile, type Config } from '../config/index.js';
-import { classifyError } from '../errors.js';
+import { classifyError, errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { scrub } from '../redact.js';
 import { commentMarker, renderMarkdown, type MarkdownContext } from '../report/markdown.js';
@@ -117,7 +117,7 @@ async function step(inputs: ActionInputs, env: NodeJS.ProcessEnv, io: ActionIO, 
       logProgress(p);
       live?.progress(p);
     };
-    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress });
+    outcome = await impl(config, commandOptions(inputs), { log, signal, runner: runnerName(env), onProgress, settings: settingsFromEnvironment(env) });
   } catch (error) {
     outcome = errorOutcome(error, inputs.command, io, workspace);
   }
@@ -168,8 +168,8 @@ async function publish(outcome: CommandOutcome, r: Reporter): Promise<void> {
     if (r.final) r.io.info(`pull request #${r.pr}: comment ${result.id} ${result.action}`);
   } catch (error) {
     // The migration step itself worked or failed on its own; a comment that could not be written only warns.
-    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${(error as Error).message} (the job needs \`permissions: pull-requests: write\`)`);
-    else r.io.debug(`live report not written on #${r.pr}: ${(error as Error).message}`);
+    if (r.final) r.io.warning(`could not write the pull request comment on #${r.pr}: ${errorMessage(error)} (the job needs \`permissions: pull-requests: write\`)`);
+    else r.io.debug(`live report not written on #${r.pr}: ${errorMessage(error)}`);
   }
 }
 
@@ -212,7 +212,7 @@ async function findPullRequest(api: GitHubApi, inputs: ActionInputs, configPath:
     if (found) io.info(`reporting to pull request #${found.number} (from the ${found.how})`);
     return found?.number;
   } catch (error) {
-    io.warning(`could not find the pull request to report to: ${(error as Error).message}`);
+    io.warning(`could not find the pull request to report to: ${errorMessage(error)}`);
     return undefined;
   }
 }
@@ -231,7 +231,7 @@ async function writeSummary(io: ActionIO, markdown: string, replace = false): Pr
     if (replace && io.replaceSummary) await io.replaceSummary(markdown);
     else await io.appendSummary(markdown);
   } catch (error) {
-    io.warning(`could not write the job summary: ${(error as Error).message}`);
+    io.warning(`could not write the job summary: ${errorMessage(error)}`);
   }
 }
 

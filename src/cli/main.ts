@@ -4,7 +4,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { scrub } from '../redact.js';
 import { VERSION } from '../version.js';
 import { hostname } from 'node:os';
-import { commandImpl, type CommandOptions } from '../commands/index.js';
+import { commandImpl, settingsFromEnvironment, type CommandOptions } from '../commands/index.js';
 import { parseDuration } from '../config/duration.js';
 import type { Progress } from '../model.js';
 import { renderProgressLine, renderText } from '../report/text.js';
@@ -89,6 +89,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
       signal: io.signal ?? new AbortController().signal,
       runner: `${hostname()}/${process.pid}`,
       onProgress,
+      settings: settingsFromEnvironment(io.env),
     });
     if (io.stderr.isTTY && !json) print(io.stderr, '\n');
     print(io.stdout, json ? `${JSON.stringify(outcome, null, 2)}\n` : renderText(outcome, { colors: colors.out }));

@@ -22,4 +22,4 @@ registerCommand('verify', runVerify);
 
 export { commandImpl, commandSpecs, isCommandName } from './registry.js';
 export type { CommandName, CommandOptions } from './types.js';
-export type { EnginePorts } from '../engine/index.js';
+export { settingsFromEnvironment, type EnginePorts } from '../engine/index.js';

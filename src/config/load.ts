@@ -11,6 +11,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { locate } from './locate.js';
 import { describeSchemaError, validateAgainstSchema } from './schema-validator.js';
 import type { Config } from './types.js';
+import { errorMessage } from '../errors.js';
 
 /** A migration.yaml larger than this is a mistake (or an attack), not a migration. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -78,7 +79,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     // point at the first alias, where the trouble starts.
     let first: unknown;
     visit(doc, { Alias: (_key, node) => ((first = node), visit.BREAK) });
-    throw new ConfigError([{ file, ...position(first), pointer: '', message: `${firstLine((error as Error).message)}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
+    throw new ConfigError([{ file, ...position(first), pointer: '', message: `${firstLine(errorMessage(error))}; an alias (*name) must follow its anchor (&name), and at most 100 aliases are allowed` }]);
   }
   // ajv reports an error per unknown key: locating each is linear in the mapping, so cap the count first.
   // A value already reported (say, an unset variable) would only repeat itself as a schema error; several

@@ -1,5 +1,5 @@
 import type { Document, MongoClient } from 'mongodb';
-import { OperationError } from '../errors.js';
+import { errorMessage, OperationError } from '../errors.js';
 import { collectionKind, collectionSizes, listCollectionInfos, listDatabaseNames, listIndexSpecs } from '../mongo/introspection.js';
 import { isNamespaceNotFound } from '../mongo/server-errors.js';
 import type { CollectionProgress } from '../model.js';
@@ -47,7 +47,7 @@ async function collectionDetails(client: MongoClient, db: string, coll: string):
     return { indexes: await listIndexSpecs(client, db, coll), documents: sizes.documents, bytes: sizes.dataBytes };
   } catch (error) {
     // $collStats reports a missing collection inside a wrapped aggregation error: recognised by its message.
-    if (isNamespaceNotFound(error) || /Collection \[.*\] not found/.test(String((error as Error).message))) return undefined;
+    if (isNamespaceNotFound(error) || /Collection \[.*\] not found/.test(String(errorMessage(error)))) return undefined;
     throw error;
   }
 }

@@ -1,12 +1,17 @@
 /**
- * Named crash points for tests (the idea of MongoDB's own failpoints): when MLM_FAILPOINT names one, the
- * process kills itself there with SIGKILL — no cleanup, no flush, like a runner that dies. `name#N` kills at
- * the Nth time the point is reached (to land inside a batch). Inert otherwise.
+ * Named crash points for tests (the idea of MongoDB's own failpoints): when the edge's settings arm one
+ * (MLM_FAILPOINT), the process kills itself there with SIGKILL — no cleanup, no flush, like a runner that dies.
+ * `name#N` kills at the Nth time the point is reached (to land inside a batch). Inert otherwise.
  */
 const hits = new Map<string, number>();
+let wanted: string | undefined;
+
+/** Arms the crash point the edge's settings name (openRun does, with the run's ports), or disarms. */
+export function armFailpoint(spec: string | undefined): void {
+  wanted = spec;
+}
 
 export function failpoint(name: string): void {
-  const wanted = process.env.MLM_FAILPOINT;
   if (!wanted) return;
   const [point, nth] = wanted.split('#');
   if (point !== name) return;

@@ -1,5 +1,4 @@
 import type { MigrationRun } from './run.js';
-import { LEASE_TTL_MS } from './state/lease.js';
 import type { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
 
@@ -10,8 +9,10 @@ import type { MigrationDoc } from './state/types.js';
  * and releases the lease, and the cutover (waiting for that lease) takes over and tails until the lag holds.
  */
 
-/** How long the cutover waits for the running slice to hand over the lease. */
-export const HANDOFF_WAIT_MS = Math.max(60_000, 2 * LEASE_TTL_MS);
+/** How long the cutover waits for the running slice to hand over the lease (at least two lease periods). */
+export function handoffWaitMs(leaseTtlMs: number): number {
+  return Math.max(60_000, 2 * leaseTtlMs);
+}
 /** How often a tail slice looks for a request. */
 const POLL_MS = 2_000;
 
@@ -29,11 +30,11 @@ export async function clearCutoverRequest(store: StateStore, runner: string): Pr
  * Whether a request stands: its cutover holds an unexpired lease, or it was made recently enough that its
  * cutover is still waiting for the lease. A cutover that died leaves a request that goes stale on its own.
  */
-export function cutoverRequestLive(doc: MigrationDoc, now = Date.now()): boolean {
+export function cutoverRequestLive(doc: MigrationDoc, leaseTtlMs: number, now = Date.now()): boolean {
   const request = doc.cutoverRequest;
   if (!request) return false;
   if (doc.lease?.owner === request.by && doc.lease.expiresAt.getTime() > now) return true;
-  return now - request.at.getTime() < HANDOFF_WAIT_MS + LEASE_TTL_MS;
+  return now - request.at.getTime() < handoffWaitMs(leaseTtlMs) + leaseTtlMs;
 }
 
 /** Polls for a request while a slice runs; `requested()` turns true once one stands. Stop it when done. */
@@ -43,7 +44,7 @@ export function watchForCutover(run: MigrationRun): { requested: () => boolean; 
     void run.store.migrations
       .findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 } })
       .then((doc) => {
-        if (doc && cutoverRequestLive(doc as MigrationDoc)) by = doc.cutoverRequest?.by;
+        if (doc && cutoverRequestLive(doc as MigrationDoc, run.lease.ttlMs)) by = doc.cutoverRequest?.by;
       })
       .catch(() => undefined); // a failed look is retried on the next tick
   }, POLL_MS);

@@ -3,7 +3,7 @@
  * holds this): each procedure takes the config, the ports and its options, and returns its result with the
  * progress already computed against the cutover threshold.
  */
-export type { EnginePorts } from './ports.js';
+export { settingsFromEnvironment, type EngineSettings, type EnginePorts } from './ports.js';
 export type { MigrationDoc, PartitionDoc } from './state/types.js';
 
 export { syncSlice, type SyncSliceOptions, type SyncSliceResult } from './procedures/sync.js';

@@ -10,6 +10,29 @@ export interface EnginePorts {
   runner: string;
   /** Called with fresh progress now and then (bars in a terminal, log lines elsewhere). */
   onProgress?: (progress: Progress) => void;
-  /** Injected for tests; Date.now by default. */
-  now?: () => number;
+  /** What the edge read from its environment (tests shorten the lease, arm a crash point); defaults otherwise. */
+  settings?: Partial<EngineSettings>;
+}
+
+/** Engine settings that are not the migration's configuration: test hooks and timing, set by the edge. */
+export interface EngineSettings {
+  /** How long a lease lasts without renewal. */
+  leaseTtlMs: number;
+  /** A named crash point (see failpoints.ts): `name` or `name#N`. */
+  failpoint?: string;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+/**
+ * The settings an edge takes from its environment: MLM_LEASE_TTL_MS (at least 1 s; tests shorten it to prove that
+ * a dead runner's lease expires and a successor proceeds) and MLM_FAILPOINT.
+ */
+export function settingsFromEnvironment(env: Readonly<Record<string, string | undefined>>): Partial<EngineSettings> {
+  const ttl = Number(env.MLM_LEASE_TTL_MS);
+  return { ...(Number.isInteger(ttl) && ttl >= 1000 ? { leaseTtlMs: ttl } : {}), ...(env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {}) };
+}
+
+export function settingsOf(ports: EnginePorts): EngineSettings {
+  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, ...ports.settings };
 }

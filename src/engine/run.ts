@@ -5,7 +5,8 @@ import { connectCluster } from '../mongo/connect.js';
 import { assertSameClusters, readClusterIdentity } from './cluster-identity.js';
 import type { Phase } from '../model.js';
 import { NamespaceFilter } from '../namespaces.js';
-import type { EnginePorts } from './ports.js';
+import { settingsOf, type EnginePorts } from './ports.js';
+import { armFailpoint } from './failpoints.js';
 import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
@@ -68,7 +69,9 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
       );
     }
     await options.beforeLease?.(store, doc);
-    const lease = new LeaseHolder(store, ports.runner, [source]);
+    const settings = settingsOf(ports);
+    armFailpoint(settings.failpoint);
+    const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });
     // Migrations started before the binding get it on first open: the clusters it has been running against.

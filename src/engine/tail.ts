@@ -1,5 +1,5 @@
 import type { Document, Timestamp } from 'mongodb';
-import { OperationError } from '../errors.js';
+import { errorMessage, OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
 import { readView } from './apply/source-lookup.js';
 import { readBatch, type ReadBatch } from './capture/batch-reader.js';
@@ -155,7 +155,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       throw lost;
     }
     // A stream that fails is never "caught up": the lag is unknown until a slice gets past the failure.
-    await store.update(ports.runner, { lagSeconds: null, streamError: `${(error as Error).message}`.slice(0, 500) }).catch(() => undefined);
+    await store.update(ports.runner, { lagSeconds: null, streamError: `${errorMessage(error)}`.slice(0, 500) }).catch(() => undefined);
     throw error;
   } finally {
     // A batch read ahead holds the stream (and may be looking documents up): let it end, then close.

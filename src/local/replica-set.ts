@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { STARTUP_TIMEOUT_MS, freePort, launchMember, mongodArgs, type LocalMember } from './mongod-process.js';
+import { errorMessage } from '../errors.js';
 
 export { freePort, type LocalMember };
 
@@ -105,7 +106,7 @@ export class LocalReplicaSet {
       try {
         return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
       } catch (error) {
-        if (attempt >= 3 || !/exited \(/.test((error as Error).message)) throw error;
+        if (attempt >= 3 || !/exited \(/.test(errorMessage(error))) throw error;
         member.port = await freePort();
       }
     }

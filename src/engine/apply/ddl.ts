@@ -22,63 +22,65 @@ const { NamespaceNotFound, IndexNotFound } = SERVER_ERROR;
  * a DDL event, so a crash replays at most that one step, against what it left).
  */
 export async function applyDdl(ctx: DdlContext, event: ChangeEvent): Promise<void> {
-  const source = event.ns;
   const description = event.description;
-  const target = source.coll ? ctx.filter.target(source.db, source.coll) : undefined;
-  const targetNs = target ? ns(target.db, target.coll) : '';
-  ctx.log.info({ operation: event.type, namespace: source.coll ? ns(source.db, source.coll) : source.db }, 'mirroring DDL');
+  ctx.log.info({ operation: event.type, namespace: event.ns.coll ? ns(event.ns.db, event.ns.coll) : event.ns.db }, 'mirroring DDL');
+  if (event.type === 'dropDatabase') {
+    await dropDatabaseTargets(ctx, event.ns.db);
+    return;
+  }
+  if (!event.ns.coll) throw new OperationError(`change event "${event.type}" on database ${event.ns.db} names no collection`, 'exclude that database, or re-sync after the operation');
+  const source: Namespace = { db: event.ns.db, coll: event.ns.coll };
+  const target = ctx.filter.target(source.db, source.coll);
+  const targetNs = ns(target.db, target.coll);
   switch (event.type) {
     case 'create': {
       if (description.timeseries) {
         // Its writes go to system.buckets.*, which change streams do not report: mirroring it would leave a gap.
         throw new OperationError(
-          `time-series collection ${ns(source.db, source.coll!)} was created on the source during the migration; this version cannot migrate time-series collections`,
-          `exclude it (namespaces.exclude: ["${ns(source.db, source.coll!)}"]) and run \`tail\` again, then move it with mongodump/mongorestore`,
+          `time-series collection ${ns(source.db, source.coll)} was created on the source during the migration; this version cannot migrate time-series collections`,
+          `exclude it (namespaces.exclude: ["${ns(source.db, source.coll)}"]) and run \`tail\` again, then move it with mongodump/mongorestore`,
         );
       }
-      await createTargetCollection(ctx, source.db, target!, description);
+      await createTargetCollection(ctx, source.db, target, description);
       // Remembered with the copied ones, so status lists it and abort --drop-destination removes it.
       await ctx.store.migrations.updateOne(
         { _id: ctx.store.name, 'collections.target': { $ne: targetNs } },
-        { $push: { collections: { source: ns(source.db, source.coll!), target: targetNs, kind: description.viewOn ? 'view' : 'collection', documentsTotal: 0, bytesTotal: 0, created: true, indexesBuilt: true } } },
+        { $push: { collections: { source: ns(source.db, source.coll), target: targetNs, kind: description.viewOn ? 'view' : 'collection', documentsTotal: 0, bytesTotal: 0, created: true, indexesBuilt: true } } },
       );
       return;
     }
     case 'createIndexes': {
       const specs: Document[] = [];
       for (const index of (description.indexes ?? []) as Document[]) if (index.name !== '_id_') specs.push(await relaxIndex(ctx.store, targetNs, index));
-      if (specs.length) await ctx.destination.db(target!.db).command({ createIndexes: target!.coll, indexes: specs });
+      if (specs.length) await ctx.destination.db(target.db).command({ createIndexes: target.coll, indexes: specs });
       return;
     }
     case 'dropIndexes': {
       for (const index of (description.indexes ?? []) as Document[]) {
-        await ctx.destination.db(target!.db).command({ dropIndexes: target!.coll, index: index.name }).catch(ignoreCodes(IndexNotFound, NamespaceNotFound));
+        await ctx.destination.db(target.db).command({ dropIndexes: target.coll, index: index.name }).catch(ignoreCodes(IndexNotFound, NamespaceNotFound));
         await ctx.store.relaxedIndexes.deleteOne({ _id: { m: ctx.store.name, target: targetNs, name: String(index.name) } });
       }
       return;
     }
     case 'modify':
-      await applyCollMod(ctx, target!, description);
+      await applyCollMod(ctx, target, description);
       return;
     case 'rename':
-      await applyRename(ctx, event, target!);
+      await applyRename(ctx, event, source, target);
       return;
     case 'drop':
-      await dropTarget(ctx.destination, target!);
+      await dropTarget(ctx.destination, target);
       await ctx.store.relaxedIndexes.deleteMany({ migration: ctx.store.name, target: targetNs });
       return;
-    case 'dropDatabase':
-      await dropDatabaseTargets(ctx, source.db);
-      return;
     default:
-      throw new OperationError(`change event "${event.type}" on ${ns(source.db, source.coll ?? '')} cannot be mirrored by this version`, 'exclude that namespace, or re-sync after the operation');
+      throw new OperationError(`change event "${event.type}" on ${ns(source.db, source.coll)} cannot be mirrored by this version`, 'exclude that namespace, or re-sync after the operation');
   }
 }
 
-async function applyRename(ctx: DdlContext, event: ChangeEvent, target: Namespace): Promise<void> {
-  const source = event.ns;
-  const to = event.to!;
-  const fromIncluded = ctx.filter.includes(source.db, source.coll!);
+async function applyRename(ctx: DdlContext, event: ChangeEvent, source: Namespace, target: Namespace): Promise<void> {
+  const to = event.to;
+  if (!to) throw new OperationError(`rename event on ${ns(source.db, source.coll)} names no destination namespace`, 're-sync after the operation');
+  const fromIncluded = ctx.filter.includes(source.db, source.coll);
   const toIncluded = ctx.filter.includes(to.db, to.coll);
   const targetNs = ns(target.db, target.coll);
   if (fromIncluded && toIncluded) {
@@ -96,7 +98,7 @@ async function applyRename(ctx: DdlContext, event: ChangeEvent, target: Namespac
     await dropTarget(ctx.destination, target);
   } else {
     throw new OperationError(
-      `${ns(source.db, source.coll!)} was renamed to ${ns(to.db, to.coll)} on the source, moving a collection the migration did not copy into its scope`,
+      `${ns(source.db, source.coll)} was renamed to ${ns(to.db, to.coll)} on the source, moving a collection the migration did not copy into its scope`,
       'include the original namespace too and re-sync (abort --drop-destination --confirm <name>, then sync)',
     );
   }

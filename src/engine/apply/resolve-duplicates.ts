@@ -3,6 +3,7 @@ import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import { writeInOrder, type Destination, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
+import { errorCode } from '../../mongo/server-errors.js';
 
 /** A write refused because another destination document holds the same unique key (see raw-writes.ts). */
 export interface DuplicateKey {
@@ -48,7 +49,7 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
       return;
     } catch (error) {
       const duplicates = duplicatesOf(error);
-      if (Number((error as { code?: unknown }).code) !== 11000 || !duplicates.length) throw error;
+      if (errorCode(error) !== 11000 || !duplicates.length) throw error;
       const fresh = duplicates.filter((d) => !settled(d.target, d.key));
       // Cannot happen (settled documents' statements are left out): a refusal nothing can resolve is an error.
       if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error;
@@ -86,7 +87,7 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
       written.set(id.toString('hex'), id);
     } catch (error) {
       const holders = await holdersOf(destination.client, target, id, duplicatesOf(error));
-      if (Number((error as { code?: unknown }).code) !== 11000 || !holders.length) throw error;
+      if (errorCode(error) !== 11000 || !holders.length) throw error;
       await writeInOrder(destination, target, holders.map((h) => ({ kind: 'del' as const, key: idDocumentOf(h) })), 100);
       pending.unshift(id);
       pending.push(...holders);

@@ -1,7 +1,7 @@
 import { UUID, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTransient } from '../../mongo/server-errors.js';
+import { errorCode, isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import type { Namespace } from '../../namespaces.js';
 
@@ -39,7 +39,7 @@ export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid
     const batch = (reply.cursor as { firstBatch: Buffer[] }).firstBatch;
     return batch[0] ?? null;
   } catch (error) {
-    if (UUID_MISMATCH.has(Number((error as { code?: unknown }).code))) return 'moved';
+    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return 'moved';
     throw error;
   }
 }
@@ -84,7 +84,7 @@ async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefi
       }
     }
   } catch (error) {
-    if (UUID_MISMATCH.has(Number((error as { code?: unknown }).code))) return 'moved';
+    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return 'moved';
     throw error;
   } finally {
     await cursor.close().catch(() => undefined);

@@ -1,10 +1,11 @@
 import type { Document, MongoClient } from 'mongodb';
-import { OperationError } from '../../errors.js';
+import { errorMessage, OperationError } from '../../errors.js';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
+import { errorCode } from '../../mongo/server-errors.js';
 
 const CANNOT_CONVERT = 359;
 const ATTEMPTS = 6;
@@ -40,10 +41,10 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
         }
       }
     } catch (error) {
-      const code = (error as { code?: number }).code;
+      const code = errorCode(error);
       if (code === 26 || code === 27) continue; // collection or index dropped since: DDL will say what follows
       throw new OperationError(
-        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${(error as Error).message}`,
+        `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error)}`,
         'the destination holds documents that violate it although the source does not: run `verify` to find them',
       );
     }

@@ -1,8 +1,9 @@
 import type { Document, MongoClient } from 'mongodb';
-import { OperationError } from '../../errors.js';
+import { errorMessage, OperationError } from '../../errors.js';
 import { COLLECTION_TTL } from '../target-catalog.js';
 import { splitNamespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
+import { errorCode } from '../../mongo/server-errors.js';
 
 /**
  * Undoes what is left of the sync's relaxations at the commit: TTLs get their real expiry back (one collMod
@@ -29,10 +30,10 @@ export async function restoreRelaxedIndexes(destination: MongoClient, store: Sta
         }
       }
     } catch (error) {
-      const code = (error as { code?: number }).code;
+      const code = errorCode(error);
       if (code === 26 || code === 27) continue; // collection or index dropped since: nothing to restore
       throw new OperationError(
-        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${(error as Error).message}`,
+        `cannot restore index ${relaxed.name} on ${relaxed.target}: ${errorMessage(error)}`,
         'the destination holds documents that violate it, so it does not match the source: run `verify` to find them',
       );
     }

@@ -3,8 +3,8 @@ import { UserError } from '../../errors.js';
 import type { Progress, VerifyReport } from '../../model.js';
 import { connectCluster } from '../../mongo/connect.js';
 import { runCutoverEngine, VerificationFailed, type CutoverStep } from '../cutover/cutover.js';
-import { clearCutoverRequest, HANDOFF_WAIT_MS, requestCutover } from '../handoff.js';
-import type { EnginePorts } from '../ports.js';
+import { clearCutoverRequest, handoffWaitMs, requestCutover } from '../handoff.js';
+import { settingsOf, type EnginePorts } from '../ports.js';
 import { retryTransient, withReconnect } from '../reconnect.js';
 import { closeRun, openRun } from '../run.js';
 import { StateStore } from '../state/store.js';
@@ -40,7 +40,7 @@ export async function cutover(config: Config, ports: EnginePorts, options: Cutov
   const run = await retryTransient(ports, 'cutover', () =>
     openRun(config, ports, {
       ...(options.forceTakeover ? { forceTakeover: true } : {}),
-      waitForHolderMs: HANDOFF_WAIT_MS,
+      waitForHolderMs: handoffWaitMs(settingsOf(ports).leaseTtlMs),
       beforeLease: async (store, doc) => {
         // Refused before any wait: only a tailing migration hands over (and one cutting over resumes).
         if (doc.phase === 'committed') throw new UserError(`migration "${config.name}" is already committed`);

@@ -3,7 +3,7 @@ import { OperationError, UserError } from '../../errors.js';
 import type { Progress } from '../../model.js';
 import { cutoverRequestLive, watchForCutover } from '../handoff.js';
 import { headroomWarning, oplogHeadroomSeconds } from '../headroom.js';
-import type { EnginePorts } from '../ports.js';
+import { settingsOf, type EnginePorts } from '../ports.js';
 import { retryTransient, withReconnect } from '../reconnect.js';
 import { closeRun, openRun, type MigrationRun } from '../run.js';
 import type { MigrationDoc, PartitionDoc } from '../state/types.js';
@@ -52,10 +52,10 @@ export async function tailSlice(config: Config, ports: EnginePorts, options: Tai
       openRun(config, ports, {
         forceTakeover: options.forceTakeover,
         beforeLease: async (store, doc) => {
-          if (cutoverHasIt(doc)) throw new LeftToCutover(doc, await store.partitionsOf());
+          if (cutoverHasIt(doc, settingsOf(ports).leaseTtlMs)) throw new LeftToCutover(doc, await store.partitionsOf());
         },
         // A cutover that took the lease a moment after the check above: leave, rather than wait and fail.
-        leaseStopIf: (doc) => (cutoverHasIt(doc) ? new LeftToCutover(doc) : undefined),
+        leaseStopIf: (doc) => (cutoverHasIt(doc, settingsOf(ports).leaseTtlMs) ? new LeftToCutover(doc) : undefined),
       }),
     );
   } catch (error) {
@@ -124,6 +124,6 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
   }
 }
 
-function cutoverHasIt(doc: MigrationDoc): boolean {
-  return doc.phase === 'cutting-over' || doc.phase === 'committed' || (doc.phase === 'tailing' && cutoverRequestLive(doc));
+function cutoverHasIt(doc: MigrationDoc, leaseTtlMs: number): boolean {
+  return doc.phase === 'cutting-over' || doc.phase === 'committed' || (doc.phase === 'tailing' && cutoverRequestLive(doc, leaseTtlMs));
 }

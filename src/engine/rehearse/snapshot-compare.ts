@@ -5,6 +5,7 @@ import type { VerifyReport } from '../../model.js';
 import type { CollectionPlan } from '../state/types.js';
 import { splitNamespace } from '../../namespaces.js';
 import { OrderIndependentHash } from '../verify/content-hash.js';
+import { errorMessage } from '../../errors.js';
 
 /**
  * Compares the destination (frozen at source time T) with the source as it was at T, read through a
@@ -25,7 +26,7 @@ export async function compareAtSnapshot(source: MongoClient, destination: MongoC
     } catch (error) {
       report.exact = false;
       method = 'count now (snapshot unavailable)';
-      report.notes!.push(`${collection.source}: the source could not be read as of T (${scrub((error as Error).message)}); compared today's count instead`);
+      report.notes!.push(`${collection.source}: the source could not be read as of T (${scrub(errorMessage(error))}); compared today's count instead`);
       sourceHash = { count: await source.db(src.db).collection(src.coll).countDocuments({}), hash: target.hash };
     }
     const equal = sourceHash.count === target.count && sourceHash.hash === target.hash;

@@ -1,26 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OperationError } from '../../errors.js';
+import { errorMessage, OperationError } from '../../errors.js';
 import type { MongoClient } from 'mongodb';
 import { drainFormerProcess, PROCESS_TAG, type DrainResult } from '../../mongo/client-operations.js';
+import { DEFAULT_LEASE_TTL_MS } from '../ports.js';
 import type { StateStore } from './store.js';
 import type { Lease, MigrationDoc } from './types.js';
-
-const DEFAULT_LEASE_TTL_MS = 30_000;
-
-/**
- * How long a lease lasts without renewal: 30 s, or MLM_LEASE_TTL_MS (tests shorten it to prove that a dead
- * runner's lease expires and a successor proceeds, without waiting half a minute per case).
- */
-export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = Number(env.MLM_LEASE_TTL_MS);
-  return Number.isInteger(fromEnv) && fromEnv >= 1000 ? fromEnv : DEFAULT_LEASE_TTL_MS;
-}
-
-export const LEASE_TTL_MS = leaseTtlMs();
-/** Renewed three times per lease period. */
-const RENEW_EVERY_MS = Math.floor(LEASE_TTL_MS / 3);
-/** Stop writing well before the lease could have expired, whatever the clocks do (two thirds of it). */
-const SAFE_WINDOW_MS = Math.floor((LEASE_TTL_MS * 2) / 3);
 
 /** Beyond the lease's own expiry, for clocks and a slow poll. */
 const WAIT_MARGIN_MS = 3_000;
@@ -60,12 +44,27 @@ export class LeaseHolder {
   private timer: NodeJS.Timeout | undefined;
   private lastRenewedAt = 0;
   private lost = false;
+  /** Renewed three times per lease period. */
+  private readonly renewEveryMs: number;
+  /** Stop writing well before the lease could have expired, whatever the clocks do (two thirds of it). */
+  private readonly safeWindowMs: number;
 
   /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
   private former: Lease | undefined;
 
-  /** `alsoDrain`: the other clusters a former holder may have written to (the source: its write block). */
-  constructor(private readonly store: StateStore, readonly owner: string, private readonly alsoDrain: readonly MongoClient[] = []) {}
+  /**
+   * `alsoDrain`: the other clusters a former holder may have written to (the source: its write block).
+   * `ttlMs`: how long the lease lasts without renewal.
+   */
+  constructor(
+    private readonly store: StateStore,
+    readonly owner: string,
+    private readonly alsoDrain: readonly MongoClient[] = [],
+    readonly ttlMs = DEFAULT_LEASE_TTL_MS,
+  ) {
+    this.renewEveryMs = Math.floor(ttlMs / 3);
+    this.safeWindowMs = Math.floor((ttlMs * 2) / 3);
+  }
 
   /**
    * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
@@ -77,7 +76,7 @@ export class LeaseHolder {
       await this.waitFor(wait);
     }
     this.lastRenewedAt = Date.now();
-    this.timer = setInterval(() => void this.renew(), RENEW_EVERY_MS);
+    this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
     this.timer.unref();
     if (this.former?.client) await this.drainFormer(this.former, wait);
   }
@@ -86,7 +85,7 @@ export class LeaseHolder {
     const drain = (client: MongoClient): Promise<DrainResult> =>
       drainFormerProcess(client, former.client!, DRAIN_GRACE_MS).catch((error: unknown) => {
         // Without the listing (another user's runner, a restricted role) the takeover is as before: not drained.
-        wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${(error as Error).message}`);
+        wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${errorMessage(error)}`);
         return { killed: 0, closed: true };
       });
     const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
@@ -100,7 +99,7 @@ export class LeaseHolder {
     const free = force ? {} : { $or: [{ lease: null }, { 'lease.owner': this.owner }, { $expr: { $lt: ['$lease.expiresAt', '$$NOW'] } }] };
     const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', LEASE_TTL_MS] }, client: PROCESS_TAG } } }],
+      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', this.ttlMs] }, client: PROCESS_TAG } } }],
       { writeConcern: { w: 'majority' }, returnDocument: 'before', projection: { lease: 1 } },
     );
     if (!before) return false;
@@ -120,7 +119,7 @@ export class LeaseHolder {
     }
     const started = Date.now();
     // A lease expires at most one TTL after its last renewal: a dead holder's is gone by then.
-    const limitMs = Math.max(LEASE_TTL_MS + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
+    const limitMs = Math.max(this.ttlMs + WAIT_MARGIN_MS, wait.anyHolderMs ?? 0);
     wait.onWait(
       wait.anyHolderMs
         ? `migration "${this.store.name}" is driven by ${holder.owner}, asked to hand over: waiting up to ${Math.round(limitMs / 1000)} s for it to release its lease`
@@ -146,7 +145,7 @@ export class LeaseHolder {
     const holder = doc?.lease;
     return new OperationError(
       `migration "${this.store.name}" is being driven by another runner (${holder?.owner ?? 'unknown'}, lease until ${holder?.expiresAt?.toISOString() ?? '?'})`,
-      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(LEASE_TTL_MS / 1000)} s after its last renewal) or rerun with --force-takeover`,
+      `wait for it to finish, or if that runner is gone, wait for the lease to expire (${Math.round(this.ttlMs / 1000)} s after its last renewal) or rerun with --force-takeover`,
     );
   }
 
@@ -154,7 +153,7 @@ export class LeaseHolder {
     try {
       const result = await this.store.migrations.updateOne(
         { _id: this.store.name, 'lease.owner': this.owner },
-        [{ $set: { 'lease.expiresAt': { $add: ['$$NOW', LEASE_TTL_MS] } } }],
+        [{ $set: { 'lease.expiresAt': { $add: ['$$NOW', this.ttlMs] } } }],
         { writeConcern: { w: 'majority' } },
       );
       if (result.matchedCount === 0) this.lost = true;
@@ -175,7 +174,7 @@ export class LeaseHolder {
 
   /** Throws when the lease is lost or could have expired; call before writing. */
   assertHeld(): void {
-    if (this.lost || Date.now() - this.lastRenewedAt > SAFE_WINDOW_MS) throw new LeaseLostError(this.store.name);
+    if (this.lost || Date.now() - this.lastRenewedAt > this.safeWindowMs) throw new LeaseLostError(this.store.name);
   }
 
   async release(): Promise<void> {

@@ -9,6 +9,7 @@ import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
+import { errorMessage } from '../../../errors.js';
 
 export interface VerifierOptions {
   /** Share of wall time the verifier may work (the rest it sleeps), so that the tail keeps its lag target. */
@@ -64,7 +65,7 @@ export class ContinuousVerifier {
   static start(run: MigrationRun, options: VerifierOptions = {}): ContinuousVerifier {
     const verifier = new ContinuousVerifier(run, options);
     verifier.loop = verifier.main().catch((error: unknown) => {
-      verifier.stats.error = (error as Error).message;
+      verifier.stats.error = errorMessage(error);
       run.ports.log.warn({ error: verifier.stats.error }, 'continuous verification stopped; the cutover compares what it did not cover');
     });
     return verifier;
@@ -97,7 +98,7 @@ export class ContinuousVerifier {
       const worked = await this.step().catch((error: unknown) => {
         // A collection dropped or renamed between the listing and the read: list again, and go on.
         if (!isCatalogRace(error)) throw error;
-        run.ports.log.debug({ error: (error as Error).message }, 'a collection changed under a verification step; planning again');
+        run.ports.log.debug({ error: errorMessage(error) }, 'a collection changed under a verification step; planning again');
         this.planned = false;
         return true;
       });
@@ -165,7 +166,7 @@ export class ContinuousVerifier {
     } catch (error) {
       if (this.abort.signal.aborted) return;
       // Not fatal here: the cutover converts what is left (inside the block) and reports why it could not.
-      run.ports.log.warn({ error: (error as Error).message }, 'a unique index could not be finalized during tail');
+      run.ports.log.warn({ error: errorMessage(error) }, 'a unique index could not be finalized during tail');
     }
   }
 
