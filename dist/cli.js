@@ -60901,7 +60901,6 @@ function errorCode(error) {
   const code = error?.code;
   return code === void 0 || code === null ? void 0 : Number(code);
 }
-var isNamespaceExists = (error) => errorCode(error) === SERVER_ERROR.NamespaceExists;
 var isNamespaceNotFound = (error) => errorCode(error) === SERVER_ERROR.NamespaceNotFound;
 var isSnapshotGone = (error) => {
   const code = errorCode(error);
@@ -61276,9 +61275,7 @@ var StateStore = class {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const name of Object.values(STATE_COLLECTIONS)) {
       if (existing.has(name)) continue;
-      await this.db.createCollection(name).catch((error) => {
-        if (error.code !== 48) throw error;
-      });
+      await this.db.createCollection(name).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     await ensureIndex(this.partitions, { migration: 1, source: 1 });
     await ensureIndex(this.relaxedIndexes, { migration: 1 });
@@ -63046,9 +63043,7 @@ var TargetKinds = class {
     const db = this.destination.db(target.db);
     const [info] = await db.listCollections({ name: target.coll }).toArray();
     if (!info) {
-      await db.createCollection(target.coll).catch((error) => {
-        if (!isNamespaceExists(error)) throw error;
-      });
+      await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     const options = info?.options ?? {};
     const capped2 = Boolean(options.capped);
@@ -63643,8 +63638,7 @@ var DestinationWatch = class {
     ];
     let start = saved ? { resumeAfter: saved } : {};
     if (!saved) {
-      const hello2 = await this.destination.db("admin").command({ hello: 1 });
-      start = { startAtOperationTime: hello2.lastWrite.opTime.ts };
+      start = { startAtOperationTime: await lastWriteTime(this.destination, "applied") };
     }
     this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1e3, maxAwaitTimeMS: 20 });
     if (!saved) {
@@ -65004,8 +64998,7 @@ async function finalCheck(run, options) {
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
       const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run.filter.targetDatabasePattern());
-      const hello2 = await destination.db("admin").command({ hello: 1 });
-      const until = hello2.lastWrite.opTime.ts;
+      const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
       try {

@@ -76874,7 +76874,6 @@ function errorCode(error2) {
   const code2 = error2?.code;
   return code2 === void 0 || code2 === null ? void 0 : Number(code2);
 }
-var isNamespaceExists = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceExists;
 var isNamespaceNotFound = (error2) => errorCode(error2) === SERVER_ERROR.NamespaceNotFound;
 var isSnapshotGone = (error2) => {
   const code2 = errorCode(error2);
@@ -77249,9 +77248,7 @@ var StateStore = class {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const name of Object.values(STATE_COLLECTIONS)) {
       if (existing.has(name)) continue;
-      await this.db.createCollection(name).catch((error2) => {
-        if (error2.code !== 48) throw error2;
-      });
+      await this.db.createCollection(name).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     await ensureIndex(this.partitions, { migration: 1, source: 1 });
     await ensureIndex(this.relaxedIndexes, { migration: 1 });
@@ -79019,9 +79016,7 @@ var TargetKinds = class {
     const db = this.destination.db(target.db);
     const [info2] = await db.listCollections({ name: target.coll }).toArray();
     if (!info2) {
-      await db.createCollection(target.coll).catch((error2) => {
-        if (!isNamespaceExists(error2)) throw error2;
-      });
+      await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     const options = info2?.options ?? {};
     const capped2 = Boolean(options.capped);
@@ -79616,8 +79611,7 @@ var DestinationWatch = class {
     ];
     let start = saved ? { resumeAfter: saved } : {};
     if (!saved) {
-      const hello2 = await this.destination.db("admin").command({ hello: 1 });
-      start = { startAtOperationTime: hello2.lastWrite.opTime.ts };
+      start = { startAtOperationTime: await lastWriteTime(this.destination, "applied") };
     }
     this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1e3, maxAwaitTimeMS: 20 });
     if (!saved) {
@@ -80977,8 +80971,7 @@ async function finalCheck(run2, options) {
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
       const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run2.filter.targetDatabasePattern());
-      const hello2 = await destination.db("admin").command({ hello: 1 });
-      const until = hello2.lastWrite.opTime.ts;
+      const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
       try {

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Binary, BSON, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, BSONRegExp, type Document, type MongoClient } from 'mongodb';
 import { parseConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
@@ -12,9 +14,18 @@ export function testConfig(name: string, sourceUri: string, destinationUri: stri
   return parseConfig(yaml, `${name}.yaml`, { env: { SRC: sourceUri, DST: destinationUri } });
 }
 
-/** Ports for an engine run in a test; MLM_TEST_LOG=debug shows the engine's log while debugging. */
+/**
+ * Ports for an engine run in a test. MLM_TEST_LOG=debug shows the engine's log while debugging;
+ * MLM_TEST_ENGINE_LOG_DIR keeps each in-process run's debug log in a file of its own (what a hung run did last).
+ */
 export function testPorts(runner = `test-${process.pid}`, signal: AbortSignal = new AbortController().signal): EnginePorts {
   const level = process.env.MLM_TEST_LOG as LogLevel | undefined;
+  const dir = process.env.MLM_TEST_ENGINE_LOG_DIR;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}-${runner.replace(/[^\w.-]/g, '_')}.log`);
+    return { log: createLogger({ level: level ?? 'debug', destination: createWriteStream(file) }), signal, runner };
+  }
   return { log: level ? createLogger({ level }) : silentLogger, signal, runner };
 }
 

@@ -1,5 +1,5 @@
 import type { Document, MongoClient } from 'mongodb';
-import { isNamespaceExists } from '../../mongo/server-errors.js';
+import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import type { Namespace } from '../../namespaces.js';
 
 export interface TargetKind {
@@ -24,9 +24,7 @@ export class TargetKinds {
     const db = this.destination.db(target.db);
     const [info] = (await db.listCollections({ name: target.coll }).toArray()) as Document[];
     if (!info) {
-      await db.createCollection(target.coll).catch((error: unknown) => {
-        if (!isNamespaceExists(error)) throw error;
-      });
+      await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     const options = (info?.options ?? {}) as { capped?: boolean; collation?: { locale?: string } };
     const capped = Boolean(options.capped);

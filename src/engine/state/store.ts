@@ -1,6 +1,7 @@
 import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
+import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type VerifyPartitionDoc } from './types.js';
 
@@ -36,9 +37,8 @@ export class StateStore {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const name of Object.values(STATE_COLLECTIONS)) {
       if (existing.has(name)) continue;
-      await this.db.createCollection(name).catch((error: { code?: number }) => {
-        if (error.code !== 48) throw error; // NamespaceExists: another runner created it first
-      });
+      // NamespaceExists: another runner created it first.
+      await this.db.createCollection(name).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     // Only when missing: every run opens the store, and createIndexes waits behind any lock on the collection.
     await ensureIndex(this.partitions, { migration: 1, source: 1 });

@@ -1,6 +1,7 @@
 import { BSON, type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { STATE_DB } from '../../../namespaces.js';
+import { lastWriteTime } from '../../../mongo/introspection.js';
 import { tokenTime } from '../../position.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
@@ -41,8 +42,7 @@ export class DestinationWatch {
     ];
     let start: Document = saved ? { resumeAfter: saved } : {};
     if (!saved) {
-      const hello = await this.destination.db('admin').command({ hello: 1 });
-      start = { startAtOperationTime: (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts };
+      start = { startAtOperationTime: await lastWriteTime(this.destination, 'applied') };
     }
     this.stream = this.destination.watch<Document, DestinationEvent>(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1000, maxAwaitTimeMS: 20 });
     if (!saved) {

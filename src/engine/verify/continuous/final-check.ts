@@ -1,5 +1,6 @@
 import type { Timestamp } from 'mongodb';
 import { decodeIdKey, formatId, rawIdKey, bytesOf } from '../../../mongo/raw-bson.js';
+import { lastWriteTime } from '../../../mongo/introspection.js';
 import type { VerifyCollection, VerifyMismatch, VerifyReport } from '../../../model.js';
 import type { MigrationRun } from '../../run.js';
 import { DestinationWatch } from './destination-watch.js';
@@ -47,8 +48,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
       const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern());
-      const hello = await destination.db('admin').command({ hello: 1 });
-      const until = (hello.lastWrite as { opTime: { ts: Timestamp } }).opTime.ts;
+      const until = await lastWriteTime(destination, 'applied');
       await watch.open((await store.get())?.verification?.destinationToken);
       // A write after `until`, so the stream has a point beyond it to reach even on an otherwise idle destination.
       await store.migrations.updateOne({ _id: store.name }, { $set: { 'verification.finalCheckAt': new Date() } }, { writeConcern: { w: 'majority' } });
