@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,10 @@ export function startRunner(args: string[], env: Record<string, string> = {}): R
   });
   // MLM_TEST_CHILD_LOG_DIR keeps each runner's log (with MLM_TEST_CHILD_LOG=debug, everything it did).
   const logDir = process.env.MLM_TEST_CHILD_LOG_DIR;
-  if (logDir) child.stderr!.on('data', (c: Buffer) => appendFileSync(join(logDir, `${args[0] ?? 'run'}-${child.pid}.log`), c));
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    child.stderr!.on('data', (c: Buffer) => appendFileSync(join(logDir, `${args[0] ?? 'run'}-${child.pid}.log`), c));
+  }
   const exited = new Promise<RunnerExit>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
