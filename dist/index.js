@@ -75453,18 +75453,25 @@ var NamespaceFilter = class {
     return on.db === targetDb ? on.coll : viewOn;
   }
   /**
+   * A pattern that every source database the migration reads matches (and perhaps a few more): for a
+   * server-side filter on a source whose other databases may be far busier than the migrated ones.
+   */
+  sourceDatabasePattern() {
+    const alternatives = /* @__PURE__ */ new Set();
+    for (const glob of this.rules.include) alternatives.add(databaseGlobPattern(glob.slice(0, glob.indexOf("."))));
+    return `^(?:${[...alternatives].join("|")})$`;
+  }
+  /**
    * A pattern that every destination database the migration writes matches (and perhaps a few more): for a
    * server-side filter on a destination that holds other applications' databases too.
    */
   targetDatabasePattern() {
     const alternatives = /* @__PURE__ */ new Set();
-    const escape2 = (text) => text.replace(/[.+^${}()|[\]\\*?]/g, "\\$&");
     for (const glob of this.rules.include) {
       const db = glob.slice(0, glob.indexOf("."));
-      if (/[*?]/.test(db)) alternatives.add(escape2(db).replace(/\\\*/g, "[^.]*").replace(/\\\?/g, "."));
-      else alternatives.add(escape2(this.rules.rename[db] ?? db));
+      alternatives.add(/[*?]/.test(db) ? databaseGlobPattern(db) : escapeRegExp(this.rules.rename[db] ?? db));
     }
-    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escape2(from.includes(".") ? splitNamespace(to).db : to));
+    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escapeRegExp(from.includes(".") ? splitNamespace(to).db : to));
     return `^(?:${[...alternatives].join("|")})$`;
   }
   /** Which include patterns matched nothing among the given namespaces (a likely typo). */
@@ -75475,6 +75482,10 @@ var NamespaceFilter = class {
     });
   }
 };
+var escapeRegExp = (text) => text.replace(/[.+^${}()|[\]\\*?]/g, "\\$&");
+function databaseGlobPattern(glob) {
+  return escapeRegExp(glob).replace(/\\\*/g, "[^.]*").replace(/\\\?/g, ".");
+}
 
 // src/mongo/connect.ts
 var import_mongodb = __toESM(require_lib3(), 1);
@@ -77980,6 +77991,10 @@ function isRelevant(event, filter) {
   if (event.type === "rename" && event.to) return filter.includes(db, coll) || filter.includes(event.to.db, event.to.coll);
   return filter.includes(db, coll);
 }
+function sourceEventMatch(filter) {
+  const databases = { $regex: filter.sourceDatabasePattern() };
+  return { $or: [{ "ns.db": databases }, { "to.db": databases }] };
+}
 function historyLostError(name, error2) {
   if (!isHistoryLost(error2)) return void 0;
   return new OperationError(
@@ -79252,8 +79267,8 @@ function cappedOrder(writes) {
 async function readBatch(stream, options) {
   const started = Date.now();
   const out = { events: [], drained: false, reachedStop: false, readMs: 0 };
-  while (out.events.length < options.batchSize) {
-    if (out.events.length && stream.bufferedCount() === 0) break;
+  for (let read = 0; read < options.batchSize; read++) {
+    if (read && stream.bufferedCount() === 0) break;
     const event = await stream.tryNext();
     if (!event) {
       out.drained = true;
@@ -79369,7 +79384,7 @@ async function tailLoop(run2, options) {
   let appliedToken;
   let next;
   try {
-    stream = await RawChangeStream.open(run2.source, savedPosition(run2), { batchSize: run2.config.tail.batchSize });
+    stream = await RawChangeStream.open(run2.source, savedPosition(run2), { batchSize: run2.config.tail.batchSize, match: sourceEventMatch(run2.filter) });
     const open2 = stream;
     const readNext = async () => {
       const read = await readBatch(open2, { batchSize: run2.config.tail.batchSize, filter: run2.filter, stopAfter: options.stopAfter });
@@ -80145,7 +80160,7 @@ async function planCatalog(run2) {
   }
 }
 async function renamedSince(run2, since) {
-  const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { operationType: "rename" } });
+  const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { $and: [{ operationType: "rename" }, sourceEventMatch(run2.filter)] } });
   try {
     for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
       if (event.clusterTime.greaterThan(since) && isRelevant(event, run2.filter)) return true;
@@ -80192,7 +80207,7 @@ async function copyPhase(run2) {
   const current = [...located.values()].filter((c) => c !== void 0);
   const planOf = (collection) => run2.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
   const end = await store.bufferEnd();
-  const stream = await RawChangeStream.open(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, { batchSize: 1e3 });
+  const stream = await RawChangeStream.open(run2.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run2.doc.captureStart.operationTime }, { batchSize: 1e3, match: sourceEventMatch(run2.filter) });
   const writer = new BufferWriter(store, stream, run2.filter, ports.log, () => run2.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions = [];

@@ -77,19 +77,27 @@ export class NamespaceFilter {
   }
 
   /**
+   * A pattern that every source database the migration reads matches (and perhaps a few more): for a
+   * server-side filter on a source whose other databases may be far busier than the migrated ones.
+   */
+  sourceDatabasePattern(): string {
+    const alternatives = new Set<string>();
+    for (const glob of this.rules.include) alternatives.add(databaseGlobPattern(glob.slice(0, glob.indexOf('.'))));
+    return `^(?:${[...alternatives].join('|')})$`;
+  }
+
+  /**
    * A pattern that every destination database the migration writes matches (and perhaps a few more): for a
    * server-side filter on a destination that holds other applications' databases too.
    */
   targetDatabasePattern(): string {
     const alternatives = new Set<string>();
-    const escape = (text: string): string => text.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');
     for (const glob of this.rules.include) {
       const db = glob.slice(0, glob.indexOf('.'));
-      if (/[*?]/.test(db)) alternatives.add(escape(db).replace(/\\\*/g, '[^.]*').replace(/\\\?/g, '.'));
-      else alternatives.add(escape(this.rules.rename[db] ?? db));
+      alternatives.add(/[*?]/.test(db) ? databaseGlobPattern(db) : escapeRegExp(this.rules.rename[db] ?? db));
     }
     // Renamed databases and collections land where their rules say, whatever pattern included them.
-    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escape(from.includes('.') ? splitNamespace(to).db : to));
+    for (const [from, to] of Object.entries(this.rules.rename)) alternatives.add(escapeRegExp(from.includes('.') ? splitNamespace(to).db : to));
     return `^(?:${[...alternatives].join('|')})$`;
   }
 
@@ -100,4 +108,11 @@ export class NamespaceFilter {
       return !namespaces.some((n) => re.test(ns(n.db, n.coll)));
     });
   }
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');
+
+/** A database-name glob (`*` any run of characters, `?` one) as a regular expression body. */
+function databaseGlobPattern(glob: string): string {
+  return escapeRegExp(glob).replace(/\\\*/g, '[^.]*').replace(/\\\?/g, '.');
 }

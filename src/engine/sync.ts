@@ -3,7 +3,7 @@ import { UUID, type Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
 import { runLimited } from './apply/run-limited.js';
 import { BufferWriter } from './capture/buffer-writer.js';
-import { historyLostError, isRelevant } from './capture/change-stream.js';
+import { historyLostError, isRelevant, sourceEventMatch } from './capture/change-stream.js';
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
@@ -109,7 +109,7 @@ async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
 
 /** Whether a collection concerning the migration was renamed on the source since this time. */
 async function renamedSince(run: MigrationRun, since: Timestamp): Promise<boolean> {
-  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { operationType: 'rename' } });
+  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { $and: [{ operationType: 'rename' }, sourceEventMatch(run.filter)] } });
   try {
     for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
       // startAtOperationTime includes the capture point itself, which the catalog already reflects.
@@ -169,7 +169,7 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
 
   // Buffer changes from the capture point (or after the last buffered one) while copying.
   const end = await store.bufferEnd();
-  const stream = await RawChangeStream.open(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart!.operationTime }, { batchSize: 1000 });
+  const stream = await RawChangeStream.open(run.source, end ? { resumeAfter: end.token } : { startAtOperationTime: run.doc.captureStart!.operationTime }, { batchSize: 1000, match: sourceEventMatch(run.filter) });
   const writer = new BufferWriter(store, stream, run.filter, ports.log, () => run.lease.assertHeld(), end ? end._id.seq + 1 : 0);
   writer.start();
   let partitions: PartitionDoc[] = [];

@@ -3,7 +3,7 @@ import { errorMessage, OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
 import { readView } from './apply/source-lookup.js';
 import { readBatch, type ReadBatch } from './capture/batch-reader.js';
-import { historyLostError, type Position } from './capture/change-stream.js';
+import { historyLostError, sourceEventMatch, type Position } from './capture/change-stream.js';
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
@@ -82,7 +82,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   let appliedToken: Document | undefined;
   let next: Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> | undefined;
   try {
-    stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize });
+    stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize, match: sourceEventMatch(run.filter) });
     const open = stream;
     // The next batch is read, and its documents looked up on the source, while the current one is written.
     const readNext = async (): Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> => {

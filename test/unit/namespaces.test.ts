@@ -20,3 +20,14 @@ describe('NamespaceFilter.targetDatabasePattern', () => {
     for (const db of ['app_12', 'app1', 'aab', 'xtenant']) expect(matches(db), db).toBe(false);
   });
 });
+
+/** Every source database the migration reads matches the pattern (what mayIncludeDatabase says yes to). */
+describe('NamespaceFilter.sourceDatabasePattern', () => {
+  it('agrees with mayIncludeDatabase on literal, wildcard and renamed databases', () => {
+    const filter = new NamespaceFilter({ include: ['shop.*', 'crm.users', 'app_?.*', 'tenant*.orders', 'a+b.*'], exclude: ['shop.tmp'], rename: { shop: 'shop_v2' } });
+    const pattern = new RegExp(filter.sourceDatabasePattern());
+    for (const db of ['shop', 'crm', 'app_1', 'tenant', 'tenant42', 'a+b', 'shop_v2', 'shopping', 'app_12', 'aab', 'other', 'admin']) {
+      expect(pattern.test(db), db).toBe(filter.mayIncludeDatabase(db));
+    }
+  });
+});
