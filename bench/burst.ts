@@ -52,7 +52,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         const primaryPid = source.members[0]!.process?.pid;
         const cpuBefore = cpuSecondsOf(primaryPid);
         const tailStarted = Date.now();
-        const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop });
+        const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop, ...(options.cpuProf ? { cpuProf: options.cpuProf } : {}) });
         tailChild.done.catch(() => undefined);
         const oursMs = await arrival(dst, 'after-burst-1', tailStarted);
         const sourceCpuOursS = cpuSecondsOf(primaryPid) - cpuBefore;

@@ -27,7 +27,7 @@ const HELP = `usage: npm run bench -- [options]
   --cutover-docs LIST   the cutover scenario's sizes in documents (100000,1000000: ~100 MB and ~1 GB at 1 KB)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
-  --cpu-prof DIR        write a V8 CPU profile of our sync runner into DIR
+  --cpu-prof DIR        write a V8 CPU profile of our sync runner (and the burst's tail) into DIR
   --base-dir DIR        where the replica sets' data goes (/tmp/mlm-bench; removed afterwards)`;
 
 const { values } = parseArgs({

@@ -46,6 +46,31 @@ export async function rawHash(client: MongoClient, db: string, coll: string): Pr
   return { count: digests.length, hash: createHash('sha256').update(digests.join('')).digest('hex') };
 }
 
+/**
+ * The documents that differ between two sides of a collection, byte for byte, keyed by their `_id` in canonical
+ * Extended JSON: what a failed hash comparison prints so a mismatch can be chased without rerunning.
+ */
+export async function collectionDifferences(source: MongoClient, destination: MongoClient, db: string, coll: string, limit = 10): Promise<string[]> {
+  const read = async (client: MongoClient): Promise<Map<string, Buffer>> => {
+    const byId = new Map<string, Buffer>();
+    for await (const raw of client.db(db).collection(coll).find({}, { raw: true }) as unknown as AsyncIterable<Buffer>) {
+      const doc = BSON.deserialize(raw, { promoteValues: false });
+      byId.set(BSON.EJSON.stringify(doc._id as Document, { relaxed: false }), raw);
+    }
+    return byId;
+  };
+  const [src, dst] = await Promise.all([read(source), read(destination)]);
+  const show = (raw: Buffer | undefined): string => (raw ? BSON.EJSON.stringify(BSON.deserialize(raw, { promoteValues: false }), { relaxed: false }) : 'missing');
+  const differences: string[] = [];
+  for (const id of new Set([...src.keys(), ...dst.keys()])) {
+    const [a, b] = [src.get(id), dst.get(id)];
+    if (a && b && a.equals(b)) continue;
+    differences.push(`${id}: source ${show(a)} / destination ${show(b)}`);
+    if (differences.length >= limit) break;
+  }
+  return differences;
+}
+
 /** Index names and keys of a collection, sorted. */
 export async function indexKeys(client: MongoClient, db: string, coll: string): Promise<string[]> {
   const indexes = await client.db(db).collection(coll).listIndexes().toArray();
