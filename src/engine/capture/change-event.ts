@@ -1,5 +1,5 @@
-import { BSON, type Binary, type Document, type Timestamp } from 'mongodb';
-import { decodeIdKey, rawDocument, rawElements, type RawElement } from '../../mongo/raw-bson.js';
+import { BSON, Timestamp, type Document } from 'mongodb';
+import { decodeIdKey, forEachElement, rawDocument, rawElements, rawIdKey, valueLength } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
 
 export const DATA_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
@@ -36,42 +36,178 @@ export interface ChangeEvent {
   seq?: number;
 }
 
-/** Fields kept as bytes; everything else of an event is small and decoded. */
-const RAW_FIELDS = new Set(['fullDocument', 'documentKey', 'updateDescription', 'fullDocumentBeforeChange']);
-
-/** Decodes a raw change event (or the re-assembled elements of a split one). */
+/**
+ * Decodes a raw change event (or the re-assembled elements of a split one) in one pass over its top-level
+ * elements, reading the routing fields straight from the bytes: this runs once per event, and at a batch job's
+ * rate the generic BSON decoder of the whole head was the largest cost of the tail's own CPU. The resume token
+ * is decoded only when asked for (the stream needs the last one of a batch).
+ */
 export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
-  const small: Buffer[] = [];
-  let key: RawElement | undefined;
-  let full: RawElement | undefined;
-  for (const element of rawElements(raw)) {
-    const name = element.name.toString('utf8');
-    if (name === 'documentKey') key = element;
-    else if (name === 'fullDocument') full = element;
-    if (!RAW_FIELDS.has(name)) small.push(element.bytes);
+  let type = '';
+  let clusterTime: Timestamp | undefined;
+  let wallTime: Date | undefined;
+  let ns: ChangeEvent['ns'] | undefined;
+  let to: { db: string; coll?: string } | undefined;
+  let uuid: string | undefined;
+  let key: Buffer | undefined;
+  let fullType = 0;
+  let full: Buffer | undefined;
+  let description: Document | undefined;
+  let token: Buffer | undefined;
+  // Inlined rather than a visitor: names are matched on their bytes, no string or closure per element.
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const elementType = raw[at]!;
+    const nameAt = at + 1;
+    const nameEnd = raw.indexOf(0, nameAt);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, elementType, valueAt);
+    at = valueEnd;
+    switch (fieldOf(raw, nameAt, nameEnd)) {
+      case Field.Token:
+        token = raw.subarray(valueAt, valueEnd);
+        break;
+      case Field.OperationType:
+        type = stringAt(raw, valueAt);
+        break;
+      case Field.ClusterTime:
+        clusterTime = new Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
+        break;
+      case Field.WallTime:
+        if (elementType === 0x09) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
+        break;
+      case Field.Ns:
+        ns = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case Field.To:
+        to = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case Field.CollectionUUID:
+        // Binary: int32 length, subtype byte, the bytes.
+        uuid = raw.toString('hex', valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
+        break;
+      case Field.DocumentKey:
+        key = raw.subarray(valueAt, valueEnd);
+        break;
+      case Field.FullDocument:
+        fullType = elementType;
+        full = raw.subarray(valueAt, valueEnd);
+        break;
+      case Field.OperationDescription:
+        description = BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
+        break;
+    }
   }
-  const head = BSON.deserialize(rawDocument(small), EXACT_TYPES);
-  const event: ChangeEvent = {
-    token: head._id as Document,
-    type: String(head.operationType),
-    clusterTime: head.clusterTime as Timestamp,
-    ns: { db: String((head.ns as Document).db), ...((head.ns as Document).coll !== undefined ? { coll: String((head.ns as Document).coll) } : {}) },
-    description: (head.operationDescription ?? {}) as Document,
-    raw,
-  };
-  if (head.wallTime instanceof Date) event.wallTime = head.wallTime;
-  if (head.to) event.to = { db: String((head.to as Document).db), coll: String((head.to as Document).coll) };
-  if (head.collectionUUID) event.uuid = (head.collectionUUID as Binary).toString('hex');
+  if (!clusterTime || !ns || !token) throw new Error(`a change event without ${!token ? '_id' : !clusterTime ? 'clusterTime' : 'ns'}`);
+  const event: ChangeEvent = new DecodedEvent(token, type, clusterTime, ns, description ?? {}, raw);
+  if (wallTime) event.wallTime = wallTime;
+  if (to?.coll !== undefined) event.to = { db: to.db, coll: to.coll };
+  if (uuid) event.uuid = uuid;
   if (key) {
-    event.key = key.value;
-    const idElement = [...rawElements(event.key)].find((e) => e.name.toString('utf8') === '_id');
-    if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
+    event.key = key;
+    event.id = idOfKey(key);
   }
   // Views into the event's bytes, not copies: an event near 16 MB is held once.
-  if (full) event.fullDocument = full.type === 0x03 ? full.value : null;
+  if (full) event.fullDocument = fullType === 0x03 ? full : null;
   // An update carries no document (the stream does not look it up): the applier reads the current one.
   if (refetch || (event.type === 'update' && !full)) event.refetch = true;
   return event;
+}
+
+/** A decoded event whose resume token is decoded only when read (the stream needs the last one of a batch). */
+class DecodedEvent implements ChangeEvent {
+  private decodedToken: Document | undefined;
+  wallTime?: Date;
+  to?: { db: string; coll: string };
+  uuid?: string;
+  key?: Buffer;
+  id?: unknown;
+  fullDocument?: Buffer | null;
+  refetch?: boolean;
+  seq?: number;
+
+  constructor(
+    private readonly tokenBytes: Buffer,
+    readonly type: string,
+    readonly clusterTime: Timestamp,
+    readonly ns: { db: string; coll?: string },
+    readonly description: Document,
+    readonly raw: Buffer,
+  ) {}
+
+  get token(): Document {
+    return (this.decodedToken ??= BSON.deserialize(this.tokenBytes, EXACT_TYPES));
+  }
+}
+
+/** The top-level fields the decoder reads. */
+const enum Field {
+  Other,
+  Token,
+  OperationType,
+  ClusterTime,
+  WallTime,
+  Ns,
+  To,
+  CollectionUUID,
+  DocumentKey,
+  FullDocument,
+  OperationDescription,
+  SplitEvent,
+}
+
+const FIELD_NAMES: [Field, Buffer][] = (
+  [
+    [Field.Token, '_id'],
+    [Field.OperationType, 'operationType'],
+    [Field.ClusterTime, 'clusterTime'],
+    [Field.WallTime, 'wallTime'],
+    [Field.Ns, 'ns'],
+    [Field.To, 'to'],
+    [Field.CollectionUUID, 'collectionUUID'],
+    [Field.DocumentKey, 'documentKey'],
+    [Field.FullDocument, 'fullDocument'],
+    [Field.OperationDescription, 'operationDescription'],
+    [Field.SplitEvent, 'splitEvent'],
+  ] as const
+).map(([field, name]) => [field, Buffer.from(name, 'latin1')]);
+
+/** Which field the name at doc[nameAt, nameEnd) is: by length and first byte, then byte by byte. */
+function fieldOf(doc: Buffer, nameAt: number, nameEnd: number): Field {
+  const length = nameEnd - nameAt;
+  const first = doc[nameAt];
+  for (const [field, name] of FIELD_NAMES) {
+    if (name.length !== length || name[0] !== first) continue;
+    let i = 1;
+    while (i < length && doc[nameAt + i] === name[i]) i++;
+    if (i === length) return field;
+  }
+  return Field.Other;
+}
+
+/** The `_id` of a documentKey, decoded with its exact type: the key itself is `{_id}` on an unsharded collection. */
+function idOfKey(key: Buffer): unknown {
+  const onlyId = key.readInt32LE(0) === 4 + 1 + 4 + valueLength(key, key[4]!, 9) + 1 && key[5] === 0x5f && key[6] === 0x69 && key[7] === 0x64 && key[8] === 0;
+  if (onlyId) return BSON.deserialize(key, EXACT_TYPES)._id;
+  const id = rawIdKey(key);
+  return id ? decodeIdKey(id) : undefined;
+}
+
+/** A BSON string value at `at`: int32 length (with the trailing zero), the UTF-8 bytes, zero. */
+function stringAt(doc: Buffer, at: number): string {
+  return doc.toString('utf8', at + 4, at + 4 + doc.readInt32LE(at) - 1);
+}
+
+/** `{db, coll?}` of a namespace sub-document. */
+function namespaceAt(doc: Buffer): { db: string; coll?: string } {
+  let db = '';
+  let coll: string | undefined;
+  forEachElement(doc, (type, name, valueAt) => {
+    if (type !== 0x02) return;
+    if (name === 'db') db = stringAt(doc, valueAt);
+    else if (name === 'coll') coll = stringAt(doc, valueAt);
+  });
+  return coll === undefined ? { db } : { db, coll };
 }
 
 /** The same event without its full document, to be looked up when applied (it is too large to store). */
@@ -98,10 +234,17 @@ export function assembleFragments(fragments: Buffer[]): Buffer {
 
 /** The fragment number and count of a split event, or undefined for a whole one. */
 export function splitInfo(raw: Buffer): { fragment: number; of: number } | undefined {
-  for (const element of rawElements(raw)) {
-    if (element.name.toString('utf8') !== 'splitEvent') continue;
-    const split = BSON.deserialize(element.value) as { fragment: number; of: number };
-    return { fragment: Number(split.fragment), of: Number(split.of) };
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const type = raw[at]!;
+    const nameEnd = raw.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, type, valueAt);
+    if (fieldOf(raw, at + 1, nameEnd) === Field.SplitEvent) {
+      const info = BSON.deserialize(raw.subarray(valueAt, valueEnd)) as { fragment: number; of: number };
+      return { fragment: Number(info.fragment), of: Number(info.of) };
+    }
+    at = valueEnd;
   }
   return undefined;
 }

@@ -33,6 +33,8 @@ export class RawChangeStream {
   private ahead: Promise<Fetched> | undefined;
   private fragments: Buffer[] = [];
   private token: Document | undefined;
+  /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
+  private tokenOf: ChangeEvent | undefined;
   private cursor!: RawBatchCursor;
 
   private constructor(
@@ -50,7 +52,8 @@ export class RawChangeStream {
 
   /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
   private async openCursor(): Promise<void> {
-    const position: Position = this.token ? { resumeAfter: this.token } : this.start;
+    const resumeToken = this.resumeToken;
+    const position: Position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline: Document[] = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
@@ -67,7 +70,7 @@ export class RawChangeStream {
     this.batch = (await this.cursor.nextBatch()) ?? [];
     // The post-batch token covers the batch: it is the position only once every event of it is handed out.
     this.batchToken = this.cursor.postBatchResumeToken;
-    if (!this.batch.length) this.token = this.batchToken ?? this.token;
+    if (!this.batch.length) this.moveTo(this.batchToken);
   }
 
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
@@ -134,7 +137,14 @@ export class RawChangeStream {
    * event handed out, or the server's position after a batch once every event of it was handed out.
    */
   get resumeToken(): Document | undefined {
-    return this.token;
+    return this.tokenOf ? this.tokenOf.token : this.token;
+  }
+
+  /** The position becomes the server's token (when it has one). */
+  private moveTo(token: Document | undefined): void {
+    if (!token) return;
+    this.token = token;
+    this.tokenOf = undefined;
   }
 
   /** The next whole event, or null when the server had none within the wait. */
@@ -158,13 +168,14 @@ export class RawChangeStream {
       const next = await this.fetch();
       this.batch = next;
       fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.batchToken ?? this.token;
+      if (!next.length && !this.fragments.length) this.moveTo(this.batchToken);
     }
   }
 
   private handOut(event: ChangeEvent): ChangeEvent {
     // After the batch's last event the server's post-batch token is as good and may be further on.
-    this.token = this.batch.length === 0 ? (this.batchToken ?? event.token) : event.token;
+    if (this.batch.length === 0 && this.batchToken) this.moveTo(this.batchToken);
+    else this.tokenOf = event;
     return event;
   }
 
