@@ -11,6 +11,7 @@ import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
 import { RecheckFeed, type ChangeObserver } from './verify/continuous/feed.js';
+import { ComparisonFrontier } from './verify/continuous/frontier.js';
 
 /** Everything one command run of the engine works with: both clusters, the state, the lease. */
 export interface MigrationRun {
@@ -24,6 +25,8 @@ export interface MigrationRun {
   doc: MigrationDoc;
   /** Told every batch the tail is about to apply: continuous verification's recheck queue (see verify/continuous). */
   changes?: ChangeObserver;
+  /** How far the partition comparisons have got, shared by the feed, the destination watch and the steps. */
+  frontier?: ComparisonFrontier;
 }
 
 export interface OpenOptions {
@@ -78,8 +81,9 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
     // The recheck queue is fed only when the cutover verifies content: otherwise nothing would ever drain it.
-    const changes = config.cutover.verify === 'hash' ? new RecheckFeed(store, filter) : undefined;
-    return { config, ports, source, destination, store, lease, filter, doc, ...(changes ? { changes } : {}) };
+    const frontier = config.cutover.verify === 'hash' ? new ComparisonFrontier() : undefined;
+    const changes = frontier ? new RecheckFeed(store, filter, frontier) : undefined;
+    return { config, ports, source, destination, store, lease, filter, doc, ...(changes && frontier ? { changes, frontier } : {}) };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;

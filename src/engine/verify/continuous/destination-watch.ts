@@ -5,6 +5,7 @@ import { lastWriteTime } from '../../../mongo/introspection.js';
 import { tokenTime } from '../../position.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
+import type { ComparisonFrontier } from './frontier.js';
 
 interface DestinationEvent {
   _id: Document;
@@ -30,6 +31,8 @@ export class DestinationWatch {
     private readonly sourceOf: (target: string) => string | undefined,
     /** The destination databases the migration writes (NamespaceFilter.targetDatabasePattern). */
     private readonly databases: string,
+    /** Documents a partition comparison has still to read are left to it (see frontier.ts). */
+    private readonly frontier?: ComparisonFrontier,
   ) {}
 
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
@@ -86,7 +89,9 @@ export class DestinationWatch {
       if (!event.ns?.coll || !event.documentKey) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
-      if (source) docs.push({ source, target, key: Buffer.from(BSON.serialize(event.documentKey)) });
+      if (!source) continue;
+      const key = Buffer.from(BSON.serialize(event.documentKey));
+      if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
     await this.queue.ensure(docs);
   }

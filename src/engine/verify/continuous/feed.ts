@@ -3,6 +3,7 @@ import { failpoint } from '../../failpoints.js';
 import { ns, type NamespaceFilter } from '../../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
 import { RecheckQueue, type AcknowledgedWrites, type TouchedDocument } from './recheck-queue.js';
+import type { ComparisonFrontier } from './frontier.js';
 
 /**
  * What the tail tells about each batch before applying it (see tail.ts); what the observer writes is covered by
@@ -17,14 +18,15 @@ const DATA_DDL = new Set(['drop', 'rename', 'dropDatabase', 'create']);
 
 /**
  * Feeds the recheck queue from the source change stream the tail already reads: every document a batch touches
- * is queued before the batch is applied, so a crash at any point re-queues it, never loses it. DDL that moves or
+ * is queued before the batch is applied, so a crash at any point re-queues it, never loses it; except those a
+ * partition comparison has still to read (see frontier.ts), which it reads and queues itself if they differ. DDL that moves or
  * removes data resets the comparison of the namespaces it names (the verifier plans them again) and forgets
  * their queued documents, whose namespace no longer means the same collection.
  */
 export class RecheckFeed implements ChangeObserver {
   private readonly queue: RecheckQueue;
 
-  constructor(private readonly store: StateStore, private readonly filter: NamespaceFilter) {
+  constructor(private readonly store: StateStore, private readonly filter: NamespaceFilter, private readonly frontier?: ComparisonFrontier) {
     this.queue = new RecheckQueue(store);
   }
 
@@ -36,8 +38,11 @@ export class RecheckFeed implements ChangeObserver {
       const coll = event.ns.coll;
       if (DATA_OPERATIONS.has(event.type)) {
         if (!coll || !event.key) continue;
+        const source = ns(event.ns.db, coll);
+        // Decided now, before any await: the partition step that will read it has not begun (see frontier.ts).
+        if (this.frontier?.willCompare(source, event.key)) continue;
         const target = this.filter.target(event.ns.db, coll);
-        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
+        docs.push({ source, target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
       } else if (DATA_DDL.has(event.type)) {
         if (event.type === 'dropDatabase') databases.add(event.ns.db);
         if (coll) namespaces.add(ns(event.ns.db, coll));
@@ -54,6 +59,8 @@ export class RecheckFeed implements ChangeObserver {
       const dot = s.indexOf('.');
       return this.filter.includes(s.slice(0, dot), s.slice(dot + 1));
     });
+    // Forgotten before the partitions go: what is left to a partition about to be planned again stays covered.
+    this.frontier?.forget(included, databases);
     const escaped = databases.map((d) => `^${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.`);
     const bySource = [{ source: { $in: included } }, ...escaped.map((re) => ({ source: { $regex: re } }))];
     const targets = included.map((s) => {

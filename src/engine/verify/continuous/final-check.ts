@@ -47,7 +47,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern());
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier);
       const until = await lastWriteTime(destination, 'applied');
       await watch.open((await store.get())?.verification?.destinationToken);
       // A write after `until`, so the stream has a point beyond it to reach even on an otherwise idle destination.
@@ -61,9 +61,10 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
     await phase('partitions', async () => {
       const planned = new Set(await store.verifyPartitions.distinct('source', { migration: store.name }));
-      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
+      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair, run.frontier);
       let compared = 0;
-      const steps = new StepSizer();
+      // Not stamped with a read time: the sides are frozen, and the recheck below judges every entry as of sourceAt.
+      const steps = new StepSizer(run.frontier, { moving: false });
       for (;;) {
         const [partition] = await openPartitions(store, 1);
         if (!partition) break;
@@ -80,7 +81,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
         const page = await queue.next(1000, { all: true, ...(afterId ? { afterId } : {}) });
         if (!page.length) break;
         afterId = page[page.length - 1]!._id;
-        const result = await recheckEntries(source, destination, queue, page, options.sourceAt);
+        const result = await recheckEntries(source, destination, queue, page, options.sourceAt, { frozen: true });
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\u0000${kind}`;
           const slot = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };

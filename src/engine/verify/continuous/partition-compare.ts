@@ -19,6 +19,8 @@ import { failpoint } from '../../failpoints.js';
 import type { StateStore } from '../../state/store.js';
 import type { VerifyPartitionDoc } from '../../state/types.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
+import type { ComparisonFrontier } from './frontier.js';
+import { lastWriteTime } from '../../../mongo/introspection.js';
 
 export interface PairNames {
   source: string;
@@ -26,7 +28,7 @@ export interface PairNames {
 }
 
 /** Partitions of one collection: one per `_id` class found on either side (extras on the destination included). */
-export async function planVerifyPartitions(source: MongoClient, destination: MongoClient, store: StateStore, pair: PairNames): Promise<VerifyPartitionDoc[]> {
+export async function planVerifyPartitions(source: MongoClient, destination: MongoClient, store: StateStore, pair: PairNames, frontier?: ComparisonFrontier): Promise<VerifyPartitionDoc[]> {
   const classes = new Set<string>();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]] as const) {
     const { db, coll } = splitNamespace(name);
@@ -43,7 +45,9 @@ export async function planVerifyPartitions(source: MongoClient, destination: Mon
     ? [...classes].map((typeClass) => ({ ...base, _id: id(typeClass), typeClass, done: false }))
     : [{ ...base, _id: id('-'), typeClass: '-', done: true, doneAt: new Date() }];
   for (const p of partitions) {
-    await store.verifyPartitions.updateOne({ _id: p._id }, { $setOnInsert: p }, { upsert: true, writeConcern: { w: 'majority' } });
+    const planned = await store.verifyPartitions.findOneAndUpdate({ _id: p._id }, { $setOnInsert: p }, { upsert: true, returnDocument: 'after', writeConcern: { w: 'majority' }, ...EXACT_TYPES });
+    // What the state holds (a partition planned meanwhile by an earlier run is kept as it is).
+    if (planned) frontier?.learn(planned);
   }
   return partitions;
 }
@@ -62,7 +66,32 @@ export interface StepResult {
 }
 
 /** Compares the next batch of one partition, queues what differs, and saves the progress. */
-export async function comparePartitionStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number): Promise<StepResult> {
+export async function comparePartitionStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, options: StepOptions = { moving: true }): Promise<StepResult> {
+  const { frontier } = options;
+  frontier?.begin(partition);
+  let saved: { lastId: unknown; done: boolean } | undefined;
+  try {
+    const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
+    saved = result.saved;
+    return result;
+  } finally {
+    frontier?.end(partition, saved);
+  }
+}
+
+export interface StepOptions {
+  /** Told of the step before its first read and of the progress once saved (see frontier.ts). */
+  frontier?: ComparisonFrontier;
+  /**
+   * The sides still move (the tail runs): every change the source had made when the step began is at or before
+   * the time read first, and a difference found may be one the tail has not applied yet, so its recheck waits
+   * until the tail's saved position passes that time (see recheckEntries), as the feed's entries wait for their event.
+   */
+  moving: boolean;
+}
+
+async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, moving: boolean): Promise<StepResult & { saved?: { lastId: unknown; done: boolean } }> {
+  const readFrom = moving ? await lastWriteTime(source, 'applied') : undefined;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = 'lastId' in partition && partition.lastId !== undefined ? { $gt: partition.lastId } : {};
@@ -80,7 +109,7 @@ export async function comparePartitionStep(source: MongoClient, destination: Mon
   if (!exhausted && last) range.$lte = last.value;
   const differing: TouchedDocument[] = [];
   const touched = (key: Buffer): void => {
-    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key) });
+    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key), ...(readFrom ? { at: readFrom } : {}) });
   };
   // Read in server batches and compared as they come: the destination side is never held whole.
   const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000) });
@@ -107,8 +136,9 @@ export async function comparePartitionStep(source: MongoClient, destination: Mon
   const set: Document = exhausted ? { done: true, doneAt: new Date() } : {};
   if (last) set.lastId = last.value;
   // Only the partition this step read: one reset by DDL (and planned again) meanwhile has another epoch.
-  await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: 'majority' } });
-  return { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: 'majority' } });
+  const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
 }
 
 /**
@@ -121,9 +151,11 @@ export class StepSizer {
   /** Mean source document size seen by the last step; cautious until then. */
   private bytesPerDocument = 4096;
 
+  constructor(private readonly frontier?: ComparisonFrontier, private readonly options: { moving: boolean } = { moving: true }) {}
+
   async run(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc): Promise<StepResult> {
     const documents = Math.max(50, Math.min(10_000, Math.floor(StepSizer.BYTES / this.bytesPerDocument)));
-    const result = await comparePartitionStep(source, destination, store, queue, partition, documents);
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...(this.frontier ? { frontier: this.frontier } : {}), moving: this.options.moving });
     if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
     return result;
   }

@@ -18,12 +18,13 @@ export interface RecheckResult {
  * records the outcome in the queue (see RecheckQueue.settle). While the sides still move a difference only backs
  * off; the caller decides what a difference means (at cutover, with the sides frozen, it is a mismatch).
  */
-export async function recheckEntries(source: MongoClient, destination: MongoClient, queue: RecheckQueue, entries: readonly RecheckDoc[], sourceAt?: Timestamp): Promise<RecheckResult> {
+export async function recheckEntries(source: MongoClient, destination: MongoClient, queue: RecheckQueue, entries: readonly RecheckDoc[], sourceAt?: Timestamp, options: { frozen?: boolean } = {}): Promise<RecheckResult> {
   // While the tail runs, `sourceAt` is its applied position: the destination holds at least every change up to it,
   // so a document whose last event is at or before it must equal the source as of then, and any difference is
   // one. A document touched after it may still be on its way: it waits (judging it now would report a write
-  // in flight as a mismatch, or drop an entry the applier has not written yet as equal).
-  const later = new Set(entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+  // in flight as a mismatch, or drop an entry the applier has not written yet as equal). `frozen` (the final
+  // check): the destination has stopped at `sourceAt`, nothing is on its way, and every entry is judged as of it.
+  const later = new Set(entries.filter((e) => !options.frozen && sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
   const groups = new Map<string, RecheckDoc[]>();
   for (const entry of entries) {
     if (later.has(entry)) continue;

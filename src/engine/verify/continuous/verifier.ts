@@ -54,12 +54,13 @@ export class ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   private readonly rates: { recheckPerSecond?: number; comparePerSecond?: number } = {};
   private planned = false;
-  private readonly steps = new StepSizer();
+  private readonly steps: StepSizer;
   private turn = false;
   readonly stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: undefined as string | undefined };
 
   constructor(private readonly run: MigrationRun, private readonly options: VerifierOptions = {}) {
     this.queue = new RecheckQueue(run.store);
+    this.steps = new StepSizer(run.frontier);
   }
 
   static start(run: MigrationRun, options: VerifierOptions = {}): ContinuousVerifier {
@@ -82,7 +83,10 @@ export class ContinuousVerifier {
     const { run } = this;
     const saved = run.doc.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern());
+    // Before this process compares anything: from here on only its own steps move the partitions.
+    run.frontier?.collations(this.pairs);
+    await run.frontier?.load(run.store);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
@@ -173,10 +177,11 @@ export class ContinuousVerifier {
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
   private async plan(): Promise<void> {
     this.pairs = await listPairs(this.run.source, this.run.filter);
+    this.run.frontier?.collations(this.pairs);
     const planned = new Set(await this.run.store.verifyPartitions.distinct('source', { migration: this.run.store.name }));
     for (const pair of this.pairs) {
       if (!comparable(pair) || planned.has(pair.source)) continue;
-      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair);
+      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair, this.run.frontier);
     }
     this.planned = true;
   }
