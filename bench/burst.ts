@@ -13,6 +13,8 @@ export interface BurstFigures {
   oursMs: number;
   /** CPU seconds of the source primary while our tail read the burst (nothing else ran on it). */
   sourceCpuOursS: number;
+  /** CPU seconds of the destination primary while our tail applied the burst (verification's work included). */
+  destinationCpuOursS: number;
   /** CPU seconds of the source primary while a stopped secondary caught up on the same burst. */
   sourceCpuNativeS: number;
   /** That secondary's catch-up time (a backlog, like ours). */
@@ -51,11 +53,14 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
 
         const primaryPid = source.members[0]!.process?.pid;
         const cpuBefore = cpuSecondsOf(primaryPid);
+        const destinationPid = destination.members[0]!.process?.pid;
+        const destinationCpuBefore = cpuSecondsOf(destinationPid);
         const tailStarted = Date.now();
         const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop, ...(options.cpuProf ? { cpuProf: options.cpuProf } : {}) });
         tailChild.done.catch(() => undefined);
         const oursMs = await arrival(dst, 'after-burst-1', tailStarted);
         const sourceCpuOursS = cpuSecondsOf(primaryPid) - cpuBefore;
+        const destinationCpuOursS = cpuSecondsOf(destinationPid) - destinationCpuBefore;
         log(`burst: our tail applied it in ${(oursMs / 1000).toFixed(1)} s`);
         stopTail();
         const tail = await tailChild.done;
@@ -71,7 +76,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         await source.restartMember(1);
         const nativeCatchUpMs = await appliedBy(secondary, second.last, restarted);
         const sourceCpuNativeS = cpuSecondsOf(primaryPid) - cpuAtRestart;
-        return { ops, burstMs, nativeMs, oursMs, sourceCpuOursS, sourceCpuNativeS, nativeCatchUpMs, tail, exact };
+        return { ops, burstMs, nativeMs, oursMs, sourceCpuOursS, destinationCpuOursS, sourceCpuNativeS, nativeCatchUpMs, tail, exact };
       } finally {
         stopTail();
         await Promise.all([src.close(), dst.close(), secondary.close()]);

@@ -53,8 +53,10 @@ export async function runSyncEngine(run: MigrationRun): Promise<SyncResult> {
   await transition(run, 'syncing', 'catching up', { step: 'catch-up' });
   run.ports.log.info('catching up with live changes');
   // Continuous verification starts with the catch-up: the copy and the replay are done, the sides converge.
-  const verifier = run.config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2 }) : undefined;
-  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds }).finally(() => verifier?.stop());
+  // Throttled by the catch-up's lag like the tail's (unknown, so paused, until the first batch says).
+  let lag = Infinity;
+  const verifier = run.config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2 }) : undefined;
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds, onBatch: (seconds) => (lag = seconds) }).finally(() => verifier?.stop());
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   // Phase and step change in one write: a crash in between left "tailing/catch-up" behind.
   run.lease.assertHeld();

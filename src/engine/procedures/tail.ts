@@ -84,7 +84,9 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
   const started = Date.now();
   let lastReport = 0;
   const cutover = watchForCutover(run);
-  let lag = 0;
+  // Unknown until the first batch: a slice that starts behind a backlog must not begin with the verifier's reads
+  // competing with the tail's first lookups (measured: the first batches of a burst took 1-3 s each).
+  let lag = Infinity;
   // Beside the tail, in the same process: compares partitions and rechecks the queue, throttled by the lag.
   const verifier = config.cutover.verify === 'hash' ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : undefined;
   try {

@@ -43,7 +43,7 @@ export async function rehearseEngine(run: MigrationRun, options: { tailMs: numbe
   if (copy.startedAt && copy.finishedAt) timings.record('copy', copy.finishedAt.getTime() - copy.startedAt.getTime());
 
   const lags: number[] = [];
-  await timings.time('tail', () => withContinuousVerification(run, () => lags[lags.length - 1] ?? 0, () => tailLoop(run, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
+  await timings.time('tail', () => withContinuousVerification(run, () => lags[lags.length - 1] ?? Infinity, () => tailLoop(run, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
   await timings.time('finalize-indexes', () => finalizeBeforeFreeze(run));
 
   // The freeze: what a cutover's write block would have fixed, without stopping anyone.

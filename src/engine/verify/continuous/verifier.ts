@@ -90,12 +90,18 @@ export class ContinuousVerifier {
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
-    await this.finalizeIndexes();
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
+    let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
         await this.rest(250);
+        continue;
+      }
+      // First, once the tail keeps up: the conversion reads whole indexes on both sides.
+      if (!finalized) {
+        await this.finalizeIndexes();
+        finalized = true;
         continue;
       }
       const started = Date.now();
