@@ -25,6 +25,8 @@ export interface BenchOptions {
   /** Documents the burst scenario's batch job updates (it also inserts a fifth and deletes a tenth as many). */
   burstDocs: number;
   burstSize: number;
+  /** Run the burst only once continuous verification has compared every partition (its most expensive moment). */
+  burstAfterVerification: boolean;
 }
 
 export function log(line: string): void {
