@@ -25901,7 +25901,7 @@ var require_bson = __commonJS({
       }
     };
     var LongWithoutOverridesClass = Long3;
-    var Timestamp2 = class _Timestamp extends LongWithoutOverridesClass {
+    var Timestamp3 = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
       }
@@ -26341,7 +26341,7 @@ var require_bson = __commonJS({
           value = promoteValues ? symbol : new BSONSymbol(symbol);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_TIMESTAMP) {
-          value = new Timestamp2({
+          value = new Timestamp3({
             i: NumberUtils.getUint32LE(buffer2, index),
             t: NumberUtils.getUint32LE(buffer2, index + 4)
           });
@@ -26915,7 +26915,7 @@ var require_bson = __commonJS({
       $maxKey: MaxKey,
       $regex: BSONRegExp,
       $regularExpression: BSONRegExp,
-      $timestamp: Timestamp2
+      $timestamp: Timestamp3
     };
     function deserializeValue(value, options = {}) {
       if (typeof value === "number") {
@@ -27092,7 +27092,7 @@ var require_bson = __commonJS({
       ObjectId: (o) => new ObjectId3(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
-      Timestamp: (o) => Timestamp2.fromBits(o.low, o.high)
+      Timestamp: (o) => Timestamp3.fromBits(o.low, o.high)
     };
     function serializeDocument(doc, options) {
       if (doc == null || typeof doc !== "object")
@@ -27361,7 +27361,7 @@ var require_bson = __commonJS({
       MinKey,
       NumberUtils,
       ObjectId: ObjectId3,
-      Timestamp: Timestamp2,
+      Timestamp: Timestamp3,
       UUID: UUID3,
       bsonType,
       calculateObjectSize,
@@ -27394,7 +27394,7 @@ var require_bson = __commonJS({
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId3;
-    exports.Timestamp = Timestamp2;
+    exports.Timestamp = Timestamp3;
     exports.UUID = UUID3;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON11.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON11.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON11.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON11.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON11.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON11.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON11.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -61453,6 +61453,18 @@ function* rawElements(doc) {
     at = next;
   }
 }
+function forEachElement(doc, visit2) {
+  const end = doc.readInt32LE(0) - 1;
+  let at = 4;
+  while (at < end) {
+    const type = doc[at];
+    const nameEnd = doc.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const next = valueAt + valueLength(doc, type, valueAt);
+    visit2(type, doc.toString("utf8", at + 1, nameEnd), valueAt, next);
+    at = next;
+  }
+}
 function rawIdKey(doc) {
   for (const element of rawElements(doc)) {
     if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
@@ -61589,37 +61601,143 @@ async function insertDecoded(target, docs, writeConcern) {
 
 // src/engine/capture/change-event.ts
 var DATA_OPERATIONS = /* @__PURE__ */ new Set(["insert", "update", "replace", "delete"]);
-var RAW_FIELDS = /* @__PURE__ */ new Set(["fullDocument", "documentKey", "updateDescription", "fullDocumentBeforeChange"]);
 function decodeChangeEvent(raw, refetch = false) {
-  const small = [];
+  let type = "";
+  let clusterTime;
+  let wallTime;
+  let ns2;
+  let to;
+  let uuid;
   let key2;
+  let fullType = 0;
   let full;
-  for (const element of rawElements(raw)) {
-    const name = element.name.toString("utf8");
-    if (name === "documentKey") key2 = element;
-    else if (name === "fullDocument") full = element;
-    if (!RAW_FIELDS.has(name)) small.push(element.bytes);
+  let description;
+  let token;
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const elementType = raw[at];
+    const nameAt = at + 1;
+    const nameEnd = raw.indexOf(0, nameAt);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, elementType, valueAt);
+    at = valueEnd;
+    switch (fieldOf(raw, nameAt, nameEnd)) {
+      case 1 /* Token */:
+        token = raw.subarray(valueAt, valueEnd);
+        break;
+      case 2 /* OperationType */:
+        type = stringAt(raw, valueAt);
+        break;
+      case 3 /* ClusterTime */:
+        clusterTime = new import_mongodb8.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
+        break;
+      case 4 /* WallTime */:
+        if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
+        break;
+      case 5 /* Ns */:
+        ns2 = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case 6 /* To */:
+        to = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case 7 /* CollectionUUID */:
+        uuid = raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
+        break;
+      case 8 /* DocumentKey */:
+        key2 = raw.subarray(valueAt, valueEnd);
+        break;
+      case 9 /* FullDocument */:
+        fullType = elementType;
+        full = raw.subarray(valueAt, valueEnd);
+        break;
+      case 10 /* OperationDescription */:
+        description = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
+        break;
+    }
   }
-  const head = import_mongodb8.BSON.deserialize(rawDocument(small), EXACT_TYPES);
-  const event = {
-    token: head._id,
-    type: String(head.operationType),
-    clusterTime: head.clusterTime,
-    ns: { db: String(head.ns.db), ...head.ns.coll !== void 0 ? { coll: String(head.ns.coll) } : {} },
-    description: head.operationDescription ?? {},
-    raw
-  };
-  if (head.wallTime instanceof Date) event.wallTime = head.wallTime;
-  if (head.to) event.to = { db: String(head.to.db), coll: String(head.to.coll) };
-  if (head.collectionUUID) event.uuid = head.collectionUUID.toString("hex");
+  if (!clusterTime || !ns2 || !token) throw new Error(`a change event without ${!token ? "_id" : !clusterTime ? "clusterTime" : "ns"}`);
+  const event = new DecodedEvent(token, type, clusterTime, ns2, description ?? {}, raw);
+  if (wallTime) event.wallTime = wallTime;
+  if (to?.coll !== void 0) event.to = { db: to.db, coll: to.coll };
+  if (uuid) event.uuid = uuid;
   if (key2) {
-    event.key = key2.value;
-    const idElement = [...rawElements(event.key)].find((e) => e.name.toString("utf8") === "_id");
-    if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
+    event.key = key2;
+    event.id = idOfKey(key2);
   }
-  if (full) event.fullDocument = full.type === 3 ? full.value : null;
+  if (full) event.fullDocument = fullType === 3 ? full : null;
   if (refetch || event.type === "update" && !full) event.refetch = true;
   return event;
+}
+var DecodedEvent = class {
+  constructor(tokenBytes, type, clusterTime, ns2, description, raw) {
+    this.tokenBytes = tokenBytes;
+    this.type = type;
+    this.clusterTime = clusterTime;
+    this.ns = ns2;
+    this.description = description;
+    this.raw = raw;
+  }
+  tokenBytes;
+  type;
+  clusterTime;
+  ns;
+  description;
+  raw;
+  decodedToken;
+  wallTime;
+  to;
+  uuid;
+  key;
+  id;
+  fullDocument;
+  refetch;
+  seq;
+  get token() {
+    return this.decodedToken ??= import_mongodb8.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
+  }
+};
+var FIELD_NAMES = [
+  [1 /* Token */, "_id"],
+  [2 /* OperationType */, "operationType"],
+  [3 /* ClusterTime */, "clusterTime"],
+  [4 /* WallTime */, "wallTime"],
+  [5 /* Ns */, "ns"],
+  [6 /* To */, "to"],
+  [7 /* CollectionUUID */, "collectionUUID"],
+  [8 /* DocumentKey */, "documentKey"],
+  [9 /* FullDocument */, "fullDocument"],
+  [10 /* OperationDescription */, "operationDescription"],
+  [11 /* SplitEvent */, "splitEvent"]
+].map(([field, name]) => [field, Buffer.from(name, "latin1")]);
+function fieldOf(doc, nameAt, nameEnd) {
+  const length = nameEnd - nameAt;
+  const first = doc[nameAt];
+  for (const [field, name] of FIELD_NAMES) {
+    if (name.length !== length || name[0] !== first) continue;
+    let i = 1;
+    while (i < length && doc[nameAt + i] === name[i]) i++;
+    if (i === length) return field;
+  }
+  return 0 /* Other */;
+}
+function idOfKey(key2) {
+  const onlyId = key2.readInt32LE(0) === 4 + 1 + 4 + valueLength(key2, key2[4], 9) + 1 && key2[5] === 95 && key2[6] === 105 && key2[7] === 100 && key2[8] === 0;
+  if (onlyId) return import_mongodb8.BSON.deserialize(key2, EXACT_TYPES)._id;
+  const id2 = rawIdKey(key2);
+  return id2 ? decodeIdKey(id2) : void 0;
+}
+function stringAt(doc, at) {
+  return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
+}
+function namespaceAt(doc) {
+  let db = "";
+  let coll;
+  forEachElement(doc, (type, name, valueAt) => {
+    if (type !== 2) return;
+    if (name === "db") db = stringAt(doc, valueAt);
+    else if (name === "coll") coll = stringAt(doc, valueAt);
+  });
+  return coll === void 0 ? { db } : { db, coll };
 }
 function withoutFullDocument(raw) {
   return rawDocument([...rawElements(raw)].filter((e) => e.name.toString("utf8") !== "fullDocument").map((e) => e.bytes));
@@ -61637,10 +61755,17 @@ function assembleFragments(fragments) {
   return rawDocument([token, ...elements]);
 }
 function splitInfo(raw) {
-  for (const element of rawElements(raw)) {
-    if (element.name.toString("utf8") !== "splitEvent") continue;
-    const split = import_mongodb8.BSON.deserialize(element.value);
-    return { fragment: Number(split.fragment), of: Number(split.of) };
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const type = raw[at];
+    const nameEnd = raw.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, type, valueAt);
+    if (fieldOf(raw, at + 1, nameEnd) === 11 /* SplitEvent */) {
+      const info = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd));
+      return { fragment: Number(info.fragment), of: Number(info.of) };
+    }
+    at = valueEnd;
   }
   return void 0;
 }
@@ -61839,13 +61964,15 @@ var RecheckQueue = class {
 // src/engine/verify/continuous/feed.ts
 var DATA_DDL = /* @__PURE__ */ new Set(["drop", "rename", "dropDatabase", "create"]);
 var RecheckFeed = class {
-  constructor(store, filter) {
+  constructor(store, filter, frontier) {
     this.store = store;
     this.filter = filter;
+    this.frontier = frontier;
     this.queue = new RecheckQueue(store);
   }
   store;
   filter;
+  frontier;
   queue;
   async observe(events, terms) {
     const docs = [];
@@ -61855,8 +61982,10 @@ var RecheckFeed = class {
       const coll = event.ns.coll;
       if (DATA_OPERATIONS.has(event.type)) {
         if (!coll || !event.key) continue;
+        const source = ns(event.ns.db, coll);
+        if (this.frontier?.willCompare(source, event.key)) continue;
         const target = this.filter.target(event.ns.db, coll);
-        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
+        docs.push({ source, target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
       } else if (DATA_DDL.has(event.type)) {
         if (event.type === "dropDatabase") databases.add(event.ns.db);
         if (coll) namespaces.add(ns(event.ns.db, coll));
@@ -61872,6 +62001,7 @@ var RecheckFeed = class {
       const dot = s.indexOf(".");
       return this.filter.includes(s.slice(0, dot), s.slice(dot + 1));
     });
+    this.frontier?.forget(included, databases);
     const escaped = databases.map((d) => `^${d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
     const bySource = [{ source: { $in: included } }, ...escaped.map((re) => ({ source: { $regex: re } }))];
     const targets = included.map((s) => {
@@ -61884,6 +62014,147 @@ var RecheckFeed = class {
     if (escaped.length) await this.store.recheck.deleteMany({ m: this.store.name, $or: escaped.map((re) => ({ s: { $regex: re } })) }, { writeConcern: { w: "majority" } });
   }
 };
+
+// src/engine/verify/continuous/id-order.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+var DOUBLE = 1;
+var STRING = 2;
+var OBJECT_ID = 7;
+var DATE = 9;
+var INT32 = 16;
+var INT64 = 18;
+function idKeyOf(value) {
+  return rawIdKey(Buffer.from(import_mongodb10.BSON.serialize({ _id: value })));
+}
+function isAfter(a, b, options) {
+  const [ta, tb] = [a[0], b[0]];
+  if (ta === OBJECT_ID && tb === OBJECT_ID) return Buffer.compare(a.subarray(1), b.subarray(1)) > 0;
+  if (ta === DATE && tb === DATE) return a.readBigInt64LE(1) > b.readBigInt64LE(1);
+  if (ta === STRING && tb === STRING) return options.binaryStrings && Buffer.compare(stringBytes(a), stringBytes(b)) > 0;
+  const na = numberOf(a);
+  const nb = numberOf(b);
+  return na !== void 0 && nb !== void 0 && compareNumbers(na, nb) > 0;
+}
+function stringBytes(key2) {
+  return key2.subarray(5, 5 + key2.readInt32LE(1) - 1);
+}
+function numberOf(key2) {
+  switch (key2[0]) {
+    case DOUBLE:
+      return key2.readDoubleLE(1);
+    case INT32:
+      return BigInt(key2.readInt32LE(1));
+    case INT64:
+      return key2.readBigInt64LE(1);
+    default:
+      return void 0;
+  }
+}
+function compareNumbers(a, b) {
+  if (typeof a === "number" && Number.isNaN(a)) return typeof b === "number" && Number.isNaN(b) ? 0 : -1;
+  if (typeof b === "number" && Number.isNaN(b)) return 1;
+  if (typeof a === "bigint" && typeof b === "bigint") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
+  const flip = typeof a === "bigint";
+  const d = flip ? b : a;
+  const n = flip ? a : b;
+  const sign = compareDoubleWithInteger(d, n);
+  return flip ? -sign : sign;
+}
+function compareDoubleWithInteger(d, n) {
+  if (d === Infinity) return 1;
+  if (d === -Infinity) return -1;
+  const floor = BigInt(Math.floor(d));
+  if (floor < n) return -1;
+  if (floor > n) return 1;
+  return Number.isInteger(d) ? 0 : 1;
+}
+
+// src/engine/verify/continuous/frontier.ts
+var CLASS_OF_TYPE = /* @__PURE__ */ new Map([
+  [1, "number"],
+  [16, "number"],
+  [18, "number"],
+  [19, "number"],
+  [2, "string"],
+  [3, "object"],
+  [5, "binData"],
+  [7, "objectId"],
+  [8, "bool"],
+  [9, "date"],
+  [17, "timestamp"]
+]);
+var ComparisonFrontier = class {
+  partitions = /* @__PURE__ */ new Map();
+  /** Source namespaces whose strings compare by bytes (no collation): only there is a string `_id` placed. */
+  binaryStrings = /* @__PURE__ */ new Set();
+  /** Bumped by every change, so a load that raced one is dropped rather than applied over it. */
+  generation = 0;
+  /** Reads every partition of the migration from the state (before this process compares any). */
+  async load(store) {
+    const generation = this.generation;
+    const docs = await store.verifyPartitions.find({ migration: store.name }, EXACT_TYPES).toArray();
+    if (generation !== this.generation) return;
+    for (const doc of docs) this.learn(doc);
+  }
+  /** A partition as the state holds it (planned, or loaded). A step in flight keeps its own view. */
+  learn(doc) {
+    const key2 = slot(doc);
+    if (this.partitions.get(key2)?.busy) return;
+    const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
+    this.partitions.set(key2, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
+    this.generation++;
+  }
+  /** Which sources compare strings by their bytes (listPairs' `sourceInfo`). */
+  collations(pairs) {
+    this.binaryStrings.clear();
+    for (const pair of pairs) {
+      const collation = pair.sourceInfo.options?.collation;
+      if (!collation || collation.locale === "simple") this.binaryStrings.add(pair.source);
+    }
+  }
+  /** A step starts reading the partition: from now until it ends, its documents are queued. */
+  begin(partition) {
+    const known = this.partitions.get(slot(partition));
+    this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
+    this.generation++;
+  }
+  /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
+  end(partition, saved) {
+    const key2 = slot(partition);
+    const known = this.partitions.get(key2);
+    this.generation++;
+    if (known?.epoch !== partition.epoch) return;
+    if (!saved) {
+      this.partitions.delete(key2);
+      return;
+    }
+    const lastKey = saved.lastId === void 0 ? known.lastKey : idKeyOf(saved.lastId);
+    this.partitions.set(key2, { epoch: partition.epoch, done: saved.done, busy: false, ...lastKey ? { lastKey } : {} });
+  }
+  /** Partitions reset by DDL (compared again from scratch): unknown until planned again. */
+  forget(sources, databases) {
+    const prefixes = databases.map((db) => `${db}.`);
+    for (const key2 of this.partitions.keys()) {
+      const source = key2.slice(0, key2.indexOf("\0"));
+      if (sources.includes(source) || prefixes.some((p) => source.startsWith(p))) this.partitions.delete(key2);
+    }
+    this.generation++;
+  }
+  /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
+  willCompare(source, documentKey) {
+    const id2 = rawIdKey(documentKey);
+    const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
+    if (!id2 || !typeClass) return false;
+    const progress = this.partitions.get(`${source}\0${typeClass}`);
+    if (!progress || progress.busy || progress.done) return false;
+    if (!progress.lastKey) return true;
+    return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
+  }
+};
+function slot(partition) {
+  return `${partition.source}\0${partition.typeClass}`;
+}
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
@@ -61919,8 +62190,9 @@ async function openRun(config, ports, options = {}) {
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
-    const changes = config.cutover.verify === "hash" ? new RecheckFeed(store, filter) : void 0;
-    return { config, ports, source, destination, store, lease, filter, doc, ...changes ? { changes } : {} };
+    const frontier = config.cutover.verify === "hash" ? new ComparisonFrontier() : void 0;
+    const changes = frontier ? new RecheckFeed(store, filter, frontier) : void 0;
+    return { config, ports, source, destination, store, lease, filter, doc, ...changes && frontier ? { changes, frontier } : {} };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error;
@@ -61988,7 +62260,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
@@ -62105,11 +62377,11 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
@@ -62166,7 +62438,7 @@ function partitionFilter(partition) {
 }
 
 // src/engine/copy/raw-cursor.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
     this.client = client;
@@ -62197,10 +62469,10 @@ var RawBatchCursor = class _RawBatchCursor {
     const { spec } = this;
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const options = { session: this.session, readPreference: import_mongodb11.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.client.db(spec.db).command(command, options);
     const cursor = reply.cursor;
-    this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
+    this.id = import_mongodb11.Long.isLong(cursor.id) ? cursor.id : import_mongodb11.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
@@ -62217,8 +62489,8 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
-        this.id = import_mongodb10.Long.ZERO;
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb11.ReadPreference.primary });
+        this.id = import_mongodb11.Long.ZERO;
       }
     } finally {
       await this.session.endSession();
@@ -62293,7 +62565,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb11.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb12.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -62324,6 +62596,8 @@ var RawChangeStream = class _RawChangeStream {
   ahead;
   fragments = [];
   token;
+  /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
+  tokenOf;
   cursor;
   static async open(source, position, options) {
     const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
@@ -62332,7 +62606,8 @@ var RawChangeStream = class _RawChangeStream {
   }
   /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
   async openCursor() {
-    const position = this.token ? { resumeAfter: this.token } : this.start;
+    const resumeToken = this.resumeToken;
+    const position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
@@ -62347,7 +62622,7 @@ var RawChangeStream = class _RawChangeStream {
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
     this.batchToken = this.cursor.postBatchResumeToken;
-    if (!this.batch.length) this.token = this.batchToken ?? this.token;
+    if (!this.batch.length) this.moveTo(this.batchToken);
   }
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   readAhead() {
@@ -62384,7 +62659,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
-        const cut = error instanceof import_mongodb12.MongoNetworkError || error instanceof import_mongodb12.MongoServerSelectionError;
+        const cut = error instanceof import_mongodb13.MongoNetworkError || error instanceof import_mongodb13.MongoServerSelectionError;
         if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
         if (!cut) await sleep5(250 * attempt);
@@ -62405,7 +62680,13 @@ var RawChangeStream = class _RawChangeStream {
    * event handed out, or the server's position after a batch once every event of it was handed out.
    */
   get resumeToken() {
-    return this.token;
+    return this.tokenOf ? this.tokenOf.token : this.token;
+  }
+  /** The position becomes the server's token (when it has one). */
+  moveTo(token) {
+    if (!token) return;
+    this.token = token;
+    this.tokenOf = void 0;
   }
   /** The next whole event, or null when the server had none within the wait. */
   async tryNext() {
@@ -62427,11 +62708,12 @@ var RawChangeStream = class _RawChangeStream {
       const next = await this.fetch();
       this.batch = next;
       fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.batchToken ?? this.token;
+      if (!next.length && !this.fragments.length) this.moveTo(this.batchToken);
     }
   }
   handOut(event) {
-    this.token = this.batch.length === 0 ? this.batchToken ?? event.token : event.token;
+    if (this.batch.length === 0 && this.batchToken) this.moveTo(this.batchToken);
+    else this.tokenOf = event;
     return event;
   }
   async close() {
@@ -62538,7 +62820,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -62719,7 +63001,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -62743,7 +63025,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb14.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -62844,7 +63126,7 @@ function orderedJob(destination, target, writes, chunk) {
 }
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 function readView(client, asOf) {
   return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
@@ -62853,7 +63135,7 @@ var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key2) {
   try {
     const reply = await source.client.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -62879,7 +63161,7 @@ async function lookupOnce(source, at, uuid, keys) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
   const batchSize = keys.length + 1;
-  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
   const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
@@ -63315,18 +63597,18 @@ async function readBatch(stream, options) {
 }
 
 // src/engine/position.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb15.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb15.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -63566,7 +63848,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb17.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -63627,20 +63909,22 @@ async function rewriteFromSource(source, destination, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
-  constructor(destination, store, queue, sourceOf, databases) {
+  constructor(destination, store, queue, sourceOf, databases, frontier) {
     this.destination = destination;
     this.store = store;
     this.queue = queue;
     this.sourceOf = sourceOf;
     this.databases = databases;
+    this.frontier = frontier;
   }
   destination;
   store;
   queue;
   sourceOf;
   databases;
+  frontier;
   stream;
   lastSaved;
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
@@ -63693,7 +63977,9 @@ var DestinationWatch = class {
       if (!event.ns?.coll || !event.documentKey) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
-      if (source) docs.push({ source, target, key: Buffer.from(import_mongodb17.BSON.serialize(event.documentKey)) });
+      if (!source) continue;
+      const key2 = Buffer.from(import_mongodb18.BSON.serialize(event.documentKey));
+      if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
     await this.queue.ensure(docs);
   }
@@ -63736,7 +64022,7 @@ function sourceOfTarget2(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -63748,7 +64034,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -63873,7 +64159,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 
 // src/engine/verify/continuous/partition-compare.ts
 import { randomUUID as randomUUID3 } from "node:crypto";
-async function planVerifyPartitions(source, destination, store, pair) {
+async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
     const { db, coll } = splitNamespace(name);
@@ -63887,14 +64173,28 @@ async function planVerifyPartitions(source, destination, store, pair) {
   const id2 = (suffix) => `${store.name}|${pair.source}|${suffix}`;
   const partitions = classes.size ? [...classes].map((typeClass) => ({ ...base, _id: id2(typeClass), typeClass, done: false })) : [{ ...base, _id: id2("-"), typeClass: "-", done: true, doneAt: /* @__PURE__ */ new Date() }];
   for (const p of partitions) {
-    await store.verifyPartitions.updateOne({ _id: p._id }, { $setOnInsert: p }, { upsert: true, writeConcern: { w: "majority" } });
+    const planned = await store.verifyPartitions.findOneAndUpdate({ _id: p._id }, { $setOnInsert: p }, { upsert: true, returnDocument: "after", writeConcern: { w: "majority" }, ...EXACT_TYPES });
+    if (planned) frontier?.learn(planned);
   }
   return partitions;
 }
 async function openPartitions(store, limit = 100) {
   return store.verifyPartitions.find({ migration: store.name, done: false }, { ...EXACT_TYPES, limit, sort: { _id: 1 } }).toArray();
 }
-async function comparePartitionStep(source, destination, store, queue, partition, batchSize) {
+async function comparePartitionStep(source, destination, store, queue, partition, batchSize, options = { moving: true }) {
+  const { frontier } = options;
+  frontier?.begin(partition);
+  let saved;
+  try {
+    const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
+    saved = result.saved;
+    return result;
+  } finally {
+    frontier?.end(partition, saved);
+  }
+}
+async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
+  const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
@@ -63910,7 +64210,7 @@ async function comparePartitionStep(source, destination, store, queue, partition
   if (!exhausted && last) range.$lte = last.value;
   const differing = [];
   const touched = (key2) => {
-    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key2) });
+    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key2), ...readFrom ? { at: readFrom } : {} });
   };
   const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3) });
   try {
@@ -63934,16 +64234,23 @@ async function comparePartitionStep(source, destination, store, queue, partition
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
   if (last) set.lastId = last.value;
-  await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
-  return { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
+  const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
 }
 var StepSizer = class _StepSizer {
+  constructor(frontier, options = { moving: true }) {
+    this.frontier = frontier;
+    this.options = options;
+  }
+  frontier;
+  options;
   static BYTES = 4 * 1024 * 1024;
   /** Mean source document size seen by the last step; cautious until then. */
   bytesPerDocument = 4096;
   async run(source, destination, store, queue, partition) {
     const documents = Math.max(50, Math.min(1e4, Math.floor(_StepSizer.BYTES / this.bytesPerDocument)));
-    const result = await comparePartitionStep(source, destination, store, queue, partition, documents);
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...this.frontier ? { frontier: this.frontier } : {}, moving: this.options.moving });
     if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
     return result;
   }
@@ -63959,8 +64266,8 @@ async function readAll(cursor) {
 }
 
 // src/engine/verify/continuous/recheck.ts
-async function recheckEntries(source, destination, queue, entries, sourceAt) {
-  const later = new Set(entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+async function recheckEntries(source, destination, queue, entries, sourceAt, options = {}) {
+  const later = new Set(entries.filter((e) => !options.frozen && sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
   const groups = /* @__PURE__ */ new Map();
   for (const entry of entries) {
     if (later.has(entry)) continue;
@@ -64003,6 +64310,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.run = run;
     this.options = options;
     this.queue = new RecheckQueue(run.store);
+    this.steps = new StepSizer(run.frontier);
   }
   run;
   options;
@@ -64017,7 +64325,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   rates = {};
   planned = false;
-  steps = new StepSizer();
+  steps;
   turn = false;
   stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
   static start(run, options = {}) {
@@ -64038,15 +64346,22 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run } = this;
     const saved = run.doc.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run.filter.targetDatabasePattern());
+    run.frontier?.collations(this.pairs);
+    await run.frontier?.load(run.store);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
-    await this.finalizeIndexes();
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
+    let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
         await this.rest(250);
+        continue;
+      }
+      if (!finalized) {
+        await this.finalizeIndexes();
+        finalized = true;
         continue;
       }
       const started = Date.now();
@@ -64114,10 +64429,11 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
   async plan() {
     this.pairs = await listPairs(this.run.source, this.run.filter);
+    this.run.frontier?.collations(this.pairs);
     const planned = new Set(await this.run.store.verifyPartitions.distinct("source", { migration: this.run.store.name }));
     for (const pair of this.pairs) {
       if (!comparable(pair) || planned.has(pair.source)) continue;
-      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair);
+      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair, this.run.frontier);
     }
     this.planned = true;
   }
@@ -64153,8 +64469,9 @@ async function runSyncEngine(run) {
   if (run.ports.signal.aborted) return { finished: false, lagSeconds: run.doc.lagSeconds };
   await transition(run, "syncing", "catching up", { step: "catch-up" });
   run.ports.log.info("catching up with live changes");
-  const verifier = run.config.cutover.verify === "hash" ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2 }) : void 0;
-  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds }).finally(() => verifier?.stop());
+  let lag = Infinity;
+  const verifier = run.config.cutover.verify === "hash" ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2 }) : void 0;
+  const result = await tailLoop(run, { deadline: Date.now() + run.config.tail.maxDurationMs, untilLagAtMost: run.config.cutover.maxLagSeconds, onBatch: (seconds2) => lag = seconds2 }).finally(() => verifier?.stop());
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   run.lease.assertHeld();
   const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run.ports.runner, note: "copy done and caught up" };
@@ -64209,7 +64526,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb19.UUID(collection.uuid);
+  const uuid = new import_mongodb20.UUID(collection.uuid);
   const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -64487,7 +64804,7 @@ async function runSlice(run, config, durationMs, ports) {
   const started = Date.now();
   let lastReport = 0;
   const cutover2 = watchForCutover(run);
-  let lag = 0;
+  let lag = Infinity;
   const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : void 0;
   try {
     const result = await withReconnect(
@@ -64650,7 +64967,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -64985,7 +65302,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb20.MongoError) {
+    if (error instanceof import_mongodb21.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -65012,7 +65329,7 @@ async function finalCheck(run, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run.filter.targetDatabasePattern());
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run.filter.targetDatabasePattern(), run.frontier);
       const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
@@ -65024,9 +65341,9 @@ async function finalCheck(run, options) {
     });
     await phase("partitions", async () => {
       const planned = new Set(await store.verifyPartitions.distinct("source", { migration: store.name }));
-      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
+      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair, run.frontier);
       let compared = 0;
-      const steps = new StepSizer();
+      const steps = new StepSizer(run.frontier, { moving: false });
       for (; ; ) {
         const [partition] = await openPartitions(store, 1);
         if (!partition) break;
@@ -65042,18 +65359,18 @@ async function finalCheck(run, options) {
         const page = await queue.next(1e3, { all: true, ...afterId ? { afterId } : {} });
         if (!page.length) break;
         afterId = page[page.length - 1]._id;
-        const result = await recheckEntries(source, destination, queue, page, options.sourceAt);
+        const result = await recheckEntries(source, destination, queue, page, options.sourceAt, { frozen: true });
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\0${kind}`;
-          const slot = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
-          if (slot.ids.length < (options.maxIds ?? 20)) slot.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
-          else slot.more = true;
-          found.set(name, slot);
+          const slot2 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
+          if (slot2.ids.length < (options.maxIds ?? 20)) slot2.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
+          else slot2.more = true;
+          found.set(name, slot2);
         }
       }
-      for (const slot of found.values()) {
-        const what = slot.kind === "content" ? "with different content (bytes or BSON types)" : slot.kind === "missing-document" ? "missing on the destination" : "only on the destination";
-        mismatches.push({ namespace: slot.namespace, ...slot.target !== slot.namespace ? { target: slot.target } : {}, kind: slot.kind, detail: `${slot.ids.length}${slot.more ? "+" : ""} document${slot.ids.length === 1 ? "" : "s"} ${what}`, ids: slot.ids });
+      for (const slot2 of found.values()) {
+        const what = slot2.kind === "content" ? "with different content (bytes or BSON types)" : slot2.kind === "missing-document" ? "missing on the destination" : "only on the destination";
+        mismatches.push({ namespace: slot2.namespace, ...slot2.target !== slot2.namespace ? { target: slot2.target } : {}, kind: slot2.kind, detail: `${slot2.ids.length}${slot2.more ? "+" : ""} document${slot2.ids.length === 1 ? "" : "s"} ${what}`, ids: slot2.ids });
       }
     });
   }
@@ -65343,7 +65660,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -65375,7 +65692,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb21.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb22.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -65395,7 +65712,7 @@ async function rehearseEngine(run, options) {
   const copy = run.doc.copy;
   if (copy.startedAt && copy.finishedAt) timings.record("copy", copy.finishedAt.getTime() - copy.startedAt.getTime());
   const lags = [];
-  await timings.time("tail", () => withContinuousVerification(run, () => lags[lags.length - 1] ?? 0, () => tailLoop(run, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
+  await timings.time("tail", () => withContinuousVerification(run, () => lags[lags.length - 1] ?? Infinity, () => tailLoop(run, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
   await timings.time("finalize-indexes", () => finalizeBeforeFreeze(run));
   const { finalTime: frozenAt, verification: recheck } = await runFrozenPipeline(run, {
     journal: memoryJournal(),
@@ -65931,7 +66248,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join5 } from "node:path";
@@ -65962,13 +66279,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join4 } from "node:path";
 import { setTimeout as sleep10 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -66017,7 +66334,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb22.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb23.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -66134,7 +66451,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb23.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb24.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -66292,7 +66609,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -66332,10 +66649,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb24.ObjectId(bytes);
+  return new import_mongodb25.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb24.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb25.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -66382,7 +66699,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb24.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb25.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -66392,8 +66709,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb24.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb24.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb25.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb25.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -66404,7 +66721,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb24.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb25.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -66421,7 +66738,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb24.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb25.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -66437,8 +66754,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb24.Long.fromNumber(9e9 + i),
-        score: new import_mongodb24.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb25.Long.fromNumber(9e9 + i),
+        score: new import_mongodb25.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -66449,7 +66766,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb24.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb25.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -66532,11 +66849,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep12 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb25.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb26.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -66603,9 +66920,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb25.ObjectId();
+        const id2 = new import_mongodb26.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb25.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb26.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -66618,7 +66935,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb25.ObjectId();
+        const id2 = new import_mongodb26.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -66629,7 +66946,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb25.ObjectId();
+        const id2 = new import_mongodb26.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -66761,8 +67078,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb26.MongoClient(source.uri);
-    const destinationClient = new import_mongodb26.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb27.MongoClient(source.uri);
+    const destinationClient = new import_mongodb27.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

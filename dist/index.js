@@ -3007,7 +3007,7 @@ var require_bson = __commonJS({
       }
     };
     var LongWithoutOverridesClass = Long2;
-    var Timestamp2 = class _Timestamp extends LongWithoutOverridesClass {
+    var Timestamp3 = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
       }
@@ -3447,7 +3447,7 @@ var require_bson = __commonJS({
           value = promoteValues ? symbol : new BSONSymbol(symbol);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_TIMESTAMP) {
-          value = new Timestamp2({
+          value = new Timestamp3({
             i: NumberUtils.getUint32LE(buffer2, index),
             t: NumberUtils.getUint32LE(buffer2, index + 4)
           });
@@ -4021,7 +4021,7 @@ var require_bson = __commonJS({
       $maxKey: MaxKey,
       $regex: BSONRegExp,
       $regularExpression: BSONRegExp,
-      $timestamp: Timestamp2
+      $timestamp: Timestamp3
     };
     function deserializeValue(value, options = {}) {
       if (typeof value === "number") {
@@ -4198,7 +4198,7 @@ var require_bson = __commonJS({
       ObjectId: (o) => new ObjectId(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
-      Timestamp: (o) => Timestamp2.fromBits(o.low, o.high)
+      Timestamp: (o) => Timestamp3.fromBits(o.low, o.high)
     };
     function serializeDocument(doc, options) {
       if (doc == null || typeof doc !== "object")
@@ -4467,7 +4467,7 @@ var require_bson = __commonJS({
       MinKey,
       NumberUtils,
       ObjectId,
-      Timestamp: Timestamp2,
+      Timestamp: Timestamp3,
       UUID: UUID3,
       bsonType,
       calculateObjectSize,
@@ -4500,7 +4500,7 @@ var require_bson = __commonJS({
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId;
-    exports.Timestamp = Timestamp2;
+    exports.Timestamp = Timestamp3;
     exports.UUID = UUID3;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON11.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON11.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON11.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON11.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON11 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON11.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON11.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON11.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -77426,6 +77426,18 @@ function* rawElements(doc) {
     at = next;
   }
 }
+function forEachElement(doc, visit2) {
+  const end = doc.readInt32LE(0) - 1;
+  let at = 4;
+  while (at < end) {
+    const type = doc[at];
+    const nameEnd = doc.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const next = valueAt + valueLength(doc, type, valueAt);
+    visit2(type, doc.toString("utf8", at + 1, nameEnd), valueAt, next);
+    at = next;
+  }
+}
 function rawIdKey(doc) {
   for (const element of rawElements(doc)) {
     if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
@@ -77562,37 +77574,143 @@ async function insertDecoded(target, docs, writeConcern) {
 
 // src/engine/capture/change-event.ts
 var DATA_OPERATIONS = /* @__PURE__ */ new Set(["insert", "update", "replace", "delete"]);
-var RAW_FIELDS = /* @__PURE__ */ new Set(["fullDocument", "documentKey", "updateDescription", "fullDocumentBeforeChange"]);
 function decodeChangeEvent(raw, refetch = false) {
-  const small = [];
+  let type = "";
+  let clusterTime;
+  let wallTime;
+  let ns2;
+  let to;
+  let uuid;
   let key;
+  let fullType = 0;
   let full;
-  for (const element of rawElements(raw)) {
-    const name = element.name.toString("utf8");
-    if (name === "documentKey") key = element;
-    else if (name === "fullDocument") full = element;
-    if (!RAW_FIELDS.has(name)) small.push(element.bytes);
+  let description;
+  let token;
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const elementType = raw[at];
+    const nameAt = at + 1;
+    const nameEnd = raw.indexOf(0, nameAt);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, elementType, valueAt);
+    at = valueEnd;
+    switch (fieldOf(raw, nameAt, nameEnd)) {
+      case 1 /* Token */:
+        token = raw.subarray(valueAt, valueEnd);
+        break;
+      case 2 /* OperationType */:
+        type = stringAt(raw, valueAt);
+        break;
+      case 3 /* ClusterTime */:
+        clusterTime = new import_mongodb8.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
+        break;
+      case 4 /* WallTime */:
+        if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
+        break;
+      case 5 /* Ns */:
+        ns2 = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case 6 /* To */:
+        to = namespaceAt(raw.subarray(valueAt, valueEnd));
+        break;
+      case 7 /* CollectionUUID */:
+        uuid = raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
+        break;
+      case 8 /* DocumentKey */:
+        key = raw.subarray(valueAt, valueEnd);
+        break;
+      case 9 /* FullDocument */:
+        fullType = elementType;
+        full = raw.subarray(valueAt, valueEnd);
+        break;
+      case 10 /* OperationDescription */:
+        description = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
+        break;
+    }
   }
-  const head = import_mongodb8.BSON.deserialize(rawDocument(small), EXACT_TYPES);
-  const event = {
-    token: head._id,
-    type: String(head.operationType),
-    clusterTime: head.clusterTime,
-    ns: { db: String(head.ns.db), ...head.ns.coll !== void 0 ? { coll: String(head.ns.coll) } : {} },
-    description: head.operationDescription ?? {},
-    raw
-  };
-  if (head.wallTime instanceof Date) event.wallTime = head.wallTime;
-  if (head.to) event.to = { db: String(head.to.db), coll: String(head.to.coll) };
-  if (head.collectionUUID) event.uuid = head.collectionUUID.toString("hex");
+  if (!clusterTime || !ns2 || !token) throw new Error(`a change event without ${!token ? "_id" : !clusterTime ? "clusterTime" : "ns"}`);
+  const event = new DecodedEvent(token, type, clusterTime, ns2, description ?? {}, raw);
+  if (wallTime) event.wallTime = wallTime;
+  if (to?.coll !== void 0) event.to = { db: to.db, coll: to.coll };
+  if (uuid) event.uuid = uuid;
   if (key) {
-    event.key = key.value;
-    const idElement = [...rawElements(event.key)].find((e) => e.name.toString("utf8") === "_id");
-    if (idElement) event.id = decodeIdKey(Buffer.concat([Buffer.of(idElement.type), idElement.value]));
+    event.key = key;
+    event.id = idOfKey(key);
   }
-  if (full) event.fullDocument = full.type === 3 ? full.value : null;
+  if (full) event.fullDocument = fullType === 3 ? full : null;
   if (refetch || event.type === "update" && !full) event.refetch = true;
   return event;
+}
+var DecodedEvent = class {
+  constructor(tokenBytes, type, clusterTime, ns2, description, raw) {
+    this.tokenBytes = tokenBytes;
+    this.type = type;
+    this.clusterTime = clusterTime;
+    this.ns = ns2;
+    this.description = description;
+    this.raw = raw;
+  }
+  tokenBytes;
+  type;
+  clusterTime;
+  ns;
+  description;
+  raw;
+  decodedToken;
+  wallTime;
+  to;
+  uuid;
+  key;
+  id;
+  fullDocument;
+  refetch;
+  seq;
+  get token() {
+    return this.decodedToken ??= import_mongodb8.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
+  }
+};
+var FIELD_NAMES = [
+  [1 /* Token */, "_id"],
+  [2 /* OperationType */, "operationType"],
+  [3 /* ClusterTime */, "clusterTime"],
+  [4 /* WallTime */, "wallTime"],
+  [5 /* Ns */, "ns"],
+  [6 /* To */, "to"],
+  [7 /* CollectionUUID */, "collectionUUID"],
+  [8 /* DocumentKey */, "documentKey"],
+  [9 /* FullDocument */, "fullDocument"],
+  [10 /* OperationDescription */, "operationDescription"],
+  [11 /* SplitEvent */, "splitEvent"]
+].map(([field, name]) => [field, Buffer.from(name, "latin1")]);
+function fieldOf(doc, nameAt, nameEnd) {
+  const length = nameEnd - nameAt;
+  const first = doc[nameAt];
+  for (const [field, name] of FIELD_NAMES) {
+    if (name.length !== length || name[0] !== first) continue;
+    let i = 1;
+    while (i < length && doc[nameAt + i] === name[i]) i++;
+    if (i === length) return field;
+  }
+  return 0 /* Other */;
+}
+function idOfKey(key) {
+  const onlyId = key.readInt32LE(0) === 4 + 1 + 4 + valueLength(key, key[4], 9) + 1 && key[5] === 95 && key[6] === 105 && key[7] === 100 && key[8] === 0;
+  if (onlyId) return import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id;
+  const id2 = rawIdKey(key);
+  return id2 ? decodeIdKey(id2) : void 0;
+}
+function stringAt(doc, at) {
+  return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
+}
+function namespaceAt(doc) {
+  let db = "";
+  let coll;
+  forEachElement(doc, (type, name, valueAt) => {
+    if (type !== 2) return;
+    if (name === "db") db = stringAt(doc, valueAt);
+    else if (name === "coll") coll = stringAt(doc, valueAt);
+  });
+  return coll === void 0 ? { db } : { db, coll };
 }
 function withoutFullDocument(raw) {
   return rawDocument([...rawElements(raw)].filter((e) => e.name.toString("utf8") !== "fullDocument").map((e) => e.bytes));
@@ -77610,10 +77728,17 @@ function assembleFragments(fragments) {
   return rawDocument([token, ...elements]);
 }
 function splitInfo(raw) {
-  for (const element of rawElements(raw)) {
-    if (element.name.toString("utf8") !== "splitEvent") continue;
-    const split = import_mongodb8.BSON.deserialize(element.value);
-    return { fragment: Number(split.fragment), of: Number(split.of) };
+  const end = raw.readInt32LE(0) - 1;
+  for (let at = 4; at < end; ) {
+    const type = raw[at];
+    const nameEnd = raw.indexOf(0, at + 1);
+    const valueAt = nameEnd + 1;
+    const valueEnd = valueAt + valueLength(raw, type, valueAt);
+    if (fieldOf(raw, at + 1, nameEnd) === 11 /* SplitEvent */) {
+      const info2 = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd));
+      return { fragment: Number(info2.fragment), of: Number(info2.of) };
+    }
+    at = valueEnd;
   }
   return void 0;
 }
@@ -77812,13 +77937,15 @@ var RecheckQueue = class {
 // src/engine/verify/continuous/feed.ts
 var DATA_DDL = /* @__PURE__ */ new Set(["drop", "rename", "dropDatabase", "create"]);
 var RecheckFeed = class {
-  constructor(store, filter) {
+  constructor(store, filter, frontier) {
     this.store = store;
     this.filter = filter;
+    this.frontier = frontier;
     this.queue = new RecheckQueue(store);
   }
   store;
   filter;
+  frontier;
   queue;
   async observe(events, terms) {
     const docs = [];
@@ -77828,8 +77955,10 @@ var RecheckFeed = class {
       const coll = event.ns.coll;
       if (DATA_OPERATIONS.has(event.type)) {
         if (!coll || !event.key) continue;
+        const source = ns(event.ns.db, coll);
+        if (this.frontier?.willCompare(source, event.key)) continue;
         const target = this.filter.target(event.ns.db, coll);
-        docs.push({ source: ns(event.ns.db, coll), target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
+        docs.push({ source, target: ns(target.db, target.coll), key: event.key, at: event.clusterTime });
       } else if (DATA_DDL.has(event.type)) {
         if (event.type === "dropDatabase") databases.add(event.ns.db);
         if (coll) namespaces.add(ns(event.ns.db, coll));
@@ -77845,6 +77974,7 @@ var RecheckFeed = class {
       const dot = s.indexOf(".");
       return this.filter.includes(s.slice(0, dot), s.slice(dot + 1));
     });
+    this.frontier?.forget(included, databases);
     const escaped = databases.map((d) => `^${d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`);
     const bySource = [{ source: { $in: included } }, ...escaped.map((re) => ({ source: { $regex: re } }))];
     const targets = included.map((s) => {
@@ -77857,6 +77987,147 @@ var RecheckFeed = class {
     if (escaped.length) await this.store.recheck.deleteMany({ m: this.store.name, $or: escaped.map((re) => ({ s: { $regex: re } })) }, { writeConcern: { w: "majority" } });
   }
 };
+
+// src/engine/verify/continuous/id-order.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+var DOUBLE = 1;
+var STRING = 2;
+var OBJECT_ID = 7;
+var DATE = 9;
+var INT32 = 16;
+var INT64 = 18;
+function idKeyOf(value) {
+  return rawIdKey(Buffer.from(import_mongodb10.BSON.serialize({ _id: value })));
+}
+function isAfter(a, b, options) {
+  const [ta, tb] = [a[0], b[0]];
+  if (ta === OBJECT_ID && tb === OBJECT_ID) return Buffer.compare(a.subarray(1), b.subarray(1)) > 0;
+  if (ta === DATE && tb === DATE) return a.readBigInt64LE(1) > b.readBigInt64LE(1);
+  if (ta === STRING && tb === STRING) return options.binaryStrings && Buffer.compare(stringBytes(a), stringBytes(b)) > 0;
+  const na = numberOf(a);
+  const nb = numberOf(b);
+  return na !== void 0 && nb !== void 0 && compareNumbers(na, nb) > 0;
+}
+function stringBytes(key) {
+  return key.subarray(5, 5 + key.readInt32LE(1) - 1);
+}
+function numberOf(key) {
+  switch (key[0]) {
+    case DOUBLE:
+      return key.readDoubleLE(1);
+    case INT32:
+      return BigInt(key.readInt32LE(1));
+    case INT64:
+      return key.readBigInt64LE(1);
+    default:
+      return void 0;
+  }
+}
+function compareNumbers(a, b) {
+  if (typeof a === "number" && Number.isNaN(a)) return typeof b === "number" && Number.isNaN(b) ? 0 : -1;
+  if (typeof b === "number" && Number.isNaN(b)) return 1;
+  if (typeof a === "bigint" && typeof b === "bigint") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
+  const flip = typeof a === "bigint";
+  const d = flip ? b : a;
+  const n = flip ? a : b;
+  const sign = compareDoubleWithInteger(d, n);
+  return flip ? -sign : sign;
+}
+function compareDoubleWithInteger(d, n) {
+  if (d === Infinity) return 1;
+  if (d === -Infinity) return -1;
+  const floor = BigInt(Math.floor(d));
+  if (floor < n) return -1;
+  if (floor > n) return 1;
+  return Number.isInteger(d) ? 0 : 1;
+}
+
+// src/engine/verify/continuous/frontier.ts
+var CLASS_OF_TYPE = /* @__PURE__ */ new Map([
+  [1, "number"],
+  [16, "number"],
+  [18, "number"],
+  [19, "number"],
+  [2, "string"],
+  [3, "object"],
+  [5, "binData"],
+  [7, "objectId"],
+  [8, "bool"],
+  [9, "date"],
+  [17, "timestamp"]
+]);
+var ComparisonFrontier = class {
+  partitions = /* @__PURE__ */ new Map();
+  /** Source namespaces whose strings compare by bytes (no collation): only there is a string `_id` placed. */
+  binaryStrings = /* @__PURE__ */ new Set();
+  /** Bumped by every change, so a load that raced one is dropped rather than applied over it. */
+  generation = 0;
+  /** Reads every partition of the migration from the state (before this process compares any). */
+  async load(store) {
+    const generation = this.generation;
+    const docs = await store.verifyPartitions.find({ migration: store.name }, EXACT_TYPES).toArray();
+    if (generation !== this.generation) return;
+    for (const doc of docs) this.learn(doc);
+  }
+  /** A partition as the state holds it (planned, or loaded). A step in flight keeps its own view. */
+  learn(doc) {
+    const key = slot(doc);
+    if (this.partitions.get(key)?.busy) return;
+    const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
+    this.partitions.set(key, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
+    this.generation++;
+  }
+  /** Which sources compare strings by their bytes (listPairs' `sourceInfo`). */
+  collations(pairs) {
+    this.binaryStrings.clear();
+    for (const pair of pairs) {
+      const collation = pair.sourceInfo.options?.collation;
+      if (!collation || collation.locale === "simple") this.binaryStrings.add(pair.source);
+    }
+  }
+  /** A step starts reading the partition: from now until it ends, its documents are queued. */
+  begin(partition) {
+    const known = this.partitions.get(slot(partition));
+    this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
+    this.generation++;
+  }
+  /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
+  end(partition, saved) {
+    const key = slot(partition);
+    const known = this.partitions.get(key);
+    this.generation++;
+    if (known?.epoch !== partition.epoch) return;
+    if (!saved) {
+      this.partitions.delete(key);
+      return;
+    }
+    const lastKey = saved.lastId === void 0 ? known.lastKey : idKeyOf(saved.lastId);
+    this.partitions.set(key, { epoch: partition.epoch, done: saved.done, busy: false, ...lastKey ? { lastKey } : {} });
+  }
+  /** Partitions reset by DDL (compared again from scratch): unknown until planned again. */
+  forget(sources, databases) {
+    const prefixes = databases.map((db) => `${db}.`);
+    for (const key of this.partitions.keys()) {
+      const source = key.slice(0, key.indexOf("\0"));
+      if (sources.includes(source) || prefixes.some((p) => source.startsWith(p))) this.partitions.delete(key);
+    }
+    this.generation++;
+  }
+  /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
+  willCompare(source, documentKey) {
+    const id2 = rawIdKey(documentKey);
+    const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
+    if (!id2 || !typeClass) return false;
+    const progress = this.partitions.get(`${source}\0${typeClass}`);
+    if (!progress || progress.busy || progress.done) return false;
+    if (!progress.lastKey) return true;
+    return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
+  }
+};
+function slot(partition) {
+  return `${partition.source}\0${partition.typeClass}`;
+}
 
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
@@ -77892,8 +78163,9 @@ async function openRun(config, ports, options = {}) {
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
-    const changes = config.cutover.verify === "hash" ? new RecheckFeed(store, filter) : void 0;
-    return { config, ports, source, destination, store, lease, filter, doc, ...changes ? { changes } : {} };
+    const frontier = config.cutover.verify === "hash" ? new ComparisonFrontier() : void 0;
+    const changes = frontier ? new RecheckFeed(store, filter, frontier) : void 0;
+    return { config, ports, source, destination, store, lease, filter, doc, ...changes && frontier ? { changes, frontier } : {} };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
@@ -77961,7 +78233,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
@@ -78078,11 +78350,11 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
@@ -78139,7 +78411,7 @@ function partitionFilter(partition) {
 }
 
 // src/engine/copy/raw-cursor.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
     this.client = client;
@@ -78170,10 +78442,10 @@ var RawBatchCursor = class _RawBatchCursor {
     const { spec } = this;
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const options = { session: this.session, readPreference: import_mongodb11.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.client.db(spec.db).command(command, options);
     const cursor = reply.cursor;
-    this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
+    this.id = import_mongodb11.Long.isLong(cursor.id) ? cursor.id : import_mongodb11.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
@@ -78190,8 +78462,8 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
-        this.id = import_mongodb10.Long.ZERO;
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb11.ReadPreference.primary });
+        this.id = import_mongodb11.Long.ZERO;
       }
     } finally {
       await this.session.endSession();
@@ -78266,7 +78538,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb11.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb12.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -78297,6 +78569,8 @@ var RawChangeStream = class _RawChangeStream {
   ahead;
   fragments = [];
   token;
+  /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
+  tokenOf;
   cursor;
   static async open(source, position, options) {
     const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
@@ -78305,7 +78579,8 @@ var RawChangeStream = class _RawChangeStream {
   }
   /** Opens the server cursor from the last position handed out (or the start); drops what was read ahead. */
   async openCursor() {
-    const position = this.token ? { resumeAfter: this.token } : this.start;
+    const resumeToken = this.resumeToken;
+    const position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
@@ -78320,7 +78595,7 @@ var RawChangeStream = class _RawChangeStream {
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
     this.batchToken = this.cursor.postBatchResumeToken;
-    if (!this.batch.length) this.token = this.batchToken ?? this.token;
+    if (!this.batch.length) this.moveTo(this.batchToken);
   }
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   readAhead() {
@@ -78357,7 +78632,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error2) {
-        const cut2 = error2 instanceof import_mongodb12.MongoNetworkError || error2 instanceof import_mongodb12.MongoServerSelectionError;
+        const cut2 = error2 instanceof import_mongodb13.MongoNetworkError || error2 instanceof import_mongodb13.MongoServerSelectionError;
         if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
         if (!cut2) await sleep5(250 * attempt);
@@ -78378,7 +78653,13 @@ var RawChangeStream = class _RawChangeStream {
    * event handed out, or the server's position after a batch once every event of it was handed out.
    */
   get resumeToken() {
-    return this.token;
+    return this.tokenOf ? this.tokenOf.token : this.token;
+  }
+  /** The position becomes the server's token (when it has one). */
+  moveTo(token) {
+    if (!token) return;
+    this.token = token;
+    this.tokenOf = void 0;
   }
   /** The next whole event, or null when the server had none within the wait. */
   async tryNext() {
@@ -78400,11 +78681,12 @@ var RawChangeStream = class _RawChangeStream {
       const next = await this.fetch();
       this.batch = next;
       fetched = true;
-      if (!next.length && !this.fragments.length) this.token = this.batchToken ?? this.token;
+      if (!next.length && !this.fragments.length) this.moveTo(this.batchToken);
     }
   }
   handOut(event) {
-    this.token = this.batch.length === 0 ? this.batchToken ?? event.token : event.token;
+    if (this.batch.length === 0 && this.batchToken) this.moveTo(this.batchToken);
+    else this.tokenOf = event;
     return event;
   }
   async close() {
@@ -78511,7 +78793,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -78692,7 +78974,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -78716,7 +78998,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb13.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb14.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -78817,7 +79099,7 @@ function orderedJob(destination, target, writes, chunk) {
 }
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 function readView(client, asOf) {
   return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
@@ -78826,7 +79108,7 @@ var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key) {
   try {
     const reply = await source.client.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+      { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
       // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
       { fieldsAsRaw: { firstBatch: true } }
     );
@@ -78852,7 +79134,7 @@ async function lookupOnce(source, at, uuid, keys) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key) => orderedDocument(key).get("_id"));
   const batchSize = keys.length + 1;
-  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
   const cursor = new RawBatchCursor(source.client, { db: at.db, open: open2, collection: at.coll, batchSize });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
@@ -79288,18 +79570,18 @@ async function readBatch(stream, options) {
 }
 
 // src/engine/position.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb15.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb15.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -79539,7 +79821,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb16.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb17.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -79600,20 +79882,22 @@ async function rewriteFromSource(source, destination, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
-  constructor(destination, store, queue, sourceOf, databases) {
+  constructor(destination, store, queue, sourceOf, databases, frontier) {
     this.destination = destination;
     this.store = store;
     this.queue = queue;
     this.sourceOf = sourceOf;
     this.databases = databases;
+    this.frontier = frontier;
   }
   destination;
   store;
   queue;
   sourceOf;
   databases;
+  frontier;
   stream;
   lastSaved;
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
@@ -79666,7 +79950,9 @@ var DestinationWatch = class {
       if (!event.ns?.coll || !event.documentKey) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
-      if (source) docs.push({ source, target, key: Buffer.from(import_mongodb17.BSON.serialize(event.documentKey)) });
+      if (!source) continue;
+      const key = Buffer.from(import_mongodb18.BSON.serialize(event.documentKey));
+      if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
     await this.queue.ensure(docs);
   }
@@ -79709,7 +79995,7 @@ function sourceOfTarget2(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -79721,7 +80007,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -79846,7 +80132,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 
 // src/engine/verify/continuous/partition-compare.ts
 import { randomUUID as randomUUID3 } from "node:crypto";
-async function planVerifyPartitions(source, destination, store, pair) {
+async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
     const { db, coll } = splitNamespace(name);
@@ -79860,14 +80146,28 @@ async function planVerifyPartitions(source, destination, store, pair) {
   const id2 = (suffix) => `${store.name}|${pair.source}|${suffix}`;
   const partitions = classes.size ? [...classes].map((typeClass) => ({ ...base, _id: id2(typeClass), typeClass, done: false })) : [{ ...base, _id: id2("-"), typeClass: "-", done: true, doneAt: /* @__PURE__ */ new Date() }];
   for (const p of partitions) {
-    await store.verifyPartitions.updateOne({ _id: p._id }, { $setOnInsert: p }, { upsert: true, writeConcern: { w: "majority" } });
+    const planned = await store.verifyPartitions.findOneAndUpdate({ _id: p._id }, { $setOnInsert: p }, { upsert: true, returnDocument: "after", writeConcern: { w: "majority" }, ...EXACT_TYPES });
+    if (planned) frontier?.learn(planned);
   }
   return partitions;
 }
 async function openPartitions(store, limit = 100) {
   return store.verifyPartitions.find({ migration: store.name, done: false }, { ...EXACT_TYPES, limit, sort: { _id: 1 } }).toArray();
 }
-async function comparePartitionStep(source, destination, store, queue, partition, batchSize) {
+async function comparePartitionStep(source, destination, store, queue, partition, batchSize, options = { moving: true }) {
+  const { frontier } = options;
+  frontier?.begin(partition);
+  let saved;
+  try {
+    const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
+    saved = result.saved;
+    return result;
+  } finally {
+    frontier?.end(partition, saved);
+  }
+}
+async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
+  const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
@@ -79883,7 +80183,7 @@ async function comparePartitionStep(source, destination, store, queue, partition
   if (!exhausted && last) range.$lte = last.value;
   const differing = [];
   const touched = (key) => {
-    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key) });
+    differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key), ...readFrom ? { at: readFrom } : {} });
   };
   const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3) });
   try {
@@ -79907,16 +80207,23 @@ async function comparePartitionStep(source, destination, store, queue, partition
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
   if (last) set.lastId = last.value;
-  await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
-  return { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
+  const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
 }
 var StepSizer = class _StepSizer {
+  constructor(frontier, options = { moving: true }) {
+    this.frontier = frontier;
+    this.options = options;
+  }
+  frontier;
+  options;
   static BYTES = 4 * 1024 * 1024;
   /** Mean source document size seen by the last step; cautious until then. */
   bytesPerDocument = 4096;
   async run(source, destination, store, queue, partition) {
     const documents = Math.max(50, Math.min(1e4, Math.floor(_StepSizer.BYTES / this.bytesPerDocument)));
-    const result = await comparePartitionStep(source, destination, store, queue, partition, documents);
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...this.frontier ? { frontier: this.frontier } : {}, moving: this.options.moving });
     if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
     return result;
   }
@@ -79932,8 +80239,8 @@ async function readAll(cursor) {
 }
 
 // src/engine/verify/continuous/recheck.ts
-async function recheckEntries(source, destination, queue, entries, sourceAt) {
-  const later = new Set(entries.filter((e) => sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+async function recheckEntries(source, destination, queue, entries, sourceAt, options = {}) {
+  const later = new Set(entries.filter((e) => !options.frozen && sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
   const groups = /* @__PURE__ */ new Map();
   for (const entry of entries) {
     if (later.has(entry)) continue;
@@ -79976,6 +80283,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.run = run2;
     this.options = options;
     this.queue = new RecheckQueue(run2.store);
+    this.steps = new StepSizer(run2.frontier);
   }
   run;
   options;
@@ -79990,7 +80298,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Measured rates, saved with each metadata round (not after every step: the migration document is shared). */
   rates = {};
   planned = false;
-  steps = new StepSizer();
+  steps;
   turn = false;
   stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
   static start(run2, options = {}) {
@@ -80011,15 +80319,22 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run: run2 } = this;
     const saved = run2.doc.verification?.destinationToken;
     this.pairs = await listPairs(run2.source, run2.filter);
-    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run2.filter.targetDatabasePattern());
+    run2.frontier?.collations(this.pairs);
+    await run2.frontier?.load(run2.store);
+    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run2.filter.targetDatabasePattern(), run2.frontier);
     await this.watch.open(saved);
     if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
-    await this.finalizeIndexes();
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
+    let finalized = false;
     while (!this.stopped && !run2.ports.signal.aborted) {
       await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
         await this.rest(250);
+        continue;
+      }
+      if (!finalized) {
+        await this.finalizeIndexes();
+        finalized = true;
         continue;
       }
       const started = Date.now();
@@ -80087,10 +80402,11 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
   async plan() {
     this.pairs = await listPairs(this.run.source, this.run.filter);
+    this.run.frontier?.collations(this.pairs);
     const planned = new Set(await this.run.store.verifyPartitions.distinct("source", { migration: this.run.store.name }));
     for (const pair of this.pairs) {
       if (!comparable(pair) || planned.has(pair.source)) continue;
-      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair);
+      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair, this.run.frontier);
     }
     this.planned = true;
   }
@@ -80126,8 +80442,9 @@ async function runSyncEngine(run2) {
   if (run2.ports.signal.aborted) return { finished: false, lagSeconds: run2.doc.lagSeconds };
   await transition(run2, "syncing", "catching up", { step: "catch-up" });
   run2.ports.log.info("catching up with live changes");
-  const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2 }) : void 0;
-  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds }).finally(() => verifier?.stop());
+  let lag = Infinity;
+  const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { lag: () => lag, pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2 }) : void 0;
+  const result = await tailLoop(run2, { deadline: Date.now() + run2.config.tail.maxDurationMs, untilLagAtMost: run2.config.cutover.maxLagSeconds, onBatch: (seconds) => lag = seconds }).finally(() => verifier?.stop());
   if (!result.caughtUp) return { finished: false, lagSeconds: result.lagSeconds };
   run2.lease.assertHeld();
   const entry = { phase: "tailing", at: /* @__PURE__ */ new Date(), runner: run2.ports.runner, note: "copy done and caught up" };
@@ -80182,7 +80499,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run2, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb19.UUID(collection.uuid);
+  const uuid = new import_mongodb20.UUID(collection.uuid);
   const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -80460,7 +80777,7 @@ async function runSlice(run2, config, durationMs, ports) {
   const started = Date.now();
   let lastReport = 0;
   const cutover2 = watchForCutover(run2);
-  let lag = 0;
+  let lag = Infinity;
   const verifier = config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { lag: () => lag, pauseAboveLagSeconds: config.cutover.maxLagSeconds / 2 }) : void 0;
   try {
     const result = await withReconnect(
@@ -80623,7 +80940,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -80958,7 +81275,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb20.MongoError) {
+    if (error2 instanceof import_mongodb21.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -80985,7 +81302,7 @@ async function finalCheck(run2, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run2.filter.targetDatabasePattern());
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run2.filter.targetDatabasePattern(), run2.frontier);
       const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
@@ -80997,9 +81314,9 @@ async function finalCheck(run2, options) {
     });
     await phase("partitions", async () => {
       const planned = new Set(await store.verifyPartitions.distinct("source", { migration: store.name }));
-      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair);
+      for (const pair of pairs) if (comparable(pair) && !planned.has(pair.source)) await planVerifyPartitions(source, destination, store, pair, run2.frontier);
       let compared = 0;
-      const steps = new StepSizer();
+      const steps = new StepSizer(run2.frontier, { moving: false });
       for (; ; ) {
         const [partition] = await openPartitions(store, 1);
         if (!partition) break;
@@ -81015,18 +81332,18 @@ async function finalCheck(run2, options) {
         const page = await queue.next(1e3, { all: true, ...afterId ? { afterId } : {} });
         if (!page.length) break;
         afterId = page[page.length - 1]._id;
-        const result = await recheckEntries(source, destination, queue, page, options.sourceAt);
+        const result = await recheckEntries(source, destination, queue, page, options.sourceAt, { frozen: true });
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\0${kind}`;
-          const slot = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
-          if (slot.ids.length < (options.maxIds ?? 20)) slot.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
-          else slot.more = true;
-          found.set(name, slot);
+          const slot2 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
+          if (slot2.ids.length < (options.maxIds ?? 20)) slot2.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
+          else slot2.more = true;
+          found.set(name, slot2);
         }
       }
-      for (const slot of found.values()) {
-        const what = slot.kind === "content" ? "with different content (bytes or BSON types)" : slot.kind === "missing-document" ? "missing on the destination" : "only on the destination";
-        mismatches.push({ namespace: slot.namespace, ...slot.target !== slot.namespace ? { target: slot.target } : {}, kind: slot.kind, detail: `${slot.ids.length}${slot.more ? "+" : ""} document${slot.ids.length === 1 ? "" : "s"} ${what}`, ids: slot.ids });
+      for (const slot2 of found.values()) {
+        const what = slot2.kind === "content" ? "with different content (bytes or BSON types)" : slot2.kind === "missing-document" ? "missing on the destination" : "only on the destination";
+        mismatches.push({ namespace: slot2.namespace, ...slot2.target !== slot2.namespace ? { target: slot2.target } : {}, kind: slot2.kind, detail: `${slot2.ids.length}${slot2.more ? "+" : ""} document${slot2.ids.length === 1 ? "" : "s"} ${what}`, ids: slot2.ids });
       }
     });
   }
@@ -81316,7 +81633,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -81348,7 +81665,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb21.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb22.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -81368,7 +81685,7 @@ async function rehearseEngine(run2, options) {
   const copy = run2.doc.copy;
   if (copy.startedAt && copy.finishedAt) timings.record("copy", copy.finishedAt.getTime() - copy.startedAt.getTime());
   const lags = [];
-  await timings.time("tail", () => withContinuousVerification(run2, () => lags[lags.length - 1] ?? 0, () => tailLoop(run2, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
+  await timings.time("tail", () => withContinuousVerification(run2, () => lags[lags.length - 1] ?? Infinity, () => tailLoop(run2, { deadline: Date.now() + options.tailMs, onBatch: (lag) => lags.push(lag) })));
   await timings.time("finalize-indexes", () => finalizeBeforeFreeze(run2));
   const { finalTime: frozenAt, verification: recheck } = await runFrozenPipeline(run2, {
     journal: memoryJournal(),
