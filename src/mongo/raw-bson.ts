@@ -14,7 +14,7 @@ export interface RawId {
 }
 
 /** Byte length of the value of an element of the given type starting at `at`. */
-export function valueLength(doc: Buffer, type: number, at: number): number {
+function valueLength(doc: Buffer, type: number, at: number): number {
   switch (type) {
     case 0x01: // double
     case 0x09: // UTC datetime
@@ -67,34 +67,47 @@ export interface RawElement {
   value: Buffer;
 }
 
-/** The top-level elements of a raw BSON document, in stored order (views into `doc`, nothing copied). */
-export function* rawElements(doc: Buffer): Generator<RawElement> {
-  const end = doc.readInt32LE(0) - 1; // the trailing 0x00
-  let at = 4;
-  while (at < end) {
-    const type = doc[at]!;
-    const nameEnd = doc.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const next = valueAt + valueLength(doc, type, valueAt);
-    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
-    at = next;
+/**
+ * A walk over the top-level elements of a raw BSON document that allocates nothing per element: `next()` moves
+ * to the following one and the fields say where its parts are in `doc`. The one element walker; the hot paths
+ * (a change event per event) use it directly, the rest through rawElements.
+ */
+export class ElementCursor {
+  type = 0;
+  nameAt = 0;
+  nameEnd = 0;
+  valueAt = 0;
+  valueEnd = 4;
+  private readonly end: number;
+
+  constructor(readonly doc: Buffer) {
+    this.end = doc.readInt32LE(0) - 1; // the trailing 0x00
+  }
+
+  next(): boolean {
+    const at = this.valueEnd;
+    if (at >= this.end) return false;
+    this.type = this.doc[at]!;
+    this.nameAt = at + 1;
+    this.nameEnd = this.doc.indexOf(0, this.nameAt);
+    this.valueAt = this.nameEnd + 1;
+    this.valueEnd = this.valueAt + valueLength(this.doc, this.type, this.valueAt);
+    return true;
+  }
+
+  /** True when the current element's name is `name` (ASCII), compared on the bytes. */
+  nameIs(name: Buffer): boolean {
+    const length = this.nameEnd - this.nameAt;
+    if (name.length !== length) return false;
+    for (let i = 0; i < length; i++) if (this.doc[this.nameAt + i] !== name[i]) return false;
+    return true;
   }
 }
 
-/**
- * Calls `visit` for each top-level element with its type, name, and where its value starts and ends in `doc`:
- * the same walk as rawElements without an object and three views per element, for the per-event hot path.
- */
-export function forEachElement(doc: Buffer, visit: (type: number, name: string, valueAt: number, valueEnd: number) => void): void {
-  const end = doc.readInt32LE(0) - 1;
-  let at = 4;
-  while (at < end) {
-    const type = doc[at]!;
-    const nameEnd = doc.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const next = valueAt + valueLength(doc, type, valueAt);
-    visit(type, doc.toString('utf8', at + 1, nameEnd), valueAt, next);
-    at = next;
+/** The top-level elements of a raw BSON document, in stored order (views into `doc`, nothing copied). */
+export function* rawElements(doc: Buffer): Generator<RawElement> {
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    yield { name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) };
   }
 }
 

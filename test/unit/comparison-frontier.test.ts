@@ -75,6 +75,9 @@ describe('ComparisonFrontier: which touched documents a partition comparison wil
     frontier.learn(replanned);
     frontier.forget([], ['db']);
     expect(frontier.willCompare('db.c', key(new ObjectId('000000000000000000000030')))).toBe(false);
+    frontier.learn(replanned);
+    frontier.forgetAll();
+    expect(frontier.willCompare('db.c', key(new ObjectId('000000000000000000000030')))).toBe(false);
   });
 
   it('strings are placed only in a collection that compares them by bytes', () => {

@@ -1,5 +1,5 @@
 import { BSON, Timestamp, type Document } from 'mongodb';
-import { decodeIdKey, forEachElement, rawDocument, rawElements, rawIdKey, valueLength } from '../../mongo/raw-bson.js';
+import { decodeIdKey, ElementCursor, rawDocument, rawElements, rawIdKey } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
 
 export const DATA_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
@@ -54,16 +54,10 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
   let full: Buffer | undefined;
   let description: Document | undefined;
   let token: Buffer | undefined;
-  // Inlined rather than a visitor: names are matched on their bytes, no string or closure per element.
-  const end = raw.readInt32LE(0) - 1;
-  for (let at = 4; at < end; ) {
-    const elementType = raw[at]!;
-    const nameAt = at + 1;
-    const nameEnd = raw.indexOf(0, nameAt);
-    const valueAt = nameEnd + 1;
-    const valueEnd = valueAt + valueLength(raw, elementType, valueAt);
-    at = valueEnd;
-    switch (fieldOf(raw, nameAt, nameEnd)) {
+  // Names matched on their bytes: no string per element.
+  for (const c = new ElementCursor(raw); c.next(); ) {
+    const { type: elementType, valueAt, valueEnd } = c;
+    switch (fieldOf(c)) {
       case Field.Token:
         token = raw.subarray(valueAt, valueEnd);
         break;
@@ -172,26 +166,23 @@ const FIELD_NAMES: [Field, Buffer][] = (
   ] as const
 ).map(([field, name]) => [field, Buffer.from(name, 'latin1')]);
 
-/** Which field the name at doc[nameAt, nameEnd) is: by length and first byte, then byte by byte. */
-function fieldOf(doc: Buffer, nameAt: number, nameEnd: number): Field {
-  const length = nameEnd - nameAt;
-  const first = doc[nameAt];
-  for (const [field, name] of FIELD_NAMES) {
-    if (name.length !== length || name[0] !== first) continue;
-    let i = 1;
-    while (i < length && doc[nameAt + i] === name[i]) i++;
-    if (i === length) return field;
-  }
+/** Which field the cursor's element is: by first byte, then byte by byte. */
+function fieldOf(c: ElementCursor): Field {
+  const first = c.doc[c.nameAt];
+  for (const [field, name] of FIELD_NAMES) if (name[0] === first && c.nameIs(name)) return field;
   return Field.Other;
 }
 
 /** The `_id` of a documentKey, decoded with its exact type: the key itself is `{_id}` on an unsharded collection. */
 function idOfKey(key: Buffer): unknown {
-  const onlyId = key.readInt32LE(0) === 4 + 1 + 4 + valueLength(key, key[4]!, 9) + 1 && key[5] === 0x5f && key[6] === 0x69 && key[7] === 0x64 && key[8] === 0;
+  const c = new ElementCursor(key);
+  const onlyId = c.next() && c.nameIs(ID) && !c.next();
   if (onlyId) return BSON.deserialize(key, EXACT_TYPES)._id;
   const id = rawIdKey(key);
   return id ? decodeIdKey(id) : undefined;
 }
+
+const ID = Buffer.from('_id');
 
 /** A BSON string value at `at`: int32 length (with the trailing zero), the UTF-8 bytes, zero. */
 function stringAt(doc: Buffer, at: number): string {
@@ -202,13 +193,16 @@ function stringAt(doc: Buffer, at: number): string {
 function namespaceAt(doc: Buffer): { db: string; coll?: string } {
   let db = '';
   let coll: string | undefined;
-  forEachElement(doc, (type, name, valueAt) => {
-    if (type !== 0x02) return;
-    if (name === 'db') db = stringAt(doc, valueAt);
-    else if (name === 'coll') coll = stringAt(doc, valueAt);
-  });
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    if (c.type !== 0x02) continue;
+    if (c.nameIs(DB)) db = stringAt(doc, c.valueAt);
+    else if (c.nameIs(COLL)) coll = stringAt(doc, c.valueAt);
+  }
   return coll === undefined ? { db } : { db, coll };
 }
+
+const DB = Buffer.from('db');
+const COLL = Buffer.from('coll');
 
 /** The same event without its full document, to be looked up when applied (it is too large to store). */
 export function withoutFullDocument(raw: Buffer): Buffer {
@@ -234,17 +228,10 @@ export function assembleFragments(fragments: Buffer[]): Buffer {
 
 /** The fragment number and count of a split event, or undefined for a whole one. */
 export function splitInfo(raw: Buffer): { fragment: number; of: number } | undefined {
-  const end = raw.readInt32LE(0) - 1;
-  for (let at = 4; at < end; ) {
-    const type = raw[at]!;
-    const nameEnd = raw.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const valueEnd = valueAt + valueLength(raw, type, valueAt);
-    if (fieldOf(raw, at + 1, nameEnd) === Field.SplitEvent) {
-      const info = BSON.deserialize(raw.subarray(valueAt, valueEnd)) as { fragment: number; of: number };
-      return { fragment: Number(info.fragment), of: Number(info.of) };
-    }
-    at = valueEnd;
+  for (const c = new ElementCursor(raw); c.next(); ) {
+    if (fieldOf(c) !== Field.SplitEvent) continue;
+    const info = BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd)) as { fragment: number; of: number };
+    return { fragment: Number(info.fragment), of: Number(info.of) };
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import { BSON, type ChangeStream, type Document, type MongoClient, type Timestam
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { STATE_DB } from '../../../namespaces.js';
 import { lastWriteTime } from '../../../mongo/introspection.js';
+import { isHistoryLost } from '../../../mongo/server-errors.js';
 import { tokenTime } from '../../position.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
@@ -22,6 +23,8 @@ interface DestinationEvent {
 export class DestinationWatch {
   private stream: ChangeStream<Document, DestinationEvent> | undefined;
   private lastSaved: Document | undefined;
+  /** The saved position had left the destination's oplog; every partition was reset (see restartAfterLostHistory). */
+  historyLost = false;
 
   constructor(
     private readonly destination: MongoClient,
@@ -61,11 +64,15 @@ export class DestinationWatch {
    * read (then `passed` is false and the caller pumps again): the cutover, where every write before it is queued.
    */
   async pump(max = 1000, until?: Timestamp): Promise<{ queued: number; passed: boolean }> {
-    const stream = this.stream!;
     const events: DestinationEvent[] = [];
     let passed = until === undefined;
     for (let spins = 0; events.length < max; spins++) {
-      const event = await stream.tryNext();
+      const stream = this.stream!;
+      const event = await stream.tryNext().catch(async (error: unknown) => {
+        if (!isHistoryLost(error)) throw error;
+        await this.restartAfterLostHistory(events);
+        return null;
+      });
       if (event) {
         events.push(event);
         continue;
@@ -81,6 +88,21 @@ export class DestinationWatch {
     await this.save();
     if (!passed && events.length < max) throw new Error('the destination change stream did not reach the cutover time');
     return { queued: events.length, passed };
+  }
+
+  /**
+   * The destination's oplog no longer holds the saved position (the watch stayed behind longer than its window):
+   * the writes in between are unknown, so every partition is compared again from scratch. The stream opens at
+   * now first, then the comparisons restart: a write is either seen by the stream or read by a comparison.
+   */
+  private async restartAfterLostHistory(read: DestinationEvent[]): Promise<void> {
+    await this.queueEvents(read.splice(0));
+    await this.stream?.close().catch(() => undefined);
+    this.lastSaved = undefined;
+    await this.open(undefined);
+    this.frontier?.forgetAll();
+    await this.store.verifyPartitions.deleteMany({ migration: this.store.name }, { writeConcern: { w: 'majority' } });
+    this.historyLost = true;
   }
 
   private async queueEvents(events: DestinationEvent[]): Promise<void> {

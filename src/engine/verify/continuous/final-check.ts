@@ -54,6 +54,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
       await store.migrations.updateOne({ _id: store.name }, { $set: { 'verification.finalCheckAt': new Date() } }, { writeConcern: { w: 'majority' } });
       try {
         while (!(await watch.pump(1000, until)).passed);
+        if (watch.historyLost) notes.push('the destination change stream had lost its place in the destination oplog: every collection was compared again inside the cutover');
       } finally {
         await watch.close();
       }

@@ -112,6 +112,12 @@ export class ComparisonFrontier {
     this.generation++;
   }
 
+  /** Every partition reset (the destination watch lost its place): nothing is left to a comparison until planned again. */
+  forgetAll(): void {
+    this.partitions.clear();
+    this.generation++;
+  }
+
   /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
   willCompare(source: string, documentKey: Buffer): boolean {
     const id = rawIdKey(documentKey);

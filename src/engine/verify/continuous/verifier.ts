@@ -93,10 +93,18 @@ export class ContinuousVerifier {
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
-      await this.watch.pump();
+      // Behind a backlog the watch waits too: reading the destination's stream cost the destination primary about
+      // a fifth of its CPU during a burst, and the writes it would queue are the tail's own. It reads them once
+      // the tail keeps up (or, if its place has left the destination's oplog by then, every partition is compared again).
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
         await this.rest(250);
         continue;
+      }
+      await this.watch.pump();
+      if (this.watch.historyLost) {
+        this.watch.historyLost = false;
+        this.planned = false;
+        run.ports.log.warn('the destination change stream lost its place in the destination oplog: every collection is compared again');
       }
       // First, once the tail keeps up: the conversion reads whole indexes on both sides.
       if (!finalized) {
