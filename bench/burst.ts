@@ -13,6 +13,8 @@ export interface BurstFigures {
   oursMs: number;
   /** CPU seconds of the source primary while our tail read the burst (nothing else ran on it). */
   sourceCpuOursS: number;
+  /** CPU seconds of the source's secondary while it applied the burst as it came (what applying it cost natively). */
+  secondaryCpuS: number;
   /** CPU seconds of the destination primary while our tail applied the burst (verification's work included). */
   destinationCpuOursS: number;
   /** CPU seconds of the source primary while a stopped secondary caught up on the same burst. */
@@ -48,8 +50,11 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         await (await runChild({ ...request, mode: 'sync' }, { baseDir: options.baseDir })).done;
         if (options.burstAfterVerification) await tailUntilVerified(dst, request, options.baseDir);
 
+        const secondaryPid = source.members[1]!.process?.pid;
+        const secondaryCpuBefore = cpuSecondsOf(secondaryPid);
         const { ops, burstMs, last } = await runBurst(src, docs, options.burstSize, 1);
         const nativeMs = await appliedBy(secondary, last, 0) + burstMs;
+        const secondaryCpuS = cpuSecondsOf(secondaryPid) - secondaryCpuBefore;
         log(`burst: ${ops} operations in ${(burstMs / 1000).toFixed(1)} s; secondary caught up ${(nativeMs / 1000).toFixed(1)} s after the start`);
 
         const primaryPid = source.members[0]!.process?.pid;
@@ -77,7 +82,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         await source.restartMember(1);
         const nativeCatchUpMs = await appliedBy(secondary, second.last, restarted);
         const sourceCpuNativeS = cpuSecondsOf(primaryPid) - cpuAtRestart;
-        return { ops, burstMs, nativeMs, oursMs, sourceCpuOursS, destinationCpuOursS, sourceCpuNativeS, nativeCatchUpMs, tail, exact };
+        return { ops, burstMs, nativeMs, secondaryCpuS, oursMs, sourceCpuOursS, destinationCpuOursS, sourceCpuNativeS, nativeCatchUpMs, tail, exact };
       } finally {
         stopTail();
         await Promise.all([src.close(), dst.close(), secondary.close()]);

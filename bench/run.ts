@@ -133,7 +133,7 @@ if (burst) {
   lines.push(`| native secondary, as it came | ${fmtS(b.nativeMs)} | ${rate(b.nativeMs)} | 1.00x | |`);
   lines.push(`| native secondary, restarted after the burst | ${fmtS(b.nativeCatchUpMs)} | ${rate(b.nativeCatchUpMs)} | ${(b.nativeMs / b.nativeCatchUpMs).toFixed(2)}x | ${b.sourceCpuNativeS.toFixed(1)} s |`);
   lines.push(`| our tail, started after the burst | ${fmtS(b.oursMs)} | ${rate(b.oursMs)} | ${(b.nativeMs / b.oursMs).toFixed(2)}x (target ≥ 1.0x) | ${b.sourceCpuOursS.toFixed(1)} s |`);
-  lines.push(`destination exact after the burst (dbHash equal): ${b.exact ? 'yes' : 'NO'}; our tail's peak RSS ${mb(Math.max(b.tail.vmHwmKB ?? 0, b.tail.sampledPeakKB))}, CPU ${b.tail.cpuS.toFixed(1)} s; the destination primary's CPU meanwhile ${b.destinationCpuOursS.toFixed(1)} s`);
+  lines.push(`destination exact after the burst (dbHash equal): ${b.exact ? 'yes' : 'NO'}; our tail's peak RSS ${mb(Math.max(b.tail.vmHwmKB ?? 0, b.tail.sampledPeakKB))}, CPU ${b.tail.cpuS.toFixed(1)} s; the destination primary's CPU meanwhile ${b.destinationCpuOursS.toFixed(1)} s, against ${b.secondaryCpuS.toFixed(1)} s of the secondary's applying it as it came`);
 }
 if (cutovers.length) {
   lines.push('');

@@ -61441,28 +61441,39 @@ function valueLength(doc, type, at) {
   }
 }
 var ID_NAME = Buffer.from("_id\0", "latin1");
-function* rawElements(doc) {
-  const end = doc.readInt32LE(0) - 1;
-  let at = 4;
-  while (at < end) {
-    const type = doc[at];
-    const nameEnd = doc.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const next = valueAt + valueLength(doc, type, valueAt);
-    yield { name: doc.subarray(at + 1, nameEnd), bytes: doc.subarray(at, next), type, value: doc.subarray(valueAt, next) };
-    at = next;
+var ElementCursor = class {
+  constructor(doc) {
+    this.doc = doc;
+    this.end = doc.readInt32LE(0) - 1;
   }
-}
-function forEachElement(doc, visit2) {
-  const end = doc.readInt32LE(0) - 1;
-  let at = 4;
-  while (at < end) {
-    const type = doc[at];
-    const nameEnd = doc.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const next = valueAt + valueLength(doc, type, valueAt);
-    visit2(type, doc.toString("utf8", at + 1, nameEnd), valueAt, next);
-    at = next;
+  doc;
+  type = 0;
+  nameAt = 0;
+  nameEnd = 0;
+  valueAt = 0;
+  valueEnd = 4;
+  end;
+  next() {
+    const at = this.valueEnd;
+    if (at >= this.end) return false;
+    this.type = this.doc[at];
+    this.nameAt = at + 1;
+    this.nameEnd = this.doc.indexOf(0, this.nameAt);
+    this.valueAt = this.nameEnd + 1;
+    this.valueEnd = this.valueAt + valueLength(this.doc, this.type, this.valueAt);
+    return true;
+  }
+  /** True when the current element's name is `name` (ASCII), compared on the bytes. */
+  nameIs(name) {
+    const length = this.nameEnd - this.nameAt;
+    if (name.length !== length) return false;
+    for (let i = 0; i < length; i++) if (this.doc[this.nameAt + i] !== name[i]) return false;
+    return true;
+  }
+};
+function* rawElements(doc) {
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    yield { name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) };
   }
 }
 function rawIdKey(doc) {
@@ -61613,15 +61624,9 @@ function decodeChangeEvent(raw, refetch = false) {
   let full;
   let description;
   let token;
-  const end = raw.readInt32LE(0) - 1;
-  for (let at = 4; at < end; ) {
-    const elementType = raw[at];
-    const nameAt = at + 1;
-    const nameEnd = raw.indexOf(0, nameAt);
-    const valueAt = nameEnd + 1;
-    const valueEnd = valueAt + valueLength(raw, elementType, valueAt);
-    at = valueEnd;
-    switch (fieldOf(raw, nameAt, nameEnd)) {
+  for (const c = new ElementCursor(raw); c.next(); ) {
+    const { type: elementType, valueAt, valueEnd } = c;
+    switch (fieldOf(c)) {
       case 1 /* Token */:
         token = raw.subarray(valueAt, valueEnd);
         break;
@@ -61709,36 +61714,34 @@ var FIELD_NAMES = [
   [10 /* OperationDescription */, "operationDescription"],
   [11 /* SplitEvent */, "splitEvent"]
 ].map(([field, name]) => [field, Buffer.from(name, "latin1")]);
-function fieldOf(doc, nameAt, nameEnd) {
-  const length = nameEnd - nameAt;
-  const first = doc[nameAt];
-  for (const [field, name] of FIELD_NAMES) {
-    if (name.length !== length || name[0] !== first) continue;
-    let i = 1;
-    while (i < length && doc[nameAt + i] === name[i]) i++;
-    if (i === length) return field;
-  }
+function fieldOf(c) {
+  const first = c.doc[c.nameAt];
+  for (const [field, name] of FIELD_NAMES) if (name[0] === first && c.nameIs(name)) return field;
   return 0 /* Other */;
 }
 function idOfKey(key2) {
-  const onlyId = key2.readInt32LE(0) === 4 + 1 + 4 + valueLength(key2, key2[4], 9) + 1 && key2[5] === 95 && key2[6] === 105 && key2[7] === 100 && key2[8] === 0;
+  const c = new ElementCursor(key2);
+  const onlyId = c.next() && c.nameIs(ID) && !c.next();
   if (onlyId) return import_mongodb8.BSON.deserialize(key2, EXACT_TYPES)._id;
   const id2 = rawIdKey(key2);
   return id2 ? decodeIdKey(id2) : void 0;
 }
+var ID = Buffer.from("_id");
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
 }
 function namespaceAt(doc) {
   let db = "";
   let coll;
-  forEachElement(doc, (type, name, valueAt) => {
-    if (type !== 2) return;
-    if (name === "db") db = stringAt(doc, valueAt);
-    else if (name === "coll") coll = stringAt(doc, valueAt);
-  });
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    if (c.type !== 2) continue;
+    if (c.nameIs(DB)) db = stringAt(doc, c.valueAt);
+    else if (c.nameIs(COLL)) coll = stringAt(doc, c.valueAt);
+  }
   return coll === void 0 ? { db } : { db, coll };
 }
+var DB = Buffer.from("db");
+var COLL = Buffer.from("coll");
 function withoutFullDocument(raw) {
   return rawDocument([...rawElements(raw)].filter((e) => e.name.toString("utf8") !== "fullDocument").map((e) => e.bytes));
 }
@@ -61755,17 +61758,10 @@ function assembleFragments(fragments) {
   return rawDocument([token, ...elements]);
 }
 function splitInfo(raw) {
-  const end = raw.readInt32LE(0) - 1;
-  for (let at = 4; at < end; ) {
-    const type = raw[at];
-    const nameEnd = raw.indexOf(0, at + 1);
-    const valueAt = nameEnd + 1;
-    const valueEnd = valueAt + valueLength(raw, type, valueAt);
-    if (fieldOf(raw, at + 1, nameEnd) === 11 /* SplitEvent */) {
-      const info = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd));
-      return { fragment: Number(info.fragment), of: Number(info.of) };
-    }
-    at = valueEnd;
+  for (const c = new ElementCursor(raw); c.next(); ) {
+    if (fieldOf(c) !== 11 /* SplitEvent */) continue;
+    const info = import_mongodb8.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
+    return { fragment: Number(info.fragment), of: Number(info.of) };
   }
   return void 0;
 }
@@ -62139,6 +62135,11 @@ var ComparisonFrontier = class {
       const source = key2.slice(0, key2.indexOf("\0"));
       if (sources.includes(source) || prefixes.some((p) => source.startsWith(p))) this.partitions.delete(key2);
     }
+    this.generation++;
+  }
+  /** Every partition reset (the destination watch lost its place): nothing is left to a comparison until planned again. */
+  forgetAll() {
+    this.partitions.clear();
     this.generation++;
   }
   /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
@@ -63927,6 +63928,8 @@ var DestinationWatch = class {
   frontier;
   stream;
   lastSaved;
+  /** The saved position had left the destination's oplog; every partition was reset (see restartAfterLostHistory). */
+  historyLost = false;
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
   async open(saved) {
     const pipeline = [
@@ -63951,11 +63954,15 @@ var DestinationWatch = class {
    * read (then `passed` is false and the caller pumps again): the cutover, where every write before it is queued.
    */
   async pump(max = 1e3, until) {
-    const stream = this.stream;
     const events = [];
     let passed = until === void 0;
     for (let spins = 0; events.length < max; spins++) {
-      const event = await stream.tryNext();
+      const stream = this.stream;
+      const event = await stream.tryNext().catch(async (error) => {
+        if (!isHistoryLost(error)) throw error;
+        await this.restartAfterLostHistory(events);
+        return null;
+      });
       if (event) {
         events.push(event);
         continue;
@@ -63970,6 +63977,20 @@ var DestinationWatch = class {
     await this.save();
     if (!passed && events.length < max) throw new Error("the destination change stream did not reach the cutover time");
     return { queued: events.length, passed };
+  }
+  /**
+   * The destination's oplog no longer holds the saved position (the watch stayed behind longer than its window):
+   * the writes in between are unknown, so every partition is compared again from scratch. The stream opens at
+   * now first, then the comparisons restart: a write is either seen by the stream or read by a comparison.
+   */
+  async restartAfterLostHistory(read) {
+    await this.queueEvents(read.splice(0));
+    await this.stream?.close().catch(() => void 0);
+    this.lastSaved = void 0;
+    await this.open(void 0);
+    this.frontier?.forgetAll();
+    await this.store.verifyPartitions.deleteMany({ migration: this.store.name }, { writeConcern: { w: "majority" } });
+    this.historyLost = true;
   }
   async queueEvents(events) {
     const docs = [];
@@ -64354,10 +64375,15 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
-      await this.watch.pump();
       if ((this.options.lag?.() ?? 0) > (this.options.pauseAboveLagSeconds ?? Infinity)) {
         await this.rest(250);
         continue;
+      }
+      await this.watch.pump();
+      if (this.watch.historyLost) {
+        this.watch.historyLost = false;
+        this.planned = false;
+        run.ports.log.warn("the destination change stream lost its place in the destination oplog: every collection is compared again");
       }
       if (!finalized) {
         await this.finalizeIndexes();
@@ -65335,6 +65361,7 @@ async function finalCheck(run, options) {
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
       try {
         while (!(await watch.pump(1e3, until)).passed) ;
+        if (watch.historyLost) notes.push("the destination change stream had lost its place in the destination oplog: every collection was compared again inside the cutover");
       } finally {
         await watch.close();
       }

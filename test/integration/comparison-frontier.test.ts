@@ -4,7 +4,6 @@ import { decodeChangeEvent } from '../../src/engine/capture/change-event.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import { RecheckFeed } from '../../src/engine/verify/continuous/feed.js';
 import { ComparisonFrontier } from '../../src/engine/verify/continuous/frontier.js';
-import { DestinationWatch } from '../../src/engine/verify/continuous/destination-watch.js';
 import { isAfter } from '../../src/engine/verify/continuous/id-order.js';
 import { comparePartitionStep, openPartitions, planVerifyPartitions } from '../../src/engine/verify/continuous/partition-compare.js';
 import { RecheckQueue } from '../../src/engine/verify/continuous/recheck-queue.js';
@@ -94,36 +93,6 @@ describe('the comparison frontier against a real server', () => {
     // Done: everything touched from now on is queued.
     await feed.observe(touch(99), terms);
     expect(await queued()).toEqual([20, 50, 99]);
-  });
-
-  it('a destination watch whose place left the destination oplog starts again at now and has every partition compared again', async () => {
-    const { destination } = clients;
-    const db = uniqueName('lost');
-    const coll = destination.db(db).collection<Document>('c');
-    await destination.db(db).createCollection('c');
-    const store = new StateStore(destination, uniqueName('lost'));
-    const frontier = new ComparisonFrontier();
-    const queue = new RecheckQueue(store);
-    const planned = await planVerifyPartitions(clients.source, destination, store, { source: `${db}.c`, target: `${db}.c` }, frontier);
-    expect(planned).toHaveLength(1);
-    // A real position of the destination's stream, moved back to a time its oplog no longer holds.
-    const probe = destination.watch([], { maxAwaitTimeMS: 10 });
-    await probe.tryNext();
-    const token = probe.resumeToken as { _data: string };
-    await probe.close();
-    const lost = { _data: `${token._data.slice(0, 2)}0000000100000001${token._data.slice(18)}` };
-
-    const watch = new DestinationWatch(destination, store, queue, (target) => (target === `${db}.c` ? `${db}.c` : undefined), `^${db}$`, frontier);
-    await watch.open(lost);
-    await coll.insertOne({ _id: 1 } as Document);
-    await watch.pump();
-    expect(watch.historyLost).toBe(true);
-    expect(await store.verifyPartitions.countDocuments({ migration: store.name })).toBe(0);
-    // From now on the watch reads the destination again.
-    await coll.insertOne({ _id: 2 } as Document);
-    for (let i = 0; i < 20 && (await queue.size()) === 0; i++) await watch.pump();
-    expect((await store.recheck.find({ m: store.name }).toArray()).map((e) => BSON.deserialize(bytesOf(e.key))._id)).toEqual([2]);
-    await watch.close();
   });
 });
 

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document, MongoClient, Timestamp } from 'mongodb';
+import { BSON, type Document, type MongoClient, type Timestamp } from 'mongodb';
+import { tokenTime } from '../../src/engine/position.js';
+import { StateStore } from '../../src/engine/state/store.js';
+import { DestinationWatch } from '../../src/engine/verify/continuous/destination-watch.js';
+import { ComparisonFrontier } from '../../src/engine/verify/continuous/frontier.js';
+import { planVerifyPartitions } from '../../src/engine/verify/continuous/partition-compare.js';
+import { RecheckQueue } from '../../src/engine/verify/continuous/recheck-queue.js';
+import { bytesOf } from '../../src/mongo/raw-bson.js';
 import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
@@ -23,6 +30,7 @@ describe('oplog roll-over past the saved position', () => {
   let destination: MongoClient;
   const db = uniqueName('lost');
   const db2 = uniqueName('stalled');
+  let watchToken: Document;
 
   beforeAll(async () => {
     cluster = await startOwnCluster({ name: 'oplog-small', oplogSizeMB: 990, args: ['--syncdelay', '1'] });
@@ -33,6 +41,11 @@ describe('oplog roll-over past the saved position', () => {
     await source.db('filler').createCollection('big', { capped: true, size: 64 * 1024 * 1024 });
     await source.db(db2).createCollection('c');
     await source.db(db2).collection<Document>('c').insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: i })));
+    // A position of this cluster's own change stream from before the roll-over, for the destination watch below.
+    const probe = source.watch([], { maxAwaitTimeMS: 10 });
+    await probe.tryNext();
+    watchToken = probe.resumeToken as Document;
+    await probe.close();
   });
 
   afterAll(async () => {
@@ -122,4 +135,29 @@ describe('oplog roll-over past the saved position', () => {
     expect(stalledState.resyncRequired).toBe(true);
     expect(stalledState.phase).toBe('failed');
   });
+
+  /**
+   * Continuous verification's destination watch on a cluster whose oplog rolled over past its saved place (this
+   * cluster plays the destination here): it starts again at now and has every partition compared again, instead
+   * of stopping verification for good (and the cutover's final check with it).
+   */
+  it('a destination watch whose place left the oplog starts again at now and has every partition compared again', async () => {
+    const first = await source.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
+    expect((first!.ts as Timestamp).greaterThan(tokenTime(watchToken)!)).toBe(true); // rolled over by the test above
+    const store = new StateStore(source, uniqueName('lostwatch'));
+    const frontier = new ComparisonFrontier();
+    const pair = { source: `${db}.c`, target: `${db}.c` };
+    expect(await planVerifyPartitions(source, source, store, pair, frontier)).toHaveLength(2); // number and string _ids
+    const watch = new DestinationWatch(source, store, new RecheckQueue(store), (target) => (target === pair.target ? pair.source : undefined), `^${db}$`, frontier);
+    await watch.open(watchToken);
+    await watch.pump();
+    expect(watch.historyLost).toBe(true);
+    expect(await store.verifyPartitions.countDocuments({ migration: store.name })).toBe(0);
+    // From now on it reads the cluster's writes again.
+    await source.db(db).collection<Document>('c').insertOne({ _id: 'written-after' } as Document);
+    for (let i = 0; i < 40 && (await store.recheck.countDocuments({ m: store.name })) === 0; i++) await watch.pump();
+    expect((await store.recheck.find({ m: store.name }).toArray()).map((e) => BSON.deserialize(bytesOf(e.key))._id)).toEqual(['written-after']);
+    await watch.close();
+  });
 });
+

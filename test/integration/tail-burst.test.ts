@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Double, Int32, Long, type Document } from 'mongodb';
+import { BSON, Double, Int32, Long, type Binary, type Document } from 'mongodb';
+import { bytesOf } from '../../src/mongo/raw-bson.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { expectSidesEqual } from '../support/exact.js';
@@ -26,9 +27,8 @@ describe('tail under a burst, killed in the middle of it', () => {
   const clients = useSharedClients();
   const db = uniqueName('burst');
 
-  it('ends equal to the source, byte for byte', { timeout: 300_000 }, async () => {
-    console.log(`[tail-burst] seed=${seed} (rerun with MLM_SEED=${seed})`);
-    const random = seededRandom(seed);
+  /** Data with several `_id` types and a unique index, synced; then bursts on the source while tails are killed. */
+  async function burstWithKills(db: string, extra: string, random: () => number): Promise<{ file: string; name: string; rounds: number; kills: number }> {
     const sdb = clients.source.db(db);
     await sdb.createCollection('items');
     await sdb.createCollection('people');
@@ -39,7 +39,7 @@ describe('tail under a burst, killed in the middle of it', () => {
 
     const { sourceUri, destinationUri } = sharedClusters();
     const name = uniqueName('burst').replace(/_/g, '-');
-    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], `tail: { batchSize: 500 }\n${TAIL_ONLY}`);
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], `tail: { batchSize: 500 }\n${extra}`);
     const synced = await runRunner(['sync', '--config', file]);
     expect(synced.code, synced.stderr).toBe(0);
 
@@ -82,9 +82,36 @@ describe('tail under a burst, killed in the middle of it', () => {
       await writer;
     }
     await tailUntilCaughtUp(clients, name, cliTailSlice(file, 10));
-    console.log(`[tail-burst] figure: ${round} bursts (each ~${DOCS + 600} updates, 600 inserts, deletes, a 50-update transaction), ${kills} kill -9`);
+    return { file, name, rounds: round, kills };
+  }
+
+  it('ends equal to the source, byte for byte', { timeout: 300_000 }, async () => {
+    console.log(`[tail-burst] seed=${seed} (rerun with MLM_SEED=${seed})`);
+    const { rounds, kills } = await burstWithKills(db, TAIL_ONLY, seededRandom(seed));
+    console.log(`[tail-burst] figure: ${rounds} bursts (each ~${DOCS + 600} updates, 600 inserts, deletes, a 50-update transaction), ${kills} kill -9`);
     expect(kills).toBeGreaterThan(0);
     await expectSidesEqual(clients.source, clients.destination, [db]);
+  });
+
+  /**
+   * The same with continuous verification on: what the feed and the destination watch leave to the partition
+   * comparisons (see frontier.ts), and what the watch reads only once the tail keeps up, must still cover every
+   * document. At the end verification is complete and reports one difference: the one planted on the destination.
+   */
+  it('with continuous verification on, ends verified, and only a planted difference is reported', { timeout: 300_000 }, async () => {
+    const verifiedDb = uniqueName('burstv');
+    console.log(`[tail-burst] verified: seed=${seed} (rerun with MLM_SEED=${seed})`);
+    const { file, name, kills } = await burstWithKills(verifiedDb, 'cutover: { verify: hash, maxLagSeconds: 10 }\n', seededRandom(seed + 1));
+    expect(kills).toBeGreaterThan(0);
+    await expectSidesEqual(clients.source, clients.destination, [verifiedDb]);
+    await clients.destination.db(verifiedDb).collection<Document>('people').updateOne({ _id: 'p7' } as Document, { $set: { planted: true } });
+    const state = clients.destination.db('__mongo_live_migrate');
+    const confirmed = async (): Promise<Document[]> => state.collection('recheck').find({ m: name, attempts: { $gte: 2 } }).toArray();
+    const open = async (): Promise<number> => state.collection('verify_partitions').countDocuments({ migration: name, done: false });
+    for (let slice = 0; slice < 12 && ((await open()) > 0 || (await confirmed()).length === 0); slice++) await cliTailSlice(file, 5)();
+    expect(await open()).toBe(0);
+    const found = await confirmed();
+    expect(found.map((e) => ({ t: e.t, id: BSON.deserialize(bytesOf(e.key as Binary))._id, mismatch: e.mismatch }))).toEqual([{ t: `${verifiedDb}.people`, id: 'p7', mismatch: 'content' }]);
   });
 
   it('applies a batch of updates whose documents together far exceed the memory budget of a batch', { timeout: 240_000 }, async () => {
