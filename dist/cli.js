@@ -63316,7 +63316,7 @@ async function holdersOf(destination, target, id2, duplicates) {
   }
   return holders;
 }
-function sourceOfTarget(events, filter) {
+function batchSourceOfTarget(events, filter) {
   return (target) => {
     const event = events.find((e) => {
       if (!e.ns.coll) return false;
@@ -63501,7 +63501,7 @@ var Applier = class {
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
-    const sourceOf = sourceOfTarget(events, this.ctx.filter);
+    const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
     await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
@@ -64038,7 +64038,7 @@ async function listPairs(source, filter) {
   }
   return pairs.sort((a, b) => a.source.localeCompare(b.source));
 }
-function sourceOfTarget2(pairs) {
+function sourceOfTarget(pairs) {
   return (target) => pairs.find((p) => p.target === target)?.source;
 }
 
@@ -64369,7 +64369,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.pairs = await listPairs(run.source, run.filter);
     run.frontier?.collations(this.pairs);
     await run.frontier?.load(run.store);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
@@ -64445,7 +64445,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   async finalizeIndexes() {
     const { run } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget2(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error) {
       if (this.abort.signal.aborted) return;
@@ -65355,7 +65355,7 @@ async function finalCheck(run, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run.filter.targetDatabasePattern(), run.frontier);
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier);
       const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
@@ -65510,7 +65510,7 @@ var Timings = class {
 };
 async function finalizeBeforeFreeze(run) {
   const pairs = await listPairs(run.source, run.filter);
-  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget2(pairs), run.ports.signal);
+  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(pairs), run.ports.signal);
 }
 async function withContinuousVerification(run, lag, work) {
   const verifier = run.config.cutover.verify === "hash" ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2, lag }) : void 0;

@@ -79289,7 +79289,7 @@ async function holdersOf(destination, target, id2, duplicates) {
   }
   return holders;
 }
-function sourceOfTarget(events, filter) {
+function batchSourceOfTarget(events, filter) {
   return (target) => {
     const event = events.find((e) => {
       if (!e.ns.coll) return false;
@@ -79474,7 +79474,7 @@ var Applier = class {
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
-    const sourceOf = sourceOfTarget(events, this.ctx.filter);
+    const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
     await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
@@ -80011,7 +80011,7 @@ async function listPairs(source, filter) {
   }
   return pairs.sort((a, b) => a.source.localeCompare(b.source));
 }
-function sourceOfTarget2(pairs) {
+function sourceOfTarget(pairs) {
   return (target) => pairs.find((p) => p.target === target)?.source;
 }
 
@@ -80342,7 +80342,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.pairs = await listPairs(run2.source, run2.filter);
     run2.frontier?.collations(this.pairs);
     await run2.frontier?.load(run2.store);
-    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget2(this.pairs)(target), run2.filter.targetDatabasePattern(), run2.frontier);
+    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run2.filter.targetDatabasePattern(), run2.frontier);
     await this.watch.open(saved);
     if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
@@ -80418,7 +80418,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   async finalizeIndexes() {
     const { run: run2 } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget2(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
       if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error2) {
       if (this.abort.signal.aborted) return;
@@ -81328,7 +81328,7 @@ async function finalCheck(run2, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget2(pairs), run2.filter.targetDatabasePattern(), run2.frontier);
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run2.filter.targetDatabasePattern(), run2.frontier);
       const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
@@ -81483,7 +81483,7 @@ var Timings = class {
 };
 async function finalizeBeforeFreeze(run2) {
   const pairs = await listPairs(run2.source, run2.filter);
-  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget2(pairs), run2.ports.signal);
+  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget(pairs), run2.ports.signal);
 }
 async function withContinuousVerification(run2, lag, work) {
   const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2, lag }) : void 0;

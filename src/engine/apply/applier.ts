@@ -11,7 +11,7 @@ import { orderedJob, unorderedJobs, writeInOrder, type Destination, type Write, 
 import { WriteTerms } from './write-terms.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
-import { sourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
+import { batchSourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
 import { TargetKinds } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
@@ -164,7 +164,7 @@ export class Applier {
     }
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');
-    const sourceOf = sourceOfTarget(events, this.ctx.filter);
+    const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
     await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
   }
 

@@ -111,7 +111,7 @@ async function holdersOf(destination: MongoClient, target: Namespace, id: Buffer
 }
 
 /** The source namespace a batch's events for this destination namespace came from. */
-export function sourceOfTarget(events: readonly { ns: { db: string; coll?: string } }[], filter: NamespaceFilter): (target: Namespace) => Namespace | undefined {
+export function batchSourceOfTarget(events: readonly { ns: { db: string; coll?: string } }[], filter: NamespaceFilter): (target: Namespace) => Namespace | undefined {
   return (target) => {
     const event = events.find((e) => {
       if (!e.ns.coll) return false;
