@@ -64351,11 +64351,35 @@ var ContinuousVerifier = class _ContinuousVerifier {
   stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
   static start(run, options = {}) {
     const verifier = new _ContinuousVerifier(run, options);
-    verifier.loop = verifier.main().catch((error) => {
+    verifier.loop = verifier.supervise().catch((error) => {
       verifier.stats.error = errorMessage(error);
       run.ports.log.warn({ error: verifier.stats.error }, "continuous verification stopped; the cutover compares what it did not cover");
     });
     return verifier;
+  }
+  /**
+   * Runs the verifier, and starts it again after a lost connection, a killed cursor or an election (with backoff),
+   * as the tail does: everything it knows is in the state. Before, one reset connection stopped it for the rest of
+   * the slice. Any other error stops it.
+   */
+  async supervise() {
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      try {
+        await this.main();
+        return;
+      } catch (error) {
+        if (this.stopped || this.run.ports.signal.aborted || !isTransient(error)) throw error;
+        if (Date.now() - started > 6e4) attempt = 1;
+        const delayMs = Math.min(3e4, 500 * 2 ** Math.min(attempt, 6));
+        this.run.ports.log.info({ error: errorMessage(error), delayMs }, "continuous verification lost a connection; starting again from the saved state");
+        await this.watch?.close().catch(() => void 0);
+        this.watch = void 0;
+        this.planned = false;
+        await this.rest(delayMs);
+        if (this.stopped || this.run.ports.signal.aborted) return;
+      }
+    }
   }
   async stop() {
     this.stopped = true;
@@ -64365,7 +64389,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   async main() {
     const { run } = this;
-    const saved = run.doc.verification?.destinationToken;
+    const saved = (await run.store.get())?.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
     run.frontier?.collations(this.pairs);
     await run.frontier?.load(run.store);

@@ -80324,11 +80324,35 @@ var ContinuousVerifier = class _ContinuousVerifier {
   stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: void 0 };
   static start(run2, options = {}) {
     const verifier = new _ContinuousVerifier(run2, options);
-    verifier.loop = verifier.main().catch((error2) => {
+    verifier.loop = verifier.supervise().catch((error2) => {
       verifier.stats.error = errorMessage(error2);
       run2.ports.log.warn({ error: verifier.stats.error }, "continuous verification stopped; the cutover compares what it did not cover");
     });
     return verifier;
+  }
+  /**
+   * Runs the verifier, and starts it again after a lost connection, a killed cursor or an election (with backoff),
+   * as the tail does: everything it knows is in the state. Before, one reset connection stopped it for the rest of
+   * the slice. Any other error stops it.
+   */
+  async supervise() {
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      try {
+        await this.main();
+        return;
+      } catch (error2) {
+        if (this.stopped || this.run.ports.signal.aborted || !isTransient(error2)) throw error2;
+        if (Date.now() - started > 6e4) attempt = 1;
+        const delayMs = Math.min(3e4, 500 * 2 ** Math.min(attempt, 6));
+        this.run.ports.log.info({ error: errorMessage(error2), delayMs }, "continuous verification lost a connection; starting again from the saved state");
+        await this.watch?.close().catch(() => void 0);
+        this.watch = void 0;
+        this.planned = false;
+        await this.rest(delayMs);
+        if (this.stopped || this.run.ports.signal.aborted) return;
+      }
+    }
   }
   async stop() {
     this.stopped = true;
@@ -80338,7 +80362,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   async main() {
     const { run: run2 } = this;
-    const saved = run2.doc.verification?.destinationToken;
+    const saved = (await run2.store.get())?.verification?.destinationToken;
     this.pairs = await listPairs(run2.source, run2.filter);
     run2.frontier?.collations(this.pairs);
     await run2.frontier?.load(run2.store);

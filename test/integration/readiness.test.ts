@@ -44,12 +44,17 @@ describe('readiness is never stale', () => {
   it('ready only with a recent slice, a lag measured now, and a position inside the oplog', async () => {
     const { source, destination } = clients;
     expect((await runSync(config(30), {}, testPorts('ready-sync'))).exitCode).toBe(0);
-    expect((await runTail(config(30), { maxDurationMs: 1500 }, testPorts('ready-tail'))).exitCode).toBe(0);
+    // Short idle slices until continuous verification has compared everything (it starts once a slice's first
+    // batch says the tail keeps up: on a loaded machine one 1.5 s slice may not be enough).
+    let ready = await runStatus(config(30), {}, testPorts('ready-status'));
+    for (let slice = 0; slice < 8 && !ready.progress?.verification?.complete; slice++) {
+      expect((await runTail(config(30), { maxDurationMs: 1500 }, testPorts('ready-tail'))).exitCode).toBe(0);
+      ready = await runStatus(config(30), {}, testPorts('ready-status'));
+    }
     const saved = (await new StateWatch(destination, name).doc())!.applied!;
     // The idle slice's last save carries a current wall time, not the last event's.
     expect(Date.now() - saved.wallTime!.getTime()).toBeLessThan(15_000);
 
-    const ready = await runStatus(config(30), {}, testPorts('ready-status'));
     expect(ready.progress?.readyForCutover, ready.summary).toBe(true);
     expect(ready.continue).toBe(false);
     expect(ready.summary).toMatch(/ready for cutover/);

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
 import type { MigrationRun } from '../../run.js';
 import { savedPositionTime } from '../../position.js';
-import { isCatalogRace, isSnapshotGone } from '../../../mongo/server-errors.js';
+import { isCatalogRace, isSnapshotGone, isTransient } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
 import { listPairs, sourceOfTarget, type Pair } from '../pairs.js';
 import { compareMetadata } from './meta-compare.js';
@@ -65,11 +65,36 @@ export class ContinuousVerifier {
 
   static start(run: MigrationRun, options: VerifierOptions = {}): ContinuousVerifier {
     const verifier = new ContinuousVerifier(run, options);
-    verifier.loop = verifier.main().catch((error: unknown) => {
+    verifier.loop = verifier.supervise().catch((error: unknown) => {
       verifier.stats.error = errorMessage(error);
       run.ports.log.warn({ error: verifier.stats.error }, 'continuous verification stopped; the cutover compares what it did not cover');
     });
     return verifier;
+  }
+
+  /**
+   * Runs the verifier, and starts it again after a lost connection, a killed cursor or an election (with backoff),
+   * as the tail does: everything it knows is in the state. Before, one reset connection stopped it for the rest of
+   * the slice. Any other error stops it.
+   */
+  private async supervise(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      try {
+        await this.main();
+        return;
+      } catch (error) {
+        if (this.stopped || this.run.ports.signal.aborted || !isTransient(error)) throw error;
+        if (Date.now() - started > 60_000) attempt = 1; // a cut after a long good run starts the backoff over
+        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        this.run.ports.log.info({ error: errorMessage(error), delayMs }, 'continuous verification lost a connection; starting again from the saved state');
+        await this.watch?.close().catch(() => undefined);
+        this.watch = undefined;
+        this.planned = false;
+        await this.rest(delayMs);
+        if (this.stopped || this.run.ports.signal.aborted) return;
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -81,7 +106,8 @@ export class ContinuousVerifier {
 
   private async main(): Promise<void> {
     const { run } = this;
-    const saved = run.doc.verification?.destinationToken;
+    // Read fresh: after a restart (supervise) the position this process saved since it opened is the one to resume from.
+    const saved = (await run.store.get())?.verification?.destinationToken;
     this.pairs = await listPairs(run.source, run.filter);
     // Before this process compares anything: from here on only its own steps move the partitions.
     run.frontier?.collations(this.pairs);
