@@ -63885,6 +63885,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
     } catch (error) {
       const code = errorCode(error);
       if (code === 26 || code === 27) continue;
+      if (isTransient(error)) throw error;
       throw new OperationError(
         `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error)}`,
         "the destination holds documents that violate it although the source does not: run `verify` to find them"

@@ -79858,6 +79858,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
     } catch (error2) {
       const code2 = errorCode(error2);
       if (code2 === 26 || code2 === 27) continue;
+      if (isTransient(error2)) throw error2;
       throw new OperationError(
         `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error2)}`,
         "the destination holds documents that violate it although the source does not: run `verify` to find them"

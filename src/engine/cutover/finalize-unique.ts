@@ -5,7 +5,7 @@ import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
-import { errorCode } from '../../mongo/server-errors.js';
+import { errorCode, isTransient } from '../../mongo/server-errors.js';
 
 const CANNOT_CONVERT = 359;
 const ATTEMPTS = 6;
@@ -43,6 +43,8 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
     } catch (error) {
       const code = errorCode(error);
       if (code === 26 || code === 27) continue; // collection or index dropped since: DDL will say what follows
+      // An election or a cut connection is not a verdict on the data: the caller reconnects and converts again.
+      if (isTransient(error)) throw error;
       throw new OperationError(
         `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error)}`,
         'the destination holds documents that violate it although the source does not: run `verify` to find them',
