@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document, MongoClient } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
@@ -73,6 +73,15 @@ describe('network cuts between the runner and each side', () => {
     proxies = { source: await TcpProxy.start(s.port, s.host), destination: await TcpProxy.start(d.port, d.host) };
   });
 
+  // A test that times out leaves its cuts running: stopped here, so that one failure does not fail the next test too.
+  let chaos: Chaos | undefined;
+  afterEach(async () => {
+    await chaos?.stop();
+    chaos = undefined;
+    proxies.source.resume();
+    proxies.destination.resume();
+  });
+
   afterAll(async () => {
     await proxies?.source.close();
     await proxies?.destination.close();
@@ -93,7 +102,7 @@ describe('network cuts between the runner and each side', () => {
     // The runner reaches both sides only through the proxies; the writer and the checks go direct.
     const config = testConfig(uniqueName('net').replace(/_/g, '-'), proxies.source.uri('serverSelectionTimeoutMS=20000'), proxies.destination.uri('serverSelectionTimeoutMS=20000'), [db], 'sync: { batchSize: 500, parallelCollections: 2, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n');
     const writer = new Writer(source, db, collections);
-    const chaos = new Chaos(proxies, random);
+    chaos = new Chaos(proxies, random);
     writer.start(2);
     chaos.start();
     try {
@@ -108,7 +117,7 @@ describe('network cuts between the runner and each side', () => {
       expect(cutsDuringSync).toBeGreaterThanOrEqual(3);
       expect(proxies.source.dropped + proxies.destination.dropped).toBeGreaterThan(0);
     } finally {
-      await chaos.stop();
+      await chaos?.stop();
       await writer.stop();
     }
     // Quiet network, writer stopped: one more tail slice drains what is left; then both sides are equal.
