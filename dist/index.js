@@ -73802,7 +73802,7 @@ var require_eventsource_stream = __commonJS({
     var defaultMaxEventSize = buffer.kStringMaxLength;
     var DATA = Buffer.from("data");
     var EVENT = Buffer.from("event");
-    var ID2 = Buffer.from("id");
+    var ID3 = Buffer.from("id");
     var RETRY = Buffer.from("retry");
     var minParserItems = 1024;
     var maxParserItems = 131072;
@@ -74018,7 +74018,7 @@ ${value}`;
           }
           return;
         }
-        if (isFieldName(line, fieldLength, ID2)) {
+        if (isFieldName(line, fieldLength, ID3)) {
           if (isValidLastEventIdBytes(line, valueStart)) {
             this.setEventFieldSize("id", line.length - valueStart);
             event.id = line.toString("utf8", valueStart);
@@ -77414,6 +77414,7 @@ function valueLength(doc, type, at) {
   }
 }
 var ID_NAME = Buffer.from("_id\0", "latin1");
+var ID = ID_NAME.subarray(0, 3);
 var ElementCursor = class {
   constructor(doc) {
     this.doc = doc;
@@ -77450,10 +77451,8 @@ function* rawElements(doc) {
   }
 }
 function rawIdKey(doc) {
-  for (const element of rawElements(doc)) {
-    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
-      return Buffer.concat([Buffer.of(element.type), element.value]);
-    }
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    if (c.nameIs(ID)) return Buffer.concat([Buffer.of(c.type), doc.subarray(c.valueAt, c.valueEnd)]);
   }
   return void 0;
 }
@@ -77694,12 +77693,10 @@ function fieldOf(c) {
 }
 function idOfKey(key) {
   const c = new ElementCursor(key);
-  const onlyId = c.next() && c.nameIs(ID) && !c.next();
-  if (onlyId) return import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id;
-  const id2 = rawIdKey(key);
-  return id2 ? decodeIdKey(id2) : void 0;
+  const onlyId = c.next() && c.nameIs(ID2) && !c.next();
+  return onlyId ? import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
 }
-var ID = Buffer.from("_id");
+var ID2 = Buffer.from("_id");
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
 }
@@ -78120,7 +78117,7 @@ var ComparisonFrontier = class {
     const id2 = rawIdKey(documentKey);
     const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
     if (!id2 || !typeClass) return false;
-    const progress = this.partitions.get(`${source}\0${typeClass}`);
+    const progress = this.partitions.get(slot({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
     return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });

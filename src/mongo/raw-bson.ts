@@ -56,6 +56,7 @@ function valueLength(doc: Buffer, type: number, at: number): number {
 }
 
 const ID_NAME = Buffer.from('_id\0', 'latin1');
+const ID = ID_NAME.subarray(0, 3);
 
 export interface RawElement {
   /** The element's name bytes (without the terminating 0x00). */
@@ -113,11 +114,9 @@ export function* rawElements(doc: Buffer): Generator<RawElement> {
 
 /** The `_id` element's bytes (type + value) of a raw BSON document, or undefined when it has none. */
 export function rawIdKey(doc: Buffer): Buffer | undefined {
-  // The server writes _id first, so this normally stops at the first element.
-  for (const element of rawElements(doc)) {
-    if (element.name.length === 3 && element.name.equals(ID_NAME.subarray(0, 3))) {
-      return Buffer.concat([Buffer.of(element.type), element.value]);
-    }
+  // The server writes _id first, so this normally stops at the first element (called per change event).
+  for (const c = new ElementCursor(doc); c.next(); ) {
+    if (c.nameIs(ID)) return Buffer.concat([Buffer.of(c.type), doc.subarray(c.valueAt, c.valueEnd)]);
   }
   return undefined;
 }

@@ -1,5 +1,5 @@
 import { BSON, Timestamp, type Document } from 'mongodb';
-import { decodeIdKey, ElementCursor, rawDocument, rawElements, rawIdKey } from '../../mongo/raw-bson.js';
+import { ElementCursor, rawDocument, rawElements, rawId } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
 
 export const DATA_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
@@ -177,9 +177,7 @@ function fieldOf(c: ElementCursor): Field {
 function idOfKey(key: Buffer): unknown {
   const c = new ElementCursor(key);
   const onlyId = c.next() && c.nameIs(ID) && !c.next();
-  if (onlyId) return BSON.deserialize(key, EXACT_TYPES)._id;
-  const id = rawIdKey(key);
-  return id ? decodeIdKey(id) : undefined;
+  return onlyId ? BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
 }
 
 const ID = Buffer.from('_id');

@@ -123,7 +123,7 @@ export class ComparisonFrontier {
     const id = rawIdKey(documentKey);
     const typeClass = id && CLASS_OF_TYPE.get(id[0]!);
     if (!id || !typeClass) return false;
-    const progress = this.partitions.get(`${source}\u0000${typeClass}`);
+    const progress = this.partitions.get(slot({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
     return isAfter(id, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
