@@ -4,7 +4,7 @@ import { Int32, type Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
-import { dbHashes, indexKeys, testConfig, testPorts } from '../support/engine.js';
+import { dbHashes, indexKeys, tailUntilReady, testConfig, testPorts } from '../support/engine.js';
 import { Writer } from '../support/writer.js';
 import { StateWatch } from '../support/runner-process.js';
 
@@ -90,8 +90,7 @@ describe('source primary steps down during copy and during tail', () => {
     expect(tailed.exitCode, tailed.summary).toBe(0);
     // Ready means caught up and every document verified: under a loaded machine the comparison of 50k documents
     // and the rechecks of the writers' documents may take more than one short slice.
-    let final = await runTail(config, { maxDurationMs: 4000 }, testPorts('failover-final'));
-    for (let slices = 1; !final.progress?.readyForCutover && slices < 8; slices++) final = await runTail(config, { maxDurationMs: 4000 }, testPorts('failover-final'));
+    const final = await tailUntilReady(config, 'failover-final', { sliceMs: 4000, maxSlices: 8 });
     expect(final.progress?.readyForCutover, final.summary).toBe(true);
 
     const [src, dst] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);

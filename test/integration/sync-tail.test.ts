@@ -4,7 +4,7 @@ import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { dbHashes, everyTypeDocument, indexKeys, rawHash, testConfig, testPorts, Writer } from '../support/engine.js';
+import { dbHashes, everyTypeDocument, indexKeys, rawHash, tailUntilReady, testConfig, testPorts, Writer } from '../support/engine.js';
 
 describe('sync then tail under concurrent writes', () => {
   let source: MongoClient;
@@ -71,8 +71,8 @@ describe('sync then tail under concurrent writes', () => {
     expect(acknowledged).toBeGreaterThan(50);
     const first = await tail;
     expect(first.exitCode).toBe(0);
-    const final = await runTail(config, { maxDurationMs: 3000 }, testPorts());
-    expect(final.progress?.readyForCutover).toBe(true);
+    const final = await tailUntilReady(config, 'sync-tail-final');
+    expect(final.progress?.readyForCutover, final.summary).toBe(true);
     expect(final.continue).toBe(true); // replication goes on while ready, until the cutover takes over
 
     const [srcHashes, dstHashes] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);

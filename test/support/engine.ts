@@ -5,6 +5,8 @@ import { Binary, BSON, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, Ob
 import { parseConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
+import { runTail } from '../../src/commands/tail.js';
+import type { CommandOutcome } from '../../src/model.js';
 import { createLogger, silentLogger, type LogLevel } from '../../src/log.js';
 
 /** A Config for a test migration between two clusters, restricted to the given databases. */
@@ -27,6 +29,20 @@ export function testPorts(runner = `test-${process.pid}`, signal: AbortSignal = 
     return { log: createLogger({ level: level ?? 'debug', destination: createWriteStream(file) }), signal, runner };
   }
   return { log: level ? createLogger({ level }) : silentLogger, signal, runner };
+}
+
+/**
+ * Runs short tail slices until one ends ready for cutover (caught up, every document verified), at most
+ * `maxSlices`. Verification starts only once a slice's tail keeps up, and on a loaded machine a comparison and the
+ * rechecks of a writer's documents can take more than one short slice: a test that means "ends ready" says so here
+ * rather than betting on one slice's length.
+ */
+export async function tailUntilReady(config: Config, runner: string, options: { sliceMs?: number; maxSlices?: number } = {}): Promise<CommandOutcome> {
+  let outcome = await runTail(config, { maxDurationMs: options.sliceMs ?? 3000 }, testPorts(runner));
+  for (let slices = 1; outcome.exitCode === 0 && !outcome.progress?.readyForCutover && slices < (options.maxSlices ?? 10); slices++) {
+    outcome = await runTail(config, { maxDurationMs: options.sliceMs ?? 3000 }, testPorts(runner));
+  }
+  return outcome;
 }
 
 /** Per-collection dbHash md5s of a database: equal exactly when contents and BSON types are equal. */
