@@ -5,7 +5,7 @@ import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { dbHashes, testConfig, testPorts, Writer } from '../support/engine.js';
+import { dbHashes, recordingPorts, testConfig, testPorts, Writer } from '../support/engine.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { seededRandom } from '../../src/seeded-random.js';
 
@@ -75,7 +75,11 @@ describe('network cuts between the runner and each side', () => {
 
   // A test that times out leaves its cuts running: stopped here, so that one failure does not fail the next test too.
   let chaos: Chaos | undefined;
-  afterEach(async () => {
+  // The engine's debug log of the first test's runs: printed if it fails, to say where a run under cuts spent its time.
+  let recorded: (() => string[]) | undefined;
+  afterEach(async (context) => {
+    if (context.task.result?.state !== 'pass' && recorded) console.log(`[network-cuts] the engine's last log lines:\n${digest(recorded())}`);
+    recorded = undefined;
     await chaos?.stop();
     chaos = undefined;
     proxies.source.resume();
@@ -103,14 +107,16 @@ describe('network cuts between the runner and each side', () => {
     const config = testConfig(uniqueName('net').replace(/_/g, '-'), proxies.source.uri('serverSelectionTimeoutMS=20000'), proxies.destination.uri('serverSelectionTimeoutMS=20000'), [db], 'sync: { batchSize: 500, parallelCollections: 2, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n');
     const writer = new Writer(source, db, collections);
     chaos = new Chaos(proxies, random);
+    const recorder = recordingPorts('net-cuts', 3000);
+    recorded = recorder.lines;
     writer.start(2);
     chaos.start();
     try {
-      const sync = await runSync(config, {}, testPorts());
+      const sync = await runSync(config, {}, recorder.ports);
       expect(sync.exitCode).toBe(0);
       expect(sync.progress?.phase).toBe('tailing');
       const cutsDuringSync = chaos.cuts.source + chaos.cuts.destination;
-      const tail = await runTail(config, { maxDurationMs: 6000 }, testPorts());
+      const tail = await runTail(config, { maxDurationMs: 6000 }, recorder.ports);
       expect(tail.exitCode).toBe(0);
       console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
       console.log(`[network-cuts] figure: ${chaos.cuts.source + chaos.cuts.destination} cuts (${cutsDuringSync} during sync), ${proxies.source.dropped + proxies.destination.dropped} connections reset`);
@@ -182,6 +188,25 @@ describe('network cuts between the runner and each side', () => {
     return destination.db('__mongo_live_migrate').collection<{ _id: string; lease?: { owner?: string } | null }>('migrations').findOne({ _id: name });
   }
 });
+
+/** Log lines as `+seconds level message {fields}`, relative to the first, for a failure's report. */
+function digest(lines: string[]): string {
+  const parsed = lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as { time: number; level: number; msg: string } & Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+  const start = parsed[0]?.time ?? 0;
+  const counts = new Map<string, number>();
+  for (const { msg } of parsed) counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  const summary = [...counts].map(([msg, n]) => `${n} × ${msg}`).join('\n');
+  return `${summary}\n…\n` + parsed
+    .slice(-150)
+    .map(({ time, level, msg, ...fields }) => `+${((time - start) / 1000).toFixed(2)}s ${level >= 40 ? 'WARN' : level >= 30 ? 'info' : 'debug'} ${msg} ${JSON.stringify(fields).slice(0, 240)}`)
+    .join('\n');
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Binary, BSON, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, BSONRegExp, type Document, type MongoClient } from 'mongodb';
 import { parseConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
@@ -29,6 +30,22 @@ export function testPorts(runner = `test-${process.pid}`, signal: AbortSignal = 
     return { log: createLogger({ level: level ?? 'debug', destination: createWriteStream(file) }), signal, runner };
   }
   return { log: level ? createLogger({ level }) : silentLogger, signal, runner };
+}
+
+/**
+ * Ports whose debug log is kept in memory, the last `capacity` lines: a test that may time out under load prints
+ * them when it fails, so the run that failed in CI says where its time went (retries, restarts, waits).
+ */
+export function recordingPorts(runner: string, capacity = 400): { ports: EnginePorts; lines: () => string[] } {
+  const kept: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line) kept.push(line);
+      if (kept.length > capacity) kept.splice(0, kept.length - capacity);
+      callback();
+    },
+  });
+  return { ports: { log: createLogger({ level: 'debug', destination }), signal: new AbortController().signal, runner }, lines: () => [...kept] };
 }
 
 /**
