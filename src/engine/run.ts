@@ -11,6 +11,7 @@ import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
 import { RecheckFeed, type ChangeObserver } from './verify/continuous/feed.js';
+import { TouchedKeys } from './verify/continuous/touched-keys.js';
 import { ComparisonFrontier } from './verify/continuous/frontier.js';
 
 /** Everything one command run of the engine works with: both clusters, the state, the lease. */
@@ -27,6 +28,8 @@ export interface MigrationRun {
   changes?: ChangeObserver;
   /** How far the partition comparisons have got, shared by the feed, the destination watch and the steps. */
   frontier?: ComparisonFrontier;
+  /** Which destination writes a comparison of the tail's logged touches covers (the feed, the log's steps, the watch). */
+  touched?: TouchedKeys;
 }
 
 export interface OpenOptions {
@@ -82,8 +85,9 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     const filter = new NamespaceFilter(config.namespaces);
     // The recheck queue is fed only when the cutover verifies content: otherwise nothing would ever drain it.
     const frontier = config.cutover.verify === 'hash' ? new ComparisonFrontier() : undefined;
-    const changes = frontier ? new RecheckFeed(store, filter, frontier) : undefined;
-    return { config, ports, source, destination, store, lease, filter, doc, ...(changes && frontier ? { changes, frontier } : {}) };
+    const touched = frontier ? new TouchedKeys() : undefined;
+    const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : undefined;
+    return { config, ports, source, destination, store, lease, filter, doc, ...(changes && frontier && touched ? { changes, frontier, touched } : {}) };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;

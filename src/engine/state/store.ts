@@ -3,7 +3,7 @@ import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { STATE_DB } from '../../namespaces.js';
-import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type VerifyPartitionDoc } from './types.js';
+import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
 const MAJORITY = { writeConcern: { w: 'majority' as const } };
@@ -21,6 +21,7 @@ export class StateStore {
   readonly relaxedIndexes: Collection<RelaxedIndexDoc>;
   readonly verifyPartitions: Collection<VerifyPartitionDoc>;
   readonly recheck: Collection<RecheckDoc>;
+  readonly touchLog: Collection<TouchLogDoc>;
 
   constructor(readonly client: MongoClient, readonly name: string) {
     this.db = client.db(STATE_DB);
@@ -30,6 +31,7 @@ export class StateStore {
     this.relaxedIndexes = this.db.collection(STATE_COLLECTIONS.relaxedIndexes);
     this.verifyPartitions = this.db.collection(STATE_COLLECTIONS.verifyPartitions);
     this.recheck = this.db.collection(STATE_COLLECTIONS.recheck);
+    this.touchLog = this.db.collection(STATE_COLLECTIONS.touchLog);
   }
 
   /** Creates the state collections once (explicitly: concurrent implicit creation is unsafe). */
@@ -46,6 +48,8 @@ export class StateStore {
     await ensureIndex(this.verifyPartitions, { migration: 1, source: 1 });
     // Rechecks take the entries that are due first; the queue is read in this order, never held.
     await ensureIndex(this.recheck, { m: 1, due: 1 });
+    // Logged touches are compared oldest first, once the saved position has passed them.
+    await ensureIndex(this.touchLog, { m: 1, at: 1 });
   }
 
   async get(): Promise<MigrationDoc | null> {
@@ -135,6 +139,7 @@ export class StateStore {
       this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
       this.verifyPartitions.deleteMany({ migration: this.name }, MAJORITY),
       this.recheck.deleteMany({ m: this.name }, MAJORITY),
+      this.touchLog.deleteMany({ m: this.name }, MAJORITY),
     ]);
   }
 }

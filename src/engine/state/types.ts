@@ -1,4 +1,4 @@
-import type { Binary, Document, Timestamp } from 'mongodb';
+import type { Binary, Document, ObjectId, Timestamp } from 'mongodb';
 import type { CollectionProgress, LagSample, Phase } from '../../model.js';
 import type { ClusterIdentity } from '../cluster-identity.js';
 
@@ -10,6 +10,7 @@ export const STATE_COLLECTIONS = {
   relaxedIndexes: 'relaxed_indexes',
   verifyPartitions: 'verify_partitions',
   recheck: 'recheck',
+  touchLog: 'touch_log',
 } as const;
 
 export interface HistoryEntry {
@@ -158,6 +159,21 @@ export interface RecheckDoc {
    * destination may still be on its way there, so no recheck judges it (see recheckEntries).
    */
   lastEvent?: Timestamp;
+}
+
+/**
+ * The documents one tail batch touched, logged before the batch is applied (see TouchLog): parallel arrays, so a
+ * record of thousands of keys stays small. Entry j is namespace pair `ns[i[j]]`, raw documentKey `k[j]` and the
+ * source time of the event `a[j]`; `at` is the latest of them.
+ */
+export interface TouchLogDoc {
+  _id: ObjectId;
+  m: string;
+  at: Timestamp;
+  ns: { s: string; t: string }[];
+  i: number[];
+  k: (Buffer | Binary)[];
+  a: Timestamp[];
 }
 
 /** One range of one collection's _ids, copied and resumed on its own. */

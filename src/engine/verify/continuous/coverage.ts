@@ -3,6 +3,7 @@ import type { VerificationProgress } from '../../../model.js';
 import type { StateStore } from '../../state/store.js';
 import type { MigrationDoc } from '../../state/types.js';
 import { RecheckQueue } from './recheck-queue.js';
+import { TouchLog } from './touch-log.js';
 
 /** Fixed costs of a cutover besides its data work: the block itself, the final time, state writes, the commit. */
 const FIXED_SECONDS = 0.4;
@@ -23,12 +24,15 @@ export async function readVerificationProgress(store: StateStore, doc: Migration
       { $group: { _id: null, total: { $sum: 1 }, done: { $sum: { $cond: ['$done', 1, 0] } }, compared: { $sum: '$documentsCompared' } } },
     ])
     .toArray();
-  const [recheckQueue, confirmed, ttls, uniques] = await Promise.all([
+  const [queued, logged, confirmed, ttls, uniques] = await Promise.all([
     queue.size(),
+    new TouchLog(store).size(),
     queue.confirmed(DETAILS),
     store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, 'original.expireAfterSeconds': { $exists: true } }),
     store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, 'original.unique': true, uniqueRestored: { $ne: true } }),
   ]);
+  // Logged touches not compared yet count as queued: the cutover rechecks them like the queue's entries.
+  const recheckQueue = queued + logged;
   const state = doc.verification ?? {};
   const meta = state.metaMismatches ?? [];
   const confirmedCount = confirmed.length < DETAILS ? confirmed.length : await queue.confirmedCount();

@@ -7,17 +7,20 @@ import { tokenTime } from '../../position.js';
 import type { StateStore } from '../../state/store.js';
 import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
 import type { ComparisonFrontier } from './frontier.js';
+import type { TouchedKeys } from './touched-keys.js';
 
 interface DestinationEvent {
   _id: Document;
   ns?: { db: string; coll?: string };
   documentKey?: Document;
+  clusterTime?: Timestamp;
 }
 
 /**
  * Watches the destination for data writes to the migration's namespaces and queues each written document for
- * a recheck: the applier's own writes (already queued by the feed, so they change nothing: RecheckQueue.ensure)
- * and, the point of it, writes that are not ours. Its position is saved in the migration document after what it read is queued, so
+ * a recheck: the point of it is writes that are not ours. The applier's own writes cost nothing where this
+ * process knows a comparison covers them (its logged touches, see touched-keys.ts); any other write is queued
+ * (RecheckQueue.ensure leaves an entry already waiting as it is). Its position is saved in the migration document after what it read is queued, so
  * a crash queues some documents twice and misses none.
  */
 export class DestinationWatch {
@@ -36,6 +39,8 @@ export class DestinationWatch {
     private readonly databases: string,
     /** Documents a partition comparison has still to read are left to it (see frontier.ts). */
     private readonly frontier?: ComparisonFrontier,
+    /** Writes a comparison of the tail's logged touches sees are left to it (see touched-keys.ts). */
+    private readonly touched?: TouchedKeys,
   ) {}
 
   /** Opens at the saved position, or now (with the position saved at once: the comparisons start after it). */
@@ -44,7 +49,7 @@ export class DestinationWatch {
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
       { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB, $regex: this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
-      { $project: { ns: 1, documentKey: 1 } },
+      { $project: { ns: 1, documentKey: 1, clusterTime: 1 } },
     ];
     let start: Document = saved ? { resumeAfter: saved } : {};
     if (!saved) {
@@ -113,6 +118,7 @@ export class DestinationWatch {
       const source = this.sourceOf(target);
       if (!source) continue;
       const key = Buffer.from(BSON.serialize(event.documentKey));
+      if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
     await this.queue.ensure(docs);

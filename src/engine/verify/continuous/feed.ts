@@ -3,6 +3,8 @@ import { failpoint } from '../../failpoints.js';
 import { ns, type NamespaceFilter } from '../../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
 import { RecheckQueue, type AcknowledgedWrites, type TouchedDocument } from './recheck-queue.js';
+import { TouchLog } from './touch-log.js';
+import type { TouchedKeys } from './touched-keys.js';
 import type { ComparisonFrontier } from './frontier.js';
 
 /**
@@ -17,17 +19,20 @@ export interface ChangeObserver {
 const DATA_DDL = new Set(['drop', 'rename', 'dropDatabase', 'create']);
 
 /**
- * Feeds the recheck queue from the source change stream the tail already reads: every document a batch touches
- * is queued before the batch is applied, so a crash at any point re-queues it, never loses it; except those a
- * partition comparison has still to read (see frontier.ts), which it reads and queues itself if they differ. DDL that moves or
- * removes data resets the comparison of the namespaces it names (the verifier plans them again) and forgets
- * their queued documents, whose namespace no longer means the same collection.
+ * Feeds continuous verification from the source change stream the tail already reads: every document a batch
+ * touches is logged before the batch is applied (one record per batch, see touch-log.ts), so a crash at any point
+ * logs it again, never loses it; except those a partition comparison has still to read (see frontier.ts), which
+ * it reads and queues itself if they differ. DDL that moves or removes data resets the comparison of the
+ * namespaces it names (the verifier plans them again) and forgets their queued documents, whose namespace no
+ * longer means the same collection.
  */
 export class RecheckFeed implements ChangeObserver {
   private readonly queue: RecheckQueue;
+  private readonly log: TouchLog;
 
-  constructor(private readonly store: StateStore, private readonly filter: NamespaceFilter, private readonly frontier?: ComparisonFrontier) {
+  constructor(private readonly store: StateStore, private readonly filter: NamespaceFilter, private readonly frontier?: ComparisonFrontier, touched?: TouchedKeys) {
     this.queue = new RecheckQueue(store);
+    this.log = new TouchLog(store, touched);
   }
 
   async observe(events: readonly ChangeEvent[], terms: AcknowledgedWrites): Promise<void> {
@@ -49,7 +54,7 @@ export class RecheckFeed implements ChangeObserver {
         if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
       }
     }
-    await this.queue.touch(docs, undefined, terms);
+    if (docs.length) await this.log.append(docs, terms);
     failpoint('verify:feed-queued');
     if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
   }

@@ -9,6 +9,7 @@ import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries, type DifferenceKind } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
+import { TouchLog } from './touch-log.js';
 import { comparable } from './verifier.js';
 
 export interface FinalCheckOptions {
@@ -47,7 +48,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier);
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier, run.touched);
       const until = await lastWriteTime(destination, 'applied');
       await watch.open((await store.get())?.verification?.destinationToken);
       // A write after `until`, so the stream has a point beyond it to reach even on an otherwise idle destination.
@@ -76,6 +77,8 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
     });
 
     await phase('recheck', async () => {
+      // The tail's last logged touches (its final batches, or what the verifier had not compared yet) join the queue.
+      await new TouchLog(store).expandInto(queue);
       const found = new Map<string, { kind: DifferenceKind; namespace: string; target: string; ids: string[]; more: boolean }>();
       let afterId;
       for (;;) {

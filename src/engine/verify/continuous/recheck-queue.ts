@@ -56,6 +56,25 @@ export class RecheckQueue {
   }
 
   /**
+   * Queues documents found different by a first comparison (a logged touch, see TouchLog): one attempt counted,
+   * backing off like a recheck that found a difference, so the next recheck confirms or clears it. Idempotent: a
+   * crash that compares the same record again sets the same entry.
+   */
+  async flag(found: readonly { doc: TouchedDocument; kind: string }[]): Promise<void> {
+    const kinds = new Map(found.map(({ doc, kind }) => [doc, kind]));
+    await this.write(
+      found.map((f) => f.doc),
+      TOUCH_DELAY_MS * 2,
+      undefined,
+      (key, doc, due) => ({
+        $set: { ...key, s: doc.source, t: doc.target, key: new Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
+        $inc: { gen: 1 },
+        ...(doc.at ? { $max: { lastEvent: doc.at } } : {}),
+      }),
+    );
+  }
+
+  /**
    * Queues documents written on the destination. One already waiting for a recheck is left as it is: that recheck
    * comes later and reads the destination as this write left it. The tail's own writes, which the destination
    * watch sees too, then cost the server no change at all (the feed queued their documents a moment before).

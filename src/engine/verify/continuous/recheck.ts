@@ -1,5 +1,5 @@
 import type { MongoClient, Timestamp } from 'mongodb';
-import { bytesOf } from '../../../mongo/raw-bson.js';
+import { bytesOf, rawIdKey } from '../../../mongo/raw-bson.js';
 import { lookupSourceDocuments, readView, type ReadView } from '../../apply/source-lookup.js';
 import { failpoint } from '../../failpoints.js';
 import { splitNamespace } from '../../../namespaces.js';
@@ -13,49 +13,81 @@ export interface RecheckResult {
   different: { entry: RecheckDoc; kind: DifferenceKind }[];
 }
 
+/** Keys per read: with both sides' documents of one read held at once, memory stays bounded by this times their size. */
+const KEYS_PER_READ = 500;
+
+/** A document to compare on both sides: its source and destination namespaces and its raw documentKey. */
+export interface ComparedDocument {
+  source: string;
+  target: string;
+  key: Buffer;
+}
+
 /**
- * Compares each queued document on both sides, byte for byte, in one `$in` read per namespace and side, and
- * records the outcome in the queue (see RecheckQueue.settle). While the sides still move a difference only backs
- * off; the caller decides what a difference means (at cutover, with the sides frozen, it is a mismatch).
+ * Compares documents on both sides, byte for byte, in one `$in` read per namespace and side (the source as of
+ * `sourceAt` when given, the destination's majority-committed present). Namespaces at once: each is two indexed
+ * reads, and a cutover's queue spans every collection written.
  */
-export async function recheckEntries(source: MongoClient, destination: MongoClient, queue: RecheckQueue, entries: readonly RecheckDoc[], sourceAt?: Timestamp, options: { frozen?: boolean } = {}): Promise<RecheckResult> {
+export async function compareDocuments<T extends ComparedDocument>(source: MongoClient, destination: MongoClient, docs: readonly T[], sourceAt?: Timestamp): Promise<{ equal: T[]; different: { doc: T; kind: DifferenceKind }[] }> {
+  const groups = new Map<string, T[]>();
+  for (const doc of docs) {
+    const name = `${doc.source}\u0000${doc.target}`;
+    const group = groups.get(name);
+    if (group) group.push(doc);
+    else groups.set(name, [doc]);
+  }
+  const equal: T[] = [];
+  const different: { doc: T; kind: DifferenceKind }[] = [];
+  await Promise.all(
+    [...groups.values()].map(async (all) => {
+      // A slice at a time: both sides' documents of a slice are held at once, whatever their size.
+      for (let from = 0; from < all.length; from += KEYS_PER_READ) {
+        const group = all.slice(from, from + KEYS_PER_READ);
+        const keys = group.map((d) => d.key);
+        // By name (no UUID): the queue and the log name namespaces; a collection replaced under a name is reset by the feed.
+        const read = async (view: ReadView, name: string): Promise<Map<string, Buffer>> => {
+          const found = await lookupSourceDocuments(view, splitNamespace(name), undefined, keys);
+          return found === 'moved' ? new Map() : found;
+        };
+        const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0]!.source), read(readView(destination), group[0]!.target)]);
+        for (const doc of group) {
+          const k = rawIdKey(doc.key)!.toString('hex');
+          const s = onSource.get(k);
+          const d = onDestination.get(k);
+          if (!s && !d) equal.push(doc);
+          else if (s && d && s.equals(d)) equal.push(doc);
+          else different.push({ doc, kind: !d ? 'missing-document' : !s ? 'extra-document' : 'content' });
+        }
+      }
+    }),
+  );
+  return { equal, different };
+}
+
+/**
+ * Compares each queued document on both sides (compareDocuments) and records the outcome in the queue (see
+ * RecheckQueue.settle). While the sides still move a difference only backs off; the caller decides what a
+ * difference means (at cutover, with the sides frozen, it is a mismatch).
+ */
+export async function recheckEntries(source: MongoClient, destination: MongoClient, queue: RecheckQueue, entries: readonly RecheckDoc[], sourceAt?: Timestamp, options: { frozen?: boolean; inFlux?: (applied: Timestamp) => Promise<Set<string>> } = {}): Promise<RecheckResult> {
   // While the tail runs, `sourceAt` is its applied position: the destination holds at least every change up to it,
   // so a document whose last event is at or before it must equal the source as of then, and any difference is
   // one. A document touched after it may still be on its way: it waits (judging it now would report a write
   // in flight as a mismatch, or drop an entry the applier has not written yet as equal). `frozen` (the final
   // check): the destination has stopped at `sourceAt`, nothing is on its way, and every entry is judged as of it.
-  const later = new Set(entries.filter((e) => !options.frozen && sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
-  const groups = new Map<string, RecheckDoc[]>();
-  for (const entry of entries) {
-    if (later.has(entry)) continue;
-    const name = `${entry.s}\u0000${entry.t}`;
-    const group = groups.get(name);
-    if (group) group.push(entry);
-    else groups.set(name, [entry]);
-  }
-  const equal: RecheckDoc[] = [];
+  const moving = !options.frozen && sourceAt !== undefined;
+  const later = new Set(entries.filter((e) => moving && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+  const judged = entries.filter((e) => !later.has(e)).map((entry) => ({ entry, source: entry.s, target: entry.t, key: bytesOf(entry.key) }));
+  const found = await compareDocuments(source, destination, judged, sourceAt);
+  // Touched again since (logged past the applied position, see TouchLog.inFlux): read after the comparison, so a
+  // write the destination read may have seen is known; judged by its own record later.
+  const inFlux = moving && options.inFlux ? await options.inFlux(sourceAt) : undefined;
   const different: RecheckResult['different'] = [];
-  // Namespaces at once: each is two indexed $in reads, and a cutover's queue spans every collection written.
-  await Promise.all(
-    [...groups.values()].map(async (group) => {
-      const keys = group.map((e) => bytesOf(e.key));
-      // By name (no UUID): the queue names namespaces; a collection replaced under a name is reset by the feed.
-      const read = async (view: ReadView, name: string): Promise<Map<string, Buffer>> => {
-        const found = await lookupSourceDocuments(view, splitNamespace(name), undefined, keys);
-        return found === 'moved' ? new Map() : found;
-      };
-      const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0]!.s), read(readView(destination), group[0]!.t)]);
-      for (const entry of group) {
-        const k = entry._id.k;
-        const s = onSource.get(k);
-        const d = onDestination.get(k);
-        if (!s && !d) equal.push(entry);
-        else if (s && d && s.equals(d)) equal.push(entry);
-        else different.push({ entry, kind: !d ? 'missing-document' : !s ? 'extra-document' : 'content' });
-      }
-    }),
-  );
+  for (const { doc, kind } of found.different) {
+    if (inFlux?.has(`${doc.target}\u0000${doc.entry._id.k}`)) later.add(doc.entry);
+    else different.push({ entry: doc.entry, kind });
+  }
   failpoint('verify:recheck-compared');
-  await queue.settle(equal, different, [...later]);
+  await queue.settle(found.equal.map((d) => d.entry), different, [...later]);
   return { checked: entries.length, different };
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Timestamp } from 'mongodb';
 import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
 import type { MigrationRun } from '../../run.js';
 import { savedPositionTime } from '../../position.js';
@@ -9,6 +10,7 @@ import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
+import { TouchLog } from './touch-log.js';
 import { errorMessage } from '../../../errors.js';
 
 export interface VerifierOptions {
@@ -48,6 +50,7 @@ export class ContinuousVerifier {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly queue: RecheckQueue;
+  private readonly log: TouchLog;
   private watch: DestinationWatch | undefined;
   private pairs: Pair[] = [];
   private lastMeta = 0;
@@ -60,6 +63,7 @@ export class ContinuousVerifier {
 
   constructor(private readonly run: MigrationRun, private readonly options: VerifierOptions = {}) {
     this.queue = new RecheckQueue(run.store);
+    this.log = new TouchLog(run.store, run.touched);
     this.steps = new StepSizer(run.frontier);
   }
 
@@ -112,7 +116,7 @@ export class ContinuousVerifier {
     // Before this process compares anything: from here on only its own steps move the partitions.
     run.frontier?.collations(this.pairs);
     await run.frontier?.load(run.store);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
@@ -166,14 +170,20 @@ export class ContinuousVerifier {
       await this.meta();
       return true;
     }
-    // Rechecks and partitions take turns: under a steady writer the queue always has something due, and
-    // partitions that waited for an empty queue would never be covered.
+    // The tail's logged touches and the queue's rechecks take turns with the partitions: under a steady writer
+    // there is always something logged or due, and partitions that waited for none would never be covered.
     this.turn = !this.turn;
     const [partition] = await openPartitions(this.run.store, 1);
     // While partitions remain, a recheck turn waits for a worthwhile page: each costs a few round trips whatever
     // its size, and a trickle of due entries would otherwise take half of the verifier's time.
-    if (this.turn && (await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
-    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
+    const rechecks = async (minimum: number): Promise<boolean> => {
+      // Judged against the source as of the saved (applied) position: see recheckEntries and TouchLog.
+      const applied = await this.appliedTime();
+      if (!applied) return false;
+      return (await this.compareLogged(applied)) || this.recheckDue(batchSize, minimum, applied);
+    };
+    if (this.turn && (await rechecks(partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
+    if (!partition) return this.turn ? false : rechecks(1);
     const started = Date.now();
     const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
     this.stats.compared += result.compared;
@@ -181,16 +191,26 @@ export class ContinuousVerifier {
     return true;
   }
 
-  private async recheckDue(batchSize: number, minimum: number): Promise<boolean> {
+  /** Compares the tail's logged touches the saved position has passed (see TouchLog). */
+  private async compareLogged(applied: Timestamp): Promise<boolean> {
+    const started = Date.now();
+    const logged = await this.log.compareDue(this.run.source, this.run.destination, this.queue, applied).catch((error: unknown) => {
+      // A tail further behind than the source keeps history for (minSnapshotHistoryWindowInSeconds): wait for it.
+      if (isSnapshotGone(error)) return false as const;
+      throw error;
+    });
+    if (!logged) return false;
+    this.stats.rechecked += logged.compared;
+    if (logged.compared >= 100) this.rates.recheckPerSecond = Math.round((logged.compared * 1000) / Math.max(1, Date.now() - started));
+    return true;
+  }
+
+  private async recheckDue(batchSize: number, minimum: number, applied: Timestamp): Promise<boolean> {
     const due = await this.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
-    // Judged against the source as of the saved (applied) position: see recheckEntries.
-    const doc = await this.run.store.get();
-    const applied = doc ? savedPositionTime(doc) : undefined;
-    if (!applied) return false;
     try {
-      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied);
+      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied, { inFlux: (at) => this.log.inFlux(at) });
     } catch (error) {
       // A tail further behind than the source keeps history for (minSnapshotHistoryWindowInSeconds): wait for it.
       if (isSnapshotGone(error)) return false;
@@ -199,6 +219,12 @@ export class ContinuousVerifier {
     this.stats.rechecked += due.length;
     this.rates.recheckPerSecond = Math.round((due.length * 1000) / Math.max(1, Date.now() - started));
     return true;
+  }
+
+  /** The source time of the tail's saved position: the destination holds every change up to it, durably. */
+  private async appliedTime(): Promise<Timestamp | undefined> {
+    const doc = await this.run.store.get();
+    return doc ? savedPositionTime(doc) : undefined;
   }
 
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
