@@ -25,6 +25,9 @@ npx tsc -p tsconfig.json --noEmit
 
 echo "== tests"
 mkdir -p .tmp
+# Runners that tests start as child processes run this source bundled (see test/support/cli-command.ts).
+node scripts/bundle.mjs .tmp/cli-bundle
+export MLM_TEST_CLI="$PWD/.tmp/cli-bundle/cli.js"
 set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json "$@"
 status=$?

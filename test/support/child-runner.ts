@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliCommand } from './cli-command.js';
 
 export interface ChildResult {
   code: number | null;
@@ -19,10 +20,10 @@ export function writeConfigFile(name: string, databases: string[], extra = ''): 
   return file;
 }
 
-/** Runs the CLI from source in a child process (a real runner that can be killed). */
+/** Runs the CLI in a child process (a real runner that can be killed; see cliCommand). */
 export function runChildCli(args: string[], env: Record<string, string>, onSpawn?: (pid: number) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cliCommand(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

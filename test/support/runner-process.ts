@@ -7,9 +7,10 @@ import type { MongoClient, Timestamp } from 'mongodb';
 import { savedPositionTime } from '../../src/engine/position.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import type { MigrationDoc, PartitionDoc } from '../../src/engine/state/types.js';
+import { cliCommand } from './cli-command.js';
 
 /**
- * A runner in a child process (the real CLI, run from source through tsx) that a test can SIGKILL at a
+ * A runner in a child process (the real CLI: see cliCommand) that a test can SIGKILL at a
  * chosen moment or SIGTERM, as a CI job that dies or is cancelled would be.
  */
 export interface RunnerExit {
@@ -40,7 +41,7 @@ export function writeMigrationFile(name: string, sourceUri: string, destinationU
 /** Starts `mongo-live-migrate <args>` in a child process; env adds to (or overrides) this process's. */
 export function startRunner(args: string[], env: Record<string, string> = {}): Runner {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+  const child = spawn(process.execPath, [...cliCommand(), ...args], {
     env: { ...process.env, MLM_LOG_LEVEL: process.env.MLM_TEST_CHILD_LOG ?? process.env.MLM_TEST_LOG ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
