@@ -113,7 +113,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         await applier.apply(batch, checkpoint, await read.prepared);
         await observing;
         failpoint('tail:batch-applied');
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, 'applied change events');
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, 'applied change events');
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {

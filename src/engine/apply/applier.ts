@@ -9,6 +9,7 @@ import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { orderedJob, unorderedJobs, writeInOrder, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
+import { WriterLimit } from './writer-limit.js';
 import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 import { batchSourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
@@ -70,11 +71,14 @@ export class Applier {
   private readonly targets: TargetKinds;
   private readonly current: CurrentDocuments;
   private readonly destination: Destination;
+  /** Write commands in flight (see writer-limit.ts); their size stays set by ctx.concurrency. */
+  readonly writers: WriterLimit;
   applied = 0;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
-    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply) };
+    this.writers = new WriterLimit(ctx.concurrency);
+    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply), timed: (kind, statements, ms) => this.writers.record(kind, statements, ms) };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
@@ -165,7 +169,7 @@ export class Applier {
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.writers.current());
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */

@@ -23,6 +23,8 @@ export interface Destination {
   acknowledged(reply: Document): void;
   /** Overrides DATA_WRITE_CONCERN for writes no position save covers (see majorityDestination). */
   writeConcern?: Document;
+  /** Told how long each write command took (see writer-limit.ts). */
+  timed?(kind: Write['kind'], statements: number, ms: number): void;
 }
 
 /**
@@ -53,7 +55,9 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   const put = kind === 'put';
   const statements = writes.map((w) => (w.kind === 'del' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements);
+  destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = (reply.writeErrors ?? []) as WriteError[];
   if (errors.length) throw refused(target, errors, writes);
