@@ -23531,7 +23531,7 @@ var require_bson = __commonJS({
         return 8;
       }
     };
-    var Binary2 = class _Binary extends BSONValue {
+    var Binary3 = class _Binary extends BSONValue {
       get _bsontype() {
         return "Binary";
       }
@@ -23799,30 +23799,30 @@ var require_bson = __commonJS({
       }
     };
     function validateBinaryVector(vector) {
-      if (vector.sub_type !== Binary2.SUBTYPE_VECTOR)
+      if (vector.sub_type !== Binary3.SUBTYPE_VECTOR)
         return;
       const size = vector.position;
       const datatype = vector.buffer[0];
       const padding = vector.buffer[1];
-      if ((datatype === Binary2.VECTOR_TYPE.Float32 || datatype === Binary2.VECTOR_TYPE.Int8) && padding !== 0) {
+      if ((datatype === Binary3.VECTOR_TYPE.Float32 || datatype === Binary3.VECTOR_TYPE.Int8) && padding !== 0) {
         throw new BSONError("Invalid Vector: padding must be zero for int8 and float32 vectors");
       }
-      if (datatype === Binary2.VECTOR_TYPE.Float32) {
+      if (datatype === Binary3.VECTOR_TYPE.Float32) {
         if (size !== 0 && size - 2 !== 0 && (size - 2) % 4 !== 0) {
           throw new BSONError("Invalid Vector: Float32 vector must contain a multiple of 4 bytes");
         }
       }
-      if (datatype === Binary2.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
+      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
         throw new BSONError("Invalid Vector: padding must be zero for packed bit vectors that are empty");
       }
-      if (datatype === Binary2.VECTOR_TYPE.PackedBit && padding > 7) {
+      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding > 7) {
         throw new BSONError(`Invalid Vector: padding must be a value between 0 and 7. found: ${padding}`);
       }
     }
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID3 = class _UUID extends Binary2 {
+    var UUID3 = class _UUID extends Binary3 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -23880,7 +23880,7 @@ var require_bson = __commonJS({
         }
       }
       toBinary() {
-        return new Binary2(this.id, Binary2.SUBTYPE_UUID);
+        return new Binary3(this.id, Binary3.SUBTYPE_UUID);
       }
       static generate() {
         const bytes = ByteUtils.randomBytes(UUID_BYTE_LENGTH);
@@ -25413,7 +25413,7 @@ var require_bson = __commonJS({
       hexCharCodeToNibble[c] = c - 55;
     for (let c = 97; c <= 102; c++)
       hexCharCodeToNibble[c] = c - 87;
-    var ObjectId3 = class _ObjectId extends BSONValue {
+    var ObjectId4 = class _ObjectId extends BSONValue {
       get _bsontype() {
         return "ObjectId";
       }
@@ -25772,7 +25772,7 @@ var require_bson = __commonJS({
             }
           } else if (value._bsontype === "Binary") {
             const binary = value;
-            if (binary.sub_type === Binary2.SUBTYPE_BYTE_ARRAY) {
+            if (binary.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1 + 4);
             } else {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1);
@@ -26155,7 +26155,7 @@ var require_bson = __commonJS({
           value = ByteUtils.toUTF8(buffer2, index, index + stringSize - 1, shouldValidateKey);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_OID) {
-          value = new ObjectId3(buffer2, index);
+          value = new ObjectId4(buffer2, index);
           index = index + 12;
         } else if (elementType === BSON_DATA_INT && promoteValues === false) {
           value = new Int322(NumberUtils.getInt32LE(buffer2, index));
@@ -26262,7 +26262,7 @@ var require_bson = __commonJS({
             throw new BSONError("Negative binary type element size found");
           if (binarySize > buffer2.byteLength)
             throw new BSONError("Binary type size larger than document size");
-          if (subType === Binary2.SUBTYPE_BYTE_ARRAY) {
+          if (subType === Binary3.SUBTYPE_BYTE_ARRAY) {
             binarySize = NumberUtils.getInt32LE(buffer2, index);
             index += 4;
             if (binarySize < 0)
@@ -26275,7 +26275,7 @@ var require_bson = __commonJS({
           if (promoteBuffers && promoteValues) {
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
-            value = new Binary2(buffer2.subarray(index, index + binarySize), subType);
+            value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
             if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID3.isValid(value)) {
               value = value.toUUID();
             }
@@ -26410,7 +26410,7 @@ var require_bson = __commonJS({
           const oidBuffer = ByteUtils.allocateUnsafe(12);
           for (let i2 = 0; i2 < 12; i2++)
             oidBuffer[i2] = buffer2[index + i2];
-          const oid = new ObjectId3(oidBuffer);
+          const oid = new ObjectId4(oidBuffer);
           index = index + 12;
           value = new DBRef(namespace, oid);
         } else {
@@ -26623,15 +26623,15 @@ var require_bson = __commonJS({
       buffer2[index++] = 0;
       const data = value.buffer;
       let size = value.position;
-      if (value.sub_type === Binary2.SUBTYPE_BYTE_ARRAY)
+      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY)
         size = size + 4;
       index += NumberUtils.setInt32LE(buffer2, index, size);
       buffer2[index++] = value.sub_type;
-      if (value.sub_type === Binary2.SUBTYPE_BYTE_ARRAY) {
+      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
         size = size - 4;
         index += NumberUtils.setInt32LE(buffer2, index, size);
       }
-      if (value.sub_type === Binary2.SUBTYPE_VECTOR) {
+      if (value.sub_type === Binary3.SUBTYPE_VECTOR) {
         validateBinaryVector(value);
       }
       if (size <= 16) {
@@ -26903,9 +26903,9 @@ var require_bson = __commonJS({
       return value != null && typeof value === "object" && "_bsontype" in value && typeof value._bsontype === "string";
     }
     var keysToCodecs = {
-      $oid: ObjectId3,
-      $binary: Binary2,
-      $uuid: Binary2,
+      $oid: ObjectId4,
+      $binary: Binary3,
+      $uuid: Binary3,
       $symbol: BSONSymbol,
       $numberInt: Int322,
       $numberDecimal: Decimal1282,
@@ -27080,7 +27080,7 @@ var require_bson = __commonJS({
       return value;
     }
     var BSON_TYPE_MAPPINGS = {
-      Binary: (o) => new Binary2(o.value(), o.sub_type),
+      Binary: (o) => new Binary3(o.value(), o.sub_type),
       Code: (o) => new Code(o.code, o.scope),
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal1282(o.bytes),
@@ -27089,7 +27089,7 @@ var require_bson = __commonJS({
       Long: (o) => Long3.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
       MaxKey: () => new MaxKey(),
       MinKey: () => new MinKey(),
-      ObjectId: (o) => new ObjectId3(o),
+      ObjectId: (o) => new ObjectId4(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
       Timestamp: (o) => Timestamp3.fromBits(o.low, o.high)
@@ -27348,7 +27348,7 @@ var require_bson = __commonJS({
       BSONType,
       BSONValue,
       BSONVersionError,
-      Binary: Binary2,
+      Binary: Binary3,
       ByteUtils,
       Code,
       DBRef,
@@ -27360,7 +27360,7 @@ var require_bson = __commonJS({
       MaxKey,
       MinKey,
       NumberUtils,
-      ObjectId: ObjectId3,
+      ObjectId: ObjectId4,
       Timestamp: Timestamp3,
       UUID: UUID3,
       bsonType,
@@ -27381,7 +27381,7 @@ var require_bson = __commonJS({
     exports.BSONType = BSONType;
     exports.BSONValue = BSONValue;
     exports.BSONVersionError = BSONVersionError;
-    exports.Binary = Binary2;
+    exports.Binary = Binary3;
     exports.ByteUtils = ByteUtils;
     exports.Code = Code;
     exports.DBRef = DBRef;
@@ -27393,7 +27393,7 @@ var require_bson = __commonJS({
     exports.MaxKey = MaxKey;
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
-    exports.ObjectId = ObjectId3;
+    exports.ObjectId = ObjectId4;
     exports.Timestamp = Timestamp3;
     exports.UUID = UUID3;
     exports.bsonType = bsonType;
@@ -61254,7 +61254,8 @@ var STATE_COLLECTIONS = {
   buffer: "buffer",
   relaxedIndexes: "relaxed_indexes",
   verifyPartitions: "verify_partitions",
-  recheck: "recheck"
+  recheck: "recheck",
+  touchLog: "touch_log"
 };
 
 // src/engine/state/store.ts
@@ -61271,6 +61272,7 @@ var StateStore = class {
     this.relaxedIndexes = this.db.collection(STATE_COLLECTIONS.relaxedIndexes);
     this.verifyPartitions = this.db.collection(STATE_COLLECTIONS.verifyPartitions);
     this.recheck = this.db.collection(STATE_COLLECTIONS.recheck);
+    this.touchLog = this.db.collection(STATE_COLLECTIONS.touchLog);
   }
   client;
   name;
@@ -61281,6 +61283,7 @@ var StateStore = class {
   relaxedIndexes;
   verifyPartitions;
   recheck;
+  touchLog;
   /** Creates the state collections once (explicitly: concurrent implicit creation is unsafe). */
   async ensureSchema() {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
@@ -61292,6 +61295,7 @@ var StateStore = class {
     await ensureIndex(this.relaxedIndexes, { migration: 1 });
     await ensureIndex(this.verifyPartitions, { migration: 1, source: 1 });
     await ensureIndex(this.recheck, { m: 1, due: 1 });
+    await ensureIndex(this.touchLog, { m: 1, at: 1 });
   }
   async get() {
     return this.migrations.findOne({ _id: this.name });
@@ -61368,7 +61372,8 @@ var StateStore = class {
       this.buffer.deleteMany({ "_id.m": this.name }, MAJORITY),
       this.relaxedIndexes.deleteMany({ migration: this.name }, MAJORITY),
       this.verifyPartitions.deleteMany({ migration: this.name }, MAJORITY),
-      this.recheck.deleteMany({ m: this.name }, MAJORITY)
+      this.recheck.deleteMany({ m: this.name }, MAJORITY),
+      this.touchLog.deleteMany({ m: this.name }, MAJORITY)
     ]);
   }
 };
@@ -61862,6 +61867,24 @@ var RecheckQueue = class {
     }));
   }
   /**
+   * Queues documents found different by a first comparison (a logged touch, see TouchLog): one attempt counted,
+   * backing off like a recheck that found a difference, so the next recheck confirms or clears it. Idempotent: a
+   * crash that compares the same record again sets the same entry.
+   */
+  async flag(found) {
+    const kinds = new Map(found.map(({ doc, kind }) => [doc, kind]));
+    await this.write(
+      found.map((f) => f.doc),
+      TOUCH_DELAY_MS * 2,
+      void 0,
+      (key2, doc, due) => ({
+        $set: { ...key2, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
+        $inc: { gen: 1 },
+        ...doc.at ? { $max: { lastEvent: doc.at } } : {}
+      })
+    );
+  }
+  /**
    * Queues documents written on the destination. One already waiting for a recheck is left as it is: that recheck
    * comes later and reads the destination as this write left it. The tail's own writes, which the destination
    * watch sees too, then cost the server no change at all (the feed queued their documents a moment before).
@@ -61954,19 +61977,295 @@ var RecheckQueue = class {
   }
 };
 
+// src/engine/verify/continuous/touch-log.ts
+var import_mongodb12 = __toESM(require_lib3(), 1);
+
+// src/engine/apply/source-lookup.ts
+var import_mongodb11 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep4 } from "node:timers/promises";
+
+// src/engine/copy/raw-cursor.ts
+var import_mongodb10 = __toESM(require_lib3(), 1);
+var RawBatchCursor = class _RawBatchCursor {
+  constructor(client, spec) {
+    this.client = client;
+    this.spec = spec;
+    this.session = client.startSession();
+  }
+  client;
+  spec;
+  id;
+  session;
+  /** The resume token after the last batch (change streams). */
+  postBatchResumeToken;
+  /**
+   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
+   * since no change event will ever say it went away (change streams only report majority-committed changes).
+   */
+  static find(client, db, coll, find) {
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, readConcern: { level: "majority" } };
+    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
+  }
+  get exhausted() {
+    return this.id !== void 0 && this.id.isZero();
+  }
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch() {
+    if (this.exhausted) return null;
+    const first = this.id === void 0;
+    const { spec } = this;
+    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
+    const field = first ? "firstBatch" : "nextBatch";
+    const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const reply = await this.client.db(spec.db).command(command, options);
+    const cursor = reply.cursor;
+    this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
+    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const batch = cursor[field] ?? [];
+    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    return batch;
+  }
+  /** The next non-empty batch, or null once the cursor is exhausted. */
+  async next() {
+    for (; ; ) {
+      const batch = await this.nextBatch();
+      if (batch === null || batch.length) return batch;
+    }
+  }
+  /** Kills a cursor that was not exhausted and ends the session. */
+  async close() {
+    try {
+      if (this.id !== void 0 && !this.id.isZero()) {
+        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
+        this.id = import_mongodb10.Long.ZERO;
+      }
+    } finally {
+      await this.session.endSession();
+    }
+  }
+};
+
+// src/engine/apply/source-lookup.ts
+function readView(client, asOf) {
+  return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
+}
+var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
+async function lookupSourceDocument(source, at, uuid, key2) {
+  try {
+    const reply = await source.client.db(at.db).command(
+      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+      // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
+      { fieldsAsRaw: { firstBatch: true } }
+    );
+    const batch = reply.cursor.firstBatch;
+    return batch[0] ?? null;
+  } catch (error) {
+    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return "moved";
+    throw error;
+  }
+}
+async function lookupSourceDocuments(source, at, uuid, keys) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lookupOnce(source, at, uuid, keys);
+    } catch (error) {
+      if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
+      await sleep4(100 * attempt);
+    }
+  }
+}
+var LOOKUP_ATTEMPTS = 4;
+async function lookupOnce(source, at, uuid, keys) {
+  const found = /* @__PURE__ */ new Map();
+  const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
+  const batchSize = keys.length + 1;
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
+  try {
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
+      for (const doc of batch) {
+        const id2 = rawIdKey(doc);
+        if (id2) found.set(id2.toString("hex"), doc);
+      }
+    }
+  } catch (error) {
+    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return "moved";
+    throw error;
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
+  return found;
+}
+
+// src/engine/verify/continuous/recheck.ts
+var KEYS_PER_READ = 500;
+async function compareDocuments(source, destination, docs, sourceAt) {
+  const groups = /* @__PURE__ */ new Map();
+  for (const doc of docs) {
+    const name = `${doc.source}\0${doc.target}`;
+    const group = groups.get(name);
+    if (group) group.push(doc);
+    else groups.set(name, [doc]);
+  }
+  const equal = [];
+  const different = [];
+  await Promise.all(
+    [...groups.values()].map(async (all) => {
+      for (let from = 0; from < all.length; from += KEYS_PER_READ) {
+        const group = all.slice(from, from + KEYS_PER_READ);
+        const keys = group.map((d) => d.key);
+        const read = async (view, name) => {
+          const found = await lookupSourceDocuments(view, splitNamespace(name), void 0, keys);
+          return found === "moved" ? /* @__PURE__ */ new Map() : found;
+        };
+        const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0].source), read(readView(destination), group[0].target)]);
+        for (const doc of group) {
+          const k = rawIdKey(doc.key).toString("hex");
+          const s = onSource.get(k);
+          const d = onDestination.get(k);
+          if (!s && !d) equal.push(doc);
+          else if (s && d && s.equals(d)) equal.push(doc);
+          else different.push({ doc, kind: !d ? "missing-document" : !s ? "extra-document" : "content" });
+        }
+      }
+    })
+  );
+  return { equal, different };
+}
+async function recheckEntries(source, destination, queue, entries, sourceAt, options = {}) {
+  const moving = !options.frozen && sourceAt !== void 0;
+  const later = new Set(entries.filter((e) => moving && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+  const judged = entries.filter((e) => !later.has(e)).map((entry) => ({ entry, source: entry.s, target: entry.t, key: bytesOf(entry.key) }));
+  const found = await compareDocuments(source, destination, judged, sourceAt);
+  const inFlux = moving && options.inFlux ? await options.inFlux(sourceAt) : void 0;
+  const different = [];
+  for (const { doc, kind } of found.different) {
+    if (inFlux?.has(`${doc.target}\0${doc.entry._id.k}`)) later.add(doc.entry);
+    else different.push({ entry: doc.entry, kind });
+  }
+  failpoint("verify:recheck-compared");
+  await queue.settle(found.equal.map((d) => d.entry), different, [...later]);
+  return { checked: entries.length, different };
+}
+
+// src/engine/verify/continuous/touch-log.ts
+var RECORD_ENTRIES = 5e3;
+var STEP_ENTRIES = 4e3;
+var TouchLog = class {
+  constructor(store, touched) {
+    this.store = store;
+    this.touched = touched;
+  }
+  store;
+  touched;
+  /** Logs a batch's touched documents (with the tail's terms: acknowledged by the primary, made durable by the next position save). */
+  async append(docs, terms) {
+    for (let from = 0; from < docs.length; from += RECORD_ENTRIES) {
+      const slice = docs.slice(from, from + RECORD_ENTRIES);
+      const namespaces = /* @__PURE__ */ new Map();
+      const ns2 = [];
+      const record = { _id: new import_mongodb12.ObjectId(), m: this.store.name, at: slice[0].at, ns: ns2, i: [], k: [], a: [] };
+      for (const doc of slice) {
+        const name = `${doc.source}\0${doc.target}`;
+        let index = namespaces.get(name);
+        if (index === void 0) {
+          index = ns2.length;
+          namespaces.set(name, index);
+          ns2.push({ s: doc.source, t: doc.target });
+        }
+        record.i.push(index);
+        record.k.push(new import_mongodb12.Binary(doc.key));
+        record.a.push(doc.at);
+        if (doc.at.greaterThan(record.at)) record.at = doc.at;
+        this.touched?.pending(doc.target, doc.key, doc.at);
+      }
+      const reply = await this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN });
+      terms.acknowledged(reply);
+      checkedReply(reply, "logging touched documents for a recheck");
+    }
+  }
+  /** Entries logged and not compared yet (the downtime prediction counts them with the queue). */
+  async size() {
+    const [sum] = await this.store.touchLog.aggregate([{ $match: { m: this.store.name } }, { $group: { _id: null, n: { $sum: { $size: "$k" } } } }]).toArray();
+    return sum?.n ?? 0;
+  }
+  /**
+   * Keys (destination namespace + _id hex) logged with an event after `applied`: their writes may be on the
+   * destination already and not in the source as of `applied`, so no comparison as of `applied` may judge them.
+   * Few: the tail logs a batch just before applying it and saves the position just after.
+   */
+  async inFlux(applied) {
+    const out = /* @__PURE__ */ new Set();
+    for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $gt: applied } }, { promoteBuffers: true })) {
+      for (let j = 0; j < record.k.length; j++) {
+        if (!record.a[j].greaterThan(applied)) continue;
+        const k = idHex(bytesOf(record.k[j]));
+        if (k) out.add(`${record.ns[record.i[j]].t}\0${k}`);
+      }
+    }
+    return out;
+  }
+  /**
+   * Compares the documents of the records the saved position has passed, oldest first, up to STEP_ENTRIES; queues
+   * those that differ (a first difference: the queue's recheck confirms it or clears it). False when none was due.
+   */
+  async compareDue(source, destination, queue, applied) {
+    const records = [];
+    let entries = 0;
+    for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $lte: applied } }, { sort: { at: 1, _id: 1 }, promoteBuffers: true })) {
+      records.push(record);
+      entries += record.k.length;
+      if (entries >= STEP_ENTRIES) break;
+    }
+    if (!records.length) return false;
+    const docs = /* @__PURE__ */ new Map();
+    for (const record of records) {
+      for (let j = 0; j < record.k.length; j++) {
+        const { s, t } = record.ns[record.i[j]];
+        const key2 = bytesOf(record.k[j]);
+        docs.set(`${t}\0${idHex(key2)}`, { source: s, target: t, key: key2, at: record.a[j] });
+      }
+    }
+    if (this.touched) {
+      const seen = await lastWriteTime(destination, "majority");
+      for (const doc of docs.values()) this.touched.compared(doc.target, doc.key, doc.at, seen);
+    }
+    const found = await compareDocuments(source, destination, [...docs.values()], applied);
+    const later = await this.inFlux(applied);
+    const different = found.different.filter(({ doc }) => !later.has(`${doc.target}\0${idHex(doc.key)}`));
+    await queue.flag(different);
+    await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
+    return { compared: docs.size, different: different.length };
+  }
+  /** Moves every logged document into the queue (the cutover's final check, where the sides are frozen). */
+  async expandInto(queue) {
+    let moved = 0;
+    for (; ; ) {
+      const records = await this.store.touchLog.find({ m: this.store.name }, { sort: { at: 1, _id: 1 }, limit: 10, promoteBuffers: true }).toArray();
+      if (!records.length) return moved;
+      const docs = records.flatMap((record) => record.k.map((k, j) => ({ source: record.ns[record.i[j]].s, target: record.ns[record.i[j]].t, key: bytesOf(k), at: record.a[j] })));
+      await queue.touch(docs, 0);
+      await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
+      moved += docs.length;
+    }
+  }
+};
+
 // src/engine/verify/continuous/feed.ts
 var DATA_DDL = /* @__PURE__ */ new Set(["drop", "rename", "dropDatabase", "create"]);
 var RecheckFeed = class {
-  constructor(store, filter, frontier) {
+  constructor(store, filter, frontier, touched) {
     this.store = store;
     this.filter = filter;
     this.frontier = frontier;
     this.queue = new RecheckQueue(store);
+    this.log = new TouchLog(store, touched);
   }
   store;
   filter;
   frontier;
   queue;
+  log;
   async observe(events, terms) {
     const docs = [];
     const namespaces = /* @__PURE__ */ new Set();
@@ -61985,7 +62284,7 @@ var RecheckFeed = class {
         if (event.to) namespaces.add(ns(event.to.db, event.to.coll));
       }
     }
-    await this.queue.touch(docs, void 0, terms);
+    if (docs.length) await this.log.append(docs, terms);
     failpoint("verify:feed-queued");
     if (namespaces.size || databases.size) await this.reset([...namespaces], [...databases]);
   }
@@ -62008,8 +62307,42 @@ var RecheckFeed = class {
   }
 };
 
+// src/engine/verify/continuous/touched-keys.ts
+var CAPACITY = 1e5;
+var TouchedKeys = class {
+  keys = /* @__PURE__ */ new Map();
+  /** The tail logged a touch of this document (source time `at`): a comparison of it is to come. */
+  pending(target, key2, at) {
+    const name = slot(target, key2);
+    if (name === void 0) return;
+    this.keys.delete(name);
+    this.keys.set(name, { touched: at, asOf: null });
+    if (this.keys.size > CAPACITY) this.keys.delete(this.keys.keys().next().value);
+  }
+  /** The touch at source time `touched` was compared, reading the destination as of `asOf`. */
+  compared(target, key2, touched, asOf) {
+    const name = slot(target, key2);
+    const coverage = name === void 0 ? void 0 : this.keys.get(name);
+    if (coverage && !coverage.touched.greaterThan(touched)) coverage.asOf = asOf;
+  }
+  /** True when a comparison of this process sees, or saw, a write of this document made at destination time `at`. */
+  covers(target, key2, at) {
+    const name = slot(target, key2);
+    const coverage = name === void 0 ? void 0 : this.keys.get(name);
+    if (!coverage) return false;
+    return coverage.asOf === null || !at.greaterThan(coverage.asOf);
+  }
+  forgetAll() {
+    this.keys.clear();
+  }
+};
+function slot(target, key2) {
+  const hex = idHex(key2);
+  return hex === void 0 ? void 0 : `${target}\0${hex}`;
+}
+
 // src/engine/verify/continuous/id-order.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 var DOUBLE = 1;
 var STRING = 2;
 var OBJECT_ID = 7;
@@ -62017,7 +62350,7 @@ var DATE = 9;
 var INT32 = 16;
 var INT64 = 18;
 function idKeyOf(value) {
-  return rawIdKey(Buffer.from(import_mongodb10.BSON.serialize({ _id: value })));
+  return rawIdKey(Buffer.from(import_mongodb13.BSON.serialize({ _id: value })));
 }
 function isAfter(a, b, options) {
   const [ta, tb] = [a[0], b[0]];
@@ -62092,7 +62425,7 @@ var ComparisonFrontier = class {
   }
   /** A partition as the state holds it (planned, or loaded). A step in flight keeps its own view. */
   learn(doc) {
-    const key2 = slot(doc);
+    const key2 = slot2(doc);
     if (this.partitions.get(key2)?.busy) return;
     const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
     this.partitions.set(key2, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
@@ -62108,13 +62441,13 @@ var ComparisonFrontier = class {
   }
   /** A step starts reading the partition: from now until it ends, its documents are queued. */
   begin(partition) {
-    const known = this.partitions.get(slot(partition));
-    this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
+    const known = this.partitions.get(slot2(partition));
+    this.partitions.set(slot2(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
     this.generation++;
   }
   /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
   end(partition, saved) {
-    const key2 = slot(partition);
+    const key2 = slot2(partition);
     const known = this.partitions.get(key2);
     this.generation++;
     if (known?.epoch !== partition.epoch) return;
@@ -62144,13 +62477,13 @@ var ComparisonFrontier = class {
     const id2 = rawIdKey(documentKey);
     const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
     if (!id2 || !typeClass) return false;
-    const progress = this.partitions.get(slot({ source, typeClass }));
+    const progress = this.partitions.get(slot2({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
     return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
   }
 };
-function slot(partition) {
+function slot2(partition) {
   return `${partition.source}\0${partition.typeClass}`;
 }
 
@@ -62189,8 +62522,9 @@ async function openRun(config, ports, options = {}) {
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
     const filter = new NamespaceFilter(config.namespaces);
     const frontier = config.cutover.verify === "hash" ? new ComparisonFrontier() : void 0;
-    const changes = frontier ? new RecheckFeed(store, filter, frontier) : void 0;
-    return { config, ports, source, destination, store, lease, filter, doc, ...changes && frontier ? { changes, frontier } : {} };
+    const touched = frontier ? new TouchedKeys() : void 0;
+    const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : void 0;
+    return { config, ports, source, destination, store, lease, filter, doc, ...changes && frontier && touched ? { changes, frontier, touched } : {} };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error;
@@ -62258,7 +62592,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
@@ -62375,12 +62709,12 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep5 } from "node:timers/promises";
+var import_mongodb15 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep4 } from "node:timers/promises";
+var import_mongodb14 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
@@ -62435,67 +62769,6 @@ function partitionFilter(partition) {
   return { _id: range };
 }
 
-// src/engine/copy/raw-cursor.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
-var RawBatchCursor = class _RawBatchCursor {
-  constructor(client, spec) {
-    this.client = client;
-    this.spec = spec;
-    this.session = client.startSession();
-  }
-  client;
-  spec;
-  id;
-  session;
-  /** The resume token after the last batch (change streams). */
-  postBatchResumeToken;
-  /**
-   * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
-   * since no change event will ever say it went away (change streams only report majority-committed changes).
-   */
-  static find(client, db, coll, find) {
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
-  }
-  get exhausted() {
-    return this.id !== void 0 && this.id.isZero();
-  }
-  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
-  async nextBatch() {
-    if (this.exhausted) return null;
-    const first = this.id === void 0;
-    const { spec } = this;
-    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
-    const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb11.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.client.db(spec.db).command(command, options);
-    const cursor = reply.cursor;
-    this.id = import_mongodb11.Long.isLong(cursor.id) ? cursor.id : import_mongodb11.Long.fromValue(cursor.id);
-    if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
-    const batch = cursor[field] ?? [];
-    if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
-    return batch;
-  }
-  /** The next non-empty batch, or null once the cursor is exhausted. */
-  async next() {
-    for (; ; ) {
-      const batch = await this.nextBatch();
-      if (batch === null || batch.length) return batch;
-    }
-  }
-  /** Kills a cursor that was not exhausted and ends the session. */
-  async close() {
-    try {
-      if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb11.ReadPreference.primary });
-        this.id = import_mongodb11.Long.ZERO;
-      }
-    } finally {
-      await this.session.endSession();
-    }
-  }
-};
-
 // src/engine/copy/copy-partition.ts
 var MAX_BATCH_BYTES = 12 * 1024 * 1024;
 async function copyPartition(ctx, collection, partition) {
@@ -62509,7 +62782,7 @@ async function copyPartition(ctx, collection, partition) {
     } catch (error) {
       if (partition.documentsCopied > copiedBefore) attempt = 1;
       if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
-      await sleep4(Math.min(8e3, 250 * 2 ** attempt));
+      await sleep5(Math.min(8e3, 250 * 2 ** attempt));
       if (ctx.relocate) from = await ctx.relocate(collection);
     }
   }
@@ -62563,7 +62836,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb12.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb14.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -62657,10 +62930,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
-        const cut = error instanceof import_mongodb13.MongoNetworkError || error instanceof import_mongodb13.MongoServerSelectionError;
+        const cut = error instanceof import_mongodb15.MongoNetworkError || error instanceof import_mongodb15.MongoServerSelectionError;
         if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
-        if (!cut) await sleep5(250 * attempt);
+        if (!cut) await sleep6(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) {
           this.readAhead();
@@ -62818,7 +63091,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -62999,7 +63272,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -63023,7 +63296,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb14.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb16.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -63047,7 +63320,9 @@ async function send(destination, target, kind, writes, ordered) {
   const put = kind === "put";
   const statements = writes.map((w) => w.kind === "del" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements);
+  destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = reply.writeErrors ?? [];
   if (errors.length) throw refused(target, errors, writes);
@@ -63123,58 +63398,59 @@ function orderedJob(destination, target, writes, chunk) {
   return (leaveOut) => writeInOrder(destination, target, writes.filter((w) => !leaveOut(w)), chunk);
 }
 
-// src/engine/apply/source-lookup.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep6 } from "node:timers/promises";
-function readView(client, asOf) {
-  return { client, readConcern: asOf ? { level: "snapshot", atClusterTime: asOf } : { level: "majority" } };
-}
-var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
-async function lookupSourceDocument(source, at, uuid, key2) {
-  try {
-    const reply = await source.client.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
-      // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
-      { fieldsAsRaw: { firstBatch: true } }
-    );
-    const batch = reply.cursor.firstBatch;
-    return batch[0] ?? null;
-  } catch (error) {
-    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return "moved";
-    throw error;
+// src/engine/apply/writer-limit.ts
+var WriterLimit = class {
+  constructor(initial, bounds = { min: 1, max: 16 }) {
+    this.bounds = bounds;
+    this.limit = initial;
+    this.probing = initial;
   }
-}
-async function lookupSourceDocuments(source, at, uuid, keys) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await lookupOnce(source, at, uuid, keys);
-    } catch (error) {
-      if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
-      await sleep6(100 * attempt);
+  bounds;
+  limit;
+  best = /* @__PURE__ */ new Map();
+  ratios = [];
+  windows = 0;
+  /** The limit to return to after a probe window (one command at a time), or undefined outside one. */
+  probing;
+  measuring = false;
+  /** Commands to keep in flight now. */
+  current() {
+    if (this.probing !== void 0 && this.measuring) return this.bounds.min;
+    return Math.max(this.bounds.min, Math.min(this.bounds.max, Math.round(this.limit)));
+  }
+  /** A write command of `statements` statements of one kind took `ms`. */
+  record(kind, statements, ms) {
+    if (statements < MIN_STATEMENTS || ms <= 0) return;
+    this.measuring = true;
+    const perStatement = ms / statements;
+    const best = Math.min((this.best.get(kind) ?? perStatement) * DRIFT, perStatement);
+    this.best.set(kind, best);
+    this.ratios.push(best / perStatement);
+    if (this.ratios.length < WINDOW) return;
+    this.windows++;
+    if (this.probing !== void 0) {
+      this.limit = this.probing;
+      this.probing = void 0;
+      this.ratios = [];
+      return;
     }
+    const gradient = Math.max(0.5, Math.min(1, TOLERANCE * median(this.ratios)));
+    this.ratios = [];
+    const next = this.limit * gradient + ALLOWANCE;
+    this.limit = Math.max(this.bounds.min, Math.min(this.bounds.max, this.limit * (1 - SMOOTHING) + next * SMOOTHING));
+    if (this.windows % PROBE_EVERY === 0) this.probing = this.limit;
   }
-}
-var LOOKUP_ATTEMPTS = 4;
-async function lookupOnce(source, at, uuid, keys) {
-  const found = /* @__PURE__ */ new Map();
-  const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
-  const batchSize = keys.length + 1;
-  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb15.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
-  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
-  try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
-      for (const doc of batch) {
-        const id2 = rawIdKey(doc);
-        if (id2) found.set(id2.toString("hex"), doc);
-      }
-    }
-  } catch (error) {
-    if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return "moved";
-    throw error;
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
-  return found;
+};
+var MIN_STATEMENTS = 20;
+var WINDOW = 12;
+var ALLOWANCE = 1;
+var SMOOTHING = 0.5;
+var TOLERANCE = 1.25;
+var DRIFT = 1.002;
+var PROBE_EVERY = 25;
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 // src/engine/apply/current-documents.ts
@@ -63406,7 +63682,8 @@ var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
-    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply) };
+    this.writers = new WriterLimit(ctx.concurrency);
+    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply), timed: (kind, statements, ms) => this.writers.record(kind, statements, ms) };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
@@ -63417,6 +63694,8 @@ var Applier = class {
   targets;
   current;
   destination;
+  /** Write commands in flight (see writer-limit.ts); their size stays set by ctx.concurrency. */
+  writers;
   applied = 0;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
@@ -63499,7 +63778,7 @@ var Applier = class {
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.ctx.concurrency);
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.writers.current());
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -63595,18 +63874,18 @@ async function readBatch(stream, options) {
 }
 
 // src/engine/position.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -63720,7 +63999,7 @@ async function tailLoop(run, options) {
         await applier.apply(batch, checkpoint, await read.prepared);
         await observing;
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs() }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -63846,7 +64125,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb17.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb18.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -63908,15 +64187,16 @@ async function rewriteFromSource(source, destination, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
-  constructor(destination, store, queue, sourceOf, databases, frontier) {
+  constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
     this.store = store;
     this.queue = queue;
     this.sourceOf = sourceOf;
     this.databases = databases;
     this.frontier = frontier;
+    this.touched = touched;
   }
   destination;
   store;
@@ -63924,6 +64204,7 @@ var DestinationWatch = class {
   sourceOf;
   databases;
   frontier;
+  touched;
   stream;
   lastSaved;
   /** The saved position had left the destination's oplog; every partition was reset (see restartAfterLostHistory). */
@@ -63934,7 +64215,7 @@ var DestinationWatch = class {
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
       { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB, $regex: this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
-      { $project: { ns: 1, documentKey: 1 } }
+      { $project: { ns: 1, documentKey: 1, clusterTime: 1 } }
     ];
     let start = saved ? { resumeAfter: saved } : {};
     if (!saved) {
@@ -63997,7 +64278,8 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb18.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb19.BSON.serialize(event.documentKey));
+      if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
     await this.queue.ensure(docs);
@@ -64041,7 +64323,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -64053,7 +64335,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb20.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -64284,42 +64566,6 @@ async function readAll(cursor) {
   return out;
 }
 
-// src/engine/verify/continuous/recheck.ts
-async function recheckEntries(source, destination, queue, entries, sourceAt, options = {}) {
-  const later = new Set(entries.filter((e) => !options.frozen && sourceAt && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
-  const groups = /* @__PURE__ */ new Map();
-  for (const entry of entries) {
-    if (later.has(entry)) continue;
-    const name = `${entry.s}\0${entry.t}`;
-    const group = groups.get(name);
-    if (group) group.push(entry);
-    else groups.set(name, [entry]);
-  }
-  const equal = [];
-  const different = [];
-  await Promise.all(
-    [...groups.values()].map(async (group) => {
-      const keys = group.map((e) => bytesOf(e.key));
-      const read = async (view, name) => {
-        const found = await lookupSourceDocuments(view, splitNamespace(name), void 0, keys);
-        return found === "moved" ? /* @__PURE__ */ new Map() : found;
-      };
-      const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0].s), read(readView(destination), group[0].t)]);
-      for (const entry of group) {
-        const k = entry._id.k;
-        const s = onSource.get(k);
-        const d = onDestination.get(k);
-        if (!s && !d) equal.push(entry);
-        else if (s && d && s.equals(d)) equal.push(entry);
-        else different.push({ entry, kind: !d ? "missing-document" : !s ? "extra-document" : "content" });
-      }
-    })
-  );
-  failpoint("verify:recheck-compared");
-  await queue.settle(equal, different, [...later]);
-  return { checked: entries.length, different };
-}
-
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
 var DUTY_CYCLE = 0.8;
@@ -64329,6 +64575,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.run = run;
     this.options = options;
     this.queue = new RecheckQueue(run.store);
+    this.log = new TouchLog(run.store, run.touched);
     this.steps = new StepSizer(run.frontier);
   }
   run;
@@ -64338,6 +64585,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   abort = new AbortController();
   loop;
   queue;
+  log;
   watch;
   pairs = [];
   lastMeta = 0;
@@ -64391,7 +64639,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.pairs = await listPairs(run.source, run.filter);
     run.frontier?.collations(this.pairs);
     await run.frontier?.load(run.store);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier);
+    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
     await this.watch.open(saved);
     if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
@@ -64438,23 +64686,37 @@ var ContinuousVerifier = class _ContinuousVerifier {
     }
     this.turn = !this.turn;
     const [partition] = await openPartitions(this.run.store, 1);
-    if (this.turn && await this.recheckDue(batchSize, partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
-    if (!partition) return this.turn ? false : this.recheckDue(batchSize, 1);
+    const rechecks = async (minimum) => {
+      const applied = await this.appliedTime();
+      if (!applied) return false;
+      return await this.compareLogged(applied) || this.recheckDue(batchSize, minimum, applied);
+    };
+    if (this.turn && await rechecks(partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
+    if (!partition) return this.turn ? false : rechecks(1);
     const started = Date.now();
     const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round(result.compared * 1e3 / Math.max(1, Date.now() - started));
     return true;
   }
-  async recheckDue(batchSize, minimum) {
+  /** Compares the tail's logged touches the saved position has passed (see TouchLog). */
+  async compareLogged(applied) {
+    const started = Date.now();
+    const logged = await this.log.compareDue(this.run.source, this.run.destination, this.queue, applied).catch((error) => {
+      if (isSnapshotGone(error)) return false;
+      throw error;
+    });
+    if (!logged) return false;
+    this.stats.rechecked += logged.compared;
+    if (logged.compared >= 100) this.rates.recheckPerSecond = Math.round(logged.compared * 1e3 / Math.max(1, Date.now() - started));
+    return true;
+  }
+  async recheckDue(batchSize, minimum, applied) {
     const due = await this.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
-    const doc = await this.run.store.get();
-    const applied = doc ? savedPositionTime(doc) : void 0;
-    if (!applied) return false;
     try {
-      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied);
+      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied, { inFlux: (at) => this.log.inFlux(at) });
     } catch (error) {
       if (isSnapshotGone(error)) return false;
       throw error;
@@ -64462,6 +64724,11 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.stats.rechecked += due.length;
     this.rates.recheckPerSecond = Math.round(due.length * 1e3 / Math.max(1, Date.now() - started));
     return true;
+  }
+  /** The source time of the tail's saved position: the destination holds every change up to it, durably. */
+  async appliedTime() {
+    const doc = await this.run.store.get();
+    return doc ? savedPositionTime(doc) : void 0;
   }
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
   async finalizeIndexes() {
@@ -64574,7 +64841,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb20.UUID(collection.uuid);
+  const uuid = new import_mongodb21.UUID(collection.uuid);
   const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -64768,12 +65035,14 @@ async function readVerificationProgress(store, doc, maxLagSeconds) {
     { $match: { migration: store.name } },
     { $group: { _id: null, total: { $sum: 1 }, done: { $sum: { $cond: ["$done", 1, 0] } }, compared: { $sum: "$documentsCompared" } } }
   ]).toArray();
-  const [recheckQueue, confirmed, ttls, uniques] = await Promise.all([
+  const [queued, logged, confirmed, ttls, uniques] = await Promise.all([
     queue.size(),
+    new TouchLog(store).size(),
     queue.confirmed(DETAILS),
     store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, "original.expireAfterSeconds": { $exists: true } }),
     store.relaxedIndexes.countDocuments({ migration: store.name, restored: false, "original.unique": true, uniqueRestored: { $ne: true } })
   ]);
+  const recheckQueue = queued + logged;
   const state = doc.verification ?? {};
   const meta = state.metaMismatches ?? [];
   const confirmedCount = confirmed.length < DETAILS ? confirmed.length : await queue.confirmedCount();
@@ -65015,7 +65284,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -65350,7 +65619,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb21.MongoError) {
+    if (error instanceof import_mongodb22.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -65377,7 +65646,7 @@ async function finalCheck(run, options) {
   };
   if (options.mode === "hash") {
     await phase("destination-writes", async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier);
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier, run.touched);
       const until = await lastWriteTime(destination, "applied");
       await watch.open((await store.get())?.verification?.destinationToken);
       await store.migrations.updateOne({ _id: store.name }, { $set: { "verification.finalCheckAt": /* @__PURE__ */ new Date() } }, { writeConcern: { w: "majority" } });
@@ -65402,6 +65671,7 @@ async function finalCheck(run, options) {
       if (compared) notes.push(`${compared} documents were compared inside the cutover: continuous verification had not covered them yet`);
     });
     await phase("recheck", async () => {
+      await new TouchLog(store).expandInto(queue);
       const found = /* @__PURE__ */ new Map();
       let afterId;
       for (; ; ) {
@@ -65411,15 +65681,15 @@ async function finalCheck(run, options) {
         const result = await recheckEntries(source, destination, queue, page, options.sourceAt, { frozen: true });
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\0${kind}`;
-          const slot2 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
-          if (slot2.ids.length < (options.maxIds ?? 20)) slot2.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
-          else slot2.more = true;
-          found.set(name, slot2);
+          const slot3 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
+          if (slot3.ids.length < (options.maxIds ?? 20)) slot3.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
+          else slot3.more = true;
+          found.set(name, slot3);
         }
       }
-      for (const slot2 of found.values()) {
-        const what = slot2.kind === "content" ? "with different content (bytes or BSON types)" : slot2.kind === "missing-document" ? "missing on the destination" : "only on the destination";
-        mismatches.push({ namespace: slot2.namespace, ...slot2.target !== slot2.namespace ? { target: slot2.target } : {}, kind: slot2.kind, detail: `${slot2.ids.length}${slot2.more ? "+" : ""} document${slot2.ids.length === 1 ? "" : "s"} ${what}`, ids: slot2.ids });
+      for (const slot3 of found.values()) {
+        const what = slot3.kind === "content" ? "with different content (bytes or BSON types)" : slot3.kind === "missing-document" ? "missing on the destination" : "only on the destination";
+        mismatches.push({ namespace: slot3.namespace, ...slot3.target !== slot3.namespace ? { target: slot3.target } : {}, kind: slot3.kind, detail: `${slot3.ids.length}${slot3.more ? "+" : ""} document${slot3.ids.length === 1 ? "" : "s"} ${what}`, ids: slot3.ids });
       }
     });
   }
@@ -65709,7 +65979,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -65741,7 +66011,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb22.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb23.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -66297,7 +66567,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join5 } from "node:path";
@@ -66328,13 +66598,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join4 } from "node:path";
 import { setTimeout as sleep10 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -66383,7 +66653,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb23.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb24.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -66500,7 +66770,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb24.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb25.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -66658,7 +66928,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -66698,10 +66968,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb25.ObjectId(bytes);
+  return new import_mongodb26.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb25.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb26.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -66748,7 +67018,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb25.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb26.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -66758,8 +67028,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb25.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb25.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb26.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb26.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -66770,7 +67040,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb25.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb26.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -66787,7 +67057,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb25.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb26.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -66803,8 +67073,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb25.Long.fromNumber(9e9 + i),
-        score: new import_mongodb25.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb26.Long.fromNumber(9e9 + i),
+        score: new import_mongodb26.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -66815,7 +67085,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb25.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb26.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -66898,11 +67168,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep12 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb26.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb27.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -66969,9 +67239,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb26.ObjectId();
+        const id2 = new import_mongodb27.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb26.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb27.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -66984,7 +67254,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb26.ObjectId();
+        const id2 = new import_mongodb27.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -66995,7 +67265,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb26.ObjectId();
+        const id2 = new import_mongodb27.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -67127,8 +67397,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb27.MongoClient(source.uri);
-    const destinationClient = new import_mongodb27.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb28.MongoClient(source.uri);
+    const destinationClient = new import_mongodb28.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });
