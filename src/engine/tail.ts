@@ -37,9 +37,10 @@ export interface TailResult {
 
 const SAVE_IDLE_POSITION_MS = 5_000;
 /**
- * Write commands in flight at once. Measured when each waited for the destination's majority (one-member
- * destination, 1000 upserts of ~250 B, 3 secondary indexes): 500 x 2 in flight 3.6k/s, 125 x 8 5.8k/s, 100 x 16
- * 5.4k/s. Now they wait for the primary alone (see apply/write-terms.ts).
+ * What a batch is cut into: about this many write commands, and this many lookup queries at once. How many of
+ * the write commands are in flight at once the applier finds by measuring, starting here (apply/writer-limit.ts).
+ * Measured when each write waited for the destination's majority (one-member destination, 1000 upserts of ~250 B,
+ * 3 secondary indexes): 500 x 2 in flight 3.6k/s, 125 x 8 5.8k/s, 100 x 16 5.4k/s.
  */
 const APPLY_WRITERS = 8;
 const SAMPLE_LAG_MS = 2_000;
