@@ -63954,9 +63954,11 @@ async function tailLoop(run, options) {
   const applier = newApplier(run, options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
-  const saver = new PositionSaver(
-    (token, wallTime, events) => applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } })
-  );
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const started = Date.now();
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    ports.log.debug({ events, saveMs: Date.now() - started }, "saved the position");
+  });
   const checkpoint = async (last, unresolved) => {
     await observing;
     await saver.settle();

@@ -67,9 +67,11 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   // Every position is saved through applier.terms (see apply/write-terms.ts): the data was written with w: 1,
   // and the save is what makes it durable, or refuses when the destination's primary changed under it. The
   // writes a save covers are counted when terms.save is called, synchronously from PositionSaver.start.
-  const saver = new PositionSaver((token, wallTime, events) =>
-    applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } }),
-  );
+  const saver = new PositionSaver(async (token, wallTime, events) => {
+    const started = Date.now();
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
+    ports.log.debug({ events, saveMs: Date.now() - started }, 'saved the position');
+  });
   const checkpoint: Checkpoint = async (last, unresolved) => {
     await observing;
     await saver.settle();
