@@ -46,7 +46,7 @@ describe('destination rollback of w: 1 data writes during tail', () => {
     const c = source.db(db).collection<Document>('c');
     await source.db(db).createCollection('c');
     await c.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i, v: i, pad: 'x'.repeat(50) })));
-    // With continuous verification on (the default): the recheck feed's queue entries are written like the data,
+    // With continuous verification on (the default): the feed's touch-log records are written like the data,
     // and a position save vouches for both or neither.
     const config = testConfig(uniqueName('dstrb').replace(/_/g, '-'), sharedClusters().sourceUri, destinationSet.uri, [db]);
     const synced = await runSync(config, {}, testPorts(`dstrb-sync-${point}`));
