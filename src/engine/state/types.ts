@@ -136,9 +136,10 @@ export interface VerifyPartitionDoc {
 }
 
 /**
- * One document to compare again, keyed by its destination namespace and the bytes of its _id: touched since its
- * partition was compared (either side), or found different while the sides still moved. `gen` counts touches,
- * so a recheck never deletes an entry touched again while it was being compared.
+ * One document to compare again, keyed by its destination namespace and the bytes of its _id: found different
+ * while the sides still moved (by a partition step or by the comparison of a logged touch, see TouchLogDoc), or
+ * written on the destination by someone else. `gen` counts touches, so a recheck never deletes an entry touched
+ * again while it was being compared.
  */
 export interface RecheckDoc {
   _id: { m: string; t: string; k: string };
