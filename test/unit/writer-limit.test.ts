@@ -37,4 +37,12 @@ describe('WriterLimit: write commands in flight, from what the destination answe
       limit.record('put', 5, 3);
     }
   });
+
+  it('after one large batch, a trickle of small ones ends the probe: the limit is not held at one', () => {
+    const limit = new WriterLimit(8);
+    limit.record('put', 125, 25); // one large command: measuring starts, and with it the first probe
+    expect(limit.current()).toBe(1);
+    for (let i = 0; i < 11; i++) limit.record('put', 3, 2);
+    expect(limit.current()).toBe(8);
+  });
 });

@@ -22,6 +22,8 @@ export class WriterLimit {
   /** The limit to return to after a probe window (one command at a time), or undefined outside one. */
   private probing: number | undefined;
   private measuring = false;
+  /** Commands seen during the current probe. */
+  private probed = 0;
 
   constructor(
     initial: number,
@@ -40,22 +42,29 @@ export class WriterLimit {
 
   /** A write command of `statements` statements of one kind took `ms`. */
   record(kind: string, statements: number, ms: number): void {
-    if (statements < MIN_STATEMENTS || ms <= 0) return;
-    this.measuring = true;
-    const perStatement = ms / statements;
-    // The best drifts up slowly, so that a destination that became slower for good is learnt, not held against.
-    const best = Math.min((this.best.get(kind) ?? perStatement) * DRIFT, perStatement);
-    this.best.set(kind, best);
-    this.ratios.push(best / perStatement);
-    if (this.ratios.length < WINDOW) return;
-    this.windows++;
+    if (ms <= 0) return;
+    const large = statements >= MIN_STATEMENTS;
+    if (large) {
+      this.measuring = true;
+      const perStatement = ms / statements;
+      // The best drifts up slowly, so that a destination that became slower for good is learnt, not held against.
+      const best = Math.min((this.best.get(kind) ?? perStatement) * DRIFT, perStatement);
+      this.best.set(kind, best);
+      if (this.probing === undefined) this.ratios.push(best / perStatement);
+    }
     if (this.probing !== undefined) {
-      // The probe's times have set the best; its ratios, all near 1, say nothing about the limit.
-      this.limit = this.probing;
-      this.probing = undefined;
-      this.ratios = [];
+      // A probe lasts WINDOW commands of any size once measuring: the large ones set the best; a trickle of small
+      // batches after one large batch must not hold the limit at one (CI: a whole tail slice ran so).
+      if (this.measuring && ++this.probed >= WINDOW) {
+        this.limit = this.probing;
+        this.probing = undefined;
+        this.probed = 0;
+        this.ratios = [];
+      }
       return;
     }
+    if (!large || this.ratios.length < WINDOW) return;
+    this.windows++;
     // Within TOLERANCE of the best counts as no queueing (times vary, and the best is the luckiest of them); one
     // window never more than halves the limit.
     const gradient = Math.max(0.5, Math.min(1, TOLERANCE * median(this.ratios)));
