@@ -1,5 +1,5 @@
 import type { Document, MongoClient } from 'mongodb';
-import { ignoreCodes, SERVER_ERROR } from '../mongo/server-errors.js';
+import { errorCode, ignoreCodes, SERVER_ERROR } from '../mongo/server-errors.js';
 import { splitNamespace, type Namespace, type NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from './state/store.js';
 
@@ -87,8 +87,31 @@ export async function buildTargetIndexes(ctx: Pick<TargetContext, 'destination' 
   const specs: Document[] = [];
   // The _id index comes with the collection, and so does a clustered collection's cluster key index.
   for (const index of indexes) if (index.name !== '_id_' && index.clustered !== true) specs.push(await relaxIndex(ctx.store, `${target.db}.${target.coll}`, index));
+  await createIndexesOver(ctx.destination, target, specs, { w: 'majority' });
+}
+
+/**
+ * Creates indexes as the source has them now, over any destination index that holds one of their names with
+ * another key. Such an index is stale: the source had dropped it before it created this one (a DDL step replayed
+ * after a crash, or a copy's index build from an older listing, met the index a later step replaced). The
+ * conflicting one is dropped and the creation tried once more.
+ */
+export async function createIndexesOver(destination: MongoClient, target: Namespace, specs: Document[], writeConcern?: Document): Promise<void> {
   if (!specs.length) return;
-  await ctx.destination.db(target.db).command({ createIndexes: target.coll, indexes: specs, writeConcern: { w: 'majority' } });
+  const create = (): Promise<Document> => destination.db(target.db).command({ createIndexes: target.coll, indexes: specs, ...(writeConcern ? { writeConcern } : {}) });
+  try {
+    await create();
+  } catch (error) {
+    if (errorCode(error) !== SERVER_ERROR.IndexKeySpecsConflict) throw error;
+    const existing = await destination.db(target.db).collection(target.coll).listIndexes().toArray();
+    for (const spec of specs) {
+      const same = existing.find((index) => index.name === spec.name);
+      if (same && JSON.stringify(same.key) !== JSON.stringify(spec.key)) {
+        await destination.db(target.db).command({ dropIndexes: target.coll, index: spec.name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
+      }
+    }
+    await create();
+  }
 }
 
 /** Drops a destination collection or view; false when it was not there. */

@@ -5,7 +5,7 @@ import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import type { ChangeEvent } from '../capture/change-event.js';
 import { ns, splitNamespace, type Namespace, type NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
-import { createTargetCollection, dropTarget, relaxCollectionTtl, relaxIndex, updateRelaxation } from '../target-catalog.js';
+import { createIndexesOver, createTargetCollection, dropTarget, relaxCollectionTtl, relaxIndex, updateRelaxation } from '../target-catalog.js';
 
 export interface DdlContext {
   destination: MongoClient;
@@ -52,7 +52,7 @@ export async function applyDdl(ctx: DdlContext, event: ChangeEvent): Promise<voi
     case 'createIndexes': {
       const specs: Document[] = [];
       for (const index of (description.indexes ?? []) as Document[]) if (index.name !== '_id_') specs.push(await relaxIndex(ctx.store, targetNs, index));
-      if (specs.length) await ctx.destination.db(target.db).command({ createIndexes: target.coll, indexes: specs });
+      await createIndexesOver(ctx.destination, target, specs);
       return;
     }
     case 'dropIndexes': {
