@@ -76871,6 +76871,7 @@ var import_mongodb4 = __toESM(require_lib3(), 1);
 var SERVER_ERROR = {
   NamespaceNotFound: 26,
   IndexNotFound: 27,
+  IndexKeySpecsConflict: 86,
   NamespaceExists: 48,
   DuplicateKey: 11e3,
   ChangeStreamHistoryLost: 286,
@@ -79111,8 +79112,24 @@ async function relaxCollectionTtl(store, target, expireAfterSeconds) {
 async function buildTargetIndexes(ctx, target, indexes) {
   const specs2 = [];
   for (const index of indexes) if (index.name !== "_id_" && index.clustered !== true) specs2.push(await relaxIndex(ctx.store, `${target.db}.${target.coll}`, index));
+  await createIndexesOver(ctx.destination, target, specs2, { w: "majority" });
+}
+async function createIndexesOver(destination, target, specs2, writeConcern) {
   if (!specs2.length) return;
-  await ctx.destination.db(target.db).command({ createIndexes: target.coll, indexes: specs2, writeConcern: { w: "majority" } });
+  const create = () => destination.db(target.db).command({ createIndexes: target.coll, indexes: specs2, ...writeConcern ? { writeConcern } : {} });
+  try {
+    await create();
+  } catch (error2) {
+    if (errorCode(error2) !== SERVER_ERROR.IndexKeySpecsConflict) throw error2;
+    const existing = await destination.db(target.db).collection(target.coll).listIndexes().toArray();
+    for (const spec of specs2) {
+      const same = existing.find((index) => index.name === spec.name);
+      if (same && JSON.stringify(same.key) !== JSON.stringify(spec.key)) {
+        await destination.db(target.db).command({ dropIndexes: target.coll, index: spec.name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
+      }
+    }
+    await create();
+  }
 }
 async function dropTarget(destination, target) {
   return destination.db(target.db).collection(target.coll).drop().catch((error2) => {
@@ -79157,7 +79174,7 @@ async function applyDdl(ctx, event) {
     case "createIndexes": {
       const specs2 = [];
       for (const index of description.indexes ?? []) if (index.name !== "_id_") specs2.push(await relaxIndex(ctx.store, targetNs, index));
-      if (specs2.length) await ctx.destination.db(target.db).command({ createIndexes: target.coll, indexes: specs2 });
+      await createIndexesOver(ctx.destination, target, specs2);
       return;
     }
     case "dropIndexes": {
@@ -79386,6 +79403,8 @@ var WriterLimit = class {
   /** The limit to return to after a probe window (one command at a time), or undefined outside one. */
   probing;
   measuring = false;
+  /** Commands seen during the current probe. */
+  probed = 0;
   /** Commands to keep in flight now. */
   current() {
     if (this.probing !== void 0 && this.measuring) return this.bounds.min;
@@ -79393,20 +79412,26 @@ var WriterLimit = class {
   }
   /** A write command of `statements` statements of one kind took `ms`. */
   record(kind, statements, ms) {
-    if (statements < MIN_STATEMENTS || ms <= 0) return;
-    this.measuring = true;
-    const perStatement = ms / statements;
-    const best = Math.min((this.best.get(kind) ?? perStatement) * DRIFT, perStatement);
-    this.best.set(kind, best);
-    this.ratios.push(best / perStatement);
-    if (this.ratios.length < WINDOW) return;
-    this.windows++;
+    if (ms <= 0) return;
+    const large = statements >= MIN_STATEMENTS;
+    if (large) {
+      this.measuring = true;
+      const perStatement = ms / statements;
+      const best = Math.min((this.best.get(kind) ?? perStatement) * DRIFT, perStatement);
+      this.best.set(kind, best);
+      if (this.probing === void 0) this.ratios.push(best / perStatement);
+    }
     if (this.probing !== void 0) {
-      this.limit = this.probing;
-      this.probing = void 0;
-      this.ratios = [];
+      if (this.measuring && ++this.probed >= WINDOW) {
+        this.limit = this.probing;
+        this.probing = void 0;
+        this.probed = 0;
+        this.ratios = [];
+      }
       return;
     }
+    if (!large || this.ratios.length < WINDOW) return;
+    this.windows++;
     const gradient = Math.max(0.5, Math.min(1, TOLERANCE * median(this.ratios)));
     this.ratios = [];
     const next = this.limit * gradient + ALLOWANCE;
