@@ -65166,9 +65166,9 @@ async function runSlice(run, config, durationMs, ports) {
       })
     );
     await verifier?.stop();
-    run.doc = await run.store.current();
+    run.doc = await retryTransient(ports, "tail", () => run.store.current());
     const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
-    const verification = verifier ? await readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds) : void 0;
+    const verification = verifier ? await retryTransient(ports, "tail", () => readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds)) : void 0;
     const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning = headroomWarning(headroom, durationMs);
     if (warning) progress.warnings = [...progress.warnings, warning];

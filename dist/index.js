@@ -81139,9 +81139,9 @@ async function runSlice(run2, config, durationMs, ports) {
       })
     );
     await verifier?.stop();
-    run2.doc = await run2.store.current();
+    run2.doc = await retryTransient(ports, "tail", () => run2.store.current());
     const headroom = await oplogHeadroomSeconds(run2.source, run2.doc).catch(() => null);
-    const verification = verifier ? await readVerificationProgress(run2.store, run2.doc, config.cutover.maxLagSeconds) : void 0;
+    const verification = verifier ? await retryTransient(ports, "tail", () => readVerificationProgress(run2.store, run2.doc, config.cutover.maxLagSeconds)) : void 0;
     const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning2 = headroomWarning(headroom, durationMs);
     if (warning2) progress.warnings = [...progress.warnings, warning2];

@@ -103,9 +103,11 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
       }),
     );
     await verifier?.stop();
-    run.doc = await run.store.current();
+    // Read again after the loop, whose reconnects do not cover these reads: a connection cut during the slice can
+    // still sit in the pool and fail the first read after it (CI: verifier-reconnect's slice failed so).
+    run.doc = await retryTransient(ports, 'tail', () => run.store.current());
     const headroom = await oplogHeadroomSeconds(run.source, run.doc).catch(() => null);
-    const verification = verifier ? await readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds) : undefined;
+    const verification = verifier ? await retryTransient(ports, 'tail', () => readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds)) : undefined;
     const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom, ...(verification ? { verification } : {}) });
     const warning = headroomWarning(headroom, durationMs);
     if (warning) progress.warnings = [...progress.warnings, warning];
