@@ -77822,6 +77822,10 @@ var MAX_BACKOFF_MS = 3e4;
 function idHex(documentKey) {
   return rawIdKey(documentKey)?.toString("hex");
 }
+function documentSlot(target, documentKey) {
+  const hex = idHex(documentKey);
+  return hex === void 0 ? void 0 : `${target}\0${hex}`;
+}
 var RecheckQueue = class {
   constructor(store) {
     this.store = store;
@@ -78094,7 +78098,7 @@ async function compareDocuments(source, destination, docs, sourceAt) {
         };
         const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0].source), read(readView(destination), group[0].target)]);
         for (const doc of group) {
-          const k = rawIdKey(doc.key).toString("hex");
+          const k = idHex(doc.key);
           const s = onSource.get(k);
           const d = onDestination.get(k);
           if (!s && !d) equal.push(doc);
@@ -78114,7 +78118,7 @@ async function recheckEntries(source, destination, queue, entries, sourceAt, opt
   const inFlux = moving && options.inFlux ? await options.inFlux(sourceAt) : void 0;
   const different = [];
   for (const { doc, kind } of found.different) {
-    if (inFlux?.has(`${doc.target}\0${doc.entry._id.k}`)) later.add(doc.entry);
+    if (inFlux?.has(documentSlot(doc.target, doc.key))) later.add(doc.entry);
     else different.push({ entry: doc.entry, kind });
   }
   failpoint("verify:recheck-compared");
@@ -78173,8 +78177,8 @@ var TouchLog = class {
     for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $gt: applied } }, { promoteBuffers: true })) {
       for (let j = 0; j < record.k.length; j++) {
         if (!record.a[j].greaterThan(applied)) continue;
-        const k = idHex(bytesOf(record.k[j]));
-        if (k) out.add(`${record.ns[record.i[j]].t}\0${k}`);
+        const slot2 = documentSlot(record.ns[record.i[j]].t, bytesOf(record.k[j]));
+        if (slot2) out.add(slot2);
       }
     }
     return out;
@@ -78193,20 +78197,14 @@ var TouchLog = class {
     }
     if (!records.length) return false;
     const docs = /* @__PURE__ */ new Map();
-    for (const record of records) {
-      for (let j = 0; j < record.k.length; j++) {
-        const { s, t } = record.ns[record.i[j]];
-        const key = bytesOf(record.k[j]);
-        docs.set(`${t}\0${idHex(key)}`, { source: s, target: t, key, at: record.a[j] });
-      }
-    }
+    for (const doc of records.flatMap(entriesOf)) docs.set(documentSlot(doc.target, doc.key), doc);
     if (this.touched) {
       const seen = await lastWriteTime(destination, "majority");
       for (const doc of docs.values()) this.touched.compared(doc.target, doc.key, doc.at, seen);
     }
     const found = await compareDocuments(source, destination, [...docs.values()], applied);
     const later = await this.inFlux(applied);
-    const different = found.different.filter(({ doc }) => !later.has(`${doc.target}\0${idHex(doc.key)}`));
+    const different = found.different.filter(({ doc }) => !later.has(documentSlot(doc.target, doc.key)));
     await queue.flag(different);
     await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
     return { compared: docs.size, different: different.length };
@@ -78217,13 +78215,16 @@ var TouchLog = class {
     for (; ; ) {
       const records = await this.store.touchLog.find({ m: this.store.name }, { sort: { at: 1, _id: 1 }, limit: 10, promoteBuffers: true }).toArray();
       if (!records.length) return moved;
-      const docs = records.flatMap((record) => record.k.map((k, j) => ({ source: record.ns[record.i[j]].s, target: record.ns[record.i[j]].t, key: bytesOf(k), at: record.a[j] })));
+      const docs = records.flatMap(entriesOf);
       await queue.touch(docs, 0);
       await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
       moved += docs.length;
     }
   }
 };
+function entriesOf(record) {
+  return record.k.map((k, j) => ({ source: record.ns[record.i[j]].s, target: record.ns[record.i[j]].t, key: bytesOf(k), at: record.a[j] }));
+}
 
 // src/engine/verify/continuous/feed.ts
 var DATA_DDL = /* @__PURE__ */ new Set(["drop", "rename", "dropDatabase", "create"]);
@@ -78287,7 +78288,7 @@ var TouchedKeys = class {
   keys = /* @__PURE__ */ new Map();
   /** The tail logged a touch of this document (source time `at`): a comparison of it is to come. */
   pending(target, key, at) {
-    const name = slot(target, key);
+    const name = documentSlot(target, key);
     if (name === void 0) return;
     this.keys.delete(name);
     this.keys.set(name, { touched: at, asOf: null });
@@ -78295,13 +78296,13 @@ var TouchedKeys = class {
   }
   /** The touch at source time `touched` was compared, reading the destination as of `asOf`. */
   compared(target, key, touched, asOf) {
-    const name = slot(target, key);
+    const name = documentSlot(target, key);
     const coverage = name === void 0 ? void 0 : this.keys.get(name);
     if (coverage && !coverage.touched.greaterThan(touched)) coverage.asOf = asOf;
   }
   /** True when a comparison of this process sees, or saw, a write of this document made at destination time `at`. */
   covers(target, key, at) {
-    const name = slot(target, key);
+    const name = documentSlot(target, key);
     const coverage = name === void 0 ? void 0 : this.keys.get(name);
     if (!coverage) return false;
     return coverage.asOf === null || !at.greaterThan(coverage.asOf);
@@ -78310,10 +78311,6 @@ var TouchedKeys = class {
     this.keys.clear();
   }
 };
-function slot(target, key) {
-  const hex = idHex(key);
-  return hex === void 0 ? void 0 : `${target}\0${hex}`;
-}
 
 // src/engine/verify/continuous/id-order.ts
 var import_mongodb13 = __toESM(require_lib3(), 1);
@@ -78399,7 +78396,7 @@ var ComparisonFrontier = class {
   }
   /** A partition as the state holds it (planned, or loaded). A step in flight keeps its own view. */
   learn(doc) {
-    const key = slot2(doc);
+    const key = slot(doc);
     if (this.partitions.get(key)?.busy) return;
     const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
     this.partitions.set(key, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
@@ -78415,13 +78412,13 @@ var ComparisonFrontier = class {
   }
   /** A step starts reading the partition: from now until it ends, its documents are queued. */
   begin(partition) {
-    const known = this.partitions.get(slot2(partition));
-    this.partitions.set(slot2(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
+    const known = this.partitions.get(slot(partition));
+    this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
     this.generation++;
   }
   /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
   end(partition, saved) {
-    const key = slot2(partition);
+    const key = slot(partition);
     const known = this.partitions.get(key);
     this.generation++;
     if (known?.epoch !== partition.epoch) return;
@@ -78451,13 +78448,13 @@ var ComparisonFrontier = class {
     const id2 = rawIdKey(documentKey);
     const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
     if (!id2 || !typeClass) return false;
-    const progress = this.partitions.get(slot2({ source, typeClass }));
+    const progress = this.partitions.get(slot({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
     return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
   }
 };
-function slot2(partition) {
+function slot(partition) {
   return `${partition.source}\0${partition.typeClass}`;
 }
 
@@ -81681,15 +81678,15 @@ async function finalCheck(run2, options) {
         const result = await recheckEntries(source, destination, queue, page, options.sourceAt, { frozen: true });
         for (const { entry, kind } of result.different) {
           const name = `${entry.t}\0${kind}`;
-          const slot3 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
-          if (slot3.ids.length < (options.maxIds ?? 20)) slot3.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
-          else slot3.more = true;
-          found.set(name, slot3);
+          const slot2 = found.get(name) ?? { kind, namespace: entry.s, target: entry.t, ids: [], more: false };
+          if (slot2.ids.length < (options.maxIds ?? 20)) slot2.ids.push(formatId(decodeIdKey(rawIdKey(bytesOf(entry.key)))));
+          else slot2.more = true;
+          found.set(name, slot2);
         }
       }
-      for (const slot3 of found.values()) {
-        const what = slot3.kind === "content" ? "with different content (bytes or BSON types)" : slot3.kind === "missing-document" ? "missing on the destination" : "only on the destination";
-        mismatches.push({ namespace: slot3.namespace, ...slot3.target !== slot3.namespace ? { target: slot3.target } : {}, kind: slot3.kind, detail: `${slot3.ids.length}${slot3.more ? "+" : ""} document${slot3.ids.length === 1 ? "" : "s"} ${what}`, ids: slot3.ids });
+      for (const slot2 of found.values()) {
+        const what = slot2.kind === "content" ? "with different content (bytes or BSON types)" : slot2.kind === "missing-document" ? "missing on the destination" : "only on the destination";
+        mismatches.push({ namespace: slot2.namespace, ...slot2.target !== slot2.namespace ? { target: slot2.target } : {}, kind: slot2.kind, detail: `${slot2.ids.length}${slot2.more ? "+" : ""} document${slot2.ids.length === 1 ? "" : "s"} ${what}`, ids: slot2.ids });
       }
     });
   }

@@ -34,6 +34,12 @@ export function idHex(documentKey: Buffer): string | undefined {
   return rawIdKey(documentKey)?.toString('hex');
 }
 
+/** One document across the queue, the touch log and the watch's coverage: destination namespace + `_id` bytes. */
+export function documentSlot(target: string, documentKey: Buffer): string | undefined {
+  const hex = idHex(documentKey);
+  return hex === undefined ? undefined : `${target}\u0000${hex}`;
+}
+
 /**
  * The recheck queue: a collection in the state database, so it is bounded by the number of documents touched,
  * never held in memory, and survives any crash. Every write is idempotent (upserts keyed by document).

@@ -1,10 +1,10 @@
 import type { MongoClient, Timestamp } from 'mongodb';
-import { bytesOf, rawIdKey } from '../../../mongo/raw-bson.js';
+import { bytesOf } from '../../../mongo/raw-bson.js';
 import { lookupSourceDocuments, readView, type ReadView } from '../../apply/source-lookup.js';
 import { failpoint } from '../../failpoints.js';
 import { splitNamespace } from '../../../namespaces.js';
 import type { RecheckDoc } from '../../state/types.js';
-import type { RecheckQueue } from './recheck-queue.js';
+import { documentSlot, idHex, type RecheckQueue } from './recheck-queue.js';
 
 export type DifferenceKind = 'content' | 'missing-document' | 'extra-document';
 
@@ -51,7 +51,7 @@ export async function compareDocuments<T extends ComparedDocument>(source: Mongo
         };
         const [onSource, onDestination] = await Promise.all([read(readView(source, sourceAt), group[0]!.source), read(readView(destination), group[0]!.target)]);
         for (const doc of group) {
-          const k = rawIdKey(doc.key)!.toString('hex');
+          const k = idHex(doc.key)!;
           const s = onSource.get(k);
           const d = onDestination.get(k);
           if (!s && !d) equal.push(doc);
@@ -84,7 +84,7 @@ export async function recheckEntries(source: MongoClient, destination: MongoClie
   const inFlux = moving && options.inFlux ? await options.inFlux(sourceAt) : undefined;
   const different: RecheckResult['different'] = [];
   for (const { doc, kind } of found.different) {
-    if (inFlux?.has(`${doc.target}\u0000${doc.entry._id.k}`)) later.add(doc.entry);
+    if (inFlux?.has(documentSlot(doc.target, doc.key)!)) later.add(doc.entry);
     else different.push({ entry: doc.entry, kind });
   }
   failpoint('verify:recheck-compared');

@@ -4,7 +4,7 @@ import { lastWriteTime } from '../../../mongo/introspection.js';
 import { DATA_WRITE_CONCERN } from '../../apply/write-terms.js';
 import { checkedReply, MAJORITY, type StateStore } from '../../state/store.js';
 import type { TouchLogDoc } from '../../state/types.js';
-import { idHex, type AcknowledgedWrites, type RecheckQueue, type TouchedDocument } from './recheck-queue.js';
+import { documentSlot, type AcknowledgedWrites, type RecheckQueue, type TouchedDocument } from './recheck-queue.js';
 import { compareDocuments } from './recheck.js';
 import type { TouchedKeys } from './touched-keys.js';
 
@@ -74,8 +74,8 @@ export class TouchLog {
     for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $gt: applied } }, { promoteBuffers: true })) {
       for (let j = 0; j < record.k.length; j++) {
         if (!record.a[j]!.greaterThan(applied)) continue;
-        const k = idHex(bytesOf(record.k[j]!));
-        if (k) out.add(`${record.ns[record.i[j]!]!.t}\u0000${k}`);
+        const slot = documentSlot(record.ns[record.i[j]!]!.t, bytesOf(record.k[j]!));
+        if (slot) out.add(slot);
       }
     }
     return out;
@@ -96,13 +96,7 @@ export class TouchLog {
     if (!records.length) return false;
     // One comparison per document, whatever the number of its touches: the latest is at or before `applied`.
     const docs = new Map<string, TouchedDocument>();
-    for (const record of records) {
-      for (let j = 0; j < record.k.length; j++) {
-        const { s, t } = record.ns[record.i[j]!]!;
-        const key = bytesOf(record.k[j]!);
-        docs.set(`${t}\u0000${idHex(key)}`, { source: s, target: t, key, at: record.a[j]! });
-      }
-    }
+    for (const doc of records.flatMap(entriesOf)) docs.set(documentSlot(doc.target, doc.key)!, doc);
     // Every destination write at or before this majority-committed time, the destination read below sees: the
     // watch skips them. Told before the read, so a write the watch sees meanwhile is either covered or queued.
     if (this.touched) {
@@ -111,7 +105,7 @@ export class TouchLog {
     }
     const found = await compareDocuments(source, destination, [...docs.values()], applied);
     const later = await this.inFlux(applied);
-    const different = found.different.filter(({ doc }) => !later.has(`${doc.target}\u0000${idHex(doc.key)}`));
+    const different = found.different.filter(({ doc }) => !later.has(documentSlot(doc.target, doc.key)!));
     await queue.flag(different);
     await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
     return { compared: docs.size, different: different.length };
@@ -123,10 +117,15 @@ export class TouchLog {
     for (;;) {
       const records = await this.store.touchLog.find({ m: this.store.name }, { sort: { at: 1, _id: 1 }, limit: 10, promoteBuffers: true }).toArray();
       if (!records.length) return moved;
-      const docs: TouchedDocument[] = records.flatMap((record) => record.k.map((k: Buffer | Binary, j: number): TouchedDocument => ({ source: record.ns[record.i[j]!]!.s, target: record.ns[record.i[j]!]!.t, key: bytesOf(k), at: record.a[j]! })));
+      const docs = records.flatMap(entriesOf);
       await queue.touch(docs, 0);
       await this.store.touchLog.deleteMany({ _id: { $in: records.map((r: TouchLogDoc) => r._id) } }, MAJORITY);
       moved += docs.length;
     }
   }
+}
+
+/** A record's entries as the documents they name, in the order logged. */
+function entriesOf(record: TouchLogDoc): TouchedDocument[] {
+  return record.k.map((k, j) => ({ source: record.ns[record.i[j]!]!.s, target: record.ns[record.i[j]!]!.t, key: bytesOf(k), at: record.a[j]! }));
 }

@@ -1,5 +1,5 @@
 import type { Timestamp } from 'mongodb';
-import { idHex } from './recheck-queue.js';
+import { documentSlot as slot } from './recheck-queue.js';
 
 /** Keys remembered at most; past it the oldest are forgotten, and the watch queues their writes (cost, not loss). */
 const CAPACITY = 100_000;
@@ -50,9 +50,4 @@ export class TouchedKeys {
   forgetAll(): void {
     this.keys.clear();
   }
-}
-
-function slot(target: string, key: Buffer): string | undefined {
-  const hex = idHex(key);
-  return hex === undefined ? undefined : `${target}\u0000${hex}`;
 }
