@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Progress } from '../model.js';
+import { DEFAULT_SHORT_COMMAND_BOUND_MS } from '../mongo/stall-bound.js';
 
 /** What the edges hand the engine: no terminal, no GitHub, only these. */
 export interface EnginePorts {
@@ -20,19 +21,27 @@ export interface EngineSettings {
   leaseTtlMs: number;
   /** A named crash point (see failpoints.ts): `name` or `name#N`. */
   failpoint?: string;
+  /** How long one of the tail's short commands may go without a reply before it is aborted (see stall-bound.ts). */
+  shortCommandBoundMs: number;
 }
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 /**
  * The settings an edge takes from its environment: MLM_LEASE_TTL_MS (at least 1 s; tests shorten it to prove that
- * a dead runner's lease expires and a successor proceeds) and MLM_FAILPOINT.
+ * a dead runner's lease expires and a successor proceeds), MLM_COMMAND_BOUND_MS (at least 1 s; tests shorten it to
+ * see a path that stopped delivering recover within a test's time) and MLM_FAILPOINT.
  */
 export function settingsFromEnvironment(env: Readonly<Record<string, string | undefined>>): Partial<EngineSettings> {
   const ttl = Number(env.MLM_LEASE_TTL_MS);
-  return { ...(Number.isInteger(ttl) && ttl >= 1000 ? { leaseTtlMs: ttl } : {}), ...(env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {}) };
+  const bound = Number(env.MLM_COMMAND_BOUND_MS);
+  return {
+    ...(Number.isInteger(ttl) && ttl >= 1000 ? { leaseTtlMs: ttl } : {}),
+    ...(Number.isInteger(bound) && bound >= 1000 ? { shortCommandBoundMs: bound } : {}),
+    ...(env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {}),
+  };
 }
 
 export function settingsOf(ports: EnginePorts): EngineSettings {
-  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, ...ports.settings };
+  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, shortCommandBoundMs: DEFAULT_SHORT_COMMAND_BOUND_MS, ...ports.settings };
 }

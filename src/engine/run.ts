@@ -6,6 +6,7 @@ import { assertSameClusters, readClusterIdentity } from './cluster-identity.js';
 import type { Phase } from '../model.js';
 import { NamespaceFilter } from '../namespaces.js';
 import { settingsOf, type EnginePorts } from './ports.js';
+import { setShortCommandBound } from '../mongo/stall-bound.js';
 import { armFailpoint } from './failpoints.js';
 import { LeaseHolder } from './state/lease.js';
 import { StateStore } from './state/store.js';
@@ -77,6 +78,7 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     await options.beforeLease?.(store, doc);
     const settings = settingsOf(ports);
     armFailpoint(settings.failpoint);
+    setShortCommandBound(settings.shortCommandBoundMs);
     const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });

@@ -3,7 +3,8 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 /**
  * A TCP proxy the test controls, between the runner and one mongod: it forwards bytes both ways, and on
  * command cuts every open connection (TCP reset, as a dropped network path or a restarted load balancer
- * looks to the client), refuses new ones for a while, or stays down until resumed.
+ * looks to the client), refuses new ones for a while, stays down until resumed, or freezes the open ones: they
+ * stay open and deliver nothing more (a NAT or firewall that silently forgot them), while new ones work.
  *
  * The driver discovers a replica set's members from their advertised host names and would connect to them
  * around the proxy: point the runner at the proxy with `directConnection=true` (a one-member set), which is
@@ -11,6 +12,10 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
  */
 export class TcpProxy {
   private readonly open = new Set<Socket>();
+  /** Connections frozen by freeze(): open, delivering nothing, until the proxy closes. */
+  private readonly frozen = new Set<Socket>();
+  /** Each open connection's two sockets, and when each last sent bytes (a request waits for its reply while the client's are newer). */
+  private readonly pairs = new Map<Socket, { client: Socket; upstream: Socket; clientAt: number; upstreamAt: number }>();
   private refuseUntil = 0;
   private isDown = false;
   /** Connections accepted and forwarded. */
@@ -66,6 +71,29 @@ export class TcpProxy {
     this.dropAll();
   }
 
+  /**
+   * Every open connection stops delivering bytes either way, and stays open; new connections work (a NAT that
+   * forgot them). With `awaitingReply`, only connections whose request has no reply yet: a lost reply, which leaves
+   * the driver's monitor (whose server pushes a reply every few seconds) and idle pooled connections working.
+   * Returns how many connections were frozen.
+   */
+  freeze(options: { awaitingReply?: boolean } = {}): number {
+    let count = 0;
+    for (const pair of [...this.pairs.values()]) {
+      if (options.awaitingReply && pair.clientAt <= pair.upstreamAt) continue;
+      for (const socket of [pair.client, pair.upstream]) {
+        socket.unpipe();
+        socket.pause();
+        socket.removeAllListeners('data');
+        this.open.delete(socket);
+        this.frozen.add(socket);
+      }
+      this.pairs.delete(pair.client);
+      count++;
+    }
+    return count;
+  }
+
   resume(): void {
     this.isDown = false;
     this.refuseUntil = 0;
@@ -73,6 +101,8 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     this.down();
+    for (const socket of this.frozen) socket.destroy();
+    this.frozen.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -86,7 +116,12 @@ export class TcpProxy {
     const upstream = netConnect({ host: this.target.host, port: this.target.port, noDelay: true });
     this.open.add(client);
     this.open.add(upstream);
+    const pair = { client, upstream, clientAt: 0, upstreamAt: 0 };
+    this.pairs.set(client, pair);
+    client.on('data', () => (pair.clientAt = performance.now()));
+    upstream.on('data', () => (pair.upstreamAt = performance.now()));
     const forget = (): void => {
+      this.pairs.delete(client);
       this.open.delete(client);
       this.open.delete(upstream);
       client.destroy();

@@ -11,6 +11,12 @@ describe('engine settings come from the edge, never from process.env inside the 
     expect(settingsOf({ log: undefined as never, signal: new AbortController().signal, runner: 'r' }).leaseTtlMs).toBe(30_000);
   });
 
+  it('reads the bound of the tail\'s short commands (at least 1 s), 60 s by default', () => {
+    expect(settingsFromEnvironment({ MLM_COMMAND_BOUND_MS: '3000' })).toEqual({ shortCommandBoundMs: 3000 });
+    expect(settingsFromEnvironment({ MLM_COMMAND_BOUND_MS: '10' })).toEqual({});
+    expect(settingsOf({ log: undefined as never, signal: new AbortController().signal, runner: 'r' }).shortCommandBoundMs).toBe(60_000);
+  });
+
   it('a cutover request goes stale after the handoff wait plus one lease period of that TTL', () => {
     const at = new Date(1_000_000);
     const doc = { cutoverRequest: { by: 'cutover', at } } as MigrationDoc;

@@ -3,6 +3,7 @@ import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from
 import { writeRaw } from '../copy/raw-insert.js';
 import type { Namespace } from '../../namespaces.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
+import { shortCommandBound } from '../../mongo/stall-bound.js';
 
 /**
  * Set a document to a state the source had (the source's bytes), or remove it; `key` is its raw documentKey.
@@ -35,6 +36,14 @@ export function majorityDestination(client: MongoClient): Destination {
   return { client, acknowledged: () => undefined, writeConcern: { w: 'majority' } };
 }
 
+/**
+ * Writes the primary alone acknowledges are short, and bounded (see stall-bound.ts); a write that waits for the
+ * majority may rightly wait for a lagging secondary, and is not.
+ */
+function boundOf(destination: Destination): number | undefined {
+  return destination.writeConcern ? undefined : shortCommandBound();
+}
+
 /** `{q: key, u: doc, upsert: true}`, or a pipeline that sets the document as a literal when it has `$` fields. */
 function putStatement(key: Buffer, doc: Buffer): Buffer {
   // A replacement document may not have $-prefixed top-level fields (MongoDB 5.0+ stores them, but a
@@ -56,7 +65,7 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   const statements = writes.map((w) => (w.kind === 'del' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
-  const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements);
+  const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = (reply.writeErrors ?? []) as WriteError[];
@@ -82,7 +91,7 @@ async function insertInOrder(destination: Destination, target: Namespace, writes
   let left = writes;
   while (left.length) {
     const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const reply = await writeRaw(destination.client, target.db, command, 'documents', left.map((w) => (w as { doc: Buffer }).doc));
+    const reply = await writeRaw(destination.client, target.db, command, 'documents', left.map((w) => (w as { doc: Buffer }).doc), boundOf(destination));
     destination.acknowledged(reply);
     const errors = (reply.writeErrors ?? []) as WriteError[];
     if (!errors.length) return;

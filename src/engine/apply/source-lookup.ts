@@ -3,6 +3,7 @@ import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode, isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
+import { shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
 import type { Namespace } from '../../namespaces.js';
 
 /**
@@ -31,10 +32,12 @@ const UUID_MISMATCH = new Set([361, 26]);
  */
 export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
   try {
-    const reply = await source.client.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
-      // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
-      { fieldsAsRaw: { firstBatch: true } } as object,
+    const reply = await withinBound(`a find on ${at.db}.${at.coll}`, shortCommandBound(), (signal) =>
+      source.client.db(at.db).command(
+        { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
+        // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
+        { fieldsAsRaw: { firstBatch: true }, signal } as object,
+      ),
     );
     const batch = (reply.cursor as { firstBatch: Buffer[] }).firstBatch;
     return batch[0] ?? null;
@@ -75,7 +78,7 @@ async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefi
   // empty getMore.
   const batchSize = keys.length + 1;
   const open = { find: at.coll, filter: { _id: { $in: ids } }, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), batchSize, readConcern: source.readConcern };
-  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize, boundMs: shortCommandBound() });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
       for (const doc of batch) {

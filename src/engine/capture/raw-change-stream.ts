@@ -2,6 +2,7 @@ import { MongoNetworkError, MongoServerSelectionError, type Document, type Mongo
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTransientReadError } from '../copy/copy-partition.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
+import { shortCommandBound } from '../../mongo/stall-bound.js';
 import { SYSTEM_DBS } from '../../namespaces.js';
 import { assembleFragments, decodeChangeEvent, splitInfo, type ChangeEvent } from './change-event.js';
 import type { Position } from './change-stream.js';
@@ -63,7 +64,7 @@ export class RawChangeStream {
       ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = undefined;
     // Open now, so that a bad position fails here and the stream's start is fixed.

@@ -1,4 +1,5 @@
 import { Long, ReadPreference, type ClientSession, type Document, type MongoClient } from 'mongodb';
+import { withinBound } from '../../mongo/stall-bound.js';
 
 /** A command that opens a cursor, and how to continue it. */
 export interface RawCursorSpec {
@@ -10,6 +11,8 @@ export interface RawCursorSpec {
   batchSize: number;
   /** How long a getMore of an awaitData cursor (a change stream) waits for new results. */
   maxAwaitTimeMS?: number;
+  /** Each command is aborted (a transient error) when it takes longer than this (see stall-bound.ts). */
+  boundMs?: number;
 }
 
 /**
@@ -60,13 +63,20 @@ export class RawBatchCursor {
     // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
     // but does not declare in RunCommandOptions; hence the widened options object.
     const options = { session: this.session, readPreference: ReadPreference.primary, fieldsAsRaw: { [field]: true } } as Document;
-    const reply = await this.client.db(spec.db).command(command, options);
+    const reply = await this.command(first ? Object.keys(spec.open)[0]! : 'getMore', command, options);
     const cursor = reply.cursor as { id: Long | number | bigint; firstBatch?: unknown[]; nextBatch?: unknown[]; postBatchResumeToken?: Document };
     this.id = Long.isLong(cursor.id) ? cursor.id : Long.fromValue(cursor.id as number);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch as Buffer[];
+  }
+
+  /** Runs one command of this cursor, within the spec's bound if it has one. */
+  private async command(name: string, command: Document, options: Document): Promise<Document> {
+    const { boundMs, db, collection } = this.spec;
+    if (boundMs === undefined) return this.client.db(db).command(command, options);
+    return withinBound(`a ${name} on ${db}.${collection}`, boundMs, (signal) => this.client.db(db).command(command, { ...options, signal }));
   }
 
   /** The next non-empty batch, or null once the cursor is exhausted. */
@@ -81,7 +91,7 @@ export class RawBatchCursor {
   async close(): Promise<void> {
     try {
       if (this.id !== undefined && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: ReadPreference.primary });
+        await this.command('killCursors', { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: ReadPreference.primary });
         this.id = Long.ZERO;
       }
     } finally {

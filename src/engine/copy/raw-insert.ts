@@ -3,6 +3,7 @@ import { BSON, MongoBulkWriteError, type Collection, type Document, type MongoCl
 // Imported statically so that bundles hold the one copy of the module the driver itself uses: the driver
 // recognises a sequence by `instanceof`.
 import * as driverCommands from 'mongodb/lib/cmap/commands.js';
+import { withinBound } from '../../mongo/stall-bound.js';
 
 /** Decode with exact BSON types: an integral double must stay a double, a Long a Long, a regex its flags. */
 export const EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
@@ -39,13 +40,14 @@ export async function insertRaw(destination: MongoClient, db: string, coll: stri
 /**
  * Sends a write command whose statements (`documents`, `updates` or `deletes`) are raw BSON, as an OP_MSG
  * document sequence: the bytes go out as they are. Throws on a write concern error; write errors are the
- * caller's to read.
+ * caller's to read. With `boundMs`, a command with no reply by then is aborted (see stall-bound.ts).
  */
-export async function writeRaw(destination: MongoClient, db: string, command: Document, field: 'documents' | 'updates' | 'deletes', statements: Buffer[]): Promise<Document> {
+export async function writeRaw(destination: MongoClient, db: string, command: Document, field: 'documents' | 'updates' | 'deletes', statements: Buffer[], boundMs?: number): Promise<Document> {
   if (!RAW_INSERT_SUPPORTED) throw new Error('this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)');
   const sequence = new DocumentSequence!(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const reply = await destination.db(db).command({ ...command, [field]: sequence });
+  const send = (signal?: AbortSignal): Promise<Document> => destination.db(db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const reply = boundMs === undefined ? await send() : await withinBound(`a write to ${db}`, boundMs, send);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
   return reply;
 }

@@ -2,12 +2,30 @@ import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongo
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
+import { shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
 import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
 const MAJORITY = { writeConcern: { w: 'majority' as const } };
 const LAG_HISTORY_LIMIT = 120;
+
+/**
+ * Reads and writes of the one small migration document are short, even when they wait for a majority: one that
+ * gets no reply within the bound is aborted as stalled (a transient error; see mongo/stall-bound.ts).
+ */
+function bounded<T>(what: string, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return withinBound(what, shortCommandBound(), operation);
+}
+
+/**
+ * Options with an abort signal, for the driver's retryable updates: the driver honours `signal` on every operation
+ * (server selection, pool checkout, the reply) but declares it only on reads and commands. stalled-path.test.ts
+ * fails if a driver release stops honouring it here.
+ */
+function abortable<T extends object>(options: T, signal: AbortSignal): T {
+  return { ...options, signal };
+}
 
 /**
  * The migration's durable memory, kept in the destination so that any runner, any day, resumes from it.
@@ -53,7 +71,7 @@ export class StateStore {
   }
 
   async get(): Promise<MigrationDoc | null> {
-    return this.migrations.findOne({ _id: this.name });
+    return bounded('reading the migration state', (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
   }
 
   /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
@@ -69,11 +87,7 @@ export class StateStore {
 
   /** Updates the migration document while `owner` holds the lease; false when the lease was lost. */
   async update(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<boolean> {
-    const result = await this.migrations.updateOne(
-      { _id: this.name, 'lease.owner': owner },
-      { $set: { ...set, updatedAt: new Date() }, ...extra },
-      MAJORITY,
-    );
+    const result = await bounded('updating the migration state', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { ...set, updatedAt: new Date() }, ...extra }, abortable(MAJORITY, signal)));
     return result.matchedCount === 1;
   }
 
@@ -83,7 +97,7 @@ export class StateStore {
    */
   async writeFence(owner: string, fence: string): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { saveFence: fence } } };
-    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }), 'writing the save fence');
+    return checkedReply(await bounded('writing the save fence', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), 'writing the save fence');
   }
 
   /**
@@ -92,7 +106,7 @@ export class StateStore {
    */
   async updateFenced(owner: string, fence: string | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { saveFence: fence } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
-    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }), 'saving the position');
+    return checkedReply(await bounded('saving the position', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), 'saving the position');
   }
 
   /**
@@ -100,10 +114,8 @@ export class StateStore {
    * longer holds the lease (the caller's next lease check stops the run).
    */
   async write(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<MigrationDoc> {
-    const written = await this.migrations.findOneAndUpdate(
-      { _id: this.name, 'lease.owner': owner },
-      { $set: { ...set, updatedAt: new Date() }, ...extra },
-      { ...MAJORITY, returnDocument: 'after' },
+    const written = await bounded('updating the migration state', (signal) =>
+      this.migrations.findOneAndUpdate({ _id: this.name, 'lease.owner': owner }, { $set: { ...set, updatedAt: new Date() }, ...extra }, abortable({ ...MAJORITY, returnDocument: 'after' as const }, signal)),
     );
     return written ?? this.current();
   }
@@ -115,10 +127,12 @@ export class StateStore {
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {
-    await this.migrations.updateOne(
-      { _id: this.name, 'lease.owner': owner },
-      { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
-      MAJORITY,
+    await bounded('recording the lag', (signal) =>
+      this.migrations.updateOne(
+        { _id: this.name, 'lease.owner': owner },
+        { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
+        abortable(MAJORITY, signal),
+      ),
     );
   }
 

@@ -12,6 +12,7 @@ import { recheckEntries } from './recheck.js';
 import { RecheckQueue } from './recheck-queue.js';
 import { TouchLog } from './touch-log.js';
 import { errorMessage } from '../../../errors.js';
+import { settledWithin, shortCommandBound } from '../../../mongo/stall-bound.js';
 
 export interface VerifierOptions {
   /** Share of wall time the verifier may work (the rest it sleeps), so that the tail keeps its lag target. */
@@ -46,6 +47,7 @@ export const comparable = (pair: Pair): boolean => pair.kind === 'collection' ||
  */
 export class ContinuousVerifier {
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -101,11 +103,22 @@ export class ContinuousVerifier {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
+   * silent must not hold the slice's end (and the position save after it). A step left behind is a verifier killed
+   * mid-step, which its state is built for; the run's clients close under it.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    await this.loop;
-    await this.watch?.close();
+    const bound = shortCommandBound();
+    const stopped = (await settledWithin(this.loop, bound)) && (await settledWithin(this.watch?.close(), bound));
+    if (!stopped) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1000) }, 'continuous verification did not stop in time; left behind (it resumes from its saved state)');
   }
 
   private async main(): Promise<void> {
