@@ -9,6 +9,7 @@ import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
 import { appliedPosition } from './position.js';
 import { PositionSaver } from './position-saver.js';
+import { StallWatch } from './stall-watch.js';
 
 export interface TailOptions {
   /** Stop at this time (ms since epoch). */
@@ -60,6 +61,15 @@ export function savedPosition(run: MigrationRun): Position {
  * stream is drained.
  */
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
+  const stall = new StallWatch(run.ports.log, 'the tail');
+  try {
+    return await watchedTailLoop(run, options, stall);
+  } finally {
+    stall.stop();
+  }
+}
+
+async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: StallWatch): Promise<TailResult> {
   const { store, ports } = run;
   const applier = newApplier(run, options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
@@ -73,8 +83,9 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
     ports.log.debug({ events, saveMs: Date.now() - started }, 'saved the position');
   });
   const checkpoint: Checkpoint = async (last, unresolved) => {
-    await observing;
-    await saver.settle();
+    await stall.in('checkpoint: queueing for recheck', observing);
+    await stall.in('checkpoint: settling the position save', saver.settle());
+    stall.enter('checkpoint: saving the position');
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
   };
   let stream: RawChangeStream | undefined;
@@ -85,6 +96,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
   let appliedToken: Document | undefined;
   let next: Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> | undefined;
   try {
+    stall.enter('opening the change stream');
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize, match: sourceEventMatch(run.filter) });
     const open = stream;
     // The next batch is read, and its documents looked up on the source, while the current one is written.
@@ -102,7 +114,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
       run.lease.assertHeld();
       saver.check();
-      const read: Awaited<ReturnType<typeof readNext>> = await next!;
+      const read: Awaited<ReturnType<typeof readNext>> = await stall.in('reading the change stream', next!);
       next = read.reachedStop ? undefined : readNext();
       next?.catch(() => undefined); // its failure is seen when it is awaited
       const { events: batch, drained, lastWall, lastTime } = read;
@@ -113,8 +125,10 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
         // checkpoints wait for it too): a crash re-queues, never loses.
         observing = run.changes?.observe(batch, applier.terms);
         observing?.catch(() => undefined);
-        await applier.apply(batch, checkpoint, await read.prepared);
-        await observing;
+        const prepared = await stall.in('looking documents up on the source', read.prepared);
+        stall.enter('writing to the destination');
+        await applier.apply(batch, checkpoint, prepared);
+        await stall.in('queueing for recheck', observing);
         failpoint('tail:batch-applied');
         ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, 'applied change events');
       }
@@ -134,7 +148,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token);
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
+        await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
@@ -150,6 +164,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
       }
     }
   } catch (error) {
+    stall.enter('recording the failure');
     // A save still running would clear the error recorded below.
     await saver.settle().catch(() => undefined);
     const lost = historyLostError(run.config.name, error);
@@ -162,10 +177,11 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
     throw error;
   } finally {
     // A batch read ahead holds the stream (and may be looking documents up): let it end, then close.
-    const ahead = await next?.catch(() => undefined);
-    await saver.settle().catch(() => undefined);
-    await ahead?.prepared.catch(() => undefined);
-    await stream?.close().catch(() => undefined);
+    const ahead = await stall.in('ending: the batch read ahead', next?.catch(() => undefined));
+    await stall.in('ending: the position save', saver.settle().catch(() => undefined));
+    await stall.in('ending: the lookups read ahead', ahead?.prepared.catch(() => undefined));
+    await stall.in('ending: closing the change stream', stream?.close().catch(() => undefined));
+    stall.enter('ending: the final save');
   }
   // Persist the final position (the loop may have ended between saves): what was applied, not what was read
   // ahead, and never one past a stop point.
@@ -177,6 +193,7 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
     // No position past a stop point, but what was written before it is made durable (or refused) all the same.
     await applier.terms.save(store, ports.runner, { lagSeconds });
   }
+  stall.enter('ending: reading the state');
   run.doc = await store.current();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }

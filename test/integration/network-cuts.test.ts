@@ -120,6 +120,9 @@ describe('network cuts between the runner and each side', () => {
       expect(tail.exitCode).toBe(0);
       console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
       console.log(`[network-cuts] figure: ${chaos.cuts.source + chaos.cuts.destination} cuts (${cutsDuringSync} during sync), ${proxies.source.dropped + proxies.destination.dropped} connections reset`);
+      // A command aborted at its bound, or a stage that waited long, is worth seeing even when the run passes.
+      const waits = recorder.lines().filter((line) => /got no reply within|has waited \d+ s in one stage|did not stop in time/.test(line));
+      if (waits.length) console.log(`[network-cuts] long waits:\n${digest(waits)}`);
       expect(cutsDuringSync).toBeGreaterThanOrEqual(3);
       expect(proxies.source.dropped + proxies.destination.dropped).toBeGreaterThan(0);
     } finally {
