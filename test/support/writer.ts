@@ -1,9 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Double, Int32, Long, MongoError, type Collection, type Document, type MongoClient } from 'mongodb';
+import { Double, Int32, Long, MongoError, MongoOperationTimeoutError, type Collection, type Document, type MongoClient } from 'mongodb';
 
 /** Server code of a write refused by setUserWriteBlockMode. */
 const USER_WRITES_BLOCKED = 371;
 const DUPLICATE_KEY = 11000;
+/**
+ * No write of the test's waits longer than this (server selection, the write and its write concern together): a
+ * write that waits without end (a majority no member set can reach, a pool that never hands a connection) fails
+ * the test with an error that says so, rather than holding it, and its cleanup, until the test runner's timeout.
+ */
+const OPERATION_TIMEOUT_MS = 60_000;
+/** stop() waits this long for the operations in flight. */
+const STOP_TIMEOUT_MS = OPERATION_TIMEOUT_MS + 30_000;
 
 export interface WriterOptions {
   /** How many distinct `_id`s the writes land on (default 500): fewer means more updates of the same documents. */
@@ -41,7 +49,11 @@ export class Writer {
 
   async stop(): Promise<number> {
     this.stopped = true;
-    await Promise.all(this.loops);
+    const bound = new AbortController();
+    const late = sleep(STOP_TIMEOUT_MS, 'late' as const, { signal: bound.signal }).catch(() => 'stopped' as const);
+    const ended = await Promise.race([Promise.all(this.loops).then(() => 'stopped' as const), late]);
+    bound.abort();
+    if (ended === 'late') throw new Error(`the test writer did not stop within ${STOP_TIMEOUT_MS / 1000} s: an operation waited past its own timeout`);
     return this.acknowledged;
   }
 
@@ -62,7 +74,7 @@ export class Writer {
           // Duplicate keys from racing reinserts are expected; anything else fails the test (or is retried).
           if (code === DUPLICATE_KEY) break;
           if (!this.options.retryTransient) throw error;
-          const transient = error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError') || error.hasErrorLabel('UnknownTransactionCommitResult') || error.name === 'MongoNetworkError' || error.name === 'MongoServerSelectionError');
+          const transient = error instanceof MongoOperationTimeoutError || (error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError') || error.hasErrorLabel('UnknownTransactionCommitResult') || error.name === 'MongoNetworkError' || error.name === 'MongoServerSelectionError'));
           if (transient && this.stopped) break; // stopping: leave it; the sides are compared after a final tail
           if (!transient || attempt >= 20) throw error;
           this.retried++;
@@ -77,29 +89,29 @@ export class Writer {
     switch (choice) {
       case 0:
       case 1:
-        return () => coll.updateOne(byId, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true });
+        return () => coll.updateOne(byId, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
       case 2:
-        return () => coll.updateOne(byId, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document });
+        return () => coll.updateOne(byId, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document }, { timeoutMS: OPERATION_TIMEOUT_MS });
       case 3:
-        return () => coll.updateOne(byId, { $unset: { at: '' } });
+        return () => coll.updateOne(byId, { $unset: { at: '' } }, { timeoutMS: OPERATION_TIMEOUT_MS });
       case 4:
-        return () => coll.replaceOne(byId, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true });
+        return () => coll.replaceOne(byId, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
       case 5:
-        return () => coll.deleteOne(byId);
+        return () => coll.deleteOne(byId, { timeoutMS: OPERATION_TIMEOUT_MS });
       case 6:
         return async () => {
-          await coll.deleteOne(byId);
-          return coll.insertOne({ _id: id, reinserted: ++this.seq } as Document);
+          await coll.deleteOne(byId, { timeoutMS: OPERATION_TIMEOUT_MS });
+          return coll.insertOne({ _id: id, reinserted: ++this.seq } as Document, { timeoutMS: OPERATION_TIMEOUT_MS });
         };
       case 7:
         return () => this.transaction(coll, id);
       default:
-        return () => coll.updateOne(byId, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true });
+        return () => coll.updateOne(byId, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
     }
   }
 
   private async transaction(coll: Collection<Document>, id: string): Promise<void> {
-    const session = this.client.startSession();
+    const session = this.client.startSession({ defaultTimeoutMS: OPERATION_TIMEOUT_MS });
     const body = async (): Promise<void> => {
       await coll.updateOne({ _id: id } as Document, { $set: { txn: ++this.seq } }, { upsert: true, session });
       await coll.updateOne({ _id: `${id}-t` } as Document, { $set: { txn: this.seq } }, { upsert: true, session });
