@@ -82,7 +82,6 @@ describe('connections that go silent under the tail', () => {
     const elapsed = Date.now() - started;
     expect(tailed.exitCode, tailed.summary).toBe(0);
 
-    if (process.env.MLM_STALL_DUMP) (await import("node:fs")).writeFileSync(process.env.MLM_STALL_DUMP, recorder.lines().join("\n"));
     const lines = recorder.lines().map((line) => JSON.parse(line) as LogLine);
     const stalled = lines.filter((line) => /got no reply within/.test(JSON.stringify(line)));
     const appliedAfter = (at: number): number | undefined => lines.find((line) => line.msg === 'applied change events' && line.time > at)?.time;
