@@ -29900,7 +29900,7 @@ var require_utils3 = __commonJS({
     exports.noop = noop;
     exports.decorateDecryptionResult = decorateDecryptionResult;
     exports.addAbortListener = addAbortListener;
-    exports.abortable = abortable;
+    exports.abortable = abortable2;
     var fs_1 = __require("fs");
     var http = __require("http");
     var process2 = __require("process");
@@ -30713,7 +30713,7 @@ var require_utils3 = __commonJS({
       signal.addEventListener("abort", listener, { once: true });
       return { [exports.kDispose]: () => signal.removeEventListener("abort", listener) };
     }
-    async function abortable(promise, { signal }) {
+    async function abortable2(promise, { signal }) {
       if (signal == null) {
         return await promise;
       }
@@ -60879,14 +60879,57 @@ async function estimateCopy(client, namespace, totalBytes) {
   };
 }
 
+// src/mongo/stall-bound.ts
+var DEFAULT_SHORT_COMMAND_BOUND_MS = 6e4;
+var shortCommandBoundMs = DEFAULT_SHORT_COMMAND_BOUND_MS;
+function shortCommandBound() {
+  return shortCommandBoundMs;
+}
+function setShortCommandBound(ms) {
+  shortCommandBoundMs = ms;
+}
+var CommandStalled = class extends Error {
+  transient = true;
+  constructor(what, boundMs) {
+    super(`${what} got no reply within ${Math.round(boundMs / 1e3)} s; its connection was closed and the step starts again from the saved state`);
+    this.name = "CommandStalled";
+  }
+};
+async function withinBound(what, boundMs, operation) {
+  const controller2 = new AbortController();
+  const timer = setTimeout(() => controller2.abort(new CommandStalled(what, boundMs)), boundMs);
+  try {
+    return await operation(controller2.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+async function settledWithin(promise, ms) {
+  if (!promise) return true;
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // src/engine/ports.ts
 var DEFAULT_LEASE_TTL_MS = 3e4;
 function settingsFromEnvironment(env) {
   const ttl = Number(env.MLM_LEASE_TTL_MS);
-  return { ...Number.isInteger(ttl) && ttl >= 1e3 ? { leaseTtlMs: ttl } : {}, ...env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {} };
+  const bound = Number(env.MLM_COMMAND_BOUND_MS);
+  return {
+    ...Number.isInteger(ttl) && ttl >= 1e3 ? { leaseTtlMs: ttl } : {},
+    ...Number.isInteger(bound) && bound >= 1e3 ? { shortCommandBoundMs: bound } : {},
+    ...env.MLM_FAILPOINT ? { failpoint: env.MLM_FAILPOINT } : {}
+  };
 }
 function settingsOf(ports) {
-  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, ...ports.settings };
+  return { leaseTtlMs: DEFAULT_LEASE_TTL_MS, shortCommandBoundMs: DEFAULT_SHORT_COMMAND_BOUND_MS, ...ports.settings };
 }
 
 // src/engine/reconnect.ts
@@ -61017,7 +61060,7 @@ async function withReconnect(run, what, step) {
   }
 }
 async function savedAt(run) {
-  const doc = await run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 } }).catch(() => null);
+  const doc = await withinBound("reading when the state was saved", shortCommandBound(), (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 }, signal })).catch(() => null);
   return doc?.updatedAt?.getTime();
 }
 async function retryTransient(ports, what, operation, attempts = 6) {
@@ -61035,7 +61078,7 @@ async function retryTransient(ports, what, operation, attempts = 6) {
 async function assertReachable(client, side, uri) {
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.db("admin").command({ ping: 1 });
+      await withinBound(`a ping of the ${side}`, shortCommandBound(), (signal) => client.db("admin").command({ ping: 1 }, { signal }));
       return;
     } catch (error) {
       if (!(error instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
@@ -61262,6 +61305,12 @@ var STATE_COLLECTIONS = {
 // src/engine/state/store.ts
 var MAJORITY = { writeConcern: { w: "majority" } };
 var LAG_HISTORY_LIMIT = 120;
+function bounded(what, operation) {
+  return withinBound(what, shortCommandBound(), operation);
+}
+function abortable(options, signal) {
+  return { ...options, signal };
+}
 var StateStore = class {
   constructor(client, name) {
     this.client = client;
@@ -61299,7 +61348,7 @@ var StateStore = class {
     await ensureIndex(this.touchLog, { m: 1, at: 1 });
   }
   async get() {
-    return this.migrations.findOne({ _id: this.name });
+    return bounded("reading the migration state", (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
   }
   /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
   async current() {
@@ -61312,11 +61361,7 @@ var StateStore = class {
   }
   /** Updates the migration document while `owner` holds the lease; false when the lease was lost. */
   async update(owner, set, extra = {}) {
-    const result = await this.migrations.updateOne(
-      { _id: this.name, "lease.owner": owner },
-      { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra },
-      MAJORITY
-    );
+    const result = await bounded("updating the migration state", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra }, abortable(MAJORITY, signal)));
     return result.matchedCount === 1;
   }
   /**
@@ -61325,7 +61370,7 @@ var StateStore = class {
    */
   async writeFence(owner, fence) {
     const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { saveFence: fence } } };
-    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }), "writing the save fence");
+    return checkedReply(await bounded("writing the save fence", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), "writing the save fence");
   }
   /**
    * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
@@ -61333,17 +61378,16 @@ var StateStore = class {
    */
   async updateFenced(owner, fence, set, extra = {}) {
     const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { saveFence: fence } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
-    return checkedReply(await this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }), "saving the position");
+    return checkedReply(await bounded("saving the position", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), "saving the position");
   }
   /**
    * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
    * longer holds the lease (the caller's next lease check stops the run).
    */
   async write(owner, set, extra = {}) {
-    const written = await this.migrations.findOneAndUpdate(
-      { _id: this.name, "lease.owner": owner },
-      { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra },
-      { ...MAJORITY, returnDocument: "after" }
+    const written = await bounded(
+      "updating the migration state",
+      (signal) => this.migrations.findOneAndUpdate({ _id: this.name, "lease.owner": owner }, { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra }, abortable({ ...MAJORITY, returnDocument: "after" }, signal))
     );
     return written ?? this.current();
   }
@@ -61353,10 +61397,13 @@ var StateStore = class {
     return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
   async recordLag(owner, lagSeconds) {
-    await this.migrations.updateOne(
-      { _id: this.name, "lease.owner": owner },
-      { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
-      MAJORITY
+    await bounded(
+      "recording the lag",
+      (signal) => this.migrations.updateOne(
+        { _id: this.name, "lease.owner": owner },
+        { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
+        abortable(MAJORITY, signal)
+      )
     );
   }
   async partitionsOf() {
@@ -61596,11 +61643,12 @@ async function insertRaw(destination, db, coll, docs, writeConcern) {
   if (inserted + errors.length !== docs.length) throw new Error(`insert into ${db}.${coll} acknowledged ${inserted} of ${docs.length} documents with ${errors.length} errors`);
   return { inserted, failures: errors.filter((e) => e.code !== 11e3) };
 }
-async function writeRaw(destination, db, command, field, statements) {
+async function writeRaw(destination, db, command, field, statements, boundMs) {
   if (!RAW_INSERT_SUPPORTED) throw new Error("this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)");
   const sequence = new DocumentSequence2(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const reply = await destination.db(db).command({ ...command, [field]: sequence });
+  const send2 = (signal) => destination.db(db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const reply = boundMs === void 0 ? await send2() : await withinBound(`a write to ${db}`, boundMs, send2);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
   return reply;
 }
@@ -62022,13 +62070,19 @@ var RawBatchCursor = class _RawBatchCursor {
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
     const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.client.db(spec.db).command(command, options);
+    const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
     const cursor = reply.cursor;
     this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch;
+  }
+  /** Runs one command of this cursor, within the spec's bound if it has one. */
+  async command(name, command, options) {
+    const { boundMs, db, collection } = this.spec;
+    if (boundMs === void 0) return this.client.db(db).command(command, options);
+    return withinBound(`a ${name} on ${db}.${collection}`, boundMs, (signal) => this.client.db(db).command(command, { ...options, signal }));
   }
   /** The next non-empty batch, or null once the cursor is exhausted. */
   async next() {
@@ -62041,7 +62095,7 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.client.db(this.spec.db).command({ killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
+        await this.command("killCursors", { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
         this.id = import_mongodb10.Long.ZERO;
       }
     } finally {
@@ -62057,10 +62111,14 @@ function readView(client, asOf) {
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key2) {
   try {
-    const reply = await source.client.db(at.db).command(
-      { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
-      // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
-      { fieldsAsRaw: { firstBatch: true } }
+    const reply = await withinBound(
+      `a find on ${at.db}.${at.coll}`,
+      shortCommandBound(),
+      (signal) => source.client.db(at.db).command(
+        { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+        // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
+        { fieldsAsRaw: { firstBatch: true }, signal }
+      )
     );
     const batch = reply.cursor.firstBatch;
     return batch[0] ?? null;
@@ -62085,7 +62143,7 @@ async function lookupOnce(source, at, uuid, keys) {
   const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
   const batchSize = keys.length + 1;
   const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
-  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize });
+  const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize, boundMs: shortCommandBound() });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
       for (const doc of batch) {
@@ -62184,7 +62242,7 @@ var TouchLog = class {
         if (doc.at.greaterThan(record.at)) record.at = doc.at;
         this.touched?.pending(doc.target, doc.key, doc.at);
       }
-      const reply = await this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN });
+      const reply = await withinBound("logging touched documents", shortCommandBound(), (signal) => this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN }, { signal }));
       terms.acknowledged(reply);
       checkedReply(reply, "logging touched documents for a recheck");
     }
@@ -62515,6 +62573,7 @@ async function openRun(config, ports, options = {}) {
     await options.beforeLease?.(store, doc);
     const settings = settingsOf(ports);
     armFailpoint(settings.failpoint);
+    setShortCommandBound(settings.shortCommandBoundMs);
     const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
@@ -62886,7 +62945,7 @@ var RawChangeStream = class _RawChangeStream {
       ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250 });
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
@@ -63322,6 +63381,9 @@ var ONE = Buffer.from([1, 0, 0, 0]);
 function majorityDestination(client) {
   return { client, acknowledged: () => void 0, writeConcern: { w: "majority" } };
 }
+function boundOf(destination) {
+  return destination.writeConcern ? void 0 : shortCommandBound();
+}
 function putStatement(key2, doc) {
   const update = hasDollarField(doc) ? embeddedArray("u", [rawDocument([embedded("$replaceWith", rawDocument([embedded("$literal", doc)]))])]) : embedded("u", doc);
   return rawDocument([embedded("q", key2), update, rawElement(8, "upsert", TRUE)]);
@@ -63335,7 +63397,7 @@ async function send(destination, target, kind, writes, ordered) {
   const statements = writes.map((w) => w.kind === "del" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
-  const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements);
+  const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = reply.writeErrors ?? [];
@@ -63351,7 +63413,7 @@ async function insertInOrder(destination, target, writes) {
   let left = writes;
   while (left.length) {
     const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const reply = await writeRaw(destination.client, target.db, command, "documents", left.map((w) => w.doc));
+    const reply = await writeRaw(destination.client, target.db, command, "documents", left.map((w) => w.doc), boundOf(destination));
     destination.acknowledged(reply);
     const errors = reply.writeErrors ?? [];
     if (!errors.length) return;
@@ -63960,6 +64022,46 @@ var PositionSaver = class {
   }
 };
 
+// src/engine/stall-watch.ts
+var REPORT_AFTER_MS = 3e4;
+var CHECK_EVERY_MS = 1e4;
+var StallWatch = class {
+  constructor(log, what, reportAfterMs = REPORT_AFTER_MS) {
+    this.log = log;
+    this.what = what;
+    this.reportAfterMs = reportAfterMs;
+    this.timer = setInterval(() => this.report(), Math.min(CHECK_EVERY_MS, reportAfterMs)).unref();
+  }
+  log;
+  what;
+  reportAfterMs;
+  stage = "starting";
+  since = Date.now();
+  lastReport = 0;
+  timer;
+  /** The loop now waits in this stage. */
+  enter(stage) {
+    this.stage = stage;
+    this.since = Date.now();
+    this.lastReport = 0;
+  }
+  /** Waits for one stage's promise (nothing to wait for when it is undefined). */
+  async in(stage, waitFor) {
+    this.enter(stage);
+    return waitFor;
+  }
+  stop() {
+    clearInterval(this.timer);
+  }
+  report() {
+    const now = Date.now();
+    const waiting = now - this.since;
+    if (waiting < this.reportAfterMs || now - this.lastReport < this.reportAfterMs) return;
+    this.lastReport = now;
+    this.log.warn({ stage: this.stage, waitingSeconds: Math.round(waiting / 1e3) }, `${this.what} has waited ${Math.round(waiting / 1e3)} s in one stage (${this.stage})`);
+  }
+};
+
 // src/engine/tail.ts
 var SAVE_IDLE_POSITION_MS = 5e3;
 var APPLY_WRITERS = 8;
@@ -63972,6 +64074,14 @@ function savedPosition(run) {
   return { now: true };
 }
 async function tailLoop(run, options) {
+  const stall = new StallWatch(run.ports.log, "the tail");
+  try {
+    return await watchedTailLoop(run, options, stall);
+  } finally {
+    stall.stop();
+  }
+}
+async function watchedTailLoop(run, options, stall) {
   const { store, ports } = run;
   const applier = newApplier(run, options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
@@ -63982,8 +64092,9 @@ async function tailLoop(run, options) {
     ports.log.debug({ events, saveMs: Date.now() - started }, "saved the position");
   });
   const checkpoint = async (last, unresolved) => {
-    await observing;
-    await saver.settle();
+    await stall.in("checkpoint: queueing for recheck", observing);
+    await stall.in("checkpoint: settling the position save", saver.settle());
+    stall.enter("checkpoint: saving the position");
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(last.token, last.wallTime), unresolved });
   };
   let stream;
@@ -63994,6 +64105,7 @@ async function tailLoop(run, options) {
   let appliedToken;
   let next;
   try {
+    stall.enter("opening the change stream");
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize, match: sourceEventMatch(run.filter) });
     const open = stream;
     const readNext = async () => {
@@ -64009,7 +64121,7 @@ async function tailLoop(run, options) {
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       run.lease.assertHeld();
       saver.check();
-      const read = await next;
+      const read = await stall.in("reading the change stream", next);
       next = read.reachedStop ? void 0 : readNext();
       next?.catch(() => void 0);
       const { events: batch, drained, lastWall, lastTime } = read;
@@ -64020,8 +64132,10 @@ async function tailLoop(run, options) {
         const applyStarted = Date.now();
         observing = run.changes?.observe(batch, applier.terms);
         observing?.catch(() => void 0);
-        await applier.apply(batch, checkpoint, await read.prepared);
-        await observing;
+        const prepared = await stall.in("looking documents up on the source", read.prepared);
+        stall.enter("writing to the destination");
+        await applier.apply(batch, checkpoint, prepared);
+        await stall.in("queueing for recheck", observing);
         failpoint("tail:batch-applied");
         ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, "applied change events");
       }
@@ -64039,7 +64153,7 @@ async function tailLoop(run, options) {
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token);
       if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await store.recordLag(ports.runner, Number(lagSeconds.toFixed(2)));
+        await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
       }
       options.onBatch?.(lagSeconds);
@@ -64055,6 +64169,7 @@ async function tailLoop(run, options) {
       }
     }
   } catch (error) {
+    stall.enter("recording the failure");
     await saver.settle().catch(() => void 0);
     const lost = historyLostError(run.config.name, error);
     if (lost) {
@@ -64064,10 +64179,11 @@ async function tailLoop(run, options) {
     await store.update(ports.runner, { lagSeconds: null, streamError: `${errorMessage(error)}`.slice(0, 500) }).catch(() => void 0);
     throw error;
   } finally {
-    const ahead = await next?.catch(() => void 0);
-    await saver.settle().catch(() => void 0);
-    await ahead?.prepared.catch(() => void 0);
-    await stream?.close().catch(() => void 0);
+    const ahead = await stall.in("ending: the batch read ahead", next?.catch(() => void 0));
+    await stall.in("ending: the position save", saver.settle().catch(() => void 0));
+    await stall.in("ending: the lookups read ahead", ahead?.prepared.catch(() => void 0));
+    await stall.in("ending: closing the change stream", stream?.close().catch(() => void 0));
+    stall.enter("ending: the final save");
   }
   await saver.settle();
   if (appliedToken && !reachedStop) {
@@ -64076,6 +64192,7 @@ async function tailLoop(run, options) {
   } else {
     await applier.terms.save(store, ports.runner, { lagSeconds });
   }
+  stall.enter("ending: reading the state");
   run.doc = await store.current();
   return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
 }
@@ -64605,6 +64722,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   run;
   options;
   stopped = false;
+  stopping;
   /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
   abort = new AbortController();
   loop;
@@ -64651,11 +64769,21 @@ var ContinuousVerifier = class _ContinuousVerifier {
       }
     }
   }
-  async stop() {
+  /**
+   * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
+   * silent must not hold the slice's end (and the position save after it). A step left behind is a verifier killed
+   * mid-step, which its state is built for; the run's clients close under it.
+   */
+  stop() {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+  async stopOnce() {
     this.stopped = true;
     this.abort.abort();
-    await this.loop;
-    await this.watch?.close();
+    const bound = shortCommandBound();
+    const stopped = await settledWithin(this.loop, bound) && await settledWithin(this.watch?.close(), bound);
+    if (!stopped) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1e3) }, "continuous verification did not stop in time; left behind (it resumes from its saved state)");
   }
   async main() {
     const { run } = this;
