@@ -64,7 +64,10 @@ export class RawChangeStream {
       ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    // Reads are bounded (a getMore waits 250 ms for events, then returns what it has with the position it reached),
+    // except the opening aggregate: from an old position through a selective filter it may scan a long stretch of
+    // oplog before its first batch, and an abort would only start that scan again.
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound(), openUnbounded: true });
     this.fragments = [];
     this.ahead = undefined;
     // Open now, so that a bad position fails here and the stream's start is fixed.
