@@ -78043,7 +78043,7 @@ var RawBatchCursor = class _RawBatchCursor {
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
     const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
+    const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options, first && spec.openUnbounded === true);
     const cursor = reply.cursor;
     this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
@@ -78052,9 +78052,9 @@ var RawBatchCursor = class _RawBatchCursor {
     return batch;
   }
   /** Runs one command of this cursor, within the spec's bound if it has one. */
-  async command(name, command, options) {
+  async command(name, command, options, unbounded = false) {
     const { boundMs, db, collection } = this.spec;
-    if (boundMs === void 0) return this.client.db(db).command(command, options);
+    if (boundMs === void 0 || unbounded) return this.client.db(db).command(command, options);
     return withinBound(`a ${name} on ${db}.${collection}`, boundMs, (signal) => this.client.db(db).command(command, { ...options, signal }));
   }
   /** The next non-empty batch, or null once the cursor is exhausted. */
@@ -78918,7 +78918,7 @@ var RawChangeStream = class _RawChangeStream {
       ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound(), openUnbounded: true });
     this.fragments = [];
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
