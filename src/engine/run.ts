@@ -78,7 +78,8 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     await options.beforeLease?.(store, doc);
     const settings = settingsOf(ports);
     armFailpoint(settings.failpoint);
-    setShortCommandBound(settings.shortCommandBoundMs);
+    // Counted from the start of server selection, which may rightly wait as long as the connection string says.
+    setShortCommandBound(settings.shortCommandBoundMs + Math.max(source.options.serverSelectionTimeoutMS, destination.options.serverSelectionTimeoutMS));
     const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     // A held lease is waited for (a dead runner's expires) rather than refused at once: a rerun must not fail.
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...(options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}), ...(options.leaseStopIf ? { stopIf: options.leaseStopIf } : {}) });

@@ -7,8 +7,10 @@
 export const DEFAULT_SHORT_COMMAND_BOUND_MS = 60_000;
 
 /**
- * Process-wide, like the driver's own timeouts: a process runs one migration. The edge sets it from its settings
- * when a run opens (tests shorten it to see a stalled path recover within a test's time).
+ * Process-wide, like the driver's own timeouts: a process runs one migration. Set when a run opens: the setting
+ * (tests shorten it to see a stalled path recover within a test's time) plus the clients' server selection
+ * timeout, since the bound runs from the start of server selection, a wait the connection string may rightly
+ * make long (a flaky link's `serverSelectionTimeoutMS=120000`).
  */
 let shortCommandBoundMs = DEFAULT_SHORT_COMMAND_BOUND_MS;
 
