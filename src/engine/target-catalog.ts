@@ -91,10 +91,11 @@ export async function buildTargetIndexes(ctx: Pick<TargetContext, 'destination' 
 }
 
 /**
- * Creates indexes as the source has them now, over any destination index that holds one of their names with
- * another key. Such an index is stale: the source had dropped it before it created this one (a DDL step replayed
- * after a crash, or a copy's index build from an older listing, met the index a later step replaced). The
- * conflicting one is dropped and the creation tried once more.
+ * Creates indexes as the source has them now, over any stale destination index they collide with: one that holds
+ * a name with another key or other options (IndexKeySpecsConflict, IndexOptionsConflict), or the same index under
+ * another name (IndexOptionsConflict). The source cannot hold both, so the destination's is what a later step
+ * replaced: a DDL step replayed after a crash, or a copy's index build from an older listing, met it. The
+ * colliding ones are dropped and the creation tried once more.
  */
 export async function createIndexesOver(destination: MongoClient, target: Namespace, specs: Document[], writeConcern?: Document): Promise<void> {
   if (!specs.length) return;
@@ -102,16 +103,31 @@ export async function createIndexesOver(destination: MongoClient, target: Namesp
   try {
     await create();
   } catch (error) {
-    if (errorCode(error) !== SERVER_ERROR.IndexKeySpecsConflict) throw error;
+    const code = errorCode(error);
+    if (code !== SERVER_ERROR.IndexKeySpecsConflict && code !== SERVER_ERROR.IndexOptionsConflict) throw error;
     const existing = await destination.db(target.db).collection(target.coll).listIndexes().toArray();
+    const stale = new Set<string>();
     for (const spec of specs) {
-      const same = existing.find((index) => index.name === spec.name);
-      if (same && JSON.stringify(same.key) !== JSON.stringify(spec.key)) {
-        await destination.db(target.db).command({ dropIndexes: target.coll, index: spec.name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
+      for (const index of existing) {
+        if (index.name === '_id_') continue;
+        const sameName = index.name === spec.name;
+        if ((sameName && indexShape(index) !== indexShape(spec)) || (!sameName && sameIdentity(index, spec))) stale.add(String(index.name));
       }
     }
+    for (const name of stale) await destination.db(target.db).command({ dropIndexes: target.coll, index: name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
     await create();
   }
+}
+
+/** Everything that makes an index what it is, but its name and format version. */
+function indexShape(index: Document): string {
+  const { name: _name, v: _v, ns: _ns, background: _background, ...shape } = index;
+  return JSON.stringify(Object.keys(shape).sort().map((k) => [k, shape[k] as unknown]));
+}
+
+/** What the server takes as the same index whatever the name: one key, one collation, one partial filter. */
+function sameIdentity(a: Document, b: Document): boolean {
+  return JSON.stringify(a.key) === JSON.stringify(b.key) && JSON.stringify(a.collation ?? null) === JSON.stringify(b.collation ?? null) && JSON.stringify(a.partialFilterExpression ?? null) === JSON.stringify(b.partialFilterExpression ?? null);
 }
 
 /** Drops a destination collection or view; false when it was not there. */

@@ -7,6 +7,7 @@ import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongod
 export const SERVER_ERROR = {
   NamespaceNotFound: 26,
   IndexNotFound: 27,
+  IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
   NamespaceExists: 48,
   DuplicateKey: 11000,
