@@ -164,9 +164,9 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       }
     }
   } catch (error) {
-    stall.enter('recording the failure');
     // A save still running would clear the error recorded below.
-    await saver.settle().catch(() => undefined);
+    await stall.in('failing: the position save', saver.settle().catch(() => undefined));
+    stall.enter('failing: recording the error');
     const lost = historyLostError(run.config.name, error);
     if (lost) {
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: 'failed' }).catch(() => undefined);

@@ -5,7 +5,7 @@ import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { dbHashes, recordingPorts, testConfig, testPorts, Writer } from '../support/engine.js';
+import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { seededRandom } from '../../src/seeded-random.js';
 
@@ -129,9 +129,12 @@ describe('network cuts between the runner and each side', () => {
       await chaos?.stop();
       await writer.stop();
     }
-    // Quiet network, writer stopped: one more tail slice drains what is left; then both sides are equal.
-    const final = await runTail(config, { maxDurationMs: 3000 }, testPorts());
+    // Quiet network, writer stopped: tail slices drain what is left (more than one after a run that fell behind);
+    // then both sides are equal.
+    const final = await tailUntilDrained(config, 'net-cuts-final');
+    console.log(`[network-cuts] drained in ${final.slices} final slice(s), lag ${final.progress?.lagSeconds}`);
     expect(final.exitCode).toBe(0);
+    expect(final.progress?.lagSeconds).toBe(0);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
 

@@ -62,6 +62,20 @@ export async function tailUntilReady(config: Config, runner: string, options: { 
   return outcome;
 }
 
+/**
+ * Runs short tail slices until one ends drained (lag 0: it read to the end of the stream), at most `maxSlices`:
+ * after a writer stops, what is left may take more than one short slice, most of all after a run that fell
+ * behind (a stalled path). A test that means "everything written is applied" says so here.
+ */
+export async function tailUntilDrained(config: Config, runner: string, options: { sliceMs?: number; maxSlices?: number } = {}): Promise<CommandOutcome & { slices: number }> {
+  let slices = 0;
+  for (;;) {
+    const outcome = await runTail(config, { maxDurationMs: options.sliceMs ?? 3000 }, testPorts(runner));
+    slices++;
+    if (outcome.exitCode !== 0 || outcome.progress?.lagSeconds === 0 || slices >= (options.maxSlices ?? 10)) return { ...outcome, slices };
+  }
+}
+
 /** Per-collection dbHash md5s of a database: equal exactly when contents and BSON types are equal. */
 export async function dbHashes(client: MongoClient, db: string): Promise<Record<string, string>> {
   const result = await client.db(db).command({ dbHash: 1 });

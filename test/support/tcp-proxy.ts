@@ -14,6 +14,8 @@ export class TcpProxy {
   private readonly open = new Set<Socket>();
   /** Connections frozen by freeze(): open, delivering nothing, until the proxy closes. */
   private readonly frozen = new Set<Socket>();
+  /** When the client closed each frozen connection (ms since epoch): a client that gave up on a lost reply. */
+  readonly frozenClosedAt: number[] = [];
   /** Each open connection's two sockets, and when each last sent bytes (a request waits for its reply while the client's are newer). */
   private readonly pairs = new Map<Socket, { client: Socket; upstream: Socket; clientAt: number; upstreamAt: number }>();
   private refuseUntil = 0;
@@ -81,10 +83,12 @@ export class TcpProxy {
     let count = 0;
     for (const pair of [...this.pairs.values()]) {
       if (options.awaitingReply && pair.clientAt <= pair.upstreamAt) continue;
+      pair.client.once('close', () => this.frozenClosedAt.push(Date.now()));
       for (const socket of [pair.client, pair.upstream]) {
         socket.unpipe();
-        socket.pause();
         socket.removeAllListeners('data');
+        // Read and dropped, so that a close from either end is still seen.
+        socket.on('data', () => undefined);
         this.open.delete(socket);
         this.frozen.add(socket);
       }
