@@ -60941,6 +60941,7 @@ var import_mongodb4 = __toESM(require_lib3(), 1);
 var SERVER_ERROR = {
   NamespaceNotFound: 26,
   IndexNotFound: 27,
+  IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
   NamespaceExists: 48,
   DuplicateKey: 11e3,
@@ -62573,7 +62574,7 @@ async function openRun(config, ports, options = {}) {
     await options.beforeLease?.(store, doc);
     const settings = settingsOf(ports);
     armFailpoint(settings.failpoint);
-    setShortCommandBound(settings.shortCommandBoundMs);
+    setShortCommandBound(settings.shortCommandBoundMs + Math.max(source.options.serverSelectionTimeoutMS, destination.options.serverSelectionTimeoutMS));
     const lease = new LeaseHolder(store, ports.runner, [source], settings.leaseTtlMs);
     await lease.acquire(options.forceTakeover, { onWait: (message) => ports.log.warn(message), signal: ports.signal, ...options.waitForHolderMs ? { anyHolderMs: options.waitForHolderMs } : {}, ...options.leaseStopIf ? { stopIf: options.leaseStopIf } : {} });
     doc = !doc.sourceCluster || !doc.destinationCluster ? await store.write(ports.runner, { sourceCluster: doc.sourceCluster ?? clusters.source, destinationCluster: doc.destinationCluster ?? clusters.destination }) : await store.current();
@@ -63203,16 +63204,27 @@ async function createIndexesOver(destination, target, specs2, writeConcern) {
   try {
     await create();
   } catch (error) {
-    if (errorCode(error) !== SERVER_ERROR.IndexKeySpecsConflict) throw error;
+    const code = errorCode(error);
+    if (code !== SERVER_ERROR.IndexKeySpecsConflict && code !== SERVER_ERROR.IndexOptionsConflict) throw error;
     const existing = await destination.db(target.db).collection(target.coll).listIndexes().toArray();
+    const stale = /* @__PURE__ */ new Set();
     for (const spec of specs2) {
-      const same = existing.find((index) => index.name === spec.name);
-      if (same && JSON.stringify(same.key) !== JSON.stringify(spec.key)) {
-        await destination.db(target.db).command({ dropIndexes: target.coll, index: spec.name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
+      for (const index of existing) {
+        if (index.name === "_id_") continue;
+        const sameName = index.name === spec.name;
+        if (sameName && indexShape(index) !== indexShape(spec) || !sameName && sameIdentity(index, spec)) stale.add(String(index.name));
       }
     }
+    for (const name of stale) await destination.db(target.db).command({ dropIndexes: target.coll, index: name }).catch(ignoreCodes(SERVER_ERROR.IndexNotFound));
     await create();
   }
+}
+function indexShape(index) {
+  const { name: _name, v: _v, ns: _ns, background: _background, ...shape } = index;
+  return JSON.stringify(Object.keys(shape).sort().map((k) => [k, shape[k]]));
+}
+function sameIdentity(a, b) {
+  return JSON.stringify(a.key) === JSON.stringify(b.key) && JSON.stringify(a.collation ?? null) === JSON.stringify(b.collation ?? null) && JSON.stringify(a.partialFilterExpression ?? null) === JSON.stringify(b.partialFilterExpression ?? null);
 }
 async function dropTarget(destination, target) {
   return destination.db(target.db).collection(target.coll).drop().catch((error) => {
@@ -64169,8 +64181,8 @@ async function watchedTailLoop(run, options, stall) {
       }
     }
   } catch (error) {
-    stall.enter("recording the failure");
-    await saver.settle().catch(() => void 0);
+    await stall.in("failing: the position save", saver.settle().catch(() => void 0));
+    stall.enter("failing: recording the error");
     const lost = historyLostError(run.config.name, error);
     if (lost) {
       await store.update(ports.runner, { resyncRequired: true, error: lost.message, phase: "failed" }).catch(() => void 0);
