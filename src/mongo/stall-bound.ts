@@ -62,3 +62,12 @@ export async function settledWithin(promise: Promise<unknown> | undefined, ms: n
     clearTimeout(timer);
   }
 }
+
+/**
+ * Options with an abort signal, for the driver's retryable updates: the driver honours `signal` on every operation
+ * (server selection, pool checkout, the reply) but declares it only on reads and commands. stalled-path.test.ts
+ * fails if a driver release stops honouring it here.
+ */
+export function abortable<T extends object>(options: T, signal: AbortSignal): T {
+  return { ...options, signal };
+}

@@ -64,13 +64,14 @@ export class RawChangeStream {
       ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];
     const { batchSize } = this.options;
-    // Reads are bounded (a getMore waits 250 ms for events, then returns what it has with the position it reached),
-    // except the opening aggregate: from an old position through a selective filter it may scan a long stretch of
-    // oplog before its first batch, and an abort would only start that scan again.
-    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound(), openUnbounded: true });
+    // Every command is bounded (see stall-bound.ts). The opening aggregate asks for no events (batchSize 0) and
+    // returns at once: asked for a batch, from an old position through a selective filter, it scans until it fills
+    // one or reaches the end of the oplog, for any length of time, and a bound would only start that scan again.
+    // A getMore's scan stops at its await time and returns the position it reached (an empty batch's token).
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = undefined;
-    // Open now, so that a bad position fails here and the stream's start is fixed.
+    // Open now, so that the stream's start is fixed (a position no longer in the oplog fails here or at the first read).
     this.batch = (await this.cursor.nextBatch()) ?? [];
     // The post-batch token covers the batch: it is the position only once every event of it is handed out.
     this.batchToken = this.cursor.postBatchResumeToken;

@@ -13,8 +13,6 @@ export interface RawCursorSpec {
   maxAwaitTimeMS?: number;
   /** Each command is aborted (a transient error) when it takes longer than this (see stall-bound.ts). */
   boundMs?: number;
-  /** The opening command is not bounded (a change stream's first batch may scan a long stretch of oplog). */
-  openUnbounded?: boolean;
 }
 
 /**
@@ -65,7 +63,7 @@ export class RawBatchCursor {
     // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
     // but does not declare in RunCommandOptions; hence the widened options object.
     const options = { session: this.session, readPreference: ReadPreference.primary, fieldsAsRaw: { [field]: true } } as Document;
-    const reply = await this.command(first ? Object.keys(spec.open)[0]! : 'getMore', command, options, first && spec.openUnbounded === true);
+    const reply = await this.command(first ? Object.keys(spec.open)[0]! : 'getMore', command, options);
     const cursor = reply.cursor as { id: Long | number | bigint; firstBatch?: unknown[]; nextBatch?: unknown[]; postBatchResumeToken?: Document };
     this.id = Long.isLong(cursor.id) ? cursor.id : Long.fromValue(cursor.id as number);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
@@ -75,9 +73,9 @@ export class RawBatchCursor {
   }
 
   /** Runs one command of this cursor, within the spec's bound if it has one. */
-  private async command(name: string, command: Document, options: Document, unbounded = false): Promise<Document> {
+  private async command(name: string, command: Document, options: Document): Promise<Document> {
     const { boundMs, db, collection } = this.spec;
-    if (boundMs === undefined || unbounded) return this.client.db(db).command(command, options);
+    if (boundMs === undefined) return this.client.db(db).command(command, options);
     return withinBound(`a ${name} on ${db}.${collection}`, boundMs, (signal) => this.client.db(db).command(command, { ...options, signal }));
   }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortable, shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
 import { errorMessage, OperationError } from '../../errors.js';
 import type { MongoClient } from 'mongodb';
 import { drainFormerProcess, PROCESS_TAG, type DrainResult } from '../../mongo/client-operations.js';
@@ -151,10 +152,9 @@ export class LeaseHolder {
 
   private async renew(): Promise<void> {
     try {
-      const result = await this.store.migrations.updateOne(
-        { _id: this.store.name, 'lease.owner': this.owner },
-        [{ $set: { 'lease.expiresAt': { $add: ['$$NOW', this.ttlMs] } } }],
-        { writeConcern: { w: 'majority' } },
+      // Bounded within a renewal period: a renewal whose reply was lost must not outlive the lease; the next tick tries again.
+      const result = await withinBound('renewing the lease', Math.min(this.ttlMs / 3, shortCommandBound()), (signal) =>
+        this.store.migrations.updateOne({ _id: this.store.name, 'lease.owner': this.owner }, [{ $set: { 'lease.expiresAt': { $add: ['$$NOW', this.ttlMs] } } }], abortable({ writeConcern: { w: 'majority' as const } }, signal)),
       );
       if (result.matchedCount === 0) this.lost = true;
       else this.lastRenewedAt = Date.now();

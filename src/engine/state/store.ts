@@ -2,7 +2,7 @@ import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongo
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
-import { shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
+import { abortable, shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
 import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
 
@@ -16,15 +16,6 @@ const LAG_HISTORY_LIMIT = 120;
  */
 function bounded<T>(what: string, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
   return withinBound(what, shortCommandBound(), operation);
-}
-
-/**
- * Options with an abort signal, for the driver's retryable updates: the driver honours `signal` on every operation
- * (server selection, pool checkout, the reply) but declares it only on reads and commands. stalled-path.test.ts
- * fails if a driver release stops honouring it here.
- */
-function abortable<T extends object>(options: T, signal: AbortSignal): T {
-  return { ...options, signal };
 }
 
 /**
