@@ -1,12 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document, MongoClient } from 'mongodb';
+import type { Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { uniqueName } from '../support/clusters.js';
 import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { useProxiedClusters, type ProxiedClusters } from '../support/proxied-clusters.js';
 import { seededRandom } from '../../src/seeded-random.js';
 
 /**
@@ -22,19 +22,12 @@ import { seededRandom } from '../../src/seeded-random.js';
 const SEED = Number(process.env.MLM_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const STACK = /\n\s+at /;
 
-/** host:port of the first member of a connection string (the shared sets have one member). */
-function firstMember(uri: string): { host: string; port: number } {
-  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri)![1]!;
-  const [host, port] = hosts.split(',')[0]!.split(':') as [string, string | undefined];
-  return { host, port: Number(port ?? 27017) };
-}
-
 /** Cuts both sides at seeded random moments until stopped. */
 class Chaos {
   cuts = { source: 0, destination: 0, refusals: 0 };
   private stopped = false;
   private loop: Promise<void> | undefined;
-  constructor(private readonly proxies: { source: TcpProxy; destination: TcpProxy }, private readonly random: () => number) {}
+  constructor(private readonly proxies: ProxiedClusters['proxies'], private readonly random: () => number) {}
   start(): void {
     this.stopped = false;
     this.loop = (async () => {
@@ -60,18 +53,7 @@ class Chaos {
 }
 
 describe('network cuts between the runner and each side', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
-  let proxies: { source: TcpProxy; destination: TcpProxy };
-
-  beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
-    source = await connect(sourceUri);
-    destination = await connect(destinationUri);
-    const s = firstMember(sourceUri);
-    const d = firstMember(destinationUri);
-    proxies = { source: await TcpProxy.start(s.port, s.host), destination: await TcpProxy.start(d.port, d.host) };
-  });
+  const clusters = useProxiedClusters();
 
   // A test that times out leaves its cuts running: stopped here, so that one failure does not fail the next test too.
   let chaos: Chaos | undefined;
@@ -82,19 +64,13 @@ describe('network cuts between the runner and each side', () => {
     recorded = undefined;
     await chaos?.stop();
     chaos = undefined;
-    proxies.source.resume();
-    proxies.destination.resume();
-  });
-
-  afterAll(async () => {
-    await proxies?.source.close();
-    await proxies?.destination.close();
-    await source?.close();
-    await destination?.close();
+    clusters.proxies.source.resume();
+    clusters.proxies.destination.resume();
   });
 
   // Both tests run many slices through cut links; under the suite's load they take one to two minutes.
   it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 180_000 }, async () => {
+    const { source, destination, proxies } = clusters;
     console.log(`[network-cuts] seed=${SEED} (rerun with MLM_SEED=${SEED})`);
     const random = seededRandom(SEED);
     const db = uniqueName('net');
@@ -139,6 +115,7 @@ describe('network cuts between the runner and each side', () => {
   });
 
   it('a side down past the limit: exit 1 with a clear error and no stack; state intact; a rerun continues', { timeout: 180_000 }, async () => {
+    const { source, destination, proxies } = clusters;
     const db = uniqueName('netdown');
     await source.db(db).createCollection('orders');
     await source.db(db).collection<Document>('orders').insertMany(Array.from({ length: 2000 }, (_, i): Document => ({ _id: i, v: 0 })));
@@ -191,7 +168,7 @@ describe('network cuts between the runner and each side', () => {
   });
 
   async function stateOf(name: string): Promise<{ lease?: { owner?: string } | null } | null> {
-    return destination.db('__mongo_live_migrate').collection<{ _id: string; lease?: { owner?: string } | null }>('migrations').findOne({ _id: name });
+    return clusters.destination.db('__mongo_live_migrate').collection<{ _id: string; lease?: { owner?: string } | null }>('migrations').findOne({ _id: name });
   }
 });
 
