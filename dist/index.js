@@ -76889,6 +76889,9 @@ async function settledWithin(promise, ms) {
     clearTimeout(timer);
   }
 }
+function abortable(options, signal) {
+  return { ...options, signal };
+}
 
 // src/engine/ports.ts
 var DEFAULT_LEASE_TTL_MS = 3e4;
@@ -77236,10 +77239,10 @@ var LeaseHolder = class {
   }
   async renew() {
     try {
-      const result = await this.store.migrations.updateOne(
-        { _id: this.store.name, "lease.owner": this.owner },
-        [{ $set: { "lease.expiresAt": { $add: ["$$NOW", this.ttlMs] } } }],
-        { writeConcern: { w: "majority" } }
+      const result = await withinBound(
+        "renewing the lease",
+        Math.min(this.ttlMs / 3, shortCommandBound()),
+        (signal) => this.store.migrations.updateOne({ _id: this.store.name, "lease.owner": this.owner }, [{ $set: { "lease.expiresAt": { $add: ["$$NOW", this.ttlMs] } } }], abortable({ writeConcern: { w: "majority" } }, signal))
       );
       if (result.matchedCount === 0) this.lost = true;
       else this.lastRenewedAt = Date.now();
@@ -77281,9 +77284,6 @@ var MAJORITY = { writeConcern: { w: "majority" } };
 var LAG_HISTORY_LIMIT = 120;
 function bounded(what, operation) {
   return withinBound(what, shortCommandBound(), operation);
-}
-function abortable(options, signal) {
-  return { ...options, signal };
 }
 var StateStore = class {
   constructor(client, name) {
@@ -78044,7 +78044,7 @@ var RawBatchCursor = class _RawBatchCursor {
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
     const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
-    const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options, first && spec.openUnbounded === true);
+    const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
     const cursor = reply.cursor;
     this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
@@ -78053,9 +78053,9 @@ var RawBatchCursor = class _RawBatchCursor {
     return batch;
   }
   /** Runs one command of this cursor, within the spec's bound if it has one. */
-  async command(name, command, options, unbounded = false) {
+  async command(name, command, options) {
     const { boundMs, db, collection } = this.spec;
-    if (boundMs === void 0 || unbounded) return this.client.db(db).command(command, options);
+    if (boundMs === void 0) return this.client.db(db).command(command, options);
     return withinBound(`a ${name} on ${db}.${collection}`, boundMs, (signal) => this.client.db(db).command(command, { ...options, signal }));
   }
   /** The next non-empty batch, or null once the cursor is exhausted. */
@@ -78919,7 +78919,7 @@ var RawChangeStream = class _RawChangeStream {
       ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound(), openUnbounded: true });
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
@@ -81141,7 +81141,7 @@ function cutoverRequestLive(doc, leaseTtlMs, now = Date.now()) {
 function watchForCutover(run2) {
   let by;
   const timer = setInterval(() => {
-    void run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 } }).then((doc) => {
+    void withinBound("looking for a cutover request", shortCommandBound(), (signal) => run2.store.migrations.findOne({ _id: run2.store.name }, { projection: { cutoverRequest: 1, lease: 1 }, signal })).then((doc) => {
       if (doc && cutoverRequestLive(doc, run2.lease.ttlMs)) by = doc.cutoverRequest?.by;
     }).catch(() => void 0);
   }, POLL_MS2);
