@@ -1,5 +1,5 @@
 import type { MigrationRun } from './run.js';
-import { shortCommandBound, withinBound } from '../mongo/stall-bound.js';
+import { withinShortBound } from '../mongo/stall-bound.js';
 import type { StateStore } from './state/store.js';
 import type { MigrationDoc } from './state/types.js';
 
@@ -42,7 +42,7 @@ export function cutoverRequestLive(doc: MigrationDoc, leaseTtlMs: number, now = 
 export function watchForCutover(run: MigrationRun): { requested: () => boolean; by: () => string | undefined; stop: () => void } {
   let by: string | undefined;
   const timer = setInterval(() => {
-    void withinBound('looking for a cutover request', shortCommandBound(), (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 }, signal }))
+    void withinShortBound('looking for a cutover request', (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 }, signal }))
       .then((doc) => {
         if (doc && cutoverRequestLive(doc as MigrationDoc, run.lease.ttlMs)) by = doc.cutoverRequest?.by;
       })

@@ -3,7 +3,7 @@ import { MongoServerSelectionError, type MongoClient } from 'mongodb';
 import { OperationError } from '../errors.js';
 import { isKilled, isTransient } from '../mongo/server-errors.js';
 import { redactUri, scrub } from '../redact.js';
-import { shortCommandBound, withinBound } from '../mongo/stall-bound.js';
+import { withinShortBound } from '../mongo/stall-bound.js';
 import type { MigrationRun } from './run.js';
 
 /**
@@ -61,7 +61,7 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
 
 /** When the state was last saved, if the destination answers now (a cut link may not: then unknown). */
 async function savedAt(run: MigrationRun): Promise<number | undefined> {
-  const doc = await withinBound('reading when the state was saved', shortCommandBound(), (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 }, signal })).catch(() => null);
+  const doc = await withinShortBound('reading when the state was saved', (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 }, signal })).catch(() => null);
   return doc?.updatedAt?.getTime();
 }
 
@@ -86,7 +86,7 @@ export async function retryTransient<T>(ports: { log: MigrationRun['ports']['log
 async function assertReachable(client: MongoClient, side: 'source' | 'destination', uri: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await withinBound(`a ping of the ${side}`, shortCommandBound(), (signal) => client.db('admin').command({ ping: 1 }, { signal }));
+      await withinShortBound(`a ping of the ${side}`, (signal) => client.db('admin').command({ ping: 1 }, { signal }));
       return;
     } catch (error) {
       // A pooled connection cut a moment ago fails once more before the pool notices: try again soon.

@@ -49,6 +49,11 @@ export async function withinBound<T>(what: string, boundMs: number, operation: (
   }
 }
 
+/** Runs one of the tail's short driver operations within the process's command bound (shortCommandBound). */
+export async function withinShortBound<T>(what: string, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return withinBound(what, shortCommandBound(), operation);
+}
+
 /** Waits for `promise` at most `ms`; true when it settled (fulfilled or rejected) in time. */
 export async function settledWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
   if (!promise) return true;

@@ -3,7 +3,7 @@ import { orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode, isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
-import { shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
+import { shortCommandBound, withinShortBound } from '../../mongo/stall-bound.js';
 import type { Namespace } from '../../namespaces.js';
 
 /**
@@ -32,7 +32,7 @@ const UUID_MISMATCH = new Set([361, 26]);
  */
 export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
   try {
-    const reply = await withinBound(`a find on ${at.db}.${at.coll}`, shortCommandBound(), (signal) =>
+    const reply = await withinShortBound(`a find on ${at.db}.${at.coll}`, (signal) =>
       source.client.db(at.db).command(
         { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).

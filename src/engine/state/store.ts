@@ -2,7 +2,7 @@ import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongo
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
-import { abortable, shortCommandBound, withinBound } from '../../mongo/stall-bound.js';
+import { abortable, withinShortBound } from '../../mongo/stall-bound.js';
 import { STATE_DB } from '../../namespaces.js';
 import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
 
@@ -11,16 +11,10 @@ const MAJORITY = { writeConcern: { w: 'majority' as const } };
 const LAG_HISTORY_LIMIT = 120;
 
 /**
- * Reads and writes of the one small migration document are short, even when they wait for a majority: one that
- * gets no reply within the bound is aborted as stalled (a transient error; see mongo/stall-bound.ts).
- */
-function bounded<T>(what: string, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return withinBound(what, shortCommandBound(), operation);
-}
-
-/**
  * The migration's durable memory, kept in the destination so that any runner, any day, resumes from it.
- * Every write that moves the migration forward is conditional on still holding the lease.
+ * Every write that moves the migration forward is conditional on still holding the lease. Reads and writes of the
+ * one small migration document are short even when they wait for a majority: each runs within the command bound
+ * (a transient error when it gets no reply; see mongo/stall-bound.ts).
  */
 export class StateStore {
   readonly db: Db;
@@ -62,7 +56,7 @@ export class StateStore {
   }
 
   async get(): Promise<MigrationDoc | null> {
-    return bounded('reading the migration state', (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
+    return withinShortBound('reading the migration state', (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
   }
 
   /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
@@ -78,7 +72,7 @@ export class StateStore {
 
   /** Updates the migration document while `owner` holds the lease; false when the lease was lost. */
   async update(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<boolean> {
-    const result = await bounded('updating the migration state', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { ...set, updatedAt: new Date() }, ...extra }, abortable(MAJORITY, signal)));
+    const result = await withinShortBound('updating the migration state', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { ...set, updatedAt: new Date() }, ...extra }, abortable(MAJORITY, signal)));
     return result.matchedCount === 1;
   }
 
@@ -88,7 +82,7 @@ export class StateStore {
    */
   async writeFence(owner: string, fence: string): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { saveFence: fence } } };
-    return checkedReply(await bounded('writing the save fence', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), 'writing the save fence');
+    return checkedReply(await withinShortBound('writing the save fence', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), 'writing the save fence');
   }
 
   /**
@@ -97,7 +91,7 @@ export class StateStore {
    */
   async updateFenced(owner: string, fence: string | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
     const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { saveFence: fence } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
-    return checkedReply(await bounded('saving the position', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), 'saving the position');
+    return checkedReply(await withinShortBound('saving the position', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), 'saving the position');
   }
 
   /**
@@ -105,7 +99,7 @@ export class StateStore {
    * longer holds the lease (the caller's next lease check stops the run).
    */
   async write(owner: string, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<MigrationDoc> {
-    const written = await bounded('updating the migration state', (signal) =>
+    const written = await withinShortBound('updating the migration state', (signal) =>
       this.migrations.findOneAndUpdate({ _id: this.name, 'lease.owner': owner }, { $set: { ...set, updatedAt: new Date() }, ...extra }, abortable({ ...MAJORITY, returnDocument: 'after' as const }, signal)),
     );
     return written ?? this.current();
@@ -118,7 +112,7 @@ export class StateStore {
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {
-    await bounded('recording the lag', (signal) =>
+    await withinShortBound('recording the lag', (signal) =>
       this.migrations.updateOne(
         { _id: this.name, 'lease.owner': owner },
         { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },

@@ -1,5 +1,5 @@
 import { Binary, ObjectId, type Timestamp } from 'mongodb';
-import { shortCommandBound, withinBound } from '../../../mongo/stall-bound.js';
+import { withinShortBound } from '../../../mongo/stall-bound.js';
 import { bytesOf } from '../../../mongo/raw-bson.js';
 import { lastWriteTime } from '../../../mongo/introspection.js';
 import { DATA_WRITE_CONCERN } from '../../apply/write-terms.js';
@@ -53,7 +53,7 @@ export class TouchLog {
         if (doc.at!.greaterThan(record.at)) record.at = doc.at!;
         this.touched?.pending(doc.target, doc.key, doc.at!);
       }
-      const reply = await withinBound('logging touched documents', shortCommandBound(), (signal) => this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN }, { signal }));
+      const reply = await withinShortBound('logging touched documents', (signal) => this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN }, { signal }));
       terms.acknowledged(reply);
       checkedReply(reply, 'logging touched documents for a recheck');
     }
