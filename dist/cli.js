@@ -60904,6 +60904,9 @@ async function withinBound(what, boundMs, operation) {
     clearTimeout(timer);
   }
 }
+async function withinShortBound(what, operation) {
+  return withinBound(what, shortCommandBound(), operation);
+}
 async function settledWithin(promise, ms) {
   if (!promise) return true;
   let timer;
@@ -61064,7 +61067,7 @@ async function withReconnect(run, what, step) {
   }
 }
 async function savedAt(run) {
-  const doc = await withinBound("reading when the state was saved", shortCommandBound(), (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 }, signal })).catch(() => null);
+  const doc = await withinShortBound("reading when the state was saved", (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { updatedAt: 1 }, signal })).catch(() => null);
   return doc?.updatedAt?.getTime();
 }
 async function retryTransient(ports, what, operation, attempts = 6) {
@@ -61082,7 +61085,7 @@ async function retryTransient(ports, what, operation, attempts = 6) {
 async function assertReachable(client, side, uri) {
   for (let attempt = 1; ; attempt++) {
     try {
-      await withinBound(`a ping of the ${side}`, shortCommandBound(), (signal) => client.db("admin").command({ ping: 1 }, { signal }));
+      await withinShortBound(`a ping of the ${side}`, (signal) => client.db("admin").command({ ping: 1 }, { signal }));
       return;
     } catch (error) {
       if (!(error instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
@@ -61309,9 +61312,6 @@ var STATE_COLLECTIONS = {
 // src/engine/state/store.ts
 var MAJORITY = { writeConcern: { w: "majority" } };
 var LAG_HISTORY_LIMIT = 120;
-function bounded(what, operation) {
-  return withinBound(what, shortCommandBound(), operation);
-}
 var StateStore = class {
   constructor(client, name) {
     this.client = client;
@@ -61349,7 +61349,7 @@ var StateStore = class {
     await ensureIndex(this.touchLog, { m: 1, at: 1 });
   }
   async get() {
-    return bounded("reading the migration state", (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
+    return withinShortBound("reading the migration state", (signal) => this.migrations.findOne({ _id: this.name }, { signal }));
   }
   /** The migration document, which an open run knows exists: its absence is an error, not a null to assert away. */
   async current() {
@@ -61362,7 +61362,7 @@ var StateStore = class {
   }
   /** Updates the migration document while `owner` holds the lease; false when the lease was lost. */
   async update(owner, set, extra = {}) {
-    const result = await bounded("updating the migration state", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra }, abortable(MAJORITY, signal)));
+    const result = await withinShortBound("updating the migration state", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra }, abortable(MAJORITY, signal)));
     return result.matchedCount === 1;
   }
   /**
@@ -61371,7 +61371,7 @@ var StateStore = class {
    */
   async writeFence(owner, fence) {
     const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { saveFence: fence } } };
-    return checkedReply(await bounded("writing the save fence", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), "writing the save fence");
+    return checkedReply(await withinShortBound("writing the save fence", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), "writing the save fence");
   }
   /**
    * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
@@ -61379,14 +61379,14 @@ var StateStore = class {
    */
   async updateFenced(owner, fence, set, extra = {}) {
     const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { saveFence: fence } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
-    return checkedReply(await bounded("saving the position", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), "saving the position");
+    return checkedReply(await withinShortBound("saving the position", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), "saving the position");
   }
   /**
    * Updates like update() and returns the document as it now stands: written, or as it was when `owner` no
    * longer holds the lease (the caller's next lease check stops the run).
    */
   async write(owner, set, extra = {}) {
-    const written = await bounded(
+    const written = await withinShortBound(
       "updating the migration state",
       (signal) => this.migrations.findOneAndUpdate({ _id: this.name, "lease.owner": owner }, { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra }, abortable({ ...MAJORITY, returnDocument: "after" }, signal))
     );
@@ -61398,7 +61398,7 @@ var StateStore = class {
     return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
   async recordLag(owner, lagSeconds) {
-    await bounded(
+    await withinShortBound(
       "recording the lag",
       (signal) => this.migrations.updateOne(
         { _id: this.name, "lease.owner": owner },
@@ -62112,9 +62112,8 @@ function readView(client, asOf) {
 var UUID_MISMATCH = /* @__PURE__ */ new Set([361, 26]);
 async function lookupSourceDocument(source, at, uuid, key2) {
   try {
-    const reply = await withinBound(
+    const reply = await withinShortBound(
       `a find on ${at.db}.${at.coll}`,
-      shortCommandBound(),
       (signal) => source.client.db(at.db).command(
         { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
@@ -62243,7 +62242,7 @@ var TouchLog = class {
         if (doc.at.greaterThan(record.at)) record.at = doc.at;
         this.touched?.pending(doc.target, doc.key, doc.at);
       }
-      const reply = await withinBound("logging touched documents", shortCommandBound(), (signal) => this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN }, { signal }));
+      const reply = await withinShortBound("logging touched documents", (signal) => this.store.db.command({ insert: this.store.touchLog.collectionName, documents: [record], writeConcern: DATA_WRITE_CONCERN }, { signal }));
       terms.acknowledged(reply);
       checkedReply(reply, "logging touched documents for a recheck");
     }
@@ -65168,7 +65167,7 @@ function cutoverRequestLive(doc, leaseTtlMs, now = Date.now()) {
 function watchForCutover(run) {
   let by;
   const timer = setInterval(() => {
-    void withinBound("looking for a cutover request", shortCommandBound(), (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 }, signal })).then((doc) => {
+    void withinShortBound("looking for a cutover request", (signal) => run.store.migrations.findOne({ _id: run.store.name }, { projection: { cutoverRequest: 1, lease: 1 }, signal })).then((doc) => {
       if (doc && cutoverRequestLive(doc, run.lease.ttlMs)) by = doc.cutoverRequest?.by;
     }).catch(() => void 0);
   }, POLL_MS2);
