@@ -1,0 +1,198 @@
+import { rawDocument, rawElement, rawElements, type RawElement } from '../../mongo/raw-bson.js';
+
+/**
+ * Turns the source's own record of an update (the oplog's `$v: 2` delta, which a change stream hands out as
+ * `rawUpdateDescription`) into update statements that take a document from exactly the update's pre-image to
+ * exactly its post-image, byte for byte, on the destination. The parsed `updateDescription` cannot: it merges
+ * the delta's in-place updates with its appended fields, and a field a pipeline moved to the end (an "insert"
+ * of a field that was there) is told as an in-place update.
+ *
+ * The delta, per document level: `d` fields removed, `u` fields replaced in place, `i` fields appended at the
+ * end in that order (removed first where they were), `s<name>` a sub-delta of an embedded document or array.
+ * An array's sub-delta has `a: true`, `u<index>` elements replaced (appended past the end), `s<index>`
+ * sub-deltas, and `l` the length it is cut to.
+ *
+ * Whether the destination holds the pre-image is the caller's to know (read-horizon.ts). Only an appended field
+ * is checked, in the statement's filter (`$exists: false`): that check is what catches a field the source moved
+ * (an "insert" of a field that was there), which update operators cannot express; the statement then misses and
+ * the caller writes the whole document instead. Other statements filter on the `_id` alone, the server's fast
+ * path for a single document. Through an array a query reads a number both as an index and as a field name, so
+ * there the check may fail when nothing moved: a lookup more, never a wrong write. An update operator creates the
+ * new fields of one statement in its own order, not the delta's: each statement appends at most one field per
+ * embedded document, in the delta's order.
+ */
+export interface DiffStatement {
+  /** Filter elements beside the document key: `{"<path>": {$exists: false}}` for a field it appends. */
+  guards: Buffer[];
+  /** The update document: `{$set, $unset, $push}` as needed. */
+  update: Buffer;
+}
+
+/** Above this many bytes of values the whole document is written instead (statements stay under 16 MB). */
+const MAX_DIFF_BYTES = 15 * 1024 * 1024;
+
+type Op =
+  | { kind: 'set'; path: string; value: RawElement }
+  | { kind: 'insert'; path: string; parent: string; value: RawElement }
+  | { kind: 'unset'; path: string }
+  | { kind: 'truncate'; path: string; depth: number; size: number };
+
+/**
+ * The statements for one `rawUpdateDescription`, in the order they must run on the document, or undefined when
+ * the delta holds anything this cannot express exactly (a field name with a dot, a leading `$` or none at all,
+ * an unknown section, a `$v` other than 2): the caller then writes the whole document, as it does for any update.
+ */
+export function diffStatements(rawUpdateDescription: Buffer): DiffStatement[] | undefined {
+  let version: number | undefined;
+  let diff: Buffer | undefined;
+  for (const e of rawElements(rawUpdateDescription)) {
+    const name = e.name.toString('utf8');
+    if (name === '$v' && (e.type === 0x10 || e.type === 0x12 || e.type === 0x01)) version = readNumber(e);
+    else if (name === 'diff' && e.type === 0x03) diff = e.value;
+    else return undefined;
+  }
+  if (version !== 2 || !diff) return undefined;
+  const ops: Op[] = [];
+  if (!readDocumentDiff(diff, [], ops)) return undefined;
+  let bytes = 0;
+  for (const op of ops) if (op.kind === 'set' || op.kind === 'insert') bytes += op.value.value.length + op.path.length;
+  if (bytes > MAX_DIFF_BYTES) return undefined;
+  return pack(ops);
+}
+
+function readNumber(e: RawElement): number {
+  if (e.type === 0x10) return e.value.readInt32LE(0);
+  if (e.type === 0x12) return Number(e.value.readBigInt64LE(0));
+  return e.value.readDoubleLE(0);
+}
+
+/** A field name an update operator's dotted path can name: not empty, no dot, no leading `$`. */
+function expressible(name: string): boolean {
+  return name.length > 0 && !name.includes('.') && name[0] !== '$';
+}
+
+function join(parent: string[], name: string): string {
+  return [...parent, name].join('.');
+}
+
+function readDocumentDiff(diff: Buffer, at: string[], ops: Op[]): boolean {
+  const parent = at.join('.');
+  for (const section of rawElements(diff)) {
+    const name = section.name.toString('utf8');
+    if (name === 'd' || name === 'u' || name === 'i') {
+      if (section.type !== 0x03) return false;
+      for (const field of rawElements(section.value)) {
+        const fieldName = field.name.toString('utf8');
+        if (!expressible(fieldName)) return false;
+        const path = join(at, fieldName);
+        if (name === 'd') ops.push({ kind: 'unset', path });
+        else if (name === 'u') ops.push({ kind: 'set', path, value: field });
+        else ops.push({ kind: 'insert', path, parent, value: field });
+      }
+    } else if (name.startsWith('s') && name.length > 1) {
+      const fieldName = name.slice(1);
+      if (section.type !== 0x03 || !expressible(fieldName)) return false;
+      if (!readSubDiff(section.value, [...at, fieldName], ops)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A sub-delta: an array's when it says `a: true`, else an embedded document's. */
+function readSubDiff(diff: Buffer, at: string[], ops: Op[]): boolean {
+  for (const e of rawElements(diff)) {
+    if (e.name.length === 1 && e.name[0] === 0x61 /* a */) return e.type === 0x08 && e.value[0] === 1 && readArrayDiff(diff, at, ops);
+  }
+  return readDocumentDiff(diff, at, ops);
+}
+
+function readArrayDiff(diff: Buffer, at: string[], ops: Op[]): boolean {
+  let size: number | undefined;
+  let highest = -1;
+  for (const e of rawElements(diff)) {
+    const name = e.name.toString('utf8');
+    if (name === 'a') continue;
+    if (name === 'l') {
+      if (e.type !== 0x10 && e.type !== 0x12 && e.type !== 0x01) return false;
+      size = readNumber(e);
+      if (!Number.isInteger(size) || size < 0) return false;
+      continue;
+    }
+    const index = /^[us](0|[1-9][0-9]*)$/.exec(name);
+    if (!index) return false;
+    const position = Number(index[1]);
+    highest = Math.max(highest, position);
+    // An element set past the end appends, padding with nulls, as the source did.
+    if (name[0] === 'u') ops.push({ kind: 'set', path: join(at, index[1]!), value: e });
+    else if (e.type !== 0x03 || !readSubDiff(e.value, [...at, index[1]!], ops)) return false;
+  }
+  if (size !== undefined) {
+    // Elements are set first and the array cut after: the same only when no element set lies past the cut.
+    if (highest >= size) return false;
+    ops.push({ kind: 'truncate', path: at.join('.'), depth: at.length, size });
+  }
+  return true;
+}
+
+/**
+ * Packs operations into statements: the first holds every replacement and removal and the first appended
+ * field of each embedded document, the next the second appended field of each, and so on; every cut of an
+ * array comes last, one per statement (deepest first), since it names the array whose elements the others set.
+ */
+function pack(ops: Op[]): DiffStatement[] {
+  const statements: Op[][] = [[]];
+  const appended = new Map<string, number>();
+  for (const op of ops) {
+    if (op.kind === 'truncate') continue;
+    let slot = 0;
+    if (op.kind === 'insert') {
+      slot = appended.get(op.parent) ?? 0;
+      appended.set(op.parent, slot + 1);
+    }
+    (statements[slot] ??= []).push(op);
+  }
+  const cuts = ops.filter((op): op is Extract<Op, { kind: 'truncate' }> => op.kind === 'truncate').sort((a, b) => b.depth - a.depth);
+  for (const cut of cuts) statements.push([cut]);
+  return statements.filter((s) => s.length > 0).map(statementOf);
+}
+
+const EXISTS_FALSE = rawDocument([rawElement(0x08, '$exists', Buffer.of(0))]);
+const EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
+const EMPTY_ARRAY = rawDocument([]);
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n, 0);
+  return b;
+}
+
+function statementOf(ops: Op[]): DiffStatement {
+  const guards: Buffer[] = [];
+  const set: Buffer[] = [];
+  const unset: Buffer[] = [];
+  const push: Buffer[] = [];
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'set':
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case 'insert':
+        guards.push(rawElement(0x03, op.path, EXISTS_FALSE));
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case 'unset':
+        unset.push(rawElement(0x02, op.path, EMPTY_STRING));
+        break;
+      case 'truncate':
+        push.push(rawElement(0x03, op.path, rawDocument([rawElement(0x04, '$each', EMPTY_ARRAY), rawElement(0x10, '$slice', int32(op.size))])));
+        break;
+    }
+  }
+  const operators: Buffer[] = [];
+  if (set.length) operators.push(rawElement(0x03, '$set', rawDocument(set)));
+  if (unset.length) operators.push(rawElement(0x03, '$unset', rawDocument(unset)));
+  if (push.length) operators.push(rawElement(0x03, '$push', rawDocument(push)));
+  return { guards, update: rawDocument(operators) };
+}
