@@ -16857,7 +16857,7 @@ var require_thread_stream = __commonJS({
     var { version } = require_package();
     var { EventEmitter } = __require("events");
     var { Worker } = __require("worker_threads");
-    var { join: join6 } = __require("path");
+    var { join: join7 } = __require("path");
     var { pathToFileURL } = __require("url");
     var { wait } = require_wait();
     var {
@@ -16909,7 +16909,7 @@ var require_thread_stream = __commonJS({
     function createWorker(stream, opts) {
       const { filename, workerData } = opts;
       const bundlerOverrides = "__bundlerPathsOverrides" in globalThis ? globalThis.__bundlerPathsOverrides : {};
-      const toExecute = bundlerOverrides["thread-stream-worker"] || join6(__dirname, "lib", "worker.js");
+      const toExecute = bundlerOverrides["thread-stream-worker"] || join7(__dirname, "lib", "worker.js");
       const worker = new Worker(toExecute, {
         ...opts.workerOpts,
         name: opts.workerOpts?.name || "thread-stream",
@@ -17422,7 +17422,7 @@ var require_transport = __commonJS({
     var { createRequire } = __require("module");
     var { existsSync } = __require("node:fs");
     var getCallers = require_caller();
-    var { join: join6, isAbsolute, sep } = __require("node:path");
+    var { join: join7, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
     var sleep13 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
@@ -17577,7 +17577,7 @@ var require_transport = __commonJS({
         throw new Error("only one of target or targets can be specified");
       }
       if (targets) {
-        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join7(__dirname, "worker.js");
         options.targets = targets.filter((dest) => dest.target).map((dest) => {
           return {
             ...dest,
@@ -17598,7 +17598,7 @@ var require_transport = __commonJS({
         const pipelinesHaveLevel = options.pipelines.some((p) => p.some((t) => t.level != null));
         usesMultistream = options.targets.length + options.pipelines.length > 1 || targetsHaveLevel || pipelinesHaveLevel;
       } else if (pipeline) {
-        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join7(__dirname, "worker.js");
         options.pipelines = [pipeline.map((dest) => {
           return {
             ...dest,
@@ -17625,7 +17625,7 @@ var require_transport = __commonJS({
           return origin;
         }
         if (origin === "pino/file") {
-          return join6(__dirname, "..", "file.js");
+          return join7(__dirname, "..", "file.js");
         }
         let fixTarget2;
         for (const filePath of callers) {
@@ -18605,7 +18605,7 @@ var require_safe_stable_stringify = __commonJS({
               return circularValue;
             }
             let res = "";
-            let join6 = ",";
+            let join7 = ",";
             const originalIndentation = indentation;
             if (Array.isArray(value)) {
               if (value.length === 0) {
@@ -18619,7 +18619,7 @@ var require_safe_stable_stringify = __commonJS({
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join6 = `,
+                join7 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -18627,13 +18627,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join6;
+                res += join7;
               }
               const tmp = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join7}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -18654,7 +18654,7 @@ ${originalIndentation}`;
             let separator = "";
             if (spacer !== "") {
               indentation += spacer;
-              join6 = `,
+              join7 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -18668,13 +18668,13 @@ ${indentation}`;
               const tmp = stringifyFnReplacer(key3, value, stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}:${whitespace}${tmp}`;
-                separator = join6;
+                separator = join7;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...":${whitespace}"${getItemCount(removedKeys)} not stringified"`;
-              separator = join6;
+              separator = join7;
             }
             if (spacer !== "" && separator.length > 1) {
               res = `
@@ -18715,7 +18715,7 @@ ${originalIndentation}`;
             }
             const originalIndentation = indentation;
             let res = "";
-            let join6 = ",";
+            let join7 = ",";
             if (Array.isArray(value)) {
               if (value.length === 0) {
                 return "[]";
@@ -18728,7 +18728,7 @@ ${originalIndentation}`;
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join6 = `,
+                join7 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -18736,13 +18736,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join6;
+                res += join7;
               }
               const tmp = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join7}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -18755,7 +18755,7 @@ ${originalIndentation}`;
             let whitespace = "";
             if (spacer !== "") {
               indentation += spacer;
-              join6 = `,
+              join7 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -18764,7 +18764,7 @@ ${indentation}`;
               const tmp = stringifyArrayReplacer(key3, value[key3], stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}:${whitespace}${tmp}`;
-                separator = join6;
+                separator = join7;
               }
             }
             if (spacer !== "" && separator.length > 1) {
@@ -18822,20 +18822,20 @@ ${originalIndentation}`;
               indentation += spacer;
               let res2 = `
 ${indentation}`;
-              const join7 = `,
+              const join8 = `,
 ${indentation}`;
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
               let i = 0;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyIndent(String(i), value[i], stack, spacer, indentation);
                 res2 += tmp2 !== void 0 ? tmp2 : "null";
-                res2 += join7;
+                res2 += join8;
               }
               const tmp = stringifyIndent(String(i), value[i], stack, spacer, indentation);
               res2 += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res2 += `${join7}"... ${getItemCount(removedKeys)} not stringified"`;
+                res2 += `${join8}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               res2 += `
 ${originalIndentation}`;
@@ -18851,16 +18851,16 @@ ${originalIndentation}`;
               return '"[Object]"';
             }
             indentation += spacer;
-            const join6 = `,
+            const join7 = `,
 ${indentation}`;
             let res = "";
             let separator = "";
             let maximumPropertiesToStringify = Math.min(keyLength, maximumBreadth);
             if (isTypedArrayWithEntries(value)) {
-              res += stringifyTypedArray(value, join6, maximumBreadth);
+              res += stringifyTypedArray(value, join7, maximumBreadth);
               keys = keys.slice(value.length);
               maximumPropertiesToStringify -= value.length;
-              separator = join6;
+              separator = join7;
             }
             if (deterministic) {
               keys = sort(keys, comparator);
@@ -18871,13 +18871,13 @@ ${indentation}`;
               const tmp = stringifyIndent(key3, value[key3], stack, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key3)}: ${tmp}`;
-                separator = join6;
+                separator = join7;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...": "${getItemCount(removedKeys)} not stringified"`;
-              separator = join6;
+              separator = join7;
             }
             if (separator !== "") {
               res = `
@@ -21545,7 +21545,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask, utc, gmt) {
-          if (_arguments.length === 1 && kindOf(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
             mask = date;
             date = void 0;
           }
@@ -21746,7 +21746,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf = function kindOf2(val) {
+      var kindOf2 = function kindOf3(val) {
         if (val === null) {
           return "null";
         }
@@ -25901,7 +25901,7 @@ var require_bson = __commonJS({
       }
     };
     var LongWithoutOverridesClass = Long3;
-    var Timestamp3 = class _Timestamp extends LongWithoutOverridesClass {
+    var Timestamp5 = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
       }
@@ -26341,7 +26341,7 @@ var require_bson = __commonJS({
           value = promoteValues ? symbol : new BSONSymbol(symbol);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_TIMESTAMP) {
-          value = new Timestamp3({
+          value = new Timestamp5({
             i: NumberUtils.getUint32LE(buffer2, index),
             t: NumberUtils.getUint32LE(buffer2, index + 4)
           });
@@ -26915,7 +26915,7 @@ var require_bson = __commonJS({
       $maxKey: MaxKey,
       $regex: BSONRegExp,
       $regularExpression: BSONRegExp,
-      $timestamp: Timestamp3
+      $timestamp: Timestamp5
     };
     function deserializeValue(value, options = {}) {
       if (typeof value === "number") {
@@ -27092,7 +27092,7 @@ var require_bson = __commonJS({
       ObjectId: (o) => new ObjectId4(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
-      Timestamp: (o) => Timestamp3.fromBits(o.low, o.high)
+      Timestamp: (o) => Timestamp5.fromBits(o.low, o.high)
     };
     function serializeDocument(doc, options) {
       if (doc == null || typeof doc !== "object")
@@ -27361,7 +27361,7 @@ var require_bson = __commonJS({
       MinKey,
       NumberUtils,
       ObjectId: ObjectId4,
-      Timestamp: Timestamp3,
+      Timestamp: Timestamp5,
       UUID: UUID3,
       bsonType,
       calculateObjectSize,
@@ -27394,7 +27394,7 @@ var require_bson = __commonJS({
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId4;
-    exports.Timestamp = Timestamp3;
+    exports.Timestamp = Timestamp5;
     exports.UUID = UUID3;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
@@ -61397,6 +61397,16 @@ var StateStore = class {
     const entry = { phase, at: /* @__PURE__ */ new Date(), runner, ...note ? { note } : {} };
     return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
+  /**
+   * Raises the read horizon (see apply/read-horizon.ts) to at least `time`, durably; false when `owner` no longer
+   * holds the lease. Without an owner (a cutover step that holds the migration otherwise) it raises regardless:
+   * a higher horizon only costs lookups.
+   */
+  async raiseReadHorizon(owner, time) {
+    if (owner !== void 0) return this.update(owner, {}, { $max: { readHorizon: time } });
+    const result = await withinShortBound("raising the read horizon", (signal) => this.migrations.updateOne({ _id: this.name }, { $max: { readHorizon: time } }, abortable(MAJORITY, signal)));
+    return result.matchedCount === 1;
+  }
   async recordLag(owner, lagSeconds) {
     await withinShortBound(
       "recording the lag",
@@ -61677,6 +61687,7 @@ function decodeChangeEvent(raw, refetch = false) {
   let fullType = 0;
   let full;
   let description;
+  let delta;
   let token;
   for (const c = new ElementCursor(raw); c.next(); ) {
     const { type: elementType, valueAt, valueEnd } = c;
@@ -61712,6 +61723,9 @@ function decodeChangeEvent(raw, refetch = false) {
       case 10 /* OperationDescription */:
         description = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
         break;
+      case 11 /* RawUpdateDescription */:
+        if (elementType === 3) delta = raw.subarray(valueAt, valueEnd);
+        break;
     }
   }
   if (!clusterTime || !ns2 || !token) throw new Error(`a change event without ${!token ? "_id" : !clusterTime ? "clusterTime" : "ns"}`);
@@ -61724,6 +61738,7 @@ function decodeChangeEvent(raw, refetch = false) {
     event.id = idOfKey(key2);
   }
   if (full) event.fullDocument = fullType === 3 ? full : null;
+  if (delta) event.delta = delta;
   if (refetch || event.type === "update" && !full) event.refetch = true;
   return event;
 }
@@ -61750,6 +61765,7 @@ var DecodedEvent = class {
   id;
   fullDocument;
   refetch;
+  delta;
   seq;
   get token() {
     return this.decodedToken ??= import_mongodb8.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
@@ -61766,7 +61782,8 @@ var FIELD_NAMES = [
   [8 /* DocumentKey */, "documentKey"],
   [9 /* FullDocument */, "fullDocument"],
   [10 /* OperationDescription */, "operationDescription"],
-  [11 /* SplitEvent */, "splitEvent"]
+  [11 /* RawUpdateDescription */, "rawUpdateDescription"],
+  [12 /* SplitEvent */, "splitEvent"]
 ].map(([field, name]) => [field, Buffer.from(name, "latin1")]);
 function fieldOf(c) {
   const first = c.doc[c.nameAt];
@@ -61811,7 +61828,7 @@ function assembleFragments(fragments) {
 }
 function splitInfo(raw) {
   for (const c = new ElementCursor(raw); c.next(); ) {
-    if (fieldOf(c) !== 11 /* SplitEvent */) continue;
+    if (fieldOf(c) !== 12 /* SplitEvent */) continue;
     const info = import_mongodb8.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
     return { fragment: Number(info.fragment), of: Number(info.of) };
   }
@@ -62052,6 +62069,8 @@ var RawBatchCursor = class _RawBatchCursor {
   session;
   /** The resume token after the last batch (change streams). */
   postBatchResumeToken;
+  /** The latest cluster time the server's replies carried: no document this cursor read is from a later time. */
+  clusterTime;
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
@@ -62075,6 +62094,8 @@ var RawBatchCursor = class _RawBatchCursor {
     const cursor = reply.cursor;
     this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const time = reply.$clusterTime?.clusterTime;
+    if (time instanceof import_mongodb10.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch;
@@ -62127,10 +62148,10 @@ async function lookupSourceDocument(source, at, uuid, key2) {
     throw error;
   }
 }
-async function lookupSourceDocuments(source, at, uuid, keys) {
+async function lookupSourceDocuments(source, at, uuid, keys, readAt) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await lookupOnce(source, at, uuid, keys);
+      return await lookupOnce(source, at, uuid, keys, readAt);
     } catch (error) {
       if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
       await sleep4(100 * attempt);
@@ -62138,7 +62159,7 @@ async function lookupSourceDocuments(source, at, uuid, keys) {
   }
 }
 var LOOKUP_ATTEMPTS = 4;
-async function lookupOnce(source, at, uuid, keys) {
+async function lookupOnce(source, at, uuid, keys, readAt) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
   const batchSize = keys.length + 1;
@@ -62151,6 +62172,8 @@ async function lookupOnce(source, at, uuid, keys) {
         if (id2) found.set(id2.toString("hex"), doc);
       }
     }
+    if (cursor.clusterTime) readAt?.(cursor.clusterTime);
+    else if (found.size) throw new Error(`a lookup on ${at.db}.${at.coll} came back without a cluster time`);
   } catch (error) {
     if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return "moved";
     throw error;
@@ -62649,7 +62672,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
@@ -62938,7 +62961,8 @@ var RawChangeStream = class _RawChangeStream {
     const position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
+      // The update's own delta (7.0+, the release split events also need): see apply/update-diff.ts.
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...this.split ? { showRawUpdateDescription: true } : {}, ...at } },
       { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
       { $unset: "updateDescription" },
       ...this.options.match ? [{ $match: this.options.match }] : [],
@@ -63148,7 +63172,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -63387,6 +63411,15 @@ function canonical(value) {
 }
 
 // src/engine/apply/raw-writes.ts
+var DeltaMissed = class extends Error {
+  constructor(target, writes) {
+    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) did not hold their pre-image`);
+    this.target = target;
+    this.writes = writes;
+  }
+  target;
+  writes;
+};
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
 function majorityDestination(client) {
@@ -63399,13 +63432,19 @@ function putStatement(key2, doc) {
   const update = hasDollarField(doc) ? embeddedArray("u", [rawDocument([embedded("$replaceWith", rawDocument([embedded("$literal", doc)]))])]) : embedded("u", doc);
   return rawDocument([embedded("q", key2), update, rawElement(8, "upsert", TRUE)]);
 }
+function deltaStatement(key2, statement) {
+  const filter = Buffer.concat([key2.subarray(0, key2.length - 1), ...statement.guards, Buffer.of(0)]);
+  filter.writeInt32LE(filter.length, 0);
+  return rawDocument([embedded("q", filter), embedded("u", statement.update), rawElement(8, "upsert", TRUE)]);
+}
 function deleteStatement(key2) {
   return rawDocument([embedded("q", key2), rawElement(16, "limit", ONE)]);
 }
 async function send(destination, target, kind, writes, ordered) {
   if (kind === "ins") return insertInOrder(destination, target, writes);
+  if (kind === "upd") return sendDeltas(destination, target, writes, ordered);
   const put = kind === "put";
-  const statements = writes.map((w) => w.kind === "del" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
+  const statements = writes.map((w) => w.kind === "put" || w.kind === "ins" ? putStatement(w.key, w.doc) : deleteStatement(w.key));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
@@ -63414,6 +63453,29 @@ async function send(destination, target, kind, writes, ordered) {
   const errors = reply.writeErrors ?? [];
   if (errors.length) throw refused(target, errors, writes);
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+}
+async function sendDeltas(destination, target, writes, ordered) {
+  const owners = [];
+  const statements = [];
+  for (const write of writes) {
+    for (const statement of write.statements) {
+      statements.push(deltaStatement(write.key, statement));
+      owners.push(write);
+    }
+  }
+  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
+  const reply = await writeRaw(destination.client, target.db, command, "updates", statements, boundOf(destination));
+  destination.timed?.("upd", statements.length, performance.now() - started);
+  destination.acknowledged(reply);
+  const errors = reply.writeErrors ?? [];
+  const upserted = reply.upserted ?? [];
+  if (!errors.length && !upserted.length && Number(reply.n ?? 0) === statements.length) return;
+  const missed = /* @__PURE__ */ new Set();
+  for (const { index } of [...errors, ...upserted]) missed.add(owners[index]);
+  if (ordered && errors.length) for (const owner of owners.slice(errors[0].index)) missed.add(owner);
+  if (!ordered && Number(reply.n ?? 0) + errors.length !== statements.length) for (const owner of owners) missed.add(owner);
+  throw new DeltaMissed(target, [...missed]);
 }
 function refused(target, errors, writes) {
   const first = errors[0];
@@ -63452,7 +63514,7 @@ function chunks(writes, count) {
   let current = [];
   let bytes = 0;
   for (const write of writes) {
-    const size = write.key.length + (write.kind === "del" ? 0 : write.doc.length);
+    const size = write.key.length + (write.kind === "del" ? 0 : write.kind === "upd" ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
     if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
       out.push(current);
       current = [];
@@ -63471,7 +63533,7 @@ async function writeInOrder(destination, target, writes, chunk) {
 }
 function unorderedJobs(destination, target, writes, chunk) {
   const jobs = [];
-  for (const kind of ["put", "ins", "del"]) {
+  for (const kind of ["put", "ins", "del", "upd"]) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
@@ -63565,9 +63627,8 @@ var CurrentDocuments = class {
    * next query ask for hundreds of large ones.
    */
   perDocument = 1024 * 1024;
-  async read(events) {
-    const out = /* @__PURE__ */ new Map();
-    const wanted2 = events.filter((e) => e.refetch);
+  async read(wanted2) {
+    const out = { docs: /* @__PURE__ */ new Map() };
     let next = 0;
     let held = 0;
     let failure;
@@ -63604,17 +63665,157 @@ var CurrentDocuments = class {
     for (const group of groups.values()) {
       const { ns: ns2, uuid } = group[0];
       const keys = [...new Map(group.map((e) => [rawIdKey(e.key).toString("hex"), e.key])).values()];
-      const found = await lookupSourceDocuments(this.source, { db: ns2.db, coll: ns2.coll }, uuid, keys);
+      const found = await lookupSourceDocuments(this.source, { db: ns2.db, coll: ns2.coll }, uuid, keys, (time) => {
+        if (!out.readAt || time.greaterThan(out.readAt)) out.readAt = time;
+      });
       if (found !== "moved") {
         for (const doc of found.values()) bytes += doc.length;
         docs += found.size;
       }
-      for (const event of group) out.set(event, found === "moved" ? "moved" : found.get(rawIdKey(event.key).toString("hex")) ?? null);
+      for (const event of group) out.docs.set(event, found === "moved" ? "moved" : found.get(rawIdKey(event.key).toString("hex")) ?? null);
     }
     if (docs) this.perDocument = Math.max(bytes / docs, this.perDocument / 2);
     return bytes;
   }
 };
+
+// src/engine/apply/update-diff.ts
+var MAX_DIFF_BYTES = 15 * 1024 * 1024;
+function diffStatements(rawUpdateDescription) {
+  let version;
+  let diff;
+  for (const e of rawElements(rawUpdateDescription)) {
+    const name = e.name.toString("utf8");
+    if (name === "$v" && (e.type === 16 || e.type === 18 || e.type === 1)) version = readNumber(e);
+    else if (name === "diff" && e.type === 3) diff = e.value;
+    else return void 0;
+  }
+  if (version !== 2 || !diff) return void 0;
+  const ops = [];
+  if (!readDocumentDiff(diff, [], ops)) return void 0;
+  let bytes = 0;
+  for (const op of ops) if (op.kind === "set" || op.kind === "insert") bytes += op.value.value.length + op.path.length;
+  if (bytes > MAX_DIFF_BYTES) return void 0;
+  return pack(ops);
+}
+function readNumber(e) {
+  if (e.type === 16) return e.value.readInt32LE(0);
+  if (e.type === 18) return Number(e.value.readBigInt64LE(0));
+  return e.value.readDoubleLE(0);
+}
+function expressible(name) {
+  return name.length > 0 && !name.includes(".") && name[0] !== "$";
+}
+function join2(parent, name) {
+  return [...parent, name].join(".");
+}
+function readDocumentDiff(diff, at, ops) {
+  const parent = at.join(".");
+  for (const section of rawElements(diff)) {
+    const name = section.name.toString("utf8");
+    if (name === "d" || name === "u" || name === "i") {
+      if (section.type !== 3) return false;
+      for (const field of rawElements(section.value)) {
+        const fieldName = field.name.toString("utf8");
+        if (!expressible(fieldName)) return false;
+        const path = join2(at, fieldName);
+        if (name === "d") ops.push({ kind: "unset", path });
+        else if (name === "u") ops.push({ kind: "set", path, value: field });
+        else ops.push({ kind: "insert", path, parent, value: field });
+      }
+    } else if (name.startsWith("s") && name.length > 1) {
+      const fieldName = name.slice(1);
+      if (section.type !== 3 || !expressible(fieldName)) return false;
+      if (!readSubDiff(section.value, [...at, fieldName], ops)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+function readSubDiff(diff, at, ops) {
+  for (const e of rawElements(diff)) {
+    if (e.name.length === 1 && e.name[0] === 97) return e.type === 8 && e.value[0] === 1 && readArrayDiff(diff, at, ops);
+  }
+  return readDocumentDiff(diff, at, ops);
+}
+function readArrayDiff(diff, at, ops) {
+  let size;
+  let highest = -1;
+  for (const e of rawElements(diff)) {
+    const name = e.name.toString("utf8");
+    if (name === "a") continue;
+    if (name === "l") {
+      if (e.type !== 16 && e.type !== 18 && e.type !== 1) return false;
+      size = readNumber(e);
+      if (!Number.isInteger(size) || size < 0) return false;
+      continue;
+    }
+    const index = /^[us](0|[1-9][0-9]*)$/.exec(name);
+    if (!index) return false;
+    const position = Number(index[1]);
+    highest = Math.max(highest, position);
+    if (name[0] === "u") ops.push({ kind: "set", path: join2(at, index[1]), value: e });
+    else if (e.type !== 3 || !readSubDiff(e.value, [...at, index[1]], ops)) return false;
+  }
+  if (size !== void 0) {
+    if (highest >= size) return false;
+    ops.push({ kind: "truncate", path: at.join("."), depth: at.length, size });
+  }
+  return true;
+}
+function pack(ops) {
+  const statements = [[]];
+  const appended = /* @__PURE__ */ new Map();
+  for (const op of ops) {
+    if (op.kind === "truncate") continue;
+    let slot2 = 0;
+    if (op.kind === "insert") {
+      slot2 = appended.get(op.parent) ?? 0;
+      appended.set(op.parent, slot2 + 1);
+    }
+    (statements[slot2] ??= []).push(op);
+  }
+  const cuts = ops.filter((op) => op.kind === "truncate").sort((a, b) => b.depth - a.depth);
+  for (const cut of cuts) statements.push([cut]);
+  return statements.filter((s) => s.length > 0).map(statementOf);
+}
+var EXISTS_FALSE = rawDocument([rawElement(8, "$exists", Buffer.of(0))]);
+var EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
+var EMPTY_ARRAY = rawDocument([]);
+function int32(n) {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n, 0);
+  return b;
+}
+function statementOf(ops) {
+  const guards = [];
+  const set = [];
+  const unset = [];
+  const push = [];
+  for (const op of ops) {
+    switch (op.kind) {
+      case "set":
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case "insert":
+        guards.push(rawElement(3, op.path, EXISTS_FALSE));
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case "unset":
+        unset.push(rawElement(2, op.path, EMPTY_STRING));
+        break;
+      case "truncate":
+        push.push(rawElement(3, op.path, rawDocument([rawElement(4, "$each", EMPTY_ARRAY), rawElement(16, "$slice", int32(op.size))])));
+        break;
+    }
+  }
+  const operators = [];
+  if (set.length) operators.push(rawElement(3, "$set", rawDocument(set)));
+  if (unset.length) operators.push(rawElement(3, "$unset", rawDocument(unset)));
+  if (push.length) operators.push(rawElement(3, "$push", rawDocument(push)));
+  return { guards, update: rawDocument(operators) };
+}
 
 // src/engine/apply/resolve-duplicates.ts
 var MAX_ATTEMPTS = 1e4;
@@ -63623,7 +63824,7 @@ function duplicatesOf(error) {
   const list = error?.duplicates;
   return Array.isArray(list) ? list : [];
 }
-async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
+async function withDuplicateKeyResolution(source, destination, sourceOf, job, afterSourceRead = async () => void 0) {
   const written = /* @__PURE__ */ new Set();
   const name = (target, id2) => `${target.db}.${target.coll}\0${id2.toString("hex")}`;
   const settled = (target, documentKey) => {
@@ -63640,12 +63841,12 @@ async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
       const fresh = duplicates.filter((d) => !settled(d.target, d.key));
       if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error;
       for (const duplicate of fresh) {
-        for (const id2 of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key)) written.add(name(duplicate.target, id2));
+        for (const id2 of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key, afterSourceRead)) written.add(name(duplicate.target, id2));
       }
     }
   }
 }
-async function settleFromSource(source, destination, sourceOf, target, documentKey) {
+async function settleFromSource(source, destination, sourceOf, target, documentKey, afterSourceRead) {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -63659,6 +63860,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const key2 = idDocumentOf(id2);
     const found = await lookupSourceDocument(source, from, void 0, key2);
     const write = found && found !== "moved" ? { kind: "put", key: key2, doc: Buffer.from(found) } : { kind: "del", key: key2 };
+    await afterSourceRead();
     try {
       await writeInOrder(destination, target, [write], 1);
       written.set(id2.toString("hex"), id2);
@@ -63711,9 +63913,32 @@ var TargetKinds = class {
     if (!info) {
       await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
-    const options = info?.options ?? {};
-    const capped2 = Boolean(options.capped);
-    const kind = { capped: capped2, ordered: capped2 || options.collation !== void 0 && options.collation.locale !== "simple" };
+    return this.remember(name, info);
+  }
+  /** The kind of a collection the destination already has; undefined, and nothing created, when it has none. */
+  async existing(target) {
+    const name = `${target.db}.${target.coll}`;
+    const cached = this.known.get(name);
+    if (cached) return cached;
+    const [info] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    return info ? this.remember(name, info) : void 0;
+  }
+  /**
+   * The kind of an existing collection, read without being remembered: for a guess ahead of the writes (a DDL step
+   * may change it before then; `existing`, at the writes, is what they rely on).
+   */
+  async peek(target) {
+    const cached = this.known.get(`${target.db}.${target.coll}`);
+    if (cached) return cached;
+    const [info] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    return info ? kindOf(info) : void 0;
+  }
+  /** What was read of a collection now (while no DDL passes), or of none. */
+  cached(target) {
+    return this.known.get(`${target.db}.${target.coll}`);
+  }
+  remember(name, info) {
+    const kind = kindOf(info);
     this.known.set(name, kind);
     return kind;
   }
@@ -63721,6 +63946,11 @@ var TargetKinds = class {
     this.known.clear();
   }
 };
+function kindOf(info) {
+  const options = info?.options ?? {};
+  const capped2 = Boolean(options.capped);
+  return { capped: capped2, ordered: capped2 || options.collation !== void 0 && options.collation.locale !== "simple" };
+}
 
 // src/engine/apply/unresolved.ts
 var UnresolvedDocuments = class {
@@ -63773,6 +64003,7 @@ function chunkFor(statements, writers) {
   return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
 }
 var MAX_CHUNK = 500;
+var HOT_DOCUMENT_UPDATES = 4;
 var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
@@ -63792,12 +64023,55 @@ var Applier = class {
   /** Write commands in flight (see writer-limit.ts); their size stays set by ctx.concurrency. */
   writers;
   applied = 0;
+  /** Updates applied from their delta, and deltas that fell back to a lookup (for the logs and bench/). */
+  deltas = { applied: 0, missed: 0 };
+  /** The delta statements of update events, translated once (undefined: not expressible). */
+  translated = /* @__PURE__ */ new WeakMap();
+  /** Set when a duplicate key was resolved from the source during a batch's writes (see writeData). */
+  resolvedDuplicates = false;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  prepare(events) {
-    return this.current.read(events);
+  async prepare(events) {
+    const guessed = /* @__PURE__ */ new Map();
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) guessed.set(`${target.db}.${target.coll}`, await this.targets.peek(target));
+    const kind = (target) => this.targets.cached(target) ?? guessed.get(`${target.db}.${target.coll}`);
+    const deltas = this.deltaPlan(events, kind);
+    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)));
+  }
+  /**
+   * The update events of a batch that apply their delta: the destination holds the document's pre-image (read
+   * horizon), in a collection written in any order, and the delta is expressible. A document any of whose
+   * updates must be read (or that is hot) is read for all of them: the read is later than all of the batch.
+   */
+  deltaPlan(events, kind = (target) => this.targets.cached(target)) {
+    const plan2 = /* @__PURE__ */ new Map();
+    if (!this.ctx.deltas) return plan2;
+    const perDocument = /* @__PURE__ */ new Map();
+    for (const event of events) {
+      if (!event.refetch || !event.uuid || event.id === void 0) continue;
+      const name = `${event.uuid}\0${sameDocumentKey(event.id)}`;
+      let entry = perDocument.get(name);
+      if (!entry) perDocument.set(name, entry = { events: [], read: false });
+      const statements = this.deltaOf(event, kind);
+      if (statements) entry.events.push(event);
+      else entry.read = true;
+    }
+    for (const { events: updates, read } of perDocument.values()) {
+      if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
+      for (const event of updates) plan2.set(event, this.translated.get(event));
+    }
+    return plan2;
+  }
+  /** The event's delta statements when it may apply them now, else undefined (it takes the whole document). */
+  deltaOf(event, kindOf2) {
+    if (event.type !== "update" || !event.delta) return void 0;
+    const kind = kindOf2(this.ctx.filter.target(event.ns.db, event.ns.coll));
+    if (!kind || kind.ordered) return void 0;
+    if (!this.ctx.horizon.holdsPreImage(event.uuid, event.id, event.clusterTime)) return void 0;
+    if (!this.translated.has(event)) this.translated.set(event, diffStatements(event.delta));
+    return this.translated.get(event);
   }
   async apply(events, checkpoint, prepared) {
     let segment = [];
@@ -63824,22 +64098,46 @@ var Applier = class {
     this.applied += events.length;
   }
   async applyData(events, prepared) {
+    if (!events.length) return;
+    await this.readKinds(events);
     let rest = events;
     let current = prepared ?? await this.prepare(rest);
     while (rest.length) {
-      let cut = rest.findIndex((e) => e.refetch && !current.has(e));
+      const deltas = this.deltaPlan(rest);
+      let cut = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
       if (cut === -1) cut = rest.length;
       if (cut > 0) {
-        await this.writeData(rest.slice(0, cut), current);
+        await this.writeData(rest.slice(0, cut), current, deltas);
         rest = rest.slice(cut);
       }
       if (rest.length) current = await this.prepare(rest);
     }
+    this.ctx.horizon.passed(events[events.length - 1].clusterTime);
   }
-  async writeData(events, current) {
+  /** Reads the kind of every existing target of updates with a delta, so that deltaPlan can decide. */
+  async readKinds(events) {
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) await this.targets.existing(target);
+  }
+  /** The targets of the updates that carry a delta. */
+  deltaTargets(events) {
+    if (!this.ctx.deltas) return [];
+    const targets = /* @__PURE__ */ new Map();
+    for (const e of events) {
+      if (e.type !== "update" || !e.delta) continue;
+      const target = this.ctx.filter.target(e.ns.db, e.ns.coll);
+      targets.set(`${target.db}.${target.coll}`, target);
+    }
+    return [...targets.values()];
+  }
+  async writeData(events, current, deltas) {
+    if (current.readAt && current.docs.size) {
+      for (const event of events) if (current.docs.has(event) && !deltas.has(event) && event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, event.id, current.readAt);
+      await this.ctx.horizon.cover(current.readAt);
+    }
     const byTarget = /* @__PURE__ */ new Map();
     for (const event of events) {
-      const write = this.toWrite(event, current.get(event));
+      const statements = deltas.get(event);
+      const write = statements ? this.deltaWrite(event, statements) : this.toWrite(event, current.docs.get(event));
       if (!write) continue;
       const target = this.ctx.filter.target(event.ns.db, event.ns.coll);
       const name = `${target.db}.${target.coll}`;
@@ -63865,15 +64163,83 @@ var Applier = class {
       const single = [];
       for (const group of groups.values()) {
         const last = group[group.length - 1];
-        if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+        if (!group.every((w) => w.key.equals(last.key))) {
+          jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+          continue;
+        }
+        let from = group.length - 1;
+        while (from > 0 && group[from].kind === "upd") from--;
+        const run = group[from].kind === "upd" ? group : group.slice(from);
+        const alone = run.length === 1 && (run[0].kind !== "upd" || run[0].statements.length === 1);
+        if (alone) single.push(run[0]);
+        else jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.writers.current());
+    this.resolvedDuplicates = false;
+    const afterSourceRead = () => {
+      this.resolvedDuplicates = true;
+      return this.readAheadOfAll();
+    };
+    const delta = (job) => async (leaveOut) => {
+      try {
+        await job(leaveOut);
+      } catch (error) {
+        if (!(error instanceof DeltaMissed)) throw error;
+        await this.deltasMissed(error);
+      }
+    };
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => delta(job)((write) => settled(target, write.key)), afterSourceRead)), this.writers.current());
+    const inSegment = new Set(events);
+    const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
+    this.deltas.applied += applied.length;
+    if (this.resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
+  }
+  /** The documents of deltas that missed their pre-image, written from the source (or left open: see toWrite). */
+  async deltasMissed(missed) {
+    this.deltas.missed += missed.writes.length;
+    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, "update deltas missed their pre-image; writing the documents from the source");
+    await this.rewriteFromSource(missed.writes.map((w) => w.origin));
+  }
+  /** Reads these events' documents from the source now and writes them (each document once, in stream order). */
+  async rewriteFromSource(events) {
+    let rest = events;
+    while (rest.length) {
+      const read = await this.current.read(rest);
+      const answered = rest.filter((e) => read.docs.has(e));
+      if (read.readAt) {
+        for (const event of answered) this.ctx.horizon.readAt(event.uuid, event.id, read.readAt);
+        await this.ctx.horizon.cover(read.readAt);
+      }
+      const byTarget = /* @__PURE__ */ new Map();
+      for (const event of answered) {
+        const write = this.toWrite(event, read.docs.get(event));
+        if (!write) continue;
+        const target = this.ctx.filter.target(event.ns.db, event.ns.coll);
+        const name = `${target.db}.${target.coll}`;
+        let entry = byTarget.get(name);
+        if (!entry) byTarget.set(name, entry = { target, writes: [] });
+        entry.writes.push(write);
+      }
+      for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
+      rest = rest.filter((e) => !read.docs.has(e));
+    }
+  }
+  /**
+   * Documents that cannot be named were read from the source (a chain of duplicate keys, a rename across
+   * databases): everything up to now is read ahead of the position, and the horizon covers it before they land.
+   */
+  async readAheadOfAll() {
+    const now = await lastWriteTime(this.ctx.source.client, "majority");
+    this.ctx.horizon.readAtForAll(now);
+    await this.ctx.horizon.cover(now);
+  }
+  deltaWrite(event, statements) {
+    this.unresolved.settle(event);
+    return { kind: "upd", key: event.key, statements, origin: event };
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -63912,6 +64278,7 @@ var Applier = class {
         continue;
       }
       const target = this.ctx.filter.target(to.db, to.coll);
+      await this.readAheadOfAll();
       await writeInOrder(this.destination, target, [{ kind: "put", key: entry.key, doc }], 1);
       this.unresolved.remove(entry);
     }
@@ -64073,6 +64440,77 @@ var StallWatch = class {
   }
 };
 
+// src/engine/apply/read-horizon.ts
+var import_mongodb18 = __toESM(require_lib3(), 1);
+var ReadHorizon = class {
+  constructor(start, persist) {
+    this.start = start;
+    this.persist = persist;
+    this.floor = start;
+    this.requested = start;
+  }
+  start;
+  persist;
+  floor;
+  /** Documents read later than the floor: collection UUID and server-equality key → time of the read. */
+  ahead = /* @__PURE__ */ new Map();
+  /** The highest time a raise was asked for (kept, or on its way). */
+  requested;
+  raising = Promise.resolve();
+  /** Whether the destination holds this document as the source did just before an event at `time`. */
+  holdsPreImage(uuid, id2, time) {
+    if (!time.greaterThan(this.floor)) return false;
+    const read = this.ahead.get(keyOf(uuid, id2));
+    return read === void 0 || time.greaterThan(read);
+  }
+  /** A document of this collection, read at `time`, is about to be written. */
+  readAt(uuid, id2, time) {
+    if (!time.greaterThan(this.floor)) return;
+    const key2 = keyOf(uuid, id2);
+    const known = this.ahead.get(key2);
+    if (!known || time.greaterThan(known)) this.ahead.set(key2, time);
+    if (this.ahead.size > MAX_TRACKED) this.readAtForAll(this.latest());
+  }
+  /** Documents that cannot be named (by name, not UUID; a chain of duplicate keys) were read at `time`. */
+  readAtForAll(time) {
+    if (time.greaterThan(this.floor)) this.floor = time;
+    for (const [key2, read] of this.ahead) if (!read.greaterThan(this.floor)) this.ahead.delete(key2);
+  }
+  /**
+   * Makes the kept horizon cover a read at `time` before its document is written. Raises are chained, so they
+   * reach the migration document in order, and a write waits for the raise that covers it.
+   */
+  cover(time) {
+    if (!time.greaterThan(this.requested)) return this.raising;
+    const raised = new import_mongodb18.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    this.requested = raised;
+    const previous = this.raising.catch(() => void 0);
+    this.raising = previous.then(
+      () => this.persist(raised).catch((error) => {
+        this.requested = this.start;
+        throw error;
+      })
+    );
+    return this.raising;
+  }
+  /** Forgets documents whose reads the applied position has passed: later events are later than their read. */
+  passed(time) {
+    if (this.ahead.size < PRUNE_FROM) return;
+    for (const [key2, read] of this.ahead) if (!read.greaterThan(time)) this.ahead.delete(key2);
+  }
+  latest() {
+    let latest = this.floor;
+    for (const read of this.ahead.values()) if (read.greaterThan(latest)) latest = read;
+    return latest;
+  }
+};
+var COVER_AHEAD_SECONDS = 5;
+var MAX_TRACKED = 2e5;
+var PRUNE_FROM = 1e4;
+function keyOf(uuid, id2) {
+  return `${uuid}\0${sameDocumentKey(id2)}`;
+}
+
 // src/engine/tail.ts
 var SAVE_IDLE_POSITION_MS = 5e3;
 var APPLY_WRITERS = 8;
@@ -64094,7 +64532,8 @@ async function tailLoop(run, options) {
 }
 async function watchedTailLoop(run, options, stall) {
   const { store, ports } = run;
-  const applier = newApplier(run, options.stopAfter);
+  stall.enter("reading the source time");
+  const applier = newApplier(run, await openReadHorizon(run), options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
   const saver = new PositionSaver(async (token, wallTime, events) => {
@@ -64148,7 +64587,7 @@ async function watchedTailLoop(run, options, stall) {
         await applier.apply(batch, checkpoint, prepared);
         await stall.in("queueing for recheck", observing);
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -64205,9 +64644,20 @@ async function watchedTailLoop(run, options, stall) {
   }
   stall.enter("ending: reading the state");
   run.doc = await store.current();
-  return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
+  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, strayWrites: [...stray] };
 }
-function newApplier(run, stopAfter) {
+async function openReadHorizon(run) {
+  let start = run.doc.readHorizon;
+  const persist = async (time) => {
+    if (!await run.store.raiseReadHorizon(run.ports.runner, time)) throw new LeaseLostError(run.config.name);
+  };
+  if (!start) {
+    start = await lastWriteTime(run.source, "majority");
+    await persist(start);
+  }
+  return new ReadHorizon(start, persist);
+}
+function newApplier(run, horizon, stopAfter, deltas = true) {
   return new Applier({
     source: readView(run.source, stopAfter),
     destination: run.destination,
@@ -64216,7 +64666,9 @@ function newApplier(run, stopAfter) {
     log: run.ports.log,
     concurrency: Math.max(APPLY_WRITERS, run.config.sync.parallelCollections),
     assertLease: () => run.lease.assertHeld(),
-    unresolved: run.doc.unresolved ?? []
+    unresolved: run.doc.unresolved ?? [],
+    horizon,
+    deltas
   });
 }
 function assertSettled(applier) {
@@ -64234,7 +64686,7 @@ var REPLAY_BATCH = 1e3;
 var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run) {
   const { store, ports } = run;
-  const applier = newApplier(run);
+  const applier = newApplier(run, await openReadHorizon(run), void 0, false);
   const firstSeq = run.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();
@@ -64277,7 +64729,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb18.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb19.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -64307,7 +64759,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
         }
       }
     } catch (error) {
@@ -64326,7 +64778,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
 async function markUnique(store, relaxed) {
   await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { uniqueRestored: true } }, { writeConcern: { w: "majority" } });
 }
-async function rewriteFromSource(source, destination, from, to, ids) {
+async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
   const found = await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } }, { raw: true }).toArray();
   const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
@@ -64335,11 +64787,12 @@ async function rewriteFromSource(source, destination, from, to, ids) {
     ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key2) => ({ kind: "del", key: key2 }))
   ];
+  await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
   await writeInOrder(majorityDestination(destination), to, writes, 500);
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -64430,7 +64883,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb19.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb20.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -64475,7 +64928,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -64487,7 +64940,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb20.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb21.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -65004,7 +65457,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb21.UUID(collection.uuid);
+  const uuid = new import_mongodb22.UUID(collection.uuid);
   const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -65092,7 +65545,8 @@ async function copyPhase(run) {
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run.lease.assertHeld();
-    run.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    const copiedBefore = await lastWriteTime(run.source, "majority");
+    run.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" }, { $max: { readHorizon: copiedBefore } });
     ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
@@ -65312,6 +65766,7 @@ async function runSlice(run, config, durationMs, ports) {
     return {
       kind: "ran",
       applied: result.applied,
+      deltas: result.deltas,
       lagSeconds: result.lagSeconds,
       elapsedMs: Date.now() - started,
       ...by !== void 0 ? { handedOverTo: by } : {},
@@ -65447,7 +65902,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -65782,7 +66237,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb22.MongoError) {
+    if (error instanceof import_mongodb23.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -66142,7 +66597,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -66174,7 +66629,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb23.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -66447,7 +66902,8 @@ var runTail = async (config, options, ports) => {
   }
   const { progress } = result;
   const ran = formatDuration(result.elapsedMs / 1e3);
-  const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+  const fromDelta = result.deltas.applied > 0 ? ` (${plural(result.deltas.applied, "update")} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ""})` : "";
+  const lag = `${plural(result.applied, "change")} applied${fromDelta}, lag ${formatDuration(result.lagSeconds)}`;
   if (result.handedOverTo !== void 0) {
     return {
       command: "tail",
@@ -66730,23 +67186,23 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 
 // src/local/find-mongod.ts
 import { accessSync, constants } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, join as join2 } from "node:path";
+import { delimiter, join as join3 } from "node:path";
 function provisionedMongodPath(env = process.env) {
-  const cache = env.MLM_CACHE_DIR ?? join2(homedir(), ".cache", "mongo-live-migrate");
-  return join2(cache, "bin", "mongod");
+  const cache = env.MLM_CACHE_DIR ?? join3(homedir(), ".cache", "mongo-live-migrate");
+  return join3(cache, "bin", "mongod");
 }
 function findMongod(env = process.env) {
   const candidates = [
     env.MLM_MONGOD,
-    ...(env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join2(dir, "mongod")),
+    ...(env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join3(dir, "mongod")),
     provisionedMongodPath(env)
   ];
   return candidates.find((path) => path !== void 0 && isExecutable(path));
@@ -66761,17 +67217,17 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join as join4 } from "node:path";
+import { join as join5 } from "node:path";
 import { setTimeout as sleep10 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 import { setTimeout as sleep9 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
 function mongodArgs(options, member) {
@@ -66794,7 +67250,7 @@ function mongodArgs(options, member) {
   if (!options.standalone) args.push("--replSet", options.name, "--oplogSize", String(options.oplogSizeMB ?? 1024));
   if (options.auth) {
     args.push("--auth");
-    if (!options.standalone) args.push("--keyFile", join3(options.baseDir, options.name, "keyfile"));
+    if (!options.standalone) args.push("--keyFile", join4(options.baseDir, options.name, "keyfile"));
   }
   return [...args, ...options.args ?? []];
 }
@@ -66816,7 +67272,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb24.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb25.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -66888,14 +67344,14 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async boot() {
     const count = this.options.standalone ? 1 : this.options.members ?? 1;
-    const setDir = join4(this.options.baseDir, this.options.name);
+    const setDir = join5(this.options.baseDir, this.options.name);
     rmSync(setDir, { recursive: true, force: true });
     mkdirSync(setDir, { recursive: true });
-    if (this.options.auth) writeFileSync(join4(setDir, "keyfile"), "mongoLiveMigrateLocalReplicaSetKey0123456789\n", { mode: 384 });
+    if (this.options.auth) writeFileSync(join5(setDir, "keyfile"), "mongoLiveMigrateLocalReplicaSetKey0123456789\n", { mode: 384 });
     for (let index = 0; index < count; index++) {
-      const dbpath = join4(setDir, `member-${index}`);
+      const dbpath = join5(setDir, `member-${index}`);
       mkdirSync(dbpath, { recursive: true });
-      this.members.push({ index, port: await freePort(), dbpath, logpath: join4(dbpath, "mongod.log"), process: void 0 });
+      this.members.push({ index, port: await freePort(), dbpath, logpath: join5(dbpath, "mongod.log"), process: void 0 });
     }
     await Promise.all(this.members.map((m) => this.launchFresh(m)));
     if (this.options.standalone) {
@@ -66933,7 +67389,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb25.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb26.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -66999,12 +67455,12 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   /** Adds a new member (empty data) and returns its index; it runs MongoDB's own initial sync. */
   async addMember() {
-    const setDir = join4(this.options.baseDir, this.options.name);
+    const setDir = join5(this.options.baseDir, this.options.name);
     const index = this.members.length;
-    const dbpath = join4(setDir, `member-${index}`);
+    const dbpath = join5(setDir, `member-${index}`);
     rmSync(dbpath, { recursive: true, force: true });
     mkdirSync(dbpath, { recursive: true });
-    const member = { index, port: await freePort(), dbpath, logpath: join4(dbpath, "mongod.log"), process: void 0 };
+    const member = { index, port: await freePort(), dbpath, logpath: join5(dbpath, "mongod.log"), process: void 0 };
     this.members.push(member);
     await this.launchFresh(member);
     const primary = await this.primaryIndex();
@@ -67027,7 +67483,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   /** Kills every member and removes the data directories. */
   async stop(options = {}) {
     await Promise.all(this.members.map((m) => this.killMember(m.index)));
-    if (!options.keepData) rmSync(join4(this.options.baseDir, this.options.name), { recursive: true, force: true });
+    if (!options.keepData) rmSync(join5(this.options.baseDir, this.options.name), { recursive: true, force: true });
   }
   member(index) {
     const member = this.members[index];
@@ -67091,7 +67547,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -67131,10 +67587,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb26.ObjectId(bytes);
+  return new import_mongodb27.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb26.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb27.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -67181,7 +67637,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb26.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb27.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -67191,8 +67647,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb26.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb26.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb27.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb27.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -67203,7 +67659,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb26.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb27.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -67220,7 +67676,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb26.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb27.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -67236,8 +67692,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb26.Long.fromNumber(9e9 + i),
-        score: new import_mongodb26.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb27.Long.fromNumber(9e9 + i),
+        score: new import_mongodb27.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -67248,7 +67704,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb26.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb27.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -67331,11 +67787,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep12 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb27.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb28.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -67402,9 +67858,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb27.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb27.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb28.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -67417,7 +67873,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb27.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -67428,7 +67884,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb27.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -67520,7 +67976,7 @@ async function runDemo(options, io) {
   const started = Date.now();
   const steps = [];
   const problems = [];
-  const dir = mkdtempSync(join5(options.baseDir ?? tmpdir(), "mlm-demo-"));
+  const dir = mkdtempSync(join6(options.baseDir ?? tmpdir(), "mlm-demo-"));
   const sets = [];
   const clients = [];
   let writer;
@@ -67560,8 +68016,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb28.MongoClient(source.uri);
-    const destinationClient = new import_mongodb28.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb29.MongoClient(source.uri);
+    const destinationClient = new import_mongodb29.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -3007,7 +3007,7 @@ var require_bson = __commonJS({
       }
     };
     var LongWithoutOverridesClass = Long2;
-    var Timestamp3 = class _Timestamp extends LongWithoutOverridesClass {
+    var Timestamp5 = class _Timestamp extends LongWithoutOverridesClass {
       get _bsontype() {
         return "Timestamp";
       }
@@ -3447,7 +3447,7 @@ var require_bson = __commonJS({
           value = promoteValues ? symbol : new BSONSymbol(symbol);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_TIMESTAMP) {
-          value = new Timestamp3({
+          value = new Timestamp5({
             i: NumberUtils.getUint32LE(buffer2, index),
             t: NumberUtils.getUint32LE(buffer2, index + 4)
           });
@@ -4021,7 +4021,7 @@ var require_bson = __commonJS({
       $maxKey: MaxKey,
       $regex: BSONRegExp,
       $regularExpression: BSONRegExp,
-      $timestamp: Timestamp3
+      $timestamp: Timestamp5
     };
     function deserializeValue(value, options = {}) {
       if (typeof value === "number") {
@@ -4198,7 +4198,7 @@ var require_bson = __commonJS({
       ObjectId: (o) => new ObjectId2(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
-      Timestamp: (o) => Timestamp3.fromBits(o.low, o.high)
+      Timestamp: (o) => Timestamp5.fromBits(o.low, o.high)
     };
     function serializeDocument(doc, options) {
       if (doc == null || typeof doc !== "object")
@@ -4467,7 +4467,7 @@ var require_bson = __commonJS({
       MinKey,
       NumberUtils,
       ObjectId: ObjectId2,
-      Timestamp: Timestamp3,
+      Timestamp: Timestamp5,
       UUID: UUID3,
       bsonType,
       calculateObjectSize,
@@ -4500,7 +4500,7 @@ var require_bson = __commonJS({
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId2;
-    exports.Timestamp = Timestamp3;
+    exports.Timestamp = Timestamp5;
     exports.UUID = UUID3;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
@@ -49295,7 +49295,7 @@ var require_thread_stream = __commonJS({
     var { version } = require_package2();
     var { EventEmitter } = __require("events");
     var { Worker } = __require("worker_threads");
-    var { join: join3 } = __require("path");
+    var { join: join4 } = __require("path");
     var { pathToFileURL } = __require("url");
     var { wait } = require_wait();
     var {
@@ -49347,7 +49347,7 @@ var require_thread_stream = __commonJS({
     function createWorker(stream, opts) {
       const { filename, workerData } = opts;
       const bundlerOverrides = "__bundlerPathsOverrides" in globalThis ? globalThis.__bundlerPathsOverrides : {};
-      const toExecute = bundlerOverrides["thread-stream-worker"] || join3(__dirname, "lib", "worker.js");
+      const toExecute = bundlerOverrides["thread-stream-worker"] || join4(__dirname, "lib", "worker.js");
       const worker = new Worker(toExecute, {
         ...opts.workerOpts,
         name: opts.workerOpts?.name || "thread-stream",
@@ -49860,7 +49860,7 @@ var require_transport = __commonJS({
     var { createRequire } = __require("module");
     var { existsSync: existsSync3 } = __require("node:fs");
     var getCallers = require_caller();
-    var { join: join3, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
+    var { join: join4, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
     var sleep9 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
@@ -50015,7 +50015,7 @@ var require_transport = __commonJS({
         throw new Error("only one of target or targets can be specified");
       }
       if (targets) {
-        target = bundlerOverrides["pino-worker"] || join3(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join4(__dirname, "worker.js");
         options.targets = targets.filter((dest) => dest.target).map((dest) => {
           return {
             ...dest,
@@ -50036,7 +50036,7 @@ var require_transport = __commonJS({
         const pipelinesHaveLevel = options.pipelines.some((p) => p.some((t) => t.level != null));
         usesMultistream = options.targets.length + options.pipelines.length > 1 || targetsHaveLevel || pipelinesHaveLevel;
       } else if (pipeline) {
-        target = bundlerOverrides["pino-worker"] || join3(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join4(__dirname, "worker.js");
         options.pipelines = [pipeline.map((dest) => {
           return {
             ...dest,
@@ -50063,7 +50063,7 @@ var require_transport = __commonJS({
           return origin;
         }
         if (origin === "pino/file") {
-          return join3(__dirname, "..", "file.js");
+          return join4(__dirname, "..", "file.js");
         }
         let fixTarget2;
         for (const filePath of callers) {
@@ -51043,7 +51043,7 @@ var require_safe_stable_stringify = __commonJS({
               return circularValue;
             }
             let res = "";
-            let join3 = ",";
+            let join4 = ",";
             const originalIndentation = indentation;
             if (Array.isArray(value)) {
               if (value.length === 0) {
@@ -51057,7 +51057,7 @@ var require_safe_stable_stringify = __commonJS({
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join3 = `,
+                join4 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -51065,13 +51065,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join3;
+                res += join4;
               }
               const tmp = stringifyFnReplacer(String(i), value, stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join3}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join4}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -51092,7 +51092,7 @@ ${originalIndentation}`;
             let separator = "";
             if (spacer !== "") {
               indentation += spacer;
-              join3 = `,
+              join4 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -51106,13 +51106,13 @@ ${indentation}`;
               const tmp = stringifyFnReplacer(key2, value, stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}:${whitespace}${tmp}`;
-                separator = join3;
+                separator = join4;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...":${whitespace}"${getItemCount(removedKeys)} not stringified"`;
-              separator = join3;
+              separator = join4;
             }
             if (spacer !== "" && separator.length > 1) {
               res = `
@@ -51153,7 +51153,7 @@ ${originalIndentation}`;
             }
             const originalIndentation = indentation;
             let res = "";
-            let join3 = ",";
+            let join4 = ",";
             if (Array.isArray(value)) {
               if (value.length === 0) {
                 return "[]";
@@ -51166,7 +51166,7 @@ ${originalIndentation}`;
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join3 = `,
+                join4 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
@@ -51174,13 +51174,13 @@ ${indentation}`;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join3;
+                res += join4;
               }
               const tmp = stringifyArrayReplacer(String(i), value[i], stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res += `${join3}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join4}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -51193,7 +51193,7 @@ ${originalIndentation}`;
             let whitespace = "";
             if (spacer !== "") {
               indentation += spacer;
-              join3 = `,
+              join4 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -51202,7 +51202,7 @@ ${indentation}`;
               const tmp = stringifyArrayReplacer(key2, value[key2], stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}:${whitespace}${tmp}`;
-                separator = join3;
+                separator = join4;
               }
             }
             if (spacer !== "" && separator.length > 1) {
@@ -51260,20 +51260,20 @@ ${originalIndentation}`;
               indentation += spacer;
               let res2 = `
 ${indentation}`;
-              const join4 = `,
+              const join5 = `,
 ${indentation}`;
               const maximumValuesToStringify = Math.min(value.length, maximumBreadth);
               let i = 0;
               for (; i < maximumValuesToStringify - 1; i++) {
                 const tmp2 = stringifyIndent(String(i), value[i], stack, spacer, indentation);
                 res2 += tmp2 !== void 0 ? tmp2 : "null";
-                res2 += join4;
+                res2 += join5;
               }
               const tmp = stringifyIndent(String(i), value[i], stack, spacer, indentation);
               res2 += tmp !== void 0 ? tmp : "null";
               if (value.length - 1 > maximumBreadth) {
                 const removedKeys = value.length - maximumBreadth - 1;
-                res2 += `${join4}"... ${getItemCount(removedKeys)} not stringified"`;
+                res2 += `${join5}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               res2 += `
 ${originalIndentation}`;
@@ -51289,16 +51289,16 @@ ${originalIndentation}`;
               return '"[Object]"';
             }
             indentation += spacer;
-            const join3 = `,
+            const join4 = `,
 ${indentation}`;
             let res = "";
             let separator = "";
             let maximumPropertiesToStringify = Math.min(keyLength, maximumBreadth);
             if (isTypedArrayWithEntries(value)) {
-              res += stringifyTypedArray(value, join3, maximumBreadth);
+              res += stringifyTypedArray(value, join4, maximumBreadth);
               keys = keys.slice(value.length);
               maximumPropertiesToStringify -= value.length;
-              separator = join3;
+              separator = join4;
             }
             if (deterministic) {
               keys = sort(keys, comparator);
@@ -51309,13 +51309,13 @@ ${indentation}`;
               const tmp = stringifyIndent(key2, value[key2], stack, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}: ${tmp}`;
-                separator = join3;
+                separator = join4;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...": "${getItemCount(removedKeys)} not stringified"`;
-              separator = join3;
+              separator = join4;
             }
             if (separator !== "") {
               res = `
@@ -53983,7 +53983,7 @@ var require_dateformat = __commonJS({
         var timezone = /\b(?:[PMCEA][SDP]T|(?:Pacific|Mountain|Central|Eastern|Atlantic) (?:Standard|Daylight|Prevailing) Time|(?:GMT|UTC)(?:[-+]\d{4})?)\b/g;
         var timezoneClip = /[^-+\dA-Z]/g;
         return function(date, mask2, utc, gmt) {
-          if (_arguments.length === 1 && kindOf(date) === "string" && !/\d/.test(date)) {
+          if (_arguments.length === 1 && kindOf2(date) === "string" && !/\d/.test(date)) {
             mask2 = date;
             date = void 0;
           }
@@ -54184,7 +54184,7 @@ var require_dateformat = __commonJS({
         }
         return dow;
       };
-      var kindOf = function kindOf2(val) {
+      var kindOf2 = function kindOf3(val) {
         if (val === null) {
           return "null";
         }
@@ -75328,7 +75328,7 @@ var require_lib4 = __commonJS({
 // src/action/run.ts
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join as join2 } from "node:path";
+import { join as join3 } from "node:path";
 
 // src/config/errors.ts
 var ConfigError = class extends Error {
@@ -77370,6 +77370,16 @@ var StateStore = class {
     const entry = { phase, at: /* @__PURE__ */ new Date(), runner, ...note ? { note } : {} };
     return this.write(owner, { ...set, phase }, { $push: { history: entry } });
   }
+  /**
+   * Raises the read horizon (see apply/read-horizon.ts) to at least `time`, durably; false when `owner` no longer
+   * holds the lease. Without an owner (a cutover step that holds the migration otherwise) it raises regardless:
+   * a higher horizon only costs lookups.
+   */
+  async raiseReadHorizon(owner, time) {
+    if (owner !== void 0) return this.update(owner, {}, { $max: { readHorizon: time } });
+    const result = await withinShortBound("raising the read horizon", (signal) => this.migrations.updateOne({ _id: this.name }, { $max: { readHorizon: time } }, abortable(MAJORITY, signal)));
+    return result.matchedCount === 1;
+  }
   async recordLag(owner, lagSeconds) {
     await withinShortBound(
       "recording the lag",
@@ -77650,6 +77660,7 @@ function decodeChangeEvent(raw, refetch = false) {
   let fullType = 0;
   let full;
   let description;
+  let delta;
   let token;
   for (const c = new ElementCursor(raw); c.next(); ) {
     const { type: elementType, valueAt, valueEnd } = c;
@@ -77685,6 +77696,9 @@ function decodeChangeEvent(raw, refetch = false) {
       case 10 /* OperationDescription */:
         description = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
         break;
+      case 11 /* RawUpdateDescription */:
+        if (elementType === 3) delta = raw.subarray(valueAt, valueEnd);
+        break;
     }
   }
   if (!clusterTime || !ns2 || !token) throw new Error(`a change event without ${!token ? "_id" : !clusterTime ? "clusterTime" : "ns"}`);
@@ -77697,6 +77711,7 @@ function decodeChangeEvent(raw, refetch = false) {
     event.id = idOfKey(key);
   }
   if (full) event.fullDocument = fullType === 3 ? full : null;
+  if (delta) event.delta = delta;
   if (refetch || event.type === "update" && !full) event.refetch = true;
   return event;
 }
@@ -77723,6 +77738,7 @@ var DecodedEvent = class {
   id;
   fullDocument;
   refetch;
+  delta;
   seq;
   get token() {
     return this.decodedToken ??= import_mongodb8.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
@@ -77739,7 +77755,8 @@ var FIELD_NAMES = [
   [8 /* DocumentKey */, "documentKey"],
   [9 /* FullDocument */, "fullDocument"],
   [10 /* OperationDescription */, "operationDescription"],
-  [11 /* SplitEvent */, "splitEvent"]
+  [11 /* RawUpdateDescription */, "rawUpdateDescription"],
+  [12 /* SplitEvent */, "splitEvent"]
 ].map(([field, name]) => [field, Buffer.from(name, "latin1")]);
 function fieldOf(c) {
   const first = c.doc[c.nameAt];
@@ -77784,7 +77801,7 @@ function assembleFragments(fragments) {
 }
 function splitInfo(raw) {
   for (const c = new ElementCursor(raw); c.next(); ) {
-    if (fieldOf(c) !== 11 /* SplitEvent */) continue;
+    if (fieldOf(c) !== 12 /* SplitEvent */) continue;
     const info2 = import_mongodb8.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
     return { fragment: Number(info2.fragment), of: Number(info2.of) };
   }
@@ -78025,6 +78042,8 @@ var RawBatchCursor = class _RawBatchCursor {
   session;
   /** The resume token after the last batch (change streams). */
   postBatchResumeToken;
+  /** The latest cluster time the server's replies carried: no document this cursor read is from a later time. */
+  clusterTime;
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
@@ -78048,6 +78067,8 @@ var RawBatchCursor = class _RawBatchCursor {
     const cursor = reply.cursor;
     this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const time = reply.$clusterTime?.clusterTime;
+    if (time instanceof import_mongodb10.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch;
@@ -78100,10 +78121,10 @@ async function lookupSourceDocument(source, at, uuid, key) {
     throw error2;
   }
 }
-async function lookupSourceDocuments(source, at, uuid, keys) {
+async function lookupSourceDocuments(source, at, uuid, keys, readAt) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await lookupOnce(source, at, uuid, keys);
+      return await lookupOnce(source, at, uuid, keys, readAt);
     } catch (error2) {
       if (!isTransient(error2) || attempt >= LOOKUP_ATTEMPTS) throw error2;
       await sleep4(100 * attempt);
@@ -78111,7 +78132,7 @@ async function lookupSourceDocuments(source, at, uuid, keys) {
   }
 }
 var LOOKUP_ATTEMPTS = 4;
-async function lookupOnce(source, at, uuid, keys) {
+async function lookupOnce(source, at, uuid, keys, readAt) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key) => orderedDocument(key).get("_id"));
   const batchSize = keys.length + 1;
@@ -78124,6 +78145,8 @@ async function lookupOnce(source, at, uuid, keys) {
         if (id2) found.set(id2.toString("hex"), doc);
       }
     }
+    if (cursor.clusterTime) readAt?.(cursor.clusterTime);
+    else if (found.size) throw new Error(`a lookup on ${at.db}.${at.coll} came back without a cluster time`);
   } catch (error2) {
     if (UUID_MISMATCH.has(errorCode(error2) ?? 0)) return "moved";
     throw error2;
@@ -78622,7 +78645,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
@@ -78911,7 +78934,8 @@ var RawChangeStream = class _RawChangeStream {
     const position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = "resumeAfter" in position ? { resumeAfter: position.resumeAfter } : "startAtOperationTime" in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
+      // The update's own delta (7.0+, the release split events also need): see apply/update-diff.ts.
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...this.split ? { showRawUpdateDescription: true } : {}, ...at } },
       { $match: { "ns.db": { $nin: [...SYSTEM_DBS] } } },
       { $unset: "updateDescription" },
       ...this.options.match ? [{ $match: this.options.match }] : [],
@@ -79121,7 +79145,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -79360,6 +79384,15 @@ function canonical(value) {
 }
 
 // src/engine/apply/raw-writes.ts
+var DeltaMissed = class extends Error {
+  constructor(target, writes) {
+    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) did not hold their pre-image`);
+    this.target = target;
+    this.writes = writes;
+  }
+  target;
+  writes;
+};
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
 function majorityDestination(client) {
@@ -79372,13 +79405,19 @@ function putStatement(key, doc) {
   const update = hasDollarField(doc) ? embeddedArray("u", [rawDocument([embedded("$replaceWith", rawDocument([embedded("$literal", doc)]))])]) : embedded("u", doc);
   return rawDocument([embedded("q", key), update, rawElement(8, "upsert", TRUE)]);
 }
+function deltaStatement(key, statement) {
+  const filter = Buffer.concat([key.subarray(0, key.length - 1), ...statement.guards, Buffer.of(0)]);
+  filter.writeInt32LE(filter.length, 0);
+  return rawDocument([embedded("q", filter), embedded("u", statement.update), rawElement(8, "upsert", TRUE)]);
+}
 function deleteStatement(key) {
   return rawDocument([embedded("q", key), rawElement(16, "limit", ONE)]);
 }
 async function send(destination, target, kind, writes, ordered) {
   if (kind === "ins") return insertInOrder(destination, target, writes);
+  if (kind === "upd") return sendDeltas(destination, target, writes, ordered);
   const put = kind === "put";
-  const statements = writes.map((w) => w.kind === "del" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
+  const statements = writes.map((w) => w.kind === "put" || w.kind === "ins" ? putStatement(w.key, w.doc) : deleteStatement(w.key));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
@@ -79387,6 +79426,29 @@ async function send(destination, target, kind, writes, ordered) {
   const errors = reply.writeErrors ?? [];
   if (errors.length) throw refused(target, errors, writes);
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+}
+async function sendDeltas(destination, target, writes, ordered) {
+  const owners = [];
+  const statements = [];
+  for (const write of writes) {
+    for (const statement of write.statements) {
+      statements.push(deltaStatement(write.key, statement));
+      owners.push(write);
+    }
+  }
+  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
+  const reply = await writeRaw(destination.client, target.db, command, "updates", statements, boundOf(destination));
+  destination.timed?.("upd", statements.length, performance.now() - started);
+  destination.acknowledged(reply);
+  const errors = reply.writeErrors ?? [];
+  const upserted = reply.upserted ?? [];
+  if (!errors.length && !upserted.length && Number(reply.n ?? 0) === statements.length) return;
+  const missed = /* @__PURE__ */ new Set();
+  for (const { index } of [...errors, ...upserted]) missed.add(owners[index]);
+  if (ordered && errors.length) for (const owner of owners.slice(errors[0].index)) missed.add(owner);
+  if (!ordered && Number(reply.n ?? 0) + errors.length !== statements.length) for (const owner of owners) missed.add(owner);
+  throw new DeltaMissed(target, [...missed]);
 }
 function refused(target, errors, writes) {
   const first = errors[0];
@@ -79425,7 +79487,7 @@ function chunks(writes, count) {
   let current = [];
   let bytes = 0;
   for (const write of writes) {
-    const size = write.key.length + (write.kind === "del" ? 0 : write.doc.length);
+    const size = write.key.length + (write.kind === "del" ? 0 : write.kind === "upd" ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
     if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
       out.push(current);
       current = [];
@@ -79444,7 +79506,7 @@ async function writeInOrder(destination, target, writes, chunk) {
 }
 function unorderedJobs(destination, target, writes, chunk) {
   const jobs = [];
-  for (const kind of ["put", "ins", "del"]) {
+  for (const kind of ["put", "ins", "del", "upd"]) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
@@ -79538,9 +79600,8 @@ var CurrentDocuments = class {
    * next query ask for hundreds of large ones.
    */
   perDocument = 1024 * 1024;
-  async read(events) {
-    const out = /* @__PURE__ */ new Map();
-    const wanted2 = events.filter((e) => e.refetch);
+  async read(wanted2) {
+    const out = { docs: /* @__PURE__ */ new Map() };
     let next = 0;
     let held = 0;
     let failure;
@@ -79577,17 +79638,157 @@ var CurrentDocuments = class {
     for (const group of groups.values()) {
       const { ns: ns2, uuid } = group[0];
       const keys = [...new Map(group.map((e) => [rawIdKey(e.key).toString("hex"), e.key])).values()];
-      const found = await lookupSourceDocuments(this.source, { db: ns2.db, coll: ns2.coll }, uuid, keys);
+      const found = await lookupSourceDocuments(this.source, { db: ns2.db, coll: ns2.coll }, uuid, keys, (time) => {
+        if (!out.readAt || time.greaterThan(out.readAt)) out.readAt = time;
+      });
       if (found !== "moved") {
         for (const doc of found.values()) bytes += doc.length;
         docs += found.size;
       }
-      for (const event of group) out.set(event, found === "moved" ? "moved" : found.get(rawIdKey(event.key).toString("hex")) ?? null);
+      for (const event of group) out.docs.set(event, found === "moved" ? "moved" : found.get(rawIdKey(event.key).toString("hex")) ?? null);
     }
     if (docs) this.perDocument = Math.max(bytes / docs, this.perDocument / 2);
     return bytes;
   }
 };
+
+// src/engine/apply/update-diff.ts
+var MAX_DIFF_BYTES = 15 * 1024 * 1024;
+function diffStatements(rawUpdateDescription) {
+  let version;
+  let diff;
+  for (const e of rawElements(rawUpdateDescription)) {
+    const name = e.name.toString("utf8");
+    if (name === "$v" && (e.type === 16 || e.type === 18 || e.type === 1)) version = readNumber(e);
+    else if (name === "diff" && e.type === 3) diff = e.value;
+    else return void 0;
+  }
+  if (version !== 2 || !diff) return void 0;
+  const ops = [];
+  if (!readDocumentDiff(diff, [], ops)) return void 0;
+  let bytes = 0;
+  for (const op of ops) if (op.kind === "set" || op.kind === "insert") bytes += op.value.value.length + op.path.length;
+  if (bytes > MAX_DIFF_BYTES) return void 0;
+  return pack(ops);
+}
+function readNumber(e) {
+  if (e.type === 16) return e.value.readInt32LE(0);
+  if (e.type === 18) return Number(e.value.readBigInt64LE(0));
+  return e.value.readDoubleLE(0);
+}
+function expressible(name) {
+  return name.length > 0 && !name.includes(".") && name[0] !== "$";
+}
+function join(parent, name) {
+  return [...parent, name].join(".");
+}
+function readDocumentDiff(diff, at, ops) {
+  const parent = at.join(".");
+  for (const section of rawElements(diff)) {
+    const name = section.name.toString("utf8");
+    if (name === "d" || name === "u" || name === "i") {
+      if (section.type !== 3) return false;
+      for (const field of rawElements(section.value)) {
+        const fieldName = field.name.toString("utf8");
+        if (!expressible(fieldName)) return false;
+        const path = join(at, fieldName);
+        if (name === "d") ops.push({ kind: "unset", path });
+        else if (name === "u") ops.push({ kind: "set", path, value: field });
+        else ops.push({ kind: "insert", path, parent, value: field });
+      }
+    } else if (name.startsWith("s") && name.length > 1) {
+      const fieldName = name.slice(1);
+      if (section.type !== 3 || !expressible(fieldName)) return false;
+      if (!readSubDiff(section.value, [...at, fieldName], ops)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+function readSubDiff(diff, at, ops) {
+  for (const e of rawElements(diff)) {
+    if (e.name.length === 1 && e.name[0] === 97) return e.type === 8 && e.value[0] === 1 && readArrayDiff(diff, at, ops);
+  }
+  return readDocumentDiff(diff, at, ops);
+}
+function readArrayDiff(diff, at, ops) {
+  let size;
+  let highest = -1;
+  for (const e of rawElements(diff)) {
+    const name = e.name.toString("utf8");
+    if (name === "a") continue;
+    if (name === "l") {
+      if (e.type !== 16 && e.type !== 18 && e.type !== 1) return false;
+      size = readNumber(e);
+      if (!Number.isInteger(size) || size < 0) return false;
+      continue;
+    }
+    const index = /^[us](0|[1-9][0-9]*)$/.exec(name);
+    if (!index) return false;
+    const position = Number(index[1]);
+    highest = Math.max(highest, position);
+    if (name[0] === "u") ops.push({ kind: "set", path: join(at, index[1]), value: e });
+    else if (e.type !== 3 || !readSubDiff(e.value, [...at, index[1]], ops)) return false;
+  }
+  if (size !== void 0) {
+    if (highest >= size) return false;
+    ops.push({ kind: "truncate", path: at.join("."), depth: at.length, size });
+  }
+  return true;
+}
+function pack(ops) {
+  const statements = [[]];
+  const appended = /* @__PURE__ */ new Map();
+  for (const op of ops) {
+    if (op.kind === "truncate") continue;
+    let slot2 = 0;
+    if (op.kind === "insert") {
+      slot2 = appended.get(op.parent) ?? 0;
+      appended.set(op.parent, slot2 + 1);
+    }
+    (statements[slot2] ??= []).push(op);
+  }
+  const cuts = ops.filter((op) => op.kind === "truncate").sort((a, b) => b.depth - a.depth);
+  for (const cut2 of cuts) statements.push([cut2]);
+  return statements.filter((s) => s.length > 0).map(statementOf);
+}
+var EXISTS_FALSE = rawDocument([rawElement(8, "$exists", Buffer.of(0))]);
+var EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
+var EMPTY_ARRAY = rawDocument([]);
+function int32(n) {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n, 0);
+  return b;
+}
+function statementOf(ops) {
+  const guards = [];
+  const set = [];
+  const unset = [];
+  const push = [];
+  for (const op of ops) {
+    switch (op.kind) {
+      case "set":
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case "insert":
+        guards.push(rawElement(3, op.path, EXISTS_FALSE));
+        set.push(rawElement(op.value.type, op.path, op.value.value));
+        break;
+      case "unset":
+        unset.push(rawElement(2, op.path, EMPTY_STRING));
+        break;
+      case "truncate":
+        push.push(rawElement(3, op.path, rawDocument([rawElement(4, "$each", EMPTY_ARRAY), rawElement(16, "$slice", int32(op.size))])));
+        break;
+    }
+  }
+  const operators = [];
+  if (set.length) operators.push(rawElement(3, "$set", rawDocument(set)));
+  if (unset.length) operators.push(rawElement(3, "$unset", rawDocument(unset)));
+  if (push.length) operators.push(rawElement(3, "$push", rawDocument(push)));
+  return { guards, update: rawDocument(operators) };
+}
 
 // src/engine/apply/resolve-duplicates.ts
 var MAX_ATTEMPTS = 1e4;
@@ -79596,7 +79797,7 @@ function duplicatesOf(error2) {
   const list = error2?.duplicates;
   return Array.isArray(list) ? list : [];
 }
-async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
+async function withDuplicateKeyResolution(source, destination, sourceOf, job, afterSourceRead = async () => void 0) {
   const written = /* @__PURE__ */ new Set();
   const name = (target, id2) => `${target.db}.${target.coll}\0${id2.toString("hex")}`;
   const settled = (target, documentKey) => {
@@ -79613,12 +79814,12 @@ async function withDuplicateKeyResolution(source, destination, sourceOf, job) {
       const fresh = duplicates.filter((d) => !settled(d.target, d.key));
       if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error2;
       for (const duplicate of fresh) {
-        for (const id2 of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key)) written.add(name(duplicate.target, id2));
+        for (const id2 of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key, afterSourceRead)) written.add(name(duplicate.target, id2));
       }
     }
   }
 }
-async function settleFromSource(source, destination, sourceOf, target, documentKey) {
+async function settleFromSource(source, destination, sourceOf, target, documentKey, afterSourceRead) {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -79632,6 +79833,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const key = idDocumentOf(id2);
     const found = await lookupSourceDocument(source, from, void 0, key);
     const write = found && found !== "moved" ? { kind: "put", key, doc: Buffer.from(found) } : { kind: "del", key };
+    await afterSourceRead();
     try {
       await writeInOrder(destination, target, [write], 1);
       written.set(id2.toString("hex"), id2);
@@ -79684,9 +79886,32 @@ var TargetKinds = class {
     if (!info2) {
       await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
-    const options = info2?.options ?? {};
-    const capped2 = Boolean(options.capped);
-    const kind = { capped: capped2, ordered: capped2 || options.collation !== void 0 && options.collation.locale !== "simple" };
+    return this.remember(name, info2);
+  }
+  /** The kind of a collection the destination already has; undefined, and nothing created, when it has none. */
+  async existing(target) {
+    const name = `${target.db}.${target.coll}`;
+    const cached = this.known.get(name);
+    if (cached) return cached;
+    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    return info2 ? this.remember(name, info2) : void 0;
+  }
+  /**
+   * The kind of an existing collection, read without being remembered: for a guess ahead of the writes (a DDL step
+   * may change it before then; `existing`, at the writes, is what they rely on).
+   */
+  async peek(target) {
+    const cached = this.known.get(`${target.db}.${target.coll}`);
+    if (cached) return cached;
+    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    return info2 ? kindOf(info2) : void 0;
+  }
+  /** What was read of a collection now (while no DDL passes), or of none. */
+  cached(target) {
+    return this.known.get(`${target.db}.${target.coll}`);
+  }
+  remember(name, info2) {
+    const kind = kindOf(info2);
     this.known.set(name, kind);
     return kind;
   }
@@ -79694,6 +79919,11 @@ var TargetKinds = class {
     this.known.clear();
   }
 };
+function kindOf(info2) {
+  const options = info2?.options ?? {};
+  const capped2 = Boolean(options.capped);
+  return { capped: capped2, ordered: capped2 || options.collation !== void 0 && options.collation.locale !== "simple" };
+}
 
 // src/engine/apply/unresolved.ts
 var UnresolvedDocuments = class {
@@ -79746,6 +79976,7 @@ function chunkFor(statements, writers) {
   return Math.min(MAX_CHUNK, Math.max(50, Math.ceil(statements / writers)));
 }
 var MAX_CHUNK = 500;
+var HOT_DOCUMENT_UPDATES = 4;
 var Applier = class {
   constructor(ctx) {
     this.ctx = ctx;
@@ -79765,12 +79996,55 @@ var Applier = class {
   /** Write commands in flight (see writer-limit.ts); their size stays set by ctx.concurrency. */
   writers;
   applied = 0;
+  /** Updates applied from their delta, and deltas that fell back to a lookup (for the logs and bench/). */
+  deltas = { applied: 0, missed: 0 };
+  /** The delta statements of update events, translated once (undefined: not expressible). */
+  translated = /* @__PURE__ */ new WeakMap();
+  /** Set when a duplicate key was resolved from the source during a batch's writes (see writeData). */
+  resolvedDuplicates = false;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  prepare(events) {
-    return this.current.read(events);
+  async prepare(events) {
+    const guessed = /* @__PURE__ */ new Map();
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) guessed.set(`${target.db}.${target.coll}`, await this.targets.peek(target));
+    const kind = (target) => this.targets.cached(target) ?? guessed.get(`${target.db}.${target.coll}`);
+    const deltas = this.deltaPlan(events, kind);
+    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)));
+  }
+  /**
+   * The update events of a batch that apply their delta: the destination holds the document's pre-image (read
+   * horizon), in a collection written in any order, and the delta is expressible. A document any of whose
+   * updates must be read (or that is hot) is read for all of them: the read is later than all of the batch.
+   */
+  deltaPlan(events, kind = (target) => this.targets.cached(target)) {
+    const plan2 = /* @__PURE__ */ new Map();
+    if (!this.ctx.deltas) return plan2;
+    const perDocument = /* @__PURE__ */ new Map();
+    for (const event of events) {
+      if (!event.refetch || !event.uuid || event.id === void 0) continue;
+      const name = `${event.uuid}\0${sameDocumentKey(event.id)}`;
+      let entry = perDocument.get(name);
+      if (!entry) perDocument.set(name, entry = { events: [], read: false });
+      const statements = this.deltaOf(event, kind);
+      if (statements) entry.events.push(event);
+      else entry.read = true;
+    }
+    for (const { events: updates, read } of perDocument.values()) {
+      if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
+      for (const event of updates) plan2.set(event, this.translated.get(event));
+    }
+    return plan2;
+  }
+  /** The event's delta statements when it may apply them now, else undefined (it takes the whole document). */
+  deltaOf(event, kindOf2) {
+    if (event.type !== "update" || !event.delta) return void 0;
+    const kind = kindOf2(this.ctx.filter.target(event.ns.db, event.ns.coll));
+    if (!kind || kind.ordered) return void 0;
+    if (!this.ctx.horizon.holdsPreImage(event.uuid, event.id, event.clusterTime)) return void 0;
+    if (!this.translated.has(event)) this.translated.set(event, diffStatements(event.delta));
+    return this.translated.get(event);
   }
   async apply(events, checkpoint, prepared) {
     let segment = [];
@@ -79797,22 +80071,46 @@ var Applier = class {
     this.applied += events.length;
   }
   async applyData(events, prepared) {
+    if (!events.length) return;
+    await this.readKinds(events);
     let rest = events;
     let current = prepared ?? await this.prepare(rest);
     while (rest.length) {
-      let cut2 = rest.findIndex((e) => e.refetch && !current.has(e));
+      const deltas = this.deltaPlan(rest);
+      let cut2 = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
       if (cut2 === -1) cut2 = rest.length;
       if (cut2 > 0) {
-        await this.writeData(rest.slice(0, cut2), current);
+        await this.writeData(rest.slice(0, cut2), current, deltas);
         rest = rest.slice(cut2);
       }
       if (rest.length) current = await this.prepare(rest);
     }
+    this.ctx.horizon.passed(events[events.length - 1].clusterTime);
   }
-  async writeData(events, current) {
+  /** Reads the kind of every existing target of updates with a delta, so that deltaPlan can decide. */
+  async readKinds(events) {
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) await this.targets.existing(target);
+  }
+  /** The targets of the updates that carry a delta. */
+  deltaTargets(events) {
+    if (!this.ctx.deltas) return [];
+    const targets = /* @__PURE__ */ new Map();
+    for (const e of events) {
+      if (e.type !== "update" || !e.delta) continue;
+      const target = this.ctx.filter.target(e.ns.db, e.ns.coll);
+      targets.set(`${target.db}.${target.coll}`, target);
+    }
+    return [...targets.values()];
+  }
+  async writeData(events, current, deltas) {
+    if (current.readAt && current.docs.size) {
+      for (const event of events) if (current.docs.has(event) && !deltas.has(event) && event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, event.id, current.readAt);
+      await this.ctx.horizon.cover(current.readAt);
+    }
     const byTarget = /* @__PURE__ */ new Map();
     for (const event of events) {
-      const write = this.toWrite(event, current.get(event));
+      const statements = deltas.get(event);
+      const write = statements ? this.deltaWrite(event, statements) : this.toWrite(event, current.docs.get(event));
       if (!write) continue;
       const target = this.ctx.filter.target(event.ns.db, event.ns.coll);
       const name = `${target.db}.${target.coll}`;
@@ -79838,15 +80136,83 @@ var Applier = class {
       const single = [];
       for (const group of groups.values()) {
         const last = group[group.length - 1];
-        if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+        if (!group.every((w) => w.key.equals(last.key))) {
+          jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+          continue;
+        }
+        let from = group.length - 1;
+        while (from > 0 && group[from].kind === "upd") from--;
+        const run2 = group[from].kind === "upd" ? group : group.slice(from);
+        const alone = run2.length === 1 && (run2[0].kind !== "upd" || run2[0].statements.length === 1);
+        if (alone) single.push(run2[0]);
+        else jobs.push({ target, job: orderedJob(this.destination, target, run2, MAX_CHUNK) });
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.writers.current());
+    this.resolvedDuplicates = false;
+    const afterSourceRead = () => {
+      this.resolvedDuplicates = true;
+      return this.readAheadOfAll();
+    };
+    const delta = (job) => async (leaveOut) => {
+      try {
+        await job(leaveOut);
+      } catch (error2) {
+        if (!(error2 instanceof DeltaMissed)) throw error2;
+        await this.deltasMissed(error2);
+      }
+    };
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => delta(job)((write) => settled(target, write.key)), afterSourceRead)), this.writers.current());
+    const inSegment = new Set(events);
+    const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
+    this.deltas.applied += applied.length;
+    if (this.resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
+  }
+  /** The documents of deltas that missed their pre-image, written from the source (or left open: see toWrite). */
+  async deltasMissed(missed) {
+    this.deltas.missed += missed.writes.length;
+    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, "update deltas missed their pre-image; writing the documents from the source");
+    await this.rewriteFromSource(missed.writes.map((w) => w.origin));
+  }
+  /** Reads these events' documents from the source now and writes them (each document once, in stream order). */
+  async rewriteFromSource(events) {
+    let rest = events;
+    while (rest.length) {
+      const read = await this.current.read(rest);
+      const answered = rest.filter((e) => read.docs.has(e));
+      if (read.readAt) {
+        for (const event of answered) this.ctx.horizon.readAt(event.uuid, event.id, read.readAt);
+        await this.ctx.horizon.cover(read.readAt);
+      }
+      const byTarget = /* @__PURE__ */ new Map();
+      for (const event of answered) {
+        const write = this.toWrite(event, read.docs.get(event));
+        if (!write) continue;
+        const target = this.ctx.filter.target(event.ns.db, event.ns.coll);
+        const name = `${target.db}.${target.coll}`;
+        let entry = byTarget.get(name);
+        if (!entry) byTarget.set(name, entry = { target, writes: [] });
+        entry.writes.push(write);
+      }
+      for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
+      rest = rest.filter((e) => !read.docs.has(e));
+    }
+  }
+  /**
+   * Documents that cannot be named were read from the source (a chain of duplicate keys, a rename across
+   * databases): everything up to now is read ahead of the position, and the horizon covers it before they land.
+   */
+  async readAheadOfAll() {
+    const now = await lastWriteTime(this.ctx.source.client, "majority");
+    this.ctx.horizon.readAtForAll(now);
+    await this.ctx.horizon.cover(now);
+  }
+  deltaWrite(event, statements) {
+    this.unresolved.settle(event);
+    return { kind: "upd", key: event.key, statements, origin: event };
   }
   /** The write an event asks for, or none when its document's state is not known yet. */
   toWrite(event, current) {
@@ -79885,6 +80251,7 @@ var Applier = class {
         continue;
       }
       const target = this.ctx.filter.target(to.db, to.coll);
+      await this.readAheadOfAll();
       await writeInOrder(this.destination, target, [{ kind: "put", key: entry.key, doc }], 1);
       this.unresolved.remove(entry);
     }
@@ -80046,6 +80413,77 @@ var StallWatch = class {
   }
 };
 
+// src/engine/apply/read-horizon.ts
+var import_mongodb18 = __toESM(require_lib3(), 1);
+var ReadHorizon = class {
+  constructor(start, persist) {
+    this.start = start;
+    this.persist = persist;
+    this.floor = start;
+    this.requested = start;
+  }
+  start;
+  persist;
+  floor;
+  /** Documents read later than the floor: collection UUID and server-equality key → time of the read. */
+  ahead = /* @__PURE__ */ new Map();
+  /** The highest time a raise was asked for (kept, or on its way). */
+  requested;
+  raising = Promise.resolve();
+  /** Whether the destination holds this document as the source did just before an event at `time`. */
+  holdsPreImage(uuid, id2, time) {
+    if (!time.greaterThan(this.floor)) return false;
+    const read = this.ahead.get(keyOf(uuid, id2));
+    return read === void 0 || time.greaterThan(read);
+  }
+  /** A document of this collection, read at `time`, is about to be written. */
+  readAt(uuid, id2, time) {
+    if (!time.greaterThan(this.floor)) return;
+    const key = keyOf(uuid, id2);
+    const known = this.ahead.get(key);
+    if (!known || time.greaterThan(known)) this.ahead.set(key, time);
+    if (this.ahead.size > MAX_TRACKED) this.readAtForAll(this.latest());
+  }
+  /** Documents that cannot be named (by name, not UUID; a chain of duplicate keys) were read at `time`. */
+  readAtForAll(time) {
+    if (time.greaterThan(this.floor)) this.floor = time;
+    for (const [key, read] of this.ahead) if (!read.greaterThan(this.floor)) this.ahead.delete(key);
+  }
+  /**
+   * Makes the kept horizon cover a read at `time` before its document is written. Raises are chained, so they
+   * reach the migration document in order, and a write waits for the raise that covers it.
+   */
+  cover(time) {
+    if (!time.greaterThan(this.requested)) return this.raising;
+    const raised = new import_mongodb18.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    this.requested = raised;
+    const previous = this.raising.catch(() => void 0);
+    this.raising = previous.then(
+      () => this.persist(raised).catch((error2) => {
+        this.requested = this.start;
+        throw error2;
+      })
+    );
+    return this.raising;
+  }
+  /** Forgets documents whose reads the applied position has passed: later events are later than their read. */
+  passed(time) {
+    if (this.ahead.size < PRUNE_FROM) return;
+    for (const [key, read] of this.ahead) if (!read.greaterThan(time)) this.ahead.delete(key);
+  }
+  latest() {
+    let latest = this.floor;
+    for (const read of this.ahead.values()) if (read.greaterThan(latest)) latest = read;
+    return latest;
+  }
+};
+var COVER_AHEAD_SECONDS = 5;
+var MAX_TRACKED = 2e5;
+var PRUNE_FROM = 1e4;
+function keyOf(uuid, id2) {
+  return `${uuid}\0${sameDocumentKey(id2)}`;
+}
+
 // src/engine/tail.ts
 var SAVE_IDLE_POSITION_MS = 5e3;
 var APPLY_WRITERS = 8;
@@ -80067,7 +80505,8 @@ async function tailLoop(run2, options) {
 }
 async function watchedTailLoop(run2, options, stall) {
   const { store, ports } = run2;
-  const applier = newApplier(run2, options.stopAfter);
+  stall.enter("reading the source time");
+  const applier = newApplier(run2, await openReadHorizon(run2), options.stopAfter);
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let observing;
   const saver = new PositionSaver(async (token, wallTime, events) => {
@@ -80121,7 +80560,7 @@ async function watchedTailLoop(run2, options, stall) {
         await applier.apply(batch, checkpoint, prepared);
         await stall.in("queueing for recheck", observing);
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -80178,9 +80617,20 @@ async function watchedTailLoop(run2, options, stall) {
   }
   stall.enter("ending: reading the state");
   run2.doc = await store.current();
-  return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
+  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, strayWrites: [...stray] };
 }
-function newApplier(run2, stopAfter) {
+async function openReadHorizon(run2) {
+  let start = run2.doc.readHorizon;
+  const persist = async (time) => {
+    if (!await run2.store.raiseReadHorizon(run2.ports.runner, time)) throw new LeaseLostError(run2.config.name);
+  };
+  if (!start) {
+    start = await lastWriteTime(run2.source, "majority");
+    await persist(start);
+  }
+  return new ReadHorizon(start, persist);
+}
+function newApplier(run2, horizon, stopAfter, deltas = true) {
   return new Applier({
     source: readView(run2.source, stopAfter),
     destination: run2.destination,
@@ -80189,7 +80639,9 @@ function newApplier(run2, stopAfter) {
     log: run2.ports.log,
     concurrency: Math.max(APPLY_WRITERS, run2.config.sync.parallelCollections),
     assertLease: () => run2.lease.assertHeld(),
-    unresolved: run2.doc.unresolved ?? []
+    unresolved: run2.doc.unresolved ?? [],
+    horizon,
+    deltas
   });
 }
 function assertSettled(applier) {
@@ -80207,7 +80659,7 @@ var REPLAY_BATCH = 1e3;
 var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run2) {
   const { store, ports } = run2;
-  const applier = newApplier(run2);
+  const applier = newApplier(run2, await openReadHorizon(run2), void 0, false);
   const firstSeq = run2.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();
@@ -80250,7 +80702,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb18.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb19.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -80280,7 +80732,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error2;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
         }
       }
     } catch (error2) {
@@ -80299,7 +80751,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
 async function markUnique(store, relaxed) {
   await store.relaxedIndexes.updateOne({ _id: relaxed._id }, { $set: { uniqueRestored: true } }, { writeConcern: { w: "majority" } });
 }
-async function rewriteFromSource(source, destination, from, to, ids) {
+async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
   const found = await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } }, { raw: true }).toArray();
   const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
@@ -80308,11 +80760,12 @@ async function rewriteFromSource(source, destination, from, to, ids) {
     ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key) => ({ kind: "del", key }))
   ];
+  await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
   await writeInOrder(majorityDestination(destination), to, writes, 500);
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -80403,7 +80856,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb19.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb20.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -80448,7 +80901,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -80460,7 +80913,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb20.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb21.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -80977,7 +81430,7 @@ function locate2(catalog, plans) {
 }
 async function relocate(run2, collection) {
   if (!collection.uuid) return collection;
-  const uuid = new import_mongodb21.UUID(collection.uuid);
+  const uuid = new import_mongodb22.UUID(collection.uuid);
   const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(collection.db);
   if (here) return { ...collection, coll: here };
@@ -81065,7 +81518,8 @@ async function copyPhase(run2) {
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, "copy finished; indexes built");
     run2.lease.assertHeld();
-    run2.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" });
+    const copiedBefore = await lastWriteTime(run2.source, "majority");
+    run2.doc = await store.write(ports.runner, { "copy.finishedAt": /* @__PURE__ */ new Date(), step: "replay" }, { $max: { readHorizon: copiedBefore } });
     ports.onProgress?.(buildProgress(run2.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {
@@ -81285,6 +81739,7 @@ async function runSlice(run2, config, durationMs, ports) {
     return {
       kind: "ran",
       applied: result.applied,
+      deltas: result.deltas,
       lagSeconds: result.lagSeconds,
       elapsedMs: Date.now() - started,
       ...by !== void 0 ? { handedOverTo: by } : {},
@@ -81420,7 +81875,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -81755,7 +82210,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb22.MongoError) {
+    if (error2 instanceof import_mongodb23.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -82115,7 +82570,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -82147,7 +82602,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb23.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -82420,7 +82875,8 @@ var runTail = async (config, options, ports) => {
   }
   const { progress } = result;
   const ran = formatDuration(result.elapsedMs / 1e3);
-  const lag = `${plural(result.applied, "change")} applied, lag ${formatDuration(result.lagSeconds)}`;
+  const fromDelta = result.deltas.applied > 0 ? ` (${plural(result.deltas.applied, "update")} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ""})` : "";
+  const lag = `${plural(result.applied, "change")} applied${fromDelta}, lag ${formatDuration(result.lagSeconds)}`;
   if (result.handedOverTo !== void 0) {
     return {
       command: "tail",
@@ -82476,7 +82932,7 @@ registerCommand("verify", runVerify);
 var import_yaml3 = __toESM(require_dist2(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync2, statSync } from "node:fs";
-import { join } from "node:path";
+import { join as join2 } from "node:path";
 
 // src/config/duration.ts
 var DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
@@ -82768,7 +83224,7 @@ function loadConfigFile(file, options = {}) {
   try {
     const stat2 = statSync(file);
     if (stat2.isDirectory()) {
-      throw new ConfigError([problemAtStart(file, `this is a directory; --config takes a migration file, for example ${join(file, "migration.yaml")}`)]);
+      throw new ConfigError([problemAtStart(file, `this is a directory; --config takes a migration file, for example ${join2(file, "migration.yaml")}`)]);
     }
     size = stat2.size;
     if (size > MAX_CONFIG_BYTES) {
@@ -88568,9 +89024,9 @@ async function findPullRequest(api, inputs, configPath, env, io) {
   }
 }
 function writeReport(outcome, migration, command, env) {
-  const dir = join2(env.RUNNER_TEMP || tmpdir(), "mongo-live-migrate");
+  const dir = join3(env.RUNNER_TEMP || tmpdir(), "mongo-live-migrate");
   mkdirSync(dir, { recursive: true });
-  const file = join2(dir, `${migration}-${command}-${env.GITHUB_RUN_ID ?? "local"}-${env.GITHUB_RUN_ATTEMPT ?? "1"}.json`);
+  const file = join3(dir, `${migration}-${command}-${env.GITHUB_RUN_ID ?? "local"}-${env.GITHUB_RUN_ATTEMPT ?? "1"}.json`);
   writeFileSync(file, scrub(JSON.stringify(outcome, null, 2)) + "\n");
   return file;
 }

@@ -26,7 +26,8 @@ export const runTail: CommandImpl = async (config, options, ports) => {
   }
   const { progress } = result;
   const ran = formatDuration(result.elapsedMs / 1000);
-  const lag = `${plural(result.applied, 'change')} applied, lag ${formatDuration(result.lagSeconds)}`;
+  const fromDelta = result.deltas.applied > 0 ? ` (${plural(result.deltas.applied, 'update')} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ''})` : '';
+  const lag = `${plural(result.applied, 'change')} applied${fromDelta}, lag ${formatDuration(result.lagSeconds)}`;
   if (result.handedOverTo !== undefined) {
     return {
       command: 'tail',

@@ -5,7 +5,7 @@ import { EXACT_TYPES } from './copy/raw-insert.js';
 import { buildProgress } from './progress.js';
 import type { MigrationRun } from './run.js';
 import type { BufferDoc } from './state/types.js';
-import { newApplier } from './tail.js';
+import { newApplier, openReadHorizon } from './tail.js';
 
 /** Events per applied batch, and a byte bound: buffered events may each be near 16 MB. */
 const REPLAY_BATCH = 1000;
@@ -18,7 +18,7 @@ const REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
  */
 export async function replayBuffer(run: MigrationRun): Promise<void> {
   const { store, ports } = run;
-  const applier = newApplier(run);
+  const applier = newApplier(run, await openReadHorizon(run), undefined, false);
   const firstSeq = run.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();

@@ -241,7 +241,9 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
     await writer.stop();
     ports.log.info({ partitions: partitions.length, captured: writer.captured }, 'copy finished; indexes built');
     run.lease.assertHeld();
-    run.doc = await store.write(ports.runner, { 'copy.finishedAt': new Date(), step: 'replay' });
+    // Every copied document was read before this time: update deltas after it may apply (see apply/read-horizon.ts).
+    const copiedBefore = await lastWriteTime(run.source, 'majority');
+    run.doc = await store.write(ports.runner, { 'copy.finishedAt': new Date(), step: 'replay' }, { $max: { readHorizon: copiedBefore } });
     ports.onProgress?.(buildProgress(run.doc, await store.partitionsOf(), { maxLagSeconds: config.cutover.maxLagSeconds }));
     return true;
   } finally {

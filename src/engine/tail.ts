@@ -10,6 +10,9 @@ import { failpoint } from './failpoints.js';
 import { appliedPosition } from './position.js';
 import { PositionSaver } from './position-saver.js';
 import { StallWatch } from './stall-watch.js';
+import { ReadHorizon } from './apply/read-horizon.js';
+import { lastWriteTime } from '../mongo/introspection.js';
+import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
   /** Stop at this time (ms since epoch). */
@@ -32,6 +35,8 @@ export interface TailResult {
   lagSeconds: number;
   caughtUp: boolean;
   applied: number;
+  /** Updates applied from their own delta, and deltas that missed their pre-image (see apply/read-horizon.ts). */
+  deltas: { applied: number; missed: number };
   /** Namespaces written after `strayAfter`, if any. */
   strayWrites: string[];
 }
@@ -71,7 +76,8 @@ export async function tailLoop(run: MigrationRun, options: TailOptions): Promise
 
 async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: StallWatch): Promise<TailResult> {
   const { store, ports } = run;
-  const applier = newApplier(run, options.stopAfter);
+  stall.enter('reading the source time');
+  const applier = newApplier(run, await openReadHorizon(run), options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing: Promise<void> | undefined;
   // Every position is saved through applier.terms (see apply/write-terms.ts): the data was written with w: 1,
@@ -130,7 +136,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
         await applier.apply(batch, checkpoint, prepared);
         await stall.in('queueing for recheck', observing);
         failpoint('tail:batch-applied');
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current() }, 'applied change events');
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed }, 'applied change events');
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -195,10 +201,30 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   }
   stall.enter('ending: reading the state');
   run.doc = await store.current();
-  return { lagSeconds, caughtUp, applied: applier.applied, strayWrites: [...stray] };
+  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, strayWrites: [...stray] };
 }
 
-export function newApplier(run: MigrationRun, stopAfter?: Timestamp): Applier {
+/**
+ * The read horizon this run starts from (see apply/read-horizon.ts). A migration whose document has none (its copy
+ * ran before the horizon was kept) starts at the source's present: every read before it is older.
+ */
+export async function openReadHorizon(run: MigrationRun): Promise<ReadHorizon> {
+  let start = run.doc.readHorizon;
+  const persist = async (time: Timestamp): Promise<void> => {
+    if (!(await run.store.raiseReadHorizon(run.ports.runner, time))) throw new LeaseLostError(run.config.name);
+  };
+  if (!start) {
+    start = await lastWriteTime(run.source, 'majority');
+    await persist(start);
+  }
+  return new ReadHorizon(start, persist);
+}
+
+/**
+ * `deltas`: whether updates may apply their delta. Only a tail: a replay applies what the copy overlapped, and the
+ * horizon set when the copy ended is later than all of it anyway.
+ */
+export function newApplier(run: MigrationRun, horizon: ReadHorizon, stopAfter?: Timestamp, deltas = true): Applier {
   return new Applier({
     source: readView(run.source, stopAfter),
     destination: run.destination,
@@ -208,6 +234,8 @@ export function newApplier(run: MigrationRun, stopAfter?: Timestamp): Applier {
     concurrency: Math.max(APPLY_WRITERS, run.config.sync.parallelCollections),
     assertLease: () => run.lease.assertHeld(),
     unresolved: run.doc.unresolved ?? [],
+    horizon,
+    deltas,
   });
 }
 

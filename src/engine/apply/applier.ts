@@ -7,13 +7,16 @@ import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
-import { orderedJob, unorderedJobs, writeInOrder, type Destination, type Write, type WriteJob } from './raw-writes.js';
+import { DeltaMissed, orderedJob, unorderedJobs, writeInOrder, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
 import { WriterLimit } from './writer-limit.js';
-import { CurrentDocuments, type CurrentDocument } from './current-documents.js';
+import { CurrentDocuments, type CurrentDocument, type Lookups } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
+import { lastWriteTime } from '../../mongo/introspection.js';
+import type { ReadHorizon } from './read-horizon.js';
+import { diffStatements, type DiffStatement } from './update-diff.js';
 import { batchSourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
-import { TargetKinds } from './target-kinds.js';
+import { TargetKinds, type TargetKind } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
 /**
@@ -38,10 +41,23 @@ export interface ApplierContext {
   assertLease: () => void;
   /** Documents still open when the position was last saved. */
   unresolved?: SavedUnresolved[];
+  /**
+   * What the destination is known to hold exactly (see read-horizon.ts): every source read this applier writes is
+   * covered there, and where it says so an update applies its own delta instead of its looked-up document.
+   */
+  horizon: ReadHorizon;
+  /** Whether updates may apply their deltas (a replay of what the copy overlapped never may). */
+  deltas: boolean;
 }
 
 /** The current source documents of a batch's events, read before its writes (see Applier.prepare). */
-export type Prepared = Map<ChangeEvent, CurrentDocument>;
+export type Prepared = Lookups;
+
+/**
+ * A document updated more often than this in one batch is read once instead (a hot document: one lookup
+ * and one write, rather than a chain of statements the destination must run one after the other).
+ */
+const HOT_DOCUMENT_UPDATES = 4;
 
 /**
  * Saves the position just after `last` (everything up to it is applied), with what is still open; the save makes
@@ -53,7 +69,9 @@ export type Checkpoint = (last: ChangeEvent, unresolved: UnresolvedDocument[]) =
  * Applies change events to the destination so that it converges from any copied version of a document:
  * insert/replace write the event's full document, update writes the looked-up current document, delete
  * deletes; every document is the source's bytes. An update whose lookup found nothing is left open until the
- * stream says why (see UnresolvedDocuments).
+ * stream says why (see UnresolvedDocuments). Where the destination is known to hold an update's exact
+ * pre-image (read-horizon.ts), the update applies its own delta instead (update-diff.ts): no lookup, and the
+ * same bytes; a delta that finds its document otherwise falls back to the lookup.
  *
  * Within a run of data events only the last operation per document matters, so each document gets one write
  * and different documents are written in parallel. "Per document" is the server's equality, not the bytes:
@@ -74,6 +92,12 @@ export class Applier {
   /** Write commands in flight (see writer-limit.ts); their size stays set by ctx.concurrency. */
   readonly writers: WriterLimit;
   applied = 0;
+  /** Updates applied from their delta, and deltas that fell back to a lookup (for the logs and bench/). */
+  readonly deltas = { applied: 0, missed: 0 };
+  /** The delta statements of update events, translated once (undefined: not expressible). */
+  private readonly translated = new WeakMap<ChangeEvent, DiffStatement[] | undefined>();
+  /** Set when a duplicate key was resolved from the source during a batch's writes (see writeData). */
+  private resolvedDuplicates = false;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
@@ -87,8 +111,49 @@ export class Applier {
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
    */
-  prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
-    return this.current.read(events);
+  async prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
+    // Collections not written yet (the first batches) are peeked at: a guess, planned again at the writes.
+    const guessed = new Map<string, TargetKind | undefined>();
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) guessed.set(`${target.db}.${target.coll}`, await this.targets.peek(target));
+    const kind = (target: Namespace): TargetKind | undefined => this.targets.cached(target) ?? guessed.get(`${target.db}.${target.coll}`);
+    const deltas = this.deltaPlan(events, kind);
+    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)));
+  }
+
+  /**
+   * The update events of a batch that apply their delta: the destination holds the document's pre-image (read
+   * horizon), in a collection written in any order, and the delta is expressible. A document any of whose
+   * updates must be read (or that is hot) is read for all of them: the read is later than all of the batch.
+   */
+  private deltaPlan(events: readonly ChangeEvent[], kind: (target: Namespace) => TargetKind | undefined = (target) => this.targets.cached(target)): Map<ChangeEvent, DiffStatement[]> {
+    const plan = new Map<ChangeEvent, DiffStatement[]>();
+    if (!this.ctx.deltas) return plan;
+    const perDocument = new Map<string, { events: ChangeEvent[]; read: boolean }>();
+    for (const event of events) {
+      if (!event.refetch || !event.uuid || event.id === undefined) continue;
+      const name = `${event.uuid}\0${sameDocumentKey(event.id)}`;
+      let entry = perDocument.get(name);
+      if (!entry) perDocument.set(name, (entry = { events: [], read: false }));
+      const statements = this.deltaOf(event, kind);
+      if (statements) entry.events.push(event);
+      else entry.read = true;
+    }
+    for (const { events: updates, read } of perDocument.values()) {
+      if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
+      for (const event of updates) plan.set(event, this.translated.get(event)!);
+    }
+    return plan;
+  }
+
+  /** The event's delta statements when it may apply them now, else undefined (it takes the whole document). */
+  private deltaOf(event: ChangeEvent, kindOf: (target: Namespace) => TargetKind | undefined): DiffStatement[] | undefined {
+    if (event.type !== 'update' || !event.delta) return undefined;
+    // A collection the destination does not have (or not read since the last DDL) takes the lookup.
+    const kind = kindOf(this.ctx.filter.target(event.ns.db, event.ns.coll!));
+    if (!kind || kind.ordered) return undefined;
+    if (!this.ctx.horizon.holdsPreImage(event.uuid!, event.id, event.clusterTime)) return undefined;
+    if (!this.translated.has(event)) this.translated.set(event, diffStatements(event.delta));
+    return this.translated.get(event);
   }
 
   async apply(events: ChangeEvent[], checkpoint: Checkpoint, prepared?: Prepared): Promise<void> {
@@ -117,24 +182,53 @@ export class Applier {
   }
 
   private async applyData(events: ChangeEvent[], prepared: Prepared | undefined): Promise<void> {
+    if (!events.length) return;
+    await this.readKinds(events);
     let rest = events;
     let current = prepared ?? (await this.prepare(rest));
     while (rest.length) {
+      // Planned again now: a document read since the batch was prepared (a delta that missed, a DDL step) is read
+      // for this batch too.
+      const deltas = this.deltaPlan(rest);
       // The documents read may cover only a prefix of the events (see CurrentDocuments): write it, read on.
-      let cut = rest.findIndex((e) => e.refetch && !current.has(e));
+      let cut = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
       if (cut === -1) cut = rest.length;
       if (cut > 0) {
-        await this.writeData(rest.slice(0, cut), current);
+        await this.writeData(rest.slice(0, cut), current, deltas);
         rest = rest.slice(cut);
       }
       if (rest.length) current = await this.prepare(rest);
     }
+    this.ctx.horizon.passed(events[events.length - 1]!.clusterTime);
   }
 
-  private async writeData(events: ChangeEvent[], current: Prepared): Promise<void> {
+  /** Reads the kind of every existing target of updates with a delta, so that deltaPlan can decide. */
+  private async readKinds(events: readonly ChangeEvent[]): Promise<void> {
+    for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) await this.targets.existing(target);
+  }
+
+  /** The targets of the updates that carry a delta. */
+  private deltaTargets(events: readonly ChangeEvent[]): Namespace[] {
+    if (!this.ctx.deltas) return [];
+    const targets = new Map<string, Namespace>();
+    for (const e of events) {
+      if (e.type !== 'update' || !e.delta) continue;
+      const target = this.ctx.filter.target(e.ns.db, e.ns.coll!);
+      targets.set(`${target.db}.${target.coll}`, target);
+    }
+    return [...targets.values()];
+  }
+
+  private async writeData(events: ChangeEvent[], current: Prepared, deltas: Map<ChangeEvent, DiffStatement[]>): Promise<void> {
+    // Documents read from the source are later than the stream position: the horizon covers them before they land.
+    if (current.readAt && current.docs.size) {
+      for (const event of events) if (current.docs.has(event) && !deltas.has(event) && event.uuid && event.id !== undefined) this.ctx.horizon.readAt(event.uuid, event.id, current.readAt);
+      await this.ctx.horizon.cover(current.readAt);
+    }
     const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
     for (const event of events) {
-      const write = this.toWrite(event, current.get(event));
+      const statements = deltas.get(event);
+      const write = statements ? this.deltaWrite(event, statements) : this.toWrite(event, current.docs.get(event));
       if (!write) continue;
       const target = this.ctx.filter.target(event.ns.db, event.ns.coll!);
       const name = `${target.db}.${target.coll}`;
@@ -161,15 +255,90 @@ export class Applier {
       const single: Write[] = [];
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
-        if (group.every((w) => w.key.equals(last.key))) single.push(last);
-        else jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+        if (!group.every((w) => w.key.equals(last.key))) {
+          jobs.push({ target, job: orderedJob(this.destination, target, group, MAX_CHUNK) });
+          continue;
+        }
+        // One document: its last whole state (put or delete) and the deltas after it, in order.
+        let from = group.length - 1;
+        while (from > 0 && group[from]!.kind === 'upd') from--;
+        const run = group[from]!.kind === 'upd' ? group : group.slice(from);
+        const alone = run.length === 1 && (run[0]!.kind !== 'upd' || run[0]!.statements.length === 1);
+        if (alone) single.push(run[0]!);
+        else jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
     }
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => job((write) => settled(target, write.key)))), this.writers.current());
+    this.resolvedDuplicates = false;
+    const afterSourceRead = (): Promise<void> => {
+      this.resolvedDuplicates = true;
+      return this.readAheadOfAll();
+    };
+    const delta = (job: WriteJob): WriteJob => async (leaveOut) => {
+      try {
+        await job(leaveOut);
+      } catch (error) {
+        if (!(error instanceof DeltaMissed)) throw error;
+        await this.deltasMissed(error);
+      }
+    };
+    await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => delta(job)((write) => settled(target, write.key)), afterSourceRead)), this.writers.current());
+    const inSegment = new Set(events);
+    const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
+    this.deltas.applied += applied.length;
+    // Documents written from the source while deltas of the same batch ran beside them (a chain of duplicate keys
+    // reaches any document): those deltas may have met a later state. Their documents are read and written again.
+    if (this.resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
+  }
+
+  /** The documents of deltas that missed their pre-image, written from the source (or left open: see toWrite). */
+  private async deltasMissed(missed: DeltaMissed): Promise<void> {
+    this.deltas.missed += missed.writes.length;
+    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, 'update deltas missed their pre-image; writing the documents from the source');
+    await this.rewriteFromSource(missed.writes.map((w) => w.origin as ChangeEvent));
+  }
+
+  /** Reads these events' documents from the source now and writes them (each document once, in stream order). */
+  private async rewriteFromSource(events: ChangeEvent[]): Promise<void> {
+    let rest = events;
+    while (rest.length) {
+      const read = await this.current.read(rest);
+      const answered = rest.filter((e) => read.docs.has(e));
+      if (read.readAt) {
+        for (const event of answered) this.ctx.horizon.readAt(event.uuid!, event.id, read.readAt);
+        await this.ctx.horizon.cover(read.readAt);
+      }
+      const byTarget = new Map<string, { target: Namespace; writes: Write[] }>();
+      for (const event of answered) {
+        const write = this.toWrite(event, read.docs.get(event));
+        if (!write) continue;
+        const target = this.ctx.filter.target(event.ns.db, event.ns.coll!);
+        const name = `${target.db}.${target.coll}`;
+        let entry = byTarget.get(name);
+        if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
+        entry.writes.push(write);
+      }
+      for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
+      rest = rest.filter((e) => !read.docs.has(e));
+    }
+  }
+
+  /**
+   * Documents that cannot be named were read from the source (a chain of duplicate keys, a rename across
+   * databases): everything up to now is read ahead of the position, and the horizon covers it before they land.
+   */
+  private async readAheadOfAll(): Promise<void> {
+    const now = await lastWriteTime(this.ctx.source.client, 'majority');
+    this.ctx.horizon.readAtForAll(now);
+    await this.ctx.horizon.cover(now);
+  }
+
+  private deltaWrite(event: ChangeEvent, statements: DiffStatement[]): DeltaWrite {
+    this.unresolved.settle(event);
+    return { kind: 'upd', key: event.key!, statements, origin: event };
   }
 
   /** The write an event asks for, or none when its document's state is not known yet. */
@@ -213,6 +382,7 @@ export class Applier {
         continue;
       }
       const target = this.ctx.filter.target(to.db, to.coll);
+      await this.readAheadOfAll();
       await writeInOrder(this.destination, target, [{ kind: 'put', key: entry.key, doc }], 1);
       this.unresolved.remove(entry);
     }

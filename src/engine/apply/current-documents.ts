@@ -1,3 +1,4 @@
+import type { Timestamp } from 'mongodb';
 import { rawIdKey } from '../../mongo/raw-bson.js';
 import type { ChangeEvent } from '../capture/change-event.js';
 import { lookupSourceDocuments, type ReadView } from './source-lookup.js';
@@ -5,15 +6,20 @@ import { lookupSourceDocuments, type ReadView } from './source-lookup.js';
 /** A document as the source holds it now, null when it holds none, 'moved' when its collection left that name. */
 export type CurrentDocument = Buffer | null | 'moved';
 
+/** The documents read for a batch's events, and the latest time any of them may be from (see read-horizon.ts). */
+export interface Lookups {
+  docs: Map<ChangeEvent, CurrentDocument>;
+  readAt?: Timestamp;
+}
+
 /** About this many bytes of documents per lookup query, and at most this many per batch held at once. */
 const SLICE_BYTES = 4 * 1024 * 1024;
 const BATCH_BYTES = 64 * 1024 * 1024;
 const MAX_SLICE = 250;
 
 /**
- * Reads the current source document of every event that carries none (updates: the stream does not look them
- * up; events stored without their too large document), a few queries per collection instead of one lookup per
- * event. The document found is the one with exactly the event's _id bytes: one stored since under an _id the
+ * Reads the current source document of every event `wanted` names (an update whose delta cannot be applied, an
+ * event stored without its too large document), a few queries per collection instead of one lookup per event. The document found is the one with exactly the event's _id bytes: one stored since under an _id the
  * server takes as equal means the event's own document was deleted, and that delete is still to come in the
  * stream, so "none" is the truth the applier must keep open until then.
  *
@@ -34,9 +40,8 @@ export class CurrentDocuments {
     private readonly concurrency: number,
   ) {}
 
-  async read(events: readonly ChangeEvent[]): Promise<Map<ChangeEvent, CurrentDocument>> {
-    const out = new Map<ChangeEvent, CurrentDocument>();
-    const wanted = events.filter((e) => e.refetch);
+  async read(wanted: readonly ChangeEvent[]): Promise<Lookups> {
+    const out: Lookups = { docs: new Map() };
     let next = 0;
     let held = 0;
     let failure: unknown;
@@ -68,7 +73,7 @@ export class CurrentDocuments {
   }
 
   /** Looks up one slice of events (several collections at most), returns the bytes it holds. */
-  private async readSlice(slice: ChangeEvent[], out: Map<ChangeEvent, CurrentDocument>): Promise<number> {
+  private async readSlice(slice: ChangeEvent[], out: Lookups): Promise<number> {
     const groups = new Map<string, ChangeEvent[]>();
     for (const event of slice) {
       const name = `${event.ns.db}\0${event.ns.coll ?? ''}\0${event.uuid ?? ''}`;
@@ -82,12 +87,14 @@ export class CurrentDocuments {
       const { ns, uuid } = group[0]!;
       // A hot document updated many times in a batch is read once.
       const keys = [...new Map(group.map((e) => [rawIdKey(e.key!)!.toString('hex'), e.key!])).values()];
-      const found = await lookupSourceDocuments(this.source, { db: ns.db, coll: ns.coll! }, uuid, keys);
+      const found = await lookupSourceDocuments(this.source, { db: ns.db, coll: ns.coll! }, uuid, keys, (time) => {
+        if (!out.readAt || time.greaterThan(out.readAt)) out.readAt = time;
+      });
       if (found !== 'moved') {
         for (const doc of found.values()) bytes += doc.length;
         docs += found.size;
       }
-      for (const event of group) out.set(event, found === 'moved' ? 'moved' : (found.get(rawIdKey(event.key!)!.toString('hex')) ?? null));
+      for (const event of group) out.docs.set(event, found === 'moved' ? 'moved' : (found.get(rawIdKey(event.key!)!.toString('hex')) ?? null));
     }
     if (docs) this.perDocument = Math.max(bytes / docs, this.perDocument / 2);
     return bytes;

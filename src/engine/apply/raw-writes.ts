@@ -4,13 +4,37 @@ import { writeRaw } from '../copy/raw-insert.js';
 import type { Namespace } from '../../namespaces.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
 import { shortCommandBound } from '../../mongo/stall-bound.js';
+import type { DiffStatement } from './update-diff.js';
 
 /**
  * Set a document to a state the source had (the source's bytes), or remove it; `key` is its raw documentKey.
  * `ins` is an insert into a capped collection: an upsert there costs a scan and a lock per statement (14 ms
  * each here), and a document inserted once already is left as it is (a later event changes it if needed).
  */
-export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer };
+export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer } | DeltaWrite;
+
+/**
+ * An update's delta, for a document the destination holds exactly as its pre-image (see update-diff.ts). When it
+ * does not, its statements miss (see sendDeltas): the command throws DeltaMissed naming those documents, and the
+ * caller writes their current state instead.
+ */
+export interface DeltaWrite {
+  kind: 'upd';
+  key: Buffer;
+  statements: DiffStatement[];
+  /** Whom the caller asks when the delta missed: the event it came from. */
+  origin: unknown;
+}
+
+/** Delta statements that matched nothing or were refused: their documents are not known to be right. */
+export class DeltaMissed extends Error {
+  constructor(
+    readonly target: Namespace,
+    readonly writes: DeltaWrite[],
+  ) {
+    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) did not hold their pre-image`);
+  }
+}
 
 const TRUE = Buffer.of(1);
 const ONE = Buffer.from([1, 0, 0, 0]);
@@ -54,6 +78,13 @@ function putStatement(key: Buffer, doc: Buffer): Buffer {
   return rawDocument([embedded('q', key), update, rawElement(0x08, 'upsert', TRUE)]);
 }
 
+/** `{q: {_id, ...guards}, u: update}`: the key's elements, then the statement's guards (see update-diff.ts). */
+function deltaStatement(key: Buffer, statement: DiffStatement): Buffer {
+  const filter = Buffer.concat([key.subarray(0, key.length - 1), ...statement.guards, Buffer.of(0)]);
+  filter.writeInt32LE(filter.length, 0);
+  return rawDocument([embedded('q', filter), embedded('u', statement.update), rawElement(0x08, 'upsert', TRUE)]);
+}
+
 function deleteStatement(key: Buffer): Buffer {
   return rawDocument([embedded('q', key), rawElement(0x10, 'limit', ONE)]);
 }
@@ -61,8 +92,9 @@ function deleteStatement(key: Buffer): Buffer {
 /** Sends one run of writes of one kind; ordered when their order matters (capped, same document). */
 async function send(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
   if (kind === 'ins') return insertInOrder(destination, target, writes);
+  if (kind === 'upd') return sendDeltas(destination, target, writes as DeltaWrite[], ordered);
   const put = kind === 'put';
-  const statements = writes.map((w) => (w.kind === 'del' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
+  const statements = writes.map((w) => (w.kind === 'put' || w.kind === 'ins' ? putStatement(w.key, w.doc) : deleteStatement(w.key)));
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements, boundOf(destination));
@@ -72,6 +104,37 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   if (errors.length) throw refused(target, errors, writes);
   // Every upsert either matches or inserts: fewer acknowledged than sent means they did not all arrive.
   if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+}
+
+/**
+ * Delta statements, each an upsert: a statement whose guards do not hold on the document tries to insert a second
+ * document with its `_id` and is refused (duplicate key), and one whose document is not there at all inserts it;
+ * both name the statement, so exactly the documents that missed are known (a plain update only counts matches).
+ */
+async function sendDeltas(destination: Destination, target: Namespace, writes: DeltaWrite[], ordered: boolean): Promise<void> {
+  const owners: DeltaWrite[] = [];
+  const statements: Buffer[] = [];
+  for (const write of writes) {
+    for (const statement of write.statements) {
+      statements.push(deltaStatement(write.key, statement));
+      owners.push(write);
+    }
+  }
+  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
+  const reply = await writeRaw(destination.client, target.db, command, 'updates', statements, boundOf(destination));
+  destination.timed?.('upd', statements.length, performance.now() - started);
+  destination.acknowledged(reply);
+  const errors = (reply.writeErrors ?? []) as WriteError[];
+  const upserted = (reply.upserted ?? []) as { index: number }[];
+  if (!errors.length && !upserted.length && Number(reply.n ?? 0) === statements.length) return;
+  const missed = new Set<DeltaWrite>();
+  for (const { index } of [...errors, ...upserted]) missed.add(owners[index]!);
+  // An ordered command stops at its first refusal: the statements after it were not run.
+  if (ordered && errors.length) for (const owner of owners.slice(errors[0]!.index)) missed.add(owner);
+  // Acknowledged statements that neither matched nor were refused cannot happen; if they do, nothing here is known.
+  if (!ordered && Number(reply.n ?? 0) + errors.length !== statements.length) for (const owner of owners) missed.add(owner);
+  throw new DeltaMissed(target, [...missed]);
 }
 
 type WriteError = { index: number; code: number; errmsg: string; keyPattern?: Document; keyValue?: Document };
@@ -126,7 +189,7 @@ function chunks(writes: Write[], count: number): Write[][] {
   let current: Write[] = [];
   let bytes = 0;
   for (const write of writes) {
-    const size = write.key.length + (write.kind === 'del' ? 0 : write.doc.length);
+    const size = write.key.length + (write.kind === 'del' ? 0 : write.kind === 'upd' ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
     if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
       out.push(current);
       current = [];
@@ -152,7 +215,7 @@ export type WriteJob = (leaveOut: (write: Write) => boolean) => Promise<void>;
 /** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
 export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): WriteJob[] {
   const jobs: WriteJob[] = [];
-  for (const kind of ['put', 'ins', 'del'] as const) {
+  for (const kind of ['put', 'ins', 'del', 'upd'] as const) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));

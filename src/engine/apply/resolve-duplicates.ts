@@ -34,9 +34,10 @@ export type Settled = (target: Namespace, documentKey: Buffer) => boolean;
  * an older state (see settleFromSource). The job then runs again without the statements of every document
  * settled so far: their current state supersedes them (the stream brings the later events). Leaving them out,
  * rather than letting them be refused again, is what keeps an ordered job (capped, collation, one document's
- * run) from stopping at its first refusal and never sending the statements behind it.
+ * run) from stopping at its first refusal and never sending the statements behind it. `afterSourceRead` runs
+ * after each read from the source and before its state is written.
  */
-export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: (settled: Settled) => Promise<unknown>): Promise<void> {
+export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: (settled: Settled) => Promise<unknown>, afterSourceRead: () => Promise<void> = async () => undefined): Promise<void> {
   const written = new Set<string>();
   const name = (target: Namespace, id: Buffer): string => `${target.db}.${target.coll}\u0000${id.toString('hex')}`;
   const settled: Settled = (target, documentKey) => {
@@ -54,7 +55,7 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
       // Cannot happen (settled documents' statements are left out): a refusal nothing can resolve is an error.
       if (!fresh.length || attempt >= MAX_ATTEMPTS) throw error;
       for (const duplicate of fresh) {
-        for (const id of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key)) written.add(name(duplicate.target, id));
+        for (const id of await settleFromSource(source, destination, sourceOf, duplicate.target, duplicate.key, afterSourceRead)) written.add(name(duplicate.target, id));
       }
     }
   }
@@ -67,7 +68,7 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
  * documents never collide with each other, every document is written once and the loop ends. Returns the
  * _ids (raw keys) of every document it wrote.
  */
-async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer): Promise<Buffer[]> {
+async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer, afterSourceRead: () => Promise<void>): Promise<Buffer[]> {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -82,6 +83,8 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
     // By name, not UUID: the refused write was addressed to the collection this name maps to now.
     const found = await lookupSourceDocument(source, from, undefined, key);
     const write: Write = found && found !== 'moved' ? { kind: 'put', key, doc: Buffer.from(found) } : { kind: 'del', key };
+    // A state read now, later than the stream position: the caller's read horizon covers it (see read-horizon.ts).
+    await afterSourceRead();
     try {
       await writeInOrder(destination, target, [write], 1);
       written.set(id.toString('hex'), id);

@@ -52,15 +52,15 @@ export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid
  * updateLookup does one event at a time, in its own pipeline, on the source's busiest thread). The caller
  * keeps the keys to a few hundred (see CurrentDocuments). Returns each document found by the exact bytes of
  * its `_id` (type byte and value), or 'moved' when the name no longer belongs to the collection with this
- * UUID. A key whose document is missing, or stored under an _id the server takes as equal but with other
+ * UUID; `readAt` hears the latest time the documents found may be from. A key whose document is missing, or stored under an _id the server takes as equal but with other
  * bytes, is absent.
  */
-export async function lookupSourceDocuments(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+export async function lookupSourceDocuments(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[], readAt?: (time: Timestamp) => void): Promise<Map<string, Buffer> | 'moved'> {
   // A read, so asking again after a cut connection or an election is safe: a few times in place, rather than
   // failing the whole batch (and the step that runs it) for one lost reply.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await lookupOnce(source, at, uuid, keys);
+      return await lookupOnce(source, at, uuid, keys, readAt);
     } catch (error) {
       if (!isTransient(error) || attempt >= LOOKUP_ATTEMPTS) throw error;
       await sleep(100 * attempt);
@@ -70,7 +70,7 @@ export async function lookupSourceDocuments(source: ReadView, at: Namespace, uui
 
 const LOOKUP_ATTEMPTS = 4;
 
-async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[]): Promise<Map<string, Buffer> | 'moved'> {
+async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefined, keys: Buffer[], readAt?: (time: Timestamp) => void): Promise<Map<string, Buffer> | 'moved'> {
   const found = new Map<string, Buffer>();
   const ids = keys.map((key) => orderedDocument(key).get('_id'));
   // One more than can match: a first batch filled exactly to its size leaves the cursor open (the server has not
@@ -86,6 +86,9 @@ async function lookupOnce(source: ReadView, at: Namespace, uuid: string | undefi
         if (id) found.set(id.toString('hex'), doc);
       }
     }
+    // The documents were read at or before the replies' cluster time (see read-horizon.ts).
+    if (cursor.clusterTime) readAt?.(cursor.clusterTime);
+    else if (found.size) throw new Error(`a lookup on ${at.db}.${at.coll} came back without a cluster time`);
   } catch (error) {
     if (UUID_MISMATCH.has(errorCode(error) ?? 0)) return 'moved';
     throw error;

@@ -26,9 +26,36 @@ export class TargetKinds {
     if (!info) {
       await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
-    const options = (info?.options ?? {}) as { capped?: boolean; collation?: { locale?: string } };
-    const capped = Boolean(options.capped);
-    const kind = { capped, ordered: capped || (options.collation !== undefined && options.collation.locale !== 'simple') };
+    return this.remember(name, info);
+  }
+
+  /** The kind of a collection the destination already has; undefined, and nothing created, when it has none. */
+  async existing(target: Namespace): Promise<TargetKind | undefined> {
+    const name = `${target.db}.${target.coll}`;
+    const cached = this.known.get(name);
+    if (cached) return cached;
+    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
+    return info ? this.remember(name, info) : undefined;
+  }
+
+  /**
+   * The kind of an existing collection, read without being remembered: for a guess ahead of the writes (a DDL step
+   * may change it before then; `existing`, at the writes, is what they rely on).
+   */
+  async peek(target: Namespace): Promise<TargetKind | undefined> {
+    const cached = this.known.get(`${target.db}.${target.coll}`);
+    if (cached) return cached;
+    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
+    return info ? kindOf(info) : undefined;
+  }
+
+  /** What was read of a collection now (while no DDL passes), or of none. */
+  cached(target: Namespace): TargetKind | undefined {
+    return this.known.get(`${target.db}.${target.coll}`);
+  }
+
+  private remember(name: string, info: Document | undefined): TargetKind {
+    const kind = kindOf(info);
     this.known.set(name, kind);
     return kind;
   }
@@ -36,4 +63,10 @@ export class TargetKinds {
   forget(): void {
     this.known.clear();
   }
+}
+
+function kindOf(info: Document | undefined): TargetKind {
+  const options = (info?.options ?? {}) as { capped?: boolean; collation?: { locale?: string } };
+  const capped = Boolean(options.capped);
+  return { capped, ordered: capped || (options.collation !== undefined && options.collation.locale !== 'simple') };
 }

@@ -28,8 +28,10 @@ export interface ChangeEvent {
   fullDocument?: Buffer | null;
   /** DDL details (operationDescription). */
   description: Document;
-  /** The document was too large to keep with the event: look it up when applying. */
+  /** The document was too large to keep with the event, or is an update's: look it up unless the delta applies. */
   refetch?: boolean;
+  /** An update's own delta, the oplog's (`rawUpdateDescription`: see apply/update-diff.ts). */
+  delta?: Buffer;
   /** The event's raw bytes as stored in the buffer (fragments re-assembled). */
   raw: Buffer;
   /** Its place in the capture buffer, when it was replayed from there. */
@@ -53,6 +55,7 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
   let fullType = 0;
   let full: Buffer | undefined;
   let description: Document | undefined;
+  let delta: Buffer | undefined;
   let token: Buffer | undefined;
   // Names matched on their bytes: no string per element.
   for (const c = new ElementCursor(raw); c.next(); ) {
@@ -90,6 +93,9 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
       case Field.OperationDescription:
         description = BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
         break;
+      case Field.RawUpdateDescription:
+        if (elementType === 0x03) delta = raw.subarray(valueAt, valueEnd);
+        break;
     }
   }
   if (!clusterTime || !ns || !token) throw new Error(`a change event without ${!token ? '_id' : !clusterTime ? 'clusterTime' : 'ns'}`);
@@ -103,6 +109,7 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
   }
   // Views into the event's bytes, not copies: an event near 16 MB is held once.
   if (full) event.fullDocument = fullType === 0x03 ? full : null;
+  if (delta) event.delta = delta;
   // An update carries no document (the stream does not look it up): the applier reads the current one.
   if (refetch || (event.type === 'update' && !full)) event.refetch = true;
   return event;
@@ -118,6 +125,7 @@ class DecodedEvent implements ChangeEvent {
   id?: unknown;
   fullDocument?: Buffer | null;
   refetch?: boolean;
+  delta?: Buffer;
   seq?: number;
 
   constructor(
@@ -147,6 +155,7 @@ const enum Field {
   DocumentKey,
   FullDocument,
   OperationDescription,
+  RawUpdateDescription,
   SplitEvent,
 }
 
@@ -162,6 +171,7 @@ const FIELD_NAMES: [Field, Buffer][] = (
     [Field.DocumentKey, 'documentKey'],
     [Field.FullDocument, 'fullDocument'],
     [Field.OperationDescription, 'operationDescription'],
+    [Field.RawUpdateDescription, 'rawUpdateDescription'],
     [Field.SplitEvent, 'splitEvent'],
   ] as const
 ).map(([field, name]) => [field, Buffer.from(name, 'latin1')]);

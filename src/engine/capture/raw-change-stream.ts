@@ -20,9 +20,11 @@ export interface RawChangeStreamOptions {
  * (showExpandedEvents). The server drops system databases; the rest is filtered by the caller with the
  * namespace rules. Updates come without a document: asking the stream for one (updateLookup) makes the
  * source run one lookup per event inside the stream, serially, which capped the tail at a third of what a
- * secondary applies; the applier reads them in batches instead (see current-documents.ts).
+ * secondary applies. On 7.0+ they come with the oplog's own delta, which the applier applies where the
+ * destination holds the pre-image (update-diff.ts, read-horizon.ts); elsewhere it reads the documents in
+ * batches (current-documents.ts).
  *
- * Never asks for more than a reply can hold: the updateDescription is not read, and on 7.0+ an event still
+ * Never asks for more than a reply can hold: the parsed updateDescription is not read, and on 7.0+ an event still
  * over 16 MB arrives in fragments that are put back together here. The next batch is read from the server
  * while the caller applies the current one.
  */
@@ -57,7 +59,8 @@ export class RawChangeStream {
     const position: Position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline: Document[] = [
-      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...at } },
+      // The update's own delta (7.0+, the release split events also need): see apply/update-diff.ts.
+      { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...(this.split ? { showRawUpdateDescription: true } : {}), ...at } },
       { $match: { 'ns.db': { $nin: [...SYSTEM_DBS] } } },
       { $unset: 'updateDescription' },
       ...(this.options.match ? [{ $match: this.options.match }] : []),

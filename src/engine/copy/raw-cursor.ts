@@ -1,4 +1,4 @@
-import { Long, ReadPreference, type ClientSession, type Document, type MongoClient } from 'mongodb';
+import { Long, ReadPreference, Timestamp, type ClientSession, type Document, type MongoClient } from 'mongodb';
 import { withinBound } from '../../mongo/stall-bound.js';
 
 /** A command that opens a cursor, and how to continue it. */
@@ -30,6 +30,8 @@ export class RawBatchCursor {
   private readonly session: ClientSession;
   /** The resume token after the last batch (change streams). */
   postBatchResumeToken: Document | undefined;
+  /** The latest cluster time the server's replies carried: no document this cursor read is from a later time. */
+  clusterTime: Timestamp | undefined;
 
   constructor(
     private readonly client: MongoClient,
@@ -67,6 +69,8 @@ export class RawBatchCursor {
     const cursor = reply.cursor as { id: Long | number | bigint; firstBatch?: unknown[]; nextBatch?: unknown[]; postBatchResumeToken?: Document };
     this.id = Long.isLong(cursor.id) ? cursor.id : Long.fromValue(cursor.id as number);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
+    const time = (reply.$clusterTime as { clusterTime?: unknown } | undefined)?.clusterTime;
+    if (time instanceof Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch as Buffer[];

@@ -4,6 +4,7 @@ import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
+import { lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 import { errorCode, isTransient } from '../../mongo/server-errors.js';
 
@@ -37,7 +38,7 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
         }
       }
     } catch (error) {
@@ -60,7 +61,7 @@ async function markUnique(store: StateStore, relaxed: RelaxedIndexDoc): Promise<
 }
 
 /** Writes the source's current state of these documents (or deletes them where the source has none). */
-async function rewriteFromSource(source: MongoClient, destination: MongoClient, from: Namespace, to: Namespace, ids: unknown[]): Promise<void> {
+async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace, to: Namespace, ids: unknown[]): Promise<void> {
   if (!ids.length) return;
   // The ids come back decoded from the error reply; equality on _id matches across numeric types anyway.
   const found = (await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } } as Document, { raw: true }).toArray()) as unknown as Buffer[];
@@ -70,5 +71,7 @@ async function rewriteFromSource(source: MongoClient, destination: MongoClient, 
     ...found.map((d) => ({ kind: 'put' as const, key: idDocumentOf(rawIdKey(Buffer.from(d))!), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!)).filter((k) => !present.has(k.toString('hex'))).map((key) => ({ kind: 'del' as const, key })),
   ];
+  // States read now, later than the stream position: the read horizon covers them (see apply/read-horizon.ts).
+  await store.raiseReadHorizon(undefined, await lastWriteTime(source, 'majority'));
   await writeInOrder(majorityDestination(destination), to, writes, 500);
 }

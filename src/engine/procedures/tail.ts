@@ -24,6 +24,8 @@ export type TailSliceResult =
   | {
       kind: 'ran';
       applied: number;
+      /** Updates applied from their own delta, and deltas that missed their pre-image (written from the source). */
+      deltas: { applied: number; missed: number };
       lagSeconds: number;
       elapsedMs: number;
       /** The runner whose cutover request ended the slice early, if one did. */
@@ -115,6 +117,7 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
     return {
       kind: 'ran',
       applied: result.applied,
+      deltas: result.deltas,
       lagSeconds: result.lagSeconds,
       elapsedMs: Date.now() - started,
       ...(by !== undefined ? { handedOverTo: by } : {}),

@@ -1,4 +1,4 @@
-import type { ClientSession, Collection, Db, Document, MongoClient } from 'mongodb';
+import type { ClientSession, Collection, Db, Document, MongoClient, Timestamp } from 'mongodb';
 import { OperationError } from '../../errors.js';
 import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
@@ -109,6 +109,17 @@ export class StateStore {
   async transition(owner: string, phase: Phase, runner: string, note?: string, set: Document = {}): Promise<MigrationDoc> {
     const entry = { phase, at: new Date(), runner, ...(note ? { note } : {}) };
     return this.write(owner, { ...set, phase }, { $push: { history: entry } });
+  }
+
+  /**
+   * Raises the read horizon (see apply/read-horizon.ts) to at least `time`, durably; false when `owner` no longer
+   * holds the lease. Without an owner (a cutover step that holds the migration otherwise) it raises regardless:
+   * a higher horizon only costs lookups.
+   */
+  async raiseReadHorizon(owner: string | undefined, time: Timestamp): Promise<boolean> {
+    if (owner !== undefined) return this.update(owner, {}, { $max: { readHorizon: time } });
+    const result = await withinShortBound('raising the read horizon', (signal) => this.migrations.updateOne({ _id: this.name }, { $max: { readHorizon: time } }, abortable(MAJORITY, signal)));
+    return result.matchedCount === 1;
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {

@@ -65,6 +65,11 @@ export interface MigrationDoc {
   replay: { nextSeq: number; finishedAt?: Date };
   /** Position of the last change applied to the destination (after replay): a resume token, or the capture start. */
   applied?: { token?: Document; operationTime?: Timestamp; wallTime?: Date };
+  /**
+   * No document the destination holds was read from the source later than this (the copy's reads, lookups): update
+   * events after it may be applied from their delta (see apply/read-horizon.ts). Raised before such a write.
+   */
+  readHorizon?: Timestamp;
   /** Updates whose document the stream has not told yet, as of the saved position (see UnresolvedDocuments). */
   unresolved?: { uuid: string; key: Buffer | Binary; db: string; coll: string }[];
   /** Written (w: 1) after data writes and before the position save that covers them (see apply/write-terms.ts). */
