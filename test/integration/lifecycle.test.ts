@@ -47,7 +47,8 @@ describe('lifecycle driver: the example workflows, played as GitHub plays them',
     destination = await connect(sharedClusters().destinationUri);
     await source.db(db).createCollection('orders');
     await source.db(db).createCollection('more');
-    await source.db(db).collection('orders').insertMany(Array.from({ length: 20_000 }, (_, i) => ({ n: i, pad: 'x'.repeat(100) })));
+    // Enough that a sync takes more than one 2 s slice on a quiet machine (20k once fitted in one 3 s slice).
+    await source.db(db).collection('orders').insertMany(Array.from({ length: 60_000 }, (_, i) => ({ n: i, pad: 'x'.repeat(100) })));
     fake = await FakeGitHub.start();
     workspace = mkdtempSync(join(tmpdir(), 'mlm-life-'));
     writeFileSync(
@@ -87,7 +88,7 @@ describe('lifecycle driver: the example workflows, played as GitHub plays them',
     let command: string | undefined = 'sync';
     let generation = 0;
     while (command && generation < 100) {
-      const result = await job(command, { 'max-duration': '3s' });
+      const result = await job(command, { 'max-duration': command === 'sync' ? '2s' : '3s' });
       log.push(`${command}: exit ${result.outputs['exit-code']}, phase ${result.outputs.phase}, copied ${result.outputs['documents-copied']}, lag ${result.outputs['lag-seconds']}, continue ${result.outputs.continue}`);
       console.info(`[lifecycle] ${log.at(-1)}`);
       expect(result.outputs['exit-code'], `${command}: ${result.stdout.slice(-2000)}`).toBe('0');
