@@ -79406,9 +79406,7 @@ function putStatement(key, doc) {
   return rawDocument([embedded("q", key), update, rawElement(8, "upsert", TRUE)]);
 }
 function deltaStatement(key, statement) {
-  const filter = Buffer.concat([key.subarray(0, key.length - 1), ...statement.guards, Buffer.of(0)]);
-  filter.writeInt32LE(filter.length, 0);
-  return rawDocument([embedded("q", filter), embedded("u", statement.update), rawElement(8, "upsert", TRUE)]);
+  return rawDocument([embedded("q", key), embedded("u", statement.update), rawElement(8, "upsert", TRUE)]);
 }
 function deleteStatement(key) {
   return rawDocument([embedded("q", key), rawElement(16, "limit", ONE)]);
@@ -79691,6 +79689,7 @@ function readDocumentDiff(diff, at, ops) {
       for (const field of rawElements(section.value)) {
         const fieldName = field.name.toString("utf8");
         if (!expressible(fieldName)) return false;
+        if (!at.length && fieldName === "_id") return false;
         const path = join(at, fieldName);
         if (name === "d") ops.push({ kind: "unset", path });
         else if (name === "u") ops.push({ kind: "set", path, value: field });
@@ -79742,18 +79741,19 @@ function pack(ops) {
   const appended = /* @__PURE__ */ new Map();
   for (const op of ops) {
     if (op.kind === "truncate") continue;
-    let slot2 = 0;
-    if (op.kind === "insert") {
-      slot2 = appended.get(op.parent) ?? 0;
-      appended.set(op.parent, slot2 + 1);
+    if (op.kind !== "insert") {
+      statements[0].push(op);
+      continue;
     }
-    (statements[slot2] ??= []).push(op);
+    statements[0].push({ kind: "unset", path: op.path });
+    const slot2 = (appended.get(op.parent) ?? 0) + 1;
+    appended.set(op.parent, slot2);
+    (statements[slot2] ??= []).push({ kind: "set", path: op.path, value: op.value });
   }
   const cuts = ops.filter((op) => op.kind === "truncate").sort((a, b) => b.depth - a.depth);
   for (const cut2 of cuts) statements.push([cut2]);
   return statements.filter((s) => s.length > 0).map(statementOf);
 }
-var EXISTS_FALSE = rawDocument([rawElement(8, "$exists", Buffer.of(0))]);
 var EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
 var EMPTY_ARRAY = rawDocument([]);
 function int32(n) {
@@ -79762,7 +79762,6 @@ function int32(n) {
   return b;
 }
 function statementOf(ops) {
-  const guards = [];
   const set = [];
   const unset = [];
   const push = [];
@@ -79771,23 +79770,21 @@ function statementOf(ops) {
       case "set":
         set.push(rawElement(op.value.type, op.path, op.value.value));
         break;
-      case "insert":
-        guards.push(rawElement(3, op.path, EXISTS_FALSE));
-        set.push(rawElement(op.value.type, op.path, op.value.value));
-        break;
       case "unset":
         unset.push(rawElement(2, op.path, EMPTY_STRING));
         break;
       case "truncate":
         push.push(rawElement(3, op.path, rawDocument([rawElement(4, "$each", EMPTY_ARRAY), rawElement(16, "$slice", int32(op.size))])));
         break;
+      case "insert":
+        throw new Error("an appended field is packed as a removal and a set");
     }
   }
   const operators = [];
   if (set.length) operators.push(rawElement(3, "$set", rawDocument(set)));
   if (unset.length) operators.push(rawElement(3, "$unset", rawDocument(unset)));
   if (push.length) operators.push(rawElement(3, "$push", rawDocument(push)));
-  return { guards, update: rawDocument(operators) };
+  return { update: rawDocument(operators) };
 }
 
 // src/engine/apply/resolve-duplicates.ts
@@ -79838,8 +79835,12 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
       await writeInOrder(destination, target, [write], 1);
       written.set(id2.toString("hex"), id2);
     } catch (error2) {
+      if (errorCode(error2) !== 11e3) throw error2;
       const holders = await holdersOf(destination.client, target, id2, duplicatesOf(error2));
-      if (errorCode(error2) !== 11e3 || !holders.length) throw error2;
+      if (!holders.length) {
+        pending.unshift(id2);
+        continue;
+      }
       await writeInOrder(destination, target, holders.map((h) => ({ kind: "del", key: idDocumentOf(h) })), 100);
       pending.unshift(id2);
       pending.push(...holders);
@@ -80134,6 +80135,7 @@ var Applier = class {
         else groups.set(key, [write]);
       }
       const single = [];
+      const multiple = [];
       for (const group of groups.values()) {
         const last = group[group.length - 1];
         if (!group.every((w) => w.key.equals(last.key))) {
@@ -80143,11 +80145,13 @@ var Applier = class {
         let from = group.length - 1;
         while (from > 0 && group[from].kind === "upd") from--;
         const run2 = group[from].kind === "upd" ? group : group.slice(from);
-        const alone = run2.length === 1 && (run2[0].kind !== "upd" || run2[0].statements.length === 1);
-        if (alone) single.push(run2[0]);
-        else jobs.push({ target, job: orderedJob(this.destination, target, run2, MAX_CHUNK) });
+        if (run2.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run2, MAX_CHUNK) });
+        else if (run2[0].kind === "upd" && run2[0].statements.length > 1) multiple.push(run2[0]);
+        else single.push(run2[0]);
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
+      const size = chunkFor(multiple.length, this.ctx.concurrency);
+      for (let at = 0; at < multiple.length; at += size) jobs.push({ target, job: orderedJob(this.destination, target, multiple.slice(at, at + size), size) });
     }
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");

@@ -253,6 +253,9 @@ export class Applier {
         else groups.set(key, [write]);
       }
       const single: Write[] = [];
+      // Deltas of several statements (fields appended): each document's in order, so in ordered commands, many
+      // documents to a command (a statement refused stops the rest of its command, which is then written again).
+      const multiple: Write[] = [];
       for (const group of groups.values()) {
         const last = group[group.length - 1]!;
         if (!group.every((w) => w.key.equals(last.key))) {
@@ -263,11 +266,13 @@ export class Applier {
         let from = group.length - 1;
         while (from > 0 && group[from]!.kind === 'upd') from--;
         const run = group[from]!.kind === 'upd' ? group : group.slice(from);
-        const alone = run.length === 1 && (run[0]!.kind !== 'upd' || run[0]!.statements.length === 1);
-        if (alone) single.push(run[0]!);
-        else jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
+        if (run.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
+        else if (run[0]!.kind === 'upd' && run[0]!.statements.length > 1) multiple.push(run[0]!);
+        else single.push(run[0]!);
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
+      const size = chunkFor(multiple.length, this.ctx.concurrency);
+      for (let at = 0; at < multiple.length; at += size) jobs.push({ target, job: orderedJob(this.destination, target, multiple.slice(at, at + size), size) });
     }
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');

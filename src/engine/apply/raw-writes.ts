@@ -14,9 +14,9 @@ import type { DiffStatement } from './update-diff.js';
 export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer } | DeltaWrite;
 
 /**
- * An update's delta, for a document the destination holds exactly as its pre-image (see update-diff.ts). When it
- * does not, its statements miss (see sendDeltas): the command throws DeltaMissed naming those documents, and the
- * caller writes their current state instead.
+ * An update's delta, for a document the destination holds exactly as its pre-image (see update-diff.ts). When a
+ * statement finds no document or cannot apply (see sendDeltas), the command throws DeltaMissed naming those
+ * documents, and the caller writes their current state instead.
  */
 export interface DeltaWrite {
   kind: 'upd';
@@ -78,11 +78,9 @@ function putStatement(key: Buffer, doc: Buffer): Buffer {
   return rawDocument([embedded('q', key), update, rawElement(0x08, 'upsert', TRUE)]);
 }
 
-/** `{q: {_id, ...guards}, u: update}`: the key's elements, then the statement's guards (see update-diff.ts). */
+/** `{q: {_id}, u: update, upsert: true}` (see sendDeltas). */
 function deltaStatement(key: Buffer, statement: DiffStatement): Buffer {
-  const filter = Buffer.concat([key.subarray(0, key.length - 1), ...statement.guards, Buffer.of(0)]);
-  filter.writeInt32LE(filter.length, 0);
-  return rawDocument([embedded('q', filter), embedded('u', statement.update), rawElement(0x08, 'upsert', TRUE)]);
+  return rawDocument([embedded('q', key), embedded('u', statement.update), rawElement(0x08, 'upsert', TRUE)]);
 }
 
 function deleteStatement(key: Buffer): Buffer {
@@ -107,9 +105,8 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
 }
 
 /**
- * Delta statements, each an upsert: a statement whose guards do not hold on the document tries to insert a second
- * document with its `_id` and is refused (duplicate key), and one whose document is not there at all inserts it;
- * both name the statement, so exactly the documents that missed are known (a plain update only counts matches).
+ * Delta statements, each an upsert: one whose document is not there inserts it, and says which (a plain update
+ * only counts matches); one that cannot apply is refused, by index. Exactly the documents that missed are known.
  */
 async function sendDeltas(destination: Destination, target: Namespace, writes: DeltaWrite[], ordered: boolean): Promise<void> {
   const owners: DeltaWrite[] = [];

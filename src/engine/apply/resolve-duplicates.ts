@@ -89,8 +89,14 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
       await writeInOrder(destination, target, [write], 1);
       written.set(id.toString('hex'), id);
     } catch (error) {
+      if (errorCode(error) !== 11000) throw error;
       const holders = await holdersOf(destination.client, target, id, duplicatesOf(error));
-      if (errorCode(error) !== 11000 || !holders.length) throw error;
+      if (!holders.length) {
+        // The document that held the key changed since (another write job of the batch runs beside this one):
+        // written again (MAX_STEPS bounds it).
+        pending.unshift(id);
+        continue;
+      }
       await writeInOrder(destination, target, holders.map((h) => ({ kind: 'del' as const, key: idDocumentOf(h) })), 100);
       pending.unshift(id);
       pending.push(...holders);
