@@ -71,6 +71,15 @@ describe('decodeChangeEvent reads the routing fields from the bytes', () => {
     });
   }
 
+  it("an update's delta is kept as the source's bytes (integer-like names in their order)", () => {
+    const delta = { $v: new Int32(2), diff: { u: new Map<string, unknown>([['10', new Int32(1)], ['9', 'x']]), sarr: { a: true, l: new Int32(1) } } };
+    const raw = Buffer.from(BSON.serialize({ ...events.update, rawUpdateDescription: delta }));
+    const decoded = decodeChangeEvent(raw);
+    expect(Buffer.from(decoded.delta!).equals(Buffer.from(BSON.serialize(delta)))).toBe(true);
+    expect(decoded.refetch).toBe(true);
+    expect(decodeChangeEvent(Buffer.from(BSON.serialize(events.update))).delta).toBeUndefined();
+  });
+
   it('a split fragment says which it is', () => {
     const raw = Buffer.from(BSON.serialize({ ...events.insert, splitEvent: { fragment: 2, of: 3 } }));
     expect(splitInfo(raw)).toEqual({ fragment: 2, of: 3 });
