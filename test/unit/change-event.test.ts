@@ -77,7 +77,7 @@ describe('decodeChangeEvent reads the routing fields from the bytes', () => {
     const decoded = decodeChangeEvent(raw);
     expect(Buffer.from(decoded.delta!).equals(Buffer.from(BSON.serialize(delta)))).toBe(true);
     expect(decoded.refetch).toBe(true);
-    expect(decodeChangeEvent(Buffer.from(BSON.serialize(events.update))).delta).toBeUndefined();
+    expect(decodeChangeEvent(Buffer.from(BSON.serialize(events.update!))).delta).toBeUndefined();
   });
 
   it('a split fragment says which it is', () => {
