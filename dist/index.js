@@ -79386,7 +79386,7 @@ function canonical(value) {
 // src/engine/apply/raw-writes.ts
 var DeltaMissed = class extends Error {
   constructor(target, writes) {
-    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) did not hold their pre-image`);
+    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) missing or refused`);
     this.target = target;
     this.writes = writes;
   }
@@ -79882,10 +79882,9 @@ var TargetKinds = class {
     const name = `${target.db}.${target.coll}`;
     const cached = this.known.get(name);
     if (cached) return cached;
-    const db = this.destination.db(target.db);
-    const [info2] = await db.listCollections({ name: target.coll }).toArray();
+    const info2 = await this.read(target);
     if (!info2) {
-      await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
+      await this.destination.db(target.db).createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     return this.remember(name, info2);
   }
@@ -79894,7 +79893,7 @@ var TargetKinds = class {
     const name = `${target.db}.${target.coll}`;
     const cached = this.known.get(name);
     if (cached) return cached;
-    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    const info2 = await this.read(target);
     return info2 ? this.remember(name, info2) : void 0;
   }
   /**
@@ -79904,12 +79903,17 @@ var TargetKinds = class {
   async peek(target) {
     const cached = this.known.get(`${target.db}.${target.coll}`);
     if (cached) return cached;
-    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    const info2 = await this.read(target);
     return info2 ? kindOf(info2) : void 0;
   }
   /** What was read of a collection now (while no DDL passes), or of none. */
   cached(target) {
     return this.known.get(`${target.db}.${target.coll}`);
+  }
+  /** The collection's listCollections entry on the destination, undefined when it has none. */
+  async read(target) {
+    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
+    return info2;
   }
   remember(name, info2) {
     const kind = kindOf(info2);
@@ -80001,8 +80005,6 @@ var Applier = class {
   deltas = { applied: 0, missed: 0 };
   /** The delta statements of update events, translated once (undefined: not expressible). */
   translated = /* @__PURE__ */ new WeakMap();
-  /** Set when a duplicate key was resolved from the source during a batch's writes (see writeData). */
-  resolvedDuplicates = false;
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
@@ -80104,10 +80106,7 @@ var Applier = class {
     return [...targets.values()];
   }
   async writeData(events, current, deltas) {
-    if (current.readAt && current.docs.size) {
-      for (const event of events) if (current.docs.has(event) && !deltas.has(event) && event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, event.id, current.readAt);
-      await this.ctx.horizon.cover(current.readAt);
-    }
+    await this.coverReads(events.filter((e) => current.docs.has(e) && !deltas.has(e)), current.readAt);
     const byTarget = /* @__PURE__ */ new Map();
     for (const event of events) {
       const statements = deltas.get(event);
@@ -80156,9 +80155,9 @@ var Applier = class {
     this.ctx.assertLease();
     await pausePoint("apply:before-writes");
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    this.resolvedDuplicates = false;
+    let resolvedDuplicates = false;
     const afterSourceRead = () => {
-      this.resolvedDuplicates = true;
+      resolvedDuplicates = true;
       return this.readAheadOfAll();
     };
     const delta = (job) => async (leaveOut) => {
@@ -80173,12 +80172,12 @@ var Applier = class {
     const inSegment = new Set(events);
     const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
     this.deltas.applied += applied.length;
-    if (this.resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
+    if (resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
   }
-  /** The documents of deltas that missed their pre-image, written from the source (or left open: see toWrite). */
+  /** The documents of deltas that missed (no document, a statement refused), written from the source (or left open: see toWrite). */
   async deltasMissed(missed) {
     this.deltas.missed += missed.writes.length;
-    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, "update deltas missed their pre-image; writing the documents from the source");
+    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, "update deltas found no document or were refused; writing the documents from the source");
     await this.rewriteFromSource(missed.writes.map((w) => w.origin));
   }
   /** Reads these events' documents from the source now and writes them (each document once, in stream order). */
@@ -80187,10 +80186,7 @@ var Applier = class {
     while (rest.length) {
       const read = await this.current.read(rest);
       const answered = rest.filter((e) => read.docs.has(e));
-      if (read.readAt) {
-        for (const event of answered) this.ctx.horizon.readAt(event.uuid, event.id, read.readAt);
-        await this.ctx.horizon.cover(read.readAt);
-      }
+      await this.coverReads(answered, read.readAt);
       const byTarget = /* @__PURE__ */ new Map();
       for (const event of answered) {
         const write = this.toWrite(event, read.docs.get(event));
@@ -80204,6 +80200,12 @@ var Applier = class {
       for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
       rest = rest.filter((e) => !read.docs.has(e));
     }
+  }
+  /** Documents read from the source at `readAt` are about to be written: later than the stream position, so the horizon covers them first. */
+  async coverReads(events, readAt) {
+    if (!readAt || !events.length) return;
+    for (const event of events) if (event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, event.id, readAt);
+    await this.ctx.horizon.cover(readAt);
   }
   /**
    * Documents that cannot be named were read from the source (a chain of duplicate keys, a rename across

@@ -35,7 +35,7 @@ export interface TailResult {
   lagSeconds: number;
   caughtUp: boolean;
   applied: number;
-  /** Updates applied from their own delta, and deltas that missed their pre-image (see apply/read-horizon.ts). */
+  /** Updates applied from their own delta, and deltas that missed (document missing, statement refused), read back. */
   deltas: { applied: number; missed: number };
   /** Namespaces written after `strayAfter`, if any. */
   strayWrites: string[];

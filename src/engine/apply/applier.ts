@@ -1,4 +1,4 @@
-import type { MongoClient } from 'mongodb';
+import type { MongoClient, Timestamp } from 'mongodb';
 import type { Logger } from '../../log.js';
 import { DATA_OPERATIONS, type ChangeEvent } from '../capture/change-event.js';
 import { failpoint, pausePoint } from '../failpoints.js';
@@ -96,8 +96,6 @@ export class Applier {
   readonly deltas = { applied: 0, missed: 0 };
   /** The delta statements of update events, translated once (undefined: not expressible). */
   private readonly translated = new WeakMap<ChangeEvent, DiffStatement[] | undefined>();
-  /** Set when a duplicate key was resolved from the source during a batch's writes (see writeData). */
-  private resolvedDuplicates = false;
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
@@ -220,11 +218,7 @@ export class Applier {
   }
 
   private async writeData(events: ChangeEvent[], current: Prepared, deltas: Map<ChangeEvent, DiffStatement[]>): Promise<void> {
-    // Documents read from the source are later than the stream position: the horizon covers them before they land.
-    if (current.readAt && current.docs.size) {
-      for (const event of events) if (current.docs.has(event) && !deltas.has(event) && event.uuid && event.id !== undefined) this.ctx.horizon.readAt(event.uuid, event.id, current.readAt);
-      await this.ctx.horizon.cover(current.readAt);
-    }
+    await this.coverReads(events.filter((e) => current.docs.has(e) && !deltas.has(e)), current.readAt);
     const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
     for (const event of events) {
       const statements = deltas.get(event);
@@ -277,9 +271,9 @@ export class Applier {
     this.ctx.assertLease();
     await pausePoint('apply:before-writes');
     const sourceOf = batchSourceOfTarget(events, this.ctx.filter);
-    this.resolvedDuplicates = false;
+    let resolvedDuplicates = false;
     const afterSourceRead = (): Promise<void> => {
-      this.resolvedDuplicates = true;
+      resolvedDuplicates = true;
       return this.readAheadOfAll();
     };
     const delta = (job: WriteJob): WriteJob => async (leaveOut) => {
@@ -296,13 +290,13 @@ export class Applier {
     this.deltas.applied += applied.length;
     // Documents written from the source while deltas of the same batch ran beside them (a chain of duplicate keys
     // reaches any document): those deltas may have met a later state. Their documents are read and written again.
-    if (this.resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
+    if (resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
   }
 
-  /** The documents of deltas that missed their pre-image, written from the source (or left open: see toWrite). */
+  /** The documents of deltas that missed (no document, a statement refused), written from the source (or left open: see toWrite). */
   private async deltasMissed(missed: DeltaMissed): Promise<void> {
     this.deltas.missed += missed.writes.length;
-    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, 'update deltas missed their pre-image; writing the documents from the source');
+    this.ctx.log.debug({ namespace: `${missed.target.db}.${missed.target.coll}`, documents: missed.writes.length }, 'update deltas found no document or were refused; writing the documents from the source');
     await this.rewriteFromSource(missed.writes.map((w) => w.origin as ChangeEvent));
   }
 
@@ -312,10 +306,7 @@ export class Applier {
     while (rest.length) {
       const read = await this.current.read(rest);
       const answered = rest.filter((e) => read.docs.has(e));
-      if (read.readAt) {
-        for (const event of answered) this.ctx.horizon.readAt(event.uuid!, event.id, read.readAt);
-        await this.ctx.horizon.cover(read.readAt);
-      }
+      await this.coverReads(answered, read.readAt);
       const byTarget = new Map<string, { target: Namespace; writes: Write[] }>();
       for (const event of answered) {
         const write = this.toWrite(event, read.docs.get(event));
@@ -329,6 +320,13 @@ export class Applier {
       for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
       rest = rest.filter((e) => !read.docs.has(e));
     }
+  }
+
+  /** Documents read from the source at `readAt` are about to be written: later than the stream position, so the horizon covers them first. */
+  private async coverReads(events: readonly ChangeEvent[], readAt: Timestamp | undefined): Promise<void> {
+    if (!readAt || !events.length) return;
+    for (const event of events) if (event.uuid && event.id !== undefined) this.ctx.horizon.readAt(event.uuid, event.id, readAt);
+    await this.ctx.horizon.cover(readAt);
   }
 
   /**

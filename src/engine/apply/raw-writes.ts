@@ -26,13 +26,13 @@ export interface DeltaWrite {
   origin: unknown;
 }
 
-/** Delta statements that matched nothing or were refused: their documents are not known to be right. */
+/** Delta statements that found no document or were refused: their documents are not known to be right. */
 export class DeltaMissed extends Error {
   constructor(
     readonly target: Namespace,
     readonly writes: DeltaWrite[],
   ) {
-    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) did not hold their pre-image`);
+    super(`applying update deltas to ${target.db}.${target.coll}: ${writes.length} document(s) missing or refused`);
   }
 }
 

@@ -21,10 +21,9 @@ export class TargetKinds {
     const name = `${target.db}.${target.coll}`;
     const cached = this.known.get(name);
     if (cached) return cached;
-    const db = this.destination.db(target.db);
-    const [info] = (await db.listCollections({ name: target.coll }).toArray()) as Document[];
+    const info = await this.read(target);
     if (!info) {
-      await db.createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
+      await this.destination.db(target.db).createCollection(target.coll).catch(ignoreCodes(SERVER_ERROR.NamespaceExists));
     }
     return this.remember(name, info);
   }
@@ -34,7 +33,7 @@ export class TargetKinds {
     const name = `${target.db}.${target.coll}`;
     const cached = this.known.get(name);
     if (cached) return cached;
-    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
+    const info = await this.read(target);
     return info ? this.remember(name, info) : undefined;
   }
 
@@ -45,13 +44,19 @@ export class TargetKinds {
   async peek(target: Namespace): Promise<TargetKind | undefined> {
     const cached = this.known.get(`${target.db}.${target.coll}`);
     if (cached) return cached;
-    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
+    const info = await this.read(target);
     return info ? kindOf(info) : undefined;
   }
 
   /** What was read of a collection now (while no DDL passes), or of none. */
   cached(target: Namespace): TargetKind | undefined {
     return this.known.get(`${target.db}.${target.coll}`);
+  }
+
+  /** The collection's listCollections entry on the destination, undefined when it has none. */
+  private async read(target: Namespace): Promise<Document | undefined> {
+    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
+    return info;
   }
 
   private remember(name: string, info: Document | undefined): TargetKind {

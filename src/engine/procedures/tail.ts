@@ -24,7 +24,7 @@ export type TailSliceResult =
   | {
       kind: 'ran';
       applied: number;
-      /** Updates applied from their own delta, and deltas that missed their pre-image (written from the source). */
+      /** Updates applied from their own delta, and deltas that missed (document missing, statement refused), read back. */
       deltas: { applied: number; missed: number };
       lagSeconds: number;
       elapsedMs: number;
