@@ -25,6 +25,8 @@ const STACK = /\n\s+at /;
 /** Cuts both sides at seeded random moments until stopped. */
 class Chaos {
   cuts = { source: 0, destination: 0, refusals: 0 };
+  /** Milliseconds between cuts: at least `min`, plus up to `spread`. */
+  pace = { min: 250, spread: 1000 };
   private stopped = false;
   private loop: Promise<void> | undefined;
   constructor(private readonly proxies: ProxiedClusters['proxies'], private readonly random: () => number) {}
@@ -32,7 +34,7 @@ class Chaos {
     this.stopped = false;
     this.loop = (async () => {
       while (!this.stopped) {
-        await sleep(250 + Math.floor(this.random() * 1000));
+        await sleep(this.pace.min + Math.floor(this.random() * this.pace.spread));
         if (this.stopped) break;
         const side = this.random() < 0.5 ? 'source' : 'destination';
         const proxy = this.proxies[side];
@@ -77,7 +79,7 @@ describe('network cuts between the runner and each side', () => {
     const collections = ['a', 'b', 'c'];
     for (const coll of collections) {
       await source.db(db).createCollection(coll); // once, before parallel writes (Wine)
-      await source.db(db).collection<Document>(coll).insertMany(Array.from({ length: 12_000 }, (_, i): Document => ({ _id: i, coll, pad: 'p'.repeat(300), n: i })));
+      await source.db(db).collection<Document>(coll).insertMany(Array.from({ length: 16_000 }, (_, i): Document => ({ _id: i, coll, pad: 'p'.repeat(300), n: i })));
     }
     // The runner reaches both sides only through the proxies; the writer and the checks go direct.
     const config = testConfig(uniqueName('net').replace(/_/g, '-'), proxies.source.uri('serverSelectionTimeoutMS=20000'), proxies.destination.uri('serverSelectionTimeoutMS=20000'), [db], 'sync: { batchSize: 500, parallelCollections: 2, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n');
@@ -86,12 +88,15 @@ describe('network cuts between the runner and each side', () => {
     const recorder = recordingPorts('net-cuts', 3000);
     recorded = recorder.lines;
     writer.start(2);
+    // Often during the copy, so that even a copy this machine finishes in a few seconds sees several cuts.
+    chaos.pace = { min: 150, spread: 600 };
     chaos.start();
     try {
       const sync = await runSync(config, {}, recorder.ports);
       expect(sync.exitCode).toBe(0);
       expect(sync.progress?.phase).toBe('tailing');
       const cutsDuringSync = chaos.cuts.source + chaos.cuts.destination;
+      chaos.pace = { min: 250, spread: 1000 };
       const tail = await runTail(config, { maxDurationMs: 6000 }, recorder.ports);
       expect(tail.exitCode).toBe(0);
       console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
