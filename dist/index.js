@@ -79082,6 +79082,26 @@ async function collectionDetails(client, db, coll) {
   }
 }
 
+// src/engine/position.ts
+var import_mongodb16 = __toESM(require_lib3(), 1);
+function tokenTime(token) {
+  const data = token?._data;
+  if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
+  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+}
+function tokenWallTime(token) {
+  const time = tokenTime(token);
+  return time ? new Date(time.getHighBits() * 1e3) : void 0;
+}
+function savedPositionTime(doc) {
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+}
+function appliedPosition(token, lastWall) {
+  const tokenWall = tokenWallTime(token);
+  const wallTime = tokenWall && lastWall ? lastWall > tokenWall ? lastWall : tokenWall : tokenWall ?? lastWall;
+  return wallTime ? { token, wallTime } : { token };
+}
+
 // src/engine/progress.ts
 function buildProgress(doc, partitions, extra = {}) {
   const copied = /* @__PURE__ */ new Map();
@@ -79353,7 +79373,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -79377,7 +79397,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb16.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -80312,26 +80332,6 @@ async function readBatch(stream, options) {
   out.token = stream.resumeToken;
   out.readMs = Date.now() - started;
   return out;
-}
-
-// src/engine/position.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
-function tokenTime(token) {
-  const data = token?._data;
-  if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
-}
-function tokenWallTime(token) {
-  const time = tokenTime(token);
-  return time ? new Date(time.getHighBits() * 1e3) : void 0;
-}
-function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
-}
-function appliedPosition(token, lastWall) {
-  const tokenWall = tokenWallTime(token);
-  const wallTime = tokenWall && lastWall ? lastWall > tokenWall ? lastWall : tokenWall : tokenWall ?? lastWall;
-  return wallTime ? { token, wallTime } : { token };
 }
 
 // src/engine/position-saver.ts
@@ -81403,8 +81403,10 @@ async function fixCapturePoint(run2) {
 }
 async function planCatalog(run2) {
   for (let attempt = 1; ; attempt++) {
+    await pausePoint("plan-catalog");
     const catalog = await readCatalog(run2.source, run2.filter);
-    if (!await renamedSince(run2, run2.doc.captureStart.operationTime)) return catalog;
+    const seen = await lastWriteTime(run2.source, "applied");
+    if (!await renamedSince(run2, run2.doc.captureStart.operationTime, seen)) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
     }
@@ -81413,13 +81415,26 @@ async function planCatalog(run2) {
     await fixCapturePoint(run2);
   }
 }
-async function renamedSince(run2, since) {
+var MAJORITY_WAIT_MS = 12e4;
+async function renamedSince(run2, since, until) {
   const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { $and: [{ operationType: "rename" }, sourceEventMatch(run2.filter)] } });
+  const deadline = Date.now() + MAJORITY_WAIT_MS;
   try {
-    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
-      if (event.clusterTime.greaterThan(since) && isRelevant(event, run2.filter)) return true;
+    for (; ; ) {
+      const event = await stream.tryNext();
+      if (event) {
+        if (event.clusterTime.greaterThan(since) && isRelevant(event, run2.filter)) return true;
+        continue;
+      }
+      const reached = tokenTime(stream.resumeToken);
+      if (reached && reached.greaterThanOrEqual(until)) return false;
+      if (Date.now() > deadline) {
+        throw new OperationError(
+          `the source's majority-commit point did not reach the time of the catalog read within ${MAJORITY_WAIT_MS / 1e3} s, so the copy cannot be planned safely`,
+          "check that the source's secondaries replicate (rs.status(): each member's optimeDate), then run `sync` again; nothing was copied yet"
+        );
+      }
     }
-    return false;
   } finally {
     await stream.close().catch(() => void 0);
   }

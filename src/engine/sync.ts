@@ -9,6 +9,8 @@ import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { planPartitions } from './copy/partitions.js';
 import { lastWriteTime } from '../mongo/introspection.js';
+import { pausePoint } from './failpoints.js';
+import { tokenTime } from './position.js';
 import { splitNamespace } from '../namespaces.js';
 import { buildProgress } from './progress.js';
 import { replayBuffer } from './replay.js';
@@ -95,11 +97,17 @@ async function fixCapturePoint(run: MigrationRun): Promise<void> {
  * twice: once by the plan's new name, once by replay). Creates, drops and index changes are idempotent
  * against a plan that already shows them. When a rename did fall there, the capture point moves to now and
  * the catalog is read again.
+ *
+ * The catalog reads what the primary has applied; the change stream hands out only what a majority holds. A
+ * rename the catalog already shows may therefore not be in the stream yet: the check reads the stream until it
+ * has passed the primary's last write as of the end of the catalog read, not merely until it is idle.
  */
 async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   for (let attempt = 1; ; attempt++) {
+    await pausePoint('plan-catalog');
     const catalog = await readCatalog(run.source, run.filter);
-    if (!(await renamedSince(run, run.doc.captureStart!.operationTime))) return catalog;
+    const seen = await lastWriteTime(run.source, 'applied');
+    if (!(await renamedSince(run, run.doc.captureStart!.operationTime, seen))) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
       throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, 'run `sync` again once the renames settle; nothing was copied yet');
     }
@@ -109,15 +117,30 @@ async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   }
 }
 
-/** Whether a collection concerning the migration was renamed on the source since this time. */
-async function renamedSince(run: MigrationRun, since: Timestamp): Promise<boolean> {
+/** How long the rename check waits for the source's majority to reach what the catalog read showed. */
+const MAJORITY_WAIT_MS = 120_000;
+
+/** Whether a collection concerning the migration was renamed on the source after `since`, up to `until` at least. */
+async function renamedSince(run: MigrationRun, since: Timestamp, until: Timestamp): Promise<boolean> {
   const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { $and: [{ operationType: 'rename' }, sourceEventMatch(run.filter)] } });
+  const deadline = Date.now() + MAJORITY_WAIT_MS;
   try {
-    for (let event = await stream.tryNext(); event; event = await stream.tryNext()) {
+    for (;;) {
+      const event = await stream.tryNext();
       // startAtOperationTime includes the capture point itself, which the catalog already reflects.
-      if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
+      if (event) {
+        if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
+        continue;
+      }
+      const reached = tokenTime(stream.resumeToken);
+      if (reached && reached.greaterThanOrEqual(until)) return false;
+      if (Date.now() > deadline) {
+        throw new OperationError(
+          `the source's majority-commit point did not reach the time of the catalog read within ${MAJORITY_WAIT_MS / 1000} s, so the copy cannot be planned safely`,
+          "check that the source's secondaries replicate (rs.status(): each member's optimeDate), then run `sync` again; nothing was copied yet",
+        );
+      }
     }
-    return false;
   } finally {
     await stream.close().catch(() => undefined);
   }

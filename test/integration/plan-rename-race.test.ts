@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MongoClient, type Document } from 'mongodb';
+import { runSync } from '../../src/commands/sync.js';
+import { setPausePoint } from '../../src/engine/failpoints.js';
+import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
+import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
+
+/**
+ * A rename the copy's plan already shows, but the change stream does not yet: the catalog reads what the
+ * source's primary has applied, the stream hands out only what a majority holds. Here the source's secondary is
+ * held (fsyncLock) while a collection is renamed away and another created under its name, then the plan is
+ * read. A plan checked against the stream only "until idle" takes both names as they stand and replay applies
+ * the rename again onto them: "target namespace exists", or with dropTarget, one collection's documents under
+ * the other's name. The check must wait for the stream to pass what the plan saw.
+ */
+describe('a rename that commits on the primary while the copy is planned', () => {
+  // Its own two-member source: holding its secondary stops the majority for everything on it.
+  const own = useOwnSource({ name: 'plan-race', members: 2 });
+  let secondary: MongoClient | undefined;
+  afterEach(async () => {
+    setPausePoint('plan-catalog', undefined);
+    await secondary?.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
+    await secondary?.close();
+    secondary = undefined;
+  });
+
+  for (const dropTarget of [false, true]) {
+    it(`is planned again from a later capture point; replay then applies nothing twice (dropTarget: ${dropTarget})`, { timeout: 120_000 }, async () => {
+      const { cluster, source, destination } = own;
+      const db = uniqueName('race');
+      const sdb = source.db(db);
+      await sdb.createCollection('live');
+      await sdb.collection<Document>('live').insertMany(Array.from({ length: 500 }, (_, i): Document => ({ _id: i, from: 'original' })));
+      if (dropTarget) {
+        await sdb.createCollection('old');
+        await sdb.collection<Document>('old').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: i, from: 'older' })));
+      }
+      const member = cluster.members[1]!;
+      secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
+      const held = secondary;
+      let released: Promise<unknown> | undefined;
+      setPausePoint('plan-catalog', async () => {
+        setPausePoint('plan-catalog', undefined); // once: the first plan only
+        await held.db('admin').command({ fsync: 1, lock: true });
+        // Applied on the primary (w: 1), not yet majority-committed: the catalog sees it, the stream does not.
+        await source.db('admin').command({ renameCollection: `${db}.live`, to: `${db}.old`, dropTarget, writeConcern: { w: 1 } });
+        await sdb.command({ create: 'live', writeConcern: { w: 1 } });
+        await sdb.command({ insert: 'live', documents: Array.from({ length: 20 }, (_, i) => ({ _id: i, from: 'replacement' })), writeConcern: { w: 1 } });
+        released = (async () => {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          await held.db('admin').command({ fsyncUnlock: 1 });
+        })();
+      });
+      const config = testConfig(uniqueName('race').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db]);
+      const recorder = recordingPorts('plan-race');
+      const sync = await runSync(config, {}, recorder.ports);
+      await released;
+      expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
+      expect(await destination.db(db).collection('old').countDocuments({ from: 'original' })).toBe(500);
+      expect(await destination.db(db).collection('live').countDocuments({ from: 'replacement' })).toBe(20);
+      expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+      expect(recorder.lines().some((line) => line.includes('renamed on the source while planning the copy'))).toBe(true);
+    });
+  }
+});
+
