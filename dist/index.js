@@ -81406,19 +81406,24 @@ async function planCatalog(run2) {
     await pausePoint("plan-catalog");
     const catalog = await readCatalog(run2.source, run2.filter);
     const seen = await lastWriteTime(run2.source, "applied");
-    if (!await renamedSince(run2, run2.doc.captureStart.operationTime, seen)) return catalog;
+    const majority = await lastWriteTime(run2.source, "majority");
+    const since = run2.doc.captureStart.operationTime;
+    if (!await renamedInStream(run2, since, majority) && !await renamedInOplog(run2, majority.greaterThan(since) ? majority : since, seen)) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
-      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, "run `sync` again once the renames settle; nothing was copied yet");
+      throw new OperationError(
+        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename stayed on the primary alone (the copy plans only from what a majority holds)`,
+        "run `sync` again once the renames settle and the source's secondaries have caught up (rs.status()); nothing was copied yet"
+      );
     }
     run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
     await sleep8(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run2);
   }
 }
-var MAJORITY_WAIT_MS = 12e4;
-async function renamedSince(run2, since, until) {
+var STREAM_CHECK_MS = 6e4;
+async function renamedInStream(run2, since, until) {
   const stream = await RawChangeStream.open(run2.source, { startAtOperationTime: since }, { batchSize: 1e3, match: { $and: [{ operationType: "rename" }, sourceEventMatch(run2.filter)] } });
-  const deadline = Date.now() + MAJORITY_WAIT_MS;
+  const deadline = Date.now() + STREAM_CHECK_MS;
   try {
     for (; ; ) {
       const event = await stream.tryNext();
@@ -81429,15 +81434,25 @@ async function renamedSince(run2, since, until) {
       const reached = tokenTime(stream.resumeToken);
       if (reached && reached.greaterThanOrEqual(until)) return false;
       if (Date.now() > deadline) {
-        throw new OperationError(
-          `the source's majority-commit point did not reach the time of the catalog read within ${MAJORITY_WAIT_MS / 1e3} s, so the copy cannot be planned safely`,
-          "check that the source's secondaries replicate (rs.status(): each member's optimeDate), then run `sync` again; nothing was copied yet"
-        );
+        throw new OperationError(`the source's change stream did not reach its own majority point within ${STREAM_CHECK_MS / 1e3} s while the copy was planned`, "run `sync` again; nothing was copied yet");
       }
     }
   } finally {
     await stream.close().catch(() => void 0);
   }
+}
+async function renamedInOplog(run2, after, upTo) {
+  if (!upTo.greaterThan(after)) return false;
+  const renames = run2.source.db("local").collection("oplog.rs").find({ ts: { $gt: after, $lte: upTo }, op: "c", "o.renameCollection": { $exists: true } }, { projection: { o: 1 }, readConcern: { level: "local" }, readPreference: "primary" });
+  for await (const { o } of renames) {
+    const concerns = (name) => {
+      if (!name) return false;
+      const { db, coll } = splitNamespace(name);
+      return !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db) && (coll.startsWith("tmp") || run2.filter.includes(db, coll));
+    };
+    if (concerns(o.renameCollection) || concerns(o.to)) return true;
+  }
+  return false;
 }
 function locate2(catalog, plans) {
   const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));

@@ -11,7 +11,7 @@ import { planPartitions } from './copy/partitions.js';
 import { lastWriteTime } from '../mongo/introspection.js';
 import { pausePoint } from './failpoints.js';
 import { tokenTime } from './position.js';
-import { splitNamespace } from '../namespaces.js';
+import { splitNamespace, SYSTEM_DBS } from '../namespaces.js';
 import { buildProgress } from './progress.js';
 import { replayBuffer } from './replay.js';
 import { transition, type MigrationRun } from './run.js';
@@ -98,18 +98,25 @@ async function fixCapturePoint(run: MigrationRun): Promise<void> {
  * against a plan that already shows them. When a rename did fall there, the capture point moves to now and
  * the catalog is read again.
  *
- * The catalog reads what the primary has applied; the change stream hands out only what a majority holds. A
- * rename the catalog already shows may therefore not be in the stream yet: the check reads the stream until it
- * has passed the primary's last write as of the end of the catalog read, not merely until it is idle.
+ * The catalog shows what the primary has applied; the change stream hands out only what a majority holds. A
+ * rename the catalog shows may therefore not be in the stream yet: what lies between the majority point and the
+ * primary's last write is read from the primary's oplog instead (a source whose secondaries lag must not stop
+ * the plan, and one that fell behind by a rename must not slip through it).
  */
 async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   for (let attempt = 1; ; attempt++) {
     await pausePoint('plan-catalog');
     const catalog = await readCatalog(run.source, run.filter);
+    // In this order: a rename the catalog shows is at or before `seen`; the stream is read up to `majority`.
     const seen = await lastWriteTime(run.source, 'applied');
-    if (!(await renamedSince(run, run.doc.captureStart!.operationTime, seen))) return catalog;
+    const majority = await lastWriteTime(run.source, 'majority');
+    const since = run.doc.captureStart!.operationTime;
+    if (!(await renamedInStream(run, since, majority)) && !(await renamedInOplog(run, majority.greaterThan(since) ? majority : since, seen))) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
-      throw new OperationError(`collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts)`, 'run `sync` again once the renames settle; nothing was copied yet');
+      throw new OperationError(
+        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename stayed on the primary alone (the copy plans only from what a majority holds)`,
+        "run `sync` again once the renames settle and the source's secondaries have caught up (rs.status()); nothing was copied yet",
+      );
     }
     run.ports.log.info({ attempt }, 'a collection was renamed on the source while planning the copy: planning again from a new capture point');
     await sleep(Math.min(2000, 100 * attempt));
@@ -117,33 +124,53 @@ async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   }
 }
 
-/** How long the rename check waits for the source's majority to reach what the catalog read showed. */
-const MAJORITY_WAIT_MS = 120_000;
+/** How long the rename check may take to read the stream up to a majority point it already knows. */
+const STREAM_CHECK_MS = 60_000;
 
-/** Whether a collection concerning the migration was renamed on the source after `since`, up to `until` at least. */
-async function renamedSince(run: MigrationRun, since: Timestamp, until: Timestamp): Promise<boolean> {
+/** Whether the change stream shows a rename concerning the migration after `since`, read up to `until` at least. */
+async function renamedInStream(run: MigrationRun, since: Timestamp, until: Timestamp): Promise<boolean> {
   const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { $and: [{ operationType: 'rename' }, sourceEventMatch(run.filter)] } });
-  const deadline = Date.now() + MAJORITY_WAIT_MS;
+  const deadline = Date.now() + STREAM_CHECK_MS;
   try {
     for (;;) {
       const event = await stream.tryNext();
-      // startAtOperationTime includes the capture point itself, which the catalog already reflects.
       if (event) {
+        // startAtOperationTime includes the capture point itself, which the catalog already reflects.
         if (event.clusterTime.greaterThan(since) && isRelevant(event, run.filter)) return true;
         continue;
       }
       const reached = tokenTime(stream.resumeToken);
       if (reached && reached.greaterThanOrEqual(until)) return false;
       if (Date.now() > deadline) {
-        throw new OperationError(
-          `the source's majority-commit point did not reach the time of the catalog read within ${MAJORITY_WAIT_MS / 1000} s, so the copy cannot be planned safely`,
-          "check that the source's secondaries replicate (rs.status(): each member's optimeDate), then run `sync` again; nothing was copied yet",
-        );
+        throw new OperationError(`the source's change stream did not reach its own majority point within ${STREAM_CHECK_MS / 1000} s while the copy was planned`, 'run `sync` again; nothing was copied yet');
       }
     }
   } finally {
     await stream.close().catch(() => undefined);
   }
+}
+
+/**
+ * Whether the primary's oplog holds a rename concerning the migration in (after, upTo]: writes it has applied and
+ * a majority does not hold yet (needs find on local.oplog.rs, which validate checks). A rename across databases
+ * is logged as a rename of a temporary collection into the new name, so either side counts.
+ */
+async function renamedInOplog(run: MigrationRun, after: Timestamp, upTo: Timestamp): Promise<boolean> {
+  if (!upTo.greaterThan(after)) return false;
+  const renames = run.source
+    .db('local')
+    .collection<{ o: { renameCollection?: string; to?: string } }>('oplog.rs')
+    // Local, from the primary: the client reads majority by default, which is what this looks past.
+    .find({ ts: { $gt: after, $lte: upTo }, op: 'c', 'o.renameCollection': { $exists: true } }, { projection: { o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' });
+  for await (const { o } of renames) {
+    const concerns = (name: string | undefined): boolean => {
+      if (!name) return false;
+      const { db, coll } = splitNamespace(name);
+      return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith('tmp') || run.filter.includes(db, coll));
+    };
+    if (concerns(o.renameCollection) || concerns(o.to)) return true;
+  }
+  return false;
 }
 
 /**
