@@ -24,8 +24,14 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     secondary = undefined;
   });
 
-  for (const dropTarget of [false, true]) {
-    it(`is planned again from a later capture point; replay then applies nothing twice (dropTarget: ${dropTarget})`, { timeout: 120_000 }, async () => {
+  const cases = [
+    { dropTarget: false, majority: false },
+    { dropTarget: true, majority: false },
+    // Majority-committed before the catalog read: the change stream shows it.
+    { dropTarget: true, majority: true },
+  ];
+  for (const { dropTarget, majority } of cases) {
+    it(`is planned again from a later capture point; replay then applies nothing twice (dropTarget: ${dropTarget}, ${majority ? 'majority-committed' : 'on the primary alone'})`, { timeout: 120_000 }, async () => {
       const { cluster, source, destination } = own;
       const db = uniqueName('race');
       const sdb = source.db(db);
@@ -41,14 +47,15 @@ describe('a rename that commits on the primary while the copy is planned', () =>
       let released: Promise<unknown> | undefined;
       setPausePoint('plan-catalog', async () => {
         setPausePoint('plan-catalog', undefined); // once: the first plan only
-        await held.db('admin').command({ fsync: 1, lock: true });
-        // Applied on the primary (w: 1), not yet majority-committed: the catalog sees it, the stream does not.
-        await source.db('admin').command({ renameCollection: `${db}.live`, to: `${db}.old`, dropTarget, writeConcern: { w: 1 } });
-        await sdb.command({ create: 'live', writeConcern: { w: 1 } });
-        await sdb.command({ insert: 'live', documents: Array.from({ length: 20 }, (_, i) => ({ _id: i, from: 'replacement' })), writeConcern: { w: 1 } });
+        if (!majority) await held.db('admin').command({ fsync: 1, lock: true });
+        // Held: applied on the primary (w: 1), not majority-committed: the catalog sees it, the stream does not.
+        const writeConcern = majority ? { w: 'majority' } : { w: 1 };
+        await source.db('admin').command({ renameCollection: `${db}.live`, to: `${db}.old`, dropTarget, writeConcern });
+        await sdb.command({ create: 'live', writeConcern });
+        await sdb.command({ insert: 'live', documents: Array.from({ length: 20 }, (_, i) => ({ _id: i, from: 'replacement' })), writeConcern });
         released = (async () => {
           await new Promise((resolve) => setTimeout(resolve, 2000));
-          await held.db('admin').command({ fsyncUnlock: 1 });
+          if (!majority) await held.db('admin').command({ fsyncUnlock: 1 });
         })();
       });
       const config = testConfig(uniqueName('race').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db]);
