@@ -760,7 +760,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID3(this.buffer.subarray(0, this.position));
+          return new UUID4(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -786,12 +786,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID3.bytesFromString(doc.$uuid);
+          data = UUID4.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID3(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID4(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -928,7 +928,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID3 = class _UUID extends Binary3 {
+    var UUID4 = class _UUID extends Binary3 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -3382,7 +3382,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID3.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID4.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -4468,7 +4468,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId2,
       Timestamp: Timestamp5,
-      UUID: UUID3,
+      UUID: UUID4,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -4501,7 +4501,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId2;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID3;
+    exports.UUID = UUID4;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -78049,7 +78049,8 @@ var RawBatchCursor = class _RawBatchCursor {
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, readConcern: { level: "majority" } };
+    const uuid = find.collectionUUID ? { collectionUUID: new import_mongodb10.UUID(find.collectionUUID) } : {};
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...uuid, readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
   }
   get exhausted() {
@@ -78825,6 +78826,7 @@ function partitionFilter(partition) {
 // src/engine/copy/copy-partition.ts
 var MAX_BATCH_BYTES = 12 * 1024 * 1024;
 async function copyPartition(ctx, collection, partition) {
+  await pausePoint("copy:partition");
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
   let from = collection;
   for (let attempt = 1; from; attempt++) {
@@ -78845,7 +78847,7 @@ async function copyPartition(ctx, collection, partition) {
 }
 var COPY_ATTEMPTS = 6;
 function isTransientReadError(error2) {
-  return isTransient(error2) || isNamespaceNotFound(error2);
+  return isTransient(error2) || isCatalogRace(error2);
 }
 async function copyRemaining(ctx, collection, target, partition) {
   if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== void 0)) {
@@ -78853,7 +78855,12 @@ async function copyRemaining(ctx, collection, target, partition) {
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, {
+    filter: partitionFilter(partition),
+    sort: partition.natural ? { $natural: 1 } : { _id: 1 },
+    batchSize: ctx.batchSize,
+    ...collection.uuid ? { collectionUUID: collection.uuid } : {}
+  });
   let docs = [];
   let bytes = 0;
   let pending = Promise.resolve();

@@ -19,6 +19,7 @@ describe('a rename that commits on the primary while the copy is planned', () =>
   let secondary: MongoClient | undefined;
   afterEach(async () => {
     setPausePoint('plan-catalog', undefined);
+    setPausePoint('copy:partition', undefined);
     await secondary?.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
     await secondary?.close();
     secondary = undefined;
@@ -69,5 +70,25 @@ describe('a rename that commits on the primary while the copy is planned', () =>
       expect(recorder.lines().some((line) => line.includes('renamed on the source while planning the copy'))).toBe(true);
     });
   }
-});
 
+  it('the copy reads the collection it planned, not one created under its name since', { timeout: 120_000 }, async () => {
+    const { cluster, source, destination } = own;
+    const db = uniqueName('reuse');
+    const sdb = source.db(db);
+    await sdb.createCollection('x');
+    await sdb.collection<Document>('x').insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i, from: 'planned' })));
+    setPausePoint('copy:partition', async () => {
+      setPausePoint('copy:partition', undefined);
+      // Between the plan (and where the copy looked the collection up) and its first read.
+      await source.db('admin').command({ renameCollection: `${db}.x`, to: `${db}.y` });
+      await sdb.collection<Document>('x').insertMany(Array.from({ length: 30 }, (_, i): Document => ({ _id: i, from: 'newcomer' })));
+    });
+    const config = testConfig(uniqueName('reuse').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db]);
+    const recorder = recordingPorts('name-reuse');
+    const sync = await runSync(config, {}, recorder.ports);
+    expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
+    expect(await destination.db(db).collection('y').countDocuments({ from: 'planned' })).toBe(300);
+    expect(await destination.db(db).collection('x').countDocuments({ from: 'newcomer' })).toBe(30);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+});

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BSON, type Collection, type MongoClient } from 'mongodb';
-import { isNamespaceNotFound, isTransient } from '../../mongo/server-errors.js';
+import { isCatalogRace, isTransient } from '../../mongo/server-errors.js';
 import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
+import { pausePoint } from '../failpoints.js';
 import { partitionFilter } from './partitions.js';
 import { RawBatchCursor } from './raw-cursor.js';
 import { EXACT_TYPES, insertRaw } from './raw-insert.js';
@@ -31,6 +32,7 @@ export interface CopyContext {
  * sent (see insertRaw): nothing is decoded but the last _id of a batch, so nothing can be converted.
  */
 export async function copyPartition(ctx: CopyContext, collection: SourceCollection, partition: PartitionDoc): Promise<void> {
+  await pausePoint('copy:partition');
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
   let from: SourceCollection | undefined = collection;
   for (let attempt = 1; from; attempt++) {
@@ -56,10 +58,11 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
 const COPY_ATTEMPTS = 6;
 /**
  * After which the copy can reopen its cursor: a transient error (elections, shutdowns, a killed or lost
- * cursor) or its collection renamed away (relocate finds it by UUID). The change stream resumes on the same.
+ * cursor) or its collection renamed away, or its name taken by another collection (relocate finds it by UUID).
+ * The change stream resumes on the same.
  */
 export function isTransientReadError(error: unknown): boolean {
-  return isTransient(error) || isNamespaceNotFound(error);
+  return isTransient(error) || isCatalogRace(error);
 }
 
 /** One pass over what remains of the partition (from its saved lastId); throws what broke it. */
@@ -70,7 +73,13 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     partition.documentsCopied = 0;
     partition.bytesCopied = 0;
   }
-  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, { filter: partitionFilter(partition), sort: partition.natural ? { $natural: 1 } : { _id: 1 }, batchSize: ctx.batchSize });
+  // By UUID too: a collection renamed away and another created under its name must not be read in its place.
+  const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, {
+    filter: partitionFilter(partition),
+    sort: partition.natural ? { $natural: 1 } : { _id: 1 },
+    batchSize: ctx.batchSize,
+    ...(collection.uuid ? { collectionUUID: collection.uuid } : {}),
+  });
   let docs: Buffer[] = [];
   let bytes = 0;
   let pending: Promise<void> = Promise.resolve();

@@ -1,4 +1,4 @@
-import { Long, ReadPreference, Timestamp, type ClientSession, type Document, type MongoClient } from 'mongodb';
+import { Long, ReadPreference, Timestamp, UUID, type ClientSession, type Document, type MongoClient } from 'mongodb';
 import { withinBound } from '../../mongo/stall-bound.js';
 
 /** A command that opens a cursor, and how to continue it. */
@@ -44,8 +44,10 @@ export class RawBatchCursor {
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
-  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number }): RawBatchCursor {
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), readConcern: { level: 'majority' } };
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string }): RawBatchCursor {
+    // With a UUID, the server refuses (CollectionUUIDMismatch) a name that now belongs to another collection.
+    const uuid = find.collectionUUID ? { collectionUUID: new UUID(find.collectionUUID) } : {};
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), ...uuid, readConcern: { level: 'majority' } };
     return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
   }
 
