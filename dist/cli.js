@@ -65478,14 +65478,12 @@ async function renamedInStream(run, since, until) {
 async function renamedInOplog(run, after, upTo) {
   if (!upTo.greaterThan(after)) return false;
   const renames = run.source.db("local").collection("oplog.rs").find({ ts: { $gt: after, $lte: upTo }, op: "c", "o.renameCollection": { $exists: true } }, { projection: { o: 1 }, readConcern: { level: "local" }, readPreference: "primary" });
-  for await (const { o } of renames) {
-    const concerns = (name) => {
-      if (!name) return false;
-      const { db, coll } = splitNamespace(name);
-      return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith("tmp") || run.filter.includes(db, coll));
-    };
-    if (concerns(o.renameCollection) || concerns(o.to)) return true;
-  }
+  const concerns = (name) => {
+    if (!name) return false;
+    const { db, coll } = splitNamespace(name);
+    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith("tmp") || run.filter.includes(db, coll));
+  };
+  for await (const { o } of renames) if (concerns(o.renameCollection) || concerns(o.to)) return true;
   return false;
 }
 function locate2(catalog, plans) {

@@ -162,14 +162,12 @@ async function renamedInOplog(run: MigrationRun, after: Timestamp, upTo: Timesta
     .collection<{ o: { renameCollection?: string; to?: string } }>('oplog.rs')
     // Local, from the primary: the client reads majority by default, which is what this looks past.
     .find({ ts: { $gt: after, $lte: upTo }, op: 'c', 'o.renameCollection': { $exists: true } }, { projection: { o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' });
-  for await (const { o } of renames) {
-    const concerns = (name: string | undefined): boolean => {
-      if (!name) return false;
-      const { db, coll } = splitNamespace(name);
-      return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith('tmp') || run.filter.includes(db, coll));
-    };
-    if (concerns(o.renameCollection) || concerns(o.to)) return true;
-  }
+  const concerns = (name: string | undefined): boolean => {
+    if (!name) return false;
+    const { db, coll } = splitNamespace(name);
+    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith('tmp') || run.filter.includes(db, coll));
+  };
+  for await (const { o } of renames) if (concerns(o.renameCollection) || concerns(o.to)) return true;
   return false;
 }
 

@@ -103,11 +103,13 @@ describe('network cuts between the runner and each side', () => {
       console.log(`[network-cuts] figure: ${chaos.cuts.source + chaos.cuts.destination} cuts (${cutsDuringSync} during sync), ${proxies.source.dropped + proxies.destination.dropped} connections reset`);
       // A command aborted at its bound, or a stage that waited long, is worth seeing even when the run passes.
       const waits = recorder.lines().filter((line) => /got no reply within|has waited \d+ s in one stage|did not stop in time/.test(line));
-      if (waits.length) console.log(`[network-cuts] long waits:\n${digest(waits)}`);
-      // What the engine did before the first long wait: the stage alone does not say which command stalled.
-      const all = recorder.lines();
-      const first = all.findIndex((line) => line === waits[0]);
-      if (first >= 0) console.log(`[network-cuts] before the first long wait:\n${digest(all.slice(Math.max(0, first - 120), first + 1))}`);
+      if (waits.length) {
+        console.log(`[network-cuts] long waits:\n${digest(waits)}`);
+        // What the engine did before the first long wait: the stage alone does not say which command stalled.
+        const all = recorder.lines();
+        const first = all.indexOf(waits[0]!);
+        console.log(`[network-cuts] before the first long wait:\n${digest(all.slice(Math.max(0, first - 120), first + 1))}`);
+      }
       expect(cutsDuringSync).toBeGreaterThanOrEqual(3);
       expect(proxies.source.dropped + proxies.destination.dropped).toBeGreaterThan(0);
     } finally {

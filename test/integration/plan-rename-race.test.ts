@@ -11,7 +11,8 @@ import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
  * held (fsyncLock) while a collection is renamed away and another created under its name, then the plan is
  * read. A plan checked against the stream only "until idle" takes both names as they stand and replay applies
  * the rename again onto them: "target namespace exists", or with dropTarget, one collection's documents under
- * the other's name. The check must wait for the stream to pass what the plan saw.
+ * the other's name. The check reads the stream up to the majority point and the primary's oplog past it.
+ * The last case: a name reused between the copy's lookup of its collection and its first read.
  */
 describe('a rename that commits on the primary while the copy is planned', () => {
   // Its own two-member source: holding its secondary stops the majority for everything on it.
