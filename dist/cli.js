@@ -67347,6 +67347,7 @@ async function freePort() {
 }
 
 // src/local/replica-set.ts
+var RESTART_ATTEMPTS = 3;
 var LocalReplicaSet = class _LocalReplicaSet {
   constructor(options) {
     this.options = options;
@@ -67492,7 +67493,14 @@ var LocalReplicaSet = class _LocalReplicaSet {
   async restartMember(index) {
     const member = this.member(index);
     if (member.process && member.process.exitCode === null && member.process.signalCode === null) return;
-    await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
+      } catch (error) {
+        if (attempt >= RESTART_ATTEMPTS || !/exited \(/.test(errorMessage(error))) throw error;
+        await sleep10(1e3 * attempt);
+      }
+    }
   }
   /** Adds a new member (empty data) and returns its index; it runs MongoDB's own initial sync. */
   async addMember() {

@@ -5,6 +5,9 @@ import { MongoClient } from 'mongodb';
 import { STARTUP_TIMEOUT_MS, freePort, launchMember, mongodArgs, type LocalMember } from './mongod-process.js';
 import { errorMessage } from '../errors.js';
 
+/** Starts of a restarted member before its early exit counts as an error (see restartMember). */
+const RESTART_ATTEMPTS = 3;
+
 export { freePort, type LocalMember };
 
 /**
@@ -184,7 +187,16 @@ export class LocalReplicaSet {
   async restartMember(index: number): Promise<void> {
     const member = this.member(index);
     if (member.process && member.process.exitCode === null && member.process.signalCode === null) return;
-    await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
+    // Under Wine a member killed with SIGKILL can still hold its files for a moment (wineserver releases them once
+    // it notices), and a mongod started at once exits: tried again a few times before its error counts.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
+      } catch (error) {
+        if (attempt >= RESTART_ATTEMPTS || !/exited \(/.test(errorMessage(error))) throw error;
+        await sleep(1000 * attempt);
+      }
+    }
   }
 
   /** Adds a new member (empty data) and returns its index; it runs MongoDB's own initial sync. */
