@@ -45,15 +45,26 @@ describe('connections that go silent under the tail', () => {
     writer.start(2);
     const freezes: { side: 'source' | 'destination'; at: number; connections: number }[] = [];
     const started = Date.now();
+    // A few times in a row on each side, until more than one connection was caught: what waits for a reply at one
+    // instant may be the driver's monitor check alone (CI: the only source connection caught in three tries was
+    // given up 16 s later, when the slice ended); the tail's own reads and writes are caught in one of them.
+    const freezeSide = async (side: 'source' | 'destination'): Promise<void> => {
+      let caught = 0;
+      for (let i = 0; i < 3 || (caught < 2 && i < 8); i++, await sleep(500)) {
+        const connections = proxies[side].freeze({ awaitingReply: true });
+        caught += connections;
+        freezes.push({ side, at: Date.now(), connections });
+      }
+    };
     let tailed: Awaited<ReturnType<typeof runTail>>;
     try {
       const tail = runTail(config, { maxDurationMs: SLICE_MS }, ports);
       await sleep(3000);
-      // A few times in a row on each side: what waits for a reply at one instant may be a driver's monitor check
-      // or another background read; the tail's own reads and writes are caught in one of them.
-      for (let i = 0; i < 3; i++, await sleep(500)) freezes.push({ side: 'source', at: Date.now(), connections: proxies.source.freeze({ awaitingReply: true }) });
-      await sleep(6000);
-      for (let i = 0; i < 3; i++, await sleep(500)) freezes.push({ side: 'destination', at: Date.now(), connections: proxies.destination.freeze({ awaitingReply: true }) });
+      await freezeSide('source');
+      // The destination's turn at the same moment of the slice however long the source's took: each freeze needs
+      // an applied batch after it within the slice.
+      await sleep(Math.max(0, started + 10_500 - Date.now()));
+      await freezeSide('destination');
       // Unbounded, a lost reply holds the tail for ever: the slice would never end.
       const ended = await Promise.race([tail, sleep(SLICE_MS + 4 * EFFECTIVE_MS, 'still waiting' as const)]);
       if (ended === 'still waiting') throw new Error('the tail slice is still waiting on a lost reply, long after its deadline');
