@@ -12,7 +12,10 @@ import { seededRandom } from '../../src/seeded-random.js';
 /**
  * Network cuts between the runner and each side: a TCP proxy in front of the source and one in front of the
  * destination drop every connection (TCP reset) at seeded random moments, or turn new connections away for
- * a while, during the copy, the replay/catch-up and tail, under a live writer. The run must finish and both
+ * a while, during the copy, the replay/catch-up and tail, under a live writer. During the copy, cuts also come at
+ * seeded points of its progress (documents on the destination), so that a fast machine sees several and a loaded one
+ * does not see hundreds: a cut every few hundred milliseconds by the clock alone made the copy's cost grow with the
+ * machine's load (252 cuts and 125 s under the full suite, against 37 cuts and 17 s alone), until CI timed out. The run must finish and both
  * sides must be equal (dbHash). A side that stays down past the driver's server-selection timeout (set to
  * 3 s in the connection string here) stops the command with a clear error (exit 1, no stack trace); the
  * saved state is intact and a rerun, once the side is back, continues from it.
@@ -36,17 +39,38 @@ class Chaos {
       while (!this.stopped) {
         await sleep(this.pace.min + Math.floor(this.random() * this.pace.spread));
         if (this.stopped) break;
-        const side = this.random() < 0.5 ? 'source' : 'destination';
-        const proxy = this.proxies[side];
-        if (this.random() < 0.25) {
-          proxy.refuseFor(200 + Math.floor(this.random() * 1500));
-          this.cuts.refusals++;
-        } else {
-          proxy.dropAll();
-        }
-        this.cuts[side]++;
+        this.cut();
       }
     })();
+  }
+  /** One cut of a random side: every connection reset, and for a quarter of them new ones refused for a while. */
+  cut(): void {
+    const side = this.random() < 0.5 ? 'source' : 'destination';
+    const proxy = this.proxies[side];
+    if (this.random() < 0.25) {
+      proxy.refuseFor(200 + Math.floor(this.random() * 1500));
+      this.cuts.refusals++;
+    } else {
+      proxy.dropAll();
+    }
+    this.cuts[side]++;
+  }
+  /**
+   * Cuts once each time the copy passes one of `count` seeded points between 5 % and 95 % of `total` documents
+   * (read by `copied`), until it passed them all or `over()` says the copy is over. Returns how many cuts it made.
+   */
+  async atProgress(total: number, count: number, copied: () => Promise<number>, over: () => boolean): Promise<number> {
+    const points = Array.from({ length: count }, () => Math.floor(total * (0.05 + 0.9 * this.random()))).sort((a, b) => a - b);
+    let made = 0;
+    while (!this.stopped && !over() && made < points.length) {
+      const now = await copied().catch(() => 0);
+      while (made < points.length && now >= points[made]!) {
+        this.cut();
+        made++;
+      }
+      await sleep(50);
+    }
+    return made;
   }
   async stop(): Promise<void> {
     this.stopped = true;
@@ -70,8 +94,8 @@ describe('network cuts between the runner and each side', () => {
     clusters.proxies.destination.resume();
   });
 
-  // Both tests run many slices through cut links; under the suite's load they take one to two minutes.
-  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 180_000 }, async () => {
+  // Both tests run many slices through cut links; under the suite's load the first took 125 s at the clock-paced cuts.
+  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 240_000 }, async () => {
     const { source, destination, proxies } = clusters;
     console.log(`[network-cuts] seed=${SEED} (rerun with MLM_SEED=${SEED})`);
     const random = seededRandom(SEED);
@@ -88,15 +112,17 @@ describe('network cuts between the runner and each side', () => {
     const recorder = recordingPorts('net-cuts', 3000);
     recorded = recorder.lines;
     writer.start(2);
-    // Often during the copy, so that even a copy this machine finishes in a few seconds sees several cuts.
-    chaos.pace = { min: 150, spread: 600 };
     chaos.start();
+    // Copied so far: the destination's documents of the test's collections (the copy writes them in place).
+    const copied = async (): Promise<number> => (await Promise.all(collections.map((coll) => destination.db(db).collection(coll).estimatedDocumentCount()))).reduce((a, b) => a + b, 0);
     try {
-      const sync = await runSync(config, {}, recorder.ports);
+      let syncOver = false;
+      const progressCuts = chaos.atProgress(collections.length * 16_000, 8, copied, () => syncOver);
+      const sync = await runSync(config, {}, recorder.ports).finally(() => (syncOver = true));
       expect(sync.exitCode).toBe(0);
       expect(sync.progress?.phase).toBe('tailing');
       const cutsDuringSync = chaos.cuts.source + chaos.cuts.destination;
-      chaos.pace = { min: 250, spread: 1000 };
+      console.log(`[network-cuts] ${await progressCuts} of the cuts during sync came at points of the copy's progress`);
       const tail = await runTail(config, { maxDurationMs: 6000 }, recorder.ports);
       expect(tail.exitCode).toBe(0);
       console.log(`[network-cuts] cuts: ${JSON.stringify(chaos.cuts)} (${cutsDuringSync} during sync); connections cut ${proxies.source.dropped} source, ${proxies.destination.dropped} destination; refused ${proxies.source.refused + proxies.destination.refused}`);
