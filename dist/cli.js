@@ -63964,10 +63964,13 @@ var TargetKinds = class {
   cached(target) {
     return this.known.get(`${target.db}.${target.coll}`);
   }
-  /** The collection's listCollections entry on the destination, undefined when it has none. */
+  /**
+   * The collection's listCollections entry on the destination, undefined when it has none. Within the tail's command
+   * bound, as its other short commands: one name's entry fits in the first batch.
+   */
   async read(target) {
-    const [info] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
-    return info;
+    const reply = await withinShortBound(`a listCollections on ${target.db}`, (signal) => this.destination.db(target.db).command({ listCollections: 1, filter: { name: target.coll } }, { signal }));
+    return reply.cursor.firstBatch[0];
   }
   remember(name, info) {
     const kind = kindOf(info);
@@ -67468,7 +67471,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
       from,
       Boolean(this.options.auth),
       (c) => c.db("admin").command({ replSetStepDown: seconds2, secondaryCatchUpPeriodSecs: 5 }).catch((error) => {
-        if (!/connection|closed|not primary|interrupted/i.test(String(error))) throw error;
+        if (!/connection|closed|not primary|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
       })
     );
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;

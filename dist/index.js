@@ -79937,10 +79937,13 @@ var TargetKinds = class {
   cached(target) {
     return this.known.get(`${target.db}.${target.coll}`);
   }
-  /** The collection's listCollections entry on the destination, undefined when it has none. */
+  /**
+   * The collection's listCollections entry on the destination, undefined when it has none. Within the tail's command
+   * bound, as its other short commands: one name's entry fits in the first batch.
+   */
   async read(target) {
-    const [info2] = await this.destination.db(target.db).listCollections({ name: target.coll }).toArray();
-    return info2;
+    const reply = await withinShortBound(`a listCollections on ${target.db}`, (signal) => this.destination.db(target.db).command({ listCollections: 1, filter: { name: target.coll } }, { signal }));
+    return reply.cursor.firstBatch[0];
   }
   remember(name, info2) {
     const kind = kindOf(info2);

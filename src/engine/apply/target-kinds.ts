@@ -1,5 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
+import { withinShortBound } from '../../mongo/stall-bound.js';
 import type { Namespace } from '../../namespaces.js';
 
 export interface TargetKind {
@@ -53,10 +54,13 @@ export class TargetKinds {
     return this.known.get(`${target.db}.${target.coll}`);
   }
 
-  /** The collection's listCollections entry on the destination, undefined when it has none. */
+  /**
+   * The collection's listCollections entry on the destination, undefined when it has none. Within the tail's command
+   * bound, as its other short commands: one name's entry fits in the first batch.
+   */
   private async read(target: Namespace): Promise<Document | undefined> {
-    const [info] = (await this.destination.db(target.db).listCollections({ name: target.coll }).toArray()) as Document[];
-    return info;
+    const reply = await withinShortBound(`a listCollections on ${target.db}`, (signal) => this.destination.db(target.db).command({ listCollections: 1, filter: { name: target.coll } }, { signal }));
+    return (reply.cursor as { firstBatch: Document[] }).firstBatch[0];
   }
 
   private remember(name: string, info: Document | undefined): TargetKind {
