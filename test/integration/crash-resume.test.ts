@@ -84,17 +84,16 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
       // Kill moments count from when this runner holds the lease (process start-up is not part of the run).
       await watch.until(runner, (doc) => Boolean(doc?.lease?.owner.endsWith(`/${runner.child.pid}`)), 30_000, 10);
       const reached = await waitForKillPoint(watch, runner, target, random);
-      if (reached && !runner.done()) {
-        runner.kill('SIGKILL');
-        const exit = await runner.exited;
+      if (reached && !runner.done()) runner.kill('SIGKILL');
+      const exit = await runner.exited;
+      // A runner can finish between the check and the signal (CI saw a catch-up end there, exit 0): no kill then.
+      if (exit.signal === 'SIGKILL') {
         const doc = await watch.doc();
         const stage = stageOf(doc);
         const where = `${doc?.phase ?? '-'}/${doc?.step ?? '-'} partitions ${(await watch.partitions()).filter((p) => p.done).length} done, replay.nextSeq ${doc?.replay.nextSeq ?? 0}`;
         kills.push({ stage, at: where, runMs: Date.now() - started });
-        console.log(`[crash-resume] kill -9 #${kills.length} aiming at ${target}, after ${Date.now() - started} ms: ${where} (exit ${exit.signal ?? exit.code})`);
-        expect(exit.signal).toBe('SIGKILL');
+        console.log(`[crash-resume] kill -9 #${kills.length} aiming at ${target}, after ${Date.now() - started} ms: ${where}`);
       } else {
-        const exit = await runner.exited;
         expect(exit.code, exit.stderr).toBe(0);
         console.log(`[crash-resume] run aiming at ${target} finished before its kill point (${exit.ms} ms)`);
       }
