@@ -15993,7 +15993,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep13 = function(ms) {
+      let sleep14 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16004,9 +16004,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep13;
+      module.exports = sleep14;
     } else {
-      let sleep13 = function(ms) {
+      let sleep14 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -16018,7 +16018,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep13;
+      module.exports = sleep14;
     }
   }
 });
@@ -16031,7 +16031,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep13 = require_atomic_sleep();
+    var sleep14 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -16177,7 +16177,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep13(BUSY_WRITE_TIMEOUT);
+                sleep14(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -16490,7 +16490,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep13(BUSY_WRITE_TIMEOUT);
+          sleep14(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -16527,7 +16527,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep13(BUSY_WRITE_TIMEOUT);
+          sleep14(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -17424,7 +17424,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join7, isAbsolute, sep } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep13 = require_atomic_sleep();
+    var sleep14 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -17548,7 +17548,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep13(100);
+        sleep14(100);
         stream.end();
       }
       return stream;
@@ -20232,7 +20232,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep13 = require_atomic_sleep();
+    var sleep14 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -20405,7 +20405,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep13(BUSY_WRITE_TIMEOUT);
+                sleep14(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -20838,7 +20838,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep13(BUSY_WRITE_TIMEOUT);
+            sleep14(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -20880,7 +20880,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep13(BUSY_WRITE_TIMEOUT);
+            sleep14(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -60472,7 +60472,7 @@ var REQUIRED_PRIVILEGES = [
   { side: "source", resource: "cluster", actions: ["listDatabases"], purpose: "list the databases to migrate", role: "readAnyDatabase" },
   { side: "source", resource: "anyDatabase", actions: ["find", "changeStream"], purpose: "open the cluster-wide change stream", role: "readAnyDatabase" },
   { side: "source", resource: "included", actions: ["find", "listCollections", "listIndexes", "collStats"], purpose: "read included collections, their options, indexes and sizes", role: "readAnyDatabase" },
-  { side: "source", resource: "oplog", actions: ["find"], purpose: "read the oplog window (first and last entries of local.oplog.rs), and the renames the primary holds alone while the copy is planned", role: "clusterMonitor" },
+  { side: "source", resource: "oplog", actions: ["find"], purpose: "read the oplog window (first and last entries of local.oplog.rs), and the renames and drops the primary holds alone while the copy is planned or runs", role: "clusterMonitor" },
   { side: "source", resource: "cluster", actions: ["setUserWriteBlockMode"], purpose: "block source writes at cutover (cutover.writeBlock: source)", role: "backup", when: (c) => c.cutover.writeBlock === "source" },
   { side: "destination", resource: "cluster", actions: ["listDatabases"], purpose: "find existing destination collections", role: "readWriteAnyDatabase" },
   { side: "destination", resource: "targets", actions: ["find", "insert", "update", "remove", "createCollection", "createIndex", "dropCollection", "listCollections", "listIndexes"], purpose: "create and write the migrated collections and their indexes", role: "readWriteAnyDatabase" },
@@ -62673,8 +62673,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep8 } from "node:timers/promises";
+import { setTimeout as sleep9 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
 async function runLimited(jobs, limit) {
@@ -63116,19 +63115,100 @@ async function collectionDetails(client, db, coll) {
   }
 }
 
-// src/engine/position.ts
+// src/engine/copy/source-location.ts
 var import_mongodb16 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep7 } from "node:timers/promises";
+var REMOVAL_WAIT_MS = 6e4;
+var RECHECK_MS = 250;
+function locate2(catalog, plans) {
+  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
+  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
+  const located = /* @__PURE__ */ new Map();
+  for (const plan2 of plans) {
+    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
+    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
+  }
+  return located;
+}
+async function locateDurably(run, plans, catalog) {
+  const deadline = Date.now() + REMOVAL_WAIT_MS;
+  for (let round = 0; ; round++) {
+    const located = locate2(catalog ?? await readCatalog(run.source, run.filter), plans);
+    catalog = void 0;
+    const missing = plans.filter((plan2) => plan2.uuid && !located.get(plan2.source)).map((plan2) => ({ uuid: plan2.uuid, db: splitNamespace(plan2.source).db }));
+    const pending = await removalsPending(run.source, missing);
+    if (!pending) return located;
+    if (!round) logWait(run, missing.map((m) => m.uuid).join(", "), pending);
+    waitedTooLong(deadline, pending);
+    await sleep7(RECHECK_MS);
+  }
+}
+async function relocate(run, collection) {
+  if (!collection.uuid) return collection;
+  const deadline = Date.now() + REMOVAL_WAIT_MS;
+  for (let round = 0; ; round++) {
+    const at = await findByUuid(run.source, collection.uuid, collection.db);
+    if (at) return { ...collection, ...at };
+    const pending = await removalsPending(run.source, [{ uuid: collection.uuid, db: collection.db }]);
+    if (!pending) return void 0;
+    if (!round) logWait(run, `${collection.db}.${collection.coll}`, pending);
+    waitedTooLong(deadline, pending);
+    await sleep7(RECHECK_MS);
+  }
+}
+async function findByUuid(source, uuid, home) {
+  const id2 = new import_mongodb16.UUID(uuid);
+  const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
+  const here = await found(home);
+  if (here) return { db: home, coll: here };
+  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  for (const { name } of databases) {
+    const there = name === home ? void 0 : await found(name);
+    if (there) return { db: name, coll: there };
+  }
+  return void 0;
+}
+async function removalsPending(source, collections) {
+  if (!collections.length) return void 0;
+  const seen = await lastWriteTime(source, "applied");
+  const majority = await lastWriteTime(source, "majority");
+  if (!seen.greaterThan(majority)) return void 0;
+  const uuids = collections.map((c) => new import_mongodb16.UUID(c.uuid));
+  const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
+  const entry = await source.db("local").collection("oplog.rs").findOne(
+    {
+      ts: { $gt: majority, $lte: seen },
+      op: "c",
+      $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }]
+    },
+    { projection: { ts: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
+  );
+  return entry ? { ts: entry.ts, op: Object.keys(entry.o)[0] ?? "command" } : void 0;
+}
+function logWait(run, collections, pending) {
+  run.ports.log.info({ collections, removal: pending.op }, "waiting until a majority of the source holds the removal of a collection the copy planned");
+}
+function waitedTooLong(deadline, pending) {
+  if (Date.now() <= deadline) return;
+  throw new OperationError(
+    `a collection the copy planned was removed on the source (${pending.op}) and a majority of the source has not held that removal for ${REMOVAL_WAIT_MS / 1e3} s: until it does, a failover could bring the collection back, so the copy does not take it as gone`,
+    "run `sync` again once the source's secondaries have caught up (rs.status()); the copy continues from its saved state"
+  );
+}
+
+// src/engine/position.ts
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -63199,7 +63279,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -63407,7 +63487,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -63431,7 +63511,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -64457,7 +64537,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -64498,7 +64578,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb18.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb19.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -64745,14 +64825,14 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb19.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
 }
 
 // src/engine/verify/continuous/verifier.ts
-import { setTimeout as sleep7 } from "node:timers/promises";
+import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
 var CANNOT_CONVERT = 359;
@@ -64808,7 +64888,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -64899,7 +64979,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb20.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -64944,7 +65024,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -64956,7 +65036,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb21.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -65306,7 +65386,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
   async rest(ms) {
-    await sleep7(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
+    await sleep8(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
   }
   /** One unit of work; false when there was nothing to do. */
   async step() {
@@ -65445,15 +65525,15 @@ async function planCatalog(run) {
     const seen = await lastWriteTime(run.source, "applied");
     const majority = await lastWriteTime(run.source, "majority");
     const since = run.doc.captureStart.operationTime;
-    if (!await renamedInStream(run, since, majority) && !await renamedInOplog(run, majority.greaterThan(since) ? majority : since, seen)) return catalog;
+    if (!await renamedInStream(run, since, majority) && !await removedInOplog(run, majority.greaterThan(since) ? majority : since, seen)) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
       throw new OperationError(
-        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename stayed on the primary alone (the copy plans only from what a majority holds)`,
+        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename or drop stayed on the primary alone (the copy plans only from what a majority holds)`,
         "run `sync` again once the renames settle and the source's secondaries have caught up (rs.status()); nothing was copied yet"
       );
     }
-    run.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep8(Math.min(2e3, 100 * attempt));
+    run.ports.log.info({ attempt }, "a collection was renamed (or dropped on the primary alone) on the source while planning the copy: planning again from a new capture point");
+    await sleep9(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run);
   }
 }
@@ -65478,39 +65558,24 @@ async function renamedInStream(run, since, until) {
     await stream.close().catch(() => void 0);
   }
 }
-async function renamedInOplog(run, after, upTo) {
+async function removedInOplog(run, after, upTo) {
   if (!upTo.greaterThan(after)) return false;
-  const renames = run.source.db("local").collection("oplog.rs").find({ ts: { $gt: after, $lte: upTo }, op: "c", "o.renameCollection": { $exists: true } }, { projection: { o: 1 }, readConcern: { level: "local" }, readPreference: "primary" });
-  const concerns = (name) => {
+  const entries = run.source.db("local").collection("oplog.rs").find(
+    { ts: { $gt: after, $lte: upTo }, op: "c", $or: [{ "o.renameCollection": { $exists: true } }, { "o.drop": { $exists: true } }, { "o.dropDatabase": { $exists: true } }] },
+    { projection: { ns: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
+  );
+  const concerns = (name, temporary) => {
     if (!name) return false;
     const { db, coll } = splitNamespace(name);
-    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith("tmp") || run.filter.includes(db, coll));
+    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (temporary && coll.startsWith("tmp") || run.filter.includes(db, coll));
   };
-  for await (const { o } of renames) if (concerns(o.renameCollection) || concerns(o.to)) return true;
+  for await (const { ns: ns2, o } of entries) {
+    const db = splitNamespace(ns2).db;
+    if (o.dropDatabase !== void 0 && !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db)) return true;
+    if (o.drop !== void 0 && concerns(`${db}.${o.drop}`, false)) return true;
+    if (concerns(o.renameCollection, true) || concerns(o.to, true)) return true;
+  }
   return false;
-}
-function locate2(catalog, plans) {
-  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
-  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
-  const located = /* @__PURE__ */ new Map();
-  for (const plan2 of plans) {
-    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
-    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
-  }
-  return located;
-}
-async function relocate(run, collection) {
-  if (!collection.uuid) return collection;
-  const uuid = new import_mongodb22.UUID(collection.uuid);
-  const found = async (db) => (await run.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
-  const here = await found(collection.db);
-  if (here) return { ...collection, coll: here };
-  const { databases } = await run.source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  for (const { name } of databases) {
-    const there = name === collection.db ? void 0 : await found(name);
-    if (there) return { ...collection, db: name, coll: there };
-  }
-  return void 0;
 }
 async function copyPhase(run) {
   const { store, ports, config } = run;
@@ -65522,7 +65587,7 @@ async function copyPhase(run) {
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
   }
-  const located = locate2(catalog ?? await readCatalog(run.source, run.filter), run.doc.collections);
+  const located = await locateDurably(run, run.doc.collections, catalog);
   const current = [...located.values()].filter((c) => c !== void 0);
   const planOf = (collection) => run.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
   const end = await store.bufferEnd();
@@ -67264,7 +67329,7 @@ function isExecutable(path) {
 var import_mongodb26 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
-import { setTimeout as sleep10 } from "node:timers/promises";
+import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
 var import_mongodb25 = __toESM(require_lib3(), 1);
@@ -67272,7 +67337,7 @@ import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
 import { join as join4 } from "node:path";
-import { setTimeout as sleep9 } from "node:timers/promises";
+import { setTimeout as sleep10 } from "node:timers/promises";
 var STARTUP_TIMEOUT_MS = 6e4;
 function mongodArgs(options, member) {
   const args = [
@@ -67312,7 +67377,7 @@ async function launchMember(mongod, args, member) {
     if (Date.now() > deadline) throw new Error(`mongod on port ${member.port} did not answer within ${STARTUP_TIMEOUT_MS / 1e3}s${fatalLines(member, stderr)}`);
     const up = await Promise.race([ping(member), exited]);
     if (up) return;
-    await sleep9(100);
+    await sleep10(100);
   }
 }
 async function ping(member) {
@@ -67460,7 +67525,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
         } catch {
         }
       }
-      await sleep10(200);
+      await sleep11(200);
     }
     throw new Error(`replica set ${this.options.name} elected no primary within ${STARTUP_TIMEOUT_MS / 1e3}s`);
   }
@@ -67479,7 +67544,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
       const to = await this.primaryIndex();
       if (to !== from) return { from, to };
       if (Date.now() > deadline) throw new Error("no other member became primary after the step-down");
-      await sleep10(200);
+      await sleep11(200);
     }
   }
   /** SIGKILL one member: no shutdown, no flush (a crash). */
@@ -67501,7 +67566,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
         return await launchMember(this.options.mongod, mongodArgs(this.options, member), member);
       } catch (error) {
         if (attempt >= RESTART_ATTEMPTS || !/exited \(/.test(errorMessage(error))) throw error;
-        await sleep10(1e3 * attempt);
+        await sleep11(1e3 * attempt);
       }
     }
   }
@@ -67545,7 +67610,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
 };
 
 // src/demo/lag-probe.ts
-import { setTimeout as sleep11 } from "node:timers/promises";
+import { setTimeout as sleep12 } from "node:timers/promises";
 var EVERY_MS = 1e3;
 var POLL_MS3 = 25;
 var PATIENCE_MS = 3e4;
@@ -67580,7 +67645,7 @@ var LagProbe = class {
         last = probe.id;
         await this.await(probe);
       }
-      if (!this.stopping) await sleep11(EVERY_MS);
+      if (!this.stopping) await sleep12(EVERY_MS);
     }
   }
   async await(probe) {
@@ -67592,7 +67657,7 @@ var LagProbe = class {
         return;
       }
       if (this.stopping) return;
-      await sleep11(POLL_MS3);
+      await sleep12(POLL_MS3);
     }
     this.timedOut++;
   }
@@ -67840,7 +67905,7 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 
 // src/demo/writer.ts
 var import_mongodb28 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep12 } from "node:timers/promises";
+import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
   return error instanceof import_mongodb28.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
@@ -67900,7 +67965,7 @@ var LiveWriter = class {
         this.stats.lastError = error instanceof Error ? error.message : String(error);
       }
       const wait = interval - (Date.now() - tick);
-      if (wait > 0 && !this.stopping) await sleep12(wait);
+      if (wait > 0 && !this.stopping) await sleep13(wait);
     }
   }
   /** One operation: a fixed mix of inserts (50%), updates (30%) and deletes (10%) on four collections. */

@@ -48431,7 +48431,7 @@ var require_atomic_sleep = __commonJS({
   "node_modules/atomic-sleep/index.js"(exports, module) {
     "use strict";
     if (typeof SharedArrayBuffer !== "undefined" && typeof Atomics !== "undefined") {
-      let sleep9 = function(ms) {
+      let sleep10 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48442,9 +48442,9 @@ var require_atomic_sleep = __commonJS({
         Atomics.wait(nil, 0, 0, Number(ms));
       };
       const nil = new Int32Array(new SharedArrayBuffer(4));
-      module.exports = sleep9;
+      module.exports = sleep10;
     } else {
-      let sleep9 = function(ms) {
+      let sleep10 = function(ms) {
         const valid = ms > 0 && ms < Infinity;
         if (valid === false) {
           if (typeof ms !== "number" && typeof ms !== "bigint") {
@@ -48456,7 +48456,7 @@ var require_atomic_sleep = __commonJS({
         while (target > Date.now()) {
         }
       };
-      module.exports = sleep9;
+      module.exports = sleep10;
     }
   }
 });
@@ -48469,7 +48469,7 @@ var require_sonic_boom = __commonJS({
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
     var path = __require("path");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var assert = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
@@ -48615,7 +48615,7 @@ var require_sonic_boom = __commonJS({
           if ((err.code === "EAGAIN" || err.code === "EBUSY") && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep9(BUSY_WRITE_TIMEOUT);
+                sleep10(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -48928,7 +48928,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep9(BUSY_WRITE_TIMEOUT);
+          sleep10(BUSY_WRITE_TIMEOUT);
         }
       }
       try {
@@ -48965,7 +48965,7 @@ var require_sonic_boom = __commonJS({
           if (shouldRetry && !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
             throw err;
           }
-          sleep9(BUSY_WRITE_TIMEOUT);
+          sleep10(BUSY_WRITE_TIMEOUT);
         }
       }
     }
@@ -49862,7 +49862,7 @@ var require_transport = __commonJS({
     var getCallers = require_caller();
     var { join: join4, isAbsolute: isAbsolute2, sep: sep3 } = __require("node:path");
     var { fileURLToPath } = __require("node:url");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var onExit = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
     var { transportUsesMultistreamSym } = require_symbols();
@@ -49986,7 +49986,7 @@ var require_transport = __commonJS({
           return;
         }
         stream.flushSync();
-        sleep9(100);
+        sleep10(100);
         stream.end();
       }
       return stream;
@@ -52670,7 +52670,7 @@ var require_sonic_boom2 = __commonJS({
     var inherits = __require("node:util").inherits;
     var path = __require("node:path");
     var assert = __require("node:assert");
-    var sleep9 = require_atomic_sleep();
+    var sleep10 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
     var kEmptyBuffer = Buffer.allocUnsafe(0);
     var MAX_WRITE = 16 * 1024;
@@ -52843,7 +52843,7 @@ var require_sonic_boom2 = __commonJS({
           if (isRetryableErr && !retriesExhausted && this.retryEAGAIN(err, this._writingBuf.length, this._len - this._writingBuf.length)) {
             if (this.sync) {
               try {
-                sleep9(BUSY_WRITE_TIMEOUT);
+                sleep10(BUSY_WRITE_TIMEOUT);
                 this.release(void 0, 0);
               } catch (err2) {
                 this.release(err2);
@@ -53276,7 +53276,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep9(BUSY_WRITE_TIMEOUT);
+            sleep10(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -53318,7 +53318,7 @@ var require_sonic_boom2 = __commonJS({
             if (!shouldRetry || retriesExhausted || !this.retryEAGAIN(err, buf.length, this._len - buf.length)) {
               throw err;
             }
-            sleep9(BUSY_WRITE_TIMEOUT);
+            sleep10(BUSY_WRITE_TIMEOUT);
           }
         }
       } finally {
@@ -76445,7 +76445,7 @@ var REQUIRED_PRIVILEGES = [
   { side: "source", resource: "cluster", actions: ["listDatabases"], purpose: "list the databases to migrate", role: "readAnyDatabase" },
   { side: "source", resource: "anyDatabase", actions: ["find", "changeStream"], purpose: "open the cluster-wide change stream", role: "readAnyDatabase" },
   { side: "source", resource: "included", actions: ["find", "listCollections", "listIndexes", "collStats"], purpose: "read included collections, their options, indexes and sizes", role: "readAnyDatabase" },
-  { side: "source", resource: "oplog", actions: ["find"], purpose: "read the oplog window (first and last entries of local.oplog.rs), and the renames the primary holds alone while the copy is planned", role: "clusterMonitor" },
+  { side: "source", resource: "oplog", actions: ["find"], purpose: "read the oplog window (first and last entries of local.oplog.rs), and the renames and drops the primary holds alone while the copy is planned or runs", role: "clusterMonitor" },
   { side: "source", resource: "cluster", actions: ["setUserWriteBlockMode"], purpose: "block source writes at cutover (cutover.writeBlock: source)", role: "backup", when: (c) => c.cutover.writeBlock === "source" },
   { side: "destination", resource: "cluster", actions: ["listDatabases"], purpose: "find existing destination collections", role: "readWriteAnyDatabase" },
   { side: "destination", resource: "targets", actions: ["find", "insert", "update", "remove", "createCollection", "createIndex", "dropCollection", "listCollections", "listIndexes"], purpose: "create and write the migrated collections and their indexes", role: "readWriteAnyDatabase" },
@@ -78646,8 +78646,7 @@ function startSlice(parent, durationMs, started = Date.now()) {
 }
 
 // src/engine/sync.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
-import { setTimeout as sleep8 } from "node:timers/promises";
+import { setTimeout as sleep9 } from "node:timers/promises";
 
 // src/engine/apply/run-limited.ts
 async function runLimited(jobs, limit) {
@@ -79089,19 +79088,100 @@ async function collectionDetails(client, db, coll) {
   }
 }
 
-// src/engine/position.ts
+// src/engine/copy/source-location.ts
 var import_mongodb16 = __toESM(require_lib3(), 1);
+import { setTimeout as sleep7 } from "node:timers/promises";
+var REMOVAL_WAIT_MS = 6e4;
+var RECHECK_MS = 250;
+function locate2(catalog, plans) {
+  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
+  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
+  const located = /* @__PURE__ */ new Map();
+  for (const plan2 of plans) {
+    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
+    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
+  }
+  return located;
+}
+async function locateDurably(run2, plans, catalog) {
+  const deadline = Date.now() + REMOVAL_WAIT_MS;
+  for (let round2 = 0; ; round2++) {
+    const located = locate2(catalog ?? await readCatalog(run2.source, run2.filter), plans);
+    catalog = void 0;
+    const missing = plans.filter((plan2) => plan2.uuid && !located.get(plan2.source)).map((plan2) => ({ uuid: plan2.uuid, db: splitNamespace(plan2.source).db }));
+    const pending = await removalsPending(run2.source, missing);
+    if (!pending) return located;
+    if (!round2) logWait(run2, missing.map((m) => m.uuid).join(", "), pending);
+    waitedTooLong(deadline, pending);
+    await sleep7(RECHECK_MS);
+  }
+}
+async function relocate(run2, collection) {
+  if (!collection.uuid) return collection;
+  const deadline = Date.now() + REMOVAL_WAIT_MS;
+  for (let round2 = 0; ; round2++) {
+    const at = await findByUuid(run2.source, collection.uuid, collection.db);
+    if (at) return { ...collection, ...at };
+    const pending = await removalsPending(run2.source, [{ uuid: collection.uuid, db: collection.db }]);
+    if (!pending) return void 0;
+    if (!round2) logWait(run2, `${collection.db}.${collection.coll}`, pending);
+    waitedTooLong(deadline, pending);
+    await sleep7(RECHECK_MS);
+  }
+}
+async function findByUuid(source, uuid, home) {
+  const id2 = new import_mongodb16.UUID(uuid);
+  const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
+  const here = await found(home);
+  if (here) return { db: home, coll: here };
+  const { databases } = await source.db("admin").command({ listDatabases: 1, nameOnly: true });
+  for (const { name } of databases) {
+    const there = name === home ? void 0 : await found(name);
+    if (there) return { db: name, coll: there };
+  }
+  return void 0;
+}
+async function removalsPending(source, collections) {
+  if (!collections.length) return void 0;
+  const seen = await lastWriteTime(source, "applied");
+  const majority = await lastWriteTime(source, "majority");
+  if (!seen.greaterThan(majority)) return void 0;
+  const uuids = collections.map((c) => new import_mongodb16.UUID(c.uuid));
+  const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
+  const entry = await source.db("local").collection("oplog.rs").findOne(
+    {
+      ts: { $gt: majority, $lte: seen },
+      op: "c",
+      $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }]
+    },
+    { projection: { ts: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
+  );
+  return entry ? { ts: entry.ts, op: Object.keys(entry.o)[0] ?? "command" } : void 0;
+}
+function logWait(run2, collections, pending) {
+  run2.ports.log.info({ collections, removal: pending.op }, "waiting until a majority of the source holds the removal of a collection the copy planned");
+}
+function waitedTooLong(deadline, pending) {
+  if (Date.now() <= deadline) return;
+  throw new OperationError(
+    `a collection the copy planned was removed on the source (${pending.op}) and a majority of the source has not held that removal for ${REMOVAL_WAIT_MS / 1e3} s: until it does, a failover could bring the collection back, so the copy does not take it as gone`,
+    "run `sync` again once the source's secondaries have caught up (rs.status()); the copy continues from its saved state"
+  );
+}
+
+// src/engine/position.ts
+var import_mongodb17 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb16.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb16.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -79172,7 +79252,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -79380,7 +79460,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
   return canonical(id2);
 }
@@ -79404,7 +79484,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb17.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -80430,7 +80510,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -80471,7 +80551,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb18.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb19.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -80718,14 +80798,14 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb19.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
 }
 
 // src/engine/verify/continuous/verifier.ts
-import { setTimeout as sleep7 } from "node:timers/promises";
+import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
 var CANNOT_CONVERT = 359;
@@ -80781,7 +80861,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -80872,7 +80952,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb20.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -80917,7 +80997,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -80929,7 +81009,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb21.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -81279,7 +81359,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
   async rest(ms) {
-    await sleep7(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
+    await sleep8(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
   }
   /** One unit of work; false when there was nothing to do. */
   async step() {
@@ -81418,15 +81498,15 @@ async function planCatalog(run2) {
     const seen = await lastWriteTime(run2.source, "applied");
     const majority = await lastWriteTime(run2.source, "majority");
     const since = run2.doc.captureStart.operationTime;
-    if (!await renamedInStream(run2, since, majority) && !await renamedInOplog(run2, majority.greaterThan(since) ? majority : since, seen)) return catalog;
+    if (!await renamedInStream(run2, since, majority) && !await removedInOplog(run2, majority.greaterThan(since) ? majority : since, seen)) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
       throw new OperationError(
-        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename stayed on the primary alone (the copy plans only from what a majority holds)`,
+        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename or drop stayed on the primary alone (the copy plans only from what a majority holds)`,
         "run `sync` again once the renames settle and the source's secondaries have caught up (rs.status()); nothing was copied yet"
       );
     }
-    run2.ports.log.info({ attempt }, "a collection was renamed on the source while planning the copy: planning again from a new capture point");
-    await sleep8(Math.min(2e3, 100 * attempt));
+    run2.ports.log.info({ attempt }, "a collection was renamed (or dropped on the primary alone) on the source while planning the copy: planning again from a new capture point");
+    await sleep9(Math.min(2e3, 100 * attempt));
     await fixCapturePoint(run2);
   }
 }
@@ -81451,39 +81531,24 @@ async function renamedInStream(run2, since, until) {
     await stream.close().catch(() => void 0);
   }
 }
-async function renamedInOplog(run2, after, upTo) {
+async function removedInOplog(run2, after, upTo) {
   if (!upTo.greaterThan(after)) return false;
-  const renames = run2.source.db("local").collection("oplog.rs").find({ ts: { $gt: after, $lte: upTo }, op: "c", "o.renameCollection": { $exists: true } }, { projection: { o: 1 }, readConcern: { level: "local" }, readPreference: "primary" });
-  const concerns = (name) => {
+  const entries = run2.source.db("local").collection("oplog.rs").find(
+    { ts: { $gt: after, $lte: upTo }, op: "c", $or: [{ "o.renameCollection": { $exists: true } }, { "o.drop": { $exists: true } }, { "o.dropDatabase": { $exists: true } }] },
+    { projection: { ns: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
+  );
+  const concerns = (name, temporary) => {
     if (!name) return false;
     const { db, coll } = splitNamespace(name);
-    return !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db) && (coll.startsWith("tmp") || run2.filter.includes(db, coll));
+    return !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db) && (temporary && coll.startsWith("tmp") || run2.filter.includes(db, coll));
   };
-  for await (const { o } of renames) if (concerns(o.renameCollection) || concerns(o.to)) return true;
+  for await (const { ns: ns2, o } of entries) {
+    const db = splitNamespace(ns2).db;
+    if (o.dropDatabase !== void 0 && !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db)) return true;
+    if (o.drop !== void 0 && concerns(`${db}.${o.drop}`, false)) return true;
+    if (concerns(o.renameCollection, true) || concerns(o.to, true)) return true;
+  }
   return false;
-}
-function locate2(catalog, plans) {
-  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid, c]));
-  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
-  const located = /* @__PURE__ */ new Map();
-  for (const plan2 of plans) {
-    const now = plan2.uuid ? byUuid.get(plan2.uuid) : byName.get(plan2.source);
-    located.set(plan2.source, now && { ...now, target: splitNamespace(plan2.target) });
-  }
-  return located;
-}
-async function relocate(run2, collection) {
-  if (!collection.uuid) return collection;
-  const uuid = new import_mongodb22.UUID(collection.uuid);
-  const found = async (db) => (await run2.source.db(db).listCollections({ "info.uuid": uuid }, { nameOnly: false }).toArray())[0]?.name;
-  const here = await found(collection.db);
-  if (here) return { ...collection, coll: here };
-  const { databases } = await run2.source.db("admin").command({ listDatabases: 1, nameOnly: true });
-  for (const { name } of databases) {
-    const there = name === collection.db ? void 0 : await found(name);
-    if (there) return { ...collection, db: name, coll: there };
-  }
-  return void 0;
 }
 async function copyPhase(run2) {
   const { store, ports, config } = run2;
@@ -81495,7 +81560,7 @@ async function copyPhase(run2) {
       "copy.startedAt": /* @__PURE__ */ new Date()
     });
   }
-  const located = locate2(catalog ?? await readCatalog(run2.source, run2.filter), run2.doc.collections);
+  const located = await locateDurably(run2, run2.doc.collections, catalog);
   const current = [...located.values()].filter((c) => c !== void 0);
   const planOf = (collection) => run2.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`);
   const end = await store.bufferEnd();

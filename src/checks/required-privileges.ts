@@ -33,7 +33,7 @@ export const REQUIRED_PRIVILEGES: readonly RequiredPrivilege[] = [
   { side: 'source', resource: 'cluster', actions: ['listDatabases'], purpose: 'list the databases to migrate', role: 'readAnyDatabase' },
   { side: 'source', resource: 'anyDatabase', actions: ['find', 'changeStream'], purpose: 'open the cluster-wide change stream', role: 'readAnyDatabase' },
   { side: 'source', resource: 'included', actions: ['find', 'listCollections', 'listIndexes', 'collStats'], purpose: 'read included collections, their options, indexes and sizes', role: 'readAnyDatabase' },
-  { side: 'source', resource: 'oplog', actions: ['find'], purpose: 'read the oplog window (first and last entries of local.oplog.rs), and the renames the primary holds alone while the copy is planned', role: 'clusterMonitor' },
+  { side: 'source', resource: 'oplog', actions: ['find'], purpose: 'read the oplog window (first and last entries of local.oplog.rs), and the renames and drops the primary holds alone while the copy is planned or runs', role: 'clusterMonitor' },
   { side: 'source', resource: 'cluster', actions: ['setUserWriteBlockMode'], purpose: 'block source writes at cutover (cutover.writeBlock: source)', role: 'backup', when: (c) => c.cutover.writeBlock === 'source' },
   { side: 'destination', resource: 'cluster', actions: ['listDatabases'], purpose: 'find existing destination collections', role: 'readWriteAnyDatabase' },
   { side: 'destination', resource: 'targets', actions: ['find', 'insert', 'update', 'remove', 'createCollection', 'createIndex', 'dropCollection', 'listCollections', 'listIndexes'], purpose: 'create and write the migrated collections and their indexes', role: 'readWriteAnyDatabase' },

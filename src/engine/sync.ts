@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UUID, type Timestamp } from 'mongodb';
+import type { Timestamp } from 'mongodb';
 import { OperationError, UserError } from '../errors.js';
 import { runLimited } from './apply/run-limited.js';
 import { BufferWriter } from './capture/buffer-writer.js';
@@ -7,6 +7,7 @@ import { historyLostError, isRelevant, sourceEventMatch } from './capture/change
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
+import { locateDurably, relocate } from './copy/source-location.js';
 import { planPartitions } from './copy/partitions.js';
 import { lastWriteTime } from '../mongo/introspection.js';
 import { pausePoint } from './failpoints.js';
@@ -101,7 +102,8 @@ async function fixCapturePoint(run: MigrationRun): Promise<void> {
  * The catalog shows what the primary has applied; the change stream hands out only what a majority holds. A
  * rename the catalog shows may therefore not be in the stream yet: what lies between the majority point and the
  * primary's last write is read from the primary's oplog instead (a source whose secondaries lag must not stop
- * the plan, and one that fell behind by a rename must not slip through it).
+ * the plan, and one that fell behind by a rename must not slip through it). A drop there is planned again too:
+ * a failover could roll it back, and a collection left out of the plan would then never be copied.
  */
 async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
   for (let attempt = 1; ; attempt++) {
@@ -111,14 +113,14 @@ async function planCatalog(run: MigrationRun): Promise<SourceCollection[]> {
     const seen = await lastWriteTime(run.source, 'applied');
     const majority = await lastWriteTime(run.source, 'majority');
     const since = run.doc.captureStart!.operationTime;
-    if (!(await renamedInStream(run, since, majority)) && !(await renamedInOplog(run, majority.greaterThan(since) ? majority : since, seen))) return catalog;
+    if (!(await renamedInStream(run, since, majority)) && !(await removedInOplog(run, majority.greaterThan(since) ? majority : since, seen))) return catalog;
     if (attempt >= PLAN_ATTEMPTS) {
       throw new OperationError(
-        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename stayed on the primary alone (the copy plans only from what a majority holds)`,
+        `collections of the migration kept being renamed on the source while the copy was being planned (${PLAN_ATTEMPTS} attempts), or a rename or drop stayed on the primary alone (the copy plans only from what a majority holds)`,
         "run `sync` again once the renames settle and the source's secondaries have caught up (rs.status()); nothing was copied yet",
       );
     }
-    run.ports.log.info({ attempt }, 'a collection was renamed on the source while planning the copy: planning again from a new capture point');
+    run.ports.log.info({ attempt }, 'a collection was renamed (or dropped on the primary alone) on the source while planning the copy: planning again from a new capture point');
     await sleep(Math.min(2000, 100 * attempt));
     await fixCapturePoint(run);
   }
@@ -151,55 +153,32 @@ async function renamedInStream(run: MigrationRun, since: Timestamp, until: Times
 }
 
 /**
- * Whether the primary's oplog holds a rename concerning the migration in (after, upTo]: writes it has applied and
- * a majority does not hold yet (needs find on local.oplog.rs, which validate checks). A rename across databases
- * is logged as a rename of a temporary collection into the new name, so either side counts.
+ * Whether the primary's oplog holds a rename or a drop concerning the migration in (after, upTo]: writes it has
+ * applied and a majority does not hold yet (needs find on local.oplog.rs, which validate checks). A rename across
+ * databases is logged as a rename of a temporary collection into the new name, so either side counts.
  */
-async function renamedInOplog(run: MigrationRun, after: Timestamp, upTo: Timestamp): Promise<boolean> {
+async function removedInOplog(run: MigrationRun, after: Timestamp, upTo: Timestamp): Promise<boolean> {
   if (!upTo.greaterThan(after)) return false;
-  const renames = run.source
+  const entries = run.source
     .db('local')
-    .collection<{ o: { renameCollection?: string; to?: string } }>('oplog.rs')
+    .collection<{ ns: string; o: { renameCollection?: string; to?: string; drop?: string; dropDatabase?: unknown } }>('oplog.rs')
     // Local, from the primary: the client reads majority by default, which is what this looks past.
-    .find({ ts: { $gt: after, $lte: upTo }, op: 'c', 'o.renameCollection': { $exists: true } }, { projection: { o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' });
-  const concerns = (name: string | undefined): boolean => {
+    .find(
+      { ts: { $gt: after, $lte: upTo }, op: 'c', $or: [{ 'o.renameCollection': { $exists: true } }, { 'o.drop': { $exists: true } }, { 'o.dropDatabase': { $exists: true } }] },
+      { projection: { ns: 1, o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' },
+    );
+  const concerns = (name: string | undefined, temporary: boolean): boolean => {
     if (!name) return false;
     const { db, coll } = splitNamespace(name);
-    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && (coll.startsWith('tmp') || run.filter.includes(db, coll));
+    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && ((temporary && coll.startsWith('tmp')) || run.filter.includes(db, coll));
   };
-  for await (const { o } of renames) if (concerns(o.renameCollection) || concerns(o.to)) return true;
+  for await (const { ns, o } of entries) {
+    const db = splitNamespace(ns).db;
+    if (o.dropDatabase !== undefined && !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db)) return true;
+    if (o.drop !== undefined && concerns(`${db}.${o.drop}`, false)) return true;
+    if (concerns(o.renameCollection, true) || concerns(o.to, true)) return true;
+  }
   return false;
-}
-
-/**
- * Where each planned collection is on the source now, found by UUID: a collection renamed since the plan is
- * copied from its new name into the target the plan named (replay then applies the rename to that target);
- * one that is gone is not copied (replay applies its drop).
- */
-function locate(catalog: SourceCollection[], plans: CollectionPlan[]): Map<string, SourceCollection | undefined> {
-  const byUuid = new Map(catalog.filter((c) => c.uuid).map((c) => [c.uuid!, c]));
-  const byName = new Map(catalog.map((c) => [`${c.db}.${c.coll}`, c]));
-  const located = new Map<string, SourceCollection | undefined>();
-  for (const plan of plans) {
-    const now = plan.uuid ? byUuid.get(plan.uuid) : byName.get(plan.source);
-    located.set(plan.source, now && { ...now, target: splitNamespace(plan.target) });
-  }
-  return located;
-}
-
-/** The collection's name right now (it may be renamed while others are copied); undefined once it is gone. */
-async function relocate(run: MigrationRun, collection: SourceCollection): Promise<SourceCollection | undefined> {
-  if (!collection.uuid) return collection;
-  const uuid = new UUID(collection.uuid);
-  const found = async (db: string): Promise<string | undefined> => (await run.source.db(db).listCollections({ 'info.uuid': uuid }, { nameOnly: false }).toArray())[0]?.name;
-  const here = await found(collection.db);
-  if (here) return { ...collection, coll: here };
-  const { databases } = await run.source.db('admin').command({ listDatabases: 1, nameOnly: true });
-  for (const { name } of databases as { name: string }[]) {
-    const there = name === collection.db ? undefined : await found(name);
-    if (there) return { ...collection, db: name, coll: there };
-  }
-  return undefined;
 }
 
 /** Copy with capture running; false when interrupted. */
@@ -213,7 +192,7 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
       'copy.startedAt': new Date(),
     });
   }
-  const located = locate(catalog ?? (await readCatalog(run.source, run.filter)), run.doc.collections);
+  const located = await locateDurably(run, run.doc.collections, catalog);
   const current = [...located.values()].filter((c): c is SourceCollection => c !== undefined);
   const planOf = (collection: SourceCollection): CollectionPlan => run.doc.collections.find((c) => c.target === `${collection.target.db}.${collection.target.coll}`)!;
 

@@ -12,7 +12,8 @@ import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
  * read. A plan checked against the stream only "until idle" takes both names as they stand and replay applies
  * the rename again onto them: "target namespace exists", or with dropTarget, one collection's documents under
  * the other's name. The check reads the stream up to the majority point and the primary's oplog past it.
- * The last case: a name reused between the copy's lookup of its collection and its first read.
+ * Then: a name reused between the copy's lookup of its collection and its first read; and a collection dropped on
+ * the primary alone while others are copied, which the copy must not take as gone before a majority holds the drop.
  */
 describe('a rename that commits on the primary while the copy is planned', () => {
   // Its own two-member source: holding its secondary stops the majority for everything on it.
@@ -68,9 +69,41 @@ describe('a rename that commits on the primary while the copy is planned', () =>
       expect(await destination.db(db).collection('old').countDocuments({ from: 'original' })).toBe(500);
       expect(await destination.db(db).collection('live').countDocuments({ from: 'replacement' })).toBe(20);
       expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
-      expect(recorder.lines().some((line) => line.includes('renamed on the source while planning the copy'))).toBe(true);
+      expect(recorder.lines().some((line) => line.includes('on the source while planning the copy'))).toBe(true);
     });
   }
+
+  it('a drop on the primary alone while the copy is planned: planned again once a majority holds it', { timeout: 120_000 }, async () => {
+    const { cluster, source, destination } = own;
+    const db = uniqueName('plandrop');
+    const sdb = source.db(db);
+    for (const coll of ['kept', 'gone']) {
+      await sdb.createCollection(coll);
+      await sdb.collection<Document>(coll).insertMany(Array.from({ length: 200 }, (_, i): Document => ({ _id: i, coll })));
+    }
+    const member = cluster.members[1]!;
+    secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
+    const held = secondary;
+    let released: Promise<unknown> | undefined;
+    setPausePoint('plan-catalog', async () => {
+      setPausePoint('plan-catalog', undefined);
+      await held.db('admin').command({ fsync: 1, lock: true });
+      // Until a majority holds it, a failover could bring `gone` back: a plan without it would never copy it.
+      await sdb.command({ drop: 'gone', writeConcern: { w: 1 } });
+      released = (async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await held.db('admin').command({ fsyncUnlock: 1 });
+      })();
+    });
+    const config = testConfig(uniqueName('plandrop').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db]);
+    const recorder = recordingPorts('plan-drop');
+    const sync = await runSync(config, {}, recorder.ports);
+    await released;
+    expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
+    expect(recorder.lines().some((line) => line.includes('on the source while planning the copy'))).toBe(true);
+    expect((await destination.db(db).listCollections().toArray()).map((c) => c.name)).toEqual(['kept']);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
 
   it('the copy reads the collection it planned, not one created under its name since', { timeout: 120_000 }, async () => {
     const { cluster, source, destination } = own;
@@ -90,6 +123,40 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
     expect(await destination.db(db).collection('y').countDocuments({ from: 'planned' })).toBe(300);
     expect(await destination.db(db).collection('x').countDocuments({ from: 'newcomer' })).toBe(30);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+  it('a collection dropped on the primary alone is not taken as gone until a majority holds the drop', { timeout: 120_000 }, async () => {
+    const { cluster, source, destination } = own;
+    const db = uniqueName('dropwait');
+    const sdb = source.db(db);
+    for (const coll of ['a', 'b']) {
+      await sdb.createCollection(coll);
+      await sdb.collection<Document>(coll).insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i, coll })));
+    }
+    const member = cluster.members[1]!;
+    secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
+    const held = secondary;
+    // While `a` is copied (one collection at a time), `b` is dropped on the primary alone: a failover now would
+    // bring it back, with nothing of it copied and no drop to replay.
+    setPausePoint('copy:partition', async () => {
+      setPausePoint('copy:partition', undefined);
+      await held.db('admin').command({ fsync: 1, lock: true });
+      await sdb.command({ drop: 'b', writeConcern: { w: 1 } });
+    });
+    const name = uniqueName('dropwait').replace(/_/g, '-');
+    const config = testConfig(name, cluster.uri, sharedClusters().destinationUri, [db], 'sync: { parallelCollections: 1 }\n');
+    const recorder = recordingPorts('drop-wait');
+    const sync = runSync(config, {}, recorder.ports);
+    const waiting = (): boolean => recorder.lines().some((line) => line.includes('waiting until a majority of the source holds the removal'));
+    for (const until = Date.now() + 60_000; !waiting() && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(waiting(), recorder.lines().slice(-20).join('\n')).toBe(true);
+    const partitions = destination.db('__mongo_live_migrate').collection<{ source: string; done: boolean }>('partitions');
+    expect(await partitions.countDocuments({ migration: name, source: `${db}.b`, done: true })).toBe(0);
+    await held.db('admin').command({ fsyncUnlock: 1 });
+    const result = await sync;
+    expect(result.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
+    expect(await partitions.countDocuments({ migration: name, source: `${db}.b`, done: false })).toBe(0);
+    expect((await destination.db(db).listCollections().toArray()).map((c) => c.name).sort()).toEqual(['a']);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
 });
