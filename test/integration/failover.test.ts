@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Int32, type Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
-import { dbHashes, indexKeys, tailUntilReady, testConfig, testPorts } from '../support/engine.js';
+import { collectionDifferences, dbHashes, indexKeys, recordingPorts, tailUntilReady, testConfig, testPorts } from '../support/engine.js';
 import { Writer } from '../support/writer.js';
 import { StateWatch } from '../support/runner-process.js';
 
@@ -33,6 +33,12 @@ describe('source primary steps down during copy and during tail', () => {
     await writer?.stop().catch(() => undefined);
   });
 
+  // The sync's debug log, printed if the test fails: where a run through elections spent its time.
+  const recorder = recordingPorts('failover-sync', 600);
+  afterEach((context) => {
+    if (context.task.result?.state !== 'pass') console.log(`[failover] the sync's last log lines:\n${recorder.lines().slice(-150).join('\n')}`);
+  });
+
   // A three-member set under Wine, killed and restarted, beside the suite's other files: its sync alone took 70 s
   // in CI (112 s in all against the default 120 s), so it gets the room the other heavy tests have.
   it('completes and the sides are equal', { timeout: 180_000 }, async () => {
@@ -44,7 +50,7 @@ describe('source primary steps down during copy and during tail', () => {
     writer.start(3);
 
     const t0 = Date.now();
-    const sync = runSync(config, {}, testPorts('failover-sync'));
+    const sync = runSync(config, {}, recorder.ports);
     // Step down once a few batches are in and the copy is far from done.
     let copied = 0;
     for (;;) {
@@ -93,6 +99,12 @@ describe('source primary steps down during copy and during tail', () => {
     // Ready means caught up and every document verified: under a loaded machine the comparison of 50k documents
     // and the rechecks of the writers' documents may take more than one short slice.
     const final = await tailUntilReady(config, 'failover-final', { sliceMs: 4000, maxSlices: 8 });
+    if (!final.progress?.readyForCutover) {
+      // What the comparison holds against the destination, and what differs now, for the report.
+      const queue = await destination.db('__mongo_live_migrate').collection('recheck').find({ m: config.name }).toArray();
+      console.log(`[failover] not ready: ${final.summary}\nrecheck queue: ${JSON.stringify(queue)}`);
+      for (const coll of ['items', 'w']) console.log(`[failover] ${coll} differences now:\n${(await collectionDifferences(source, destination, db, coll)).join('\n')}`);
+    }
     expect(final.progress?.readyForCutover, final.summary).toBe(true);
 
     const [src, dst] = await Promise.all([dbHashes(source, db), dbHashes(destination, db)]);
