@@ -44,9 +44,7 @@ describe('a rename that commits on the primary while the copy is planned', () =>
         await sdb.createCollection('old');
         await sdb.collection<Document>('old').insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: i, from: 'older' })));
       }
-      const member = cluster.members[1]!;
-      secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
-      const held = secondary;
+      const held = await holdable();
       let released: Promise<unknown> | undefined;
       setPausePoint('plan-catalog', async () => {
         setPausePoint('plan-catalog', undefined); // once: the first plan only
@@ -77,13 +75,8 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     const { cluster, source, destination } = own;
     const db = uniqueName('plandrop');
     const sdb = source.db(db);
-    for (const coll of ['kept', 'gone']) {
-      await sdb.createCollection(coll);
-      await sdb.collection<Document>(coll).insertMany(Array.from({ length: 200 }, (_, i): Document => ({ _id: i, coll })));
-    }
-    const member = cluster.members[1]!;
-    secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
-    const held = secondary;
+    await seed(db, ['kept', 'gone'], 200);
+    const held = await holdable();
     let released: Promise<unknown> | undefined;
     setPausePoint('plan-catalog', async () => {
       setPausePoint('plan-catalog', undefined);
@@ -125,17 +118,13 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     expect(await destination.db(db).collection('x').countDocuments({ from: 'newcomer' })).toBe(30);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
+
   it('a collection dropped on the primary alone is not taken as gone until a majority holds the drop', { timeout: 120_000 }, async () => {
     const { cluster, source, destination } = own;
     const db = uniqueName('dropwait');
     const sdb = source.db(db);
-    for (const coll of ['a', 'b']) {
-      await sdb.createCollection(coll);
-      await sdb.collection<Document>(coll).insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i, coll })));
-    }
-    const member = cluster.members[1]!;
-    secondary = await MongoClient.connect(`mongodb://127.0.0.1:${member.port}/?directConnection=true`);
-    const held = secondary;
+    await seed(db, ['a', 'b'], 300);
+    const held = await holdable();
     // While `a` is copied (one collection at a time), `b` is dropped on the primary alone: a failover now would
     // bring it back, with nothing of it copied and no drop to replay.
     setPausePoint('copy:partition', async () => {
@@ -159,4 +148,17 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     expect((await destination.db(db).listCollections().toArray()).map((c) => c.name).sort()).toEqual(['a']);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
+  /** A direct client to the source's secondary, to hold it with fsyncLock (released after each test). */
+  async function holdable(): Promise<MongoClient> {
+    secondary = await MongoClient.connect(`mongodb://127.0.0.1:${own.cluster.members[1]!.port}/?directConnection=true`);
+    return secondary;
+  }
+
+  /** These collections in `db` on the source, `count` documents each. */
+  async function seed(db: string, names: string[], count: number): Promise<void> {
+    for (const coll of names) {
+      await own.source.db(db).createCollection(coll);
+      await own.source.db(db).collection<Document>(coll).insertMany(Array.from({ length: count }, (_, i): Document => ({ _id: i, coll })));
+    }
+  }
 });
