@@ -121,6 +121,7 @@ if (tail) {
   lines.push('|---|---|---|---|---|---|');
   lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
   lines.push(`| our tail | ${l.ours.p50.toFixed(2)} s | ${l.ours.p99.toFixed(2)} s | ${l.ours.max.toFixed(2)} s | ${fmtS(l.ours.catchUpMs)} | ${((l.ours.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% (target ≤ 10%, p99 ≤ 2 s) |`);
+  lines.push(`| source majority commit point (the floor of any change stream) | ${l.majority.p50.toFixed(2)} s | ${l.majority.p99.toFixed(2)} s | ${l.majority.max.toFixed(2)} s | | |`);
   lines.push(`destination exact after the load (dbHash equal): ${l.exact ? 'yes' : 'NO'}`);
 }
 if (burst) {
