@@ -61062,7 +61062,7 @@ async function withReconnect(run, what, step) {
       await assertReachable(run.source, "source", run.config.source.uri);
       await assertReachable(run.destination, "destination", run.config.destination.uri);
       run.lease.assertHeld();
-      run.doc = await run.store.get() ?? run.doc;
+      run.doc = await retryTransient(run.ports, what, () => run.store.get()) ?? run.doc;
     }
   }
 }

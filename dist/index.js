@@ -77035,7 +77035,7 @@ async function withReconnect(run2, what, step2) {
       await assertReachable(run2.source, "source", run2.config.source.uri);
       await assertReachable(run2.destination, "destination", run2.config.destination.uri);
       run2.lease.assertHeld();
-      run2.doc = await run2.store.get() ?? run2.doc;
+      run2.doc = await retryTransient(run2.ports, what, () => run2.store.get()) ?? run2.doc;
     }
   }
 }

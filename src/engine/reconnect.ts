@@ -54,7 +54,9 @@ export async function withReconnect<T>(run: MigrationRun, what: string, step: ()
       await assertReachable(run.source, 'source', run.config.source.uri);
       await assertReachable(run.destination, 'destination', run.config.destination.uri);
       run.lease.assertHeld();
-      run.doc = (await run.store.get()) ?? run.doc;
+      // Retried: the ping may have found a live connection while another pooled one, cut too, fails this read
+      // (CI: a MongoNetworkError escaped the reconnect here and failed verifier-reconnect's slice).
+      run.doc = (await retryTransient(run.ports, what, () => run.store.get())) ?? run.doc;
     }
   }
 }
