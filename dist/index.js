@@ -75718,6 +75718,9 @@ async function lastWriteTime(client, which2) {
   const lastWrite = raw.lastWrite;
   return (which2 === "majority" ? lastWrite.majorityOpTime : lastWrite.opTime).ts;
 }
+function primaryOplogCommands(client, after, upTo, match) {
+  return client.db("local").collection("oplog.rs").find({ ts: { $gt: after, $lte: upTo }, op: "c", ...match }, { projection: { ts: 1, ns: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" });
+}
 async function firstOplogTime(client) {
   const first = await client.db("local").collection("oplog.rs").find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
   return first?.ts ?? null;
@@ -79108,10 +79111,10 @@ async function locateDurably(run2, plans, catalog) {
   for (let round2 = 0; ; round2++) {
     const located = locate2(catalog ?? await readCatalog(run2.source, run2.filter), plans);
     catalog = void 0;
-    const missing = plans.filter((plan2) => plan2.uuid && !located.get(plan2.source)).map((plan2) => ({ uuid: plan2.uuid, db: splitNamespace(plan2.source).db }));
+    const missing = plans.filter((plan2) => plan2.uuid && !located.get(plan2.source)).map((plan2) => ({ uuid: plan2.uuid, db: splitNamespace(plan2.source).db, name: plan2.source }));
     const pending = await removalsPending(run2.source, missing);
     if (!pending) return located;
-    if (!round2) logWait(run2, missing.map((m) => m.uuid).join(", "), pending);
+    if (!round2) logWait(run2, missing.map((m) => m.name).join(", "), pending);
     waitedTooLong(deadline, pending);
     await sleep7(RECHECK_MS);
   }
@@ -79148,14 +79151,8 @@ async function removalsPending(source, collections) {
   if (!seen.greaterThan(majority)) return void 0;
   const uuids = collections.map((c) => new import_mongodb16.UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
-  const entry = await source.db("local").collection("oplog.rs").findOne(
-    {
-      ts: { $gt: majority, $lte: seen },
-      op: "c",
-      $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }]
-    },
-    { projection: { ts: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
-  );
+  const removal = { $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }] };
+  const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
   return entry ? { ts: entry.ts, op: Object.keys(entry.o)[0] ?? "command" } : void 0;
 }
 function logWait(run2, collections, pending) {
@@ -81533,19 +81530,17 @@ async function renamedInStream(run2, since, until) {
 }
 async function removedInOplog(run2, after, upTo) {
   if (!upTo.greaterThan(after)) return false;
-  const entries = run2.source.db("local").collection("oplog.rs").find(
-    { ts: { $gt: after, $lte: upTo }, op: "c", $or: [{ "o.renameCollection": { $exists: true } }, { "o.drop": { $exists: true } }, { "o.dropDatabase": { $exists: true } }] },
-    { projection: { ns: 1, o: 1 }, readConcern: { level: "local" }, readPreference: "primary" }
-  );
+  const entries = primaryOplogCommands(run2.source, after, upTo, { $or: [{ "o.renameCollection": { $exists: true } }, { "o.drop": { $exists: true } }, { "o.dropDatabase": { $exists: true } }] });
+  const included = (db) => !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db);
   const concerns = (name, temporary) => {
-    if (!name) return false;
+    if (typeof name !== "string") return false;
     const { db, coll } = splitNamespace(name);
-    return !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db) && (temporary && coll.startsWith("tmp") || run2.filter.includes(db, coll));
+    return included(db) && (temporary && coll.startsWith("tmp") || run2.filter.includes(db, coll));
   };
   for await (const { ns: ns2, o } of entries) {
     const db = splitNamespace(ns2).db;
-    if (o.dropDatabase !== void 0 && !SYSTEM_DBS.has(db) && run2.filter.mayIncludeDatabase(db)) return true;
-    if (o.drop !== void 0 && concerns(`${db}.${o.drop}`, false)) return true;
+    if (o.dropDatabase !== void 0 && included(db)) return true;
+    if (o.drop !== void 0 && concerns(`${db}.${String(o.drop)}`, false)) return true;
     if (concerns(o.renameCollection, true) || concerns(o.to, true)) return true;
   }
   return false;

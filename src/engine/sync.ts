@@ -9,7 +9,7 @@ import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { locateDurably, relocate } from './copy/source-location.js';
 import { planPartitions } from './copy/partitions.js';
-import { lastWriteTime } from '../mongo/introspection.js';
+import { lastWriteTime, primaryOplogCommands } from '../mongo/introspection.js';
 import { pausePoint } from './failpoints.js';
 import { tokenTime } from './position.js';
 import { splitNamespace, SYSTEM_DBS } from '../namespaces.js';
@@ -159,23 +159,17 @@ async function renamedInStream(run: MigrationRun, since: Timestamp, until: Times
  */
 async function removedInOplog(run: MigrationRun, after: Timestamp, upTo: Timestamp): Promise<boolean> {
   if (!upTo.greaterThan(after)) return false;
-  const entries = run.source
-    .db('local')
-    .collection<{ ns: string; o: { renameCollection?: string; to?: string; drop?: string; dropDatabase?: unknown } }>('oplog.rs')
-    // Local, from the primary: the client reads majority by default, which is what this looks past.
-    .find(
-      { ts: { $gt: after, $lte: upTo }, op: 'c', $or: [{ 'o.renameCollection': { $exists: true } }, { 'o.drop': { $exists: true } }, { 'o.dropDatabase': { $exists: true } }] },
-      { projection: { ns: 1, o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' },
-    );
-  const concerns = (name: string | undefined, temporary: boolean): boolean => {
-    if (!name) return false;
+  const entries = primaryOplogCommands(run.source, after, upTo, { $or: [{ 'o.renameCollection': { $exists: true } }, { 'o.drop': { $exists: true } }, { 'o.dropDatabase': { $exists: true } }] });
+  const included = (db: string): boolean => !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db);
+  const concerns = (name: unknown, temporary: boolean): boolean => {
+    if (typeof name !== 'string') return false;
     const { db, coll } = splitNamespace(name);
-    return !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db) && ((temporary && coll.startsWith('tmp')) || run.filter.includes(db, coll));
+    return included(db) && ((temporary && coll.startsWith('tmp')) || run.filter.includes(db, coll));
   };
   for await (const { ns, o } of entries) {
     const db = splitNamespace(ns).db;
-    if (o.dropDatabase !== undefined && !SYSTEM_DBS.has(db) && run.filter.mayIncludeDatabase(db)) return true;
-    if (o.drop !== undefined && concerns(`${db}.${o.drop}`, false)) return true;
+    if (o.dropDatabase !== undefined && included(db)) return true;
+    if (o.drop !== undefined && concerns(`${db}.${String(o.drop)}`, false)) return true;
     if (concerns(o.renameCollection, true) || concerns(o.to, true)) return true;
   }
   return false;

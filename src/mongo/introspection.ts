@@ -1,4 +1,4 @@
-import type { Document, MongoClient, Timestamp } from 'mongodb';
+import type { Document, FindCursor, MongoClient, Timestamp } from 'mongodb';
 import type { CollectionProgress } from '../model.js';
 
 /**
@@ -50,6 +50,26 @@ export async function lastWriteTime(client: MongoClient, which: 'applied' | 'maj
   const raw = await client.db('admin').command({ hello: 1 });
   const lastWrite = raw.lastWrite as { opTime: { ts: Timestamp }; majorityOpTime: { ts: Timestamp } };
   return (which === 'majority' ? lastWrite.majorityOpTime : lastWrite.opTime).ts;
+}
+
+/** A command entry of the oplog: its time, `db.$cmd` namespace, collection UUID (when it names one) and command. */
+export interface OplogCommand {
+  ts: Timestamp;
+  ns: string;
+  ui?: unknown;
+  o: Document;
+}
+
+/**
+ * The primary's oplog command entries in (after, upTo] that match `match` (needs find on local): past the majority
+ * point, what the primary has applied and a majority may not hold yet, which a failover can roll back.
+ */
+export function primaryOplogCommands(client: MongoClient, after: Timestamp, upTo: Timestamp, match: Document): FindCursor<OplogCommand> {
+  return client
+    .db('local')
+    .collection<OplogCommand>('oplog.rs')
+    // Local, from the primary: the client reads majority by default, which is what this looks past.
+    .find({ ts: { $gt: after, $lte: upTo }, op: 'c', ...match }, { projection: { ts: 1, ns: 1, o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' });
 }
 
 /** The time of the oldest entry of local.oplog.rs (needs find on local); null when the oplog is empty. */

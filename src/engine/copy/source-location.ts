@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UUID, type Document, type MongoClient, type Timestamp } from 'mongodb';
+import { UUID, type MongoClient, type Timestamp } from 'mongodb';
 import { OperationError } from '../../errors.js';
-import { lastWriteTime } from '../../mongo/introspection.js';
+import { lastWriteTime, primaryOplogCommands } from '../../mongo/introspection.js';
 import { splitNamespace } from '../../namespaces.js';
 import { readCatalog, type SourceCollection } from '../catalog.js';
 import type { MigrationRun } from '../run.js';
@@ -38,10 +38,10 @@ export async function locateDurably(run: MigrationRun, plans: CollectionPlan[], 
   for (let round = 0; ; round++) {
     const located = locate(catalog ?? (await readCatalog(run.source, run.filter)), plans);
     catalog = undefined;
-    const missing = plans.filter((plan) => plan.uuid && !located.get(plan.source)).map((plan) => ({ uuid: plan.uuid!, db: splitNamespace(plan.source).db }));
+    const missing = plans.filter((plan) => plan.uuid && !located.get(plan.source)).map((plan) => ({ uuid: plan.uuid!, db: splitNamespace(plan.source).db, name: plan.source }));
     const pending = await removalsPending(run.source, missing);
     if (!pending) return located;
-    if (!round) logWait(run, missing.map((m) => m.uuid).join(', '), pending);
+    if (!round) logWait(run, missing.map((m) => m.name).join(', '), pending);
     waitedTooLong(deadline, pending);
     await sleep(RECHECK_MS);
   }
@@ -77,7 +77,7 @@ async function findByUuid(source: MongoClient, uuid: string, home: string): Prom
 
 /**
  * The first removal of one of these collections (by UUID, or of its whole database) that the primary has applied and
- * a majority does not hold yet, read from the primary's oplog (find on local.oplog.rs, which validate checks);
+ * a majority does not hold yet, read from the primary's oplog (primaryOplogCommands; validate checks the privilege);
  * undefined when there is none, so every removal the catalog showed before this call is majority-committed.
  */
 async function removalsPending(source: MongoClient, collections: { uuid: string; db: string }[]): Promise<{ ts: Timestamp; op: string } | undefined> {
@@ -88,18 +88,8 @@ async function removalsPending(source: MongoClient, collections: { uuid: string;
   if (!seen.greaterThan(majority)) return undefined;
   const uuids = collections.map((c) => new UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
-  const entry = await source
-    .db('local')
-    .collection<{ ts: Timestamp; o: Document }>('oplog.rs')
-    // Local, from the primary: the client reads majority by default, which is what this looks past.
-    .findOne(
-      {
-        ts: { $gt: majority, $lte: seen },
-        op: 'c',
-        $or: [{ ui: { $in: uuids }, $or: [{ 'o.drop': { $exists: true } }, { 'o.renameCollection': { $exists: true } }] }, { ns: { $in: databases }, 'o.dropDatabase': { $exists: true } }],
-      },
-      { projection: { ts: 1, o: 1 }, readConcern: { level: 'local' }, readPreference: 'primary' },
-    );
+  const removal = { $or: [{ ui: { $in: uuids }, $or: [{ 'o.drop': { $exists: true } }, { 'o.renameCollection': { $exists: true } }] }, { ns: { $in: databases }, 'o.dropDatabase': { $exists: true } }] };
+  const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
   return entry ? { ts: entry.ts, op: Object.keys(entry.o)[0] ?? 'command' } : undefined;
 }
 
