@@ -15,10 +15,10 @@ import { seededRandom } from '../../src/seeded-random.js';
  * a while, during the copy, the replay/catch-up and tail, under a live writer. During the copy, cuts also come at
  * seeded points of its progress (documents on the destination), so that a fast machine sees several and a loaded one
  * does not see hundreds: a cut every few hundred milliseconds by the clock alone made the copy's cost grow with the
- * machine's load (252 cuts and 125 s under the full suite, against 37 cuts and 17 s alone), until CI timed out. The run must finish and both
- * sides must be equal (dbHash). A side that stays down past the driver's server-selection timeout (set to
- * 3 s in the connection string here) stops the command with a clear error (exit 1, no stack trace); the
- * saved state is intact and a rerun, once the side is back, continues from it.
+ * machine's load (252 cuts and 125 s under the full suite, against 37 cuts and 17 s alone), until CI timed out.
+ * The run must finish and both sides must be equal (dbHash). A side that stays down past the driver's
+ * server-selection timeout (set to 3 s in the connection string here) stops the command with a clear error (exit 1,
+ * no stack trace); the saved state is intact and a rerun, once the side is back, continues from it.
  * Reproduce a run with MLM_SEED=<seed printed below>.
  */
 
@@ -28,8 +28,8 @@ const STACK = /\n\s+at /;
 /** Cuts both sides at seeded random moments until stopped. */
 class Chaos {
   cuts = { source: 0, destination: 0, refusals: 0 };
-  /** Milliseconds between cuts: at least `min`, plus up to `spread`. */
-  pace = { min: 250, spread: 1000 };
+  /** Milliseconds between cuts by the clock: at least `min`, plus up to `spread`. */
+  private readonly pace = { min: 250, spread: 1000 };
   private stopped = false;
   private loop: Promise<void> | undefined;
   constructor(private readonly proxies: ProxiedClusters['proxies'], private readonly random: () => number) {}
