@@ -49,11 +49,10 @@ export interface OpenOptions {
 export const MIN_MAJOR_VERSION = 6;
 
 export async function openRun(config: Config, ports: EnginePorts, options: OpenOptions = {}): Promise<MigrationRun> {
-  const destination = await connectCluster(config.destination.uri, 'destination');
+  const destination = await connectDestination(config);
   let source: MongoClient | undefined;
   try {
-    // Every read of the source sees majority-committed data only: what a failover rolls back was never read.
-    source = await connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } } });
+    source = await connectSource(config);
     await assertVersion(source, 'source');
     const store = new StateStore(destination, config.name);
     await store.ensureSchema();
@@ -95,6 +94,15 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;
   }
+}
+
+/** Every read of the source sees majority-committed data only: what a failover rolls back was never read. */
+export function connectSource(config: Config, role?: string): Promise<MongoClient> {
+  return connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } }, ...(role ? { role } : {}) });
+}
+
+export function connectDestination(config: Config, role?: string): Promise<MongoClient> {
+  return connectCluster(config.destination.uri, 'destination', role ? { role } : {});
 }
 
 export async function closeRun(run: MigrationRun): Promise<void> {

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   /** How long server selection may take before the attempt counts as failed. */
   timeoutMs?: number;
   extra?: MongoClientOptions;
+  /** Which part of the engine the client serves, named in the default appName (a DBA sees it in currentOp). */
+  role?: string;
 }
 
 /** Opens a client and proves the connection with a ping; failures become OperationErrors with a remedy. */
@@ -20,7 +22,7 @@ export async function connectCluster(uri: string, side: Side, options: ConnectOp
   registerUriSecrets(uri);
   let client: MongoClient;
   try {
-    client = new MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15_000, options.extra));
+    client = new MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15_000, options.extra, options.role));
   } catch (error) {
     throw connectError(error, side, uri); // a malformed connection string
   }
@@ -38,11 +40,11 @@ export async function connectCluster(uri: string, side: Side, options: ConnectOp
  * Our defaults, except where the connection string says otherwise: a user's explicit
  * serverSelectionTimeoutMS / connectTimeoutMS / appName wins (options passed here would override the URI's).
  */
-export function clientOptions(uri: string, timeoutMs: number, extra: MongoClientOptions = {}): MongoClientOptions {
+export function clientOptions(uri: string, timeoutMs: number, extra: MongoClientOptions = {}, role?: string): MongoClientOptions {
   const query = (uri.split('?')[1] ?? '').toLowerCase();
   const has = (name: string): boolean => new RegExp(`(^|&)${name.toLowerCase()}=`).test(query);
   return {
-    ...(has('appName') ? {} : { appName: `mongo-live-migrate/${VERSION}` }),
+    ...(has('appName') ? {} : { appName: `mongo-live-migrate/${VERSION}${role ? ` ${role}` : ''}` }),
     ...(has('serverSelectionTimeoutMS') ? {} : { serverSelectionTimeoutMS: timeoutMs }),
     ...(has('connectTimeoutMS') ? {} : { connectTimeoutMS: timeoutMs }),
     // Whatever appName the user chose: a successor finds this process's operations by it (client-operations.ts).

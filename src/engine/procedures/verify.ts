@@ -2,11 +2,11 @@ import { MongoError, type MongoClient } from 'mongodb';
 import type { Config } from '../../config/types.js';
 import { OperationError } from '../../errors.js';
 import type { Phase, VerifyReport } from '../../model.js';
-import { connectCluster } from '../../mongo/connect.js';
 import { NamespaceFilter } from '../../namespaces.js';
 import { scrub } from '../../redact.js';
 import { assertSameClusters, readClusterIdentity, type ClusterIdentity } from '../cluster-identity.js';
 import type { EnginePorts } from '../ports.js';
+import { connectDestination, connectSource } from '../run.js';
 import { StateStore } from '../state/store.js';
 import { verifyMigration, type RelaxedIndex } from '../verify/verify.js';
 
@@ -56,10 +56,10 @@ export async function readVerifyStance(destination: MongoClient, migration: stri
  */
 export async function verifyNow(config: Config, ports: EnginePorts): Promise<VerifyNowResult> {
   // Majority-committed reads, as the migration itself reads: a write the source may roll back is not compared.
-  const source = await connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } } });
+  const source = await connectSource(config);
   let destination: MongoClient | undefined;
   try {
-    destination = await connectCluster(config.destination.uri, 'destination');
+    destination = await connectDestination(config);
     const stance = await readVerifyStance(destination, config.name);
     // The migration's verification compares its own source, never another cluster that shares its name.
     assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Timestamp } from 'mongodb';
+import type { MongoClient, Timestamp } from 'mongodb';
 import { finalizeUniqueIndexes } from '../../cutover/finalize-unique.js';
-import type { MigrationRun } from '../../run.js';
+import { connectDestination, connectSource, type MigrationRun } from '../../run.js';
+import { StateStore } from '../../state/store.js';
 import { savedPositionTime } from '../../position.js';
 import { isCatalogRace, isSnapshotGone, isTransient } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
@@ -28,6 +29,25 @@ export interface VerifierOptions {
 
 const MIN_PAGE_WHILE_COMPARING = 200;
 /**
+ * How long a stopping verifier's step may take to end on its own (a comparison step or a pump takes well under a
+ * second on a healthy cluster) before its connections are closed under it.
+ */
+const STOP_GRACE_MS = 3_000;
+
+/**
+ * The verifier's own connections. Its reads and writes are many and spread over several modules; rather than bound
+ * each, a step that outlives the command bound, or a step still running when the slice ends, has its connections
+ * closed under it, which fails whatever it waits for at once (see `bounded` and `stop`). The tail's connections are
+ * never touched.
+ */
+interface Sides {
+  source: MongoClient;
+  destination: MongoClient;
+  store: StateStore;
+  queue: RecheckQueue;
+  log: TouchLog;
+}
+/**
  * Share of wall time the verifier works. Its reads compete with the tail's on both clusters, but it already stops
  * whenever the lag passes half the cutover threshold, so it may use most of the time: at 0.5 it covered 100k
  * documents at ~1,100 documents/s here with no visible effect on the tail's lag p99 (1 s, the clock's step).
@@ -51,8 +71,9 @@ export class ContinuousVerifier {
   /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
-  private readonly queue: RecheckQueue;
-  private readonly log: TouchLog;
+  private sides: Sides | undefined;
+  /** Why the sides were closed under a running step: the stop, or a step that got no reply within the bound. */
+  private closedBy: 'stop' | { stalled: string } | undefined;
   private watch: DestinationWatch | undefined;
   private pairs: Pair[] = [];
   private lastMeta = 0;
@@ -64,8 +85,6 @@ export class ContinuousVerifier {
   readonly stats = { compared: 0, rechecked: 0, workMs: 0, startedAt: Date.now(), error: undefined as string | undefined };
 
   constructor(private readonly run: MigrationRun, private readonly options: VerifierOptions = {}) {
-    this.queue = new RecheckQueue(run.store);
-    this.log = new TouchLog(run.store, run.touched);
     this.steps = new StepSizer(run.frontier);
   }
 
@@ -87,19 +106,67 @@ export class ContinuousVerifier {
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       try {
-        await this.main();
+        this.sides = await this.connect();
+        await this.main(this.sides);
         return;
       } catch (error) {
-        if (this.stopped || this.run.ports.signal.aborted || !isTransient(error)) throw error;
+        const closedBy = this.closedBy;
+        this.closedBy = undefined;
+        if (closedBy === 'stop') return; // the slice ended mid-step: nothing failed
+        const stalled = closedBy?.stalled;
+        if (this.stopped || this.run.ports.signal.aborted || (!stalled && !isTransient(error))) throw error;
         if (Date.now() - started > 60_000) attempt = 1; // a cut after a long good run starts the backoff over
         const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-        this.run.ports.log.info({ error: errorMessage(error), delayMs }, 'continuous verification lost a connection; starting again from the saved state');
+        const why = stalled ? `${stalled} got no reply within ${Math.round(shortCommandBound() / 1000)} s; its connections were closed` : errorMessage(error);
+        this.run.ports.log.info({ error: why, delayMs }, 'continuous verification lost a connection; starting again from the saved state');
         await this.watch?.close().catch(() => undefined);
         this.watch = undefined;
         this.planned = false;
+        await this.closeSides();
         await this.rest(delayMs);
         if (this.stopped || this.run.ports.signal.aborted) return;
+      } finally {
+        await this.closeSides();
       }
+    }
+  }
+
+  private async connect(): Promise<Sides> {
+    const { config, touched } = this.run;
+    const destination = await connectDestination(config, 'verifier');
+    try {
+      const source = await connectSource(config, 'verifier');
+      const store = new StateStore(destination, this.run.store.name);
+      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched) };
+    } catch (error) {
+      await destination.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Closes the verifier's connections; whatever waits on them fails at once (their own clean-up is not waited for long). */
+  private async closeSides(): Promise<void> {
+    const sides = this.sides;
+    this.sides = undefined;
+    if (!sides) return;
+    const closing = Promise.all([sides.source.close(), sides.destination.close()]).catch(() => undefined);
+    await settledWithin(closing, STOP_GRACE_MS);
+  }
+
+  /**
+   * Runs one unit of work; if it outlives the command bound (a reply that never comes on a path gone silent), its
+   * connections are closed under it and the verifier starts again from the saved state, as the tail does after a
+   * stalled command.
+   */
+  private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const timer = setTimeout(() => {
+      this.closedBy ??= { stalled: what };
+      void this.closeSides();
+    }, shortCommandBound());
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -113,26 +180,37 @@ export class ContinuousVerifier {
     return this.stopping;
   }
 
+  /**
+   * Ends the loop at its next pause. A step still running after a short grace (one waiting on a silent path, or a
+   * long index conversion) has the verifier's connections closed under it: a step cut short is a verifier killed
+   * mid-step, which its state is built for. Before, the stop waited up to the command bound (80 s seen under
+   * network cuts), and the slice's end and its last position save with it.
+   */
   private async stopOnce(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    if (await settledWithin(this.loop, STOP_GRACE_MS)) return;
+    this.closedBy = 'stop';
+    await this.closeSides();
     const bound = shortCommandBound();
-    const stopped = (await settledWithin(this.loop, bound)) && (await settledWithin(this.watch?.close(), bound));
-    if (!stopped) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1000) }, 'continuous verification did not stop in time; left behind (it resumes from its saved state)');
+    if (!(await settledWithin(this.loop, bound))) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1000) }, 'continuous verification did not stop in time; left behind (it resumes from its saved state)');
   }
 
-  private async main(): Promise<void> {
+  private async main(sides: Sides): Promise<void> {
     const { run } = this;
-    // Read fresh: after a restart (supervise) the position this process saved since it opened is the one to resume from.
-    const saved = (await run.store.get())?.verification?.destinationToken;
-    this.pairs = await listPairs(run.source, run.filter);
-    // Before this process compares anything: from here on only its own steps move the partitions.
-    run.frontier?.collations(this.pairs);
-    await run.frontier?.load(run.store);
-    this.watch = new DestinationWatch(run.destination, run.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
-    // The destination watch starts before the first comparison: a write there is either compared or queued.
-    await this.watch.open(saved);
-    if (!run.doc.verification?.startedAt) await run.store.migrations.updateOne({ _id: run.store.name }, { $set: { 'verification.startedAt': new Date() } });
+    await this.bounded('opening continuous verification', async () => {
+      // Read fresh: after a restart (supervise) the position this process saved since it opened is the one to resume from.
+      const saved = (await sides.store.get())?.verification?.destinationToken;
+      this.pairs = await listPairs(sides.source, run.filter);
+      // Before this process compares anything: from here on only its own steps move the partitions.
+      run.frontier?.collations(this.pairs);
+      await run.frontier?.load(sides.store);
+      this.watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
+      // The destination watch starts before the first comparison: a write there is either compared or queued.
+      await this.watch.open(saved);
+      if (!run.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { 'verification.startedAt': new Date() } });
+    });
+    const watch = this.watch!;
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
@@ -143,20 +221,20 @@ export class ContinuousVerifier {
         await this.rest(250);
         continue;
       }
-      await this.watch.pump();
-      if (this.watch.historyLost) {
-        this.watch.historyLost = false;
+      await this.bounded('reading the destination change stream', () => watch.pump());
+      if (watch.historyLost) {
+        watch.historyLost = false;
         this.planned = false;
         run.ports.log.warn('the destination change stream lost its place in the destination oplog: every collection is compared again');
       }
       // First, once the tail keeps up: the conversion reads whole indexes on both sides.
       if (!finalized) {
-        await this.finalizeIndexes();
+        await this.finalizeIndexes(sides);
         finalized = true;
         continue;
       }
       const started = Date.now();
-      const worked = await this.step().catch((error: unknown) => {
+      const worked = await this.bounded('a verification step', () => this.step(sides)).catch((error: unknown) => {
         // A collection dropped or renamed between the listing and the read: list again, and go on.
         if (!isCatalogRace(error)) throw error;
         run.ports.log.debug({ error: errorMessage(error) }, 'a collection changed under a verification step; planning again');
@@ -168,6 +246,8 @@ export class ContinuousVerifier {
       // Throttled by duty cycle: after working `spent` ms, rest long enough for the tail to keep the lead.
       await this.rest(worked ? Math.ceil((spent * (1 - duty)) / duty) : 500);
     }
+    // Its position, saved for the next slice (or the next attempt).
+    await watch.close();
   }
 
   /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
@@ -176,38 +256,38 @@ export class ContinuousVerifier {
   }
 
   /** One unit of work; false when there was nothing to do. */
-  private async step(): Promise<boolean> {
+  private async step(sides: Sides): Promise<boolean> {
     const batchSize = this.options.batchSize ?? 1000;
     if (!this.planned || Date.now() - this.lastMeta > (this.options.metaEveryMs ?? 5000)) {
-      await this.plan();
-      await this.meta();
+      await this.plan(sides);
+      await this.meta(sides);
       return true;
     }
     // The tail's logged touches and the queue's rechecks take turns with the partitions: under a steady writer
     // there is always something logged or due, and partitions that waited for none would never be covered.
     this.turn = !this.turn;
-    const [partition] = await openPartitions(this.run.store, 1);
+    const [partition] = await openPartitions(sides.store, 1);
     // While partitions remain, a recheck turn waits for a worthwhile page: each costs a few round trips whatever
     // its size, and a trickle of due entries would otherwise take half of the verifier's time.
     const rechecks = async (minimum: number): Promise<boolean> => {
       // Judged against the source as of the saved (applied) position: see recheckEntries and TouchLog.
-      const applied = await this.appliedTime();
+      const applied = await this.appliedTime(sides);
       if (!applied) return false;
-      return (await this.compareLogged(applied)) || this.recheckDue(batchSize, minimum, applied);
+      return (await this.compareLogged(sides, applied)) || this.recheckDue(sides, batchSize, minimum, applied);
     };
     if (this.turn && (await rechecks(partition ? MIN_PAGE_WHILE_COMPARING : 1))) return true;
     if (!partition) return this.turn ? false : rechecks(1);
     const started = Date.now();
-    const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
+    const result = await this.steps.run(sides.source, sides.destination, sides.store, sides.queue, partition);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round((result.compared * 1000) / Math.max(1, Date.now() - started));
     return true;
   }
 
   /** Compares the tail's logged touches the saved position has passed (see TouchLog). */
-  private async compareLogged(applied: Timestamp): Promise<boolean> {
+  private async compareLogged(sides: Sides, applied: Timestamp): Promise<boolean> {
     const started = Date.now();
-    const logged = await this.log.compareDue(this.run.source, this.run.destination, this.queue, applied).catch((error: unknown) => {
+    const logged = await sides.log.compareDue(sides.source, sides.destination, sides.queue, applied).catch((error: unknown) => {
       // A tail further behind than the source keeps history for (minSnapshotHistoryWindowInSeconds): wait for it.
       if (isSnapshotGone(error)) return false as const;
       throw error;
@@ -218,12 +298,12 @@ export class ContinuousVerifier {
     return true;
   }
 
-  private async recheckDue(batchSize: number, minimum: number, applied: Timestamp): Promise<boolean> {
-    const due = await this.queue.next(batchSize);
+  private async recheckDue(sides: Sides, batchSize: number, minimum: number, applied: Timestamp): Promise<boolean> {
+    const due = await sides.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
     try {
-      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied, { inFlux: (at) => this.log.inFlux(at) });
+      await recheckEntries(sides.source, sides.destination, sides.queue, due, applied, { inFlux: (at) => sides.log.inFlux(at) });
     } catch (error) {
       // A tail further behind than the source keeps history for (minSnapshotHistoryWindowInSeconds): wait for it.
       if (isSnapshotGone(error)) return false;
@@ -235,16 +315,16 @@ export class ContinuousVerifier {
   }
 
   /** The source time of the tail's saved position: the destination holds every change up to it, durably. */
-  private async appliedTime(): Promise<Timestamp | undefined> {
-    const doc = await this.run.store.get();
+  private async appliedTime(sides: Sides): Promise<Timestamp | undefined> {
+    const doc = await sides.store.get();
     return doc ? savedPositionTime(doc) : undefined;
   }
 
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
-  private async finalizeIndexes(): Promise<void> {
+  private async finalizeIndexes(sides: Sides): Promise<void> {
     const { run } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, 'relaxed unique indexes are unique again');
     } catch (error) {
       if (this.abort.signal.aborted) return;
@@ -254,28 +334,28 @@ export class ContinuousVerifier {
   }
 
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
-  private async plan(): Promise<void> {
-    this.pairs = await listPairs(this.run.source, this.run.filter);
+  private async plan(sides: Sides): Promise<void> {
+    this.pairs = await listPairs(sides.source, this.run.filter);
     this.run.frontier?.collations(this.pairs);
-    const planned = new Set(await this.run.store.verifyPartitions.distinct('source', { migration: this.run.store.name }));
+    const planned = new Set(await sides.store.verifyPartitions.distinct('source', { migration: sides.store.name }));
     for (const pair of this.pairs) {
       if (!comparable(pair) || planned.has(pair.source)) continue;
-      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair, this.run.frontier);
+      await planVerifyPartitions(sides.source, sides.destination, sides.store, pair, this.run.frontier);
     }
     this.planned = true;
   }
 
-  private async meta(): Promise<void> {
+  private async meta(sides: Sides): Promise<void> {
     const started = Date.now();
     const owned = this.run.doc.collections.map((c) => c.target);
-    const result = await compareMetadata(this.run.source, this.run.destination, this.run.store, this.pairs, { counts: false, owned });
+    const result = await compareMetadata(sides.source, sides.destination, sides.store, this.pairs, { counts: false, owned });
     this.lastMeta = Date.now();
     const rates = Object.fromEntries(Object.entries(this.rates).map(([k, v]) => [`verification.${k}`, v]));
-    await this.record({ ...rates, 'verification.metaMismatches': result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), 'verification.metaMs': this.lastMeta - started, 'verification.lastRoundAt': new Date() });
+    await this.record(sides, { ...rates, 'verification.metaMismatches': result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), 'verification.metaMs': this.lastMeta - started, 'verification.lastRoundAt': new Date() });
   }
 
-  private async record(set: Record<string, unknown>): Promise<void> {
+  private async record(sides: Sides, set: Record<string, unknown>): Promise<void> {
     this.run.lease.assertHeld();
-    await this.run.store.migrations.updateOne({ _id: this.run.store.name }, { $set: set });
+    await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: set });
   }
 }
