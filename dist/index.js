@@ -75630,7 +75630,7 @@ async function connectCluster(uri, side, options = {}) {
   registerUriSecrets(uri);
   let client;
   try {
-    client = new import_mongodb.MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15e3, options.extra));
+    client = new import_mongodb.MongoClient(uri, clientOptions(uri, options.timeoutMs ?? 15e3, options.extra, options.role));
   } catch (error2) {
     throw connectError(error2, side, uri);
   }
@@ -75643,11 +75643,11 @@ async function connectCluster(uri, side, options = {}) {
     throw connectError(error2, side, uri);
   }
 }
-function clientOptions(uri, timeoutMs, extra = {}) {
+function clientOptions(uri, timeoutMs, extra = {}, role) {
   const query = (uri.split("?")[1] ?? "").toLowerCase();
   const has = (name) => new RegExp(`(^|&)${name.toLowerCase()}=`).test(query);
   return {
-    ...has("appName") ? {} : { appName: `mongo-live-migrate/${VERSION}` },
+    ...has("appName") ? {} : { appName: `mongo-live-migrate/${VERSION}${role ? ` ${role}` : ""}` },
     ...has("serverSelectionTimeoutMS") ? {} : { serverSelectionTimeoutMS: timeoutMs },
     ...has("connectTimeoutMS") ? {} : { connectTimeoutMS: timeoutMs },
     // Whatever appName the user chose: a successor finds this process's operations by it (client-operations.ts).
@@ -78546,10 +78546,10 @@ function slot(partition) {
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
 async function openRun(config, ports, options = {}) {
-  const destination = await connectCluster(config.destination.uri, "destination");
+  const destination = await connectDestination(config);
   let source;
   try {
-    source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
+    source = await connectSource(config);
     await assertVersion(source, "source");
     const store = new StateStore(destination, config.name);
     await store.ensureSchema();
@@ -78586,6 +78586,12 @@ async function openRun(config, ports, options = {}) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
   }
+}
+function connectSource(config, role) {
+  return connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } }, ...role ? { role } : {} });
+}
+function connectDestination(config, role) {
+  return connectCluster(config.destination.uri, "destination", role ? { role } : {});
 }
 async function closeRun(run2) {
   await run2.lease.release();
@@ -81239,14 +81245,13 @@ async function readAll(cursor) {
 
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
+var STOP_GRACE_MS = 3e3;
 var DUTY_CYCLE = 0.8;
 var comparable = (pair) => pair.kind === "collection" || pair.kind === "clustered" || pair.kind === "capped";
 var ContinuousVerifier = class _ContinuousVerifier {
   constructor(run2, options = {}) {
     this.run = run2;
     this.options = options;
-    this.queue = new RecheckQueue(run2.store);
-    this.log = new TouchLog(run2.store, run2.touched);
     this.steps = new StepSizer(run2.frontier);
   }
   run;
@@ -81256,8 +81261,9 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Ends a unique conversion pass between two indexes when the slice ends (the rest waits for the next one). */
   abort = new AbortController();
   loop;
-  queue;
-  log;
+  sides;
+  /** Why the sides were closed under a running step: the stop, or a step that got no reply within the bound. */
+  closedBy;
   watch;
   pairs = [];
   lastMeta = 0;
@@ -81284,19 +81290,64 @@ var ContinuousVerifier = class _ContinuousVerifier {
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       try {
-        await this.main();
+        this.sides = await this.connect();
+        await this.main(this.sides);
         return;
       } catch (error2) {
-        if (this.stopped || this.run.ports.signal.aborted || !isTransient(error2)) throw error2;
+        const closedBy = this.closedBy;
+        this.closedBy = void 0;
+        if (closedBy === "stop") return;
+        const stalled = closedBy?.stalled;
+        if (this.stopped || this.run.ports.signal.aborted || !stalled && !isTransient(error2)) throw error2;
         if (Date.now() - started > 6e4) attempt = 1;
         const delayMs = Math.min(3e4, 500 * 2 ** Math.min(attempt, 6));
-        this.run.ports.log.info({ error: errorMessage(error2), delayMs }, "continuous verification lost a connection; starting again from the saved state");
+        const why = stalled ? `${stalled} got no reply within ${Math.round(shortCommandBound() / 1e3)} s; its connections were closed` : errorMessage(error2);
+        this.run.ports.log.info({ error: why, delayMs }, "continuous verification lost a connection; starting again from the saved state");
         await this.watch?.close().catch(() => void 0);
         this.watch = void 0;
         this.planned = false;
+        await this.closeSides();
         await this.rest(delayMs);
         if (this.stopped || this.run.ports.signal.aborted) return;
+      } finally {
+        await this.closeSides();
       }
+    }
+  }
+  async connect() {
+    const { config, touched } = this.run;
+    const destination = await connectDestination(config, "verifier");
+    try {
+      const source = await connectSource(config, "verifier");
+      const store = new StateStore(destination, this.run.store.name);
+      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched) };
+    } catch (error2) {
+      await destination.close().catch(() => void 0);
+      throw error2;
+    }
+  }
+  /** Closes the verifier's connections; whatever waits on them fails at once (their own clean-up is not waited for long). */
+  async closeSides() {
+    const sides = this.sides;
+    this.sides = void 0;
+    if (!sides) return;
+    const closing = Promise.all([sides.source.close(), sides.destination.close()]).catch(() => void 0);
+    await settledWithin(closing, STOP_GRACE_MS);
+  }
+  /**
+   * Runs one unit of work; if it outlives the command bound (a reply that never comes on a path gone silent), its
+   * connections are closed under it and the verifier starts again from the saved state, as the tail does after a
+   * stalled command.
+   */
+  async bounded(what, work) {
+    const timer = setTimeout(() => {
+      this.closedBy ??= { stalled: what };
+      void this.closeSides();
+    }, shortCommandBound());
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timer);
     }
   }
   /**
@@ -81308,22 +81359,33 @@ var ContinuousVerifier = class _ContinuousVerifier {
     this.stopping ??= this.stopOnce();
     return this.stopping;
   }
+  /**
+   * Ends the loop at its next pause. A step still running after a short grace (one waiting on a silent path, or a
+   * long index conversion) has the verifier's connections closed under it: a step cut short is a verifier killed
+   * mid-step, which its state is built for. Before, the stop waited up to the command bound (80 s seen under
+   * network cuts), and the slice's end and its last position save with it.
+   */
   async stopOnce() {
     this.stopped = true;
     this.abort.abort();
+    if (await settledWithin(this.loop, STOP_GRACE_MS)) return;
+    this.closedBy = "stop";
+    await this.closeSides();
     const bound = shortCommandBound();
-    const stopped = await settledWithin(this.loop, bound) && await settledWithin(this.watch?.close(), bound);
-    if (!stopped) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1e3) }, "continuous verification did not stop in time; left behind (it resumes from its saved state)");
+    if (!await settledWithin(this.loop, bound)) this.run.ports.log.warn({ waitedSeconds: Math.round(bound / 1e3) }, "continuous verification did not stop in time; left behind (it resumes from its saved state)");
   }
-  async main() {
+  async main(sides) {
     const { run: run2 } = this;
-    const saved = (await run2.store.get())?.verification?.destinationToken;
-    this.pairs = await listPairs(run2.source, run2.filter);
-    run2.frontier?.collations(this.pairs);
-    await run2.frontier?.load(run2.store);
-    this.watch = new DestinationWatch(run2.destination, run2.store, this.queue, (target) => sourceOfTarget(this.pairs)(target), run2.filter.targetDatabasePattern(), run2.frontier, run2.touched);
-    await this.watch.open(saved);
-    if (!run2.doc.verification?.startedAt) await run2.store.migrations.updateOne({ _id: run2.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
+    await this.bounded("opening continuous verification", async () => {
+      const saved = (await sides.store.get())?.verification?.destinationToken;
+      this.pairs = await listPairs(sides.source, run2.filter);
+      run2.frontier?.collations(this.pairs);
+      await run2.frontier?.load(sides.store);
+      this.watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run2.filter.targetDatabasePattern(), run2.frontier, run2.touched);
+      await this.watch.open(saved);
+      if (!run2.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
+    });
+    const watch = this.watch;
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run2.ports.signal.aborted) {
@@ -81331,19 +81393,19 @@ var ContinuousVerifier = class _ContinuousVerifier {
         await this.rest(250);
         continue;
       }
-      await this.watch.pump();
-      if (this.watch.historyLost) {
-        this.watch.historyLost = false;
+      await this.bounded("reading the destination change stream", () => watch.pump());
+      if (watch.historyLost) {
+        watch.historyLost = false;
         this.planned = false;
         run2.ports.log.warn("the destination change stream lost its place in the destination oplog: every collection is compared again");
       }
       if (!finalized) {
-        await this.finalizeIndexes();
+        await this.finalizeIndexes(sides);
         finalized = true;
         continue;
       }
       const started = Date.now();
-      const worked = await this.step().catch((error2) => {
+      const worked = await this.bounded("a verification step", () => this.step(sides)).catch((error2) => {
         if (!isCatalogRace(error2)) throw error2;
         run2.ports.log.debug({ error: errorMessage(error2) }, "a collection changed under a verification step; planning again");
         this.planned = false;
@@ -81353,38 +81415,39 @@ var ContinuousVerifier = class _ContinuousVerifier {
       this.stats.workMs += spent;
       await this.rest(worked ? Math.ceil(spent * (1 - duty) / duty) : 500);
     }
+    await watch.close();
   }
   /** Sleeps, but wakes at once when the slice ends: stopping must not wait out a throttle pause. */
   async rest(ms) {
     await sleep8(ms, void 0, { signal: this.abort.signal }).catch(() => void 0);
   }
   /** One unit of work; false when there was nothing to do. */
-  async step() {
+  async step(sides) {
     const batchSize = this.options.batchSize ?? 1e3;
     if (!this.planned || Date.now() - this.lastMeta > (this.options.metaEveryMs ?? 5e3)) {
-      await this.plan();
-      await this.meta();
+      await this.plan(sides);
+      await this.meta(sides);
       return true;
     }
     this.turn = !this.turn;
-    const [partition] = await openPartitions(this.run.store, 1);
+    const [partition] = await openPartitions(sides.store, 1);
     const rechecks = async (minimum) => {
-      const applied = await this.appliedTime();
+      const applied = await this.appliedTime(sides);
       if (!applied) return false;
-      return await this.compareLogged(applied) || this.recheckDue(batchSize, minimum, applied);
+      return await this.compareLogged(sides, applied) || this.recheckDue(sides, batchSize, minimum, applied);
     };
     if (this.turn && await rechecks(partition ? MIN_PAGE_WHILE_COMPARING : 1)) return true;
     if (!partition) return this.turn ? false : rechecks(1);
     const started = Date.now();
-    const result = await this.steps.run(this.run.source, this.run.destination, this.run.store, this.queue, partition);
+    const result = await this.steps.run(sides.source, sides.destination, sides.store, sides.queue, partition);
     this.stats.compared += result.compared;
     if (result.compared >= 100) this.rates.comparePerSecond = Math.round(result.compared * 1e3 / Math.max(1, Date.now() - started));
     return true;
   }
   /** Compares the tail's logged touches the saved position has passed (see TouchLog). */
-  async compareLogged(applied) {
+  async compareLogged(sides, applied) {
     const started = Date.now();
-    const logged = await this.log.compareDue(this.run.source, this.run.destination, this.queue, applied).catch((error2) => {
+    const logged = await sides.log.compareDue(sides.source, sides.destination, sides.queue, applied).catch((error2) => {
       if (isSnapshotGone(error2)) return false;
       throw error2;
     });
@@ -81393,12 +81456,12 @@ var ContinuousVerifier = class _ContinuousVerifier {
     if (logged.compared >= 100) this.rates.recheckPerSecond = Math.round(logged.compared * 1e3 / Math.max(1, Date.now() - started));
     return true;
   }
-  async recheckDue(batchSize, minimum, applied) {
-    const due = await this.queue.next(batchSize);
+  async recheckDue(sides, batchSize, minimum, applied) {
+    const due = await sides.queue.next(batchSize);
     if (due.length < minimum) return false;
     const started = Date.now();
     try {
-      await recheckEntries(this.run.source, this.run.destination, this.queue, due, applied, { inFlux: (at) => this.log.inFlux(at) });
+      await recheckEntries(sides.source, sides.destination, sides.queue, due, applied, { inFlux: (at) => sides.log.inFlux(at) });
     } catch (error2) {
       if (isSnapshotGone(error2)) return false;
       throw error2;
@@ -81408,15 +81471,15 @@ var ContinuousVerifier = class _ContinuousVerifier {
     return true;
   }
   /** The source time of the tail's saved position: the destination holds every change up to it, durably. */
-  async appliedTime() {
-    const doc = await this.run.store.get();
+  async appliedTime(sides) {
+    const doc = await sides.store.get();
     return doc ? savedPositionTime(doc) : void 0;
   }
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
-  async finalizeIndexes() {
+  async finalizeIndexes(sides) {
     const { run: run2 } = this;
     try {
-      const converted = await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
       if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error2) {
       if (this.abort.signal.aborted) return;
@@ -81424,27 +81487,27 @@ var ContinuousVerifier = class _ContinuousVerifier {
     }
   }
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
-  async plan() {
-    this.pairs = await listPairs(this.run.source, this.run.filter);
+  async plan(sides) {
+    this.pairs = await listPairs(sides.source, this.run.filter);
     this.run.frontier?.collations(this.pairs);
-    const planned = new Set(await this.run.store.verifyPartitions.distinct("source", { migration: this.run.store.name }));
+    const planned = new Set(await sides.store.verifyPartitions.distinct("source", { migration: sides.store.name }));
     for (const pair of this.pairs) {
       if (!comparable(pair) || planned.has(pair.source)) continue;
-      await planVerifyPartitions(this.run.source, this.run.destination, this.run.store, pair, this.run.frontier);
+      await planVerifyPartitions(sides.source, sides.destination, sides.store, pair, this.run.frontier);
     }
     this.planned = true;
   }
-  async meta() {
+  async meta(sides) {
     const started = Date.now();
     const owned = this.run.doc.collections.map((c) => c.target);
-    const result = await compareMetadata(this.run.source, this.run.destination, this.run.store, this.pairs, { counts: false, owned });
+    const result = await compareMetadata(sides.source, sides.destination, sides.store, this.pairs, { counts: false, owned });
     this.lastMeta = Date.now();
     const rates = Object.fromEntries(Object.entries(this.rates).map(([k, v]) => [`verification.${k}`, v]));
-    await this.record({ ...rates, "verification.metaMismatches": result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), "verification.metaMs": this.lastMeta - started, "verification.lastRoundAt": /* @__PURE__ */ new Date() });
+    await this.record(sides, { ...rates, "verification.metaMismatches": result.mismatches.map((m) => `${m.target ?? m.namespace}: ${m.detail}`), "verification.metaMs": this.lastMeta - started, "verification.lastRoundAt": /* @__PURE__ */ new Date() });
   }
-  async record(set) {
+  async record(sides, set) {
     this.run.lease.assertHeld();
-    await this.run.store.migrations.updateOne({ _id: this.run.store.name }, { $set: set });
+    await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: set });
   }
 };
 
@@ -82296,10 +82359,10 @@ async function readVerifyStance(destination, migration) {
   return { phase: doc.phase, exact: false, because: `the migration is ${doc.phase}`, relaxedIndexes, owned, clusters };
 }
 async function verifyNow(config, ports) {
-  const source = await connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } } });
+  const source = await connectSource(config);
   let destination;
   try {
-    destination = await connectCluster(config.destination.uri, "destination");
+    destination = await connectDestination(config);
     const stance = await readVerifyStance(destination, config.name);
     assertSameClusters(config.name, stance.clusters, { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) });
     const mode = config.cutover.verify === "hash" ? "hash" : "count";
