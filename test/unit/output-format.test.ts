@@ -2,7 +2,8 @@ import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatCount, formatDuration, plural } from '../../src/format.js';
 import { renderChecksMarkdown, renderChecksText } from '../../src/report/checks-render.js';
-import { connectError } from '../../src/mongo/connect.js';
+import { clientOptions, connectError } from '../../src/mongo/connect.js';
+import { VERSION } from '../../src/version.js';
 import { colorEnabled } from '../../src/report/colors.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import type { CheckResult, CommandOutcome } from '../../src/model.js';
@@ -102,5 +103,13 @@ describe('connection failures', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { reason: { servers: new Map([['a', { error: refused }], ['b', { error: refused }]]) }, cause: refused });
     expect(connectError(error, 'source', 'mongodb://127.0.0.1:1/').message).toBe('cannot connect to the source (mongodb://127.0.0.1:1/): connection refused: connect ECONNREFUSED 127.0.0.1:1 | code ECONNREFUSED');
+  });
+});
+
+describe('client options', () => {
+  it('name the tool and the part of it in the appName, unless the connection string names one', () => {
+    expect(clientOptions('mongodb://h/', 1000).appName).toBe(`mongo-live-migrate/${VERSION}`);
+    expect(clientOptions('mongodb://h/', 1000, {}, 'verifier').appName).toBe(`mongo-live-migrate/${VERSION} verifier`);
+    expect(clientOptions('mongodb://h/?appName=ops', 1000, {}, 'verifier').appName).toBeUndefined();
   });
 });
