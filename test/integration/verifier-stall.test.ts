@@ -72,7 +72,7 @@ describe('continuous verification on a path that stops answering', () => {
       await held();
       const outcome = await slice;
       const elapsed = Date.now() - started;
-      console.log(`[verifier-stall] a ${sliceMs / 1000} s slice with the verifier's reads held took ${elapsed} ms`);
+      console.log(`[verifier-stall] figure: a ${sliceMs / 1000} s slice whose verifier waited for a reply ended after ${elapsed} ms`);
       expect(outcome.exitCode, outcome.summary).toBe(0);
       // The verifier reached its held read (above) and planned nothing; the slice did not wait for the reply.
       expect(await open()).toBe(0);
@@ -105,7 +105,8 @@ describe('continuous verification on a path that stops answering', () => {
       const outcome = await slice;
       const lines = recorder.lines().map((line) => JSON.parse(line) as LogLine);
       const restarts = lines.filter((l) => l.msg.startsWith('continuous verification lost a connection'));
-      console.log(`[verifier-stall] comparison done ${comparedAfter} ms into the slice; restarts: ${JSON.stringify(restarts.map((r) => r.error))}`);
+      console.log(`[verifier-stall] restarts: ${JSON.stringify(restarts.map((r) => r.error))}`);
+      console.log(`[verifier-stall] figure: a step without a reply given up, comparison finished ${comparedAfter} ms into the slice`);
       expect(outcome.exitCode, outcome.summary).toBe(0);
       expect(restarts.some((r) => /got no reply within \d+ s/.test(r.error ?? '')), 'the held step was given up').toBe(true);
       expect(await compared()).toBe(true);
