@@ -1,7 +1,7 @@
 import type { MongoClient } from 'mongodb';
 import type { Config } from '../config/types.js';
 import { OperationError, UserError } from '../errors.js';
-import { connectCluster } from '../mongo/connect.js';
+import { connectCluster, type ConnectOptions } from '../mongo/connect.js';
 import { assertSameClusters, readClusterIdentity } from './cluster-identity.js';
 import type { Phase } from '../model.js';
 import { NamespaceFilter } from '../namespaces.js';
@@ -97,12 +97,12 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
 }
 
 /** Every read of the source sees majority-committed data only: what a failover rolls back was never read. */
-export function connectSource(config: Config, role?: string): Promise<MongoClient> {
-  return connectCluster(config.source.uri, 'source', { extra: { readConcern: { level: 'majority' } }, ...(role ? { role } : {}) });
+export function connectSource(config: Config, options: Pick<ConnectOptions, 'role' | 'extra'> = {}): Promise<MongoClient> {
+  return connectCluster(config.source.uri, 'source', { ...options, extra: { ...options.extra, readConcern: { level: 'majority' } } });
 }
 
-export function connectDestination(config: Config, role?: string): Promise<MongoClient> {
-  return connectCluster(config.destination.uri, 'destination', role ? { role } : {});
+export function connectDestination(config: Config, options: Pick<ConnectOptions, 'role' | 'extra'> = {}): Promise<MongoClient> {
+  return connectCluster(config.destination.uri, 'destination', options);
 }
 
 export async function closeRun(run: MigrationRun): Promise<void> {

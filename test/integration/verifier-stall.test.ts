@@ -10,9 +10,10 @@ import { recordingPorts, testConfig } from '../support/engine.js';
 /**
  * Continuous verification on a path that stops answering. The source holds the verifier's `find`s (and only
  * its: the failpoint matches its connections' appName) without a reply for much longer than a slice, as a
- * silent network path would. The tail's commands are bounded one by one (stall-bound.ts); the verifier's are
- * bounded by step, and a slice that ends while one waits closes the verifier's connections under it. Before,
- * the slice waited for the verifier's step up to the whole command bound (80 s under network cuts in CI).
+ * silent network path would. The tail's commands are bounded one by one (stall-bound.ts); the verifier's run on
+ * connections of its own and are watched: one with no reply within the bound, or a slice that ends while one
+ * waits, closes those connections under it. Before, nothing bounded them, and the slice's end waited for the
+ * verifier up to the whole command bound (80 s under network cuts in CI).
  */
 
 const SELECTION_MS = 3000;
@@ -108,7 +109,7 @@ describe('continuous verification on a path that stops answering', () => {
       console.log(`[verifier-stall] restarts: ${JSON.stringify(restarts.map((r) => r.error))}`);
       console.log(`[verifier-stall] figure: a step without a reply given up, comparison finished ${comparedAfter} ms into the slice`);
       expect(outcome.exitCode, outcome.summary).toBe(0);
-      expect(restarts.some((r) => /got no reply within \d+ s/.test(r.error ?? '')), 'the held step was given up').toBe(true);
+      expect(restarts.some((r) => /^a find on the source got no reply within \d+ s/.test(r.error ?? '')), 'the held find was given up').toBe(true);
       expect(await compared()).toBe(true);
       expect(comparedAfter).toBeLessThan(22_000);
     } finally {

@@ -14,6 +14,7 @@ import { RecheckQueue } from './recheck-queue.js';
 import { TouchLog } from './touch-log.js';
 import { errorMessage } from '../../../errors.js';
 import { settledWithin, shortCommandBound } from '../../../mongo/stall-bound.js';
+import { InFlightCommands } from '../../../mongo/in-flight-commands.js';
 
 export interface VerifierOptions {
   /** Share of wall time the verifier may work (the rest it sleeps), so that the tail keeps its lag target. */
@@ -35,10 +36,10 @@ const MIN_PAGE_WHILE_COMPARING = 200;
 const STOP_GRACE_MS = 3_000;
 
 /**
- * The verifier's own connections. Its reads and writes are many and spread over several modules; rather than bound
- * each, a step that outlives the command bound, or a step still running when the slice ends, has its connections
- * closed under it, which fails whatever it waits for at once (see `bounded` and `stop`). The tail's connections are
- * never touched.
+ * The verifier's own connections. Its commands are many and spread over several modules; rather than bound each
+ * (as the tail's are, see stall-bound.ts), they are watched: one without a reply within the command bound, or a
+ * step still running when the slice ends, has the verifier's connections closed under it, which fails whatever
+ * it waits for at once (see `watchCommands` and `stop`). The tail's connections are never touched.
  */
 interface Sides {
   source: MongoClient;
@@ -46,7 +47,11 @@ interface Sides {
   store: StateStore;
   queue: RecheckQueue;
   log: TouchLog;
+  commands: InFlightCommands;
 }
+
+/** How often the verifier's commands waiting for a reply are looked at. */
+const WATCH_EVERY_MS = 1_000;
 /**
  * Share of wall time the verifier works. Its reads compete with the tail's on both clusters, but it already stops
  * whenever the lag passes half the cutover threshold, so it may use most of the time: at 0.5 it covered 100k
@@ -72,8 +77,10 @@ export class ContinuousVerifier {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private sides: Sides | undefined;
-  /** Why the sides were closed under a running step: the stop, or a step that got no reply within the bound. */
+  /** Why the sides were closed under a running step: the stop, or a command that got no reply within the bound. */
   private closedBy: 'stop' | { stalled: string } | undefined;
+  /** A unique index conversion runs: its collMod may rightly take longer than the bound. */
+  private converting = false;
   private watch: DestinationWatch | undefined;
   private pairs: Pair[] = [];
   private lastMeta = 0;
@@ -105,8 +112,10 @@ export class ContinuousVerifier {
   private async supervise(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
+      let watching: NodeJS.Timeout | undefined;
       try {
         this.sides = await this.connect();
+        watching = this.watchCommands(this.sides);
         await this.main(this.sides);
         return;
       } catch (error) {
@@ -126,6 +135,7 @@ export class ContinuousVerifier {
         await this.rest(delayMs);
         if (this.stopped || this.run.ports.signal.aborted) return;
       } finally {
+        clearInterval(watching);
         await this.closeSides();
       }
     }
@@ -133,11 +143,16 @@ export class ContinuousVerifier {
 
   private async connect(): Promise<Sides> {
     const { config, touched } = this.run;
-    const destination = await connectDestination(config, 'verifier');
+    const options = { role: 'verifier', extra: { monitorCommands: true } };
+    const destination = await connectDestination(config, options);
     try {
-      const source = await connectSource(config, 'verifier');
+      const source = await connectSource(config, options);
       const store = new StateStore(destination, this.run.store.name);
-      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched) };
+      const commands = new InFlightCommands([
+        { side: 'source', client: source },
+        { side: 'destination', client: destination },
+      ]);
+      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched), commands };
     } catch (error) {
       await destination.close().catch(() => undefined);
       throw error;
@@ -154,20 +169,19 @@ export class ContinuousVerifier {
   }
 
   /**
-   * Runs one unit of work; if it outlives the command bound (a reply that never comes on a path gone silent), its
-   * connections are closed under it and the verifier starts again from the saved state, as the tail does after a
-   * stalled command.
+   * Closes the verifier's connections when one of its commands has had no reply within the command bound (a path
+   * gone silent): whatever it waits for fails, and the verifier starts again from the saved state, as the tail
+   * does after a stalled command.
    */
-  private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
-    const timer = setTimeout(() => {
-      this.closedBy ??= { stalled: what };
+  private watchCommands(sides: Sides): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      const oldest = sides.commands.oldest();
+      if (this.converting || !oldest || oldest.waitedMs <= shortCommandBound() || this.sides !== sides) return;
+      this.closedBy ??= { stalled: oldest.what };
       void this.closeSides();
-    }, shortCommandBound());
-    try {
-      return await work();
-    } finally {
-      clearTimeout(timer);
-    }
+    }, WATCH_EVERY_MS);
+    timer.unref();
+    return timer;
   }
 
   /**
@@ -198,19 +212,17 @@ export class ContinuousVerifier {
 
   private async main(sides: Sides): Promise<void> {
     const { run } = this;
-    await this.bounded('opening continuous verification', async () => {
-      // Read fresh: after a restart (supervise) the position this process saved since it opened is the one to resume from.
-      const saved = (await sides.store.get())?.verification?.destinationToken;
-      this.pairs = await listPairs(sides.source, run.filter);
-      // Before this process compares anything: from here on only its own steps move the partitions.
-      run.frontier?.collations(this.pairs);
-      await run.frontier?.load(sides.store);
-      this.watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
-      // The destination watch starts before the first comparison: a write there is either compared or queued.
-      await this.watch.open(saved);
-      if (!run.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { 'verification.startedAt': new Date() } });
-    });
-    const watch = this.watch!;
+    // Read fresh: after a restart (supervise) the position this process saved since it opened is the one to resume from.
+    const saved = (await sides.store.get())?.verification?.destinationToken;
+    this.pairs = await listPairs(sides.source, run.filter);
+    // Before this process compares anything: from here on only its own steps move the partitions.
+    run.frontier?.collations(this.pairs);
+    await run.frontier?.load(sides.store);
+    const watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
+    this.watch = watch;
+    // The destination watch starts before the first comparison: a write there is either compared or queued.
+    await watch.open(saved);
+    if (!run.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { 'verification.startedAt': new Date() } });
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
@@ -221,7 +233,7 @@ export class ContinuousVerifier {
         await this.rest(250);
         continue;
       }
-      await this.bounded('reading the destination change stream', () => watch.pump());
+      await watch.pump();
       if (watch.historyLost) {
         watch.historyLost = false;
         this.planned = false;
@@ -234,7 +246,7 @@ export class ContinuousVerifier {
         continue;
       }
       const started = Date.now();
-      const worked = await this.bounded('a verification step', () => this.step(sides)).catch((error: unknown) => {
+      const worked = await this.step(sides).catch((error: unknown) => {
         // A collection dropped or renamed between the listing and the read: list again, and go on.
         if (!isCatalogRace(error)) throw error;
         run.ports.log.debug({ error: errorMessage(error) }, 'a collection changed under a verification step; planning again');
@@ -323,6 +335,7 @@ export class ContinuousVerifier {
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
   private async finalizeIndexes(sides: Sides): Promise<void> {
     const { run } = this;
+    this.converting = true;
     try {
       const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, 'relaxed unique indexes are unique again');
@@ -330,6 +343,8 @@ export class ContinuousVerifier {
       if (this.abort.signal.aborted) return;
       // Not fatal here: the cutover converts what is left (inside the block) and reports why it could not.
       run.ports.log.warn({ error: errorMessage(error) }, 'a unique index could not be finalized during tail');
+    } finally {
+      this.converting = false;
     }
   }
 
