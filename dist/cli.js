@@ -40363,10 +40363,10 @@ var require_lib = __commonJS({
       Float64Array
     ].forEach((func) => {
       const { name } = func;
-      const article = /^[AEIOU]/u.test(name) ? "an" : "a";
+      const article2 = /^[AEIOU]/u.test(name) ? "an" : "a";
       exports[name] = (value, options = {}) => {
         if (!ArrayBuffer.isView(value) || typedArrayNameGetter.call(value) !== name) {
-          throw makeException(TypeError, `is not ${article} ${name} object`, options);
+          throw makeException(TypeError, `is not ${article2} ${name} object`, options);
         }
         if (!options.allowShared && isSharedArrayBuffer(value.buffer)) {
           throw makeException(TypeError, "is a view on a SharedArrayBuffer, which is not allowed", options);
@@ -62614,11 +62614,11 @@ async function openRun(config, ports, options = {}) {
     throw error;
   }
 }
-function connectSource(config, role) {
-  return connectCluster(config.source.uri, "source", { extra: { readConcern: { level: "majority" } }, ...role ? { role } : {} });
+function connectSource(config, options = {}) {
+  return connectCluster(config.source.uri, "source", { ...options, extra: { ...options.extra, readConcern: { level: "majority" } } });
 }
-function connectDestination(config, role) {
-  return connectCluster(config.destination.uri, "destination", role ? { role } : {});
+function connectDestination(config, options = {}) {
+  return connectCluster(config.destination.uri, "destination", options);
 }
 async function closeRun(run) {
   await run.lease.release();
@@ -64461,6 +64461,7 @@ var PositionSaver = class {
   }
   save;
   running;
+  next;
   failure;
   events = 0;
   wallTime;
@@ -64475,22 +64476,29 @@ var PositionSaver = class {
   get pending() {
     return this.events;
   }
-  /** Starts saving this position unless a save is running. */
-  start(token) {
+  /** Saves this position now, or as soon as the running save ends. */
+  start(token, snapshot = {}) {
     this.check();
-    if (this.running) return;
+    this.next = { token, wallTime: this.wallTime, snapshot };
+    if (!this.running) this.startNext();
+  }
+  startNext() {
+    const next = this.next;
+    this.next = void 0;
+    if (!next || this.failure !== void 0) return;
     const events = this.events;
     this.events = 0;
     this.lastStarted = Date.now();
-    this.running = this.save(token, this.wallTime, events).catch((error) => {
+    this.running = this.save(next.token, next.wallTime, events, next.snapshot).catch((error) => {
       this.failure ??= error;
     }).finally(() => {
       this.running = void 0;
+      this.startNext();
     });
   }
-  /** Waits for the running save and reports its failure. */
+  /** Waits for the running save and any position waiting for it, and reports a failure. */
   async settle() {
-    await this.running;
+    while (this.running) await this.running;
     this.check();
   }
   /** Throws the failure of an earlier save (a lost lease) at the caller's next step. */
@@ -64635,9 +64643,9 @@ async function watchedTailLoop(run, options, stall) {
   const applier = newApplier(run, await openReadHorizon(run), options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
-  const saver = new PositionSaver(async (token, wallTime, events) => {
+  const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
     ports.log.debug({ events, saveMs: Date.now() - started }, "saved the position");
   });
   const checkpoint = async (last, unresolved) => {
@@ -64700,7 +64708,7 @@ async function watchedTailLoop(run, options, stall) {
       caughtUp = drained;
       saver.applied(batch.length, lastWall);
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
-      if (token && (saver.pending > 0 || idleDue)) saver.start(token);
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token, { unresolved: applier.unresolved.toState(), lagSeconds });
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
@@ -64736,7 +64744,7 @@ async function watchedTailLoop(run, options, stall) {
   }
   await saver.settle();
   if (appliedToken && !reachedStop) {
-    saver.start(appliedToken);
+    saver.start(appliedToken, { unresolved: applier.unresolved.toState(), lagSeconds });
     await saver.settle();
   } else {
     await applier.terms.save(store, ports.runner, { lagSeconds });
@@ -65270,9 +65278,35 @@ async function readAll(cursor) {
   return out;
 }
 
+// src/mongo/in-flight-commands.ts
+var InFlightCommands = class {
+  pending = /* @__PURE__ */ new Map();
+  constructor(clients) {
+    for (const { side, client } of clients) {
+      const key2 = (requestId) => `${side}:${requestId}`;
+      client.on("commandStarted", (event) => this.pending.set(key2(event.requestId), { what: `${article(event.commandName)} ${event.commandName} on the ${side}`, since: Date.now() }));
+      const replied = (event) => {
+        this.pending.delete(key2(event.requestId));
+      };
+      client.on("commandSucceeded", replied);
+      client.on("commandFailed", replied);
+    }
+  }
+  /** The command that has waited longest for its reply, if any is waiting. */
+  oldest(now = Date.now()) {
+    let oldest;
+    for (const command of this.pending.values()) if (!oldest || command.since < oldest.since) oldest = command;
+    return oldest && { what: oldest.what, waitedMs: now - oldest.since };
+  }
+};
+function article(word) {
+  return /^[aeiou]/i.test(word) ? "an" : "a";
+}
+
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
 var STOP_GRACE_MS = 3e3;
+var WATCH_EVERY_MS = 1e3;
 var DUTY_CYCLE = 0.8;
 var comparable = (pair) => pair.kind === "collection" || pair.kind === "clustered" || pair.kind === "capped";
 var ContinuousVerifier = class _ContinuousVerifier {
@@ -65289,8 +65323,10 @@ var ContinuousVerifier = class _ContinuousVerifier {
   abort = new AbortController();
   loop;
   sides;
-  /** Why the sides were closed under a running step: the stop, or a step that got no reply within the bound. */
+  /** Why the sides were closed under a running step: the stop, or a command that got no reply within the bound. */
   closedBy;
+  /** A unique index conversion runs: its collMod may rightly take longer than the bound. */
+  converting = false;
   watch;
   pairs = [];
   lastMeta = 0;
@@ -65316,8 +65352,10 @@ var ContinuousVerifier = class _ContinuousVerifier {
   async supervise() {
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
+      let watching;
       try {
         this.sides = await this.connect();
+        watching = this.watchCommands(this.sides);
         await this.main(this.sides);
         return;
       } catch (error) {
@@ -65337,17 +65375,23 @@ var ContinuousVerifier = class _ContinuousVerifier {
         await this.rest(delayMs);
         if (this.stopped || this.run.ports.signal.aborted) return;
       } finally {
+        clearInterval(watching);
         await this.closeSides();
       }
     }
   }
   async connect() {
     const { config, touched } = this.run;
-    const destination = await connectDestination(config, "verifier");
+    const options = { role: "verifier", extra: { monitorCommands: true } };
+    const destination = await connectDestination(config, options);
     try {
-      const source = await connectSource(config, "verifier");
+      const source = await connectSource(config, options);
       const store = new StateStore(destination, this.run.store.name);
-      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched) };
+      const commands = new InFlightCommands([
+        { side: "source", client: source },
+        { side: "destination", client: destination }
+      ]);
+      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched), commands };
     } catch (error) {
       await destination.close().catch(() => void 0);
       throw error;
@@ -65362,20 +65406,19 @@ var ContinuousVerifier = class _ContinuousVerifier {
     await settledWithin(closing, STOP_GRACE_MS);
   }
   /**
-   * Runs one unit of work; if it outlives the command bound (a reply that never comes on a path gone silent), its
-   * connections are closed under it and the verifier starts again from the saved state, as the tail does after a
-   * stalled command.
+   * Closes the verifier's connections when one of its commands has had no reply within the command bound (a path
+   * gone silent): whatever it waits for fails, and the verifier starts again from the saved state, as the tail
+   * does after a stalled command.
    */
-  async bounded(what, work) {
-    const timer = setTimeout(() => {
-      this.closedBy ??= { stalled: what };
+  watchCommands(sides) {
+    const timer = setInterval(() => {
+      const oldest = sides.commands.oldest();
+      if (this.converting || !oldest || oldest.waitedMs <= shortCommandBound() || this.sides !== sides) return;
+      this.closedBy ??= { stalled: oldest.what };
       void this.closeSides();
-    }, shortCommandBound());
-    try {
-      return await work();
-    } finally {
-      clearTimeout(timer);
-    }
+    }, WATCH_EVERY_MS);
+    timer.unref();
+    return timer;
   }
   /**
    * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
@@ -65403,16 +65446,14 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   async main(sides) {
     const { run } = this;
-    await this.bounded("opening continuous verification", async () => {
-      const saved = (await sides.store.get())?.verification?.destinationToken;
-      this.pairs = await listPairs(sides.source, run.filter);
-      run.frontier?.collations(this.pairs);
-      await run.frontier?.load(sides.store);
-      this.watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
-      await this.watch.open(saved);
-      if (!run.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
-    });
-    const watch = this.watch;
+    const saved = (await sides.store.get())?.verification?.destinationToken;
+    this.pairs = await listPairs(sides.source, run.filter);
+    run.frontier?.collations(this.pairs);
+    await run.frontier?.load(sides.store);
+    const watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
+    this.watch = watch;
+    await watch.open(saved);
+    if (!run.doc.verification?.startedAt) await sides.store.migrations.updateOne({ _id: sides.store.name }, { $set: { "verification.startedAt": /* @__PURE__ */ new Date() } });
     const duty = Math.min(1, Math.max(0.05, this.options.dutyCycle ?? DUTY_CYCLE));
     let finalized = false;
     while (!this.stopped && !run.ports.signal.aborted) {
@@ -65420,7 +65461,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
         await this.rest(250);
         continue;
       }
-      await this.bounded("reading the destination change stream", () => watch.pump());
+      await watch.pump();
       if (watch.historyLost) {
         watch.historyLost = false;
         this.planned = false;
@@ -65432,7 +65473,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
         continue;
       }
       const started = Date.now();
-      const worked = await this.bounded("a verification step", () => this.step(sides)).catch((error) => {
+      const worked = await this.step(sides).catch((error) => {
         if (!isCatalogRace(error)) throw error;
         run.ports.log.debug({ error: errorMessage(error) }, "a collection changed under a verification step; planning again");
         this.planned = false;
@@ -65505,12 +65546,15 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Unique indexes become unique while the tail runs, not inside the cutover (see finalize-unique.ts). */
   async finalizeIndexes(sides) {
     const { run } = this;
+    this.converting = true;
     try {
       const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error) {
       if (this.abort.signal.aborted) return;
       run.ports.log.warn({ error: errorMessage(error) }, "a unique index could not be finalized during tail");
+    } finally {
+      this.converting = false;
     }
   }
   /** Plans every comparable collection that has no partitions (new ones, and those DDL reset). */
