@@ -1,18 +1,32 @@
 import type { Document } from 'mongodb';
 
+/** What a save writes beside the position, taken when its batch ended (the tail's open documents, its lag). */
+export type Snapshot = Document;
+
 /** Writes the position just after `token`, covering `events` more applied events; throws if the lease is lost. */
-export type SavePosition = (token: Document, wallTime: Date | undefined, events: number) => Promise<void>;
+export type SavePosition = (token: Document, wallTime: Date | undefined, events: number, snapshot: Snapshot) => Promise<void>;
+
+interface Pending {
+  token: Document;
+  wallTime: Date | undefined;
+  snapshot: Snapshot;
+}
 
 /**
- * Saves the tail's position in the background while the next batch is applied, one save at a time: when a
- * save is still running after a batch, that batch's position is left to the next one (a later position covers
- * it). Only positions of applied batches are given, and the save itself makes their writes durable or refuses
- * (apply/write-terms.ts), so any save is a true one, and a crash replays at most what the last save did not
- * cover (applying is idempotent). Whatever else writes the position (the
- * applier's DDL checkpoints) settles first, so positions are never saved out of order.
+ * Saves the tail's position in the background while the next batch is applied, one save at a time. A batch that
+ * ends while a save runs has its position saved as soon as that save ends (the newest such position: a later
+ * one covers the earlier), not at the end of the batch after it: under a steady load that wait was one more
+ * batch of lag (bench/README.md, "where the sustained tail's lag goes"). What a save writes beside the position
+ * is taken when its batch ended, so a save that starts while the next batch is written still saves that batch's
+ * end. Only positions of applied batches are given, and the save itself makes their writes durable or refuses
+ * (apply/write-terms.ts; the writes of the next batch already acknowledged when it starts are counted too, and
+ * its fence follows them), so any save is a true one, and a crash replays at most what the last save did not
+ * cover (applying is idempotent). Whatever else writes the position (the applier's DDL checkpoints) settles
+ * first, so positions are never saved out of order.
  */
 export class PositionSaver {
   private running: Promise<void> | undefined;
+  private next: Pending | undefined;
   private failure: unknown;
   private events = 0;
   private wallTime: Date | undefined;
@@ -32,25 +46,33 @@ export class PositionSaver {
     return this.events;
   }
 
-  /** Starts saving this position unless a save is running. */
-  start(token: Document): void {
+  /** Saves this position now, or as soon as the running save ends. */
+  start(token: Document, snapshot: Snapshot = {}): void {
     this.check();
-    if (this.running) return;
+    this.next = { token, wallTime: this.wallTime, snapshot };
+    if (!this.running) this.startNext();
+  }
+
+  private startNext(): void {
+    const next = this.next;
+    this.next = undefined;
+    if (!next || this.failure !== undefined) return;
     const events = this.events;
     this.events = 0;
     this.lastStarted = Date.now();
-    this.running = this.save(token, this.wallTime, events)
+    this.running = this.save(next.token, next.wallTime, events, next.snapshot)
       .catch((error: unknown) => {
         this.failure ??= error;
       })
       .finally(() => {
         this.running = undefined;
+        this.startNext();
       });
   }
 
-  /** Waits for the running save and reports its failure. */
+  /** Waits for the running save and any position waiting for it, and reports a failure. */
   async settle(): Promise<void> {
-    await this.running;
+    while (this.running) await this.running;
     this.check();
   }
 

@@ -82,10 +82,11 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   let observing: Promise<void> | undefined;
   // Every position is saved through applier.terms (see apply/write-terms.ts): the data was written with w: 1,
   // and the save is what makes it durable, or refuses when the destination's primary changed under it. The
-  // writes a save covers are counted when terms.save is called, synchronously from PositionSaver.start.
-  const saver = new PositionSaver(async (token, wallTime, events) => {
+  // writes a save covers are counted when terms.save is called, synchronously when the save starts; the open
+  // documents and the lag it saves are those of its batch's end (the snapshot).
+  const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), unresolved: applier.unresolved.toState(), lagSeconds }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
     ports.log.debug({ events, saveMs: Date.now() - started }, 'saved the position');
   });
   const checkpoint: Checkpoint = async (last, unresolved) => {
@@ -152,7 +153,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       // Saved after every batch, in the background while the next one is written (see PositionSaver); an idle
       // stream's position every few seconds, so it stays within the source's oplog.
       const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
-      if (token && (saver.pending > 0 || idleDue)) saver.start(token);
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token, { unresolved: applier.unresolved.toState(), lagSeconds });
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
@@ -193,7 +194,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   // ahead, and never one past a stop point.
   await saver.settle();
   if (appliedToken && !reachedStop) {
-    saver.start(appliedToken);
+    saver.start(appliedToken, { unresolved: applier.unresolved.toState(), lagSeconds });
     await saver.settle();
   } else {
     // No position past a stop point, but what was written before it is made durable (or refused) all the same.
