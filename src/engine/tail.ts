@@ -1,4 +1,4 @@
-import type { Document, Timestamp } from 'mongodb';
+import { BSON, type Document, type Timestamp } from 'mongodb';
 import { errorMessage, OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
 import { readView } from './apply/source-lookup.js';
@@ -7,11 +7,12 @@ import { historyLostError, sourceEventMatch, type Position } from './capture/cha
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
-import { appliedPosition } from './position.js';
+import { appliedPosition, tokenTime } from './position.js';
 import { PositionSaver } from './position-saver.js';
 import { StallWatch } from './stall-watch.js';
 import { ReadHorizon } from './apply/read-horizon.js';
 import { lastWriteTime } from '../mongo/introspection.js';
+import { formatId } from '../mongo/raw-bson.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -161,7 +162,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {
-        assertSettled(applier);
+        assertSettled(applier, run, token);
         caughtUp = true;
         break;
       }
@@ -245,9 +246,11 @@ export function newApplier(run: MigrationRun, horizon: ReadHorizon, stopAfter?: 
  * state the destination does not have. The events that settle it precede the end of the stream, so this is
  * a defect to report, never a state to commit.
  */
-function assertSettled(applier: Applier): void {
+function assertSettled(applier: Applier, run: MigrationRun, streamAt: Document | undefined): void {
   const open = applier.unresolved.toState();
   if (!open.length) return;
+  // Document keys at debug level only (they are the user's data): what a report of this defect needs.
+  run.ports.log.debug({ open: open.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(BSON.deserialize(o.key, { promoteValues: false })._id)}`), streamAt: tokenTime(streamAt)?.toString() }, 'updated documents still open at the end of the stream');
   const where = [...new Set(open.map((o) => `${o.db}.${o.coll}`))].join(', ');
   throw new OperationError(
     `${open.length} updated document(s) in ${where} could not be read back from the source and no later change explains why`,

@@ -6,7 +6,7 @@ import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import type { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
-import { dbHashes, indexKeys, testConfig, testPorts, Writer } from '../support/engine.js';
+import { dbHashes, indexKeys, recordingPorts, testConfig, testPorts, Writer } from '../support/engine.js';
 import { StateWatch } from '../support/runner-process.js';
 
 /** Steps the destination's primary down and waits until another member is primary. */
@@ -85,11 +85,14 @@ describe('destination primary steps down during copy, tail and cutover', () => {
     await stepDownPrimary(rs3Uri);
     expect((await tail).exitCode).toBe(0);
 
-    const cutover = runCutover(config, { confirm: config.name }, testPorts('dstfail-cutover'));
+    // The cutover's debug log, printed if it fails (CI once saw its drain end with updated documents left open).
+    const recorder = recordingPorts('dstfail-cutover', 3000);
+    const cutover = runCutover(config, { confirm: config.name }, recorder.ports);
     await sleep(300);
     await stepDownPrimary(rs3Uri);
     const outcome = await cutover;
     await writer.stop();
+    if (outcome.exitCode !== 0) console.log(`[destination-failover] the cutover's log:\n${recorder.lines().join('\n')}`);
     expect(outcome.exitCode, outcome.summary).toBe(0);
     expect(outcome.progress?.phase).toBe('committed');
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
