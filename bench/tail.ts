@@ -89,6 +89,11 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const committed = (status.optimes as { lastCommittedWallTime?: unknown } | undefined)?.lastCommittedWallTime;
           if (warm && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
           if (warm && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
+          // Development aid: every sample, to see whether the high ones come together (one stall) or spread out.
+          if (process.env.MLM_BENCH_SAMPLES && warm && primary !== undefined) {
+            const lagOf = (at: unknown): string => (at instanceof Date ? ((primary - at.getTime()) / 1000).toFixed(2) : '-');
+            process.stderr.write(`sample ${((Date.now() - loadStarted) / 1000).toFixed(2)} s ours ${lagOf(applied)} secondary ${second === undefined ? '-' : ((primary - second) / 1000).toFixed(2)} majority ${lagOf(committed)}\n`);
+          }
           await sleep(SAMPLE_MS);
         }
         stopped = true;
