@@ -49,4 +49,37 @@ describe('unique indexes finalized during tail', () => {
     expect(status.progress?.verification?.mismatches, status.summary).toBe(0);
     expect((await destination.db(db).collection('users').listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
   });
+
+  it('a delta its delete replaces in the same batch is not left open when a duplicate key was resolved beside it', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('uniqopen');
+    await source.db(db).createCollection('users');
+    await source.db(db).createCollection('w');
+    const users = source.db(db).collection<Document>('users');
+    await users.insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: i, email: `e${i}` })));
+    await users.createIndex({ email: 1 }, { name: 'email', unique: true });
+    await source.db(db).collection<Document>('w').insertMany(Array.from({ length: 10 }, (_, i): Document => ({ _id: `x${i}`, v: 0 })));
+    const config = testConfig(uniqueName('uniqopen').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 10 }\n');
+    expect((await runSync(config, {}, testPorts('uniqopen-sync'))).exitCode).toBe(0);
+    const unique = async (): Promise<boolean> => (await destination.db(db).collection('users').listIndexes().toArray()).some((i) => i.name === 'email' && i.unique === true);
+    for (let slice = 0; slice < 8 && !(await unique()); slice++) expect((await runTail(config, { maxDurationMs: 3000 }, testPorts('uniqopen-tail'))).exitCode).toBe(0);
+    expect(await unique()).toBe(true);
+
+    // One batch: an update of x1 (applied from its delta) that the delete after it replaces, and an insert that meets
+    // a document the destination holds in an older state (its unique value taken), which the applier resolves from
+    // the source. Before, the resolution read back every delta of the batch, x1's too: gone on the source, x1 was
+    // left open (unresolved) after the delete that settles it had been applied, and a cutover's drain refused to end.
+    await destination.db(db).collection<Document>('users').insertOne({ _id: 'older', email: 'taken' } as Document);
+    await source.db(db).collection<Document>('w').updateOne({ _id: 'x1' } as Document, { $set: { v: 1 } });
+    await source.db(db).collection<Document>('w').deleteOne({ _id: 'x1' } as Document);
+    await users.insertOne({ _id: 1000, email: 'taken' } as Document);
+
+    await tailUntilCaughtUp(clients, config.name, async () => {
+      const tail = await runTail(config, { maxDurationMs: 4000 }, testPorts('uniqopen-tail'));
+      expect(tail.exitCode, tail.summary).toBe(0);
+    });
+    const state = await destination.db('__mongo_live_migrate').collection<Document>('migrations').findOne({ _id: config.name } as Document);
+    expect(state?.unresolved ?? []).toEqual([]);
+    await expectSidesEqual(source, destination, [db]);
+  });
 });

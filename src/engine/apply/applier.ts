@@ -231,6 +231,8 @@ export class Applier {
       entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
     }
     const jobs: { target: Namespace; job: WriteJob }[] = [];
+    // Deltas a later whole state of their document in this batch replaces: never written, so never read back below.
+    const superseded = new Set<ChangeEvent>();
     for (const { target, writes } of byTarget.values()) {
       // Created once, before any parallel write: concurrent implicit creation of one namespace is a race.
       const kind = await this.targets.of(target);
@@ -260,6 +262,7 @@ export class Applier {
         let from = group.length - 1;
         while (from > 0 && group[from]!.kind === 'upd') from--;
         const run = group[from]!.kind === 'upd' ? group : group.slice(from);
+        for (const write of group.slice(0, group.length - run.length)) if (write.kind === 'upd') superseded.add(write.origin as ChangeEvent);
         if (run.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
         else if (run[0]!.kind === 'upd' && run[0]!.statements.length > 1) multiple.push(run[0]!);
         else single.push(run[0]!);
@@ -286,10 +289,12 @@ export class Applier {
     };
     await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => delta(job)((write) => settled(target, write.key)), afterSourceRead)), this.writers.current());
     const inSegment = new Set(events);
-    const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
+    const applied = [...deltas.keys()].filter((e) => inSegment.has(e) && !superseded.has(e));
     this.deltas.applied += applied.length;
     // Documents written from the source while deltas of the same batch ran beside them (a chain of duplicate keys
     // reaches any document): those deltas may have met a later state. Their documents are read and written again.
+    // Not a delta a later delete or whole document of this batch replaced: its document read back now may be gone,
+    // which would leave it open (unresolved) after the delete that settles it was already applied.
     if (resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
   }
 
