@@ -64262,6 +64262,7 @@ var Applier = class {
       entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
     }
     const jobs = [];
+    const superseded = /* @__PURE__ */ new Set();
     for (const { target, writes } of byTarget.values()) {
       const kind = await this.targets.of(target);
       if (kind.ordered) {
@@ -64287,6 +64288,7 @@ var Applier = class {
         let from = group.length - 1;
         while (from > 0 && group[from].kind === "upd") from--;
         const run = group[from].kind === "upd" ? group : group.slice(from);
+        for (const write of group.slice(0, group.length - run.length)) if (write.kind === "upd") superseded.add(write.origin);
         if (run.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
         else if (run[0].kind === "upd" && run[0].statements.length > 1) multiple.push(run[0]);
         else single.push(run[0]);
@@ -64313,7 +64315,7 @@ var Applier = class {
     };
     await runLimited(jobs.map(({ target, job }) => () => withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => delta(job)((write) => settled(target, write.key)), afterSourceRead)), this.writers.current());
     const inSegment = new Set(events);
-    const applied = [...deltas.keys()].filter((e) => inSegment.has(e));
+    const applied = [...deltas.keys()].filter((e) => inSegment.has(e) && !superseded.has(e));
     this.deltas.applied += applied.length;
     if (resolvedDuplicates && applied.length) await this.rewriteFromSource(applied);
   }
