@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON13.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -63282,9 +63282,6 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
-
-// src/engine/tail.ts
 var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
@@ -64648,6 +64645,7 @@ async function watchedTailLoop(run, options, stall) {
   const applier = newApplier(run, await openReadHorizon(run), options.stopAfter);
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
+  const batchEnd = () => ({ unresolved: applier.unresolved.toState(), lagSeconds });
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
@@ -64713,7 +64711,7 @@ async function watchedTailLoop(run, options, stall) {
       caughtUp = drained;
       saver.applied(batch.length, lastWall);
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
-      if (token && (saver.pending > 0 || idleDue)) saver.start(token, { unresolved: applier.unresolved.toState(), lagSeconds });
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
@@ -64749,7 +64747,7 @@ async function watchedTailLoop(run, options, stall) {
   }
   await saver.settle();
   if (appliedToken && !reachedStop) {
-    saver.start(appliedToken, { unresolved: applier.unresolved.toState(), lagSeconds });
+    saver.start(appliedToken, batchEnd());
     await saver.settle();
   } else {
     await applier.terms.save(store, ports.runner, { lagSeconds });
@@ -64786,7 +64784,7 @@ function newApplier(run, horizon, stopAfter, deltas = true) {
 function assertSettled(applier, run, streamAt) {
   const open = applier.unresolved.toState();
   if (!open.length) return;
-  run.ports.log.debug({ open: open.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(import_mongodb20.BSON.deserialize(o.key, { promoteValues: false })._id)}`), streamAt: tokenTime(streamAt)?.toString() }, "updated documents still open at the end of the stream");
+  run.ports.log.debug({ open: open.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(rawId(o.key)?.value)}`), streamAt: tokenTime(streamAt)?.toString() }, "updated documents still open at the end of the stream");
   const where2 = [...new Set(open.map((o) => `${o.db}.${o.coll}`))].join(", ");
   throw new OperationError(
     `${open.length} updated document(s) in ${where2} could not be read back from the source and no later change explains why`,
@@ -64842,7 +64840,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb21.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -64905,7 +64903,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -64996,7 +64994,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb22.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -65041,7 +65039,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -65053,7 +65051,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb23.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -65426,11 +65424,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     timer.unref();
     return timer;
   }
-  /**
-   * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
-   * silent must not hold the slice's end (and the position save after it). A step left behind is a verifier killed
-   * mid-step, which its state is built for; the run's clients close under it.
-   */
+  /** Stops the verifier (see stopOnce); every caller waits for the same stop. */
   stop() {
     this.stopping ??= this.stopOnce();
     return this.stopping;
@@ -66119,7 +66113,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -66454,7 +66448,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb24.MongoError) {
+    if (error instanceof import_mongodb23.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -66814,7 +66808,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -66846,7 +66840,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -67403,7 +67397,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb30 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -67434,13 +67428,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -67489,7 +67483,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb26.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb25.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -67607,7 +67601,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb27.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb26.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -67772,7 +67766,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -67812,10 +67806,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb28.ObjectId(bytes);
+  return new import_mongodb27.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb28.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb27.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -67862,7 +67856,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb28.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb27.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -67872,8 +67866,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb28.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb28.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb27.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb27.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -67884,7 +67878,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb28.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb27.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -67901,7 +67895,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb28.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb27.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -67917,8 +67911,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb28.Long.fromNumber(9e9 + i),
-        score: new import_mongodb28.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb27.Long.fromNumber(9e9 + i),
+        score: new import_mongodb27.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -67929,7 +67923,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb28.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb27.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68012,11 +68006,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb29.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb28.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -68083,9 +68077,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb29.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb28.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -68098,7 +68092,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -68109,7 +68103,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb28.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -68241,8 +68235,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb30.MongoClient(source.uri);
-    const destinationClient = new import_mongodb30.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb29.MongoClient(source.uri);
+    const destinationClient = new import_mongodb29.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON13.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -79255,9 +79255,6 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
-
-// src/engine/tail.ts
 var import_mongodb20 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
@@ -80621,6 +80618,7 @@ async function watchedTailLoop(run2, options, stall) {
   const applier = newApplier(run2, await openReadHorizon(run2), options.stopAfter);
   let lagSeconds = run2.doc.lagSeconds ?? 0;
   let observing;
+  const batchEnd = () => ({ unresolved: applier.unresolved.toState(), lagSeconds });
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
@@ -80686,7 +80684,7 @@ async function watchedTailLoop(run2, options, stall) {
       caughtUp = drained;
       saver.applied(batch.length, lastWall);
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
-      if (token && (saver.pending > 0 || idleDue)) saver.start(token, { unresolved: applier.unresolved.toState(), lagSeconds });
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
@@ -80722,7 +80720,7 @@ async function watchedTailLoop(run2, options, stall) {
   }
   await saver.settle();
   if (appliedToken && !reachedStop) {
-    saver.start(appliedToken, { unresolved: applier.unresolved.toState(), lagSeconds });
+    saver.start(appliedToken, batchEnd());
     await saver.settle();
   } else {
     await applier.terms.save(store, ports.runner, { lagSeconds });
@@ -80759,7 +80757,7 @@ function newApplier(run2, horizon, stopAfter, deltas = true) {
 function assertSettled(applier, run2, streamAt) {
   const open2 = applier.unresolved.toState();
   if (!open2.length) return;
-  run2.ports.log.debug({ open: open2.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(import_mongodb20.BSON.deserialize(o.key, { promoteValues: false })._id)}`), streamAt: tokenTime(streamAt)?.toString() }, "updated documents still open at the end of the stream");
+  run2.ports.log.debug({ open: open2.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(rawId(o.key)?.value)}`), streamAt: tokenTime(streamAt)?.toString() }, "updated documents still open at the end of the stream");
   const where2 = [...new Set(open2.map((o) => `${o.db}.${o.coll}`))].join(", ");
   throw new OperationError(
     `${open2.length} updated document(s) in ${where2} could not be read back from the source and no later change explains why`,
@@ -80815,7 +80813,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb21.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -80878,7 +80876,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -80969,7 +80967,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb22.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -81014,7 +81012,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -81026,7 +81024,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb23.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -81399,11 +81397,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     timer.unref();
     return timer;
   }
-  /**
-   * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
-   * silent must not hold the slice's end (and the position save after it). A step left behind is a verifier killed
-   * mid-step, which its state is built for; the run's clients close under it.
-   */
+  /** Stops the verifier (see stopOnce); every caller waits for the same stop. */
   stop() {
     this.stopping ??= this.stopOnce();
     return this.stopping;
@@ -82092,7 +82086,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -82427,7 +82421,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb24.MongoError) {
+    if (error2 instanceof import_mongodb23.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -82787,7 +82781,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -82819,7 +82813,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;

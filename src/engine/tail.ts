@@ -1,4 +1,4 @@
-import { BSON, type Document, type Timestamp } from 'mongodb';
+import type { Document, Timestamp } from 'mongodb';
 import { errorMessage, OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
 import { readView } from './apply/source-lookup.js';
@@ -8,11 +8,11 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
 import { failpoint } from './failpoints.js';
 import { appliedPosition, tokenTime } from './position.js';
-import { PositionSaver } from './position-saver.js';
+import { PositionSaver, type Snapshot } from './position-saver.js';
 import { StallWatch } from './stall-watch.js';
 import { ReadHorizon } from './apply/read-horizon.js';
 import { lastWriteTime } from '../mongo/introspection.js';
-import { formatId } from '../mongo/raw-bson.js';
+import { formatId, rawId } from '../mongo/raw-bson.js';
 import { LeaseLostError } from './state/lease.js';
 
 export interface TailOptions {
@@ -85,6 +85,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   // and the save is what makes it durable, or refuses when the destination's primary changed under it. The
   // writes a save covers are counted when terms.save is called, synchronously when the save starts; the open
   // documents and the lag it saves are those of its batch's end (the snapshot).
+  const batchEnd = (): Snapshot => ({ unresolved: applier.unresolved.toState(), lagSeconds });
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
@@ -154,7 +155,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       // Saved after every batch, in the background while the next one is written (see PositionSaver); an idle
       // stream's position every few seconds, so it stays within the source's oplog.
       const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
-      if (token && (saver.pending > 0 || idleDue)) saver.start(token, { unresolved: applier.unresolved.toState(), lagSeconds });
+      if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
       if (now - lastLagSample > SAMPLE_LAG_MS) {
         await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
         lastLagSample = now;
@@ -195,7 +196,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   // ahead, and never one past a stop point.
   await saver.settle();
   if (appliedToken && !reachedStop) {
-    saver.start(appliedToken, { unresolved: applier.unresolved.toState(), lagSeconds });
+    saver.start(appliedToken, batchEnd());
     await saver.settle();
   } else {
     // No position past a stop point, but what was written before it is made durable (or refused) all the same.
@@ -250,7 +251,7 @@ function assertSettled(applier: Applier, run: MigrationRun, streamAt: Document |
   const open = applier.unresolved.toState();
   if (!open.length) return;
   // Document keys at debug level only (they are the user's data): what a report of this defect needs.
-  run.ports.log.debug({ open: open.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(BSON.deserialize(o.key, { promoteValues: false })._id)}`), streamAt: tokenTime(streamAt)?.toString() }, 'updated documents still open at the end of the stream');
+  run.ports.log.debug({ open: open.slice(0, 20).map((o) => `${o.db}.${o.coll} ${formatId(rawId(o.key)?.value)}`), streamAt: tokenTime(streamAt)?.toString() }, 'updated documents still open at the end of the stream');
   const where = [...new Set(open.map((o) => `${o.db}.${o.coll}`))].join(', ');
   throw new OperationError(
     `${open.length} updated document(s) in ${where} could not be read back from the source and no later change explains why`,

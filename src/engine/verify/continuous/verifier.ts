@@ -184,11 +184,7 @@ export class ContinuousVerifier {
     return timer;
   }
 
-  /**
-   * Stops the verifier and waits for its step to end, within the command bound: a step waiting on a path that went
-   * silent must not hold the slice's end (and the position save after it). A step left behind is a verifier killed
-   * mid-step, which its state is built for; the run's clients close under it.
-   */
+  /** Stops the verifier (see stopOnce); every caller waits for the same stop. */
   stop(): Promise<void> {
     this.stopping ??= this.stopOnce();
     return this.stopping;
