@@ -15,6 +15,7 @@ describe('duplicate keys met by a write job', () => {
   const clients = useSharedClients();
   const put = (doc: Document): Write => ({ kind: 'put', key: Buffer.from(BSON.serialize({ _id: doc._id })), doc: Buffer.from(BSON.serialize(doc)) });
   const ins = (doc: Document): Write => ({ kind: 'ins', key: Buffer.from(BSON.serialize({ _id: doc._id })), doc: Buffer.from(BSON.serialize(doc)) });
+  const inserted = (doc: Document): Write => ({ kind: 'new', key: Buffer.from(BSON.serialize({ _id: doc._id })), doc: Buffer.from(BSON.serialize(doc)) });
 
   async function setUp(options: Document = {}): Promise<Namespace> {
     const { source, destination } = clients;
@@ -48,6 +49,19 @@ describe('duplicate keys met by a write job', () => {
     for (const job of jobs) await resolve(ns, (settled) => job((w) => settled(ns, w.key)));
     const docs = await clients.destination.db(ns.db).collection(ns.coll).find().sort({ _id: 1 }).toArray();
     expect(docs).toEqual([{ _id: 'a', k: 'a-now' }, { _id: 'b', k: 'a-was' }, { _id: 'c', k: 'c-new' }]);
+  });
+
+  it('insert events sent as inserts: one whose _id is there ends as a put would leave it, one refused by a unique index is resolved', async () => {
+    const ns = await setUp();
+    // d as an older copy holds it (a batch applied again after a crash), with a field the source's insert lacks.
+    await clients.destination.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'd', k: 'd-old', stale: true });
+    await clients.source.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'd', k: 'd-new' });
+    const writes = [inserted({ _id: 'a', k: 'a-was' }), inserted({ _id: 'c', k: 'c-new' }), inserted({ _id: 'd', k: 'd-new' })];
+    const jobs = unorderedJobs(majorityDestination(clients.destination), ns, writes, 100);
+    expect(jobs).toHaveLength(1);
+    for (const job of jobs) await resolve(ns, (settled) => job((w) => settled(ns, w.key)));
+    const docs = await clients.destination.db(ns.db).collection(ns.coll).find().sort({ _id: 1 }).toArray();
+    expect(docs).toEqual([{ _id: 'a', k: 'a-now' }, { _id: 'b', k: 'a-was' }, { _id: 'c', k: 'c-new' }, { _id: 'd', k: 'd-new' }]);
   });
 
   it('an insert into a capped collection refused by a unique secondary index is resolved, not stepped over', async () => {

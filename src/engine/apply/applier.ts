@@ -7,6 +7,7 @@ import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
 import { sameDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
+import { hasDollarField } from '../../mongo/raw-bson.js';
 import { DeltaMissed, orderedJob, unorderedJobs, writeInOrder, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
 import { WriterLimit } from './writer-limit.js';
@@ -230,6 +231,9 @@ export class Applier {
       if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
       entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
     }
+    // Whole documents from insert events: written alone (one write of their document), they go as inserts.
+    const inserted = new Set<Write>();
+    for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === 'put') inserted.add(write);
     const jobs: { target: Namespace; job: WriteJob }[] = [];
     // Deltas a later whole state of their document in this batch replaces: never written, so never read back below.
     const superseded = new Set<ChangeEvent>();
@@ -265,7 +269,7 @@ export class Applier {
         for (const write of group.slice(0, group.length - run.length)) if (write.kind === 'upd') superseded.add(write.origin as ChangeEvent);
         if (run.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run, MAX_CHUNK) });
         else if (run[0]!.kind === 'upd' && run[0]!.statements.length > 1) multiple.push(run[0]!);
-        else single.push(run[0]!);
+        else single.push(asInsert(run[0]!, inserted));
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
       const size = chunkFor(multiple.length, this.ctx.concurrency);
@@ -395,6 +399,14 @@ export class Applier {
       this.unresolved.remove(entry);
     }
   }
+}
+
+/**
+ * A document an insert event created, written alone, goes as an insert (see insertOrPut); not one with a
+ * `$`-prefixed top-level field, which only the put's pipeline form stores.
+ */
+function asInsert(write: Write, inserted: Set<Write>): Write {
+  return write.kind === 'put' && inserted.has(write) && !hasDollarField(write.doc) ? { ...write, kind: 'new' } : write;
 }
 
 /**

@@ -10,8 +10,11 @@ import type { DiffStatement } from './update-diff.js';
  * Set a document to a state the source had (the source's bytes), or remove it; `key` is its raw documentKey.
  * `ins` is an insert into a capped collection: an upsert there costs a scan and a lock per statement (14 ms
  * each here), and a document inserted once already is left as it is (a later event changes it if needed).
+ * `new` is a document an insert event created, sent as an insert (a fraction of an upsert's cost on the
+ * destination, see insertOrPut); one the destination already holds is then written as a `put`, so the result is
+ * the put's.
  */
-export type Write = { kind: 'put' | 'ins'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer } | DeltaWrite;
+export type Write = { kind: 'put' | 'ins' | 'new'; key: Buffer; doc: Buffer } | { kind: 'del'; key: Buffer } | DeltaWrite;
 
 /**
  * An update's delta, for a document the destination holds exactly as its pre-image (see update-diff.ts). When a
@@ -90,9 +93,10 @@ function deleteStatement(key: Buffer): Buffer {
 /** Sends one run of writes of one kind; ordered when their order matters (capped, same document). */
 async function send(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
   if (kind === 'ins') return insertInOrder(destination, target, writes);
+  if (kind === 'new') return insertOrPut(destination, target, writes);
   if (kind === 'upd') return sendDeltas(destination, target, writes as DeltaWrite[], ordered);
   const put = kind === 'put';
-  const statements = writes.map((w) => (w.kind === 'put' || w.kind === 'ins' ? putStatement(w.key, w.doc) : deleteStatement(w.key)));
+  const statements = writes.map((w) => (w.kind === 'del' || w.kind === 'upd' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements, boundOf(destination));
@@ -160,6 +164,27 @@ async function insertInOrder(destination: Destination, target: Namespace, writes
   }
 }
 
+/**
+ * Documents of insert events, each written once in this command (distinct documents, see unorderedJobs): an
+ * unordered insert, then a put for every one whose `_id` the destination already holds (a batch applied again
+ * after a crash, a document the copy already saw). Either way the document ends as the put would leave it. A
+ * duplicate on another unique index is a refusal, as the put's would be (resolve-duplicates.ts).
+ */
+async function insertOrPut(destination: Destination, target: Namespace, writes: Write[]): Promise<void> {
+  const command = { insert: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
+  const reply = await writeRaw(destination.client, target.db, command, 'documents', writes.map((w) => (w as { doc: Buffer }).doc), boundOf(destination));
+  destination.timed?.('new', writes.length, performance.now() - started);
+  destination.acknowledged(reply);
+  const errors = (reply.writeErrors ?? []) as WriteError[];
+  const refusals = errors.filter((e) => !isDuplicateId(e));
+  if (refusals.length) throw refused(target, refusals, writes);
+  // An insert neither acknowledged nor refused did not arrive: never go on.
+  if (Number(reply.n ?? 0) + errors.length !== writes.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${writes.length} inserts acknowledged with ${errors.length} errors`);
+  const present = errors.map((e) => writes[e.index]!);
+  if (present.length) await send(destination, target, 'put', present.map((w) => ({ ...w, kind: 'put' }) as Write), false);
+}
+
 function isDuplicateId(error: WriteError): boolean {
   if (error.code !== 11000) return false;
   if (error.keyPattern) return Object.keys(error.keyPattern).join() === '_id';
@@ -212,7 +237,7 @@ export type WriteJob = (leaveOut: (write: Write) => boolean) => Promise<void>;
 /** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
 export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): WriteJob[] {
   const jobs: WriteJob[] = [];
-  for (const kind of ['put', 'ins', 'del', 'upd'] as const) {
+  for (const kind of ['put', 'new', 'ins', 'del', 'upd'] as const) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
