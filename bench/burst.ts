@@ -1,7 +1,7 @@
 import { MongoClient, type Document, type Timestamp } from 'mongodb';
 import { BENCH_DB, MARKER_COLLECTION, collectionNames, emailOf, generate, makeDocument, rng } from './data.js';
 import { sameHashes } from './initial-sync.js';
-import { connect, cpuSecondsOf, log, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
+import { connect, cpuSecondsOf, log, runChild, sleep, tailUntilVerified, withSet, type BenchOptions, type ChildResult } from './common.js';
 
 export interface BurstFigures {
   /** Operations in the burst (documents updated + inserted + deleted). */
@@ -48,7 +48,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         const name = 'bench-burst';
         const request = { name, source: source.uri, destination: destination.uri, extra: options.extra };
         await (await runChild({ ...request, mode: 'sync' }, { baseDir: options.baseDir })).done;
-        if (options.burstAfterVerification) await tailUntilVerified(dst, request, options.baseDir);
+        if (options.afterVerification) await tailUntilVerified(dst, request, options.baseDir);
 
         const secondaryPid = source.members[1]!.process?.pid;
         const secondaryCpuBefore = cpuSecondsOf(secondaryPid);
@@ -148,27 +148,5 @@ async function arrival(client: MongoClient, marker: string, since: number): Prom
     if (await client.db(BENCH_DB).collection(MARKER_COLLECTION).findOne({ _id: marker } as Document)) return Date.now() - since;
     if (Date.now() - since > 30 * 60_000) throw new Error('no catch-up within 30 minutes');
     await sleep(20);
-  }
-}
-
-/** Runs our tail until continuous verification has compared every partition of the migration, then stops it. */
-async function tailUntilVerified(dst: MongoClient, request: { name: string; source: string; destination: string; extra: string }, baseDir: string): Promise<void> {
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const child = await runChild({ ...request, mode: 'tail' }, { baseDir, stop: stopped });
-  child.done.catch(() => undefined);
-  const partitions = dst.db('__mongo_live_migrate').collection('verify_partitions');
-  const started = Date.now();
-  try {
-    for (;;) {
-      const [all, open] = await Promise.all([partitions.countDocuments({ migration: request.name }), partitions.countDocuments({ migration: request.name, done: false })]);
-      if (all > 0 && open === 0) break;
-      if (Date.now() - started > 600_000) throw new Error('continuous verification did not finish within 10 minutes');
-      await sleep(500);
-    }
-    log(`burst: continuous verification compared every partition in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  } finally {
-    stop();
-    await child.done.catch(() => undefined);
   }
 }

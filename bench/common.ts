@@ -25,8 +25,11 @@ export interface BenchOptions {
   /** Documents the burst scenario's batch job updates (it also inserts a fifth and deletes a tenth as many). */
   burstDocs: number;
   burstSize: number;
-  /** Run the burst only once continuous verification has compared every partition (its most expensive moment). */
-  burstAfterVerification: boolean;
+  /**
+   * Start the burst's and the tail's load only once continuous verification has compared every partition: the
+   * steady state of a long migration, rather than its first pass (the most expensive moment) running beside the load.
+   */
+  afterVerification: boolean;
 }
 
 export function log(line: string): void {
@@ -148,3 +151,25 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs our tail until continuous verification has compared every partition of the migration, then stops it. */
+export async function tailUntilVerified(dst: MongoClient, request: { name: string; source: string; destination: string; extra: string }, baseDir: string): Promise<void> {
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const child = await runChild({ ...request, mode: 'tail' }, { baseDir, stop: stopped });
+  child.done.catch(() => undefined);
+  const partitions = dst.db('__mongo_live_migrate').collection('verify_partitions');
+  const started = Date.now();
+  try {
+    for (;;) {
+      const [all, open] = await Promise.all([partitions.countDocuments({ migration: request.name }), partitions.countDocuments({ migration: request.name, done: false })]);
+      if (all > 0 && open === 0) break;
+      if (Date.now() - started > 600_000) throw new Error('continuous verification did not finish within 10 minutes');
+      await sleep(500);
+    }
+    log(`continuous verification compared every partition in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    stop();
+    await child.done.catch(() => undefined);
+  }
+}

@@ -27,9 +27,9 @@ const HELP = `usage: npm run bench -- [options]
   --cutover-docs LIST   the cutover scenario's sizes in documents (100000,1000000: ~100 MB and ~1 GB at 1 KB)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
-  --burst-after-verification
-                        start the burst only once continuous verification has compared every partition
-                        (from then on every touched document costs a recheck entry: its most expensive moment)
+  --after-verification  start the burst's and the tail's load only once continuous verification has compared
+                        every partition: a long migration's steady state, where every touched document costs a
+                        recheck entry (by default the first comparison pass runs beside the load)
   --cpu-prof DIR        write a V8 CPU profile of our sync runner (and the burst's tail) into DIR
   --base-dir DIR        where the replica sets' data goes (/tmp/mlm-bench; removed afterwards)`;
 
@@ -45,7 +45,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'initial,tail,burst' },
     'burst-docs': { type: 'string' },
     'burst-size': { type: 'string', default: '256' },
-    'burst-after-verification': { type: 'boolean', default: false },
+    'after-verification': { type: 'boolean', default: false },
     'cutover-docs': { type: 'string', default: '100000,1000000' },
     'no-native': { type: 'boolean', default: false },
     'no-naive': { type: 'boolean', default: false },
@@ -73,7 +73,7 @@ const options: BenchOptions = {
   cpuProf: values['cpu-prof'],
   burstDocs: Number(values['burst-docs'] ?? (values.quick ? 50_000 : 160_000)),
   burstSize: Number(values['burst-size']),
-  burstAfterVerification: values['burst-after-verification'],
+  afterVerification: values['after-verification'],
 };
 
 const fmtS = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
@@ -116,7 +116,7 @@ if (initial) {
 if (tail) {
   const l = tail;
   lines.push('');
-  lines.push(`Tail: ${l.writers} writers of mixed operations (insert 30%, update 40%, replace 10%, delete 20%) for ${l.loadSeconds.toFixed(0)} s at ${l.opsPerSecond.toFixed(0)} ops/s on a two-member source (${l.docs} documents)`);
+  lines.push(`Tail: ${l.writers} writers of mixed operations (insert 30%, update 40%, replace 10%, delete 20%) for ${l.loadSeconds.toFixed(0)} s at ${l.opsPerSecond.toFixed(0)} ops/s on a two-member source (${l.docs} documents)${options.afterVerification ? ', after continuous verification had compared every partition' : ''}`);
   lines.push('| applier | lag p50 | lag p99 | lag max | catch-up after load | catch-up / load |');
   lines.push('|---|---|---|---|---|---|');
   lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
@@ -128,7 +128,7 @@ if (burst) {
   const b = burst;
   const rate = (ms: number): string => `${((b.ops / ms) * 1000).toFixed(0)} ops/s`;
   lines.push('');
-  lines.push(`Burst: a batch job of ${b.ops} operations (updateMany, insertMany, deleteMany; w: 1) written in ${fmtS(b.burstMs)} on a two-member source; our tail starts after it${options.burstAfterVerification ? ', and after continuous verification had compared every partition' : ''}`);
+  lines.push(`Burst: a batch job of ${b.ops} operations (updateMany, insertMany, deleteMany; w: 1) written in ${fmtS(b.burstMs)} on a two-member source; our tail starts after it${options.afterVerification ? ', and after continuous verification had compared every partition' : ''}`);
   lines.push('| applier | applied the burst in | rate | vs secondary | source primary CPU to feed it |');
   lines.push('|---|---|---|---|---|');
   lines.push(`| native secondary, as it came | ${fmtS(b.nativeMs)} | ${rate(b.nativeMs)} | 1.00x | |`);

@@ -1,7 +1,7 @@
 import { MongoClient, type Document } from 'mongodb';
 import { BENCH_DB, MARKER_COLLECTION, collectionNames, generate, mixedOperation, rng } from './data.js';
 import { sameHashes } from './initial-sync.js';
-import { connect, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
+import { connect, tailUntilVerified, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
 
 export interface TailFigures {
   docs: number;
@@ -50,6 +50,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const request = { name, source: source.uri, destination: destination.uri, extra: options.extra };
         const sync = await (await runChild({ ...request, mode: 'sync' }, { baseDir: options.baseDir })).done;
         log(`tail: our sync ${(sync.ms / 1000).toFixed(1)} s, peak RSS ${(Math.max(sync.vmHwmKB ?? 0, sync.sampledPeakKB) / 1024).toFixed(0)} MB`);
+        if (options.afterVerification) await tailUntilVerified(dst, request, options.baseDir);
         const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop });
         tailChild.done.catch(() => undefined);
         const state = dst.db('__mongo_live_migrate').collection('migrations');
@@ -92,7 +93,12 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           // Development aid: every sample, to see whether the high ones come together (one stall) or spread out.
           if (process.env.MLM_BENCH_SAMPLES && warm && primary !== undefined) {
             const lagOf = (at: unknown): string => (at instanceof Date ? ((primary - at.getTime()) / 1000).toFixed(2) : '-');
-            process.stderr.write(`sample ${((Date.now() - loadStarted) / 1000).toFixed(2)} s ours ${lagOf(applied)} secondary ${second === undefined ? '-' : ((primary - second) / 1000).toFixed(2)} majority ${lagOf(committed)}\n`);
+            const ckpt = async (c: MongoClient): Promise<string> => {
+              const t = ((await c.db('admin').command({ serverStatus: 1 })).wiredTiger as Document).transaction as Document;
+              return `${t['transaction checkpoint currently running']}/${t['transaction checkpoints']}`;
+            };
+            const [cd, cs, c2] = await Promise.all([ckpt(dst), ckpt(src), ckpt(secondary)]);
+            process.stderr.write(`sample ${((Date.now() - loadStarted) / 1000).toFixed(2)} s at ${Date.now()} ours ${lagOf(applied)} secondary ${second === undefined ? '-' : ((primary - second) / 1000).toFixed(2)} majority ${lagOf(committed)} ckpt dst ${cd} src ${cs} sec ${c2}\n`);
           }
           await sleep(SAMPLE_MS);
         }
