@@ -79523,9 +79523,10 @@ function deleteStatement(key) {
 }
 async function send(destination, target, kind, writes, ordered) {
   if (kind === "ins") return insertInOrder(destination, target, writes);
+  if (kind === "new") return insertOrPut(destination, target, writes);
   if (kind === "upd") return sendDeltas(destination, target, writes, ordered);
   const put = kind === "put";
-  const statements = writes.map((w) => w.kind === "put" || w.kind === "ins" ? putStatement(w.key, w.doc) : deleteStatement(w.key));
+  const statements = writes.map((w) => w.kind === "del" || w.kind === "upd" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
@@ -79575,6 +79576,19 @@ async function insertInOrder(destination, target, writes) {
     left = left.slice(errors[0].index + 1);
   }
 }
+async function insertOrPut(destination, target, writes) {
+  const command = { insert: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const started = performance.now();
+  const reply = await writeRaw(destination.client, target.db, command, "documents", writes.map((w) => w.doc), boundOf(destination));
+  destination.timed?.("new", writes.length, performance.now() - started);
+  destination.acknowledged(reply);
+  const errors = reply.writeErrors ?? [];
+  const refusals = errors.filter((e) => !isDuplicateId(e));
+  if (refusals.length) throw refused(target, refusals, writes);
+  if (Number(reply.n ?? 0) + errors.length !== writes.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${writes.length} inserts acknowledged with ${errors.length} errors`);
+  const present = errors.map((e) => writes[e.index]);
+  if (present.length) await send(destination, target, "put", present.map((w) => ({ ...w, kind: "put" })), false);
+}
 function isDuplicateId(error2) {
   if (error2.code !== 11e3) return false;
   if (error2.keyPattern) return Object.keys(error2.keyPattern).join() === "_id";
@@ -79614,7 +79628,7 @@ async function writeInOrder(destination, target, writes, chunk) {
 }
 function unorderedJobs(destination, target, writes, chunk) {
   const jobs = [];
-  for (const kind of ["put", "ins", "del", "upd"]) {
+  for (const kind of ["put", "new", "ins", "del", "upd"]) {
     for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
@@ -80231,6 +80245,8 @@ var Applier = class {
       if (!entry) byTarget.set(name, entry = { target, writes: [] });
       entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
     }
+    const inserted = /* @__PURE__ */ new Set();
+    for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
     const jobs = [];
     const superseded = /* @__PURE__ */ new Set();
     for (const { target, writes } of byTarget.values()) {
@@ -80261,7 +80277,7 @@ var Applier = class {
         for (const write of group.slice(0, group.length - run2.length)) if (write.kind === "upd") superseded.add(write.origin);
         if (run2.length > 1) jobs.push({ target, job: orderedJob(this.destination, target, run2, MAX_CHUNK) });
         else if (run2[0].kind === "upd" && run2[0].statements.length > 1) multiple.push(run2[0]);
-        else single.push(run2[0]);
+        else single.push(asInsert(run2[0], inserted));
       }
       jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
       const size = chunkFor(multiple.length, this.ctx.concurrency);
@@ -80378,6 +80394,9 @@ var Applier = class {
     }
   }
 };
+function asInsert(write, inserted) {
+  return write.kind === "put" && inserted.has(write) && !hasDollarField(write.doc) ? { ...write, kind: "new" } : write;
+}
 function cappedOrder(writes) {
   const out = [];
   let deletes = [];
