@@ -64273,7 +64273,9 @@ var Applier = class {
       entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
     }
     const inserted = /* @__PURE__ */ new Set();
-    for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
+    if (this.ctx.inserts) {
+      for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
+    }
     const jobs = [];
     const superseded = /* @__PURE__ */ new Set();
     for (const { target, writes } of byTarget.values()) {
@@ -64786,7 +64788,7 @@ async function openReadHorizon(run) {
   }
   return new ReadHorizon(start, persist);
 }
-function newApplier(run, horizon, stopAfter, deltas = true) {
+function newApplier(run, horizon, stopAfter, replay = false) {
   return new Applier({
     source: readView(run.source, stopAfter),
     destination: run.destination,
@@ -64797,7 +64799,8 @@ function newApplier(run, horizon, stopAfter, deltas = true) {
     assertLease: () => run.lease.assertHeld(),
     unresolved: run.doc.unresolved ?? [],
     horizon,
-    deltas
+    deltas: !replay,
+    inserts: !replay
   });
 }
 function assertSettled(applier, run, streamAt) {
@@ -64816,7 +64819,7 @@ var REPLAY_BATCH = 1e3;
 var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run) {
   const { store, ports } = run;
-  const applier = newApplier(run, await openReadHorizon(run), void 0, false);
+  const applier = newApplier(run, await openReadHorizon(run), void 0, true);
   const firstSeq = run.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();

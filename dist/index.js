@@ -80246,7 +80246,9 @@ var Applier = class {
       entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
     }
     const inserted = /* @__PURE__ */ new Set();
-    for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
+    if (this.ctx.inserts) {
+      for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
+    }
     const jobs = [];
     const superseded = /* @__PURE__ */ new Set();
     for (const { target, writes } of byTarget.values()) {
@@ -80759,7 +80761,7 @@ async function openReadHorizon(run2) {
   }
   return new ReadHorizon(start, persist);
 }
-function newApplier(run2, horizon, stopAfter, deltas = true) {
+function newApplier(run2, horizon, stopAfter, replay = false) {
   return new Applier({
     source: readView(run2.source, stopAfter),
     destination: run2.destination,
@@ -80770,7 +80772,8 @@ function newApplier(run2, horizon, stopAfter, deltas = true) {
     assertLease: () => run2.lease.assertHeld(),
     unresolved: run2.doc.unresolved ?? [],
     horizon,
-    deltas
+    deltas: !replay,
+    inserts: !replay
   });
 }
 function assertSettled(applier, run2, streamAt) {
@@ -80789,7 +80792,7 @@ var REPLAY_BATCH = 1e3;
 var REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
 async function replayBuffer(run2) {
   const { store, ports } = run2;
-  const applier = newApplier(run2, await openReadHorizon(run2), void 0, false);
+  const applier = newApplier(run2, await openReadHorizon(run2), void 0, true);
   const firstSeq = run2.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();

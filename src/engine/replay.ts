@@ -18,7 +18,7 @@ const REPLAY_BATCH_BYTES = 16 * 1024 * 1024;
  */
 export async function replayBuffer(run: MigrationRun): Promise<void> {
   const { store, ports } = run;
-  const applier = newApplier(run, await openReadHorizon(run), undefined, false);
+  const applier = newApplier(run, await openReadHorizon(run), undefined, true);
   const firstSeq = run.doc.replay.nextSeq;
   let nextSeq = firstSeq;
   const partitions = await store.partitionsOf();

@@ -224,10 +224,11 @@ export async function openReadHorizon(run: MigrationRun): Promise<ReadHorizon> {
 }
 
 /**
- * `deltas`: whether updates may apply their delta. Only a tail: a replay applies what the copy overlapped, and the
- * horizon set when the copy ended is later than all of it anyway.
+ * `replay`: the applier replays what the copy overlapped. Its updates never apply their delta (the horizon set when
+ * the copy ended is later than all of them anyway), and its inserts go as puts: their documents are mostly ones the
+ * copy already read, where an insert would be refused and put anyway.
  */
-export function newApplier(run: MigrationRun, horizon: ReadHorizon, stopAfter?: Timestamp, deltas = true): Applier {
+export function newApplier(run: MigrationRun, horizon: ReadHorizon, stopAfter?: Timestamp, replay = false): Applier {
   return new Applier({
     source: readView(run.source, stopAfter),
     destination: run.destination,
@@ -238,7 +239,8 @@ export function newApplier(run: MigrationRun, horizon: ReadHorizon, stopAfter?: 
     assertLease: () => run.lease.assertHeld(),
     unresolved: run.doc.unresolved ?? [],
     horizon,
-    deltas,
+    deltas: !replay,
+    inserts: !replay,
   });
 }
 

@@ -54,8 +54,8 @@ describe('duplicate keys met by a write job', () => {
   it('insert events sent as inserts: one whose _id is there ends as a put would leave it, one refused by a unique index is resolved', async () => {
     const ns = await setUp();
     // d as an older copy holds it (a batch applied again after a crash), with a field the source's insert lacks.
-    await clients.destination.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'd', k: 'd-old', stale: true });
-    await clients.source.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'd', k: 'd-new' });
+    await clients.destination.db(ns.db).collection<{ _id: string; k: string; stale?: boolean }>(ns.coll).insertOne({ _id: 'd', k: 'd-old', stale: true });
+    await clients.source.db(ns.db).collection<{ _id: string; k: string }>(ns.coll).insertOne({ _id: 'd', k: 'd-new' });
     const writes = [inserted({ _id: 'a', k: 'a-was' }), inserted({ _id: 'c', k: 'c-new' }), inserted({ _id: 'd', k: 'd-new' })];
     const jobs = unorderedJobs(majorityDestination(clients.destination), ns, writes, 100);
     expect(jobs).toHaveLength(1);

@@ -49,6 +49,11 @@ export interface ApplierContext {
   horizon: ReadHorizon;
   /** Whether updates may apply their deltas (a replay of what the copy overlapped never may). */
   deltas: boolean;
+  /**
+   * Whether an insert event's document, written alone, is sent as an insert (see raw-writes.ts insertOrPut): in a
+   * tail it is mostly new to the destination; in a replay mostly one the copy already read.
+   */
+  inserts: boolean;
 }
 
 /** The current source documents of a batch's events, read before its writes (see Applier.prepare). */
@@ -233,7 +238,7 @@ export class Applier {
     }
     // Whole documents from insert events: written alone (one write of their document), they go as inserts.
     const inserted = new Set<Write>();
-    for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === 'put') inserted.add(write);
+    if (this.ctx.inserts) for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === 'put') inserted.add(write);
     const jobs: { target: Namespace; job: WriteJob }[] = [];
     // Deltas a later whole state of their document in this batch replaces: never written, so never read back below.
     const superseded = new Set<ChangeEvent>();
