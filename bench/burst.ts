@@ -52,7 +52,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
 
         const secondaryPid = source.members[1]!.process?.pid;
         const secondaryCpuBefore = cpuSecondsOf(secondaryPid);
-        const { ops, burstMs, last } = await runBurst(src, docs, options.burstSize, 1);
+        const { ops, burstMs, last } = await runBurst(src, docs, options.burstSize, 1, options.burstShape);
         const nativeMs = await appliedBy(secondary, last, 0) + burstMs;
         const secondaryCpuS = cpuSecondsOf(secondaryPid) - secondaryCpuBefore;
         log(`burst: ${ops} operations in ${(burstMs / 1000).toFixed(1)} s; secondary caught up ${(nativeMs / 1000).toFixed(1)} s after the start`);
@@ -76,7 +76,7 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
         // its vote first, the primary would step down for want of a majority.
         await withoutVote(src, 1);
         await source.killMember(1);
-        const second = await runBurst(src, docs, options.burstSize, 2);
+        const second = await runBurst(src, docs, options.burstSize, 2, options.burstShape);
         const cpuAtRestart = cpuSecondsOf(primaryPid);
         const restarted = Date.now();
         await source.restartMember(1);
@@ -91,16 +91,21 @@ export async function burstScenario(options: BenchOptions): Promise<BurstFigures
   );
 }
 
-/** updateMany over every document, inserts of a fifth as many, deletes of a tenth; then a marker (w: 1). */
-async function runBurst(src: MongoClient, docs: number, size: number, round: number): Promise<{ ops: number; burstMs: number; last: Timestamp }> {
+/**
+ * mixed: updateMany over every document, inserts of a fifth as many, deletes of a tenth; inserts: as many inserts
+ * as there are documents, nothing else. Then a marker (w: 1).
+ */
+async function runBurst(src: MongoClient, docs: number, size: number, round: number, shape: BenchOptions['burstShape']): Promise<{ ops: number; burstMs: number; last: Timestamp }> {
   const [first, second] = collectionNames(2).map((c) => src.db(BENCH_DB).collection(c));
   const w1 = { writeConcern: { w: 1 } };
   const perCollection = Math.ceil(docs / 2);
-  const inserts = Math.floor(docs / 5);
+  const mixed = shape === 'mixed';
+  const inserts = mixed ? Math.floor(docs / 5) : docs;
   const r = rng(900 + round);
   const started = Date.now();
-  const updated = await first!.updateMany({}, { $inc: { quantity: 1 }, $set: { status: `burst-${round}` } }, w1);
-  const updated2 = await second!.updateMany({}, { $inc: { quantity: 1 } }, w1);
+  const none = { modifiedCount: 0, deletedCount: 0 };
+  const updated = mixed ? await first!.updateMany({}, { $inc: { quantity: 1 }, $set: { status: `burst-${round}` } }, w1) : none;
+  const updated2 = mixed ? await second!.updateMany({}, { $inc: { quantity: 1 } }, w1) : none;
   let inserted = 0;
   for (let i = 0; i < inserts; i += 1000) {
     const batch = Array.from({ length: Math.min(1000, inserts - i) }, (_, k) => {
@@ -110,7 +115,7 @@ async function runBurst(src: MongoClient, docs: number, size: number, round: num
     });
     inserted += (await second!.insertMany(batch, { ...w1, ordered: false })).insertedCount;
   }
-  const deleted = await first!.deleteMany({ n: { $lt: Math.floor(perCollection / 5) * round } }, w1);
+  const deleted = mixed ? await first!.deleteMany({ n: { $lt: Math.floor(perCollection / 5) * round } }, w1) : none;
   await src.db(BENCH_DB).collection(MARKER_COLLECTION).insertOne({ _id: `after-burst-${round}` } as Document, w1);
   const burstMs = Date.now() - started;
   const hello = await src.db('admin').command({ hello: 1 });

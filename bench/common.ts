@@ -25,6 +25,8 @@ export interface BenchOptions {
   /** Documents the burst scenario's batch job updates (it also inserts a fifth and deletes a tenth as many). */
   burstDocs: number;
   burstSize: number;
+  /** mixed: updateMany, insertMany and deleteMany (a batch job); inserts: insertMany alone (a bulk load). */
+  burstShape: 'mixed' | 'inserts';
   /**
    * Start the burst's and the tail's load only once continuous verification has compared every partition: the
    * steady state of a long migration, rather than its first pass (the most expensive moment) running beside the load.

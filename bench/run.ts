@@ -24,6 +24,8 @@ const HELP = `usage: npm run bench -- [options]
   --burst-docs N        documents the burst's updateMany touches (160000; quick 50000); it also inserts a fifth
                         and deletes a tenth as many
   --burst-size BYTES    document size in the burst scenario (256)
+  --burst-shape SHAPE   mixed (the default: updateMany, insertMany, deleteMany) or inserts (a bulk load: insertMany
+                        of as many documents as --burst-docs, nothing else)
   --cutover-docs LIST   the cutover scenario's sizes in documents (100000,1000000: ~100 MB and ~1 GB at 1 KB)
   --no-native / --no-naive   skip a reference run (development only: ratios need them)
   --sync-extra YAML     extra migration.yaml lines for our runner, e.g. "sync: { batchSize: 2000 }"
@@ -32,6 +34,12 @@ const HELP = `usage: npm run bench -- [options]
                         recheck entry (by default the first comparison pass runs beside the load)
   --cpu-prof DIR        write a V8 CPU profile of our sync runner (and the burst's tail) into DIR
   --base-dir DIR        where the replica sets' data goes (/tmp/mlm-bench; removed afterwards)`;
+
+function burstShape(value: string): BenchOptions['burstShape'] {
+  if (value === 'mixed' || value === 'inserts') return value;
+  process.stderr.write(`--burst-shape: mixed or inserts, not ${value}\n`);
+  process.exit(2);
+}
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +53,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'initial,tail,burst' },
     'burst-docs': { type: 'string' },
     'burst-size': { type: 'string', default: '256' },
+    'burst-shape': { type: 'string', default: 'mixed' },
     'after-verification': { type: 'boolean', default: false },
     'cutover-docs': { type: 'string', default: '100000,1000000' },
     'no-native': { type: 'boolean', default: false },
@@ -73,6 +82,7 @@ const options: BenchOptions = {
   cpuProf: values['cpu-prof'],
   burstDocs: Number(values['burst-docs'] ?? (values.quick ? 50_000 : 160_000)),
   burstSize: Number(values['burst-size']),
+  burstShape: burstShape(values['burst-shape']),
   afterVerification: values['after-verification'],
 };
 
@@ -128,7 +138,7 @@ if (burst) {
   const b = burst;
   const rate = (ms: number): string => `${((b.ops / ms) * 1000).toFixed(0)} ops/s`;
   lines.push('');
-  lines.push(`Burst: a batch job of ${b.ops} operations (updateMany, insertMany, deleteMany; w: 1) written in ${fmtS(b.burstMs)} on a two-member source; our tail starts after it${options.afterVerification ? ', and after continuous verification had compared every partition' : ''}`);
+  lines.push(`Burst: a ${options.burstShape === 'mixed' ? 'batch job' : 'bulk load'} of ${b.ops} operations (${options.burstShape === 'mixed' ? 'updateMany, insertMany, deleteMany' : 'insertMany'}; w: 1) written in ${fmtS(b.burstMs)} on a two-member source; our tail starts after it${options.afterVerification ? ', and after continuous verification had compared every partition' : ''}`);
   lines.push('| applier | applied the burst in | rate | vs secondary | source primary CPU to feed it |');
   lines.push('|---|---|---|---|---|');
   lines.push(`| native secondary, as it came | ${fmtS(b.nativeMs)} | ${rate(b.nativeMs)} | 1.00x | |`);
