@@ -79484,6 +79484,8 @@ function canonical(value) {
       return `n:${String(Number(value.toString()))}`;
     case "BSONSymbol":
       return `s:${JSON.stringify(value.valueOf())}`;
+    case "ObjectId":
+      return `ObjectId:${value.toHexString()}`;
     case void 0:
       break;
     default:
