@@ -63555,7 +63555,7 @@ async function send(destination, target, kind, writes, ordered) {
   if (kind === "new") return insertOrPut(destination, target, writes);
   if (kind === "upd") return sendDeltas(destination, target, writes, ordered);
   const put = kind === "put";
-  const statements = writes.map((w) => w.kind === "del" || w.kind === "upd" ? deleteStatement(w.key) : putStatement(w.key, w.doc));
+  const statements = writes.map((w) => w.kind === "put" || w.kind === "ins" ? putStatement(w.key, w.doc) : deleteStatement(w.key));
   const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
@@ -64274,10 +64274,6 @@ var Applier = class {
       if (!entry) byTarget.set(name, entry = { target, writes: [] });
       entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
     }
-    const inserted = /* @__PURE__ */ new Set();
-    if (this.ctx.inserts) {
-      for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === "put") inserted.add(write);
-    }
     const jobs = [];
     const superseded = /* @__PURE__ */ new Set();
     for (const { target, writes } of byTarget.values()) {
@@ -64288,7 +64284,9 @@ var Applier = class {
         continue;
       }
       const groups = /* @__PURE__ */ new Map();
-      for (const { id: id2, write } of writes) {
+      const inserted = /* @__PURE__ */ new Set();
+      for (const { id: id2, write, insert } of writes) {
+        if (insert && this.ctx.inserts && write.kind === "put") inserted.add(write);
         const key2 = sameDocumentKey(id2);
         const group = groups.get(key2);
         if (group) group.push(write);

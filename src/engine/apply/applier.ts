@@ -236,9 +236,6 @@ export class Applier {
       if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
       entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
     }
-    // Whole documents from insert events: written alone (one write of their document), they go as inserts.
-    const inserted = new Set<Write>();
-    if (this.ctx.inserts) for (const { writes } of byTarget.values()) for (const { write, insert } of writes) if (insert && write.kind === 'put') inserted.add(write);
     const jobs: { target: Namespace; job: WriteJob }[] = [];
     // Deltas a later whole state of their document in this batch replaces: never written, so never read back below.
     const superseded = new Set<ChangeEvent>();
@@ -251,7 +248,10 @@ export class Applier {
         continue;
       }
       const groups = new Map<string, Write[]>();
-      for (const { id, write } of writes) {
+      // Whole documents from insert events: written alone (one write of their document), they go as inserts.
+      const inserted = new Set<Write>();
+      for (const { id, write, insert } of writes) {
+        if (insert && this.ctx.inserts && write.kind === 'put') inserted.add(write);
         const key = sameDocumentKey(id);
         const group = groups.get(key);
         if (group) group.push(write);

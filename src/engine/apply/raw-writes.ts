@@ -96,7 +96,7 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   if (kind === 'new') return insertOrPut(destination, target, writes);
   if (kind === 'upd') return sendDeltas(destination, target, writes as DeltaWrite[], ordered);
   const put = kind === 'put';
-  const statements = writes.map((w) => (w.kind === 'del' || w.kind === 'upd' ? deleteStatement(w.key) : putStatement(w.key, w.doc)));
+  const statements = writes.map((w) => (w.kind === 'put' || w.kind === 'ins' ? putStatement(w.key, w.doc) : deleteStatement(w.key)));
   const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements, boundOf(destination));
