@@ -131,7 +131,7 @@ const STREAM_CHECK_MS = 60_000;
 
 /** Whether the change stream shows a rename concerning the migration after `since`, read up to `until` at least. */
 async function renamedInStream(run: MigrationRun, since: Timestamp, until: Timestamp): Promise<boolean> {
-  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { $and: [{ operationType: 'rename' }, sourceEventMatch(run.filter)] } });
+  const stream = await RawChangeStream.open(run.source, { startAtOperationTime: since }, { batchSize: 1000, match: { $and: [{ operationType: 'rename' }, sourceEventMatch(run.filter) ?? {}] } });
   const deadline = Date.now() + STREAM_CHECK_MS;
   try {
     for (;;) {

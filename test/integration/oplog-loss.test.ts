@@ -148,7 +148,7 @@ describe('oplog roll-over past the saved position', () => {
     const frontier = new ComparisonFrontier();
     const pair = { source: `${db}.c`, target: `${db}.c` };
     expect(await planVerifyPartitions(source, source, store, pair, frontier)).toHaveLength(2); // number and string _ids
-    const watch = new DestinationWatch(source, store, new RecheckQueue(store), (target) => (target === pair.target ? pair.source : undefined), `^${db}$`, frontier);
+    const watch = new DestinationWatch(source, store, new RecheckQueue(store), (target) => (target === pair.target ? pair.source : undefined), { $in: [db] }, frontier);
     await watch.open(watchToken);
     await watch.pump();
     expect(watch.historyLost).toBe(true);

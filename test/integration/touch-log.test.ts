@@ -63,7 +63,7 @@ describe('the touch log (one record per tail batch instead of one recheck entry 
     const queue = new RecheckQueue(store);
     const touched = new TouchedKeys();
     const log = new TouchLog(store, touched);
-    const watch = new DestinationWatch(destination, store, queue, (target) => (target.startsWith(`${db}.`) ? target : undefined), `^${db}$`, undefined, touched);
+    const watch = new DestinationWatch(destination, store, queue, (target) => (target.startsWith(`${db}.`) ? target : undefined), { $regex: `^${db}$` }, undefined, touched);
     await watch.open(undefined);
     const queued = async (): Promise<number[]> => (await store.recheck.find({ m: store.name }).toArray()).map((e) => Number(BSON.deserialize(bytesOf(e.key))._id)).sort();
     const pumpAll = async (): Promise<void> => {

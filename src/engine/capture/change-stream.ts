@@ -20,9 +20,9 @@ export function isRelevant(event: ChangeEvent, filter: NamespaceFilter): boolean
  * The server-side part of isRelevant: events of the databases the migration reads (a rename also by where it
  * goes). Everything else on the source cluster never leaves the server; isRelevant decides the rest.
  */
-export function sourceEventMatch(filter: NamespaceFilter): Document {
-  const databases = { $regex: filter.sourceDatabasePattern() };
-  return { $or: [{ 'ns.db': databases }, { 'to.db': databases }] };
+export function sourceEventMatch(filter: NamespaceFilter): Document | undefined {
+  const databases = filter.sourceDatabaseCondition();
+  return databases && { $or: [{ 'ns.db': databases }, { 'to.db': databases }] };
 }
 
 /** The error to stop with when the saved position has rolled off the source oplog. */

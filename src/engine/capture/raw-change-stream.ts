@@ -11,8 +11,8 @@ export interface RawChangeStreamOptions {
   batchSize: number;
   /** How long one read waits for new events before reporting none. */
   maxAwaitTimeMS?: number;
-  /** An extra filter on the events (before any split). */
-  match?: Document;
+  /** An extra filter on the events (before any split); undefined: none. */
+  match?: Document | undefined;
 }
 
 /**
@@ -59,10 +59,11 @@ export class RawChangeStream {
     const position: Position = resumeToken ? { resumeAfter: resumeToken } : this.start;
     const at = 'resumeAfter' in position ? { resumeAfter: position.resumeAfter } : 'startAtOperationTime' in position ? { startAtOperationTime: position.startAtOperationTime } : {};
     const pipeline: Document[] = [
-      // The update's own delta (7.0+, the release split events also need): see apply/update-diff.ts.
+      // The update's own delta (7.0+, the release split events also need): see apply/update-diff.ts. It comes
+      // instead of the parsed updateDescription, which is never read: before 7.0 that is removed from each event.
       { $changeStream: { allChangesForCluster: true, showExpandedEvents: true, ...(this.split ? { showRawUpdateDescription: true } : {}), ...at } },
       { $match: { 'ns.db': { $nin: [...SYSTEM_DBS] } } },
-      { $unset: 'updateDescription' },
+      ...(this.split ? [] : [{ $unset: 'updateDescription' }]),
       ...(this.options.match ? [{ $match: this.options.match }] : []),
       ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];

@@ -1,6 +1,6 @@
 import { BSON, type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
-import { STATE_DB } from '../../../namespaces.js';
+import { STATE_DB, type DatabaseCondition } from '../../../namespaces.js';
 import { lastWriteTime } from '../../../mongo/introspection.js';
 import { isHistoryLost } from '../../../mongo/server-errors.js';
 import { tokenTime } from '../../position.js';
@@ -35,8 +35,8 @@ export class DestinationWatch {
     private readonly queue: RecheckQueue,
     /** Destination namespace → source namespace, or undefined for a namespace that is not the migration's. */
     private readonly sourceOf: (target: string) => string | undefined,
-    /** The destination databases the migration writes (NamespaceFilter.targetDatabasePattern). */
-    private readonly databases: string,
+    /** The destination databases the migration writes (NamespaceFilter.targetDatabaseCondition; undefined: any). */
+    private readonly databases: DatabaseCondition | undefined,
     /** Documents a partition comparison has still to read are left to it (see frontier.ts). */
     private readonly frontier?: ComparisonFrontier,
     /** Writes a comparison of the tail's logged touches sees are left to it (see touched-keys.ts). */
@@ -47,7 +47,7 @@ export class DestinationWatch {
   async open(saved: Document | undefined): Promise<void> {
     const pipeline = [
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
-      { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB, $regex: this.databases } } },
+      { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB, ...this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
       { $project: { ns: 1, documentKey: 1, clusterTime: 1 } },
     ];

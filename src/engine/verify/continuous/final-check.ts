@@ -48,7 +48,7 @@ export async function finalCheck(run: MigrationRun, options: FinalCheckOptions):
 
   if (options.mode === 'hash') {
     await phase('destination-writes', async () => {
-      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabasePattern(), run.frontier, run.touched);
+      const watch = new DestinationWatch(destination, store, queue, sourceOfTarget(pairs), run.filter.targetDatabaseCondition(), run.frontier, run.touched);
       const until = await lastWriteTime(destination, 'applied');
       await watch.open((await store.get())?.verification?.destinationToken);
       // A write after `until`, so the stream has a point beyond it to reach even on an otherwise idle destination.

@@ -214,7 +214,7 @@ export class ContinuousVerifier {
     // Before this process compares anything: from here on only its own steps move the partitions.
     run.frontier?.collations(this.pairs);
     await run.frontier?.load(sides.store);
-    const watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabasePattern(), run.frontier, run.touched);
+    const watch = new DestinationWatch(sides.destination, sides.store, sides.queue, (target) => sourceOfTarget(this.pairs)(target), run.filter.targetDatabaseCondition(), run.frontier, run.touched);
     this.watch = watch;
     // The destination watch starts before the first comparison: a write there is either compared or queued.
     await watch.open(saved);
