@@ -308,26 +308,26 @@ var require_directives = __commonJS({
           this.tags = Object.assign({}, _Directives.defaultTags);
           this.atNextDocument = false;
         }
-        const parts2 = line.trim().split(/[ \t]+/);
-        const name = parts2.shift();
+        const parts3 = line.trim().split(/[ \t]+/);
+        const name = parts3.shift();
         switch (name) {
           case "%TAG": {
-            if (parts2.length !== 2) {
+            if (parts3.length !== 2) {
               onError(0, "%TAG directive should contain exactly two parts");
-              if (parts2.length < 2)
+              if (parts3.length < 2)
                 return false;
             }
-            const [handle, prefix] = parts2;
+            const [handle, prefix] = parts3;
             this.tags[handle] = prefix;
             return true;
           }
           case "%YAML": {
             this.yaml.explicit = true;
-            if (parts2.length !== 1) {
+            if (parts3.length !== 1) {
               onError(0, "%YAML directive should contain exactly one part");
               return false;
             }
-            const [version] = parts2;
+            const [version] = parts3;
             if (version === "1.1" || version === "1.2") {
               this.yaml.version = version;
               return true;
@@ -1278,9 +1278,9 @@ ${indent}`) + "'";
         return quotedString(value, ctx);
       }
       const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");
-      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
+      const literal2 = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
       if (!value)
-        return literal ? "|\n" : ">\n";
+        return literal2 ? "|\n" : ">\n";
       let chomp;
       let endStart;
       for (endStart = value.length; endStart > 0; --endStart) {
@@ -1329,7 +1329,7 @@ ${indent}`) + "'";
         if (onComment)
           onComment();
       }
-      if (!literal) {
+      if (!literal2) {
         const foldedValue = value.replace(/\n+/g, "\n$&").replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, "$1$2").replace(/\n+/g, `$&${indent}`);
         let literalFallback = false;
         const foldOptions = getFoldOptions(ctx, true);
@@ -3064,9 +3064,9 @@ var require_timestamp = __commonJS({
     var stringifyNumber = require_stringifyNumber();
     function parseSexagesimal(str, asBigInt) {
       const sign = str[0];
-      const parts2 = sign === "-" || sign === "+" ? str.substring(1) : str;
+      const parts3 = sign === "-" || sign === "+" ? str.substring(1) : str;
       const num = (n) => asBigInt ? BigInt(n) : Number(n);
-      const res = parts2.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
+      const res = parts3.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
       return sign === "-" ? num(-1) * res : res;
     }
     function stringifySexagesimal(node) {
@@ -3082,18 +3082,18 @@ var require_timestamp = __commonJS({
         value *= num(-1);
       }
       const _60 = num(60);
-      const parts2 = [value % _60];
+      const parts3 = [value % _60];
       if (value < 60) {
-        parts2.unshift(0);
+        parts3.unshift(0);
       } else {
-        value = (value - parts2[0]) / _60;
-        parts2.unshift(value % _60);
+        value = (value - parts3[0]) / _60;
+        parts3.unshift(value % _60);
         if (value >= 60) {
-          value = (value - parts2[0]) / _60;
-          parts2.unshift(value);
+          value = (value - parts3[0]) / _60;
+          parts3.unshift(value);
         }
       }
-      return sign + parts2.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
+      return sign + parts3.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
     }
     var intTime = {
       identify: (value) => typeof value === "bigint" || Number.isInteger(value),
@@ -10535,28 +10535,28 @@ var require_utils = __commonJS({
         if (left.length === 1 && left[0] === "") left.length = 0;
         if (right.length === 1 && right[0] === "") right.length = 0;
       }
-      const parts2 = left.concat(right);
+      const parts3 = left.concat(right);
       let hextetCount = 0;
-      for (let i = 0; i < parts2.length; i++) {
-        const part = parts2[i];
+      for (let i = 0; i < parts3.length; i++) {
+        const part = parts3[i];
         if (part === "") return void 0;
         if (part.indexOf(".") !== -1) {
-          if (i !== parts2.length - 1 || compression !== -1 && right.length === 0 || !isIPv4(part)) return void 0;
+          if (i !== parts3.length - 1 || compression !== -1 && right.length === 0 || !isIPv4(part)) return void 0;
           hextetCount += 2;
           continue;
         }
         if (!isHextet(part)) return void 0;
-        parts2[i] = parseInt(part, 16).toString(16);
+        parts3[i] = parseInt(part, 16).toString(16);
         hextetCount++;
       }
       if (compression === -1) {
         if (hextetCount !== 8) return void 0;
-        return compressIPv6ZeroRun(parts2);
+        return compressIPv6ZeroRun(parts3);
       }
       if (hextetCount >= 8) return void 0;
-      const expanded = parts2.slice(0, left.length);
+      const expanded = parts3.slice(0, left.length);
       for (let i = hextetCount; i < 8; i++) expanded.push("0");
-      for (let i = left.length; i < parts2.length; i++) expanded.push(parts2[i]);
+      for (let i = left.length; i < parts3.length; i++) expanded.push(parts3[i]);
       return compressIPv6ZeroRun(expanded);
     }
     function normalizeIPv6(host) {
@@ -15280,7 +15280,7 @@ var require_redact = __commonJS({
       return obj;
     }
     function parsePath(path) {
-      const parts2 = [];
+      const parts3 = [];
       let current = "";
       let inBrackets = false;
       let inQuotes = false;
@@ -15289,17 +15289,17 @@ var require_redact = __commonJS({
         const char = path[i];
         if (!inBrackets && char === ".") {
           if (current) {
-            parts2.push(current);
+            parts3.push(current);
             current = "";
           }
         } else if (char === "[") {
           if (current) {
-            parts2.push(current);
+            parts3.push(current);
             current = "";
           }
           inBrackets = true;
         } else if (char === "]" && inBrackets) {
-          parts2.push(current);
+          parts3.push(current);
           current = "";
           inBrackets = false;
           inQuotes = false;
@@ -15318,14 +15318,14 @@ var require_redact = __commonJS({
         }
       }
       if (current) {
-        parts2.push(current);
+        parts3.push(current);
       }
-      return parts2;
+      return parts3;
     }
-    function setValue(obj, parts2, value) {
+    function setValue(obj, parts3, value) {
       let current = obj;
-      for (let i = 0; i < parts2.length - 1; i++) {
-        const key2 = parts2[i];
+      for (let i = 0; i < parts3.length - 1; i++) {
+        const key2 = parts3[i];
         if (typeof current !== "object" || current === null || !(key2 in current)) {
           return false;
         }
@@ -15334,7 +15334,7 @@ var require_redact = __commonJS({
         }
         current = current[key2];
       }
-      const lastKey = parts2[parts2.length - 1];
+      const lastKey = parts3[parts3.length - 1];
       if (lastKey === "*") {
         if (Array.isArray(current)) {
           for (let i = 0; i < current.length; i++) {
@@ -15354,10 +15354,10 @@ var require_redact = __commonJS({
       }
       return true;
     }
-    function removeKey(obj, parts2) {
+    function removeKey(obj, parts3) {
       let current = obj;
-      for (let i = 0; i < parts2.length - 1; i++) {
-        const key2 = parts2[i];
+      for (let i = 0; i < parts3.length - 1; i++) {
+        const key2 = parts3[i];
         if (typeof current !== "object" || current === null || !(key2 in current)) {
           return false;
         }
@@ -15366,7 +15366,7 @@ var require_redact = __commonJS({
         }
         current = current[key2];
       }
-      const lastKey = parts2[parts2.length - 1];
+      const lastKey = parts3[parts3.length - 1];
       if (lastKey === "*") {
         if (Array.isArray(current)) {
           for (let i = 0; i < current.length; i++) {
@@ -15387,9 +15387,9 @@ var require_redact = __commonJS({
       return true;
     }
     var PATH_NOT_FOUND = /* @__PURE__ */ Symbol("PATH_NOT_FOUND");
-    function getValueIfExists(obj, parts2) {
+    function getValueIfExists(obj, parts3) {
       let current = obj;
-      for (const part of parts2) {
+      for (const part of parts3) {
         if (current === null || current === void 0) {
           return PATH_NOT_FOUND;
         }
@@ -15403,9 +15403,9 @@ var require_redact = __commonJS({
       }
       return current;
     }
-    function getValue(obj, parts2) {
+    function getValue(obj, parts3) {
       let current = obj;
-      for (const part of parts2) {
+      for (const part of parts3) {
         if (current === null || current === void 0) {
           return void 0;
         }
@@ -15418,27 +15418,27 @@ var require_redact = __commonJS({
     }
     function redactPaths(obj, paths, censor, remove = false) {
       for (const path of paths) {
-        const parts2 = parsePath(path);
-        if (parts2.includes("*")) {
-          redactWildcardPath(obj, parts2, censor, path, remove);
+        const parts3 = parsePath(path);
+        if (parts3.includes("*")) {
+          redactWildcardPath(obj, parts3, censor, path, remove);
         } else {
           if (remove) {
-            removeKey(obj, parts2);
+            removeKey(obj, parts3);
           } else {
-            const value = getValueIfExists(obj, parts2);
+            const value = getValueIfExists(obj, parts3);
             if (value === PATH_NOT_FOUND) {
               continue;
             }
-            const actualCensor = typeof censor === "function" ? censor(value, parts2) : censor;
-            setValue(obj, parts2, actualCensor);
+            const actualCensor = typeof censor === "function" ? censor(value, parts3) : censor;
+            setValue(obj, parts3, actualCensor);
           }
         }
       }
     }
-    function redactWildcardPath(obj, parts2, censor, originalPath, remove = false) {
-      const wildcardIndex = parts2.indexOf("*");
-      if (wildcardIndex === parts2.length - 1) {
-        const parentParts = parts2.slice(0, -1);
+    function redactWildcardPath(obj, parts3, censor, originalPath, remove = false) {
+      const wildcardIndex = parts3.indexOf("*");
+      if (wildcardIndex === parts3.length - 1) {
+        const parentParts = parts3.slice(0, -1);
         let current = obj;
         for (const part of parentParts) {
           if (current === null || current === void 0) return;
@@ -15477,12 +15477,12 @@ var require_redact = __commonJS({
           }
         }
       } else {
-        redactIntermediateWildcard(obj, parts2, censor, wildcardIndex, originalPath, remove);
+        redactIntermediateWildcard(obj, parts3, censor, wildcardIndex, originalPath, remove);
       }
     }
-    function redactIntermediateWildcard(obj, parts2, censor, wildcardIndex, originalPath, remove = false) {
-      const beforeWildcard = parts2.slice(0, wildcardIndex);
-      const afterWildcard = parts2.slice(wildcardIndex + 1);
+    function redactIntermediateWildcard(obj, parts3, censor, wildcardIndex, originalPath, remove = false) {
+      const beforeWildcard = parts3.slice(0, wildcardIndex);
+      const afterWildcard = parts3.slice(wildcardIndex + 1);
       const pathArray = [];
       function traverse(current, pathLength) {
         if (pathLength === beforeWildcard.length) {
@@ -15542,10 +15542,10 @@ var require_redact = __commonJS({
       }
       const pathStructure = /* @__PURE__ */ new Map();
       for (const path of pathsToClone) {
-        const parts2 = parsePath(path);
+        const parts3 = parsePath(path);
         let current = pathStructure;
-        for (let i = 0; i < parts2.length; i++) {
-          const part = parts2[i];
+        for (let i = 0; i < parts3.length; i++) {
+          const part = parts3[i];
           if (!current.has(part)) {
             current.set(part, /* @__PURE__ */ new Map());
           }
@@ -23971,10 +23971,10 @@ var require_bson = __commonJS({
       fields;
       constructor(collection, oid, db, fields) {
         super();
-        const parts2 = collection.split(".");
-        if (parts2.length === 2) {
-          db = parts2.shift();
-          collection = parts2.shift();
+        const parts3 = collection.split(".");
+        if (parts3.length === 2) {
+          db = parts3.shift();
+          collection = parts3.shift();
         }
         this.collection = collection;
         this.oid = oid;
@@ -33614,37 +33614,37 @@ var require_common2 = __commonJS({
             if ("q" in op.replaceOne) {
               throw new error_1.MongoInvalidArgumentError("Raw operations are not allowed");
             }
-            const updateStatement = (0, update_1.makeUpdateStatement)(op.replaceOne.filter, op.replaceOne.replacement, { ...op.replaceOne, multi: false });
-            if ((0, utils_1.hasAtomicOperators)(updateStatement.u)) {
+            const updateStatement2 = (0, update_1.makeUpdateStatement)(op.replaceOne.filter, op.replaceOne.replacement, { ...op.replaceOne, multi: false });
+            if ((0, utils_1.hasAtomicOperators)(updateStatement2.u)) {
               throw new error_1.MongoInvalidArgumentError("Replacement document must not use atomic operators");
             }
-            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement);
+            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement2);
           }
           if ("updateOne" in op) {
             if ("q" in op.updateOne) {
               throw new error_1.MongoInvalidArgumentError("Raw operations are not allowed");
             }
-            const updateStatement = (0, update_1.makeUpdateStatement)(op.updateOne.filter, op.updateOne.update, {
+            const updateStatement2 = (0, update_1.makeUpdateStatement)(op.updateOne.filter, op.updateOne.update, {
               ...op.updateOne,
               multi: false
             });
-            if (!(0, utils_1.hasAtomicOperators)(updateStatement.u, this.bsonOptions)) {
+            if (!(0, utils_1.hasAtomicOperators)(updateStatement2.u, this.bsonOptions)) {
               throw new error_1.MongoInvalidArgumentError("Update document requires atomic operators");
             }
-            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement);
+            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement2);
           }
           if ("updateMany" in op) {
             if ("q" in op.updateMany) {
               throw new error_1.MongoInvalidArgumentError("Raw operations are not allowed");
             }
-            const updateStatement = (0, update_1.makeUpdateStatement)(op.updateMany.filter, op.updateMany.update, {
+            const updateStatement2 = (0, update_1.makeUpdateStatement)(op.updateMany.filter, op.updateMany.update, {
               ...op.updateMany,
               multi: true
             });
-            if (!(0, utils_1.hasAtomicOperators)(updateStatement.u, this.bsonOptions)) {
+            if (!(0, utils_1.hasAtomicOperators)(updateStatement2.u, this.bsonOptions)) {
               throw new error_1.MongoInvalidArgumentError("Update document requires atomic operators");
             }
-            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement);
+            return this.addToOperationsList(exports.BatchType.UPDATE, updateStatement2);
           }
         }
         if ("deleteOne" in op) {
@@ -40615,11 +40615,11 @@ var require_punycode = __commonJS({
       return result;
     }
     function mapDomain(domain, callback) {
-      const parts2 = domain.split("@");
+      const parts3 = domain.split("@");
       let result = "";
-      if (parts2.length > 1) {
-        result = parts2[0] + "@";
-        domain = parts2[1];
+      if (parts3.length > 1) {
+        result = parts3[0] + "@";
+        domain = parts3[1];
       }
       domain = domain.replace(regexSeparators, ".");
       const labels = domain.split(".");
@@ -41402,17 +41402,17 @@ var require_url_state_machine = __commonJS({
       return parseInt(input, R);
     }
     function parseIPv4(input) {
-      const parts2 = input.split(".");
-      if (parts2[parts2.length - 1] === "") {
-        if (parts2.length > 1) {
-          parts2.pop();
+      const parts3 = input.split(".");
+      if (parts3[parts3.length - 1] === "") {
+        if (parts3.length > 1) {
+          parts3.pop();
         }
       }
-      if (parts2.length > 4) {
+      if (parts3.length > 4) {
         return failure;
       }
       const numbers = [];
-      for (const part of parts2) {
+      for (const part of parts3) {
         const n = parseIPv4Number(part);
         if (n === failure) {
           return failure;
@@ -41596,14 +41596,14 @@ var require_url_state_machine = __commonJS({
       return asciiDomain;
     }
     function endsInANumber(input) {
-      const parts2 = input.split(".");
-      if (parts2[parts2.length - 1] === "") {
-        if (parts2.length === 1) {
+      const parts3 = input.split(".");
+      if (parts3[parts3.length - 1] === "") {
+        if (parts3.length === 1) {
           return false;
         }
-        parts2.pop();
+        parts3.pop();
       }
-      const last = parts2[parts2.length - 1];
+      const last = parts3[parts3.length - 1];
       if (parseIPv4Number(last) !== failure) {
         return true;
       }
@@ -50511,11 +50511,11 @@ var require_mongodb_aws = __commonJS({
       return makeMongoCredentialsFromAWSTemp(temporaryCredentials);
     }
     function deriveRegion(host) {
-      const parts2 = host.split(".");
-      if (parts2.length === 1 || parts2[1] === "amazonaws") {
+      const parts3 = host.split(".");
+      if (parts3.length === 1 || parts3[1] === "amazonaws") {
         return "us-east-1";
       }
-      return parts2[1];
+      return parts3[1];
     }
   }
 });
@@ -51612,9 +51612,9 @@ var require_scram = __commonJS({
     function parsePayload(payload) {
       const payloadStr = bson_1.ByteUtils.toUTF8(payload.buffer, 0, payload.position, false);
       const dict = {};
-      const parts2 = payloadStr.split(",");
-      for (let i = 0; i < parts2.length; i++) {
-        const valueParts = (parts2[i].match(/^([^=]*)=(.*)$/) ?? []).slice(1);
+      const parts3 = payloadStr.split(",");
+      for (let i = 0; i < parts3.length; i++) {
+        const valueParts = (parts3[i].match(/^([^=]*)=(.*)$/) ?? []).slice(1);
         dict[valueParts[0]] = valueParts[1];
       }
       return dict;
@@ -56018,8 +56018,8 @@ var require_help = __commonJS({
           helper.visibleCommands(cmd),
           (sub) => sub.helpGroup() || "Commands:"
         );
-        commandGroups.forEach((commands, group) => {
-          const commandList = commands.map((sub) => {
+        commandGroups.forEach((commands2, group) => {
+          const commandList = commands2.map((sub) => {
             return callFormatItem(
               helper.styleSubcommandTerm(helper.subcommandTerm(sub)),
               helper.styleSubcommandDescription(helper.subcommandDescription(sub))
@@ -58901,8 +58901,8 @@ function formatConfigDuration(ms) {
   seconds2 -= h * 3600;
   const m = Math.floor(seconds2 / 60);
   seconds2 -= m * 60;
-  const parts2 = [h ? `${h}h` : "", m ? `${m}m` : "", seconds2 || !h && !m ? `${seconds2}s` : ""];
-  return parts2.join("");
+  const parts3 = [h ? `${h}h` : "", m ? `${m}m` : "", seconds2 || !h && !m ? `${seconds2}s` : ""];
+  return parts3.join("");
 }
 function plural(count, word, many = `${word}s`) {
   return `${formatCount(count)} ${count === 1 ? word : many}`;
@@ -59796,16 +59796,16 @@ function connectError(error, side, uri) {
   return new OperationError(`cannot connect to the ${side} (${redactUri(uri)}): ${label}: ${cause}`, REMEDIES[kind], { cause: error });
 }
 function describeChain(error) {
-  const parts2 = [];
+  const parts3 = [];
   let current = error;
   for (let depth = 0; current && depth < 5; depth++) {
     const e = current;
-    if (e.message) parts2.push(e.message);
-    if (e.code !== void 0) parts2.push(`code ${String(e.code)}`);
-    for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts2.push(String(server.error.message ?? server.error));
+    if (e.message) parts3.push(e.message);
+    if (e.code !== void 0) parts3.push(`code ${String(e.code)}`);
+    for (const server of e.reason?.servers?.values() ?? []) if (server.error) parts3.push(String(server.error.message ?? server.error));
     current = e.cause;
   }
-  return [...new Set(parts2)].join(" | ");
+  return [...new Set(parts3)].join(" | ");
 }
 function firstLine2(text) {
   return (text.split("\n")[0] ?? text).slice(0, 300);
@@ -63631,6 +63631,9 @@ function isDuplicateId(error) {
   if (error.keyPattern) return Object.keys(error.keyPattern).join() === "_id";
   return / index: _id_ /.test(error.errmsg);
 }
+function writeUnordered(destination, target, kind, writes) {
+  return send(destination, target, kind, writes, false);
+}
 function runs(writes) {
   const out = [];
   for (const write of writes) {
@@ -63677,6 +63680,174 @@ function unorderedJobs(destination, target, writes, chunk) {
 }
 function orderedJob(destination, target, writes, chunk) {
   return (leaveOut) => writeInOrder(destination, target, writes.filter((w) => !leaveOut(w)), chunk);
+}
+
+// src/engine/apply/set-writes.ts
+var SET_SIZE = 125;
+var MIN_SET = 4;
+var SET_BYTES = 2 * 1024 * 1024;
+function setWriteJobs(destination, target, writes, chunk) {
+  const rest = [];
+  const deletes = [];
+  const same = /* @__PURE__ */ new Map();
+  for (const write of writes) {
+    if (!idOf(write.key)) rest.push(write);
+    else if (write.kind === "del") deletes.push(write);
+    else if (write.kind === "upd" && write.statements.length === 1) {
+      const key2 = write.statements[0].update.toString("latin1");
+      const group = same.get(key2);
+      if (group) group.push(write);
+      else same.set(key2, [write]);
+    } else rest.push(write);
+  }
+  const updates = [];
+  const shaped = /* @__PURE__ */ new Map();
+  for (const group of same.values()) {
+    if (group.length >= MIN_SET) {
+      const update = group[0].statements[0].update;
+      for (const part of parts(group, () => 0)) updates.push({ writes: part, statement: (left) => updateStatement(left, update) });
+      continue;
+    }
+    for (const write of group) {
+      const fields = write.statements[0].fields;
+      if (!fields) {
+        rest.push(write);
+        continue;
+      }
+      const shape = fields.map((f) => f.name.toString("latin1")).join("\0");
+      const similar = shaped.get(shape);
+      if (similar) similar.push(write);
+      else shaped.set(shape, [write]);
+    }
+  }
+  for (const group of shaped.values()) {
+    if (group.length < MIN_SET) {
+      rest.push(...group);
+      continue;
+    }
+    for (const part of parts(group, valueBytes)) updates.push({ writes: part, statement: pipelineStatement });
+  }
+  const removals = [];
+  if (deletes.length >= MIN_SET) for (const part of parts(deletes, () => 0)) removals.push({ writes: part, statement: deleteStatement2 });
+  else rest.push(...deletes);
+  const jobs = [...commands(removals, chunk).map((sets) => setJob(destination, target, "del", sets)), ...commands(updates, chunk).map((sets) => setJob(destination, target, "upd", sets))];
+  return { jobs, rest };
+}
+function parts(group, bytesOf2) {
+  const out = [];
+  let current = [];
+  let bytes = 0;
+  for (const write of group) {
+    const size = write.key.length + bytesOf2(write);
+    if (current.length && (current.length >= SET_SIZE || bytes + size > SET_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(write);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+function valueBytes(write) {
+  return write.statements[0].fields.reduce((n, f) => n + f.value.length, 0);
+}
+function commands(statements, chunk) {
+  const out = [];
+  let current = [];
+  let documents = 0;
+  for (const statement of statements) {
+    if (current.length && documents + statement.writes.length > chunk) {
+      out.push(current);
+      current = [];
+      documents = 0;
+    }
+    current.push(statement);
+    documents += statement.writes.length;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+function setJob(destination, target, kind, sets) {
+  return async (leaveOut) => {
+    const statements = [];
+    const covered = [];
+    const single = [];
+    for (const set of sets) {
+      const left = set.writes.filter((w) => !leaveOut(w));
+      if (left.length >= MIN_SET) {
+        statements.push(set.statement(left));
+        covered.push(...left);
+      } else single.push(...left);
+    }
+    if (single.length) await writeUnordered(destination, target, kind, single);
+    if (!statements.length) return;
+    const command = { [kind === "del" ? "delete" : "update"]: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const started = performance.now();
+    const reply = await writeRaw(destination.client, target.db, command, kind === "del" ? "deletes" : "updates", statements, destination.writeConcern ? void 0 : shortCommandBound());
+    destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
+    destination.acknowledged(reply);
+    const refused2 = Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0;
+    const unmatched = kind === "upd" && Number(reply.n ?? 0) !== covered.length;
+    if (refused2 || unmatched) await writeUnordered(destination, target, kind, covered);
+    else destination.grouped?.(covered.length, statements.length);
+  };
+}
+function idOf(key2) {
+  const cursor = new ElementCursor(key2);
+  if (!cursor.next() || !cursor.nameIs(ID3)) return void 0;
+  const id2 = { type: cursor.type, value: key2.subarray(cursor.valueAt, cursor.valueEnd) };
+  return cursor.next() ? void 0 : id2;
+}
+var ID3 = Buffer.from("_id", "latin1");
+var ZERO = Buffer.from([0, 0, 0, 0]);
+var TRUE2 = Buffer.of(1);
+function idsFilter(writes) {
+  return rawDocument([rawElement(3, "_id", rawDocument([rawElement(4, "$in", idArray(writes))]))]);
+}
+function idArray(writes) {
+  return rawDocument(
+    writes.map((w, i) => {
+      const id2 = idOf(w.key);
+      return rawElement(id2.type, String(i), id2.value);
+    })
+  );
+}
+function deleteStatement2(writes) {
+  return rawDocument([rawElement(3, "q", idsFilter(writes)), rawElement(16, "limit", ZERO)]);
+}
+function updateStatement(writes, update) {
+  return rawDocument([rawElement(3, "q", idsFilter(writes)), rawElement(3, "u", update), rawElement(8, "multi", TRUE2)]);
+}
+function pipelineStatement(writes) {
+  const deltas = writes;
+  const ids = literal(idArray(writes));
+  const index = rawDocument([rawElement(4, "$indexOfArray", rawDocument([rawElement(3, "0", ids), rawElement(2, "1", bsonString("$_id"))]))]);
+  const checked = rawDocument([
+    rawElement(4, "$cond", rawDocument([rawElement(3, "0", rawDocument([rawElement(4, "$gte", rawDocument([rawElement(2, "0", bsonString("$$i")), rawElement(16, "1", ZERO)]))])), rawElement(2, "1", bsonString("$$i")), rawElement(2, "2", bsonString("an _id outside the list"))]))
+  ]);
+  const fields = deltas[0].statements[0].fields;
+  const sets = fields.map((field, f) => {
+    const values = rawDocument(deltas.map((w, i) => valueElement(String(i), w.statements[0].fields[f])));
+    const pick = rawDocument([rawElement(4, "$arrayElemAt", rawDocument([rawElement(3, "0", literal(values)), rawElement(3, "1", checked)]))]);
+    const bound = rawDocument([rawElement(3, "$let", rawDocument([rawElement(3, "vars", rawDocument([rawElement(3, "i", index)])), rawElement(3, "in", pick)]))]);
+    return rawElement(3, field.name.toString("utf8"), bound);
+  });
+  const pipeline = rawDocument([rawElement(3, "0", rawDocument([rawElement(3, "$set", rawDocument(sets))]))]);
+  return rawDocument([rawElement(3, "q", idsFilter(writes)), rawElement(4, "u", pipeline), rawElement(8, "multi", TRUE2)]);
+}
+function literal(array) {
+  return rawDocument([rawElement(4, "$literal", array)]);
+}
+function valueElement(name, field) {
+  return rawElement(field.type, name, field.value);
+}
+function bsonString(text) {
+  const bytes = Buffer.from(`${text}\0`, "utf8");
+  const length = Buffer.alloc(4);
+  length.writeInt32LE(bytes.length, 0);
+  return Buffer.concat([length, bytes]);
 }
 
 // src/engine/apply/writer-limit.ts
@@ -63945,8 +64116,12 @@ function statementOf(ops) {
   if (set.length) operators.push(rawElement(3, "$set", rawDocument(set)));
   if (unset.length) operators.push(rawElement(3, "$unset", rawDocument(unset)));
   if (push.length) operators.push(rawElement(3, "$push", rawDocument(push)));
-  return { update: rawDocument(operators) };
+  const update = rawDocument(operators);
+  const sets = ops.filter((op) => op.kind === "set");
+  const plain2 = sets.length === ops.length && sets.every((op) => !op.path.includes(".") && PLAIN_SCALARS.has(op.value.type));
+  return plain2 ? { update, fields: sets.map((op) => op.value) } : { update };
 }
+var PLAIN_SCALARS = /* @__PURE__ */ new Set([1, 2, 5, 7, 8, 9, 10, 16, 18, 19]);
 
 // src/engine/apply/resolve-duplicates.ts
 var MAX_ATTEMPTS = 1e4;
@@ -64151,7 +64326,15 @@ var Applier = class {
     this.ctx = ctx;
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
     this.writers = new WriterLimit(ctx.concurrency);
-    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply), timed: (kind, statements, ms) => this.writers.record(kind, statements, ms) };
+    this.destination = {
+      client: ctx.destination,
+      acknowledged: (reply) => this.terms.acknowledged(reply),
+      timed: (kind, statements, ms) => this.writers.record(kind, statements, ms),
+      grouped: (documents, statements) => {
+        this.grouped.documents += documents;
+        this.grouped.statements += statements;
+      }
+    };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
@@ -64167,6 +64350,8 @@ var Applier = class {
   applied = 0;
   /** Updates applied from their delta, and deltas that fell back to a lookup (for the logs and bench/). */
   deltas = { applied: 0, missed: 0 };
+  /** Documents written several to a statement (deletes and updates of a batch job: set-writes.ts), in how many statements. */
+  grouped = { documents: 0, statements: 0 };
   /** The delta statements of update events, translated once (undefined: not expressible). */
   translated = /* @__PURE__ */ new WeakMap();
   /**
@@ -64316,7 +64501,9 @@ var Applier = class {
         else if (run[0].kind === "upd" && run[0].statements.length > 1) multiple.push(run[0]);
         else single.push(asInsert(run[0], inserted));
       }
-      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
+      const sets = setWriteJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency));
+      jobs.push(...sets.jobs.map((job) => ({ target, job })));
+      jobs.push(...unorderedJobs(this.destination, target, sets.rest, chunkFor(sets.rest.length, this.ctx.concurrency)).map((job) => ({ target, job })));
       const size = chunkFor(multiple.length, this.ctx.concurrency);
       for (let at = 0; at < multiple.length; at += size) jobs.push({ target, job: orderedJob(this.destination, target, multiple.slice(at, at + size), size) });
     }
@@ -64726,7 +64913,7 @@ async function watchedTailLoop(run, options, stall) {
         await applier.apply(batch, checkpoint, prepared);
         await stall.in("queueing for recheck", observing);
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -64783,7 +64970,7 @@ async function watchedTailLoop(run, options, stall) {
   }
   stall.enter("ending: reading the state");
   run.doc = await store.current();
-  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, strayWrites: [...stray] };
+  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, grouped: { ...applier.grouped }, strayWrites: [...stray] };
 }
 async function openReadHorizon(run) {
   let start = run.doc.readHorizon;
@@ -65421,11 +65608,11 @@ var ContinuousVerifier = class _ContinuousVerifier {
     try {
       const source = await connectSource(config, options);
       const store = new StateStore(destination, this.run.store.name);
-      const commands = new InFlightCommands([
+      const commands2 = new InFlightCommands([
         { side: "source", client: source },
         { side: "destination", client: destination }
       ]);
-      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched), commands };
+      return { source, destination, store, queue: new RecheckQueue(store), log: new TouchLog(store, touched), commands: commands2 };
     } catch (error) {
       await destination.close().catch(() => void 0);
       throw error;
@@ -66008,6 +66195,7 @@ async function runSlice(run, config, durationMs, ports) {
       kind: "ran",
       applied: result.applied,
       deltas: result.deltas,
+      grouped: result.grouped,
       lagSeconds: result.lagSeconds,
       elapsedMs: Date.now() - started,
       ...by !== void 0 ? { handedOverTo: by } : {},
@@ -67143,8 +67331,10 @@ var runTail = async (config, options, ports) => {
   }
   const { progress } = result;
   const ran = formatDuration(result.elapsedMs / 1e3);
-  const fromDelta = result.deltas.applied > 0 ? ` (${plural(result.deltas.applied, "update")} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ""})` : "";
-  const lag = `${plural(result.applied, "change")} applied${fromDelta}, lag ${formatDuration(result.lagSeconds)}`;
+  const details = [];
+  if (result.deltas.applied > 0) details.push(`${plural(result.deltas.applied, "update")} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ""}`);
+  if (result.grouped.documents > 0) details.push(`${plural(result.grouped.documents, "document")} written by ${plural(result.grouped.statements, "statement")}`);
+  const lag = `${plural(result.applied, "change")} applied${details.length ? ` (${details.join("; ")})` : ""}, lag ${formatDuration(result.lagSeconds)}`;
   if (result.handedOverTo !== void 0) {
     return {
       command: "tail",
@@ -67197,7 +67387,7 @@ registerCommand("rehearse", runRehearse);
 registerCommand("verify", runVerify);
 
 // src/report/verification-render.ts
-function parts(v) {
+function parts2(v) {
   return {
     coverage: `${formatCount(v.documentsVerified)}/${formatCount(v.documentsTotal)} documents, ${v.partitionsVerified}/${v.partitionsTotal} partitions${v.complete ? " (complete)" : ""}`,
     queue: formatCount(v.recheckQueue),
@@ -67206,7 +67396,7 @@ function parts(v) {
   };
 }
 function verificationText(v) {
-  const p = parts(v);
+  const p = parts2(v);
   return `verified ${p.coverage}, recheck queue ${p.queue}, mismatches ${p.mismatches}, predicted downtime ${p.downtime}`;
 }
 
@@ -67238,8 +67428,8 @@ function sortChecks(checks) {
 }
 function checksHeadline(checks) {
   const n = (s) => checks.filter((c) => c.status === s).length;
-  const parts2 = [n("fail") ? `${formatCount(n("fail"))} failed` : "", n("warn") ? plural(n("warn"), "warning") : "", `${formatCount(n("pass"))} passed`, n("skip") ? `${formatCount(n("skip"))} skipped` : ""];
-  return `${plural(checks.length, "check")}: ${parts2.filter(Boolean).join(", ")}`;
+  const parts3 = [n("fail") ? `${formatCount(n("fail"))} failed` : "", n("warn") ? plural(n("warn"), "warning") : "", `${formatCount(n("pass"))} passed`, n("skip") ? `${formatCount(n("skip"))} skipped` : ""];
+  return `${plural(checks.length, "check")}: ${parts3.filter(Boolean).join(", ")}`;
 }
 function skippedLine(checks) {
   const skipped = checks.filter((c) => c.status === "skip");

@@ -26,8 +26,10 @@ export const runTail: CommandImpl = async (config, options, ports) => {
   }
   const { progress } = result;
   const ran = formatDuration(result.elapsedMs / 1000);
-  const fromDelta = result.deltas.applied > 0 ? ` (${plural(result.deltas.applied, 'update')} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ''})` : '';
-  const lag = `${plural(result.applied, 'change')} applied${fromDelta}, lag ${formatDuration(result.lagSeconds)}`;
+  const details: string[] = [];
+  if (result.deltas.applied > 0) details.push(`${plural(result.deltas.applied, 'update')} from the update's own delta${result.deltas.missed ? `, ${result.deltas.missed} of them read back from the source` : ''}`);
+  if (result.grouped.documents > 0) details.push(`${plural(result.grouped.documents, 'document')} written by ${plural(result.grouped.statements, 'statement')}`);
+  const lag = `${plural(result.applied, 'change')} applied${details.length ? ` (${details.join('; ')})` : ''}, lag ${formatDuration(result.lagSeconds)}`;
   if (result.handedOverTo !== undefined) {
     return {
       command: 'tail',

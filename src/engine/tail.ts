@@ -38,6 +38,8 @@ export interface TailResult {
   applied: number;
   /** Updates applied from their own delta, and deltas that missed (document missing, statement refused), read back. */
   deltas: { applied: number; missed: number };
+  /** Documents written several to a statement (deletes and updates of a batch job), and in how many statements. */
+  grouped: { documents: number; statements: number };
   /** Namespaces written after `strayAfter`, if any. */
   strayWrites: string[];
 }
@@ -139,7 +141,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
         await applier.apply(batch, checkpoint, prepared);
         await stall.in('queueing for recheck', observing);
         failpoint('tail:batch-applied');
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed }, 'applied change events');
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, 'applied change events');
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -204,7 +206,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   }
   stall.enter('ending: reading the state');
   run.doc = await store.current();
-  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, strayWrites: [...stray] };
+  return { lagSeconds, caughtUp, applied: applier.applied, deltas: { ...applier.deltas }, grouped: { ...applier.grouped }, strayWrites: [...stray] };
 }
 
 /**

@@ -10,6 +10,7 @@ import { runLimited } from './run-limited.js';
 import { hasDollarField } from '../../mongo/raw-bson.js';
 import { DeltaMissed, orderedJob, unorderedJobs, writeInOrder, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
+import { setWriteJobs } from './set-writes.js';
 import { WriterLimit } from './writer-limit.js';
 import { CurrentDocuments, type CurrentDocument, type Lookups } from './current-documents.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
@@ -100,13 +101,23 @@ export class Applier {
   applied = 0;
   /** Updates applied from their delta, and deltas that fell back to a lookup (for the logs and bench/). */
   readonly deltas = { applied: 0, missed: 0 };
+  /** Documents written several to a statement (deletes and updates of a batch job: set-writes.ts), in how many statements. */
+  readonly grouped = { documents: 0, statements: 0 };
   /** The delta statements of update events, translated once (undefined: not expressible). */
   private readonly translated = new WeakMap<ChangeEvent, DiffStatement[] | undefined>();
 
   constructor(private readonly ctx: ApplierContext) {
     this.unresolved = new UnresolvedDocuments(ctx.unresolved);
     this.writers = new WriterLimit(ctx.concurrency);
-    this.destination = { client: ctx.destination, acknowledged: (reply) => this.terms.acknowledged(reply), timed: (kind, statements, ms) => this.writers.record(kind, statements, ms) };
+    this.destination = {
+      client: ctx.destination,
+      acknowledged: (reply) => this.terms.acknowledged(reply),
+      timed: (kind, statements, ms) => this.writers.record(kind, statements, ms),
+      grouped: (documents, statements) => {
+        this.grouped.documents += documents;
+        this.grouped.statements += statements;
+      },
+    };
     this.targets = new TargetKinds(ctx.destination);
     this.current = new CurrentDocuments(ctx.source, ctx.concurrency);
   }
@@ -276,7 +287,10 @@ export class Applier {
         else if (run[0]!.kind === 'upd' && run[0]!.statements.length > 1) multiple.push(run[0]!);
         else single.push(asInsert(run[0]!, inserted));
       }
-      jobs.push(...unorderedJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency)).map((job) => ({ target, job })));
+      // Deletes and update deltas of many documents, several documents to a statement (see set-writes.ts).
+      const sets = setWriteJobs(this.destination, target, single, chunkFor(single.length, this.ctx.concurrency));
+      jobs.push(...sets.jobs.map((job) => ({ target, job })));
+      jobs.push(...unorderedJobs(this.destination, target, sets.rest, chunkFor(sets.rest.length, this.ctx.concurrency)).map((job) => ({ target, job })));
       const size = chunkFor(multiple.length, this.ctx.concurrency);
       for (let at = 0; at < multiple.length; at += size) jobs.push({ target, job: orderedJob(this.destination, target, multiple.slice(at, at + size), size) });
     }

@@ -51,8 +51,10 @@ export interface Destination {
   acknowledged(reply: Document): void;
   /** Overrides DATA_WRITE_CONCERN for writes no position save covers (see majorityDestination). */
   writeConcern?: Document;
-  /** Told how long each write command took (see writer-limit.ts). */
-  timed?(kind: Write['kind'], statements: number, ms: number): void;
+  /** Told how long each write command took (see writer-limit.ts): its kind of statement, and how many documents. */
+  timed?(kind: string, documents: number, ms: number): void;
+  /** Told of documents written several to a statement (see set-writes.ts), for the logs and the summary. */
+  grouped?(documents: number, statements: number): void;
 }
 
 /**
@@ -189,6 +191,11 @@ function isDuplicateId(error: WriteError): boolean {
   if (error.code !== 11000) return false;
   if (error.keyPattern) return Object.keys(error.keyPattern).join() === '_id';
   return / index: _id_ /.test(error.errmsg);
+}
+
+/** Writes of one kind to distinct documents, one statement each, in one unordered command. */
+export function writeUnordered(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[]): Promise<void> {
+  return send(destination, target, kind, writes, false);
 }
 
 /** Splits writes into runs of one kind, keeping their order. */

@@ -23,6 +23,12 @@ import { rawDocument, rawElement, rawElements, type RawElement } from '../../mon
 export interface DiffStatement {
   /** The update document: `{$set, $unset, $push}` as needed. */
   update: Buffer;
+  /**
+   * When the statement only sets top-level fields in place to plain scalar values (the shape of `$inc` and `$set` on
+   * top-level fields, most of a batch job's updates), those elements in order: statements of the same field names
+   * can then be written for many documents in one statement (see set-writes.ts).
+   */
+  fields?: RawElement[];
 }
 
 /** Above this many bytes of values the whole document is written instead (statements stay under 16 MB). */
@@ -195,5 +201,15 @@ function statementOf(ops: Op[]): DiffStatement {
   if (set.length) operators.push(rawElement(0x03, '$set', rawDocument(set)));
   if (unset.length) operators.push(rawElement(0x03, '$unset', rawDocument(unset)));
   if (push.length) operators.push(rawElement(0x03, '$push', rawDocument(push)));
-  return { update: rawDocument(operators) };
+  const update = rawDocument(operators);
+  const sets = ops.filter((op): op is Extract<Op, { kind: 'set' }> => op.kind === 'set');
+  const plain = sets.length === ops.length && sets.every((op) => !op.path.includes('.') && PLAIN_SCALARS.has(op.value.type));
+  return plain ? { update, fields: sets.map((op) => op.value) } : { update };
 }
+
+/**
+ * Values a pipeline sets exactly as an update operator does (set-writes.ts): numbers, strings, binary data, ObjectId,
+ * booleans, dates, null. Not documents or arrays (an aggregation document keeps one of two fields of the same name),
+ * not a Timestamp (an empty one may be filled in by the server), not the deprecated types.
+ */
+const PLAIN_SCALARS: ReadonlySet<number> = new Set([0x01, 0x02, 0x05, 0x07, 0x08, 0x09, 0x0a, 0x10, 0x12, 0x13]);

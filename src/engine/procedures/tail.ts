@@ -26,6 +26,8 @@ export type TailSliceResult =
       applied: number;
       /** Updates applied from their own delta, and deltas that missed (document missing, statement refused), read back. */
       deltas: { applied: number; missed: number };
+      /** Documents written several to a statement, and in how many statements. */
+      grouped: { documents: number; statements: number };
       lagSeconds: number;
       elapsedMs: number;
       /** The runner whose cutover request ended the slice early, if one did. */
@@ -118,6 +120,7 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
       kind: 'ran',
       applied: result.applied,
       deltas: result.deltas,
+      grouped: result.grouped,
       lagSeconds: result.lagSeconds,
       elapsedMs: Date.now() - started,
       ...(by !== undefined ? { handedOverTo: by } : {}),
