@@ -61613,8 +61613,13 @@ function rawDocument(elements) {
   return doc;
 }
 function rawElement(type, name, value) {
-  const nameBytes = Buffer.from(`${name}\0`, "utf8");
-  return Buffer.concat([Buffer.of(type), nameBytes, value]);
+  const nameLength = Buffer.byteLength(name, "utf8");
+  const element = Buffer.allocUnsafe(1 + nameLength + 1 + value.length);
+  element[0] = type;
+  element.write(name, 1, "utf8");
+  element[1 + nameLength] = 0;
+  value.copy(element, 2 + nameLength);
+  return element;
 }
 function embedded(name, doc) {
   return rawElement(3, name, doc);
@@ -61836,9 +61841,10 @@ function assembleFragments(fragments) {
   });
   return rawDocument([token, ...elements]);
 }
+var SPLIT_EVENT = Buffer.from("splitEvent", "latin1");
 function splitInfo(raw) {
   for (const c = new ElementCursor(raw); c.next(); ) {
-    if (fieldOf(c) !== 12 /* SplitEvent */) continue;
+    if (!c.nameIs(SPLIT_EVENT)) continue;
     const info = import_mongodb8.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
     return { fragment: Number(info.fragment), of: Number(info.of) };
   }
@@ -63500,8 +63506,12 @@ async function applyCollMod(ctx, target, description) {
 // src/engine/apply/id-key.ts
 var import_mongodb18 = __toESM(require_lib3(), 1);
 function sameDocumentKey(id2) {
-  return canonical(id2);
+  if (typeof id2 !== "object" || id2 === null) return canonical(id2);
+  let key2 = made.get(id2);
+  if (key2 === void 0) made.set(id2, key2 = canonical(id2));
+  return key2;
 }
+var made = /* @__PURE__ */ new WeakMap();
 function canonical(value) {
   if (value === null || value === void 0) return "z";
   if (typeof value === "number") return `n:${String(value)}`;
@@ -64100,7 +64110,7 @@ function statementOf(ops) {
   for (const op of ops) {
     switch (op.kind) {
       case "set":
-        set.push(rawElement(op.value.type, op.path, op.value.value));
+        set.push(op.path.includes(".") ? rawElement(op.value.type, op.path, op.value.value) : op.value.bytes);
         break;
       case "unset":
         unset.push(rawElement(2, op.path, EMPTY_STRING));

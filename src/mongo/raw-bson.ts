@@ -197,8 +197,14 @@ export function rawDocument(elements: Buffer[]): Buffer {
 
 /** One element: its type byte, its name, and its value bytes as they are. */
 export function rawElement(type: number, name: string, value: Buffer): Buffer {
-  const nameBytes = Buffer.from(`${name}\0`, 'utf8');
-  return Buffer.concat([Buffer.of(type), nameBytes, value]);
+  // One allocation: statements are built of many small elements, one change event after another.
+  const nameLength = Buffer.byteLength(name, 'utf8');
+  const element = Buffer.allocUnsafe(1 + nameLength + 1 + value.length);
+  element[0] = type;
+  element.write(name, 1, 'utf8');
+  element[1 + nameLength] = 0;
+  value.copy(element, 2 + nameLength);
+  return element;
 }
 
 /** An embedded-document element whose value is an already encoded document. */

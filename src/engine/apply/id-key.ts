@@ -8,8 +8,14 @@ import { BSON } from 'mongodb';
  * operations in order, never to merge two documents into one. The exact bytes decide that.
  */
 export function sameDocumentKey(id: unknown): string {
-  return canonical(id);
+  if (typeof id !== 'object' || id === null) return canonical(id);
+  // Asked for again and again of one event's _id (planning, grouping, the read horizon): made once per value.
+  let key = made.get(id);
+  if (key === undefined) made.set(id, (key = canonical(id)));
+  return key;
 }
+
+const made = new WeakMap<object, string>();
 
 function canonical(value: unknown): string {
   if (value === null || value === undefined) return 'z';

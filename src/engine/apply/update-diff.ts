@@ -185,7 +185,8 @@ function statementOf(ops: Op[]): DiffStatement {
   for (const op of ops) {
     switch (op.kind) {
       case 'set':
-        set.push(rawElement(op.value.type, op.path, op.value.value));
+        // A top-level field keeps its own element's bytes (its name is the path).
+        set.push(op.path.includes('.') ? rawElement(op.value.type, op.path, op.value.value) : op.value.bytes);
         break;
       case 'unset':
         unset.push(rawElement(0x02, op.path, EMPTY_STRING));

@@ -234,10 +234,13 @@ export function assembleFragments(fragments: Buffer[]): Buffer {
   return rawDocument([token!, ...elements]);
 }
 
+const SPLIT_EVENT = Buffer.from('splitEvent', 'latin1');
+
 /** The fragment number and count of a split event, or undefined for a whole one. */
 export function splitInfo(raw: Buffer): { fragment: number; of: number } | undefined {
+  // Asked of every event before it is decoded: the name alone is compared, not every field's.
   for (const c = new ElementCursor(raw); c.next(); ) {
-    if (fieldOf(c) !== Field.SplitEvent) continue;
+    if (!c.nameIs(SPLIT_EVENT)) continue;
     const info = BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd)) as { fragment: number; of: number };
     return { fragment: Number(info.fragment), of: Number(info.of) };
   }
