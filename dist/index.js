@@ -12519,9 +12519,9 @@ var require_sessions = __commonJS({
       /** @internal */
       constructor(cloned) {
         if (cloned != null) {
-          const idBytes = bson_1.ByteUtils.allocateUnsafe(16);
-          idBytes.set(cloned.id.id.buffer);
-          this.id = { id: new bson_1.Binary(idBytes, cloned.id.id.sub_type) };
+          const idBytes2 = bson_1.ByteUtils.allocateUnsafe(16);
+          idBytes2.set(cloned.id.id.buffer);
+          this.id = { id: new bson_1.Binary(idBytes2, cloned.id.id.sub_type) };
           this.lastUse = cloned.lastUse;
           this.txnNumber = cloned.txnNumber;
           this.isDirty = cloned.isDirty;
@@ -79614,9 +79614,19 @@ function isDuplicateId(error2) {
   if (error2.keyPattern) return Object.keys(error2.keyPattern).join() === "_id";
   return / index: _id_ /.test(error2.errmsg);
 }
-function writeUnordered(destination, target, kind, writes) {
-  return send(destination, target, kind, writes, false);
+async function writeUnordered(destination, target, kind, writes) {
+  const missed = [];
+  for (const part of chunks(writes, MAX_UNORDERED)) {
+    try {
+      await send(destination, target, kind, part, false);
+    } catch (error2) {
+      if (!(error2 instanceof DeltaMissed)) throw error2;
+      missed.push(...error2.writes);
+    }
+  }
+  if (missed.length) throw new DeltaMissed(target, missed);
 }
+var MAX_UNORDERED = 500;
 function runs(writes) {
   const out = [];
   for (const write of writes) {
@@ -79669,6 +79679,8 @@ function orderedJob(destination, target, writes, chunk) {
 var SET_SIZE = 125;
 var MIN_SET = 4;
 var SET_BYTES = 2 * 1024 * 1024;
+var SHARED_UPDATE_BYTES = 1024 * 1024;
+var COMMAND_BYTES2 = 8 * 1024 * 1024;
 function setWriteJobs(destination, target, writes, chunk) {
   const rest = [];
   const deletes = [];
@@ -79676,7 +79688,7 @@ function setWriteJobs(destination, target, writes, chunk) {
   for (const write of writes) {
     if (!idOf(write.key)) rest.push(write);
     else if (write.kind === "del") deletes.push(write);
-    else if (write.kind === "upd" && write.statements.length === 1) {
+    else if (write.kind === "upd" && write.statements.length === 1 && write.statements[0].update.length <= SHARED_UPDATE_BYTES) {
       const key = write.statements[0].update.toString("latin1");
       const group = same.get(key);
       if (group) group.push(write);
@@ -79688,7 +79700,7 @@ function setWriteJobs(destination, target, writes, chunk) {
   for (const group of same.values()) {
     if (group.length >= MIN_SET) {
       const update = group[0].statements[0].update;
-      for (const part of parts(group, () => 0)) updates.push({ writes: part, statement: (left) => updateStatement(left, update) });
+      for (const part of parts(group, () => 0)) updates.push({ writes: part, bytes: idBytes(part) + update.length, statement: (left) => updateStatement(left, update) });
       continue;
     }
     for (const write of group) {
@@ -79708,10 +79720,10 @@ function setWriteJobs(destination, target, writes, chunk) {
       rest.push(...group);
       continue;
     }
-    for (const part of parts(group, valueBytes)) updates.push({ writes: part, statement: pipelineStatement });
+    for (const part of parts(group, valueBytes)) updates.push({ writes: part, bytes: idBytes(part) * (part[0].statements[0].fields.length + 1) + part.reduce((n, w) => n + valueBytes(w), 0), statement: pipelineStatement });
   }
   const removals = [];
-  if (deletes.length >= MIN_SET) for (const part of parts(deletes, () => 0)) removals.push({ writes: part, statement: deleteStatement2 });
+  if (deletes.length >= MIN_SET) for (const part of parts(deletes, () => 0)) removals.push({ writes: part, bytes: idBytes(part), statement: deleteStatement2 });
   else rest.push(...deletes);
   const jobs = [...commands(removals, chunk).map((sets) => setJob(destination, target, "del", sets)), ...commands(updates, chunk).map((sets) => setJob(destination, target, "upd", sets))];
   return { jobs, rest };
@@ -79733,6 +79745,9 @@ function parts(group, bytesOf2) {
   if (current.length) out.push(current);
   return out;
 }
+function idBytes(writes) {
+  return writes.reduce((n, w) => n + w.key.length, 0);
+}
 function valueBytes(write) {
   return write.statements[0].fields.reduce((n, f) => n + f.value.length, 0);
 }
@@ -79740,14 +79755,17 @@ function commands(statements, chunk) {
   const out = [];
   let current = [];
   let documents = 0;
+  let bytes = 0;
   for (const statement of statements) {
-    if (current.length && documents + statement.writes.length > chunk) {
+    if (current.length && (documents + statement.writes.length > chunk || bytes + statement.bytes > COMMAND_BYTES2)) {
       out.push(current);
       current = [];
       documents = 0;
+      bytes = 0;
     }
     current.push(statement);
     documents += statement.writes.length;
+    bytes += statement.bytes;
   }
   if (current.length) out.push(current);
   return out;
@@ -79764,17 +79782,18 @@ function setJob(destination, target, kind, sets) {
         covered.push(...left);
       } else single.push(...left);
     }
+    if (statements.length) {
+      const command = { [kind === "del" ? "delete" : "update"]: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+      const started = performance.now();
+      const reply = await writeRaw(destination.client, target.db, command, kind === "del" ? "deletes" : "updates", statements, destination.writeConcern ? void 0 : shortCommandBound());
+      destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
+      destination.acknowledged(reply);
+      const refused2 = Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0;
+      const unmatched = kind === "upd" && Number(reply.n ?? 0) !== covered.length;
+      if (refused2 || unmatched) single.push(...covered);
+      else destination.grouped?.(covered.length, statements.length);
+    }
     if (single.length) await writeUnordered(destination, target, kind, single);
-    if (!statements.length) return;
-    const command = { [kind === "del" ? "delete" : "update"]: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const started = performance.now();
-    const reply = await writeRaw(destination.client, target.db, command, kind === "del" ? "deletes" : "updates", statements, destination.writeConcern ? void 0 : shortCommandBound());
-    destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
-    destination.acknowledged(reply);
-    const refused2 = Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0;
-    const unmatched = kind === "upd" && Number(reply.n ?? 0) !== covered.length;
-    if (refused2 || unmatched) await writeUnordered(destination, target, kind, covered);
-    else destination.grouped?.(covered.length, statements.length);
   };
 }
 function idOf(key) {

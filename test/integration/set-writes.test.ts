@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Binary, Decimal128, Double, Int32, Long, MinKey, ObjectId, Timestamp, type AnyBulkWriteOperation, type Document } from 'mongodb';
+import { Binary, BSON, Decimal128, Double, Int32, Long, MinKey, ObjectId, Timestamp, type AnyBulkWriteOperation, type Document } from 'mongodb';
+import { DeltaMissed, type DeltaWrite } from '../../src/engine/apply/raw-writes.js';
+import { setWriteJobs } from '../../src/engine/apply/set-writes.js';
+import { diffStatements } from '../../src/engine/apply/update-diff.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { runRunner, tailUntilCaughtUp, writeMigrationFile, type RunnerExit } from '../support/runner-process.js';
@@ -117,5 +120,34 @@ describe('a batch job written several documents to a statement', () => {
     await expectSidesEqual(source, destination, [db]);
     const v = await destination.db(db).collection('items').findOne({ n: new Int32(1) }, { promoteValues: false });
     expect(v?.v).toEqual(VALUES[3]);
+  });
+
+  it('a set that misses and the few left beside it are all written one statement each, and every miss is named', async () => {
+    const { destination } = clients;
+    const target = { db, coll: 'direct' };
+    const coll = destination.db(db).collection<Document>('direct');
+    await coll.insertMany(Array.from({ length: 127 }, (_, i): Document => ({ _id: i, q: new Int32(0) })));
+    // Missing on the destination: one in the first set of 125, one among the two left after it.
+    await coll.deleteMany({ _id: { $in: [3, 126] } } as Document);
+    const writes: DeltaWrite[] = Array.from({ length: 127 }, (_, i) => ({
+      kind: 'upd',
+      key: Buffer.from(BSON.serialize({ _id: i })),
+      statements: diffStatements(Buffer.from(BSON.serialize({ $v: 2, diff: { u: { q: new Int32(i + 1) } } })))!,
+      origin: i,
+    }));
+    expect(writes[0]!.statements[0]!.fields).toBeDefined();
+    const { jobs, rest } = setWriteJobs({ client: destination, acknowledged: () => undefined }, target, writes, 500);
+    expect(rest).toHaveLength(0);
+    const missed: number[] = [];
+    for (const job of jobs) {
+      await job(() => false).catch((error: unknown) => {
+        if (!(error instanceof DeltaMissed)) throw error;
+        missed.push(...error.writes.map((w) => w.origin as number));
+      });
+    }
+    expect(missed.sort((a, b) => a - b)).toEqual([3, 126]);
+    const docs = await coll.find({ _id: { $nin: [3, 126] } } as Document, { promoteValues: false }).toArray();
+    expect(docs).toHaveLength(125);
+    for (const doc of docs) expect(doc.q, String(doc._id)).toEqual(new Int32(Number(doc._id) + 1));
   });
 });

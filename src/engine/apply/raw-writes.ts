@@ -193,10 +193,25 @@ function isDuplicateId(error: WriteError): boolean {
   return / index: _id_ /.test(error.errmsg);
 }
 
-/** Writes of one kind to distinct documents, one statement each, in one unordered command. */
-export function writeUnordered(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[]): Promise<void> {
-  return send(destination, target, kind, writes, false);
+/**
+ * Writes of one kind to distinct documents, one statement each, in unordered commands of at most MAX_UNORDERED and
+ * about COMMAND_BYTES. Every command is sent even when deltas of an earlier one missed; those are named together.
+ */
+export async function writeUnordered(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[]): Promise<void> {
+  const missed: DeltaWrite[] = [];
+  for (const part of chunks(writes, MAX_UNORDERED)) {
+    try {
+      await send(destination, target, kind, part, false);
+    } catch (error) {
+      if (!(error instanceof DeltaMissed)) throw error;
+      missed.push(...error.writes);
+    }
+  }
+  if (missed.length) throw new DeltaMissed(target, missed);
 }
+
+/** Statements per command of writeUnordered (the applier's largest). */
+const MAX_UNORDERED = 500;
 
 /** Splits writes into runs of one kind, keeping their order. */
 function runs(writes: Write[]): Write[][] {

@@ -29,10 +29,16 @@ const SET_SIZE = 125;
 const MIN_SET = 4;
 /** Bytes of `_id`s and values in one statement, far under a statement's 16 MB. */
 const SET_BYTES = 2 * 1024 * 1024;
+/** An update larger than this is sent one document a statement (a set statement carries it once, with the ids). */
+const SHARED_UPDATE_BYTES = 1024 * 1024;
+/** Bytes of statements in one command, far under a message's 48 MB (as raw-writes.ts's commands). */
+const COMMAND_BYTES = 8 * 1024 * 1024;
 
 /** A group of writes one statement covers, and how to make that statement for the ones still to write. */
 interface SetStatement {
   writes: Write[];
+  /** About the statement's size. */
+  bytes: number;
   statement(writes: Write[]): Buffer;
 }
 
@@ -47,7 +53,7 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
   for (const write of writes) {
     if (!idOf(write.key)) rest.push(write);
     else if (write.kind === 'del') deletes.push(write);
-    else if (write.kind === 'upd' && write.statements.length === 1) {
+    else if (write.kind === 'upd' && write.statements.length === 1 && write.statements[0]!.update.length <= SHARED_UPDATE_BYTES) {
       const key = write.statements[0]!.update.toString('latin1');
       const group = same.get(key);
       if (group) group.push(write);
@@ -59,7 +65,7 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
   for (const group of same.values()) {
     if (group.length >= MIN_SET) {
       const update = group[0]!.statements[0]!.update;
-      for (const part of parts(group, () => 0)) updates.push({ writes: part, statement: (left) => updateStatement(left, update) });
+      for (const part of parts(group, () => 0)) updates.push({ writes: part, bytes: idBytes(part) + update.length, statement: (left) => updateStatement(left, update) });
       continue;
     }
     for (const write of group) {
@@ -79,10 +85,10 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
       rest.push(...group);
       continue;
     }
-    for (const part of parts(group, valueBytes)) updates.push({ writes: part, statement: pipelineStatement });
+    for (const part of parts(group, valueBytes)) updates.push({ writes: part, bytes: idBytes(part) * (part[0]!.statements[0]!.fields!.length + 1) + part.reduce((n, w) => n + valueBytes(w), 0), statement: pipelineStatement });
   }
   const removals: SetStatement[] = [];
-  if (deletes.length >= MIN_SET) for (const part of parts(deletes, () => 0)) removals.push({ writes: part, statement: deleteStatement });
+  if (deletes.length >= MIN_SET) for (const part of parts(deletes, () => 0)) removals.push({ writes: part, bytes: idBytes(part), statement: deleteStatement });
   else rest.push(...deletes);
   const jobs = [...commands(removals, chunk).map((sets) => setJob(destination, target, 'del', sets)), ...commands(updates, chunk).map((sets) => setJob(destination, target, 'upd', sets))];
   return { jobs, rest };
@@ -107,23 +113,30 @@ function parts<W extends Write>(group: W[], bytesOf: (write: W) => number): W[][
   return out;
 }
 
+function idBytes(writes: Write[]): number {
+  return writes.reduce((n, w) => n + w.key.length, 0);
+}
+
 function valueBytes(write: DeltaWrite): number {
   return write.statements[0]!.fields!.reduce((n, f) => n + f.value.length, 0);
 }
 
-/** Statements grouped into commands of about `chunk` documents. */
+/** Statements grouped into commands of about `chunk` documents and at most about COMMAND_BYTES. */
 function commands(statements: SetStatement[], chunk: number): SetStatement[][] {
   const out: SetStatement[][] = [];
   let current: SetStatement[] = [];
   let documents = 0;
+  let bytes = 0;
   for (const statement of statements) {
-    if (current.length && documents + statement.writes.length > chunk) {
+    if (current.length && (documents + statement.writes.length > chunk || bytes + statement.bytes > COMMAND_BYTES)) {
       out.push(current);
       current = [];
       documents = 0;
+      bytes = 0;
     }
     current.push(statement);
     documents += statement.writes.length;
+    bytes += statement.bytes;
   }
   if (current.length) out.push(current);
   return out;
@@ -131,7 +144,8 @@ function commands(statements: SetStatement[], chunk: number): SetStatement[][] {
 
 /**
  * One command of set statements. Run again after a duplicate-key resolution, it leaves out what that settled; a set
- * left too small is written one statement each.
+ * left too small is written one statement each, with the sets that need it (see writeUnordered: all are attempted,
+ * and the documents that missed are named together).
  */
 function setJob(destination: Destination, target: Namespace, kind: 'del' | 'upd', sets: SetStatement[]): WriteJob {
   return async (leaveOut) => {
@@ -145,19 +159,20 @@ function setJob(destination: Destination, target: Namespace, kind: 'del' | 'upd'
         covered.push(...left);
       } else single.push(...left);
     }
+    if (statements.length) {
+      const command = { [kind === 'del' ? 'delete' : 'update']: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+      const started = performance.now();
+      const reply = await writeRaw(destination.client, target.db, command, kind === 'del' ? 'deletes' : 'updates', statements, destination.writeConcern ? undefined : shortCommandBound());
+      destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
+      destination.acknowledged(reply);
+      const refused = Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0;
+      // A delete of a document already gone is the source's state; an update that matched fewer than it names did
+      // not find them all. Either way one statement each tells which, and what to do about it.
+      const unmatched = kind === 'upd' && Number(reply.n ?? 0) !== covered.length;
+      if (refused || unmatched) single.push(...covered);
+      else destination.grouped?.(covered.length, statements.length);
+    }
     if (single.length) await writeUnordered(destination, target, kind, single);
-    if (!statements.length) return;
-    const command = { [kind === 'del' ? 'delete' : 'update']: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
-    const started = performance.now();
-    const reply = await writeRaw(destination.client, target.db, command, kind === 'del' ? 'deletes' : 'updates', statements, destination.writeConcern ? undefined : shortCommandBound());
-    destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
-    destination.acknowledged(reply);
-    const refused = Array.isArray(reply.writeErrors) && reply.writeErrors.length > 0;
-    // A delete of a document already gone is the source's state; an update that matched fewer than it names did not
-    // find them all. Either way one statement each tells which, and what to do about it.
-    const unmatched = kind === 'upd' && Number(reply.n ?? 0) !== covered.length;
-    if (refused || unmatched) await writeUnordered(destination, target, kind, covered);
-    else destination.grouped?.(covered.length, statements.length);
   };
 }
 
