@@ -63040,10 +63040,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
-        const cut = error instanceof import_mongodb15.MongoNetworkError || error instanceof import_mongodb15.MongoServerSelectionError;
-        if (!isTransientReadError(error) || attempt >= (cut ? 2 : RESUME_ATTEMPTS)) throw error;
+        const cut2 = error instanceof import_mongodb15.MongoNetworkError || error instanceof import_mongodb15.MongoServerSelectionError;
+        if (!isTransientReadError(error) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
-        if (!cut) await sleep6(250 * attempt);
+        if (!cut2) await sleep6(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) {
           this.readAhead();
@@ -63540,6 +63540,25 @@ function canonical(value) {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
 }
 
+// src/engine/apply/cut.ts
+function cut(items, count, maxBytes, sizeOf) {
+  const out = [];
+  let current = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length && (current.length >= count || bytes + size > maxBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
 // src/engine/apply/raw-writes.ts
 var DeltaMissed = class extends Error {
   constructor(target, writes) {
@@ -63665,21 +63684,7 @@ function runs(writes) {
 }
 var COMMAND_BYTES = 8 * 1024 * 1024;
 function chunks(writes, count) {
-  const out = [];
-  let current = [];
-  let bytes = 0;
-  for (const write of writes) {
-    const size = write.key.length + (write.kind === "del" ? 0 : write.kind === "upd" ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
-    if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(writes, count, COMMAND_BYTES, (w) => w.key.length + (w.kind === "del" ? 0 : w.kind === "upd" ? w.statements.reduce((n, s) => n + s.update.length, 0) : w.doc.length));
 }
 async function writeInOrder(destination, target, writes, chunk) {
   for (const run of runs(writes)) {
@@ -63756,21 +63761,7 @@ function setWriteJobs(destination, target, writes, chunk) {
   return { jobs, rest };
 }
 function parts(group, bytesOf2) {
-  const out = [];
-  let current = [];
-  let bytes = 0;
-  for (const write of group) {
-    const size = write.key.length + bytesOf2(write);
-    if (current.length && (current.length >= SET_SIZE || bytes + size > SET_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(group, SET_SIZE, SET_BYTES, (w) => w.key.length + bytesOf2(w));
 }
 function idBytes(writes) {
   return writes.reduce((n, w) => n + w.key.length, 0);
@@ -64112,7 +64103,7 @@ function pack(ops) {
     (statements[slot2] ??= []).push({ kind: "set", path: op.path, value: op.value });
   }
   const cuts = ops.filter((op) => op.kind === "truncate").sort((a, b) => b.depth - a.depth);
-  for (const cut of cuts) statements.push([cut]);
+  for (const cut2 of cuts) statements.push([cut2]);
   return statements.filter((s) => s.length > 0).map(statementOf);
 }
 var EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
@@ -64458,11 +64449,11 @@ var Applier = class {
     let current = prepared ?? await this.prepare(rest);
     while (rest.length) {
       const deltas = this.deltaPlan(rest);
-      let cut = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
-      if (cut === -1) cut = rest.length;
-      if (cut > 0) {
-        await this.writeData(rest.slice(0, cut), current, deltas);
-        rest = rest.slice(cut);
+      let cut2 = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
+      if (cut2 === -1) cut2 = rest.length;
+      if (cut2 > 0) {
+        await this.writeData(rest.slice(0, cut2), current, deltas);
+        rest = rest.slice(cut2);
       }
       if (rest.length) current = await this.prepare(rest);
     }

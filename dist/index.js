@@ -79013,10 +79013,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error2) {
-        const cut2 = error2 instanceof import_mongodb15.MongoNetworkError || error2 instanceof import_mongodb15.MongoServerSelectionError;
-        if (!isTransientReadError(error2) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error2;
+        const cut3 = error2 instanceof import_mongodb15.MongoNetworkError || error2 instanceof import_mongodb15.MongoServerSelectionError;
+        if (!isTransientReadError(error2) || attempt >= (cut3 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
-        if (!cut2) await sleep6(250 * attempt);
+        if (!cut3) await sleep6(250 * attempt);
         await this.openCursor().catch(() => void 0);
         if (this.batch.length) {
           this.readAhead();
@@ -79513,6 +79513,25 @@ function canonical(value) {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
 }
 
+// src/engine/apply/cut.ts
+function cut(items, count, maxBytes, sizeOf) {
+  const out = [];
+  let current = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length && (current.length >= count || bytes + size > maxBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
 // src/engine/apply/raw-writes.ts
 var DeltaMissed = class extends Error {
   constructor(target, writes) {
@@ -79638,21 +79657,7 @@ function runs(writes) {
 }
 var COMMAND_BYTES = 8 * 1024 * 1024;
 function chunks(writes, count) {
-  const out = [];
-  let current = [];
-  let bytes = 0;
-  for (const write of writes) {
-    const size = write.key.length + (write.kind === "del" ? 0 : write.kind === "upd" ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
-    if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(writes, count, COMMAND_BYTES, (w) => w.key.length + (w.kind === "del" ? 0 : w.kind === "upd" ? w.statements.reduce((n, s) => n + s.update.length, 0) : w.doc.length));
 }
 async function writeInOrder(destination, target, writes, chunk) {
   for (const run2 of runs(writes)) {
@@ -79729,21 +79734,7 @@ function setWriteJobs(destination, target, writes, chunk) {
   return { jobs, rest };
 }
 function parts(group, bytesOf2) {
-  const out = [];
-  let current = [];
-  let bytes = 0;
-  for (const write of group) {
-    const size = write.key.length + bytesOf2(write);
-    if (current.length && (current.length >= SET_SIZE || bytes + size > SET_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(group, SET_SIZE, SET_BYTES, (w) => w.key.length + bytesOf2(w));
 }
 function idBytes(writes) {
   return writes.reduce((n, w) => n + w.key.length, 0);
@@ -80085,7 +80076,7 @@ function pack(ops) {
     (statements[slot2] ??= []).push({ kind: "set", path: op.path, value: op.value });
   }
   const cuts = ops.filter((op) => op.kind === "truncate").sort((a, b) => b.depth - a.depth);
-  for (const cut2 of cuts) statements.push([cut2]);
+  for (const cut3 of cuts) statements.push([cut3]);
   return statements.filter((s) => s.length > 0).map(statementOf);
 }
 var EMPTY_STRING = Buffer.from([1, 0, 0, 0, 0]);
@@ -80431,11 +80422,11 @@ var Applier = class {
     let current = prepared ?? await this.prepare(rest);
     while (rest.length) {
       const deltas = this.deltaPlan(rest);
-      let cut2 = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
-      if (cut2 === -1) cut2 = rest.length;
-      if (cut2 > 0) {
-        await this.writeData(rest.slice(0, cut2), current, deltas);
-        rest = rest.slice(cut2);
+      let cut3 = rest.findIndex((e) => e.refetch && !deltas.has(e) && !current.docs.has(e));
+      if (cut3 === -1) cut3 = rest.length;
+      if (cut3 > 0) {
+        await this.writeData(rest.slice(0, cut3), current, deltas);
+        rest = rest.slice(cut3);
       }
       if (rest.length) current = await this.prepare(rest);
     }
@@ -84169,7 +84160,7 @@ function renderMarkdown(outcome, ctx) {
       }
     }
   }
-  if (measure(text, ctx.target) > budget) text = cut(text, budget, ctx.target);
+  if (measure(text, ctx.target) > budget) text = cut2(text, budget, ctx.target);
   return text;
 }
 function buildSections(outcome, ctx) {
@@ -84318,7 +84309,7 @@ function clipCheck(c) {
 function clip(text, max) {
   return text.length <= max ? text : `${text.slice(0, max - 1)}\u2026`;
 }
-function cut(text, budget, target) {
+function cut2(text, budget, target) {
   const note = "\n\n\u2026 (cut to fit GitHub\u2019s size limit; the job log has everything)\n";
   let end = Math.max(0, budget - measure(note, target));
   while (end > 0 && measure(text.slice(0, end) + note, target) > budget) end -= Math.max(1, Math.ceil((measure(text.slice(0, end) + note, target) - budget) / 4));

@@ -1,6 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
+import { cut } from './cut.js';
 import type { Namespace } from '../../namespaces.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
 import { shortCommandBound } from '../../mongo/stall-bound.js';
@@ -229,21 +230,7 @@ const COMMAND_BYTES = 8 * 1024 * 1024;
 
 /** Cuts writes into commands of at most `count` statements and about COMMAND_BYTES (one statement at least). */
 function chunks(writes: Write[], count: number): Write[][] {
-  const out: Write[][] = [];
-  let current: Write[] = [];
-  let bytes = 0;
-  for (const write of writes) {
-    const size = write.key.length + (write.kind === 'del' ? 0 : write.kind === 'upd' ? write.statements.reduce((n, s) => n + s.update.length, 0) : write.doc.length);
-    if (current.length && (current.length >= count || bytes + size > COMMAND_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(writes, count, COMMAND_BYTES, (w) => w.key.length + (w.kind === 'del' ? 0 : w.kind === 'upd' ? w.statements.reduce((n, s) => n + s.update.length, 0) : w.doc.length));
 }
 
 /** Writes in the given order (each run of one kind in ordered commands). */

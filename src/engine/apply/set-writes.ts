@@ -1,6 +1,7 @@
 import type { Namespace } from '../../namespaces.js';
 import { ElementCursor, rawDocument, rawElement, type RawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
+import { cut } from './cut.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
 import { shortCommandBound } from '../../mongo/stall-bound.js';
 import { writeUnordered, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
@@ -96,21 +97,7 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
 
 /** Cuts a group into statements of at most SET_SIZE documents and SET_BYTES of ids and values. */
 function parts<W extends Write>(group: W[], bytesOf: (write: W) => number): W[][] {
-  const out: W[][] = [];
-  let current: W[] = [];
-  let bytes = 0;
-  for (const write of group) {
-    const size = write.key.length + bytesOf(write);
-    if (current.length && (current.length >= SET_SIZE || bytes + size > SET_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(write);
-    bytes += size;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(group, SET_SIZE, SET_BYTES, (w) => w.key.length + bytesOf(w));
 }
 
 function idBytes(writes: Write[]): number {
@@ -121,7 +108,7 @@ function valueBytes(write: DeltaWrite): number {
   return write.statements[0]!.fields!.reduce((n, f) => n + f.value.length, 0);
 }
 
-/** Statements grouped into commands of about `chunk` documents and at most about COMMAND_BYTES. */
+/** Statements grouped into commands of about `chunk` documents (one statement at least) and about COMMAND_BYTES. */
 function commands(statements: SetStatement[], chunk: number): SetStatement[][] {
   const out: SetStatement[][] = [];
   let current: SetStatement[] = [];
