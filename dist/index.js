@@ -73802,7 +73802,7 @@ var require_eventsource_stream = __commonJS({
     var defaultMaxEventSize = buffer.kStringMaxLength;
     var DATA = Buffer.from("data");
     var EVENT = Buffer.from("event");
-    var ID4 = Buffer.from("id");
+    var ID2 = Buffer.from("id");
     var RETRY = Buffer.from("retry");
     var minParserItems = 1024;
     var maxParserItems = 131072;
@@ -74018,7 +74018,7 @@ ${value}`;
           }
           return;
         }
-        if (isFieldName(line, fieldLength, ID4)) {
+        if (isFieldName(line, fieldLength, ID2)) {
           if (isValidLastEventIdBytes(line, valueStart)) {
             this.setEventFieldSize("id", line.length - valueStart);
             event.id = line.toString("utf8", valueStart);
@@ -77530,6 +77530,10 @@ function rawIdKey(doc) {
   }
   return void 0;
 }
+function holdsIdAlone(key) {
+  const c = new ElementCursor(key);
+  return c.next() && c.nameIs(ID) && !c.next();
+}
 function fieldOrderFreeBytes(doc) {
   const elements = [...rawElements(doc)].sort((a, b) => Buffer.compare(a.name, b.name));
   return Buffer.concat(elements.map((e) => e.bytes));
@@ -77779,11 +77783,8 @@ function fieldOf(c) {
   return 0 /* Other */;
 }
 function idOfKey(key) {
-  const c = new ElementCursor(key);
-  const onlyId = c.next() && c.nameIs(ID2) && !c.next();
-  return onlyId ? import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
+  return holdsIdAlone(key) ? import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
 }
-var ID2 = Buffer.from("_id");
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
 }
@@ -79514,18 +79515,22 @@ function canonical(value) {
 }
 
 // src/engine/apply/cut.ts
-function cut(items, count, maxBytes, sizeOf) {
+function cut(items, count, maxBytes, sizeOf, countOf = () => 1) {
   const out = [];
   let current = [];
+  let counted = 0;
   let bytes = 0;
   for (const item of items) {
     const size = sizeOf(item);
-    if (current.length && (current.length >= count || bytes + size > maxBytes)) {
+    const weight = countOf(item);
+    if (current.length && (counted + weight > count || bytes + size > maxBytes)) {
       out.push(current);
       current = [];
+      counted = 0;
       bytes = 0;
     }
     current.push(item);
+    counted += weight;
     bytes += size;
   }
   if (current.length) out.push(current);
@@ -79685,13 +79690,12 @@ var SET_SIZE = 125;
 var MIN_SET = 4;
 var SET_BYTES = 2 * 1024 * 1024;
 var SHARED_UPDATE_BYTES = 1024 * 1024;
-var COMMAND_BYTES2 = 8 * 1024 * 1024;
 function setWriteJobs(destination, target, writes, chunk) {
   const rest = [];
   const deletes = [];
   const same = /* @__PURE__ */ new Map();
   for (const write of writes) {
-    if (!idOf(write.key)) rest.push(write);
+    if (!holdsIdAlone(write.key)) rest.push(write);
     else if (write.kind === "del") deletes.push(write);
     else if (write.kind === "upd" && write.statements.length === 1 && write.statements[0].update.length <= SHARED_UPDATE_BYTES) {
       const key = write.statements[0].update.toString("latin1");
@@ -79743,23 +79747,7 @@ function valueBytes(write) {
   return write.statements[0].fields.reduce((n, f) => n + f.value.length, 0);
 }
 function commands(statements, chunk) {
-  const out = [];
-  let current = [];
-  let documents = 0;
-  let bytes = 0;
-  for (const statement of statements) {
-    if (current.length && (documents + statement.writes.length > chunk || bytes + statement.bytes > COMMAND_BYTES2)) {
-      out.push(current);
-      current = [];
-      documents = 0;
-      bytes = 0;
-    }
-    current.push(statement);
-    documents += statement.writes.length;
-    bytes += statement.bytes;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(statements, chunk, COMMAND_BYTES, (s) => s.bytes, (s) => s.writes.length);
 }
 function setJob(destination, target, kind, sets) {
   return async (leaveOut) => {
@@ -79787,13 +79775,6 @@ function setJob(destination, target, kind, sets) {
     if (single.length) await writeUnordered(destination, target, kind, single);
   };
 }
-function idOf(key) {
-  const cursor = new ElementCursor(key);
-  if (!cursor.next() || !cursor.nameIs(ID3)) return void 0;
-  const id2 = { type: cursor.type, value: key.subarray(cursor.valueAt, cursor.valueEnd) };
-  return cursor.next() ? void 0 : id2;
-}
-var ID3 = Buffer.from("_id", "latin1");
 var ZERO = Buffer.from([0, 0, 0, 0]);
 var TRUE2 = Buffer.of(1);
 function idsFilter(writes) {
@@ -79802,8 +79783,8 @@ function idsFilter(writes) {
 function idArray(writes) {
   return rawDocument(
     writes.map((w, i) => {
-      const id2 = idOf(w.key);
-      return rawElement(id2.type, String(i), id2.value);
+      const id2 = rawIdKey(w.key);
+      return rawElement(id2[0], String(i), id2.subarray(1));
     })
   );
 }

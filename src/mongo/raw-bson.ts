@@ -121,6 +121,12 @@ export function rawIdKey(doc: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** Whether a document key holds the `_id` alone (an unsharded collection's documentKey), compared on the bytes. */
+export function holdsIdAlone(key: Buffer): boolean {
+  const c = new ElementCursor(key);
+  return c.next() && c.nameIs(ID) && !c.next();
+}
+
 /**
  * The top-level elements of a document in name order, concatenated: the same bytes whatever order the fields
  * were stored in, every type and value kept. For documents the server re-assembles (time-series measurements

@@ -226,7 +226,7 @@ function runs(writes: Write[]): Write[][] {
 }
 
 /** A command's statements stay well under a message's 48 MB, whatever the documents' size. */
-const COMMAND_BYTES = 8 * 1024 * 1024;
+export const COMMAND_BYTES = 8 * 1024 * 1024;
 
 /** Cuts writes into commands of at most `count` statements and about COMMAND_BYTES (one statement at least). */
 function chunks(writes: Write[], count: number): Write[][] {

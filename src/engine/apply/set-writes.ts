@@ -1,10 +1,10 @@
 import type { Namespace } from '../../namespaces.js';
-import { ElementCursor, rawDocument, rawElement, type RawElement } from '../../mongo/raw-bson.js';
+import { holdsIdAlone, rawDocument, rawElement, rawIdKey, type RawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import { cut } from './cut.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
 import { shortCommandBound } from '../../mongo/stall-bound.js';
-import { writeUnordered, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
+import { COMMAND_BYTES, writeUnordered, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 
 /**
  * Writes of many documents in one statement, the way a batch job wrote them on the source: a deleteMany arrives as
@@ -32,8 +32,6 @@ const MIN_SET = 4;
 const SET_BYTES = 2 * 1024 * 1024;
 /** An update larger than this is sent one document a statement (a set statement carries it once, with the ids). */
 const SHARED_UPDATE_BYTES = 1024 * 1024;
-/** Bytes of statements in one command, far under a message's 48 MB (as raw-writes.ts's commands). */
-const COMMAND_BYTES = 8 * 1024 * 1024;
 
 /** A group of writes one statement covers, and how to make that statement for the ones still to write. */
 interface SetStatement {
@@ -52,7 +50,7 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
   const deletes: Write[] = [];
   const same = new Map<string, DeltaWrite[]>();
   for (const write of writes) {
-    if (!idOf(write.key)) rest.push(write);
+    if (!holdsIdAlone(write.key)) rest.push(write);
     else if (write.kind === 'del') deletes.push(write);
     else if (write.kind === 'upd' && write.statements.length === 1 && write.statements[0]!.update.length <= SHARED_UPDATE_BYTES) {
       const key = write.statements[0]!.update.toString('latin1');
@@ -110,23 +108,7 @@ function valueBytes(write: DeltaWrite): number {
 
 /** Statements grouped into commands of about `chunk` documents (one statement at least) and about COMMAND_BYTES. */
 function commands(statements: SetStatement[], chunk: number): SetStatement[][] {
-  const out: SetStatement[][] = [];
-  let current: SetStatement[] = [];
-  let documents = 0;
-  let bytes = 0;
-  for (const statement of statements) {
-    if (current.length && (documents + statement.writes.length > chunk || bytes + statement.bytes > COMMAND_BYTES)) {
-      out.push(current);
-      current = [];
-      documents = 0;
-      bytes = 0;
-    }
-    current.push(statement);
-    documents += statement.writes.length;
-    bytes += statement.bytes;
-  }
-  if (current.length) out.push(current);
-  return out;
+  return cut(statements, chunk, COMMAND_BYTES, (s) => s.bytes, (s) => s.writes.length);
 }
 
 /**
@@ -163,15 +145,6 @@ function setJob(destination: Destination, target: Namespace, kind: 'del' | 'upd'
   };
 }
 
-/** The `_id` element of a document key that holds `_id` alone (type and value), or undefined. */
-function idOf(key: Buffer): { type: number; value: Buffer } | undefined {
-  const cursor = new ElementCursor(key);
-  if (!cursor.next() || !cursor.nameIs(ID)) return undefined;
-  const id = { type: cursor.type, value: key.subarray(cursor.valueAt, cursor.valueEnd) };
-  return cursor.next() ? undefined : id;
-}
-
-const ID = Buffer.from('_id', 'latin1');
 const ZERO = Buffer.from([0, 0, 0, 0]);
 const TRUE = Buffer.of(1);
 
@@ -183,8 +156,9 @@ function idsFilter(writes: Write[]): Buffer {
 function idArray(writes: Write[]): Buffer {
   return rawDocument(
     writes.map((w, i) => {
-      const id = idOf(w.key)!;
-      return rawElement(id.type, String(i), id.value);
+      // Type byte, then value (see rawIdKey): only keys that hold the _id alone get here (setWriteJobs).
+      const id = rawIdKey(w.key)!;
+      return rawElement(id[0]!, String(i), id.subarray(1));
     }),
   );
 }

@@ -1,5 +1,5 @@
 import { BSON, Timestamp, type Document } from 'mongodb';
-import { ElementCursor, rawDocument, rawElements, rawId } from '../../mongo/raw-bson.js';
+import { ElementCursor, holdsIdAlone, rawDocument, rawElements, rawId } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
 
 export const DATA_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
@@ -185,12 +185,8 @@ function fieldOf(c: ElementCursor): Field {
 
 /** The `_id` of a documentKey, decoded with its exact type: the key itself is `{_id}` on an unsharded collection. */
 function idOfKey(key: Buffer): unknown {
-  const c = new ElementCursor(key);
-  const onlyId = c.next() && c.nameIs(ID) && !c.next();
-  return onlyId ? BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
+  return holdsIdAlone(key) ? BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
 }
-
-const ID = Buffer.from('_id');
 
 /** A BSON string value at `at`: int32 length (with the trailing zero), the UTF-8 bytes, zero. */
 function stringAt(doc: Buffer, at: number): string {
