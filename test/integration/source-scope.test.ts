@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Document, MongoClient } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { dbHashes, testConfig, testPorts } from '../support/engine.js';
 
 /**
@@ -13,26 +13,19 @@ import { dbHashes, testConfig, testPorts } from '../support/engine.js';
  * in arrives as inserts and one renamed out leaves as a drop.
  */
 describe('the source stream reads the migrated databases, and renames across their edge', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('scope');
   const outside = `${db}_out`;
 
   beforeAll(async () => {
-    const { sourceUri, destinationUri } = sharedClusters();
-    source = await connect(sourceUri);
-    destination = await connect(destinationUri);
+    const { source } = clients;
     await source.db(db).collection<Document>('kept').insertMany(Array.from({ length: 20 }, (_, i): Document => ({ _id: i, v: i })));
     await source.db(db).collection<Document>('leaving').insertMany(Array.from({ length: 5 }, (_, i): Document => ({ _id: i })));
     await source.db(outside).collection<Document>('arriving').insertMany(Array.from({ length: 5 }, (_, i): Document => ({ _id: i })));
   });
 
-  afterAll(async () => {
-    await source?.close();
-    await destination?.close();
-  });
-
   it('applies its own databases, drops what is renamed out, and copies what is renamed in', async () => {
+    const { source, destination } = clients;
     const { sourceUri, destinationUri } = sharedClusters();
     const config = testConfig(uniqueName('mig').replace(/_/g, '-'), sourceUri, destinationUri, [db]);
     const sync = await runSync(config, {}, testPorts());
