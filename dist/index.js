@@ -79888,6 +79888,14 @@ function median(values) {
 }
 
 // src/engine/apply/current-documents.ts
+function mergeLookups(all) {
+  const out = { docs: /* @__PURE__ */ new Map() };
+  for (const lookups of all) {
+    for (const [event, doc] of lookups.docs) out.docs.set(event, doc);
+    if (lookups.readAt && (!out.readAt || lookups.readAt.greaterThan(out.readAt))) out.readAt = lookups.readAt;
+  }
+  return out;
+}
 var SLICE_BYTES = 4 * 1024 * 1024;
 var BATCH_BYTES = 64 * 1024 * 1024;
 var MAX_SLICE = 250;
@@ -79904,14 +79912,15 @@ var CurrentDocuments = class {
    * next query ask for hundreds of large ones.
    */
   perDocument = 1024 * 1024;
-  async read(wanted2) {
+  /** `budget`: the bytes of documents past which no further query starts (BATCH_BYTES, or a share of it). */
+  async read(wanted2, budget = BATCH_BYTES) {
     const out = { docs: /* @__PURE__ */ new Map() };
     let next = 0;
     let held = 0;
     let failure;
     const worker = async () => {
       while (next < wanted2.length && failure === void 0) {
-        if (held >= BATCH_BYTES && next > 0) return;
+        if (held >= budget && next > 0) return;
         const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
         const slice = wanted2.slice(next, next + size);
         next += slice.length;
@@ -80331,13 +80340,14 @@ var Applier = class {
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
+   * `budget` bounds the bytes of documents held (see CurrentDocuments.read): what is past it is read at the writes.
    */
-  async prepare(events) {
+  async prepare(events, budget) {
     const guessed = /* @__PURE__ */ new Map();
     for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) guessed.set(`${target.db}.${target.coll}`, await this.targets.peek(target));
     const kind = (target) => this.targets.cached(target) ?? guessed.get(`${target.db}.${target.coll}`);
     const deltas = this.deltaPlan(events, kind);
-    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)));
+    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)), budget);
   }
   /**
    * The update events of a batch that apply their delta: the destination holds the document's pre-image (read
@@ -80646,6 +80656,110 @@ async function readBatch(stream, options) {
   return out;
 }
 
+// src/engine/capture/read-ahead.ts
+var ReadAhead = class {
+  constructor(read, prepare, merge2, limits) {
+    this.read = read;
+    this.prepare = prepare;
+    this.merge = merge2;
+    this.limits = limits;
+    this.loop = this.readLoop();
+  }
+  read;
+  prepare;
+  merge;
+  limits;
+  queue = [];
+  queuedEvents = 0;
+  queuedBytes = 0;
+  failure;
+  ended = false;
+  stopped = false;
+  wakeTaker;
+  wakeReader;
+  loop;
+  /** Everything read since the last take, as one batch; waits for the next read when nothing is held. */
+  async take() {
+    for (; ; ) {
+      if (this.queue.length) {
+        const taken = this.queue.splice(0);
+        this.queuedEvents = 0;
+        this.queuedBytes = 0;
+        this.wake("reader");
+        return taken.length === 1 ? taken[0] : this.merged(taken);
+      }
+      if (this.failure) throw this.failure.error;
+      if (this.ended) throw new Error("the change stream was read to its stop point; nothing is left to take");
+      await new Promise((resolve2) => this.wakeTaker = resolve2);
+    }
+  }
+  /**
+   * Stops reading, lets the read in flight end, and returns the work of every batch read and not taken (to be
+   * awaited before the stream closes: a lookup may still run).
+   */
+  async stop() {
+    this.stopped = true;
+    this.wake("reader");
+    await this.loop;
+    return this.queue.splice(0).map((batch) => batch.prepared);
+  }
+  async readLoop() {
+    try {
+      while (!this.stopped) {
+        if (this.queuedEvents >= this.limits.events || this.queue.length >= this.limits.reads || this.queuedBytes >= this.limits.bytes) {
+          await new Promise((resolve2) => this.wakeReader = resolve2);
+          continue;
+        }
+        const batch = await this.read(this.limits.events - this.queuedEvents);
+        const started = Date.now();
+        let preparedMs = 0;
+        const prepared = this.prepare(batch.events).finally(() => preparedMs = Date.now() - started);
+        prepared.catch(() => void 0);
+        this.queue.push({ ...batch, prepared, preparedMs: () => preparedMs });
+        this.queuedEvents += batch.events.length;
+        for (const event of batch.events) this.queuedBytes += event.raw.length;
+        this.wake("taker");
+        if (batch.reachedStop) break;
+      }
+    } catch (error2) {
+      this.failure = { error: error2 };
+    } finally {
+      this.ended = true;
+      this.wake("taker");
+    }
+  }
+  wake(who) {
+    const wake = who === "taker" ? this.wakeTaker : this.wakeReader;
+    if (who === "taker") this.wakeTaker = void 0;
+    else this.wakeReader = void 0;
+    wake?.();
+  }
+  /** Several reads as one batch: events in order, where the stream stood after the last, their work merged. */
+  merged(batches) {
+    const last = batches[batches.length - 1];
+    const prepared = Promise.all(batches.map((b) => b.prepared)).then((all) => this.merge(all));
+    prepared.catch(() => void 0);
+    return {
+      events: batches.flatMap((b) => b.events),
+      drained: last.drained,
+      reachedStop: last.reachedStop,
+      lastWall: findLast(batches, (b) => b.lastWall),
+      lastTime: findLast(batches, (b) => b.lastTime),
+      token: findLast(batches, (b) => b.token),
+      readMs: batches.reduce((sum, b) => sum + b.readMs, 0),
+      prepared,
+      preparedMs: () => Math.max(...batches.map((b) => b.preparedMs()))
+    };
+  }
+};
+function findLast(items, value) {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const found = value(items[i]);
+    if (found !== void 0) return found;
+  }
+  return void 0;
+}
+
 // src/engine/position-saver.ts
 var PositionSaver = class {
   constructor(save) {
@@ -80814,6 +80928,8 @@ function keyOf(uuid, id2) {
 var SAVE_IDLE_POSITION_MS = 5e3;
 var APPLY_WRITERS = 8;
 var SAMPLE_LAG_MS = 2e3;
+var READS_AHEAD = 4;
+var READ_AHEAD_BYTES = 16 * 1024 * 1024;
 function savedPosition(run2) {
   const applied = run2.doc.applied;
   if (applied?.token) return { resumeAfter: applied.token };
@@ -80853,27 +80969,22 @@ async function watchedTailLoop(run2, options, stall) {
   const stray = /* @__PURE__ */ new Set();
   let reachedStop = false;
   let appliedToken;
-  let next;
+  let ahead;
   try {
     stall.enter("opening the change stream");
     stream = await RawChangeStream.open(run2.source, savedPosition(run2), { batchSize: run2.config.tail.batchSize, match: sourceEventMatch(run2.filter) });
     const open2 = stream;
-    const readNext = async () => {
-      const read = await readBatch(open2, { batchSize: run2.config.tail.batchSize, filter: run2.filter, stopAfter: options.stopAfter });
-      const lookupStarted = Date.now();
-      let lookupMs = 0;
-      const prepared = applier.prepare(read.events).finally(() => lookupMs = Date.now() - lookupStarted);
-      prepared.catch(() => void 0);
-      return { ...read, prepared, lookupMs: () => lookupMs };
-    };
-    next = readNext();
-    next.catch(() => void 0);
+    ahead = new ReadAhead(
+      (maxEvents) => readBatch(open2, { batchSize: maxEvents, filter: run2.filter, stopAfter: options.stopAfter }),
+      (events) => applier.prepare(events, BATCH_BYTES / READS_AHEAD),
+      mergeLookups,
+      { events: run2.config.tail.batchSize, reads: READS_AHEAD, bytes: READ_AHEAD_BYTES }
+    );
+    const reader = ahead;
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       run2.lease.assertHeld();
       saver.check();
-      const read = await stall.in("reading the change stream", next);
-      next = read.reachedStop ? void 0 : readNext();
-      next?.catch(() => void 0);
+      const read = await stall.in("reading the change stream", reader.take());
       const { events: batch, drained, lastWall, lastTime } = read;
       if (options.strayAfter) {
         for (const event of batch) if (event.clusterTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? "*"}`);
@@ -80887,7 +80998,7 @@ async function watchedTailLoop(run2, options, stall) {
         await applier.apply(batch, checkpoint, prepared);
         await stall.in("queueing for recheck", observing);
         failpoint("tail:batch-applied");
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, "applied change events");
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.preparedMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, "applied change events");
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -80929,9 +81040,9 @@ async function watchedTailLoop(run2, options, stall) {
     await store.update(ports.runner, { lagSeconds: null, streamError: `${errorMessage(error2)}`.slice(0, 500) }).catch(() => void 0);
     throw error2;
   } finally {
-    const ahead = await stall.in("ending: the batch read ahead", next?.catch(() => void 0));
+    const lookups = await stall.in("ending: the batch read ahead", ahead?.stop().catch(() => void 0)) ?? [];
     await stall.in("ending: the position save", saver.settle().catch(() => void 0));
-    await stall.in("ending: the lookups read ahead", ahead?.prepared.catch(() => void 0));
+    await stall.in("ending: the lookups read ahead", Promise.all(lookups.map((prepared) => prepared.catch(() => void 0))));
     await stall.in("ending: closing the change stream", stream?.close().catch(() => void 0));
     stall.enter("ending: the final save");
   }

@@ -2,7 +2,9 @@ import type { Document, Timestamp } from 'mongodb';
 import { errorMessage, OperationError } from '../errors.js';
 import { Applier, type Checkpoint, type Prepared } from './apply/applier.js';
 import { readView } from './apply/source-lookup.js';
-import { readBatch, type ReadBatch } from './capture/batch-reader.js';
+import { readBatch } from './capture/batch-reader.js';
+import { ReadAhead } from './capture/read-ahead.js';
+import { BATCH_BYTES, mergeLookups } from './apply/current-documents.js';
 import { historyLostError, sourceEventMatch, type Position } from './capture/change-stream.js';
 import { RawChangeStream } from './capture/raw-change-stream.js';
 import type { MigrationRun } from './run.js';
@@ -53,6 +55,13 @@ const SAVE_IDLE_POSITION_MS = 5_000;
  */
 const APPLY_WRITERS = 8;
 const SAMPLE_LAG_MS = 2_000;
+/**
+ * Reads of the stream held ahead of the writes at most, each looking its documents up with this share of the
+ * lookups' memory (so all of them together hold no more than the one batch read ahead did before).
+ */
+const READS_AHEAD = 4;
+/** Bytes of events read ahead past which no read starts: a batch of large events is read ahead alone, as before. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export function savedPosition(run: MigrationRun): Position {
   const applied = run.doc.applied;
@@ -64,9 +73,9 @@ export function savedPosition(run: MigrationRun): Position {
 
 /**
  * Applies live changes from the saved position, saving the position after every durable batch. Three stages
- * overlap: the stream reads the next server batch, the tail looks up the next batch's documents, and the current
- * batch is written. Lag is the age of the newest applied change while more are pending, and zero once the
- * stream is drained.
+ * overlap: the stream is read and the documents of what was read looked up on the source (capture/read-ahead.ts)
+ * while the current batch is written, and the position of the batch before is saved. Lag is the age of the
+ * newest applied change while more are pending, and zero once the stream is drained.
  */
 export async function tailLoop(run: MigrationRun, options: TailOptions): Promise<TailResult> {
   const stall = new StallWatch(run.ports.log, 'the tail');
@@ -105,29 +114,25 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   const stray = new Set<string>();
   let reachedStop = false;
   let appliedToken: Document | undefined;
-  let next: Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> | undefined;
+  let ahead: ReadAhead<Prepared> | undefined;
   try {
     stall.enter('opening the change stream');
     stream = await RawChangeStream.open(run.source, savedPosition(run), { batchSize: run.config.tail.batchSize, match: sourceEventMatch(run.filter) });
     const open = stream;
-    // The next batch is read, and its documents looked up on the source, while the current one is written.
-    const readNext = async (): Promise<ReadBatch & { prepared: Promise<Prepared>; lookupMs: () => number }> => {
-      const read = await readBatch(open, { batchSize: run.config.tail.batchSize, filter: run.filter, stopAfter: options.stopAfter });
-      const lookupStarted = Date.now();
-      let lookupMs = 0;
-      const prepared = applier.prepare(read.events).finally(() => (lookupMs = Date.now() - lookupStarted));
-      prepared.catch(() => undefined); // awaited when applied; a batch read ahead and never applied is dropped
-      return { ...read, prepared, lookupMs: () => lookupMs };
-    };
-    next = readNext();
-    next.catch(() => undefined); // its failure is seen when it is awaited (or dropped if the loop ends first)
+    // The stream is read, and the documents of what was read looked up on the source, while a batch is written;
+    // each batch is everything read since the last (see capture/read-ahead.ts).
+    ahead = new ReadAhead<Prepared>(
+      (maxEvents) => readBatch(open, { batchSize: maxEvents, filter: run.filter, stopAfter: options.stopAfter }),
+      (events) => applier.prepare(events, BATCH_BYTES / READS_AHEAD),
+      mergeLookups,
+      { events: run.config.tail.batchSize, reads: READS_AHEAD, bytes: READ_AHEAD_BYTES },
+    );
+    const reader = ahead;
     while (!ports.signal.aborted && Date.now() < options.deadline) {
       // A runner whose lease was taken over stops here, even while idle (the applier checks only with data).
       run.lease.assertHeld();
       saver.check();
-      const read: Awaited<ReturnType<typeof readNext>> = await stall.in('reading the change stream', next!);
-      next = read.reachedStop ? undefined : readNext();
-      next?.catch(() => undefined); // its failure is seen when it is awaited
+      const read = await stall.in('reading the change stream', reader.take());
       const { events: batch, drained, lastWall, lastTime } = read;
       if (options.strayAfter) for (const event of batch) if (event.clusterTime.greaterThan(options.strayAfter)) stray.add(`${event.ns.db}.${event.ns.coll ?? '*'}`);
       if (batch.length) {
@@ -141,7 +146,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
         await applier.apply(batch, checkpoint, prepared);
         await stall.in('queueing for recheck', observing);
         failpoint('tail:batch-applied');
-        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.lookupMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, 'applied change events');
+        ports.log.debug({ applied: batch.length, drained, readMs: read.readMs, applyMs: Date.now() - applyStarted, lookupMs: read.preparedMs(), writers: applier.writers.current(), deltas: applier.deltas.applied, deltasMissed: applier.deltas.missed, grouped: applier.grouped.documents }, 'applied change events');
       }
       appliedToken = read.token ?? appliedToken;
       if (read.reachedStop) {
@@ -187,10 +192,10 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
     await store.update(ports.runner, { lagSeconds: null, streamError: `${errorMessage(error)}`.slice(0, 500) }).catch(() => undefined);
     throw error;
   } finally {
-    // A batch read ahead holds the stream (and may be looking documents up): let it end, then close.
-    const ahead = await stall.in('ending: the batch read ahead', next?.catch(() => undefined));
+    // A read in flight holds the stream (and what was read may be looking documents up): let them end, then close.
+    const lookups = (await stall.in('ending: the batch read ahead', ahead?.stop().catch(() => undefined))) ?? [];
     await stall.in('ending: the position save', saver.settle().catch(() => undefined));
-    await stall.in('ending: the lookups read ahead', ahead?.prepared.catch(() => undefined));
+    await stall.in('ending: the lookups read ahead', Promise.all(lookups.map((prepared) => prepared.catch(() => undefined))));
     await stall.in('ending: closing the change stream', stream?.close().catch(() => undefined));
     stall.enter('ending: the final save');
   }

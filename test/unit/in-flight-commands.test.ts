@@ -17,10 +17,11 @@ describe('InFlightCommands', () => {
       { side: 'destination', client: destination },
     ]);
     expect(commands.oldest()).toBeUndefined();
-    const t0 = Date.now();
     // The driver's request ids are per process; the same id on two clients must not mix.
     source.emit('commandStarted', { requestId: 7, commandName: 'find' });
     destination.emit('commandStarted', { requestId: 7, commandName: 'update' });
+    // Taken after the starts: a clock tick between them made "waited at least 5 s" fail now and then.
+    const t0 = Date.now();
     expect(commands.oldest(t0 + 5000)).toEqual({ what: 'a find on the source', waitedMs: expect.any(Number) as number });
     expect(commands.oldest(t0 + 5000)!.waitedMs).toBeGreaterThanOrEqual(5000);
     source.emit('commandSucceeded', { requestId: 7, commandName: 'find' });

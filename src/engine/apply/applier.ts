@@ -125,14 +125,15 @@ export class Applier {
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
+   * `budget` bounds the bytes of documents held (see CurrentDocuments.read): what is past it is read at the writes.
    */
-  async prepare(events: readonly ChangeEvent[]): Promise<Prepared> {
+  async prepare(events: readonly ChangeEvent[], budget?: number): Promise<Prepared> {
     // Collections not written yet (the first batches) are peeked at: a guess, planned again at the writes.
     const guessed = new Map<string, TargetKind | undefined>();
     for (const target of this.deltaTargets(events)) if (!this.targets.cached(target)) guessed.set(`${target.db}.${target.coll}`, await this.targets.peek(target));
     const kind = (target: Namespace): TargetKind | undefined => this.targets.cached(target) ?? guessed.get(`${target.db}.${target.coll}`);
     const deltas = this.deltaPlan(events, kind);
-    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)));
+    return this.current.read(events.filter((e) => e.refetch && !deltas.has(e)), budget);
   }
 
   /**

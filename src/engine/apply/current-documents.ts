@@ -12,9 +12,22 @@ export interface Lookups {
   readAt?: Timestamp;
 }
 
+/**
+ * The lookups of consecutive reads as those of one batch. Each may answer only a prefix of its events; the applier
+ * writes up to the first event not answered and reads the rest again, so the union is as good as one read.
+ */
+export function mergeLookups(all: readonly Lookups[]): Lookups {
+  const out: Lookups = { docs: new Map() };
+  for (const lookups of all) {
+    for (const [event, doc] of lookups.docs) out.docs.set(event, doc);
+    if (lookups.readAt && (!out.readAt || lookups.readAt.greaterThan(out.readAt))) out.readAt = lookups.readAt;
+  }
+  return out;
+}
+
 /** About this many bytes of documents per lookup query, and at most this many per batch held at once. */
 const SLICE_BYTES = 4 * 1024 * 1024;
-const BATCH_BYTES = 64 * 1024 * 1024;
+export const BATCH_BYTES = 64 * 1024 * 1024;
 const MAX_SLICE = 250;
 
 /**
@@ -40,7 +53,8 @@ export class CurrentDocuments {
     private readonly concurrency: number,
   ) {}
 
-  async read(wanted: readonly ChangeEvent[]): Promise<Lookups> {
+  /** `budget`: the bytes of documents past which no further query starts (BATCH_BYTES, or a share of it). */
+  async read(wanted: readonly ChangeEvent[], budget = BATCH_BYTES): Promise<Lookups> {
     const out: Lookups = { docs: new Map() };
     let next = 0;
     let held = 0;
@@ -53,7 +67,7 @@ export class CurrentDocuments {
         // Slices are taken in order and `held` only grows: once the budget stops one, it stops every later one,
         // so the events answered are a prefix. A query in flight counts with the size expected of it, so the
         // queries running at once respect the budget too.
-        if (held >= BATCH_BYTES && next > 0) return;
+        if (held >= budget && next > 0) return;
         const size = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / this.perDocument)));
         const slice = wanted.slice(next, next + size);
         next += slice.length;
