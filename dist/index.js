@@ -2432,7 +2432,7 @@ var require_bson = __commonJS({
         return `new Double(${inspect(this.value, options)})`;
       }
     };
-    var Int32 = class _Int32 extends BSONValue {
+    var Int322 = class _Int32 extends BSONValue {
       get _bsontype() {
         return "Int32";
       }
@@ -2519,7 +2519,7 @@ var require_bson = __commonJS({
       hexCharCodeToNibble[c] = c - 55;
     for (let c = 97; c <= 102; c++)
       hexCharCodeToNibble[c] = c - 87;
-    var ObjectId2 = class _ObjectId extends BSONValue {
+    var ObjectId3 = class _ObjectId extends BSONValue {
       get _bsontype() {
         return "ObjectId";
       }
@@ -3261,10 +3261,10 @@ var require_bson = __commonJS({
           value = ByteUtils.toUTF8(buffer2, index, index + stringSize - 1, shouldValidateKey);
           index = index + stringSize;
         } else if (elementType === BSON_DATA_OID) {
-          value = new ObjectId2(buffer2, index);
+          value = new ObjectId3(buffer2, index);
           index = index + 12;
         } else if (elementType === BSON_DATA_INT && promoteValues === false) {
-          value = new Int32(NumberUtils.getInt32LE(buffer2, index));
+          value = new Int322(NumberUtils.getInt32LE(buffer2, index));
           index += 4;
         } else if (elementType === BSON_DATA_INT) {
           value = NumberUtils.getInt32LE(buffer2, index);
@@ -3516,7 +3516,7 @@ var require_bson = __commonJS({
           const oidBuffer = ByteUtils.allocateUnsafe(12);
           for (let i2 = 0; i2 < 12; i2++)
             oidBuffer[i2] = buffer2[index + i2];
-          const oid = new ObjectId2(oidBuffer);
+          const oid = new ObjectId3(oidBuffer);
           index = index + 12;
           value = new DBRef(namespace, oid);
         } else {
@@ -4009,11 +4009,11 @@ var require_bson = __commonJS({
       return value != null && typeof value === "object" && "_bsontype" in value && typeof value._bsontype === "string";
     }
     var keysToCodecs = {
-      $oid: ObjectId2,
+      $oid: ObjectId3,
       $binary: Binary3,
       $uuid: Binary3,
       $symbol: BSONSymbol,
-      $numberInt: Int32,
+      $numberInt: Int322,
       $numberDecimal: Decimal128,
       $numberDouble: Double,
       $numberLong: Long2,
@@ -4032,7 +4032,7 @@ var require_bson = __commonJS({
         }
         if (Number.isInteger(value) && !Object.is(value, -0)) {
           if (in32BitRange) {
-            return new Int32(value);
+            return new Int322(value);
           }
           if (in64BitRange) {
             if (options.useBigInt64) {
@@ -4191,11 +4191,11 @@ var require_bson = __commonJS({
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal128(o.bytes),
       Double: (o) => new Double(o.value),
-      Int32: (o) => new Int32(o.value),
+      Int32: (o) => new Int322(o.value),
       Long: (o) => Long2.fromBits(o.low != null ? o.low : o.low_, o.low != null ? o.high : o.high_, o.low != null ? o.unsigned : o.unsigned_),
       MaxKey: () => new MaxKey(),
       MinKey: () => new MinKey(),
-      ObjectId: (o) => new ObjectId2(o),
+      ObjectId: (o) => new ObjectId3(o),
       BSONRegExp: (o) => new BSONRegExp(o.pattern, o.options),
       BSONSymbol: (o) => new BSONSymbol(o.value),
       Timestamp: (o) => Timestamp5.fromBits(o.low, o.high)
@@ -4461,12 +4461,12 @@ var require_bson = __commonJS({
       Decimal128,
       Double,
       EJSON,
-      Int32,
+      Int32: Int322,
       Long: Long2,
       MaxKey,
       MinKey,
       NumberUtils,
-      ObjectId: ObjectId2,
+      ObjectId: ObjectId3,
       Timestamp: Timestamp5,
       UUID: UUID4,
       bsonType,
@@ -4494,12 +4494,12 @@ var require_bson = __commonJS({
     exports.Decimal128 = Decimal128;
     exports.Double = Double;
     exports.EJSON = EJSON;
-    exports.Int32 = Int32;
+    exports.Int32 = Int322;
     exports.Long = Long2;
     exports.MaxKey = MaxKey;
     exports.MinKey = MinKey;
     exports.NumberUtils = NumberUtils;
-    exports.ObjectId = ObjectId2;
+    exports.ObjectId = ObjectId3;
     exports.Timestamp = Timestamp5;
     exports.UUID = UUID4;
     exports.bsonType = bsonType;
@@ -77688,7 +77688,7 @@ function decodeChangeEvent(raw, refetch = false) {
         token = raw.subarray(valueAt, valueEnd);
         break;
       case 2 /* OperationType */:
-        type = stringAt(raw, valueAt);
+        type = TYPES.of(raw, valueAt + 4, valueEnd - 1, () => stringAt(raw, valueAt));
         break;
       case 3 /* ClusterTime */:
         clusterTime = new import_mongodb8.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
@@ -77697,13 +77697,13 @@ function decodeChangeEvent(raw, refetch = false) {
         if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
         break;
       case 5 /* Ns */:
-        ns2 = namespaceAt(raw.subarray(valueAt, valueEnd));
+        ns2 = NAMESPACES.of(raw, valueAt, valueEnd, () => namespaceAt(raw.subarray(valueAt, valueEnd)));
         break;
       case 6 /* To */:
         to = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case 7 /* CollectionUUID */:
-        uuid = raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
+        uuid = UUIDS.of(raw, valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt), () => raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt)));
         break;
       case 8 /* DocumentKey */:
         key = raw.subarray(valueAt, valueEnd);
@@ -77783,8 +77783,35 @@ function fieldOf(c) {
   return 0 /* Other */;
 }
 function idOfKey(key) {
-  return holdsIdAlone(key) ? import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
+  if (!holdsIdAlone(key)) return rawId(key)?.value;
+  const type = key[4];
+  if (type === 7 && key.length === 22) return new import_mongodb8.ObjectId(key.subarray(9, 21));
+  if (type === 16 && key.length === 14) return new import_mongodb8.Int32(key.readInt32LE(9));
+  return import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id;
 }
+var LastDecoded = class {
+  bytes = Buffer.alloc(0);
+  value;
+  of(doc, start, end, decode) {
+    const length = end - start;
+    if (this.value !== void 0 && this.bytes.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (this.bytes[i] !== doc[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.value;
+    }
+    this.bytes = Buffer.from(doc.subarray(start, end));
+    this.value = decode();
+    return this.value;
+  }
+};
+var TYPES = new LastDecoded();
+var NAMESPACES = new LastDecoded();
+var UUIDS = new LastDecoded();
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
 }
@@ -80357,19 +80384,23 @@ var Applier = class {
   deltaPlan(events, kind = (target) => this.targets.cached(target)) {
     const plan2 = /* @__PURE__ */ new Map();
     if (!this.ctx.deltas) return plan2;
-    const perDocument = /* @__PURE__ */ new Map();
+    const perCollection = /* @__PURE__ */ new Map();
     for (const event of events) {
       if (!event.refetch || !event.uuid || event.id === void 0) continue;
-      const name = `${event.uuid}\0${sameDocumentKey(event.id)}`;
+      let perDocument = perCollection.get(event.uuid);
+      if (!perDocument) perCollection.set(event.uuid, perDocument = /* @__PURE__ */ new Map());
+      const name = sameDocumentKey(event.id);
       let entry = perDocument.get(name);
       if (!entry) perDocument.set(name, entry = { events: [], read: false });
       const statements = this.deltaOf(event, kind);
       if (statements) entry.events.push(event);
       else entry.read = true;
     }
-    for (const { events: updates, read } of perDocument.values()) {
-      if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
-      for (const event of updates) plan2.set(event, this.translated.get(event));
+    for (const perDocument of perCollection.values()) {
+      for (const { events: updates, read } of perDocument.values()) {
+        if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
+        for (const event of updates) plan2.set(event, this.translated.get(event));
+      }
     }
     return plan2;
   }
@@ -80873,6 +80904,7 @@ var ReadHorizon = class {
   /** Whether the destination holds this document as the source did just before an event at `time`. */
   holdsPreImage(uuid, id2, time) {
     if (!time.greaterThan(this.floor)) return false;
+    if (this.ahead.size === 0) return true;
     const read = this.ahead.get(keyOf(uuid, id2));
     return read === void 0 || time.greaterThan(read);
   }

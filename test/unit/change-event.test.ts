@@ -80,6 +80,42 @@ describe('decodeChangeEvent reads the routing fields from the bytes', () => {
     expect(decodeChangeEvent(Buffer.from(BSON.serialize(events.update!))).delta).toBeUndefined();
   });
 
+  it('events decoded one after another each get their own type, namespace and UUID (what is reused is equal bytes only)', () => {
+    // Neighbours that differ in one byte of the same length: a reuse decided by length, or by a prefix, shows here.
+    const variants = [
+      { operationType: 'insert', ns: { db: 'shop', coll: 'c1' }, uuid: 'a'.repeat(32) },
+      { operationType: 'insert', ns: { db: 'shop', coll: 'c2' }, uuid: 'a'.repeat(31) + 'b' },
+      { operationType: 'delete', ns: { db: 'shop', coll: 'c2' }, uuid: 'a'.repeat(31) + 'b' },
+      { operationType: 'update', ns: { db: 'shoq', coll: 'c2' }, uuid: 'b'.repeat(32) },
+      { operationType: 'update', ns: { db: 'shop' }, uuid: 'b'.repeat(32) },
+      { operationType: 'update', ns: { db: 'shop', coll: 'c1' }, uuid: 'a'.repeat(32) },
+      { operationType: 'update', ns: { db: 'shop', coll: 'c1' }, uuid: 'c' + 'a'.repeat(31) },
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [i, v] of variants.entries()) {
+        const raw = Buffer.from(BSON.serialize(base(v.operationType, { documentKey: { _id: i }, collectionUUID: new UUID(v.uuid), ns: v.ns })));
+        const decoded = decodeChangeEvent(raw);
+        expect({ type: decoded.type, ns: decoded.ns, uuid: decoded.uuid }).toEqual({ type: v.operationType, ns: v.ns, uuid: v.uuid });
+      }
+    }
+  });
+
+  it("a key's _id decodes as the BSON library decodes it, type included, whatever its type", () => {
+    const ids: unknown[] = [
+      new ObjectId('65a1b2c3d4e5f60718293a4b'), new ObjectId('000000000000000000000000'), new ObjectId('ffffffffffffffffffffffff'),
+      new Int32(0), new Int32(-1), new Int32(2 ** 31 - 1), new Int32(-(2 ** 31)), 7,
+      Long.fromNumber(7), 1.5, 'k', '', new Binary(Buffer.from('ab')), { a: new Int32(1) }, [new Int32(1)], null, true, new Date(5),
+    ];
+    for (const _id of ids) {
+      const raw = Buffer.from(BSON.serialize(base('delete', { documentKey: { _id } })));
+      const key = Buffer.from(BSON.serialize({ _id }));
+      expect(decodeChangeEvent(raw).id).toStrictEqual(BSON.deserialize(key, EXACT_TYPES)._id);
+    }
+    // A key with more than the _id (a sharded collection's) is read through the library, as before.
+    const sharded = Buffer.from(BSON.serialize(base('delete', { documentKey: { region: 'eu', _id: new ObjectId('65a1b2c3d4e5f60718293a4b') } })));
+    expect(decodeChangeEvent(sharded).id).toStrictEqual(new ObjectId('65a1b2c3d4e5f60718293a4b'));
+  });
+
   it('a split fragment says which it is', () => {
     const raw = Buffer.from(BSON.serialize({ ...events.insert, splitEvent: { fragment: 2, of: 3 } }));
     expect(splitInfo(raw)).toEqual({ fragment: 2, of: 3 });

@@ -144,19 +144,24 @@ export class Applier {
   private deltaPlan(events: readonly ChangeEvent[], kind: (target: Namespace) => TargetKind | undefined = (target) => this.targets.cached(target)): Map<ChangeEvent, DiffStatement[]> {
     const plan = new Map<ChangeEvent, DiffStatement[]>();
     if (!this.ctx.deltas) return plan;
-    const perDocument = new Map<string, { events: ChangeEvent[]; read: boolean }>();
+    // By collection, then by document: no key string made per event.
+    const perCollection = new Map<string, Map<string, { events: ChangeEvent[]; read: boolean }>>();
     for (const event of events) {
       if (!event.refetch || !event.uuid || event.id === undefined) continue;
-      const name = `${event.uuid}\0${sameDocumentKey(event.id)}`;
+      let perDocument = perCollection.get(event.uuid);
+      if (!perDocument) perCollection.set(event.uuid, (perDocument = new Map()));
+      const name = sameDocumentKey(event.id);
       let entry = perDocument.get(name);
       if (!entry) perDocument.set(name, (entry = { events: [], read: false }));
       const statements = this.deltaOf(event, kind);
       if (statements) entry.events.push(event);
       else entry.read = true;
     }
-    for (const { events: updates, read } of perDocument.values()) {
-      if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
-      for (const event of updates) plan.set(event, this.translated.get(event)!);
+    for (const perDocument of perCollection.values()) {
+      for (const { events: updates, read } of perDocument.values()) {
+        if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
+        for (const event of updates) plan.set(event, this.translated.get(event)!);
+      }
     }
     return plan;
   }

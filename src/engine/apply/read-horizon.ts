@@ -40,6 +40,8 @@ export class ReadHorizon {
   /** Whether the destination holds this document as the source did just before an event at `time`. */
   holdsPreImage(uuid: string, id: unknown, time: Timestamp): boolean {
     if (!time.greaterThan(this.floor)) return false;
+    // Asked of every update of a batch: with nothing read ahead (a batch job's deltas), no key is made.
+    if (this.ahead.size === 0) return true;
     const read = this.ahead.get(keyOf(uuid, id));
     return read === undefined || time.greaterThan(read);
   }

@@ -1,4 +1,4 @@
-import { BSON, Timestamp, type Document } from 'mongodb';
+import { BSON, Int32, ObjectId, Timestamp, type Document } from 'mongodb';
 import { ElementCursor, holdsIdAlone, rawDocument, rawElements, rawId } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
 
@@ -15,7 +15,8 @@ export interface ChangeEvent {
   type: string;
   clusterTime: Timestamp;
   wallTime?: Date;
-  ns: { db: string; coll?: string };
+  /** Shared by the events of one namespace (decoded once per run of them): never to be changed in place. */
+  ns: { readonly db: string; readonly coll?: string };
   /** A rename's destination namespace. */
   to?: { db: string; coll: string };
   /** The collection's UUID (hex), present on data and DDL events of 6.0+ streams with showExpandedEvents. */
@@ -65,7 +66,7 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
         token = raw.subarray(valueAt, valueEnd);
         break;
       case Field.OperationType:
-        type = stringAt(raw, valueAt);
+        type = TYPES.of(raw, valueAt + 4, valueEnd - 1, () => stringAt(raw, valueAt));
         break;
       case Field.ClusterTime:
         clusterTime = new Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
@@ -74,14 +75,14 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
         if (elementType === 0x09) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
         break;
       case Field.Ns:
-        ns = namespaceAt(raw.subarray(valueAt, valueEnd));
+        ns = NAMESPACES.of(raw, valueAt, valueEnd, () => namespaceAt(raw.subarray(valueAt, valueEnd)));
         break;
       case Field.To:
         to = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case Field.CollectionUUID:
         // Binary: int32 length, subtype byte, the bytes.
-        uuid = raw.toString('hex', valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
+        uuid = UUIDS.of(raw, valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt), () => raw.toString('hex', valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt)));
         break;
       case Field.DocumentKey:
         key = raw.subarray(valueAt, valueEnd);
@@ -132,7 +133,7 @@ class DecodedEvent implements ChangeEvent {
     private readonly tokenBytes: Buffer,
     readonly type: string,
     readonly clusterTime: Timestamp,
-    readonly ns: { db: string; coll?: string },
+    readonly ns: { readonly db: string; readonly coll?: string },
     readonly description: Document,
     readonly raw: Buffer,
   ) {}
@@ -185,8 +186,45 @@ function fieldOf(c: ElementCursor): Field {
 
 /** The `_id` of a documentKey, decoded with its exact type: the key itself is `{_id}` on an unsharded collection. */
 function idOfKey(key: Buffer): unknown {
-  return holdsIdAlone(key) ? BSON.deserialize(key, EXACT_TYPES)._id : rawId(key)?.value;
+  if (!holdsIdAlone(key)) return rawId(key)?.value;
+  // The commonest keys, {_id: ObjectId} and {_id: int32}, read from their bytes (the value starts after the length,
+  // the type byte and "_id\0"), as the BSON library decodes them with exact types; anything else through it.
+  const type = key[4];
+  if (type === 0x07 && key.length === 22) return new ObjectId(key.subarray(9, 21));
+  if (type === 0x10 && key.length === 14) return new Int32(key.readInt32LE(9));
+  return BSON.deserialize(key, EXACT_TYPES)._id;
 }
+
+/**
+ * The value last decoded from the same bytes, or a new one: consecutive events mostly share their operation type,
+ * namespace and collection UUID, and a string or object made per event for them was a share of the decoder's
+ * cost and of the garbage collector's. The bytes are copied (a view would hold the whole server reply).
+ */
+class LastDecoded<T> {
+  private bytes = Buffer.alloc(0);
+  private value: T | undefined;
+
+  of(doc: Buffer, start: number, end: number, decode: () => T): T {
+    const length = end - start;
+    if (this.value !== undefined && this.bytes.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (this.bytes[i] !== doc[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.value;
+    }
+    this.bytes = Buffer.from(doc.subarray(start, end));
+    this.value = decode();
+    return this.value;
+  }
+}
+
+const TYPES = new LastDecoded<string>();
+const NAMESPACES = new LastDecoded<{ readonly db: string; readonly coll?: string }>();
+const UUIDS = new LastDecoded<string>();
 
 /** A BSON string value at `at`: int32 length (with the trailing zero), the UTF-8 bytes, zero. */
 function stringAt(doc: Buffer, at: number): string {
