@@ -58943,13 +58943,8 @@ var NamespaceFilter = class {
   rules;
   include;
   exclude;
-  included = new PerNamespace();
-  targets = new PerNamespace();
   /** Whether a source collection (or view) is part of the migration. */
   includes(db, coll) {
-    return this.included.get(db, coll, () => this.decideIncludes(db, coll));
-  }
-  decideIncludes(db, coll) {
     if (SYSTEM_DBS.has(db) || coll.startsWith("system.")) return false;
     if (coll.startsWith(AGG_OUT_PREFIX)) return this.mayIncludeDatabase(db);
     const name = ns(db, coll);
@@ -58962,9 +58957,6 @@ var NamespaceFilter = class {
   }
   /** The destination namespace of an included source namespace. */
   target(db, coll) {
-    return this.targets.get(db, coll, () => Object.freeze(this.decideTarget(db, coll)));
-  }
-  decideTarget(db, coll) {
     const exact = this.rules.rename[ns(db, coll)];
     if (exact) return splitNamespace(exact);
     const dbRename = this.rules.rename[db];
@@ -59020,26 +59012,6 @@ var escapeRegExp = (text) => text.replace(/[.+^${}()|[\]\\*?]/g, "\\$&");
 function databaseGlobPattern(glob) {
   return escapeRegExp(glob).replace(/\\\*/g, "[^.]*").replace(/\\\?/g, ".");
 }
-var PerNamespace = class {
-  byDb = /* @__PURE__ */ new Map();
-  size = 0;
-  get(db, coll, decide) {
-    let inDb = this.byDb.get(db);
-    const known = inDb?.get(coll);
-    if (known !== void 0) return known;
-    if (this.size >= MAX_REMEMBERED_NAMESPACES) {
-      this.byDb.clear();
-      this.size = 0;
-      inDb = void 0;
-    }
-    if (!inDb) this.byDb.set(db, inDb = /* @__PURE__ */ new Map());
-    const value = decide();
-    inDb.set(coll, value);
-    this.size++;
-    return value;
-  }
-};
-var MAX_REMEMBERED_NAMESPACES = 1e4;
 
 // src/redact.ts
 var secrets = /* @__PURE__ */ new Set();

@@ -37,8 +37,6 @@ function globToRegExp(glob: string): RegExp {
 export class NamespaceFilter {
   private readonly include: RegExp[];
   private readonly exclude: RegExp[];
-  private readonly included = new PerNamespace<boolean>();
-  private readonly targets = new PerNamespace<Namespace>();
   constructor(readonly rules: NamespaceRules) {
     this.include = rules.include.map(globToRegExp);
     this.exclude = rules.exclude.map(globToRegExp);
@@ -46,10 +44,6 @@ export class NamespaceFilter {
 
   /** Whether a source collection (or view) is part of the migration. */
   includes(db: string, coll: string): boolean {
-    return this.included.get(db, coll, () => this.decideIncludes(db, coll));
-  }
-
-  private decideIncludes(db: string, coll: string): boolean {
     if (SYSTEM_DBS.has(db) || coll.startsWith('system.')) return false;
     // $out and $merge write into a temporary collection and rename it over their target: in a database the
     // migration covers, follow it (its rename then moves the result in, or out of, the migration's scope).
@@ -66,11 +60,6 @@ export class NamespaceFilter {
 
   /** The destination namespace of an included source namespace. */
   target(db: string, coll: string): Namespace {
-    // Shared between callers (frozen): asked several times of every change event.
-    return this.targets.get(db, coll, () => Object.freeze(this.decideTarget(db, coll)));
-  }
-
-  private decideTarget(db: string, coll: string): Namespace {
     const exact = this.rules.rename[ns(db, coll)];
     if (exact) return splitNamespace(exact);
     const dbRename = this.rules.rename[db];
@@ -142,30 +131,3 @@ const escapeRegExp = (text: string): string => text.replace(/[.+^${}()|[\]\\*?]/
 function databaseGlobPattern(glob: string): string {
   return escapeRegExp(glob).replace(/\\\*/g, '[^.]*').replace(/\\\?/g, '.');
 }
-
-/**
- * Answers kept per namespace: the rules never change, and a tail asks the same few namespaces of every event (a
- * string and a regular expression test per event before). Bounded: a source with more namespaces than this starts over.
- */
-class PerNamespace<T> {
-  private readonly byDb = new Map<string, Map<string, T>>();
-  private size = 0;
-
-  get(db: string, coll: string, decide: () => T): T {
-    let inDb = this.byDb.get(db);
-    const known = inDb?.get(coll);
-    if (known !== undefined) return known;
-    if (this.size >= MAX_REMEMBERED_NAMESPACES) {
-      this.byDb.clear();
-      this.size = 0;
-      inDb = undefined;
-    }
-    if (!inDb) this.byDb.set(db, (inDb = new Map()));
-    const value = decide();
-    inDb.set(coll, value);
-    this.size++;
-    return value;
-  }
-}
-
-const MAX_REMEMBERED_NAMESPACES = 10_000;
