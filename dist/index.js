@@ -77688,7 +77688,7 @@ function decodeChangeEvent(raw, refetch = false) {
         token = raw.subarray(valueAt, valueEnd);
         break;
       case 2 /* OperationType */:
-        type = TYPES.of(raw, valueAt + 4, valueEnd - 1, () => stringAt(raw, valueAt));
+        type = stringAt(raw, valueAt);
         break;
       case 3 /* ClusterTime */:
         clusterTime = new import_mongodb8.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
@@ -77697,13 +77697,13 @@ function decodeChangeEvent(raw, refetch = false) {
         if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
         break;
       case 5 /* Ns */:
-        ns2 = NAMESPACES.of(raw, valueAt, valueEnd, () => namespaceAt(raw.subarray(valueAt, valueEnd)));
+        ns2 = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case 6 /* To */:
         to = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case 7 /* CollectionUUID */:
-        uuid = UUIDS.of(raw, valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt), () => raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt)));
+        uuid = raw.toString("hex", valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
         break;
       case 8 /* DocumentKey */:
         key = raw.subarray(valueAt, valueEnd);
@@ -77789,29 +77789,6 @@ function idOfKey(key) {
   if (type === 16 && key.length === 14) return new import_mongodb8.Int32(key.readInt32LE(9));
   return import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id;
 }
-var LastDecoded = class {
-  bytes = Buffer.alloc(0);
-  value;
-  of(doc, start, end, decode) {
-    const length = end - start;
-    if (this.value !== void 0 && this.bytes.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (this.bytes[i] !== doc[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.value;
-    }
-    this.bytes = Buffer.from(doc.subarray(start, end));
-    this.value = decode();
-    return this.value;
-  }
-};
-var TYPES = new LastDecoded();
-var NAMESPACES = new LastDecoded();
-var UUIDS = new LastDecoded();
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
 }

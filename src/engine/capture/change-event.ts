@@ -15,8 +15,7 @@ export interface ChangeEvent {
   type: string;
   clusterTime: Timestamp;
   wallTime?: Date;
-  /** Shared by the events of one namespace (decoded once per run of them): never to be changed in place. */
-  ns: { readonly db: string; readonly coll?: string };
+  ns: { db: string; coll?: string };
   /** A rename's destination namespace. */
   to?: { db: string; coll: string };
   /** The collection's UUID (hex), present on data and DDL events of 6.0+ streams with showExpandedEvents. */
@@ -66,7 +65,7 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
         token = raw.subarray(valueAt, valueEnd);
         break;
       case Field.OperationType:
-        type = TYPES.of(raw, valueAt + 4, valueEnd - 1, () => stringAt(raw, valueAt));
+        type = stringAt(raw, valueAt);
         break;
       case Field.ClusterTime:
         clusterTime = new Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
@@ -75,14 +74,14 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
         if (elementType === 0x09) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
         break;
       case Field.Ns:
-        ns = NAMESPACES.of(raw, valueAt, valueEnd, () => namespaceAt(raw.subarray(valueAt, valueEnd)));
+        ns = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case Field.To:
         to = namespaceAt(raw.subarray(valueAt, valueEnd));
         break;
       case Field.CollectionUUID:
         // Binary: int32 length, subtype byte, the bytes.
-        uuid = UUIDS.of(raw, valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt), () => raw.toString('hex', valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt)));
+        uuid = raw.toString('hex', valueAt + 5, valueAt + 5 + raw.readInt32LE(valueAt));
         break;
       case Field.DocumentKey:
         key = raw.subarray(valueAt, valueEnd);
@@ -133,7 +132,7 @@ class DecodedEvent implements ChangeEvent {
     private readonly tokenBytes: Buffer,
     readonly type: string,
     readonly clusterTime: Timestamp,
-    readonly ns: { readonly db: string; readonly coll?: string },
+    readonly ns: { db: string; coll?: string },
     readonly description: Document,
     readonly raw: Buffer,
   ) {}
@@ -194,37 +193,6 @@ function idOfKey(key: Buffer): unknown {
   if (type === 0x10 && key.length === 14) return new Int32(key.readInt32LE(9));
   return BSON.deserialize(key, EXACT_TYPES)._id;
 }
-
-/**
- * The value last decoded from the same bytes, or a new one: consecutive events mostly share their operation type,
- * namespace and collection UUID, and a string or object made per event for them was a share of the decoder's
- * cost and of the garbage collector's. The bytes are copied (a view would hold the whole server reply).
- */
-class LastDecoded<T> {
-  private bytes = Buffer.alloc(0);
-  private value: T | undefined;
-
-  of(doc: Buffer, start: number, end: number, decode: () => T): T {
-    const length = end - start;
-    if (this.value !== undefined && this.bytes.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (this.bytes[i] !== doc[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.value;
-    }
-    this.bytes = Buffer.from(doc.subarray(start, end));
-    this.value = decode();
-    return this.value;
-  }
-}
-
-const TYPES = new LastDecoded<string>();
-const NAMESPACES = new LastDecoded<{ readonly db: string; readonly coll?: string }>();
-const UUIDS = new LastDecoded<string>();
 
 /** A BSON string value at `at`: int32 length (with the trailing zero), the UTF-8 bytes, zero. */
 function stringAt(doc: Buffer, at: number): string {
