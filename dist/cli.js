@@ -63505,7 +63505,7 @@ async function applyCollMod(ctx, target, description) {
       command[key2] = value;
     }
   }
-  if (Object.keys(command).length > 1) await ctx.destination.db(target.db).command(command);
+  if (Object.keys(command).length > 1) await ctx.destination.db(target.db).command(command).catch(ignoreCodes(NamespaceNotFound));
 }
 
 // src/engine/apply/id-key.ts
