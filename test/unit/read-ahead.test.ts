@@ -34,6 +34,13 @@ function scriptedStream() {
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
+/** Stops a reader whose next read is in flight, answering that read (empty) so the stop can end. */
+async function stopWhileReading(ahead: ReadAhead<number[]>, stream: ReturnType<typeof scriptedStream>): Promise<void> {
+  const stopping = ahead.stop();
+  (await stream.nextRead()).answer(batchOf(0));
+  await stopping;
+}
+
 describe('ReadAhead', () => {
   const prepare = async (events: readonly ChangeEvent[]): Promise<number[]> => events.map((e) => e.clusterTime.low);
   const merge = (all: number[][]): number[] => all.flat();
@@ -97,9 +104,7 @@ describe('ReadAhead', () => {
     await tick();
     expect(stream.pending()).toBe(0); // 3 reads held
     expect((await ahead.take()).events).toHaveLength(3);
-    const stopping = ahead.stop();
-    (await stream.nextRead()).answer(batchOf(0));
-    await stopping;
+    await stopWhileReading(ahead, stream);
   });
 
   it('starts no read once the events held pass the byte limit (a batch of large events is held alone)', async () => {
@@ -111,9 +116,7 @@ describe('ReadAhead', () => {
     await tick();
     expect(stream.pending()).toBe(0);
     expect((await ahead.take()).events).toHaveLength(2);
-    const stopping = ahead.stop();
-    (await stream.nextRead()).answer(batchOf(0));
-    await stopping;
+    await stopWhileReading(ahead, stream);
   });
 
   it('waits for the next read when nothing is held', async () => {
@@ -126,9 +129,7 @@ describe('ReadAhead', () => {
     const batch = batchOf(2);
     (await stream.nextRead()).answer(batch);
     expect((await taking).events).toEqual(batch.events);
-    const stopping = ahead.stop();
-    (await stream.nextRead()).answer(batchOf(0));
-    await stopping;
+    await stopWhileReading(ahead, stream);
   });
 
   it('hands over the reads before a failure, then the failure; reads nothing after it', async () => {
@@ -167,8 +168,6 @@ describe('ReadAhead', () => {
     (await stream.nextRead()).answer(batchOf(1));
     await tick();
     await expect((await ahead.take()).prepared).rejects.toThrow('lookup refused');
-    const stopping = ahead.stop();
-    (await stream.nextRead()).answer(batchOf(0));
-    await stopping;
+    await stopWhileReading(ahead, stream);
   });
 });
