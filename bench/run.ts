@@ -11,6 +11,7 @@ import { initialSyncScenario, type InitialSyncFigures } from './initial-sync.js'
 import { burstScenario, type BurstFigures } from './burst.js';
 import { tailScenario, type TailFigures } from './tail.js';
 import { cutoverScenario, type CutoverFigures } from './cutover.js';
+import { eventsScenario, type EventFigures } from './events.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick               development scale: 50k documents, 20 s of load (defaults below are the full scale)
@@ -20,7 +21,8 @@ const HELP = `usage: npm run bench -- [options]
   --small-docs N        documents for the tail scenario and the second memory figure (docs / 4)
   --load-seconds S      seconds of write load in the tail scenario (60)
   --writers N           concurrent writer clients in the tail scenario, each writing with w: 1 (32)
-  --scenarios LIST      initial,tail,burst (the default); cutover runs the cutover scenario (not by default)
+  --scenarios LIST      initial,tail,burst (the default); cutover runs the cutover scenario, events the tail's own
+                        CPU per change event without MongoDB (neither by default)
   --burst-docs N        documents the burst's updateMany touches (160000; quick 50000); it also inserts a fifth
                         and deletes a tenth as many
   --burst-size BYTES    document size in the burst scenario (256)
@@ -99,7 +101,9 @@ let small: InitialSyncFigures | undefined;
 let tail: TailFigures | undefined;
 let burst: BurstFigures | undefined;
 const cutovers: CutoverFigures[] = [];
+let events: EventFigures | undefined;
 try {
+  if (options.scenarios.has('events')) events = eventsScenario({ events: values.quick ? 65_000 : 208_000, rounds: 12 });
   if (options.scenarios.has('cutover')) for (const n of values['cutover-docs'].split(',').map(Number)) cutovers.push(await cutoverScenario(options, n));
   if (options.scenarios.has('initial')) initial = await initialSyncScenario(options, options.docs, { native: !values['no-native'], naive: !values['no-naive'] });
   if (options.scenarios.has('burst')) burst = await burstScenario(options);
@@ -179,5 +183,16 @@ if (memory.length) {
     lines.push(`| tail under load | ${tail.docs} | ${mb(memory[initial ? 2 : 1]![1])} |`);
   }
   if (small) lines.push(`| sync | ${small.docs} | ${mb(small.ours.vmHwmKB ?? small.ours.sampledPeakKB)} |`);
+}
+if (events) {
+  const e = events;
+  const us = (f: { best: number; median: number }): string => `${f.best.toFixed(2)} / ${f.median.toFixed(2)} µs`;
+  lines.push('');
+  lines.push(`Events: the tail's own work per change event before its writes, no MongoDB (${e.events} raw events of a batch job, ${e.rounds} rounds alternated in this process)`);
+  lines.push('| path | per event, best / median round | vs reference (median) |');
+  lines.push('|---|---|---|');
+  lines.push(`| reference: each event decoded whole by the BSON library | ${us(e.reference)} | 1.00x |`);
+  lines.push(`| our decoder: the routing fields read from the bytes (the same work, done for what the tail reads) | ${us(e.decode)} | ${(e.decode.median / e.reference.median).toFixed(2)}x |`);
+  lines.push(`| all the tail does to an event before its writes: decoded, in scope, its target, its document key, an update's delta translated | ${us(e.ours)} | ${(e.ours.median / e.reference.median).toFixed(2)}x |`);
 }
 console.log(lines.join('\n'));
