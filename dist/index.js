@@ -80751,22 +80751,15 @@ var ReadAhead = class {
       events: batches.flatMap((b) => b.events),
       drained: last.drained,
       reachedStop: last.reachedStop,
-      lastWall: findLast(batches, (b) => b.lastWall),
-      lastTime: findLast(batches, (b) => b.lastTime),
-      token: findLast(batches, (b) => b.token),
+      lastWall: batches.findLast((b) => b.lastWall !== void 0)?.lastWall,
+      lastTime: batches.findLast((b) => b.lastTime !== void 0)?.lastTime,
+      token: batches.findLast((b) => b.token !== void 0)?.token,
       readMs: batches.reduce((sum, b) => sum + b.readMs, 0),
       prepared,
       preparedMs: () => Math.max(...batches.map((b) => b.preparedMs()))
     };
   }
 };
-function findLast(items, value) {
-  for (let i = items.length - 1; i >= 0; i--) {
-    const found = value(items[i]);
-    if (found !== void 0) return found;
-  }
-  return void 0;
-}
 
 // src/engine/position-saver.ts
 var PositionSaver = class {

@@ -116,20 +116,12 @@ export class ReadAhead<P> {
       events: batches.flatMap((b) => b.events),
       drained: last.drained,
       reachedStop: last.reachedStop,
-      lastWall: findLast(batches, (b) => b.lastWall),
-      lastTime: findLast(batches, (b) => b.lastTime),
-      token: findLast(batches, (b) => b.token),
+      lastWall: batches.findLast((b) => b.lastWall !== undefined)?.lastWall,
+      lastTime: batches.findLast((b) => b.lastTime !== undefined)?.lastTime,
+      token: batches.findLast((b) => b.token !== undefined)?.token,
       readMs: batches.reduce((sum, b) => sum + b.readMs, 0),
       prepared,
       preparedMs: () => Math.max(...batches.map((b) => b.preparedMs())),
     };
   }
-}
-
-function findLast<T, V>(items: readonly T[], value: (item: T) => V | undefined): V | undefined {
-  for (let i = items.length - 1; i >= 0; i--) {
-    const found = value(items[i]!);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
