@@ -63599,22 +63599,25 @@ function deleteStatement(key2) {
 async function send(destination, target, kind, writes, ordered) {
   if (kind === "ins") return insertInOrder(destination, target, writes);
   if (kind === "new") return insertOrPut(destination, target, writes);
-  if (kind === "upd") return sendDeltas(destination, target, writes, ordered);
-  const put = kind === "put";
-  const statements = writes.map((w) => w.kind === "put" || w.kind === "ins" ? putStatement(w.key, w.doc) : deleteStatement(w.key));
-  const command = { [put ? "update" : "delete"]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  if (kind === "put" || kind === "upd") return sendUpdates(destination, target, writes, ordered);
+  const statements = writes.map((w) => deleteStatement(w.key));
+  const command = { delete: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
-  const reply = await writeRaw(destination.client, target.db, command, put ? "updates" : "deletes", statements, boundOf(destination));
+  const reply = await writeRaw(destination.client, target.db, command, "deletes", statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = reply.writeErrors ?? [];
   if (errors.length) throw refused(target, errors, writes);
-  if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
 }
-async function sendDeltas(destination, target, writes, ordered) {
+async function sendUpdates(destination, target, writes, ordered) {
   const owners = [];
   const statements = [];
   for (const write of writes) {
+    if (write.kind === "put") {
+      statements.push(putStatement(write.key, write.doc));
+      owners.push(write);
+      continue;
+    }
     for (const statement of write.statements) {
       statements.push(deltaStatement(write.key, statement));
       owners.push(write);
@@ -63623,16 +63626,32 @@ async function sendDeltas(destination, target, writes, ordered) {
   const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "updates", statements, boundOf(destination));
-  destination.timed?.("upd", statements.length, performance.now() - started);
+  const kinds = new Set(writes.map((w) => w.kind));
+  destination.timed?.(kinds.size === 1 ? writes[0].kind : "put+upd", statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = reply.writeErrors ?? [];
   const upserted = reply.upserted ?? [];
-  if (!errors.length && !upserted.length && Number(reply.n ?? 0) === statements.length) return;
   const missed = /* @__PURE__ */ new Set();
-  for (const { index } of [...errors, ...upserted]) missed.add(owners[index]);
-  if (ordered && errors.length) for (const owner of owners.slice(errors[0].index)) missed.add(owner);
-  if (!ordered && Number(reply.n ?? 0) + errors.length !== statements.length) for (const owner of owners) missed.add(owner);
-  throw new DeltaMissed(target, [...missed]);
+  const refusals = [];
+  for (const error of errors) {
+    const owner = owners[error.index];
+    if (owner.kind === "upd") missed.add(owner);
+    else refusals.push(error);
+  }
+  for (const { index } of upserted) {
+    const owner = owners[index];
+    if (owner.kind === "upd") missed.add(owner);
+  }
+  if (ordered && errors.length) {
+    for (const owner of owners.slice(errors[0].index)) if (owner.kind === "upd") missed.add(owner);
+  }
+  const arrived = ordered && errors.length || Number(reply.n ?? 0) + errors.length === statements.length;
+  if (!arrived) {
+    if (kinds.has("put")) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+    for (const owner of owners) missed.add(owner);
+  }
+  if (refusals.length) throw Object.assign(refused(target, refusals, owners), { missed: [...missed] });
+  if (missed.size) throw new DeltaMissed(target, [...missed]);
 }
 function refused(target, errors, writes) {
   const first = errors[0];
@@ -63701,9 +63720,18 @@ async function writeInOrder(destination, target, writes, chunk) {
   }
 }
 function unorderedJobs(destination, target, writes, chunk) {
-  const jobs = [];
-  for (const kind of ["put", "new", "ins", "del", "upd"]) {
-    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
+  const inserts = writes.filter((w) => w.kind === "new").length;
+  const fold = inserts > 0 && inserts < FOLDED_INSERTS;
+  const updates = [];
+  const rest = [];
+  for (const write of writes) {
+    if (write.kind === "put" || write.kind === "upd") updates.push(write);
+    else if (write.kind === "new" && fold) updates.push({ ...write, kind: "put" });
+    else rest.push(write);
+  }
+  const jobs = chunks(updates, chunk).map((part) => updateJob(destination, target, part));
+  for (const kind of ["new", "ins", "del"]) {
+    for (const part of chunks(rest.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
         if (left.length) await send(destination, target, kind, left, false);
@@ -63711,6 +63739,25 @@ function unorderedJobs(destination, target, writes, chunk) {
     }
   }
   return jobs;
+}
+var FOLDED_INSERTS = 16;
+function updateJob(destination, target, part) {
+  const sent = /* @__PURE__ */ new Set();
+  const missed = [];
+  return async (leaveOut) => {
+    const left = part.filter((w) => !sent.has(w) && !leaveOut(w));
+    for (const write of left) if (write.kind === "upd") sent.add(write);
+    try {
+      if (left.length) await send(destination, target, "put", left, false);
+    } catch (error) {
+      if (error instanceof DeltaMissed) missed.push(...error.writes);
+      else {
+        missed.push(...error.missed ?? []);
+        throw error;
+      }
+    }
+    if (missed.length) throw new DeltaMissed(target, missed.splice(0));
+  };
 }
 function orderedJob(destination, target, writes, chunk) {
   return (leaveOut) => writeInOrder(destination, target, writes.filter((w) => !leaveOut(w)), chunk);

@@ -19,7 +19,7 @@ export type Write = { kind: 'put' | 'ins' | 'new'; key: Buffer; doc: Buffer } | 
 
 /**
  * An update's delta, for a document the destination holds exactly as its pre-image (see update-diff.ts). When a
- * statement finds no document or cannot apply (see sendDeltas), the command throws DeltaMissed naming those
+ * statement finds no document or cannot apply (see sendUpdates), the command throws DeltaMissed naming those
  * documents, and the caller writes their current state instead.
  */
 export interface DeltaWrite {
@@ -84,7 +84,7 @@ function putStatement(key: Buffer, doc: Buffer): Buffer {
   return rawDocument([embedded('q', key), update, rawElement(0x08, 'upsert', TRUE)]);
 }
 
-/** `{q: {_id}, u: update, upsert: true}` (see sendDeltas). */
+/** `{q: {_id}, u: update, upsert: true}` (see sendUpdates). */
 function deltaStatement(key: Buffer, statement: DiffStatement): Buffer {
   return rawDocument([embedded('q', key), embedded('u', statement.update), rawElement(0x08, 'upsert', TRUE)]);
 }
@@ -97,28 +97,36 @@ function deleteStatement(key: Buffer): Buffer {
 async function send(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
   if (kind === 'ins') return insertInOrder(destination, target, writes);
   if (kind === 'new') return insertOrPut(destination, target, writes);
-  if (kind === 'upd') return sendDeltas(destination, target, writes as DeltaWrite[], ordered);
-  const put = kind === 'put';
-  const statements = writes.map((w) => (w.kind === 'put' || w.kind === 'ins' ? putStatement(w.key, w.doc) : deleteStatement(w.key)));
-  const command = { [put ? 'update' : 'delete']: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  if (kind === 'put' || kind === 'upd') return sendUpdates(destination, target, writes as UpdateWrite[], ordered);
+  const statements = writes.map((w) => deleteStatement(w.key));
+  const command = { delete: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
-  const reply = await writeRaw(destination.client, target.db, command, put ? 'updates' : 'deletes', statements, boundOf(destination));
+  const reply = await writeRaw(destination.client, target.db, command, 'deletes', statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = (reply.writeErrors ?? []) as WriteError[];
   if (errors.length) throw refused(target, errors, writes);
-  // Every upsert either matches or inserts: fewer acknowledged than sent means they did not all arrive.
-  if (put && Number(reply.n ?? 0) !== statements.length) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
 }
 
+/** The writes an `update` command carries: whole documents (puts) and deltas, in one command when unordered. */
+type UpdateWrite = { kind: 'put'; key: Buffer; doc: Buffer } | DeltaWrite;
+
 /**
- * Delta statements, each an upsert: one whose document is not there inserts it, and says which (a plain update
- * only counts matches); one that cannot apply is refused, by index. Exactly the documents that missed are known.
+ * Puts and deltas as upserts in one update command (unordered, the small batches of a steady load send half as
+ * many commands so: bench/README.md). Every put either matches or inserts; a delta that inserts (its document was
+ * not there) or is refused missed, by index: exactly the documents that missed are known (DeltaMissed). A put
+ * refused (a unique index) throws the refusal for resolve-duplicates.ts, carrying the deltas that missed beside it
+ * (`missed`), for the caller to write from the source once the refusal is resolved (see updateJob).
  */
-async function sendDeltas(destination: Destination, target: Namespace, writes: DeltaWrite[], ordered: boolean): Promise<void> {
-  const owners: DeltaWrite[] = [];
+async function sendUpdates(destination: Destination, target: Namespace, writes: UpdateWrite[], ordered: boolean): Promise<void> {
+  const owners: UpdateWrite[] = [];
   const statements: Buffer[] = [];
   for (const write of writes) {
+    if (write.kind === 'put') {
+      statements.push(putStatement(write.key, write.doc));
+      owners.push(write);
+      continue;
+    }
     for (const statement of write.statements) {
       statements.push(deltaStatement(write.key, statement));
       owners.push(write);
@@ -127,18 +135,33 @@ async function sendDeltas(destination: Destination, target: Namespace, writes: D
   const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, 'updates', statements, boundOf(destination));
-  destination.timed?.('upd', statements.length, performance.now() - started);
+  const kinds = new Set(writes.map((w) => w.kind));
+  destination.timed?.(kinds.size === 1 ? writes[0]!.kind : 'put+upd', statements.length, performance.now() - started);
   destination.acknowledged(reply);
   const errors = (reply.writeErrors ?? []) as WriteError[];
   const upserted = (reply.upserted ?? []) as { index: number }[];
-  if (!errors.length && !upserted.length && Number(reply.n ?? 0) === statements.length) return;
   const missed = new Set<DeltaWrite>();
-  for (const { index } of [...errors, ...upserted]) missed.add(owners[index]!);
-  // An ordered command stops at its first refusal: the statements after it were not run.
-  if (ordered && errors.length) for (const owner of owners.slice(errors[0]!.index)) missed.add(owner);
-  // Acknowledged statements that neither matched nor were refused cannot happen; if they do, nothing here is known.
-  if (!ordered && Number(reply.n ?? 0) + errors.length !== statements.length) for (const owner of owners) missed.add(owner);
-  throw new DeltaMissed(target, [...missed]);
+  const refusals: WriteError[] = [];
+  for (const error of errors) {
+    const owner = owners[error.index]!;
+    if (owner.kind === 'upd') missed.add(owner);
+    else refusals.push(error);
+  }
+  for (const { index } of upserted) {
+    const owner = owners[index]!;
+    if (owner.kind === 'upd') missed.add(owner);
+  }
+  // An ordered command stops at its first refusal: the deltas after it were not run (puts after it are sent again
+  // when the refusal is resolved).
+  if (ordered && errors.length) for (const owner of owners.slice(errors[0]!.index)) if (owner.kind === 'upd') missed.add(owner);
+  // Statements neither acknowledged nor refused did not arrive: nothing of the command is known then.
+  const arrived = (ordered && errors.length) || Number(reply.n ?? 0) + errors.length === statements.length;
+  if (!arrived) {
+    if (kinds.has('put')) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
+    for (const owner of owners) missed.add(owner as DeltaWrite);
+  }
+  if (refusals.length) throw Object.assign(refused(target, refusals, owners), { missed: [...missed] });
+  if (missed.size) throw new DeltaMissed(target, [...missed]);
 }
 
 type WriteError = { index: number; code: number; errmsg: string; keyPattern?: Document; keyValue?: Document };
@@ -243,11 +266,24 @@ export async function writeInOrder(destination: Destination, target: Namespace, 
 /** A write job; run again after a conflict, it leaves out the writes `leaveOut` names (see resolve-duplicates.ts). */
 export type WriteJob = (leaveOut: (write: Write) => boolean) => Promise<void>;
 
-/** Jobs that write distinct documents in any order: unordered chunks, puts and deletes apart. */
+/**
+ * Jobs that write distinct documents in any order, in unordered chunks: puts and deltas together (one update
+ * command), deletes apart, inserts apart unless they are few (then they ride in the update command as puts: a
+ * command saved is worth more to a small batch than an insert's cheaper statement).
+ */
 export function unorderedJobs(destination: Destination, target: Namespace, writes: Write[], chunk: number): WriteJob[] {
-  const jobs: WriteJob[] = [];
-  for (const kind of ['put', 'new', 'ins', 'del', 'upd'] as const) {
-    for (const part of chunks(writes.filter((w) => w.kind === kind), chunk)) {
+  const inserts = writes.filter((w) => w.kind === 'new').length;
+  const fold = inserts > 0 && inserts < FOLDED_INSERTS;
+  const updates: Write[] = [];
+  const rest: Write[] = [];
+  for (const write of writes) {
+    if (write.kind === 'put' || write.kind === 'upd') updates.push(write);
+    else if (write.kind === 'new' && fold) updates.push({ ...write, kind: 'put' });
+    else rest.push(write);
+  }
+  const jobs = chunks(updates, chunk).map((part) => updateJob(destination, target, part));
+  for (const kind of ['new', 'ins', 'del'] as const) {
+    for (const part of chunks(rest.filter((w) => w.kind === kind), chunk)) {
       jobs.push(async (leaveOut) => {
         const left = part.filter((w) => !leaveOut(w));
         if (left.length) await send(destination, target, kind, left, false);
@@ -255,6 +291,35 @@ export function unorderedJobs(destination: Destination, target: Namespace, write
     }
   }
   return jobs;
+}
+
+/** Fewer inserts than this in a batch's collection go in its update command, as puts. */
+const FOLDED_INSERTS = 16;
+
+/**
+ * One unordered update command of puts and deltas (see sendUpdates). Run again after a put's refusal is resolved
+ * (resolve-duplicates.ts), it sends its puts again but never a delta twice: a delta that missed inserted a document
+ * of its own fields alone, which a second run would match and take for applied. The deltas that missed in any
+ * run are reported once the job's puts are all written (DeltaMissed: the caller writes those documents from the
+ * source); a job that fails otherwise fails its batch, which runs again from the last saved position.
+ */
+function updateJob(destination: Destination, target: Namespace, part: Write[]): WriteJob {
+  const sent = new Set<Write>();
+  const missed: DeltaWrite[] = [];
+  return async (leaveOut) => {
+    const left = part.filter((w) => !sent.has(w) && !leaveOut(w));
+    for (const write of left) if (write.kind === 'upd') sent.add(write);
+    try {
+      if (left.length) await send(destination, target, 'put', left, false);
+    } catch (error) {
+      if (error instanceof DeltaMissed) missed.push(...error.writes);
+      else {
+        missed.push(...(((error as { missed?: DeltaWrite[] }).missed) ?? []));
+        throw error;
+      }
+    }
+    if (missed.length) throw new DeltaMissed(target, missed.splice(0));
+  };
 }
 
 /** A job that writes in the given order (see writeInOrder). */
