@@ -61553,7 +61553,11 @@ function* rawElements(doc) {
 }
 function rawIdKey(doc) {
   for (const c = new ElementCursor(doc); c.next(); ) {
-    if (c.nameIs(ID)) return Buffer.concat([Buffer.of(c.type), doc.subarray(c.valueAt, c.valueEnd)]);
+    if (!c.nameIs(ID)) continue;
+    const key2 = Buffer.allocUnsafe(1 + c.valueEnd - c.valueAt);
+    key2[0] = c.type;
+    doc.copy(key2, 1, c.valueAt, c.valueEnd);
+    return key2;
   }
   return void 0;
 }
@@ -61604,7 +61608,7 @@ function formatId(value) {
   return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
-  for (const element of rawElements(doc)) if (element.name[0] === 36) return true;
+  for (const c = new ElementCursor(doc); c.next(); ) if (doc[c.nameAt] === 36) return true;
   return false;
 }
 function rawDocument(elements) {
@@ -64055,12 +64059,33 @@ function diffStatements(rawUpdateDescription) {
     else return void 0;
   }
   if (version !== 2 || !diff) return void 0;
+  const inPlace = topLevelSets(diff);
+  if (inPlace) return [inPlace];
   const ops = [];
   if (!readDocumentDiff(diff, [], ops)) return void 0;
   let bytes = 0;
   for (const op of ops) if (op.kind === "set" || op.kind === "insert") bytes += op.value.value.length + op.path.length;
   if (bytes > MAX_DIFF_BYTES) return void 0;
   return pack(ops);
+}
+function topLevelSets(diff) {
+  let section;
+  for (const e of rawElements(diff)) {
+    if (section || e.type !== 3 || e.name.length !== 1 || e.name[0] !== 117) return void 0;
+    section = e;
+  }
+  if (!section || section.value.length > MAX_DIFF_BYTES) return void 0;
+  const fields = [];
+  let plain2 = true;
+  for (const field of rawElements(section.value)) {
+    const name = field.name.toString("utf8");
+    if (!expressible(name) || name === "_id") return void 0;
+    plain2 &&= PLAIN_SCALARS.has(field.type);
+    fields.push(field);
+  }
+  if (!fields.length) return void 0;
+  const update = rawDocument([rawElement(3, "$set", section.value)]);
+  return plain2 ? { update, fields } : { update };
 }
 function readNumber(e) {
   if (e.type === 16) return e.value.readInt32LE(0);
@@ -64413,8 +64438,12 @@ var Applier = class {
   deltas = { applied: 0, missed: 0 };
   /** Documents written several to a statement (deletes and updates of a batch job: set-writes.ts), in how many statements. */
   grouped = { documents: 0, statements: 0 };
-  /** The delta statements of update events, translated once (undefined: not expressible). */
-  translated = /* @__PURE__ */ new WeakMap();
+  /**
+   * The delta statements of update events, translated once (undefined: not expressible), from their first planning
+   * (read ahead) until they are applied. A Map, emptied as batches are applied: a WeakMap cost three times as much
+   * per lookup here, and its entries are ephemerons the garbage collector must trace (bench/README.md).
+   */
+  translated = /* @__PURE__ */ new Map();
   /**
    * Reads from the source the current documents the events will need (see current-documents.ts). It may run
    * ahead of the writes of earlier batches: any read after an event is as good as the stream's own lookup.
@@ -64487,6 +64516,7 @@ var Applier = class {
     }
     await this.applyData(segment, prepared);
     this.applied += events.length;
+    for (const event of events) this.translated.delete(event);
   }
   async applyData(events, prepared) {
     if (!events.length) return;

@@ -116,7 +116,11 @@ export function* rawElements(doc: Buffer): Generator<RawElement> {
 export function rawIdKey(doc: Buffer): Buffer | undefined {
   // The server writes _id first, so this normally stops at the first element (called per change event).
   for (const c = new ElementCursor(doc); c.next(); ) {
-    if (c.nameIs(ID)) return Buffer.concat([Buffer.of(c.type), doc.subarray(c.valueAt, c.valueEnd)]);
+    if (!c.nameIs(ID)) continue;
+    const key = Buffer.allocUnsafe(1 + c.valueEnd - c.valueAt);
+    key[0] = c.type;
+    doc.copy(key, 1, c.valueAt, c.valueEnd);
+    return key;
   }
   return undefined;
 }
@@ -186,7 +190,8 @@ export function formatId(value: unknown): string {
 
 /** Whether a top-level field name starts with '$' (a replacement document may not have one). */
 export function hasDollarField(doc: Buffer): boolean {
-  for (const element of rawElements(doc)) if (element.name[0] === 0x24) return true;
+  // Asked of every document an insert event carries: the cursor makes no view per field.
+  for (const c = new ElementCursor(doc); c.next(); ) if (doc[c.nameAt] === 0x24) return true;
   return false;
 }
 

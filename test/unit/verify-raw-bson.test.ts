@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from 'mongodb';
-import { decodeIdKey, fieldOrderFreeBytes, formatId, rawElements, rawId, rawIdKey } from '../../src/mongo/raw-bson.js';
+import { decodeIdKey, fieldOrderFreeBytes, formatId, hasDollarField, rawElements, rawId, rawIdKey } from '../../src/mongo/raw-bson.js';
 
 /** Fields of every BSON type, placed before _id so that the reader must step over each of them. */
 const everyType = {
@@ -87,5 +87,18 @@ describe('field-order-free bytes (time-series measurements)', () => {
     expect(bytes({ t, a: new Int32(1) })).not.toEqual(bytes({ t, a: new Int32(2) }));
     // Nested documents keep their own field order: the server stores them whole.
     expect(bytes({ n: { x: 1, y: 2 } })).not.toEqual(bytes({ n: { y: 2, x: 1 } }));
+  });
+});
+
+describe('hasDollarField', () => {
+  const raw = (doc: object): Buffer => Buffer.from(BSON.serialize(doc));
+  it('finds a top-level name starting with $, after fields of every type', () => {
+    expect(hasDollarField(raw({ ...everyType, $x: 1 }))).toBe(true);
+    expect(hasDollarField(raw(new Map<string, unknown>([['$', 1]])))).toBe(true);
+  });
+  it('not a $ inside a name, in a nested document, in a value, or an empty name', () => {
+    expect(hasDollarField(raw({ ...everyType, a$: 1, n: { $b: 1 }, s: '$c' }))).toBe(false);
+    expect(hasDollarField(raw(new Map<string, unknown>([['', 1]])))).toBe(false);
+    expect(hasDollarField(raw({}))).toBe(false);
   });
 });

@@ -56,12 +56,39 @@ export function diffStatements(rawUpdateDescription: Buffer): DiffStatement[] | 
     else return undefined;
   }
   if (version !== 2 || !diff) return undefined;
+  const inPlace = topLevelSets(diff);
+  if (inPlace) return [inPlace];
   const ops: Op[] = [];
   if (!readDocumentDiff(diff, [], ops)) return undefined;
   let bytes = 0;
   for (const op of ops) if (op.kind === 'set' || op.kind === 'insert') bytes += op.value.value.length + op.path.length;
   if (bytes > MAX_DIFF_BYTES) return undefined;
   return pack(ops);
+}
+
+/**
+ * The statement of the most common delta, top-level fields replaced in place and nothing else (`$set`, `$inc`):
+ * the `u` section's bytes are the `$set` document itself, element for element, as `pack` would build it. Undefined
+ * for any other delta (the general path below), for an empty one, or past MAX_DIFF_BYTES.
+ */
+function topLevelSets(diff: Buffer): DiffStatement | undefined {
+  let section: RawElement | undefined;
+  for (const e of rawElements(diff)) {
+    if (section || e.type !== 0x03 || e.name.length !== 1 || e.name[0] !== 0x75 /* u */) return undefined;
+    section = e;
+  }
+  if (!section || section.value.length > MAX_DIFF_BYTES) return undefined;
+  const fields: RawElement[] = [];
+  let plain = true;
+  for (const field of rawElements(section.value)) {
+    const name = field.name.toString('utf8');
+    if (!expressible(name) || name === '_id') return undefined;
+    plain &&= PLAIN_SCALARS.has(field.type);
+    fields.push(field);
+  }
+  if (!fields.length) return undefined;
+  const update = rawDocument([rawElement(0x03, '$set', section.value)]);
+  return plain ? { update, fields } : { update };
 }
 
 function readNumber(e: RawElement): number {
