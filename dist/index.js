@@ -79622,7 +79622,7 @@ async function sendUpdates(destination, target, writes, ordered) {
   if (ordered && errors.length) {
     for (const owner of owners.slice(errors[0].index)) if (owner.kind === "upd") missed.add(owner);
   }
-  const arrived = ordered && errors.length || Number(reply.n ?? 0) + errors.length === statements.length;
+  const arrived = ordered && errors.length > 0 || Number(reply.n ?? 0) + errors.length === statements.length;
   if (!arrived) {
     if (kinds.has("put")) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
     for (const owner of owners) missed.add(owner);
@@ -79725,7 +79725,7 @@ function updateJob(destination, target, part) {
     const left = part.filter((w) => !sent.has(w) && !leaveOut(w));
     for (const write of left) if (write.kind === "upd") sent.add(write);
     try {
-      if (left.length) await send(destination, target, "put", left, false);
+      if (left.length) await sendUpdates(destination, target, left, false);
     } catch (error2) {
       if (error2 instanceof DeltaMissed) missed.push(...error2.writes);
       else {

@@ -93,7 +93,7 @@ function deleteStatement(key: Buffer): Buffer {
   return rawDocument([embedded('q', key), rawElement(0x10, 'limit', ONE)]);
 }
 
-/** Sends one run of writes of one kind; ordered when their order matters (capped, same document). */
+/** Sends one run of writes of one kind (puts and deltas: see sendUpdates); ordered when their order matters (capped, same document). */
 async function send(destination: Destination, target: Namespace, kind: Write['kind'], writes: Write[], ordered: boolean): Promise<void> {
   if (kind === 'ins') return insertInOrder(destination, target, writes);
   if (kind === 'new') return insertOrPut(destination, target, writes);
@@ -155,7 +155,7 @@ async function sendUpdates(destination: Destination, target: Namespace, writes: 
   // when the refusal is resolved).
   if (ordered && errors.length) for (const owner of owners.slice(errors[0]!.index)) if (owner.kind === 'upd') missed.add(owner);
   // Statements neither acknowledged nor refused did not arrive: nothing of the command is known then.
-  const arrived = (ordered && errors.length) || Number(reply.n ?? 0) + errors.length === statements.length;
+  const arrived = (ordered && errors.length > 0) || Number(reply.n ?? 0) + errors.length === statements.length;
   if (!arrived) {
     if (kinds.has('put')) throw new Error(`applying changes to ${target.db}.${target.coll}: ${String(reply.n)} of ${statements.length} writes acknowledged`);
     for (const owner of owners) missed.add(owner as DeltaWrite);
@@ -310,7 +310,7 @@ function updateJob(destination: Destination, target: Namespace, part: Write[]): 
     const left = part.filter((w) => !sent.has(w) && !leaveOut(w));
     for (const write of left) if (write.kind === 'upd') sent.add(write);
     try {
-      if (left.length) await send(destination, target, 'put', left, false);
+      if (left.length) await sendUpdates(destination, target, left as UpdateWrite[], false);
     } catch (error) {
       if (error instanceof DeltaMissed) missed.push(...error.writes);
       else {
