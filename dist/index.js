@@ -80779,8 +80779,8 @@ var ReadAhead = class {
     }
   }
   /**
-   * Stops reading, lets the read in flight end, and returns the work of every batch read and not taken (to be
-   * awaited before the stream closes: a lookup may still run).
+   * Stops reading, lets the read in flight end (what it read is dropped, nothing looked up), and returns the work of
+   * every batch read before and not taken (to be awaited before the stream closes: a lookup may still run).
    */
   async stop() {
     this.stopped = true;
@@ -80796,6 +80796,7 @@ var ReadAhead = class {
           continue;
         }
         const batch = await this.read(this.limits.events - this.queuedEvents);
+        if (this.stopped) break;
         const started = Date.now();
         let preparedMs = 0;
         const prepared = this.prepare(batch.events).finally(() => preparedMs = Date.now() - started);

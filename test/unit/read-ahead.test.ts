@@ -65,7 +65,7 @@ describe('ReadAhead', () => {
     const inFlight = await stream.nextRead(); // the reader went on reading
     const stopping = ahead.stop();
     inFlight.answer(batchOf(1));
-    expect(await stopping).toHaveLength(1); // the read that ended while stopping: its lookups to be awaited
+    expect(await stopping).toHaveLength(0); // the read that ended while stopping: dropped, nothing looked up
     expect(stream.pending()).toBe(0);
   });
 
@@ -81,7 +81,7 @@ describe('ReadAhead', () => {
     expect(taken.lastWall).toBeInstanceOf(Date);
     const stopped = ahead.stop();
     (await stream.nextRead()).answer(batchOf(0, { drained: true }));
-    expect(await stopped).toHaveLength(1); // the read that ended while stopping, not taken
+    expect(await stopped).toHaveLength(0); // the read that ended while stopping: dropped, nothing looked up
   });
 
   it('reads no further than the limits, asks each read for what is left of the batch, and goes on after a take', async () => {
@@ -117,6 +117,24 @@ describe('ReadAhead', () => {
     expect(stream.pending()).toBe(0);
     expect((await ahead.take()).events).toHaveLength(2);
     await stopWhileReading(ahead, stream);
+  });
+
+  it('a read that ends after stop is not looked up, and the reads held before it are handed back', async () => {
+    const stream = scriptedStream();
+    const looked: number[] = [];
+    const counting = async (events: readonly ChangeEvent[]): Promise<number[]> => {
+      looked.push(events.length);
+      return prepare(events);
+    };
+    const ahead = new ReadAhead(stream.read, counting, merge, { events: 100, reads: 4, bytes: 1e9 });
+    (await stream.nextRead()).answer(batchOf(2));
+    const inFlight = await stream.nextRead();
+    const stopping = ahead.stop();
+    inFlight.answer(batchOf(3));
+    const held = await stopping;
+    expect(looked).toEqual([2]);
+    expect(await Promise.all(held)).toHaveLength(1);
+    expect(stream.pending()).toBe(0);
   });
 
   it('waits for the next read when nothing is held', async () => {

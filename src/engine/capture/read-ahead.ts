@@ -64,8 +64,8 @@ export class ReadAhead<P> {
   }
 
   /**
-   * Stops reading, lets the read in flight end, and returns the work of every batch read and not taken (to be
-   * awaited before the stream closes: a lookup may still run).
+   * Stops reading, lets the read in flight end (what it read is dropped, nothing looked up), and returns the work of
+   * every batch read before and not taken (to be awaited before the stream closes: a lookup may still run).
    */
   async stop(): Promise<Promise<P>[]> {
     this.stopped = true;
@@ -82,6 +82,8 @@ export class ReadAhead<P> {
           continue;
         }
         const batch = await this.read(this.limits.events - this.queuedEvents);
+        // Stopped while it read: nothing will take it, so its documents are not looked up.
+        if (this.stopped) break;
         const started = Date.now();
         let preparedMs = 0;
         const prepared = this.prepare(batch.events).finally(() => (preparedMs = Date.now() - started));
