@@ -5,6 +5,7 @@ import { sameDocumentKey } from '../src/engine/apply/id-key.js';
 import { diffStatements } from '../src/engine/apply/update-diff.js';
 import { EXACT_TYPES } from '../src/engine/copy/raw-insert.js';
 import { NamespaceFilter } from '../src/namespaces.js';
+import { percentile } from './common.js';
 
 export interface EventFigures {
   events: number;
@@ -58,10 +59,7 @@ export function eventsScenario(options: { events: number; rounds: number }): Eve
       times[name].push(((performance.now() - started) * 1000) / raws.length);
     }
   }
-  const summary = (values: number[]): { best: number; median: number } => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return { best: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]! };
-  };
+  const summary = (values: number[]): { best: number; median: number } => ({ best: Math.min(...values), median: percentile(values, 50) });
   return { events: raws.length, rounds: options.rounds, reference: summary(times.reference), decode: summary(times.decode), ours: summary(times.ours) };
 }
 
