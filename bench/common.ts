@@ -106,7 +106,15 @@ export async function runChild(request: ChildRequest, options: { baseDir: string
   const args = [...flags, ...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : []), script, JSON.stringify(request)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let result = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    // What the runner prints besides its result (e.g. --trace-gc in MLM_BENCH_NODE_FLAGS) goes on to stderr.
+    const lines = out.split('\n');
+    out = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('{')) result = line;
+    else process.stderr.write(line + '\n');
+  });
   let peak = 0;
   const sampler = setInterval(() => {
     try {
@@ -120,7 +128,7 @@ export async function runChild(request: ChildRequest, options: { baseDir: string
   const done = new Promise<ChildResult>((resolve, reject) => {
     child.once('exit', (code) => {
       clearInterval(sampler);
-      const line = out.trim().split('\n').pop() ?? '';
+      const line = out.trim().startsWith('{') ? out.trim() : result;
       if (code !== 0 || !line.startsWith('{')) return reject(new Error(`runner (${request.mode}) exited with ${code}: ${out.slice(-2000)}`));
       resolve({ ...(JSON.parse(line) as Omit<ChildResult, 'sampledPeakKB'>), sampledPeakKB: peak });
     });

@@ -62061,14 +62061,14 @@ var RecheckQueue = class {
    * entries not judged yet (`later`) only wait. All only if the entry was not touched since it was read (same
    * gen): a touch means compare again.
    */
-  async settle(equal, different, later = []) {
+  async settle(equal, different, later2 = []) {
     const writes = equal.map((e) => ({ deleteOne: { filter: { _id: e._id, gen: e.gen } } }));
     const now = Date.now();
     for (const { entry, kind } of different) {
       const backoff = Math.min(MAX_BACKOFF_MS, TOUCH_DELAY_MS * 2 ** entry.attempts);
       writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $inc: { attempts: 1 }, $set: { due: new Date(now + backoff), mismatch: kind } } } });
     }
-    for (const entry of later) writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $set: { due: new Date(now + TOUCH_DELAY_MS) } } } });
+    for (const entry of later2) writes.push({ updateOne: { filter: { _id: entry._id, gen: entry.gen }, update: { $set: { due: new Date(now + TOUCH_DELAY_MS) } } } });
     if (writes.length) await this.store.recheck.bulkWrite(writes, { ordered: false, writeConcern: { w: "majority" } });
   }
 };
@@ -62246,17 +62246,17 @@ async function compareDocuments(source, destination, docs, sourceAt) {
 }
 async function recheckEntries(source, destination, queue, entries, sourceAt, options = {}) {
   const moving = !options.frozen && sourceAt !== void 0;
-  const later = new Set(entries.filter((e) => moving && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
-  const judged = entries.filter((e) => !later.has(e)).map((entry) => ({ entry, source: entry.s, target: entry.t, key: bytesOf(entry.key) }));
+  const later2 = new Set(entries.filter((e) => moving && e.lastEvent && e.lastEvent.greaterThan(sourceAt)));
+  const judged = entries.filter((e) => !later2.has(e)).map((entry) => ({ entry, source: entry.s, target: entry.t, key: bytesOf(entry.key) }));
   const found = await compareDocuments(source, destination, judged, sourceAt);
   const inFlux = moving && options.inFlux ? await options.inFlux(sourceAt) : void 0;
   const different = [];
   for (const { doc, kind } of found.different) {
-    if (inFlux?.has(documentSlot(doc.target, doc.key))) later.add(doc.entry);
+    if (inFlux?.has(documentSlot(doc.target, doc.key))) later2.add(doc.entry);
     else different.push({ entry: doc.entry, kind });
   }
   failpoint("verify:recheck-compared");
-  await queue.settle(found.equal.map((d) => d.entry), different, [...later]);
+  await queue.settle(found.equal.map((d) => d.entry), different, [...later2]);
   return { checked: entries.length, different };
 }
 
@@ -62337,8 +62337,8 @@ var TouchLog = class {
       for (const doc of docs.values()) this.touched.compared(doc.target, doc.key, doc.at, seen);
     }
     const found = await compareDocuments(source, destination, [...docs.values()], applied);
-    const later = await this.inFlux(applied);
-    const different = found.different.filter(({ doc }) => !later.has(documentSlot(doc.target, doc.key)));
+    const later2 = await this.inFlux(applied);
+    const different = found.different.filter(({ doc }) => !later2.has(documentSlot(doc.target, doc.key)));
     await queue.flag(different);
     await this.store.touchLog.deleteMany({ _id: { $in: records.map((r) => r._id) } }, MAJORITY);
     return { compared: docs.size, different: different.length };
@@ -62418,33 +62418,82 @@ var RecheckFeed = class {
 
 // src/engine/verify/continuous/touched-keys.ts
 var CAPACITY = 1e5;
+var TOUCHED_T = 0;
+var TOUCHED_I = 1;
+var AS_OF_T = 2;
+var AS_OF_I = 3;
+var ROW = 4;
 var TouchedKeys = class {
-  keys = /* @__PURE__ */ new Map();
+  /** Key → its row in `times`. Map order is insertion order: the first key is the one touched longest ago. */
+  rows = /* @__PURE__ */ new Map();
+  /** A destination time of (0, 0) is "its comparison is still to come": no cluster time is zero. */
+  times = new Uint32Array(CAPACITY * ROW);
+  /** Destination namespaces numbered, so that a key names its namespace in four bytes. */
+  namespaces = /* @__PURE__ */ new Map();
   /** The tail logged a touch of this document (source time `at`): a comparison of it is to come. */
   pending(target, key2, at) {
-    const name = documentSlot(target, key2);
+    const name = this.keyOf(target, key2);
     if (name === void 0) return;
-    this.keys.delete(name);
-    this.keys.set(name, { touched: at, asOf: null });
-    if (this.keys.size > CAPACITY) this.keys.delete(this.keys.keys().next().value);
+    let row = this.rows.get(name);
+    if (row !== void 0) {
+      this.rows.delete(name);
+    } else if (this.rows.size < CAPACITY) {
+      row = this.rows.size;
+    } else {
+      const [oldest, freed] = this.rows.entries().next().value;
+      this.rows.delete(oldest);
+      row = freed;
+    }
+    this.rows.set(name, row);
+    const at0 = row * ROW;
+    this.times[at0 + TOUCHED_T] = at.t;
+    this.times[at0 + TOUCHED_I] = at.i;
+    this.times[at0 + AS_OF_T] = 0;
+    this.times[at0 + AS_OF_I] = 0;
   }
   /** The touch at source time `touched` was compared, reading the destination as of `asOf`. */
   compared(target, key2, touched, asOf) {
-    const name = documentSlot(target, key2);
-    const coverage = name === void 0 ? void 0 : this.keys.get(name);
-    if (coverage && !coverage.touched.greaterThan(touched)) coverage.asOf = asOf;
+    const row = this.rowOf(target, key2);
+    if (row === void 0) return;
+    const at0 = row * ROW;
+    if (later(this.times[at0 + TOUCHED_T], this.times[at0 + TOUCHED_I], touched.t, touched.i)) return;
+    this.times[at0 + AS_OF_T] = asOf.t;
+    this.times[at0 + AS_OF_I] = asOf.i;
   }
   /** True when a comparison of this process sees, or saw, a write of this document made at destination time `at`. */
   covers(target, key2, at) {
-    const name = documentSlot(target, key2);
-    const coverage = name === void 0 ? void 0 : this.keys.get(name);
-    if (!coverage) return false;
-    return coverage.asOf === null || !at.greaterThan(coverage.asOf);
+    const row = this.rowOf(target, key2);
+    if (row === void 0) return false;
+    const asOfT = this.times[row * ROW + AS_OF_T];
+    const asOfI = this.times[row * ROW + AS_OF_I];
+    if (asOfT === 0 && asOfI === 0) return true;
+    return !later(at.t, at.i, asOfT, asOfI);
   }
   forgetAll() {
-    this.keys.clear();
+    this.rows.clear();
+  }
+  rowOf(target, key2) {
+    const name = this.keyOf(target, key2);
+    return name === void 0 ? void 0 : this.rows.get(name);
+  }
+  /** The namespace's number and the `_id` element's bytes as one flat one-byte string (latin1 maps byte to char, one to one). */
+  keyOf(target, documentKey) {
+    const id2 = rawIdKey(documentKey);
+    if (id2 === void 0) return void 0;
+    let number = this.namespaces.get(target);
+    if (number === void 0) {
+      number = this.namespaces.size;
+      this.namespaces.set(target, number);
+    }
+    const bytes = Buffer.allocUnsafe(4 + id2.length);
+    bytes.writeUInt32LE(number, 0);
+    id2.copy(bytes, 4);
+    return bytes.toString("latin1");
   }
 };
+function later(t, i, t2, i2) {
+  return t > t2 || t === t2 && i > i2;
+}
 
 // src/engine/verify/continuous/id-order.ts
 var import_mongodb13 = __toESM(require_lib3(), 1);
