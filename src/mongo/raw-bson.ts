@@ -78,11 +78,13 @@ export class ElementCursor {
   nameAt = 0;
   nameEnd = 0;
   valueAt = 0;
-  valueEnd = 4;
+  valueEnd: number;
   private readonly end: number;
 
-  constructor(readonly doc: Buffer) {
-    this.end = doc.readInt32LE(0) - 1; // the trailing 0x00
+  /** Over the document at `start` of `doc` (an embedded one walked in place, with no view made of it). */
+  constructor(readonly doc: Buffer, start = 0) {
+    this.end = start + doc.readInt32LE(start) - 1; // the trailing 0x00
+    this.valueEnd = start + 4;
   }
 
   next(): boolean {

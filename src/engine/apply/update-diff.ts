@@ -1,4 +1,4 @@
-import { rawDocument, rawElement, rawElements, type RawElement } from '../../mongo/raw-bson.js';
+import { ElementCursor, rawDocument, rawElement, rawElements, type RawElement } from '../../mongo/raw-bson.js';
 
 /**
  * Turns the source's own record of an update (the oplog's `$v: 2` delta, which a change stream hands out as
@@ -47,54 +47,76 @@ type Op =
  * for any update.
  */
 export function diffStatements(rawUpdateDescription: Buffer): DiffStatement[] | undefined {
+  // Read in place with a cursor (no view or string per element): this runs for every update of a batch job.
   let version: number | undefined;
-  let diff: Buffer | undefined;
-  for (const e of rawElements(rawUpdateDescription)) {
-    const name = e.name.toString('utf8');
-    if (name === '$v' && (e.type === 0x10 || e.type === 0x12 || e.type === 0x01)) version = readNumber(e);
-    else if (name === 'diff' && e.type === 0x03) diff = e.value;
+  let diffAt = -1;
+  let diffEnd = -1;
+  for (const c = new ElementCursor(rawUpdateDescription); c.next(); ) {
+    if (c.nameIs(VERSION) && (c.type === 0x10 || c.type === 0x12 || c.type === 0x01)) version = numberAt(rawUpdateDescription, c.type, c.valueAt);
+    else if (c.nameIs(DIFF) && c.type === 0x03) [diffAt, diffEnd] = [c.valueAt, c.valueEnd];
     else return undefined;
   }
-  if (version !== 2 || !diff) return undefined;
-  const inPlace = topLevelSets(diff);
+  if (version !== 2 || diffAt < 0) return undefined;
+  const inPlace = topLevelSets(rawUpdateDescription, diffAt);
   if (inPlace) return [inPlace];
   const ops: Op[] = [];
-  if (!readDocumentDiff(diff, [], ops)) return undefined;
+  if (!readDocumentDiff(rawUpdateDescription.subarray(diffAt, diffEnd), [], ops)) return undefined;
   let bytes = 0;
   for (const op of ops) if (op.kind === 'set' || op.kind === 'insert') bytes += op.value.value.length + op.path.length;
   if (bytes > MAX_DIFF_BYTES) return undefined;
   return pack(ops);
 }
 
+const VERSION = Buffer.from('$v', 'latin1');
+const DIFF = Buffer.from('diff', 'latin1');
+/** `$set` as an element name, with its terminating 0x00. */
+const SET_NAME = Buffer.from('$set\0', 'latin1');
+const DOT = 0x2e;
+const DOLLAR = 0x24;
+const ID_NAME = Buffer.from('_id', 'latin1');
+
 /**
  * The statement of the most common delta, top-level fields replaced in place and nothing else (`$set`, `$inc`):
  * the `u` section's bytes are the `$set` document itself, element for element, as `pack` would build it. Undefined
- * for any other delta (the general path below), for an empty one, or past MAX_DIFF_BYTES.
+ * for any other delta (the general path below), for an empty one, or past MAX_DIFF_BYTES. Reads the diff (at
+ * `diffAt` of `doc`) in place; the names are checked on their bytes (in UTF-8 a `.` or `$` byte is only ever that
+ * character).
  */
-function topLevelSets(diff: Buffer): DiffStatement | undefined {
-  let section: RawElement | undefined;
-  for (const e of rawElements(diff)) {
-    if (section || e.type !== 0x03 || e.name.length !== 1 || e.name[0] !== 0x75 /* u */) return undefined;
-    section = e;
-  }
-  if (!section || section.value.length > MAX_DIFF_BYTES) return undefined;
+function topLevelSets(doc: Buffer, diffAt: number): DiffStatement | undefined {
+  const diff = new ElementCursor(doc, diffAt);
+  if (!diff.next() || diff.type !== 0x03 || diff.nameEnd - diff.nameAt !== 1 || doc[diff.nameAt] !== 0x75 /* u */) return undefined;
+  const sectionAt = diff.valueAt;
+  const sectionEnd = diff.valueEnd;
+  if (diff.next() || sectionEnd - sectionAt > MAX_DIFF_BYTES) return undefined;
   const fields: RawElement[] = [];
   let plain = true;
-  for (const field of rawElements(section.value)) {
-    const name = field.name.toString('utf8');
-    if (!expressible(name) || name === '_id') return undefined;
-    plain &&= PLAIN_SCALARS.has(field.type);
-    fields.push(field);
+  for (const c = new ElementCursor(doc, sectionAt); c.next(); ) {
+    if (c.nameEnd === c.nameAt || doc[c.nameAt] === DOLLAR || c.nameIs(ID_NAME)) return undefined;
+    for (let i = c.nameAt; i < c.nameEnd; i++) if (doc[i] === DOT) return undefined;
+    plain &&= PLAIN_SCALARS.has(c.type);
+    // Only a plain statement hands its fields on (set-writes.ts): no views are made for the others.
+    if (plain) fields.push({ name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) });
   }
-  if (!fields.length) return undefined;
-  const update = rawDocument([rawElement(0x03, '$set', section.value)]);
+  if (sectionEnd - sectionAt <= 5) return undefined; // no field: an empty document is its length and its 0x00
+  // `{$set: <the u section>}` in one allocation.
+  const size = 4 + 1 + SET_NAME.length + (sectionEnd - sectionAt) + 1;
+  const update = Buffer.allocUnsafe(size);
+  update.writeInt32LE(size, 0);
+  update[4] = 0x03;
+  SET_NAME.copy(update, 5);
+  doc.copy(update, 5 + SET_NAME.length, sectionAt, sectionEnd);
+  update[size - 1] = 0;
   return plain ? { update, fields } : { update };
 }
 
+function numberAt(doc: Buffer, type: number, at: number): number {
+  if (type === 0x10) return doc.readInt32LE(at);
+  if (type === 0x12) return Number(doc.readBigInt64LE(at));
+  return doc.readDoubleLE(at);
+}
+
 function readNumber(e: RawElement): number {
-  if (e.type === 0x10) return e.value.readInt32LE(0);
-  if (e.type === 0x12) return Number(e.value.readBigInt64LE(0));
-  return e.value.readDoubleLE(0);
+  return numberAt(e.value, e.type, 0);
 }
 
 /** A field name an update operator's dotted path can name: not empty, no dot, no leading `$`. */
