@@ -77490,16 +77490,18 @@ function valueLength(doc, type, at) {
 var ID_NAME = Buffer.from("_id\0", "latin1");
 var ID = ID_NAME.subarray(0, 3);
 var ElementCursor = class {
-  constructor(doc) {
+  /** Over the document at `start` of `doc` (an embedded one walked in place, with no view made of it). */
+  constructor(doc, start = 0) {
     this.doc = doc;
-    this.end = doc.readInt32LE(0) - 1;
+    this.end = start + doc.readInt32LE(start) - 1;
+    this.valueEnd = start + 4;
   }
   doc;
   type = 0;
   nameAt = 0;
   nameEnd = 0;
   valueAt = 0;
-  valueEnd = 4;
+  valueEnd;
   end;
   next() {
     const at = this.valueEnd;
@@ -77759,6 +77761,7 @@ var DecodedEvent = class {
   uuid;
   key;
   id;
+  idKey;
   fullDocument;
   refetch;
   delta;
@@ -79543,6 +79546,9 @@ function sameDocumentKey(id2) {
   return key;
 }
 var made = /* @__PURE__ */ new WeakMap();
+function eventDocumentKey(event) {
+  return event.idKey ??= canonical(event.id);
+}
 function canonical(value) {
   if (value === null || value === void 0) return "z";
   if (typeof value === "number") return `n:${String(value)}`;
@@ -80073,46 +80079,60 @@ var CurrentDocuments = class {
 var MAX_DIFF_BYTES = 15 * 1024 * 1024;
 function diffStatements(rawUpdateDescription) {
   let version;
-  let diff;
-  for (const e of rawElements(rawUpdateDescription)) {
-    const name = e.name.toString("utf8");
-    if (name === "$v" && (e.type === 16 || e.type === 18 || e.type === 1)) version = readNumber(e);
-    else if (name === "diff" && e.type === 3) diff = e.value;
+  let diffAt = -1;
+  let diffEnd = -1;
+  for (const c = new ElementCursor(rawUpdateDescription); c.next(); ) {
+    if (c.nameIs(VERSION2) && (c.type === 16 || c.type === 18 || c.type === 1)) version = numberAt(rawUpdateDescription, c.type, c.valueAt);
+    else if (c.nameIs(DIFF) && c.type === 3) [diffAt, diffEnd] = [c.valueAt, c.valueEnd];
     else return void 0;
   }
-  if (version !== 2 || !diff) return void 0;
-  const inPlace = topLevelSets(diff);
+  if (version !== 2 || diffAt < 0) return void 0;
+  const inPlace = topLevelSets(rawUpdateDescription, diffAt);
   if (inPlace) return [inPlace];
   const ops = [];
-  if (!readDocumentDiff(diff, [], ops)) return void 0;
+  if (!readDocumentDiff(rawUpdateDescription.subarray(diffAt, diffEnd), [], ops)) return void 0;
   let bytes = 0;
   for (const op of ops) if (op.kind === "set" || op.kind === "insert") bytes += op.value.value.length + op.path.length;
   if (bytes > MAX_DIFF_BYTES) return void 0;
   return pack(ops);
 }
-function topLevelSets(diff) {
-  let section;
-  for (const e of rawElements(diff)) {
-    if (section || e.type !== 3 || e.name.length !== 1 || e.name[0] !== 117) return void 0;
-    section = e;
-  }
-  if (!section || section.value.length > MAX_DIFF_BYTES) return void 0;
+var VERSION2 = Buffer.from("$v", "latin1");
+var DIFF = Buffer.from("diff", "latin1");
+var SET_NAME = Buffer.from("$set\0", "latin1");
+var DOT = 46;
+var DOLLAR = 36;
+var ID_NAME2 = Buffer.from("_id", "latin1");
+function topLevelSets(doc, diffAt) {
+  const diff = new ElementCursor(doc, diffAt);
+  if (!diff.next() || diff.type !== 3 || diff.nameEnd - diff.nameAt !== 1 || doc[diff.nameAt] !== 117) return void 0;
+  const sectionAt = diff.valueAt;
+  const sectionEnd = diff.valueEnd;
+  if (diff.next() || sectionEnd - sectionAt > MAX_DIFF_BYTES) return void 0;
   const fields = [];
   let plain2 = true;
-  for (const field of rawElements(section.value)) {
-    const name = field.name.toString("utf8");
-    if (!expressible(name) || name === "_id") return void 0;
-    plain2 &&= PLAIN_SCALARS.has(field.type);
-    fields.push(field);
+  for (const c = new ElementCursor(doc, sectionAt); c.next(); ) {
+    if (c.nameEnd === c.nameAt || doc[c.nameAt] === DOLLAR || c.nameIs(ID_NAME2)) return void 0;
+    for (let i = c.nameAt; i < c.nameEnd; i++) if (doc[i] === DOT) return void 0;
+    plain2 &&= PLAIN_SCALARS.has(c.type);
+    if (plain2) fields.push({ name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) });
   }
-  if (!fields.length) return void 0;
-  const update = rawDocument([rawElement(3, "$set", section.value)]);
+  if (sectionEnd - sectionAt <= 5) return void 0;
+  const size = 4 + 1 + SET_NAME.length + (sectionEnd - sectionAt) + 1;
+  const update = Buffer.allocUnsafe(size);
+  update.writeInt32LE(size, 0);
+  update[4] = 3;
+  SET_NAME.copy(update, 5);
+  doc.copy(update, 5 + SET_NAME.length, sectionAt, sectionEnd);
+  update[size - 1] = 0;
   return plain2 ? { update, fields } : { update };
 }
+function numberAt(doc, type, at) {
+  if (type === 16) return doc.readInt32LE(at);
+  if (type === 18) return Number(doc.readBigInt64LE(at));
+  return doc.readDoubleLE(at);
+}
 function readNumber(e) {
-  if (e.type === 16) return e.value.readInt32LE(0);
-  if (e.type === 18) return Number(e.value.readBigInt64LE(0));
-  return e.value.readDoubleLE(0);
+  return numberAt(e.value, e.type, 0);
 }
 function expressible(name) {
   return name.length > 0 && !name.includes(".") && name[0] !== "$";
@@ -80491,7 +80511,7 @@ var Applier = class {
       if (!event.refetch || !event.uuid || event.id === void 0) continue;
       let perDocument = perCollection.get(event.uuid);
       if (!perDocument) perCollection.set(event.uuid, perDocument = /* @__PURE__ */ new Map());
-      const name = sameDocumentKey(event.id);
+      const name = eventDocumentKey(event);
       let entry = perDocument.get(name);
       if (!entry) perDocument.set(name, entry = { events: [], read: false });
       const statements = this.deltaOf(event, kind);
@@ -80583,7 +80603,7 @@ var Applier = class {
       const name = `${target.db}.${target.coll}`;
       let entry = byTarget.get(name);
       if (!entry) byTarget.set(name, entry = { target, writes: [] });
-      entry.writes.push({ id: event.id, write, insert: event.type === "insert" });
+      entry.writes.push({ key: eventDocumentKey(event), write, insert: event.type === "insert" });
     }
     const jobs = [];
     const superseded = /* @__PURE__ */ new Set();
@@ -80596,9 +80616,8 @@ var Applier = class {
       }
       const groups = /* @__PURE__ */ new Map();
       const inserted = /* @__PURE__ */ new Set();
-      for (const { id: id2, write, insert } of writes) {
+      for (const { key, write, insert } of writes) {
         if (insert && this.ctx.inserts && write.kind === "put") inserted.add(write);
-        const key = sameDocumentKey(id2);
         const group = groups.get(key);
         if (group) group.push(write);
         else groups.set(key, [write]);
@@ -80750,8 +80769,7 @@ function cappedOrder(writes) {
     inserts = [];
     inserted.clear();
   };
-  for (const { id: id2, write, insert } of writes) {
-    const key = sameDocumentKey(id2);
+  for (const { key, write, insert } of writes) {
     if (insert && write.kind === "put") {
       inserts.push({ ...write, kind: "ins" });
       inserted.add(key);
@@ -84832,8 +84850,8 @@ function Collection() {
 var before_after_hook_default = { Singular, Collection };
 
 // node_modules/@octokit/endpoint/dist-bundle/index.js
-var VERSION2 = "0.0.0-development";
-var userAgent = `octokit-endpoint.js/${VERSION2} ${getUserAgent()}`;
+var VERSION3 = "0.0.0-development";
+var userAgent = `octokit-endpoint.js/${VERSION3} ${getUserAgent()}`;
 var DEFAULTS2 = {
   method: "GET",
   baseUrl: "https://api.github.com",
@@ -85703,10 +85721,10 @@ var RequestError = class extends Error {
 };
 
 // node_modules/@octokit/request/dist-bundle/index.js
-var VERSION3 = "10.0.16";
+var VERSION4 = "10.0.16";
 var defaults_default = {
   headers: {
-    "user-agent": `octokit-request.js/${VERSION3} ${getUserAgent()}`
+    "user-agent": `octokit-request.js/${VERSION4} ${getUserAgent()}`
   }
 };
 function isPlainObject2(value) {
@@ -85885,7 +85903,7 @@ function withDefaults2(oldEndpoint, newDefaults) {
 var request = withDefaults2(endpoint, defaults_default);
 
 // node_modules/@octokit/graphql/dist-bundle/index.js
-var VERSION4 = "0.0.0-development";
+var VERSION5 = "0.0.0-development";
 function _buildMessageForResponseErrors(data) {
   return `Request failed due to following response errors:
 ` + data.errors.map((e) => ` - ${e.message}`).join("\n");
@@ -85982,7 +86000,7 @@ function withDefaults3(request2, newDefaults) {
 }
 var graphql2 = withDefaults3(request, {
   headers: {
-    "user-agent": `octokit-graphql.js/${VERSION4} ${getUserAgent()}`
+    "user-agent": `octokit-graphql.js/${VERSION5} ${getUserAgent()}`
   },
   method: "POST",
   url: "/graphql"
@@ -86040,7 +86058,7 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 // node_modules/@octokit/core/dist-src/version.js
-var VERSION5 = "7.0.8";
+var VERSION6 = "7.0.8";
 
 // node_modules/@octokit/core/dist-src/index.js
 var noop2 = () => {
@@ -86062,9 +86080,9 @@ function createLogger2(logger = {}) {
   }
   return logger;
 }
-var userAgentTrail = `octokit-core.js/${VERSION5} ${getUserAgent()}`;
+var userAgentTrail = `octokit-core.js/${VERSION6} ${getUserAgent()}`;
 var Octokit = class {
-  static VERSION = VERSION5;
+  static VERSION = VERSION6;
   static defaults(defaults2) {
     const OctokitWithDefaults = class extends this {
       constructor(...args) {
@@ -86177,7 +86195,7 @@ var Octokit = class {
 };
 
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
-var VERSION6 = "17.0.0";
+var VERSION7 = "17.0.0";
 
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 var Endpoints = {
@@ -88601,7 +88619,7 @@ function restEndpointMethods(octokit) {
     rest: api
   };
 }
-restEndpointMethods.VERSION = VERSION6;
+restEndpointMethods.VERSION = VERSION7;
 function legacyRestEndpointMethods(octokit) {
   const api = endpointsToMethods(octokit);
   return {
@@ -88609,10 +88627,10 @@ function legacyRestEndpointMethods(octokit) {
     rest: api
   };
 }
-legacyRestEndpointMethods.VERSION = VERSION6;
+legacyRestEndpointMethods.VERSION = VERSION7;
 
 // node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
-var VERSION7 = "0.0.0-development";
+var VERSION8 = "0.0.0-development";
 function normalizePaginatedListResponse(response) {
   if (!response.data) {
     return {
@@ -88725,7 +88743,7 @@ function paginateRest(octokit) {
     })
   };
 }
-paginateRest.VERSION = VERSION7;
+paginateRest.VERSION = VERSION8;
 
 // node_modules/@actions/github/lib/utils.js
 var context = new Context();

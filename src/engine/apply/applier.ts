@@ -5,7 +5,7 @@ import { failpoint, pausePoint } from '../failpoints.js';
 import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { applyDdl } from './ddl.js';
-import { sameDocumentKey } from './id-key.js';
+import { eventDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { hasDollarField } from '../../mongo/raw-bson.js';
 import { DeltaMissed, orderedJob, unorderedJobs, writeInOrder, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
@@ -154,7 +154,7 @@ export class Applier {
       if (!event.refetch || !event.uuid || event.id === undefined) continue;
       let perDocument = perCollection.get(event.uuid);
       if (!perDocument) perCollection.set(event.uuid, (perDocument = new Map()));
-      const name = sameDocumentKey(event.id);
+      const name = eventDocumentKey(event);
       let entry = perDocument.get(name);
       if (!entry) perDocument.set(name, (entry = { events: [], read: false }));
       const statements = this.deltaOf(event, kind);
@@ -247,7 +247,7 @@ export class Applier {
 
   private async writeData(events: ChangeEvent[], current: Prepared, deltas: Map<ChangeEvent, DiffStatement[]>): Promise<void> {
     await this.coverReads(events.filter((e) => current.docs.has(e) && !deltas.has(e)), current.readAt);
-    const byTarget = new Map<string, { target: Namespace; writes: { id: unknown; write: Write; insert: boolean }[] }>();
+    const byTarget = new Map<string, { target: Namespace; writes: { key: string; write: Write; insert: boolean }[] }>();
     for (const event of events) {
       const statements = deltas.get(event);
       const write = statements ? this.deltaWrite(event, statements) : this.toWrite(event, current.docs.get(event));
@@ -256,7 +256,7 @@ export class Applier {
       const name = `${target.db}.${target.coll}`;
       let entry = byTarget.get(name);
       if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
-      entry.writes.push({ id: event.id, write, insert: event.type === 'insert' });
+      entry.writes.push({ key: eventDocumentKey(event), write, insert: event.type === 'insert' });
     }
     const jobs: { target: Namespace; job: WriteJob }[] = [];
     // Deltas a later whole state of their document in this batch replaces: never written, so never read back below.
@@ -272,9 +272,8 @@ export class Applier {
       const groups = new Map<string, Write[]>();
       // Whole documents from insert events: written alone (one write of their document), they go as inserts.
       const inserted = new Set<Write>();
-      for (const { id, write, insert } of writes) {
+      for (const { key, write, insert } of writes) {
         if (insert && this.ctx.inserts && write.kind === 'put') inserted.add(write);
-        const key = sameDocumentKey(id);
         const group = groups.get(key);
         if (group) group.push(write);
         else groups.set(key, [write]);
@@ -446,7 +445,7 @@ function asInsert(write: Write, inserted: Set<Write>): Write {
  * is moved before that run's inserts: the destination then removes exactly what the source removed and
  * evicts nothing of its own. Anything else (an update, a delete of a document just inserted) closes the run.
  */
-function cappedOrder(writes: { id: unknown; write: Write; insert: boolean }[]): Write[] {
+function cappedOrder(writes: { key: string; write: Write; insert: boolean }[]): Write[] {
   const out: Write[] = [];
   let deletes: Write[] = [];
   let inserts: Write[] = [];
@@ -457,8 +456,7 @@ function cappedOrder(writes: { id: unknown; write: Write; insert: boolean }[]): 
     inserts = [];
     inserted.clear();
   };
-  for (const { id, write, insert } of writes) {
-    const key = sameDocumentKey(id);
+  for (const { key, write, insert } of writes) {
     if (insert && write.kind === 'put') {
       inserts.push({ ...write, kind: 'ins' });
       inserted.add(key);

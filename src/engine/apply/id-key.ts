@@ -17,6 +17,14 @@ export function sameDocumentKey(id: unknown): string {
 
 const made = new WeakMap<object, string>();
 
+/**
+ * sameDocumentKey of an event's `_id`, made once and kept on the event: planning (twice a batch), grouping and the
+ * write order all ask for it, and a WeakMap entry per event cost more than the key (bench/README.md).
+ */
+export function eventDocumentKey(event: { id?: unknown; idKey?: string }): string {
+  return (event.idKey ??= canonical(event.id));
+}
+
 function canonical(value: unknown): string {
   if (value === null || value === undefined) return 'z';
   if (typeof value === 'number') return `n:${String(value)}`;

@@ -24,6 +24,8 @@ export interface ChangeEvent {
   key?: Buffer;
   /** The documentKey's _id, decoded with exact types (for grouping by document). */
   id?: unknown;
+  /** sameDocumentKey of `id`, made when first asked for (apply/id-key.ts eventDocumentKey). */
+  idKey?: string;
   /** The raw full document; null when an update's lookup found none. */
   fullDocument?: Buffer | null;
   /** DDL details (operationDescription). */
@@ -123,6 +125,7 @@ class DecodedEvent implements ChangeEvent {
   uuid?: string;
   key?: Buffer;
   id?: unknown;
+  idKey?: string;
   fullDocument?: Buffer | null;
   refetch?: boolean;
   delta?: Buffer;
