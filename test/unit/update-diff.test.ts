@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type Document } from 'mongodb';
 import { diffStatements } from '../../src/engine/apply/update-diff.js';
+import { rawDocument } from '../../src/mongo/raw-bson.js';
 
 /**
  * Deltas that only replace top-level fields in place (what `$set` and `$inc` produce, most of a batch job) take a
@@ -45,7 +46,8 @@ describe('diffStatements: a delta of top-level fields replaced in place', () => 
       expect(general).toHaveLength(1);
       expect(fast![0]!.update.equals(general![0]!.update)).toBe(true);
       expect(fast![0]!.update.equals(raw({ $set: u }))).toBe(true);
-      expect(fast![0]!.fields?.map((f) => f.bytes.toString('hex'))).toEqual(general![0]!.fields?.map((f) => f.bytes.toString('hex')));
+      expect(fast![0]!.fields?.shape()).toEqual(general![0]!.fields?.shape());
+      expect(fast![0]!.fields?.valueBytes()).toEqual(general![0]!.fields?.valueBytes());
       expect(fast![0]!.fields !== undefined, 'grouped by set-writes.ts only when every value is a plain scalar').toBe(PLAIN.has(label));
     });
   }
@@ -66,5 +68,30 @@ describe('diffStatements: a delta of top-level fields replaced in place', () => 
     expect(statements).toHaveLength(2);
     expect(statements![0]!.update.equals(raw({ $set: { a: new Int32(1) }, $unset: { b: '' } }))).toBe(true);
     expect(statements![1]!.update.equals(raw({ $set: { b: new Int32(2) } }))).toBe(true);
+  });
+});
+
+describe('PlainFields: a plain statement\'s fields read where they lie in its update', () => {
+  it('names, shape, value bytes and each value as an element of another name, types and bytes kept', () => {
+    const u = new Map<string, unknown>([['quantity', new Int32(3)], ['prix€', 'x'], ['n', null], ['big', Long.fromString('9007199254740993')]]);
+    const [statement] = diffStatements(raw({ $v: new Int32(2), diff: { u } }))!;
+    const fields = statement!.fields!;
+    expect(fields.length).toBe(4);
+    expect([0, 1, 2, 3].map((f) => fields.name(f))).toEqual(['quantity', 'prix€', 'n', 'big']);
+    expect(fields.shape()).toBe(['quantity', Buffer.from('prix€', 'utf8').toString('latin1'), 'n', 'big'].join('\0'));
+    expect(fields.valueBytes()).toBe(4 + (4 + 2) + 0 + 8);
+    const element = (f: number): Buffer => rawDocument([fields.valueElement(f, '7')]);
+    expect(element(0).equals(raw({ 7: new Int32(3) }))).toBe(true);
+    expect(element(1).equals(raw({ 7: 'x' }))).toBe(true);
+    expect(element(2).equals(raw({ 7: null }))).toBe(true);
+    expect(element(3).equals(raw({ 7: Long.fromString('9007199254740993') }))).toBe(true);
+  });
+
+  it('the general path hands on the same fields for the same statement', () => {
+    const u = new Map<string, unknown>([['a', new Double(1.5)], ['b', 'y']]);
+    const [fast] = diffStatements(raw({ $v: new Int32(2), diff: { u } }))!;
+    const [general] = diffStatements(raw({ $v: new Int32(2), diff: { u, d: {} } }))!;
+    for (const f of [0, 1]) expect(general!.fields!.valueElement(f, 'x').equals(fast!.fields!.valueElement(f, 'x'))).toBe(true);
+    expect(general!.fields!.name(1)).toBe('b');
   });
 });

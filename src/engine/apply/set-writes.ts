@@ -1,5 +1,5 @@
 import type { Namespace } from '../../namespaces.js';
-import { holdsIdAlone, rawDocument, rawElement, rawIdKey, type RawElement } from '../../mongo/raw-bson.js';
+import { holdsIdAlone, rawDocument, rawElement, rawIdKey } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import { cut } from './cut.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
@@ -73,7 +73,7 @@ export function setWriteJobs(destination: Destination, target: Namespace, writes
         rest.push(write);
         continue;
       }
-      const shape = fields.map((f) => f.name.toString('latin1')).join('\0');
+      const shape = fields.shape();
       const similar = shaped.get(shape);
       if (similar) similar.push(write);
       else shaped.set(shape, [write]);
@@ -103,7 +103,7 @@ function idBytes(writes: Write[]): number {
 }
 
 function valueBytes(write: DeltaWrite): number {
-  return write.statements[0]!.fields!.reduce((n, f) => n + f.value.length, 0);
+  return write.statements[0]!.fields!.valueBytes();
 }
 
 /** Statements grouped into commands of about `chunk` documents (one statement at least) and about COMMAND_BYTES. */
@@ -183,12 +183,13 @@ function pipelineStatement(writes: Write[]): Buffer {
     rawElement(0x04, '$cond', rawDocument([rawElement(0x03, '0', rawDocument([rawElement(0x04, '$gte', rawDocument([rawElement(0x02, '0', bsonString('$$i')), rawElement(0x10, '1', ZERO)]))])), rawElement(0x02, '1', bsonString('$$i')), rawElement(0x02, '2', bsonString('an _id outside the list'))])),
   ]);
   const fields = deltas[0]!.statements[0]!.fields!;
-  const sets = fields.map((field, f) => {
-    const values = rawDocument(deltas.map((w, i) => valueElement(String(i), w.statements[0]!.fields![f]!)));
+  const sets: Buffer[] = [];
+  for (let f = 0; f < fields.length; f++) {
+    const values = rawDocument(deltas.map((w, i) => w.statements[0]!.fields!.valueElement(f, String(i))));
     const pick = rawDocument([rawElement(0x04, '$arrayElemAt', rawDocument([rawElement(0x03, '0', literal(values)), rawElement(0x03, '1', checked)]))]);
     const bound = rawDocument([rawElement(0x03, '$let', rawDocument([rawElement(0x03, 'vars', rawDocument([rawElement(0x03, 'i', index)])), rawElement(0x03, 'in', pick)]))]);
-    return rawElement(0x03, field.name.toString('utf8'), bound);
-  });
+    sets.push(rawElement(0x03, fields.name(f), bound));
+  }
   const pipeline = rawDocument([rawElement(0x03, '0', rawDocument([rawElement(0x03, '$set', rawDocument(sets))]))]);
   return rawDocument([rawElement(0x03, 'q', idsFilter(writes)), rawElement(0x04, 'u', pipeline), rawElement(0x08, 'multi', TRUE)]);
 }
@@ -196,10 +197,6 @@ function pipelineStatement(writes: Write[]): Buffer {
 /** `{$literal: array}`: the values as they are, never read as expressions or field paths. */
 function literal(array: Buffer): Buffer {
   return rawDocument([rawElement(0x04, '$literal', array)]);
-}
-
-function valueElement(name: string, field: RawElement): Buffer {
-  return rawElement(field.type, name, field.value);
 }
 
 function bsonString(text: string): Buffer {

@@ -25,10 +25,54 @@ export interface DiffStatement {
   update: Buffer;
   /**
    * When the statement only sets top-level fields in place to plain scalar values (the shape of `$inc` and `$set` on
-   * top-level fields, most of a batch job's updates), those elements in order: statements of the same field names
+   * top-level fields, most of a batch job's updates), those fields in order: statements of the same field names
    * can then be written for many documents in one statement (see set-writes.ts).
    */
-  fields?: RawElement[];
+  fields?: PlainFields;
+}
+
+/**
+ * A plain statement's fields, read where they lie in its update document (`{$set: {...}}`): their offsets, no view
+ * or object per field. A batch job's translated updates are held from the read-ahead to their writes, and a view of
+ * each field's name, element and value was most of what translating one allocated (bench/README.md).
+ */
+export class PlainFields {
+  /** Per field: the offsets in `update` of its type byte, its value's start and its value's end. */
+  private readonly at: number[] = [];
+
+  constructor(readonly update: Buffer) {
+    const operator = new ElementCursor(update);
+    operator.next();
+    for (const c = new ElementCursor(update, operator.valueAt); c.next(); ) this.at.push(c.nameAt - 1, c.valueAt, c.valueEnd);
+  }
+
+  get length(): number {
+    return this.at.length / 3;
+  }
+
+  name(field: number): string {
+    return this.update.toString('utf8', this.at[3 * field]! + 1, this.at[3 * field + 1]! - 1);
+  }
+
+  /** The field names in order, joined by 0x00 (a name holds none): statements of one shape share a set statement. */
+  shape(): string {
+    let shape = '';
+    for (let f = 0; f < this.length; f++) shape += (f ? '\0' : '') + this.update.toString('latin1', this.at[3 * f]! + 1, this.at[3 * f + 1]! - 1);
+    return shape;
+  }
+
+  /** Bytes of the values alone. */
+  valueBytes(): number {
+    let bytes = 0;
+    for (let f = 0; f < this.length; f++) bytes += this.at[3 * f + 2]! - this.at[3 * f + 1]!;
+    return bytes;
+  }
+
+  /** The field's value as an element named `name`, its type and value bytes as they are. */
+  valueElement(field: number, name: string): Buffer {
+    const typeAt = this.at[3 * field]!;
+    return rawElement(this.update[typeAt]!, name, this.update.subarray(this.at[3 * field + 1]!, this.at[3 * field + 2]!));
+  }
 }
 
 /** Above this many bytes of values the whole document is written instead (statements stay under 16 MB). */
@@ -88,14 +132,11 @@ function topLevelSets(doc: Buffer, diffAt: number): DiffStatement | undefined {
   const sectionAt = diff.valueAt;
   const sectionEnd = diff.valueEnd;
   if (diff.next() || sectionEnd - sectionAt > MAX_DIFF_BYTES) return undefined;
-  const fields: RawElement[] = [];
   let plain = true;
   for (const c = new ElementCursor(doc, sectionAt); c.next(); ) {
     if (c.nameEnd === c.nameAt || doc[c.nameAt] === DOLLAR || c.nameIs(ID_NAME)) return undefined;
     for (let i = c.nameAt; i < c.nameEnd; i++) if (doc[i] === DOT) return undefined;
     plain &&= PLAIN_SCALARS.has(c.type);
-    // Only a plain statement hands its fields on (set-writes.ts): no views are made for the others.
-    if (plain) fields.push({ name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) });
   }
   if (sectionEnd - sectionAt <= 5) return undefined; // no field: an empty document is its length and its 0x00
   // `{$set: <the u section>}` in one allocation.
@@ -106,7 +147,7 @@ function topLevelSets(doc: Buffer, diffAt: number): DiffStatement | undefined {
   SET_NAME.copy(update, 5);
   doc.copy(update, 5 + SET_NAME.length, sectionAt, sectionEnd);
   update[size - 1] = 0;
-  return plain ? { update, fields } : { update };
+  return plain ? { update, fields: new PlainFields(update) } : { update };
 }
 
 function numberAt(doc: Buffer, type: number, at: number): number {
@@ -254,7 +295,7 @@ function statementOf(ops: Op[]): DiffStatement {
   const update = rawDocument(operators);
   const sets = ops.filter((op): op is Extract<Op, { kind: 'set' }> => op.kind === 'set');
   const plain = sets.length === ops.length && sets.every((op) => !op.path.includes('.') && PLAIN_SCALARS.has(op.value.type));
-  return plain ? { update, fields: sets.map((op) => op.value) } : { update };
+  return plain ? { update, fields: new PlainFields(update) } : { update };
 }
 
 /**
