@@ -79828,7 +79828,7 @@ function setWriteJobs(destination, target, writes, chunk) {
         rest.push(write);
         continue;
       }
-      const shape = fields.map((f) => f.name.toString("latin1")).join("\0");
+      const shape = fields.shape();
       const similar = shaped.get(shape);
       if (similar) similar.push(write);
       else shaped.set(shape, [write]);
@@ -79854,7 +79854,7 @@ function idBytes(writes) {
   return writes.reduce((n, w) => n + w.key.length, 0);
 }
 function valueBytes(write) {
-  return write.statements[0].fields.reduce((n, f) => n + f.value.length, 0);
+  return write.statements[0].fields.valueBytes();
 }
 function commands(statements, chunk) {
   return cut(statements, chunk, COMMAND_BYTES, (s) => s.bytes, (s) => s.writes.length);
@@ -79912,20 +79912,18 @@ function pipelineStatement(writes) {
     rawElement(4, "$cond", rawDocument([rawElement(3, "0", rawDocument([rawElement(4, "$gte", rawDocument([rawElement(2, "0", bsonString("$$i")), rawElement(16, "1", ZERO)]))])), rawElement(2, "1", bsonString("$$i")), rawElement(2, "2", bsonString("an _id outside the list"))]))
   ]);
   const fields = deltas[0].statements[0].fields;
-  const sets = fields.map((field, f) => {
-    const values = rawDocument(deltas.map((w, i) => valueElement(String(i), w.statements[0].fields[f])));
+  const sets = [];
+  for (let f = 0; f < fields.length; f++) {
+    const values = rawDocument(deltas.map((w, i) => w.statements[0].fields.valueElement(f, String(i))));
     const pick = rawDocument([rawElement(4, "$arrayElemAt", rawDocument([rawElement(3, "0", literal(values)), rawElement(3, "1", checked)]))]);
     const bound = rawDocument([rawElement(3, "$let", rawDocument([rawElement(3, "vars", rawDocument([rawElement(3, "i", index)])), rawElement(3, "in", pick)]))]);
-    return rawElement(3, field.name.toString("utf8"), bound);
-  });
+    sets.push(rawElement(3, fields.name(f), bound));
+  }
   const pipeline = rawDocument([rawElement(3, "0", rawDocument([rawElement(3, "$set", rawDocument(sets))]))]);
   return rawDocument([rawElement(3, "q", idsFilter(writes)), rawElement(4, "u", pipeline), rawElement(8, "multi", TRUE2)]);
 }
 function literal(array) {
   return rawDocument([rawElement(4, "$literal", array)]);
-}
-function valueElement(name, field) {
-  return rawElement(field.type, name, field.value);
 }
 function bsonString(text) {
   const bytes = Buffer.from(`${text}\0`, "utf8");
@@ -80076,6 +80074,40 @@ var CurrentDocuments = class {
 };
 
 // src/engine/apply/update-diff.ts
+var PlainFields = class {
+  constructor(update) {
+    this.update = update;
+    const operator = new ElementCursor(update);
+    operator.next();
+    for (const c = new ElementCursor(update, operator.valueAt); c.next(); ) this.at.push(c.nameAt - 1, c.valueAt, c.valueEnd);
+  }
+  update;
+  /** Per field: the offsets in `update` of its type byte, its value's start and its value's end. */
+  at = [];
+  get length() {
+    return this.at.length / 3;
+  }
+  name(field) {
+    return this.update.toString("utf8", this.at[3 * field] + 1, this.at[3 * field + 1] - 1);
+  }
+  /** The field names in order, joined by 0x00 (a name holds none): statements of one shape share a set statement. */
+  shape() {
+    let shape = "";
+    for (let f = 0; f < this.length; f++) shape += (f ? "\0" : "") + this.update.toString("latin1", this.at[3 * f] + 1, this.at[3 * f + 1] - 1);
+    return shape;
+  }
+  /** Bytes of the values alone. */
+  valueBytes() {
+    let bytes = 0;
+    for (let f = 0; f < this.length; f++) bytes += this.at[3 * f + 2] - this.at[3 * f + 1];
+    return bytes;
+  }
+  /** The field's value as an element named `name`, its type and value bytes as they are. */
+  valueElement(field, name) {
+    const typeAt = this.at[3 * field];
+    return rawElement(this.update[typeAt], name, this.update.subarray(this.at[3 * field + 1], this.at[3 * field + 2]));
+  }
+};
 var MAX_DIFF_BYTES = 15 * 1024 * 1024;
 function diffStatements(rawUpdateDescription) {
   let version;
@@ -80108,13 +80140,11 @@ function topLevelSets(doc, diffAt) {
   const sectionAt = diff.valueAt;
   const sectionEnd = diff.valueEnd;
   if (diff.next() || sectionEnd - sectionAt > MAX_DIFF_BYTES) return void 0;
-  const fields = [];
   let plain2 = true;
   for (const c = new ElementCursor(doc, sectionAt); c.next(); ) {
     if (c.nameEnd === c.nameAt || doc[c.nameAt] === DOLLAR || c.nameIs(ID_NAME2)) return void 0;
     for (let i = c.nameAt; i < c.nameEnd; i++) if (doc[i] === DOT) return void 0;
     plain2 &&= PLAIN_SCALARS.has(c.type);
-    if (plain2) fields.push({ name: doc.subarray(c.nameAt, c.nameEnd), bytes: doc.subarray(c.nameAt - 1, c.valueEnd), type: c.type, value: doc.subarray(c.valueAt, c.valueEnd) });
   }
   if (sectionEnd - sectionAt <= 5) return void 0;
   const size = 4 + 1 + SET_NAME.length + (sectionEnd - sectionAt) + 1;
@@ -80124,7 +80154,7 @@ function topLevelSets(doc, diffAt) {
   SET_NAME.copy(update, 5);
   doc.copy(update, 5 + SET_NAME.length, sectionAt, sectionEnd);
   update[size - 1] = 0;
-  return plain2 ? { update, fields } : { update };
+  return plain2 ? { update, fields: new PlainFields(update) } : { update };
 }
 function numberAt(doc, type, at) {
   if (type === 16) return doc.readInt32LE(at);
@@ -80247,7 +80277,7 @@ function statementOf(ops) {
   const update = rawDocument(operators);
   const sets = ops.filter((op) => op.kind === "set");
   const plain2 = sets.length === ops.length && sets.every((op) => !op.path.includes(".") && PLAIN_SCALARS.has(op.value.type));
-  return plain2 ? { update, fields: sets.map((op) => op.value) } : { update };
+  return plain2 ? { update, fields: new PlainFields(update) } : { update };
 }
 var PLAIN_SCALARS = /* @__PURE__ */ new Set([1, 2, 5, 7, 8, 9, 10, 16, 18, 19]);
 
@@ -80507,22 +80537,25 @@ var Applier = class {
     const plan2 = /* @__PURE__ */ new Map();
     if (!this.ctx.deltas) return plan2;
     const perCollection = /* @__PURE__ */ new Map();
-    for (const event of events) {
+    const entries = new Array(events.length);
+    const statements = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
       if (!event.refetch || !event.uuid || event.id === void 0) continue;
       let perDocument = perCollection.get(event.uuid);
       if (!perDocument) perCollection.set(event.uuid, perDocument = /* @__PURE__ */ new Map());
       const name = eventDocumentKey(event);
       let entry = perDocument.get(name);
-      if (!entry) perDocument.set(name, entry = { events: [], read: false });
-      const statements = this.deltaOf(event, kind);
-      if (statements) entry.events.push(event);
+      if (!entry) perDocument.set(name, entry = { updates: 0, read: false });
+      entries[i] = entry;
+      statements[i] = this.deltaOf(event, kind);
+      if (statements[i]) entry.updates++;
       else entry.read = true;
     }
-    for (const perDocument of perCollection.values()) {
-      for (const { events: updates, read } of perDocument.values()) {
-        if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
-        for (const event of updates) plan2.set(event, this.translated.get(event));
-      }
+    for (let i = 0; i < events.length; i++) {
+      const entry = entries[i];
+      if (!entry || entry.read || entry.updates > HOT_DOCUMENT_UPDATES) continue;
+      plan2.set(events[i], statements[i]);
     }
     return plan2;
   }
@@ -80585,8 +80618,13 @@ var Applier = class {
   deltaTargets(events) {
     if (!this.ctx.deltas) return [];
     const targets = /* @__PURE__ */ new Map();
+    const seen = /* @__PURE__ */ new Map();
     for (const e of events) {
       if (e.type !== "update" || !e.delta) continue;
+      let colls = seen.get(e.ns.db);
+      if (!colls) seen.set(e.ns.db, colls = /* @__PURE__ */ new Set());
+      if (colls.has(e.ns.coll)) continue;
+      colls.add(e.ns.coll);
       const target = this.ctx.filter.target(e.ns.db, e.ns.coll);
       targets.set(`${target.db}.${target.coll}`, target);
     }

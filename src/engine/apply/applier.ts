@@ -148,24 +148,27 @@ export class Applier {
   private deltaPlan(events: readonly ChangeEvent[], kind: (target: Namespace) => TargetKind | undefined = (target) => this.targets.cached(target)): Map<ChangeEvent, DiffStatement[]> {
     const plan = new Map<ChangeEvent, DiffStatement[]>();
     if (!this.ctx.deltas) return plan;
-    // By collection, then by document: no key string made per event.
-    const perCollection = new Map<string, Map<string, { events: ChangeEvent[]; read: boolean }>>();
-    for (const event of events) {
+    // By collection, then by document: no key string made per event, one entry per document and none per event.
+    const perCollection = new Map<string, Map<string, { updates: number; read: boolean }>>();
+    const entries: ({ updates: number; read: boolean } | undefined)[] = new Array(events.length);
+    const statements: (DiffStatement[] | undefined)[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       if (!event.refetch || !event.uuid || event.id === undefined) continue;
       let perDocument = perCollection.get(event.uuid);
       if (!perDocument) perCollection.set(event.uuid, (perDocument = new Map()));
       const name = eventDocumentKey(event);
       let entry = perDocument.get(name);
-      if (!entry) perDocument.set(name, (entry = { events: [], read: false }));
-      const statements = this.deltaOf(event, kind);
-      if (statements) entry.events.push(event);
+      if (!entry) perDocument.set(name, (entry = { updates: 0, read: false }));
+      entries[i] = entry;
+      statements[i] = this.deltaOf(event, kind);
+      if (statements[i]) entry.updates++;
       else entry.read = true;
     }
-    for (const perDocument of perCollection.values()) {
-      for (const { events: updates, read } of perDocument.values()) {
-        if (read || updates.length > HOT_DOCUMENT_UPDATES) continue;
-        for (const event of updates) plan.set(event, this.translated.get(event)!);
-      }
+    for (let i = 0; i < events.length; i++) {
+      const entry = entries[i];
+      if (!entry || entry.read || entry.updates > HOT_DOCUMENT_UPDATES) continue;
+      plan.set(events[i]!, statements[i]!);
     }
     return plan;
   }
@@ -237,8 +240,14 @@ export class Applier {
   private deltaTargets(events: readonly ChangeEvent[]): Namespace[] {
     if (!this.ctx.deltas) return [];
     const targets = new Map<string, Namespace>();
+    // Each source namespace once: a batch job's thousands of updates name a few.
+    const seen = new Map<string, Set<string>>();
     for (const e of events) {
       if (e.type !== 'update' || !e.delta) continue;
+      let colls = seen.get(e.ns.db);
+      if (!colls) seen.set(e.ns.db, (colls = new Set()));
+      if (colls.has(e.ns.coll!)) continue;
+      colls.add(e.ns.coll!);
       const target = this.ctx.filter.target(e.ns.db, e.ns.coll!);
       targets.set(`${target.db}.${target.coll}`, target);
     }
