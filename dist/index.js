@@ -77536,6 +77536,10 @@ function rawIdKey(doc) {
   }
   return void 0;
 }
+function rawIdType(doc) {
+  for (const c = new ElementCursor(doc); c.next(); ) if (c.nameIs(ID)) return c.type;
+  return void 0;
+}
 function holdsIdAlone(key) {
   const c = new ElementCursor(key);
   return c.next() && c.nameIs(ID) && !c.next();
@@ -78604,13 +78608,13 @@ var ComparisonFrontier = class {
   }
   /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
   willCompare(source, documentKey) {
-    const id2 = rawIdKey(documentKey);
-    const typeClass = id2 && CLASS_OF_TYPE.get(id2[0]);
-    if (!id2 || !typeClass) return false;
+    const type = rawIdType(documentKey);
+    const typeClass = type === void 0 ? void 0 : CLASS_OF_TYPE.get(type);
+    if (!typeClass) return false;
     const progress = this.partitions.get(slot({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
-    return isAfter(id2, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
+    return isAfter(rawIdKey(documentKey), progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
   }
 };
 function slot(partition) {
@@ -79890,13 +79894,22 @@ var TRUE2 = Buffer.of(1);
 function idsFilter(writes) {
   return rawDocument([rawElement(3, "_id", rawDocument([rawElement(4, "$in", idArray(writes))]))]);
 }
+var KEY_HEAD = 4 + 1 + 4;
 function idArray(writes) {
-  return rawDocument(
-    writes.map((w, i) => {
-      const id2 = rawIdKey(w.key);
-      return rawElement(id2[0], String(i), id2.subarray(1));
-    })
-  );
+  let size = 4 + 1;
+  for (let i = 0; i < writes.length; i++) size += 1 + String(i).length + 1 + (writes[i].key.length - KEY_HEAD - 1);
+  const array = Buffer.allocUnsafe(size);
+  array.writeInt32LE(size, 0);
+  let at = 4;
+  for (let i = 0; i < writes.length; i++) {
+    const key = writes[i].key;
+    array[at++] = key[4];
+    at += array.write(String(i), at, "latin1");
+    array[at++] = 0;
+    at += key.copy(array, at, KEY_HEAD, key.length - 1);
+  }
+  array[at] = 0;
+  return array;
 }
 function deleteStatement2(writes) {
   return rawDocument([rawElement(3, "q", idsFilter(writes)), rawElement(16, "limit", ZERO)]);

@@ -127,6 +127,12 @@ export function rawIdKey(doc: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** The `_id` element's type byte, or undefined when the document has none (nothing copied). */
+export function rawIdType(doc: Buffer): number | undefined {
+  for (const c = new ElementCursor(doc); c.next(); ) if (c.nameIs(ID)) return c.type;
+  return undefined;
+}
+
 /** Whether a document key holds the `_id` alone (an unsharded collection's documentKey), compared on the bytes. */
 export function holdsIdAlone(key: Buffer): boolean {
   const c = new ElementCursor(key);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID } from 'mongodb';
-import { decodeIdKey, fieldOrderFreeBytes, formatId, hasDollarField, rawElements, rawId, rawIdKey } from '../../src/mongo/raw-bson.js';
+import { decodeIdKey, fieldOrderFreeBytes, formatId, hasDollarField, rawElements, rawId, rawIdKey, rawIdType } from '../../src/mongo/raw-bson.js';
 
 /** Fields of every BSON type, placed before _id so that the reader must step over each of them. */
 const everyType = {
@@ -55,6 +55,11 @@ describe('reading the _id of a raw BSON document', () => {
     const decoded = decodeIdKey(key);
     expect(Buffer.from(BSON.serialize({ _id: decoded }))).toEqual(alone);
     expect(formatId(decoded)).toBe(shown);
+    expect(rawIdType(raw)).toBe(key[0]);
+  });
+
+  it('has no _id type for a document without one', () => {
+    expect(rawIdType(Buffer.from(BSON.serialize({ ...everyType })))).toBeUndefined();
   });
 
   it('tells apart _ids that are equal as numbers but not as BSON', () => {

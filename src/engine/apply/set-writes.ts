@@ -1,5 +1,5 @@
 import type { Namespace } from '../../namespaces.js';
-import { holdsIdAlone, rawDocument, rawElement, rawIdKey } from '../../mongo/raw-bson.js';
+import { holdsIdAlone, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import { cut } from './cut.js';
 import { DATA_WRITE_CONCERN } from './write-terms.js';
@@ -153,14 +153,26 @@ function idsFilter(writes: Write[]): Buffer {
   return rawDocument([rawElement(0x03, '_id', rawDocument([rawElement(0x04, '$in', idArray(writes))]))]);
 }
 
+/** Bytes of a key `{_id: value}` before the value: its length, the type byte and the name `_id` with its 0x00. */
+const KEY_HEAD = 4 + 1 + 4;
+
 function idArray(writes: Write[]): Buffer {
-  return rawDocument(
-    writes.map((w, i) => {
-      // Type byte, then value (see rawIdKey): only keys that hold the _id alone get here (setWriteJobs).
-      const id = rawIdKey(w.key)!;
-      return rawElement(id[0]!, String(i), id.subarray(1));
-    }),
-  );
+  // Each key holds the _id alone (setWriteJobs): its type byte and value bytes are copied straight into the array,
+  // the element named by its index, in one allocation.
+  let size = 4 + 1;
+  for (let i = 0; i < writes.length; i++) size += 1 + String(i).length + 1 + (writes[i]!.key.length - KEY_HEAD - 1);
+  const array = Buffer.allocUnsafe(size);
+  array.writeInt32LE(size, 0);
+  let at = 4;
+  for (let i = 0; i < writes.length; i++) {
+    const key = writes[i]!.key;
+    array[at++] = key[4]!;
+    at += array.write(String(i), at, 'latin1');
+    array[at++] = 0;
+    at += key.copy(array, at, KEY_HEAD, key.length - 1);
+  }
+  array[at] = 0;
+  return array;
 }
 
 function deleteStatement(writes: Write[]): Buffer {

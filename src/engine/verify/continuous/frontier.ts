@@ -16,7 +16,7 @@
  * process, which alone compare partitions while it holds the lease.
  */
 import type { Document } from 'mongodb';
-import { rawIdKey } from '../../../mongo/raw-bson.js';
+import { rawIdKey, rawIdType } from '../../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import type { StateStore } from '../../state/store.js';
 import type { VerifyPartitionDoc } from '../../state/types.js';
@@ -120,13 +120,14 @@ export class ComparisonFrontier {
 
   /** True when the comparison of `source` will read this document (by its raw documentKey) later: see above. */
   willCompare(source: string, documentKey: Buffer): boolean {
-    const id = rawIdKey(documentKey);
-    const typeClass = id && CLASS_OF_TYPE.get(id[0]!);
-    if (!id || !typeClass) return false;
+    // Asked for every event the tail reads: the _id is copied only when a partition's progress must be compared.
+    const type = rawIdType(documentKey);
+    const typeClass = type === undefined ? undefined : CLASS_OF_TYPE.get(type);
+    if (!typeClass) return false;
     const progress = this.partitions.get(slot({ source, typeClass }));
     if (!progress || progress.busy || progress.done) return false;
     if (!progress.lastKey) return true;
-    return isAfter(id, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
+    return isAfter(rawIdKey(documentKey)!, progress.lastKey, { binaryStrings: this.binaryStrings.has(source) });
   }
 }
 
