@@ -63570,13 +63570,6 @@ async function applyCollMod(ctx, target, description) {
 
 // src/engine/apply/id-key.ts
 var import_mongodb18 = __toESM(require_lib3(), 1);
-function sameDocumentKey(id2) {
-  if (typeof id2 !== "object" || id2 === null) return canonical(id2);
-  let key2 = made.get(id2);
-  if (key2 === void 0) made.set(id2, key2 = canonical(id2));
-  return key2;
-}
-var made = /* @__PURE__ */ new WeakMap();
 function eventDocumentKey(event) {
   return event.idKey ??= canonical(event.id);
 }
@@ -64128,13 +64121,17 @@ var PlainFields = class {
     return this.at.length / 3;
   }
   name(field) {
-    return this.update.toString("utf8", this.at[3 * field] + 1, this.at[3 * field + 1] - 1);
+    return this.nameText(field, "utf8");
   }
   /** The field names in order, joined by 0x00 (a name holds none): statements of one shape share a set statement. */
   shape() {
     let shape = "";
-    for (let f = 0; f < this.length; f++) shape += (f ? "\0" : "") + this.update.toString("latin1", this.at[3 * f] + 1, this.at[3 * f + 1] - 1);
+    for (let f = 0; f < this.length; f++) shape += (f ? "\0" : "") + this.nameText(f, "latin1");
     return shape;
+  }
+  /** The name's bytes: after the type byte, before the 0x00 that precedes the value. */
+  nameText(field, encoding) {
+    return this.update.toString(encoding, this.at[3 * field] + 1, this.at[3 * field + 1] - 1);
   }
   /** Bytes of the values alone. */
   valueBytes() {
@@ -64155,8 +64152,10 @@ function diffStatements(rawUpdateDescription) {
   let diffEnd = -1;
   for (const c = new ElementCursor(rawUpdateDescription); c.next(); ) {
     if (c.nameIs(VERSION2) && (c.type === 16 || c.type === 18 || c.type === 1)) version = numberAt(rawUpdateDescription, c.type, c.valueAt);
-    else if (c.nameIs(DIFF) && c.type === 3) [diffAt, diffEnd] = [c.valueAt, c.valueEnd];
-    else return void 0;
+    else if (c.nameIs(DIFF) && c.type === 3) {
+      diffAt = c.valueAt;
+      diffEnd = c.valueEnd;
+    } else return void 0;
   }
   if (version !== 2 || diffAt < 0) return void 0;
   const inPlace = topLevelSets(rawUpdateDescription, diffAt);
@@ -64604,7 +64603,7 @@ var Applier = class {
     if (event.type !== "update" || !event.delta) return void 0;
     const kind = kindOf2(this.ctx.filter.target(event.ns.db, event.ns.coll));
     if (!kind || kind.ordered) return void 0;
-    if (!this.ctx.horizon.holdsPreImage(event.uuid, event.id, event.clusterTime)) return void 0;
+    if (!this.ctx.horizon.holdsPreImage(event.uuid, eventDocumentKey(event), event.clusterTime)) return void 0;
     if (!this.translated.has(event)) this.translated.set(event, diffStatements(event.delta));
     return this.translated.get(event);
   }
@@ -64774,7 +64773,7 @@ var Applier = class {
   /** Documents read from the source at `readAt` are about to be written: later than the stream position, so the horizon covers them first. */
   async coverReads(events, readAt) {
     if (!readAt || !events.length) return;
-    for (const event of events) if (event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, event.id, readAt);
+    for (const event of events) if (event.uuid && event.id !== void 0) this.ctx.horizon.readAt(event.uuid, eventDocumentKey(event), readAt);
     await this.ctx.horizon.cover(readAt);
   }
   /**
@@ -65094,17 +65093,20 @@ var ReadHorizon = class {
   /** The highest time a raise was asked for (kept, or on its way). */
   requested;
   raising = Promise.resolve();
-  /** Whether the destination holds this document as the source did just before an event at `time`. */
-  holdsPreImage(uuid, id2, time) {
+  /**
+   * Whether the destination holds this document as the source did just before an event at `time`. A document is
+   * named by its collection's UUID and the server-equality key of its `_id` (id-key.ts: an event's is kept on it).
+   */
+  holdsPreImage(uuid, idKey, time) {
     if (!time.greaterThan(this.floor)) return false;
     if (this.ahead.size === 0) return true;
-    const read = this.ahead.get(keyOf(uuid, id2));
+    const read = this.ahead.get(keyOf(uuid, idKey));
     return read === void 0 || time.greaterThan(read);
   }
   /** A document of this collection, read at `time`, is about to be written. */
-  readAt(uuid, id2, time) {
+  readAt(uuid, idKey, time) {
     if (!time.greaterThan(this.floor)) return;
-    const key2 = keyOf(uuid, id2);
+    const key2 = keyOf(uuid, idKey);
     const known = this.ahead.get(key2);
     if (!known || time.greaterThan(known)) this.ahead.set(key2, time);
     if (this.ahead.size > MAX_TRACKED) this.readAtForAll(this.latest());
@@ -65145,8 +65147,8 @@ var ReadHorizon = class {
 var COVER_AHEAD_SECONDS = 5;
 var MAX_TRACKED = 2e5;
 var PRUNE_FROM = 1e4;
-function keyOf(uuid, id2) {
-  return `${uuid}\0${sameDocumentKey(id2)}`;
+function keyOf(uuid, idKey) {
+  return `${uuid}\0${idKey}`;
 }
 
 // src/engine/tail.ts

@@ -179,7 +179,7 @@ export class Applier {
     // A collection the destination does not have (or not read since the last DDL) takes the lookup.
     const kind = kindOf(this.ctx.filter.target(event.ns.db, event.ns.coll!));
     if (!kind || kind.ordered) return undefined;
-    if (!this.ctx.horizon.holdsPreImage(event.uuid!, event.id, event.clusterTime)) return undefined;
+    if (!this.ctx.horizon.holdsPreImage(event.uuid!, eventDocumentKey(event), event.clusterTime)) return undefined;
     if (!this.translated.has(event)) this.translated.set(event, diffStatements(event.delta));
     return this.translated.get(event);
   }
@@ -372,7 +372,7 @@ export class Applier {
   /** Documents read from the source at `readAt` are about to be written: later than the stream position, so the horizon covers them first. */
   private async coverReads(events: readonly ChangeEvent[], readAt: Timestamp | undefined): Promise<void> {
     if (!readAt || !events.length) return;
-    for (const event of events) if (event.uuid && event.id !== undefined) this.ctx.horizon.readAt(event.uuid, event.id, readAt);
+    for (const event of events) if (event.uuid && event.id !== undefined) this.ctx.horizon.readAt(event.uuid, eventDocumentKey(event), readAt);
     await this.ctx.horizon.cover(readAt);
   }
 

@@ -8,18 +8,12 @@ import { BSON } from 'mongodb';
  * operations in order, never to merge two documents into one. The exact bytes decide that.
  */
 export function sameDocumentKey(id: unknown): string {
-  if (typeof id !== 'object' || id === null) return canonical(id);
-  // Asked for again and again of one event's _id (planning, grouping, the read horizon): made once per value.
-  let key = made.get(id);
-  if (key === undefined) made.set(id, (key = canonical(id)));
-  return key;
+  return canonical(id);
 }
 
-const made = new WeakMap<object, string>();
-
 /**
- * sameDocumentKey of an event's `_id`, made once and kept on the event: planning (twice a batch), grouping and the
- * write order all ask for it, and a WeakMap entry per event cost more than the key (bench/README.md).
+ * sameDocumentKey of an event's `_id`, made once and kept on the event: planning (twice a batch), grouping, the
+ * write order and the read horizon all ask for it (a WeakMap entry per value cost more than the key, bench/README.md).
  */
 export function eventDocumentKey(event: { id?: unknown; idKey?: string }): string {
   return (event.idKey ??= canonical(event.id));

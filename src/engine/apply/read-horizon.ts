@@ -1,5 +1,4 @@
 import { Timestamp } from 'mongodb';
-import { sameDocumentKey } from './id-key.js';
 
 /**
  * Where the destination is known to hold a document exactly as the source held it just before an event, so that
@@ -37,19 +36,22 @@ export class ReadHorizon {
     this.requested = start;
   }
 
-  /** Whether the destination holds this document as the source did just before an event at `time`. */
-  holdsPreImage(uuid: string, id: unknown, time: Timestamp): boolean {
+  /**
+   * Whether the destination holds this document as the source did just before an event at `time`. A document is
+   * named by its collection's UUID and the server-equality key of its `_id` (id-key.ts: an event's is kept on it).
+   */
+  holdsPreImage(uuid: string, idKey: string, time: Timestamp): boolean {
     if (!time.greaterThan(this.floor)) return false;
     // Asked of every update of a batch: with nothing read ahead (a batch job's deltas), no key is made.
     if (this.ahead.size === 0) return true;
-    const read = this.ahead.get(keyOf(uuid, id));
+    const read = this.ahead.get(keyOf(uuid, idKey));
     return read === undefined || time.greaterThan(read);
   }
 
   /** A document of this collection, read at `time`, is about to be written. */
-  readAt(uuid: string, id: unknown, time: Timestamp): void {
+  readAt(uuid: string, idKey: string, time: Timestamp): void {
     if (!time.greaterThan(this.floor)) return;
-    const key = keyOf(uuid, id);
+    const key = keyOf(uuid, idKey);
     const known = this.ahead.get(key);
     if (!known || time.greaterThan(known)) this.ahead.set(key, time);
     if (this.ahead.size > MAX_TRACKED) this.readAtForAll(this.latest());
@@ -101,6 +103,6 @@ const COVER_AHEAD_SECONDS = 5;
 const MAX_TRACKED = 200_000;
 const PRUNE_FROM = 10_000;
 
-function keyOf(uuid: string, id: unknown): string {
-  return `${uuid}\u0000${sameDocumentKey(id)}`;
+function keyOf(uuid: string, idKey: string): string {
+  return `${uuid}\u0000${idKey}`;
 }

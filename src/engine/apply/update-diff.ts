@@ -51,14 +51,19 @@ export class PlainFields {
   }
 
   name(field: number): string {
-    return this.update.toString('utf8', this.at[3 * field]! + 1, this.at[3 * field + 1]! - 1);
+    return this.nameText(field, 'utf8');
   }
 
   /** The field names in order, joined by 0x00 (a name holds none): statements of one shape share a set statement. */
   shape(): string {
     let shape = '';
-    for (let f = 0; f < this.length; f++) shape += (f ? '\0' : '') + this.update.toString('latin1', this.at[3 * f]! + 1, this.at[3 * f + 1]! - 1);
+    for (let f = 0; f < this.length; f++) shape += (f ? '\0' : '') + this.nameText(f, 'latin1');
     return shape;
+  }
+
+  /** The name's bytes: after the type byte, before the 0x00 that precedes the value. */
+  private nameText(field: number, encoding: 'utf8' | 'latin1'): string {
+    return this.update.toString(encoding, this.at[3 * field]! + 1, this.at[3 * field + 1]! - 1);
   }
 
   /** Bytes of the values alone. */
@@ -97,7 +102,10 @@ export function diffStatements(rawUpdateDescription: Buffer): DiffStatement[] | 
   let diffEnd = -1;
   for (const c = new ElementCursor(rawUpdateDescription); c.next(); ) {
     if (c.nameIs(VERSION) && (c.type === 0x10 || c.type === 0x12 || c.type === 0x01)) version = numberAt(rawUpdateDescription, c.type, c.valueAt);
-    else if (c.nameIs(DIFF) && c.type === 0x03) [diffAt, diffEnd] = [c.valueAt, c.valueEnd];
+    else if (c.nameIs(DIFF) && c.type === 0x03) {
+      diffAt = c.valueAt;
+      diffEnd = c.valueEnd;
+    }
     else return undefined;
   }
   if (version !== 2 || diffAt < 0) return undefined;
