@@ -61318,10 +61318,14 @@ var STATE_COLLECTIONS = {
   recheck: "recheck",
   touchLog: "touch_log"
 };
+var FENCE_FIELDS = ["saveFence", "saveFence2"];
 
 // src/engine/state/store.ts
 var MAJORITY = { writeConcern: { w: "majority" } };
 var LAG_HISTORY_LIMIT = 120;
+function lagSample(lagSeconds) {
+  return { $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } };
+}
 var StateStore = class {
   constructor(client, name) {
     this.client = client;
@@ -61380,7 +61384,7 @@ var StateStore = class {
    * lease. Returns the server's reply: `n` (0 when the lease was lost) and the `opTime` that tells its term.
    */
   async writeFence(owner, fence) {
-    const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { saveFence: fence } } };
+    const update = { q: { _id: this.name, "lease.owner": owner }, u: { $set: { [fence.field]: fence.value } } };
     return checkedReply(await withinShortBound("writing the save fence", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), "writing the save fence");
   }
   /**
@@ -61388,7 +61392,7 @@ var StateStore = class {
    * 0 when the lease was lost or the fence is not there; `opTime` tells the term). Waits for a majority.
    */
   async updateFenced(owner, fence, set, extra = {}) {
-    const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { saveFence: fence } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
+    const update = { q: { _id: this.name, "lease.owner": owner, ...fence !== void 0 ? { [fence.field]: fence.value } : {} }, u: { $set: { ...set, updatedAt: /* @__PURE__ */ new Date() }, ...extra } };
     return checkedReply(await withinShortBound("saving the position", (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), "saving the position");
   }
   /**
@@ -61418,14 +61422,7 @@ var StateStore = class {
     return result.matchedCount === 1;
   }
   async recordLag(owner, lagSeconds) {
-    await withinShortBound(
-      "recording the lag",
-      (signal) => this.migrations.updateOne(
-        { _id: this.name, "lease.owner": owner },
-        { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
-        abortable(MAJORITY, signal)
-      )
-    );
+    await withinShortBound("recording the lag", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { lagSeconds }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
   }
   async partitionsOf() {
     return this.partitions.find({ migration: this.name }).sort({ _id: 1 }).toArray();
@@ -61892,6 +61889,12 @@ var WriteTerms = class {
   /** A write reported no term (not a replica-set member?): no save can vouch for it. */
   termless = false;
   broken;
+  /** Which fence field the next save writes: the fields are used in turn. */
+  nextSlot = 0;
+  /** Ends when the newest save has ended (either way): the next save's step 3 waits for it. */
+  lastEnded = Promise.resolve();
+  /** Per fence field, when the save that last used it ends: the next fence written there waits for it. */
+  fieldFree = [Promise.resolve(), Promise.resolve()];
   /** Records an acknowledged data write (its reply). */
   acknowledged(reply) {
     const term = replyTerm(reply);
@@ -61901,7 +61904,7 @@ var WriteTerms = class {
   /**
    * Saves `set` (and `extra` update operators) into the migration document as a position covering every data
    * write acknowledged before this call, by the rule above; throws instead of saving when it does not hold, and
-   * LeaseLostError when `owner` no longer holds the lease.
+   * LeaseLostError when `owner` no longer holds the lease. May be called again before an earlier call ends.
    */
   async save(store, owner, set, extra = {}) {
     if (this.broken !== void 0) throw this.broken;
@@ -61909,19 +61912,30 @@ var WriteTerms = class {
     const termless = this.termless;
     this.terms = /* @__PURE__ */ new Set();
     this.termless = false;
+    const slot2 = this.nextSlot;
+    this.nextSlot = slot2 === 0 ? 1 : 0;
+    const before = this.lastEnded;
+    const fieldFree = this.fieldFree[slot2];
+    let ended;
+    this.lastEnded = this.fieldFree[slot2] = new Promise((resolve) => ended = resolve);
     try {
       if (termless) throw noTerm("a data write");
       if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(", ")}`);
       let fence;
       if (covered.length) {
-        fence = randomUUID2();
+        await fieldFree;
+        this.assertUnbroken();
+        fence = { field: FENCE_FIELDS[slot2], value: randomUUID2() };
         await pausePoint("position:before-fence");
         const reply2 = await store.writeFence(owner, fence);
         if (Number(reply2.n) !== 1) throw await leaseLostOr(store, owner, "the save fence matched no migration document");
         const term = replyTerm(reply2);
         if (term === void 0) throw noTerm("the save fence");
         if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
+        await pausePoint("position:fence-written");
       }
+      await before;
+      this.assertUnbroken();
       await pausePoint("position:before-save");
       const reply = await store.updateFenced(owner, fence, set, extra);
       if (Number(reply.n) === 1) return;
@@ -61929,7 +61943,13 @@ var WriteTerms = class {
     } catch (error) {
       this.broken ??= error;
       throw error;
+    } finally {
+      ended();
     }
+  }
+  /** An earlier save failed: this one may not save (its position would cover that save's writes). */
+  assertUnbroken() {
+    if (this.broken !== void 0) throw this.broken;
   }
 };
 async function leaseLostOr(store, owner, detail) {
@@ -64984,12 +65004,13 @@ var ReadAhead = class {
 };
 
 // src/engine/position-saver.ts
+var SAVES_IN_FLIGHT = 2;
 var PositionSaver = class {
   constructor(save) {
     this.save = save;
   }
   save;
-  running;
+  running = /* @__PURE__ */ new Set();
   next;
   failure;
   events = 0;
@@ -65005,11 +65026,11 @@ var PositionSaver = class {
   get pending() {
     return this.events;
   }
-  /** Saves this position now, or as soon as the running save ends. */
+  /** Saves this position now, or as soon as a running save ends. */
   start(token, snapshot = {}) {
     this.check();
     this.next = { token, wallTime: this.wallTime, snapshot };
-    if (!this.running) this.startNext();
+    if (this.running.size < SAVES_IN_FLIGHT) this.startNext();
   }
   startNext() {
     const next = this.next;
@@ -65018,16 +65039,17 @@ var PositionSaver = class {
     const events = this.events;
     this.events = 0;
     this.lastStarted = Date.now();
-    this.running = this.save(next.token, next.wallTime, events, next.snapshot).catch((error) => {
+    const saving = this.save(next.token, next.wallTime, events, next.snapshot).catch((error) => {
       this.failure ??= error;
     }).finally(() => {
-      this.running = void 0;
+      this.running.delete(saving);
       this.startNext();
     });
+    this.running.add(saving);
   }
-  /** Waits for the running save and any position waiting for it, and reports a failure. */
+  /** Waits for the running saves and any position waiting for them, and reports a failure. */
   async settle() {
-    while (this.running) await this.running;
+    while (this.running.size) await Promise.all(this.running);
     this.check();
   }
   /** Throws the failure of an earlier save (a lost lease) at the caller's next step. */
@@ -65179,9 +65201,16 @@ async function watchedTailLoop(run, options, stall) {
   let lagSeconds = run.doc.lagSeconds ?? 0;
   let observing;
   const batchEnd = () => ({ unresolved: applier.unresolved.toState(), lagSeconds });
+  let lastLagSample = 0;
+  const lagSampleDue = (now) => {
+    if (now - lastLagSample <= SAMPLE_LAG_MS) return false;
+    lastLagSample = now;
+    return true;
+  };
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" } });
+    const sample = lagSampleDue(started) ? lagSample(Number(Number(snapshot.lagSeconds ?? 0).toFixed(2))) : {};
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" }, ...sample });
     ports.log.debug({ events, saveMs: Date.now() - started }, "saved the position");
   });
   const checkpoint = async (last, unresolved) => {
@@ -65192,7 +65221,6 @@ async function watchedTailLoop(run, options, stall) {
   };
   let stream;
   let caughtUp = false;
-  let lastLagSample = 0;
   const stray = /* @__PURE__ */ new Set();
   let reachedStop = false;
   let appliedToken;
@@ -65240,10 +65268,7 @@ async function watchedTailLoop(run, options, stall) {
       saver.applied(batch.length, lastWall);
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
-      if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
-        lastLagSample = now;
-      }
+      else if (lagSampleDue(now)) await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {

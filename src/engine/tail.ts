@@ -16,6 +16,7 @@ import { ReadHorizon } from './apply/read-horizon.js';
 import { lastWriteTime } from '../mongo/introspection.js';
 import { formatId, rawId } from '../mongo/raw-bson.js';
 import { LeaseLostError } from './state/lease.js';
+import { lagSample } from './state/store.js';
 
 export interface TailOptions {
   /** Stop at this time (ms since epoch). */
@@ -97,9 +98,18 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   // writes a save covers are counted when terms.save is called, synchronously when the save starts; the open
   // documents and the lag it saves are those of its batch's end (the snapshot).
   const batchEnd = (): Snapshot => ({ unresolved: applier.unresolved.toState(), lagSeconds });
+  let lastLagSample = 0;
+  // A lag sample is due every few seconds. While changes are applied it rides with a position save (a majority
+  // write of its own, awaited in the loop, held the next batch up); the loop records it only when idle.
+  const lagSampleDue = (now: number): boolean => {
+    if (now - lastLagSample <= SAMPLE_LAG_MS) return false;
+    lastLagSample = now;
+    return true;
+  };
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: '' } });
+    const sample = lagSampleDue(started) ? lagSample(Number(Number(snapshot.lagSeconds ?? 0).toFixed(2))) : {};
+    await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: '' }, ...sample });
     ports.log.debug({ events, saveMs: Date.now() - started }, 'saved the position');
   });
   const checkpoint: Checkpoint = async (last, unresolved) => {
@@ -110,7 +120,6 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   };
   let stream: RawChangeStream | undefined;
   let caughtUp = false;
-  let lastLagSample = 0;
   const stray = new Set<string>();
   let reachedStop = false;
   let appliedToken: Document | undefined;
@@ -163,10 +172,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       // stream's position every few seconds, so it stays within the source's oplog.
       const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
-      if (now - lastLagSample > SAMPLE_LAG_MS) {
-        await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
-        lastLagSample = now;
-      }
+      else if (lagSampleDue(now)) await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {

@@ -18,7 +18,10 @@ import { expectSidesEqual } from '../support/exact.js';
  * A position saved past that batch would leave it missing for good: the sides must end equal, byte for byte.
  *
  * - before the fence: the data was acknowledged in the old term, the save would run on the new primary;
- * - before the save: the fence too was acknowledged in the old term (and rolled back with the data).
+ * - before the save: the fence too was acknowledged in the old term (and rolled back with the data);
+ * - a save in flight: one save waits for its majority (which never comes: the secondaries fetch nothing) while
+ *   the next batch is written and the next save's fence acknowledged; the primary dies then, with two saves
+ *   open (saves overlap: apply/write-terms.ts).
  */
 describe('destination rollback of w: 1 data writes during tail', () => {
   let destinationSet: LocalReplicaSet;
@@ -33,15 +36,16 @@ describe('destination rollback of w: 1 data writes during tail', () => {
 
   afterAll(async () => {
     setPausePoint('apply:before-writes', undefined);
-    for (const point of POINTS) setPausePoint(point, undefined);
+    for (const point of [...POINTS, 'position:fence-written']) setPausePoint(point, undefined);
     await source?.close();
     await destination?.close();
     await destinationSet?.stop();
   });
 
   const POINTS = ['position:before-fence', 'position:before-save'] as const;
+  const IN_FLIGHT = 'a save in flight';
 
-  it.each(POINTS)('kills the destination primary at %s: nothing rolled back stays covered', async (point) => {
+  it.each([...POINTS, IN_FLIGHT])('kills the destination primary at %s: nothing rolled back stays covered', async (point) => {
     const db = uniqueName('dstrb');
     const c = source.db(db).collection<Document>('c');
     await source.db(db).createCollection('c');
@@ -59,13 +63,23 @@ describe('destination rollback of w: 1 data writes during tail', () => {
 
     let oldPrimary = -1;
     let killed = false;
+    let saveSent = false;
     setPausePoint('apply:before-writes', async () => {
       if (oldPrimary !== -1) return;
       oldPrimary = await destinationSet.primaryIndex();
       await Promise.all(secondariesOf(oldPrimary).map((i) => replication(destinationSet.memberUri(i), 'alwaysOn')));
     });
-    setPausePoint(point, async () => {
-      if (oldPrimary === -1 || killed) return;
+    if (point === IN_FLIGHT) {
+      // The first save after the lost batch is sent and waits; a second batch comes while it does.
+      setPausePoint('position:before-save', async () => {
+        if (oldPrimary === -1 || saveSent) return;
+        saveSent = true;
+        void sleep(200).then(() => c.insertMany(Array.from({ length: 50 }, (_, i): Document => ({ _id: 2000 + i, v: 'second batch' })), { writeConcern: { w: 'majority' } }));
+      });
+    }
+    const killAt = point === IN_FLIGHT ? 'position:fence-written' : point;
+    setPausePoint(killAt, async () => {
+      if (oldPrimary === -1 || killed || (point === IN_FLIGHT && !saveSent)) return;
       killed = true;
       // What the old primary acknowledged is on no other member.
       const hello = await destination.db('admin').command({ hello: 1 });
@@ -80,7 +94,8 @@ describe('destination rollback of w: 1 data writes during tail', () => {
       expect(tail.exitCode, tail.summary).toBe(0);
     } finally {
       setPausePoint('apply:before-writes', undefined);
-      setPausePoint(point, undefined);
+      setPausePoint('position:before-save', undefined);
+      setPausePoint(killAt, undefined);
     }
     expect(killed).toBe(true);
 

@@ -9,40 +9,40 @@ interface Saved {
   snapshot: Document;
 }
 
-/** A saver whose saves end when the test says. */
+/** A saver whose saves end when the test says, in the order they started. */
 function controlledSaver(): { saver: PositionSaver; saved: Saved[]; finish: () => void; fail: (error: Error) => void } {
   const saved: Saved[] = [];
-  let end: (() => void) | undefined;
-  let reject: ((error: Error) => void) | undefined;
+  const running: { resolve: () => void; reject: (error: Error) => void }[] = [];
   const saver = new PositionSaver((token, wallTime, events, snapshot) => {
     saved.push({ token: String(token._data), wallTime: wallTime?.getTime(), events, snapshot });
-    return new Promise<void>((resolve, rejectSave) => {
-      end = resolve;
-      reject = rejectSave;
-    });
+    return new Promise<void>((resolve, reject) => running.push({ resolve, reject }));
   });
-  return { saver, saved, finish: () => end?.(), fail: (error) => reject?.(error) };
+  return { saver, saved, finish: () => running.shift()?.resolve(), fail: (error) => running.shift()?.reject(error) };
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('PositionSaver', () => {
-  it('saves a batch that ended during a save as soon as that save ends, with what its batch ended with', async () => {
+  it('runs two saves at once; a batch that ends during both is saved as soon as the first ends, with what its batch ended with', async () => {
     const { saver, saved, finish } = controlledSaver();
     saver.applied(10, new Date(1000));
-    saver.start({ _data: 'a' }, { lagSeconds: 3 });
+    saver.start({ _data: 'a' }, { lagSeconds: 4 });
     saver.applied(5, new Date(2000));
-    saver.start({ _data: 'b' }, { lagSeconds: 2 });
+    saver.start({ _data: 'b' }, { lagSeconds: 3 });
     saver.applied(7, new Date(3000));
-    saver.start({ _data: 'c' }, { lagSeconds: 1 });
-    expect(saved.map((s) => s.token)).toEqual(['a']);
+    saver.start({ _data: 'c' }, { lagSeconds: 2 });
+    saver.applied(1, new Date(4000));
+    saver.start({ _data: 'd' }, { lagSeconds: 1 });
+    expect(saved.map((s) => s.token)).toEqual(['a', 'b']);
     finish();
     await tick();
-    // Not at the next batch's end: at once, and the newest position only (it covers b).
-    expect(saved.map((s) => s.token)).toEqual(['a', 'c']);
-    expect(saved[1]).toEqual({ token: 'c', wallTime: 3000, events: 12, snapshot: { lagSeconds: 1 } });
+    // Not at the next batch's end: at once, and the newest position only (it covers c).
+    expect(saved.map((s) => s.token)).toEqual(['a', 'b', 'd']);
+    expect(saved[1]).toEqual({ token: 'b', wallTime: 2000, events: 5, snapshot: { lagSeconds: 3 } });
+    expect(saved[2]).toEqual({ token: 'd', wallTime: 4000, events: 8, snapshot: { lagSeconds: 1 } });
     let settled = false;
     const settling = saver.settle().then(() => (settled = true));
+    finish();
     await tick();
     expect(settled).toBe(false);
     finish();
@@ -51,14 +51,16 @@ describe('PositionSaver', () => {
   });
 
   it('saves nothing after a failed save, and reports the failure at the next step', async () => {
-    const { saver, saved, fail } = controlledSaver();
-    saver.applied(1, undefined);
-    saver.start({ _data: 'a' });
-    saver.applied(1, undefined);
-    saver.start({ _data: 'b' });
+    const { saver, saved, fail, finish } = controlledSaver();
+    for (const token of ['a', 'b', 'c']) {
+      saver.applied(1, undefined);
+      saver.start({ _data: token });
+    }
     fail(new Error('term changed'));
+    await tick();
+    finish();
     await expect(saver.settle()).rejects.toThrow('term changed');
-    expect(saved.map((s) => s.token)).toEqual(['a']);
-    expect(() => saver.start({ _data: 'c' })).toThrow('term changed');
+    expect(saved.map((s) => s.token)).toEqual(['a', 'b']);
+    expect(() => saver.start({ _data: 'd' })).toThrow('term changed');
   });
 });

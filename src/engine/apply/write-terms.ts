@@ -4,6 +4,7 @@ import { OperationError } from '../../errors.js';
 import { pausePoint } from '../failpoints.js';
 import { LeaseLostError } from '../state/lease.js';
 import type { StateStore } from '../state/store.js';
+import { FENCE_FIELDS, type Fence } from '../state/types.js';
 
 /**
  * Data writes wait for the destination's primary alone; a majority is waited for once per saved position.
@@ -58,6 +59,15 @@ export class DestinationTermChanged extends Error {
  * the next save (the tail writes the next batch while a save runs; that save's position does not cover them).
  * A save that fails leaves its writes unconfirmed and every later position would cover them too: after one,
  * no save of this WriteTerms is accepted again (the caller starts over from the saved state with a new one).
+ *
+ * Two saves may overlap: the next save's fence is written while the one before waits for its majority (step 3
+ * is the longer wait; bench/README.md, "Overlapping position saves"). Each fence has a fresh value, so the rule
+ * above holds for each save on its own; what overlapping adds is kept here too:
+ *   - the fences go to two fields in turn, so a fence never overwrites one whose save has not ended (a save's
+ *     fence waits for the save two before it to end);
+ *   - step 3 runs in the order save() was called, each after the one before has ended, so a position is never
+ *     written over by an older one;
+ *   - a save whose predecessor failed writes nothing in step 3 (its position would cover the refused writes).
  */
 export class WriteTerms {
   /** Terms of the data writes acknowledged since the last save was called. */
@@ -65,6 +75,12 @@ export class WriteTerms {
   /** A write reported no term (not a replica-set member?): no save can vouch for it. */
   private termless = false;
   private broken: unknown;
+  /** Which fence field the next save writes: the fields are used in turn. */
+  private nextSlot: 0 | 1 = 0;
+  /** Ends when the newest save has ended (either way): the next save's step 3 waits for it. */
+  private lastEnded: Promise<void> = Promise.resolve();
+  /** Per fence field, when the save that last used it ends: the next fence written there waits for it. */
+  private readonly fieldFree: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
 
   /** Records an acknowledged data write (its reply). */
   acknowledged(reply: Document): void {
@@ -76,7 +92,7 @@ export class WriteTerms {
   /**
    * Saves `set` (and `extra` update operators) into the migration document as a position covering every data
    * write acknowledged before this call, by the rule above; throws instead of saving when it does not hold, and
-   * LeaseLostError when `owner` no longer holds the lease.
+   * LeaseLostError when `owner` no longer holds the lease. May be called again before an earlier call ends.
    */
   async save(store: StateStore, owner: string, set: Document, extra: Document = {}): Promise<void> {
     if (this.broken !== undefined) throw this.broken;
@@ -84,19 +100,30 @@ export class WriteTerms {
     const termless = this.termless;
     this.terms = new Set();
     this.termless = false;
+    const slot = this.nextSlot;
+    this.nextSlot = slot === 0 ? 1 : 0;
+    const before = this.lastEnded;
+    const fieldFree = this.fieldFree[slot];
+    let ended!: () => void;
+    this.lastEnded = this.fieldFree[slot] = new Promise<void>((resolve) => (ended = resolve));
     try {
       if (termless) throw noTerm('a data write');
       if (covered.length > 1) throw new DestinationTermChanged(`data written in terms ${covered.join(', ')}`);
-      let fence: string | undefined;
+      let fence: Fence | undefined;
       if (covered.length) {
-        fence = randomUUID();
+        await fieldFree;
+        this.assertUnbroken();
+        fence = { field: FENCE_FIELDS[slot], value: randomUUID() };
         await pausePoint('position:before-fence');
         const reply = await store.writeFence(owner, fence);
         if (Number(reply.n) !== 1) throw await leaseLostOr(store, owner, 'the save fence matched no migration document');
         const term = replyTerm(reply);
         if (term === undefined) throw noTerm('the save fence');
         if (term !== covered[0]) throw new DestinationTermChanged(`data written in term ${covered[0]}, the save fence in term ${term}`);
+        await pausePoint('position:fence-written');
       }
+      await before;
+      this.assertUnbroken();
       await pausePoint('position:before-save');
       const reply = await store.updateFenced(owner, fence, set, extra);
       if (Number(reply.n) === 1) return;
@@ -104,7 +131,14 @@ export class WriteTerms {
     } catch (error) {
       this.broken ??= error;
       throw error;
+    } finally {
+      ended();
     }
+  }
+
+  /** An earlier save failed: this one may not save (its position would cover that save's writes). */
+  private assertUnbroken(): void {
+    if (this.broken !== undefined) throw this.broken;
   }
 }
 

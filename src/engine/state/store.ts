@@ -4,11 +4,16 @@ import type { Phase } from '../../model.js';
 import { ignoreCodes, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { abortable, withinShortBound } from '../../mongo/stall-bound.js';
 import { STATE_DB } from '../../namespaces.js';
-import { STATE_COLLECTIONS, type BufferDoc, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
+import { STATE_COLLECTIONS, type BufferDoc, type Fence, type MigrationDoc, type PartitionDoc, type RecheckDoc, type RelaxedIndexDoc, type TouchLogDoc, type VerifyPartitionDoc } from './types.js';
 
 /** State writes wait for a majority: a state that a failover can roll back would resume from a lie. */
 const MAJORITY = { writeConcern: { w: 'majority' as const } };
 const LAG_HISTORY_LIMIT = 120;
+
+/** The update operator that adds a lag sample (taken now) to the migration document's bounded history. */
+export function lagSample(lagSeconds: number): Document {
+  return { $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } };
+}
 
 /**
  * The migration's durable memory, kept in the destination so that any runner, any day, resumes from it.
@@ -80,8 +85,8 @@ export class StateStore {
    * The save fence (see apply/write-terms.ts): a w: 1 write into the migration document while `owner` holds the
    * lease. Returns the server's reply: `n` (0 when the lease was lost) and the `opTime` that tells its term.
    */
-  async writeFence(owner: string, fence: string): Promise<Document> {
-    const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { saveFence: fence } } };
+  async writeFence(owner: string, fence: Fence): Promise<Document> {
+    const update = { q: { _id: this.name, 'lease.owner': owner }, u: { $set: { [fence.field]: fence.value } } };
     return checkedReply(await withinShortBound('writing the save fence', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], writeConcern: { w: 1 } }, { signal })), 'writing the save fence');
   }
 
@@ -89,8 +94,8 @@ export class StateStore {
    * Like update(), only where the save fence is `fence` (when one is given); returns the server's reply (`n` is
    * 0 when the lease was lost or the fence is not there; `opTime` tells the term). Waits for a majority.
    */
-  async updateFenced(owner: string, fence: string | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
-    const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { saveFence: fence } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
+  async updateFenced(owner: string, fence: Fence | undefined, set: Partial<MigrationDoc> | Document, extra: Document = {}): Promise<Document> {
+    const update = { q: { _id: this.name, 'lease.owner': owner, ...(fence !== undefined ? { [fence.field]: fence.value } : {}) }, u: { $set: { ...set, updatedAt: new Date() }, ...extra } };
     return checkedReply(await withinShortBound('saving the position', (signal) => this.db.command({ update: STATE_COLLECTIONS.migrations, updates: [update], ...MAJORITY }, { signal })), 'saving the position');
   }
 
@@ -123,13 +128,7 @@ export class StateStore {
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {
-    await withinShortBound('recording the lag', (signal) =>
-      this.migrations.updateOne(
-        { _id: this.name, 'lease.owner': owner },
-        { $set: { lagSeconds }, $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } },
-        abortable(MAJORITY, signal),
-      ),
-    );
+    await withinShortBound('recording the lag', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { lagSeconds }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
   }
 
   async partitionsOf(): Promise<PartitionDoc[]> {

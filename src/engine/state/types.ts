@@ -74,6 +74,8 @@ export interface MigrationDoc {
   unresolved?: { uuid: string; key: Buffer | Binary; db: string; coll: string }[];
   /** Written (w: 1) after data writes and before the position save that covers them (see apply/write-terms.ts). */
   saveFence?: string;
+  /** The second fence field: two saves may overlap, each with its own fence (see apply/write-terms.ts). */
+  saveFence2?: string;
   eventsApplied: number;
   lagSeconds: number | null;
   lagHistory: LagSample[];
@@ -222,4 +224,13 @@ export interface RelaxedIndexDoc {
   restored: boolean;
   /** A relaxed unique index made unique again before the cutover (see finalize-unique.ts); TTL waits for the commit. */
   uniqueRestored?: boolean;
+}
+
+/** The two fields of the migration document a save's fence is written to, in turn (see apply/write-terms.ts). */
+export const FENCE_FIELDS = ['saveFence', 'saveFence2'] as const;
+
+/** A save's fence: which of the two fields holds it, and its fresh value. */
+export interface Fence {
+  field: (typeof FENCE_FIELDS)[number];
+  value: string;
 }
