@@ -34,7 +34,7 @@ const HELP = `usage: npm run bench -- [options]
   --after-verification  start the burst's and the tail's load only once continuous verification has compared
                         every partition: a long migration's steady state, where every touched document costs a
                         recheck entry (by default the first comparison pass runs beside the load)
-  --cpu-prof DIR        write a V8 CPU profile of our sync runner (and the burst's tail) into DIR
+  --cpu-prof DIR        write a V8 CPU profile of our sync runner and of the tail (burst and sustained) into DIR
   --base-dir DIR        where the replica sets' data goes (/tmp/mlm-bench; removed afterwards)`;
 
 function burstShape(value: string): BenchOptions['burstShape'] {

@@ -51,7 +51,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const sync = await (await runChild({ ...request, mode: 'sync' }, { baseDir: options.baseDir })).done;
         log(`tail: our sync ${(sync.ms / 1000).toFixed(1)} s, peak RSS ${(Math.max(sync.vmHwmKB ?? 0, sync.sampledPeakKB) / 1024).toFixed(0)} MB`);
         if (options.afterVerification) await tailUntilVerified(dst, request, options.baseDir);
-        const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop });
+        const tailChild = await runChild({ ...request, mode: 'tail' }, { baseDir: options.baseDir, stop: tailStop, ...(options.cpuProf ? { cpuProf: options.cpuProf } : {}) });
         tailChild.done.catch(() => undefined);
         const state = dst.db('__mongo_live_migrate').collection('migrations');
         await sleep(3000);
