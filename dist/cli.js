@@ -18044,12 +18044,12 @@ var require_levels = __commonJS({
     function genLsCache(instance) {
       const formatter = instance[formattersSym].level;
       const { labels } = instance.levels;
-      const cache = {};
+      const cache2 = {};
       for (const label in labels) {
         const level = formatter(labels[label], Number(label));
-        cache[label] = JSON.stringify(level).slice(0, -1);
+        cache2[label] = JSON.stringify(level).slice(0, -1);
       }
-      instance[lsCacheSym] = cache;
+      instance[lsCacheSym] = cache2;
       return instance;
     }
     function isStandardLevel(level, useOnlyCustomLevels) {
@@ -21254,11 +21254,11 @@ var require_cjs = __commonJS({
     }
     function copyDataViewStrict(dataView, state) {
       const { buffer } = dataView;
-      const { cache, Constructor } = state;
-      const bufferCopied = cache.has(buffer);
-      const bufferClone = bufferCopied ? cache.get(buffer) : state.copier(buffer, state);
-      if (!bufferCopied && cache.has(dataView)) {
-        return cache.get(dataView);
+      const { cache: cache2, Constructor } = state;
+      const bufferCopied = cache2.has(buffer);
+      const bufferClone = bufferCopied ? cache2.get(buffer) : state.copier(buffer, state);
+      if (!bufferCopied && cache2.has(dataView)) {
+        return cache2.get(dataView);
       }
       const clone = new Constructor(bufferClone, dataView.byteOffset, dataView.byteLength);
       state.cache.set(dataView, clone);
@@ -24100,27 +24100,27 @@ var require_bson = __commonJS({
         return new _Long(lowBits, highBits, unsigned);
       }
       static fromInt(value, unsigned) {
-        let obj, cachedObj, cache;
+        let obj, cachedObj, cache2;
         if (unsigned) {
           value >>>= 0;
-          if (cache = 0 <= value && value < 256) {
+          if (cache2 = 0 <= value && value < 256) {
             cachedObj = UINT_CACHE[value];
             if (cachedObj)
               return cachedObj;
           }
           obj = _Long.fromBits(value, (value | 0) < 0 ? -1 : 0, true);
-          if (cache)
+          if (cache2)
             UINT_CACHE[value] = obj;
           return obj;
         } else {
           value |= 0;
-          if (cache = -128 <= value && value < 128) {
+          if (cache2 = -128 <= value && value < 128) {
             cachedObj = INT_CACHE[value];
             if (cachedObj)
               return cachedObj;
           }
           obj = _Long.fromBits(value, value < 0 ? -1 : 0, false);
-          if (cache)
+          if (cache2)
             INT_CACHE[value] = obj;
           return obj;
         }
@@ -50577,8 +50577,8 @@ var require_callback_workflow = __commonJS({
       /**
        * Instantiate the callback workflow.
        */
-      constructor(cache, callback) {
-        this.cache = cache;
+      constructor(cache2, callback) {
+        this.cache = cache2;
         this.callback = this.withLock(callback);
         this.lastExecutionTime = Date.now() - THROTTLE_MS;
       }
@@ -50687,8 +50687,8 @@ var require_automated_callback_workflow = __commonJS({
       /**
        * Instantiate the human callback workflow.
        */
-      constructor(cache, callback) {
-        super(cache, callback);
+      constructor(cache2, callback) {
+        super(cache2, callback);
       }
       /**
        * Execute the OIDC callback workflow.
@@ -51017,8 +51017,8 @@ var require_human_callback_workflow = __commonJS({
       /**
        * Instantiate the human callback workflow.
        */
-      constructor(cache, callback) {
-        super(cache, callback);
+      constructor(cache2, callback) {
+        super(cache2, callback);
       }
       /**
        * Execute the OIDC human callback workflow.
@@ -61669,6 +61669,18 @@ function idDocumentOf(key2) {
 // src/engine/copy/raw-insert.ts
 var import_mongodb7 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
+
+// src/mongo/databases.ts
+var cache = /* @__PURE__ */ new WeakMap();
+function database(client, name) {
+  let byName = cache.get(client);
+  if (!byName) cache.set(client, byName = /* @__PURE__ */ new Map());
+  let db = byName.get(name);
+  if (!db) byName.set(name, db = client.db(name));
+  return db;
+}
+
+// src/engine/copy/raw-insert.ts
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
 var RAW_INSERT_SUPPORTED = typeof DocumentSequence2 === "function";
@@ -61684,7 +61696,7 @@ async function writeRaw(destination, db, command, field, statements, boundMs) {
   if (!RAW_INSERT_SUPPORTED) throw new Error("this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)");
   const sequence = new DocumentSequence2(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const send2 = (signal) => destination.db(db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const send2 = (signal) => database(destination, db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
   const reply = boundMs === void 0 ? await send2() : await withinBound(`a write to ${db}`, boundMs, send2);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
   return reply;
@@ -62188,7 +62200,7 @@ async function lookupSourceDocument(source, at, uuid, key2) {
   try {
     const reply = await withinShortBound(
       `a find on ${at.db}.${at.coll}`,
-      (signal) => source.client.db(at.db).command(
+      (signal) => database(source.client, at.db).command(
         { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
         { fieldsAsRaw: { firstBatch: true }, signal }
@@ -67390,14 +67402,14 @@ async function compareAtSnapshot(source, destination, collections, at) {
   return report;
 }
 async function hashCollection(client, db, coll, at) {
-  const database = client.db(db);
+  const database2 = client.db(db);
   const acc = new OrderIndependentHash();
-  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
+  const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
     for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
-    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
+    const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
   }
   return { count: acc.count, hash: acc.hex() };
@@ -67964,8 +67976,8 @@ import { accessSync, constants } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join as join3 } from "node:path";
 function provisionedMongodPath(env = process.env) {
-  const cache = env.MLM_CACHE_DIR ?? join3(homedir(), ".cache", "mongo-live-migrate");
-  return join3(cache, "bin", "mongod");
+  const cache2 = env.MLM_CACHE_DIR ?? join3(homedir(), ".cache", "mongo-live-migrate");
+  return join3(cache2, "bin", "mongod");
 }
 function findMongod(env = process.env) {
   const candidates = [

@@ -1206,27 +1206,27 @@ var require_bson = __commonJS({
         return new _Long(lowBits, highBits, unsigned);
       }
       static fromInt(value, unsigned) {
-        let obj, cachedObj, cache;
+        let obj, cachedObj, cache2;
         if (unsigned) {
           value >>>= 0;
-          if (cache = 0 <= value && value < 256) {
+          if (cache2 = 0 <= value && value < 256) {
             cachedObj = UINT_CACHE[value];
             if (cachedObj)
               return cachedObj;
           }
           obj = _Long.fromBits(value, (value | 0) < 0 ? -1 : 0, true);
-          if (cache)
+          if (cache2)
             UINT_CACHE[value] = obj;
           return obj;
         } else {
           value |= 0;
-          if (cache = -128 <= value && value < 128) {
+          if (cache2 = -128 <= value && value < 128) {
             cachedObj = INT_CACHE[value];
             if (cachedObj)
               return cachedObj;
           }
           obj = _Long.fromBits(value, value < 0 ? -1 : 0, false);
-          if (cache)
+          if (cache2)
             INT_CACHE[value] = obj;
           return obj;
         }
@@ -27683,8 +27683,8 @@ var require_callback_workflow = __commonJS({
       /**
        * Instantiate the callback workflow.
        */
-      constructor(cache, callback) {
-        this.cache = cache;
+      constructor(cache2, callback) {
+        this.cache = cache2;
         this.callback = this.withLock(callback);
         this.lastExecutionTime = Date.now() - THROTTLE_MS;
       }
@@ -27793,8 +27793,8 @@ var require_automated_callback_workflow = __commonJS({
       /**
        * Instantiate the human callback workflow.
        */
-      constructor(cache, callback) {
-        super(cache, callback);
+      constructor(cache2, callback) {
+        super(cache2, callback);
       }
       /**
        * Execute the OIDC callback workflow.
@@ -28123,8 +28123,8 @@ var require_human_callback_workflow = __commonJS({
       /**
        * Instantiate the human callback workflow.
        */
-      constructor(cache, callback) {
-        super(cache, callback);
+      constructor(cache2, callback) {
+        super(cache2, callback);
       }
       /**
        * Execute the OIDC human callback workflow.
@@ -50482,12 +50482,12 @@ var require_levels = __commonJS({
     function genLsCache(instance) {
       const formatter = instance[formattersSym].level;
       const { labels } = instance.levels;
-      const cache = {};
+      const cache2 = {};
       for (const label in labels) {
         const level = formatter(labels[label], Number(label));
-        cache[label] = JSON.stringify(level).slice(0, -1);
+        cache2[label] = JSON.stringify(level).slice(0, -1);
       }
-      instance[lsCacheSym] = cache;
+      instance[lsCacheSym] = cache2;
       return instance;
     }
     function isStandardLevel(level, useOnlyCustomLevels) {
@@ -53692,11 +53692,11 @@ var require_cjs = __commonJS({
     }
     function copyDataViewStrict(dataView, state) {
       const { buffer } = dataView;
-      const { cache, Constructor } = state;
-      const bufferCopied = cache.has(buffer);
-      const bufferClone = bufferCopied ? cache.get(buffer) : state.copier(buffer, state);
-      if (!bufferCopied && cache.has(dataView)) {
-        return cache.get(dataView);
+      const { cache: cache2, Constructor } = state;
+      const bufferCopied = cache2.has(buffer);
+      const bufferClone = bufferCopied ? cache2.get(buffer) : state.copier(buffer, state);
+      if (!bufferCopied && cache2.has(dataView)) {
+        return cache2.get(dataView);
       }
       const clone = new Constructor(bufferClone, dataView.byteOffset, dataView.byteLength);
       state.cache.set(dataView, clone);
@@ -71243,8 +71243,8 @@ var require_cache = __commonJS({
        * @returns {requestResponseList}
        */
       #batchCacheOperations(operations) {
-        const cache = this.#relevantRequestResponseList;
-        const backupCache = [...cache];
+        const cache2 = this.#relevantRequestResponseList;
+        const backupCache = [...cache2];
         const addedItems = [];
         const resultList = [];
         try {
@@ -71271,9 +71271,9 @@ var require_cache = __commonJS({
                 return [];
               }
               for (const requestResponse of requestResponses) {
-                const idx = cache.indexOf(requestResponse);
+                const idx = cache2.indexOf(requestResponse);
                 assert(idx !== -1);
-                cache.splice(idx, 1);
+                cache2.splice(idx, 1);
               }
             } else if (operation.type === "put") {
               if (operation.response == null) {
@@ -71303,11 +71303,11 @@ var require_cache = __commonJS({
               }
               requestResponses = this.#queryCache(operation.request);
               for (const requestResponse of requestResponses) {
-                const idx = cache.indexOf(requestResponse);
+                const idx = cache2.indexOf(requestResponse);
                 assert(idx !== -1);
-                cache.splice(idx, 1);
+                cache2.splice(idx, 1);
               }
-              cache.push([operation.request, operation.response]);
+              cache2.push([operation.request, operation.response]);
               addedItems.push([operation.request, operation.response]);
             }
             resultList.push([operation.request, operation.response]);
@@ -71481,13 +71481,13 @@ var require_cachestorage = __commonJS({
         if (options.cacheName != null) {
           if (this.#caches.has(options.cacheName)) {
             const cacheList = this.#caches.get(options.cacheName);
-            const cache = new Cache(kConstruct, cacheList);
-            return await cache.match(request2, options);
+            const cache2 = new Cache(kConstruct, cacheList);
+            return await cache2.match(request2, options);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
-            const cache = new Cache(kConstruct, cacheList);
-            const response = await cache.match(request2, options);
+            const cache2 = new Cache(kConstruct, cacheList);
+            const response = await cache2.match(request2, options);
             if (response !== void 0) {
               return response;
             }
@@ -71517,12 +71517,12 @@ var require_cachestorage = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         cacheName = webidl.converters.DOMString(cacheName, prefix, "cacheName");
         if (this.#caches.has(cacheName)) {
-          const cache2 = this.#caches.get(cacheName);
-          return new Cache(kConstruct, cache2);
+          const cache3 = this.#caches.get(cacheName);
+          return new Cache(kConstruct, cache3);
         }
-        const cache = [];
-        this.#caches.set(cacheName, cache);
-        return new Cache(kConstruct, cache);
+        const cache2 = [];
+        this.#caches.set(cacheName, cache2);
+        return new Cache(kConstruct, cache2);
       }
       /**
        * @see https://w3c.github.io/ServiceWorker/#cache-storage-delete
@@ -77642,6 +77642,18 @@ function idDocumentOf(key) {
 // src/engine/copy/raw-insert.ts
 var import_mongodb7 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
+
+// src/mongo/databases.ts
+var cache = /* @__PURE__ */ new WeakMap();
+function database(client, name) {
+  let byName = cache.get(client);
+  if (!byName) cache.set(client, byName = /* @__PURE__ */ new Map());
+  let db = byName.get(name);
+  if (!db) byName.set(name, db = client.db(name));
+  return db;
+}
+
+// src/engine/copy/raw-insert.ts
 var EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 var DocumentSequence2 = driverCommands.DocumentSequence;
 var RAW_INSERT_SUPPORTED = typeof DocumentSequence2 === "function";
@@ -77657,7 +77669,7 @@ async function writeRaw(destination, db, command, field, statements, boundMs) {
   if (!RAW_INSERT_SUPPORTED) throw new Error("this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)");
   const sequence = new DocumentSequence2(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const send2 = (signal) => destination.db(db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const send2 = (signal) => database(destination, db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
   const reply = boundMs === void 0 ? await send2() : await withinBound(`a write to ${db}`, boundMs, send2);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
   return reply;
@@ -78161,7 +78173,7 @@ async function lookupSourceDocument(source, at, uuid, key) {
   try {
     const reply = await withinShortBound(
       `a find on ${at.db}.${at.coll}`,
-      (signal) => source.client.db(at.db).command(
+      (signal) => database(source.client, at.db).command(
         { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
         { fieldsAsRaw: { firstBatch: true }, signal }
@@ -83363,14 +83375,14 @@ async function compareAtSnapshot(source, destination, collections, at) {
   return report;
 }
 async function hashCollection(client, db, coll, at) {
-  const database = client.db(db);
+  const database2 = client.db(db);
   const acc = new OrderIndependentHash();
-  const first = await database.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
+  const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
     for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
-    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
+    const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
   }
   return { count: acc.count, hash: acc.hex() };
@@ -88618,9 +88630,9 @@ var handler = {
   set(target, methodName, value) {
     return target.cache[methodName] = value;
   },
-  get({ octokit, scope, cache }, methodName) {
-    if (cache[methodName]) {
-      return cache[methodName];
+  get({ octokit, scope, cache: cache2 }, methodName) {
+    if (cache2[methodName]) {
+      return cache2[methodName];
     }
     const method = endpointMethodsMap.get(scope).get(methodName);
     if (!method) {
@@ -88628,7 +88640,7 @@ var handler = {
     }
     const { endpointDefaults, decorations } = method;
     if (decorations) {
-      cache[methodName] = decorate(
+      cache2[methodName] = decorate(
         octokit,
         scope,
         methodName,
@@ -88636,9 +88648,9 @@ var handler = {
         decorations
       );
     } else {
-      cache[methodName] = octokit.request.defaults(endpointDefaults);
+      cache2[methodName] = octokit.request.defaults(endpointDefaults);
     }
-    return cache[methodName];
+    return cache2[methodName];
   }
 };
 function endpointsToMethods(octokit) {

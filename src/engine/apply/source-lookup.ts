@@ -5,6 +5,7 @@ import { errorCode, isTransient } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
 import { shortCommandBound, withinShortBound } from '../../mongo/stall-bound.js';
 import type { Namespace } from '../../namespaces.js';
+import { database } from '../../mongo/databases.js';
 
 /**
  * A cluster as a reader sees it: its majority-committed present, or its state as of a time T (snapshot reads).
@@ -33,7 +34,7 @@ const UUID_MISMATCH = new Set([361, 26]);
 export async function lookupSourceDocument(source: ReadView, at: Namespace, uuid: string | undefined, key: Buffer): Promise<Buffer | null | 'moved'> {
   try {
     const reply = await withinShortBound(`a find on ${at.db}.${at.coll}`, (signal) =>
-      source.client.db(at.db).command(
+      database(source.client, at.db).command(
         { find: at.coll, filter: orderedDocument(key), ...(uuid ? { collectionUUID: new UUID(uuid) } : {}), limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
         { fieldsAsRaw: { firstBatch: true }, signal } as object,

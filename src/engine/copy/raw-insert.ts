@@ -4,6 +4,7 @@ import { BSON, MongoBulkWriteError, type Collection, type Document, type MongoCl
 // recognises a sequence by `instanceof`.
 import * as driverCommands from 'mongodb/lib/cmap/commands.js';
 import { withinBound } from '../../mongo/stall-bound.js';
+import { database } from '../../mongo/databases.js';
 
 /** Decode with exact BSON types: an integral double must stay a double, a Long a Long, a regex its flags. */
 export const EXACT_TYPES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
@@ -46,7 +47,7 @@ export async function writeRaw(destination: MongoClient, db: string, command: Do
   if (!RAW_INSERT_SUPPORTED) throw new Error('this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)');
   const sequence = new DocumentSequence!(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const send = (signal?: AbortSignal): Promise<Document> => destination.db(db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const send = (signal?: AbortSignal): Promise<Document> => database(destination, db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
   const reply = boundMs === undefined ? await send() : await withinBound(`a write to ${db}`, boundMs, send);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
   return reply;
