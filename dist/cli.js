@@ -61324,7 +61324,10 @@ var FENCE_FIELDS = ["saveFence", "saveFence2"];
 var MAJORITY = { writeConcern: { w: "majority" } };
 var LAG_HISTORY_LIMIT = 120;
 function lagSample(lagSeconds) {
-  return { $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } };
+  return { $push: { lagHistory: { $each: [{ at: (/* @__PURE__ */ new Date()).toISOString(), lagSeconds: hundredths(lagSeconds) }], $slice: -LAG_HISTORY_LIMIT } } };
+}
+function hundredths(seconds2) {
+  return Number(seconds2.toFixed(2));
 }
 var StateStore = class {
   constructor(client, name) {
@@ -61422,7 +61425,7 @@ var StateStore = class {
     return result.matchedCount === 1;
   }
   async recordLag(owner, lagSeconds) {
-    await withinShortBound("recording the lag", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { lagSeconds }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
+    await withinShortBound("recording the lag", (signal) => this.migrations.updateOne({ _id: this.name, "lease.owner": owner }, { $set: { lagSeconds: hundredths(lagSeconds) }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
   }
   async partitionsOf() {
     return this.partitions.find({ migration: this.name }).sort({ _id: 1 }).toArray();
@@ -65221,7 +65224,7 @@ async function watchedTailLoop(run, options, stall) {
   };
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    const sample = lagSampleDue(started) ? lagSample(Number(Number(snapshot.lagSeconds ?? 0).toFixed(2))) : {};
+    const sample = lagSampleDue(started) ? lagSample(Number(snapshot.lagSeconds ?? 0)) : {};
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: "" }, ...sample });
     ports.log.debug({ events, saveMs: Date.now() - started }, "saved the position");
   });
@@ -65280,7 +65283,7 @@ async function watchedTailLoop(run, options, stall) {
       saver.applied(batch.length, lastWall);
       const idleDue = (lastTime !== void 0 || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
-      else if (lagSampleDue(now)) await stall.in("recording the lag", store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
+      else if (lagSampleDue(now)) await stall.in("recording the lag", store.recordLag(ports.runner, lagSeconds));
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {

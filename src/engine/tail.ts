@@ -108,7 +108,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
   };
   const saver = new PositionSaver(async (token, wallTime, events, snapshot) => {
     const started = Date.now();
-    const sample = lagSampleDue(started) ? lagSample(Number(Number(snapshot.lagSeconds ?? 0).toFixed(2))) : {};
+    const sample = lagSampleDue(started) ? lagSample(Number(snapshot.lagSeconds ?? 0)) : {};
     await applier.terms.save(store, ports.runner, { applied: appliedPosition(token, wallTime), ...snapshot }, { $inc: { eventsApplied: events }, $unset: { streamError: '' }, ...sample });
     ports.log.debug({ events, saveMs: Date.now() - started }, 'saved the position');
   });
@@ -172,7 +172,7 @@ async function watchedTailLoop(run: MigrationRun, options: TailOptions, stall: S
       // stream's position every few seconds, so it stays within the source's oplog.
       const idleDue = (lastTime !== undefined || drained) && now - saver.lastStarted > SAVE_IDLE_POSITION_MS;
       if (token && (saver.pending > 0 || idleDue)) saver.start(token, batchEnd());
-      else if (lagSampleDue(now)) await stall.in('recording the lag', store.recordLag(ports.runner, Number(lagSeconds.toFixed(2))));
+      else if (lagSampleDue(now)) await stall.in('recording the lag', store.recordLag(ports.runner, lagSeconds));
       options.onBatch?.(lagSeconds);
       if (options.shouldStop?.()) break;
       if (options.untilDrained && drained) {

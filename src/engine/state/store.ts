@@ -10,9 +10,13 @@ import { STATE_COLLECTIONS, type BufferDoc, type Fence, type MigrationDoc, type 
 const MAJORITY = { writeConcern: { w: 'majority' as const } };
 const LAG_HISTORY_LIMIT = 120;
 
-/** The update operator that adds a lag sample (taken now) to the migration document's bounded history. */
+/** The update operator that adds a lag sample (taken now, to the hundredth) to the migration document's bounded history. */
 export function lagSample(lagSeconds: number): Document {
-  return { $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds }], $slice: -LAG_HISTORY_LIMIT } } };
+  return { $push: { lagHistory: { $each: [{ at: new Date().toISOString(), lagSeconds: hundredths(lagSeconds) }], $slice: -LAG_HISTORY_LIMIT } } };
+}
+
+function hundredths(seconds: number): number {
+  return Number(seconds.toFixed(2));
 }
 
 /**
@@ -128,7 +132,7 @@ export class StateStore {
   }
 
   async recordLag(owner: string, lagSeconds: number): Promise<void> {
-    await withinShortBound('recording the lag', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { lagSeconds }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
+    await withinShortBound('recording the lag', (signal) => this.migrations.updateOne({ _id: this.name, 'lease.owner': owner }, { $set: { lagSeconds: hundredths(lagSeconds) }, ...lagSample(lagSeconds) }, abortable(MAJORITY, signal)));
   }
 
   async partitionsOf(): Promise<PartitionDoc[]> {
