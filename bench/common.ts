@@ -65,6 +65,8 @@ export interface ChildResult {
   vmHwmKB: number | null;
   /** CPU seconds the runner itself used. */
   cpuS: number;
+  /** How late the runner's event loop ran its callbacks (monitorEventLoopDelay, 10 ms resolution), in ms. */
+  loopDelayMs?: { p50: number; p99: number; max: number };
   /** Peak VmRSS seen by sampling /proc/<pid>/status from outside every 100 ms. */
   sampledPeakKB: number;
   summary: string;

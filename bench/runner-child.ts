@@ -1,9 +1,11 @@
 /**
  * The migration runner as its own process, so the benchmark can measure its wall time and peak memory apart
  * from the benchmark's own work: `sync` runs the sync command to the tailing phase, `tail` applies live
- * changes until SIGTERM, `cutover` runs the cutover (confirmed by name). Prints one JSON line: { ms, vmHwmKB, cpuS, summary }.
+ * changes until SIGTERM, `cutover` runs the cutover (confirmed by name). Prints one JSON line: { ms, vmHwmKB, cpuS,
+ * loopDelayMs, summary }.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { runSync } from '../src/commands/sync.js';
 import { runTail } from '../src/commands/tail.js';
 import { runCutover } from '../src/commands/cutover.js';
@@ -33,6 +35,10 @@ if (process.env.MLM_BENCH_MEM) {
     process.stderr.write(`mem rss ${m.rss >> 20} heapTotal ${m.heapTotal >> 20} heapUsed ${m.heapUsed >> 20} external ${m.external >> 20} arrayBuffers ${m.arrayBuffers >> 20}\n`);
   }, 1000).unref();
 }
+// How long callbacks waited for the event loop: work of one part of the runner (continuous verification's
+// comparisons) delays every other part (the tail's batches) by as much.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const started = Date.now();
 const outcome =
   request.mode === 'sync'
@@ -43,4 +49,4 @@ const outcome =
 const ms = Date.now() - started;
 const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
 const cpu = process.cpuUsage();
-process.stdout.write(JSON.stringify({ ms, vmHwmKB: hwm ? Number(hwm[1]) : null, cpuS: (cpu.user + cpu.system) / 1e6, summary: outcome.summary }) + '\n');
+process.stdout.write(JSON.stringify({ ms, vmHwmKB: hwm ? Number(hwm[1]) : null, cpuS: (cpu.user + cpu.system) / 1e6, loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }, summary: outcome.summary }) + '\n');

@@ -1,15 +1,21 @@
-import { MongoClient, type Document } from 'mongodb';
+import { MongoClient, Timestamp, type Document } from 'mongodb';
 import { BENCH_DB, MARKER_COLLECTION, collectionNames, generate, mixedOperation, rng } from './data.js';
 import { sameHashes } from './initial-sync.js';
-import { connect, tailUntilVerified, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
+import { connect, cpuSecondsOf, tailUntilVerified, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
 
 export interface TailFigures {
   docs: number;
   writers: number;
   loadSeconds: number;
   opsPerSecond: number;
+  /** Our lag at the instant our position was read: the primary's last write then (from its oplog) minus our applied point. */
   ours: { p50: number; p99: number; max: number; catchUpMs: number };
+  /** The secondary's lag in the primary's status: both points of one instant. */
   native: { p50: number; p99: number; max: number; catchUpMs: number };
+  /** Our lag as sampled until 2026-12-02: against the primary's status read at the same time as our position. */
+  fromStatus: Percentiles;
+  /** Samples behind `ours` and `native`. */
+  samples: { ours: number; native: number };
   /** The source's majority commit point behind its primary: no change stream hands out an event before it. */
   majority: { p50: number; p99: number; max: number };
   sync: ChildResult;
@@ -17,7 +23,13 @@ export interface TailFigures {
   exact: boolean;
 }
 
-const SAMPLE_MS = 250;
+interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+/** How often both sides are sampled: a p99 of a few hundred samples (one every 250 ms until 2026-12-02) was near their maximum. */
+const SAMPLE_MS = 100;
 /**
  * Samples in the first seconds of the load are left out, for both appliers alike: before the load both sides
  * sat idle, and "primary's last write minus the other side's last applied" then measures the idle time, not lag.
@@ -28,8 +40,11 @@ const WARM_UP_MS = 2000;
  * Tail lag under load. The source has two members (its secondary is the native reference); our runner syncs
  * to a one-member destination, then tails while `writers` clients run mixed operations as fast as the source
  * takes them for `loadSeconds`. Lag of either is the primary's last applied wall time minus the wall time of
- * the newest change applied on the other side (native: the secondary's lastAppliedWallTime; ours: the
- * wall time saved with the applied position in the state document, i.e. durably applied). Beside them, the
+ * the newest change applied on the other side, at one instant. Native: the secondary's lastAppliedWallTime in the
+ * primary's status, beside the primary's own. Ours: the wall time saved with the applied position in the state
+ * document (durably applied), against the primary's last write at the instant it was read, found in the
+ * primary's oplog after the load (see lagAtInstant); read against a status the loaded primary computed later,
+ * our position was charged with every write made in between (up to ~160 ms; bench/README.md). Beside them, the
  * source's majority commit point (lastCommittedWallTime): a change stream hands out nothing newer, so no client-side
  * tail's lag can be below it, while the secondary's applied time is ahead of it by design. Catch-up is the time
  * from the end of the load until a marker written right after it is readable on the other side.
@@ -73,10 +88,18 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const ourLags: number[] = [];
         const nativeLags: number[] = [];
         const majorityLags: number[] = [];
+        // Our applied wall time and the instant it was read (the midpoint of the request): ms since epoch.
+        const ourReads: AppliedRead[] = [];
+        const pids = [source.members[0]!.process?.pid, source.members[1]!.process?.pid, destination.members[0]!.process?.pid];
+        const cpuBefore = pids.map(cpuSecondsOf);
+        const opsBefore = await Promise.all([src, dst].map(operationsServed));
         const loadStarted = Date.now();
         log(`tail: ${options.writers} writers for ${options.loadSeconds} s`);
-        while (Date.now() - loadStarted < options.loadSeconds * 1000) {
-          const [status, doc] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), state.findOne({ _id: name } as Document)]);
+        const loading = (): boolean => Date.now() - loadStarted < options.loadSeconds * 1000;
+        const warm = (): boolean => Date.now() - loadStarted >= WARM_UP_MS;
+        while (loading()) {
+          const [status, ourRead] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), readAt(() => state.findOne({ _id: name } as Document))]);
+          const doc = ourRead.value;
           const members = status.members as Document[];
           const wall = (m: Document | undefined): number | undefined => {
             const at = (m?.lastAppliedWallTime ?? m?.optimeDate) as Date | undefined;
@@ -85,13 +108,13 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const primary = wall(members.find((m) => m.stateStr === 'PRIMARY'));
           const second = wall(members.find((m) => m.stateStr === 'SECONDARY'));
           const applied = (doc?.applied as Document | undefined)?.wallTime;
-          const warm = Date.now() - loadStarted >= WARM_UP_MS;
-          if (warm && primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
+          if (warm() && primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
           const committed = (status.optimes as { lastCommittedWallTime?: unknown } | undefined)?.lastCommittedWallTime;
-          if (warm && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
-          if (warm && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
+          if (warm() && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
+          if (warm() && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
+          if (warm() && applied instanceof Date) ourReads.push({ at: ourRead.at, applied: applied.getTime() });
           // Development aid: every sample, to see whether the high ones come together (one stall) or spread out.
-          if (process.env.MLM_BENCH_SAMPLES && warm && primary !== undefined) {
+          if (process.env.MLM_BENCH_SAMPLES && warm() && primary !== undefined) {
             const lagOf = (at: unknown): string => (at instanceof Date ? ((primary - at.getTime()) / 1000).toFixed(2) : '-');
             const ckpt = async (c: MongoClient): Promise<string> => {
               const t = ((await c.db('admin').command({ serverStatus: 1 })).wiredTiger as Document).transaction as Document;
@@ -103,6 +126,9 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           await sleep(SAMPLE_MS);
         }
         stopped = true;
+        const [primaryCpu, secondaryCpu, destinationCpu] = pids.map((pid, i) => (cpuSecondsOf(pid) - cpuBefore[i]!).toFixed(1));
+        const [sourceOps, destinationOps] = (await Promise.all([src, dst].map(operationsServed))).map((n, i) => n - opsBefore[i]!);
+        log(`tail: CPU seconds during the load: source primary ${primaryCpu}, its secondary ${secondaryCpu}, destination ${destinationCpu}; operations served (opcounters): source primary ${sourceOps}, destination ${destinationOps}`);
         await Promise.all(writers);
         const loadMs = Date.now() - loadStarted;
         const opsPerSecond = ops / (loadMs / 1000);
@@ -117,15 +143,67 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           }
         };
         const [nativeCatchUp, ourCatchUp] = await Promise.all([arrival(secondary), arrival(dst)]);
+        const writes = await primaryWrites(src, loadStarted);
+        const atInstant = (reads: AppliedRead[]): number[] => reads.flatMap((r) => lagAtInstant(writes, r));
         stopTail();
         const tail = await tailChild.done;
+        const delay = tail.loopDelayMs;
+        log(`tail: our tail process ${tail.cpuS.toFixed(1)} CPU seconds in all (${((tail.cpuS / (loadMs / 1000)) * 100).toFixed(0)} % of the load's duration)${delay ? `; its event loop late by ${delay.p50.toFixed(0)} / ${delay.p99.toFixed(0)} / ${delay.max.toFixed(0)} ms at p50 / p99 / max` : ''}`);
         const exact = await sameHashes(src, dst);
         const stats = (lags: number[], catchUpMs: number) => ({ p50: percentile(lags, 50), p99: percentile(lags, 99), max: Math.max(...lags), catchUpMs });
-        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(ourLags, ourCatchUp), native: stats(nativeLags, nativeCatchUp), majority: stats(majorityLags, 0), sync, tail, exact };
+        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(atInstant(ourReads), ourCatchUp), native: stats(nativeLags, nativeCatchUp), fromStatus: stats(ourLags, 0), samples: { ours: ourReads.length, native: nativeLags.length }, majority: stats(majorityLags, 0), sync, tail, exact };
       } finally {
         stopTail();
         await Promise.all([src.close(), dst.close(), secondary.close()]);
       }
     }),
   );
+}
+
+/** One side's applied point (wall time, ms since epoch) and the instant it was read. */
+interface AppliedRead {
+  at: number;
+  applied: number;
+}
+
+/** Runs a request and says when it ran: halfway between sending it and its reply (every process shares this clock). */
+async function readAt<T>(request: () => Promise<T>): Promise<{ value: T; at: number }> {
+  const sent = Date.now();
+  const value = await request();
+  return { value, at: (sent + Date.now()) / 2 };
+}
+
+/**
+ * The wall time of every entry the primary wrote to its oplog from shortly before the load, in order: its last
+ * applied write at any instant is the newest of them at or before it. The oplog finds a `ts` bound without a scan.
+ */
+async function primaryWrites(src: MongoClient, since: number): Promise<number[]> {
+  const from = new Timestamp({ t: Math.floor((since - 5_000) / 1000), i: 0 });
+  const walls: number[] = [];
+  const cursor = src.db('local').collection('oplog.rs').find({ ts: { $gte: from } }, { projection: { _id: 0, wall: 1 } });
+  for await (const entry of cursor) if (entry.wall instanceof Date) walls.push(entry.wall.getTime());
+  // Concurrent writes may take their wall time and their place in the oplog in different orders.
+  return walls.sort((a, b) => a - b);
+}
+
+/**
+ * How far `read.applied` was behind the primary at the instant of the read: the primary's newest write at or before
+ * that instant minus it (none when no write precedes the instant). Lag is never below zero.
+ */
+export function lagAtInstant(writes: readonly number[], read: AppliedRead): number[] {
+  let low = 0;
+  let high = writes.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (writes[mid]! <= read.at) low = mid + 1;
+    else high = mid;
+  }
+  if (low === 0) return [];
+  return [Math.max(0, writes[low - 1]! - read.applied) / 1000];
+}
+
+/** Every operation and command a server has served (serverStatus opcounters), ours and the bench's own included. */
+async function operationsServed(client: MongoClient): Promise<number> {
+  const counters = (await client.db('admin').command({ serverStatus: 1 })).opcounters as Record<string, unknown>;
+  return Object.values(counters).reduce<number>((sum, n) => sum + Number(n), 0);
 }
