@@ -78334,9 +78334,10 @@ var TouchLog = class {
   }
   /**
    * Compares the documents of the records the saved position has passed, oldest first, up to STEP_ENTRIES; queues
-   * those that differ (a first difference: the queue's recheck confirms it or clears it). False when none was due.
+   * those that differ (a first difference: the queue's recheck confirms it or clears it). False when none was due,
+   * or fewer than `worth` asks for.
    */
-  async compareDue(source, destination, queue, applied) {
+  async compareDue(source, destination, queue, applied, worth) {
     const records = [];
     let entries = 0;
     for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $lte: applied } }, { sort: { at: 1, _id: 1 }, promoteBuffers: true })) {
@@ -78345,6 +78346,7 @@ var TouchLog = class {
       if (entries >= STEP_ENTRIES) break;
     }
     if (!records.length) return false;
+    if (worth && entries < worth.entries && Math.min(...records.map((r) => r._id.getTimestamp().getTime())) > Date.now() - worth.olderThanMs) return false;
     const docs = /* @__PURE__ */ new Map();
     for (const doc of records.flatMap(entriesOf)) docs.set(documentSlot(doc.target, doc.key), doc);
     if (this.touched) {
@@ -81851,6 +81853,7 @@ function article(word) {
 
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
+var LOGGED_PAGE = { entries: 1e3, olderThanMs: 2e3 };
 var STOP_GRACE_MS = 3e3;
 var WATCH_EVERY_MS = 1e3;
 var DUTY_CYCLE = 0.8;
@@ -82057,7 +82060,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   /** Compares the tail's logged touches the saved position has passed (see TouchLog). */
   async compareLogged(sides, applied) {
     const started = Date.now();
-    const logged = await sides.log.compareDue(sides.source, sides.destination, sides.queue, applied).catch((error2) => {
+    const logged = await sides.log.compareDue(sides.source, sides.destination, sides.queue, applied, LOGGED_PAGE).catch((error2) => {
       if (isSnapshotGone(error2)) return false;
       throw error2;
     });

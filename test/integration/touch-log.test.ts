@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BSON, Timestamp } from 'mongodb';
 import { lastWriteTime } from '../../src/mongo/introspection.js';
@@ -33,7 +34,18 @@ describe('the touch log (one record per tail batch instead of one recheck entry 
     await log.append([doc(3, later(applied, 60))], terms);
     expect(await log.size()).toBe(4);
 
+    // The verifier waits for a page worth a step: more entries due than these three, or one logged long enough ago.
+    expect(await log.compareDue(source, destination, queue, applied, { entries: 4, olderThanMs: 60_000 })).toBe(false);
+    expect(await log.size()).toBe(4);
+    await sleep(1_100); // the record's id holds whole seconds
+    expect(await log.compareDue(source, destination, queue, applied, { entries: 4, olderThanMs: 1 })).toEqual({ compared: 3, different: 1 });
+    await store.recheck.deleteMany({ m: store.name });
+    await log.append([doc(1, applied), doc(2, applied), doc(3, applied)], terms);
+    expect(await log.compareDue(source, destination, queue, applied, { entries: 3, olderThanMs: 60_000 })).toEqual({ compared: 3, different: 1 });
+    await store.recheck.deleteMany({ m: store.name });
+
     // Only the first record is due; 3 is left to the second, which is not.
+    await log.append([doc(1, applied), doc(2, applied), doc(3, applied)], terms);
     expect(await log.compareDue(source, destination, queue, applied)).toEqual({ compared: 3, different: 1 });
     const entries = await store.recheck.find({ m: store.name }).toArray();
     expect(entries.map((e) => [BSON.deserialize(bytesOf(e.key))._id, e.attempts, e.mismatch])).toEqual([[2, 1, 'content']]);

@@ -15,6 +15,15 @@ const RECORD_ENTRIES = 5_000;
 const STEP_ENTRIES = 4_000;
 
 /**
+ * When due records are worth a comparison step: at least `entries` of them, or one logged `olderThanMs` ago.
+ * A step costs about a dozen commands on the two sides whatever its size.
+ */
+export interface WorthComparing {
+  entries: number;
+  olderThanMs: number;
+}
+
+/**
  * The tail's touches, one record per batch instead of one recheck entry per document: under a batch job that
  * touches documents already compared, an entry each doubled the destination's writes (bench/: a 65k-operation
  * burst took 41 s against 26 s before verification had compared them). A record is written like the queue's
@@ -84,9 +93,10 @@ export class TouchLog {
 
   /**
    * Compares the documents of the records the saved position has passed, oldest first, up to STEP_ENTRIES; queues
-   * those that differ (a first difference: the queue's recheck confirms it or clears it). False when none was due.
+   * those that differ (a first difference: the queue's recheck confirms it or clears it). False when none was due,
+   * or fewer than `worth` asks for.
    */
-  async compareDue(source: Parameters<typeof compareDocuments>[0], destination: Parameters<typeof compareDocuments>[1], queue: RecheckQueue, applied: Timestamp): Promise<{ compared: number; different: number } | false> {
+  async compareDue(source: Parameters<typeof compareDocuments>[0], destination: Parameters<typeof compareDocuments>[1], queue: RecheckQueue, applied: Timestamp, worth?: WorthComparing): Promise<{ compared: number; different: number } | false> {
     const records: TouchLogDoc[] = [];
     let entries = 0;
     for await (const record of this.store.touchLog.find({ m: this.store.name, at: { $lte: applied } }, { sort: { at: 1, _id: 1 }, promoteBuffers: true })) {
@@ -95,6 +105,8 @@ export class TouchLog {
       if (entries >= STEP_ENTRIES) break;
     }
     if (!records.length) return false;
+    // The records' ids were made in the tail's process when they were logged (seconds).
+    if (worth && entries < worth.entries && Math.min(...records.map((r) => r._id.getTimestamp().getTime())) > Date.now() - worth.olderThanMs) return false;
     // One comparison per document, whatever the number of its touches: the latest is at or before `applied`.
     const docs = new Map<string, TouchedDocument>();
     for (const doc of records.flatMap(entriesOf)) docs.set(documentSlot(doc.target, doc.key)!, doc);
