@@ -1,4 +1,4 @@
-import { MongoClient, Timestamp, type Document } from 'mongodb';
+import { MongoClient, Timestamp, type Collection, type Document } from 'mongodb';
 import { BENCH_DB, MARKER_COLLECTION, collectionNames, generate, mixedOperation, rng } from './data.js';
 import { sameHashes } from './initial-sync.js';
 import { connect, cpuSecondsOf, tailUntilVerified, log, percentile, runChild, sleep, withSet, type BenchOptions, type ChildResult } from './common.js';
@@ -88,7 +88,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const ourLags: number[] = [];
         const nativeLags: number[] = [];
         const majorityLags: number[] = [];
-        // Our applied wall time and the instant it was read (the midpoint of the request): ms since epoch.
+        // Our applied wall time and the instant the destination read it: ms since epoch.
         const ourReads: AppliedRead[] = [];
         const pids = [source.members[0]!.process?.pid, source.members[1]!.process?.pid, destination.members[0]!.process?.pid];
         const cpuBefore = pids.map(cpuSecondsOf);
@@ -98,8 +98,8 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const loading = (): boolean => Date.now() - loadStarted < options.loadSeconds * 1000;
         const warm = (): boolean => Date.now() - loadStarted >= WARM_UP_MS;
         while (loading()) {
-          const [status, ourRead] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), readAt(() => state.findOne({ _id: name } as Document))]);
-          const doc = ourRead.value;
+          const [status, ourRead] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), appliedNow(state, name)]);
+          const doc = ourRead;
           const members = status.members as Document[];
           const wall = (m: Document | undefined): number | undefined => {
             const at = (m?.lastAppliedWallTime ?? m?.optimeDate) as Date | undefined;
@@ -112,7 +112,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const committed = (status.optimes as { lastCommittedWallTime?: unknown } | undefined)?.lastCommittedWallTime;
           if (warm() && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
           if (warm() && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
-          if (warm() && applied instanceof Date) ourReads.push({ at: ourRead.at, applied: applied.getTime() });
+          if (warm() && applied instanceof Date && ourRead?.now instanceof Date) ourReads.push({ at: ourRead.now.getTime(), applied: applied.getTime() });
           // Development aid: every sample, to see whether the high ones come together (one stall) or spread out.
           if (process.env.MLM_BENCH_SAMPLES && warm() && primary !== undefined) {
             const lagOf = (at: unknown): string => (at instanceof Date ? ((primary - at.getTime()) / 1000).toFixed(2) : '-');
@@ -166,11 +166,14 @@ interface AppliedRead {
   applied: number;
 }
 
-/** Runs a request and says when it ran: halfway between sending it and its reply (every process shares this clock). */
-async function readAt<T>(request: () => Promise<T>): Promise<{ value: T; at: number }> {
-  const sent = Date.now();
-  const value = await request();
-  return { value, at: (sent + Date.now()) / 2 };
+/**
+ * Our state document's applied position, with the destination's clock when it read it (`$$NOW`: every process here
+ * shares one clock). Timed from this process instead, a reply handled late by the bench's own busy event loop
+ * moved the instant, and the primary's writes in between were charged to us.
+ */
+async function appliedNow(state: Collection, name: string): Promise<Document | undefined> {
+  const [doc] = await state.aggregate([{ $match: { _id: name } }, { $project: { applied: 1, now: '$$NOW' } }]).toArray();
+  return doc;
 }
 
 /**
