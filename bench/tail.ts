@@ -98,8 +98,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const loading = (): boolean => Date.now() - loadStarted < options.loadSeconds * 1000;
         const warm = (): boolean => Date.now() - loadStarted >= WARM_UP_MS;
         while (loading()) {
-          const [status, ourRead] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), appliedNow(state, name)]);
-          const doc = ourRead;
+          const [status, doc] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), appliedNow(state, name)]);
           const members = status.members as Document[];
           const wall = (m: Document | undefined): number | undefined => {
             const at = (m?.lastAppliedWallTime ?? m?.optimeDate) as Date | undefined;
@@ -112,7 +111,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const committed = (status.optimes as { lastCommittedWallTime?: unknown } | undefined)?.lastCommittedWallTime;
           if (warm() && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
           if (warm() && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
-          if (warm() && applied instanceof Date && ourRead?.now instanceof Date) ourReads.push({ at: ourRead.now.getTime(), applied: applied.getTime() });
+          if (warm() && applied instanceof Date && doc?.now instanceof Date) ourReads.push({ at: doc.now.getTime(), applied: applied.getTime() });
           // Development aid: every sample, to see whether the high ones come together (one stall) or spread out.
           if (process.env.MLM_BENCH_SAMPLES && warm() && primary !== undefined) {
             const lagOf = (at: unknown): string => (at instanceof Date ? ((primary - at.getTime()) / 1000).toFixed(2) : '-');
