@@ -17469,10 +17469,10 @@ var require_lib = __commonJS({
       Float64Array
     ].forEach((func) => {
       const { name } = func;
-      const article2 = /^[AEIOU]/u.test(name) ? "an" : "a";
+      const article = /^[AEIOU]/u.test(name) ? "an" : "a";
       exports[name] = (value, options = {}) => {
         if (!ArrayBuffer.isView(value) || typedArrayNameGetter.call(value) !== name) {
-          throw makeException(TypeError, `is not ${article2} ${name} object`, options);
+          throw makeException(TypeError, `is not ${article} ${name} object`, options);
         }
         if (!options.allowShared && isSharedArrayBuffer(value.buffer)) {
           throw makeException(TypeError, "is a view on a SharedArrayBuffer, which is not allowed", options);
@@ -81831,25 +81831,20 @@ var InFlightCommands = class {
   pending = /* @__PURE__ */ new Map();
   constructor(clients) {
     for (const { side, client } of clients) {
-      const key = (requestId) => `${side}:${requestId}`;
-      client.on("commandStarted", (event) => this.pending.set(key(event.requestId), { what: `${article(event.commandName)} ${event.commandName} on the ${side}`, since: Date.now() }));
-      const replied = (event) => {
-        this.pending.delete(key(event.requestId));
-      };
-      client.on("commandSucceeded", replied);
-      client.on("commandFailed", replied);
+      const key = (event) => `${side}:${event.address}:${event.connectionId}`;
+      client.on("connectionCheckedOut", (event) => this.pending.set(key(event), { what: `an operation on the ${side}`, since: Date.now() }));
+      client.on("connectionCheckedIn", (event) => {
+        this.pending.delete(key(event));
+      });
     }
   }
-  /** The command that has waited longest for its reply, if any is waiting. */
+  /** The operation that has waited longest for its reply, if any is waiting. */
   oldest(now = Date.now()) {
     let oldest;
     for (const command of this.pending.values()) if (!oldest || command.since < oldest.since) oldest = command;
     return oldest && { what: oldest.what, waitedMs: now - oldest.since };
   }
 };
-function article(word) {
-  return /^[aeiou]/i.test(word) ? "an" : "a";
-}
 
 // src/engine/verify/continuous/verifier.ts
 var MIN_PAGE_WHILE_COMPARING = 200;
@@ -81931,7 +81926,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
   }
   async connect() {
     const { config, touched } = this.run;
-    const options = { role: "verifier", extra: { monitorCommands: true } };
+    const options = { role: "verifier" };
     const destination = await connectDestination(config, options);
     try {
       const source = await connectSource(config, options);

@@ -151,7 +151,7 @@ export class ContinuousVerifier {
 
   private async connect(): Promise<Sides> {
     const { config, touched } = this.run;
-    const options = { role: 'verifier', extra: { monitorCommands: true } };
+    const options = { role: 'verifier' };
     const destination = await connectDestination(config, options);
     try {
       const source = await connectSource(config, options);
