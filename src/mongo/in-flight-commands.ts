@@ -12,9 +12,8 @@ export interface WaitingCommand {
  * too many modules, to bound one by one (withinBound in stall-bound.ts): it watches the oldest instead.
  *
  * Why the pool and not the driver's command monitoring (`monitorCommands`), which would name the command: with it
- * the driver decodes every reply whole into JavaScript objects for its event, a batch of raw documents included, and
- * continuous verification reads every document of both sides (bench/README.md, "The verifier's replies no longer
- * decoded twice").
+ * the driver decodes every reply whole into JavaScript objects for its event, the batches of cursors it otherwise
+ * reads lazily included (bench/README.md, "The verifier's replies no longer decoded twice").
  */
 export class InFlightCommands {
   private readonly pending = new Map<string, { what: string; since: number }>();
