@@ -136,7 +136,7 @@ if (tail) {
   lines.push(`| native secondary | ${l.native.p50.toFixed(2)} s | ${l.native.p99.toFixed(2)} s | ${l.native.max.toFixed(2)} s | ${fmtS(l.native.catchUpMs)} | ${((l.native.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% |`);
   lines.push(`| our tail | ${l.ours.p50.toFixed(2)} s | ${l.ours.p99.toFixed(2)} s | ${l.ours.max.toFixed(2)} s | ${fmtS(l.ours.catchUpMs)} | ${((l.ours.catchUpMs / 1000 / l.loadSeconds) * 100).toFixed(1)}% (target ≤ 10%, p99 ≤ 2 s) |`);
   lines.push(`| source majority commit point (the floor of any change stream) | ${l.majority.p50.toFixed(2)} s | ${l.majority.p99.toFixed(2)} s | ${l.majority.max.toFixed(2)} s | | |`);
-  lines.push(`our lag p99 ÷ the secondary's: ${(l.ours.p99 / l.native.p99).toFixed(2)}x (target ≤ 3x); ${l.samples.ours} samples, one every 100 ms; ours at the instant our position was read, against the primary's oplog`);
+  lines.push(`our lag p99 ÷ the secondary's: ${(l.ours.p99 / l.native.p99).toFixed(2)}x (target ≤ 3x); ${l.samples} samples, asked for every 100 ms; ours at the instant our position was read, against the primary's oplog`);
   lines.push(`ours as sampled before 2026-12-02 (against the primary's status read beside our position, which a loaded primary answers later): p50 ${l.fromStatus.p50.toFixed(2)} / p99 ${l.fromStatus.p99.toFixed(2)} s (${(l.fromStatus.p99 / l.native.p99).toFixed(2)}x)`);
   lines.push(`destination exact after the load (dbHash equal): ${l.exact ? 'yes' : 'NO'}`);
 }

@@ -35,8 +35,8 @@ if (process.env.MLM_BENCH_MEM) {
     process.stderr.write(`mem rss ${m.rss >> 20} heapTotal ${m.heapTotal >> 20} heapUsed ${m.heapUsed >> 20} external ${m.external >> 20} arrayBuffers ${m.arrayBuffers >> 20}\n`);
   }, 1000).unref();
 }
-// How long callbacks waited for the event loop: work of one part of the runner (continuous verification's
-// comparisons) delays every other part (the tail's batches) by as much.
+// How late callbacks ran: the runner's own synchronous work (continuous verification beside the tail) and its
+// waits for a core both show here; with and without verification alike says it is the cores (bench/README.md).
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 const started = Date.now();

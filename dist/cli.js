@@ -65859,7 +65859,8 @@ var InFlightCommands = class {
   constructor(clients) {
     for (const { side, client } of clients) {
       const key2 = (event) => `${side}:${event.address}:${event.connectionId}`;
-      client.on("connectionCheckedOut", (event) => this.pending.set(key2(event), { what: `an operation on the ${side}`, since: Date.now() }));
+      const what = `an operation on the ${side}`;
+      client.on("connectionCheckedOut", (event) => this.pending.set(key2(event), { what, since: Date.now() }));
       client.on("connectionCheckedIn", (event) => {
         this.pending.delete(key2(event));
       });

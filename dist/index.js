@@ -81832,7 +81832,8 @@ var InFlightCommands = class {
   constructor(clients) {
     for (const { side, client } of clients) {
       const key = (event) => `${side}:${event.address}:${event.connectionId}`;
-      client.on("connectionCheckedOut", (event) => this.pending.set(key(event), { what: `an operation on the ${side}`, since: Date.now() }));
+      const what = `an operation on the ${side}`;
+      client.on("connectionCheckedOut", (event) => this.pending.set(key(event), { what, since: Date.now() }));
       client.on("connectionCheckedIn", (event) => {
         this.pending.delete(key(event));
       });

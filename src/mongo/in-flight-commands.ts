@@ -22,7 +22,8 @@ export class InFlightCommands {
     for (const { side, client } of clients) {
       // Connection ids are per pool, so the address goes into the key too; the side keeps two clients apart.
       const key = (event: ConnectionCheckedOutEvent | ConnectionCheckedInEvent): string => `${side}:${event.address}:${event.connectionId}`;
-      client.on('connectionCheckedOut', (event: ConnectionCheckedOutEvent) => this.pending.set(key(event), { what: `an operation on the ${side}`, since: Date.now() }));
+      const what = `an operation on the ${side}`;
+      client.on('connectionCheckedOut', (event: ConnectionCheckedOutEvent) => this.pending.set(key(event), { what, since: Date.now() }));
       client.on('connectionCheckedIn', (event: ConnectionCheckedInEvent) => {
         this.pending.delete(key(event));
       });
