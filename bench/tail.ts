@@ -21,6 +21,8 @@ export interface TailFigures {
   sync: ChildResult;
   tail: ChildResult;
   exact: boolean;
+  /** Every sample behind `ours` and `native` (seconds), to pool several runs (`--repeat`). */
+  lags: { ours: number[]; native: number[] };
 }
 
 interface Percentiles {
@@ -152,7 +154,8 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         log(`tail: our tail process ${tail.cpuS.toFixed(1)} CPU seconds in all (${((tail.cpuS / (loadMs / 1000)) * 100).toFixed(0)} % of the load's duration)${delay ? `; its event loop late by ${delay.p50.toFixed(0)} / ${delay.p99.toFixed(0)} / ${delay.max.toFixed(0)} ms at p50 / p99 / max` : ''}`);
         const exact = await sameHashes(src, dst);
         const stats = (lags: number[], catchUpMs: number) => ({ p50: percentile(lags, 50), p99: percentile(lags, 99), max: Math.max(...lags), catchUpMs });
-        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(ourReads.flatMap((read) => lagAtInstant(writes, read)), ourCatchUp), native: stats(nativeLags, nativeCatchUp), fromStatus: stats(ourLags, 0), samples: ourReads.length, majority: stats(majorityLags, 0), sync, tail, exact };
+        const oursAtInstants = ourReads.flatMap((read) => lagAtInstant(writes, read));
+        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(oursAtInstants, ourCatchUp), native: stats(nativeLags, nativeCatchUp), fromStatus: stats(ourLags, 0), samples: ourReads.length, majority: stats(majorityLags, 0), sync, tail, exact, lags: { ours: oursAtInstants, native: nativeLags } };
       } finally {
         stopTail();
         await Promise.all([src.close(), dst.close(), secondary.close()]);
