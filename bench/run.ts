@@ -180,8 +180,9 @@ if (cutovers.length) {
 const memory: [number, number | null][] = [];
 if (initial) memory.push([initial.docs, Math.max(initial.ours.vmHwmKB ?? 0, initial.ours.sampledPeakKB)]);
 if (tail) {
-  memory.push([tail.docs, Math.max(tail.sync.vmHwmKB ?? 0, tail.sync.sampledPeakKB)]);
-  memory.push([tail.docs, Math.max(tail.tail.vmHwmKB ?? 0, tail.tail.sampledPeakKB)]);
+  // The highest of every run (--repeat): the bound holds for each.
+  memory.push([tail.docs, Math.max(...tails.map((t) => Math.max(t.sync.vmHwmKB ?? 0, t.sync.sampledPeakKB)))]);
+  memory.push([tail.docs, Math.max(...tails.map((t) => Math.max(t.tail.vmHwmKB ?? 0, t.tail.sampledPeakKB)))]);
 }
 if (small) memory.push([small.docs, Math.max(small.ours.vmHwmKB ?? 0, small.ours.sampledPeakKB)]);
 if (memory.length) {
