@@ -23654,7 +23654,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID4(this.buffer.subarray(0, this.position));
+          return new UUID5(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -23680,12 +23680,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID4.bytesFromString(doc.$uuid);
+          data = UUID5.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID4(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -23822,7 +23822,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID4 = class _UUID extends Binary3 {
+    var UUID5 = class _UUID extends Binary3 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -26276,7 +26276,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID4.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -27362,7 +27362,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId5,
       Timestamp: Timestamp5,
-      UUID: UUID4,
+      UUID: UUID5,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -27395,7 +27395,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId5;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID4;
+    exports.UUID = UUID5;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -28647,7 +28647,7 @@ var require_read_preference = __commonJS({
       secondaryPreferred: "secondaryPreferred",
       nearest: "nearest"
     });
-    var ReadPreference2 = class _ReadPreference {
+    var ReadPreference3 = class _ReadPreference {
       static {
         this.PRIMARY = exports.ReadPreferenceMode.primary;
       }
@@ -28833,7 +28833,7 @@ var require_read_preference = __commonJS({
         return readPreference;
       }
     };
-    exports.ReadPreference = ReadPreference2;
+    exports.ReadPreference = ReadPreference3;
   }
 });
 
@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON13.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON13.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON13.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON13.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON12.serialize(payload, bsonOptions)
+          payload: BSON13.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -62913,16 +62913,18 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
+var import_mongodb14 = __toESM(require_lib3(), 1);
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+var READ_CONCERN = { level: "majority" };
+var DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 async function planPartitions(source, collection, options) {
   const sourceNs = options.source;
   const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
@@ -62930,12 +62932,8 @@ async function planPartitions(source, collection, options) {
   if (collection.kind === "capped") {
     return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
   }
-  const coll = source.db(collection.db).collection(collection.coll);
   const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
+  for (const typeClass of ID_CLASSES) if (await holdsIdClass(source, collection, typeClass)) classes.push(typeClass);
   const partitions = [];
   const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
   for (const typeClass of classes) {
@@ -62950,13 +62948,35 @@ async function planPartitions(source, collection, options) {
   }
   return partitions;
 }
+function sameCollection(collection) {
+  return collection.uuid ? { collectionUUID: new import_mongodb14.UUID(collection.uuid) } : {};
+}
+async function holdsIdClass(source, collection, typeClass) {
+  const reply = await source.db(collection.db).command(
+    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    { readPreference: import_mongodb14.ReadPreference.primary }
+  );
+  return reply.cursor.firstBatch.length > 0;
+}
 async function sampleSplitPoints(source, collection, typeClass, splitCount) {
   const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
+  const cursor = new RawBatchCursor(source, {
+    db: collection.db,
+    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1e3 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    collection: collection.coll,
+    batchSize: 1e3
+  });
+  const sampled = [];
+  try {
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb14.BSON.deserialize(raw, DECODE)._id);
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
   const step = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step)]?._id;
+    const candidate = sampled[Math.floor(i * step)];
     if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
   }
   return points;
@@ -63046,7 +63066,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb14.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb15.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -63142,7 +63162,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
-        const cut2 = error instanceof import_mongodb15.MongoNetworkError || error instanceof import_mongodb15.MongoServerSelectionError;
+        const cut2 = error instanceof import_mongodb16.MongoNetworkError || error instanceof import_mongodb16.MongoServerSelectionError;
         if (!isTransientReadError(error) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
         if (!cut2) await sleep6(250 * attempt);
@@ -63241,7 +63261,7 @@ async function collectionDetails(client, db, coll) {
 }
 
 // src/engine/copy/source-location.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep7 } from "node:timers/promises";
 var REMOVAL_WAIT_MS = 6e4;
 var RECHECK_MS = 250;
@@ -63282,7 +63302,7 @@ async function relocate(run, collection) {
   }
 }
 async function findByUuid(source, uuid, home) {
-  const id2 = new import_mongodb16.UUID(uuid);
+  const id2 = new import_mongodb17.UUID(uuid);
   const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(home);
   if (here) return { db: home, coll: here };
@@ -63298,7 +63318,7 @@ async function removalsPending(source, collections) {
   const seen = await lastWriteTime(source, "applied");
   const majority = await lastWriteTime(source, "majority");
   if (!seen.greaterThan(majority)) return void 0;
-  const uuids = collections.map((c) => new import_mongodb16.UUID(c.uuid));
+  const uuids = collections.map((c) => new import_mongodb17.UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
   const removal = { $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }] };
   const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
@@ -63316,18 +63336,18 @@ function waitedTooLong(deadline, pending) {
 }
 
 // src/engine/position.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb18.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb18.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -63398,7 +63418,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -63606,7 +63626,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 function eventDocumentKey(event) {
   return event.idKey ??= canonical(event.id);
 }
@@ -63632,7 +63652,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -65116,7 +65136,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -65161,7 +65181,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb19.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb20.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -65411,7 +65431,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb21.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -65474,7 +65494,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -65565,7 +65585,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb22.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -65610,7 +65630,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -65622,7 +65642,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb23.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -66337,12 +66357,26 @@ async function copyPhase(run) {
 async function planCollection(run, collection, source, dropPartial) {
   const { store, config, ports } = run;
   if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
-  const partitions = await planPartitions(run.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  await pausePoint("copy:plan-partitions");
+  const partitions = await planWhereItIs(run, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
   run.lease.assertHeld();
   if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
   const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
   if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
   run.doc = await store.current();
+}
+var PLAN_PARTITION_ATTEMPTS = 5;
+async function planWhereItIs(run, collection, options) {
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    try {
+      return await planPartitions(run.source, from, options);
+    } catch (error) {
+      if (!isCatalogRace(error) || attempt >= PLAN_PARTITION_ATTEMPTS) throw error;
+    }
+    from = await relocate(run, collection);
+  }
+  return [];
 }
 async function assertNoConflict(run, collection) {
   if (run.config.sync.dropDestination || collection.kind === "view") return;
@@ -66682,7 +66716,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -67017,7 +67051,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb23.MongoError) {
+    if (error instanceof import_mongodb24.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -67377,7 +67411,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -67409,7 +67443,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -67968,7 +68002,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb30 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -67999,13 +68033,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -68054,7 +68088,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb25.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb26.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -68172,7 +68206,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb26.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb27.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -68337,7 +68371,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -68377,10 +68411,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb27.ObjectId(bytes);
+  return new import_mongodb28.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb27.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb28.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -68427,7 +68461,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb27.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb28.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -68437,8 +68471,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb27.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb27.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb28.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb28.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -68449,7 +68483,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb27.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb28.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -68466,7 +68500,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb27.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb28.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -68482,8 +68516,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb27.Long.fromNumber(9e9 + i),
-        score: new import_mongodb27.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb28.Long.fromNumber(9e9 + i),
+        score: new import_mongodb28.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -68494,7 +68528,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb27.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb28.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68577,11 +68611,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb28.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb29.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -68648,9 +68682,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb28.ObjectId();
+        const id2 = new import_mongodb29.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb28.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb29.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -68663,7 +68697,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb28.ObjectId();
+        const id2 = new import_mongodb29.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -68674,7 +68708,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb28.ObjectId();
+        const id2 = new import_mongodb29.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -68806,8 +68840,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb29.MongoClient(source.uri);
-    const destinationClient = new import_mongodb29.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb30.MongoClient(source.uri);
+    const destinationClient = new import_mongodb30.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -760,7 +760,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID4(this.buffer.subarray(0, this.position));
+          return new UUID5(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -786,12 +786,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID4.bytesFromString(doc.$uuid);
+          data = UUID5.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID4(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -928,7 +928,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID4 = class _UUID extends Binary3 {
+    var UUID5 = class _UUID extends Binary3 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -3382,7 +3382,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID4.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -4468,7 +4468,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId3,
       Timestamp: Timestamp5,
-      UUID: UUID4,
+      UUID: UUID5,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -4501,7 +4501,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId3;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID4;
+    exports.UUID = UUID5;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -5753,7 +5753,7 @@ var require_read_preference = __commonJS({
       secondaryPreferred: "secondaryPreferred",
       nearest: "nearest"
     });
-    var ReadPreference2 = class _ReadPreference {
+    var ReadPreference3 = class _ReadPreference {
       static {
         this.PRIMARY = exports.ReadPreferenceMode.primary;
       }
@@ -5939,7 +5939,7 @@ var require_read_preference = __commonJS({
         return readPreference;
       }
     };
-    exports.ReadPreference = ReadPreference2;
+    exports.ReadPreference = ReadPreference3;
   }
 });
 
@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON13.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON13.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON13.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON13.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON12 = require_bson2();
+    var BSON13 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON12.serialize(payload, bsonOptions)
+          payload: BSON13.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -78886,16 +78886,18 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
+var import_mongodb14 = __toESM(require_lib3(), 1);
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
-var READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: "majority" } };
+var READ_CONCERN = { level: "majority" };
+var DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 async function planPartitions(source, collection, options) {
   const sourceNs = options.source;
   const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
@@ -78903,12 +78905,8 @@ async function planPartitions(source, collection, options) {
   if (collection.kind === "capped") {
     return [{ ...base, _id: id2("natural"), typeClass: "any", natural: true }];
   }
-  const coll = source.db(collection.db).collection(collection.coll);
   const classes = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } }, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
+  for (const typeClass of ID_CLASSES) if (await holdsIdClass(source, collection, typeClass)) classes.push(typeClass);
   const partitions = [];
   const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
   for (const typeClass of classes) {
@@ -78923,13 +78921,35 @@ async function planPartitions(source, collection, options) {
   }
   return partitions;
 }
+function sameCollection(collection) {
+  return collection.uuid ? { collectionUUID: new import_mongodb14.UUID(collection.uuid) } : {};
+}
+async function holdsIdClass(source, collection, typeClass) {
+  const reply = await source.db(collection.db).command(
+    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    { readPreference: import_mongodb14.ReadPreference.primary }
+  );
+  return reply.cursor.firstBatch.length > 0;
+}
 async function sampleSplitPoints(source, collection, typeClass, splitCount) {
   const sampleSize = Math.min(1e4, (splitCount + 1) * 20);
-  const sampled = await source.db(collection.db).collection(collection.coll).aggregate([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true }).toArray();
+  const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
+  const cursor = new RawBatchCursor(source, {
+    db: collection.db,
+    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1e3 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    collection: collection.coll,
+    batchSize: 1e3
+  });
+  const sampled = [];
+  try {
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb14.BSON.deserialize(raw, DECODE)._id);
+  } finally {
+    await cursor.close().catch(() => void 0);
+  }
   const step2 = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step2)]?._id;
+    const candidate = sampled[Math.floor(i * step2)];
     if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
   }
   return points;
@@ -79019,7 +79039,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb14.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastId = partition.natural ? void 0 : import_mongodb15.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
   if (!partition.natural) partition.lastId = lastId;
@@ -79115,7 +79135,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error2) {
-        const cut3 = error2 instanceof import_mongodb15.MongoNetworkError || error2 instanceof import_mongodb15.MongoServerSelectionError;
+        const cut3 = error2 instanceof import_mongodb16.MongoNetworkError || error2 instanceof import_mongodb16.MongoServerSelectionError;
         if (!isTransientReadError(error2) || attempt >= (cut3 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
         if (!cut3) await sleep6(250 * attempt);
@@ -79214,7 +79234,7 @@ async function collectionDetails(client, db, coll) {
 }
 
 // src/engine/copy/source-location.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep7 } from "node:timers/promises";
 var REMOVAL_WAIT_MS = 6e4;
 var RECHECK_MS = 250;
@@ -79255,7 +79275,7 @@ async function relocate(run2, collection) {
   }
 }
 async function findByUuid(source, uuid, home) {
-  const id2 = new import_mongodb16.UUID(uuid);
+  const id2 = new import_mongodb17.UUID(uuid);
   const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(home);
   if (here) return { db: home, coll: here };
@@ -79271,7 +79291,7 @@ async function removalsPending(source, collections) {
   const seen = await lastWriteTime(source, "applied");
   const majority = await lastWriteTime(source, "majority");
   if (!seen.greaterThan(majority)) return void 0;
-  const uuids = collections.map((c) => new import_mongodb16.UUID(c.uuid));
+  const uuids = collections.map((c) => new import_mongodb17.UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
   const removal = { $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }] };
   const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
@@ -79289,18 +79309,18 @@ function waitedTooLong(deadline, pending) {
 }
 
 // src/engine/position.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb17.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb18.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb17.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb18.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -79371,7 +79391,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -79579,7 +79599,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 function eventDocumentKey(event) {
   return event.idKey ??= canonical(event.id);
 }
@@ -79605,7 +79625,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb18.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -81089,7 +81109,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -81134,7 +81154,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb19.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb20.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -81384,7 +81404,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb20.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb21.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -81447,7 +81467,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -81538,7 +81558,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb21.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb22.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -81583,7 +81603,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -81595,7 +81615,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb23.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -82310,12 +82330,26 @@ async function copyPhase(run2) {
 async function planCollection(run2, collection, source, dropPartial) {
   const { store, config, ports } = run2;
   if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: "majority" } });
-  const partitions = await planPartitions(run2.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  await pausePoint("copy:plan-partitions");
+  const partitions = await planWhereItIs(run2, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
   run2.lease.assertHeld();
   if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: "majority" } });
   const flagged = await store.migrations.updateOne({ _id: store.name, "lease.owner": ports.runner }, { $set: { "collections.$[c].partitioned": true } }, { arrayFilters: [{ "c.source": source }], writeConcern: { w: "majority" } });
   if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
   run2.doc = await store.current();
+}
+var PLAN_PARTITION_ATTEMPTS = 5;
+async function planWhereItIs(run2, collection, options) {
+  let from = collection;
+  for (let attempt = 1; from; attempt++) {
+    try {
+      return await planPartitions(run2.source, from, options);
+    } catch (error2) {
+      if (!isCatalogRace(error2) || attempt >= PLAN_PARTITION_ATTEMPTS) throw error2;
+    }
+    from = await relocate(run2, collection);
+  }
+  return [];
 }
 async function assertNoConflict(run2, collection) {
   if (run2.config.sync.dropDestination || collection.kind === "view") return;
@@ -82655,7 +82689,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -82990,7 +83024,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb23.MongoError) {
+    if (error2 instanceof import_mongodb24.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -83350,7 +83384,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -83382,7 +83416,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb24.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;

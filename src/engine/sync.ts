@@ -8,8 +8,9 @@ import { RawChangeStream } from './capture/raw-change-stream.js';
 import { readCatalog, type SourceCollection } from './catalog.js';
 import { copyPartition } from './copy/copy-partition.js';
 import { locateDurably, relocate } from './copy/source-location.js';
-import { planPartitions } from './copy/partitions.js';
+import { planPartitions, type PartitionOptions } from './copy/partitions.js';
 import { lastWriteTime, primaryOplogCommands } from '../mongo/introspection.js';
+import { isCatalogRace } from '../mongo/server-errors.js';
 import { pausePoint } from './failpoints.js';
 import { tokenTime } from './position.js';
 import { splitNamespace, SYSTEM_DBS } from '../namespaces.js';
@@ -283,12 +284,34 @@ async function copyPhase(run: MigrationRun): Promise<boolean> {
 async function planCollection(run: MigrationRun, collection: SourceCollection, source: string, dropPartial: boolean): Promise<void> {
   const { store, config, ports } = run;
   if (dropPartial) await store.partitions.deleteMany({ migration: store.name, source }, { writeConcern: { w: 'majority' } });
-  const partitions = await planPartitions(run.source, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
+  await pausePoint('copy:plan-partitions');
+  const partitions = await planWhereItIs(run, collection, { migration: store.name, source, partitionSizeBytes: config.sync.partitionSizeMB * 1024 * 1024 });
   run.lease.assertHeld();
   if (partitions.length) await store.partitions.insertMany(partitions, { writeConcern: { w: 'majority' } });
   const flagged = await store.migrations.updateOne({ _id: store.name, 'lease.owner': ports.runner }, { $set: { 'collections.$[c].partitioned': true } }, { arrayFilters: [{ 'c.source': source }], writeConcern: { w: 'majority' } });
   if (flagged.matchedCount === 0) throw new LeaseLostError(store.name);
   run.doc = await store.current();
+}
+
+/** Attempts at planning a collection that keeps being renamed while its _id classes are read. */
+const PLAN_PARTITION_ATTEMPTS = 5;
+
+/**
+ * The collection's partitions, read where it lives now: planPartitions reads it by UUID and fails when its name
+ * was taken over or freed since it was located; it is then found again by UUID. None once it is gone for good:
+ * nothing to copy, and replay applies its removal (as for a partition whose collection went, see copyPhase).
+ */
+async function planWhereItIs(run: MigrationRun, collection: SourceCollection, options: PartitionOptions): Promise<PartitionDoc[]> {
+  let from: SourceCollection | undefined = collection;
+  for (let attempt = 1; from; attempt++) {
+    try {
+      return await planPartitions(run.source, from, options);
+    } catch (error) {
+      if (!isCatalogRace(error) || attempt >= PLAN_PARTITION_ATTEMPTS) throw error;
+    }
+    from = await relocate(run, collection);
+  }
+  return [];
 }
 
 async function assertNoConflict(run: MigrationRun, collection: SourceCollection): Promise<void> {

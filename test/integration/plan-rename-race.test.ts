@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MongoClient, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { setPausePoint } from '../../src/engine/failpoints.js';
 import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
@@ -12,7 +12,9 @@ import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
  * read. A plan checked against the stream only "until idle" takes both names as they stand and replay applies
  * the rename again onto them: "target namespace exists", or with dropTarget, one collection's documents under
  * the other's name. The check reads the stream up to the majority point and the primary's oplog past it.
- * Then: a name reused between the copy's lookup of its collection and its first read; and a collection dropped on
+ * Then: a name reused between the copy's lookup of its collection and its first read; the swap (one collection
+ * renamed away, another renamed into its name) between that lookup and the reading of its _id classes for its
+ * partitions (each collection's partitions came from the other's classes, or from none); and a collection dropped on
  * the primary alone while others are copied, which the copy must not take as gone before a majority holds the drop.
  */
 describe('a rename that commits on the primary while the copy is planned', () => {
@@ -22,6 +24,7 @@ describe('a rename that commits on the primary while the copy is planned', () =>
   afterEach(async () => {
     setPausePoint('plan-catalog', undefined);
     setPausePoint('copy:partition', undefined);
+    setPausePoint('copy:plan-partitions', undefined);
     await secondary?.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
     await secondary?.close();
     secondary = undefined;
@@ -116,6 +119,31 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
     expect(await destination.db(db).collection('y').countDocuments({ from: 'planned' })).toBe(300);
     expect(await destination.db(db).collection('x').countDocuments({ from: 'newcomer' })).toBe(30);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+
+  it('partitions are planned from the collection located, not one that took its name since (the swap)', { timeout: 120_000 }, async () => {
+    const { cluster, source, destination } = own;
+    const db = uniqueName('swapplan');
+    const sdb = source.db(db);
+    // Two _id classes in `live` (numbers, strings), one in `next` (ObjectIds): the classes are what a partition plan reads.
+    await sdb.collection<Document>('live').insertMany([...Array.from({ length: 300 }, (_, i): Document => ({ _id: i, from: 'live' })), ...Array.from({ length: 5 }, (_, i): Document => ({ _id: `s${i}`, from: 'live' }))]);
+    await sdb.collection<Document>('next').insertMany(Array.from({ length: 200 }, (): Document => ({ _id: new ObjectId(), from: 'next' })));
+    let swapped = false;
+    setPausePoint('copy:plan-partitions', async () => {
+      setPausePoint('copy:plan-partitions', undefined);
+      // After the copy located both collections (by UUID), before it reads the first one's _id classes.
+      await source.db('admin').command({ renameCollection: `${db}.live`, to: `${db}.live_old` });
+      await source.db('admin').command({ renameCollection: `${db}.next`, to: `${db}.live` });
+      swapped = true;
+    });
+    const config = testConfig(uniqueName('swapplan').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db]);
+    const recorder = recordingPorts('swap-plan');
+    const sync = await runSync(config, {}, recorder.ports);
+    expect(swapped).toBe(true);
+    expect(sync.exitCode, recorder.lines().slice(-20).join('\n')).toBe(0);
+    expect(await destination.db(db).collection('live_old').countDocuments({ from: 'live' })).toBe(305);
+    expect(await destination.db(db).collection('live').countDocuments({ from: 'next' })).toBe(200);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
 

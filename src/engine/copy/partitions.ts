@@ -1,6 +1,7 @@
-import type { Document, MongoClient } from 'mongodb';
+import { BSON, ReadPreference, UUID, type Document, type MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { PartitionDoc } from '../state/types.js';
+import { RawBatchCursor } from './raw-cursor.js';
 
 /**
  * `$type` aliases of the BSON comparison classes an _id can belong to, in MongoDB's sort order. A range
@@ -10,7 +11,9 @@ import type { PartitionDoc } from '../state/types.js';
 export const ID_CLASSES = ['minKey', 'null', 'number', 'string', 'symbol', 'object', 'binData', 'objectId', 'bool', 'date', 'timestamp', 'regex', 'dbPointer', 'javascript', 'javascriptWithScope', 'maxKey'] as const;
 
 // Majority reads like the copy itself: split points and _id classes must not come from rolled-back writes.
-const READ = { promoteValues: false, promoteLongs: false, bsonRegExp: true, readConcern: { level: 'majority' } } as const;
+const READ_CONCERN = { level: 'majority' } as const;
+// Split points keep their exact BSON types: they go back into range queries.
+const DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
 export interface PartitionOptions {
   migration: string;
@@ -19,7 +22,13 @@ export interface PartitionOptions {
   partitionSizeBytes: number;
 }
 
-/** Splits a collection into partitions: per _id class, and by sampled split points when it is large. */
+/**
+ * Splits a collection into partitions: per _id class, and by sampled split points when it is large. Every read
+ * names the collection's UUID (collectionUUID): a name another collection took since the copy located this one
+ * fails (CollectionUUIDMismatch, or NamespaceNotFound once the name is free) instead of answering for it, which
+ * would plan this collection's ranges from the other's _id classes and leave the documents of the classes only
+ * this one holds uncopied. The caller finds the collection again by UUID and plans once more.
+ */
 export async function planPartitions(source: MongoClient, collection: SourceCollection, options: PartitionOptions): Promise<PartitionDoc[]> {
   const sourceNs = options.source;
   const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
@@ -28,12 +37,8 @@ export async function planPartitions(source: MongoClient, collection: SourceColl
     // Insertion order is the meaning of a capped collection: one partition, natural order.
     return [{ ...base, _id: id('natural'), typeClass: 'any', natural: true }];
   }
-  const coll = source.db(collection.db).collection(collection.coll);
   const classes: string[] = [];
-  for (const typeClass of ID_CLASSES) {
-    const found = await coll.findOne({ _id: { $type: typeClass } } as Document, { projection: { _id: 1 }, ...READ });
-    if (found) classes.push(typeClass);
-  }
+  for (const typeClass of ID_CLASSES) if (await holdsIdClass(source, collection, typeClass)) classes.push(typeClass);
   const partitions: PartitionDoc[] = [];
   const splitCount = Math.min(256, Math.floor(collection.bytes / Math.max(1, options.partitionSizeBytes)));
   for (const typeClass of classes) {
@@ -51,18 +56,39 @@ export async function planPartitions(source: MongoClient, collection: SourceColl
   return partitions;
 }
 
+/** The planned collection's UUID for a command, which the server then checks against the name (6.0+). */
+function sameCollection(collection: SourceCollection): Document {
+  return collection.uuid ? { collectionUUID: new UUID(collection.uuid) } : {};
+}
+
+async function holdsIdClass(source: MongoClient, collection: SourceCollection, typeClass: string): Promise<boolean> {
+  const reply = await source.db(collection.db).command(
+    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    { readPreference: ReadPreference.primary },
+  );
+  return (reply.cursor as { firstBatch: unknown[] }).firstBatch.length > 0;
+}
+
 /** Split points from a random sample of _ids, sorted by the server (BSON order), evenly picked. */
 async function sampleSplitPoints(source: MongoClient, collection: SourceCollection, typeClass: string, splitCount: number): Promise<unknown[]> {
   const sampleSize = Math.min(10_000, (splitCount + 1) * 20);
-  const sampled = await source
-    .db(collection.db)
-    .collection(collection.coll)
-    .aggregate<Document>([{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }], { ...READ, allowDiskUse: true })
-    .toArray();
+  const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
+  const cursor = new RawBatchCursor(source, {
+    db: collection.db,
+    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1000 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    collection: collection.coll,
+    batchSize: 1000,
+  });
+  const sampled: unknown[] = [];
+  try {
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push((BSON.deserialize(raw, DECODE) as { _id: unknown })._id);
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
   const step = sampled.length / (splitCount + 1);
   const points: unknown[] = [];
   for (let i = 1; i <= splitCount; i++) {
-    const candidate = sampled[Math.floor(i * step)]?._id;
+    const candidate = sampled[Math.floor(i * step)];
     if (candidate !== undefined && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
   }
   return points;
