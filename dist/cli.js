@@ -23531,7 +23531,7 @@ var require_bson = __commonJS({
         return 8;
       }
     };
-    var Binary3 = class _Binary extends BSONValue {
+    var Binary5 = class _Binary extends BSONValue {
       get _bsontype() {
         return "Binary";
       }
@@ -23799,30 +23799,30 @@ var require_bson = __commonJS({
       }
     };
     function validateBinaryVector(vector) {
-      if (vector.sub_type !== Binary3.SUBTYPE_VECTOR)
+      if (vector.sub_type !== Binary5.SUBTYPE_VECTOR)
         return;
       const size = vector.position;
       const datatype = vector.buffer[0];
       const padding = vector.buffer[1];
-      if ((datatype === Binary3.VECTOR_TYPE.Float32 || datatype === Binary3.VECTOR_TYPE.Int8) && padding !== 0) {
+      if ((datatype === Binary5.VECTOR_TYPE.Float32 || datatype === Binary5.VECTOR_TYPE.Int8) && padding !== 0) {
         throw new BSONError("Invalid Vector: padding must be zero for int8 and float32 vectors");
       }
-      if (datatype === Binary3.VECTOR_TYPE.Float32) {
+      if (datatype === Binary5.VECTOR_TYPE.Float32) {
         if (size !== 0 && size - 2 !== 0 && (size - 2) % 4 !== 0) {
           throw new BSONError("Invalid Vector: Float32 vector must contain a multiple of 4 bytes");
         }
       }
-      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
+      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
         throw new BSONError("Invalid Vector: padding must be zero for packed bit vectors that are empty");
       }
-      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding > 7) {
+      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding > 7) {
         throw new BSONError(`Invalid Vector: padding must be a value between 0 and 7. found: ${padding}`);
       }
     }
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID5 = class _UUID extends Binary3 {
+    var UUID5 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -23880,7 +23880,7 @@ var require_bson = __commonJS({
         }
       }
       toBinary() {
-        return new Binary3(this.id, Binary3.SUBTYPE_UUID);
+        return new Binary5(this.id, Binary5.SUBTYPE_UUID);
       }
       static generate() {
         const bytes = ByteUtils.randomBytes(UUID_BYTE_LENGTH);
@@ -25772,7 +25772,7 @@ var require_bson = __commonJS({
             }
           } else if (value._bsontype === "Binary") {
             const binary = value;
-            if (binary.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
+            if (binary.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1 + 4);
             } else {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1);
@@ -26262,7 +26262,7 @@ var require_bson = __commonJS({
             throw new BSONError("Negative binary type element size found");
           if (binarySize > buffer2.byteLength)
             throw new BSONError("Binary type size larger than document size");
-          if (subType === Binary3.SUBTYPE_BYTE_ARRAY) {
+          if (subType === Binary5.SUBTYPE_BYTE_ARRAY) {
             binarySize = NumberUtils.getInt32LE(buffer2, index);
             index += 4;
             if (binarySize < 0)
@@ -26275,7 +26275,7 @@ var require_bson = __commonJS({
           if (promoteBuffers && promoteValues) {
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
-            value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
+            value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
             if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
               value = value.toUUID();
             }
@@ -26623,15 +26623,15 @@ var require_bson = __commonJS({
       buffer2[index++] = 0;
       const data = value.buffer;
       let size = value.position;
-      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY)
+      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY)
         size = size + 4;
       index += NumberUtils.setInt32LE(buffer2, index, size);
       buffer2[index++] = value.sub_type;
-      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
+      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
         size = size - 4;
         index += NumberUtils.setInt32LE(buffer2, index, size);
       }
-      if (value.sub_type === Binary3.SUBTYPE_VECTOR) {
+      if (value.sub_type === Binary5.SUBTYPE_VECTOR) {
         validateBinaryVector(value);
       }
       if (size <= 16) {
@@ -26904,8 +26904,8 @@ var require_bson = __commonJS({
     }
     var keysToCodecs = {
       $oid: ObjectId5,
-      $binary: Binary3,
-      $uuid: Binary3,
+      $binary: Binary5,
+      $uuid: Binary5,
       $symbol: BSONSymbol,
       $numberInt: Int323,
       $numberDecimal: Decimal1282,
@@ -27080,7 +27080,7 @@ var require_bson = __commonJS({
       return value;
     }
     var BSON_TYPE_MAPPINGS = {
-      Binary: (o) => new Binary3(o.value(), o.sub_type),
+      Binary: (o) => new Binary5(o.value(), o.sub_type),
       Code: (o) => new Code(o.code, o.scope),
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal1282(o.bytes),
@@ -27348,7 +27348,7 @@ var require_bson = __commonJS({
       BSONType,
       BSONValue,
       BSONVersionError,
-      Binary: Binary3,
+      Binary: Binary5,
       ByteUtils,
       Code,
       DBRef,
@@ -27381,7 +27381,7 @@ var require_bson = __commonJS({
     exports.BSONType = BSONType;
     exports.BSONValue = BSONValue;
     exports.BSONVersionError = BSONVersionError;
-    exports.Binary = Binary3;
+    exports.Binary = Binary5;
     exports.ByteUtils = ByteUtils;
     exports.Code = Code;
     exports.DBRef = DBRef;
@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON13.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -61582,6 +61582,7 @@ var DECODE_EXACT = {
   bsonRegExp: true
 };
 function decodeIdKey(key2) {
+  if (key2[0] === 3) return orderedDocument(key2.subarray(1));
   return import_mongodb6.BSON.deserialize(idDocumentOf(key2), DECODE_EXACT)._id;
 }
 function rawId(doc) {
@@ -61594,6 +61595,7 @@ function formatId(value) {
   if (typeof value === "boolean" || value === null) return String(value);
   if (value === void 0) return "undefined";
   if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
+  if (value instanceof Map) return orderedExtendedJson(value);
   const bsonType = typeof value === "object" ? value._bsontype : void 0;
   switch (bsonType) {
     case "Int32":
@@ -61611,6 +61613,11 @@ function formatId(value) {
     default:
       break;
   }
+  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
+}
+function orderedExtendedJson(value) {
+  if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(k)}:${orderedExtendedJson(v)}`).join(",")}}`;
+  if (Array.isArray(value)) return `[${value.map(orderedExtendedJson).join(",")}]`;
   return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
@@ -62625,7 +62632,7 @@ var ComparisonFrontier = class {
   learn(doc) {
     const key2 = slot(doc);
     if (this.partitions.get(key2)?.busy) return;
-    const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
+    const lastKey = doc.lastIdKey ? bytesOf(doc.lastIdKey) : doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
     this.partitions.set(key2, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
     this.generation++;
   }
@@ -62643,7 +62650,7 @@ var ComparisonFrontier = class {
     this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
     this.generation++;
   }
-  /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
+  /** The step saved its progress (its last `_id`, `done`); without `saved` it failed and the partition is unknown again. */
   end(partition, saved) {
     const key2 = slot(partition);
     const known = this.partitions.get(key2);
@@ -62653,7 +62660,7 @@ var ComparisonFrontier = class {
       this.partitions.delete(key2);
       return;
     }
-    const lastKey = saved.lastId === void 0 ? known.lastKey : idKeyOf(saved.lastId);
+    const lastKey = saved.lastKey ?? known.lastKey;
     this.partitions.set(key2, { epoch: partition.epoch, done: saved.done, busy: false, ...lastKey ? { lastKey } : {} });
   }
   /** Partitions reset by DDL (compared again from scratch): unknown until planned again. */
@@ -62987,7 +62994,8 @@ function sameValue(a, b) {
 function partitionFilter(partition) {
   if (partition.natural) return {};
   const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
+  if (partition.lastIdKey) range.$gt = decodeIdKey(bytesOf(partition.lastIdKey));
+  else if ("lastId" in partition) range.$gt = partition.lastId;
   else if ("min" in partition) range.$gte = partition.min;
   if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
@@ -63066,15 +63074,16 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb15.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastIdKey = partition.natural ? void 0 : Buffer.from(rawIdKey(docs[docs.length - 1]));
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
+  if (lastIdKey) partition.lastIdKey = lastIdKey;
   await ctx.store.partitions.updateOne(
     { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb15.Binary(lastIdKey) } : {} } },
     { writeConcern: { w: "majority" } }
   );
+  failpoint("copy:batch-saved");
   ctx.onBatch(partition, docs.length, bytes);
 }
 
@@ -65766,6 +65775,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
+var import_mongodb24 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -65801,11 +65811,15 @@ async function comparePartitionStep(source, destination, store, queue, partition
     frontier?.end(partition, saved);
   }
 }
+function resumeAfter(partition) {
+  if (partition.lastIdKey) return { $gt: decodeIdKey(bytesOf(partition.lastIdKey)) };
+  return partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
+}
 async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
   const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
-  const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
+  const after = resumeAfter(partition);
   const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();
@@ -65841,10 +65855,11 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastId = last.value;
+  if (last) set.lastIdKey = new import_mongodb24.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
-  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
+  const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
+  return update.matchedCount ? { ...result, saved: { ...lastKey ? { lastKey } : {}, done: exhausted } } : result;
 }
 var StepSizer = class _StepSizer {
   constructor(frontier, options = { moving: true }) {
@@ -66716,7 +66731,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -67051,7 +67066,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb24.MongoError) {
+    if (error instanceof import_mongodb25.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -67411,7 +67426,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -67443,7 +67458,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb26.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -68002,7 +68017,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb30 = __toESM(require_lib3(), 1);
+var import_mongodb31 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -68033,13 +68048,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -68088,7 +68103,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb26.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb27.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -68206,7 +68221,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb27.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb28.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -68371,7 +68386,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -68411,10 +68426,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb28.ObjectId(bytes);
+  return new import_mongodb29.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb28.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb29.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -68461,7 +68476,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb28.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb29.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -68471,8 +68486,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb28.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb28.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb29.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb29.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -68483,7 +68498,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb28.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb29.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -68500,7 +68515,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb28.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb29.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -68516,8 +68531,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb28.Long.fromNumber(9e9 + i),
-        score: new import_mongodb28.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb29.Long.fromNumber(9e9 + i),
+        score: new import_mongodb29.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -68528,7 +68543,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb28.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb29.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68611,11 +68626,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb30 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb29.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb30.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -68682,9 +68697,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb30.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb29.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb30.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -68697,7 +68712,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb30.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -68708,7 +68723,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb29.ObjectId();
+        const id2 = new import_mongodb30.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -68840,8 +68855,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb30.MongoClient(source.uri);
-    const destinationClient = new import_mongodb30.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb31.MongoClient(source.uri);
+    const destinationClient = new import_mongodb31.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -637,7 +637,7 @@ var require_bson = __commonJS({
         return 8;
       }
     };
-    var Binary3 = class _Binary extends BSONValue {
+    var Binary5 = class _Binary extends BSONValue {
       get _bsontype() {
         return "Binary";
       }
@@ -905,30 +905,30 @@ var require_bson = __commonJS({
       }
     };
     function validateBinaryVector(vector) {
-      if (vector.sub_type !== Binary3.SUBTYPE_VECTOR)
+      if (vector.sub_type !== Binary5.SUBTYPE_VECTOR)
         return;
       const size = vector.position;
       const datatype = vector.buffer[0];
       const padding = vector.buffer[1];
-      if ((datatype === Binary3.VECTOR_TYPE.Float32 || datatype === Binary3.VECTOR_TYPE.Int8) && padding !== 0) {
+      if ((datatype === Binary5.VECTOR_TYPE.Float32 || datatype === Binary5.VECTOR_TYPE.Int8) && padding !== 0) {
         throw new BSONError("Invalid Vector: padding must be zero for int8 and float32 vectors");
       }
-      if (datatype === Binary3.VECTOR_TYPE.Float32) {
+      if (datatype === Binary5.VECTOR_TYPE.Float32) {
         if (size !== 0 && size - 2 !== 0 && (size - 2) % 4 !== 0) {
           throw new BSONError("Invalid Vector: Float32 vector must contain a multiple of 4 bytes");
         }
       }
-      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
+      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
         throw new BSONError("Invalid Vector: padding must be zero for packed bit vectors that are empty");
       }
-      if (datatype === Binary3.VECTOR_TYPE.PackedBit && padding > 7) {
+      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding > 7) {
         throw new BSONError(`Invalid Vector: padding must be a value between 0 and 7. found: ${padding}`);
       }
     }
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID5 = class _UUID extends Binary3 {
+    var UUID5 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -986,7 +986,7 @@ var require_bson = __commonJS({
         }
       }
       toBinary() {
-        return new Binary3(this.id, Binary3.SUBTYPE_UUID);
+        return new Binary5(this.id, Binary5.SUBTYPE_UUID);
       }
       static generate() {
         const bytes = ByteUtils.randomBytes(UUID_BYTE_LENGTH);
@@ -2878,7 +2878,7 @@ var require_bson = __commonJS({
             }
           } else if (value._bsontype === "Binary") {
             const binary = value;
-            if (binary.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
+            if (binary.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1 + 4);
             } else {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1);
@@ -3368,7 +3368,7 @@ var require_bson = __commonJS({
             throw new BSONError("Negative binary type element size found");
           if (binarySize > buffer2.byteLength)
             throw new BSONError("Binary type size larger than document size");
-          if (subType === Binary3.SUBTYPE_BYTE_ARRAY) {
+          if (subType === Binary5.SUBTYPE_BYTE_ARRAY) {
             binarySize = NumberUtils.getInt32LE(buffer2, index);
             index += 4;
             if (binarySize < 0)
@@ -3381,7 +3381,7 @@ var require_bson = __commonJS({
           if (promoteBuffers && promoteValues) {
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
-            value = new Binary3(buffer2.subarray(index, index + binarySize), subType);
+            value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
             if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
               value = value.toUUID();
             }
@@ -3729,15 +3729,15 @@ var require_bson = __commonJS({
       buffer2[index++] = 0;
       const data = value.buffer;
       let size = value.position;
-      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY)
+      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY)
         size = size + 4;
       index += NumberUtils.setInt32LE(buffer2, index, size);
       buffer2[index++] = value.sub_type;
-      if (value.sub_type === Binary3.SUBTYPE_BYTE_ARRAY) {
+      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
         size = size - 4;
         index += NumberUtils.setInt32LE(buffer2, index, size);
       }
-      if (value.sub_type === Binary3.SUBTYPE_VECTOR) {
+      if (value.sub_type === Binary5.SUBTYPE_VECTOR) {
         validateBinaryVector(value);
       }
       if (size <= 16) {
@@ -4010,8 +4010,8 @@ var require_bson = __commonJS({
     }
     var keysToCodecs = {
       $oid: ObjectId3,
-      $binary: Binary3,
-      $uuid: Binary3,
+      $binary: Binary5,
+      $uuid: Binary5,
       $symbol: BSONSymbol,
       $numberInt: Int322,
       $numberDecimal: Decimal128,
@@ -4186,7 +4186,7 @@ var require_bson = __commonJS({
       return value;
     }
     var BSON_TYPE_MAPPINGS = {
-      Binary: (o) => new Binary3(o.value(), o.sub_type),
+      Binary: (o) => new Binary5(o.value(), o.sub_type),
       Code: (o) => new Code(o.code, o.scope),
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal128(o.bytes),
@@ -4454,7 +4454,7 @@ var require_bson = __commonJS({
       BSONType,
       BSONValue,
       BSONVersionError,
-      Binary: Binary3,
+      Binary: Binary5,
       ByteUtils,
       Code,
       DBRef,
@@ -4487,7 +4487,7 @@ var require_bson = __commonJS({
     exports.BSONType = BSONType;
     exports.BSONValue = BSONValue;
     exports.BSONVersionError = BSONVersionError;
-    exports.Binary = Binary3;
+    exports.Binary = Binary5;
     exports.ByteUtils = ByteUtils;
     exports.Code = Code;
     exports.DBRef = DBRef;
@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON13.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -77555,6 +77555,7 @@ var DECODE_EXACT = {
   bsonRegExp: true
 };
 function decodeIdKey(key) {
+  if (key[0] === 3) return orderedDocument(key.subarray(1));
   return import_mongodb6.BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
 }
 function rawId(doc) {
@@ -77567,6 +77568,7 @@ function formatId(value) {
   if (typeof value === "boolean" || value === null) return String(value);
   if (value === void 0) return "undefined";
   if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
+  if (value instanceof Map) return orderedExtendedJson(value);
   const bsonType = typeof value === "object" ? value._bsontype : void 0;
   switch (bsonType) {
     case "Int32":
@@ -77584,6 +77586,11 @@ function formatId(value) {
     default:
       break;
   }
+  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
+}
+function orderedExtendedJson(value) {
+  if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(k)}:${orderedExtendedJson(v)}`).join(",")}}`;
+  if (Array.isArray(value)) return `[${value.map(orderedExtendedJson).join(",")}]`;
   return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
@@ -78598,7 +78605,7 @@ var ComparisonFrontier = class {
   learn(doc) {
     const key = slot(doc);
     if (this.partitions.get(key)?.busy) return;
-    const lastKey = doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
+    const lastKey = doc.lastIdKey ? bytesOf(doc.lastIdKey) : doc.lastId === void 0 ? void 0 : idKeyOf(doc.lastId);
     this.partitions.set(key, { epoch: doc.epoch, done: doc.done, busy: false, ...lastKey ? { lastKey } : {} });
     this.generation++;
   }
@@ -78616,7 +78623,7 @@ var ComparisonFrontier = class {
     this.partitions.set(slot(partition), known?.epoch === partition.epoch ? { ...known, busy: true } : { epoch: partition.epoch, done: false, busy: true });
     this.generation++;
   }
-  /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
+  /** The step saved its progress (its last `_id`, `done`); without `saved` it failed and the partition is unknown again. */
   end(partition, saved) {
     const key = slot(partition);
     const known = this.partitions.get(key);
@@ -78626,7 +78633,7 @@ var ComparisonFrontier = class {
       this.partitions.delete(key);
       return;
     }
-    const lastKey = saved.lastId === void 0 ? known.lastKey : idKeyOf(saved.lastId);
+    const lastKey = saved.lastKey ?? known.lastKey;
     this.partitions.set(key, { epoch: partition.epoch, done: saved.done, busy: false, ...lastKey ? { lastKey } : {} });
   }
   /** Partitions reset by DDL (compared again from scratch): unknown until planned again. */
@@ -78960,7 +78967,8 @@ function sameValue(a, b) {
 function partitionFilter(partition) {
   if (partition.natural) return {};
   const range = { $type: partition.typeClass };
-  if ("lastId" in partition) range.$gt = partition.lastId;
+  if (partition.lastIdKey) range.$gt = decodeIdKey(bytesOf(partition.lastIdKey));
+  else if ("lastId" in partition) range.$gt = partition.lastId;
   else if ("min" in partition) range.$gte = partition.min;
   if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
@@ -79039,15 +79047,16 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
     const first = failures[0];
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  const lastId = partition.natural ? void 0 : import_mongodb15.BSON.deserialize(docs[docs.length - 1], EXACT_TYPES)._id;
+  const lastIdKey = partition.natural ? void 0 : Buffer.from(rawIdKey(docs[docs.length - 1]));
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
+  if (lastIdKey) partition.lastIdKey = lastIdKey;
   await ctx.store.partitions.updateOne(
     { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...partition.natural ? {} : { lastId } } },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb15.Binary(lastIdKey) } : {} } },
     { writeConcern: { w: "majority" } }
   );
+  failpoint("copy:batch-saved");
   ctx.onBatch(partition, docs.length, bytes);
 }
 
@@ -81739,6 +81748,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
+var import_mongodb24 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -81774,11 +81784,15 @@ async function comparePartitionStep(source, destination, store, queue, partition
     frontier?.end(partition, saved);
   }
 }
+function resumeAfter(partition) {
+  if (partition.lastIdKey) return { $gt: decodeIdKey(bytesOf(partition.lastIdKey)) };
+  return partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
+}
 async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
   const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
-  const after = "lastId" in partition && partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
+  const after = resumeAfter(partition);
   const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();
@@ -81814,10 +81828,11 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastId = last.value;
+  if (last) set.lastIdKey = new import_mongodb24.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
-  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
+  const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
+  return update.matchedCount ? { ...result, saved: { ...lastKey ? { lastKey } : {}, done: exhausted } } : result;
 }
 var StepSizer = class _StepSizer {
   constructor(frontier, options = { moving: true }) {
@@ -82689,7 +82704,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -83024,7 +83039,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb24.MongoError) {
+    if (error2 instanceof import_mongodb25.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -83384,7 +83399,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -83416,7 +83431,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb25.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb26.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;

@@ -156,8 +156,14 @@ const DECODE_EXACT: BSON.DeserializeOptions = {
   bsonRegExp: true,
 };
 
-/** Decodes an `_id` key (see rawIdKey) into a value that re-encodes to exactly the same BSON. */
+/**
+ * Decodes an `_id` key (see rawIdKey) into a value that re-encodes to exactly the same BSON, so that it can go back
+ * into a query (a range's bound, an `$in`): an embedded document as a Map in stored field order (see
+ * orderedDocument), since a JS object puts integer-like field names first and the server orders documents by
+ * their fields as stored.
+ */
 export function decodeIdKey(key: Buffer): unknown {
+  if (key[0] === 0x03) return orderedDocument(key.subarray(1));
   // Wrapped into a one-field document { _id: <value> } for the BSON library to decode.
   return BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
 }
@@ -175,6 +181,7 @@ export function formatId(value: unknown): string {
   if (typeof value === 'boolean' || value === null) return String(value);
   if (value === undefined) return 'undefined';
   if (value instanceof Date) return `ISODate("${value.toISOString()}")`;
+  if (value instanceof Map) return orderedExtendedJson(value);
   // By _bsontype, not instanceof: Timestamp extends Long, and a second copy of the bson package would fail instanceof.
   const bsonType = typeof value === 'object' ? (value as { _bsontype?: unknown })._bsontype : undefined;
   switch (bsonType) {
@@ -193,6 +200,13 @@ export function formatId(value: unknown): string {
     default:
       break;
   }
+  return BSON.EJSON.stringify(value, { relaxed: false });
+}
+
+/** Canonical Extended JSON with an ordered document's fields as stored (EJSON.stringify would reorder integer-like names). */
+function orderedExtendedJson(value: unknown): string {
+  if (value instanceof Map) return `{${[...(value as Map<string, unknown>)].map(([k, v]) => `${JSON.stringify(k)}:${orderedExtendedJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) return `[${value.map(orderedExtendedJson).join(',')}]`;
   return BSON.EJSON.stringify(value, { relaxed: false });
 }
 

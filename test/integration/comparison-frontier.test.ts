@@ -99,5 +99,29 @@ describe('the comparison frontier against a real server', () => {
     await feed.observe(touch(99), terms);
     expect(await queued()).toEqual([20, 50, 99]);
   });
+
+  it('resumes after the exact last _id compared: an embedded-document _id with integer-like field names is not read back reordered', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('resumecmp');
+    // {"10": i, "9": 0}: read back as a JS object, "9" comes first, an _id after every one of these; a step resuming
+    // after it compared nothing more, and the wrong document below went unseen.
+    const idOf = (i: number): Map<string, unknown> => new Map<string, unknown>([['10', i], ['9', 0]]);
+    const docs = Array.from({ length: 100 }, (_, i) => new Map<string, unknown>([['_id', idOf(i)], ['v', i]]));
+    await source.db(db).collection('c').insertMany(docs as unknown as Document[]);
+    await destination.db(db).collection('c').insertMany(docs as unknown as Document[]);
+    await destination.db(db).collection('c').updateOne({ _id: idOf(70) } as unknown as Document, { $set: { v: 'wrong' } });
+    const store = new StateStore(destination, uniqueName('resumecmp'));
+    const queue = new RecheckQueue(store);
+    await planVerifyPartitions(source, destination, store, { source: `${db}.c`, target: `${db}.c` });
+    let steps = 0;
+    for (let [open] = await openPartitions(store, 1); open; [open] = await openPartitions(store, 1)) {
+      await comparePartitionStep(source, destination, store, queue, open, 30, { moving: false });
+      steps++;
+    }
+    expect(steps).toBe(4);
+    const entries = await store.recheck.find({ m: store.name }).toArray();
+    // The wrong document alone, by its exact key.
+    expect(entries.map((e) => bytesOf(e.key).toString('hex'))).toEqual([Buffer.from(BSON.serialize(new Map([['_id', idOf(70)]]))).toString('hex')]);
+  });
 });
 

@@ -285,6 +285,19 @@ describe('verify on real replica sets', () => {
     expect(found.extra).toEqual(['1.75', 'ISODate("1970-01-01T00:00:00.000Z")']);
   });
 
+  it('looks up embedded-document _ids with integer-like field names as stored: equal ones are equal, a changed one is named', async () => {
+    const db = uniqueName('verify');
+    // {"10": i, "9": "x"}: decoded into a JS object, "9" comes first, another _id, which the destination lookup
+    // then did not find: every document was named missing on both sides' equal copies.
+    const idOf = (i: number): Map<string, unknown> => new Map<string, unknown>([['10', new Int32(i)], ['9', 'x']]);
+    const docs = Array.from({ length: 40 }, (_, i) => new Map<string, unknown>([['_id', idOf(i)], ['v', new Int32(i)]]));
+    await source.db(db).collection('keys').insertMany(docs as unknown as Document[]);
+    await destination.db(db).collection('keys').insertMany(docs as unknown as Document[]);
+    await destination.db(db).collection('keys').updateOne({ _id: idOf(33) } as unknown as Document, { $set: { v: 'changed' } });
+    const found = await findDifferences(source.db(db).collection('keys'), destination.db(db).collection('keys'), { maxIds: 20, batchSize: 7 });
+    expect(found).toMatchObject({ missing: [], extra: [], content: ['{"10":{"$numberInt":"33"},"9":"x"}'] });
+  });
+
   it('under a case-insensitive collation, an _id that changed case is a changed document, not a missing plus an extra one', async () => {
     const db = uniqueName('verify');
     const options = { collation: { locale: 'en', strength: 2 } };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BSON, Double, Int32, Long, ObjectId, type Document } from 'mongodb';
+import { Binary, BSON, Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { ComparisonFrontier } from '../../src/engine/verify/continuous/frontier.js';
 import type { VerifyPartitionDoc } from '../../src/engine/state/types.js';
+import { idKeyOf } from '../../src/engine/verify/continuous/id-order.js';
 
 const key = (id: unknown): Buffer => Buffer.from(BSON.serialize({ _id: id }));
 const partition = (typeClass: string, extra: Partial<VerifyPartitionDoc> = {}): VerifyPartitionDoc => ({
@@ -40,15 +41,26 @@ describe('ComparisonFrontier: which touched documents a partition comparison wil
     frontier.begin(p);
     // While the step reads, nothing of the partition is left to it.
     expect(frontier.willCompare('db.c', key(new Int32(1_000)))).toBe(false);
-    frontier.end(p, { lastId: new Int32(100), done: false });
+    frontier.end(p, { lastKey: idKeyOf(new Int32(100)), done: false });
     expect(frontier.willCompare('db.c', key(new Int32(100)))).toBe(false);
     expect(frontier.willCompare('db.c', key(new Double(100)))).toBe(false); // equal as _ids
     expect(frontier.willCompare('db.c', key(new Double(100.5)))).toBe(true);
     expect(frontier.willCompare('db.c', key(Long.fromNumber(101)))).toBe(true);
     expect(frontier.willCompare('db.c', key(new Double(Number.NaN)))).toBe(false); // NaN sorts first
-    frontier.end(p, { lastId: new Int32(200), done: true });
+    frontier.end(p, { lastKey: idKeyOf(new Int32(200)), done: true });
     // Ignored: the step is over and its partition done.
     expect(frontier.willCompare('db.c', key(new Int32(1_000)))).toBe(false);
+  });
+
+  it('learns where a saved partition stands from its last _id bytes, or from a decoded last _id saved by an earlier version', () => {
+    const frontier = new ComparisonFrontier();
+    frontier.learn(partition('number', { lastIdKey: new Binary(idKeyOf(Long.fromNumber(100))) }));
+    expect(frontier.willCompare('db.c', key(new Int32(100)))).toBe(false);
+    expect(frontier.willCompare('db.c', key(new Int32(101)))).toBe(true);
+    const legacy = new ComparisonFrontier();
+    legacy.learn(partition('number', { lastId: new Int32(100) }));
+    expect(legacy.willCompare('db.c', key(new Double(100)))).toBe(false);
+    expect(legacy.willCompare('db.c', key(new Double(100.5)))).toBe(true);
   });
 
   it('a failed step, a step of another epoch or a reset leaves the partition unknown (queued)', () => {
@@ -65,9 +77,9 @@ describe('ComparisonFrontier: which touched documents a partition comparison wil
     const replanned = { ...p, epoch: 'e2' };
     delete replanned.lastId;
     frontier.begin(replanned);
-    frontier.end(p, { lastId: later, done: false }); // the old epoch's step: not this partition any more
+    frontier.end(p, { lastKey: idKeyOf(later), done: false }); // the old epoch's step: not this partition any more
     expect(frontier.willCompare('db.c', key(new ObjectId('000000000000000000000030')))).toBe(false); // e2 is mid-step
-    frontier.end(replanned, { lastId: later, done: false });
+    frontier.end(replanned, { lastKey: idKeyOf(later), done: false });
     expect(frontier.willCompare('db.c', key(new ObjectId('000000000000000000000030')))).toBe(true);
 
     frontier.forget(['db.c'], []);
@@ -102,7 +114,7 @@ describe('ComparisonFrontier: which touched documents a partition comparison wil
     frontier.begin(p);
     frontier.learn(p); // e.g. planning read the state while the step ran
     expect(frontier.willCompare('db.c', key(new Date(5)))).toBe(false);
-    frontier.end(p, { lastId: new Date(10), done: false });
+    frontier.end(p, { lastKey: idKeyOf(new Date(10)), done: false });
     expect(frontier.willCompare('db.c', key(new Date(5)))).toBe(false);
     expect(frontier.willCompare('db.c', key(new Date(11)))).toBe(true);
     expect(frontier.willCompare('db.c', key(new Date(-86_400_000)))).toBe(false); // before 1970 sorts first

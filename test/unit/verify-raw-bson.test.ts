@@ -38,6 +38,8 @@ const ids: [string, unknown, string][] = [
   ['ObjectId', new ObjectId('65a000000000000000000001'), 'ObjectId("65a000000000000000000001")'],
   ['date', new Date('2026-11-24T00:00:00Z'), 'ISODate("2026-11-24T00:00:00.000Z")'],
   ['document', { b: new Int32(2), a: 'x' }, '{"b":{"$numberInt":"2"},"a":"x"}'],
+  // Integer-like field names, stored "10" before "9": a JS object would put "9" first, another _id.
+  ['document with integer-like field names', new Map<string, unknown>([['10', new Int32(1)], ['9', new Map<string, unknown>([['2', 'b'], ['1', ['a', new Map([['7', 1], ['3', 2]])]]])]]), '{"10":{"$numberInt":"1"},"9":{"2":"b","1":["a",{"7":{"$numberInt":"1"},"3":{"$numberInt":"2"}}]}}'],
   ['binary', new Binary(Buffer.from('ab'), 0), '{"$binary":{"base64":"YWI=","subType":"00"}}'],
   ['boolean', false, 'false'],
   ['null', null, 'null'],

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BSON, type Collection, type MongoClient } from 'mongodb';
+import { Binary, type Collection, type MongoClient } from 'mongodb';
 import { isCatalogRace, isTransient } from '../../mongo/server-errors.js';
 import type { SourceCollection } from '../catalog.js';
 import type { StateStore } from '../state/store.js';
 import type { PartitionDoc } from '../state/types.js';
-import { pausePoint } from '../failpoints.js';
+import { failpoint, pausePoint } from '../failpoints.js';
+import { rawIdKey } from '../../mongo/raw-bson.js';
 import { partitionFilter } from './partitions.js';
 import { RawBatchCursor } from './raw-cursor.js';
 import { EXACT_TYPES, insertRaw } from './raw-insert.js';
@@ -42,7 +43,7 @@ export async function copyPartition(ctx: CopyContext, collection: SourceCollecti
       break;
     } catch (error) {
       // A source step-down or a dropped connection kills the cursor (getMore is not retried by the driver):
-      // reopen from the saved lastId, a few times with backoff; a batch that made progress resets the count.
+      // reopen after the saved last _id, a few times with backoff; a batch that made progress resets the count.
       if (partition.documentsCopied > copiedBefore) attempt = 1;
       if (!isTransientReadError(error) || attempt >= COPY_ATTEMPTS || ctx.signal.aborted) throw error;
       await sleep(Math.min(8000, 250 * 2 ** attempt));
@@ -65,7 +66,7 @@ export function isTransientReadError(error: unknown): boolean {
   return isTransient(error) || isCatalogRace(error);
 }
 
-/** One pass over what remains of the partition (from its saved lastId); throws what broke it. */
+/** One pass over what remains of the partition (after its saved last _id); throws what broke it. */
 async function copyRemaining(ctx: CopyContext, collection: SourceCollection, target: Collection, partition: PartitionDoc): Promise<void> {
   if (partition.natural && (partition.documentsCopied > 0 || partition.lastId !== undefined)) {
     // Natural order cannot resume mid-way: start the partition again on an emptied target.
@@ -89,7 +90,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     const batchBytes = bytes;
     docs = [];
     bytes = 0;
-    // One batch in flight while the next is read; batches stay in order so the saved lastId only moves
+    // One batch in flight while the next is read; batches stay in order so the saved last _id only moves
     // forward over durable data. The handler marks the promise handled; `await pending` still throws.
     await pending;
     pending = insertBatch(ctx, collection, batch, batchBytes, partition);
@@ -107,7 +108,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     await flush();
   } finally {
     await cursor.close().catch(() => undefined);
-    // The batch in flight settles before a retry reads from lastId (which it moves); its own failure wins.
+    // The batch in flight settles before a retry reads after the last _id (which it moves); its own failure wins.
     await pending;
   }
 }
@@ -115,21 +116,22 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
 async function insertBatch(ctx: CopyContext, collection: SourceCollection, docs: Buffer[], bytes: number, partition: PartitionDoc): Promise<void> {
   ctx.assertLease();
   // A resumed partition meets the documents of its last unsaved batch again: duplicates are expected.
-  // They are counted in full: the run that inserted them died before saving their count with lastId.
+  // They are counted in full: the run that inserted them died before saving their count with the last _id.
   const { failures } = await insertRaw(ctx.destination, collection.target.db, collection.target.coll, docs, { w: 'majority' });
   if (failures.length) {
     const first = failures[0]!;
     throw Object.assign(new Error(`copy into ${collection.target.db}.${collection.target.coll}: ${failures.length} documents refused, first: ${first.errmsg}`), { code: first.code });
   }
-  // Only the batch's last _id is decoded (exact types: it goes back into the resume query).
-  const lastId = partition.natural ? undefined : (BSON.deserialize(docs[docs.length - 1]!, EXACT_TYPES) as { _id: unknown })._id;
+  // The batch's last _id as its bytes, not decoded (see PartitionDoc.lastIdKey): it goes back into the resume query.
+  const lastIdKey = partition.natural ? undefined : Buffer.from(rawIdKey(docs[docs.length - 1]!)!);
   partition.documentsCopied += docs.length;
   partition.bytesCopied += bytes;
-  if (!partition.natural) partition.lastId = lastId;
+  if (lastIdKey) partition.lastIdKey = lastIdKey;
   await ctx.store.partitions.updateOne(
     { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...(partition.natural ? {} : { lastId }) } },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...(lastIdKey ? { lastIdKey: new Binary(lastIdKey) } : {}) } },
     { writeConcern: { w: 'majority' } },
   );
+  failpoint('copy:batch-saved');
   ctx.onBatch(partition, docs.length, bytes);
 }

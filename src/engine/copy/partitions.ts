@@ -2,6 +2,7 @@ import { BSON, ReadPreference, UUID, type Document, type MongoClient } from 'mon
 import type { SourceCollection } from '../catalog.js';
 import type { PartitionDoc } from '../state/types.js';
 import { RawBatchCursor } from './raw-cursor.js';
+import { bytesOf, decodeIdKey } from '../../mongo/raw-bson.js';
 
 /**
  * `$type` aliases of the BSON comparison classes an _id can belong to, in MongoDB's sort order. A range
@@ -102,7 +103,8 @@ function sameValue(a: unknown, b: unknown): boolean {
 export function partitionFilter(partition: PartitionDoc): Document {
   if (partition.natural) return {};
   const range: Document = { $type: partition.typeClass };
-  if ('lastId' in partition) range.$gt = partition.lastId;
+  if (partition.lastIdKey) range.$gt = decodeIdKey(bytesOf(partition.lastIdKey));
+  else if ('lastId' in partition) range.$gt = partition.lastId;
   else if ('min' in partition) range.$gte = partition.min;
   if ('max' in partition) range.$lt = partition.max;
   return { _id: range };

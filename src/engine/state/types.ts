@@ -133,7 +133,9 @@ export interface VerifyPartitionDoc {
   typeClass: string;
   /** Set when planned: a comparison step saves its progress only into the partition it read (DDL re-plans). */
   epoch: string;
-  /** The last source _id compared (exact BSON type): the comparison resumes after it. */
+  /** The last source `_id` compared as its key bytes (see PartitionDoc.lastIdKey): the comparison resumes after it. */
+  lastIdKey?: Buffer | Binary;
+  /** The last source `_id` compared as versions before lastIdKey saved it; read only when lastIdKey is absent. */
   lastId?: unknown;
   documentsCompared: number;
   /** Documents found different while comparing, handed to the recheck queue. */
@@ -197,6 +199,13 @@ export interface PartitionDoc {
   max?: unknown;
   /** Natural order, no resume point (capped collections keep insertion order). */
   natural: boolean;
+  /**
+   * The last copied `_id` as its key bytes (type byte + value, see rawIdKey): the copy resumes after it. Bytes, since
+   * a decoded value read back from the state is no longer the same `_id` (an embedded document's integer-like field
+   * names reordered), and a range after a reordered one can pass over documents never copied.
+   */
+  lastIdKey?: Buffer | Binary;
+  /** The last copied `_id` as versions before lastIdKey saved it; read only when lastIdKey is absent. */
   lastId?: unknown;
   documentsCopied: number;
   bytesCopied: number;

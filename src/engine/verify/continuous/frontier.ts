@@ -16,11 +16,12 @@
  * process, which alone compare partitions while it holds the lease.
  */
 import type { Document } from 'mongodb';
-import { rawIdKey, rawIdType } from '../../../mongo/raw-bson.js';
+import { bytesOf, rawIdKey, rawIdType } from '../../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import type { StateStore } from '../../state/store.js';
 import type { VerifyPartitionDoc } from '../../state/types.js';
 import { idKeyOf, isAfter } from './id-order.js';
+import type { SavedStep } from './partition-compare.js';
 
 interface Progress {
   epoch: string;
@@ -67,7 +68,7 @@ export class ComparisonFrontier {
   learn(doc: VerifyPartitionDoc): void {
     const key = slot(doc);
     if (this.partitions.get(key)?.busy) return;
-    const lastKey = doc.lastId === undefined ? undefined : idKeyOf(doc.lastId);
+    const lastKey = doc.lastIdKey ? bytesOf(doc.lastIdKey) : doc.lastId === undefined ? undefined : idKeyOf(doc.lastId);
     this.partitions.set(key, { epoch: doc.epoch, done: doc.done, busy: false, ...(lastKey ? { lastKey } : {}) });
     this.generation++;
   }
@@ -88,8 +89,8 @@ export class ComparisonFrontier {
     this.generation++;
   }
 
-  /** The step saved its progress (`lastId`, `done`); without `saved` it failed and the partition is unknown again. */
-  end(partition: Named, saved?: { lastId: unknown; done: boolean }): void {
+  /** The step saved its progress (its last `_id`, `done`); without `saved` it failed and the partition is unknown again. */
+  end(partition: Named, saved?: SavedStep): void {
     const key = slot(partition);
     const known = this.partitions.get(key);
     this.generation++;
@@ -98,7 +99,7 @@ export class ComparisonFrontier {
       this.partitions.delete(key);
       return;
     }
-    const lastKey = saved.lastId === undefined ? known.lastKey : idKeyOf(saved.lastId);
+    const lastKey = saved.lastKey ?? known.lastKey;
     this.partitions.set(key, { epoch: partition.epoch, done: saved.done, busy: false, ...(lastKey ? { lastKey } : {}) });
   }
 

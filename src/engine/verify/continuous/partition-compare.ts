@@ -9,11 +9,11 @@
  * Ranges stay inside one `_id` class because a range query on `_id` only matches its bound's class.
  */
 import { randomUUID } from 'node:crypto';
-import type { Document, MongoClient } from 'mongodb';
+import { Binary, type Document, type MongoClient } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { RawBatchCursor } from '../../copy/raw-cursor.js';
 import { ID_CLASSES } from '../../copy/partitions.js';
-import { idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
+import { bytesOf, decodeIdKey, idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
 import { splitNamespace } from '../../../namespaces.js';
 import { failpoint } from '../../failpoints.js';
 import type { StateStore } from '../../state/store.js';
@@ -69,7 +69,7 @@ export interface StepResult {
 export async function comparePartitionStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, options: StepOptions = { moving: true }): Promise<StepResult> {
   const { frontier } = options;
   frontier?.begin(partition);
-  let saved: { lastId: unknown; done: boolean } | undefined;
+  let saved: SavedStep | undefined;
   try {
     const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
     saved = result.saved;
@@ -90,11 +90,23 @@ export interface StepOptions {
   moving: boolean;
 }
 
-async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, moving: boolean): Promise<StepResult & { saved?: { lastId: unknown; done: boolean } }> {
+/** What a step saved: the last `_id` compared (key bytes; absent when the step read nothing) and whether the partition is done. */
+export interface SavedStep {
+  lastKey?: Buffer;
+  done: boolean;
+}
+
+/** Where a partition's comparison resumes: after its last `_id` compared, as exactly that value (see decodeIdKey). */
+function resumeAfter(partition: VerifyPartitionDoc): Document {
+  if (partition.lastIdKey) return { $gt: decodeIdKey(bytesOf(partition.lastIdKey)) };
+  return partition.lastId !== undefined ? { $gt: partition.lastId } : {};
+}
+
+async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, moving: boolean): Promise<StepResult & { saved?: SavedStep }> {
   const readFrom = moving ? await lastWriteTime(source, 'applied') : undefined;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
-  const after = 'lastId' in partition && partition.lastId !== undefined ? { $gt: partition.lastId } : {};
+  const after = resumeAfter(partition);
   const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
   const exhausted = batch.length < batchSize;
   const pending = new Map<string, Buffer>();
@@ -134,11 +146,12 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
   await queue.touch(differing);
   failpoint('verify:partition-queued');
   const set: Document = exhausted ? { done: true, doneAt: new Date() } : {};
-  if (last) set.lastId = last.value;
+  if (last) set.lastIdKey = new Binary(last.key);
   // Only the partition this step read: one reset by DDL (and planned again) meanwhile has another epoch.
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: 'majority' } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
-  return update.matchedCount ? { ...result, saved: { lastId: last?.value ?? partition.lastId, done: exhausted } } : result;
+  const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : undefined);
+  return update.matchedCount ? { ...result, saved: { ...(lastKey ? { lastKey } : {}), done: exhausted } } : result;
 }
 
 /**
