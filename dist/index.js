@@ -760,7 +760,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID5(this.buffer.subarray(0, this.position));
+          return new UUID6(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -786,12 +786,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID5.bytesFromString(doc.$uuid);
+          data = UUID6.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID6(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -928,7 +928,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID5 = class _UUID extends Binary5 {
+    var UUID6 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -3382,7 +3382,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID6.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -4468,7 +4468,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId3,
       Timestamp: Timestamp5,
-      UUID: UUID5,
+      UUID: UUID6,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -4501,7 +4501,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId3;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID5;
+    exports.UUID = UUID6;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -75397,7 +75397,7 @@ function commandImpl(name) {
 }
 
 // src/checks/context.ts
-var import_mongodb2 = __toESM(require_lib3(), 1);
+var import_mongodb3 = __toESM(require_lib3(), 1);
 
 // src/namespaces.ts
 var STATE_DB = "__mongo_live_migrate";
@@ -75702,6 +75702,7 @@ function firstLine(text) {
 }
 
 // src/mongo/introspection.ts
+var import_mongodb2 = __toESM(require_lib3(), 1);
 async function hello(client) {
   return toHello(await client.db("admin").command({ hello: 1 }));
 }
@@ -75785,11 +75786,14 @@ async function listCollectionInfos(client, db) {
     return { name: String(i.name), type: String(i.type ?? "collection"), options: { ...i.options ?? {} }, ...uuid ? { uuid } : {} };
   });
 }
-async function listIndexSpecs(client, db, coll) {
-  return await client.db(db).collection(coll).listIndexes().toArray();
+async function listIndexSpecs(client, db, coll, uuid) {
+  if (!uuid) return await client.db(db).collection(coll).listIndexes().toArray();
+  const reply = await client.db(db).command({ listIndexes: new import_mongodb2.UUID(uuid), cursor: { batchSize: 1e3 } });
+  return reply.cursor.firstBatch;
 }
-async function collectionSizes(client, db, coll) {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+async function collectionSizes(client, db, coll, uuid) {
+  const reply = await client.db(db).command({ aggregate: coll, pipeline: [{ $collStats: { storageStats: {} } }], cursor: {}, ...uuid ? { collectionUUID: new import_mongodb2.UUID(uuid) } : {} });
+  const [stats] = reply.cursor.firstBatch;
   const s = stats?.storageStats ?? {};
   return { documents: Number(s.count ?? 0), dataBytes: Number(s.size ?? 0), storageBytes: Number(s.storageSize ?? 0), indexBytes: Number(s.totalIndexSize ?? 0) };
 }
@@ -75899,7 +75903,7 @@ async function reach(uri, side, timeoutMs) {
   const started = Date.now();
   let client;
   try {
-    client = new import_mongodb2.MongoClient(uri, clientOptions(uri, timeoutMs));
+    client = new import_mongodb3.MongoClient(uri, clientOptions(uri, timeoutMs));
     await client.connect();
     await client.db("admin").command({ ping: 1 });
     return { side, uri, client, connectFailure: null, connectMs: Date.now() - started };
@@ -76156,7 +76160,7 @@ var diskCheck = {
 };
 
 // src/checks/documents.ts
-var import_mongodb3 = __toESM(require_lib3(), 1);
+var import_mongodb4 = __toESM(require_lib3(), 1);
 var SAMPLE_PER_COLLECTION = 1e3;
 function scanFieldNames(doc) {
   let dollarTopLevel = false;
@@ -76210,7 +76214,7 @@ var fieldNamesCheck = {
         const r = scanFieldNames(doc);
         if (r.dollarTopLevel) f.dollarTopLevel++;
         if (r.unusual) f.unusual++;
-        if ((r.dollarTopLevel || r.unusual) && f.exampleId === void 0) f.exampleId = import_mongodb3.BSON.EJSON.stringify(doc._id, { relaxed: true }).slice(0, 60);
+        if ((r.dollarTopLevel || r.unusual) && f.exampleId === void 0) f.exampleId = import_mongodb4.BSON.EJSON.stringify(doc._id, { relaxed: true }).slice(0, 60);
       }
       findings.push(f);
     }
@@ -76922,11 +76926,11 @@ function settingsOf(ports) {
 }
 
 // src/engine/reconnect.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep2 } from "node:timers/promises";
 
 // src/mongo/server-errors.ts
-var import_mongodb4 = __toESM(require_lib3(), 1);
+var import_mongodb5 = __toESM(require_lib3(), 1);
 var SERVER_ERROR = {
   NamespaceNotFound: 26,
   IndexNotFound: 27,
@@ -77002,9 +77006,9 @@ var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIP
 function isTransient(error2) {
   let current = error2;
   for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb4.MongoNetworkError || current instanceof import_mongodb4.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb5.MongoNetworkError || current instanceof import_mongodb5.MongoServerSelectionError) return true;
     if (current.transient === true) return true;
-    if (current instanceof import_mongodb4.MongoError) {
+    if (current instanceof import_mongodb5.MongoError) {
       const labelled = current;
       if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;
     }
@@ -77071,7 +77075,7 @@ async function assertReachable(client, side, uri) {
       await withinShortBound(`a ping of the ${side}`, (signal) => client.db("admin").command({ ping: 1 }, { signal }));
       return;
     } catch (error2) {
-      if (!(error2 instanceof import_mongodb5.MongoServerSelectionError) && isTransient(error2) && attempt < 5) {
+      if (!(error2 instanceof import_mongodb6.MongoServerSelectionError) && isTransient(error2) && attempt < 5) {
         await sleep2(200 * attempt);
         continue;
       }
@@ -77433,10 +77437,10 @@ function checkedReply(reply, what) {
 }
 
 // src/engine/capture/change-event.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb9 = __toESM(require_lib3(), 1);
 
 // src/mongo/raw-bson.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 function valueLength(doc, type, at) {
   switch (type) {
     case 1:
@@ -77556,7 +77560,7 @@ var DECODE_EXACT = {
 };
 function decodeIdKey(key) {
   if (key[0] === 3) return orderedDocument(key.subarray(1));
-  return import_mongodb6.BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
+  return import_mongodb7.BSON.deserialize(idDocumentOf(key), DECODE_EXACT)._id;
 }
 function rawId(doc) {
   const key = rawIdKey(doc);
@@ -77586,12 +77590,12 @@ function formatId(value) {
     default:
       break;
   }
-  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function orderedExtendedJson(value) {
   if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(k)}:${orderedExtendedJson(v)}`).join(",")}}`;
   if (Array.isArray(value)) return `[${value.map(orderedExtendedJson).join(",")}]`;
-  return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
+  return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
 }
 function hasDollarField(doc) {
   for (const c = new ElementCursor(doc); c.next(); ) if (doc[c.nameAt] === 36) return true;
@@ -77622,7 +77626,7 @@ function embeddedArray(name, docs) {
   return rawElement(4, name, rawDocument(docs.map((doc, i) => embedded(String(i), doc))));
 }
 function decodeElement(element) {
-  return import_mongodb6.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
+  return import_mongodb7.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
 }
 function orderedDocument(doc) {
   const out = /* @__PURE__ */ new Map();
@@ -77650,7 +77654,7 @@ function idDocumentOf(key) {
 }
 
 // src/engine/copy/raw-insert.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 
 // src/mongo/databases.ts
@@ -77686,10 +77690,10 @@ async function writeRaw(destination, db, command, field, statements, boundMs) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb7.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb8.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error2) {
-    if (!(error2 instanceof import_mongodb7.MongoBulkWriteError) || error2.writeConcernError) throw error2;
+    if (!(error2 instanceof import_mongodb8.MongoBulkWriteError) || error2.writeConcernError) throw error2;
     const errors = Array.isArray(error2.writeErrors) ? error2.writeErrors : [error2.writeErrors];
     return { inserted: error2.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -77720,7 +77724,7 @@ function decodeChangeEvent(raw, refetch = false) {
         type = stringAt(raw, valueAt);
         break;
       case 3 /* ClusterTime */:
-        clusterTime = new import_mongodb8.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
+        clusterTime = new import_mongodb9.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
         break;
       case 4 /* WallTime */:
         if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
@@ -77742,7 +77746,7 @@ function decodeChangeEvent(raw, refetch = false) {
         full = raw.subarray(valueAt, valueEnd);
         break;
       case 10 /* OperationDescription */:
-        description = import_mongodb8.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
+        description = import_mongodb9.BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
         break;
       case 11 /* RawUpdateDescription */:
         if (elementType === 3) delta = raw.subarray(valueAt, valueEnd);
@@ -77790,7 +77794,7 @@ var DecodedEvent = class {
   delta;
   seq;
   get token() {
-    return this.decodedToken ??= import_mongodb8.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
+    return this.decodedToken ??= import_mongodb9.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
   }
 };
 var FIELD_NAMES = [
@@ -77815,9 +77819,9 @@ function fieldOf(c) {
 function idOfKey(key) {
   if (!holdsIdAlone(key)) return rawId(key)?.value;
   const type = key[4];
-  if (type === 7 && key.length === 22) return new import_mongodb8.ObjectId(key.subarray(9, 21));
-  if (type === 16 && key.length === 14) return new import_mongodb8.Int32(key.readInt32LE(9));
-  return import_mongodb8.BSON.deserialize(key, EXACT_TYPES)._id;
+  if (type === 7 && key.length === 22) return new import_mongodb9.ObjectId(key.subarray(9, 21));
+  if (type === 16 && key.length === 14) return new import_mongodb9.Int32(key.readInt32LE(9));
+  return import_mongodb9.BSON.deserialize(key, EXACT_TYPES)._id;
 }
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
@@ -77853,14 +77857,14 @@ var SPLIT_EVENT = Buffer.from("splitEvent", "latin1");
 function splitInfo(raw) {
   for (const c = new ElementCursor(raw); c.next(); ) {
     if (!c.nameIs(SPLIT_EVENT)) continue;
-    const info2 = import_mongodb8.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
+    const info2 = import_mongodb9.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
     return { fragment: Number(info2.fragment), of: Number(info2.of) };
   }
   return void 0;
 }
 
 // src/engine/verify/continuous/recheck-queue.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
+var import_mongodb10 = __toESM(require_lib3(), 1);
 
 // src/engine/apply/write-terms.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
@@ -77978,7 +77982,7 @@ var RecheckQueue = class {
    */
   async touch(docs, delayMs = TOUCH_DELAY_MS, terms) {
     await this.write(docs, delayMs, terms, (key, doc, due) => ({
-      $set: { ...key, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 0 },
+      $set: { ...key, s: doc.source, t: doc.target, key: new import_mongodb10.Binary(doc.key), due, attempts: 0 },
       $inc: { gen: 1 },
       $unset: { mismatch: "" },
       ...doc.at ? { $max: { lastEvent: doc.at } } : {}
@@ -77996,7 +78000,7 @@ var RecheckQueue = class {
       TOUCH_DELAY_MS * 2,
       void 0,
       (key, doc, due) => ({
-        $set: { ...key, s: doc.source, t: doc.target, key: new import_mongodb9.Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
+        $set: { ...key, s: doc.source, t: doc.target, key: new import_mongodb10.Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
         $inc: { gen: 1 },
         ...doc.at ? { $max: { lastEvent: doc.at } } : {}
       })
@@ -78017,7 +78021,7 @@ var RecheckQueue = class {
             m: { $literal: key.m },
             s: { $literal: doc.source },
             t: { $literal: doc.target },
-            key: { $literal: new import_mongodb9.Binary(doc.key) },
+            key: { $literal: new import_mongodb10.Binary(doc.key) },
             due: keep("due", due),
             attempts: keep("attempts", 0),
             gen: keep("gen", { $add: [{ $ifNull: ["$gen", 0] }, 1] }),
@@ -78096,14 +78100,14 @@ var RecheckQueue = class {
 };
 
 // src/engine/verify/continuous/touch-log.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/raw-cursor.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
     this.client = client;
@@ -78123,7 +78127,7 @@ var RawBatchCursor = class _RawBatchCursor {
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
-    const uuid = find.collectionUUID ? { collectionUUID: new import_mongodb10.UUID(find.collectionUUID) } : {};
+    const uuid = find.collectionUUID ? { collectionUUID: new import_mongodb11.UUID(find.collectionUUID) } : {};
     const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...uuid, readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
   }
@@ -78137,13 +78141,13 @@ var RawBatchCursor = class _RawBatchCursor {
     const { spec } = this;
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb10.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const options = { session: this.session, readPreference: import_mongodb11.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
     const cursor = reply.cursor;
-    this.id = import_mongodb10.Long.isLong(cursor.id) ? cursor.id : import_mongodb10.Long.fromValue(cursor.id);
+    this.id = import_mongodb11.Long.isLong(cursor.id) ? cursor.id : import_mongodb11.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const time = reply.$clusterTime?.clusterTime;
-    if (time instanceof import_mongodb10.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
+    if (time instanceof import_mongodb11.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch;
@@ -78165,8 +78169,8 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.command("killCursors", { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb10.ReadPreference.primary });
-        this.id = import_mongodb10.Long.ZERO;
+        await this.command("killCursors", { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb11.ReadPreference.primary });
+        this.id = import_mongodb11.Long.ZERO;
       }
     } finally {
       await this.session.endSession();
@@ -78184,7 +78188,7 @@ async function lookupSourceDocument(source, at, uuid, key) {
     const reply = await withinShortBound(
       `a find on ${at.db}.${at.coll}`,
       (signal) => database(source.client, at.db).command(
-        { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+        { find: at.coll, filter: orderedDocument(key), ...uuid ? { collectionUUID: new import_mongodb12.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
         { fieldsAsRaw: { firstBatch: true }, signal }
       )
@@ -78211,7 +78215,7 @@ async function lookupOnce(source, at, uuid, keys, readAt) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key) => orderedDocument(key).get("_id"));
   const batchSize = keys.length + 1;
-  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const open2 = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb12.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
   const cursor = new RawBatchCursor(source.client, { db: at.db, open: open2, collection: at.coll, batchSize, boundMs: shortCommandBound() });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
@@ -78298,7 +78302,7 @@ var TouchLog = class {
       const slice = docs.slice(from, from + RECORD_ENTRIES);
       const namespaces = /* @__PURE__ */ new Map();
       const ns2 = [];
-      const record = { _id: new import_mongodb12.ObjectId(), m: this.store.name, at: slice[0].at, ns: ns2, i: [], k: [], a: [] };
+      const record = { _id: new import_mongodb13.ObjectId(), m: this.store.name, at: slice[0].at, ns: ns2, i: [], k: [], a: [] };
       for (const doc of slice) {
         const name = `${doc.source}\0${doc.target}`;
         let index = namespaces.get(name);
@@ -78308,7 +78312,7 @@ var TouchLog = class {
           ns2.push({ s: doc.source, t: doc.target });
         }
         record.i.push(index);
-        record.k.push(new import_mongodb12.Binary(doc.key));
+        record.k.push(new import_mongodb13.Binary(doc.key));
         record.a.push(doc.at);
         if (doc.at.greaterThan(record.at)) record.at = doc.at;
         this.touched?.pending(doc.target, doc.key, doc.at);
@@ -78520,7 +78524,7 @@ function later(t, i, t2, i2) {
 }
 
 // src/engine/verify/continuous/id-order.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 var DOUBLE = 1;
 var STRING = 2;
 var OBJECT_ID = 7;
@@ -78528,7 +78532,7 @@ var DATE = 9;
 var INT32 = 16;
 var INT64 = 18;
 function idKeyOf(value) {
-  return rawIdKey(Buffer.from(import_mongodb13.BSON.serialize({ _id: value })));
+  return rawIdKey(Buffer.from(import_mongodb14.BSON.serialize({ _id: value })));
 }
 function isAfter(a, b, options) {
   const [ta, tb] = [a[0], b[0]];
@@ -78893,15 +78897,15 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
 var READ_CONCERN = { level: "majority" };
 var DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
@@ -78929,12 +78933,12 @@ async function planPartitions(source, collection, options) {
   return partitions;
 }
 function sameCollection(collection) {
-  return collection.uuid ? { collectionUUID: new import_mongodb14.UUID(collection.uuid) } : {};
+  return collection.uuid ? { collectionUUID: new import_mongodb15.UUID(collection.uuid) } : {};
 }
 async function holdsIdClass(source, collection, typeClass) {
   const reply = await source.db(collection.db).command(
     { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
-    { readPreference: import_mongodb14.ReadPreference.primary }
+    { readPreference: import_mongodb15.ReadPreference.primary }
   );
   return reply.cursor.firstBatch.length > 0;
 }
@@ -78949,7 +78953,7 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
   });
   const sampled = [];
   try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb14.BSON.deserialize(raw, DECODE)._id);
+    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb15.BSON.deserialize(raw, DECODE)._id);
   } finally {
     await cursor.close().catch(() => void 0);
   }
@@ -79053,7 +79057,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
   if (lastIdKey) partition.lastIdKey = lastIdKey;
   await ctx.store.partitions.updateOne(
     { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb15.Binary(lastIdKey) } : {} } },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb16.Binary(lastIdKey) } : {} } },
     { writeConcern: { w: "majority" } }
   );
   failpoint("copy:batch-saved");
@@ -79144,7 +79148,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error2) {
-        const cut3 = error2 instanceof import_mongodb16.MongoNetworkError || error2 instanceof import_mongodb16.MongoServerSelectionError;
+        const cut3 = error2 instanceof import_mongodb17.MongoNetworkError || error2 instanceof import_mongodb17.MongoServerSelectionError;
         if (!isTransientReadError(error2) || attempt >= (cut3 ? 2 : RESUME_ATTEMPTS)) throw error2;
         await this.cursor.close().catch(() => void 0);
         if (!cut3) await sleep6(250 * attempt);
@@ -79218,6 +79222,15 @@ async function readCatalog(source, filter) {
   const result = [];
   for (const db of await listDatabaseNames(source)) {
     if (SYSTEM_DBS.has(db) || !filter.mayIncludeDatabase(db)) continue;
+    result.push(...await readDatabase(source, filter, db));
+  }
+  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
+}
+var DATABASE_READS = 5;
+async function readDatabase(source, filter, db) {
+  for (let attempt = 1; ; attempt++) {
+    const collections = [];
+    let moved;
     for (const info2 of await listCollectionInfos(source, db)) {
       const coll = info2.name;
       if (!filter.includes(db, coll)) continue;
@@ -79225,25 +79238,35 @@ async function readCatalog(source, filter) {
       if (kind === "timeseries") {
         throw new OperationError(`${ns(db, coll)} is a time-series collection, which this version cannot migrate faithfully`, `exclude it (namespaces.exclude: ["${ns(db, coll)}"]) and move it with mongodump/mongorestore`);
       }
-      const details2 = kind === "view" ? { indexes: [], documents: 0, bytes: 0 } : await collectionDetails(source, db, coll);
-      if (!details2) continue;
-      result.push({ db, coll, target: filter.target(db, coll), kind, ...info2.uuid ? { uuid: info2.uuid } : {}, options: info2.options, ...details2 });
+      await pausePoint("catalog:details");
+      const details2 = kind === "view" ? { indexes: [], documents: 0, bytes: 0 } : await collectionDetails(source, db, coll, info2.uuid);
+      if (!details2) {
+        moved = ns(db, coll);
+        break;
+      }
+      collections.push({ db, coll, target: filter.target(db, coll), kind, ...info2.uuid ? { uuid: info2.uuid } : {}, options: info2.options, ...details2 });
+    }
+    if (!moved) return collections;
+    if (attempt >= DATABASE_READS) {
+      throw new OperationError(
+        `collections of database ${db} kept being renamed or dropped on the source while they were listed (${DATABASE_READS} attempts; last: ${moved})`,
+        "run the command again once the renames settle; nothing was copied from this listing"
+      );
     }
   }
-  return result.sort((a, b) => Number(a.kind === "view") - Number(b.kind === "view") || ns(a.db, a.coll).localeCompare(ns(b.db, b.coll)));
 }
-async function collectionDetails(client, db, coll) {
+async function collectionDetails(client, db, coll, uuid) {
   try {
-    const sizes = await collectionSizes(client, db, coll);
-    return { indexes: await listIndexSpecs(client, db, coll), documents: sizes.documents, bytes: sizes.dataBytes };
+    const sizes = await collectionSizes(client, db, coll, uuid);
+    return { indexes: await listIndexSpecs(client, db, coll, uuid), documents: sizes.documents, bytes: sizes.dataBytes };
   } catch (error2) {
-    if (isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(errorMessage(error2)))) return void 0;
+    if (isCatalogRace(error2) || isNamespaceNotFound(error2) || /Collection \[.*\] not found/.test(String(errorMessage(error2)))) return void 0;
     throw error2;
   }
 }
 
 // src/engine/copy/source-location.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep7 } from "node:timers/promises";
 var REMOVAL_WAIT_MS = 6e4;
 var RECHECK_MS = 250;
@@ -79284,7 +79307,7 @@ async function relocate(run2, collection) {
   }
 }
 async function findByUuid(source, uuid, home) {
-  const id2 = new import_mongodb17.UUID(uuid);
+  const id2 = new import_mongodb18.UUID(uuid);
   const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(home);
   if (here) return { db: home, coll: here };
@@ -79300,7 +79323,7 @@ async function removalsPending(source, collections) {
   const seen = await lastWriteTime(source, "applied");
   const majority = await lastWriteTime(source, "majority");
   if (!seen.greaterThan(majority)) return void 0;
-  const uuids = collections.map((c) => new import_mongodb17.UUID(c.uuid));
+  const uuids = collections.map((c) => new import_mongodb18.UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
   const removal = { $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }] };
   const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
@@ -79318,18 +79341,18 @@ function waitedTooLong(deadline, pending) {
 }
 
 // src/engine/position.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb18.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb19.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb18.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb19.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -79400,7 +79423,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -79608,7 +79631,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 function eventDocumentKey(event) {
   return event.idKey ??= canonical(event.id);
 }
@@ -79634,7 +79657,7 @@ function canonical(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb19.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb20.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
@@ -81118,7 +81141,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -81163,7 +81186,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb20.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb21.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -81413,7 +81436,7 @@ async function replayBuffer(run2) {
   run2.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb21.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb22.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -81476,7 +81499,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -81567,7 +81590,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb22.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb23.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -81612,7 +81635,7 @@ function sourceOfTarget(pairs) {
 }
 
 // src/engine/verify/canonical.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 function canonical2(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -81624,7 +81647,7 @@ function canonical2(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb23.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb24.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
     return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -81748,7 +81771,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -81828,7 +81851,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastIdKey = new import_mongodb24.Binary(last.key);
+  if (last) set.lastIdKey = new import_mongodb25.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
@@ -82704,7 +82727,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -83039,7 +83062,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb25.MongoError) {
+    if (error2 instanceof import_mongodb26.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -83399,7 +83422,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -83431,7 +83454,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb26.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb27.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;

@@ -1,4 +1,4 @@
-import type { Document, FindCursor, MongoClient, Timestamp } from 'mongodb';
+import { UUID, type Document, type FindCursor, type MongoClient, type Timestamp } from 'mongodb';
 import type { CollectionProgress } from '../model.js';
 
 /**
@@ -201,8 +201,15 @@ export interface IndexSpec {
   [option: string]: unknown;
 }
 
-export async function listIndexSpecs(client: MongoClient, db: string, coll: string): Promise<IndexSpec[]> {
-  return (await client.db(db).collection(coll).listIndexes().toArray()) as IndexSpec[];
+/**
+ * A collection's index specs; by the collection's UUID when given (listIndexes takes one in place of the name),
+ * so that a name another collection took since it was listed never answers for it.
+ */
+export async function listIndexSpecs(client: MongoClient, db: string, coll: string, uuid?: string): Promise<IndexSpec[]> {
+  if (!uuid) return (await client.db(db).collection(coll).listIndexes().toArray()) as IndexSpec[];
+  // At most 64 indexes a collection: one batch.
+  const reply = await client.db(db).command({ listIndexes: new UUID(uuid), cursor: { batchSize: 1000 } });
+  return (reply.cursor as { firstBatch: IndexSpec[] }).firstBatch;
 }
 
 export interface CollectionSizes {
@@ -215,8 +222,10 @@ export interface CollectionSizes {
 }
 
 /** Sizes from $collStats storageStats (collStats is deprecated since 6.2). */
-export async function collectionSizes(client: MongoClient, db: string, coll: string): Promise<CollectionSizes> {
-  const [stats] = await client.db(db).collection(coll).aggregate([{ $collStats: { storageStats: {} } }]).toArray();
+/** A collection's sizes; with its UUID, the server refuses (CollectionUUIDMismatch) a name that is now another's. */
+export async function collectionSizes(client: MongoClient, db: string, coll: string, uuid?: string): Promise<CollectionSizes> {
+  const reply = await client.db(db).command({ aggregate: coll, pipeline: [{ $collStats: { storageStats: {} } }], cursor: {}, ...(uuid ? { collectionUUID: new UUID(uuid) } : {}) });
+  const [stats] = (reply.cursor as { firstBatch: Document[] }).firstBatch;
   const s = (stats?.storageStats ?? {}) as { count?: number; size?: number; storageSize?: number; totalIndexSize?: number };
   return { documents: Number(s.count ?? 0), dataBytes: Number(s.size ?? 0), storageBytes: Number(s.storageSize ?? 0), indexBytes: Number(s.totalIndexSize ?? 0) };
 }

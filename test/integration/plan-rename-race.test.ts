@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MongoClient, ObjectId, type Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { setPausePoint } from '../../src/engine/failpoints.js';
+import { readCatalog } from '../../src/engine/catalog.js';
+import { NamespaceFilter } from '../../src/namespaces.js';
 import { sharedClusters, uniqueName, useOwnSource } from '../support/clusters.js';
 import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
 
@@ -14,7 +16,8 @@ import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
  * the other's name. The check reads the stream up to the majority point and the primary's oplog past it.
  * Then: a name reused between the copy's lookup of its collection and its first read; the swap (one collection
  * renamed away, another renamed into its name) between that lookup and the reading of its _id classes for its
- * partitions (each collection's partitions came from the other's classes, or from none); and a collection dropped on
+ * partitions (each collection's partitions came from the other's classes, or from none); a collection renamed
+ * between the catalog's listing and the reading of its details (left out of the catalog); and a collection dropped on
  * the primary alone while others are copied, which the copy must not take as gone before a majority holds the drop.
  */
 describe('a rename that commits on the primary while the copy is planned', () => {
@@ -25,6 +28,7 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     setPausePoint('plan-catalog', undefined);
     setPausePoint('copy:partition', undefined);
     setPausePoint('copy:plan-partitions', undefined);
+    setPausePoint('catalog:details', undefined);
     await secondary?.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
     await secondary?.close();
     secondary = undefined;
@@ -145,6 +149,27 @@ describe('a rename that commits on the primary while the copy is planned', () =>
     expect(await destination.db(db).collection('live_old').countDocuments({ from: 'live' })).toBe(305);
     expect(await destination.db(db).collection('live').countDocuments({ from: 'next' })).toBe(200);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+
+  it('a collection renamed between the listing and the reading of its details is listed under its new name, not left out', { timeout: 60_000 }, async () => {
+    const { source } = own;
+    const db = uniqueName('catrace');
+    const sdb = source.db(db);
+    await sdb.collection<Document>('a').insertMany(Array.from({ length: 10 }, (_, i): Document => ({ _id: i })));
+    await sdb.collection<Document>('b').createIndex({ v: 1 });
+    const [uuidOfA] = (await sdb.listCollections({ name: 'a' }, { nameOnly: false }).toArray()).map((c) => (c as { info: { uuid: { toString(f: 'hex'): string } } }).info.uuid.toString('hex'));
+    setPausePoint('catalog:details', async () => {
+      setPausePoint('catalog:details', undefined);
+      // `a` listed, its details not read yet: renamed to a name the listing did not have (it would have been
+      // left out, and a copy locating its planned collections by UUID would have taken it for gone).
+      await source.db('admin').command({ renameCollection: `${db}.a`, to: `${db}.c` });
+    });
+    const catalog = await readCatalog(source, new NamespaceFilter({ include: [`${db}.*`], exclude: [], rename: {} }));
+    expect(catalog.map((c) => [c.coll, c.documents, c.indexes.map((i) => i.name).sort().join()])).toEqual([
+      ['b', 0, '_id_,v_1'],
+      ['c', 10, '_id_'],
+    ]);
+    expect(catalog.find((c) => c.coll === 'c')?.uuid).toBe(uuidOfA);
   });
 
   it('a collection dropped on the primary alone is not taken as gone until a majority holds the drop', { timeout: 120_000 }, async () => {
