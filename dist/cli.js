@@ -61176,7 +61176,6 @@ async function pausePoint(name) {
 import { setTimeout as sleep3 } from "node:timers/promises";
 var WAIT_MARGIN_MS = 3e3;
 var POLL_MS = 250;
-var DRAIN_GRACE_MS = 5e3;
 var LeaseLostError = class extends OperationError {
   constructor(name) {
     super(`another runner took over migration "${name}" (this runner's lease lapsed); this run stops without writing more`, "check `status`; only one runner may drive a migration at a time");
@@ -61208,6 +61207,8 @@ var LeaseHolder = class {
   safeWindowMs;
   /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
   former;
+  /** Process tags of former holders not yet seen drained, this one's predecessor included (see undrainedClients). */
+  undrained = [];
   /**
    * Takes the lease when it is free, expired, ours already, or when forced; with `wait`, waits for it (see
    * LeaseWait). Taken from another process, it first stops what that process left running on the destination (and on `alsoDrain`).
@@ -61220,29 +61221,40 @@ var LeaseHolder = class {
     this.lastRenewedAt = Date.now();
     this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
     this.timer.unref();
-    if (this.former?.client) await this.drainFormer(this.former, wait);
+    if (this.undrained.length) await this.drainFormers(wait);
   }
-  async drainFormer(former, wait) {
-    const drain = (client) => drainFormerProcess(client, former.client, DRAIN_GRACE_MS).catch((error) => {
-      wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${errorMessage(error)}`);
+  /**
+   * Stops what former holder processes left running (see drainFormerProcess), each until its connections are gone
+   * or the safe window passes: a dead process's close once the server has run what it sent (seconds on a busy
+   * server), and a live holder stops writing within its own safe window of losing the lease. Those seen closed
+   * leave the state's list; the others stay for the next successor to drain again.
+   */
+  async drainFormers(wait) {
+    const who = this.former?.owner ?? "a former runner";
+    const drain = (client, tag) => drainFormerProcess(client, tag, this.safeWindowMs).catch((error) => {
+      wait?.onWait(`could not list what the former runner (${who}) left running: ${errorMessage(error)}`);
       return { killed: 0, closed: true };
     });
-    const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
-    const killed = results.reduce((sum, r) => sum + r.killed, 0);
-    const closed = results.every((r) => r.closed);
-    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running`);
-    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open; it stops writing when it sees its lease taken`);
+    const results = await Promise.all(this.undrained.map(async (tag) => ({ tag, each: await Promise.all([this.store.client, ...this.alsoDrain].map((client) => drain(client, tag))) })));
+    const killed = results.reduce((sum, r) => sum + r.each.reduce((n, e) => n + e.killed, 0), 0);
+    const closed = results.filter((r) => r.each.every((e) => e.closed)).map((r) => r.tag);
+    const formers = this.undrained.length > 1 ? `former runners (${who} and ${this.undrained.length - 1} before it)` : `the former runner (${who})`;
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that ${formers} left running`);
+    if (closed.length < this.undrained.length) wait?.onWait(`a former runner (${who}) still has connections open after ${Math.round(this.safeWindowMs / 1e3)} s; a live one stops writing when it sees its lease taken`);
+    if (closed.length) await this.store.migrations.updateOne({ _id: this.store.name }, { $pullAll: { undrainedClients: closed } }, { writeConcern: { w: "majority" } });
   }
   async tryAcquire(force) {
     const free = force ? {} : { $or: [{ lease: null }, { "lease.owner": this.owner }, { $expr: { $lt: ["$lease.expiresAt", "$$NOW"] } }] };
+    const formerTag = { $cond: [{ $and: [{ $ne: [{ $ifNull: ["$lease.client", null] }, null] }, { $ne: ["$lease.client", PROCESS_TAG] }] }, ["$lease.client"], []] };
     const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", this.ttlMs] }, client: PROCESS_TAG } } }],
-      { writeConcern: { w: "majority" }, returnDocument: "before", projection: { lease: 1 } }
+      [{ $set: { undrainedClients: { $setUnion: [{ $ifNull: ["$undrainedClients", []] }, formerTag] }, lease: { owner: this.owner, expiresAt: { $add: ["$$NOW", this.ttlMs] }, client: PROCESS_TAG } } }],
+      { writeConcern: { w: "majority" }, returnDocument: "before", projection: { lease: 1, undrainedClients: 1 } }
     );
     if (!before) return false;
     const former = before.lease ?? void 0;
     this.former = former && former.client !== PROCESS_TAG ? former : void 0;
+    this.undrained = [.../* @__PURE__ */ new Set([...before.undrainedClients ?? [], ...this.former?.client ? [this.former.client] : []])].filter((tag) => tag !== PROCESS_TAG);
     return true;
   }
   async waitFor(wait) {

@@ -153,4 +153,75 @@ describe('lease: one runner per migration', () => {
       await destination.db(slowDb).dropDatabase();
     }
   });
+
+  it('a runner killed while it drained its own former holder leaves that one to its successor, who stops its writes', async () => {
+    // A: a dead runner whose long write still runs. B took the lease over from A and died before A was drained (the
+    // state B's takeover wrote: B holds the lease, A is undrained). C takes over from B: it must stop A's write too,
+    // not only B's (which has nothing left running).
+    const slowDb = uniqueName('chain');
+    const slow = destination.db(slowDb).collection<Document>('c');
+    await slow.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i })));
+    const tagA = randomUUID();
+    const child = zombieWrite(tagA, slowDb);
+    await child.started;
+    for (let i = 0; i < 50 && (await slow.countDocuments({ late: true })) === 0; i++) await sleep(100);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    const name3 = uniqueName('chain').replace(/_/g, '-');
+    const store = new StateStore(destination, name3);
+    await store.migrations.insertOne({ _id: name3, lease: { owner: 'b/2', expiresAt: new Date(), client: randomUUID() }, undrainedClients: [tagA] } as unknown as MigrationDoc);
+    const notices: string[] = [];
+    const c = new LeaseHolder(store, 'c/3', [], 3000);
+    await c.acquire(true, { onWait: (message) => notices.push(message) });
+    try {
+      const landed = await slow.countDocuments({ late: true });
+      await sleep(1500);
+      expect(await slow.countDocuments({ late: true })).toBe(landed);
+      expect(landed).toBeLessThan(300);
+      expect(notices.join('\n')).toMatch(/stopped 1 write\(s\) that former runners \(b\/2 and 1 before it\) left running/);
+      // Both seen drained: none left for a next successor.
+      expect((await store.get())?.undrainedClients).toEqual([]);
+    } finally {
+      await c.release();
+      await destination.db(slowDb).dropDatabase();
+    }
+  });
+
+  it('a takeover records its former holder as undrained in the same write, and keeps it there while its connections stay open', async () => {
+    const name4 = uniqueName('undrained').replace(/_/g, '-');
+    const store = new StateStore(destination, name4);
+    // A former holder that is alive (its connections stay open) and an older one long gone.
+    const tagLive = randomUUID();
+    const tagGone = randomUUID();
+    const live = new MongoClient(sharedClusters().destinationUri, { driverInfo: { name: tagDriverName(tagLive) } });
+    await live.connect();
+    await live.db('admin').command({ ping: 1 });
+    await store.migrations.insertOne({ _id: name4, lease: { owner: 'live/1', expiresAt: new Date(Date.now() + 60_000), client: tagLive }, undrainedClients: [tagGone] } as unknown as MigrationDoc);
+    const notices: string[] = [];
+    const taking = new LeaseHolder(store, 'next/2', [], 3000);
+    const acquired = taking.acquire(true, { onWait: (message) => notices.push(message) });
+    try {
+      // While it drains, both are recorded (a runner killed now leaves them to its successor).
+      await sleep(500);
+      expect([...((await store.get())?.undrainedClients ?? [])].sort()).toEqual([tagGone, tagLive].sort());
+      await acquired;
+      expect(notices.join('\n')).toMatch(/still has connections open after 2 s/);
+      expect((await store.get())?.undrainedClients).toEqual([tagLive]);
+    } finally {
+      await acquired.catch(() => undefined);
+      await taking.release();
+      await live.close();
+    }
+  });
+
+  /** A process tagged as the engine tags its clients, running a write of 300 × 50 ms on `db`.c. */
+  function zombieWrite(tag: string, db: string): { process: ReturnType<typeof spawn>; started: Promise<void>; exited: Promise<unknown> } {
+    const script = `import { MongoClient } from 'mongodb';
+      const client = new MongoClient(process.argv[1], { driverInfo: { name: ${JSON.stringify(tagDriverName(tag))} } });
+      await client.connect();
+      console.log('started');
+      await client.db(${JSON.stringify(db)}).collection('c').updateMany({ $where: 'sleep(50) || true' }, { $set: { late: true } });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, sharedClusters().destinationUri], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return { process: child, started: new Promise<void>((resolve) => child.stdout!.once('data', () => resolve())), exited: new Promise((resolve) => child.once('exit', resolve)) };
+  }
 });

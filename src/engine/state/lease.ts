@@ -10,8 +10,6 @@ import type { Lease, MigrationDoc } from './types.js';
 /** Beyond the lease's own expiry, for clocks and a slow poll. */
 const WAIT_MARGIN_MS = 3_000;
 const POLL_MS = 250;
-/** How long a successor waits for a former holder's connections to close (a dead one's close at once). */
-const DRAIN_GRACE_MS = 5_000;
 
 /**
  * Waiting for a held lease instead of failing at once. A runner that died (a cancelled or timed-out job, a
@@ -52,6 +50,8 @@ export class LeaseHolder {
 
   /** The lease this one replaced, when it was another process's (taken over, expired, or never released). */
   private former: Lease | undefined;
+  /** Process tags of former holders not yet seen drained, this one's predecessor included (see undrainedClients). */
+  private undrained: string[] = [];
 
   /**
    * `alsoDrain`: the other clusters a former holder may have written to (the source: its write block).
@@ -79,33 +79,47 @@ export class LeaseHolder {
     this.lastRenewedAt = Date.now();
     this.timer = setInterval(() => void this.renew(), this.renewEveryMs);
     this.timer.unref();
-    if (this.former?.client) await this.drainFormer(this.former, wait);
+    if (this.undrained.length) await this.drainFormers(wait);
   }
 
-  private async drainFormer(former: Lease, wait: LeaseWait | undefined): Promise<void> {
-    const drain = (client: MongoClient): Promise<DrainResult> =>
-      drainFormerProcess(client, former.client!, DRAIN_GRACE_MS).catch((error: unknown) => {
+  /**
+   * Stops what former holder processes left running (see drainFormerProcess), each until its connections are gone
+   * or the safe window passes: a dead process's close once the server has run what it sent (seconds on a busy
+   * server), and a live holder stops writing within its own safe window of losing the lease. Those seen closed
+   * leave the state's list; the others stay for the next successor to drain again.
+   */
+  private async drainFormers(wait: LeaseWait | undefined): Promise<void> {
+    const who = this.former?.owner ?? 'a former runner';
+    const drain = (client: MongoClient, tag: string): Promise<DrainResult> =>
+      drainFormerProcess(client, tag, this.safeWindowMs).catch((error: unknown) => {
         // Without the listing (another user's runner, a restricted role) the takeover is as before: not drained.
-        wait?.onWait(`could not list what the former runner (${former.owner}) left running: ${errorMessage(error)}`);
+        wait?.onWait(`could not list what the former runner (${who}) left running: ${errorMessage(error)}`);
         return { killed: 0, closed: true };
       });
-    const results = await Promise.all([this.store.client, ...this.alsoDrain].map(drain));
-    const killed = results.reduce((sum, r) => sum + r.killed, 0);
-    const closed = results.every((r) => r.closed);
-    if (killed) wait?.onWait(`stopped ${killed} write(s) that the former runner (${former.owner}) left running`);
-    if (!closed) wait?.onWait(`the former runner (${former.owner}) still has connections open; it stops writing when it sees its lease taken`);
+    const results = await Promise.all(this.undrained.map(async (tag) => ({ tag, each: await Promise.all([this.store.client, ...this.alsoDrain].map((client) => drain(client, tag))) })));
+    const killed = results.reduce((sum, r) => sum + r.each.reduce((n, e) => n + e.killed, 0), 0);
+    const closed = results.filter((r) => r.each.every((e) => e.closed)).map((r) => r.tag);
+    const formers = this.undrained.length > 1 ? `former runners (${who} and ${this.undrained.length - 1} before it)` : `the former runner (${who})`;
+    if (killed) wait?.onWait(`stopped ${killed} write(s) that ${formers} left running`);
+    if (closed.length < this.undrained.length) wait?.onWait(`a former runner (${who}) still has connections open after ${Math.round(this.safeWindowMs / 1000)} s; a live one stops writing when it sees its lease taken`);
+    if (closed.length) await this.store.migrations.updateOne({ _id: this.store.name }, { $pullAll: { undrainedClients: closed } }, { writeConcern: { w: 'majority' } });
   }
 
   private async tryAcquire(force: boolean): Promise<boolean> {
     const free = force ? {} : { $or: [{ lease: null }, { 'lease.owner': this.owner }, { $expr: { $lt: ['$lease.expiresAt', '$$NOW'] } }] };
+    // The former holder's tag joins the undrained ones in the same write that takes the lease: a runner killed
+    // before it drained them leaves them to its own successor (see undrainedClients).
+    const formerTag = { $cond: [{ $and: [{ $ne: [{ $ifNull: ['$lease.client', null] }, null] }, { $ne: ['$lease.client', PROCESS_TAG] }] }, ['$lease.client'], []] };
     const before = await this.store.migrations.findOneAndUpdate(
       { _id: this.store.name, ...free },
-      [{ $set: { lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', this.ttlMs] }, client: PROCESS_TAG } } }],
-      { writeConcern: { w: 'majority' }, returnDocument: 'before', projection: { lease: 1 } },
+      [{ $set: { undrainedClients: { $setUnion: [{ $ifNull: ['$undrainedClients', []] }, formerTag] }, lease: { owner: this.owner, expiresAt: { $add: ['$$NOW', this.ttlMs] }, client: PROCESS_TAG } } }],
+      { writeConcern: { w: 'majority' }, returnDocument: 'before', projection: { lease: 1, undrainedClients: 1 } },
     );
     if (!before) return false;
     const former = before.lease ?? undefined;
     this.former = former && former.client !== PROCESS_TAG ? former : undefined;
+    // What the write above stored, as the pipeline computed it.
+    this.undrained = [...new Set([...(before.undrainedClients ?? []), ...(this.former?.client ? [this.former.client] : [])])].filter((tag) => tag !== PROCESS_TAG);
     return true;
   }
 

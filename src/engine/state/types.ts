@@ -57,6 +57,12 @@ export interface MigrationDoc {
   updatedAt: Date;
   history: HistoryEntry[];
   lease: Lease | null;
+  /**
+   * Process tags (Lease.client) of former holders whose connections no successor has yet seen closed: what they
+   * sent may still run. Every successor drains them all, so a runner killed while it drained its own former
+   * holder does not leave that one's late writes to land under the next runner's.
+   */
+  undrainedClients?: string[];
   /** The source operation time from which changes are captured, fixed before the copy starts. */
   captureStart?: { operationTime: Timestamp; at: Date };
   collections: CollectionPlan[];
