@@ -62204,6 +62204,16 @@ var RawBatchCursor = class _RawBatchCursor {
       if (batch === null || batch.length) return batch;
     }
   }
+  /** Every remaining document (views into the replies), then closes the cursor: for reads bounded by their query. */
+  async toArray() {
+    const out = [];
+    try {
+      for (let docs = await this.next(); docs; docs = await this.next()) out.push(...docs);
+    } finally {
+      await this.close().catch(() => void 0);
+    }
+    return out;
+  }
   /** Kills a cursor that was not exhausted and ends the session. */
   async close() {
     try {
@@ -62990,12 +63000,7 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
     collection: collection.coll,
     batchSize: 1e3
   });
-  const sampled = [];
-  try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb15.BSON.deserialize(raw, DECODE)._id);
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
+  const sampled = (await cursor.toArray()).map((raw) => import_mongodb15.BSON.deserialize(raw, DECODE)._id);
   const step = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
@@ -64462,8 +64467,8 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const id2 = pending.shift();
     if (written.has(id2.toString("hex"))) continue;
     const key2 = idDocumentOf(id2);
-    const found = await lookupSourceDocument(source, from, void 0, key2);
-    const write = found && found !== "moved" ? { kind: "put", key: key2, doc: Buffer.from(found) } : { kind: "del", key: key2 };
+    const found = await currentState(source, from, key2);
+    const write = found ? { kind: "put", key: key2, doc: Buffer.from(found) } : { kind: "del", key: key2 };
     await afterSourceRead();
     try {
       await writeInOrder(destination, target, [write], 1);
@@ -64481,6 +64486,14 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     }
   }
   return [...written.values()];
+}
+async function currentState(source, from, key2) {
+  const found = await lookupSourceDocument(source, from, from.uuid, key2);
+  if (found !== "moved") return found;
+  const now = from.uuid ? await findByUuid(source.client, from.uuid, from.db) : void 0;
+  if (!now) return null;
+  const there = await lookupSourceDocument(source, now, from.uuid, key2);
+  return there === "moved" ? null : there;
 }
 async function holdersOf(destination, target, id2, duplicates) {
   const holders = [];
@@ -64501,7 +64514,7 @@ function batchSourceOfTarget(events, filter) {
       const t = filter.target(e.ns.db, e.ns.coll);
       return t.db === target.db && t.coll === target.coll;
     });
-    return event ? { db: event.ns.db, coll: event.ns.coll } : void 0;
+    return event ? { db: event.ns.db, coll: event.ns.coll, ...event.uuid ? { uuid: event.uuid } : {} } : void 0;
   };
 }
 
@@ -65505,12 +65518,12 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, target, ids);
         }
       }
     } catch (error) {
       const code = errorCode(error);
-      if (code === 26 || code === 27) continue;
+      if (code === SERVER_ERROR.NamespaceNotFound || code === SERVER_ERROR.IndexNotFound || code === SERVER_ERROR.CollectionUUIDMismatch) continue;
       if (isTransient(error)) throw error;
       throw new OperationError(
         `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error)}`,
@@ -65526,7 +65539,7 @@ async function markUnique(store, relaxed) {
 }
 async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
-  const found = await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } }, { raw: true }).toArray();
+  const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...from.uuid ? { collectionUUID: from.uuid } : {} }).toArray();
   const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))).toString("hex")));
   const writes = [
@@ -65671,6 +65684,12 @@ async function listPairs(source, filter) {
 }
 function sourceOfTarget(pairs) {
   return (target) => pairs.find((p) => p.target === target)?.source;
+}
+function sourceCollectionOfTarget(pairs) {
+  return (target) => {
+    const pair = pairs.find((p) => p.target === target);
+    return pair && { source: pair.source, ...pair.sourceInfo.uuid ? { uuid: pair.sourceInfo.uuid } : {} };
+  };
 }
 
 // src/engine/verify/canonical.ts
@@ -65855,7 +65874,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = resumeAfter(partition);
-  const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
+  const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();
   for (const raw of batch) {
@@ -65913,15 +65932,6 @@ var StepSizer = class _StepSizer {
     return result;
   }
 };
-async function readAll(cursor) {
-  const out = [];
-  try {
-    for (let docs = await cursor.next(); docs; docs = await cursor.next()) out.push(...docs);
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
-  return out;
-}
 
 // src/mongo/in-flight-commands.ts
 var InFlightCommands = class {
@@ -66186,7 +66196,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run } = this;
     this.converting = true;
     try {
-      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceCollectionOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error) {
       if (this.abort.signal.aborted) return;
@@ -67284,7 +67294,7 @@ var Timings = class {
 };
 async function finalizeBeforeFreeze(run) {
   const pairs = await listPairs(run.source, run.filter);
-  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(pairs), run.ports.signal);
+  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceCollectionOfTarget(pairs), run.ports.signal);
 }
 async function withContinuousVerification(run, lag, work) {
   const verifier = run.config.cutover.verify === "hash" ? ContinuousVerifier.start(run, { pauseAboveLagSeconds: run.config.cutover.maxLagSeconds / 2, lag }) : void 0;

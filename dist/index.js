@@ -78177,6 +78177,16 @@ var RawBatchCursor = class _RawBatchCursor {
       if (batch === null || batch.length) return batch;
     }
   }
+  /** Every remaining document (views into the replies), then closes the cursor: for reads bounded by their query. */
+  async toArray() {
+    const out = [];
+    try {
+      for (let docs = await this.next(); docs; docs = await this.next()) out.push(...docs);
+    } finally {
+      await this.close().catch(() => void 0);
+    }
+    return out;
+  }
   /** Kills a cursor that was not exhausted and ends the session. */
   async close() {
     try {
@@ -78963,12 +78973,7 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
     collection: collection.coll,
     batchSize: 1e3
   });
-  const sampled = [];
-  try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push(import_mongodb15.BSON.deserialize(raw, DECODE)._id);
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
+  const sampled = (await cursor.toArray()).map((raw) => import_mongodb15.BSON.deserialize(raw, DECODE)._id);
   const step2 = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
@@ -80435,8 +80440,8 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     const id2 = pending.shift();
     if (written.has(id2.toString("hex"))) continue;
     const key = idDocumentOf(id2);
-    const found = await lookupSourceDocument(source, from, void 0, key);
-    const write = found && found !== "moved" ? { kind: "put", key, doc: Buffer.from(found) } : { kind: "del", key };
+    const found = await currentState(source, from, key);
+    const write = found ? { kind: "put", key, doc: Buffer.from(found) } : { kind: "del", key };
     await afterSourceRead();
     try {
       await writeInOrder(destination, target, [write], 1);
@@ -80454,6 +80459,14 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
     }
   }
   return [...written.values()];
+}
+async function currentState(source, from, key) {
+  const found = await lookupSourceDocument(source, from, from.uuid, key);
+  if (found !== "moved") return found;
+  const now = from.uuid ? await findByUuid(source.client, from.uuid, from.db) : void 0;
+  if (!now) return null;
+  const there = await lookupSourceDocument(source, now, from.uuid, key);
+  return there === "moved" ? null : there;
 }
 async function holdersOf(destination, target, id2, duplicates) {
   const holders = [];
@@ -80474,7 +80487,7 @@ function batchSourceOfTarget(events, filter) {
       const t = filter.target(e.ns.db, e.ns.coll);
       return t.db === target.db && t.coll === target.coll;
     });
-    return event ? { db: event.ns.db, coll: event.ns.coll } : void 0;
+    return event ? { db: event.ns.db, coll: event.ns.coll, ...event.uuid ? { uuid: event.uuid } : {} } : void 0;
   };
 }
 
@@ -81478,12 +81491,12 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error2;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, target, ids);
         }
       }
     } catch (error2) {
       const code2 = errorCode(error2);
-      if (code2 === 26 || code2 === 27) continue;
+      if (code2 === SERVER_ERROR.NamespaceNotFound || code2 === SERVER_ERROR.IndexNotFound || code2 === SERVER_ERROR.CollectionUUIDMismatch) continue;
       if (isTransient(error2)) throw error2;
       throw new OperationError(
         `cannot make index ${relaxed.name} on ${relaxed.target} unique: ${errorMessage(error2)}`,
@@ -81499,7 +81512,7 @@ async function markUnique(store, relaxed) {
 }
 async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
-  const found = await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } }, { raw: true }).toArray();
+  const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...from.uuid ? { collectionUUID: from.uuid } : {} }).toArray();
   const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))).toString("hex")));
   const writes = [
@@ -81644,6 +81657,12 @@ async function listPairs(source, filter) {
 }
 function sourceOfTarget(pairs) {
   return (target) => pairs.find((p) => p.target === target)?.source;
+}
+function sourceCollectionOfTarget(pairs) {
+  return (target) => {
+    const pair = pairs.find((p) => p.target === target);
+    return pair && { source: pair.source, ...pair.sourceInfo.uuid ? { uuid: pair.sourceInfo.uuid } : {} };
+  };
 }
 
 // src/engine/verify/canonical.ts
@@ -81828,7 +81847,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = resumeAfter(partition);
-  const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
+  const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();
   for (const raw of batch) {
@@ -81886,15 +81905,6 @@ var StepSizer = class _StepSizer {
     return result;
   }
 };
-async function readAll(cursor) {
-  const out = [];
-  try {
-    for (let docs = await cursor.next(); docs; docs = await cursor.next()) out.push(...docs);
-  } finally {
-    await cursor.close().catch(() => void 0);
-  }
-  return out;
-}
 
 // src/mongo/in-flight-commands.ts
 var InFlightCommands = class {
@@ -82159,7 +82169,7 @@ var ContinuousVerifier = class _ContinuousVerifier {
     const { run: run2 } = this;
     this.converting = true;
     try {
-      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceCollectionOfTarget(this.pairs), AbortSignal.any([run2.ports.signal, this.abort.signal]));
       if (converted) run2.ports.log.info({ converted }, "relaxed unique indexes are unique again");
     } catch (error2) {
       if (this.abort.signal.aborted) return;
@@ -83257,7 +83267,7 @@ var Timings = class {
 };
 async function finalizeBeforeFreeze(run2) {
   const pairs = await listPairs(run2.source, run2.filter);
-  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceOfTarget(pairs), run2.ports.signal);
+  await finalizeUniqueIndexes(run2.source, run2.destination, run2.store, sourceCollectionOfTarget(pairs), run2.ports.signal);
 }
 async function withContinuousVerification(run2, lag, work) {
   const verifier = run2.config.cutover.verify === "hash" ? ContinuousVerifier.start(run2, { pauseAboveLagSeconds: run2.config.cutover.maxLagSeconds / 2, lag }) : void 0;

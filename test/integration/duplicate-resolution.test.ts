@@ -64,6 +64,21 @@ describe('duplicate keys met by a write job', () => {
     expect(docs).toEqual([{ _id: 'a', k: 'a-now' }, { _id: 'b', k: 'a-was' }, { _id: 'c', k: 'c-new' }, { _id: 'd', k: 'd-new' }]);
   });
 
+  it('resolves from the collection the events came from (its UUID), wherever a rename since has moved it', async () => {
+    const ns = await setUp();
+    const { source, destination } = clients;
+    const [info] = await source.db(ns.db).listCollections({ name: ns.coll }, { nameOnly: false }).toArray();
+    const uuid = (info as { info: { uuid: { toString(f: 'hex'): string } } }).info.uuid.toString('hex');
+    // Later in the stream (not applied yet on the destination): the collection is renamed away and another one,
+    // without a or b, takes its name. By name, a read as gone (a delete) or as the newcomer's document.
+    await source.db('admin').command({ renameCollection: `${ns.db}.${ns.coll}`, to: `${ns.db}.items_old` });
+    await source.db(ns.db).collection<{ _id: string; k: string }>(ns.coll).insertOne({ _id: 'a', k: 'newcomer' });
+    const job = unorderedJobs(majorityDestination(destination), ns, [put({ _id: 'a', k: 'a-was' }), put({ _id: 'c', k: 'c-new' })], 100)[0]!;
+    await withDuplicateKeyResolution(readView(source, undefined), majorityDestination(destination), () => ({ ...ns, uuid }), (settled) => job((w) => settled(ns, w.key)));
+    const docs = await destination.db(ns.db).collection(ns.coll).find().sort({ _id: 1 }).toArray();
+    expect(docs).toEqual([{ _id: 'a', k: 'a-now' }, { _id: 'b', k: 'a-was' }, { _id: 'c', k: 'c-new' }]);
+  });
+
   it('an insert into a capped collection refused by a unique secondary index is resolved, not stepped over', async () => {
     const ns = await setUp({ capped: true, size: 1024 * 1024 });
     // The old state of a is on the destination, an insert of b (a's old value) arrives: the insert collides.

@@ -3,6 +3,7 @@ import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import { writeInOrder, type Destination, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
+import { findByUuid } from '../copy/source-location.js';
 import { errorCode } from '../../mongo/server-errors.js';
 
 /** A write refused because another destination document holds the same unique key (see raw-writes.ts). */
@@ -37,7 +38,10 @@ export type Settled = (target: Namespace, documentKey: Buffer) => boolean;
  * run) from stopping at its first refusal and never sending the statements behind it. `afterSourceRead` runs
  * after each read from the source and before its state is written.
  */
-export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, job: (settled: Settled) => Promise<unknown>, afterSourceRead: () => Promise<void> = async () => undefined): Promise<void> {
+/** The source collection whose changes a destination namespace receives: its name in the batch's events, and its UUID. */
+export type SourceOfTarget = (target: Namespace) => (Namespace & { uuid?: string }) | undefined;
+
+export async function withDuplicateKeyResolution(source: ReadView, destination: Destination, sourceOf: SourceOfTarget, job: (settled: Settled) => Promise<unknown>, afterSourceRead: () => Promise<void> = async () => undefined): Promise<void> {
   const written = new Set<string>();
   const name = (target: Namespace, id: Buffer): string => `${target.db}.${target.coll}\u0000${id.toString('hex')}`;
   const settled: Settled = (target, documentKey) => {
@@ -68,7 +72,7 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
  * documents never collide with each other, every document is written once and the loop ends. Returns the
  * _ids (raw keys) of every document it wrote.
  */
-async function settleFromSource(source: ReadView, destination: Destination, sourceOf: (target: Namespace) => Namespace | undefined, target: Namespace, documentKey: Buffer, afterSourceRead: () => Promise<void>): Promise<Buffer[]> {
+async function settleFromSource(source: ReadView, destination: Destination, sourceOf: SourceOfTarget, target: Namespace, documentKey: Buffer, afterSourceRead: () => Promise<void>): Promise<Buffer[]> {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
   const first = rawIdKey(documentKey);
@@ -80,9 +84,8 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
     const id = pending.shift()!;
     if (written.has(id.toString('hex'))) continue;
     const key = idDocumentOf(id);
-    // By name, not UUID: the refused write was addressed to the collection this name maps to now.
-    const found = await lookupSourceDocument(source, from, undefined, key);
-    const write: Write = found && found !== 'moved' ? { kind: 'put', key, doc: Buffer.from(found) } : { kind: 'del', key };
+    const found = await currentState(source, from, key);
+    const write: Write = found ? { kind: 'put', key, doc: Buffer.from(found) } : { kind: 'del', key };
     // A state read now, later than the stream position: the caller's read horizon covers it (see read-horizon.ts).
     await afterSourceRead();
     try {
@@ -105,6 +108,23 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
   return [...written.values()];
 }
 
+/**
+ * The document's current state in the source collection the batch's events came from (by UUID): where a rename
+ * since moved that collection (the destination follows when it applies the rename), it is read under its new name.
+ * By name alone, a collection renamed away read as "no document" (written as a delete, and the rename then carried
+ * the destination's collection over without it), and one that took the name over was read in its place. Null only
+ * when the collection holds no such document, or is gone (its drop follows in the stream).
+ */
+async function currentState(source: ReadView, from: Namespace & { uuid?: string }, key: Buffer): Promise<Buffer | null> {
+  const found = await lookupSourceDocument(source, from, from.uuid, key);
+  if (found !== 'moved') return found;
+  const now = from.uuid ? await findByUuid(source.client, from.uuid, from.db) : undefined;
+  if (!now) return null;
+  const there = await lookupSourceDocument(source, now, from.uuid, key);
+  // Renamed again in between: its state is whatever the next rename's re-read finds (see Applier.afterDdl).
+  return there === 'moved' ? null : there;
+}
+
 /** The _ids (raw keys) of the destination documents other than `id` that hold the keys a write collided on. */
 async function holdersOf(destination: MongoClient, target: Namespace, id: Buffer, duplicates: DuplicateKey[]): Promise<Buffer[]> {
   const holders: Buffer[] = [];
@@ -120,13 +140,13 @@ async function holdersOf(destination: MongoClient, target: Namespace, id: Buffer
 }
 
 /** The source namespace a batch's events for this destination namespace came from. */
-export function batchSourceOfTarget(events: readonly { ns: { db: string; coll?: string } }[], filter: NamespaceFilter): (target: Namespace) => Namespace | undefined {
+export function batchSourceOfTarget(events: readonly { ns: { db: string; coll?: string }; uuid?: string }[], filter: NamespaceFilter): SourceOfTarget {
   return (target) => {
     const event = events.find((e) => {
       if (!e.ns.coll) return false;
       const t = filter.target(e.ns.db, e.ns.coll);
       return t.db === target.db && t.coll === target.coll;
     });
-    return event ? { db: event.ns.db, coll: event.ns.coll! } : undefined;
+    return event ? { db: event.ns.db, coll: event.ns.coll!, ...(event.uuid ? { uuid: event.uuid } : {}) } : undefined;
   };
 }

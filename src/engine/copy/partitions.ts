@@ -80,12 +80,7 @@ async function sampleSplitPoints(source: MongoClient, collection: SourceCollecti
     collection: collection.coll,
     batchSize: 1000,
   });
-  const sampled: unknown[] = [];
-  try {
-    for (let batch = await cursor.next(); batch; batch = await cursor.next()) for (const raw of batch) sampled.push((BSON.deserialize(raw, DECODE) as { _id: unknown })._id);
-  } finally {
-    await cursor.close().catch(() => undefined);
-  }
+  const sampled = (await cursor.toArray()).map((raw) => (BSON.deserialize(raw, DECODE) as { _id: unknown })._id);
   const step = sampled.length / (splitCount + 1);
   const points: unknown[] = [];
   for (let i = 1; i <= splitCount; i++) {

@@ -93,6 +93,17 @@ export class RawBatchCursor {
     }
   }
 
+  /** Every remaining document (views into the replies), then closes the cursor: for reads bounded by their query. */
+  async toArray(): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    try {
+      for (let docs = await this.next(); docs; docs = await this.next()) out.push(...docs);
+    } finally {
+      await this.close().catch(() => undefined);
+    }
+    return out;
+  }
+
   /** Kills a cursor that was not exhausted and ends the session. */
   async close(): Promise<void> {
     try {

@@ -62,7 +62,8 @@ export async function relocate(run: MigrationRun, collection: SourceCollection):
   }
 }
 
-async function findByUuid(source: MongoClient, uuid: string, home: string): Promise<{ db: string; coll: string } | undefined> {
+/** Where the collection with this UUID is now (its home database first), or undefined when none has it. */
+export async function findByUuid(source: MongoClient, uuid: string, home: string): Promise<{ db: string; coll: string } | undefined> {
   const id = new UUID(uuid);
   const found = async (db: string): Promise<string | undefined> => (await source.db(db).listCollections({ 'info.uuid': id }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(home);

@@ -6,7 +6,8 @@ import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
-import { errorCode, isTransient } from '../../mongo/server-errors.js';
+import { errorCode, isTransient, SERVER_ERROR } from '../../mongo/server-errors.js';
+import { RawBatchCursor } from '../copy/raw-cursor.js';
 
 const CANNOT_CONVERT = 359;
 const ATTEMPTS = 6;
@@ -18,9 +19,9 @@ const ATTEMPTS = 6;
  * duplicates the destination still holds (documents the tail has not brought up to date yet) re-reads those
  * documents from the source, writes them as they are now, and tries again. TTLs are left for the commit
  * (a destination expiring on its own clock would differ from the source; restoring one is a cheap collMod).
- * @param sourceOf the source namespace of a destination namespace.
+ * @param sourceOf the source collection (name and UUID) of a destination namespace.
  */
-export async function finalizeUniqueIndexes(source: MongoClient, destination: MongoClient, store: StateStore, sourceOf: (target: string) => string | undefined, signal?: AbortSignal): Promise<number> {
+export async function finalizeUniqueIndexes(source: MongoClient, destination: MongoClient, store: StateStore, sourceOf: (target: string) => { source: string; uuid?: string } | undefined, signal?: AbortSignal): Promise<number> {
   const pending = await store.relaxedIndexes.find({ migration: store.name, restored: false, 'original.unique': true, uniqueRestored: { $ne: true } }).toArray();
   for (const relaxed of pending) {
     signal?.throwIfAborted();
@@ -38,12 +39,14 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
-          await rewriteFromSource(source, destination, store, splitNamespace(from), target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...(from.uuid ? { uuid: from.uuid } : {}) }, target, ids);
         }
       }
     } catch (error) {
       const code = errorCode(error);
-      if (code === 26 || code === 27) continue; // collection or index dropped since: DDL will say what follows
+      // Collection or index dropped since, or the source collection renamed since it was listed: DDL will say what
+      // follows, and the next round converts what is still relaxed.
+      if (code === SERVER_ERROR.NamespaceNotFound || code === SERVER_ERROR.IndexNotFound || code === SERVER_ERROR.CollectionUUIDMismatch) continue;
       // An election or a cut connection is not a verdict on the data: the caller reconnects and converts again.
       if (isTransient(error)) throw error;
       throw new OperationError(
@@ -61,10 +64,12 @@ async function markUnique(store: StateStore, relaxed: RelaxedIndexDoc): Promise<
 }
 
 /** Writes the source's current state of these documents (or deletes them where the source has none). */
-async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace, to: Namespace, ids: unknown[]): Promise<void> {
+async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace & { uuid?: string }, to: Namespace, ids: unknown[]): Promise<void> {
   if (!ids.length) return;
-  // The ids come back decoded from the error reply; equality on _id matches across numeric types anyway.
-  const found = (await source.db(from.db).collection(from.coll).find({ _id: { $in: ids } } as Document, { raw: true }).toArray()) as unknown as Buffer[];
+  // The ids come back decoded from the error reply; equality on _id matches across numeric types anyway. By UUID:
+  // a name another collection took since the pair was listed is refused (CollectionUUIDMismatch) rather than read,
+  // since its documents written here, and the destination's missing from it deleted, would be another collection's.
+  const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...(from.uuid ? { collectionUUID: from.uuid } : {}) }).toArray();
   const ids2 = (await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } } as Document, { raw: true, projection: { _id: 1 } }).toArray()) as unknown as Buffer[];
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!).toString('hex')));
   const writes = [

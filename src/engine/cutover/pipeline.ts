@@ -16,7 +16,7 @@ import type { MigrationRun } from '../run.js';
 import { tailLoop, type TailOptions } from '../tail.js';
 import { finalCheck } from '../verify/continuous/final-check.js';
 import { ContinuousVerifier } from '../verify/continuous/verifier.js';
-import { listPairs, sourceOfTarget } from '../verify/pairs.js';
+import { listPairs, sourceCollectionOfTarget } from '../verify/pairs.js';
 import { finalizeUniqueIndexes } from './finalize-unique.js';
 import { restoreRelaxedIndexes } from './restore-indexes.js';
 
@@ -143,7 +143,7 @@ export class Timings {
 /** Unique conversions left over from tail (a slice that ended before them), done while writes still flow. */
 export async function finalizeBeforeFreeze(run: MigrationRun): Promise<void> {
   const pairs = await listPairs(run.source, run.filter);
-  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceOfTarget(pairs), run.ports.signal);
+  await finalizeUniqueIndexes(run.source, run.destination, run.store, sourceCollectionOfTarget(pairs), run.ports.signal);
 }
 
 /** Runs work (tailing) with continuous verification beside it when the cutover verifies by hash. */

@@ -47,3 +47,11 @@ export async function listPairs(source: MongoClient, filter: NamespaceFilter): P
 export function sourceOfTarget(pairs: readonly Pair[]): (target: string) => string | undefined {
   return (target) => pairs.find((p) => p.target === target)?.source;
 }
+
+/** The source collection (name and UUID, as listed) a destination namespace comes from. */
+export function sourceCollectionOfTarget(pairs: readonly Pair[]): (target: string) => { source: string; uuid?: string } | undefined {
+  return (target) => {
+    const pair = pairs.find((p) => p.target === target);
+    return pair && { source: pair.source, ...(pair.sourceInfo.uuid ? { uuid: pair.sourceInfo.uuid } : {}) };
+  };
+}

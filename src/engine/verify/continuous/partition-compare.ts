@@ -107,7 +107,7 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const after = resumeAfter(partition);
-  const batch = await readAll(RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }));
+  const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
   const exhausted = batch.length < batchSize;
   const pending = new Map<string, Buffer>();
   for (const raw of batch) {
@@ -174,12 +174,4 @@ export class StepSizer {
   }
 }
 
-async function readAll(cursor: RawBatchCursor): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  try {
-    for (let docs = await cursor.next(); docs; docs = await cursor.next()) out.push(...docs);
-  } finally {
-    await cursor.close().catch(() => undefined);
-  }
-  return out;
-}
+

@@ -6,7 +6,7 @@ import { StateStore } from '../../state/store.js';
 import { savedPositionTime } from '../../position.js';
 import { isCatalogRace, isSnapshotGone, isTransient } from '../../../mongo/server-errors.js';
 import { DestinationWatch } from './destination-watch.js';
-import { listPairs, sourceOfTarget, type Pair } from '../pairs.js';
+import { listPairs, sourceCollectionOfTarget, sourceOfTarget, type Pair } from '../pairs.js';
 import { compareMetadata } from './meta-compare.js';
 import { openPartitions, planVerifyPartitions, StepSizer } from './partition-compare.js';
 import { recheckEntries } from './recheck.js';
@@ -341,7 +341,7 @@ export class ContinuousVerifier {
     const { run } = this;
     this.converting = true;
     try {
-      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
+      const converted = await finalizeUniqueIndexes(sides.source, sides.destination, sides.store, sourceCollectionOfTarget(this.pairs), AbortSignal.any([run.ports.signal, this.abort.signal]));
       if (converted) run.ports.log.info({ converted }, 'relaxed unique indexes are unique again');
     } catch (error) {
       if (this.abort.signal.aborted) return;
