@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, type Document } from 'mongodb';
+import { MongoClient, type Collection, type Document } from 'mongodb';
 import { tagDriverName } from '../../src/mongo/client-operations.js';
 import { LeaseHolder } from '../../src/engine/state/lease.js';
 import { StateStore } from '../../src/engine/state/store.js';
@@ -110,21 +110,7 @@ describe('lease: one runner per migration', () => {
   it('a successor stops the writes a killed runner left running on the destination before it writes anything', async () => {
     // A runner process (tagged as the engine tags its clients) starts a long write, then dies by SIGKILL: the
     // server goes on running the write. Alone, it would take 300 × 50 ms = 15 s.
-    const slowDb = uniqueName('zombie');
-    const slow = destination.db(slowDb).collection<Document>('c');
-    await slow.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i })));
-    const formerTag = randomUUID();
-    const script = `import { MongoClient } from 'mongodb';
-      const client = new MongoClient(process.argv[1], { driverInfo: { name: ${JSON.stringify(tagDriverName(formerTag))} } });
-      await client.connect();
-      console.log('started');
-      await client.db(${JSON.stringify(slowDb)}).collection('c').updateMany({ $where: 'sleep(50) || true' }, { $set: { late: true } });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, sharedClusters().destinationUri], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-    for (let i = 0; i < 50 && (await slow.countDocuments({ late: true })) === 0; i++) await sleep(100);
-    child.kill('SIGKILL');
-    await exited;
+    const { tag: formerTag, db: slowDb, slow } = await deadRunnerStillWriting('zombie');
     const name2 = uniqueName('zombie').replace(/_/g, '-');
     const store = new StateStore(destination, name2);
     // Only the fields the lease reads: the rest of a migration document plays no part here.
@@ -158,15 +144,7 @@ describe('lease: one runner per migration', () => {
     // A: a dead runner whose long write still runs. B took the lease over from A and died before A was drained (the
     // state B's takeover wrote: B holds the lease, A is undrained). C takes over from B: it must stop A's write too,
     // not only B's (which has nothing left running).
-    const slowDb = uniqueName('chain');
-    const slow = destination.db(slowDb).collection<Document>('c');
-    await slow.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i })));
-    const tagA = randomUUID();
-    const child = zombieWrite(tagA, slowDb);
-    await child.started;
-    for (let i = 0; i < 50 && (await slow.countDocuments({ late: true })) === 0; i++) await sleep(100);
-    child.process.kill('SIGKILL');
-    await child.exited;
+    const { tag: tagA, db: slowDb, slow } = await deadRunnerStillWriting('chain');
     const name3 = uniqueName('chain').replace(/_/g, '-');
     const store = new StateStore(destination, name3);
     await store.migrations.insertOne({ _id: name3, lease: { owner: 'b/2', expiresAt: new Date(), client: randomUUID() }, undrainedClients: [tagA] } as unknown as MigrationDoc);
@@ -214,7 +192,23 @@ describe('lease: one runner per migration', () => {
     }
   });
 
-  /** A process tagged as the engine tags its clients, running a write of 300 × 50 ms on `db`.c. */
+  /**
+   * A runner process (tagged as the engine tags its clients) that started a write of 300 × 50 ms on the destination
+   * and died by SIGKILL once the write was under way: the server goes on running it.
+   */
+  async function deadRunnerStillWriting(prefix: string): Promise<{ tag: string; db: string; slow: Collection<Document> }> {
+    const db = uniqueName(prefix);
+    const slow = destination.db(db).collection<Document>('c');
+    await slow.insertMany(Array.from({ length: 300 }, (_, i): Document => ({ _id: i })));
+    const tag = randomUUID();
+    const child = zombieWrite(tag, db);
+    await child.started;
+    for (let i = 0; i < 50 && (await slow.countDocuments({ late: true })) === 0; i++) await sleep(100);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    return { tag, db, slow };
+  }
+
   function zombieWrite(tag: string, db: string): { process: ReturnType<typeof spawn>; started: Promise<void>; exited: Promise<unknown> } {
     const script = `import { MongoClient } from 'mongodb';
       const client = new MongoClient(process.argv[1], { driverInfo: { name: ${JSON.stringify(tagDriverName(tag))} } });
