@@ -760,7 +760,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID6(this.buffer.subarray(0, this.position));
+          return new UUID5(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -786,12 +786,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID6.bytesFromString(doc.$uuid);
+          data = UUID5.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID6(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -928,7 +928,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID6 = class _UUID extends Binary5 {
+    var UUID5 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -3382,7 +3382,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID6.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -4468,7 +4468,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId3,
       Timestamp: Timestamp5,
-      UUID: UUID6,
+      UUID: UUID5,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -4501,7 +4501,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId3;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID6;
+    exports.UUID = UUID5;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -78120,6 +78120,9 @@ import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/raw-cursor.ts
 var import_mongodb11 = __toESM(require_lib3(), 1);
+function sameCollection(uuid) {
+  return uuid ? { collectionUUID: new import_mongodb11.UUID(uuid) } : {};
+}
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
     this.client = client;
@@ -78139,8 +78142,7 @@ var RawBatchCursor = class _RawBatchCursor {
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
-    const uuid = find.collectionUUID ? { collectionUUID: new import_mongodb11.UUID(find.collectionUUID) } : {};
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...uuid, readConcern: { level: "majority" } };
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
   }
   get exhausted() {
@@ -78954,12 +78956,9 @@ async function planPartitions(source, collection, options) {
   }
   return partitions;
 }
-function sameCollection(collection) {
-  return collection.uuid ? { collectionUUID: new import_mongodb15.UUID(collection.uuid) } : {};
-}
 async function holdsIdClass(source, collection, typeClass) {
   const reply = await source.db(collection.db).command(
-    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection.uuid) },
     { readPreference: import_mongodb15.ReadPreference.primary }
   );
   return reply.cursor.firstBatch.length > 0;
@@ -78969,7 +78968,7 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
   const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
   const cursor = new RawBatchCursor(source, {
     db: collection.db,
-    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1e3 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1e3 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection.uuid) },
     collection: collection.coll,
     batchSize: 1e3
   });
@@ -78985,11 +78984,15 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
 function sameValue(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+function resumeAfter(partition) {
+  if (partition.lastIdKey) return { value: decodeIdKey(bytesOf(partition.lastIdKey)) };
+  return partition.lastId !== void 0 ? { value: partition.lastId } : void 0;
+}
 function partitionFilter(partition) {
   if (partition.natural) return {};
   const range = { $type: partition.typeClass };
-  if (partition.lastIdKey) range.$gt = decodeIdKey(bytesOf(partition.lastIdKey));
-  else if ("lastId" in partition) range.$gt = partition.lastId;
+  const after = resumeAfter(partition);
+  if (after) range.$gt = after.value;
   else if ("min" in partition) range.$gte = partition.min;
   if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
@@ -81656,7 +81659,8 @@ async function listPairs(source, filter) {
   return pairs.sort((a, b) => a.source.localeCompare(b.source));
 }
 function sourceOfTarget(pairs) {
-  return (target) => pairs.find((p) => p.target === target)?.source;
+  const collectionOf = sourceCollectionOfTarget(pairs);
+  return (target) => collectionOf(target)?.source;
 }
 function sourceCollectionOfTarget(pairs) {
   return (target) => {
@@ -81838,15 +81842,12 @@ async function comparePartitionStep(source, destination, store, queue, partition
     frontier?.end(partition, saved);
   }
 }
-function resumeAfter(partition) {
-  if (partition.lastIdKey) return { $gt: decodeIdKey(bytesOf(partition.lastIdKey)) };
-  return partition.lastId !== void 0 ? { $gt: partition.lastId } : {};
-}
 async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
   const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
-  const after = resumeAfter(partition);
+  const resumed = resumeAfter(partition);
+  const after = resumed ? { $gt: resumed.value } : {};
   const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
   const exhausted = batch.length < batchSize;
   const pending = /* @__PURE__ */ new Map();

@@ -1,3 +1,4 @@
+import { seeded } from '../support/seeded.js';
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
@@ -123,8 +124,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     }
   }
 
-  it('ends equal to the source, byte for byte, after seeded kills in copy, replay and tail', { timeout: long ? 900_000 : 240_000 }, async () => {
-    console.log(`[change-path-fuzz] seed=${seed} (rerun with MLM_SEED=${seed})`);
+  it('ends equal to the source, byte for byte, after seeded kills in copy, replay and tail', { timeout: long ? 900_000 : 240_000 }, seeded('change-path-fuzz', seed)(async () => {
     const sdb = clients.source.db(db);
     for (const coll of POOL) await sdb.createCollection(coll);
     await sdb.createCollection('cap', { capped: true, size: 256 * 1024, max: 300 });
@@ -171,7 +171,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
       expect(await indexKeys(clients.destination, db, coll), coll).toEqual(await indexKeys(clients.source, db, coll));
     }
-  });
+  }));
 
   function refused(error: unknown): void {
     const code = Number((error as { code?: unknown }).code);

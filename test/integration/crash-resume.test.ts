@@ -1,3 +1,4 @@
+import { seeded } from '../support/seeded.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
@@ -59,8 +60,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
 
   // Twelve kill -9 and their reruns: about 100 s on a quiet machine (replay now reads every update's document
   // back from the source); the default 120 s left no margin.
-  it('every rerun continues, nothing is copied twice, and the sides end equal', { timeout: 240_000 }, async () => {
-    console.log(`[crash-resume] seed=${seed} (rerun with MLM_CRASH_SEED=${seed})`);
+  it('every rerun continues, nothing is copied twice, and the sides end equal', { timeout: 240_000 }, seeded('crash-resume', seed, 'MLM_CRASH_SEED')(async () => {
     const random = seededRandom(seed);
     const watch = new StateWatch(destination, name);
     writer = new Writer(source, db, ['items', 'w', 'mixed'], { idSpace: 400 });
@@ -138,7 +138,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
     const state = (await watch.doc())!;
     expect(state.phase).toBe('tailing');
     expect(state.resyncRequired).toBeUndefined();
-  });
+  }));
 
   it('a partition plan cut short by a crash is made again, not taken as complete', async () => {
     const planDb = uniqueName('plan');

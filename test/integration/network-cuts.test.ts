@@ -1,3 +1,4 @@
+import { seeded } from '../support/seeded.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document } from 'mongodb';
@@ -95,9 +96,8 @@ describe('network cuts between the runner and each side', () => {
   });
 
   // Both tests run many slices through cut links; under the suite's load the first took 125 s at the clock-paced cuts.
-  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 240_000 }, async () => {
+  it('connections dropped at random moments during copy, catch-up and tail: the run finishes, both sides equal', { timeout: 240_000 }, seeded('network-cuts', SEED)(async () => {
     const { source, destination, proxies } = clusters;
-    console.log(`[network-cuts] seed=${SEED} (rerun with MLM_SEED=${SEED})`);
     const random = seededRandom(SEED);
     const db = uniqueName('net');
     const collections = ['a', 'b', 'c'];
@@ -149,7 +149,7 @@ describe('network cuts between the runner and each side', () => {
     expect(final.exitCode).toBe(0);
     expect(final.progress?.lagSeconds).toBe(0);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
-  });
+  }));
 
   it('a side down past the limit: exit 1 with a clear error and no stack; state intact; a rerun continues', { timeout: 180_000 }, async () => {
     const { source, destination, proxies } = clusters;

@@ -1,3 +1,4 @@
+import { seeded } from '../support/seeded.js';
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BSON, Double, Int32, Long, type Binary, type Document } from 'mongodb';
@@ -85,22 +86,20 @@ describe('tail under a burst, killed in the middle of it', () => {
     return { file, name, rounds: round, kills };
   }
 
-  it('ends equal to the source, byte for byte', { timeout: 300_000 }, async () => {
-    console.log(`[tail-burst] seed=${seed} (rerun with MLM_SEED=${seed})`);
+  it('ends equal to the source, byte for byte', { timeout: 300_000 }, seeded('tail-burst', seed)(async () => {
     const { rounds, kills } = await burstWithKills(db, TAIL_ONLY, seededRandom(seed));
     console.log(`[tail-burst] figure: ${rounds} bursts (each ~${DOCS + 600} updates, 600 inserts, deletes, a 50-update transaction), ${kills} kill -9`);
     expect(kills).toBeGreaterThan(0);
     await expectSidesEqual(clients.source, clients.destination, [db]);
-  });
+  }));
 
   /**
    * The same with continuous verification on: what the feed and the destination watch leave to the partition
    * comparisons (see frontier.ts), and what the watch reads only once the tail keeps up, must still cover every
    * document. At the end verification is complete and reports one difference: the one planted on the destination.
    */
-  it('with continuous verification on, ends verified, and only a planted difference is reported', { timeout: 300_000 }, async () => {
+  it('with continuous verification on, ends verified, and only a planted difference is reported', { timeout: 300_000 }, seeded('tail-burst verified', seed)(async () => {
     const verifiedDb = uniqueName('burstv');
-    console.log(`[tail-burst] verified: seed=${seed} (rerun with MLM_SEED=${seed})`);
     const { file, name, kills } = await burstWithKills(verifiedDb, 'cutover: { verify: hash, maxLagSeconds: 10 }\n', seededRandom(seed + 1));
     expect(kills).toBeGreaterThan(0);
     await expectSidesEqual(clients.source, clients.destination, [verifiedDb]);
@@ -112,7 +111,7 @@ describe('tail under a burst, killed in the middle of it', () => {
     expect(await open()).toBe(0);
     const found = await confirmed();
     expect(found.map((e) => ({ t: e.t, id: BSON.deserialize(bytesOf(e.key as Binary))._id, mismatch: e.mismatch }))).toEqual([{ t: `${verifiedDb}.people`, id: 'p7', mismatch: 'content' }]);
-  });
+  }));
 
   it('applies a batch of updates whose documents together far exceed the memory budget of a batch', { timeout: 240_000 }, async () => {
     const sdb = clients.source.db(uniqueName('bigdocs'));

@@ -1,3 +1,4 @@
+import { seeded } from '../support/seeded.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { diffStatements, type DiffStatement } from '../../src/engine/apply/update-diff.js';
@@ -587,8 +588,7 @@ describe('update translation (rawUpdateDescription to statements) against the re
 
   // ---- the fuzzer -------------------------------------------------------------------------------------------
 
-  it('never leaves the mirror different from the source when every statement matched', { timeout: long ? 1_800_000 : 180_000 }, async () => {
-    console.log(`[update-diff-fuzz] seed=${seed} (rerun with MLM_SEED=${seed})`);
+  it('never leaves the mirror different from the source when every statement matched', { timeout: long ? 1_800_000 : 180_000 }, seeded('update-diff-fuzz', seed)(async () => {
     const started = Date.now();
     const figures = { rounds: 0, logged: 0, applied: 0, fallback: 0, refused: 0, replace: 0, noop: 0, serverRefused: 0, writeErrors: 0, needlessFallback: 0, operatorLogged: 0, operatorApplied: 0, statements: 0, multiStatement: 0, movesApplied: 0 };
     const keys: Buffer[] = [];
@@ -657,5 +657,5 @@ describe('update translation (rawUpdateDescription to statements) against the re
     expect(figures.fallback).toBe(0);
     expect(figures.movesApplied).toBeGreaterThan(0);
     expect(figures.multiStatement).toBeGreaterThan(0);
-  });
+  }));
 });

@@ -1,7 +1,7 @@
-import { BSON, ReadPreference, UUID, type Document, type MongoClient } from 'mongodb';
+import { BSON, ReadPreference, type Binary, type Document, type MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { PartitionDoc } from '../state/types.js';
-import { RawBatchCursor } from './raw-cursor.js';
+import { RawBatchCursor, sameCollection } from './raw-cursor.js';
 import { bytesOf, decodeIdKey } from '../../mongo/raw-bson.js';
 
 /**
@@ -57,14 +57,9 @@ export async function planPartitions(source: MongoClient, collection: SourceColl
   return partitions;
 }
 
-/** The planned collection's UUID for a command, which the server then checks against the name (6.0+). */
-function sameCollection(collection: SourceCollection): Document {
-  return collection.uuid ? { collectionUUID: new UUID(collection.uuid) } : {};
-}
-
 async function holdsIdClass(source: MongoClient, collection: SourceCollection, typeClass: string): Promise<boolean> {
   const reply = await source.db(collection.db).command(
-    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection.uuid) },
     { readPreference: ReadPreference.primary },
   );
   return (reply.cursor as { firstBatch: unknown[] }).firstBatch.length > 0;
@@ -76,7 +71,7 @@ async function sampleSplitPoints(source: MongoClient, collection: SourceCollecti
   const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
   const cursor = new RawBatchCursor(source, {
     db: collection.db,
-    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1000 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection) },
+    open: { aggregate: collection.coll, pipeline, cursor: { batchSize: 1000 }, allowDiskUse: true, readConcern: READ_CONCERN, ...sameCollection(collection.uuid) },
     collection: collection.coll,
     batchSize: 1000,
   });
@@ -94,12 +89,21 @@ function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * The `_id` a partition's copy or comparison resumes after, as exactly the value saved (see decodeIdKey); undefined
+ * when nothing was saved yet. Partitions saved before `lastIdKey` existed hold `lastId` (null is a real `_id`).
+ */
+export function resumeAfter(partition: { lastIdKey?: Buffer | Binary; lastId?: unknown }): { value: unknown } | undefined {
+  if (partition.lastIdKey) return { value: decodeIdKey(bytesOf(partition.lastIdKey)) };
+  return partition.lastId !== undefined ? { value: partition.lastId } : undefined;
+}
+
 /** The query that selects what remains to copy of a partition. */
 export function partitionFilter(partition: PartitionDoc): Document {
   if (partition.natural) return {};
   const range: Document = { $type: partition.typeClass };
-  if (partition.lastIdKey) range.$gt = decodeIdKey(bytesOf(partition.lastIdKey));
-  else if ('lastId' in partition) range.$gt = partition.lastId;
+  const after = resumeAfter(partition);
+  if (after) range.$gt = after.value;
   else if ('min' in partition) range.$gte = partition.min;
   if ('max' in partition) range.$lt = partition.max;
   return { _id: range };

@@ -1,6 +1,14 @@
 import { Long, ReadPreference, Timestamp, UUID, type ClientSession, type Document, type MongoClient } from 'mongodb';
 import { withinBound } from '../../mongo/stall-bound.js';
 
+/**
+ * The `collectionUUID` field of a read command: with it the server refuses (CollectionUUIDMismatch, 6.0+) a name
+ * that now belongs to another collection, instead of reading the newcomer.
+ */
+export function sameCollection(uuid: string | undefined): { collectionUUID?: UUID } {
+  return uuid ? { collectionUUID: new UUID(uuid) } : {};
+}
+
 /** A command that opens a cursor, and how to continue it. */
 export interface RawCursorSpec {
   db: string;
@@ -45,9 +53,7 @@ export class RawBatchCursor {
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string }): RawBatchCursor {
-    // With a UUID, the server refuses (CollectionUUIDMismatch) a name that now belongs to another collection.
-    const uuid = find.collectionUUID ? { collectionUUID: new UUID(find.collectionUUID) } : {};
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), ...uuid, readConcern: { level: 'majority' } };
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
     return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
   }
 

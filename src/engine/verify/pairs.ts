@@ -45,7 +45,8 @@ export async function listPairs(source: MongoClient, filter: NamespaceFilter): P
 
 /** The source namespace a destination namespace comes from (undefined: not one of the migration's). */
 export function sourceOfTarget(pairs: readonly Pair[]): (target: string) => string | undefined {
-  return (target) => pairs.find((p) => p.target === target)?.source;
+  const collectionOf = sourceCollectionOfTarget(pairs);
+  return (target) => collectionOf(target)?.source;
 }
 
 /** The source collection (name and UUID, as listed) a destination namespace comes from. */

@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { Binary, type Document, type MongoClient } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { RawBatchCursor } from '../../copy/raw-cursor.js';
-import { ID_CLASSES } from '../../copy/partitions.js';
-import { bytesOf, decodeIdKey, idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
+import { ID_CLASSES, resumeAfter } from '../../copy/partitions.js';
+import { bytesOf, idDocumentOf, rawId, rawIdKey } from '../../../mongo/raw-bson.js';
 import { splitNamespace } from '../../../namespaces.js';
 import { failpoint } from '../../failpoints.js';
 import type { StateStore } from '../../state/store.js';
@@ -96,17 +96,12 @@ export interface SavedStep {
   done: boolean;
 }
 
-/** Where a partition's comparison resumes: after its last `_id` compared, as exactly that value (see decodeIdKey). */
-function resumeAfter(partition: VerifyPartitionDoc): Document {
-  if (partition.lastIdKey) return { $gt: decodeIdKey(bytesOf(partition.lastIdKey)) };
-  return partition.lastId !== undefined ? { $gt: partition.lastId } : {};
-}
-
 async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, moving: boolean): Promise<StepResult & { saved?: SavedStep }> {
   const readFrom = moving ? await lastWriteTime(source, 'applied') : undefined;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
-  const after = resumeAfter(partition);
+  const resumed = resumeAfter(partition);
+  const after = resumed ? { $gt: resumed.value } : {};
   const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
   const exhausted = batch.length < batchSize;
   const pending = new Map<string, Buffer>();
