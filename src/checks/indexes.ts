@@ -1,4 +1,6 @@
 import type { IndexSpec } from '../mongo/introspection.js';
+import { fieldsOf } from '../mongo/ordered-decode.js';
+import { canonical } from '../mongo/canonical.js';
 import { fail, listSome, pass, plural, type Check, type Finding } from './types.js';
 
 /** Index options no supported destination (6.0+) accepts, and why. */
@@ -19,9 +21,9 @@ export function indexProblems(namespace: string, indexes: IndexSpec[], destinati
   const problems: IndexProblem[] = [];
   const byKey = new Map<string, IndexSpec[]>();
   for (const index of indexes) {
-    const keyText = JSON.stringify(index.key);
+    const keyText = canonical(index.key);
     byKey.set(keyText, [...(byKey.get(keyText) ?? []), index]);
-    const types = Object.values(index.key);
+    const types = fieldsOf(index.key).map(([, type]) => type);
     if (types.includes('geoHaystack') && destinationMajor >= 5) problems.push({ namespace, index: index.name, problem: 'geoHaystack index: removed in MongoDB 5.0, the destination rejects it' });
     for (const [option, why] of Object.entries(REJECTED_OPTIONS)) {
       if (index[option] !== undefined) problems.push({ namespace, index: index.name, problem: `option ${option} (${why})` });
@@ -31,7 +33,7 @@ export function indexProblems(namespace: string, indexes: IndexSpec[], destinati
   for (const [keyText, same] of byKey) {
     // The engine builds unique indexes non-unique during the sync (replay sees transient duplicates); a
     // non-unique index on the same key (and collation) would then be a duplicate and the build fails.
-    const collations = new Set(same.map((i) => JSON.stringify(i.collation ?? null)));
+    const collations = new Set(same.map((i) => canonical(i.collation ?? null)));
     const unique = same.filter((i) => i.unique === true);
     const nonUnique = same.filter((i) => i.unique !== true);
     if (unique.length && nonUnique.length && collations.size < same.length) {

@@ -2,6 +2,8 @@ import type { Document, MongoClient } from 'mongodb';
 import { errorCode, ignoreCodes, SERVER_ERROR } from '../mongo/server-errors.js';
 import { splitNamespace, type Namespace, type NamespaceFilter } from '../namespaces.js';
 import type { StateStore } from './state/store.js';
+import { listIndexSpecs } from '../mongo/introspection.js';
+import { canonical } from '../mongo/canonical.js';
 
 /**
  * Every rule for what the migration creates on the destination, used by the copy and by DDL mirroring alike:
@@ -105,7 +107,7 @@ export async function createIndexesOver(destination: MongoClient, target: Namesp
   } catch (error) {
     const code = errorCode(error);
     if (code !== SERVER_ERROR.IndexKeySpecsConflict && code !== SERVER_ERROR.IndexOptionsConflict) throw error;
-    const existing = await destination.db(target.db).collection(target.coll).listIndexes().toArray();
+    const existing = await listIndexSpecs(destination, target.db, target.coll);
     const stale = new Set<string>();
     for (const spec of specs) {
       for (const index of existing) {
@@ -122,12 +124,12 @@ export async function createIndexesOver(destination: MongoClient, target: Namesp
 /** Everything that makes an index what it is, but its name and format version. */
 function indexShape(index: Document): string {
   const { name: _name, v: _v, ns: _ns, background: _background, ...shape } = index;
-  return JSON.stringify(Object.keys(shape).sort().map((k) => [k, shape[k] as unknown]));
+  return canonical(Object.keys(shape).sort().map((k) => [k, shape[k] as unknown]));
 }
 
 /** What the server takes as the same index whatever the name: one key, one collation, one partial filter. */
 function sameIdentity(a: Document, b: Document): boolean {
-  return JSON.stringify(a.key) === JSON.stringify(b.key) && JSON.stringify(a.collation ?? null) === JSON.stringify(b.collation ?? null) && JSON.stringify(a.partialFilterExpression ?? null) === JSON.stringify(b.partialFilterExpression ?? null);
+  return canonical(a.key) === canonical(b.key) && canonical(a.collation ?? null) === canonical(b.collation ?? null) && canonical(a.partialFilterExpression ?? null) === canonical(b.partialFilterExpression ?? null);
 }
 
 /** Drops a destination collection or view; false when it was not there. */

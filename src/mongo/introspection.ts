@@ -1,5 +1,6 @@
 import { UUID, type Document, type FindCursor, type MongoClient, type Timestamp } from 'mongodb';
 import type { CollectionProgress } from '../model.js';
+import { decodeOrdered, type OrderedDocument } from './ordered-decode.js';
 
 /**
  * Plain read-only questions to a cluster, shared by the pre-migration checks, the plan and the engine.
@@ -186,9 +187,12 @@ export function collectionKind(info: Pick<CollectionInfo, 'type' | 'options'>): 
   return 'collection';
 }
 
+/** Every collection and view of a database; options decoded in stored field order (see ordered-decode.ts). */
 export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
-  const infos = (await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true }).toArray()) as Document[];
-  return infos.map((i) => {
+  // raw: the driver hands each entry over as its bytes (typed as documents all the same).
+  const raw = (await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true, raw: true }).toArray()) as unknown as Buffer[];
+  return raw.map((bytes) => {
+    const i = decodeOrdered(bytes);
     const uuid = (i.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid?.toString('hex');
     return { name: String(i.name), type: String(i.type ?? 'collection'), options: { ...((i.options ?? {}) as Document) }, ...(uuid ? { uuid } : {}) };
   });
@@ -196,7 +200,8 @@ export async function listCollectionInfos(client: MongoClient, db: string): Prom
 
 export interface IndexSpec {
   name: string;
-  key: Document;
+  /** A Map where a field name looks like an integer (see ordered-decode.ts). */
+  key: OrderedDocument;
   unique?: boolean;
   [option: string]: unknown;
 }
@@ -206,10 +211,10 @@ export interface IndexSpec {
  * so that a name another collection took since it was listed never answers for it.
  */
 export async function listIndexSpecs(client: MongoClient, db: string, coll: string, uuid?: string): Promise<IndexSpec[]> {
-  if (!uuid) return (await client.db(db).collection(coll).listIndexes().toArray()) as IndexSpec[];
-  // At most 64 indexes a collection: one batch.
-  const reply = await client.db(db).command({ listIndexes: new UUID(uuid), cursor: { batchSize: 1000 } });
-  return (reply.cursor as { firstBatch: IndexSpec[] }).firstBatch;
+  // At most 64 indexes a collection: one batch. Raw, for their keys' field order (see ordered-decode.ts); fieldsAsRaw
+  // is a BSON option the driver passes through but does not declare for commands.
+  const reply = await client.db(db).command({ listIndexes: uuid ? new UUID(uuid) : coll, cursor: { batchSize: 1000 } }, { fieldsAsRaw: { firstBatch: true } } as Document);
+  return (reply.cursor as { firstBatch: Buffer[] }).firstBatch.map((spec) => decodeOrdered(spec) as IndexSpec);
 }
 
 export interface CollectionSizes {

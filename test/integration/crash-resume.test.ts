@@ -1,4 +1,3 @@
-import { seeded } from '../support/seeded.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, ObjectId, type Document, type MongoClient } from 'mongodb';
@@ -8,6 +7,7 @@ import { runSync } from '../../src/commands/sync.js';
 import { collectionDifferences, dbHashes, everyTypeDocument, indexKeys, rawHash, testConfig, testPorts, Writer } from '../support/engine.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { cliTailSlice, runRunner, startRunner, StateWatch, tailUntilCaughtUp, writeMigrationFile, type Runner } from '../support/runner-process.js';
+import { seeded } from '../support/seeded.js';
 
 /**
  * kill -9 of a real runner (the CLI in a child process) at seeded pseudo-random moments in the copy, the

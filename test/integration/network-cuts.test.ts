@@ -1,4 +1,3 @@
-import { seeded } from '../support/seeded.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document } from 'mongodb';
@@ -8,6 +7,7 @@ import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { uniqueName } from '../support/clusters.js';
 import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
 import { useProxiedClusters, type ProxiedClusters } from '../support/proxied-clusters.js';
+import { seeded } from '../support/seeded.js';
 import { seededRandom } from '../../src/seeded-random.js';
 
 /**

@@ -1,4 +1,3 @@
-import { seeded } from '../support/seeded.js';
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BSON, Double, Int32, Long, type Binary, type Document } from 'mongodb';
@@ -7,6 +6,7 @@ import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { cliTailSlice, runRunner, startRunner, tailUntilCaughtUp, writeMigrationFile } from '../support/runner-process.js';
+import { seeded } from '../support/seeded.js';
 
 /**
  * The tail's fast path (updates read back in batches, the next batch read while the current one is written,

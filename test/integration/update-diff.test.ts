@@ -1,4 +1,3 @@
-import { seeded } from '../support/seeded.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { diffStatements, type DiffStatement } from '../../src/engine/apply/update-diff.js';
@@ -7,6 +6,7 @@ import { EXACT_TYPES, writeRaw } from '../../src/engine/copy/raw-insert.js';
 import { decodeElement, idDocumentOf, orderedDocument, rawDocument, rawElement, rawElements, rawIdKey } from '../../src/mongo/raw-bson.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { uniqueName, useSharedClients } from '../support/clusters.js';
+import { seeded } from '../support/seeded.js';
 
 /**
  * A seeded fuzzer of the update translation (update-diff.ts) against the real server: random operator and

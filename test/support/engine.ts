@@ -9,6 +9,7 @@ import type { EnginePorts } from '../../src/engine/ports.js';
 import { runTail } from '../../src/commands/tail.js';
 import type { CommandOutcome } from '../../src/model.js';
 import { createLogger, silentLogger, type LogLevel } from '../../src/log.js';
+import { decodeElement, rawElements, type RawElement } from '../../src/mongo/raw-bson.js';
 
 /** A Config for a test migration between two clusters, restricted to the given databases. */
 export function testConfig(name: string, sourceUri: string, destinationUri: string, databases: string[], extra = ''): Config {
@@ -118,10 +119,37 @@ export async function collectionDifferences(source: MongoClient, destination: Mo
   return differences;
 }
 
-/** Index names and keys of a collection, sorted. */
+/**
+ * Index names and keys of a collection, sorted; each key as its fields in stored order (read from the reply's raw
+ * bytes: a decoded JS object lists integer-like names first, so `{x: 1, "2024": 1}` and `{"2024": 1, x: 1}`, two
+ * different indexes, would read the same).
+ */
 export async function indexKeys(client: MongoClient, db: string, coll: string): Promise<string[]> {
-  const indexes = await client.db(db).collection(coll).listIndexes().toArray();
-  return indexes.map((i) => `${String(i.name)}:${JSON.stringify(i.key)}`).sort();
+  return (await rawIndexSpecs(client, db, coll)).map((spec) => `${String(BSON.deserialize(spec).name)}:${storedOrderText(elementValue(spec, 'key')!)}`).sort();
+}
+
+/** A collection's index specs as the raw bytes the server sent (one batch: at most 64 indexes). */
+export async function rawIndexSpecs(client: MongoClient, db: string, coll: string): Promise<Buffer[]> {
+  // fieldsAsRaw: a BSON option the driver passes through but does not declare for commands.
+  const reply = await client.db(db).command({ listIndexes: coll, cursor: { batchSize: 1000 } }, { fieldsAsRaw: { firstBatch: true } } as Document);
+  return (reply.cursor as { firstBatch: Buffer[] }).firstBatch;
+}
+
+/** The value bytes of a top-level field of a raw document. */
+export function elementValue(doc: Buffer, name: string): Buffer | undefined {
+  for (const element of rawElements(doc)) if (element.name.toString('utf8') === name) return Buffer.from(element.value);
+  return undefined;
+}
+
+/** A raw document as text, fields in stored order at every level, values in canonical Extended JSON. */
+export function storedOrderText(doc: Buffer): string {
+  return `{${[...rawElements(doc)].map((e) => `${JSON.stringify(e.name.toString('utf8'))}:${storedValueText(e)}`).join(',')}}`;
+}
+
+function storedValueText(element: RawElement): string {
+  if (element.type === 0x03) return storedOrderText(element.value);
+  if (element.type === 0x04) return `[${[...rawElements(element.value)].map(storedValueText).join(',')}]`;
+  return BSON.EJSON.stringify(decodeElement(element), { relaxed: false });
 }
 
 /** One document holding every BSON type the engine must carry exactly. */

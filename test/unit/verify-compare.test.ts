@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BSON, Double, Int32, Long } from 'mongodb';
 import { OrderIndependentHash } from '../../src/engine/verify/content-hash.js';
-import { canonical } from '../../src/engine/verify/canonical.js';
+import { canonical } from '../../src/mongo/canonical.js';
 import { compareIndexes } from '../../src/engine/verify/index-compare.js';
 import { compareOptions } from '../../src/engine/verify/options-compare.js';
 

@@ -1,6 +1,7 @@
 import { BSON, Int32, ObjectId, Timestamp, type Document } from 'mongodb';
 import { ElementCursor, holdsIdAlone, rawDocument, rawElements, rawId } from '../../mongo/raw-bson.js';
 import { EXACT_TYPES } from '../copy/raw-insert.js';
+import { decodeOrdered } from '../../mongo/ordered-decode.js';
 
 export const DATA_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
 
@@ -93,7 +94,8 @@ export function decodeChangeEvent(raw: Buffer, refetch = false): ChangeEvent {
         full = raw.subarray(valueAt, valueEnd);
         break;
       case Field.OperationDescription:
-        description = BSON.deserialize(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
+        // In stored field order: index keys and view pipelines mean their order (see ordered-decode.ts).
+        description = decodeOrdered(raw.subarray(valueAt, valueEnd), EXACT_TYPES);
         break;
       case Field.RawUpdateDescription:
         if (elementType === 0x03) delta = raw.subarray(valueAt, valueEnd);

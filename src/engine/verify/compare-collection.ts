@@ -3,14 +3,14 @@
  * exact counts, and (mode hash) an order-independent content hash; when counts or hashes differ, the `_id`s
  * of the differing documents. Each kind of collection gets what applies to it, and `method` says what that was.
  */
-import type { Collection, Document, MongoClient } from 'mongodb';
+import type { Collection, MongoClient } from 'mongodb';
 import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../../model.js';
 import { ns, type Namespace } from '../../namespaces.js';
 import { clientSideHash, serverSideHash } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
 import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';
 import { compareIndexes } from './index-compare.js';
-import type { CollectionInfo } from '../../mongo/introspection.js';
+import { listIndexSpecs, type CollectionInfo } from '../../mongo/introspection.js';
 import { compareOptions } from './options-compare.js';
 
 export type CollectionKind = CollectionProgress['kind'];
@@ -76,7 +76,7 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
     return { entry, mismatches, notes };
   }
 
-  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexes(sourceColl), listIndexes(targetColl)]);
+  const [sourceIndexes, targetIndexes] = await Promise.all([listIndexSpecs(ctx.source, pair.source.db, pair.source.coll), listIndexSpecs(ctx.destination, pair.target.db, pair.target.coll)]);
   const relaxedHere = new Set([...ctx.relaxed].filter((r) => r.startsWith(`${targetNs}\u0000`)).map((r) => r.slice(targetNs.length + 1)));
   for (const d of compareIndexes(sourceIndexes, targetIndexes, relaxedHere)) {
     if (d.kind === 'relaxed' && !ctx.exact) notes.push(`${targetNs}: ${d.detail}`);
@@ -124,10 +124,6 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   }
   entry.equal = mismatches.length === 0;
   return { entry, mismatches, notes };
-}
-
-async function listIndexes(coll: Collection): Promise<Document[]> {
-  return coll.listIndexes().toArray();
 }
 
 interface Hashes {

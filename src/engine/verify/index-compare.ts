@@ -9,7 +9,7 @@
  * still running (`exact: false`) and a mismatch when the result must be exact (cutover, committed).
  */
 import type { Document } from 'mongodb';
-import { canonical } from './canonical.js';
+import { canonical } from '../../mongo/canonical.js';
 
 export interface RelaxedIndex {
   /** Destination namespace, db.coll. */

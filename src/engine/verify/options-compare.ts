@@ -8,7 +8,7 @@
  */
 import type { Document } from 'mongodb';
 import type { CollectionInfo } from '../../mongo/introspection.js';
-import { canonical } from './canonical.js';
+import { canonical } from '../../mongo/canonical.js';
 
 export interface OptionDifference {
   option: string;

@@ -5,7 +5,7 @@
  */
 import type { MongoClient } from 'mongodb';
 import type { VerifyMismatch } from '../../../model.js';
-import { listCollectionInfos, type CollectionInfo } from '../../../mongo/introspection.js';
+import { listCollectionInfos, listIndexSpecs, type CollectionInfo } from '../../../mongo/introspection.js';
 import { ns, splitNamespace, STATE_DB } from '../../../namespaces.js';
 import type { StateStore } from '../../state/store.js';
 import { COLLECTION_TTL } from '../../target-catalog.js';
@@ -57,7 +57,7 @@ export async function compareMetadata(source: MongoClient, destination: MongoCli
     if (pair.kind === 'view' || targetInfo.type !== pair.sourceInfo.type) continue;
     const s = splitNamespace(pair.source);
     const t = splitNamespace(pair.target);
-    const [sourceIndexes, targetIndexes] = await Promise.all([source.db(s.db).collection(s.coll).listIndexes().toArray(), destination.db(t.db).collection(t.coll).listIndexes().toArray()]);
+    const [sourceIndexes, targetIndexes] = await Promise.all([listIndexSpecs(source, s.db, s.coll), listIndexSpecs(destination, t.db, t.coll)]);
     for (const d of compareIndexes(sourceIndexes, targetIndexes, names)) {
       if (d.kind === 'relaxed') notes.push(`${pair.target}: ${d.detail}`);
       else mismatch('index', d.detail);

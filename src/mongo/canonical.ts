@@ -20,6 +20,8 @@ export function canonical(value: unknown): string {
       return BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
+    // A document decoded in stored order (see ordered-decode.ts): its fields as stored.
+    if (value instanceof Map) return `{${[...(value as Map<string, unknown>)].map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
     return `{${Object.entries(value as Record<string, unknown>)
       .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
       .join(',')}}`;
