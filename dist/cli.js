@@ -61778,8 +61778,10 @@ async function writeRaw(destination, db, command, field, statements, boundMs) {
   if (!RAW_INSERT_SUPPORTED) throw new Error("this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)");
   const sequence = new DocumentSequence2(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const send2 = (signal) => database(destination, db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  const options = { fieldsAsRaw: { writeErrors: true } };
+  const send2 = (signal) => database(destination, db).command({ ...command, [field]: sequence }, signal ? { ...options, signal } : options);
   const reply = boundMs === void 0 ? await send2() : await withinBound(`a write to ${db}`, boundMs, send2);
+  if (Array.isArray(reply.writeErrors)) reply.writeErrors = reply.writeErrors.map((error) => Buffer.isBuffer(error) ? decodeOrdered(error) : error);
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: reply.writeConcernError.code });
   return reply;
 }
@@ -63876,7 +63878,7 @@ async function sendUpdates(destination, target, writes, ordered) {
 }
 function refused(target, errors, writes) {
   const first = errors[0];
-  const duplicates = writes ? errors.filter((e) => e.code === 11e3).map((e) => ({ target, key: writes[e.index].key, keyValue: e.keyValue })) : [];
+  const duplicates = writes ? errors.filter((e) => e.code === 11e3).map((e) => ({ target, key: writes[e.index].key, keyValue: e.keyValue, keyPattern: e.keyPattern })) : [];
   return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 async function insertInOrder(destination, target, writes) {
@@ -64534,7 +64536,7 @@ async function settleFromSource(source, destination, sourceOf, target, documentK
       written.set(id2.toString("hex"), id2);
     } catch (error) {
       if (errorCode(error) !== 11e3) throw error;
-      const holders = await holdersOf(destination.client, target, id2, duplicatesOf(error));
+      const holders = await holdersOf(destination.client, target, id2, write.kind === "put" ? write.doc : void 0, duplicatesOf(error));
       if (!holders.length) {
         pending.unshift(id2);
         continue;
@@ -64554,17 +64556,42 @@ async function currentState(source, from, key2) {
   const there = await lookupSourceDocument(source, now, from.uuid, key2);
   return there === "moved" ? null : there;
 }
-async function holdersOf(destination, target, id2, duplicates) {
+async function holdersOf(destination, target, id2, doc, duplicates) {
   const holders = [];
+  const written = doc ? decodeOrdered(doc, EXACT_TYPES) : void 0;
   for (const d of duplicates) {
-    if (!d.keyValue) continue;
-    const found = await destination.db(target.db).collection(target.coll).find(d.keyValue, { raw: true, projection: { _id: 1 } }).toArray();
-    for (const holder of found) {
-      const key2 = rawIdKey(Buffer.from(holder));
-      if (key2 && !key2.equals(id2)) holders.push(key2);
+    for (const collation of await collationsOf(destination, target, d.keyPattern)) {
+      const filter = collation ? written && d.keyPattern && holdingSameValues(written, d.keyPattern) : d.keyValue;
+      if (!filter) continue;
+      const found = await destination.db(target.db).collection(target.coll).find(filter, { raw: true, projection: { _id: 1 }, ...collation ? { collation } : {} }).toArray();
+      for (const holder of found) {
+        const key2 = rawIdKey(Buffer.from(holder));
+        if (key2 && !key2.equals(id2) && !holders.some((h) => h.equals(key2))) holders.push(key2);
+      }
     }
   }
   return holders;
+}
+async function collationsOf(destination, target, keyPattern) {
+  if (!keyPattern) return [void 0];
+  const wanted2 = canonical(keyPattern);
+  const matching = (await listIndexSpecs(destination, target.db, target.coll)).filter((spec) => spec.unique === true && canonical(spec.key) === wanted2);
+  return matching.length ? matching.map((spec) => spec.collation) : [void 0];
+}
+function holdingSameValues(doc, keyPattern) {
+  const filter = {};
+  for (const [path] of fieldsOf(keyPattern)) {
+    const values = valuesAt(doc, path.split("."));
+    filter[path] = values.length === 0 ? null : values.length === 1 ? values[0] : { $in: values };
+  }
+  return filter;
+}
+function valuesAt(value, path) {
+  if (Array.isArray(value)) return value.flatMap((item) => valuesAt(item, path));
+  if (!path.length) return [value];
+  const [head, ...rest] = path;
+  const next = value instanceof Map ? value.get(head) : value && typeof value === "object" && !("_bsontype" in value) ? value[head] : void 0;
+  return next === void 0 ? [] : valuesAt(next, rest);
 }
 function batchSourceOfTarget(events, filter) {
   return (target) => {
@@ -65564,7 +65591,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
-    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } });
+    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } }, { fieldsAsRaw: { ids: true } });
     try {
       await command({ prepareUnique: true });
       for (let attempt = 1; ; attempt++) {
@@ -65576,7 +65603,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS) throw error;
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
-          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
+          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids).map((id2) => Buffer.isBuffer(id2) ? orderedDocument(id2) : id2);
           await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, target, ids);
         }
       }

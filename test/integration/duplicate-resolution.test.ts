@@ -64,6 +64,33 @@ describe('duplicate keys met by a write job', () => {
     expect(docs).toEqual([{ _id: 'a', k: 'a-now' }, { _id: 'b', k: 'a-was' }, { _id: 'c', k: 'c-new' }, { _id: 'd', k: 'd-new' }]);
   });
 
+  it('finds the holder of a unique value that is a document whose field names look like integers', async () => {
+    const { source, destination } = clients;
+    const ns = { db: uniqueName('dupdoc'), coll: 'items' };
+    // Maps: stored "x" before "10", the order a JS object reverses (and the decoded key value then matches nothing).
+    const value = (v: string): Map<string, string> => new Map([['x', 'a'], ['10', v]]);
+    for (const client of [source, destination]) await client.db(ns.db).collection(ns.coll).createIndex({ k: 1 }, { unique: true, name: 'k' });
+    // b has moved on from the value a holds now; the destination still has b's older state, which a collides with.
+    await source.db(ns.db).collection<Document>(ns.coll).insertMany([{ _id: 'a', k: value('now') }, { _id: 'b', k: value('later') }] as Document[]);
+    await destination.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'b', k: value('now') } as Document);
+    const jobs = unorderedJobs(majorityDestination(destination), ns, [put({ _id: 'a', k: value('now') })], 100);
+    for (const job of jobs) await resolve(ns, (settled) => job((w) => settled(ns, w.key)));
+    const read = async (client: typeof source): Promise<string[]> => ((await client.db(ns.db).collection(ns.coll).find({}, { raw: true }).sort({ _id: 1 }).toArray()) as unknown as Buffer[]).map((b) => b.toString('hex'));
+    expect(await read(destination)).toEqual(await read(source));
+  });
+
+  it('finds the holder of a unique value under the index collation when the collection has none', async () => {
+    const { source, destination } = clients;
+    const ns = { db: uniqueName('dupcoll'), coll: 'items' };
+    for (const client of [source, destination]) await client.db(ns.db).collection(ns.coll).createIndex({ k: 1 }, { unique: true, name: 'k', collation: { locale: 'en', strength: 2 } });
+    // The destination's stale b holds "ab", equal under the index's collation to the "AB" a holds now.
+    await source.db(ns.db).collection<Document>(ns.coll).insertMany([{ _id: 'a', k: 'AB' }, { _id: 'b', k: 'cd' }] as Document[]);
+    await destination.db(ns.db).collection<Document>(ns.coll).insertOne({ _id: 'b', k: 'ab' } as Document);
+    const jobs = unorderedJobs(majorityDestination(destination), ns, [put({ _id: 'a', k: 'AB' })], 100);
+    for (const job of jobs) await resolve(ns, (settled) => job((w) => settled(ns, w.key)));
+    expect(await destination.db(ns.db).collection(ns.coll).find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 'a', k: 'AB' }, { _id: 'b', k: 'cd' }]);
+  });
+
   it('resolves from the collection the events came from (its UUID), wherever a rename since has moved it', async () => {
     const ns = await setUp();
     const { source, destination } = clients;

@@ -7,6 +7,10 @@ import { sharedClusters, uniqueName, useSharedClients } from '../support/cluster
 import { expectSidesEqual } from '../support/exact.js';
 import { testConfig, testPorts } from '../support/engine.js';
 import { tailUntilCaughtUp } from '../support/runner-process.js';
+import { StateStore } from '../../src/engine/state/store.js';
+import { relaxIndex } from '../../src/engine/target-catalog.js';
+import { finalizeUniqueIndexes } from '../../src/engine/cutover/finalize-unique.js';
+import { rawHash } from '../support/engine.js';
 
 /**
  * Unique indexes are unique on the destination again while the tail runs (before any cutover), so the tail meets
@@ -81,5 +85,27 @@ describe('unique indexes finalized during tail', () => {
     const state = await destination.db('__mongo_live_migrate').collection<Document>('migrations').findOne({ _id: config.name } as Document);
     expect(state?.unresolved ?? []).toEqual([]);
     await expectSidesEqual(source, destination, [db]);
+  });
+
+  it('rewrites the conflicting documents from the source when their _ids are documents whose field names look like integers', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('uniqids');
+    const sourceUsers = source.db(db).collection<Document>('users');
+    const targetUsers = destination.db(db).collection<Document>('users');
+    // Maps: stored "k" before "10", the order a JS object reverses (and then names another _id).
+    const id = (i: number): Map<string, unknown> => new Map<string, unknown>([['k', 'u'], ['10', i]]);
+    await sourceUsers.insertMany(Array.from({ length: 6 }, (_, i): Document => ({ _id: id(i), email: `e${i}` })));
+    await sourceUsers.createIndex({ email: 1 }, { name: 'email', unique: true });
+    // The destination as a tail not yet caught up leaves it: two documents on one email the source has moved on from.
+    await targetUsers.insertMany(Array.from({ length: 6 }, (_, i): Document => ({ _id: id(i), email: i < 3 ? 'stale' : `e${i}` })));
+    const store = new StateStore(destination, uniqueName('uniqids'));
+    const spec = (await sourceUsers.listIndexes().toArray()).find((i) => i.name === 'email')!;
+    await targetUsers.createIndex({ email: 1 }, { name: 'email' });
+    await relaxIndex(store, `${db}.users`, spec);
+
+    const converted = await finalizeUniqueIndexes(source, destination, store, (target) => (target === `${db}.users` ? { source: `${db}.users` } : undefined));
+    expect(converted).toBe(1);
+    expect((await targetUsers.listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
+    expect(await rawHash(destination, db, 'users')).toEqual(await rawHash(source, db, 'users'));
   });
 });

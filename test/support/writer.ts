@@ -5,11 +5,15 @@ import { Double, Int32, Long, MongoError, MongoOperationTimeoutError, type Colle
 const USER_WRITES_BLOCKED = 371;
 const DUPLICATE_KEY = 11000;
 /**
- * No write of the test's waits longer than this (server selection, the write and its write concern together): a
- * write that waits without end (a majority no member set can reach, a pool that never hands a connection) fails
- * the test with an error that says so, rather than holding it, and its cleanup, until the test runner's timeout.
+ * No operation of the test's waits longer than this, all its commands together (server selection, the writes,
+ * their write concern, a transaction's commit or abort): one that waits without end (a majority no member set can
+ * reach, a pool that never hands a connection) fails the test with an error that says so, rather than holding it,
+ * and its cleanup, until the test runner's timeout. Before, each command had this bound of its own, so a
+ * transaction whose write timed out and whose abort then waited too took twice as long, past stop()'s bound.
  */
 const OPERATION_TIMEOUT_MS = 60_000;
+/** Each command of a transaction: three of them and the abort still end within the operation's bound. */
+const TRANSACTION_COMMAND_TIMEOUT_MS = 15_000;
 /** stop() waits this long for the operations in flight. */
 const STOP_TIMEOUT_MS = OPERATION_TIMEOUT_MS + 30_000;
 
@@ -38,6 +42,8 @@ export class Writer {
   retried = 0;
   private seq = 0;
   private readonly idSpace: number;
+  /** What each worker is doing and since when: a stop that times out names it. */
+  private readonly inFlight = new Map<number, { what: string; since: number }>();
 
   constructor(private readonly client: MongoClient, private readonly db: string, private readonly collections: string[], private readonly options: WriterOptions = {}) {
     this.idSpace = options.idSpace ?? 500;
@@ -53,7 +59,10 @@ export class Writer {
     const late = sleep(STOP_TIMEOUT_MS, 'late' as const, { signal: bound.signal }).catch(() => 'stopped' as const);
     const ended = await Promise.race([Promise.all(this.loops).then(() => 'stopped' as const), late]);
     bound.abort();
-    if (ended === 'late') throw new Error(`the test writer did not stop within ${STOP_TIMEOUT_MS / 1000} s: an operation waited past its own timeout`);
+    if (ended === 'late') {
+      const waiting = [...this.inFlight].map(([worker, op]) => `worker ${worker}: ${op.what} for ${Math.round((Date.now() - op.since) / 1000)} s`);
+      throw new Error(`the test writer did not stop within ${STOP_TIMEOUT_MS / 1000} s: an operation waited past its own timeout (${waiting.join('; ') || 'none in flight'})`);
+    }
     return this.acknowledged;
   }
 
@@ -61,10 +70,13 @@ export class Writer {
     let n = 0;
     while (!this.stopped) {
       const name = this.collections[(worker + n) % this.collections.length] ?? 'w';
-      const op = this.operation(this.client.db(this.db).collection<Document>(name), `w${Math.floor(Math.random() * this.idSpace)}`, (n++ + worker) % 9);
+      const choice = (n++ + worker) % 9;
+      const op = this.operation(this.client.db(this.db).collection<Document>(name), `w${Math.floor(Math.random() * this.idSpace)}`, choice);
       for (let attempt = 1; ; attempt++) {
         try {
-          await op();
+          const deadline = Date.now() + OPERATION_TIMEOUT_MS;
+          this.inFlight.set(worker, { what: `operation ${choice} on ${name}, attempt ${attempt}`, since: Date.now() });
+          await op(() => Math.max(1, deadline - Date.now()));
           this.acknowledged++;
           break;
         } catch (error) {
@@ -79,39 +91,42 @@ export class Writer {
           if (!transient || attempt >= 20) throw error;
           this.retried++;
           await sleep(250);
+        } finally {
+          this.inFlight.delete(worker);
         }
       }
     }
   }
 
-  private operation(coll: Collection<Document>, id: string, choice: number): () => Promise<unknown> {
+  /** One operation; `left` is the time its commands still have (see OPERATION_TIMEOUT_MS). */
+  private operation(coll: Collection<Document>, id: string, choice: number): (left: () => number) => Promise<unknown> {
     const byId: Document = { _id: id };
     switch (choice) {
       case 0:
       case 1:
-        return () => coll.updateOne(byId, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.updateOne(byId, { $set: { v: ++this.seq, at: new Date() }, $inc: { n: new Int32(1) } }, { upsert: true, timeoutMS: left() });
       case 2:
-        return () => coll.updateOne(byId, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document }, { timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.updateOne(byId, { $push: { arr: { $each: [this.seq, 'x'], $slice: -5 } } as Document }, { timeoutMS: left() });
       case 3:
-        return () => coll.updateOne(byId, { $unset: { at: '' } }, { timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.updateOne(byId, { $unset: { at: '' } }, { timeoutMS: left() });
       case 4:
-        return () => coll.replaceOne(byId, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.replaceOne(byId, { replaced: true, big: 'r'.repeat(200), d: new Double(3) }, { upsert: true, timeoutMS: left() });
       case 5:
-        return () => coll.deleteOne(byId, { timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.deleteOne(byId, { timeoutMS: left() });
       case 6:
-        return async () => {
-          await coll.deleteOne(byId, { timeoutMS: OPERATION_TIMEOUT_MS });
-          return coll.insertOne({ _id: id, reinserted: ++this.seq } as Document, { timeoutMS: OPERATION_TIMEOUT_MS });
+        return async (left) => {
+          await coll.deleteOne(byId, { timeoutMS: left() });
+          return coll.insertOne({ _id: id, reinserted: ++this.seq } as Document, { timeoutMS: left() });
         };
       case 7:
-        return () => this.transaction(coll, id);
+        return (left) => this.transaction(coll, id, left);
       default:
-        return () => coll.updateOne(byId, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true, timeoutMS: OPERATION_TIMEOUT_MS });
+        return (left) => coll.updateOne(byId, { $set: { 'nested.a.b': this.seq, [`f${this.seq % 7}`]: Long.fromNumber(this.seq) } }, { upsert: true, timeoutMS: left() });
     }
   }
 
-  private async transaction(coll: Collection<Document>, id: string): Promise<void> {
-    const session = this.client.startSession({ defaultTimeoutMS: OPERATION_TIMEOUT_MS });
+  private async transaction(coll: Collection<Document>, id: string, left: () => number): Promise<void> {
+    const session = this.client.startSession({ defaultTimeoutMS: Math.min(left(), TRANSACTION_COMMAND_TIMEOUT_MS) });
     const body = async (): Promise<void> => {
       await coll.updateOne({ _id: id } as Document, { $set: { txn: ++this.seq } }, { upsert: true, session });
       await coll.updateOne({ _id: `${id}-t` } as Document, { $set: { txn: this.seq } }, { upsert: true, session });
@@ -126,7 +141,7 @@ export class Writer {
         await body();
         await session.commitTransaction();
       } catch (error) {
-        await session.abortTransaction().catch(() => undefined);
+        await session.abortTransaction({ timeoutMS: Math.min(left(), TRANSACTION_COMMAND_TIMEOUT_MS) }).catch(() => undefined);
         throw error;
       }
     } finally {

@@ -169,7 +169,7 @@ type WriteError = { index: number; code: number; errmsg: string; keyPattern?: Do
 function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Error {
   const first = errors[0]!;
   // Duplicate keys carry what resolve-duplicates.ts needs: the refused document and the key value it collided on.
-  const duplicates = writes ? errors.filter((e) => e.code === 11000).map((e) => ({ target, key: writes[e.index]!.key, keyValue: e.keyValue })) : [];
+  const duplicates = writes ? errors.filter((e) => e.code === 11000).map((e) => ({ target, key: writes[e.index]!.key, keyValue: e.keyValue, keyPattern: e.keyPattern })) : [];
   return Object.assign(new Error(`applying changes to ${target.db}.${target.coll}: ${errors.length} writes refused, first: ${first.errmsg}`), { code: first.code, duplicates });
 }
 

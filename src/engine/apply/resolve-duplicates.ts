@@ -1,10 +1,14 @@
-import type { Document, MongoClient } from 'mongodb';
+import type { CollationOptions, Document, MongoClient } from 'mongodb';
 import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
 import type { Namespace, NamespaceFilter } from '../../namespaces.js';
 import { writeInOrder, type Destination, type Write } from './raw-writes.js';
 import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 import { findByUuid } from '../copy/source-location.js';
 import { errorCode } from '../../mongo/server-errors.js';
+import { listIndexSpecs } from '../../mongo/introspection.js';
+import { canonical } from '../../mongo/canonical.js';
+import { decodeOrdered, fieldsOf } from '../../mongo/ordered-decode.js';
+import { EXACT_TYPES } from '../copy/raw-insert.js';
 
 /** A write refused because another destination document holds the same unique key (see raw-writes.ts). */
 export interface DuplicateKey {
@@ -12,6 +16,8 @@ export interface DuplicateKey {
   /** The refused document's raw documentKey. */
   key: Buffer;
   keyValue?: Document;
+  /** The key of the unique index that refused it (which index, and so which collation, the value is equal under). */
+  keyPattern?: Document;
 }
 
 /** A safety bound only: every attempt settles at least one more of the job's documents, so the loop ends. */
@@ -93,7 +99,7 @@ async function settleFromSource(source: ReadView, destination: Destination, sour
       written.set(id.toString('hex'), id);
     } catch (error) {
       if (errorCode(error) !== 11000) throw error;
-      const holders = await holdersOf(destination.client, target, id, duplicatesOf(error));
+      const holders = await holdersOf(destination.client, target, id, write.kind === 'put' ? write.doc : undefined, duplicatesOf(error));
       if (!holders.length) {
         // The document that held the key changed since (another write job of the batch runs beside this one):
         // written again (MAX_STEPS bounds it).
@@ -125,18 +131,59 @@ async function currentState(source: ReadView, from: Namespace & { uuid?: string 
   return there === 'moved' ? null : there;
 }
 
-/** The _ids (raw keys) of the destination documents other than `id` that hold the keys a write collided on. */
-async function holdersOf(destination: MongoClient, target: Namespace, id: Buffer, duplicates: DuplicateKey[]): Promise<Buffer[]> {
+/**
+ * The _ids (raw keys) of the destination documents other than `id` that hold the keys a write of `doc` collided on.
+ * Found by the refusal's key value, or, under an index with a collation, by the values `doc` holds on the index's
+ * fields: its key value is then the collation's sort key (bytes as a string), which no document holds. The find
+ * runs under that collation, so "ab" is found holding what "AB" collided on. Finding more than the holders costs
+ * only rewrites from the source; finding fewer would retry the write until it gave up.
+ */
+async function holdersOf(destination: MongoClient, target: Namespace, id: Buffer, doc: Buffer | undefined, duplicates: DuplicateKey[]): Promise<Buffer[]> {
   const holders: Buffer[] = [];
+  const written = doc ? decodeOrdered(doc, EXACT_TYPES) : undefined;
   for (const d of duplicates) {
-    if (!d.keyValue) continue;
-    const found = (await destination.db(target.db).collection(target.coll).find(d.keyValue, { raw: true, projection: { _id: 1 } }).toArray()) as unknown as Buffer[];
-    for (const holder of found) {
-      const key = rawIdKey(Buffer.from(holder));
-      if (key && !key.equals(id)) holders.push(key);
+    for (const collation of await collationsOf(destination, target, d.keyPattern)) {
+      const filter = collation ? written && d.keyPattern && holdingSameValues(written, d.keyPattern) : d.keyValue;
+      if (!filter) continue;
+      const found = (await destination.db(target.db).collection(target.coll).find(filter, { raw: true, projection: { _id: 1 }, ...(collation ? { collation: collation as CollationOptions } : {}) }).toArray()) as unknown as Buffer[];
+      for (const holder of found) {
+        const key = rawIdKey(Buffer.from(holder));
+        if (key && !key.equals(id) && !holders.some((h) => h.equals(key))) holders.push(key);
+      }
     }
   }
   return holders;
+}
+
+/**
+ * The collations of the unique indexes on this key (undefined: none of its own). Two unique indexes may share a key
+ * under different collations; which one refused is not said, so each is asked.
+ */
+async function collationsOf(destination: MongoClient, target: Namespace, keyPattern: Document | undefined): Promise<(Document | undefined)[]> {
+  if (!keyPattern) return [undefined];
+  const wanted = canonical(keyPattern);
+  const matching = (await listIndexSpecs(destination, target.db, target.coll)).filter((spec) => spec.unique === true && canonical(spec.key) === wanted);
+  return matching.length ? matching.map((spec) => spec.collation as Document | undefined) : [undefined];
+}
+
+/** A filter for the documents holding any of the values `doc` holds on each of the key's fields (array elements each). */
+function holdingSameValues(doc: Document, keyPattern: Document): Document {
+  const filter: Document = {};
+  for (const [path] of fieldsOf(keyPattern)) {
+    const values = valuesAt(doc, path.split('.'));
+    // A missing field is indexed as null, and null matches a missing field.
+    filter[path] = values.length === 0 ? null : values.length === 1 ? values[0] : { $in: values };
+  }
+  return filter;
+}
+
+/** The values at a dotted path, arrays on the way (and at its end) flattened, as a multikey index reads them. */
+function valuesAt(value: unknown, path: string[]): unknown[] {
+  if (Array.isArray(value)) return value.flatMap((item) => valuesAt(item, path));
+  if (!path.length) return [value];
+  const [head, ...rest] = path;
+  const next = value instanceof Map ? value.get(head!) : value && typeof value === 'object' && !('_bsontype' in value) ? (value as Document)[head!] : undefined;
+  return next === undefined ? [] : valuesAt(next, rest);
 }
 
 /** The source namespace a batch's events for this destination namespace came from. */

@@ -3,6 +3,7 @@ import { BSON, MongoBulkWriteError, type Collection, type Document, type MongoCl
 // Imported statically so that bundles hold the one copy of the module the driver itself uses: the driver
 // recognises a sequence by `instanceof`.
 import * as driverCommands from 'mongodb/lib/cmap/commands.js';
+import { decodeOrdered } from '../../mongo/ordered-decode.js';
 import { withinBound } from '../../mongo/stall-bound.js';
 import { database } from '../../mongo/databases.js';
 
@@ -47,8 +48,12 @@ export async function writeRaw(destination: MongoClient, db: string, command: Do
   if (!RAW_INSERT_SUPPORTED) throw new Error('this version of the MongoDB driver cannot send raw documents (no OP_MSG document sequences)');
   const sequence = new DocumentSequence!(field);
   for (const statement of statements) sequence.push(statement, statement);
-  const send = (signal?: AbortSignal): Promise<Document> => database(destination, db).command({ ...command, [field]: sequence }, signal ? { signal } : {});
+  // fieldsAsRaw (a BSON option the driver passes through, undeclared for commands): write errors arrive as bytes and are
+  // decoded here in stored order, so that a duplicate's keyValue holding a document finds that document again.
+  const options = { fieldsAsRaw: { writeErrors: true } } as Document;
+  const send = (signal?: AbortSignal): Promise<Document> => database(destination, db).command({ ...command, [field]: sequence }, signal ? { ...options, signal } : options);
   const reply = boundMs === undefined ? await send() : await withinBound(`a write to ${db}`, boundMs, send);
+  if (Array.isArray(reply.writeErrors)) reply.writeErrors = reply.writeErrors.map((error: unknown) => (Buffer.isBuffer(error) ? decodeOrdered(error) : error));
   if (reply.writeConcernError) throw Object.assign(new Error(`write concern error writing to ${db}: ${JSON.stringify(reply.writeConcernError)}`), { code: (reply.writeConcernError as { code?: number }).code });
   return reply;
 }

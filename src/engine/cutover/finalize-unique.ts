@@ -1,6 +1,6 @@
 import type { Document, MongoClient } from 'mongodb';
 import { errorMessage, OperationError } from '../../errors.js';
-import { idDocumentOf, rawIdKey } from '../../mongo/raw-bson.js';
+import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
@@ -26,7 +26,9 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
-    const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } });
+    // fieldsAsRaw (a BSON option the driver passes through, undeclared for commands): the refusal's conflicting _ids
+    // that are documents arrive as their bytes, since decoded into JS objects they could name other documents.
+    const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } }, { fieldsAsRaw: { ids: true } } as Document);
     try {
       await command({ prepareUnique: true });
       for (let attempt = 1; ; attempt++) {
@@ -38,7 +40,7 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
           if (violations.code !== CANNOT_CONVERT || attempt >= ATTEMPTS) throw error;
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
-          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids);
+          const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids).map((id) => (Buffer.isBuffer(id) ? orderedDocument(id) : id));
           await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...(from.uuid ? { uuid: from.uuid } : {}) }, target, ids);
         }
       }
@@ -66,7 +68,8 @@ async function markUnique(store: StateStore, relaxed: RelaxedIndexDoc): Promise<
 /** Writes the source's current state of these documents (or deletes them where the source has none). */
 async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace & { uuid?: string }, to: Namespace, ids: unknown[]): Promise<void> {
   if (!ids.length) return;
-  // The ids come back decoded from the error reply; equality on _id matches across numeric types anyway. By UUID:
+  // The ids come back decoded from the error reply (numbers match across numeric types, documents are Maps in
+  // stored order, see the caller). By UUID:
   // a name another collection took since the pair was listed is refused (CollectionUUIDMismatch) rather than read,
   // since its documents written here, and the destination's missing from it deleted, would be another collection's.
   const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...(from.uuid ? { collectionUUID: from.uuid } : {}) }).toArray();
