@@ -23654,7 +23654,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID5(this.buffer.subarray(0, this.position));
+          return new UUID6(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -23680,12 +23680,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID5.bytesFromString(doc.$uuid);
+          data = UUID6.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID6(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -23822,7 +23822,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID5 = class _UUID extends Binary5 {
+    var UUID6 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -26276,7 +26276,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID6.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -27362,7 +27362,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId5,
       Timestamp: Timestamp5,
-      UUID: UUID5,
+      UUID: UUID6,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -27395,7 +27395,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId5;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID5;
+    exports.UUID = UUID6;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -63803,8 +63803,11 @@ var DeltaMissed = class extends Error {
 };
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
-function majorityDestination(client) {
-  return { client, acknowledged: () => void 0, writeConcern: { w: "majority" } };
+function writeCommand(destination, kind, target, ordered) {
+  return { [kind]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN, ...destination.collectionUUID ? { collectionUUID: destination.collectionUUID } : {} };
+}
+function majorityDestination(client, collectionUUID) {
+  return { client, acknowledged: () => void 0, writeConcern: { w: "majority" }, ...collectionUUID ? { collectionUUID } : {} };
 }
 function boundOf(destination) {
   return destination.writeConcern ? void 0 : shortCommandBound();
@@ -63824,7 +63827,7 @@ async function send(destination, target, kind, writes, ordered) {
   if (kind === "new") return insertOrPut(destination, target, writes);
   if (kind === "put" || kind === "upd") return sendUpdates(destination, target, writes, ordered);
   const statements = writes.map((w) => deleteStatement(w.key));
-  const command = { delete: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "delete", target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "deletes", statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
@@ -63846,7 +63849,7 @@ async function sendUpdates(destination, target, writes, ordered) {
       owners.push(write);
     }
   }
-  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "update", target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "updates", statements, boundOf(destination));
   const kinds = new Set(writes.map((w) => w.kind));
@@ -63884,7 +63887,7 @@ function refused(target, errors, writes) {
 async function insertInOrder(destination, target, writes) {
   let left = writes;
   while (left.length) {
-    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const command = writeCommand(destination, "insert", target, true);
     const reply = await writeRaw(destination.client, target.db, command, "documents", left.map((w) => w.doc), boundOf(destination));
     destination.acknowledged(reply);
     const errors = reply.writeErrors ?? [];
@@ -63894,7 +63897,7 @@ async function insertInOrder(destination, target, writes) {
   }
 }
 async function insertOrPut(destination, target, writes) {
-  const command = { insert: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "insert", target, false);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "documents", writes.map((w) => w.doc), boundOf(destination));
   destination.timed?.("new", writes.length, performance.now() - started);
@@ -64063,7 +64066,7 @@ function setJob(destination, target, kind, sets) {
       } else single.push(...left);
     }
     if (statements.length) {
-      const command = { [kind === "del" ? "delete" : "update"]: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+      const command = writeCommand(destination, kind === "del" ? "delete" : "update", target, false);
       const started = performance.now();
       const reply = await writeRaw(destination.client, target.db, command, kind === "del" ? "deletes" : "updates", statements, destination.writeConcern ? void 0 : shortCommandBound());
       destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
@@ -65584,6 +65587,7 @@ function bufferedEvent(doc) {
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
+var import_mongodb25 = __toESM(require_lib3(), 1);
 var CANNOT_CONVERT = 359;
 var ATTEMPTS = 6;
 async function finalizeUniqueIndexes(source, destination, store, sourceOf, signal) {
@@ -65591,7 +65595,9 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
-    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } }, { fieldsAsRaw: { ids: true } });
+    const uuid = await destinationUuid(destination, target);
+    if (!uuid) continue;
+    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra }, collectionUUID: uuid }, { fieldsAsRaw: { ids: true } });
     try {
       await command({ prepareUnique: true });
       for (let attempt = 1; ; attempt++) {
@@ -65604,7 +65610,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids).map((id2) => Buffer.isBuffer(id2) ? orderedDocument(id2) : id2);
-          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, { ...target, uuid }, ids);
         }
       }
     } catch (error) {
@@ -65626,18 +65632,29 @@ async function markUnique(store, relaxed) {
 async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
   const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...from.uuid ? { collectionUUID: from.uuid } : {} }).toArray();
-  const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
+  const ids2 = await new RawBatchCursor(destination, {
+    db: to.db,
+    open: { find: to.coll, filter: { _id: { $in: ids } }, projection: { _id: 1 }, batchSize: ids.length + 1, collectionUUID: to.uuid },
+    collection: to.coll,
+    batchSize: ids.length + 1
+  }).toArray();
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))).toString("hex")));
   const writes = [
     ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key2) => ({ kind: "del", key: key2 }))
   ];
+  await pausePoint("finalize-unique:rewrite");
   await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
-  await writeInOrder(majorityDestination(destination), to, writes, 500);
+  await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
+}
+async function destinationUuid(destination, target) {
+  const [info] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
+  const uuid = info?.info?.uuid;
+  return uuid ? new import_mongodb25.UUID(uuid.toString("hex")) : void 0;
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -65728,7 +65745,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb25.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb26.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -65895,7 +65912,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -65972,7 +65989,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastIdKey = new import_mongodb26.Binary(last.key);
+  if (last) set.lastIdKey = new import_mongodb27.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
@@ -66839,7 +66856,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -67171,7 +67188,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb27.MongoError) {
+    if (error instanceof import_mongodb28.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -67531,7 +67548,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -67563,7 +67580,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb28.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb29.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -68122,7 +68139,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb33 = __toESM(require_lib3(), 1);
+var import_mongodb34 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -68153,13 +68170,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb30 = __toESM(require_lib3(), 1);
+var import_mongodb31 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb30 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -68208,7 +68225,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb29.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb30.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -68326,7 +68343,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb30.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb31.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -68491,7 +68508,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb31 = __toESM(require_lib3(), 1);
+var import_mongodb32 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -68531,10 +68548,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb31.ObjectId(bytes);
+  return new import_mongodb32.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb31.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb32.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -68581,7 +68598,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb31.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb32.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -68591,8 +68608,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb31.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb31.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb32.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb32.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -68603,7 +68620,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb31.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb32.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -68620,7 +68637,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb31.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb32.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -68636,8 +68653,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb31.Long.fromNumber(9e9 + i),
-        score: new import_mongodb31.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb32.Long.fromNumber(9e9 + i),
+        score: new import_mongodb32.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -68648,7 +68665,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb31.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb32.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68731,11 +68748,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb32 = __toESM(require_lib3(), 1);
+var import_mongodb33 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb32.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb33.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -68802,9 +68819,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb33.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb32.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb33.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -68817,7 +68834,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb33.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -68828,7 +68845,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb33.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -68960,8 +68977,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb33.MongoClient(source.uri);
-    const destinationClient = new import_mongodb33.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb34.MongoClient(source.uri);
+    const destinationClient = new import_mongodb34.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

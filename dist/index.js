@@ -760,7 +760,7 @@ var require_bson = __commonJS({
       }
       toUUID() {
         if (this.sub_type === _Binary.SUBTYPE_UUID) {
-          return new UUID5(this.buffer.subarray(0, this.position));
+          return new UUID6(this.buffer.subarray(0, this.position));
         }
         throw new BSONError(`Binary sub_type "${this.sub_type}" (${typeof this.sub_type}) is not supported for converting to UUID. Only 0x${_Binary.SUBTYPE_UUID.toString(16).padStart(2, "0")} is currently supported.`);
       }
@@ -786,12 +786,12 @@ var require_bson = __commonJS({
           }
         } else if ("$uuid" in doc) {
           type = 4;
-          data = UUID5.bytesFromString(doc.$uuid);
+          data = UUID6.bytesFromString(doc.$uuid);
         }
         if (!data) {
           throw new BSONError(`Unexpected Binary Extended JSON format ${JSON.stringify(doc)}`);
         }
-        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID5(data) : new _Binary(data, type);
+        return type === BSON_BINARY_SUBTYPE_UUID_NEW ? new UUID6(data) : new _Binary(data, type);
       }
       inspect(depth, options, inspect) {
         inspect ??= defaultInspect;
@@ -928,7 +928,7 @@ var require_bson = __commonJS({
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID5 = class _UUID extends Binary5 {
+    var UUID6 = class _UUID extends Binary5 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -3382,7 +3382,7 @@ var require_bson = __commonJS({
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
             value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
-            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID5.isValid(value)) {
+            if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID6.isValid(value)) {
               value = value.toUUID();
             }
           }
@@ -4468,7 +4468,7 @@ var require_bson = __commonJS({
       NumberUtils,
       ObjectId: ObjectId3,
       Timestamp: Timestamp5,
-      UUID: UUID5,
+      UUID: UUID6,
       bsonType,
       calculateObjectSize,
       deserialize,
@@ -4501,7 +4501,7 @@ var require_bson = __commonJS({
     exports.NumberUtils = NumberUtils;
     exports.ObjectId = ObjectId3;
     exports.Timestamp = Timestamp5;
-    exports.UUID = UUID5;
+    exports.UUID = UUID6;
     exports.bsonType = bsonType;
     exports.calculateObjectSize = calculateObjectSize;
     exports.deserialize = deserialize;
@@ -79776,8 +79776,11 @@ var DeltaMissed = class extends Error {
 };
 var TRUE = Buffer.of(1);
 var ONE = Buffer.from([1, 0, 0, 0]);
-function majorityDestination(client) {
-  return { client, acknowledged: () => void 0, writeConcern: { w: "majority" } };
+function writeCommand(destination, kind, target, ordered) {
+  return { [kind]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN, ...destination.collectionUUID ? { collectionUUID: destination.collectionUUID } : {} };
+}
+function majorityDestination(client, collectionUUID) {
+  return { client, acknowledged: () => void 0, writeConcern: { w: "majority" }, ...collectionUUID ? { collectionUUID } : {} };
 }
 function boundOf(destination) {
   return destination.writeConcern ? void 0 : shortCommandBound();
@@ -79797,7 +79800,7 @@ async function send(destination, target, kind, writes, ordered) {
   if (kind === "new") return insertOrPut(destination, target, writes);
   if (kind === "put" || kind === "upd") return sendUpdates(destination, target, writes, ordered);
   const statements = writes.map((w) => deleteStatement(w.key));
-  const command = { delete: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "delete", target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "deletes", statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
@@ -79819,7 +79822,7 @@ async function sendUpdates(destination, target, writes, ordered) {
       owners.push(write);
     }
   }
-  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "update", target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "updates", statements, boundOf(destination));
   const kinds = new Set(writes.map((w) => w.kind));
@@ -79857,7 +79860,7 @@ function refused(target, errors, writes) {
 async function insertInOrder(destination, target, writes) {
   let left = writes;
   while (left.length) {
-    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const command = writeCommand(destination, "insert", target, true);
     const reply = await writeRaw(destination.client, target.db, command, "documents", left.map((w) => w.doc), boundOf(destination));
     destination.acknowledged(reply);
     const errors = reply.writeErrors ?? [];
@@ -79867,7 +79870,7 @@ async function insertInOrder(destination, target, writes) {
   }
 }
 async function insertOrPut(destination, target, writes) {
-  const command = { insert: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, "insert", target, false);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, "documents", writes.map((w) => w.doc), boundOf(destination));
   destination.timed?.("new", writes.length, performance.now() - started);
@@ -80036,7 +80039,7 @@ function setJob(destination, target, kind, sets) {
       } else single.push(...left);
     }
     if (statements.length) {
-      const command = { [kind === "del" ? "delete" : "update"]: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+      const command = writeCommand(destination, kind === "del" ? "delete" : "update", target, false);
       const started = performance.now();
       const reply = await writeRaw(destination.client, target.db, command, kind === "del" ? "deletes" : "updates", statements, destination.writeConcern ? void 0 : shortCommandBound());
       destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);
@@ -81557,6 +81560,7 @@ function bufferedEvent(doc) {
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
+var import_mongodb25 = __toESM(require_lib3(), 1);
 var CANNOT_CONVERT = 359;
 var ATTEMPTS = 6;
 async function finalizeUniqueIndexes(source, destination, store, sourceOf, signal) {
@@ -81564,7 +81568,9 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
-    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } }, { fieldsAsRaw: { ids: true } });
+    const uuid = await destinationUuid(destination, target);
+    if (!uuid) continue;
+    const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra }, collectionUUID: uuid }, { fieldsAsRaw: { ids: true } });
     try {
       await command({ prepareUnique: true });
       for (let attempt = 1; ; attempt++) {
@@ -81577,7 +81583,7 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
           const from = sourceOf(relaxed.target);
           if (!from) throw error2;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids).map((id2) => Buffer.isBuffer(id2) ? orderedDocument(id2) : id2);
-          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...from.uuid ? { uuid: from.uuid } : {} }, { ...target, uuid }, ids);
         }
       }
     } catch (error2) {
@@ -81599,18 +81605,29 @@ async function markUnique(store, relaxed) {
 async function rewriteFromSource(source, destination, store, from, to, ids) {
   if (!ids.length) return;
   const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...from.uuid ? { collectionUUID: from.uuid } : {} }).toArray();
-  const ids2 = await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } }, { raw: true, projection: { _id: 1 } }).toArray();
+  const ids2 = await new RawBatchCursor(destination, {
+    db: to.db,
+    open: { find: to.coll, filter: { _id: { $in: ids } }, projection: { _id: 1 }, batchSize: ids.length + 1, collectionUUID: to.uuid },
+    collection: to.coll,
+    batchSize: ids.length + 1
+  }).toArray();
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))).toString("hex")));
   const writes = [
     ...found.map((d) => ({ kind: "put", key: idDocumentOf(rawIdKey(Buffer.from(d))), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key) => ({ kind: "del", key }))
   ];
+  await pausePoint("finalize-unique:rewrite");
   await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
-  await writeInOrder(majorityDestination(destination), to, writes, 500);
+  await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
+}
+async function destinationUuid(destination, target) {
+  const [info2] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
+  const uuid = info2?.info?.uuid;
+  return uuid ? new import_mongodb25.UUID(uuid.toString("hex")) : void 0;
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -81701,7 +81718,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb25.BSON.serialize(event.documentKey));
+      const key = Buffer.from(import_mongodb26.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -81868,7 +81885,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -81945,7 +81962,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastIdKey = new import_mongodb26.Binary(last.key);
+  if (last) set.lastIdKey = new import_mongodb27.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
@@ -82812,7 +82829,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash } from "node:crypto";
@@ -83144,7 +83161,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error2) {
-    if (error2 instanceof import_mongodb27.MongoError) {
+    if (error2 instanceof import_mongodb28.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error2.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error2 });
     }
     throw error2;
@@ -83504,7 +83521,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -83536,7 +83553,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb28.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb29.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;

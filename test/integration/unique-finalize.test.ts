@@ -11,6 +11,7 @@ import { StateStore } from '../../src/engine/state/store.js';
 import { relaxIndex } from '../../src/engine/target-catalog.js';
 import { finalizeUniqueIndexes } from '../../src/engine/cutover/finalize-unique.js';
 import { rawHash } from '../support/engine.js';
+import { setPausePoint } from '../../src/engine/failpoints.js';
 
 /**
  * Unique indexes are unique on the destination again while the tail runs (before any cutover), so the tail meets
@@ -107,5 +108,30 @@ describe('unique indexes finalized during tail', () => {
     expect(converted).toBe(1);
     expect((await targetUsers.listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
     expect(await rawHash(destination, db, 'users')).toEqual(await rawHash(source, db, 'users'));
+  });
+
+  it('a destination collection renamed while its conflicts are rewritten is not written again under its old name', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('uniqmove');
+    const sourceUsers = source.db(db).collection<Document>('users');
+    const targetUsers = destination.db(db).collection<Document>('users');
+    await sourceUsers.insertMany(Array.from({ length: 4 }, (_, i): Document => ({ _id: i, email: `e${i}` })));
+    await sourceUsers.createIndex({ email: 1 }, { name: 'email', unique: true });
+    await targetUsers.insertMany(Array.from({ length: 4 }, (_, i): Document => ({ _id: i, email: i < 2 ? 'stale' : `e${i}` })));
+    await targetUsers.createIndex({ email: 1 }, { name: 'email' });
+    const store = new StateStore(destination, uniqueName('uniqmove'));
+    await relaxIndex(store, `${db}.users`, (await sourceUsers.listIndexes().toArray()).find((i) => i.name === 'email')!);
+    // The tail applies a rename of the collection between the refusal and the rewrite.
+    setPausePoint('finalize-unique:rewrite', async () => {
+      await destination.db('admin').command({ renameCollection: `${db}.users`, to: `${db}.users_moved` });
+    });
+    try {
+      await finalizeUniqueIndexes(source, destination, store, (target) => (target === `${db}.users` ? { source: `${db}.users` } : undefined));
+    } finally {
+      setPausePoint('finalize-unique:rewrite', undefined);
+    }
+    // Nothing under the old name (by name alone the rewrite created it again, holding the two rewritten documents).
+    expect((await destination.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name)).toEqual(['users_moved']);
+    expect(await destination.db(db).collection('users_moved').countDocuments({ email: 'stale' })).toBe(2);
   });
 });

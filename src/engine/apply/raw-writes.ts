@@ -1,4 +1,4 @@
-import type { Document, MongoClient } from 'mongodb';
+import type { Document, MongoClient, UUID } from 'mongodb';
 import { embedded, embeddedArray, hasDollarField, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import { cut } from './cut.js';
@@ -56,14 +56,25 @@ export interface Destination {
   timed?(kind: string, documents: number, ms: number): void;
   /** Told of documents written several to a statement (see set-writes.ts), for the logs and the summary. */
   grouped?(documents: number, statements: number): void;
+  /**
+   * The destination collection's UUID, for writes made beside the tail (a unique conversion's): the tail may rename
+   * the collection at any moment, and a write by name alone would then create a new collection under the old name.
+   * With it, the server refuses the write (CollectionUUIDMismatch, 6.0+).
+   */
+  collectionUUID?: UUID;
+}
+
+/** The fields every write command to the destination carries. */
+export function writeCommand(destination: Destination, kind: 'insert' | 'update' | 'delete', target: Namespace, ordered: boolean): Document {
+  return { [kind]: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN, ...(destination.collectionUUID ? { collectionUUID: destination.collectionUUID } : {}) };
 }
 
 /**
  * The destination for writes made outside the tail's batches (a unique index's conversion rewriting documents from
  * the source): no position save follows to make them durable, so each waits for the majority itself.
  */
-export function majorityDestination(client: MongoClient): Destination {
-  return { client, acknowledged: () => undefined, writeConcern: { w: 'majority' } };
+export function majorityDestination(client: MongoClient, collectionUUID?: UUID): Destination {
+  return { client, acknowledged: () => undefined, writeConcern: { w: 'majority' }, ...(collectionUUID ? { collectionUUID } : {}) };
 }
 
 /**
@@ -99,7 +110,7 @@ async function send(destination: Destination, target: Namespace, kind: Write['ki
   if (kind === 'new') return insertOrPut(destination, target, writes);
   if (kind === 'put' || kind === 'upd') return sendUpdates(destination, target, writes as UpdateWrite[], ordered);
   const statements = writes.map((w) => deleteStatement(w.key));
-  const command = { delete: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, 'delete', target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, 'deletes', statements, boundOf(destination));
   destination.timed?.(kind, statements.length, performance.now() - started);
@@ -132,7 +143,7 @@ async function sendUpdates(destination: Destination, target: Namespace, writes: 
       owners.push(write);
     }
   }
-  const command = { update: target.coll, ordered, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, 'update', target, ordered);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, 'updates', statements, boundOf(destination));
   const kinds = new Set(writes.map((w) => w.kind));
@@ -180,7 +191,7 @@ function refused(target: Namespace, errors: WriteError[], writes?: Write[]): Err
 async function insertInOrder(destination: Destination, target: Namespace, writes: Write[]): Promise<void> {
   let left = writes;
   while (left.length) {
-    const command = { insert: target.coll, ordered: true, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+    const command = writeCommand(destination, 'insert', target, true);
     const reply = await writeRaw(destination.client, target.db, command, 'documents', left.map((w) => (w as { doc: Buffer }).doc), boundOf(destination));
     destination.acknowledged(reply);
     const errors = (reply.writeErrors ?? []) as WriteError[];
@@ -197,7 +208,7 @@ async function insertInOrder(destination: Destination, target: Namespace, writes
  * duplicate on another unique index is a refusal, as the put's would be (resolve-duplicates.ts).
  */
 async function insertOrPut(destination: Destination, target: Namespace, writes: Write[]): Promise<void> {
-  const command = { insert: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+  const command = writeCommand(destination, 'insert', target, false);
   const started = performance.now();
   const reply = await writeRaw(destination.client, target.db, command, 'documents', writes.map((w) => (w as { doc: Buffer }).doc), boundOf(destination));
   destination.timed?.('new', writes.length, performance.now() - started);

@@ -2,9 +2,8 @@ import type { Namespace } from '../../namespaces.js';
 import { holdsIdAlone, rawDocument, rawElement } from '../../mongo/raw-bson.js';
 import { writeRaw } from '../copy/raw-insert.js';
 import { cut } from './cut.js';
-import { DATA_WRITE_CONCERN } from './write-terms.js';
 import { shortCommandBound } from '../../mongo/stall-bound.js';
-import { COMMAND_BYTES, writeUnordered, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
+import { COMMAND_BYTES, writeCommand, writeUnordered, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 
 /**
  * Writes of many documents in one statement, the way a batch job wrote them on the source: a deleteMany arrives as
@@ -129,7 +128,7 @@ function setJob(destination: Destination, target: Namespace, kind: 'del' | 'upd'
       } else single.push(...left);
     }
     if (statements.length) {
-      const command = { [kind === 'del' ? 'delete' : 'update']: target.coll, ordered: false, bypassDocumentValidation: true, writeConcern: destination.writeConcern ?? DATA_WRITE_CONCERN };
+      const command = writeCommand(destination, kind === 'del' ? 'delete' : 'update', target, false);
       const started = performance.now();
       const reply = await writeRaw(destination.client, target.db, command, kind === 'del' ? 'deletes' : 'updates', statements, destination.writeConcern ? undefined : shortCommandBound());
       destination.timed?.(`${kind}-set`, covered.length, performance.now() - started);

@@ -1,4 +1,4 @@
-import type { Document, MongoClient } from 'mongodb';
+import { UUID, type Document, type MongoClient } from 'mongodb';
 import { errorMessage, OperationError } from '../../errors.js';
 import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
@@ -8,6 +8,7 @@ import { lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 import { errorCode, isTransient, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
+import { pausePoint } from '../failpoints.js';
 
 const CANNOT_CONVERT = 359;
 const ATTEMPTS = 6;
@@ -26,9 +27,14 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
+    // Every command to the destination names its collection by UUID too: the tail applies renames beside this, and
+    // by name alone a rewrite would create a new collection under the old name, or a collMod reach the collection
+    // renamed into it. A mismatch (the collection moved) leaves the index to the next round, under its new name.
+    const uuid = await destinationUuid(destination, target);
+    if (!uuid) continue;
     // fieldsAsRaw (a BSON option the driver passes through, undeclared for commands): the refusal's conflicting _ids
     // that are documents arrive as their bytes, since decoded into JS objects they could name other documents.
-    const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra } }, { fieldsAsRaw: { ids: true } } as Document);
+    const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra }, collectionUUID: uuid }, { fieldsAsRaw: { ids: true } } as Document);
     try {
       await command({ prepareUnique: true });
       for (let attempt = 1; ; attempt++) {
@@ -41,7 +47,7 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
           const from = sourceOf(relaxed.target);
           if (!from) throw error;
           const ids = (violations.errorResponse?.violations ?? []).flatMap((v) => v.ids).map((id) => (Buffer.isBuffer(id) ? orderedDocument(id) : id));
-          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...(from.uuid ? { uuid: from.uuid } : {}) }, target, ids);
+          await rewriteFromSource(source, destination, store, { ...splitNamespace(from.source), ...(from.uuid ? { uuid: from.uuid } : {}) }, { ...target, uuid }, ids);
         }
       }
     } catch (error) {
@@ -66,20 +72,34 @@ async function markUnique(store: StateStore, relaxed: RelaxedIndexDoc): Promise<
 }
 
 /** Writes the source's current state of these documents (or deletes them where the source has none). */
-async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace & { uuid?: string }, to: Namespace, ids: unknown[]): Promise<void> {
+async function rewriteFromSource(source: MongoClient, destination: MongoClient, store: StateStore, from: Namespace & { uuid?: string }, to: Namespace & { uuid: UUID }, ids: unknown[]): Promise<void> {
   if (!ids.length) return;
   // The ids come back decoded from the error reply (numbers match across numeric types, documents are Maps in
   // stored order, see the caller). By UUID:
   // a name another collection took since the pair was listed is refused (CollectionUUIDMismatch) rather than read,
   // since its documents written here, and the destination's missing from it deleted, would be another collection's.
   const found = await RawBatchCursor.find(source, from.db, from.coll, { filter: { _id: { $in: ids } }, sort: { _id: 1 }, batchSize: ids.length + 1, ...(from.uuid ? { collectionUUID: from.uuid } : {}) }).toArray();
-  const ids2 = (await destination.db(to.db).collection(to.coll).find({ _id: { $in: ids } } as Document, { raw: true, projection: { _id: 1 } }).toArray()) as unknown as Buffer[];
+  const ids2 = await new RawBatchCursor(destination, {
+    db: to.db,
+    open: { find: to.coll, filter: { _id: { $in: ids } }, projection: { _id: 1 }, batchSize: ids.length + 1, collectionUUID: to.uuid },
+    collection: to.coll,
+    batchSize: ids.length + 1,
+  }).toArray();
   const present = new Set(found.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!).toString('hex')));
   const writes = [
     ...found.map((d) => ({ kind: 'put' as const, key: idDocumentOf(rawIdKey(Buffer.from(d))!), doc: Buffer.from(d) })),
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d))!)).filter((k) => !present.has(k.toString('hex'))).map((key) => ({ kind: 'del' as const, key })),
   ];
+  await pausePoint('finalize-unique:rewrite');
   // States read now, later than the stream position: the read horizon covers them (see apply/read-horizon.ts).
   await store.raiseReadHorizon(undefined, await lastWriteTime(source, 'majority'));
-  await writeInOrder(majorityDestination(destination), to, writes, 500);
+  await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
+  // A write the server refused for the UUID (the collection renamed since) is thrown above with that code.
+}
+
+/** The UUID of the destination collection at this name now; undefined when there is none. */
+async function destinationUuid(destination: MongoClient, target: Namespace): Promise<UUID | undefined> {
+  const [info] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
+  const uuid = (info?.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid;
+  return uuid ? new UUID(uuid.toString('hex')) : undefined;
 }
