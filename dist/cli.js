@@ -62228,7 +62228,7 @@ var RawBatchCursor = class _RawBatchCursor {
    */
   static find(client, db, coll, find) {
     const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
+    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...find.boundMs !== void 0 ? { boundMs: find.boundMs } : {} });
   }
   get exhausted() {
     return this.id !== void 0 && this.id.isZero();
@@ -63119,7 +63119,8 @@ async function copyRemaining(ctx, collection, target, partition) {
     filter: partitionFilter(partition),
     sort: partition.natural ? { $natural: 1 } : { _id: 1 },
     batchSize: ctx.batchSize,
-    ...collection.uuid ? { collectionUUID: collection.uuid } : {}
+    ...collection.uuid ? { collectionUUID: collection.uuid } : {},
+    boundMs: shortCommandBound()
   });
   let docs = [];
   let bytes = 0;

@@ -78201,7 +78201,7 @@ var RawBatchCursor = class _RawBatchCursor {
    */
   static find(client, db, coll, find) {
     const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize });
+    return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize, ...find.boundMs !== void 0 ? { boundMs: find.boundMs } : {} });
   }
   get exhausted() {
     return this.id !== void 0 && this.id.isZero();
@@ -79092,7 +79092,8 @@ async function copyRemaining(ctx, collection, target, partition) {
     filter: partitionFilter(partition),
     sort: partition.natural ? { $natural: 1 } : { _id: 1 },
     batchSize: ctx.batchSize,
-    ...collection.uuid ? { collectionUUID: collection.uuid } : {}
+    ...collection.uuid ? { collectionUUID: collection.uuid } : {},
+    boundMs: shortCommandBound()
   });
   let docs = [];
   let bytes = 0;

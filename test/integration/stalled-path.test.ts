@@ -6,6 +6,7 @@ import { runTail } from '../../src/commands/tail.js';
 import { uniqueName } from '../support/clusters.js';
 import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
 import { useProxiedClusters } from '../support/proxied-clusters.js';
+import { StateWatch } from '../support/runner-process.js';
 
 /**
  * Replies that never come: a middlebox forgets the runner's connections that wait for a reply, so they stay open
@@ -103,6 +104,35 @@ describe('connections that go silent under the tail', () => {
     const final = await tailUntilDrained(config, 'stall-final');
     expect(final.exitCode, final.summary).toBe(0);
     expect(final.progress?.lagSeconds).toBe(0);
+    expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
+  });
+
+  it('a copy read whose reply never comes is given up within the bound; the sync finishes and the sides are equal', { timeout: 150_000 }, async () => {
+    const { source, destination, proxies } = clusters;
+    const db = uniqueName('stallcopy');
+    const orders = source.db(db).collection<Document>('orders');
+    for (let i = 0; i < 6; i++) await orders.insertMany(Array.from({ length: 5000 }, (_, j): Document => ({ _id: i * 5000 + j, pad: 'p'.repeat(300) })));
+    // The monitor polls: a streaming monitor always awaits a reply, so every freeze caught it, and its timeout made
+    // the driver interrupt every connection of the pool, the copy's too; the copy's own bound was never needed.
+    const options = `serverSelectionTimeoutMS=${SELECTION_MS}&serverMonitoringMode=poll`;
+    const config = testConfig(uniqueName('stallcopy').replace(/_/g, '-'), proxies.source.uri(options), proxies.destination.uri(options), [db], 'sync: { batchSize: 100, parallelCollections: 1 }\ncutover: { maxLagSeconds: 5, verify: none }\n');
+    const recorder = recordingPorts('stallcopy', 2000);
+    const watch = new StateWatch(destination, config.name);
+    const sync = runSync(config, {}, { ...recorder.ports, settings: { shortCommandBoundMs: BOUND_MS } });
+    for (const started = Date.now(); ; await sleep(20)) {
+      const copied = (await watch.partitions()).reduce((sum, p) => sum + p.documentsCopied, 0);
+      if (copied >= 2000) break;
+      if (Date.now() - started > 60_000) throw new Error('the copy did not start');
+    }
+    // Freezes the source's connections waiting for a reply, several times: the copy's read is one of them at some instant.
+    let caught = 0;
+    for (let i = 0; i < 80; i++, await sleep(25)) caught += proxies.source.freeze({ awaitingReply: true });
+    console.log(`[stalled-path] copy: ${caught} source connections frozen`);
+    const ended = await Promise.race([sync, sleep(60_000, 'still waiting' as const)]);
+    // Unbounded, the copy waits on its lost reply until TCP keepalive gives up (~11 minutes).
+    if (ended === 'still waiting') throw new Error(`the sync still waits on a lost reply a minute after the source froze (${caught} connections frozen)`);
+    expect(ended.exitCode, ended.summary).toBe(0);
+    expect(proxies.source.frozenClosedAt.length, 'the runner closed a connection that lost its reply').toBeGreaterThan(0);
     expect(await dbHashes(destination, db)).toEqual(await dbHashes(source, db));
   });
 });

@@ -8,6 +8,7 @@ import { failpoint, pausePoint } from '../failpoints.js';
 import { rawIdKey } from '../../mongo/raw-bson.js';
 import { partitionFilter } from './partitions.js';
 import { RawBatchCursor } from './raw-cursor.js';
+import { shortCommandBound } from '../../mongo/stall-bound.js';
 import { EXACT_TYPES, insertRaw } from './raw-insert.js';
 
 export { EXACT_TYPES };
@@ -75,11 +76,15 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     partition.bytesCopied = 0;
   }
   // By UUID too: a collection renamed away and another created under its name must not be read in its place.
+  // Each read is bounded (see stall-bound.ts): one batch is a short read, and a reply lost on a path gone silent
+  // would otherwise hold the copy (and the slice, past its deadline) until TCP keepalive, ~11 minutes. A stalled
+  // read fails as transient and the partition reopens after its saved last _id.
   const cursor = RawBatchCursor.find(ctx.source, collection.db, collection.coll, {
     filter: partitionFilter(partition),
     sort: partition.natural ? { $natural: 1 } : { _id: 1 },
     batchSize: ctx.batchSize,
     ...(collection.uuid ? { collectionUUID: collection.uuid } : {}),
+    boundMs: shortCommandBound(),
   });
   let docs: Buffer[] = [];
   let bytes = 0;

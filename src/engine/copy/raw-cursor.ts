@@ -52,9 +52,9 @@ export class RawBatchCursor {
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
-  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string }): RawBatchCursor {
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number }): RawBatchCursor {
     const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
-    return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize });
+    return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...(find.boundMs !== undefined ? { boundMs: find.boundMs } : {}) });
   }
 
   get exhausted(): boolean {
