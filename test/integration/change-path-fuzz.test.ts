@@ -57,7 +57,7 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     const coll = pick(POOL);
     figures.operations++;
     if (figures.operations % 150 === 0) ddlBurst = random() < 0.5;
-    const roll = ddlBurst ? random() : random() * 0.82;
+    const roll = ddlBurst ? random() : random() * 0.88;
     if (roll < 0.25) {
       await sdb.command({ insert: coll, documents: [aDocument()] });
     } else if (roll < 0.42) {
@@ -87,6 +87,12 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
       await sdb.collection('cap').insertMany(Array.from({ length: 1 + Math.floor(random() * 40) }, () => ({ at: random(), byYear: new Map([['2', 1], ['1', 2]]) })));
     } else if (roll < 0.82) {
       await sdb.command({ insert: 'ci', documents: [{ _id: pick(['Ab', 'aB', 'ab', 'AB', 'x', 'X']), v: random() }] });
+    } else if (roll < 0.88) {
+      // Unique values moved between documents (the source refuses a taken one): applied in parallel, or replayed
+      // after a kill onto a later state, they collide on the destination and are resolved from the source. Under a
+      // collation (its duplicate's key value is a sort key), and as documents whose names look like integers.
+      const change = random() < 0.6 ? { email: pick(['a', 'A', 'b', 'B', 'c', 'C', 'tmp']) } : { profile: new Map<string, unknown>([['x', 'p'], ['10', new Int32(Math.floor(random() * 4))]]) };
+      await sdb.command({ update: 'uq', updates: [{ q: { _id: `u${Math.floor(random() * 8)}` }, u: { $set: change }, upsert: true }] });
     } else {
       figures.ddl++;
       await ddl(coll);
@@ -130,6 +136,8 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     for (const coll of POOL) await sdb.createCollection(coll);
     await sdb.createCollection('cap', { capped: true, size: 256 * 1024, max: 300 });
     await sdb.createCollection('ci', { collation: { locale: 'en', strength: 2 } });
+    await sdb.collection('uq').createIndex({ email: 1 }, { name: 'email_ci', unique: true, sparse: true, collation: { locale: 'en', strength: 2 } });
+    await sdb.collection('uq').createIndex({ profile: 1 }, { name: 'profile', unique: true, sparse: true });
     for (let i = 0; i < 400; i++) await operate().catch(refused);
     for (const coll of POOL) await sdb.collection(coll).insertMany(Array.from({ length: 3000 }, () => ({ _id: new ObjectId(), seed: random(), pad: 'q'.repeat(300) })), { ordered: false }).catch(refused);
 
