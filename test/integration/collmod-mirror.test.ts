@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document, MongoClient } from 'mongodb';
-import { runSync } from '../../src/commands/sync.js';
-import { runTail } from '../../src/commands/tail.js';
 import { NamespaceFilter } from '../../src/namespaces.js';
 import { verifyMigration } from '../../src/engine/verify/verify.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { testConfig, testPorts } from '../support/engine.js';
+import { syncThenTailWhile } from '../support/engine.js';
 
 /**
  * collMod as teams run it on a live source: an index hidden by name and another by key pattern (the usual step
@@ -35,19 +32,14 @@ describe('collMod mirrored during tail', () => {
   const spec = async (client: MongoClient, name: string): Promise<Document | undefined> => (await client.db(db).collection('items').listIndexes().toArray()).find((i) => i.name === name);
 
   it('hides indexes by name and by key, changes a TTL and sets a validator, as the source did', { timeout: 120_000 }, async () => {
-    const config = testConfig(uniqueName('collmod').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5 }\n');
-    const synced = await runSync(config, {}, testPorts('collmod-sync'));
-    expect(synced.exitCode, synced.summary).toBe(0);
-    const tail = runTail(config, { maxDurationMs: 8000 }, testPorts('collmod-tail'));
-    await sleep(500);
     const sdb = source.db(db);
-    await sdb.command({ collMod: 'items', index: { name: 'x_1', hidden: true } });
-    await sdb.command({ collMod: 'items', index: { keyPattern: { y: 1 }, hidden: true } });
-    await sdb.command({ collMod: 'items', index: { name: 'at_ttl', expireAfterSeconds: 7200 } });
-    await sdb.command({ collMod: 'items', validator: { n: { $type: 'number' } }, validationLevel: 'moderate' });
-    await sdb.collection<Document>('items').insertOne({ _id: 'after', n: 1 } as Document);
-    const tailed = await tail;
-    expect(tailed.exitCode, tailed.summary).toBe(0);
+    const config = await syncThenTailWhile(db, 'collmod', async () => {
+      await sdb.command({ collMod: 'items', index: { name: 'x_1', hidden: true } });
+      await sdb.command({ collMod: 'items', index: { keyPattern: { y: 1 }, hidden: true } });
+      await sdb.command({ collMod: 'items', index: { name: 'at_ttl', expireAfterSeconds: 7200 } });
+      await sdb.command({ collMod: 'items', validator: { n: { $type: 'number' } }, validationLevel: 'moderate' });
+      await sdb.collection<Document>('items').insertOne({ _id: 'after', n: 1 } as Document);
+    });
 
     expect(await spec(destination, 'x_1')).toMatchObject({ hidden: true });
     expect(await spec(destination, 'y_1')).toMatchObject({ hidden: true });

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document, MongoClient } from 'mongodb';
-import { runSync } from '../../src/commands/sync.js';
-import { runTail } from '../../src/commands/tail.js';
 import { NamespaceFilter } from '../../src/namespaces.js';
 import { verifyMigration } from '../../src/engine/verify/verify.js';
 import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
-import { elementValue, indexKeys, storedOrderText, testConfig, testPorts } from '../support/engine.js';
+import { elementValue, indexKeys, storedOrderText, syncThenTailWhile } from '../support/engine.js';
 
 /**
  * Field order in catalog metadata is part of its meaning: `{x: 1, "2024": 1}` and `{"2024": 1, x: 1}` are two
@@ -42,18 +39,11 @@ describe('field order of index keys and view pipelines', () => {
   }
 
   it('copies and tails them in stored order, and verification tells a reordered key apart', { timeout: 120_000 }, async () => {
-    const config = testConfig(uniqueName('order').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 5 }\n');
-    const synced = await runSync(config, {}, testPorts('order-sync'));
-    expect(synced.exitCode, synced.summary).toBe(0);
-
-    const tail = runTail(config, { maxDurationMs: 8000 }, testPorts('order-tail'));
-    await sleep(500);
-    const items = source.db(db).collection('items');
-    await items.createIndex(new Map<string, 1 | -1>([['name', 1], ['9', -1]]) as unknown as Document, { name: 'name_9' });
-    await source.db(db).createCollection('tailed_view', { viewOn: 'items', pipeline: sortedView('7') });
-    await source.db(db).command({ collMod: 'copied_view', viewOn: 'items', pipeline: sortedView('7') });
-    const tailed = await tail;
-    expect(tailed.exitCode, tailed.summary).toBe(0);
+    await syncThenTailWhile(db, 'order', async () => {
+      await source.db(db).collection('items').createIndex(new Map<string, 1 | -1>([['name', 1], ['9', -1]]) as unknown as Document, { name: 'name_9' });
+      await source.db(db).createCollection('tailed_view', { viewOn: 'items', pipeline: sortedView('7') });
+      await source.db(db).command({ collMod: 'copied_view', viewOn: 'items', pipeline: sortedView('7') });
+    });
 
     const keys = await indexKeys(source, db, 'items');
     expect(keys).toContain('x_2024:{"x":{"$numberInt":"1"},"2024":{"$numberInt":"1"}}');

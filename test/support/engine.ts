@@ -7,9 +7,12 @@ import { parseConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
 import { runTail } from '../../src/commands/tail.js';
+import { runSync } from '../../src/commands/sync.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandOutcome } from '../../src/model.js';
 import { createLogger, silentLogger, type LogLevel } from '../../src/log.js';
 import { decodeElement, rawElements, type RawElement } from '../../src/mongo/raw-bson.js';
+import { sharedClusters, uniqueName } from './clusters.js';
 
 /** A Config for a test migration between two clusters, restricted to the given databases. */
 export function testConfig(name: string, sourceUri: string, destinationUri: string, databases: string[], extra = ''): Config {
@@ -117,6 +120,23 @@ export async function collectionDifferences(source: MongoClient, destination: Mo
     if (differences.length >= limit) break;
   }
   return differences;
+}
+
+/**
+ * A migration of the shared clusters' `db`: synced, then one tail slice of a few seconds during which `change` runs
+ * on the source. Both steps must exit 0 (the summary says why when one does not).
+ */
+export async function syncThenTailWhile(db: string, tag: string, change: () => Promise<void>): Promise<Config> {
+  const { sourceUri, destinationUri } = sharedClusters();
+  const config = testConfig(uniqueName(tag).replace(/_/g, '-'), sourceUri, destinationUri, [db], 'cutover: { maxLagSeconds: 5 }\n');
+  const synced = await runSync(config, {}, testPorts(`${tag}-sync`));
+  if (synced.exitCode !== 0) throw new Error(`sync exited with ${synced.exitCode}: ${synced.summary}`);
+  const tail = runTail(config, { maxDurationMs: 8000 }, testPorts(`${tag}-tail`));
+  await sleep(500);
+  await change();
+  const tailed = await tail;
+  if (tailed.exitCode !== 0) throw new Error(`tail exited with ${tailed.exitCode}: ${tailed.summary}`);
+  return config;
 }
 
 /**
