@@ -144,37 +144,52 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     const { sourceUri, destinationUri } = sharedClusters();
     const name = uniqueName('fuzz').replace(/_/g, '-');
     const file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { batchSize: 200, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5 }\n');
-    let writing = true;
-    const writer = (async () => {
-      while (writing) {
-        await operate().catch(refused);
-        if (random() < 0.05) await sleep(20);
+    // The source changes under `body` (the seeded mix), until it ends.
+    const whileWriting = async (body: () => Promise<void>): Promise<void> => {
+      let writing = true;
+      const writer = (async () => {
+        while (writing) {
+          await operate().catch(refused);
+          if (random() < 0.05) await sleep(20);
+        }
+      })();
+      try {
+        await body();
+      } finally {
+        writing = false;
+        await writer;
       }
-    })();
+    };
     const rounds = long ? 8 : 3;
-    try {
-      for (const command of ['sync', 'tail'] as const) {
-        for (let round = 0; round < rounds; round++) {
-          const runner = startRunner([command, '--config', file, '--force-takeover', ...(command === 'tail' ? ['--max-duration', '60s'] : [])]);
-          await Promise.race([runner.exited, sleep(500 + random() * 4000)]);
-          if (!runner.done()) {
-            runner.kill('SIGKILL');
-            figures.kills++;
-          }
-          const exit = await runner.exited;
-          expect(exit.signal === 'SIGKILL' || exit.code === 0, exit.stderr).toBe(true);
+    // Runners of `command` killed at seeded moments (a slice may end by itself first).
+    const killedRunners = async (command: 'sync' | 'tail'): Promise<void> => {
+      for (let round = 0; round < rounds; round++) {
+        const runner = startRunner([command, '--config', file, '--force-takeover', ...(command === 'tail' ? ['--max-duration', '60s'] : [])]);
+        await Promise.race([runner.exited, sleep(500 + random() * 4000)]);
+        if (!runner.done()) {
+          runner.kill('SIGKILL');
+          figures.kills++;
         }
-        if (command === 'sync') {
-          const finished = await runRunner(['sync', '--config', file, '--force-takeover']);
-          expect(finished.code, finished.stderr).toBe(0);
-        }
+        const exit = await runner.exited;
+        expect(exit.signal === 'SIGKILL' || exit.code === 0, exit.stderr).toBe(true);
       }
-    } finally {
-      writing = false;
-      await writer;
-    }
+    };
+    const drain = (): Promise<number> => tailUntilCaughtUp(clients, name, cliTailSlice(file, 5, ['--force-takeover']));
+    await whileWriting(async () => {
+      await killedRunners('sync');
+      const finished = await runRunner(['sync', '--config', file, '--force-takeover']);
+      expect(finished.code, finished.stderr).toBe(0);
+      await killedRunners('tail');
+    });
     // Drain: after many kills the backlog can outlast one short slice.
-    await tailUntilCaughtUp(clients, name, cliTailSlice(file, 5, ['--force-takeover']));
+    await drain();
+    // Then again with the destination's unique indexes unique (converted once a tail kept up): replays after the kills
+    // now meet duplicate keys on the destination, resolved from the source.
+    const uniqueNow = async (): Promise<boolean> => (await clients.destination.db(db).collection('uq').listIndexes().toArray()).filter((i) => i.unique === true).length === 2;
+    for (let slice = 0; slice < 6 && !(await uniqueNow()); slice++) await cliTailSlice(file, 5, ['--force-takeover'])();
+    expect(await uniqueNow(), 'the unique indexes of uq are unique on the destination before the second round').toBe(true);
+    await whileWriting(() => killedRunners('tail'));
+    await drain();
     console.log(`[change-path-fuzz] figure: ${figures.operations} operations (${figures.ddl} DDL, ${figures.refused} refused by the source), ${figures.kills} kill -9`);
     await expectSidesEqual(clients.source, clients.destination, [db]);
     for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
