@@ -92,7 +92,27 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
       // after a kill onto a later state, they collide on the destination and are resolved from the source. Under a
       // collation (its duplicate's key value is a sort key), and as documents whose names look like integers.
       const change = random() < 0.6 ? { email: pick(['a', 'A', 'b', 'B', 'c', 'C', 'tmp']) } : { profile: new Map<string, unknown>([['x', 'p'], ['10', new Int32(Math.floor(random() * 4))]]) };
-      await sdb.command({ update: 'uq', updates: [{ q: { _id: `u${Math.floor(random() * 8)}` }, u: { $set: change }, upsert: true }] });
+      if (random() < 0.5) {
+        await sdb.command({ update: 'uq', updates: [{ q: { _id: `u${Math.floor(random() * 8)}` }, u: { $set: change }, upsert: true }] });
+        return;
+      }
+      // Two documents swap their emails in a transaction: the stream's first event collides with the second
+      // document's old state wherever the destination's index is unique, on the first apply, not only on a replay.
+      const [one, two] = [`u${Math.floor(random() * 8)}`, `u${Math.floor(random() * 8)}`];
+      const session = clients.source.startSession();
+      try {
+        await session.withTransaction(async () => {
+          const uq = sdb.collection<Document>('uq');
+          const a = await uq.findOne({ _id: one } as Document, { session });
+          const b = await uq.findOne({ _id: two } as Document, { session });
+          if (!a || !b || one === two || typeof a.email !== 'string' || typeof b.email !== 'string') return;
+          await uq.updateOne({ _id: one } as Document, { $unset: { email: '' } }, { session });
+          await uq.updateOne({ _id: two } as Document, { $set: { email: a.email } }, { session });
+          await uq.updateOne({ _id: one } as Document, { $set: { email: b.email } }, { session });
+        }, { maxCommitTimeMS: 5000 });
+      } finally {
+        await session.endSession();
+      }
     } else {
       figures.ddl++;
       await ddl(coll);
