@@ -64970,7 +64970,10 @@ var Applier = class {
         if (!entry) byTarget.set(name, entry = { target, writes: [] });
         entry.writes.push(write);
       }
-      for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
+      const sourceOf = batchSourceOfTarget(answered, this.ctx.filter);
+      for (const { target, writes } of byTarget.values()) {
+        await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, writes.filter((w) => !settled(target, w.key)), MAX_CHUNK), () => this.readAheadOfAll());
+      }
       rest = rest.filter((e) => !read.docs.has(e));
     }
   }
@@ -65031,7 +65034,9 @@ var Applier = class {
       }
       const target = this.ctx.filter.target(to.db, to.coll);
       await this.readAheadOfAll();
-      await writeInOrder(this.destination, target, [{ kind: "put", key: entry.key, doc }], 1);
+      const write = { kind: "put", key: entry.key, doc };
+      const sourceOf = (t) => t.db === target.db && t.coll === target.coll ? to : void 0;
+      await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, settled(target, write.key) ? [] : [write], 1), () => this.readAheadOfAll());
       this.unresolved.remove(entry);
     }
   }

@@ -364,7 +364,12 @@ export class Applier {
         if (!entry) byTarget.set(name, (entry = { target, writes: [] }));
         entry.writes.push(write);
       }
-      for (const { target, writes } of byTarget.values()) await writeInOrder(this.destination, target, writes, MAX_CHUNK);
+      // Current states of several documents land beside others the destination still holds in older states: they
+      // may collide on a unique index like any write of the batch (a fuzzer run met it), and are resolved the same way.
+      const sourceOf = batchSourceOfTarget(answered, this.ctx.filter);
+      for (const { target, writes } of byTarget.values()) {
+        await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, writes.filter((w) => !settled(target, w.key)), MAX_CHUNK), () => this.readAheadOfAll());
+      }
       rest = rest.filter((e) => !read.docs.has(e));
     }
   }
@@ -433,7 +438,9 @@ export class Applier {
       }
       const target = this.ctx.filter.target(to.db, to.coll);
       await this.readAheadOfAll();
-      await writeInOrder(this.destination, target, [{ kind: 'put', key: entry.key, doc }], 1);
+      const write: Write = { kind: 'put', key: entry.key, doc };
+      const sourceOf = (t: Namespace): (Namespace & { uuid?: string }) | undefined => (t.db === target.db && t.coll === target.coll ? to : undefined);
+      await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, settled(target, write.key) ? [] : [write], 1), () => this.readAheadOfAll());
       this.unresolved.remove(entry);
     }
   }
