@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON13.calculateObjectSize(document, {
+          bsonSize = BSON12.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON13.serialize(document, {
+          buffer = BSON12.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON13 = require_bson2();
+    var BSON12 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON13.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON13.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON13.serialize(payload, bsonOptions)
+          payload: BSON12.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -59703,7 +59703,7 @@ function commandImpl(name) {
 }
 
 // src/checks/context.ts
-var import_mongodb5 = __toESM(require_lib3(), 1);
+var import_mongodb4 = __toESM(require_lib3(), 1);
 
 // src/mongo/connect.ts
 var import_mongodb = __toESM(require_lib3(), 1);
@@ -59812,9 +59812,6 @@ function firstLine2(text) {
 }
 
 // src/mongo/introspection.ts
-var import_mongodb4 = __toESM(require_lib3(), 1);
-
-// src/mongo/ordered-decode.ts
 var import_mongodb3 = __toESM(require_lib3(), 1);
 
 // src/mongo/raw-bson.ts
@@ -60003,8 +60000,8 @@ function embedded(name, doc) {
 function embeddedArray(name, docs) {
   return rawElement(4, name, rawDocument(docs.map((doc, i) => embedded(String(i), doc))));
 }
-function decodeElement(element) {
-  return import_mongodb2.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), DECODE_EXACT).v;
+function decodeElement(element, options = DECODE_EXACT) {
+  return import_mongodb2.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), options).v;
 }
 function orderedDocument(doc) {
   const out = /* @__PURE__ */ new Map();
@@ -60052,7 +60049,7 @@ function decodeEmbedded(raw, options) {
 function decodeValue(element, options) {
   if (element.type === 3) return decodeEmbedded(element.value, options);
   if (element.type === 4) return [...rawElements(element.value)].map((e) => decodeValue(e, options));
-  return import_mongodb3.BSON.deserialize(rawDocument([rawElement(element.type, "v", element.value)]), options).v;
+  return decodeElement(element, options);
 }
 function fieldsOf(doc) {
   if (doc instanceof Map) return [...doc];
@@ -60146,11 +60143,11 @@ async function listCollectionInfos(client, db) {
   });
 }
 async function listIndexSpecs(client, db, coll, uuid) {
-  const reply = await client.db(db).command({ listIndexes: uuid ? new import_mongodb4.UUID(uuid) : coll, cursor: { batchSize: 1e3 } }, { fieldsAsRaw: { firstBatch: true } });
+  const reply = await client.db(db).command({ listIndexes: uuid ? new import_mongodb3.UUID(uuid) : coll, cursor: { batchSize: 1e3 } }, { fieldsAsRaw: { firstBatch: true } });
   return reply.cursor.firstBatch.map((spec) => decodeOrdered(spec));
 }
 async function collectionSizes(client, db, coll, uuid) {
-  const reply = await client.db(db).command({ aggregate: coll, pipeline: [{ $collStats: { storageStats: {} } }], cursor: {}, ...uuid ? { collectionUUID: new import_mongodb4.UUID(uuid) } : {} });
+  const reply = await client.db(db).command({ aggregate: coll, pipeline: [{ $collStats: { storageStats: {} } }], cursor: {}, ...uuid ? { collectionUUID: new import_mongodb3.UUID(uuid) } : {} });
   const [stats] = reply.cursor.firstBatch;
   const s = stats?.storageStats ?? {};
   return { documents: Number(s.count ?? 0), dataBytes: Number(s.size ?? 0), storageBytes: Number(s.storageSize ?? 0), indexBytes: Number(s.totalIndexSize ?? 0) };
@@ -60261,7 +60258,7 @@ async function reach(uri, side, timeoutMs) {
   const started = Date.now();
   let client;
   try {
-    client = new import_mongodb5.MongoClient(uri, clientOptions(uri, timeoutMs));
+    client = new import_mongodb4.MongoClient(uri, clientOptions(uri, timeoutMs));
     await client.connect();
     await client.db("admin").command({ ping: 1 });
     return { side, uri, client, connectFailure: null, connectMs: Date.now() - started };
@@ -60471,7 +60468,7 @@ var diskCheck = {
 };
 
 // src/checks/documents.ts
-var import_mongodb6 = __toESM(require_lib3(), 1);
+var import_mongodb5 = __toESM(require_lib3(), 1);
 var SAMPLE_PER_COLLECTION = 1e3;
 function scanFieldNames(doc) {
   let dollarTopLevel = false;
@@ -60525,7 +60522,7 @@ var fieldNamesCheck = {
         const r = scanFieldNames(doc);
         if (r.dollarTopLevel) f.dollarTopLevel++;
         if (r.unusual) f.unusual++;
-        if ((r.dollarTopLevel || r.unusual) && f.exampleId === void 0) f.exampleId = import_mongodb6.BSON.EJSON.stringify(doc._id, { relaxed: true }).slice(0, 60);
+        if ((r.dollarTopLevel || r.unusual) && f.exampleId === void 0) f.exampleId = import_mongodb5.BSON.EJSON.stringify(doc._id, { relaxed: true }).slice(0, 60);
       }
       findings.push(f);
     }
@@ -60534,7 +60531,7 @@ var fieldNamesCheck = {
 };
 
 // src/mongo/canonical.ts
-var import_mongodb7 = __toESM(require_lib3(), 1);
+var import_mongodb6 = __toESM(require_lib3(), 1);
 function canonical(value) {
   if (value === null || value === void 0) return "null";
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
@@ -60546,11 +60543,10 @@ function canonical(value) {
     const bsonType = value._bsontype;
     if (typeof bsonType === "string") {
       if (bsonType === "Long" || bsonType === "Int32" || bsonType === "Double") return String(Number(value.toString()));
-      return import_mongodb7.BSON.EJSON.stringify(value, { relaxed: false });
+      return import_mongodb6.BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
-    if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+    return `{${fieldsOf(value).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return String(value);
 }
@@ -61223,11 +61219,11 @@ function settingsOf(ports) {
 }
 
 // src/engine/reconnect.ts
-var import_mongodb9 = __toESM(require_lib3(), 1);
+var import_mongodb8 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep2 } from "node:timers/promises";
 
 // src/mongo/server-errors.ts
-var import_mongodb8 = __toESM(require_lib3(), 1);
+var import_mongodb7 = __toESM(require_lib3(), 1);
 var SERVER_ERROR = {
   NamespaceNotFound: 26,
   IndexNotFound: 27,
@@ -61303,9 +61299,9 @@ var SOCKET_ERRORS = /* @__PURE__ */ new Set(["ECONNRESET", "ECONNREFUSED", "EPIP
 function isTransient(error) {
   let current = error;
   for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof import_mongodb8.MongoNetworkError || current instanceof import_mongodb8.MongoServerSelectionError) return true;
+    if (current instanceof import_mongodb7.MongoNetworkError || current instanceof import_mongodb7.MongoServerSelectionError) return true;
     if (current.transient === true) return true;
-    if (current instanceof import_mongodb8.MongoError) {
+    if (current instanceof import_mongodb7.MongoError) {
       const labelled = current;
       if (TRANSIENT_LABELS.some((label) => labelled.hasErrorLabel(label))) return true;
     }
@@ -61372,7 +61368,7 @@ async function assertReachable(client, side, uri) {
       await withinShortBound(`a ping of the ${side}`, (signal) => client.db("admin").command({ ping: 1 }, { signal }));
       return;
     } catch (error) {
-      if (!(error instanceof import_mongodb9.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
+      if (!(error instanceof import_mongodb8.MongoServerSelectionError) && isTransient(error) && attempt < 5) {
         await sleep2(200 * attempt);
         continue;
       }
@@ -61746,10 +61742,10 @@ function checkedReply(reply, what) {
 }
 
 // src/engine/capture/change-event.ts
-var import_mongodb11 = __toESM(require_lib3(), 1);
+var import_mongodb10 = __toESM(require_lib3(), 1);
 
 // src/engine/copy/raw-insert.ts
-var import_mongodb10 = __toESM(require_lib3(), 1);
+var import_mongodb9 = __toESM(require_lib3(), 1);
 var driverCommands = __toESM(require_commands(), 1);
 
 // src/mongo/databases.ts
@@ -61787,10 +61783,10 @@ async function writeRaw(destination, db, command, field, statements, boundMs) {
 }
 async function insertDecoded(target, docs, writeConcern) {
   try {
-    const result = await target.insertMany(docs.map((raw) => import_mongodb10.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
+    const result = await target.insertMany(docs.map((raw) => import_mongodb9.BSON.deserialize(raw, EXACT_TYPES)), { ordered: false, bypassDocumentValidation: true, writeConcern });
     return { inserted: result.insertedCount, failures: [] };
   } catch (error) {
-    if (!(error instanceof import_mongodb10.MongoBulkWriteError) || error.writeConcernError) throw error;
+    if (!(error instanceof import_mongodb9.MongoBulkWriteError) || error.writeConcernError) throw error;
     const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
     return { inserted: error.insertedCount, failures: errors.filter((e) => e.code !== 11e3).map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg ?? "" })) };
   }
@@ -61821,7 +61817,7 @@ function decodeChangeEvent(raw, refetch = false) {
         type = stringAt(raw, valueAt);
         break;
       case 3 /* ClusterTime */:
-        clusterTime = new import_mongodb11.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
+        clusterTime = new import_mongodb10.Timestamp({ i: raw.readUInt32LE(valueAt), t: raw.readUInt32LE(valueAt + 4) });
         break;
       case 4 /* WallTime */:
         if (elementType === 9) wallTime = new Date(Number(raw.readBigInt64LE(valueAt)));
@@ -61891,7 +61887,7 @@ var DecodedEvent = class {
   delta;
   seq;
   get token() {
-    return this.decodedToken ??= import_mongodb11.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
+    return this.decodedToken ??= import_mongodb10.BSON.deserialize(this.tokenBytes, EXACT_TYPES);
   }
 };
 var FIELD_NAMES = [
@@ -61916,9 +61912,9 @@ function fieldOf(c) {
 function idOfKey(key2) {
   if (!holdsIdAlone(key2)) return rawId(key2)?.value;
   const type = key2[4];
-  if (type === 7 && key2.length === 22) return new import_mongodb11.ObjectId(key2.subarray(9, 21));
-  if (type === 16 && key2.length === 14) return new import_mongodb11.Int32(key2.readInt32LE(9));
-  return import_mongodb11.BSON.deserialize(key2, EXACT_TYPES)._id;
+  if (type === 7 && key2.length === 22) return new import_mongodb10.ObjectId(key2.subarray(9, 21));
+  if (type === 16 && key2.length === 14) return new import_mongodb10.Int32(key2.readInt32LE(9));
+  return import_mongodb10.BSON.deserialize(key2, EXACT_TYPES)._id;
 }
 function stringAt(doc, at) {
   return doc.toString("utf8", at + 4, at + 4 + doc.readInt32LE(at) - 1);
@@ -61954,14 +61950,14 @@ var SPLIT_EVENT = Buffer.from("splitEvent", "latin1");
 function splitInfo(raw) {
   for (const c = new ElementCursor(raw); c.next(); ) {
     if (!c.nameIs(SPLIT_EVENT)) continue;
-    const info = import_mongodb11.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
+    const info = import_mongodb10.BSON.deserialize(raw.subarray(c.valueAt, c.valueEnd));
     return { fragment: Number(info.fragment), of: Number(info.of) };
   }
   return void 0;
 }
 
 // src/engine/verify/continuous/recheck-queue.ts
-var import_mongodb12 = __toESM(require_lib3(), 1);
+var import_mongodb11 = __toESM(require_lib3(), 1);
 
 // src/engine/apply/write-terms.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
@@ -62079,7 +62075,7 @@ var RecheckQueue = class {
    */
   async touch(docs, delayMs = TOUCH_DELAY_MS, terms) {
     await this.write(docs, delayMs, terms, (key2, doc, due) => ({
-      $set: { ...key2, s: doc.source, t: doc.target, key: new import_mongodb12.Binary(doc.key), due, attempts: 0 },
+      $set: { ...key2, s: doc.source, t: doc.target, key: new import_mongodb11.Binary(doc.key), due, attempts: 0 },
       $inc: { gen: 1 },
       $unset: { mismatch: "" },
       ...doc.at ? { $max: { lastEvent: doc.at } } : {}
@@ -62097,7 +62093,7 @@ var RecheckQueue = class {
       TOUCH_DELAY_MS * 2,
       void 0,
       (key2, doc, due) => ({
-        $set: { ...key2, s: doc.source, t: doc.target, key: new import_mongodb12.Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
+        $set: { ...key2, s: doc.source, t: doc.target, key: new import_mongodb11.Binary(doc.key), due, attempts: 1, mismatch: kinds.get(doc) },
         $inc: { gen: 1 },
         ...doc.at ? { $max: { lastEvent: doc.at } } : {}
       })
@@ -62118,7 +62114,7 @@ var RecheckQueue = class {
             m: { $literal: key2.m },
             s: { $literal: doc.source },
             t: { $literal: doc.target },
-            key: { $literal: new import_mongodb12.Binary(doc.key) },
+            key: { $literal: new import_mongodb11.Binary(doc.key) },
             due: keep("due", due),
             attempts: keep("attempts", 0),
             gen: keep("gen", { $add: [{ $ifNull: ["$gen", 0] }, 1] }),
@@ -62197,16 +62193,16 @@ var RecheckQueue = class {
 };
 
 // src/engine/verify/continuous/touch-log.ts
-var import_mongodb15 = __toESM(require_lib3(), 1);
+var import_mongodb14 = __toESM(require_lib3(), 1);
 
 // src/engine/apply/source-lookup.ts
-var import_mongodb14 = __toESM(require_lib3(), 1);
+var import_mongodb13 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep4 } from "node:timers/promises";
 
 // src/engine/copy/raw-cursor.ts
-var import_mongodb13 = __toESM(require_lib3(), 1);
+var import_mongodb12 = __toESM(require_lib3(), 1);
 function sameCollection(uuid) {
-  return uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {};
+  return uuid ? { collectionUUID: new import_mongodb12.UUID(uuid) } : {};
 }
 var RawBatchCursor = class _RawBatchCursor {
   constructor(client, spec) {
@@ -62240,13 +62236,13 @@ var RawBatchCursor = class _RawBatchCursor {
     const { spec } = this;
     const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
-    const options = { session: this.session, readPreference: import_mongodb13.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
+    const options = { session: this.session, readPreference: import_mongodb12.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
     const cursor = reply.cursor;
-    this.id = import_mongodb13.Long.isLong(cursor.id) ? cursor.id : import_mongodb13.Long.fromValue(cursor.id);
+    this.id = import_mongodb12.Long.isLong(cursor.id) ? cursor.id : import_mongodb12.Long.fromValue(cursor.id);
     if (cursor.postBatchResumeToken) this.postBatchResumeToken = cursor.postBatchResumeToken;
     const time = reply.$clusterTime?.clusterTime;
-    if (time instanceof import_mongodb13.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
+    if (time instanceof import_mongodb12.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
     return batch;
@@ -62278,8 +62274,8 @@ var RawBatchCursor = class _RawBatchCursor {
   async close() {
     try {
       if (this.id !== void 0 && !this.id.isZero()) {
-        await this.command("killCursors", { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb13.ReadPreference.primary });
-        this.id = import_mongodb13.Long.ZERO;
+        await this.command("killCursors", { killCursors: this.spec.collection, cursors: [this.id] }, { session: this.session, readPreference: import_mongodb12.ReadPreference.primary });
+        this.id = import_mongodb12.Long.ZERO;
       }
     } finally {
       await this.session.endSession();
@@ -62297,7 +62293,7 @@ async function lookupSourceDocument(source, at, uuid, key2) {
     const reply = await withinShortBound(
       `a find on ${at.db}.${at.coll}`,
       (signal) => database(source.client, at.db).command(
-        { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
+        { find: at.coll, filter: orderedDocument(key2), ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, limit: 1, singleBatch: true, readConcern: source.readConcern },
         // fieldsAsRaw: the document comes back as the source's bytes (see RawBatchCursor).
         { fieldsAsRaw: { firstBatch: true }, signal }
       )
@@ -62324,7 +62320,7 @@ async function lookupOnce(source, at, uuid, keys, readAt) {
   const found = /* @__PURE__ */ new Map();
   const ids = keys.map((key2) => orderedDocument(key2).get("_id"));
   const batchSize = keys.length + 1;
-  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb14.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
+  const open = { find: at.coll, filter: { _id: { $in: ids } }, ...uuid ? { collectionUUID: new import_mongodb13.UUID(uuid) } : {}, batchSize, readConcern: source.readConcern };
   const cursor = new RawBatchCursor(source.client, { db: at.db, open, collection: at.coll, batchSize, boundMs: shortCommandBound() });
   try {
     for (let batch = await cursor.next(); batch; batch = await cursor.next()) {
@@ -62411,7 +62407,7 @@ var TouchLog = class {
       const slice = docs.slice(from, from + RECORD_ENTRIES);
       const namespaces = /* @__PURE__ */ new Map();
       const ns2 = [];
-      const record = { _id: new import_mongodb15.ObjectId(), m: this.store.name, at: slice[0].at, ns: ns2, i: [], k: [], a: [] };
+      const record = { _id: new import_mongodb14.ObjectId(), m: this.store.name, at: slice[0].at, ns: ns2, i: [], k: [], a: [] };
       for (const doc of slice) {
         const name = `${doc.source}\0${doc.target}`;
         let index = namespaces.get(name);
@@ -62421,7 +62417,7 @@ var TouchLog = class {
           ns2.push({ s: doc.source, t: doc.target });
         }
         record.i.push(index);
-        record.k.push(new import_mongodb15.Binary(doc.key));
+        record.k.push(new import_mongodb14.Binary(doc.key));
         record.a.push(doc.at);
         if (doc.at.greaterThan(record.at)) record.at = doc.at;
         this.touched?.pending(doc.target, doc.key, doc.at);
@@ -62633,7 +62629,7 @@ function later(t, i, t2, i2) {
 }
 
 // src/engine/verify/continuous/id-order.ts
-var import_mongodb16 = __toESM(require_lib3(), 1);
+var import_mongodb15 = __toESM(require_lib3(), 1);
 var DOUBLE = 1;
 var STRING = 2;
 var OBJECT_ID = 7;
@@ -62641,7 +62637,7 @@ var DATE = 9;
 var INT32 = 16;
 var INT64 = 18;
 function idKeyOf(value) {
-  return rawIdKey(Buffer.from(import_mongodb16.BSON.serialize({ _id: value })));
+  return rawIdKey(Buffer.from(import_mongodb15.BSON.serialize({ _id: value })));
 }
 function isAfter(a, b, options) {
   const [ta, tb] = [a[0], b[0]];
@@ -63006,15 +63002,15 @@ var BufferWriter = class {
 };
 
 // src/engine/capture/raw-change-stream.ts
-var import_mongodb19 = __toESM(require_lib3(), 1);
+var import_mongodb18 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep6 } from "node:timers/promises";
 
 // src/engine/copy/copy-partition.ts
-var import_mongodb18 = __toESM(require_lib3(), 1);
+var import_mongodb17 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep5 } from "node:timers/promises";
 
 // src/engine/copy/partitions.ts
-var import_mongodb17 = __toESM(require_lib3(), 1);
+var import_mongodb16 = __toESM(require_lib3(), 1);
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
 var READ_CONCERN = { level: "majority" };
 var DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
@@ -63044,7 +63040,7 @@ async function planPartitions(source, collection, options) {
 async function holdsIdClass(source, collection, typeClass) {
   const reply = await source.db(collection.db).command(
     { find: collection.coll, filter: { _id: { $type: typeClass } }, projection: { _id: 1 }, limit: 1, singleBatch: true, readConcern: READ_CONCERN, ...sameCollection(collection.uuid) },
-    { readPreference: import_mongodb17.ReadPreference.primary }
+    { readPreference: import_mongodb16.ReadPreference.primary }
   );
   return reply.cursor.firstBatch.length > 0;
 }
@@ -63057,7 +63053,7 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
     collection: collection.coll,
     batchSize: 1e3
   });
-  const sampled = (await cursor.toArray()).map((raw) => import_mongodb17.BSON.deserialize(raw, DECODE)._id);
+  const sampled = (await cursor.toArray()).map((raw) => import_mongodb16.BSON.deserialize(raw, DECODE)._id);
   const step = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
@@ -63163,7 +63159,7 @@ async function insertBatch(ctx, collection, docs, bytes, partition) {
   if (lastIdKey) partition.lastIdKey = lastIdKey;
   await ctx.store.partitions.updateOne(
     { _id: partition._id },
-    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb18.Binary(lastIdKey) } : {} } },
+    { $set: { documentsCopied: partition.documentsCopied, bytesCopied: partition.bytesCopied, ...lastIdKey ? { lastIdKey: new import_mongodb17.Binary(lastIdKey) } : {} } },
     { writeConcern: { w: "majority" } }
   );
   failpoint("copy:batch-saved");
@@ -63254,7 +63250,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
-        const cut2 = error instanceof import_mongodb19.MongoNetworkError || error instanceof import_mongodb19.MongoServerSelectionError;
+        const cut2 = error instanceof import_mongodb18.MongoNetworkError || error instanceof import_mongodb18.MongoServerSelectionError;
         if (!isTransientReadError(error) || attempt >= (cut2 ? 2 : RESUME_ATTEMPTS)) throw error;
         await this.cursor.close().catch(() => void 0);
         if (!cut2) await sleep6(250 * attempt);
@@ -63372,7 +63368,7 @@ async function collectionDetails(client, db, coll, uuid) {
 }
 
 // src/engine/copy/source-location.ts
-var import_mongodb20 = __toESM(require_lib3(), 1);
+var import_mongodb19 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep7 } from "node:timers/promises";
 var REMOVAL_WAIT_MS = 6e4;
 var RECHECK_MS = 250;
@@ -63413,7 +63409,7 @@ async function relocate(run, collection) {
   }
 }
 async function findByUuid(source, uuid, home) {
-  const id2 = new import_mongodb20.UUID(uuid);
+  const id2 = new import_mongodb19.UUID(uuid);
   const found = async (db) => (await source.db(db).listCollections({ "info.uuid": id2 }, { nameOnly: false }).toArray())[0]?.name;
   const here = await found(home);
   if (here) return { db: home, coll: here };
@@ -63429,7 +63425,7 @@ async function removalsPending(source, collections) {
   const seen = await lastWriteTime(source, "applied");
   const majority = await lastWriteTime(source, "majority");
   if (!seen.greaterThan(majority)) return void 0;
-  const uuids = collections.map((c) => new import_mongodb20.UUID(c.uuid));
+  const uuids = collections.map((c) => new import_mongodb19.UUID(c.uuid));
   const databases = [...new Set(collections.map((c) => `${c.db}.$cmd`))];
   const removal = { $or: [{ ui: { $in: uuids }, $or: [{ "o.drop": { $exists: true } }, { "o.renameCollection": { $exists: true } }] }, { ns: { $in: databases }, "o.dropDatabase": { $exists: true } }] };
   const entry = await primaryOplogCommands(source, majority, seen, removal).limit(1).next();
@@ -63447,18 +63443,18 @@ function waitedTooLong(deadline, pending) {
 }
 
 // src/engine/position.ts
-var import_mongodb21 = __toESM(require_lib3(), 1);
+var import_mongodb20 = __toESM(require_lib3(), 1);
 function tokenTime(token) {
   const data = token?._data;
   if (typeof data !== "string" || !/^82[0-9a-fA-F]{16}/.test(data)) return void 0;
-  return new import_mongodb21.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
+  return new import_mongodb20.Timestamp({ t: parseInt(data.slice(2, 10), 16), i: parseInt(data.slice(10, 18), 16) });
 }
 function tokenWallTime(token) {
   const time = tokenTime(token);
   return time ? new Date(time.getHighBits() * 1e3) : void 0;
 }
 function savedPositionTime(doc) {
-  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb21.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
+  return tokenTime(doc.applied?.token) ?? doc.applied?.operationTime ?? (doc.applied?.wallTime ? new import_mongodb20.Timestamp({ t: Math.floor(doc.applied.wallTime.getTime() / 1e3), i: 0 }) : void 0) ?? doc.captureStart?.operationTime;
 }
 function appliedPosition(token, lastWall) {
   const tokenWall = tokenWallTime(token);
@@ -63529,7 +63525,7 @@ function verificationWarnings(doc, verification) {
 }
 
 // src/engine/replay.ts
-var import_mongodb24 = __toESM(require_lib3(), 1);
+var import_mongodb23 = __toESM(require_lib3(), 1);
 
 // src/engine/target-catalog.ts
 var NOT_CREATE_OPTIONS = /* @__PURE__ */ new Set(["uuid", "idIndex", "temp"]);
@@ -63737,7 +63733,7 @@ async function applyCollMod(ctx, target, description) {
 }
 
 // src/engine/apply/id-key.ts
-var import_mongodb22 = __toESM(require_lib3(), 1);
+var import_mongodb21 = __toESM(require_lib3(), 1);
 function eventDocumentKey(event) {
   return event.idKey ??= canonical2(event.id);
 }
@@ -63763,7 +63759,7 @@ function canonical2(value) {
     case void 0:
       break;
     default:
-      return `${bsonType}:${import_mongodb22.BSON.EJSON.stringify(value, { relaxed: false })}`;
+      return `${bsonType}:${import_mongodb21.BSON.EJSON.stringify(value, { relaxed: false })}`;
   }
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical2(v)}`).join(",")}}`;
@@ -65288,7 +65284,7 @@ var StallWatch = class {
 };
 
 // src/engine/apply/read-horizon.ts
-var import_mongodb23 = __toESM(require_lib3(), 1);
+var import_mongodb22 = __toESM(require_lib3(), 1);
 var ReadHorizon = class {
   constructor(start, persist) {
     this.start = start;
@@ -65333,7 +65329,7 @@ var ReadHorizon = class {
    */
   cover(time) {
     if (!time.greaterThan(this.requested)) return this.raising;
-    const raised = new import_mongodb23.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
+    const raised = new import_mongodb22.Timestamp({ t: time.t + COVER_AHEAD_SECONDS, i: 0 });
     this.requested = raised;
     const previous = this.raising.catch(() => void 0);
     this.raising = previous.then(
@@ -65583,7 +65579,7 @@ async function replayBuffer(run) {
   run.doc = await store.current();
 }
 function bufferedEvent(doc) {
-  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb24.BSON.serialize({ ...doc.event, refetch: void 0 }));
+  const raw = doc.raw ? bytesOf(doc.raw) : Buffer.from(import_mongodb23.BSON.serialize({ ...doc.event, refetch: void 0 }));
   const event = decodeChangeEvent(raw, Boolean(doc.refetch ?? doc.event?.refetch));
   event.seq = doc._id.seq;
   return event;
@@ -65593,7 +65589,7 @@ function bufferedEvent(doc) {
 import { setTimeout as sleep8 } from "node:timers/promises";
 
 // src/engine/cutover/finalize-unique.ts
-var import_mongodb25 = __toESM(require_lib3(), 1);
+var import_mongodb24 = __toESM(require_lib3(), 1);
 var CANNOT_CONVERT = 359;
 var ATTEMPTS = 6;
 async function finalizeUniqueIndexes(source, destination, store, sourceOf, signal) {
@@ -65656,11 +65652,11 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 async function destinationUuid(destination, target) {
   const [info] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
   const uuid = info?.info?.uuid;
-  return uuid ? new import_mongodb25.UUID(uuid.toString("hex")) : void 0;
+  return uuid ? new import_mongodb24.UUID(uuid.toString("hex")) : void 0;
 }
 
 // src/engine/verify/continuous/destination-watch.ts
-var import_mongodb26 = __toESM(require_lib3(), 1);
+var import_mongodb25 = __toESM(require_lib3(), 1);
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -65751,7 +65747,7 @@ var DestinationWatch = class {
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb26.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(import_mongodb25.BSON.serialize(event.documentKey));
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -65918,7 +65914,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 }
 
 // src/engine/verify/continuous/partition-compare.ts
-var import_mongodb27 = __toESM(require_lib3(), 1);
+var import_mongodb26 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
@@ -65995,7 +65991,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   await queue.touch(differing);
   failpoint("verify:partition-queued");
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
-  if (last) set.lastIdKey = new import_mongodb27.Binary(last.key);
+  if (last) set.lastIdKey = new import_mongodb26.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
   const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
@@ -66862,7 +66858,7 @@ async function abortMigration(config, ports, options) {
 }
 
 // src/engine/procedures/verify.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
+var import_mongodb27 = __toESM(require_lib3(), 1);
 
 // src/engine/verify/content-hash.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -67194,7 +67190,7 @@ async function verifyNow(config, ports) {
     });
     return { report, stance };
   } catch (error) {
-    if (error instanceof import_mongodb28.MongoError) {
+    if (error instanceof import_mongodb27.MongoError) {
       throw new OperationError(`verification failed: ${scrub(error.message)}`, "check that both users may read every included database (listDatabases, listCollections, listIndexes, find)", { cause: error });
     }
     throw error;
@@ -67554,7 +67550,7 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
@@ -67586,7 +67582,7 @@ async function hashCollection(client, db, coll, at) {
   const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
   let cursor = first.cursor;
   for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb29.BSON.serialize(doc));
+    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb28.BSON.serialize(doc));
     if (String(cursor.id) === "0") break;
     const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
     cursor = next.cursor;
@@ -68145,7 +68141,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb34 = __toESM(require_lib3(), 1);
+var import_mongodb33 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -68176,13 +68172,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb31 = __toESM(require_lib3(), 1);
+var import_mongodb30 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb30 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -68231,7 +68227,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb30.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb29.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -68349,7 +68345,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb31.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb30.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -68514,7 +68510,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb32 = __toESM(require_lib3(), 1);
+var import_mongodb31 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -68554,10 +68550,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb32.ObjectId(bytes);
+  return new import_mongodb31.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb32.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb31.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -68604,7 +68600,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb32.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb31.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -68614,8 +68610,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb32.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb32.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb31.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb31.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -68626,7 +68622,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb32.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb31.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -68643,7 +68639,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb32.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb31.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -68659,8 +68655,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb32.Long.fromNumber(9e9 + i),
-        score: new import_mongodb32.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb31.Long.fromNumber(9e9 + i),
+        score: new import_mongodb31.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -68671,7 +68667,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb32.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb31.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68754,11 +68750,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb33 = __toESM(require_lib3(), 1);
+var import_mongodb32 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb33.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb32.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -68825,9 +68821,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb33.ObjectId();
+        const id2 = new import_mongodb32.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb33.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb32.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -68840,7 +68836,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb33.ObjectId();
+        const id2 = new import_mongodb32.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -68851,7 +68847,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb33.ObjectId();
+        const id2 = new import_mongodb32.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -68983,8 +68979,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb34.MongoClient(source.uri);
-    const destinationClient = new import_mongodb34.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb33.MongoClient(source.uri);
+    const destinationClient = new import_mongodb33.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

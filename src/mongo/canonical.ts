@@ -3,6 +3,7 @@
  * metadata where int32 vs double carries no meaning, so numbers compare by value).
  */
 import { BSON } from 'mongodb';
+import { fieldsOf } from './ordered-decode.js';
 
 /** JSON-like text; object keys keep their order (it is significant in index keys and in query documents). */
 export function canonical(value: unknown): string {
@@ -20,9 +21,8 @@ export function canonical(value: unknown): string {
       return BSON.EJSON.stringify(value, { relaxed: false });
     }
     if (value instanceof RegExp) return String(value);
-    // A document decoded in stored order (see ordered-decode.ts): its fields as stored.
-    if (value instanceof Map) return `{${[...(value as Map<string, unknown>)].map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-    return `{${Object.entries(value as Record<string, unknown>)
+    // A plain object, or a Map where decoding kept integer-like names in stored order (see ordered-decode.ts).
+    return `{${fieldsOf(value)
       .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
       .join(',')}}`;
   }

@@ -6,8 +6,8 @@
  * library encodes back in that order; every other document stays a plain object, so the usual case reads as
  * before. The top level is always an object: its names are the server's (key, name, options, ...).
  */
-import { BSON } from 'mongodb';
-import { rawDocument, rawElement, rawElements, type RawElement } from './raw-bson.js';
+import type { BSON } from 'mongodb';
+import { decodeElement, rawElements, type RawElement } from './raw-bson.js';
 
 /** A decoded embedded document: a Map when it holds a name a JS object would move, else a plain object. */
 export type OrderedDocument = BSON.Document | Map<string, unknown>;
@@ -37,8 +37,7 @@ function decodeEmbedded(raw: Buffer, options: BSON.DeserializeOptions): OrderedD
 function decodeValue(element: RawElement, options: BSON.DeserializeOptions): unknown {
   if (element.type === 0x03) return decodeEmbedded(element.value, options);
   if (element.type === 0x04) return [...rawElements(element.value)].map((e) => decodeValue(e, options));
-  // Any other type is decoded by the BSON library, wrapped as { v: value }.
-  return BSON.deserialize(rawDocument([rawElement(element.type, 'v', element.value)]), options).v;
+  return decodeElement(element, options);
 }
 
 /** The fields of a decoded document, in order, whichever form it took. */

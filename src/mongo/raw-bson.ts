@@ -255,9 +255,9 @@ export function encodedElements(values: BSON.Document): Buffer[] {
   return [...rawElements(Buffer.from(BSON.serialize(values)))].map((e) => Buffer.from(e.bytes));
 }
 
-/** Decodes one element's value with exact types (wrapped as { v: value }). */
-export function decodeElement(element: RawElement): unknown {
-  return BSON.deserialize(rawDocument([rawElement(element.type, 'v', element.value)]), DECODE_EXACT).v;
+/** Decodes one element's value (wrapped as { v: value }), with exact types unless other options are given. */
+export function decodeElement(element: RawElement, options: BSON.DeserializeOptions = DECODE_EXACT): unknown {
+  return BSON.deserialize(rawDocument([rawElement(element.type, 'v', element.value)]), options).v;
 }
 
 /**
