@@ -63,7 +63,7 @@ describe('kill -9 at seeded points in copy, replay and tail', () => {
   it('every rerun continues, nothing is copied twice, and the sides end equal', { timeout: 240_000 }, seeded('crash-resume', seed, 'MLM_CRASH_SEED')(async () => {
     const random = seededRandom(seed);
     const watch = new StateWatch(destination, name);
-    writer = new Writer(source, db, ['items', 'w', 'mixed'], { idSpace: 400 });
+    writer = new Writer(sharedClusters().sourceUri, db, ['items', 'w', 'mixed'], { idSpace: 400 });
     writer.start(3);
 
     // Twelve seeded kill points here plus the eight cutover steps of cutover.test.ts: twenty in the suite.

@@ -66,7 +66,7 @@ describe('destination primary steps down during copy, tail and cutover', () => {
   it('completes and the sides are equal, indexes restored', async () => {
     const { rs3Uri } = sharedClusters();
     const config = testConfig(uniqueName('dstfail').replace(/_/g, '-'), sourceSet.uri, rs3Uri, [db], 'sync: { batchSize: 200, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5, lagHoldSeconds: 1 }\n');
-    writer = new Writer(source, db, ['items', 'w'], { idSpace: 400 });
+    writer = new Writer(sourceSet.uri, db, ['items', 'w'], { idSpace: 400 });
     writer.start(2);
 
     const sync = runSync(config, {}, testPorts('dstfail-sync'));

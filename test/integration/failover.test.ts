@@ -46,7 +46,7 @@ describe('source primary steps down during copy and during tail', () => {
     const config = testConfig(uniqueName('failover').replace(/_/g, '-'), cluster.uri, sharedClusters().destinationUri, [db], 'sync: { batchSize: 100, partitionSizeMB: 1, parallelCollections: 2 }\ncutover: { maxLagSeconds: 5 }\n');
     const watch = new StateWatch(destination, config.name);
     // Writes as an application should through an election (retries what outlasts the driver's own retry).
-    writer = new Writer(source, db, ['items', 'w'], { idSpace: 300, retryTransient: true });
+    writer = new Writer(cluster.uri, db, ['items', 'w'], { idSpace: 300, retryTransient: true });
     writer.start(3);
 
     const t0 = Date.now();

@@ -82,7 +82,7 @@ describe('lifecycle driver: the example workflows, played as GitHub plays them',
     const log: string[] = [];
     expect((await job('validate')).outputs['exit-code']).toBe('0');
 
-    writer = new Writer(source, db, ['orders', 'more']);
+    writer = new Writer(rs.uri, db, ['orders', 'more']);
     writer.start();
     // migration-run.yml, dispatched with sync: slices follow each other while the action says continue.
     let command: string | undefined = 'sync';

@@ -4,7 +4,7 @@ import type { Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
-import { uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName } from '../support/clusters.js';
 import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
 import { useProxiedClusters, type ProxiedClusters } from '../support/proxied-clusters.js';
 import { seeded } from '../support/seeded.js';
@@ -107,7 +107,7 @@ describe('network cuts between the runner and each side', () => {
     }
     // The runner reaches both sides only through the proxies; the writer and the checks go direct.
     const config = testConfig(uniqueName('net').replace(/_/g, '-'), proxies.source.uri('serverSelectionTimeoutMS=20000'), proxies.destination.uri('serverSelectionTimeoutMS=20000'), [db], 'sync: { batchSize: 500, parallelCollections: 2, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n');
-    const writer = new Writer(source, db, collections);
+    const writer = new Writer(sharedClusters().sourceUri, db, collections);
     chaos = new Chaos(proxies, random);
     const recorder = recordingPorts('net-cuts', 3000);
     recorded = recorder.lines;

@@ -29,7 +29,7 @@ describe('rehearse against a staging destination', () => {
 
   it('freezes at a source time under live writes, proves the destination equals the source as of then, reports timings, cleans up', async () => {
     const config = testConfig(uniqueName('reh').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db]);
-    writer = new Writer(source, db, ['items', 'w'], { idSpace: 200 });
+    writer = new Writer(sharedClusters().sourceUri, db, ['items', 'w'], { idSpace: 200 });
     writer.start(2);
     const outcome = await runRehearse(config, { maxDurationMs: 3000 }, testPorts());
     await writer.stop();

@@ -73,7 +73,7 @@ describe('slices and handoff', () => {
 
     // Created up front: concurrent implicit creation of one namespace crashes mongod under Wine.
     await source.db(db).createCollection('more');
-    const writer = new Writer(source, db, ['orders', 'more']);
+    const writer = new Writer(sharedClusters().sourceUri, db, ['orders', 'more']);
     writer.start();
     // A long slice (as in the run workflow), ready for cutover while it runs.
     const tail = runTail(config, { maxDurationMs: 120_000 }, testPorts('tail-slice'));

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document } from 'mongodb';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
-import { uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName } from '../support/clusters.js';
 import { dbHashes, recordingPorts, tailUntilDrained, testConfig, Writer } from '../support/engine.js';
 import { useProxiedClusters } from '../support/proxied-clusters.js';
 import { StateWatch } from '../support/runner-process.js';
@@ -42,7 +42,7 @@ describe('connections that go silent under the tail', () => {
     const sync = await runSync(config, {}, ports);
     expect(sync.exitCode, sync.summary).toBe(0);
 
-    const writer = new Writer(source, db, ['orders']);
+    const writer = new Writer(sharedClusters().sourceUri, db, ['orders']);
     writer.start(2);
     const freezes: { side: 'source' | 'destination'; at: number; connections: number }[] = [];
     const started = Date.now();

@@ -50,7 +50,7 @@ describe('sync then tail under concurrent writes', () => {
   it('copies, replays and tails until the destination equals the source', async () => {
     const { sourceUri, destinationUri } = sharedClusters();
     const config = testConfig(uniqueName('mig').replace(/_/g, '-'), sourceUri, destinationUri, [db], `  rename: { "${db}.moved": "${renamedDb}.landed" }\nsync: { batchSize: 500, partitionSizeMB: 1 }\ncutover: { maxLagSeconds: 5 }\n`);
-    writer = new Writer(source, db, ['orders', 'w']);
+    writer = new Writer(sourceUri, db, ['orders', 'w']);
     writer.start(3);
     const sync = await runSync(config, {}, testPorts());
     expect(sync.exitCode).toBe(0);
