@@ -76024,13 +76024,16 @@ function collectionKind(info2) {
   if (info2.options.clusteredIndex) return "clustered";
   return "collection";
 }
-async function listCollectionInfos(client, db) {
-  const raw = await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true, raw: true }).toArray();
+async function listCollectionInfos(client, db, filter = {}) {
+  const raw = await client.db(db).listCollections(filter, { nameOnly: false, authorizedCollections: true, raw: true }).toArray();
   return raw.map((bytes) => {
     const i = decodeOrdered(bytes);
     const uuid = i.info?.uuid?.toString("hex");
     return { name: String(i.name), type: String(i.type ?? "collection"), options: { ...i.options ?? {} }, ...uuid ? { uuid } : {} };
   });
+}
+async function collectionUuid(client, db, coll) {
+  return (await listCollectionInfos(client, db, { name: coll }))[0]?.uuid;
 }
 async function listIndexSpecs(client, db, coll, uuid) {
   const reply = await client.db(db).command({ listIndexes: uuid ? new import_mongodb3.UUID(uuid) : coll, cursor: { batchSize: 1e3 } }, { fieldsAsRaw: { firstBatch: true } });
@@ -81570,8 +81573,9 @@ async function finalizeUniqueIndexes(source, destination, store, sourceOf, signa
   for (const relaxed of pending) {
     signal?.throwIfAborted();
     const target = splitNamespace(relaxed.target);
-    const uuid = await destinationUuid(destination, target);
-    if (!uuid) continue;
+    const uuidHex = await collectionUuid(destination, target.db, target.coll);
+    if (!uuidHex) continue;
+    const uuid = new import_mongodb24.UUID(uuidHex);
     const command = (extra) => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra }, collectionUUID: uuid }, { fieldsAsRaw: { ids: true } });
     try {
       await command({ prepareUnique: true });
@@ -81621,11 +81625,6 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
   await pausePoint("finalize-unique:rewrite");
   await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
   await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
-}
-async function destinationUuid(destination, target) {
-  const [info2] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
-  const uuid = info2?.info?.uuid;
-  return uuid ? new import_mongodb24.UUID(uuid.toString("hex")) : void 0;
 }
 
 // src/engine/verify/continuous/destination-watch.ts

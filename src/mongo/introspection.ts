@@ -187,15 +187,23 @@ export function collectionKind(info: Pick<CollectionInfo, 'type' | 'options'>): 
   return 'collection';
 }
 
-/** Every collection and view of a database; options decoded in stored field order (see ordered-decode.ts). */
-export async function listCollectionInfos(client: MongoClient, db: string): Promise<CollectionInfo[]> {
+/**
+ * Every collection and view of a database (or those `filter` picks); options decoded in stored field order
+ * (see ordered-decode.ts).
+ */
+export async function listCollectionInfos(client: MongoClient, db: string, filter: Document = {}): Promise<CollectionInfo[]> {
   // raw: the driver hands each entry over as its bytes (typed as documents all the same).
-  const raw = (await client.db(db).listCollections({}, { nameOnly: false, authorizedCollections: true, raw: true }).toArray()) as unknown as Buffer[];
+  const raw = (await client.db(db).listCollections(filter, { nameOnly: false, authorizedCollections: true, raw: true }).toArray()) as unknown as Buffer[];
   return raw.map((bytes) => {
     const i = decodeOrdered(bytes);
     const uuid = (i.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid?.toString('hex');
     return { name: String(i.name), type: String(i.type ?? 'collection'), options: { ...((i.options ?? {}) as Document) }, ...(uuid ? { uuid } : {}) };
   });
+}
+
+/** The UUID (hex) of the collection that holds this name now; undefined for a view or a name nothing holds. */
+export async function collectionUuid(client: MongoClient, db: string, coll: string): Promise<string | undefined> {
+  return (await listCollectionInfos(client, db, { name: coll }))[0]?.uuid;
 }
 
 export interface IndexSpec {

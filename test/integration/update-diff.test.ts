@@ -6,6 +6,7 @@ import { EXACT_TYPES, writeRaw } from '../../src/engine/copy/raw-insert.js';
 import { decodeElement, idDocumentOf, orderedDocument, rawDocument, rawElement, rawElements, rawIdKey } from '../../src/mongo/raw-bson.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { uniqueName, useSharedClients } from '../support/clusters.js';
+import { storedOrderText as show } from '../support/engine.js';
 import { seeded } from '../support/seeded.js';
 
 /**
@@ -53,17 +54,8 @@ function parseEvent(raw: Buffer): ParsedEvent {
   return event;
 }
 
-/** Canonical extended JSON in stored field order (EJSON of a decoded object would sort integer-like names). */
-function show(doc: Buffer, array = false): string {
-  const parts = [...rawElements(doc)].map((e) => {
-    const value = e.type === 0x03 ? show(e.value) : e.type === 0x04 ? show(e.value, true) : BSON.EJSON.stringify(decodeElement(e), { relaxed: false });
-    return array ? value : `${JSON.stringify(e.name.toString('utf8'))}: ${value}`;
-  });
-  return array ? `[${parts.join(', ')}]` : `{${parts.join(', ')}}`;
-}
-
 function showValue(value: Value): string {
-  return show(Buffer.from(BSON.serialize(new Map([['u', value]])))).slice('{"u": '.length, -1);
+  return show(Buffer.from(BSON.serialize(new Map([['u', value]])))).slice('{"u":'.length, -1);
 }
 
 const dotted = (path: string[]): string => path.join('.');

@@ -4,7 +4,7 @@ import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js
 import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
-import { lastWriteTime } from '../../mongo/introspection.js';
+import { collectionUuid, lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 import { errorCode, isTransient, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
@@ -30,8 +30,9 @@ export async function finalizeUniqueIndexes(source: MongoClient, destination: Mo
     // Every command to the destination names its collection by UUID too: the tail applies renames beside this, and
     // by name alone a rewrite would create a new collection under the old name, or a collMod reach the collection
     // renamed into it. A mismatch (the collection moved) leaves the index to the next round, under its new name.
-    const uuid = await destinationUuid(destination, target);
-    if (!uuid) continue;
+    const uuidHex = await collectionUuid(destination, target.db, target.coll);
+    if (!uuidHex) continue;
+    const uuid = new UUID(uuidHex);
     // fieldsAsRaw (a BSON option the driver passes through, undeclared for commands): the refusal's conflicting _ids
     // that are documents arrive as their bytes, since decoded into JS objects they could name other documents.
     const command = (extra: Document): Promise<Document> => destination.db(target.db).command({ collMod: target.coll, index: { name: relaxed.name, ...extra }, collectionUUID: uuid }, { fieldsAsRaw: { ids: true } } as Document);
@@ -95,11 +96,4 @@ async function rewriteFromSource(source: MongoClient, destination: MongoClient, 
   await store.raiseReadHorizon(undefined, await lastWriteTime(source, 'majority'));
   await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
   // A write the server refused for the UUID (the collection renamed since) is thrown above with that code.
-}
-
-/** The UUID of the destination collection at this name now; undefined when there is none. */
-async function destinationUuid(destination: MongoClient, target: Namespace): Promise<UUID | undefined> {
-  const [info] = await destination.db(target.db).listCollections({ name: target.coll }, { nameOnly: false }).toArray();
-  const uuid = (info?.info as { uuid?: { toString(encoding: 'hex'): string } } | undefined)?.uuid;
-  return uuid ? new UUID(uuid.toString('hex')) : undefined;
 }
