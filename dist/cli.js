@@ -65650,8 +65650,12 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
     ...ids2.map((d) => idDocumentOf(rawIdKey(Buffer.from(d)))).filter((k) => !present.has(k.toString("hex"))).map((key2) => ({ kind: "del", key: key2 }))
   ];
   await pausePoint("finalize-unique:rewrite");
-  await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
-  await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
+  const afterSourceRead = async () => {
+    await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
+  };
+  await afterSourceRead();
+  const into = majorityDestination(destination, to.uuid);
+  await withDuplicateKeyResolution(readView(source), into, () => from, (settled) => writeInOrder(into, to, writes.filter((w) => !settled(to, w.key)), 500), afterSourceRead);
 }
 
 // src/engine/verify/continuous/destination-watch.ts

@@ -110,6 +110,26 @@ describe('unique indexes finalized during tail', () => {
     expect(await rawHash(destination, db, 'users')).toEqual(await rawHash(source, db, 'users'));
   });
 
+  it('a conflicting document whose current value a third, stale document holds is resolved, not refused', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('uniqchain');
+    const sourceUsers = source.db(db).collection<Document>('users');
+    const targetUsers = destination.db(db).collection<Document>('users');
+    await sourceUsers.insertMany(Array.from({ length: 3 }, (_, i): Document => ({ _id: i, email: `e${i}` })));
+    await sourceUsers.createIndex({ email: 1 }, { name: 'email', unique: true });
+    // 0 and 1 collide on a value the source has moved on from; 2 still holds the value 1 holds now. Rewriting 1
+    // from the source meets 2 (prepareUnique refuses new duplicates), which is read from the source and written too.
+    await targetUsers.insertMany([{ _id: 0, email: 'stale' }, { _id: 1, email: 'stale' }, { _id: 2, email: 'e1' }] as Document[]);
+    await targetUsers.createIndex({ email: 1 }, { name: 'email' });
+    const store = new StateStore(destination, uniqueName('uniqchain'));
+    await relaxIndex(store, `${db}.users`, (await sourceUsers.listIndexes().toArray()).find((i) => i.name === 'email')!);
+
+    const converted = await finalizeUniqueIndexes(source, destination, store, (target) => (target === `${db}.users` ? { source: `${db}.users` } : undefined));
+    expect(converted).toBe(1);
+    expect((await targetUsers.listIndexes().toArray()).find((i) => i.name === 'email')).toMatchObject({ unique: true });
+    expect(await rawHash(destination, db, 'users')).toEqual(await rawHash(source, db, 'users'));
+  });
+
   it('a destination collection renamed while its conflicts are rewritten is not written again under its old name', async () => {
     const { source, destination } = clients;
     const db = uniqueName('uniqmove');

@@ -8,6 +8,8 @@ import { collectionUuid, lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 import { errorCode, isTransient, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
+import { withDuplicateKeyResolution } from '../apply/resolve-duplicates.js';
+import { readView } from '../apply/source-lookup.js';
 import { pausePoint } from '../failpoints.js';
 
 const CANNOT_CONVERT = 359;
@@ -93,7 +95,13 @@ async function rewriteFromSource(source: MongoClient, destination: MongoClient, 
   ];
   await pausePoint('finalize-unique:rewrite');
   // States read now, later than the stream position: the read horizon covers them (see apply/read-horizon.ts).
-  await store.raiseReadHorizon(undefined, await lastWriteTime(source, 'majority'));
-  await writeInOrder(majorityDestination(destination, to.uuid), to, writes, 500);
+  const afterSourceRead = async (): Promise<void> => {
+    await store.raiseReadHorizon(undefined, await lastWriteTime(source, 'majority'));
+  };
+  await afterSourceRead();
+  // prepareUnique refuses new duplicates: a current state may collide with a third document the destination still
+  // holds in an older state (not among the violations), which is settled from the source like the tail's writes.
+  const into = majorityDestination(destination, to.uuid);
+  await withDuplicateKeyResolution(readView(source), into, () => from, (settled) => writeInOrder(into, to, writes.filter((w) => !settled(to, w.key)), 500), afterSourceRead);
   // A write the server refused for the UUID (the collection renamed since) is thrown above with that code.
 }
