@@ -81120,17 +81120,7 @@ var ReadAhead = class {
           await new Promise((resolve2) => this.wakeReader = resolve2);
           continue;
         }
-        const batch = await this.read(this.limits.events - this.queuedEvents);
-        if (this.stopped) break;
-        const started = Date.now();
-        let preparedMs = 0;
-        const prepared = this.prepare(batch.events).finally(() => preparedMs = Date.now() - started);
-        prepared.catch(() => void 0);
-        this.queue.push({ ...batch, prepared, preparedMs: () => preparedMs });
-        this.queuedEvents += batch.events.length;
-        for (const event of batch.events) this.queuedBytes += event.raw.length;
-        this.wake("taker");
-        if (batch.reachedStop) break;
+        if (!await this.readOnce()) break;
       }
     } catch (error2) {
       this.failure = { error: error2 };
@@ -81138,6 +81128,24 @@ var ReadAhead = class {
       this.ended = true;
       this.wake("taker");
     }
+  }
+  /**
+   * One read, queued with its work started; false when reading ends (stopped, or the stop point reached). Its own
+   * function: a batch held in the loop's frame stayed reachable while the loop waited for room, long after it was
+   * taken and applied (a heap snapshot under a burst: a third of the events in memory).
+   */
+  async readOnce() {
+    const batch = await this.read(this.limits.events - this.queuedEvents);
+    if (this.stopped) return false;
+    const started = Date.now();
+    let preparedMs = 0;
+    const prepared = this.prepare(batch.events).finally(() => preparedMs = Date.now() - started);
+    prepared.catch(() => void 0);
+    this.queue.push({ ...batch, prepared, preparedMs: () => preparedMs });
+    this.queuedEvents += batch.events.length;
+    for (const event of batch.events) this.queuedBytes += event.raw.length;
+    this.wake("taker");
+    return !batch.reachedStop;
   }
   wake(who) {
     const wake = who === "taker" ? this.wakeTaker : this.wakeReader;
@@ -84051,11 +84059,11 @@ var migration_schema_default = {
           default: "5h30m"
         },
         batchSize: {
-          description: "Change events applied per batch.",
+          description: "Change events applied per batch, at most (a batch is everything read since the last). Larger batches apply a batch job faster and hold more memory: about 15\u201320 MB more of peak RSS per 1,000 events under a burst (bench/README.md).",
           type: "integer",
           minimum: 1,
           maximum: 1e5,
-          default: 1e3
+          default: 2500
         }
       }
     },
