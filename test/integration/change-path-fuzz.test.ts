@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
 import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
-import { indexKeys } from '../support/engine.js';
+import { collectionDifferences, indexKeys } from '../support/engine.js';
 import { expectSidesEqual } from '../support/exact.js';
 import { cliTailSlice, runRunner, startRunner, tailUntilCaughtUp, writeMigrationFile } from '../support/runner-process.js';
 import { seeded } from '../support/seeded.js';
@@ -211,7 +211,16 @@ describe('change-path fuzzer: data, DDL and kill -9 mixed', () => {
     await whileWriting(() => killedRunners('tail'));
     await drain();
     console.log(`[change-path-fuzz] figure: ${figures.operations} operations (${figures.ddl} DDL, ${figures.refused} refused by the source), ${figures.kills} kill -9`);
-    await expectSidesEqual(clients.source, clients.destination, [db]);
+    try {
+      await expectSidesEqual(clients.source, clients.destination, [db]);
+    } catch (error) {
+      // What differs, document by document: the part of a CI log that lets a mismatch be chased without a rerun.
+      for (const coll of (await sdb.listCollections({ type: 'collection' }, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
+        const differences = await collectionDifferences(clients.source, clients.destination, db, coll);
+        if (differences.length) console.log(`[change-path-fuzz] ${coll} differs:\n${differences.join('\n')}`);
+      }
+      throw error;
+    }
     for (const coll of (await sdb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.'))) {
       expect(await indexKeys(clients.destination, db, coll), coll).toEqual(await indexKeys(clients.source, db, coll));
     }
