@@ -80492,6 +80492,9 @@ async function withDuplicateKeyResolution(source, destination, sourceOf, job, af
     }
   }
 }
+function writeResolvingDuplicates(source, destination, sourceOf, target, writes, chunk, afterSourceRead) {
+  return withDuplicateKeyResolution(source, destination, sourceOf, (settled) => writeInOrder(destination, target, writes.filter((w) => !settled(target, w.key)), chunk), afterSourceRead);
+}
 async function settleFromSource(source, destination, sourceOf, target, documentKey, afterSourceRead) {
   const from = sourceOf(target);
   if (!from) throw new Error(`a duplicate key in ${target.db}.${target.coll} has no source collection to resolve it from`);
@@ -80944,7 +80947,7 @@ var Applier = class {
       }
       const sourceOf = batchSourceOfTarget(answered, this.ctx.filter);
       for (const { target, writes } of byTarget.values()) {
-        await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, writes.filter((w) => !settled(target, w.key)), MAX_CHUNK), () => this.readAheadOfAll());
+        await writeResolvingDuplicates(this.ctx.source, this.destination, sourceOf, target, writes, MAX_CHUNK, () => this.readAheadOfAll());
       }
       rest = rest.filter((e) => !read.docs.has(e));
     }
@@ -81006,9 +81009,8 @@ var Applier = class {
       }
       const target = this.ctx.filter.target(to.db, to.coll);
       await this.readAheadOfAll();
-      const write = { kind: "put", key: entry.key, doc };
       const sourceOf = (t) => t.db === target.db && t.coll === target.coll ? to : void 0;
-      await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, settled(target, write.key) ? [] : [write], 1), () => this.readAheadOfAll());
+      await writeResolvingDuplicates(this.ctx.source, this.destination, sourceOf, target, [{ kind: "put", key: entry.key, doc }], 1, () => this.readAheadOfAll());
       this.unresolved.remove(entry);
     }
   }
@@ -81635,8 +81637,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
     await store.raiseReadHorizon(void 0, await lastWriteTime(source, "majority"));
   };
   await afterSourceRead();
-  const into = majorityDestination(destination, to.uuid);
-  await withDuplicateKeyResolution(readView(source), into, () => from, (settled) => writeInOrder(into, to, writes.filter((w) => !settled(to, w.key)), 500), afterSourceRead);
+  await writeResolvingDuplicates(readView(source), majorityDestination(destination, to.uuid), () => from, to, writes, 500, afterSourceRead);
 }
 
 // src/engine/verify/continuous/destination-watch.ts

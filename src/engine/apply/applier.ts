@@ -8,7 +8,7 @@ import { applyDdl } from './ddl.js';
 import { eventDocumentKey } from './id-key.js';
 import { runLimited } from './run-limited.js';
 import { hasDollarField } from '../../mongo/raw-bson.js';
-import { DeltaMissed, orderedJob, unorderedJobs, writeInOrder, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
+import { DeltaMissed, orderedJob, unorderedJobs, type DeltaWrite, type Destination, type Write, type WriteJob } from './raw-writes.js';
 import { WriteTerms } from './write-terms.js';
 import { setWriteJobs } from './set-writes.js';
 import { WriterLimit } from './writer-limit.js';
@@ -17,7 +17,7 @@ import { lookupSourceDocument, type ReadView } from './source-lookup.js';
 import { lastWriteTime } from '../../mongo/introspection.js';
 import type { ReadHorizon } from './read-horizon.js';
 import { diffStatements, type DiffStatement } from './update-diff.js';
-import { batchSourceOfTarget, withDuplicateKeyResolution } from './resolve-duplicates.js';
+import { batchSourceOfTarget, withDuplicateKeyResolution, writeResolvingDuplicates } from './resolve-duplicates.js';
 import { TargetKinds, type TargetKind } from './target-kinds.js';
 import { UnresolvedDocuments, type SavedUnresolved, type UnresolvedDocument } from './unresolved.js';
 
@@ -368,7 +368,7 @@ export class Applier {
       // may collide on a unique index like any write of the batch (a fuzzer run met it), and are resolved the same way.
       const sourceOf = batchSourceOfTarget(answered, this.ctx.filter);
       for (const { target, writes } of byTarget.values()) {
-        await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, writes.filter((w) => !settled(target, w.key)), MAX_CHUNK), () => this.readAheadOfAll());
+        await writeResolvingDuplicates(this.ctx.source, this.destination, sourceOf, target, writes, MAX_CHUNK, () => this.readAheadOfAll());
       }
       rest = rest.filter((e) => !read.docs.has(e));
     }
@@ -438,9 +438,8 @@ export class Applier {
       }
       const target = this.ctx.filter.target(to.db, to.coll);
       await this.readAheadOfAll();
-      const write: Write = { kind: 'put', key: entry.key, doc };
       const sourceOf = (t: Namespace): (Namespace & { uuid?: string }) | undefined => (t.db === target.db && t.coll === target.coll ? to : undefined);
-      await withDuplicateKeyResolution(this.ctx.source, this.destination, sourceOf, (settled) => writeInOrder(this.destination, target, settled(target, write.key) ? [] : [write], 1), () => this.readAheadOfAll());
+      await writeResolvingDuplicates(this.ctx.source, this.destination, sourceOf, target, [{ kind: 'put', key: entry.key, doc }], 1, () => this.readAheadOfAll());
       this.unresolved.remove(entry);
     }
   }

@@ -72,6 +72,14 @@ export async function withDuplicateKeyResolution(source: ReadView, destination: 
 }
 
 /**
+ * Writes these writes to one target in order, resolving the duplicate keys they meet from the source: what the
+ * applier and the unique conversion write from the source's current states, outside a batch's own write jobs.
+ */
+export function writeResolvingDuplicates(source: ReadView, destination: Destination, sourceOf: SourceOfTarget, target: Namespace, writes: Write[], chunk: number, afterSourceRead: () => Promise<void>): Promise<void> {
+  return withDuplicateKeyResolution(source, destination, sourceOf, (settled) => writeInOrder(destination, target, writes.filter((w) => !settled(target, w.key)), chunk), afterSourceRead);
+}
+
+/**
  * Writes a document's current source state; when that collides with documents the destination holds in an
  * older state, those are removed and written (in their current state) after it, and so on along the chain.
  * Removing first is what makes swaps and cycles of unique values writable at all; since the source's current

@@ -1,14 +1,14 @@
 import { UUID, type Document, type MongoClient } from 'mongodb';
 import { errorMessage, OperationError } from '../../errors.js';
 import { idDocumentOf, orderedDocument, rawIdKey } from '../../mongo/raw-bson.js';
-import { majorityDestination, writeInOrder } from '../apply/raw-writes.js';
+import { majorityDestination } from '../apply/raw-writes.js';
 import { splitNamespace, type Namespace } from '../../namespaces.js';
 import type { StateStore } from '../state/store.js';
 import { collectionUuid, lastWriteTime } from '../../mongo/introspection.js';
 import type { RelaxedIndexDoc } from '../state/types.js';
 import { errorCode, isTransient, SERVER_ERROR } from '../../mongo/server-errors.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
-import { withDuplicateKeyResolution } from '../apply/resolve-duplicates.js';
+import { writeResolvingDuplicates } from '../apply/resolve-duplicates.js';
 import { readView } from '../apply/source-lookup.js';
 import { pausePoint } from '../failpoints.js';
 
@@ -101,7 +101,6 @@ async function rewriteFromSource(source: MongoClient, destination: MongoClient, 
   await afterSourceRead();
   // prepareUnique refuses new duplicates: a current state may collide with a third document the destination still
   // holds in an older state (not among the violations), which is settled from the source like the tail's writes.
-  const into = majorityDestination(destination, to.uuid);
-  await withDuplicateKeyResolution(readView(source), into, () => from, (settled) => writeInOrder(into, to, writes.filter((w) => !settled(to, w.key)), 500), afterSourceRead);
+  await writeResolvingDuplicates(readView(source), majorityDestination(destination, to.uuid), () => from, to, writes, 500, afterSourceRead);
   // A write the server refused for the UUID (the collection renamed since) is thrown above with that code.
 }
