@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Document, MongoClient } from 'mongodb';
 import { NamespaceFilter } from '../../src/namespaces.js';
 import { verifyMigration } from '../../src/engine/verify/verify.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { uniqueName, useSharedClients } from '../support/clusters.js';
 import { syncThenTailWhile } from '../support/engine.js';
 
 /**
@@ -11,27 +11,21 @@ import { syncThenTailWhile } from '../support/engine.js';
  * lands on the recorded original (the destination keeps the relaxed one until the cutover).
  */
 describe('collMod mirrored during tail', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('collmod');
 
   beforeAll(async () => {
-    source = await connect(sharedClusters().sourceUri);
-    destination = await connect(sharedClusters().destinationUri);
-    const items = source.db(db).collection<Document>('items');
+    const items = clients.source.db(db).collection<Document>('items');
     await items.insertMany(Array.from({ length: 100 }, (_, i): Document => ({ _id: i, x: i, y: i % 5, at: new Date(), n: i })));
     await items.createIndex({ x: 1 }, { name: 'x_1' });
     await items.createIndex({ y: 1 }, { name: 'y_1' });
     await items.createIndex({ at: 1 }, { name: 'at_ttl', expireAfterSeconds: 3600 });
   });
 
-  afterAll(async () => {
-    await Promise.all([source?.close(), destination?.close()]);
-  });
-
   const spec = async (client: MongoClient, name: string): Promise<Document | undefined> => (await client.db(db).collection('items').listIndexes().toArray()).find((i) => i.name === name);
 
   it('hides indexes by name and by key, changes a TTL and sets a validator, as the source did', { timeout: 120_000 }, async () => {
+    const { source, destination } = clients;
     const sdb = source.db(db);
     const config = await syncThenTailWhile(db, 'collmod', async () => {
       await sdb.command({ collMod: 'items', index: { name: 'x_1', hidden: true } });

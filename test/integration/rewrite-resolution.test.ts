@@ -1,10 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
 import type { Config } from '../../src/config/types.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
 import { setPausePoint } from '../../src/engine/failpoints.js';
-import { connect, sharedClusters, uniqueName } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { collectionDifferences, dbHashes, tailUntilDrained, tailUntilReady, testConfig, testPorts } from '../support/engine.js';
 
 interface User {
@@ -13,13 +13,6 @@ interface User {
   n: number;
 }
 
-/**
- * Documents the applier writes from the source's current state after a batch's own writes: once a batch has
- * resolved a duplicate key, the documents its deltas touched are read again and rewritten (a delta may have met a
- * state a resolution wrote). Those current states can collide on a unique index with documents the destination
- * still holds in older states, like any write of a batch, and must be resolved the same way. A fuzzer run in CI
- * met this with a case-insensitive unique email, and the tail stopped on E11000.
- */
 /** A migration of `db`, synced and tailed until ready: its relaxed unique indexes are unique again on the destination. */
 async function readyMigration(db: string, tag: string, destination: MongoClient, collection: string): Promise<Config> {
   const { sourceUri, destinationUri } = sharedClusters();
@@ -41,15 +34,19 @@ async function expectEqualAfterDrain(config: Config, tag: string, source: MongoC
   expect(dst[collection]).toBe(src[collection]);
 }
 
+/**
+ * Documents the applier writes from the source's current state after a batch's own writes: once a batch has
+ * resolved a duplicate key, the documents its deltas touched are read again and rewritten (a delta may have met a
+ * state a resolution wrote). Those current states can collide on a unique index with documents the destination
+ * still holds in older states, like any write of a batch, and must be resolved the same way. A fuzzer run in CI
+ * met this with a case-insensitive unique email, and the tail stopped on E11000.
+ */
 describe('documents rewritten from the source after a batch go through duplicate-key resolution', () => {
-  let source: MongoClient;
-  let destination: MongoClient;
+  const clients = useSharedClients();
   const db = uniqueName('rewrite');
 
   beforeAll(async () => {
-    source = await connect(sharedClusters().sourceUri);
-    destination = await connect(sharedClusters().destinationUri);
-    const users = source.db(db).collection<User>('users');
+    const users = clients.source.db(db).collection<User>('users');
     await users.insertMany([
       { _id: 'a', email: 'a@example.com', n: 0 },
       { _id: 'd', email: 'd@example.com', n: 0 },
@@ -59,11 +56,8 @@ describe('documents rewritten from the source after a batch go through duplicate
 
   afterEach(() => setPausePoint('apply:before-writes', undefined));
 
-  afterAll(async () => {
-    await Promise.all([source?.close(), destination?.close()]);
-  });
-
   it('the rewrite of a delta\'s document meets a stale holder of its current unique value; the tail resolves it', { timeout: 120_000 }, async () => {
+    const { source, destination } = clients;
     const config = await readyMigration(db, 'rewrite', destination, 'users');
 
     // The destination as a crash replay leaves it: `y` and `e`, deleted on the source since, still hold values
@@ -92,6 +86,7 @@ describe('documents rewritten from the source after a batch go through duplicate
   });
 
   it('an updated document read back after a rename of its collection meets a stale holder under the new name; resolved', { timeout: 120_000 }, async () => {
+    const { source, destination } = clients;
     const renamed = uniqueName('rewriteren');
     const members = source.db(renamed).collection<User>('members');
     await members.insertMany([{ _id: 'a', email: 'a@example.com', n: 0 }]);
