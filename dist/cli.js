@@ -68389,14 +68389,22 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   /** Asks the primary to step down and waits until another member is primary. */
   async stepDown(seconds2 = 10) {
-    const from = await this.primaryIndex();
-    await this.withDirect(
-      from,
-      Boolean(this.options.auth),
-      (c) => c.db("admin").command({ replSetStepDown: seconds2, secondaryCatchUpPeriodSecs: 5 }).catch((error) => {
-        if (!/connection|closed|not primary|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
-      })
-    );
+    let from = await this.primaryIndex();
+    for (let attempt = 1; ; attempt++) {
+      const refused2 = await this.withDirect(
+        from,
+        Boolean(this.options.auth),
+        (c) => c.db("admin").command({ replSetStepDown: seconds2, secondaryCatchUpPeriodSecs: 5 }).then(() => false).catch((error) => {
+          if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return true;
+          if (!/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
+          return false;
+        })
+      );
+      if (!refused2) break;
+      if (attempt >= 5) throw new Error(`member ${from} refused the step-down ${attempt} times`);
+      await sleep11(500);
+      from = await this.primaryIndex();
+    }
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
     for (; ; ) {
       const to = await this.primaryIndex();

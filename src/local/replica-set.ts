@@ -156,14 +156,29 @@ export class LocalReplicaSet {
 
   /** Asks the primary to step down and waits until another member is primary. */
   async stepDown(seconds = 10): Promise<{ from: number; to: number }> {
-    const from = await this.primaryIndex();
-    await this.withDirect(from, Boolean(this.options.auth), (c) =>
-      c.db('admin').command({ replSetStepDown: seconds, secondaryCatchUpPeriodSecs: 5 }).catch((error: unknown) => {
-        // The primary closes connections as it steps down; that is success, not failure. So is a primary already
-        // stepping down (CI: a member restarted just before caught up and took over): another member follows.
-        if (!/connection|closed|not primary|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
-      }),
-    );
+    let from = await this.primaryIndex();
+    // The member found primary can lose that role before the command reaches it (CI: an election between the two),
+    // and then refuses the step-down: it is asked again of whichever member is primary by then.
+    for (let attempt = 1; ; attempt++) {
+      const refused = await this.withDirect(from, Boolean(this.options.auth), (c) =>
+        c
+          .db('admin')
+          .command({ replSetStepDown: seconds, secondaryCatchUpPeriodSecs: 5 })
+          .then(() => false)
+          .catch((error: unknown) => {
+            // A new primary's secondaries may still be copying its first entries; asked again a moment later.
+            if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return true;
+            // The primary closes connections as it steps down; that is success, not failure. So is a primary already
+            // stepping down (CI: a member restarted just before caught up and took over): another member follows.
+            if (!/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
+            return false;
+          }),
+      );
+      if (!refused) break;
+      if (attempt >= 5) throw new Error(`member ${from} refused the step-down ${attempt} times`);
+      await sleep(500);
+      from = await this.primaryIndex();
+    }
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
     for (;;) {
       const to = await this.primaryIndex();
