@@ -75948,8 +75948,8 @@ function fieldsOf(doc) {
 }
 
 // src/mongo/introspection.ts
-async function hello(client) {
-  return toHello(await client.db("admin").command({ hello: 1 }));
+async function hello(client, signal) {
+  return toHello(await client.db("admin").command({ hello: 1 }, signal ? { signal } : {}));
 }
 function toHello(raw) {
   const lastWrite = raw.lastWrite;
@@ -75959,7 +75959,9 @@ function toHello(raw) {
     isWritablePrimary: typeof raw.isWritablePrimary === "boolean" ? raw.isWritablePrimary : void 0,
     hosts: Array.isArray(raw.hosts) ? raw.hosts : void 0,
     maxWireVersion: typeof raw.maxWireVersion === "number" ? raw.maxWireVersion : void 0,
-    lastWriteDate: lastWrite?.lastWriteDate ? new Date(lastWrite.lastWriteDate) : void 0
+    lastWriteDate: lastWrite?.lastWriteDate ? new Date(lastWrite.lastWriteDate) : void 0,
+    majorityWriteDate: lastWrite?.majorityWriteDate ? new Date(lastWrite.majorityWriteDate) : void 0,
+    arbiters: Array.isArray(raw.arbiters) ? raw.arbiters : void 0
   };
 }
 function topologyOf(reply) {
@@ -76549,6 +76551,47 @@ var indexesCheck = {
   }
 };
 
+// src/mongo/majority-point.ts
+var MAJORITY_WARN_BEHIND_S = 10;
+var MAJORITY_FAIL_BEHIND_S = 60;
+function majorityBehindSeconds(reply) {
+  if (!reply.lastWriteDate || !reply.majorityWriteDate) return void 0;
+  return Math.max(0, (reply.lastWriteDate.getTime() - reply.majorityWriteDate.getTime()) / 1e3);
+}
+function majorityStallEffect(side) {
+  return side === "source" ? "the change stream hands out only what a majority holds, so the migration sees none of the newer changes" : "the copy and every state write wait for a majority of the destination to acknowledge them";
+}
+function majorityRemedy(side) {
+  return `look at rs.status() on the ${side}: a data-bearing member that is down, unreachable or far behind holds the majority point back; bring it back, or remove it from the set`;
+}
+
+// src/checks/majority.ts
+function assessMajority(side, reply) {
+  const behind = majorityBehindSeconds(reply);
+  if (behind !== void 0 && behind >= MAJORITY_FAIL_BEHIND_S) {
+    return fail(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}`, `${majorityRemedy(side)}, before migrating`);
+  }
+  if (behind !== void 0 && behind >= MAJORITY_WARN_BEHIND_S) {
+    return warn(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}, so the migration runs at least that far behind`, majorityRemedy(side));
+  }
+  const arbiters = reply.arbiters?.length ?? 0;
+  if (arbiters) {
+    return warn(
+      `the ${side} has ${plural(arbiters, "arbiter")}: with one data-bearing member down it keeps a primary but loses its majority of data-bearing members, and then ${majorityStallEffect(side)}`,
+      `keep every data-bearing member of the ${side} up while the migration runs, or replace the arbiter with a data-bearing member`
+    );
+  }
+  return pass(behind === void 0 ? "the primary does not report its majority commit point" : `majority commit point ${formatDuration(behind)} behind the last write`);
+}
+function majorityCheck(side) {
+  return {
+    id: `${side}.majority`,
+    title: `${side === "source" ? "Source" : "Destination"} majority keeps up with its writes`,
+    needs: [side],
+    run: async (context3) => assessMajority(side, await context3.facts.hello(side))
+  };
+}
+
 // src/checks/namespace-limits.ts
 var import_yaml2 = __toESM(require_dist2(), 1);
 import { readFileSync } from "node:fs";
@@ -76977,6 +77020,8 @@ var CHECKS = [
   transportCheck("destination"),
   topologyCheck("source"),
   topologyCheck("destination"),
+  majorityCheck("source"),
+  majorityCheck("destination"),
   versionCheck("source"),
   versionCheck("destination"),
   upgradePathCheck,
@@ -78750,6 +78795,49 @@ function slot(partition) {
   return `${partition.source}\0${partition.typeClass}`;
 }
 
+// src/engine/majority-watch.ts
+var PROBE_EVERY_MS = 15e3;
+var REPORT_EVERY_MS = 6e4;
+var MajorityWatch = class {
+  constructor(sides, log, everyMs = PROBE_EVERY_MS) {
+    this.sides = sides;
+    this.log = log;
+    this.timer = setInterval(() => void this.probe(), everyMs).unref();
+  }
+  sides;
+  log;
+  timer;
+  reportedAt = /* @__PURE__ */ new Map();
+  probing = false;
+  stop() {
+    clearInterval(this.timer);
+  }
+  /** Looks at every side once (also what the timer runs). */
+  async probe() {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      await Promise.all(this.sides.map((side) => this.probeSide(side)));
+    } finally {
+      this.probing = false;
+    }
+  }
+  async probeSide({ side, client }) {
+    const reply = await withinShortBound(`hello on the ${side}`, (signal) => hello(client, signal)).catch(() => void 0);
+    const behind = reply && majorityBehindSeconds(reply);
+    if (behind === void 0) return;
+    const reported = this.reportedAt.get(side);
+    if (behind < MAJORITY_WARN_BEHIND_S) {
+      if (reported !== void 0) this.log.info({ side, behindSeconds: behind }, `the majority commit point of the ${side} follows its writes again`);
+      this.reportedAt.delete(side);
+      return;
+    }
+    if (reported !== void 0 && Date.now() - reported < REPORT_EVERY_MS) return;
+    this.reportedAt.set(side, Date.now());
+    this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
+  }
+};
+
 // src/engine/run.ts
 var MIN_MAJOR_VERSION = 6;
 async function openRun(config, ports, options = {}) {
@@ -78788,7 +78876,8 @@ async function openRun(config, ports, options = {}) {
     const frontier = config.cutover.verify === "hash" ? new ComparisonFrontier() : void 0;
     const touched = frontier ? new TouchedKeys() : void 0;
     const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : void 0;
-    return { config, ports, source, destination, store, lease, filter, doc, ...changes && frontier && touched ? { changes, frontier, touched } : {} };
+    const majority = new MajorityWatch([{ side: "source", client: source }, { side: "destination", client: destination }], ports.log);
+    return { config, ports, source, destination, store, lease, filter, doc, majority, ...changes && frontier && touched ? { changes, frontier, touched } : {} };
   } catch (error2) {
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
@@ -78801,6 +78890,7 @@ function connectDestination(config, options = {}) {
   return connectCluster(config.destination.uri, "destination", options);
 }
 async function closeRun(run2) {
+  run2.majority?.stop();
   await run2.lease.release();
   await Promise.all([run2.source.close(), run2.destination.close()]).catch(() => void 0);
 }

@@ -7,6 +7,7 @@ import { destinationNeighboursCheck } from './destination-neighbours.js';
 import { diskCheck } from './disk.js';
 import { fieldNamesCheck } from './documents.js';
 import { indexesCheck } from './indexes.js';
+import { majorityCheck } from './majority.js';
 import { namespaceLimitsCheck } from './namespace-limits.js';
 import { namespacesCheck } from './namespaces.js';
 import { oplogWindowCheck } from './oplog-window.js';
@@ -25,6 +26,8 @@ export const CHECKS: readonly Check[] = [
   transportCheck('destination'),
   topologyCheck('source'),
   topologyCheck('destination'),
+  majorityCheck('source'),
+  majorityCheck('destination'),
   versionCheck('source'),
   versionCheck('destination'),
   upgradePathCheck,

@@ -14,6 +14,7 @@ import type { MigrationDoc } from './state/types.js';
 import { RecheckFeed, type ChangeObserver } from './verify/continuous/feed.js';
 import { TouchedKeys } from './verify/continuous/touched-keys.js';
 import { ComparisonFrontier } from './verify/continuous/frontier.js';
+import { MajorityWatch } from './majority-watch.js';
 
 /** Everything one command run of the engine works with: both clusters, the state, the lease. */
 export interface MigrationRun {
@@ -31,6 +32,8 @@ export interface MigrationRun {
   frontier?: ComparisonFrontier;
   /** Which destination writes a comparison of the tail's logged touches covers (the feed, the log's steps, the watch). */
   touched?: TouchedKeys;
+  /** Reports a side whose majority commit point stops following its writes while the run lasts. */
+  majority?: MajorityWatch;
 }
 
 export interface OpenOptions {
@@ -89,7 +92,8 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     const frontier = config.cutover.verify === 'hash' ? new ComparisonFrontier() : undefined;
     const touched = frontier ? new TouchedKeys() : undefined;
     const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : undefined;
-    return { config, ports, source, destination, store, lease, filter, doc, ...(changes && frontier && touched ? { changes, frontier, touched } : {}) };
+    const majority = new MajorityWatch([{ side: 'source', client: source }, { side: 'destination', client: destination }], ports.log);
+    return { config, ports, source, destination, store, lease, filter, doc, majority, ...(changes && frontier && touched ? { changes, frontier, touched } : {}) };
   } catch (error) {
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;
@@ -106,6 +110,7 @@ export function connectDestination(config: Config, options: Pick<ConnectOptions,
 }
 
 export async function closeRun(run: MigrationRun): Promise<void> {
+  run.majority?.stop();
   await run.lease.release();
   await Promise.all([run.source.close(), run.destination.close()]).catch(() => undefined);
 }

@@ -17,17 +17,20 @@ export interface HelloReply {
   hosts?: string[];
   maxWireVersion?: number;
   lastWriteDate?: Date;
+  /** Wall time of the newest write a majority of the set holds (second precision, like lastWriteDate). */
+  majorityWriteDate?: Date;
+  arbiters?: string[];
 }
 
 export type Topology = 'replicaSet' | 'standalone' | 'mongos';
 
-export async function hello(client: MongoClient): Promise<HelloReply> {
-  return toHello(await client.db('admin').command({ hello: 1 }));
+export async function hello(client: MongoClient, signal?: AbortSignal): Promise<HelloReply> {
+  return toHello(await client.db('admin').command({ hello: 1 }, signal ? { signal } : {}));
 }
 
 /** Keeps the fields we reason about from a raw hello reply (also used on recorded replies). */
 export function toHello(raw: Document): HelloReply {
-  const lastWrite = raw.lastWrite as { lastWriteDate?: Date | string } | undefined;
+  const lastWrite = raw.lastWrite as { lastWriteDate?: Date | string; majorityWriteDate?: Date | string } | undefined;
   return {
     setName: typeof raw.setName === 'string' ? raw.setName : undefined,
     msg: typeof raw.msg === 'string' ? raw.msg : undefined,
@@ -35,6 +38,8 @@ export function toHello(raw: Document): HelloReply {
     hosts: Array.isArray(raw.hosts) ? (raw.hosts as string[]) : undefined,
     maxWireVersion: typeof raw.maxWireVersion === 'number' ? raw.maxWireVersion : undefined,
     lastWriteDate: lastWrite?.lastWriteDate ? new Date(lastWrite.lastWriteDate) : undefined,
+    majorityWriteDate: lastWrite?.majorityWriteDate ? new Date(lastWrite.majorityWriteDate) : undefined,
+    arbiters: Array.isArray(raw.arbiters) ? (raw.arbiters as string[]) : undefined,
   };
 }
 

@@ -10,6 +10,7 @@ import { assessOplogWindow, oplogWindow } from '../../src/checks/oplog-window.js
 import { isGranted, missingPrivileges, resourceCovers, type Target } from '../../src/checks/privileges.js';
 import { REQUIRED_PRIVILEGES } from '../../src/checks/required-privileges.js';
 import { assessTopology } from '../../src/checks/topology.js';
+import { assessMajority } from '../../src/checks/majority.js';
 import { assessTransport } from '../../src/checks/transport.js';
 import { assessUsers } from '../../src/checks/users.js';
 import { assessFcv, assessUpgradePath, assessVersion } from '../../src/checks/versions.js';
@@ -58,6 +59,43 @@ describe('topology on recorded hello replies', () => {
     expect(mongos.status).toBe('fail');
     expect(mongos.message).toMatch(/sharded sources are not supported yet/);
     expect(assessTopology('destination', toHello(reply('hello-mongos-7.0.json') as Record<string, unknown>)).status).toBe('fail');
+  });
+});
+
+describe('majority commit point on recorded hello replies', () => {
+  const recorded = (): Record<string, unknown> => reply('hello-replset-7.0.15.json') as Record<string, unknown>;
+  const behind = (seconds: number, extra: Record<string, unknown> = {}) => {
+    const raw = recorded();
+    const last = new Date((raw.lastWrite as { lastWriteDate: string }).lastWriteDate);
+    return toHello({ ...raw, ...extra, lastWrite: { lastWriteDate: last, majorityWriteDate: new Date(last.getTime() - seconds * 1000) } });
+  };
+
+  it('passes a majority point level with the last write, and says how far behind it is', () => {
+    expect(assessMajority('source', toHello(recorded()))).toMatchObject({ status: 'pass', message: 'majority commit point 0s behind the last write' });
+    expect(assessMajority('destination', behind(9)).status).toBe('pass');
+  });
+
+  it('warns from 10 s behind and fails from 60 s, saying what waits on that side and where to look', () => {
+    const lagging = assessMajority('source', behind(12));
+    expect(lagging.status).toBe('warn');
+    expect(lagging.message).toMatch(/source is 12s behind its last write: the change stream hands out only what a majority holds/);
+    const stuck = assessMajority('destination', behind(75));
+    expect(stuck.status).toBe('fail');
+    expect(stuck.message).toMatch(/destination is 1m 15s behind .*the copy and every state write wait for a majority/);
+    expect(stuck.remedy).toMatch(/rs\.status\(\) on the destination/);
+  });
+
+  it('warns about an arbiter (one data-bearing member down stops majority writes), a trailing point first', () => {
+    const psa = assessMajority('destination', behind(0, { arbiters: ['h3:27017'] }));
+    expect(psa.status).toBe('warn');
+    expect(psa.message).toMatch(/1 arbiter: with one data-bearing member down/);
+    expect(assessMajority('destination', behind(90, { arbiters: ['h3:27017'] })).status).toBe('fail');
+  });
+
+  it('passes, saying so, when the primary does not report the point', () => {
+    const raw = recorded();
+    delete raw.lastWrite;
+    expect(assessMajority('source', toHello(raw))).toMatchObject({ status: 'pass', message: 'the primary does not report its majority commit point' });
   });
 });
 

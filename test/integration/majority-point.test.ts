@@ -1,0 +1,64 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { assessMajority } from '../../src/checks/majority.js';
+import { MajorityWatch } from '../../src/engine/majority-watch.js';
+import { hello } from '../../src/mongo/introspection.js';
+import { majorityBehindSeconds } from '../../src/mongo/majority-point.js';
+import type { LocalReplicaSet } from '../../src/local/replica-set.js';
+import { connect, startOwnCluster } from '../support/clusters.js';
+import { recordingPorts } from '../support/engine.js';
+
+/**
+ * A secondary that stops applying (fsyncLock holds its writes) leaves the primary up and writable with w: 1, but
+ * its majority commit point stops: what a data-bearing member down in a primary-secondary-arbiter set does, and
+ * what makes every majority read and write of the migration wait without an error.
+ */
+describe('a majority commit point that stops following the writes', () => {
+  let cluster: LocalReplicaSet;
+  let client: MongoClient;
+  let secondary: MongoClient;
+  beforeAll(async () => {
+    cluster = await startOwnCluster({ name: 'majority', members: 2 });
+    client = await connect(cluster.uri);
+    secondary = new MongoClient(cluster.memberUri(1), { directConnection: true, serverSelectionTimeoutMS: 15_000 });
+  });
+  afterAll(async () => {
+    await secondary?.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
+    await Promise.all([client?.close(), secondary?.close()]);
+    await cluster?.stop();
+  });
+
+  it('validate warns with how far behind it is, the engine says so in its log, and again once it follows', async () => {
+    const coll = client.db('majority').collection('writes');
+    await coll.insertOne({ n: 0 }, { writeConcern: { w: 'majority' } });
+    expect(assessMajority('destination', await hello(client)).status).toBe('pass');
+
+    const { ports, lines } = recordingPorts('majority-watch');
+    const watch = new MajorityWatch([{ side: 'destination', client }], ports.log, 3_600_000);
+    try {
+      await secondary.db('admin').command({ fsync: 1, lock: true });
+      // hello dates the writes to the second: two writes 11 s apart put the last one past the warning's 10 s.
+      await sleep(11_500);
+      await coll.insertOne({ n: 1 }, { writeConcern: { w: 1 } });
+      const reply = await hello(client);
+      expect(majorityBehindSeconds(reply)).toBeGreaterThanOrEqual(10);
+      const finding = assessMajority('destination', reply);
+      expect(finding.status).toBe('warn');
+      expect(finding.message).toMatch(/majority commit point of the destination is \d+(\.\d)?s behind its last write/);
+      await watch.probe();
+      expect(lines().filter((line) => /majority commit point of the destination is .* behind its last write: the copy and every state write wait/.test(line))).toHaveLength(1);
+      // Reported once a minute, not at every probe.
+      await watch.probe();
+      expect(lines().filter((line) => /behind its last write/.test(line))).toHaveLength(1);
+
+      await secondary.db('admin').command({ fsyncUnlock: 1 });
+      await coll.insertOne({ n: 2 }, { writeConcern: { w: 'majority' } });
+      expect(majorityBehindSeconds(await hello(client))).toBeLessThan(10);
+      await watch.probe();
+      expect(lines().some((line) => /majority commit point of the destination follows its writes again/.test(line))).toBe(true);
+    } finally {
+      watch.stop();
+    }
+  });
+});
