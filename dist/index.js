@@ -78843,8 +78843,10 @@ var MIN_MAJOR_VERSION = 6;
 async function openRun(config, ports, options = {}) {
   const destination = await connectDestination(config);
   let source;
+  let majority;
   try {
     source = await connectSource(config);
+    majority = new MajorityWatch([{ side: "source", client: source }, { side: "destination", client: destination }], ports.log);
     await assertVersion(source, "source");
     const store = new StateStore(destination, config.name);
     await store.ensureSchema();
@@ -78876,9 +78878,9 @@ async function openRun(config, ports, options = {}) {
     const frontier = config.cutover.verify === "hash" ? new ComparisonFrontier() : void 0;
     const touched = frontier ? new TouchedKeys() : void 0;
     const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : void 0;
-    const majority = new MajorityWatch([{ side: "source", client: source }, { side: "destination", client: destination }], ports.log);
     return { config, ports, source, destination, store, lease, filter, doc, majority, ...changes && frontier && touched ? { changes, frontier, touched } : {} };
   } catch (error2) {
+    majority?.stop();
     await Promise.all([source?.close(), destination.close()]).catch(() => void 0);
     throw error2;
   }

@@ -54,8 +54,11 @@ export const MIN_MAJOR_VERSION = 6;
 export async function openRun(config: Config, ports: EnginePorts, options: OpenOptions = {}): Promise<MigrationRun> {
   const destination = await connectDestination(config);
   let source: MongoClient | undefined;
+  let majority: MajorityWatch | undefined;
   try {
     source = await connectSource(config);
+    // From here on: the first writes below (the state's indexes, the migration document) already wait for a majority.
+    majority = new MajorityWatch([{ side: 'source', client: source }, { side: 'destination', client: destination }], ports.log);
     await assertVersion(source, 'source');
     const store = new StateStore(destination, config.name);
     await store.ensureSchema();
@@ -92,9 +95,9 @@ export async function openRun(config: Config, ports: EnginePorts, options: OpenO
     const frontier = config.cutover.verify === 'hash' ? new ComparisonFrontier() : undefined;
     const touched = frontier ? new TouchedKeys() : undefined;
     const changes = frontier ? new RecheckFeed(store, filter, frontier, touched) : undefined;
-    const majority = new MajorityWatch([{ side: 'source', client: source }, { side: 'destination', client: destination }], ports.log);
     return { config, ports, source, destination, store, lease, filter, doc, majority, ...(changes && frontier && touched ? { changes, frontier, touched } : {}) };
   } catch (error) {
+    majority?.stop();
     await Promise.all([source?.close(), destination.close()]).catch(() => undefined);
     throw error;
   }

@@ -6,8 +6,9 @@ import { MajorityWatch } from '../../src/engine/majority-watch.js';
 import { hello } from '../../src/mongo/introspection.js';
 import { majorityBehindSeconds } from '../../src/mongo/majority-point.js';
 import type { LocalReplicaSet } from '../../src/local/replica-set.js';
-import { connect, startOwnCluster } from '../support/clusters.js';
-import { recordingPorts } from '../support/engine.js';
+import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import { runSync } from '../../src/commands/sync.js';
+import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
 
 /**
  * A secondary that stops applying (fsyncLock holds its writes) leaves the primary up and writable with w: 1, but
@@ -59,6 +60,33 @@ describe('a majority commit point that stops following the writes', () => {
       expect(lines().some((line) => /majority commit point of the destination follows its writes again/.test(line))).toBe(true);
     } finally {
       watch.stop();
+    }
+  });
+
+  it('a sync against a destination whose majority stops says why it waits, and finishes exact once it follows', async () => {
+    const db = uniqueName('majsync');
+    const source = await connect(sharedClusters().sourceUri);
+    try {
+      const items = source.db(db).collection('items');
+      for (let i = 0; i < 6000; i += 2000) await items.insertMany(Array.from({ length: 2000 }, (_, k) => ({ _id: i + k, pad: 'x'.repeat(200) })) as never[]);
+      await secondary.db('admin').command({ fsync: 1, lock: true });
+      const config = testConfig(uniqueName('majsync').replace(/_/g, '-'), sharedClusters().sourceUri, cluster.uri, [db], 'sync: { batchSize: 500 }\n');
+      const { ports, lines } = recordingPorts('majority-sync', 2000);
+      let ended = false;
+      const sync = runSync(config, {}, ports).finally(() => (ended = true));
+      const warned = (): boolean => lines().some((line) => /majority commit point of the destination is .* behind its last write/.test(line));
+      for (const deadline = Date.now() + 90_000; !warned(); await sleep(500)) {
+        if (Date.now() > deadline) throw new Error(`no majority warning within 90 s; the log:\n${lines().slice(-40).join('\n')}`);
+      }
+      // It waits; it has not failed.
+      expect(ended).toBe(false);
+      await secondary.db('admin').command({ fsyncUnlock: 1 });
+      const outcome = await sync;
+      expect(outcome.exitCode, outcome.summary).toBe(0);
+      expect(await dbHashes(client, db)).toEqual(await dbHashes(source, db));
+    } finally {
+      await secondary.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
+      await source.close();
     }
   });
 });
