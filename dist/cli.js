@@ -62835,9 +62835,15 @@ var MajorityWatch = class {
   log;
   timer;
   reportedAt = /* @__PURE__ */ new Map();
+  /** The furthest behind each side's point was seen, of the probes that reported it. */
+  worst = /* @__PURE__ */ new Map();
   probing = false;
   stop() {
     clearInterval(this.timer);
+  }
+  /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
+  warnings() {
+    return [...this.worst].map(([side, behind]) => `the majority commit point of the ${side} was up to ${formatDuration(behind)} behind its last write during this run: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
   }
   /** Looks at every side once (also what the timer runs). */
   async probe() {
@@ -62859,6 +62865,7 @@ var MajorityWatch = class {
       this.reportedAt.delete(side);
       return;
     }
+    this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== void 0 && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
     this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
@@ -66650,6 +66657,7 @@ async function syncSlice(config, commandPorts, options) {
     try {
       const result = await withReconnect(run, "sync", () => runSyncEngine(run));
       const progress = progressFor(config, run.doc, await retryTransient(ports, "sync", () => run.store.partitionsOf()));
+      progress.warnings = [...progress.warnings, ...run.majority?.warnings() ?? []];
       const stoppedBy = result.finished ? null : slice.timedOut() ? "time-box" : commandPorts.signal.aborted ? "signal" : null;
       return { finished: result.finished, lagSeconds: result.lagSeconds, stoppedBy, doc: run.doc, progress };
     } finally {
@@ -66820,7 +66828,7 @@ async function runSlice(run, config, durationMs, ports) {
     const verification = verifier ? await retryTransient(ports, "tail", () => readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds)) : void 0;
     const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning = headroomWarning(headroom, durationMs);
-    if (warning) progress.warnings = [...progress.warnings, warning];
+    progress.warnings = [...progress.warnings, ...warning ? [warning] : [], ...run.majority?.warnings() ?? []];
     const by = cutover2.by();
     return {
       kind: "ran",

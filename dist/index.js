@@ -78808,9 +78808,15 @@ var MajorityWatch = class {
   log;
   timer;
   reportedAt = /* @__PURE__ */ new Map();
+  /** The furthest behind each side's point was seen, of the probes that reported it. */
+  worst = /* @__PURE__ */ new Map();
   probing = false;
   stop() {
     clearInterval(this.timer);
+  }
+  /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
+  warnings() {
+    return [...this.worst].map(([side, behind]) => `the majority commit point of the ${side} was up to ${formatDuration(behind)} behind its last write during this run: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
   }
   /** Looks at every side once (also what the timer runs). */
   async probe() {
@@ -78832,6 +78838,7 @@ var MajorityWatch = class {
       this.reportedAt.delete(side);
       return;
     }
+    this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== void 0 && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
     this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
@@ -82623,6 +82630,7 @@ async function syncSlice(config, commandPorts, options) {
     try {
       const result = await withReconnect(run2, "sync", () => runSyncEngine(run2));
       const progress = progressFor(config, run2.doc, await retryTransient(ports, "sync", () => run2.store.partitionsOf()));
+      progress.warnings = [...progress.warnings, ...run2.majority?.warnings() ?? []];
       const stoppedBy = result.finished ? null : slice.timedOut() ? "time-box" : commandPorts.signal.aborted ? "signal" : null;
       return { finished: result.finished, lagSeconds: result.lagSeconds, stoppedBy, doc: run2.doc, progress };
     } finally {
@@ -82793,7 +82801,7 @@ async function runSlice(run2, config, durationMs, ports) {
     const verification = verifier ? await retryTransient(ports, "tail", () => readVerificationProgress(run2.store, run2.doc, config.cutover.maxLagSeconds)) : void 0;
     const progress = progressFor(config, run2.doc, partitions, { oplogHeadroomSeconds: headroom, ...verification ? { verification } : {} });
     const warning2 = headroomWarning(headroom, durationMs);
-    if (warning2) progress.warnings = [...progress.warnings, warning2];
+    progress.warnings = [...progress.warnings, ...warning2 ? [warning2] : [], ...run2.majority?.warnings() ?? []];
     const by = cutover2.by();
     return {
       kind: "ran",

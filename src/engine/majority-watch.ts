@@ -25,6 +25,8 @@ export interface WatchedSide {
 export class MajorityWatch {
   private readonly timer: NodeJS.Timeout;
   private readonly reportedAt = new Map<Side, number>();
+  /** The furthest behind each side's point was seen, of the probes that reported it. */
+  private readonly worst = new Map<Side, number>();
   private probing = false;
 
   constructor(private readonly sides: readonly WatchedSide[], private readonly log: Logger, everyMs = PROBE_EVERY_MS) {
@@ -33,6 +35,11 @@ export class MajorityWatch {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
+  warnings(): string[] {
+    return [...this.worst].map(([side, behind]) => `the majority commit point of the ${side} was up to ${formatDuration(behind)} behind its last write during this run: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
   }
 
   /** Looks at every side once (also what the timer runs). */
@@ -56,6 +63,7 @@ export class MajorityWatch {
       this.reportedAt.delete(side);
       return;
     }
+    this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== undefined && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
     this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);

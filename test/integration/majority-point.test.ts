@@ -83,6 +83,8 @@ describe('a majority commit point that stops following the writes', () => {
       await secondary.db('admin').command({ fsyncUnlock: 1 });
       const outcome = await sync;
       expect(outcome.exitCode, outcome.summary).toBe(0);
+      // The report says it too (the job summary, the PR comment, --json), not the log alone.
+      expect(outcome.progress?.warnings.some((w) => /majority commit point of the destination was up to .* behind its last write during this run/.test(w))).toBe(true);
       expect(await dbHashes(client, db)).toEqual(await dbHashes(source, db));
     } finally {
       await secondary.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);

@@ -36,6 +36,7 @@ export async function syncSlice(config: Config, commandPorts: EnginePorts, optio
     try {
       const result = await withReconnect(run, 'sync', () => runSyncEngine(run));
       const progress = progressFor(config, run.doc, await retryTransient(ports, 'sync', () => run.store.partitionsOf()));
+      progress.warnings = [...progress.warnings, ...(run.majority?.warnings() ?? [])];
       const stoppedBy = result.finished ? null : slice.timedOut() ? 'time-box' : commandPorts.signal.aborted ? 'signal' : null;
       return { finished: result.finished, lagSeconds: result.lagSeconds, stoppedBy, doc: run.doc, progress };
     } finally {

@@ -114,7 +114,7 @@ async function runSlice(run: MigrationRun, config: Config, durationMs: number, p
     const verification = verifier ? await retryTransient(ports, 'tail', () => readVerificationProgress(run.store, run.doc, config.cutover.maxLagSeconds)) : undefined;
     const progress = progressFor(config, run.doc, partitions, { oplogHeadroomSeconds: headroom, ...(verification ? { verification } : {}) });
     const warning = headroomWarning(headroom, durationMs);
-    if (warning) progress.warnings = [...progress.warnings, warning];
+    progress.warnings = [...progress.warnings, ...(warning ? [warning] : []), ...(run.majority?.warnings() ?? [])];
     const by = cutover.by();
     return {
       kind: 'ran',
