@@ -68491,16 +68491,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   async stepDown(seconds2 = 10) {
     let from = await this.primaryIndex();
     for (let attempt = 1; ; attempt++) {
-      const refused2 = await this.withDirect(
-        from,
-        Boolean(this.options.auth),
-        (c) => c.db("admin").command({ replSetStepDown: seconds2, secondaryCatchUpPeriodSecs: 5 }).then(() => false).catch((error) => {
-          if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return true;
-          if (!/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
-          return false;
-        })
-      );
-      if (!refused2) break;
+      if (await this.withDirect(from, Boolean(this.options.auth), (c) => requestStepDown(c, seconds2)) === "asked") break;
       if (attempt >= 5) throw new Error(`member ${from} refused the step-down ${attempt} times`);
       await sleep11(500);
       from = await this.primaryIndex();
@@ -68574,6 +68565,16 @@ var LocalReplicaSet = class _LocalReplicaSet {
     return member;
   }
 };
+async function requestStepDown(client, seconds2) {
+  try {
+    await client.db("admin").command({ replSetStepDown: seconds2, secondaryCatchUpPeriodSecs: 5 });
+    return "asked";
+  } catch (error) {
+    if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return "refused";
+    if (/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) return "asked";
+    throw error;
+  }
+}
 
 // src/demo/lag-probe.ts
 import { setTimeout as sleep12 } from "node:timers/promises";

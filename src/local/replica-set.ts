@@ -157,24 +157,8 @@ export class LocalReplicaSet {
   /** Asks the primary to step down and waits until another member is primary. */
   async stepDown(seconds = 10): Promise<{ from: number; to: number }> {
     let from = await this.primaryIndex();
-    // The member found primary can lose that role before the command reaches it (CI: an election between the two),
-    // and then refuses the step-down: it is asked again of whichever member is primary by then.
     for (let attempt = 1; ; attempt++) {
-      const refused = await this.withDirect(from, Boolean(this.options.auth), (c) =>
-        c
-          .db('admin')
-          .command({ replSetStepDown: seconds, secondaryCatchUpPeriodSecs: 5 })
-          .then(() => false)
-          .catch((error: unknown) => {
-            // A new primary's secondaries may still be copying its first entries; asked again a moment later.
-            if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return true;
-            // The primary closes connections as it steps down; that is success, not failure. So is a primary already
-            // stepping down (CI: a member restarted just before caught up and took over): another member follows.
-            if (!/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) throw error;
-            return false;
-          }),
-      );
-      if (!refused) break;
+      if ((await this.withDirect(from, Boolean(this.options.auth), (c) => requestStepDown(c, seconds))) === 'asked') break;
       if (attempt >= 5) throw new Error(`member ${from} refused the step-down ${attempt} times`);
       await sleep(500);
       from = await this.primaryIndex();
@@ -254,5 +238,22 @@ export class LocalReplicaSet {
     const member = this.members[index];
     if (!member) throw new Error(`replica set ${this.options.name} has no member ${index}`);
     return member;
+  }
+}
+
+/**
+ * Asks the member `client` is directly connected to to step down. 'refused' when it is not primary (any more: an
+ * election can fall between finding the primary and asking it) or none of its secondaries has caught up yet (a new
+ * primary's first entries): the caller asks again, of whichever member is primary by then. The primary closes its
+ * connections as it steps down, which is success, not failure; so is a primary already stepping down.
+ */
+export async function requestStepDown(client: MongoClient, seconds: number): Promise<'asked' | 'refused'> {
+  try {
+    await client.db('admin').command({ replSetStepDown: seconds, secondaryCatchUpPeriodSecs: 5 });
+    return 'asked';
+  } catch (error) {
+    if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return 'refused';
+    if (/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) return 'asked';
+    throw error;
   }
 }

@@ -4,7 +4,7 @@ import { MongoClient, type Document } from 'mongodb';
 import { runCutover } from '../../src/commands/cutover.js';
 import { runSync } from '../../src/commands/sync.js';
 import { runTail } from '../../src/commands/tail.js';
-import type { LocalReplicaSet } from '../../src/local/replica-set.js';
+import { requestStepDown, type LocalReplicaSet } from '../../src/local/replica-set.js';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
 import { dbHashes, indexKeys, recordingPorts, testConfig, testPorts, Writer } from '../support/engine.js';
 import { StateWatch } from '../support/runner-process.js';
@@ -13,14 +13,15 @@ import { StateWatch } from '../support/runner-process.js';
 async function stepDownPrimary(uri: string): Promise<{ from: string; to: string }> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 30_000 });
   try {
-    const from = String((await client.db('admin').command({ hello: 1 })).primary);
-    const direct = new MongoClient(`mongodb://${from}/?directConnection=true`);
-    try {
-      await direct.db('admin').command({ replSetStepDown: 10, secondaryCatchUpPeriodSecs: 5 }).catch((error: unknown) => {
-        if (!/connection|closed|not primary|interrupted/i.test(String(error))) throw error;
-      });
-    } finally {
-      await direct.close().catch(() => undefined);
+    let from = '';
+    // Asked again of the primary of the moment when the member found refuses (see requestStepDown).
+    for (let attempt = 1; ; attempt++) {
+      from = String((await client.db('admin').command({ hello: 1 })).primary);
+      const direct = new MongoClient(`mongodb://${from}/?directConnection=true`);
+      const answer = await requestStepDown(direct, 10).finally(() => direct.close().catch(() => undefined));
+      if (answer === 'asked') break;
+      if (attempt >= 5) throw new Error(`${from} refused the step-down ${attempt} times`);
+      await sleep(500);
     }
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(200)) {
       const primary = (await client.db('admin').command({ hello: 1 }).catch(() => ({}))) as Document;
