@@ -60624,6 +60624,10 @@ function majorityBehindSeconds(reply) {
 function majorityStallEffect(side) {
   return side === "source" ? "the change stream hands out only what a majority holds, so the migration sees none of the newer changes" : "the copy and every state write wait for a majority of the destination to acknowledge them";
 }
+function majorityTrailing(side, behindSeconds, over = "now") {
+  const how = over === "now" ? `is ${formatDuration(behindSeconds)} behind its last write` : `was up to ${formatDuration(behindSeconds)} behind its last write during this run`;
+  return `the majority commit point of the ${side} ${how}: ${majorityStallEffect(side)}`;
+}
 function majorityRemedy(side) {
   return `look at rs.status() on the ${side}: a data-bearing member that is down, unreachable or far behind holds the majority point back; bring it back, or remove it from the set`;
 }
@@ -60632,10 +60636,10 @@ function majorityRemedy(side) {
 function assessMajority(side, reply) {
   const behind = majorityBehindSeconds(reply);
   if (behind !== void 0 && behind >= MAJORITY_FAIL_BEHIND_S) {
-    return fail(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}`, `${majorityRemedy(side)}, before migrating`);
+    return fail(majorityTrailing(side, behind), `${majorityRemedy(side)}, before migrating`);
   }
   if (behind !== void 0 && behind >= MAJORITY_WARN_BEHIND_S) {
-    return warn(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}, so the migration runs at least that far behind`, majorityRemedy(side));
+    return warn(`${majorityTrailing(side, behind)}, so the migration runs at least that far behind`, majorityRemedy(side));
   }
   const arbiters = reply.arbiters?.length ?? 0;
   if (arbiters) {
@@ -62843,7 +62847,7 @@ var MajorityWatch = class {
   }
   /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
   warnings() {
-    return [...this.worst].map(([side, behind]) => `the majority commit point of the ${side} was up to ${formatDuration(behind)} behind its last write during this run: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
+    return [...this.worst].map(([side, behind]) => `${majorityTrailing(side, behind, "run")}; ${majorityRemedy(side)}`);
   }
   /** Looks at every side once (also what the timer runs). */
   async probe() {
@@ -62868,7 +62872,7 @@ var MajorityWatch = class {
     this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== void 0 && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
-    this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
+    this.log.warn({ side, behindSeconds: behind }, `${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`);
   }
 };
 

@@ -1,6 +1,6 @@
 import type { Side } from '../mongo/connect.js';
 import type { HelloReply } from '../mongo/introspection.js';
-import { MAJORITY_FAIL_BEHIND_S, MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityStallEffect } from '../mongo/majority-point.js';
+import { MAJORITY_FAIL_BEHIND_S, MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityStallEffect, majorityTrailing } from '../mongo/majority-point.js';
 import { formatDuration } from '../format.js';
 import { fail, pass, plural, warn, type Check, type Finding } from './types.js';
 
@@ -8,10 +8,10 @@ import { fail, pass, plural, warn, type Check, type Finding } from './types.js';
 export function assessMajority(side: Side, reply: HelloReply): Finding {
   const behind = majorityBehindSeconds(reply);
   if (behind !== undefined && behind >= MAJORITY_FAIL_BEHIND_S) {
-    return fail(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}`, `${majorityRemedy(side)}, before migrating`);
+    return fail(majorityTrailing(side, behind), `${majorityRemedy(side)}, before migrating`);
   }
   if (behind !== undefined && behind >= MAJORITY_WARN_BEHIND_S) {
-    return warn(`the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}, so the migration runs at least that far behind`, majorityRemedy(side));
+    return warn(`${majorityTrailing(side, behind)}, so the migration runs at least that far behind`, majorityRemedy(side));
   }
   const arbiters = reply.arbiters?.length ?? 0;
   if (arbiters) {

@@ -1,9 +1,8 @@
 import type { MongoClient } from 'mongodb';
 import type { Side } from '../mongo/connect.js';
 import { hello } from '../mongo/introspection.js';
-import { MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityStallEffect } from '../mongo/majority-point.js';
+import { MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityTrailing } from '../mongo/majority-point.js';
 import { withinShortBound } from '../mongo/stall-bound.js';
-import { formatDuration } from '../format.js';
 import type { Logger } from '../log.js';
 
 /** How often each side's majority commit point is looked at, and how often a trailing one is reported again. */
@@ -39,7 +38,7 @@ export class MajorityWatch {
 
   /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
   warnings(): string[] {
-    return [...this.worst].map(([side, behind]) => `the majority commit point of the ${side} was up to ${formatDuration(behind)} behind its last write during this run: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
+    return [...this.worst].map(([side, behind]) => `${majorityTrailing(side, behind, 'run')}; ${majorityRemedy(side)}`);
   }
 
   /** Looks at every side once (also what the timer runs). */
@@ -66,6 +65,6 @@ export class MajorityWatch {
     this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== undefined && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
-    this.log.warn({ side, behindSeconds: behind }, `the majority commit point of the ${side} is ${formatDuration(behind)} behind its last write: ${majorityStallEffect(side)}; ${majorityRemedy(side)}`);
+    this.log.warn({ side, behindSeconds: behind }, `${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { Side } from './connect.js';
 import type { HelloReply } from './introspection.js';
+import { formatDuration } from '../format.js';
 
 /**
  * How far the majority commit point may trail the primary's last write. The migration reads the source and
@@ -22,6 +23,15 @@ export function majorityStallEffect(side: Side): string {
   return side === 'source'
     ? 'the change stream hands out only what a majority holds, so the migration sees none of the newer changes'
     : 'the copy and every state write wait for a majority of the destination to acknowledge them';
+}
+
+/**
+ * "the majority commit point of the destination is 1m 15s behind its last write: <what waits on it>"; looking back
+ * over a run, "was up to 1m 15s behind its last write during this run: …".
+ */
+export function majorityTrailing(side: Side, behindSeconds: number, over: 'now' | 'run' = 'now'): string {
+  const how = over === 'now' ? `is ${formatDuration(behindSeconds)} behind its last write` : `was up to ${formatDuration(behindSeconds)} behind its last write during this run`;
+  return `the majority commit point of the ${side} ${how}: ${majorityStallEffect(side)}`;
 }
 
 /** The remedy for a majority point that trails. */
