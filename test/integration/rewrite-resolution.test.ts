@@ -105,7 +105,8 @@ describe('documents rewritten from the source after a batch go through duplicate
     await destination.db(renamed).collection<User>('members').insertOne({ _id: 'f', email: 'F@example.com', n: 0 });
     await members.updateOne({ _id: 'a' }, { $set: { email: 'f@example.com', n: 1 } });
     await source.db('admin').command({ renameCollection: `${renamed}.members`, to: `${to}.people` });
-    // At the rename, `a` is read under its new name and written there: beside the stale `f`, moved with it.
+    // At the rename, `a` is read under its new name and written there: in its database beside the stale `f`, moved
+    // with it; across databases `f` went with the dropped collection.
     const tailed = await runTail(config, { maxDurationMs: 5000 }, testPorts('rewriteren-tail'));
     expect(tailed.exitCode, tailed.summary).toBe(0);
     await expectEqualAfterDrain(config, 'rewriteren', source, destination, to, 'people');
