@@ -21,8 +21,17 @@ export interface TailFigures {
   sync: ChildResult;
   tail: ChildResult;
   exact: boolean;
-  /** Every sample behind `ours` and `native` (seconds), to pool several runs (`--repeat`). */
-  lags: { ours: number[]; native: number[] };
+  /**
+   * The pairs measured alike. `ours` against `native` sets a durable point (our saved position, written with
+   * w: majority) against an applied one (the secondary's last applied, not yet journaled), which charges us with the
+   * journal. Here each side is measured with one instrument: its durable point (the secondary's lastDurableWallTime
+   * beside our saved position), and what a reader sees (a heartbeat document read on the destination primary and on
+   * the secondary, see HEARTBEAT_MS).
+   */
+  durable: { native: Percentiles };
+  visible: { ours: Percentiles; native: Percentiles };
+  /** Every sample behind the figures above (seconds), to pool several runs (`--repeat`). */
+  lags: { ours: number[]; native: number[]; nativeDurable: number[]; visibleOurs: number[]; visibleNative: number[] };
 }
 
 interface Percentiles {
@@ -40,6 +49,13 @@ const SAMPLE_MS = 100;
  * sat idle, and "primary's last write minus the other side's last applied" then measures the idle time, not lag.
  */
 const WARM_UP_MS = 2000;
+/**
+ * How often the bench writes its heartbeat document on the source (the time it was written, in one field). What a
+ * reader of either side sees is read from it: the newest heartbeat visible there is at most this old when it arrived,
+ * so both sides' visible lag is over-stated by up to this much alike.
+ */
+const HEARTBEAT_MS = 20;
+const HEARTBEAT_ID = 'heartbeat';
 
 /**
  * Tail lag under load. The source has two members (its secondary is the native reference); our runner syncs
@@ -53,7 +69,9 @@ const WARM_UP_MS = 2000;
  * source's majority commit point (lastCommittedWallTime): a change stream hands out nothing newer, so no client-side
  * tail's lag can be below it, while the secondary's applied time is ahead of it by design. Catch-up is the time
  * from the end of the load until a marker written right after it is readable on the other side.
- * The source's writes use w: 1, so the load is the most the primary takes, not what its secondary acknowledges.
+ * That first pair sets our durable point against the secondary's applied one; two pairs measured alike are printed
+ * beside it (see TailFigures.durable and .visible). The source's writes use w: 1, so the load is the most the
+ * primary takes, not what its secondary acknowledges.
  */
 export async function tailScenario(options: BenchOptions): Promise<TailFigures> {
   return withSet({ name: 'bench-tail-src', baseDir: options.baseDir, members: 2, oplogSizeMB: 4096 }, (source) =>
@@ -90,8 +108,18 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
             ops++;
           }
         });
+        const heartbeats = src.db(BENCH_DB).collection(MARKER_COLLECTION);
+        const heartbeat = (async () => {
+          while (!stopped) {
+            // The primary's clock as it writes (`$$NOW`), not this busy process's as it sends: the oplog's wall time of the write.
+            await heartbeats.updateOne({ _id: HEARTBEAT_ID } as Document, [{ $set: { at: '$$NOW' } }], { upsert: true, writeConcern: { w: 1 } });
+            await sleep(HEARTBEAT_MS);
+          }
+        })();
         const ourLags: number[] = [];
         const nativeLags: number[] = [];
+        const nativeDurableLags: number[] = [];
+        const visibleReads: { ours: AppliedRead[]; native: AppliedRead[] } = { ours: [], native: [] };
         const majorityLags: number[] = [];
         // Our applied wall time and the instant the destination read it: ms since epoch.
         const ourReads: AppliedRead[] = [];
@@ -103,7 +131,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const loading = (): boolean => Date.now() - loadStarted < options.loadSeconds * 1000;
         const warm = (): boolean => Date.now() - loadStarted >= WARM_UP_MS;
         while (loading()) {
-          const [status, doc] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), appliedNow(state, name)]);
+          const [status, doc, oursSee, secondarySees] = await Promise.all([src.db('admin').command({ replSetGetStatus: 1 }), appliedNow(state, name), heartbeatNow(dst), heartbeatNow(secondary)]);
           const members = status.members as Document[];
           const wall = (m: Document | undefined): number | undefined => {
             const at = (m?.lastAppliedWallTime ?? m?.optimeDate) as Date | undefined;
@@ -113,6 +141,10 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
           const second = wall(members.find((m) => m.stateStr === 'SECONDARY'));
           const applied = (doc?.applied as Document | undefined)?.wallTime;
           if (warm() && primary !== undefined && second !== undefined) nativeLags.push(Math.max(0, primary - second) / 1000);
+          const secondDurable = (members.find((m) => m.stateStr === 'SECONDARY')?.lastDurableWallTime ?? undefined) as Date | undefined;
+          if (warm() && primary !== undefined && secondDurable instanceof Date) nativeDurableLags.push(Math.max(0, primary - secondDurable.getTime()) / 1000);
+          if (warm() && oursSee) visibleReads.ours.push(oursSee);
+          if (warm() && secondarySees) visibleReads.native.push(secondarySees);
           const committed = (status.optimes as { lastCommittedWallTime?: unknown } | undefined)?.lastCommittedWallTime;
           if (warm() && primary !== undefined && committed instanceof Date) majorityLags.push(Math.max(0, primary - committed.getTime()) / 1000);
           if (warm() && primary !== undefined && applied instanceof Date) ourLags.push(Math.max(0, primary - applied.getTime()) / 1000);
@@ -133,7 +165,7 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const [primaryCpu, secondaryCpu, destinationCpu] = pids.map((pid, i) => (cpuSecondsOf(pid) - cpuBefore[i]!).toFixed(1));
         const [sourceOps, destinationOps] = (await Promise.all([src, dst].map(operationsServed))).map((n, i) => n - opsBefore[i]!);
         log(`tail: CPU seconds during the load: source primary ${primaryCpu}, its secondary ${secondaryCpu}, destination ${destinationCpu}; operations served (opcounters): source primary ${sourceOps}, destination ${destinationOps}`);
-        await Promise.all(writers);
+        await Promise.all([...writers, heartbeat]);
         const loadMs = Date.now() - loadStarted;
         const opsPerSecond = ops / (loadMs / 1000);
         const markerAt = Date.now();
@@ -155,7 +187,24 @@ export async function tailScenario(options: BenchOptions): Promise<TailFigures> 
         const exact = await sameHashes(src, dst);
         const stats = (lags: number[], catchUpMs: number) => ({ p50: percentile(lags, 50), p99: percentile(lags, 99), max: Math.max(...lags), catchUpMs });
         const oursAtInstants = ourReads.flatMap((read) => lagAtInstant(writes, read));
-        return { docs: options.smallDocs, writers: options.writers, loadSeconds: loadMs / 1000, opsPerSecond, ours: stats(oursAtInstants, ourCatchUp), native: stats(nativeLags, nativeCatchUp), fromStatus: stats(ourLags, 0), samples: ourReads.length, majority: stats(majorityLags, 0), sync, tail, exact, lags: { ours: oursAtInstants, native: nativeLags } };
+        const [visibleOurs, visibleNative] = [visibleReads.ours, visibleReads.native].map((reads) => reads.flatMap((read) => lagAtInstant(writes, read))) as [number[], number[]];
+        return {
+          docs: options.smallDocs,
+          writers: options.writers,
+          loadSeconds: loadMs / 1000,
+          opsPerSecond,
+          ours: stats(oursAtInstants, ourCatchUp),
+          native: stats(nativeLags, nativeCatchUp),
+          fromStatus: stats(ourLags, 0),
+          samples: ourReads.length,
+          majority: stats(majorityLags, 0),
+          durable: { native: stats(nativeDurableLags, 0) },
+          visible: { ours: stats(visibleOurs, 0), native: stats(visibleNative, 0) },
+          sync,
+          tail,
+          exact,
+          lags: { ours: oursAtInstants, native: nativeLags, nativeDurable: nativeDurableLags, visibleOurs, visibleNative },
+        };
       } finally {
         stopTail();
         await Promise.all([src.close(), dst.close(), secondary.close()]);
@@ -178,6 +227,15 @@ interface AppliedRead {
 async function appliedNow(state: Collection, name: string): Promise<Document | undefined> {
   const [doc] = await state.aggregate([{ $match: { _id: name } }, { $project: { applied: 1, now: '$$NOW' } }]).toArray();
   return doc;
+}
+
+/**
+ * The newest heartbeat a side shows a reader (primary: the destination; a direct connection: the source's secondary,
+ * which serves reads at its last applied point) and that side's clock at the read.
+ */
+async function heartbeatNow(client: MongoClient): Promise<AppliedRead | undefined> {
+  const [doc] = await client.db(BENCH_DB).collection(MARKER_COLLECTION).aggregate([{ $match: { _id: HEARTBEAT_ID } }, { $project: { at: 1, now: '$$NOW' } }], { readConcern: { level: 'local' } }).toArray();
+  return doc?.at instanceof Date && doc.now instanceof Date ? { at: doc.now.getTime(), applied: doc.at.getTime() } : undefined;
 }
 
 /**
