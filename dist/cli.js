@@ -62281,12 +62281,15 @@ var RawBatchCursor = class _RawBatchCursor {
   get exhausted() {
     return this.id !== void 0 && this.id.isZero();
   }
-  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
-  async nextBatch() {
+  /**
+   * The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. A getMore
+   * asks for `batchSize` documents (the spec's unless given).
+   */
+  async nextBatch(batchSize = this.spec.batchSize) {
     if (this.exhausted) return null;
     const first = this.id === void 0;
     const { spec } = this;
-    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
+    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
     const options = { session: this.session, readPreference: import_mongodb12.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
@@ -63279,6 +63282,7 @@ var RawChangeStream = class _RawChangeStream {
     this.start = start;
     this.options = options;
     this.split = split;
+    this.readSize = options.batchSize;
   }
   source;
   start;
@@ -63294,6 +63298,8 @@ var RawChangeStream = class _RawChangeStream {
   /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
   tokenOf;
   cursor;
+  /** Events the next getMore asks for: the batch size, fewer where events are large (see eventsPerRead). */
+  readSize;
   static async open(source, position, options) {
     const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
     await stream.openCursor();
@@ -63324,7 +63330,7 @@ var RawChangeStream = class _RawChangeStream {
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   readAhead() {
     const cursor = this.cursor;
-    const ahead = cursor.nextBatch().then(
+    const ahead = cursor.nextBatch(this.readSize).then(
       (docs) => ({ docs, token: cursor.postBatchResumeToken }),
       (error) => ({ docs: null, token: void 0, error })
     );
@@ -63336,7 +63342,7 @@ var RawChangeStream = class _RawChangeStream {
     this.ahead = void 0;
     if (ahead) return ahead;
     try {
-      const docs = await this.cursor.nextBatch();
+      const docs = await this.cursor.nextBatch(this.readSize);
       return { docs, token: this.cursor.postBatchResumeToken };
     } catch (error) {
       return { docs: null, token: void 0, error };
@@ -63353,7 +63359,10 @@ var RawChangeStream = class _RawChangeStream {
         if (next.error !== void 0) throw next.error;
         if (next.docs === null) throw new Error("the change stream was closed by the server");
         this.batchToken = next.token;
-        if (next.docs.length) this.readAhead();
+        if (next.docs.length) {
+          this.readSize = eventsPerRead(next.docs, this.options.batchSize);
+          this.readAhead();
+        }
         return next.docs;
       } catch (error) {
         const cut2 = error instanceof import_mongodb18.MongoNetworkError || error instanceof import_mongodb18.MongoServerSelectionError;
@@ -63419,6 +63428,12 @@ var RawChangeStream = class _RawChangeStream {
     await this.cursor.close();
   }
 };
+var READ_BYTES = 4 * 1024 * 1024;
+function eventsPerRead(read, batchSize) {
+  let bytes = 0;
+  for (const event of read) bytes += event.length;
+  return Math.max(1, Math.min(batchSize, Math.floor(READ_BYTES * read.length / bytes)));
+}
 var RESUME_ATTEMPTS = 5;
 async function supportsSplitEvents(source) {
   const info = await source.db("admin").command({ buildInfo: 1 });
@@ -65479,7 +65494,7 @@ var SAVE_IDLE_POSITION_MS = 5e3;
 var APPLY_WRITERS = 8;
 var SAMPLE_LAG_MS = 2e3;
 var READS_AHEAD = 4;
-var READ_AHEAD_BYTES = 16 * 1024 * 1024;
+var READ_AHEAD_BYTES = 8 * 1024 * 1024;
 function savedPosition(run) {
   const applied = run.doc.applied;
   if (applied?.token) return { resumeAfter: applied.token };

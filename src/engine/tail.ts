@@ -61,8 +61,13 @@ const SAMPLE_LAG_MS = 2_000;
  * lookups' memory (so all of them together hold no more than the one batch read ahead did before).
  */
 const READS_AHEAD = 4;
-/** Bytes of events read ahead past which no read starts: a batch of large events is read ahead alone, as before. */
-const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of events read ahead past which no read starts (one read may pass them; a read is ~4 MB of large events,
+ * raw-change-stream.ts READ_BYTES). The tail holds about twice this, read ahead and being written: a burst of 16 KB
+ * documents peaked at 229–267 MB of RSS (median 234) with 8 MB, 240–274 MB (median 254) with 16 MB
+ * (bench/README.md, "Large documents"). Small events never reach it (2,500 of ~500 bytes is about 1.2 MB).
+ */
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 export function savedPosition(run: MigrationRun): Position {
   const applied = run.doc.applied;

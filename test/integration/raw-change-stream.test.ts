@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Timestamp } from 'mongodb';
+import { MongoClient, type Timestamp } from 'mongodb';
 import { RawChangeStream } from '../../src/engine/capture/raw-change-stream.js';
 import type { ChangeEvent } from '../../src/engine/capture/change-event.js';
-import { uniqueName, useSharedClients } from '../support/clusters.js';
+import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 
 /**
  * The stream reads its next batch while the caller works on the current one. The position it reports must
@@ -46,5 +46,61 @@ describe('raw change stream read-ahead', () => {
     } finally {
       await resumed.close();
     }
+  });
+});
+
+/**
+ * The server ends a getMore's reply at 16 MB whatever the batch size; with large documents every reply was that
+ * size, and the tail held several at once (bench/README.md, "Large documents"). The stream asks for fewer events
+ * once it has seen how large they are, and for whole batches again once they are small.
+ */
+describe('raw change stream read size', () => {
+  const clients = useSharedClients();
+
+  it('asks for replies of about 4 MB while events are large, for whole batches again after, and hands out every event in order', { timeout: 120_000 }, async () => {
+    const db = uniqueName('readsize');
+    const coll = clients.source.db(db).collection<{ _id: number; pad?: string }>('c');
+    await coll.insertOne({ _id: -1 });
+    const start = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+    const large = 320; // 320 events of ~80 KB: 26 MB, more than one reply holds
+    for (let n = 0; n < large; n += 20) await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: n + i, pad: 'x'.repeat(80_000) })));
+    await coll.insertMany(Array.from({ length: 600 }, (_, i) => ({ _id: large + i })));
+
+    // Its own client, to see the getMores it sends and what came back.
+    const { sourceUri } = sharedClusters();
+    const client = new MongoClient(sourceUri, { monitorCommands: true });
+    const asked: number[] = [];
+    const replied: number[] = [];
+    client.on('commandStarted', (e) => {
+      if (e.commandName === 'getMore') asked.push(Number(e.command.batchSize));
+    });
+    client.on('commandSucceeded', (e) => {
+      const batch = (e.reply as { cursor?: { nextBatch?: unknown[] } }).cursor?.nextBatch;
+      if (e.commandName === 'getMore' && batch?.length) replied.push(batch.length);
+    });
+    const stream = await RawChangeStream.open(client, { startAtOperationTime: start }, { batchSize: 2_500, match: { 'ns.db': db } });
+    const ids: number[] = [];
+    try {
+      while (ids.length < large + 600) {
+        const event = await stream.tryNext();
+        // The start may precede the first insert (the majority point then): it is not one of the large ones.
+        if (event?.type === 'insert' && Number(event.id) >= 0) ids.push(Number(event.id));
+      }
+    } finally {
+      await stream.close();
+      await client.close();
+    }
+    expect(ids).toEqual(Array.from({ length: large + 600 }, (_, i) => i));
+    // The first getMore knows nothing yet (the server cut it at 16 MB: ~200 events); the ones after a read of large
+    // events ask for ~4 MB of them; once small events were read, for the whole batch again.
+    const perLarge = Math.floor((4 * 1024 * 1024) / 80_000);
+    expect(asked[0]).toBe(2_500);
+    expect(asked.some((n) => n <= perLarge + 1), `asked ${asked.join(', ')}`).toBe(true);
+    // Every reply after the first that still held only large events.
+    const onlyLarge: number[] = [];
+    for (let i = 1, read = replied[0]!; i < replied.length && read + replied[i]! <= large; read += replied[i++]!) onlyLarge.push(replied[i]!);
+    expect(onlyLarge.length, `replied ${replied.join(', ')}`).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...onlyLarge), `replied ${replied.join(', ')}`).toBeLessThanOrEqual(perLarge + 1);
+    expect(asked[asked.length - 1]).toBe(2_500);
   });
 });

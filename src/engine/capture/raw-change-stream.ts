@@ -39,13 +39,17 @@ export class RawChangeStream {
   /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
   private tokenOf: ChangeEvent | undefined;
   private cursor!: RawBatchCursor;
+  /** Events the next getMore asks for: the batch size, fewer where events are large (see eventsPerRead). */
+  private readSize: number;
 
   private constructor(
     private readonly source: MongoClient,
     private readonly start: Position,
     private readonly options: RawChangeStreamOptions,
     private readonly split: boolean,
-  ) {}
+  ) {
+    this.readSize = options.batchSize;
+  }
 
   static async open(source: MongoClient, position: Position, options: RawChangeStreamOptions): Promise<RawChangeStream> {
     const stream = new RawChangeStream(source, position, options, await supportsSplitEvents(source));
@@ -85,7 +89,7 @@ export class RawChangeStream {
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   private readAhead(): void {
     const cursor = this.cursor;
-    const ahead = cursor.nextBatch().then(
+    const ahead = cursor.nextBatch(this.readSize).then(
       (docs): Fetched => ({ docs, token: cursor.postBatchResumeToken }),
       (error: unknown): Fetched => ({ docs: null, token: undefined, error }),
     );
@@ -98,7 +102,7 @@ export class RawChangeStream {
     this.ahead = undefined;
     if (ahead) return ahead;
     try {
-      const docs = await this.cursor.nextBatch();
+      const docs = await this.cursor.nextBatch(this.readSize);
       return { docs, token: this.cursor.postBatchResumeToken };
     } catch (error) {
       return { docs: null, token: undefined, error };
@@ -117,7 +121,10 @@ export class RawChangeStream {
         if (next.docs === null) throw new Error('the change stream was closed by the server');
         this.batchToken = next.token;
         // Only a batch with events is worth reading past at once; an idle stream waits in the next call.
-        if (next.docs.length) this.readAhead();
+        if (next.docs.length) {
+          this.readSize = eventsPerRead(next.docs, this.options.batchSize);
+          this.readAhead();
+        }
         return next.docs;
       } catch (error) {
         // A cut connection gets one immediate reopen, as the driver's own stream does; a side that stays away
@@ -200,6 +207,26 @@ interface Fetched {
   docs: Buffer[] | null;
   token: Document | undefined;
   error?: unknown;
+}
+
+/**
+ * The reply a getMore aims at. The server ends a reply at the batch size or at 16 MB, whichever comes first; with
+ * large events that is 16 MB each time, and the tail holds one reply read ahead, the one being handed out and the
+ * write commands built from it, beside the garbage of the ones before: a burst of 16 KB documents peaked at
+ * 263–294 MB of RSS, 240–274 MB (median 254) with replies of ~4 MB (bench/README.md, "Large documents"). Small
+ * events never reach it at the default batch size (2,500 events of ~500 bytes is about 1.2 MB).
+ */
+export const READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Events the next getMore asks for after a read of these events (not empty): the batch size, or fewer where events
+ * of their mean size would fill more than READ_BYTES (at least one). Judged on the last read alone, so a stream
+ * whose events shrink again reads whole batches at the next read; an empty read (an idle stream) changes nothing.
+ */
+export function eventsPerRead(read: readonly Buffer[], batchSize: number): number {
+  let bytes = 0;
+  for (const event of read) bytes += event.length;
+  return Math.max(1, Math.min(batchSize, Math.floor((READ_BYTES * read.length) / bytes)));
 }
 
 /** Re-opens after a killed cursor or an election before giving up (an election takes seconds). */

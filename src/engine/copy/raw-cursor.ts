@@ -61,14 +61,17 @@ export class RawBatchCursor {
     return this.id !== undefined && this.id.isZero();
   }
 
-  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
-  async nextBatch(): Promise<Buffer[] | null> {
+  /**
+   * The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. A getMore
+   * asks for `batchSize` documents (the spec's unless given).
+   */
+  async nextBatch(batchSize = this.spec.batchSize): Promise<Buffer[] | null> {
     if (this.exhausted) return null;
     const first = this.id === undefined;
     const { spec } = this;
     const command: Document = first
       ? spec.open
-      : { getMore: this.id, collection: spec.collection, batchSize: spec.batchSize, ...(spec.maxAwaitTimeMS !== undefined ? { maxTimeMS: spec.maxAwaitTimeMS } : {}) };
+      : { getMore: this.id, collection: spec.collection, batchSize, ...(spec.maxAwaitTimeMS !== undefined ? { maxTimeMS: spec.maxAwaitTimeMS } : {}) };
     const field = first ? 'firstBatch' : 'nextBatch';
     // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
     // but does not declare in RunCommandOptions; hence the widened options object.
