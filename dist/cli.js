@@ -59227,7 +59227,7 @@ var migration_schema_default = {
           default: 4
         },
         batchSize: {
-          description: "Documents per insert batch (a batch is also capped at 16 MB).",
+          description: "Documents per read of the source and per insert, at most: a batch also ends at about 2 MB, so large documents go fewer at a time and the copy's memory stays bounded.",
           type: "integer",
           minimum: 1,
           maximum: 1e5,
@@ -62261,6 +62261,7 @@ var RawBatchCursor = class _RawBatchCursor {
     this.client = client;
     this.spec = spec;
     this.session = client.startSession();
+    this.readSize = spec.batchSize;
   }
   client;
   spec;
@@ -62270,26 +62271,27 @@ var RawBatchCursor = class _RawBatchCursor {
   postBatchResumeToken;
   /** The latest cluster time the server's replies carried: no document this cursor read is from a later time. */
   clusterTime;
+  /** Documents the next getMore asks for: the batch size, fewer where documents are large (spec.replyBytes). */
+  readSize;
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
-    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...find.boundMs !== void 0 ? { boundMs: find.boundMs } : {} });
+    const { boundMs, replyBytes } = find;
+    const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, FIRST_SIZED_BATCH);
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
+    return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...boundMs !== void 0 ? { boundMs } : {}, ...replyBytes !== void 0 ? { replyBytes } : {} });
   }
   get exhausted() {
     return this.id !== void 0 && this.id.isZero();
   }
-  /**
-   * The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. A getMore
-   * asks for `batchSize` documents (the spec's unless given).
-   */
-  async nextBatch(batchSize = this.spec.batchSize) {
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch() {
     if (this.exhausted) return null;
     const first = this.id === void 0;
     const { spec } = this;
-    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
+    const command = first ? spec.open : { getMore: this.id, collection: spec.collection, batchSize: this.readSize, ...spec.maxAwaitTimeMS !== void 0 ? { maxTimeMS: spec.maxAwaitTimeMS } : {} };
     const field = first ? "firstBatch" : "nextBatch";
     const options = { session: this.session, readPreference: import_mongodb12.ReadPreference.primary, fieldsAsRaw: { [field]: true } };
     const reply = await this.command(first ? Object.keys(spec.open)[0] : "getMore", command, options);
@@ -62300,6 +62302,7 @@ var RawBatchCursor = class _RawBatchCursor {
     if (time instanceof import_mongodb12.Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    if (spec.replyBytes !== void 0 && batch.length) this.readSize = readSize(batch, spec.batchSize, spec.replyBytes);
     return batch;
   }
   /** Runs one command of this cursor, within the spec's bound if it has one. */
@@ -62337,6 +62340,12 @@ var RawBatchCursor = class _RawBatchCursor {
     }
   }
 };
+var FIRST_SIZED_BATCH = 64;
+function readSize(read, batchSize, replyBytes) {
+  let bytes = 0;
+  for (const doc of read) bytes += doc.length;
+  return Math.max(1, Math.min(batchSize, Math.floor(replyBytes * read.length / bytes)));
+}
 
 // src/engine/apply/source-lookup.ts
 function readView(client, asOf) {
@@ -63189,7 +63198,7 @@ function partitionFilter(partition) {
 }
 
 // src/engine/copy/copy-partition.ts
-var MAX_BATCH_BYTES = 12 * 1024 * 1024;
+var BATCH_BYTES = 2 * 1024 * 1024;
 async function copyPartition(ctx, collection, partition) {
   await pausePoint("copy:partition");
   const target = ctx.destination.db(collection.target.db).collection(collection.target.coll);
@@ -63224,6 +63233,7 @@ async function copyRemaining(ctx, collection, target, partition) {
     filter: partitionFilter(partition),
     sort: partition.natural ? { $natural: 1 } : { _id: 1 },
     batchSize: ctx.batchSize,
+    replyBytes: BATCH_BYTES,
     ...collection.uuid ? { collectionUUID: collection.uuid } : {},
     boundMs: shortCommandBound()
   });
@@ -63246,7 +63256,7 @@ async function copyRemaining(ctx, collection, target, partition) {
         if (ctx.signal.aborted) break read;
         docs.push(raw);
         bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+        if (docs.length >= ctx.batchSize || bytes >= BATCH_BYTES) await flush();
       }
     }
     await flush();
@@ -63282,7 +63292,6 @@ var RawChangeStream = class _RawChangeStream {
     this.start = start;
     this.options = options;
     this.split = split;
-    this.readSize = options.batchSize;
   }
   source;
   start;
@@ -63298,8 +63307,6 @@ var RawChangeStream = class _RawChangeStream {
   /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
   tokenOf;
   cursor;
-  /** Events the next getMore asks for: the batch size, fewer where events are large (see eventsPerRead). */
-  readSize;
   static async open(source, position, options) {
     const stream = new _RawChangeStream(source, position, options, await supportsSplitEvents(source));
     await stream.openCursor();
@@ -63320,7 +63327,7 @@ var RawChangeStream = class _RawChangeStream {
       ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: "$cmd.aggregate", batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: "$cmd.aggregate", batchSize, replyBytes: READ_BYTES, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
@@ -63330,7 +63337,7 @@ var RawChangeStream = class _RawChangeStream {
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   readAhead() {
     const cursor = this.cursor;
-    const ahead = cursor.nextBatch(this.readSize).then(
+    const ahead = cursor.nextBatch().then(
       (docs) => ({ docs, token: cursor.postBatchResumeToken }),
       (error) => ({ docs: null, token: void 0, error })
     );
@@ -63342,7 +63349,7 @@ var RawChangeStream = class _RawChangeStream {
     this.ahead = void 0;
     if (ahead) return ahead;
     try {
-      const docs = await this.cursor.nextBatch(this.readSize);
+      const docs = await this.cursor.nextBatch();
       return { docs, token: this.cursor.postBatchResumeToken };
     } catch (error) {
       return { docs: null, token: void 0, error };
@@ -63359,10 +63366,7 @@ var RawChangeStream = class _RawChangeStream {
         if (next.error !== void 0) throw next.error;
         if (next.docs === null) throw new Error("the change stream was closed by the server");
         this.batchToken = next.token;
-        if (next.docs.length) {
-          this.readSize = eventsPerRead(next.docs, this.options.batchSize);
-          this.readAhead();
-        }
+        if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
         const cut2 = error instanceof import_mongodb18.MongoNetworkError || error instanceof import_mongodb18.MongoServerSelectionError;
@@ -63429,11 +63433,6 @@ var RawChangeStream = class _RawChangeStream {
   }
 };
 var READ_BYTES = 4 * 1024 * 1024;
-function eventsPerRead(read, batchSize) {
-  let bytes = 0;
-  for (const event of read) bytes += event.length;
-  return Math.max(1, Math.min(batchSize, Math.floor(READ_BYTES * read.length / bytes)));
-}
 var RESUME_ATTEMPTS = 5;
 async function supportsSplitEvents(source) {
   const info = await source.db("admin").command({ buildInfo: 1 });
@@ -64326,7 +64325,7 @@ function mergeLookups(all) {
   return out;
 }
 var SLICE_BYTES = 4 * 1024 * 1024;
-var BATCH_BYTES = 64 * 1024 * 1024;
+var BATCH_BYTES2 = 64 * 1024 * 1024;
 var MAX_SLICE = 250;
 var CurrentDocuments = class {
   constructor(source, concurrency) {
@@ -64342,7 +64341,7 @@ var CurrentDocuments = class {
    */
   perDocument = 1024 * 1024;
   /** `budget`: the bytes of documents past which no further query starts (BATCH_BYTES, or a share of it). */
-  async read(wanted2, budget = BATCH_BYTES) {
+  async read(wanted2, budget = BATCH_BYTES2) {
     const out = { docs: /* @__PURE__ */ new Map() };
     let next = 0;
     let held = 0;
@@ -65547,7 +65546,7 @@ async function watchedTailLoop(run, options, stall) {
     const open = stream;
     ahead = new ReadAhead(
       (maxEvents) => readBatch(open, { batchSize: maxEvents, filter: run.filter, stopAfter: options.stopAfter }),
-      (events) => applier.prepare(events, BATCH_BYTES / READS_AHEAD),
+      (events) => applier.prepare(events, BATCH_BYTES2 / READS_AHEAD),
       mergeLookups,
       { events: run.config.tail.batchSize, reads: READS_AHEAD, bytes: READ_AHEAD_BYTES }
     );
@@ -66046,6 +66045,7 @@ async function compareMetadata(source, destination, store, pairs, options) {
 // src/engine/verify/continuous/partition-compare.ts
 var import_mongodb26 = __toESM(require_lib3(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
+var REPLY_BYTES = 4 * 1024 * 1024;
 async function planVerifyPartitions(source, destination, store, pair, frontier) {
   const classes = /* @__PURE__ */ new Set();
   for (const [client, name] of [[source, pair.source], [destination, pair.target]]) {
@@ -66086,21 +66086,35 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   const dst = splitNamespace(partition.target);
   const resumed = resumeAfter(partition);
   const after = resumed ? { $gt: resumed.value } : {};
-  const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
-  const exhausted = batch.length < batchSize;
-  const pending = /* @__PURE__ */ new Map();
-  for (const raw of batch) {
-    const copy = Buffer.from(raw);
-    pending.set(rawIdKey(copy).toString("hex"), copy);
+  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES });
+  const batch = [];
+  let bytes = 0;
+  let exhausted = false;
+  try {
+    while (bytes < StepSizer.BYTES) {
+      const docs = await reader.next();
+      if (!docs) {
+        exhausted = batch.length < batchSize;
+        break;
+      }
+      for (const raw of docs) {
+        batch.push(Buffer.from(raw));
+        bytes += raw.length;
+      }
+    }
+  } finally {
+    await reader.close().catch(() => void 0);
   }
-  const last = batch.length ? rawId(Buffer.from(batch[batch.length - 1])) : void 0;
+  const pending = /* @__PURE__ */ new Map();
+  for (const copy of batch) pending.set(rawIdKey(copy).toString("hex"), copy);
+  const last = batch.length ? rawId(batch[batch.length - 1]) : void 0;
   const range = { $type: partition.typeClass, ...after };
   if (!exhausted && last) range.$lte = last.value;
   const differing = [];
   const touched = (key2) => {
     differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key2), ...readFrom ? { at: readFrom } : {} });
   };
-  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3) });
+  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3), replyBytes: REPLY_BYTES });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       for (const raw of docs) {
@@ -66123,7 +66137,7 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   const set = exhausted ? { done: true, doneAt: /* @__PURE__ */ new Date() } : {};
   if (last) set.lastIdKey = new import_mongodb26.Binary(last.key);
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: "majority" } });
-  const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  const result = { compared: batch.length, bytes, queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : void 0);
   return update.matchedCount ? { ...result, saved: { ...lastKey ? { lastKey } : {}, done: exhausted } } : result;
 }

@@ -39,17 +39,13 @@ export class RawChangeStream {
   /** The last event handed out when the position is its token: decoded only when asked for (see resumeToken). */
   private tokenOf: ChangeEvent | undefined;
   private cursor!: RawBatchCursor;
-  /** Events the next getMore asks for: the batch size, fewer where events are large (see eventsPerRead). */
-  private readSize: number;
 
   private constructor(
     private readonly source: MongoClient,
     private readonly start: Position,
     private readonly options: RawChangeStreamOptions,
     private readonly split: boolean,
-  ) {
-    this.readSize = options.batchSize;
-  }
+  ) {}
 
   static async open(source: MongoClient, position: Position, options: RawChangeStreamOptions): Promise<RawChangeStream> {
     const stream = new RawChangeStream(source, position, options, await supportsSplitEvents(source));
@@ -76,7 +72,7 @@ export class RawChangeStream {
     // returns at once: asked for a batch, from an old position through a selective filter, it scans until it fills
     // one or reaches the end of the oplog, for any length of time, and a bound would only start that scan again.
     // A getMore's scan stops at its await time and returns the position it reached (an empty batch's token).
-    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: '$cmd.aggregate', batchSize, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: '$cmd.aggregate', batchSize, replyBytes: READ_BYTES, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = undefined;
     // Open now, so that the stream's start is fixed (a position no longer in the oplog fails here or at the first read).
@@ -89,7 +85,7 @@ export class RawChangeStream {
   /** Asks the server for the next batch now, keeping the token that belongs to that batch with it. */
   private readAhead(): void {
     const cursor = this.cursor;
-    const ahead = cursor.nextBatch(this.readSize).then(
+    const ahead = cursor.nextBatch().then(
       (docs): Fetched => ({ docs, token: cursor.postBatchResumeToken }),
       (error: unknown): Fetched => ({ docs: null, token: undefined, error }),
     );
@@ -102,7 +98,7 @@ export class RawChangeStream {
     this.ahead = undefined;
     if (ahead) return ahead;
     try {
-      const docs = await this.cursor.nextBatch(this.readSize);
+      const docs = await this.cursor.nextBatch();
       return { docs, token: this.cursor.postBatchResumeToken };
     } catch (error) {
       return { docs: null, token: undefined, error };
@@ -121,10 +117,7 @@ export class RawChangeStream {
         if (next.docs === null) throw new Error('the change stream was closed by the server');
         this.batchToken = next.token;
         // Only a batch with events is worth reading past at once; an idle stream waits in the next call.
-        if (next.docs.length) {
-          this.readSize = eventsPerRead(next.docs, this.options.batchSize);
-          this.readAhead();
-        }
+        if (next.docs.length) this.readAhead();
         return next.docs;
       } catch (error) {
         // A cut connection gets one immediate reopen, as the driver's own stream does; a side that stays away
@@ -210,24 +203,13 @@ interface Fetched {
 }
 
 /**
- * The reply a getMore aims at. The server ends a reply at the batch size or at 16 MB, whichever comes first; with
- * large events that is 16 MB each time, and the tail holds one reply read ahead, the one being handed out and the
- * write commands built from it, beside the garbage of the ones before: a burst of 16 KB documents peaked at
- * 263–294 MB of RSS, 240–274 MB (median 254) with replies of ~4 MB (bench/README.md, "Large documents"). Small
- * events never reach it at the default batch size (2,500 events of ~500 bytes is about 1.2 MB).
+ * The reply a getMore of the stream aims at (raw-cursor.ts readSize): with large events each reply was 16 MB, and
+ * the tail holds one read ahead, the one being handed out and the write commands built from it, beside the garbage
+ * of the ones before: a burst of 16 KB documents peaked at 263–294 MB of RSS, 240–274 MB (median 254) with replies
+ * of ~4 MB (bench/README.md, "large documents' reads"). Small events never reach it at the default batch size
+ * (2,500 events of ~500 bytes is about 1.2 MB).
  */
 export const READ_BYTES = 4 * 1024 * 1024;
-
-/**
- * Events the next getMore asks for after a read of these events (not empty): the batch size, or fewer where events
- * of their mean size would fill more than READ_BYTES (at least one). Judged on the last read alone, so a stream
- * whose events shrink again reads whole batches at the next read; an empty read (an idle stream) changes nothing.
- */
-export function eventsPerRead(read: readonly Buffer[], batchSize: number): number {
-  let bytes = 0;
-  for (const event of read) bytes += event.length;
-  return Math.max(1, Math.min(batchSize, Math.floor((READ_BYTES * read.length) / bytes)));
-}
 
 /** Re-opens after a killed cursor or an election before giving up (an election takes seconds). */
 const RESUME_ATTEMPTS = 5;

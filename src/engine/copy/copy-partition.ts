@@ -13,7 +13,14 @@ import { EXACT_TYPES, insertRaw } from './raw-insert.js';
 
 export { EXACT_TYPES };
 
-const MAX_BATCH_BYTES = 12 * 1024 * 1024; // a document sequence may reach 48 MB; smaller keeps memory bounded
+/**
+ * The documents of one insert at most, and the reply each getMore aims at (raw-cursor.ts readSize). Each document is
+ * a view into the reply it came in, so a partition holds the replies behind the batch it fills and the one in flight:
+ * with 12 MB inserts and replies of 16 MB (the server's cap; 1,000 documents of 16 KB) a copy of four partitions
+ * peaked at 508–532 MB; at 4 MB, 246–276 MB; at 2 MB, 201–218 MB, with no time lost beyond the noise
+ * (bench/README.md, "The copy of large documents"). Documents of up to ~2 KB never reach it at the default batch size.
+ */
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 export interface CopyContext {
   source: MongoClient;
@@ -83,6 +90,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
     filter: partitionFilter(partition),
     sort: partition.natural ? { $natural: 1 } : { _id: 1 },
     batchSize: ctx.batchSize,
+    replyBytes: BATCH_BYTES,
     ...(collection.uuid ? { collectionUUID: collection.uuid } : {}),
     boundMs: shortCommandBound(),
   });
@@ -107,7 +115,7 @@ async function copyRemaining(ctx: CopyContext, collection: SourceCollection, tar
         if (ctx.signal.aborted) break read;
         docs.push(raw);
         bytes += raw.length;
-        if (docs.length >= ctx.batchSize || bytes >= MAX_BATCH_BYTES) await flush();
+        if (docs.length >= ctx.batchSize || bytes >= BATCH_BYTES) await flush();
       }
     }
     await flush();

@@ -17,6 +17,12 @@ export interface RawCursorSpec {
   /** The `collection` of its getMores ('$cmd.aggregate' for a database-level aggregate). */
   collection: string;
   batchSize: number;
+  /**
+   * Bytes a reply aims at (see readSize): after each non-empty batch, the next getMore asks for fewer documents than
+   * the batch size where documents of that batch's mean size would fill more. Without it every getMore asks for the
+   * batch size, and the server ends a reply only at 16 MB.
+   */
+  replyBytes?: number;
   /** How long a getMore of an awaitData cursor (a change stream) waits for new results. */
   maxAwaitTimeMS?: number;
   /** Each command is aborted (a transient error) when it takes longer than this (see stall-bound.ts). */
@@ -40,38 +46,41 @@ export class RawBatchCursor {
   postBatchResumeToken: Document | undefined;
   /** The latest cluster time the server's replies carried: no document this cursor read is from a later time. */
   clusterTime: Timestamp | undefined;
+  /** Documents the next getMore asks for: the batch size, fewer where documents are large (spec.replyBytes). */
+  private readSize: number;
 
   constructor(
     private readonly client: MongoClient,
     private readonly spec: RawCursorSpec,
   ) {
     this.session = client.startSession();
+    this.readSize = spec.batchSize;
   }
 
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
-  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number }): RawBatchCursor {
-    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: find.batchSize, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
-    return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...(find.boundMs !== undefined ? { boundMs: find.boundMs } : {}) });
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number; replyBytes?: number }): RawBatchCursor {
+    const { boundMs, replyBytes } = find;
+    // Sized by bytes, the first batch is small: nothing is known of the documents' size before it.
+    const first = replyBytes === undefined ? find.batchSize : Math.min(find.batchSize, FIRST_SIZED_BATCH);
+    const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: first, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
+    return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...(boundMs !== undefined ? { boundMs } : {}), ...(replyBytes !== undefined ? { replyBytes } : {}) });
   }
 
   get exhausted(): boolean {
     return this.id !== undefined && this.id.isZero();
   }
 
-  /**
-   * The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. A getMore
-   * asks for `batchSize` documents (the spec's unless given).
-   */
-  async nextBatch(batchSize = this.spec.batchSize): Promise<Buffer[] | null> {
+  /** The next batch (empty when an awaitData cursor had nothing new), or null once the cursor is exhausted. */
+  async nextBatch(): Promise<Buffer[] | null> {
     if (this.exhausted) return null;
     const first = this.id === undefined;
     const { spec } = this;
     const command: Document = first
       ? spec.open
-      : { getMore: this.id, collection: spec.collection, batchSize, ...(spec.maxAwaitTimeMS !== undefined ? { maxTimeMS: spec.maxAwaitTimeMS } : {}) };
+      : { getMore: this.id, collection: spec.collection, batchSize: this.readSize, ...(spec.maxAwaitTimeMS !== undefined ? { maxTimeMS: spec.maxAwaitTimeMS } : {}) };
     const field = first ? 'firstBatch' : 'nextBatch';
     // fieldsAsRaw is a BSON deserialize option the driver passes through (it uses it for its own cursors)
     // but does not declare in RunCommandOptions; hence the widened options object.
@@ -84,6 +93,7 @@ export class RawBatchCursor {
     if (time instanceof Timestamp && (!this.clusterTime || time.greaterThan(this.clusterTime))) this.clusterTime = time;
     const batch = cursor[field] ?? [];
     if (!batch.every((doc) => Buffer.isBuffer(doc))) throw new Error(`the ${field} of ${spec.db}.${spec.collection} did not arrive as raw BSON`);
+    if (spec.replyBytes !== undefined && batch.length) this.readSize = readSize(batch as Buffer[], spec.batchSize, spec.replyBytes);
     return batch as Buffer[];
   }
 
@@ -124,4 +134,20 @@ export class RawBatchCursor {
       await this.session.endSession();
     }
   }
+}
+
+/** The first batch of a find sized by bytes: 4 MB of 64 KB documents, 1 MB of 16 KB ones; one round trip more for small ones. */
+const FIRST_SIZED_BATCH = 64;
+
+/**
+ * Documents a getMore asks for after a read of these (not empty): the batch size, or fewer where documents of their
+ * mean size would fill more than `replyBytes` (at least one). The server ends a reply at the batch size or at 16 MB,
+ * whichever comes first, and every document handed out is a view into its reply: with large documents each reply
+ * was 16 MB, and a reader holding a few of them (read ahead, being written) held that many times 16 MB. Judged on
+ * the last read alone, so a cursor whose documents shrink again reads whole batches at the next read.
+ */
+export function readSize(read: readonly Buffer[], batchSize: number, replyBytes: number): number {
+  let bytes = 0;
+  for (const doc of read) bytes += doc.length;
+  return Math.max(1, Math.min(batchSize, Math.floor((replyBytes * read.length) / bytes)));
 }

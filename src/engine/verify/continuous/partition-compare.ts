@@ -22,6 +22,9 @@ import type { RecheckQueue, TouchedDocument } from './recheck-queue.js';
 import type { ComparisonFrontier } from './frontier.js';
 import { lastWriteTime } from '../../../mongo/introspection.js';
 
+/** The reply each read of a step aims at (raw-cursor.ts readSize): a step is about one reply a side. */
+const REPLY_BYTES = 4 * 1024 * 1024;
+
 export interface PairNames {
   source: string;
   target: string;
@@ -102,15 +105,31 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
   const dst = splitNamespace(partition.target);
   const resumed = resumeAfter(partition);
   const after = resumed ? { $gt: resumed.value } : {};
-  const batch = await RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize }).toArray();
-  const exhausted = batch.length < batchSize;
-  const pending = new Map<string, Buffer>();
-  for (const raw of batch) {
-    // Copied out of the reply buffer: the batch is held while the destination is read.
-    const copy = Buffer.from(raw);
-    pending.set(rawIdKey(copy)!.toString('hex'), copy);
+  // At most batchSize documents, and no more than a step's bytes: the first step of a partition knows nothing of
+  // its documents' size (StepSizer), and the step holds what it read while it reads the destination.
+  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES });
+  const batch: Buffer[] = [];
+  let bytes = 0;
+  let exhausted = false;
+  try {
+    while (bytes < StepSizer.BYTES) {
+      const docs = await reader.next();
+      if (!docs) {
+        exhausted = batch.length < batchSize;
+        break;
+      }
+      // Copied out of the reply buffer: the batch is held while the destination is read.
+      for (const raw of docs) {
+        batch.push(Buffer.from(raw));
+        bytes += raw.length;
+      }
+    }
+  } finally {
+    await reader.close().catch(() => undefined);
   }
-  const last = batch.length ? rawId(Buffer.from(batch[batch.length - 1]!)) : undefined;
+  const pending = new Map<string, Buffer>();
+  for (const copy of batch) pending.set(rawIdKey(copy)!.toString('hex'), copy);
+  const last = batch.length ? rawId(batch[batch.length - 1]!) : undefined;
   const range: Document = { $type: partition.typeClass, ...after };
   // The last batch also takes whatever the destination holds beyond the source's last _id (extra documents).
   if (!exhausted && last) range.$lte = last.value;
@@ -119,7 +138,7 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
     differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key), ...(readFrom ? { at: readFrom } : {}) });
   };
   // Read in server batches and compared as they come: the destination side is never held whole.
-  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000) });
+  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000), replyBytes: REPLY_BYTES });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       for (const raw of docs) {
@@ -144,7 +163,7 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
   if (last) set.lastIdKey = new Binary(last.key);
   // Only the partition this step read: one reset by DDL (and planned again) meanwhile has another epoch.
   const update = await store.verifyPartitions.updateOne({ _id: partition._id, epoch: partition.epoch }, { $set: set, $inc: { documentsCompared: batch.length, queued: differing.length } }, { writeConcern: { w: 'majority' } });
-  const result = { compared: batch.length, bytes: batch.reduce((sum, doc) => sum + doc.length, 0), queued: differing.length, done: exhausted };
+  const result = { compared: batch.length, bytes, queued: differing.length, done: exhausted };
   const lastKey = last?.key ?? (partition.lastIdKey ? bytesOf(partition.lastIdKey) : undefined);
   return update.matchedCount ? { ...result, saved: { ...(lastKey ? { lastKey } : {}), done: exhausted } } : result;
 }
