@@ -82920,29 +82920,43 @@ async function readStatus(config) {
   try {
     const store = new StateStore(destination, config.name);
     const doc = await store.get();
-    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
-    const oplog = await sourceOplog(config.source.uri, doc, destination);
+    const destinationMajority = majorityWarning("destination", await helloOf(destination));
+    if (!doc) {
+      if (destinationMajority.length) throw new UserError(`migration "${config.name}" has no state on this destination yet, and ${destinationMajority[0]}`, "a sync that has started is waiting for it");
+      throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
+    }
+    const { oplog, majority: sourceMajority } = await readSource(config.source.uri, doc, destination);
+    const majority = [...sourceMajority, ...destinationMajority];
     const buffered = doc.phase === "syncing" && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : void 0;
     const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...buffered ? { position: buffered } : {} });
     const verifies = config.cutover.verify === "hash" && (doc.phase === "tailing" || doc.phase === "cutting-over");
     const verification = verifies ? await readVerificationProgress(store, doc, config.cutover.maxLagSeconds) : void 0;
     const progress = progressFor(config, doc, await store.partitionsOf(), { readiness, ...verification ? { verification } : {} });
-    return { doc, readiness, progress };
+    progress.warnings.push(...majority);
+    return { doc, readiness, progress, majority };
   } finally {
     await destination.close();
   }
 }
-async function sourceOplog(uri, doc, destination) {
+async function readSource(uri, doc, destination) {
   let source;
   try {
     source = await connectCluster(uri, "source", { timeoutMs: 5e3 }).catch(() => void 0);
-    if (!source) return null;
+    if (!source) return { oplog: null, majority: [] };
     const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
     assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    return await readSourceOplog(source).catch(() => null);
+    const majority = majorityWarning("source", await helloOf(source));
+    return { oplog: await readSourceOplog(source).catch(() => null), majority };
   } finally {
     await source?.close();
   }
+}
+async function helloOf(client) {
+  return withinShortBound("reading hello", (signal) => hello(client, signal)).catch(() => void 0);
+}
+function majorityWarning(side, reply) {
+  const behind = reply ? majorityBehindSeconds(reply) : void 0;
+  return behind !== void 0 && behind >= MAJORITY_WARN_BEHIND_S ? [`${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`] : [];
 }
 
 // src/engine/cutover/write-block.ts
@@ -83909,12 +83923,13 @@ function describeVerification(v) {
 
 // src/commands/status.ts
 var runStatus = async (config) => {
-  const { doc, readiness, progress } = await readStatus(config);
+  const { doc, readiness, progress, majority } = await readStatus(config);
   const blocked = progress.sourceWriteBlocked ? "; the SOURCE IS WRITE-BLOCKED by this migration" : "";
   const verifyReasons = progress.warnings.filter((w) => w.startsWith("not ready: continuous") || w.startsWith("not ready: verification")).map((w) => w.slice("not ready: ".length));
   const reasons = [...readiness.reasons, ...verifyReasons];
   const notReady = doc.phase === "tailing" && reasons.length ? `; not ready: ${reasons.join("; ")}` : "";
-  const warned = doc.phase === "tailing" && readiness.warnings.length ? `; warning: ${readiness.warnings.join("; ")}` : "";
+  const warnings = [...doc.phase === "tailing" ? readiness.warnings : [], ...majority];
+  const warned = warnings.length ? `; warning: ${warnings.join("; ")}` : "";
   return {
     command: "status",
     exitCode: doc.phase === "failed" ? 1 : 0,

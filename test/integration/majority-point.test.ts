@@ -7,8 +7,10 @@ import { hello } from '../../src/mongo/introspection.js';
 import { majorityBehindSeconds } from '../../src/mongo/majority-point.js';
 import type { LocalReplicaSet } from '../../src/local/replica-set.js';
 import { connect, sharedClusters, startOwnCluster, uniqueName } from '../support/clusters.js';
+import { runStatus } from '../../src/commands/status.js';
+import { UserError } from '../../src/errors.js';
 import { runSync } from '../../src/commands/sync.js';
-import { dbHashes, recordingPorts, testConfig } from '../support/engine.js';
+import { dbHashes, recordingPorts, testConfig, testPorts } from '../support/engine.js';
 
 /**
  * A secondary that stops applying (fsyncLock holds its writes) leaves the primary up and writable with w: 1, but
@@ -80,12 +82,28 @@ describe('a majority commit point that stops following the writes', () => {
       }
       // It waits; it has not failed.
       expect(ended).toBe(false);
+      // status, from another process's point of view, says why now (before, it showed a copy that did not move).
+      // The state may not exist yet (its creation waits for the majority too): then status's error says why.
+      const said = await runStatus(config, {}, testPorts('majority-status')).then(
+        (status) => `${status.summary}\n${status.progress?.warnings.join('\n') ?? ''}`,
+        (error: unknown) => (error instanceof UserError ? error.message : `not a user error: ${String(error)}`),
+      );
+      expect(said).toMatch(/the majority commit point of the destination is .* behind its last write: the copy and every state write wait/);
+      expect(said).not.toMatch(/majority commit point of the source|has not started/);
       await secondary.db('admin').command({ fsyncUnlock: 1 });
       const outcome = await sync;
       expect(outcome.exitCode, outcome.summary).toBe(0);
       // The report says it too (the job summary, the PR comment, --json), not the log alone.
       expect(outcome.progress?.warnings.some((w) => /majority commit point of the destination was up to .* behind its last write during this run/.test(w))).toBe(true);
       expect(await dbHashes(client, db)).toEqual(await dbHashes(source, db));
+
+      // Once the state exists, status says it in its summary and its warnings (the job summary, --json).
+      await secondary.db('admin').command({ fsync: 1, lock: true });
+      await sleep(11_500);
+      await client.db('majority').collection('writes').insertOne({ n: 3 }, { writeConcern: { w: 1 } });
+      const status = await runStatus(config, {}, testPorts('majority-status'));
+      expect(status.summary).toMatch(/; warning: .*the majority commit point of the destination is .* behind its last write/);
+      expect(status.progress?.warnings.filter((w) => /majority commit point of the destination is .* behind its last write/.test(w))).toHaveLength(1);
     } finally {
       await secondary.db('admin').command({ fsyncUnlock: 1 }).catch(() => undefined);
       await source.close();

@@ -2,7 +2,10 @@ import type { MongoClient } from 'mongodb';
 import type { Config } from '../../config/types.js';
 import { UserError } from '../../errors.js';
 import type { Progress } from '../../model.js';
-import { connectCluster } from '../../mongo/connect.js';
+import { connectCluster, type Side } from '../../mongo/connect.js';
+import { hello, type HelloReply } from '../../mongo/introspection.js';
+import { withinShortBound } from '../../mongo/stall-bound.js';
+import { MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityTrailing } from '../../mongo/majority-point.js';
 import { assertSameClusters, readClusterIdentity } from '../cluster-identity.js';
 import { tokenTime } from '../position.js';
 import { assessReadiness, readSourceOplog, type Readiness, type SourceOplog } from '../readiness.js';
@@ -15,6 +18,8 @@ export interface StatusResult {
   doc: MigrationDoc;
   readiness: Readiness;
   progress: Progress;
+  /** A side whose majority commit point trails its writes now (also in progress.warnings): what every majority read and write waits on. */
+  majority: string[];
 }
 
 /**
@@ -26,32 +31,51 @@ export async function readStatus(config: Config): Promise<StatusResult> {
   try {
     const store = new StateStore(destination, config.name);
     const doc = await store.get();
-    if (!doc) throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
-    const oplog = await sourceOplog(config.source.uri, doc, destination);
+    const destinationMajority = majorityWarning('destination', await helloOf(destination));
+    if (!doc) {
+      // A sync that started creates its state with majority writes: a trailing majority holds it there, unseen.
+      if (destinationMajority.length) throw new UserError(`migration "${config.name}" has no state on this destination yet, and ${destinationMajority[0]}`, 'a sync that has started is waiting for it');
+      throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
+    }
+    const { oplog, majority: sourceMajority } = await readSource(config.source.uri, doc, destination);
+    const majority = [...sourceMajority, ...destinationMajority];
     const buffered = doc.phase === 'syncing' && !doc.applied ? tokenTime((await store.bufferEnd())?.token) : undefined;
     const readiness = assessReadiness(doc, oplog, { maxLagSeconds: config.cutover.maxLagSeconds, ...(buffered ? { position: buffered } : {}) });
     const verifies = config.cutover.verify === 'hash' && (doc.phase === 'tailing' || doc.phase === 'cutting-over');
     const verification = verifies ? await readVerificationProgress(store, doc, config.cutover.maxLagSeconds) : undefined;
     const progress = progressFor(config, doc, await store.partitionsOf(), { readiness, ...(verification ? { verification } : {}) });
-    return { doc, readiness, progress };
+    progress.warnings.push(...majority);
+    return { doc, readiness, progress, majority };
   } finally {
     await destination.close();
   }
 }
 
 /**
- * The source's oplog bounds, or null when the source cannot be reached (then nothing is ready). A source
- * that is not the migration's own is refused like every other command refuses it.
+ * The source's oplog bounds, or null when the source cannot be reached (then nothing is ready), and whether its
+ * majority commit point trails. A source that is not the migration's own is refused like every other command refuses it.
  */
-async function sourceOplog(uri: string, doc: MigrationDoc, destination: MongoClient): Promise<SourceOplog | null> {
+async function readSource(uri: string, doc: MigrationDoc, destination: MongoClient): Promise<{ oplog: SourceOplog | null; majority: string[] }> {
   let source: MongoClient | undefined;
   try {
     source = await connectCluster(uri, 'source', { timeoutMs: 5000 }).catch(() => undefined);
-    if (!source) return null;
+    if (!source) return { oplog: null, majority: [] };
     const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
     assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    return await readSourceOplog(source).catch(() => null);
+    const majority = majorityWarning('source', await helloOf(source));
+    return { oplog: await readSourceOplog(source).catch(() => null), majority };
   } finally {
     await source?.close();
   }
+}
+
+/** The side's hello, or undefined when it does not answer in time (status reports what it can). */
+async function helloOf(client: MongoClient): Promise<HelloReply | undefined> {
+  return withinShortBound('reading hello', (signal) => hello(client, signal)).catch(() => undefined);
+}
+
+/** The warning a running sync or tail logs (majority-watch.ts), judged now from the side's hello; none when it follows. */
+function majorityWarning(side: Side, reply: HelloReply | undefined): string[] {
+  const behind = reply ? majorityBehindSeconds(reply) : undefined;
+  return behind !== undefined && behind >= MAJORITY_WARN_BEHIND_S ? [`${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`] : [];
 }
