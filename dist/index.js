@@ -76551,6 +76551,50 @@ var indexesCheck = {
   }
 };
 
+// src/mongo/stall-bound.ts
+var DEFAULT_SHORT_COMMAND_BOUND_MS = 6e4;
+var shortCommandBoundMs = DEFAULT_SHORT_COMMAND_BOUND_MS;
+function shortCommandBound() {
+  return shortCommandBoundMs;
+}
+function setShortCommandBound(ms) {
+  shortCommandBoundMs = ms;
+}
+var CommandStalled = class extends Error {
+  transient = true;
+  constructor(what, boundMs) {
+    super(`${what} got no reply within ${Math.round(boundMs / 1e3)} s; its connection was closed and the step starts again from the saved state`);
+    this.name = "CommandStalled";
+  }
+};
+async function withinBound(what, boundMs, operation) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new CommandStalled(what, boundMs)), boundMs);
+  try {
+    return await operation(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+async function withinShortBound(what, operation) {
+  return withinBound(what, shortCommandBound(), operation);
+}
+async function settledWithin(promise, ms) {
+  if (!promise) return true;
+  let timer;
+  const late = new Promise((resolve2) => {
+    timer = setTimeout(() => resolve2(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+function abortable(options, signal) {
+  return { ...options, signal };
+}
+
 // src/mongo/majority-point.ts
 var MAJORITY_WARN_BEHIND_S = 10;
 var MAJORITY_FAIL_BEHIND_S = 60;
@@ -76558,12 +76602,19 @@ function majorityBehindSeconds(reply) {
   if (!reply.lastWriteDate || !reply.majorityWriteDate) return void 0;
   return Math.max(0, (reply.lastWriteDate.getTime() - reply.majorityWriteDate.getTime()) / 1e3);
 }
+async function readMajorityBehind(client, side) {
+  const reply = await withinShortBound(`hello on the ${side}`, (signal) => hello(client, signal)).catch(() => void 0);
+  return reply && majorityBehindSeconds(reply);
+}
 function majorityStallEffect(side) {
   return side === "source" ? "the change stream hands out only what a majority holds, so the migration sees none of the newer changes" : "the copy and every state write wait for a majority of the destination to acknowledge them";
 }
 function majorityTrailing(side, behindSeconds, over = "now") {
   const how = over === "now" ? `is ${formatDuration(behindSeconds)} behind its last write` : `was up to ${formatDuration(behindSeconds)} behind its last write during this run`;
   return `the majority commit point of the ${side} ${how}: ${majorityStallEffect(side)}`;
+}
+function majorityWarning(side, behindSeconds, over = "now") {
+  return `${majorityTrailing(side, behindSeconds, over)}; ${majorityRemedy(side)}`;
 }
 function majorityRemedy(side) {
   return `look at rs.status() on the ${side}: a data-bearing member that is down, unreachable or far behind holds the majority point back; bring it back, or remove it from the set`;
@@ -77182,50 +77233,6 @@ async function estimateCopy(client, namespace, totalBytes) {
     seconds: Math.ceil(totalBytes / rate),
     method: `read probe: ${formatCount(documents)} documents (${formatBytes(bytes)}) of ${namespace} in ${seconds.toFixed(2)} s on one cursor = ${formatBytes(rate)}/s, applied to ${formatBytes(totalBytes)}${exhaustive ? " (the probe read all of it)" : ""}; writes to the destination and index builds add to it, parallel partitions take from it`
   };
-}
-
-// src/mongo/stall-bound.ts
-var DEFAULT_SHORT_COMMAND_BOUND_MS = 6e4;
-var shortCommandBoundMs = DEFAULT_SHORT_COMMAND_BOUND_MS;
-function shortCommandBound() {
-  return shortCommandBoundMs;
-}
-function setShortCommandBound(ms) {
-  shortCommandBoundMs = ms;
-}
-var CommandStalled = class extends Error {
-  transient = true;
-  constructor(what, boundMs) {
-    super(`${what} got no reply within ${Math.round(boundMs / 1e3)} s; its connection was closed and the step starts again from the saved state`);
-    this.name = "CommandStalled";
-  }
-};
-async function withinBound(what, boundMs, operation) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new CommandStalled(what, boundMs)), boundMs);
-  try {
-    return await operation(controller.signal);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-async function withinShortBound(what, operation) {
-  return withinBound(what, shortCommandBound(), operation);
-}
-async function settledWithin(promise, ms) {
-  if (!promise) return true;
-  let timer;
-  const late = new Promise((resolve2) => {
-    timer = setTimeout(() => resolve2(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-function abortable(options, signal) {
-  return { ...options, signal };
 }
 
 // src/engine/ports.ts
@@ -78832,7 +78839,7 @@ var MajorityWatch = class {
   }
   /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
   warnings() {
-    return [...this.worst].map(([side, behind]) => `${majorityTrailing(side, behind, "run")}; ${majorityRemedy(side)}`);
+    return [...this.worst].map(([side, behind]) => majorityWarning(side, behind, "run"));
   }
   /** Looks at every side once (also what the timer runs). */
   async probe() {
@@ -78845,8 +78852,7 @@ var MajorityWatch = class {
     }
   }
   async probeSide({ side, client }) {
-    const reply = await withinShortBound(`hello on the ${side}`, (signal) => hello(client, signal)).catch(() => void 0);
-    const behind = reply && majorityBehindSeconds(reply);
+    const behind = await readMajorityBehind(client, side);
     if (behind === void 0) return;
     const reported = this.reportedAt.get(side);
     if (behind < MAJORITY_WARN_BEHIND_S) {
@@ -78857,7 +78863,7 @@ var MajorityWatch = class {
     this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== void 0 && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
-    this.log.warn({ side, behindSeconds: behind }, `${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`);
+    this.log.warn({ side, behindSeconds: behind }, majorityWarning(side, behind));
   }
 };
 
@@ -82920,7 +82926,7 @@ async function readStatus(config) {
   try {
     const store = new StateStore(destination, config.name);
     const doc = await store.get();
-    const destinationMajority = majorityWarning("destination", await helloOf(destination));
+    const destinationMajority = await trailingMajority(destination, "destination");
     if (!doc) {
       if (destinationMajority.length) throw new UserError(`migration "${config.name}" has no state on this destination yet, and ${destinationMajority[0]}`, "a sync that has started is waiting for it");
       throw new UserError(`migration "${config.name}" has not started on this destination`, `run \`mongo-live-migrate sync --config ${config.file}\``);
@@ -82945,18 +82951,15 @@ async function readSource(uri, doc, destination) {
     if (!source) return { oplog: null, majority: [] };
     const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
     assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    const majority = majorityWarning("source", await helloOf(source));
+    const majority = await trailingMajority(source, "source");
     return { oplog: await readSourceOplog(source).catch(() => null), majority };
   } finally {
     await source?.close();
   }
 }
-async function helloOf(client) {
-  return withinShortBound("reading hello", (signal) => hello(client, signal)).catch(() => void 0);
-}
-function majorityWarning(side, reply) {
-  const behind = reply ? majorityBehindSeconds(reply) : void 0;
-  return behind !== void 0 && behind >= MAJORITY_WARN_BEHIND_S ? [`${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`] : [];
+async function trailingMajority(client, side) {
+  const behind = await readMajorityBehind(client, side);
+  return behind !== void 0 && behind >= MAJORITY_WARN_BEHIND_S ? [majorityWarning(side, behind)] : [];
 }
 
 // src/engine/cutover/write-block.ts

@@ -1,8 +1,6 @@
 import type { MongoClient } from 'mongodb';
 import type { Side } from '../mongo/connect.js';
-import { hello } from '../mongo/introspection.js';
-import { MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityTrailing } from '../mongo/majority-point.js';
-import { withinShortBound } from '../mongo/stall-bound.js';
+import { MAJORITY_WARN_BEHIND_S, majorityWarning, readMajorityBehind } from '../mongo/majority-point.js';
 import type { Logger } from '../log.js';
 
 /** How often each side's majority commit point is looked at, and how often a trailing one is reported again. */
@@ -38,7 +36,7 @@ export class MajorityWatch {
 
   /** For the run's report (the summary, the PR comment, --json): each side whose point trailed while it ran. */
   warnings(): string[] {
-    return [...this.worst].map(([side, behind]) => `${majorityTrailing(side, behind, 'run')}; ${majorityRemedy(side)}`);
+    return [...this.worst].map(([side, behind]) => majorityWarning(side, behind, 'run'));
   }
 
   /** Looks at every side once (also what the timer runs). */
@@ -53,8 +51,7 @@ export class MajorityWatch {
   }
 
   private async probeSide({ side, client }: WatchedSide): Promise<void> {
-    const reply = await withinShortBound(`hello on the ${side}`, (signal) => hello(client, signal)).catch(() => undefined);
-    const behind = reply && majorityBehindSeconds(reply);
+    const behind = await readMajorityBehind(client, side);
     if (behind === undefined) return;
     const reported = this.reportedAt.get(side);
     if (behind < MAJORITY_WARN_BEHIND_S) {
@@ -65,6 +62,6 @@ export class MajorityWatch {
     this.worst.set(side, Math.max(behind, this.worst.get(side) ?? 0));
     if (reported !== undefined && Date.now() - reported < REPORT_EVERY_MS) return;
     this.reportedAt.set(side, Date.now());
-    this.log.warn({ side, behindSeconds: behind }, `${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`);
+    this.log.warn({ side, behindSeconds: behind }, majorityWarning(side, behind));
   }
 }

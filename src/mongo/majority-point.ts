@@ -1,5 +1,7 @@
+import type { MongoClient } from 'mongodb';
 import type { Side } from './connect.js';
-import type { HelloReply } from './introspection.js';
+import { hello, type HelloReply } from './introspection.js';
+import { withinShortBound } from './stall-bound.js';
 import { formatDuration } from '../format.js';
 
 /**
@@ -18,6 +20,15 @@ export function majorityBehindSeconds(reply: HelloReply): number | undefined {
   return Math.max(0, (reply.lastWriteDate.getTime() - reply.majorityWriteDate.getTime()) / 1000);
 }
 
+/**
+ * Seconds the side's majority commit point trails its last write, from a hello bounded like any short command;
+ * undefined when the side does not answer in time or does not say (the caller reports what it can).
+ */
+export async function readMajorityBehind(client: MongoClient, side: Side): Promise<number | undefined> {
+  const reply = await withinShortBound(`hello on the ${side}`, (signal) => hello(client, signal)).catch(() => undefined);
+  return reply && majorityBehindSeconds(reply);
+}
+
 /** What a majority point that does not move means for this side of the migration. */
 export function majorityStallEffect(side: Side): string {
   return side === 'source'
@@ -32,6 +43,11 @@ export function majorityStallEffect(side: Side): string {
 export function majorityTrailing(side: Side, behindSeconds: number, over: 'now' | 'run' = 'now'): string {
   const how = over === 'now' ? `is ${formatDuration(behindSeconds)} behind its last write` : `was up to ${formatDuration(behindSeconds)} behind its last write during this run`;
   return `the majority commit point of the ${side} ${how}: ${majorityStallEffect(side)}`;
+}
+
+/** The warning a run reports (its log, its report, status): how far the point trails, and what to do about it. */
+export function majorityWarning(side: Side, behindSeconds: number, over: 'now' | 'run' = 'now'): string {
+  return `${majorityTrailing(side, behindSeconds, over)}; ${majorityRemedy(side)}`;
 }
 
 /** The remedy for a majority point that trails. */

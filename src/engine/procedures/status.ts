@@ -3,9 +3,7 @@ import type { Config } from '../../config/types.js';
 import { UserError } from '../../errors.js';
 import type { Progress } from '../../model.js';
 import { connectCluster, type Side } from '../../mongo/connect.js';
-import { hello, type HelloReply } from '../../mongo/introspection.js';
-import { withinShortBound } from '../../mongo/stall-bound.js';
-import { MAJORITY_WARN_BEHIND_S, majorityBehindSeconds, majorityRemedy, majorityTrailing } from '../../mongo/majority-point.js';
+import { MAJORITY_WARN_BEHIND_S, majorityWarning, readMajorityBehind } from '../../mongo/majority-point.js';
 import { assertSameClusters, readClusterIdentity } from '../cluster-identity.js';
 import { tokenTime } from '../position.js';
 import { assessReadiness, readSourceOplog, type Readiness, type SourceOplog } from '../readiness.js';
@@ -31,7 +29,7 @@ export async function readStatus(config: Config): Promise<StatusResult> {
   try {
     const store = new StateStore(destination, config.name);
     const doc = await store.get();
-    const destinationMajority = majorityWarning('destination', await helloOf(destination));
+    const destinationMajority = await trailingMajority(destination, 'destination');
     if (!doc) {
       // A sync that started creates its state with majority writes: a trailing majority holds it there, unseen.
       if (destinationMajority.length) throw new UserError(`migration "${config.name}" has no state on this destination yet, and ${destinationMajority[0]}`, 'a sync that has started is waiting for it');
@@ -62,20 +60,15 @@ async function readSource(uri: string, doc: MigrationDoc, destination: MongoClie
     if (!source) return { oplog: null, majority: [] };
     const clusters = { source: await readClusterIdentity(source), destination: await readClusterIdentity(destination) };
     assertSameClusters(doc._id, { source: doc.sourceCluster, destination: doc.destinationCluster }, clusters);
-    const majority = majorityWarning('source', await helloOf(source));
+    const majority = await trailingMajority(source, 'source');
     return { oplog: await readSourceOplog(source).catch(() => null), majority };
   } finally {
     await source?.close();
   }
 }
 
-/** The side's hello, or undefined when it does not answer in time (status reports what it can). */
-async function helloOf(client: MongoClient): Promise<HelloReply | undefined> {
-  return withinShortBound('reading hello', (signal) => hello(client, signal)).catch(() => undefined);
-}
-
-/** The warning a running sync or tail logs (majority-watch.ts), judged now from the side's hello; none when it follows. */
-function majorityWarning(side: Side, reply: HelloReply | undefined): string[] {
-  const behind = reply ? majorityBehindSeconds(reply) : undefined;
-  return behind !== undefined && behind >= MAJORITY_WARN_BEHIND_S ? [`${majorityTrailing(side, behind)}; ${majorityRemedy(side)}`] : [];
+/** The warning a running sync or tail logs (majority-watch.ts), judged now; none when the point follows or the side does not say. */
+async function trailingMajority(client: MongoClient, side: Side): Promise<string[]> {
+  const behind = await readMajorityBehind(client, side);
+  return behind !== undefined && behind >= MAJORITY_WARN_BEHIND_S ? [majorityWarning(side, behind)] : [];
 }
