@@ -68622,7 +68622,7 @@ async function requestStepDown(client, seconds2) {
     return "asked";
   } catch (error) {
     if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return "refused";
-    if (/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) return "asked";
+    if (/connection|closed|interrupted|already in the process of stepping down|decided to step down for other reasons/i.test(String(error))) return "asked";
     throw error;
   }
 }

@@ -245,7 +245,8 @@ export class LocalReplicaSet {
  * Asks the member `client` is directly connected to to step down. 'refused' when it is not primary (any more: an
  * election can fall between finding the primary and asking it) or none of its secondaries has caught up yet (a new
  * primary's first entries): the caller asks again, of whichever member is primary by then. The primary closes its
- * connections as it steps down, which is success, not failure; so is a primary already stepping down.
+ * connections as it steps down, which is success, not failure; so is a primary already stepping down, or one that
+ * stepped down for another request while this one waited.
  */
 export async function requestStepDown(client: MongoClient, seconds: number): Promise<'asked' | 'refused'> {
   try {
@@ -253,7 +254,8 @@ export async function requestStepDown(client: MongoClient, seconds: number): Pro
     return 'asked';
   } catch (error) {
     if (/not (a )?primary|no electable secondaries caught up/i.test(String(error))) return 'refused';
-    if (/connection|closed|interrupted|already in the process of stepping down/i.test(String(error))) return 'asked';
+    // Two requests at once: the second, waiting for a secondary to catch up, sees the first step the member down.
+    if (/connection|closed|interrupted|already in the process of stepping down|decided to step down for other reasons/i.test(String(error))) return 'asked';
     throw error;
   }
 }
