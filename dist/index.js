@@ -78241,7 +78241,7 @@ var RawBatchCursor = class _RawBatchCursor {
     this.client = client;
     this.spec = spec;
     this.session = client.startSession();
-    this.readSize = spec.batchSize;
+    this.readSize = Math.min(spec.batchSize, spec.readSize ?? spec.batchSize);
   }
   client;
   spec;
@@ -78253,13 +78253,17 @@ var RawBatchCursor = class _RawBatchCursor {
   clusterTime;
   /** Documents the next getMore asks for: the batch size, fewer where documents are large (spec.replyBytes). */
   readSize;
+  /** Documents the next getMore asks for (see readSize). */
+  get nextReadSize() {
+    return this.readSize;
+  }
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
   static find(client, db, coll, find) {
     const { boundMs, replyBytes } = find;
-    const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, FIRST_SIZED_BATCH);
+    const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
     const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize, ...boundMs !== void 0 ? { boundMs } : {}, ...replyBytes !== void 0 ? { replyBytes } : {} });
   }
@@ -79306,7 +79310,8 @@ var RawChangeStream = class _RawChangeStream {
       ...this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []
     ];
     const { batchSize } = this.options;
-    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: "$cmd.aggregate", batchSize, replyBytes: READ_BYTES, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    const readSize2 = this.cursor?.nextReadSize;
+    this.cursor = new RawBatchCursor(this.source, { db: "admin", open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: "$cmd.aggregate", batchSize, replyBytes: READ_BYTES, ...readSize2 !== void 0 ? { readSize: readSize2 } : {}, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = void 0;
     this.batch = await this.cursor.nextBatch() ?? [];
@@ -82052,20 +82057,20 @@ async function comparePartitionStep(source, destination, store, queue, partition
   frontier?.begin(partition);
   let saved;
   try {
-    const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
+    const result = await compareStep(source, destination, store, queue, partition, batchSize, options);
     saved = result.saved;
     return result;
   } finally {
     frontier?.end(partition, saved);
   }
 }
-async function compareStep(source, destination, store, queue, partition, batchSize, moving) {
-  const readFrom = moving ? await lastWriteTime(source, "applied") : void 0;
+async function compareStep(source, destination, store, queue, partition, batchSize, options) {
+  const readFrom = options.moving ? await lastWriteTime(source, "applied") : void 0;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const resumed = resumeAfter(partition);
   const after = resumed ? { $gt: resumed.value } : {};
-  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES });
+  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES, ...options.measured ? { readSize: batchSize } : {} });
   const batch = [];
   let bytes = 0;
   let exhausted = false;
@@ -82093,7 +82098,8 @@ async function compareStep(source, destination, store, queue, partition, batchSi
   const touched = (key) => {
     differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key), ...readFrom ? { at: readFrom } : {} });
   };
-  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3), replyBytes: REPLY_BYTES });
+  const measured = batch.length ? { readSize: batch.length + 1 } : {};
+  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3), replyBytes: REPLY_BYTES, ...measured });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       for (const raw of docs) {
@@ -82128,12 +82134,13 @@ var StepSizer = class _StepSizer {
   frontier;
   options;
   static BYTES = 4 * 1024 * 1024;
-  /** Mean source document size seen by the last step; cautious until then. */
-  bytesPerDocument = 4096;
+  /** Mean source document size seen by the last step of each source collection; cautious until then. */
+  bytesPerDocument = /* @__PURE__ */ new Map();
   async run(source, destination, store, queue, partition) {
-    const documents = Math.max(50, Math.min(1e4, Math.floor(_StepSizer.BYTES / this.bytesPerDocument)));
-    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...this.frontier ? { frontier: this.frontier } : {}, moving: this.options.moving });
-    if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
+    const known = this.bytesPerDocument.get(partition.source);
+    const documents = Math.max(50, Math.min(1e4, Math.floor(_StepSizer.BYTES / (known ?? 4096))));
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...this.frontier ? { frontier: this.frontier } : {}, moving: this.options.moving, measured: known !== void 0 });
+    if (result.compared) this.bytesPerDocument.set(partition.source, Math.max(64, result.bytes / result.compared));
     return result;
   }
 };

@@ -104,3 +104,55 @@ describe('raw change stream read size', () => {
     expect(asked[asked.length - 1]).toBe(2_500);
   });
 });
+
+/**
+ * After an election or a killed cursor the stream opens a new server cursor where it stood. The size the closed
+ * cursor measured carries over: the reopened cursor's first getMore asked for the whole batch size, one 16 MB reply
+ * of large events after every reopen.
+ */
+describe('raw change stream reopened among large events', () => {
+  const clients = useSharedClients();
+
+  it('asks the reopened cursor for replies of about 4 MB at once, and hands out every event once, in order', { timeout: 120_000 }, async () => {
+    const db = uniqueName('reopensize');
+    const coll = clients.source.db(db).collection<{ _id: number; pad?: string }>('c');
+    await coll.insertOne({ _id: -1 });
+    const start = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+    const large = 320;
+    for (let n = 0; n < large; n += 20) await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: n + i, pad: 'x'.repeat(80_000) })));
+
+    const { sourceUri } = sharedClusters();
+    const client = new MongoClient(sourceUri, { monitorCommands: true });
+    const commands: { name: string; batchSize?: number }[] = [];
+    let cursorId: unknown;
+    client.on('commandStarted', (e) => {
+      if (e.commandName === 'getMore') {
+        commands.push({ name: 'getMore', batchSize: Number(e.command.batchSize) });
+        cursorId = e.command.getMore;
+      } else if (e.commandName === 'aggregate') commands.push({ name: 'aggregate' });
+    });
+    const stream = await RawChangeStream.open(client, { startAtOperationTime: start }, { batchSize: 2_500, match: { 'ns.db': db } });
+    const ids: number[] = [];
+    let killed = false;
+    try {
+      while (ids.length < large) {
+        const event = await stream.tryNext();
+        if (event?.type === 'insert' && Number(event.id) >= 0) ids.push(Number(event.id));
+        if (!killed && ids.length >= 100) {
+          // What an election or the server's cursor timeout does to the stream's cursor.
+          await clients.source.db('admin').command({ killCursors: '$cmd.aggregate', cursors: [cursorId] });
+          killed = true;
+        }
+      }
+    } finally {
+      await stream.close();
+      await client.close();
+    }
+    expect(ids).toEqual(Array.from({ length: large }, (_, i) => i));
+    const reopened = commands.findIndex((c, i) => c.name === 'aggregate' && i > 0);
+    expect(reopened, JSON.stringify(commands)).toBeGreaterThan(0);
+    const perLarge = Math.floor((4 * 1024 * 1024) / 80_000);
+    const firstAfter = commands.slice(reopened).find((c) => c.name === 'getMore');
+    expect(firstAfter?.batchSize, JSON.stringify(commands)).toBeLessThanOrEqual(perLarge + 1);
+  });
+});

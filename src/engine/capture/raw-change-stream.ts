@@ -68,11 +68,14 @@ export class RawChangeStream {
       ...(this.split ? [{ $changeStreamSplitLargeEvent: {} }] : []),
     ];
     const { batchSize } = this.options;
+    // A reopened stream reads on where the closed one stood: the size it measured carries over, so that large
+    // events do not make a 16 MB reply after every election or killed cursor.
+    const readSize = (this.cursor as RawBatchCursor | undefined)?.nextReadSize; // none before the first open
     // Every command is bounded (see stall-bound.ts). The opening aggregate asks for no events (batchSize 0) and
     // returns at once: asked for a batch, from an old position through a selective filter, it scans until it fills
     // one or reaches the end of the oplog, for any length of time, and a bound would only start that scan again.
     // A getMore's scan stops at its await time and returns the position it reached (an empty batch's token).
-    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: '$cmd.aggregate', batchSize, replyBytes: READ_BYTES, maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
+    this.cursor = new RawBatchCursor(this.source, { db: 'admin', open: { aggregate: 1, pipeline, cursor: { batchSize: 0 } }, collection: '$cmd.aggregate', batchSize, replyBytes: READ_BYTES, ...(readSize !== undefined ? { readSize } : {}), maxAwaitTimeMS: this.options.maxAwaitTimeMS ?? 250, boundMs: shortCommandBound() });
     this.fragments = [];
     this.ahead = undefined;
     // Open now, so that the stream's start is fixed (a position no longer in the oplog fails here or at the first read).

@@ -23,6 +23,11 @@ export interface RawCursorSpec {
    * batch size, and the server ends a reply only at 16 MB.
    */
   replyBytes?: number;
+  /**
+   * Documents the first getMore asks for, where an earlier cursor over the same documents measured them (a reopened
+   * change stream); the batch size when absent.
+   */
+  readSize?: number;
   /** How long a getMore of an awaitData cursor (a change stream) waits for new results. */
   maxAwaitTimeMS?: number;
   /** Each command is aborted (a transient error) when it takes longer than this (see stall-bound.ts). */
@@ -54,17 +59,23 @@ export class RawBatchCursor {
     private readonly spec: RawCursorSpec,
   ) {
     this.session = client.startSession();
-    this.readSize = spec.batchSize;
+    this.readSize = Math.min(spec.batchSize, spec.readSize ?? spec.batchSize);
+  }
+
+  /** Documents the next getMore asks for (see readSize). */
+  get nextReadSize(): number {
+    return this.readSize;
   }
 
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
    */
-  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number; replyBytes?: number }): RawBatchCursor {
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number; replyBytes?: number; readSize?: number }): RawBatchCursor {
     const { boundMs, replyBytes } = find;
-    // Sized by bytes, the first batch is small: nothing is known of the documents' size before it.
-    const first = replyBytes === undefined ? find.batchSize : Math.min(find.batchSize, FIRST_SIZED_BATCH);
+    // Sized by bytes, the first batch is small unless the caller measured these documents already (`readSize`):
+    // nothing else is known of their size before it.
+    const first = replyBytes === undefined ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
     const open = { find: coll, filter: find.filter, sort: find.sort, batchSize: first, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
     return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...(boundMs !== undefined ? { boundMs } : {}), ...(replyBytes !== undefined ? { replyBytes } : {}) });
   }
