@@ -75,5 +75,16 @@ describe('a copy of large documents reads and writes them a few MB at a time', (
       verification = (JSON.parse(status.stdout) as { progress: { verification?: typeof verification } }).progress.verification;
     }
     expect(verification).toMatchObject({ complete: true, documentsVerified: count + 3000, mismatches: 0 });
+
+    // A step of a collection whose documents an earlier step measured asks for its whole batch at once on both
+    // sides: the 64 documents a find asks to learn their size cost one round trip more a side per step.
+    const verifierFinds = async (client: MongoClient): Promise<Document[]> =>
+      (await profiled(client, db, 'small', 'query')).filter((r) => String(r.appName).includes('verifier'));
+    for (const [side, client] of [['source', clients.source], ['destination', clients.destination]] as const) {
+      const finds = await verifierFinds(client);
+      const returned = finds.map((r) => Number(r.nreturned));
+      expect(Math.max(...returned), `${side}: the verifier's finds of small returned ${returned.join(', ')}`).toBeGreaterThan(64);
+      for (const r of finds) expect(Number(r.responseLength)).toBeLessThanOrEqual(VERIFY_BYTES + 1024);
+    }
   });
 });

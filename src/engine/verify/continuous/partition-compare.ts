@@ -74,7 +74,7 @@ export async function comparePartitionStep(source: MongoClient, destination: Mon
   frontier?.begin(partition);
   let saved: SavedStep | undefined;
   try {
-    const result = await compareStep(source, destination, store, queue, partition, batchSize, options.moving);
+    const result = await compareStep(source, destination, store, queue, partition, batchSize, options);
     saved = result.saved;
     return result;
   } finally {
@@ -91,6 +91,11 @@ export interface StepOptions {
    * until the tail's saved position passes that time (see recheckEntries), as the feed's entries wait for their event.
    */
   moving: boolean;
+  /**
+   * The batch size comes from this collection's documents as measured (StepSizer): the first read asks for all of
+   * it, not for a few documents to learn their size first (one round trip less per step).
+   */
+  measured?: boolean;
 }
 
 /** What a step saved: the last `_id` compared (key bytes; absent when the step read nothing) and whether the partition is done. */
@@ -99,15 +104,15 @@ export interface SavedStep {
   done: boolean;
 }
 
-async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, moving: boolean): Promise<StepResult & { saved?: SavedStep }> {
-  const readFrom = moving ? await lastWriteTime(source, 'applied') : undefined;
+async function compareStep(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc, batchSize: number, options: StepOptions): Promise<StepResult & { saved?: SavedStep }> {
+  const readFrom = options.moving ? await lastWriteTime(source, 'applied') : undefined;
   const src = splitNamespace(partition.source);
   const dst = splitNamespace(partition.target);
   const resumed = resumeAfter(partition);
   const after = resumed ? { $gt: resumed.value } : {};
   // At most batchSize documents, and no more than a step's bytes: the first step of a partition knows nothing of
   // its documents' size (StepSizer), and the step holds what it read while it reads the destination.
-  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES });
+  const reader = RawBatchCursor.find(source, src.db, src.coll, { filter: { _id: { $type: partition.typeClass, ...after } }, sort: { _id: 1 }, batchSize, limit: batchSize, replyBytes: REPLY_BYTES, ...(options.measured ? { readSize: batchSize } : {}) });
   const batch: Buffer[] = [];
   let bytes = 0;
   let exhausted = false;
@@ -137,8 +142,10 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
   const touched = (key: Buffer): void => {
     differing.push({ source: partition.source, target: partition.target, key: idDocumentOf(key), ...(readFrom ? { at: readFrom } : {}) });
   };
-  // Read in server batches and compared as they come: the destination side is never held whole.
-  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000), replyBytes: REPLY_BYTES });
+  // Read in server batches and compared as they come: the destination side is never held whole. Its copies of
+  // the documents just read are about as large: the first read asks for as many (and one extra beyond).
+  const measured = batch.length ? { readSize: batch.length + 1 } : {};
+  const cursor = RawBatchCursor.find(destination, dst.db, dst.coll, { filter: { _id: range }, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000), replyBytes: REPLY_BYTES, ...measured });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       for (const raw of docs) {
@@ -175,15 +182,16 @@ async function compareStep(source: MongoClient, destination: MongoClient, store:
  */
 export class StepSizer {
   static readonly BYTES = 4 * 1024 * 1024;
-  /** Mean source document size seen by the last step; cautious until then. */
-  private bytesPerDocument = 4096;
+  /** Mean source document size seen by the last step of each source collection; cautious until then. */
+  private readonly bytesPerDocument = new Map<string, number>();
 
   constructor(private readonly frontier?: ComparisonFrontier, private readonly options: { moving: boolean } = { moving: true }) {}
 
   async run(source: MongoClient, destination: MongoClient, store: StateStore, queue: RecheckQueue, partition: VerifyPartitionDoc): Promise<StepResult> {
-    const documents = Math.max(50, Math.min(10_000, Math.floor(StepSizer.BYTES / this.bytesPerDocument)));
-    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...(this.frontier ? { frontier: this.frontier } : {}), moving: this.options.moving });
-    if (result.compared) this.bytesPerDocument = Math.max(64, result.bytes / result.compared);
+    const known = this.bytesPerDocument.get(partition.source);
+    const documents = Math.max(50, Math.min(10_000, Math.floor(StepSizer.BYTES / (known ?? 4096))));
+    const result = await comparePartitionStep(source, destination, store, queue, partition, documents, { ...(this.frontier ? { frontier: this.frontier } : {}), moving: this.options.moving, measured: known !== undefined });
+    if (result.compared) this.bytesPerDocument.set(partition.source, Math.max(64, result.bytes / result.compared));
     return result;
   }
 }
