@@ -78324,7 +78324,7 @@ var RawBatchCursor = class _RawBatchCursor {
     }
   }
 };
-var FIRST_SIZED_BATCH = 64;
+var FIRST_SIZED_BATCH = 16;
 function readSize(read, batchSize, replyBytes) {
   let bytes = 0;
   for (const doc of read) bytes += doc.length;
@@ -83021,17 +83021,18 @@ var OrderIndependentHash = class {
     return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength).toString("hex");
   }
 };
-async function clientSideHash(collection, signal, batchSize = 1e3, normalise2) {
+var HASH_REPLY_BYTES = 4 * 1024 * 1024;
+async function clientSideHash(client, db, coll, options = {}) {
+  const { signal, normalise: normalise2 } = options;
   const acc = new OrderIndependentHash();
-  const cursor = collection.find({}, { raw: true, batchSize });
+  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES });
   try {
-    for await (const doc of cursor) {
-      if (acc.count % 1e3 === 0) signal?.throwIfAborted();
-      const raw = doc;
-      acc.add(normalise2 ? normalise2(raw) : raw);
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      signal?.throwIfAborted();
+      for (const raw of docs) acc.add(normalise2 ? normalise2(raw) : raw);
     }
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => void 0);
   }
   return { hash: acc.hex(), count: acc.count };
 }
@@ -83202,8 +83203,8 @@ async function compareCollection(ctx, pair) {
     if (ctx.mode === "count") entry.method = "count (time-series)";
     else {
       const [s, t] = await Promise.all([
-        clientSideHash(sourceColl, ctx.signal, 1e3, fieldOrderFreeBytes),
-        clientSideHash(targetColl, ctx.signal, 1e3, fieldOrderFreeBytes)
+        clientSideHash(ctx.source, pair.source.db, pair.source.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
+        clientSideHash(ctx.destination, pair.target.db, pair.target.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes })
       ]);
       entry.method = "count+client-hash (time-series measurements, fields in name order)";
       if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
@@ -83216,7 +83217,7 @@ async function compareCollection(ctx, pair) {
   if (ctx.mode === "count") {
     entry.method = "count";
   } else {
-    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
+    const hashed = await contentHashes(ctx, pair);
     entry.method = hashed.method;
     hashesDiffer = hashed.source !== hashed.target;
   }
@@ -83227,7 +83228,7 @@ async function compareCollection(ctx, pair) {
   entry.equal = mismatches.length === 0;
   return { entry, mismatches, notes };
 }
-async function contentHashes(ctx, pair, sourceColl, targetColl) {
+async function contentHashes(ctx, pair) {
   let why = "client-side hash requested";
   if (ctx.contentHash === "auto") {
     const [s, t] = await Promise.all([
@@ -83237,7 +83238,10 @@ async function contentHashes(ctx, pair, sourceColl, targetColl) {
     if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
     why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
   }
-  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
+  const [sc, tc] = await Promise.all([
+    clientSideHash(ctx.source, pair.source.db, pair.source.coll, signalOf(ctx)),
+    clientSideHash(ctx.destination, pair.target.db, pair.target.coll, signalOf(ctx))
+  ]);
   return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
 }
 function reportDifferences(found, mismatch, hashesDiffer, method) {
@@ -83248,6 +83252,9 @@ function reportDifferences(found, mismatch, hashesDiffer, method) {
   if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
     mismatch("content", `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
   }
+}
+function signalOf(ctx) {
+  return ctx.signal ? { signal: ctx.signal } : {};
 }
 
 // src/engine/verify/verify.ts

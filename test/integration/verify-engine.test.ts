@@ -239,10 +239,37 @@ describe('verify on real replica sets', () => {
       monitored.on('commandSucceeded', (e) => {
         if (e.commandName === 'getMore') getMores.push(((e.reply as Document).cursor?.nextBatch as unknown[] | undefined)?.length ?? 0);
       });
-      const result = await clientSideHash(monitored.db(db).collection('stream'), undefined, 500);
+      const result = await clientSideHash(monitored, db, 'stream', { batchSize: 500 });
       expect(result.count).toBe(5000);
       expect(getMores.length).toBeGreaterThanOrEqual(9);
       expect(Math.max(...getMores)).toBeLessThanOrEqual(500);
+    } finally {
+      await monitored.close();
+    }
+  });
+
+  it('streams large documents about 4 MB a reply (the driver\'s cursor asked 1,000 a reply: 16 MB ones), and hashes them as the server-side hash compares them', async () => {
+    const db = uniqueName('verify');
+    const doc = (i: number): Document => ({ _id: i, n: new Int32(i), pad: 'z'.repeat(200_000) });
+    for (const side of [source, destination]) {
+      const coll = side.db(db).collection('large');
+      for (let i = 0; i < 120; i += 20) await coll.insertMany(Array.from({ length: 20 }, (_, j) => doc(i + j)) as never[]);
+    }
+    const monitored = await connect(`${sharedClusters().sourceUri}${sharedClusters().sourceUri.includes('?') ? '&' : '?'}monitorCommands=true`);
+    try {
+      const replies: number[] = [];
+      monitored.on('commandSucceeded', (e) => {
+        const cursor = (e.reply as Document).cursor as { firstBatch?: unknown[]; nextBatch?: unknown[] } | undefined;
+        if (e.commandName === 'getMore' || e.commandName === 'find') replies.push((cursor?.firstBatch ?? cursor?.nextBatch ?? []).length);
+      });
+      const sourceHash = await clientSideHash(monitored, db, 'large');
+      expect(sourceHash.count).toBe(120);
+      expect(replies.length, replies.join(', ')).toBeGreaterThanOrEqual(5);
+      // Documents per reply: ~4 MB of 200 KB ones is 20 (and one over).
+      expect(Math.max(...replies), replies.join(', ')).toBeLessThanOrEqual(21);
+      expect((await clientSideHash(destination, db, 'large')).hash).toBe(sourceHash.hash);
+      await destination.db(db).collection('large').updateOne({ _id: 77 } as Document, { $set: { n: new Double(77) } }); // an int32 that became a double
+      expect((await clientSideHash(destination, db, 'large')).hash).not.toBe(sourceHash.hash);
     } finally {
       await monitored.close();
     }

@@ -3,7 +3,7 @@
  * exact counts, and (mode hash) an order-independent content hash; when counts or hashes differ, the `_id`s
  * of the differing documents. Each kind of collection gets what applies to it, and `method` says what that was.
  */
-import type { Collection, MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../../model.js';
 import { ns, type Namespace } from '../../namespaces.js';
 import { clientSideHash, serverSideHash } from './content-hash.js';
@@ -98,8 +98,8 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
     if (ctx.mode === 'count') entry.method = 'count (time-series)';
     else {
       const [s, t] = await Promise.all([
-        clientSideHash(sourceColl, ctx.signal, 1000, fieldOrderFreeBytes),
-        clientSideHash(targetColl, ctx.signal, 1000, fieldOrderFreeBytes),
+        clientSideHash(ctx.source, pair.source.db, pair.source.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
+        clientSideHash(ctx.destination, pair.target.db, pair.target.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
       ]);
       entry.method = 'count+client-hash (time-series measurements, fields in name order)';
       if (s.hash !== t.hash || s.count !== t.count) mismatch('content', 'the measurements differ (content hash); time-series measurements are not named by _id');
@@ -113,7 +113,7 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   if (ctx.mode === 'count') {
     entry.method = 'count';
   } else {
-    const hashed = await contentHashes(ctx, pair, sourceColl, targetColl);
+    const hashed = await contentHashes(ctx, pair);
     entry.method = hashed.method;
     hashesDiffer = hashed.source !== hashed.target;
   }
@@ -133,7 +133,7 @@ interface Hashes {
 }
 
 /** dbHash on both sides when both allow it (the two md5s are comparable only with each other), else client-side. */
-async function contentHashes(ctx: CompareContext, pair: CollectionPair, sourceColl: Collection, targetColl: Collection): Promise<Hashes> {
+async function contentHashes(ctx: CompareContext, pair: CollectionPair): Promise<Hashes> {
   let why = 'client-side hash requested';
   if (ctx.contentHash === 'auto') {
     const [s, t] = await Promise.all([
@@ -143,7 +143,10 @@ async function contentHashes(ctx: CompareContext, pair: CollectionPair, sourceCo
     if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: 'count+dbHash' };
     why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : '', !t.ok ? `destination: ${t.reason}` : ''].filter(Boolean).join('; ')}`;
   }
-  const [sc, tc] = await Promise.all([clientSideHash(sourceColl, ctx.signal), clientSideHash(targetColl, ctx.signal)]);
+  const [sc, tc] = await Promise.all([
+    clientSideHash(ctx.source, pair.source.db, pair.source.coll, signalOf(ctx)),
+    clientSideHash(ctx.destination, pair.target.db, pair.target.coll, signalOf(ctx)),
+  ]);
   return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
 }
 
@@ -161,4 +164,8 @@ function reportDifferences(
   if (hashesDiffer && !found.content.length && !found.missing.length && !found.extra.length) {
     mismatch('content', `content hashes differ (${method}) but a document-by-document pass found no difference: the collection changed in between`);
   }
+}
+
+function signalOf(ctx: CompareContext): { signal?: AbortSignal } {
+  return ctx.signal ? { signal: ctx.signal } : {};
 }

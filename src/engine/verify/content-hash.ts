@@ -7,15 +7,17 @@
  * reads, which briefly stalls writes to that database; verification accepts that (it is what cutover runs
  * while writes are blocked anyway). Atlas shared tiers and users without the dbHash privilege refuse it.
  *
- * Client-side fallback: every document is read as raw BSON bytes (driver option `raw: true`, no decoding, so
- * no type is changed), hashed with sha256, and the digests are summed modulo 2^256. Addition is commutative,
- * so the order documents arrive in does not matter; memory is one cursor batch plus 32 bytes. Time-series
+ * Client-side fallback: every document is read as raw BSON bytes (raw-cursor.ts: the reply's documents as Buffers,
+ * nothing decoded, so no type is changed), hashed with sha256, and the digests are summed modulo 2^256. Addition
+ * is commutative, so the order documents arrive in does not matter; memory is one reply of about 4 MB plus 32
+ * bytes. Time-series
  * collections are always hashed this way, each measurement with its fields in name order (see
  * compare-collection.ts).
  */
 import { createHash } from 'node:crypto';
-import type { Collection, Db, Document } from 'mongodb';
+import type { Db, Document, MongoClient } from 'mongodb';
 import { scrub } from '../../redact.js';
+import { RawBatchCursor } from '../copy/raw-cursor.js';
 
 /** Sum of sha256 digests modulo 2^256, kept as eight 32-bit little-endian words, plus a count. */
 export class OrderIndependentHash {
@@ -44,22 +46,26 @@ export interface HashResult {
   count?: number;
 }
 
+/** The reply a read of the client-side hash aims at (raw-cursor.ts readSize); small documents stop at `batchSize`. */
+const HASH_REPLY_BYTES = 4 * 1024 * 1024;
+
 /**
- * Streams a collection as raw BSON and hashes it; never holds more than one cursor batch.
+ * Streams a collection as raw BSON and hashes it; never holds more than one reply of ~4 MB. Before, the driver's
+ * cursor asked for 1,000 documents a reply (16 MB ones with documents of 16 KB or more) and walked each document
+ * element by element to hand back its bytes.
  * @param normalise maps each document's bytes before hashing (time-series: fields in name order).
  */
-export async function clientSideHash(collection: Collection, signal?: AbortSignal, batchSize = 1000, normalise?: (doc: Buffer) => Uint8Array): Promise<HashResult> {
+export async function clientSideHash(client: MongoClient, db: string, coll: string, options: { signal?: AbortSignal; batchSize?: number; normalise?: (doc: Buffer) => Uint8Array } = {}): Promise<HashResult> {
+  const { signal, normalise } = options;
   const acc = new OrderIndependentHash();
-  // raw: true hands over each document as the bytes of the server's reply: nothing is decoded or re-encoded.
-  const cursor = collection.find({}, { raw: true, batchSize });
+  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 10_000, replyBytes: HASH_REPLY_BYTES });
   try {
-    for await (const doc of cursor) {
-      if (acc.count % 1000 === 0) signal?.throwIfAborted();
-      const raw = doc as unknown as Buffer;
-      acc.add(normalise ? normalise(raw) : raw);
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      signal?.throwIfAborted();
+      for (const raw of docs) acc.add(normalise ? normalise(raw) : raw);
     }
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => undefined);
   }
   return { hash: acc.hex(), count: acc.count };
 }
