@@ -78264,7 +78264,7 @@ var RawBatchCursor = class _RawBatchCursor {
   static find(client, db, coll, find) {
     const { boundMs, replyBytes } = find;
     const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, ...find.projection ? { projection: find.projection } : {}, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize, ...boundMs !== void 0 ? { boundMs } : {}, ...replyBytes !== void 0 ? { replyBytes } : {} });
   }
   get exhausted() {
@@ -81901,8 +81901,8 @@ async function listPairs(source, filter) {
   return pairs.sort((a, b) => a.source.localeCompare(b.source));
 }
 function sourceOfTarget(pairs) {
-  const collectionOf = sourceCollectionOfTarget(pairs);
-  return (target) => collectionOf(target)?.source;
+  const collectionOf2 = sourceCollectionOfTarget(pairs);
+  return (target) => collectionOf2(target)?.source;
 }
 function sourceCollectionOfTarget(pairs) {
   return (target) => {
@@ -83074,7 +83074,13 @@ async function lookup(collection, ids, projection) {
 async function existsById(collection, value) {
   return await collection.countDocuments({ _id: value }, { limit: 1 }) > 0;
 }
-async function forwardPass(source, destination, options, result) {
+var SCAN_REPLY_BYTES = 4 * 1024 * 1024;
+function scan(side, batchSize, projection) {
+  return RawBatchCursor.find(side.client, side.db, side.coll, { filter: {}, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1e3), replyBytes: SCAN_REPLY_BYTES, ...projection ? { projection } : {} });
+}
+var collectionOf = (side) => side.client.db(side.db).collection(side.coll);
+async function forwardPass(sourceSide, destinationSide, options, result) {
+  const destination = collectionOf(destinationSide);
   const batchSize = options.batchSize ?? 500;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
   const seekContent = options.seekContent ?? true;
@@ -83098,33 +83104,36 @@ async function forwardPass(source, destination, options, result) {
       else record("missing", doc.id);
     }
   };
-  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
+  const cursor = scan(sourceSide, batchSize);
   try {
     let batch = [];
     let bytes = 0;
-    for await (const d of cursor) {
-      const raw = Buffer.from(d);
-      const id2 = rawId(raw);
-      if (!id2) continue;
-      batch.push({ id: id2, bytes: raw });
-      bytes += raw.length;
-      if (batch.length >= batchSize || bytes >= batchBytes) {
-        await flush(batch);
-        batch = [];
-        bytes = 0;
-        if (full()) {
-          result.truncated.missing = true;
-          if (seekContent) result.truncated.content = true;
-          return;
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      for (const d of docs) {
+        const raw = Buffer.from(d);
+        const id2 = rawId(raw);
+        if (!id2) continue;
+        batch.push({ id: id2, bytes: raw });
+        bytes += raw.length;
+        if (batch.length >= batchSize || bytes >= batchBytes) {
+          await flush(batch);
+          batch = [];
+          bytes = 0;
+          if (full()) {
+            result.truncated.missing = true;
+            if (seekContent) result.truncated.content = true;
+            return;
+          }
         }
       }
     }
     if (batch.length) await flush(batch);
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => void 0);
   }
 }
-async function reversePass(source, destination, options, result) {
+async function reversePass(sourceSide, destinationSide, options, result) {
+  const source = collectionOf(sourceSide);
   const batchSize = options.batchSize ?? 500;
   const onlyId = { _id: 1 };
   const flush = async (ids) => {
@@ -83142,21 +83151,23 @@ async function reversePass(source, destination, options, result) {
     }
     return false;
   };
-  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
+  const cursor = scan(destinationSide, batchSize, onlyId);
   try {
     let batch = [];
-    for await (const d of cursor) {
-      const id2 = rawId(Buffer.from(d));
-      if (!id2) continue;
-      batch.push(id2);
-      if (batch.length >= batchSize) {
-        if (await flush(batch)) return;
-        batch = [];
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      for (const d of docs) {
+        const id2 = rawId(Buffer.from(d));
+        if (!id2) continue;
+        batch.push(id2);
+        if (batch.length >= batchSize) {
+          if (await flush(batch)) return;
+          batch = [];
+        }
       }
     }
     if (batch.length) await flush(batch);
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => void 0);
   }
 }
 
@@ -83222,7 +83233,11 @@ async function compareCollection(ctx, pair) {
     hashesDiffer = hashed.source !== hashed.target;
   }
   if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
+    const sides = [
+      { client: ctx.source, db: pair.source.db, coll: pair.source.coll },
+      { client: ctx.destination, db: pair.target.db, coll: pair.target.coll }
+    ];
+    const found = await findDifferences(sides[0], sides[1], { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;

@@ -306,7 +306,7 @@ describe('verify on real replica sets', () => {
     target.push({ _id: new Double(1.75), v: 'extra' }, { _id: new Date(0), v: 'extra' });
     await seed(destination, { db, coll: 'mixed', docs: target }, true);
 
-    const found = await findDifferences(source.db(db).collection('mixed'), destination.db(db).collection('mixed'), { maxIds: 20, batchSize: 7 });
+    const found = await findDifferences({ client: source, db, coll: 'mixed' }, { client: destination, db, coll: 'mixed' }, { maxIds: 20, batchSize: 7 });
     expect(found.content).toEqual(['40.5', 'NumberLong("397")', '"s050"']);
     expect(found.missing).toEqual(['0', 'NumberDecimal("202.25")', 'ObjectId("000000000000000000000063")']);
     expect(found.extra).toEqual(['1.75', 'ISODate("1970-01-01T00:00:00.000Z")']);
@@ -321,7 +321,7 @@ describe('verify on real replica sets', () => {
     await source.db(db).collection('keys').insertMany(docs as unknown as Document[]);
     await destination.db(db).collection('keys').insertMany(docs as unknown as Document[]);
     await destination.db(db).collection('keys').updateOne({ _id: idOf(33) } as unknown as Document, { $set: { v: 'changed' } });
-    const found = await findDifferences(source.db(db).collection('keys'), destination.db(db).collection('keys'), { maxIds: 20, batchSize: 7 });
+    const found = await findDifferences({ client: source, db, coll: 'keys' }, { client: destination, db, coll: 'keys' }, { maxIds: 20, batchSize: 7 });
     expect(found).toMatchObject({ missing: [], extra: [], content: ['{"10":{"$numberInt":"33"},"9":"x"}'] });
   });
 

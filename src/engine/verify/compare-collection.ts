@@ -119,7 +119,11 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   }
 
   if (countsDiffer || hashesDiffer) {
-    const found = await findDifferences(sourceColl, targetColl, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const sides = [
+      { client: ctx.source, db: pair.source.db, coll: pair.source.coll },
+      { client: ctx.destination, db: pair.target.db, coll: pair.target.coll },
+    ] as const;
+    const found = await findDifferences(sides[0], sides[1], { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;

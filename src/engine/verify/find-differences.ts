@@ -18,8 +18,16 @@
  * Memory: one batch of each side. Cost: one read of each collection plus indexed lookups; it runs only when a
  * count or a hash already said the collection differs, and stops once `maxIds` of each kind are found.
  */
-import type { Collection, Document } from 'mongodb';
+import type { Collection, Document, MongoClient } from 'mongodb';
 import { formatId, rawId, type RawId } from '../../mongo/raw-bson.js';
+import { RawBatchCursor } from '../copy/raw-cursor.js';
+
+/** One side's collection: scanned through RawBatchCursor (its client), looked up through the driver. */
+export interface CollectionOnSide {
+  client: MongoClient;
+  db: string;
+  coll: string;
+}
 
 export interface Differences {
   missing: string[];
@@ -48,7 +56,7 @@ interface SourceDoc {
   bytes: Buffer;
 }
 
-export async function findDifferences(source: Collection, destination: Collection, options: FindDifferencesOptions): Promise<Differences> {
+export async function findDifferences(source: CollectionOnSide, destination: CollectionOnSide, options: FindDifferencesOptions): Promise<Differences> {
   const result: Differences = { missing: [], extra: [], content: [], truncated: { missing: false, extra: false, content: false } };
   await forwardPass(source, destination, options, result);
   await reversePass(source, destination, options, result);
@@ -75,7 +83,18 @@ async function existsById(collection: Collection, value: unknown): Promise<boole
   return (await collection.countDocuments({ _id: value } as Document, { limit: 1 })) > 0;
 }
 
-async function forwardPass(source: Collection, destination: Collection, options: FindDifferencesOptions, result: Differences): Promise<void> {
+/** The reply a scan of either pass aims at (raw-cursor.ts readSize): the driver's cursor asked 500 documents a reply. */
+const SCAN_REPLY_BYTES = 4 * 1024 * 1024;
+
+/** A side's documents (or only their `_id`s) in `_id` order, a few MB a reply, as raw BSON. */
+function scan(side: CollectionOnSide, batchSize: number, projection?: Document): RawBatchCursor {
+  return RawBatchCursor.find(side.client, side.db, side.coll, { filter: {}, sort: { _id: 1 }, batchSize: Math.max(batchSize, 1000), replyBytes: SCAN_REPLY_BYTES, ...(projection ? { projection } : {}) });
+}
+
+const collectionOf = (side: CollectionOnSide): Collection => side.client.db(side.db).collection(side.coll);
+
+async function forwardPass(sourceSide: CollectionOnSide, destinationSide: CollectionOnSide, options: FindDifferencesOptions, result: Differences): Promise<void> {
+  const destination = collectionOf(destinationSide);
   const batchSize = options.batchSize ?? 500;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
   const seekContent = options.seekContent ?? true;
@@ -102,36 +121,39 @@ async function forwardPass(source: Collection, destination: Collection, options:
     }
   };
 
-  const cursor = source.find({}, { ...RAW, sort: { _id: 1 }, batchSize });
+  const cursor = scan(sourceSide, batchSize);
   try {
     let batch: SourceDoc[] = [];
     let bytes = 0;
-    for await (const d of cursor) {
-      // Copy out of the driver's reply buffer: the batch outlives the cursor's current reply.
-      const raw = Buffer.from(d as unknown as Buffer);
-      const id = rawId(raw);
-      if (!id) continue; // every stored document has an _id; a view-like oddity would not
-      batch.push({ id, bytes: raw });
-      bytes += raw.length;
-      if (batch.length >= batchSize || bytes >= batchBytes) {
-        await flush(batch);
-        batch = [];
-        bytes = 0;
-        if (full()) {
-          // Stopped early: there may be more of the kinds sought.
-          result.truncated.missing = true;
-          if (seekContent) result.truncated.content = true;
-          return;
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      for (const d of docs) {
+        // Copied out of the reply: the batch outlives the cursor's current reply.
+        const raw = Buffer.from(d);
+        const id = rawId(raw);
+        if (!id) continue; // every stored document has an _id; a view-like oddity would not
+        batch.push({ id, bytes: raw });
+        bytes += raw.length;
+        if (batch.length >= batchSize || bytes >= batchBytes) {
+          await flush(batch);
+          batch = [];
+          bytes = 0;
+          if (full()) {
+            // Stopped early: there may be more of the kinds sought.
+            result.truncated.missing = true;
+            if (seekContent) result.truncated.content = true;
+            return;
+          }
         }
       }
     }
     if (batch.length) await flush(batch);
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => undefined);
   }
 }
 
-async function reversePass(source: Collection, destination: Collection, options: FindDifferencesOptions, result: Differences): Promise<void> {
+async function reversePass(sourceSide: CollectionOnSide, destinationSide: CollectionOnSide, options: FindDifferencesOptions, result: Differences): Promise<void> {
+  const source = collectionOf(sourceSide);
   const batchSize = options.batchSize ?? 500;
   const onlyId = { _id: 1 };
   const flush = async (ids: RawId[]): Promise<boolean> => {
@@ -151,20 +173,22 @@ async function reversePass(source: Collection, destination: Collection, options:
     return false;
   };
 
-  const cursor = destination.find({}, { ...RAW, projection: onlyId, sort: { _id: 1 }, batchSize });
+  const cursor = scan(destinationSide, batchSize, onlyId);
   try {
     let batch: RawId[] = [];
-    for await (const d of cursor) {
-      const id = rawId(Buffer.from(d as unknown as Buffer));
-      if (!id) continue;
-      batch.push(id);
-      if (batch.length >= batchSize) {
-        if (await flush(batch)) return;
-        batch = [];
+    for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
+      for (const d of docs) {
+        const id = rawId(Buffer.from(d));
+        if (!id) continue;
+        batch.push(id);
+        if (batch.length >= batchSize) {
+          if (await flush(batch)) return;
+          batch = [];
+        }
       }
     }
     if (batch.length) await flush(batch);
   } finally {
-    await cursor.close();
+    await cursor.close().catch(() => undefined);
   }
 }
