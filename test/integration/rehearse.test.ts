@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MongoClient, Timestamp } from 'mongodb';
+import { Int32, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { runRehearse } from '../../src/commands/rehearse.js';
 import { runSync } from '../../src/commands/sync.js';
 import { closeRun, compareAtSnapshot, openRun, tailLoop } from '../../src/engine/index.js';
@@ -79,5 +79,33 @@ describe('rehearse against a staging destination', () => {
     } finally {
       await closeRun(run);
     }
+  });
+
+  it('compares documents as stored: a field order a JS object would change back is a difference; time-series measurements in other buckets are equal', async () => {
+    const cmp = uniqueName('rehearse_bytes');
+    // {"10": 1, "9": 2} and {"9": 2, "10": 1}: decoded into JS objects, both become {"9": 2, "10": 1} and were called equal.
+    const fields = (order: string[]): Map<string, unknown> => new Map(order.map((k) => [k, new Int32(Number(k))]));
+    await source.db(cmp).collection('k').insertMany([{ _id: 1, a: fields(['10', '9']) }, { _id: 2, a: fields(['10', '9']) }] as unknown as Document[]);
+    await destination.db(cmp).collection('k').insertMany([{ _id: 1, a: fields(['9', '10']) }, { _id: 2, a: fields(['10', '9']) }] as unknown as Document[]);
+    const measurements = Array.from({ length: 30 }, (_, i) => ({ _id: i, at: new Date(Date.UTC(2026, 0, 1, 0, i)), meta: { sensor: i % 3 }, v: new Int32(i) }));
+    for (const [side, order] of [[source, measurements], [destination, [...measurements].reverse()]] as const) {
+      await side.db(cmp).createCollection('ts', { timeseries: { timeField: 'at', metaField: 'meta' } });
+      for (const m of order) await side.db(cmp).collection('ts').insertOne({ ...m } as Document);
+    }
+    const session = source.startSession();
+    let at: Timestamp;
+    try {
+      await source.db(cmp).collection('k').findOne({}, { session });
+      at = session.operationTime!;
+    } finally {
+      await session.endSession();
+    }
+    const plan = (coll: string, kind: 'collection' | 'timeseries') => ({ source: `${cmp}.${coll}`, target: `${cmp}.${coll}`, kind, documentsTotal: 0, bytesTotal: 0, created: true, indexesBuilt: true });
+    const report = await compareAtSnapshot(source, destination, [plan('k', 'collection'), plan('ts', 'timeseries')], at);
+    expect(report.collections.map((c) => [c.source, c.equal, c.sourceCount, c.targetCount])).toEqual([
+      [`${cmp}.k`, false, 2, 2],
+      [`${cmp}.ts`, true, 30, 30],
+    ]);
+    expect(report.exact).toBe(true);
   });
 });

@@ -70,13 +70,14 @@ export class RawBatchCursor {
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
+   * `readConcern` replaces that for a read of another point in time (a snapshot read at a cluster time).
    */
-  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; projection?: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number; replyBytes?: number; readSize?: number }): RawBatchCursor {
+  static find(client: MongoClient, db: string, coll: string, find: { filter: Document; sort: Document; projection?: Document; batchSize: number; limit?: number; collectionUUID?: string; boundMs?: number; replyBytes?: number; readSize?: number; readConcern?: Document }): RawBatchCursor {
     const { boundMs, replyBytes } = find;
     // Sized by bytes, the first batch is small unless the caller measured these documents already (`readSize`):
     // nothing else is known of their size before it.
     const first = replyBytes === undefined ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
-    const open = { find: coll, filter: find.filter, sort: find.sort, ...(find.projection ? { projection: find.projection } : {}), batchSize: first, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: { level: 'majority' } };
+    const open = { find: coll, filter: find.filter, sort: find.sort, ...(find.projection ? { projection: find.projection } : {}), batchSize: first, ...(find.limit ? { limit: find.limit } : {}), ...sameCollection(find.collectionUUID), readConcern: find.readConcern ?? { level: 'majority' } };
     return new RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...(boundMs !== undefined ? { boundMs } : {}), ...(replyBytes !== undefined ? { replyBytes } : {}) });
   }
 

@@ -1,10 +1,10 @@
-import { BSON, type Document, type Long, type MongoClient, type Timestamp } from 'mongodb';
-import { EXACT_TYPES } from '../copy/copy-partition.js';
+import type { MongoClient, Timestamp } from 'mongodb';
 import { scrub } from '../../redact.js';
 import type { VerifyReport } from '../../model.js';
 import type { CollectionPlan } from '../state/types.js';
 import { splitNamespace } from '../../namespaces.js';
-import { OrderIndependentHash } from '../verify/content-hash.js';
+import { clientSideHash } from '../verify/content-hash.js';
+import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';
 import { errorMessage } from '../../errors.js';
 
 /**
@@ -18,11 +18,11 @@ export async function compareAtSnapshot(source: MongoClient, destination: MongoC
     if (collection.kind === 'view') continue;
     const src = splitNamespace(collection.source);
     const dst = splitNamespace(collection.target);
-    const target = await hashCollection(destination, dst.db, dst.coll);
+    const target = await hashCollection(destination, dst.db, dst.coll, collection.kind);
     let sourceHash: { count: number; hash: string };
     let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
     try {
-      sourceHash = await hashCollection(source, src.db, src.coll, at);
+      sourceHash = await hashCollection(source, src.db, src.coll, collection.kind, at);
     } catch (error) {
       report.exact = false;
       method = 'count now (snapshot unavailable)';
@@ -39,19 +39,15 @@ export async function compareAtSnapshot(source: MongoClient, destination: MongoC
 }
 
 /**
- * Hashes a collection's documents (exact types, re-encoded identically on both sides). With `at`, the read is
- * a snapshot read at that cluster time, issued as raw find/getMore commands so the time is ours to choose.
+ * Hashes a collection's documents as the server stores them (client-side hash: raw bytes, never decoded into JS
+ * objects, which reorder integer-like field names and so would call two different documents equal). With `at`, the
+ * read is a snapshot read at that cluster time. Time-series measurements are hashed with their fields in name order,
+ * as verify hashes them (their layout depends on the buckets: compare-collection.ts).
  */
-async function hashCollection(client: MongoClient, db: string, coll: string, at?: Timestamp): Promise<{ count: number; hash: string }> {
-  const database = client.db(db);
-  const acc = new OrderIndependentHash();
-  const first = await database.command({ find: coll, batchSize: 1000, ...(at ? { readConcern: { level: 'snapshot', atClusterTime: at } } : {}) }, EXACT_TYPES);
-  let cursor = first.cursor as { id: Long | number; firstBatch?: Document[]; nextBatch?: Document[] };
-  for (;;) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(BSON.serialize(doc));
-    if (String(cursor.id) === '0') break;
-    const next = await database.command({ getMore: cursor.id, collection: coll, batchSize: 1000 }, EXACT_TYPES);
-    cursor = next.cursor as typeof cursor;
-  }
-  return { count: acc.count, hash: acc.hex() };
+async function hashCollection(client: MongoClient, db: string, coll: string, kind: CollectionPlan['kind'], at?: Timestamp): Promise<{ count: number; hash: string }> {
+  const { hash, count } = await clientSideHash(client, db, coll, {
+    ...(at ? { readConcern: { level: 'snapshot', atClusterTime: at } } : {}),
+    ...(kind === 'timeseries' ? { normalise: fieldOrderFreeBytes } : {}),
+  });
+  return { count: count ?? 0, hash };
 }

@@ -46,6 +46,15 @@ export interface HashResult {
   count?: number;
 }
 
+export interface ClientSideHashOptions {
+  signal?: AbortSignal;
+  /** Documents per reply at most (small documents); replies also end at ~4 MB. */
+  batchSize?: number;
+  normalise?: (doc: Buffer) => Uint8Array;
+  /** The read's concern; majority-committed data when absent (a rehearsal reads a snapshot at its time T). */
+  readConcern?: Document;
+}
+
 /** The reply a read of the client-side hash aims at (raw-cursor.ts readSize); small documents stop at `batchSize`. */
 const HASH_REPLY_BYTES = 4 * 1024 * 1024;
 
@@ -55,10 +64,10 @@ const HASH_REPLY_BYTES = 4 * 1024 * 1024;
  * element by element to hand back its bytes.
  * @param normalise maps each document's bytes before hashing (time-series: fields in name order).
  */
-export async function clientSideHash(client: MongoClient, db: string, coll: string, options: { signal?: AbortSignal; batchSize?: number; normalise?: (doc: Buffer) => Uint8Array } = {}): Promise<HashResult> {
-  const { signal, normalise } = options;
+export async function clientSideHash(client: MongoClient, db: string, coll: string, options: ClientSideHashOptions = {}): Promise<HashResult> {
+  const { signal, normalise, readConcern } = options;
   const acc = new OrderIndependentHash();
-  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 10_000, replyBytes: HASH_REPLY_BYTES });
+  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 10_000, replyBytes: HASH_REPLY_BYTES, ...(readConcern ? { readConcern } : {}) });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       signal?.throwIfAborted();
