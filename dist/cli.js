@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON10.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON10.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON10.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON10.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON10.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON10.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON12.serialize(payload, bsonOptions)
+          payload: BSON10.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -62287,11 +62287,12 @@ var RawBatchCursor = class _RawBatchCursor {
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
+   * `readConcern` replaces that for a read of another point in time (a snapshot read at a cluster time).
    */
   static find(client, db, coll, find) {
     const { boundMs, replyBytes } = find;
     const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
-    const open = { find: coll, filter: find.filter, sort: find.sort, ...find.projection ? { projection: find.projection } : {}, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
+    const open = { find: coll, filter: find.filter, sort: find.sort, ...find.projection ? { projection: find.projection } : {}, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: find.readConcern ?? { level: "majority" } };
     return new _RawBatchCursor(client, { db, open, collection: coll, batchSize: find.batchSize, ...boundMs !== void 0 ? { boundMs } : {}, ...replyBytes !== void 0 ? { replyBytes } : {} });
   }
   get exhausted() {
@@ -65797,6 +65798,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 
 // src/engine/verify/continuous/destination-watch.ts
 var import_mongodb25 = __toESM(require_lib3(), 1);
+var KEY_AS_STORED = { fieldsAsRaw: { key: true } };
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -65824,13 +65826,13 @@ var DestinationWatch = class {
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
       { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB, ...this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
-      { $project: { ns: 1, documentKey: 1, clusterTime: 1 } }
+      { $project: { ns: 1, key: ["$documentKey"], clusterTime: 1 } }
     ];
     let start = saved ? { resumeAfter: saved } : {};
     if (!saved) {
       start = { startAtOperationTime: await lastWriteTime(this.destination, "applied") };
     }
-    this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1e3, maxAwaitTimeMS: 20 });
+    this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, ...KEY_AS_STORED, batchSize: 1e3, maxAwaitTimeMS: 20 });
     if (!saved) {
       await this.stream.tryNext().then((event) => event && this.queueEvents([event]));
       await this.save();
@@ -65883,11 +65885,12 @@ var DestinationWatch = class {
   async queueEvents(events) {
     const docs = [];
     for (const event of events) {
-      if (!event.ns?.coll || !event.documentKey) continue;
+      const stored = event.key?.[0];
+      if (!event.ns?.coll || !Buffer.isBuffer(stored)) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key2 = Buffer.from(import_mongodb25.BSON.serialize(event.documentKey));
+      const key2 = Buffer.from(stored);
       if (event.clusterTime && this.touched?.covers(target, key2, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key2)) docs.push({ source, target, key: key2 });
     }
@@ -67050,9 +67053,9 @@ var OrderIndependentHash = class {
 };
 var HASH_REPLY_BYTES = 4 * 1024 * 1024;
 async function clientSideHash(client, db, coll, options = {}) {
-  const { signal, normalise: normalise2 } = options;
+  const { signal, normalise: normalise2, readConcern } = options;
   const acc = new OrderIndependentHash();
-  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES });
+  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES, ...readConcern ? { readConcern } : {} });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       signal?.throwIfAborted();
@@ -67741,18 +67744,17 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
     if (collection.kind === "view") continue;
     const src = splitNamespace(collection.source);
     const dst = splitNamespace(collection.target);
-    const target = await hashCollection(destination, dst.db, dst.coll);
+    const target = await hashCollection(destination, dst.db, dst.coll, collection.kind);
     let sourceHash;
     let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
     try {
-      sourceHash = await hashCollection(source, src.db, src.coll, at);
+      sourceHash = await hashCollection(source, src.db, src.coll, collection.kind, at);
     } catch (error) {
       report.exact = false;
       method = "count now (snapshot unavailable)";
@@ -67767,18 +67769,12 @@ async function compareAtSnapshot(source, destination, collections, at) {
   }
   return report;
 }
-async function hashCollection(client, db, coll, at) {
-  const database2 = client.db(db);
-  const acc = new OrderIndependentHash();
-  const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
-  let cursor = first.cursor;
-  for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb28.BSON.serialize(doc));
-    if (String(cursor.id) === "0") break;
-    const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
-    cursor = next.cursor;
-  }
-  return { count: acc.count, hash: acc.hex() };
+async function hashCollection(client, db, coll, kind, at) {
+  const { hash, count } = await clientSideHash(client, db, coll, {
+    ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {},
+    ...kind === "timeseries" ? { normalise: fieldOrderFreeBytes } : {}
+  });
+  return { count: count ?? 0, hash };
 }
 
 // src/engine/rehearse/rehearse.ts
@@ -68333,7 +68329,7 @@ function fit(line, columns) {
 }
 
 // src/demo/run-demo.ts
-var import_mongodb33 = __toESM(require_lib3(), 1);
+var import_mongodb32 = __toESM(require_lib3(), 1);
 import { mkdtempSync, rmSync as rmSync2 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join as join6 } from "node:path";
@@ -68364,13 +68360,13 @@ function isExecutable(path) {
 }
 
 // src/local/replica-set.ts
-var import_mongodb30 = __toESM(require_lib3(), 1);
+var import_mongodb29 = __toESM(require_lib3(), 1);
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join as join5 } from "node:path";
 import { setTimeout as sleep11 } from "node:timers/promises";
 
 // src/local/mongod-process.ts
-var import_mongodb29 = __toESM(require_lib3(), 1);
+var import_mongodb28 = __toESM(require_lib3(), 1);
 import { spawn } from "node:child_process";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { createServer } from "node:net";
@@ -68419,7 +68415,7 @@ async function launchMember(mongod, args, member) {
   }
 }
 async function ping(member) {
-  const client = new import_mongodb29.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+  const client = new import_mongodb28.MongoClient(`mongodb://127.0.0.1:${member.port}/?directConnection=true`, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
   try {
     await client.db("admin").command({ ping: 1 });
     return true;
@@ -68537,7 +68533,7 @@ var LocalReplicaSet = class _LocalReplicaSet {
   }
   async withDirect(index, authenticated, use) {
     const uri = authenticated ? this.memberUri(index) : `mongodb://127.0.0.1:${this.member(index).port}/?directConnection=true`;
-    const client = new import_mongodb30.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
+    const client = new import_mongodb29.MongoClient(uri, { serverSelectionTimeoutMS: 5e3 });
     try {
       return await use(client);
     } finally {
@@ -68711,7 +68707,7 @@ var LagProbe = class {
 };
 
 // src/demo/seed.ts
-var import_mongodb31 = __toESM(require_lib3(), 1);
+var import_mongodb30 = __toESM(require_lib3(), 1);
 
 // src/seeded-random.ts
 function seededRandom(seed) {
@@ -68751,10 +68747,10 @@ function objectId(atMs, counter, salt) {
   bytes.writeUInt32BE(Math.floor(atMs / 1e3), 0);
   bytes.writeUInt32BE(salt, 4);
   bytes.writeUInt32BE(counter, 8);
-  return new import_mongodb31.ObjectId(bytes);
+  return new import_mongodb30.ObjectId(bytes);
 }
 function money(cents) {
-  return import_mongodb31.Decimal128.fromString((cents / 100).toFixed(2));
+  return import_mongodb30.Decimal128.fromString((cents / 100).toFixed(2));
 }
 function seedCounts(total) {
   const counts2 = {};
@@ -68801,7 +68797,7 @@ async function seedDemoData(client, options) {
         name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]}`,
         address: { street: `${1 + i % 200} Main Street`, city, country },
         tier: i % 10 === 0 ? "gold" : "standard",
-        loyaltyPoints: new import_mongodb31.Int32(Math.floor(random() * 5e3)),
+        loyaltyPoints: new import_mongodb30.Int32(Math.floor(random() * 5e3)),
         createdAt: new Date(EPOCH - 400 * DAY_MS + i * 1e3)
       };
     },
@@ -68811,8 +68807,8 @@ async function seedDemoData(client, options) {
       name: `${CATEGORIES[i % CATEGORIES.length]} item ${i + 1}`,
       category: CATEGORIES[i % CATEGORIES.length],
       price: money(prices[i]),
-      stock: new import_mongodb31.Int32(Math.floor(random() * 400)),
-      weightKg: new import_mongodb31.Double(Math.round(random() * 5e3) / 1e3),
+      stock: new import_mongodb30.Int32(Math.floor(random() * 400)),
+      weightKg: new import_mongodb30.Double(Math.round(random() * 5e3) / 1e3),
       tags: [CATEGORIES[i % CATEGORIES.length], i % 3 === 0 ? "sale" : "regular"]
     }),
     "shop.orders": (i) => {
@@ -68823,7 +68819,7 @@ async function seedDemoData(client, options) {
         const p = Math.floor(random() * skus.length);
         const qty = 1 + Math.floor(random() * 4);
         totalCents += prices[p] * qty;
-        return { sku: skus[p], qty: new import_mongodb31.Int32(qty), price: money(prices[p]) };
+        return { sku: skus[p], qty: new import_mongodb30.Int32(qty), price: money(prices[p]) };
       });
       const id2 = objectId(createdAt, i, 232652800);
       if (orderIds.length < SAMPLE_IDS) orderIds.push(id2);
@@ -68840,7 +68836,7 @@ async function seedDemoData(client, options) {
     "shop.carts": (i) => ({
       _id: objectId(EPOCH, i, 3391553536),
       customerId: customerIds[i % customerIds.length],
-      items: [{ sku: skus[i % skus.length], qty: new import_mongodb31.Int32(1) }],
+      items: [{ sku: skus[i % skus.length], qty: new import_mongodb30.Int32(1) }],
       // TTL in the future (days, not seconds): nothing expires during the demo, yet the index is a real TTL.
       expiresAt: new Date(Date.now() + (1 + i % 7) * DAY_MS)
     }),
@@ -68856,8 +68852,8 @@ async function seedDemoData(client, options) {
         firstName: first,
         lastName: last,
         company: COMPANIES[i % COMPANIES.length],
-        crmId: import_mongodb31.Long.fromNumber(9e9 + i),
-        score: new import_mongodb31.Double(Math.round(random() * 1e3) / 10),
+        crmId: import_mongodb30.Long.fromNumber(9e9 + i),
+        score: new import_mongodb30.Double(Math.round(random() * 1e3) / 10),
         lastContactAt: new Date(EPOCH - Math.floor(random() * 90 * DAY_MS))
       };
     },
@@ -68868,7 +68864,7 @@ async function seedDemoData(client, options) {
         type: EVENT_TYPES[Math.floor(random() * EVENT_TYPES.length)],
         userId: customerIds[Math.floor(random() * customerIds.length)],
         at: new Date(at),
-        durationMs: new import_mongodb31.Double(Math.round(random() * 3e5) / 100),
+        durationMs: new import_mongodb30.Double(Math.round(random() * 3e5) / 100),
         props: { path: `/p/${Math.floor(random() * 500)}`, referrer: i % 4 === 0 ? "search" : "direct" }
       };
     },
@@ -68951,11 +68947,11 @@ function demoConfig(sourceUri, destinationUri, tailSeconds) {
 }
 
 // src/demo/writer.ts
-var import_mongodb32 = __toESM(require_lib3(), 1);
+var import_mongodb31 = __toESM(require_lib3(), 1);
 import { setTimeout as sleep13 } from "node:timers/promises";
 var USER_WRITES_BLOCKED = 371;
 function isWriteBlocked(error) {
-  return error instanceof import_mongodb32.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
+  return error instanceof import_mongodb31.MongoServerError && (error.code === USER_WRITES_BLOCKED || error.codeName === "UserWritesBlocked");
 }
 var STATUSES2 = ["paid", "shipped", "delivered", "returned"];
 var LiveWriter = class {
@@ -69022,9 +69018,9 @@ var LiveWriter = class {
       case 0:
       case 1:
       case 2: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb31.ObjectId();
         const cents = 500 + rev % 2e4;
-        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb32.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
+        await this.track("shop", "orders", id2, rev, (c) => c.insertOne({ _id: id2, customerId: new import_mongodb31.ObjectId(), status: "pending", items: [{ sku: "SKU-000001", qty: 1, price: money(cents) }], total: money(cents), currency: "EUR", createdAt: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         orders.push(id2);
         return;
       }
@@ -69037,7 +69033,7 @@ var LiveWriter = class {
         return;
       }
       case 6: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb31.ObjectId();
         await this.track("analytics", "events", id2, rev, (c) => c.insertOne({ _id: id2, type: "checkout", at: /* @__PURE__ */ new Date(), durationMs: rev / 10, rev }).then(() => "insert"));
         return;
       }
@@ -69048,7 +69044,7 @@ var LiveWriter = class {
         return;
       }
       case 8: {
-        const id2 = new import_mongodb32.ObjectId();
+        const id2 = new import_mongodb31.ObjectId();
         await this.track("analytics", "audit_log", id2, rev, (c) => c.insertOne({ _id: id2, actor: "demo-writer", action: "order.touch", at: /* @__PURE__ */ new Date(), rev }).then(() => "insert"));
         return;
       }
@@ -69180,8 +69176,8 @@ destination ${pair[1].uri}
 `);
       return pair;
     });
-    const sourceClient = new import_mongodb33.MongoClient(source.uri);
-    const destinationClient = new import_mongodb33.MongoClient(destination.uri);
+    const sourceClient = new import_mongodb32.MongoClient(source.uri);
+    const destinationClient = new import_mongodb32.MongoClient(destination.uri);
     clients.push(sourceClient, destinationClient);
     const seed = await step("seed", `a shop, a CRM and product analytics: ${plural(documents, "document")}`, async () => {
       const result = await seedDemoData(sourceClient, { documents, signal: io.signal });

@@ -10876,7 +10876,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10888,13 +10888,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON10.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON10.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -10948,7 +10948,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -10966,13 +10966,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON12.calculateObjectSize(document, {
+          bsonSize = BSON10.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON12.serialize(document, {
+          buffer = BSON10.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -27514,7 +27514,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON12 = require_bson2();
+    var BSON10 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils();
     var auth_provider_1 = require_auth_provider();
@@ -27551,10 +27551,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON12.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON10.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON12.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON10.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -27592,7 +27592,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON12.serialize(payload, bsonOptions)
+          payload: BSON10.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -78260,11 +78260,12 @@ var RawBatchCursor = class _RawBatchCursor {
   /**
    * A find of majority-committed data only: a w:1 write the source later rolls back must never be copied,
    * since no change event will ever say it went away (change streams only report majority-committed changes).
+   * `readConcern` replaces that for a read of another point in time (a snapshot read at a cluster time).
    */
   static find(client, db, coll, find) {
     const { boundMs, replyBytes } = find;
     const first = replyBytes === void 0 ? find.batchSize : Math.min(find.batchSize, find.readSize ?? FIRST_SIZED_BATCH);
-    const open2 = { find: coll, filter: find.filter, sort: find.sort, ...find.projection ? { projection: find.projection } : {}, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: { level: "majority" } };
+    const open2 = { find: coll, filter: find.filter, sort: find.sort, ...find.projection ? { projection: find.projection } : {}, batchSize: first, ...find.limit ? { limit: find.limit } : {}, ...sameCollection(find.collectionUUID), readConcern: find.readConcern ?? { level: "majority" } };
     return new _RawBatchCursor(client, { db, open: open2, collection: coll, batchSize: find.batchSize, ...boundMs !== void 0 ? { boundMs } : {}, ...replyBytes !== void 0 ? { replyBytes } : {} });
   }
   get exhausted() {
@@ -81770,6 +81771,7 @@ async function rewriteFromSource(source, destination, store, from, to, ids) {
 
 // src/engine/verify/continuous/destination-watch.ts
 var import_mongodb25 = __toESM(require_lib3(), 1);
+var KEY_AS_STORED = { fieldsAsRaw: { key: true } };
 var DestinationWatch = class {
   constructor(destination, store, queue, sourceOf, databases, frontier, touched) {
     this.destination = destination;
@@ -81797,13 +81799,13 @@ var DestinationWatch = class {
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
       { $match: { operationType: { $in: ["insert", "update", "replace", "delete"] }, "ns.db": { $ne: STATE_DB, ...this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
-      { $project: { ns: 1, documentKey: 1, clusterTime: 1 } }
+      { $project: { ns: 1, key: ["$documentKey"], clusterTime: 1 } }
     ];
     let start = saved ? { resumeAfter: saved } : {};
     if (!saved) {
       start = { startAtOperationTime: await lastWriteTime(this.destination, "applied") };
     }
-    this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1e3, maxAwaitTimeMS: 20 });
+    this.stream = this.destination.watch(pipeline, { ...start, ...EXACT_TYPES, ...KEY_AS_STORED, batchSize: 1e3, maxAwaitTimeMS: 20 });
     if (!saved) {
       await this.stream.tryNext().then((event) => event && this.queueEvents([event]));
       await this.save();
@@ -81856,11 +81858,12 @@ var DestinationWatch = class {
   async queueEvents(events) {
     const docs = [];
     for (const event of events) {
-      if (!event.ns?.coll || !event.documentKey) continue;
+      const stored = event.key?.[0];
+      if (!event.ns?.coll || !Buffer.isBuffer(stored)) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(import_mongodb25.BSON.serialize(event.documentKey));
+      const key = Buffer.from(stored);
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
@@ -83023,9 +83026,9 @@ var OrderIndependentHash = class {
 };
 var HASH_REPLY_BYTES = 4 * 1024 * 1024;
 async function clientSideHash(client, db, coll, options = {}) {
-  const { signal, normalise: normalise2 } = options;
+  const { signal, normalise: normalise2, readConcern } = options;
   const acc = new OrderIndependentHash();
-  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES });
+  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES, ...readConcern ? { readConcern } : {} });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       signal?.throwIfAborted();
@@ -83714,18 +83717,17 @@ async function withdrawRequest(config, runner) {
 }
 
 // src/engine/rehearse/snapshot-compare.ts
-var import_mongodb28 = __toESM(require_lib3(), 1);
 async function compareAtSnapshot(source, destination, collections, at) {
   const report = { mode: "hash", exact: true, collections: [], mismatches: [], notes: [] };
   for (const collection of collections) {
     if (collection.kind === "view") continue;
     const src = splitNamespace(collection.source);
     const dst = splitNamespace(collection.target);
-    const target = await hashCollection(destination, dst.db, dst.coll);
+    const target = await hashCollection(destination, dst.db, dst.coll, collection.kind);
     let sourceHash;
     let method = `count+client-hash at snapshot ${at.getHighBits()}.${at.getLowBits()}`;
     try {
-      sourceHash = await hashCollection(source, src.db, src.coll, at);
+      sourceHash = await hashCollection(source, src.db, src.coll, collection.kind, at);
     } catch (error2) {
       report.exact = false;
       method = "count now (snapshot unavailable)";
@@ -83740,18 +83742,12 @@ async function compareAtSnapshot(source, destination, collections, at) {
   }
   return report;
 }
-async function hashCollection(client, db, coll, at) {
-  const database2 = client.db(db);
-  const acc = new OrderIndependentHash();
-  const first = await database2.command({ find: coll, batchSize: 1e3, ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {} }, EXACT_TYPES);
-  let cursor = first.cursor;
-  for (; ; ) {
-    for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) acc.add(import_mongodb28.BSON.serialize(doc));
-    if (String(cursor.id) === "0") break;
-    const next = await database2.command({ getMore: cursor.id, collection: coll, batchSize: 1e3 }, EXACT_TYPES);
-    cursor = next.cursor;
-  }
-  return { count: acc.count, hash: acc.hex() };
+async function hashCollection(client, db, coll, kind, at) {
+  const { hash, count } = await clientSideHash(client, db, coll, {
+    ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {},
+    ...kind === "timeseries" ? { normalise: fieldOrderFreeBytes } : {}
+  });
+  return { count: count ?? 0, hash };
 }
 
 // src/engine/rehearse/rehearse.ts

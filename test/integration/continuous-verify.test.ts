@@ -154,5 +154,25 @@ describe('recheck judging', () => {
     expect(await read(3)).toMatchObject({ gen: 1, attempts: 0, s: 'a.c', t: 'a.c' });
     expect(await read(3)).not.toHaveProperty('mismatch');
   });
-});
 
+  it('catches a write behind the migration\'s back to a document whose _id is a document with integer-like field names', async () => {
+    const { source, destination } = clients;
+    const db = uniqueName('cvkey');
+    // {"10": i, "9": "x"}: a JS object puts "9" first, so the key read back through one named another document.
+    const idOf = (i: number): Map<string, unknown> => new Map<string, unknown>([['10', i], ['9', 'x']]);
+    await source.db(db).collection('e').insertMany(Array.from({ length: 300 }, (_, i) => new Map<string, unknown>([['_id', idOf(i)], ['v', i]])) as unknown as Document[]);
+    const config = testConfig(uniqueName('cvkey').replace(/_/g, '-'), sharedClusters().sourceUri, sharedClusters().destinationUri, [db], 'cutover: { maxLagSeconds: 10 }\n');
+    expect((await runSync(config, {}, testPorts('cvkey-sync'))).exitCode).toBe(0);
+    const clean = await tailUntil(config, (s) => Boolean(s.progress?.readyForCutover));
+    expect(clean.progress?.verification, clean.summary).toMatchObject({ complete: true, mismatches: 0 });
+
+    // Every partition is compared: only the destination's watch can see this write.
+    await destination.db(db).collection('e').updateOne({ _id: idOf(33) } as unknown as Document, { $set: { v: 'changed' } });
+    const caught = await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= 1);
+    expect(caught.progress?.verification?.mismatches, caught.summary).toBe(1);
+    const queue = await destination.db(STATE).collection('recheck').find({ m: config.name, attempts: { $gte: 2 } }).toArray();
+    expect(queue.map((q) => [String(q.t), String(q.mismatch), Buffer.from((q.key as Binary).buffer).toString('hex')])).toEqual([
+      [`${db}.e`, 'content', Buffer.from(BSON.serialize(new Map([['_id', idOf(33)]]))).toString('hex')],
+    ]);
+  });
+});

@@ -1,4 +1,4 @@
-import { BSON, type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
+import { type ChangeStream, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { EXACT_TYPES } from '../../copy/raw-insert.js';
 import { STATE_DB, type DatabaseCondition } from '../../../namespaces.js';
 import { lastWriteTime } from '../../../mongo/introspection.js';
@@ -12,9 +12,18 @@ import type { TouchedKeys } from './touched-keys.js';
 interface DestinationEvent {
   _id: Document;
   ns?: { db: string; coll?: string };
-  documentKey?: Document;
+  /** The document key as the server wrote it: its raw bytes, alone in an array (see KEY_AS_STORED). */
+  key?: Buffer[];
   clusterTime?: Timestamp;
 }
+
+/**
+ * The document key comes as the one element of an array the stream's projection builds, which the BSON library
+ * hands over as raw bytes (`fieldsAsRaw` applies to arrays). Decoded into a JS object and encoded again, an `_id`
+ * document with integer-like field names ({"10": 1, "9": "x"}) came back in another field order, another `_id`:
+ * its recheck read a document neither side holds, and a write behind the migration's back went unreported.
+ */
+const KEY_AS_STORED = { fieldsAsRaw: { key: true } } as const;
 
 /**
  * Watches the destination for data writes to the migration's namespaces and queues each written document for
@@ -49,13 +58,13 @@ export class DestinationWatch {
       // Filtered by the server: a destination that also serves other applications must not cost a read of all their writes.
       { $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] }, 'ns.db': { $ne: STATE_DB, ...this.databases } } },
       // Only what the queue needs: the update's description or a large document would only cost bytes.
-      { $project: { ns: 1, documentKey: 1, clusterTime: 1 } },
+      { $project: { ns: 1, key: ['$documentKey'], clusterTime: 1 } },
     ];
     let start: Document = saved ? { resumeAfter: saved } : {};
     if (!saved) {
       start = { startAtOperationTime: await lastWriteTime(this.destination, 'applied') };
     }
-    this.stream = this.destination.watch<Document, DestinationEvent>(pipeline, { ...start, ...EXACT_TYPES, batchSize: 1000, maxAwaitTimeMS: 20 });
+    this.stream = this.destination.watch<Document, DestinationEvent>(pipeline, { ...start, ...EXACT_TYPES, ...KEY_AS_STORED, batchSize: 1000, maxAwaitTimeMS: 20 });
     if (!saved) {
       // The first getMore makes the stream hand out a resume token for its start.
       await this.stream.tryNext().then((event) => event && this.queueEvents([event]));
@@ -113,11 +122,13 @@ export class DestinationWatch {
   private async queueEvents(events: DestinationEvent[]): Promise<void> {
     const docs: TouchedDocument[] = [];
     for (const event of events) {
-      if (!event.ns?.coll || !event.documentKey) continue;
+      const stored = event.key?.[0];
+      if (!event.ns?.coll || !Buffer.isBuffer(stored)) continue;
       const target = `${event.ns.db}.${event.ns.coll}`;
       const source = this.sourceOf(target);
       if (!source) continue;
-      const key = Buffer.from(BSON.serialize(event.documentKey));
+      // Copied out of the reply it is a view into: the queue keeps it past this batch.
+      const key = Buffer.from(stored);
       if (event.clusterTime && this.touched?.covers(target, key, event.clusterTime)) continue;
       if (!this.frontier?.willCompare(source, key)) docs.push({ source, target, key });
     }
