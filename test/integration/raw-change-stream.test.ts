@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, type Timestamp } from 'mongodb';
+import { MongoClient, type Collection, type Timestamp } from 'mongodb';
 import { RawChangeStream } from '../../src/engine/capture/raw-change-stream.js';
 import type { ChangeEvent } from '../../src/engine/capture/change-event.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
@@ -54,16 +54,24 @@ describe('raw change stream read-ahead', () => {
  * size, and the tail held several at once (bench/README.md, "Large documents"). The stream asks for fewer events
  * once it has seen how large they are, and for whole batches again once they are small.
  */
+/** Events of ~80 KB: 320 of them are 26 MB, more than one reply holds. */
+const large = 320;
+
+/** `count` inserts of ~80 KB into `db`.c after one small one, and the stream position just before them. */
+async function largeEvents(source: MongoClient, db: string, count: number): Promise<{ coll: Collection<{ _id: number; pad?: string }>; start: Timestamp }> {
+  const coll = source.db(db).collection<{ _id: number; pad?: string }>('c');
+  await coll.insertOne({ _id: -1 });
+  const start = ((await source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
+  for (let n = 0; n < count; n += 20) await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: n + i, pad: 'x'.repeat(80_000) })));
+  return { coll, start };
+}
+
 describe('raw change stream read size', () => {
   const clients = useSharedClients();
 
   it('asks for replies of about 4 MB while events are large, for whole batches again after, and hands out every event in order', { timeout: 120_000 }, async () => {
     const db = uniqueName('readsize');
-    const coll = clients.source.db(db).collection<{ _id: number; pad?: string }>('c');
-    await coll.insertOne({ _id: -1 });
-    const start = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
-    const large = 320; // 320 events of ~80 KB: 26 MB, more than one reply holds
-    for (let n = 0; n < large; n += 20) await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: n + i, pad: 'x'.repeat(80_000) })));
+    const { coll, start } = await largeEvents(clients.source, db, large);
     await coll.insertMany(Array.from({ length: 600 }, (_, i) => ({ _id: large + i })));
 
     // Its own client, to see the getMores it sends and what came back.
@@ -115,11 +123,7 @@ describe('raw change stream reopened among large events', () => {
 
   it('asks the reopened cursor for replies of about 4 MB at once, and hands out every event once, in order', { timeout: 120_000 }, async () => {
     const db = uniqueName('reopensize');
-    const coll = clients.source.db(db).collection<{ _id: number; pad?: string }>('c');
-    await coll.insertOne({ _id: -1 });
-    const start = ((await clients.source.db('admin').command({ hello: 1 })).lastWrite as { majorityOpTime: { ts: Timestamp } }).majorityOpTime.ts;
-    const large = 320;
-    for (let n = 0; n < large; n += 20) await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: n + i, pad: 'x'.repeat(80_000) })));
+    const { start } = await largeEvents(clients.source, db, large);
 
     const { sourceUri } = sharedClusters();
     const client = new MongoClient(sourceUri, { monitorCommands: true });
