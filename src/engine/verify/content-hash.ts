@@ -10,8 +10,7 @@
  * Client-side fallback: every document is read as raw BSON bytes (raw-cursor.ts: the reply's documents as Buffers,
  * nothing decoded, so no type is changed), hashed with sha256, and the digests are summed modulo 2^256. Addition
  * is commutative, so the order documents arrive in does not matter; memory is one reply of about 4 MB plus 32
- * bytes. Time-series
- * collections are always hashed this way, each measurement with its fields in name order (see
+ * bytes. Time-series collections are always hashed this way, each measurement with its fields in name order (see
  * compare-collection.ts).
  */
 import { createHash } from 'node:crypto';
