@@ -16,7 +16,7 @@ import { seeded } from '../support/seeded.js';
 /**
  * A seeded verification fuzzer. Differences are planted on the destination behind the migration's back, of every
  * kind a byte comparison must see (a value's BSON type, the order of fields, integer-like field names in another
- * order, a changed value, a document gone, a document added), on documents whose `_id`s are of many types
+ * order, a changed value, a document gone, a document added, an int32 `_id` replaced by its double twin), on documents whose `_id`s are of many types
  * (numbers of four types, strings, ObjectIds, dates, binaries, documents with integer-like field names), some before
  * continuous verification has compared their partition and some after, while a writer changes other documents on
  * the source that the tail applies. Continuous verification must confirm exactly the planted documents and nothing
@@ -52,13 +52,22 @@ function documentOf(id: unknown, i: number): Map<string, unknown> {
   ]);
 }
 
-type PlantKind = 'type' | 'order' | 'nested-order' | 'value' | 'missing' | 'extra';
-const PLANT_KINDS: PlantKind[] = ['type', 'order', 'nested-order', 'value', 'missing', 'extra'];
+type PlantKind = 'type' | 'order' | 'nested-order' | 'value' | 'missing' | 'extra' | 'twin';
+const PLANT_KINDS: PlantKind[] = ['type', 'order', 'nested-order', 'value', 'missing', 'extra', 'twin'];
 
+type DifferenceKind = 'content' | 'missing-document' | 'extra-document';
+
+/**
+ * A planted difference and what each verification must name. They differ for an `_id` twin (5 replaced by 5.0): the
+ * one-shot verify pairs documents by the server's equality and names one changed document; continuous
+ * verification pairs them by their bytes and confirms one missing and one extra.
+ */
 interface Planted {
   coll: string;
-  id: unknown;
-  kind: 'content' | 'missing-document' | 'extra-document';
+  /** How it was planted ('twin' only where the `_id` is an int32; a value change elsewhere). */
+  how: PlantKind;
+  continuous: { kind: DifferenceKind; id: unknown }[];
+  oneShot: { kind: DifferenceKind; id: unknown }[];
 }
 
 /** The key the recheck queue names a document by: the bytes of `{_id}`. */
@@ -92,6 +101,7 @@ describe('verification fuzzer', () => {
     const roles = collections.map(() => Array.from({ length: PER_COLLECTION }, () => (random() < 0.5 ? 'writer' : 'plant')));
     const free = collections.map((_, c) => roles[c]!.map((role, i) => (role === 'plant' ? i : -1)).filter((i) => i >= 0));
     const planted: Planted[] = [];
+    const confirmations = (): number => planted.reduce((n, p) => n + p.continuous.length, 0);
     let extras = 0;
     const plant = async (c: number): Promise<void> => {
       const coll = collections[c]!;
@@ -100,7 +110,8 @@ describe('verification fuzzer', () => {
       if (kind === 'extra') {
         const id = ID_KINDS[coll]!(100_000 + extras++);
         await target.insertOne(documentOf(id, 0) as unknown as Document);
-        planted.push({ coll, id, kind: 'extra-document' });
+        const extra = [{ kind: 'extra-document' as const, id }];
+        planted.push({ coll, how: kind, continuous: extra, oneShot: extra });
         return;
       }
       const index = free[c]!.splice(Math.floor(random() * free[c]!.length), 1)[0];
@@ -108,15 +119,24 @@ describe('verification fuzzer', () => {
       const id = ID_KINDS[coll]!(index);
       const filter = new Map([['_id', id]]) as unknown as Document;
       const current = documentOf(id, index);
+      if (kind === 'twin' && id instanceof Int32) {
+        // The same number as a double: equal to the server, another _id to the bytes.
+        const twin = new Double(id.value);
+        await target.deleteOne(filter);
+        await target.insertOne(new Map<string, unknown>([['_id', twin], ...[...current.entries()].filter(([k]) => k !== '_id')]) as unknown as Document);
+        planted.push({ coll, how: kind, continuous: [{ kind: 'missing-document', id }, { kind: 'extra-document', id: twin }], oneShot: [{ kind: 'content', id }] });
+        return;
+      }
       if (kind === 'missing') await target.deleteOne(filter);
       else if (kind === 'type') await target.updateOne(filter, { $set: { n: new Double(index) } }); // same value, another type
-      else if (kind === 'value') await target.updateOne(filter, { $set: { s: 'planted' } });
+      else if (kind === 'value' || kind === 'twin') await target.updateOne(filter, { $set: { s: 'planted' } }); // a twin needs an int32 _id
       else if (kind === 'nested-order') await target.updateOne(filter, { $set: { sub: new Map<string, unknown>([['9', 'nine'], ['10', new Int32(index)], ['a', [new Int32(1), 'two']]]) } });
       else {
         // The same fields in another order (the _id stays first).
         await target.replaceOne(filter, new Map<string, unknown>([['_id', id], ...[...current.entries()].filter(([k]) => k !== '_id').reverse()]) as unknown as Document);
       }
-      planted.push({ coll, id, kind: kind === 'missing' ? 'missing-document' : 'content' });
+      const named = [{ kind: kind === 'missing' ? ('missing-document' as const) : ('content' as const), id }];
+      planted.push({ coll, how: kind === 'twin' ? 'value' : kind, continuous: named, oneShot: named });
     };
 
     // The source changes meanwhile, on the writer's documents only: the tail applies each, nothing may be reported.
@@ -142,13 +162,13 @@ describe('verification fuzzer', () => {
     try {
       // Round one, before continuous verification has compared the partitions: the comparison finds them.
       for (let i = 0; i < PLANTS_PER_ROUND; i++) await plant(i % collections.length);
-      const covered = await tailUntil(config, (s) => Boolean(s.progress?.verification?.complete) && (s.progress?.verification?.mismatches ?? 0) >= planted.length, 14);
+      const covered = await tailUntil(config, (s) => Boolean(s.progress?.verification?.complete) && (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14);
       expect(covered.progress?.verification?.complete, covered.summary).toBe(true);
       // Round two, once every partition is compared: only the destination's watch can see these.
       const before = planted.length;
       for (let i = 0; i < PLANTS_PER_ROUND; i++) await plant(i % collections.length);
       expect(planted.length).toBeGreaterThan(before);
-      await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= planted.length, 14);
+      await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14);
     } finally {
       writing = false;
       await writer;
@@ -156,18 +176,18 @@ describe('verification fuzzer', () => {
     // The writer's last changes applied, and rechecked (a slice compares what the tail touched).
     const settled = await tailUntil(config, () => false, 2);
 
-    const expected = planted.map((p) => `${db}.${p.coll} ${p.kind} ${keyHex(p.id)}`).sort();
+    const expected = planted.flatMap((p) => p.continuous.map((d) => `${db}.${p.coll} ${d.kind} ${keyHex(d.id)}`)).sort();
     const confirmed = await destination.db(STATE).collection('recheck').find({ m: config.name, attempts: { $gte: 2 } }).toArray();
     const found = confirmed.map((q) => `${String(q.t)} ${String(q.mismatch)} ${Buffer.from((q.key as Binary).buffer).toString('hex')}`).sort();
     expect(found, `${writes} source writes; ${settled.summary}`).toEqual(expected);
-    expect(settled.progress?.verification?.mismatches).toBe(planted.length);
+    expect(settled.progress?.verification?.mismatches).toBe(expected.length);
 
     // The one-shot verify names the same documents (source quiet, tail drained).
     const report = await verifyMigration(source, destination, new NamespaceFilter({ include: [`${db}.*`], exclude: [], rename: {} }), { mode: 'hash', exact: false, maxIds: 100 });
     const named = report.mismatches.flatMap((m) => (m.ids ?? []).map((id) => `${m.namespace} ${m.kind} ${id}`)).sort();
-    expect(named).toEqual(planted.map((p) => `${db}.${p.coll} ${p.kind} ${formatId(p.id)}`).sort());
+    expect(named).toEqual(planted.flatMap((p) => p.oneShot.map((d) => `${db}.${p.coll} ${d.kind} ${formatId(d.id)}`)).sort());
     const kinds = new Map<string, number>();
-    for (const p of planted) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);
+    for (const p of planted) kinds.set(p.how, (kinds.get(p.how) ?? 0) + 1);
     console.log(`[verify-fuzz] figure: ${planted.length} differences planted (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${writes} source writes meanwhile`);
   }));
 });
