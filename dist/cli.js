@@ -23531,7 +23531,7 @@ var require_bson = __commonJS({
         return 8;
       }
     };
-    var Binary5 = class _Binary extends BSONValue {
+    var Binary6 = class _Binary extends BSONValue {
       get _bsontype() {
         return "Binary";
       }
@@ -23799,30 +23799,30 @@ var require_bson = __commonJS({
       }
     };
     function validateBinaryVector(vector) {
-      if (vector.sub_type !== Binary5.SUBTYPE_VECTOR)
+      if (vector.sub_type !== Binary6.SUBTYPE_VECTOR)
         return;
       const size = vector.position;
       const datatype = vector.buffer[0];
       const padding = vector.buffer[1];
-      if ((datatype === Binary5.VECTOR_TYPE.Float32 || datatype === Binary5.VECTOR_TYPE.Int8) && padding !== 0) {
+      if ((datatype === Binary6.VECTOR_TYPE.Float32 || datatype === Binary6.VECTOR_TYPE.Int8) && padding !== 0) {
         throw new BSONError("Invalid Vector: padding must be zero for int8 and float32 vectors");
       }
-      if (datatype === Binary5.VECTOR_TYPE.Float32) {
+      if (datatype === Binary6.VECTOR_TYPE.Float32) {
         if (size !== 0 && size - 2 !== 0 && (size - 2) % 4 !== 0) {
           throw new BSONError("Invalid Vector: Float32 vector must contain a multiple of 4 bytes");
         }
       }
-      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
+      if (datatype === Binary6.VECTOR_TYPE.PackedBit && padding !== 0 && size === 2) {
         throw new BSONError("Invalid Vector: padding must be zero for packed bit vectors that are empty");
       }
-      if (datatype === Binary5.VECTOR_TYPE.PackedBit && padding > 7) {
+      if (datatype === Binary6.VECTOR_TYPE.PackedBit && padding > 7) {
         throw new BSONError(`Invalid Vector: padding must be a value between 0 and 7. found: ${padding}`);
       }
     }
     var UUID_BYTE_LENGTH = 16;
     var UUID_WITHOUT_DASHES = /^[0-9A-F]{32}$/i;
     var UUID_WITH_DASHES = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/i;
-    var UUID6 = class _UUID extends Binary5 {
+    var UUID6 = class _UUID extends Binary6 {
       constructor(input) {
         let bytes;
         if (input == null) {
@@ -23880,7 +23880,7 @@ var require_bson = __commonJS({
         }
       }
       toBinary() {
-        return new Binary5(this.id, Binary5.SUBTYPE_UUID);
+        return new Binary6(this.id, Binary6.SUBTYPE_UUID);
       }
       static generate() {
         const bytes = ByteUtils.randomBytes(UUID_BYTE_LENGTH);
@@ -25772,7 +25772,7 @@ var require_bson = __commonJS({
             }
           } else if (value._bsontype === "Binary") {
             const binary = value;
-            if (binary.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
+            if (binary.sub_type === Binary6.SUBTYPE_BYTE_ARRAY) {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1 + 4);
             } else {
               return ByteUtils.utf8ByteLength(name) + 1 + (binary.position + 1 + 4 + 1);
@@ -26262,7 +26262,7 @@ var require_bson = __commonJS({
             throw new BSONError("Negative binary type element size found");
           if (binarySize > buffer2.byteLength)
             throw new BSONError("Binary type size larger than document size");
-          if (subType === Binary5.SUBTYPE_BYTE_ARRAY) {
+          if (subType === Binary6.SUBTYPE_BYTE_ARRAY) {
             binarySize = NumberUtils.getInt32LE(buffer2, index);
             index += 4;
             if (binarySize < 0)
@@ -26275,7 +26275,7 @@ var require_bson = __commonJS({
           if (promoteBuffers && promoteValues) {
             value = ByteUtils.toLocalBufferType(buffer2.subarray(index, index + binarySize));
           } else {
-            value = new Binary5(buffer2.subarray(index, index + binarySize), subType);
+            value = new Binary6(buffer2.subarray(index, index + binarySize), subType);
             if (subType === BSON_BINARY_SUBTYPE_UUID_NEW && UUID6.isValid(value)) {
               value = value.toUUID();
             }
@@ -26623,15 +26623,15 @@ var require_bson = __commonJS({
       buffer2[index++] = 0;
       const data = value.buffer;
       let size = value.position;
-      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY)
+      if (value.sub_type === Binary6.SUBTYPE_BYTE_ARRAY)
         size = size + 4;
       index += NumberUtils.setInt32LE(buffer2, index, size);
       buffer2[index++] = value.sub_type;
-      if (value.sub_type === Binary5.SUBTYPE_BYTE_ARRAY) {
+      if (value.sub_type === Binary6.SUBTYPE_BYTE_ARRAY) {
         size = size - 4;
         index += NumberUtils.setInt32LE(buffer2, index, size);
       }
-      if (value.sub_type === Binary5.SUBTYPE_VECTOR) {
+      if (value.sub_type === Binary6.SUBTYPE_VECTOR) {
         validateBinaryVector(value);
       }
       if (size <= 16) {
@@ -26904,8 +26904,8 @@ var require_bson = __commonJS({
     }
     var keysToCodecs = {
       $oid: ObjectId5,
-      $binary: Binary5,
-      $uuid: Binary5,
+      $binary: Binary6,
+      $uuid: Binary6,
       $symbol: BSONSymbol,
       $numberInt: Int323,
       $numberDecimal: Decimal1282,
@@ -27080,7 +27080,7 @@ var require_bson = __commonJS({
       return value;
     }
     var BSON_TYPE_MAPPINGS = {
-      Binary: (o) => new Binary5(o.value(), o.sub_type),
+      Binary: (o) => new Binary6(o.value(), o.sub_type),
       Code: (o) => new Code(o.code, o.scope),
       DBRef: (o) => new DBRef(o.collection || o.namespace, o.oid, o.db, o.fields),
       Decimal128: (o) => new Decimal1282(o.bytes),
@@ -27348,7 +27348,7 @@ var require_bson = __commonJS({
       BSONType,
       BSONValue,
       BSONVersionError,
-      Binary: Binary5,
+      Binary: Binary6,
       ByteUtils,
       Code,
       DBRef,
@@ -27381,7 +27381,7 @@ var require_bson = __commonJS({
     exports.BSONType = BSONType;
     exports.BSONValue = BSONValue;
     exports.BSONVersionError = BSONVersionError;
-    exports.Binary = Binary5;
+    exports.Binary = Binary6;
     exports.ByteUtils = ByteUtils;
     exports.Code = Code;
     exports.DBRef = DBRef;
@@ -33770,7 +33770,7 @@ var require_ordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.OrderedBulkOperation = void 0;
-    var BSON10 = require_bson2();
+    var BSON9 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var OrderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33782,13 +33782,13 @@ var require_ordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON10.calculateObjectSize(document, {
+          bsonSize = BSON9.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON10.serialize(document, {
+          buffer = BSON9.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -33842,7 +33842,7 @@ var require_unordered = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.UnorderedBulkOperation = void 0;
-    var BSON10 = require_bson2();
+    var BSON9 = require_bson2();
     var error_1 = require_error();
     var common_1 = require_common2();
     var UnorderedBulkOperation = class extends common_1.BulkOperationBase {
@@ -33860,13 +33860,13 @@ var require_unordered = __commonJS({
         let buffer;
         let bsonSize;
         if (this.s.usingAutoEncryption) {
-          bsonSize = BSON10.calculateObjectSize(document, {
+          bsonSize = BSON9.calculateObjectSize(document, {
             checkKeys: false,
             ignoreUndefined: false
           });
         } else {
           const bson = this.s.bsonOptions;
-          buffer = BSON10.serialize(document, {
+          buffer = BSON9.serialize(document, {
             checkKeys: this.s.checkKeys,
             ignoreUndefined: bson.ignoreUndefined,
             serializeFunctions: bson.serializeFunctions
@@ -50408,7 +50408,7 @@ var require_mongodb_aws = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MongoDBAWS = void 0;
     var bson_1 = require_bson2();
-    var BSON10 = require_bson2();
+    var BSON9 = require_bson2();
     var error_1 = require_error();
     var utils_1 = require_utils3();
     var auth_provider_1 = require_auth_provider();
@@ -50445,10 +50445,10 @@ var require_mongodb_aws = __commonJS({
         const saslStart = {
           saslStart: 1,
           mechanism: "MONGODB-AWS",
-          payload: BSON10.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
+          payload: BSON9.serialize({ r: nonce, p: ASCII_N }, bsonOptions)
         };
         const saslStartResponse = await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslStart, void 0);
-        const serverResponse = BSON10.deserialize(saslStartResponse.payload.buffer, bsonOptions);
+        const serverResponse = BSON9.deserialize(saslStartResponse.payload.buffer, bsonOptions);
         const host = serverResponse.h;
         const serverNonce = serverResponse.s.buffer;
         if (serverNonce.length !== 64) {
@@ -50486,7 +50486,7 @@ var require_mongodb_aws = __commonJS({
         const saslContinue = {
           saslContinue: 1,
           conversationId: saslStartResponse.conversationId,
-          payload: BSON10.serialize(payload, bsonOptions)
+          payload: BSON9.serialize(payload, bsonOptions)
         };
         await connection.command((0, utils_1.ns)(`${db}.$cmd`), saslContinue, void 0);
       }
@@ -63142,7 +63142,6 @@ import { setTimeout as sleep5 } from "node:timers/promises";
 var import_mongodb16 = __toESM(require_lib3(), 1);
 var ID_CLASSES = ["minKey", "null", "number", "string", "symbol", "object", "binData", "objectId", "bool", "date", "timestamp", "regex", "dbPointer", "javascript", "javascriptWithScope", "maxKey"];
 var READ_CONCERN = { level: "majority" };
-var DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true };
 async function planPartitions(source, collection, options) {
   const sourceNs = options.source;
   const base = { migration: options.migration, source: sourceNs, target: `${collection.target.db}.${collection.target.coll}`, documentsCopied: 0, bytesCopied: 0, done: false, claim: null };
@@ -63159,8 +63158,8 @@ async function planPartitions(source, collection, options) {
     const bounds = [void 0, ...splits, void 0];
     for (let i = 0; i + 1 < bounds.length; i++) {
       const partition = { ...base, _id: id2(`${typeClass}-${String(i).padStart(4, "0")}`), typeClass, natural: false };
-      if (bounds[i] !== void 0) partition.min = bounds[i];
-      if (bounds[i + 1] !== void 0) partition.max = bounds[i + 1];
+      if (bounds[i] !== void 0) partition.minKey = new import_mongodb16.Binary(bounds[i]);
+      if (bounds[i + 1] !== void 0) partition.maxKey = new import_mongodb16.Binary(bounds[i + 1]);
       partitions.push(partition);
     }
   }
@@ -63182,17 +63181,14 @@ async function sampleSplitPoints(source, collection, typeClass, splitCount) {
     collection: collection.coll,
     batchSize: 1e3
   });
-  const sampled = (await cursor.toArray()).map((raw) => import_mongodb16.BSON.deserialize(raw, DECODE)._id);
+  const sampled = (await cursor.toArray()).map((raw) => Buffer.from(rawIdKey(raw)));
   const step = sampled.length / (splitCount + 1);
   const points = [];
   for (let i = 1; i <= splitCount; i++) {
     const candidate = sampled[Math.floor(i * step)];
-    if (candidate !== void 0 && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+    if (candidate !== void 0 && !points.some((p) => p.equals(candidate))) points.push(candidate);
   }
   return points;
-}
-function sameValue(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 function resumeAfter(partition) {
   if (partition.lastIdKey) return { value: decodeIdKey(bytesOf(partition.lastIdKey)) };
@@ -63203,8 +63199,10 @@ function partitionFilter(partition) {
   const range = { $type: partition.typeClass };
   const after = resumeAfter(partition);
   if (after) range.$gt = after.value;
+  else if (partition.minKey) range.$gte = decodeIdKey(bytesOf(partition.minKey));
   else if ("min" in partition) range.$gte = partition.min;
-  if ("max" in partition) range.$lt = partition.max;
+  if (partition.maxKey) range.$lt = decodeIdKey(bytesOf(partition.maxKey));
+  else if ("max" in partition) range.$lt = partition.max;
   return { _id: range };
 }
 

@@ -41,4 +41,24 @@ describe('a copy resumed after kill -9 goes on after the exact last _id', () => 
     expect(await clients.destination.db(db).collection('numbers').countDocuments()).toBe(1100);
     await expectSidesEqual(clients.source, clients.destination, [db]);
   });
+
+  it('splits a collection of such _ids into ranges that each hold a share of it, and copies every document once', { timeout: 180_000 }, async () => {
+    // Split points sampled from the collection were decoded into JS objects: {"9": …, "10": …}, a value that sorts
+    // after every document, so the first range held the whole collection and the others nothing (no parallel copy).
+    const db = uniqueName('splitid');
+    const count = 3000;
+    await clients.source.db(db).collection('objects').insertMany(Array.from({ length: count }, (_, i): Document => new Map<string, unknown>([['_id', new Map<string, unknown>([['10', i], ['9', 0]])], ['pad', 'p'.repeat(1200)]]) as unknown as Document));
+    const { sourceUri, destinationUri } = sharedClusters();
+    const name = uniqueName('splitid').replace(/_/g, '-');
+    const file = writeMigrationFile(name, sourceUri, destinationUri, [db], 'sync: { partitionSizeMB: 1 }\n');
+    const sync = await runRunner(['sync', '--config', file]);
+    expect(sync.code, sync.stderr).toBe(0);
+    await expectSidesEqual(clients.source, clients.destination, [db]);
+    const partitions = await clients.destination.db('__mongo_live_migrate').collection('partitions').find({ migration: name }).toArray();
+    const copied = partitions.map((p) => Number(p.documentsCopied));
+    expect(partitions.length, JSON.stringify(copied)).toBeGreaterThanOrEqual(3);
+    expect(copied.reduce((a, b) => a + b, 0)).toBe(count);
+    // A sample of a few hundred _ids: each range holds well over a tenth of its even share.
+    for (const n of copied) expect(n, JSON.stringify(copied)).toBeGreaterThan(count / partitions.length / 10);
+  });
 });

@@ -1,8 +1,8 @@
-import { BSON, ReadPreference, type Binary, type Document, type MongoClient } from 'mongodb';
+import { Binary, ReadPreference, type Document, type MongoClient } from 'mongodb';
 import type { SourceCollection } from '../catalog.js';
 import type { PartitionDoc } from '../state/types.js';
 import { RawBatchCursor, sameCollection } from './raw-cursor.js';
-import { bytesOf, decodeIdKey } from '../../mongo/raw-bson.js';
+import { bytesOf, decodeIdKey, rawIdKey } from '../../mongo/raw-bson.js';
 
 /**
  * `$type` aliases of the BSON comparison classes an _id can belong to, in MongoDB's sort order. A range
@@ -13,8 +13,6 @@ export const ID_CLASSES = ['minKey', 'null', 'number', 'string', 'symbol', 'obje
 
 // Majority reads like the copy itself: split points and _id classes must not come from rolled-back writes.
 const READ_CONCERN = { level: 'majority' } as const;
-// Split points keep their exact BSON types: they go back into range queries.
-const DECODE = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
 export interface PartitionOptions {
   migration: string;
@@ -49,8 +47,8 @@ export async function planPartitions(source: MongoClient, collection: SourceColl
     for (let i = 0; i + 1 < bounds.length; i++) {
       // Open bounds are left out, not stored: the driver would write undefined as null, a real _id value.
       const partition: PartitionDoc = { ...base, _id: id(`${typeClass}-${String(i).padStart(4, '0')}`), typeClass, natural: false };
-      if (bounds[i] !== undefined) partition.min = bounds[i];
-      if (bounds[i + 1] !== undefined) partition.max = bounds[i + 1];
+      if (bounds[i] !== undefined) partition.minKey = new Binary(bounds[i]);
+      if (bounds[i + 1] !== undefined) partition.maxKey = new Binary(bounds[i + 1]);
       partitions.push(partition);
     }
   }
@@ -65,8 +63,8 @@ async function holdsIdClass(source: MongoClient, collection: SourceCollection, t
   return (reply.cursor as { firstBatch: unknown[] }).firstBatch.length > 0;
 }
 
-/** Split points from a random sample of _ids, sorted by the server (BSON order), evenly picked. */
-async function sampleSplitPoints(source: MongoClient, collection: SourceCollection, typeClass: string, splitCount: number): Promise<unknown[]> {
+/** Split points (as key bytes, see rawIdKey) from a random sample of _ids, sorted by the server (BSON order), evenly picked. */
+async function sampleSplitPoints(source: MongoClient, collection: SourceCollection, typeClass: string, splitCount: number): Promise<Buffer[]> {
   const sampleSize = Math.min(10_000, (splitCount + 1) * 20);
   const pipeline = [{ $sample: { size: sampleSize } }, { $match: { _id: { $type: typeClass } } }, { $project: { _id: 1 } }, { $sort: { _id: 1 } }];
   const cursor = new RawBatchCursor(source, {
@@ -75,18 +73,14 @@ async function sampleSplitPoints(source: MongoClient, collection: SourceCollecti
     collection: collection.coll,
     batchSize: 1000,
   });
-  const sampled = (await cursor.toArray()).map((raw) => (BSON.deserialize(raw, DECODE) as { _id: unknown })._id);
+  const sampled = (await cursor.toArray()).map((raw) => Buffer.from(rawIdKey(raw)!));
   const step = sampled.length / (splitCount + 1);
-  const points: unknown[] = [];
+  const points: Buffer[] = [];
   for (let i = 1; i <= splitCount; i++) {
     const candidate = sampled[Math.floor(i * step)];
-    if (candidate !== undefined && !points.some((p) => sameValue(p, candidate))) points.push(candidate);
+    if (candidate !== undefined && !points.some((p) => p.equals(candidate))) points.push(candidate);
   }
   return points;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
@@ -104,7 +98,9 @@ export function partitionFilter(partition: PartitionDoc): Document {
   const range: Document = { $type: partition.typeClass };
   const after = resumeAfter(partition);
   if (after) range.$gt = after.value;
+  else if (partition.minKey) range.$gte = decodeIdKey(bytesOf(partition.minKey));
   else if ('min' in partition) range.$gte = partition.min;
-  if ('max' in partition) range.$lt = partition.max;
+  if (partition.maxKey) range.$lt = decodeIdKey(bytesOf(partition.maxKey));
+  else if ('max' in partition) range.$lt = partition.max;
   return { _id: range };
 }

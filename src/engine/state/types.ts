@@ -200,7 +200,14 @@ export interface PartitionDoc {
   target: string;
   /** BSON type alias the range is restricted to ($type), since ranges bracket by type. */
   typeClass: string;
-  /** Inclusive lower and exclusive upper bound (undefined: open). */
+  /**
+   * Inclusive lower and exclusive upper bound as key bytes (type byte + value, see rawIdKey; absent: open). Bytes for
+   * the reason lastIdKey is: a sampled `_id` decoded into a JS object was another value (integer-like field names
+   * reordered), and every bound of a collection of such `_id`s sorted after all of its documents.
+   */
+  minKey?: Buffer | Binary;
+  maxKey?: Buffer | Binary;
+  /** The bounds as versions before minKey/maxKey saved them; read only when those are absent. */
   min?: unknown;
   max?: unknown;
   /** Natural order, no resume point (capped collections keep insertion order). */
