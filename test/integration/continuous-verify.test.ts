@@ -4,13 +4,13 @@ import { lastWriteTime } from '../../src/mongo/introspection.js';
 import { StateStore } from '../../src/engine/state/store.js';
 import { recheckEntries } from '../../src/engine/verify/continuous/recheck.js';
 import { RecheckQueue, type TouchedDocument } from '../../src/engine/verify/continuous/recheck-queue.js';
-import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
-import { runTail } from '../../src/commands/tail.js';
 import type { CommandOutcome } from '../../src/report/model.js';
+import type { Config } from '../../src/config/types.js';
 import { runChildCli, writeConfigFile } from '../support/child-runner.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
+import { tailUntil as tailSlicesUntil } from '../support/tail-slices.js';
 
 const STATE = '__mongo_live_migrate';
 
@@ -23,15 +23,8 @@ async function seed(client: MongoClient, db: string): Promise<void> {
   await client.db(db).collection<Document>('d').insertMany(Array.from({ length: 200 }, (_, i): Document => ({ _id: `k${i}`, v: i })));
 }
 
-/** Tail slices until status says what `until` wants (verification needs a few slices for confirmations). */
-async function tailUntil(config: Parameters<typeof runTail>[0], until: (status: CommandOutcome) => boolean, slices = 6): Promise<CommandOutcome> {
-  let status = await runStatus(config, {}, testPorts('cv-status'));
-  for (let i = 0; i < slices && !until(status); i++) {
-    expect((await runTail(config, { maxDurationMs: 3000, forceTakeover: true }, testPorts('cv-tail'))).exitCode).toBe(0);
-    status = await runStatus(config, {}, testPorts('cv-status'));
-  }
-  return status;
-}
+/** Tail slices until status says what `until` wants (see tail-slices.ts). */
+const tailUntil = (config: Config, until: (status: CommandOutcome) => boolean, slices = 6): Promise<CommandOutcome> => tailSlicesUntil(config, until, slices, 'cv');
 
 describe('continuous verification', () => {
   const clients = useSharedClients();

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Binary, BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'mongodb';
-import { runStatus } from '../../src/commands/status.js';
 import { runSync } from '../../src/commands/sync.js';
-import { runTail } from '../../src/commands/tail.js';
-import type { Config } from '../../src/config/types.js';
 import { verifyMigration } from '../../src/engine/verify/verify.js';
 import { formatId } from '../../src/mongo/raw-bson.js';
 import { NamespaceFilter } from '../../src/namespaces.js';
-import type { CommandOutcome } from '../../src/report/model.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { sharedClusters, uniqueName, useSharedClients } from '../support/clusters.js';
 import { testConfig, testPorts } from '../support/engine.js';
+import { tailUntil } from '../support/tail-slices.js';
 import { seeded } from '../support/seeded.js';
 
 /**
@@ -72,15 +69,6 @@ interface Planted {
 
 /** The key the recheck queue names a document by: the bytes of `{_id}`. */
 const keyHex = (id: unknown): string => Buffer.from(BSON.serialize(new Map([['_id', id]]))).toString('hex');
-
-async function tailUntil(config: Config, until: (status: CommandOutcome) => boolean, slices: number): Promise<CommandOutcome> {
-  let status = await runStatus(config, {}, testPorts('vfuzz-status'));
-  for (let i = 0; i < slices && !until(status); i++) {
-    expect((await runTail(config, { maxDurationMs: 3000, forceTakeover: true }, testPorts('vfuzz-tail'))).exitCode).toBe(0);
-    status = await runStatus(config, {}, testPorts('vfuzz-status'));
-  }
-  return status;
-}
 
 describe('verification fuzzer', () => {
   const clients = useSharedClients();
@@ -162,19 +150,19 @@ describe('verification fuzzer', () => {
     try {
       // Round one, before continuous verification has compared the partitions: the comparison finds them.
       for (let i = 0; i < PLANTS_PER_ROUND; i++) await plant(i % collections.length);
-      const covered = await tailUntil(config, (s) => Boolean(s.progress?.verification?.complete) && (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14);
+      const covered = await tailUntil(config, (s) => Boolean(s.progress?.verification?.complete) && (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14, 'vfuzz');
       expect(covered.progress?.verification?.complete, covered.summary).toBe(true);
       // Round two, once every partition is compared: only the destination's watch can see these.
       const before = planted.length;
       for (let i = 0; i < PLANTS_PER_ROUND; i++) await plant(i % collections.length);
       expect(planted.length).toBeGreaterThan(before);
-      await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14);
+      await tailUntil(config, (s) => (s.progress?.verification?.mismatches ?? 0) >= confirmations(), 14, 'vfuzz');
     } finally {
       writing = false;
       await writer;
     }
     // The writer's last changes applied, and rechecked (a slice compares what the tail touched).
-    const settled = await tailUntil(config, () => false, 2);
+    const settled = await tailUntil(config, () => false, 2, 'vfuzz');
 
     const expected = planted.flatMap((p) => p.continuous.map((d) => `${db}.${p.coll} ${d.kind} ${keyHex(d.id)}`)).sort();
     const confirmed = await destination.db(STATE).collection('recheck').find({ m: config.name, attempts: { $gte: 2 } }).toArray();
