@@ -67050,10 +67050,10 @@ var OrderIndependentHash = class {
   }
 };
 var HASH_REPLY_BYTES = 4 * 1024 * 1024;
-async function clientSideHash(client, db, coll, options = {}) {
+async function clientSideHash(side, options = {}) {
   const { signal, normalise: normalise2, readConcern } = options;
   const acc = new OrderIndependentHash();
-  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES, ...readConcern ? { readConcern } : {} });
+  const cursor = RawBatchCursor.find(side.client, side.db, side.coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 1e4, replyBytes: HASH_REPLY_BYTES, ...readConcern ? { readConcern } : {} });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       signal?.throwIfAborted();
@@ -67209,6 +67209,8 @@ async function compareCollection(ctx, pair) {
   const mismatch = (kind, detail, ids) => {
     mismatches.push({ namespace: sourceNs, ...targetNs !== sourceNs ? { target: targetNs } : {}, kind, detail, ...ids ? { ids } : {} });
   };
+  const onSource = { client: ctx.source, db: pair.source.db, coll: pair.source.coll };
+  const onDestination = { client: ctx.destination, db: pair.target.db, coll: pair.target.coll };
   const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
   const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
   const entry = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: "", equal: false, kind: pair.kind };
@@ -67242,8 +67244,8 @@ async function compareCollection(ctx, pair) {
     if (ctx.mode === "count") entry.method = "count (time-series)";
     else {
       const [s, t] = await Promise.all([
-        clientSideHash(ctx.source, pair.source.db, pair.source.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
-        clientSideHash(ctx.destination, pair.target.db, pair.target.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes })
+        clientSideHash(onSource, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
+        clientSideHash(onDestination, { ...signalOf(ctx), normalise: fieldOrderFreeBytes })
       ]);
       entry.method = "count+client-hash (time-series measurements, fields in name order)";
       if (s.hash !== t.hash || s.count !== t.count) mismatch("content", "the measurements differ (content hash); time-series measurements are not named by _id");
@@ -67256,22 +67258,18 @@ async function compareCollection(ctx, pair) {
   if (ctx.mode === "count") {
     entry.method = "count";
   } else {
-    const hashed = await contentHashes(ctx, pair);
+    const hashed = await contentHashes(ctx, pair, onSource, onDestination);
     entry.method = hashed.method;
     hashesDiffer = hashed.source !== hashed.target;
   }
   if (countsDiffer || hashesDiffer) {
-    const sides = [
-      { client: ctx.source, db: pair.source.db, coll: pair.source.coll },
-      { client: ctx.destination, db: pair.target.db, coll: pair.target.coll }
-    ];
-    const found = await findDifferences(sides[0], sides[1], { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...ctx.signal ? { signal: ctx.signal } : {} });
+    const found = await findDifferences(onSource, onDestination, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...signalOf(ctx) });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;
   return { entry, mismatches, notes };
 }
-async function contentHashes(ctx, pair) {
+async function contentHashes(ctx, pair, onSource, onDestination) {
   let why = "client-side hash requested";
   if (ctx.contentHash === "auto") {
     const [s, t] = await Promise.all([
@@ -67281,10 +67279,7 @@ async function contentHashes(ctx, pair) {
     if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: "count+dbHash" };
     why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : "", !t.ok ? `destination: ${t.reason}` : ""].filter(Boolean).join("; ")}`;
   }
-  const [sc, tc] = await Promise.all([
-    clientSideHash(ctx.source, pair.source.db, pair.source.coll, signalOf(ctx)),
-    clientSideHash(ctx.destination, pair.target.db, pair.target.coll, signalOf(ctx))
-  ]);
+  const [sc, tc] = await Promise.all([clientSideHash(onSource, signalOf(ctx)), clientSideHash(onDestination, signalOf(ctx))]);
   return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
 }
 function reportDifferences(found, mismatch, hashesDiffer, method) {
@@ -67768,7 +67763,7 @@ async function compareAtSnapshot(source, destination, collections, at) {
   return report;
 }
 async function hashCollection(client, db, coll, kind, at) {
-  const { hash, count } = await clientSideHash(client, db, coll, {
+  const { hash, count } = await clientSideHash({ client, db, coll }, {
     ...at ? { readConcern: { level: "snapshot", atClusterTime: at } } : {},
     ...kind === "timeseries" ? { normalise: fieldOrderFreeBytes } : {}
   });

@@ -239,7 +239,7 @@ describe('verify on real replica sets', () => {
       monitored.on('commandSucceeded', (e) => {
         if (e.commandName === 'getMore') getMores.push(((e.reply as Document).cursor?.nextBatch as unknown[] | undefined)?.length ?? 0);
       });
-      const result = await clientSideHash(monitored, db, 'stream', { batchSize: 500 });
+      const result = await clientSideHash({ client: monitored, db, coll: 'stream' }, { batchSize: 500 });
       expect(result.count).toBe(5000);
       expect(getMores.length).toBeGreaterThanOrEqual(9);
       expect(Math.max(...getMores)).toBeLessThanOrEqual(500);
@@ -262,14 +262,14 @@ describe('verify on real replica sets', () => {
         const cursor = (e.reply as Document).cursor as { firstBatch?: unknown[]; nextBatch?: unknown[] } | undefined;
         if (e.commandName === 'getMore' || e.commandName === 'find') replies.push((cursor?.firstBatch ?? cursor?.nextBatch ?? []).length);
       });
-      const sourceHash = await clientSideHash(monitored, db, 'large');
+      const sourceHash = await clientSideHash({ client: monitored, db, coll: 'large' });
       expect(sourceHash.count).toBe(120);
       expect(replies.length, replies.join(', ')).toBeGreaterThanOrEqual(5);
       // Documents per reply: ~4 MB of 200 KB ones is 20 (and one over).
       expect(Math.max(...replies), replies.join(', ')).toBeLessThanOrEqual(21);
-      expect((await clientSideHash(destination, db, 'large')).hash).toBe(sourceHash.hash);
+      expect((await clientSideHash({ client: destination, db, coll: 'large' })).hash).toBe(sourceHash.hash);
       await destination.db(db).collection('large').updateOne({ _id: 77 } as Document, { $set: { n: new Double(77) } }); // an int32 that became a double
-      expect((await clientSideHash(destination, db, 'large')).hash).not.toBe(sourceHash.hash);
+      expect((await clientSideHash({ client: destination, db, coll: 'large' })).hash).not.toBe(sourceHash.hash);
     } finally {
       await monitored.close();
     }

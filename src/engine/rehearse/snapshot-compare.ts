@@ -45,7 +45,7 @@ export async function compareAtSnapshot(source: MongoClient, destination: MongoC
  * as verify hashes them (their layout depends on the buckets: compare-collection.ts).
  */
 async function hashCollection(client: MongoClient, db: string, coll: string, kind: CollectionPlan['kind'], at?: Timestamp): Promise<{ count: number; hash: string }> {
-  const { hash, count } = await clientSideHash(client, db, coll, {
+  const { hash, count } = await clientSideHash({ client, db, coll }, {
     ...(at ? { readConcern: { level: 'snapshot', atClusterTime: at } } : {}),
     ...(kind === 'timeseries' ? { normalise: fieldOrderFreeBytes } : {}),
   });

@@ -6,7 +6,7 @@
 import type { MongoClient } from 'mongodb';
 import type { CollectionProgress, VerifyCollection, VerifyMismatch } from '../../model.js';
 import { ns, type Namespace } from '../../namespaces.js';
-import { clientSideHash, serverSideHash } from './content-hash.js';
+import { clientSideHash, serverSideHash, type CollectionOnSide } from './content-hash.js';
 import { findDifferences, type Differences } from './find-differences.js';
 import { fieldOrderFreeBytes } from '../../mongo/raw-bson.js';
 import { compareIndexes } from './index-compare.js';
@@ -53,6 +53,8 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   const mismatch = (kind: VerifyMismatch['kind'], detail: string, ids?: string[]): void => {
     mismatches.push({ namespace: sourceNs, ...(targetNs !== sourceNs ? { target: targetNs } : {}), kind, detail, ...(ids ? { ids } : {}) });
   };
+  const onSource: CollectionOnSide = { client: ctx.source, db: pair.source.db, coll: pair.source.coll };
+  const onDestination: CollectionOnSide = { client: ctx.destination, db: pair.target.db, coll: pair.target.coll };
   const sourceColl = ctx.source.db(pair.source.db).collection(pair.source.coll);
   const targetColl = ctx.destination.db(pair.target.db).collection(pair.target.coll);
   const entry: VerifyCollection = { source: sourceNs, target: targetNs, sourceCount: 0, targetCount: 0, method: '', equal: false, kind: pair.kind };
@@ -98,8 +100,8 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
     if (ctx.mode === 'count') entry.method = 'count (time-series)';
     else {
       const [s, t] = await Promise.all([
-        clientSideHash(ctx.source, pair.source.db, pair.source.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
-        clientSideHash(ctx.destination, pair.target.db, pair.target.coll, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
+        clientSideHash(onSource, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
+        clientSideHash(onDestination, { ...signalOf(ctx), normalise: fieldOrderFreeBytes }),
       ]);
       entry.method = 'count+client-hash (time-series measurements, fields in name order)';
       if (s.hash !== t.hash || s.count !== t.count) mismatch('content', 'the measurements differ (content hash); time-series measurements are not named by _id');
@@ -113,17 +115,13 @@ export async function compareCollection(ctx: CompareContext, pair: CollectionPai
   if (ctx.mode === 'count') {
     entry.method = 'count';
   } else {
-    const hashed = await contentHashes(ctx, pair);
+    const hashed = await contentHashes(ctx, pair, onSource, onDestination);
     entry.method = hashed.method;
     hashesDiffer = hashed.source !== hashed.target;
   }
 
   if (countsDiffer || hashesDiffer) {
-    const sides = [
-      { client: ctx.source, db: pair.source.db, coll: pair.source.coll },
-      { client: ctx.destination, db: pair.target.db, coll: pair.target.coll },
-    ] as const;
-    const found = await findDifferences(sides[0], sides[1], { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const found = await findDifferences(onSource, onDestination, { maxIds: ctx.maxIds, seekContent: hashesDiffer, ...signalOf(ctx) });
     reportDifferences(found, mismatch, hashesDiffer, entry.method);
   }
   entry.equal = mismatches.length === 0;
@@ -137,7 +135,7 @@ interface Hashes {
 }
 
 /** dbHash on both sides when both allow it (the two md5s are comparable only with each other), else client-side. */
-async function contentHashes(ctx: CompareContext, pair: CollectionPair): Promise<Hashes> {
+async function contentHashes(ctx: CompareContext, pair: CollectionPair, onSource: CollectionOnSide, onDestination: CollectionOnSide): Promise<Hashes> {
   let why = 'client-side hash requested';
   if (ctx.contentHash === 'auto') {
     const [s, t] = await Promise.all([
@@ -147,10 +145,7 @@ async function contentHashes(ctx: CompareContext, pair: CollectionPair): Promise
     if (s.ok && t.ok) return { source: s.hash, target: t.hash, method: 'count+dbHash' };
     why = `dbHash refused: ${[!s.ok ? `source: ${s.reason}` : '', !t.ok ? `destination: ${t.reason}` : ''].filter(Boolean).join('; ')}`;
   }
-  const [sc, tc] = await Promise.all([
-    clientSideHash(ctx.source, pair.source.db, pair.source.coll, signalOf(ctx)),
-    clientSideHash(ctx.destination, pair.target.db, pair.target.coll, signalOf(ctx)),
-  ]);
+  const [sc, tc] = await Promise.all([clientSideHash(onSource, signalOf(ctx)), clientSideHash(onDestination, signalOf(ctx))]);
   return { source: `${sc.hash}/${sc.count ?? 0}`, target: `${tc.hash}/${tc.count ?? 0}`, method: `count+client-hash (${why})` };
 }
 

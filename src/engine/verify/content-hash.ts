@@ -45,6 +45,13 @@ export interface HashResult {
   count?: number;
 }
 
+/** One side's collection, as the client-side hash and find-differences read it. */
+export interface CollectionOnSide {
+  client: MongoClient;
+  db: string;
+  coll: string;
+}
+
 export interface ClientSideHashOptions {
   signal?: AbortSignal;
   /** Documents per reply at most (small documents); replies also end at ~4 MB. */
@@ -63,10 +70,10 @@ const HASH_REPLY_BYTES = 4 * 1024 * 1024;
  * element by element to hand back its bytes.
  * @param normalise maps each document's bytes before hashing (time-series: fields in name order).
  */
-export async function clientSideHash(client: MongoClient, db: string, coll: string, options: ClientSideHashOptions = {}): Promise<HashResult> {
+export async function clientSideHash(side: CollectionOnSide, options: ClientSideHashOptions = {}): Promise<HashResult> {
   const { signal, normalise, readConcern } = options;
   const acc = new OrderIndependentHash();
-  const cursor = RawBatchCursor.find(client, db, coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 10_000, replyBytes: HASH_REPLY_BYTES, ...(readConcern ? { readConcern } : {}) });
+  const cursor = RawBatchCursor.find(side.client, side.db, side.coll, { filter: {}, sort: {}, batchSize: options.batchSize ?? 10_000, replyBytes: HASH_REPLY_BYTES, ...(readConcern ? { readConcern } : {}) });
   try {
     for (let docs = await cursor.next(); docs; docs = await cursor.next()) {
       signal?.throwIfAborted();

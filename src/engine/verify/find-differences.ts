@@ -18,16 +18,10 @@
  * Memory: one batch of each side. Cost: one read of each collection plus indexed lookups; it runs only when a
  * count or a hash already said the collection differs, and stops once `maxIds` of each kind are found.
  */
-import type { Collection, Document, MongoClient } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 import { formatId, rawId, type RawId } from '../../mongo/raw-bson.js';
 import { RawBatchCursor } from '../copy/raw-cursor.js';
-
-/** One side's collection: scanned through RawBatchCursor (its client), looked up through the driver. */
-export interface CollectionOnSide {
-  client: MongoClient;
-  db: string;
-  coll: string;
-}
+import type { CollectionOnSide } from './content-hash.js';
 
 export interface Differences {
   missing: string[];
