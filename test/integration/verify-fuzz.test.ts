@@ -87,7 +87,9 @@ describe('verification fuzzer', () => {
 
     // Indexes split between the source's writer and the plants, so the tail never writes over a plant.
     const roles = collections.map(() => Array.from({ length: PER_COLLECTION }, () => (random() < 0.5 ? 'writer' : 'plant')));
-    const free = collections.map((_, c) => roles[c]!.map((role, i) => (role === 'plant' ? i : -1)).filter((i) => i >= 0));
+    const indexesOf = (c: number, role: string): number[] => roles[c]!.map((r, i) => (r === role ? i : -1)).filter((i) => i >= 0);
+    const free = collections.map((_, c) => indexesOf(c, 'plant'));
+    const writers = collections.map((_, c) => indexesOf(c, 'writer'));
     const planted: Planted[] = [];
     const confirmations = (): number => planted.reduce((n, p) => n + p.continuous.length, 0);
     let extras = 0;
@@ -134,13 +136,13 @@ describe('verification fuzzer', () => {
       const wr = seededRandom(seed + 1);
       while (writing) {
         const c = Math.floor(wr() * collections.length);
-        const mine = roles[c]!.map((role, i) => (role === 'writer' ? i : -1)).filter((i) => i >= 0);
-        const index = mine[Math.floor(wr() * mine.length)]!;
+        const index = writers[c]![Math.floor(wr() * writers[c]!.length)]!;
         const coll = source.db(db).collection(collections[c]!);
-        const filter = new Map([['_id', ID_KINDS[collections[c]!]!(index)]]) as unknown as Document;
+        const id = ID_KINDS[collections[c]!]!(index);
+        const filter = new Map([['_id', id]]) as unknown as Document;
         const op = wr();
         if (op < 0.6) await coll.updateOne(filter, { $set: { s: `w${writes}`, n: new Double(writes) } });
-        else if (op < 0.8) await coll.replaceOne(filter, documentOf(ID_KINDS[collections[c]!]!(index), writes) as unknown as Document, { upsert: true });
+        else if (op < 0.8) await coll.replaceOne(filter, documentOf(id, writes) as unknown as Document, { upsert: true });
         else await coll.deleteOne(filter);
         writes++;
         await new Promise((resolve) => setTimeout(resolve, 5));
